@@ -1,0 +1,34 @@
+"""lbp-assess: clinician-side low back pain assessment.
+
+The core works without a terminal::
+
+    from lbp_assess import load_case, load_rules, assess
+    assessment = assess(load_case("examples/cases/radicular-l5.yaml"))
+
+Imports are lazy so that `lbp-assess --version` stays quick.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Assessment", "Case", "RuleSet", "assess", "load_case", "load_rules"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import assess
+    from .case import Case, load_case
+    from .rules import Assessment, RuleSet, load_rules
+
+_LAZY = {
+    "assess": "api", "load_case": "case", "Case": "case",
+    "load_rules": "rules", "RuleSet": "rules", "Assessment": "rules",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'lbp_assess' has no attribute {name!r}")

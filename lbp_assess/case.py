@@ -1,0 +1,506 @@
+"""The case-file format `lbp-case/1`: pydantic models, loading, and the fact vocabulary.
+
+The models follow `spec/case-file.md` field for field. Yes/no facts are
+three-valued: `True`, `False`, or `None` = not asked or unknown. Models are
+strict (`yes` is not a boolean, `"7"` is not a number) and forbid unknown keys,
+so a typo can never turn a red-flag answer into a silent "unscreened".
+
+The same models define the vocabulary that rules and questions are checked
+against (`FACTS`): one source of truth for every fact name, type and enum value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Literal, Optional, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InputError, Location, Problem, did_you_mean
+from .yamlio import MAX_FILE_BYTES, Locator, decode, iter_lines, load_json, load_yaml, read_text
+
+FORMAT = "lbp-case/1"
+CASE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
+
+Sex = Literal["female", "male", "other", "not_stated"]
+LegSide = Literal["none", "left", "right", "both", "alternating"]
+LegExtent = Literal["none", "buttock", "thigh", "below_knee", "foot"]
+Dominant = Literal["back", "leg", "equal"]
+RootLevel = Literal["L3", "L4", "L5", "S1", "unclear"]
+OnsetMode = Literal["sudden", "gradual"]
+Mechanism = Literal[
+    "none_identified", "lifting", "bending_twisting", "sustained_posture", "minor_trauma", "major_trauma", "other"
+]
+NightPain = Literal["none", "positional", "second_half", "unrelenting"]
+Aggravator = Literal["sitting", "standing", "walking", "bending", "lifting", "extension", "lying", "cough_sneeze"]
+Easer = Literal["sitting", "standing", "walking", "lying", "bending_forward", "rest", "movement"]
+Course = Literal["improving", "static", "worsening", "fluctuating"]
+Classification = Literal["non_specific", "radicular", "stenosis", "red_flag"]
+Urgency = Literal["emergency", "urgent", "soon", "routine"]
+
+Fact = Optional[bool]
+Nrs = Optional[int]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+
+
+class Patient(_Section):
+    age: Optional[int] = None
+    sex: Optional[Sex] = None
+
+    @field_validator("age")
+    @classmethod
+    def _adult(cls, age: Optional[int]) -> Optional[int]:
+        if age is not None and age < 16:
+            raise ValueError(f"lbp-assess is for adults: age must be 16 or over (got {age})")
+        if age is not None and age > 110:
+            raise ValueError(f"age must be between 16 and 110 (got {age})")
+        return age
+
+
+class Pain(_Section):
+    back_nrs: Nrs = Field(None, ge=0, le=10)
+    leg_nrs: Nrs = Field(None, ge=0, le=10)
+    leg_side: Optional[LegSide] = None
+    leg_extent: Optional[LegExtent] = None
+    other_leg_extent: Optional[LegExtent] = None
+    dominant: Optional[Dominant] = None
+    dermatomal: Fact = None
+    root_level: Optional[RootLevel] = None
+    thoracic: Fact = None
+    abdominal: Fact = None
+
+
+class Onset(_Section):
+    weeks_ago: Optional[float] = Field(None, ge=0)
+    mode: Optional[OnsetMode] = None
+    mechanism: Optional[Mechanism] = None
+    previous_episodes: Fact = None
+    fracture_excluded: Fact = None
+
+
+class Behaviour(_Section):
+    mechanical: Fact = None
+    constant: Fact = None
+    morning_stiffness_min: Optional[float] = Field(None, ge=0)
+    night_pain: Optional[NightPain] = None
+    eased_by_rest: Fact = None
+    eased_by_exercise: Fact = None
+    worse_cough_sneeze: Fact = None
+    aggravated_by: Optional[list[Aggravator]] = None
+    eased_by: Optional[list[Easer]] = None
+
+
+class Walking(_Section):
+    leg_symptoms_on_walking: Fact = None
+    relief_sitting_or_flexion: Fact = None
+    relief_standing_still: Fact = None
+    tolerance_min: Optional[float] = Field(None, ge=0)
+
+
+class Neuro(_Section):
+    paraesthesia: Fact = None
+    numbness: Fact = None
+    weakness: Fact = None
+    weakness_both_legs: Fact = None
+    weakness_progressing: Fact = None
+    foot_drop: Fact = None
+    gait_change: Fact = None
+
+
+class CaudaEquina(_Section):
+    urinary_retention: Fact = None
+    bladder_sensation_reduced: Fact = None
+    urinary_incontinence: Fact = None
+    bowel_incontinence: Fact = None
+    saddle_numbness: Fact = None
+    sexual_dysfunction: Fact = None
+    onset_days: Optional[float] = Field(None, ge=0)
+    worsening: Fact = None
+
+
+class Systemic(_Section):
+    weight_loss: Fact = None
+    fever: Fact = None
+    night_sweats: Fact = None
+    unwell: Fact = None
+
+
+class History(_Section):
+    cancer: Fact = None
+    osteoporosis: Fact = None
+    long_term_steroids: Fact = None
+    immunosuppressed: Fact = None
+    iv_drug_use: Fact = None
+    recent_infection: Fact = None
+    recent_spinal_procedure: Fact = None
+    inflammatory_disease: Fact = None
+    diabetes: Fact = None
+    smoker: Fact = None
+    vascular_disease: Fact = None
+
+
+class Progression(_Section):
+    course: Optional[Course] = None
+
+
+class Psychosocial(_Section):
+    start_back: Optional[list[int]] = None
+
+    @field_validator("start_back")
+    @classmethod
+    def _start_back(cls, items: Optional[list[int]]) -> Optional[list[int]]:
+        if items is None:
+            return None
+        if len(items) != 9:
+            raise ValueError(f"expected 9 STarT Back answers (items 1-8 as 0/1, item 9 as 0-4), got {len(items)}")
+        for number, value in enumerate(items, start=1):
+            top = 4 if number == 9 else 1
+            if not 0 <= value <= top:
+                raise ValueError(f"STarT Back item {number} must be 0..{top}, got {value}")
+        return items
+
+
+class Notes(_Section):
+    presenting: Optional[str] = None
+    pmh: Optional[str] = None
+    dh: Optional[str] = None
+    sh: Optional[str] = None
+    goals: Optional[str] = None
+
+
+class Expected(_Section):
+    classification: Optional[Classification] = None
+    urgency: Optional[Urgency] = None
+    conditions: Optional[list[str]] = None
+
+
+class Case(_Section):
+    """One patient's subjective history for one episode (`lbp-case/1`)."""
+
+    format: Literal["lbp-case/1"]
+    id: str = Field(min_length=1, max_length=80)
+    assessed_on: Optional[dt.date] = Field(None, strict=False)
+    assessor: Optional[str] = None
+    patient: Optional[Patient] = None
+    pain: Optional[Pain] = None
+    onset: Optional[Onset] = None
+    behaviour: Optional[Behaviour] = None
+    walking: Optional[Walking] = None
+    neuro: Optional[Neuro] = None
+    cauda_equina: Optional[CaudaEquina] = None
+    systemic: Optional[Systemic] = None
+    history: Optional[History] = None
+    progression: Optional[Progression] = None
+    psychosocial: Optional[Psychosocial] = None
+    notes: Optional[Notes] = None
+    vignette: Optional[str] = None
+    expected: Optional[Expected] = None
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data for writing a case file: unknown facts and empty sections left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+#: Sections that hold clinical facts (the rule and question vocabulary).
+FACT_SECTIONS = (
+    "patient", "pain", "onset", "behaviour", "walking", "neuro", "cauda_equina",
+    "systemic", "history", "progression", "psychosocial",
+)
+
+
+@dataclass(frozen=True)
+class FactType:
+    """The type of one fact, as rules and questions see it."""
+
+    path: str
+    kind: str  # bool | int | number | enum | set | text | int_list
+    values: tuple[str, ...] = ()  # enum/set values
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def describe(self) -> str:
+        if self.kind in ("enum", "set"):
+            return f"{self.kind} of {', '.join(self.values)}"
+        return self.kind
+
+
+def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    inner = args[0] if get_origin(annotation) is Union and args else annotation
+    lo = hi = None
+    for meta in getattr(field, "metadata", ()):
+        lo = getattr(meta, "ge", lo)
+        hi = getattr(meta, "le", hi)
+    if inner is bool:
+        return FactType(path, "bool")
+    if inner is int:
+        return FactType(path, "int", minimum=lo, maximum=hi)
+    if inner is float:
+        return FactType(path, "number", minimum=lo, maximum=hi)
+    if inner is str:
+        return FactType(path, "text")
+    if get_origin(inner) is Literal:
+        return FactType(path, "enum", tuple(get_args(inner)))
+    if get_origin(inner) is list:
+        (item,) = get_args(inner)
+        if get_origin(item) is Literal:
+            return FactType(path, "set", tuple(get_args(item)))
+        return FactType(path, "int_list")
+    raise TypeError(f"no fact type for {path}: {annotation!r}")  # pragma: no cover - model bug
+
+
+def _build_vocabulary() -> dict[str, FactType]:
+    facts: dict[str, FactType] = {}
+    for section in FACT_SECTIONS:
+        model = Case.model_fields[section].annotation
+        model = [a for a in get_args(model) if a is not type(None)][0]
+        for name, field in model.model_fields.items():
+            path = f"{section}.{name}"
+            facts[path] = _fact_type(path, field.annotation, field)
+    return facts
+
+
+FACTS: dict[str, FactType] = _build_vocabulary()
+_FACT_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (section, tuple(p.split(".", 1)[1] for p in FACTS if p.startswith(section + ".")))
+    for section in FACT_SECTIONS
+)
+_SET_FACTS = frozenset(p for p, t in FACTS.items() if t.kind == "set")
+
+
+def facts_of(case: Case) -> dict[str, Any]:
+    """The flat fact dictionary rules are evaluated on: `{"pain.leg_side": "right", ...}`.
+
+    Unknown facts are `None`; multiple-choice facts become frozensets.
+    """
+    flat: dict[str, Any] = {}
+    for section, names in _FACT_FIELDS:
+        part = getattr(case, section)
+        if part is None:
+            for name in names:
+                flat[f"{section}.{name}"] = None
+        else:
+            for name in names:
+                flat[f"{section}.{name}"] = getattr(part, name)
+    for path in _SET_FACTS:
+        if flat[path] is not None:
+            flat[path] = frozenset(flat[path])
+    return flat
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class LoadedCase:
+    """A case file read from `source` (`file` or `file:line` for JSON Lines)."""
+
+    source: str
+    case: Case | None = None
+    error: InputError | None = None
+
+
+def validate_case(data: Any, name: str, text: str | None = None, line: int | None = None) -> Case:
+    """Validate parsed data as `lbp-case/1`; errors carry file, line and field path."""
+    if data is None:
+        raise InputError.from_problems([Problem(Location(name, line), "empty file, expected an lbp-case/1 case")])
+    if not isinstance(data, dict):
+        raise InputError.from_problems(
+            [Problem(Location(name, line), f"expected a mapping of case fields, got {_kind(data)}")]
+        )
+    fmt = data.get("format")
+    if fmt != FORMAT:
+        locate = _locator(text, line)
+        where = Location(name, *(locate(("format",)) if fmt is not None else (line, None)))
+        message = (
+            f"missing `format: {FORMAT}`; is this an lbp-assess case file?"
+            if fmt is None
+            else f"format {fmt!r} is not supported; expected {FORMAT!r}"
+        )
+        raise InputError.from_problems([Problem(where, message, None if fmt is None else "format")])
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        raise InputError.from_problems(problems_from(exc, name, text, line)) from None
+
+
+def _locator(text: str | None, line: int | None):
+    if line is not None or text is None:
+        return lambda path, key=False: (line, None)
+    locator = Locator(text)
+    return locator.find
+
+
+def problems_from(exc: ValidationError, name: str, text: str | None, line: int | None = None,
+                  model: type[BaseModel] = Case) -> list[Problem]:
+    """Turn pydantic errors into one-line problems with locations and did-you-mean."""
+    locate = _locator(text, line)
+    problems = []
+    for err in exc.errors(include_url=False):
+        path = tuple(err["loc"])
+        field = ".".join(str(p) for p in path)
+        pos = locate(path, key=err["type"] == "extra_forbidden")
+        problems.append(Problem(Location(name, *pos), _message(err, path, model), field))
+    return problems
+
+
+def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model that holds the last element of `path` (for did-you-mean on keys)."""
+    current: Any = model
+    for part in path[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", {})
+        if part not in fields:
+            return None
+        annotation = fields[part].annotation
+        candidates = [annotation, *get_args(annotation)]
+        for cand in candidates:
+            for inner in (cand, *get_args(cand)):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    current = inner
+                    break
+            else:
+                continue
+            break
+        else:
+            return None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _message(err: dict[str, Any], path: tuple[Any, ...], model: type[BaseModel]) -> str:
+    kind, value = err["type"], err.get("input")
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        holder = _model_at(model, path)
+        known = list(holder.model_fields) if holder else []
+        return f"unknown field `{path[-1]}`{did_you_mean(str(path[-1]), known)}"
+    if kind == "literal_error":
+        expected = [v.strip().strip("'") for v in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
+        expected = [v for v in expected if v]
+        hint = did_you_mean(str(value), expected) if isinstance(value, str) else ""
+        return f"{value!r} is not allowed; expected one of: {', '.join(expected)}{hint}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"expected true or false (or null when not asked), got {value!r}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"expected a whole number, got {value!r}"
+    if kind in ("float_type", "float_parsing"):
+        return f"expected a number, got {value!r}"
+    if kind in ("string_type",):
+        return f"expected text, got {value!r}"
+    if kind in ("list_type",):
+        return f"expected a list, got {value!r}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping of fields, got {_kind(value)}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}[kind]
+        limit = ctx.get("ge", ctx.get("le", ctx.get("gt", ctx.get("lt"))))
+        return f"{value!r} is out of range: must be {bound} {limit}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"is longer than {ctx.get('max_length')} characters"
+    if kind in ("date_type", "date_parsing", "date_from_datetime_parsing"):
+        return f"expected a date as YYYY-MM-DD, got {value!r}"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return err["msg"]
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(type(value), type(value).__name__)
+
+
+def load_case(path: Path | str) -> Case:
+    """Load and validate one YAML or JSON case file."""
+    name = str(path)
+    text = read_text(path)
+    return parse_case(text, name)
+
+
+def parse_case(text: str, name: str) -> Case:
+    if name.endswith(".json"):
+        data = load_json(text, name)
+    else:
+        data = load_yaml(text, name)
+    return validate_case(data, name, text)
+
+
+def iter_case_files(paths: list[str]) -> Iterator[str]:
+    """Expand files and directories (recursively, sorted) into case files; '-' is stdin."""
+    for raw in paths:
+        path = Path(raw)
+        if raw == "-" or not path.is_dir():
+            yield raw
+            continue
+        for child in sorted(path.rglob("*")):
+            if child.is_file() and child.suffix in CASE_SUFFIXES:
+                yield str(child)
+
+
+def read_cases(path: str, stdin: Any = None) -> Iterator[LoadedCase]:
+    """Yield every case in one file (one per JSON Lines line); errors become LoadedCase.error.
+
+    `-` reads standard input (a binary stream): JSON Lines when its first line
+    is a whole JSON object, otherwise one YAML or JSON case.
+    """
+    if path == "-":
+        yield from _read_stdin(stdin)
+        return
+    if path.endswith(".jsonl"):
+        yield from _read_jsonl(path, iter_lines(path))
+        return
+    try:
+        if not path.endswith((".yaml", ".yml", ".json")):
+            raise InputError.from_problems(
+                [Problem(Location(path), "unsupported file type; expected .yaml, .yml, .json or .jsonl")]
+            )
+        yield LoadedCase(path, load_case(path))
+    except InputError as err:
+        yield LoadedCase(path, error=err)
+
+
+def _read_stdin(stdin: Any) -> Iterator[LoadedCase]:
+    name = "<stdin>"
+    first = stdin.readline()
+    try:
+        is_jsonl = isinstance(json.loads(first), dict)
+    except (ValueError, UnicodeDecodeError):
+        is_jsonl = False
+    if is_jsonl:
+        yield from _read_jsonl(name, iter_lines(name, itertools.chain([first], stdin)))
+        return
+    try:
+        text = read_text(name, first + stdin.read())
+        yield LoadedCase(name, parse_case(text, name))
+    except InputError as err:
+        yield LoadedCase(name, error=err)
+
+
+def _read_jsonl(name: str, lines: Iterator[tuple[int, bytes]]) -> Iterator[LoadedCase]:
+    try:
+        for number, raw in lines:
+            source = f"{name}:{number}"
+            try:
+                if len(raw) > MAX_FILE_BYTES:
+                    raise InputError.from_problems([Problem(Location(name, number),
+                        f"line is {len(raw):,} bytes; a case is limited to {MAX_FILE_BYTES:,}")])
+                text = decode(raw, name, number)
+                data = load_json(text, name, number)
+                yield LoadedCase(source, validate_case(data, name, None, number))
+            except InputError as err:
+                yield LoadedCase(source, error=err)
+    except OSError as exc:
+        err = InputError.from_problems([Problem(Location(name), f"cannot be read ({exc.strerror or exc})")])
+        yield LoadedCase(name, error=err)

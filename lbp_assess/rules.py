@@ -1,0 +1,859 @@
+"""Rule sets: loading and checking rule files, and evaluating a case into an `Assessment`.
+
+A rule set is a directory of YAML files:
+
+* `ruleset.yaml` - name, version, urgency tiers (highest first), the classes,
+  conditions, alerts and findings rules may raise (with codes), the
+  classification order, and the red-flag screening facts.
+* any other `*.yaml` (except `interview.yaml`) - a `layer`, named `definitions`,
+  `rules` and consistency `checks`.
+
+Every rule names what it raises and cites its source. Rules may refer to facts
+(case fields), definitions, and to what other rules raised (`condition.x`,
+`alert.x`, `finding.x`, `condition.any`, `condition_tier.<tier>`); the loader
+orders evaluation by those dependencies and refuses cycles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import heapq
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import expr
+from .case import FACTS, Case, facts_of, problems_from
+from .errors import InputError, Location, Problem, did_you_mean
+from .expr import ExprError, Outcome, Symbol, Type
+from .yamlio import Locator, load_yaml, read_text
+
+MANIFEST = "ruleset.yaml"
+NOT_RULE_FILES = {MANIFEST, "interview.yaml"}
+_ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
+
+
+# --------------------------------------------------------------------------- file schema
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Code(_Strict):
+    system: Literal["ICD-10", "SNOMED CT"]
+    code: str
+    display: str
+    verified: bool
+
+
+class Tier(_Strict):
+    label: str
+    time_frame: str
+    action: str
+
+
+class Named(_Strict):
+    label: str
+    description: Optional[str] = None
+    codes: list[Code] = []
+    advice: Optional[str] = None
+
+
+class ClassRule(_Strict):
+    class_: str = Field(alias="class")
+    when: Union[str, bool]
+
+
+class Manifest(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    version: str
+    title: str
+    description: Optional[str] = None
+    disclaimer: str
+    layers: dict[str, str]
+    tiers: dict[str, Tier]
+    classes: dict[str, Named]
+    conditions: dict[str, Named]
+    alerts: dict[str, Named]
+    findings: dict[str, Named]
+    classification: list[ClassRule] = Field(min_length=1)
+    screening: list[str] = Field(min_length=1)
+
+
+class RuleSpec(_Strict):
+    id: str = Field(pattern=_ID)
+    when: Union[str, bool]
+    condition: Optional[str] = None
+    alert: Optional[str] = None
+    finding: Optional[str] = None
+    tier: Optional[str] = None
+    reason: str
+    source: str
+    status: Literal["draft", "reviewed", "retired"]
+    reviewed: Optional[dt.date] = Field(None, strict=False)
+    action: Optional[str] = None
+
+
+class DefinitionSpec(_Strict):
+    when: Union[str, bool]
+    means: Optional[str] = None
+
+
+class CheckSpec(_Strict):
+    id: str = Field(pattern=_ID)
+    when: str
+    message: str
+
+
+class RuleFile(_Strict):
+    """The outline of a rule file; each rule and check is validated on its own,
+    so one bad rule reports itself without hiding the rest of the file."""
+
+    layer: Optional[str] = None
+    description: Optional[str] = None
+    definitions: dict[str, Union[str, bool, DefinitionSpec]] = {}
+    rules: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = []
+
+
+# --------------------------------------------------------------------------- the loaded model
+
+
+@dataclass(eq=False)
+class Rule:
+    id: str
+    layer: str
+    raises: str  # condition | alert | finding
+    name: str  # the condition/alert/finding raised
+    tier: str | None
+    reason: str
+    source: str
+    status: str
+    action: str | None
+    node: expr.Node
+    text: str
+    where: Location
+
+
+@dataclass(eq=False)
+class Definition:
+    name: str
+    node: expr.Node
+    text: str
+    means: str | None
+    where: Location
+
+
+@dataclass(eq=False)
+class Check:
+    id: str
+    node: expr.Node
+    message: str
+    where: Location
+
+
+@dataclass(eq=False)
+class RuleSet:
+    """A checked, compiled rule set. `assess(case)` is pure and cheap to call."""
+
+    manifest: Manifest
+    directory: Path
+    definitions: dict[str, Definition]
+    rules: list[Rule]  # in evaluation order
+    checks: list[Check]
+    classification: list[tuple[str, expr.Node]]
+    content_hash: str
+    evaluate: Any = field(repr=False, default=None)  # the generated function
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def version(self) -> str:
+        return f"{self.manifest.name} {self.manifest.version} sha256:{self.content_hash}"
+
+    @cached_property
+    def tier_rank(self) -> dict[str, int]:
+        """0 = highest tier."""
+        return {name: i for i, name in enumerate(self.manifest.tiers)}
+
+    @property
+    def lowest_tier(self) -> str:
+        return list(self.manifest.tiers)[-1]
+
+    def assess(self, case: Case) -> "Assessment":
+        return self.assess_facts(facts_of(case), case.id)
+
+    def assess_facts(self, facts: dict[str, Any], case_id: str = "") -> "Assessment":
+        results, check_results, class_index = self.evaluate(facts)
+        rank = self.tier_rank
+        conditions: dict[str, str] = {}
+        alerts: dict[str, str | None] = {}
+        findings: list[str] = []
+        fired: list[str] = []
+        urgency = self.lowest_tier
+        for rule, value in zip(self.rules, results):
+            if value is not True:
+                continue
+            fired.append(rule.id)
+            tier = rule.tier
+            if rule.raises == "condition":
+                if rule.name not in conditions or rank[tier] < rank[conditions[rule.name]]:  # type: ignore
+                    conditions[rule.name] = tier  # type: ignore[assignment]
+            elif rule.raises == "alert":
+                if rule.name not in alerts or (tier and (alerts[rule.name] is None
+                                                         or rank[tier] < rank[alerts[rule.name]])):  # type: ignore
+                    alerts[rule.name] = tier
+            elif rule.name not in findings:
+                findings.append(rule.name)
+            if tier is not None and rank[tier] < rank[urgency]:
+                urgency = tier
+        warnings = [_format(check, facts) for check, value in zip(self.checks, check_results) if value is True]
+        unscreened = [name for name in self.manifest.screening if facts.get(name) is None]
+        return Assessment(
+            case_id=case_id, classification=self.classification[class_index][0], urgency=urgency,
+            conditions=conditions, alerts=alerts, findings=findings, unscreened=unscreened,
+            warnings=warnings, rules_fired=fired, rules_version=self.version,
+            ruleset=self, facts=facts, results=results,
+        )
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+
+
+def _format(check: Check, facts: dict[str, Any]) -> str:
+    def value(match: re.Match[str]) -> str:
+        return describe_value(facts.get(match.group(1)))
+
+    return f"{check.id}: {_PLACEHOLDER.sub(value, check.message)}"
+
+
+def describe_value(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if isinstance(value, (set, frozenset, list, tuple)):
+        return ", ".join(sorted(map(str, value))) or "none"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass
+class RuleTrace:
+    """How one rule came out for one case, with the facts that decided it."""
+
+    rule: Rule
+    state: str  # fired | not_fired | not_excluded
+    facts: dict[str, Any]  # name -> value (for not_excluded: the unknown facts)
+
+
+@dataclass(eq=False)
+class Assessment:
+    """The result of evaluating one case."""
+
+    case_id: str
+    classification: str
+    urgency: str
+    conditions: dict[str, str]  # name -> tier, in evaluation order
+    alerts: dict[str, str | None]
+    findings: list[str]
+    unscreened: list[str]
+    warnings: list[str]
+    rules_fired: list[str]
+    rules_version: str
+    ruleset: RuleSet = field(repr=False)
+    facts: dict[str, Any] = field(repr=False)
+    results: tuple[Any, ...] = field(repr=False)
+
+    @property
+    def not_excluded(self) -> list[str]:
+        """Ids of rules that unknown facts kept from being decided."""
+        return [r.id for r, v in zip(self.ruleset.rules, self.results) if v is None]
+
+    def to_row(self, file: str = "") -> dict[str, Any]:
+        """The machine-readable result (field names as in spec/case-file.md)."""
+        return {
+            "id": self.case_id, "file": file, "classification": self.classification,
+            "urgency": self.urgency, "conditions": list(self.conditions), "alerts": list(self.alerts),
+            "unscreened": self.unscreened, "warnings": self.warnings, "rules_fired": self.rules_fired,
+            "rules_version": self.rules_version, "error": None,
+            "condition_tiers": dict(self.conditions), "findings": self.findings,
+            "not_excluded": self.not_excluded,
+        }
+
+    def value(self, name: str) -> Any:
+        """The value of any fact, definition or outcome name for this case."""
+        return self._explain_name(name, {}).value
+
+    def trace(self) -> list[RuleTrace]:
+        """Every rule in evaluation order: fired, not fired, or not excluded, with its facts."""
+        memo: dict[str, Outcome] = {}
+        out = []
+        for rule, value in zip(self.ruleset.rules, self.results):
+            outcome = expr.explain(rule.node, lambda n, k: self._explain_name(n, memo, k))
+            state = "fired" if value is True else "not_excluded" if value is None else "not_fired"
+            out.append(RuleTrace(rule, state, {n: self._plain(n, memo) for n in sorted(outcome.support)}))
+        return out
+
+    def _plain(self, name: str, memo: dict[str, Outcome]) -> Any:
+        return self._explain_name(name, memo).value
+
+    def _explain_name(self, name: str, memo: dict[str, Outcome], kind: str | None = None) -> Outcome:
+        if name in memo:
+            return memo[name]
+        rs = self.ruleset
+        if name in rs.definitions:
+            # Support of a definition is expanded into the facts that decided it.
+            outcome = expr.explain(rs.definitions[name].node, lambda n, k: self._explain_name(n, memo, k))
+        elif name in self.facts:
+            outcome = Outcome(self.facts[name], frozenset([name]))
+        else:
+            outcome = Outcome(self._outcome_value(name), frozenset([name]))
+        memo[name] = outcome
+        return outcome
+
+    def _outcome_value(self, name: str) -> Any:
+        space, _, item = name.partition(".")
+        if name == "screening_incomplete":
+            return bool(self.unscreened)
+        if space == "condition":
+            return bool(self.conditions) if item == "any" else item in self.conditions
+        if space == "condition_tier":
+            return item in self.conditions.values()
+        if space == "alert":
+            return item in self.alerts
+        if space == "finding":
+            return item in self.findings
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def default_rules_dir() -> Path:
+    """The shipped rules: inside the installed package, or `rules/` in a source checkout."""
+    packaged = Path(str(resources.files("lbp_assess"))) / "rules"
+    if (packaged / MANIFEST).is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+def load_rules(directory: Path | str | None = None) -> RuleSet:
+    """Load, check and compile a rule set; raise InputError listing every problem."""
+    ruleset, problems = _load(Path(directory) if directory is not None else default_rules_dir())
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or ruleset is None:
+        raise InputError(f"{len(errors)} problem(s) in rules; first: {errors[0]}", errors)
+    return ruleset
+
+
+def check_rules(directory: Path | str | None = None) -> list[Problem]:
+    """Every problem in a rule set, sorted by file and line (empty when it is clean)."""
+    return _load(Path(directory) if directory is not None else default_rules_dir())[1]
+
+
+class _Loader:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.problems: list[Problem] = []
+        self.texts: dict[str, str] = {}
+        self.locators: dict[str, Locator] = {}
+        self.loose_names: set[str] = set()
+        self.loose_raised: set[tuple[str, str]] = set()
+
+    def problem(self, where: Location, message: str, severity: str = "error") -> None:
+        self.problems.append(Problem(where, message, severity=severity))
+
+    def read(self, path: Path, model: type[BaseModel]) -> tuple[Any, str] | None:
+        name = str(path)
+        try:
+            text = read_text(path)
+            data = load_yaml(text, name)
+        except InputError as err:
+            self.problems.extend(err.problems)
+            return None
+        self.texts[name] = text
+        if data is None:
+            data = {}
+        try:
+            return model.model_validate(data), name
+        except ValidationError as exc:
+            self.problems.extend(problems_from(exc, name, text, model=model))
+            return None
+
+    def item(self, model: type[BaseModel], data: dict[str, Any], name: str, path: tuple[Any, ...]) -> Any:
+        """Validate one rule or check; problems are located under `path`."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            for problem in problems_from(exc, name, self.texts.get(name), model=model):
+                field = problem.field or ""
+                sub = tuple(int(p) if p.isdigit() else p for p in field.split(".") if p) if field else ()
+                where = self.at(name, path + sub, key="unknown field" in problem.message)
+                self.problems.append(Problem(where, problem.message, ".".join(map(str, path + sub))))
+            self.loose_refs(data)
+            return None
+
+    def loose_refs(self, data: dict[str, Any]) -> None:
+        """Remember what an invalid rule referred to, so its definitions and outcomes
+        are not reported as unused because of it."""
+        when = data.get("when")
+        if isinstance(when, str):
+            try:
+                self.loose_names.update(ref.name for ref in expr.references(expr.parse(when)))
+            except ExprError:
+                pass
+        for kind in ("condition", "alert", "finding"):
+            if isinstance(data.get(kind), str):
+                self.loose_raised.add((kind, data[kind]))
+
+    def at(self, name: str, path: tuple[Any, ...], key: bool = False) -> Location:
+        if name not in self.locators:
+            self.locators[name] = Locator(self.texts.get(name, ""))
+        return Location(name, *self.locators[name].find(path, key=key))
+
+    def parse(self, text: str | bool, where: Location) -> expr.Node | None:
+        try:
+            return expr.parse(text)
+        except ExprError as err:
+            self.expr_problem(err, text, where)
+            return None
+
+    def expr_problem(self, err: ExprError, text: Any, where: Location) -> None:
+        line, col = where.line, where.col
+        if line is not None and col is not None:
+            raw = self.texts.get(where.file, "").splitlines()
+            source_line = raw[line - 1] if line - 1 < len(raw) else ""
+            quoted = source_line[col - 1:col] in ("'", '"')
+            block = source_line[col - 1:col] in ("|", ">")
+            if err.line > 1 or block:
+                line, col = line + err.line - (0 if block else 1), None
+            else:
+                col = col + err.col + (1 if quoted else 0)
+        self.problem(Location(where.file, line, col), err.message)
+
+
+def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
+    loader = _Loader(directory)
+    manifest_path = directory / MANIFEST
+    if not directory.is_dir():
+        return None, [Problem(Location(str(directory)), "is not a rules directory")]
+    if not manifest_path.is_file():
+        return None, [Problem(Location(str(directory)), f"no {MANIFEST} in this directory; is it a rule set?")]
+    read = loader.read(manifest_path, Manifest)
+    rule_files = sorted(p for p in directory.glob("*.yaml") if p.name not in NOT_RULE_FILES)
+    files = [(p, loader.read(p, RuleFile)) for p in rule_files]
+    if read is None:
+        return None, sorted(loader.problems, key=_order)
+    manifest, manifest_name = read
+    _check_manifest(loader, manifest, manifest_name)
+
+    definitions: dict[str, Definition] = {}
+    rules: list[Rule] = []
+    checks: list[Check] = []
+    layer_names = list(manifest.layers)
+    seen_ids: dict[str, Location] = {}
+    for path, parsed in files:
+        if parsed is None:
+            continue
+        spec, name = parsed
+        layer = spec.layer
+        if spec.rules and layer is None:
+            loader.problem(Location(name, 1, 1), f"missing `layer:`; expected one of: {', '.join(layer_names)}")
+        elif layer is not None and layer not in manifest.layers:
+            loader.problem(loader.at(name, ("layer",)),
+                           f"unknown layer {layer!r}{did_you_mean(layer, layer_names)}; "
+                           f"expected one of: {', '.join(layer_names)}")
+        for def_name, value in spec.definitions.items():
+            where = loader.at(name, ("definitions", def_name), key=True)
+            text, means = (value.when, value.means) if isinstance(value, DefinitionSpec) else (value, None)
+            if def_name in definitions or def_name in FACTS:
+                other = definitions[def_name].where if def_name in definitions else "the case-file vocabulary"
+                loader.problem(where, f"definition `{def_name}` is already defined ({other})")
+                continue
+            if not re.match(r"^[a-z][a-z0-9_]*$", def_name):
+                loader.problem(where, f"definition name `{def_name}` must be lower_snake_case")
+                continue
+            value_where = loader.at(name, ("definitions", def_name) + (("when",) if means is not None else ()))
+            node = loader.parse(text, value_where)
+            if node is not None:
+                definitions[def_name] = Definition(def_name, node, str(text), means, value_where)
+        for index, raw in enumerate(spec.rules):
+            rule = loader.item(RuleSpec, raw, name, ("rules", index))
+            if rule is None:
+                continue
+            where = loader.at(name, ("rules", index, "id"))
+            if rule.id in seen_ids:
+                loader.problem(where, f"duplicate rule id `{rule.id}` (first at {seen_ids[rule.id]})")
+                continue
+            seen_ids[rule.id] = where
+            raised = _raised(loader, manifest, rule, name, index)
+            node = loader.parse(rule.when, loader.at(name, ("rules", index, "when")))
+            if node is None or raised is None:
+                loader.loose_refs(raw)
+                continue
+            if rule.status == "retired":
+                continue
+            rules.append(Rule(rule.id, layer or layer_names[0], raised[0], raised[1], rule.tier, rule.reason,
+                              rule.source, rule.status, rule.action, node, str(rule.when), where))
+        for index, raw in enumerate(spec.checks):
+            chk = loader.item(CheckSpec, raw, name, ("checks", index))
+            if chk is None:
+                continue
+            where = loader.at(name, ("checks", index, "id"))
+            if chk.id in seen_ids:
+                loader.problem(where, f"duplicate id `{chk.id}` (first at {seen_ids[chk.id]})")
+                continue
+            seen_ids[chk.id] = where
+            node = loader.parse(chk.when, loader.at(name, ("checks", index, "when")))
+            if node is not None:
+                checks.append(Check(chk.id, node, chk.message, where))
+                for placeholder in _PLACEHOLDER.findall(chk.message):
+                    if placeholder not in FACTS:
+                        loader.problem(loader.at(name, ("checks", index, "message")),
+                                       f"unknown fact `{{{placeholder}}}` in message"
+                                       f"{did_you_mean(placeholder, FACTS)}")
+
+    classification = []
+    for index, entry in enumerate(manifest.classification):
+        where = loader.at(manifest_name, ("classification", index, "when"))
+        if entry.class_ not in manifest.classes:
+            loader.problem(loader.at(manifest_name, ("classification", index, "class")),
+                           f"unknown class {entry.class_!r}{did_you_mean(entry.class_, manifest.classes)}")
+        node = loader.parse(entry.when, where)
+        if node is not None:
+            classification.append((entry.class_, node, where))
+    if manifest.classification and manifest.classification[-1].when is not True:
+        loader.problem(loader.at(manifest_name, ("classification", len(manifest.classification) - 1, "when")),
+                       "the last classification entry must be `when: true`, so every case gets a class")
+
+    scope = _Scope(manifest, definitions, loader)
+    for rule in rules:
+        scope.check(rule.node, rule.text, rule_where(loader, rule))
+    for chk in checks:
+        scope.check(chk.node, "", _when_location(loader, chk.where))
+    for _, node, where in classification:
+        scope.check(node, "", where)
+    for definition in definitions.values():
+        scope.symbol_of(definition)
+    used = scope.used | loader.loose_names
+    complete = all(parsed is not None for _, parsed in files)
+    for definition in definitions.values():
+        if complete and definition.name not in used:
+            loader.problem(definition.where, f"definition `{definition.name}` is never used")
+    raised = {(r.raises, r.name) for r in rules} | loader.loose_raised
+    for kind, names in (("condition", manifest.conditions), ("alert", manifest.alerts),
+                        ("finding", manifest.findings)):
+        for item in names:
+            if complete and (kind, item) not in raised:
+                loader.problem(loader.at(manifest_name, (kind + "s", item), key=True),
+                               f"{kind} `{item}` is declared but no rule raises it", severity="warning")
+
+    content_hash = _hash(directory, [manifest_path, *rule_files])
+    if any(p.severity == "error" for p in loader.problems):
+        return None, sorted(loader.problems, key=_order)
+    ordered = _order_rules(loader, manifest, rules, definitions)
+    if ordered is None:
+        return None, sorted(loader.problems, key=_order)
+    ruleset = RuleSet(manifest, directory, definitions, ordered, checks,
+                      [(c, n) for c, n, _ in classification], content_hash)
+    ruleset.evaluate = compile_ruleset(ruleset)
+    return ruleset, sorted(loader.problems, key=_order)
+
+
+def rule_where(loader: _Loader, rule: Rule) -> Location:
+    return _when_location(loader, rule.where)
+
+
+def _when_location(loader: _Loader, id_where: Location) -> Location:
+    # The `when:` of the rule whose `id:` is at `id_where`.
+    text = loader.texts.get(id_where.file, "").splitlines()
+    line = (id_where.line or 1) - 1
+    for number in range(line, min(line + 40, len(text))):
+        stripped = text[number].lstrip(" -")
+        if stripped.startswith("when:"):
+            col = text[number].index("when:") + len("when:")
+            while col < len(text[number]) and text[number][col] == " ":
+                col += 1
+            return Location(id_where.file, number + 1, col + 1)
+    return id_where
+
+
+def _order(p: Problem) -> tuple[str, int, int]:
+    return (p.location.file, p.location.line or 0, p.location.col or 0)
+
+
+def _hash(directory: Path, paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode() + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            pass
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _check_manifest(loader: _Loader, manifest: Manifest, name: str) -> None:
+    for index, fact in enumerate(manifest.screening):
+        if fact not in FACTS:
+            loader.problem(loader.at(name, ("screening", index)),
+                           f"unknown fact `{fact}`{did_you_mean(fact, FACTS)}")
+    for section in ("conditions", "alerts", "findings", "classes"):
+        for item in getattr(manifest, section):
+            if not re.match(r"^[a-z][a-z0-9_]*$", item):
+                loader.problem(loader.at(name, (section, item), key=True), f"`{item}` must be lower_snake_case")
+
+
+def _raised(loader: _Loader, manifest: Manifest, rule: RuleSpec, name: str, index: int) -> tuple[str, str] | None:
+    kinds = [k for k in ("condition", "alert", "finding") if getattr(rule, k) is not None]
+    where = loader.at(name, ("rules", index, "id"))
+    if len(kinds) != 1:
+        loader.problem(where, f"rule `{rule.id}` must raise exactly one of condition, alert or finding")
+        return None
+    kind = kinds[0]
+    item = getattr(rule, kind)
+    declared = getattr(manifest, kind + "s")
+    if item not in declared:
+        loader.problem(loader.at(name, ("rules", index, kind)),
+                       f"unknown {kind} `{item}`{did_you_mean(item, declared)}; declare it in {MANIFEST}")
+        return None
+    if kind == "condition" and rule.tier is None:
+        loader.problem(where, f"rule `{rule.id}` raises a condition and needs a `tier`")
+        return None
+    if kind == "finding" and rule.tier is not None:
+        loader.problem(loader.at(name, ("rules", index, "tier")), "a finding has no tier")
+        return None
+    if rule.tier is not None and rule.tier not in manifest.tiers:
+        loader.problem(loader.at(name, ("rules", index, "tier")),
+                       f"unknown tier {rule.tier!r}{did_you_mean(rule.tier, manifest.tiers)}; "
+                       f"expected one of: {', '.join(manifest.tiers)}")
+        return None
+    return kind, item
+
+
+class _Scope:
+    """Names visible to expressions: facts, definitions (checked on first use), outcomes."""
+
+    def __init__(self, manifest: Manifest, definitions: dict[str, Definition], loader: _Loader):
+        self.definitions = definitions
+        self.loader = loader
+        self.used: set[str] = set()
+        self._types: dict[str, Type | None] = {}
+        self._checking: list[str] = []
+        self.outcomes: dict[str, Type] = {"condition.any": expr.BOOL, "screening_incomplete": expr.BOOL}
+        for item in manifest.conditions:
+            self.outcomes[f"condition.{item}"] = expr.BOOL
+        for tier in manifest.tiers:
+            self.outcomes[f"condition_tier.{tier}"] = expr.BOOL
+        for item in manifest.alerts:
+            self.outcomes[f"alert.{item}"] = expr.BOOL
+        for item in manifest.findings:
+            self.outcomes[f"finding.{item}"] = expr.BOOL
+
+    def names(self) -> Iterable[str]:
+        return [*FACTS, *self.definitions, *self.outcomes]
+
+    def lookup(self, name: str) -> Symbol | None:
+        if name in FACTS:
+            fact = FACTS[name]
+            kind = {"int": "number", "number": "number"}.get(fact.kind, fact.kind)
+            return Symbol(name, "fact", Type(kind, fact.values))
+        if name in self.outcomes:
+            return Symbol(name, "outcome", self.outcomes[name])
+        if name in self.definitions:
+            self.used.add(name)
+            t = self.symbol_of(self.definitions[name])
+            return Symbol(name, "definition", t if t is not None else expr.BOOL)
+        return None
+
+    def symbol_of(self, definition: Definition) -> Type | None:
+        name = definition.name
+        if name in self._types:
+            return self._types[name]
+        if name in self._checking:
+            cycle = " -> ".join(self._checking[self._checking.index(name):] + [name])
+            raise ExprError(f"definitions refer to each other in a cycle: {cycle}")
+        self._checking.append(name)
+        try:
+            self._types[name] = expr.check(definition.node, self)
+        except ExprError as err:
+            self._types[name] = None
+            if self._checking[0] == name or "cycle" not in err.message:
+                self.loader.expr_problem(err, definition.text, definition.where)
+            else:
+                raise
+        finally:
+            self._checking.pop()
+        return self._types[name]
+
+    def check(self, node: expr.Node, text: str, where: Location) -> None:
+        try:
+            t = expr.check(node, self)
+        except ExprError as err:
+            self.loader.expr_problem(err, text, where)
+            return
+        if t.kind != "bool":
+            self.loader.problem(where, f"a rule condition must be yes/no, but this is {t}")
+
+
+# --------------------------------------------------------------------------- ordering
+
+
+def _order_rules(loader: _Loader, manifest: Manifest, rules: list[Rule],
+                 definitions: dict[str, Definition]) -> list[Rule] | None:
+    """Rules in an order where everything a rule refers to is decided before it.
+
+    Among rules that are free to go, the layer order of ruleset.yaml and then
+    file order decide, so the order reads like the policy.
+    """
+    raisers: dict[str, set[int]] = {}
+    for i, rule in enumerate(rules):
+        keys = [f"{rule.raises}.{rule.name}"]
+        if rule.raises == "condition":
+            keys += ["condition.any"] + [f"condition_tier.{t}" for t in manifest.tiers]
+        for key in keys:
+            raisers.setdefault(key, set()).add(i)
+
+    def_refs: dict[str, set[str]] = {}
+
+    def outcome_refs(node: expr.Node, seen: set[str]) -> set[str]:
+        out: set[str] = set()
+        for ref in expr.references(node):
+            if ref.kind == "outcome":
+                out.add(ref.name)
+            elif ref.kind == "definition" and ref.name not in seen:
+                seen.add(ref.name)
+                if ref.name not in def_refs:
+                    def_refs[ref.name] = outcome_refs(definitions[ref.name].node, seen)
+                out |= def_refs[ref.name]
+        return out
+
+    deps = [set().union(*(raisers.get(o, set()) for o in outcome_refs(r.node, set()))) for r in rules]
+    layer_rank = {name: i for i, name in enumerate(manifest.layers)}
+    waiting = {i: len(d) for i, d in enumerate(deps)}
+    dependants: dict[int, list[int]] = {}
+    for i, d in enumerate(deps):
+        for j in d:
+            dependants.setdefault(j, []).append(i)
+    ready = [(layer_rank.get(rules[i].layer, 0), i) for i, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        _, i = heapq.heappop(ready)
+        order.append(i)
+        for j in dependants.get(i, []):
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, (layer_rank.get(rules[j].layer, 0), j))
+    if len(order) < len(rules):
+        stuck = [rules[i] for i in range(len(rules)) if i not in set(order)]
+        for rule in stuck:
+            loader.problem(rule.where, f"rule `{rule.id}` depends on its own outcome through other rules "
+                                       "(a cycle); break it with a definition")
+        return None
+    return [rules[i] for i in order]
+
+
+# --------------------------------------------------------------------------- compilation
+
+
+def compile_ruleset(rs: RuleSet) -> Any:
+    """Generate one Python function `evaluate(facts) -> (rule results, check results, class index)`.
+
+    The function evaluates definitions, rules (setting outcome flags as they
+    fire), consistency checks and the classification order in one pass.
+    """
+    locals_: dict[str, str] = {}
+
+    def local(name: str) -> str:
+        if name not in locals_:
+            locals_[name] = f"v{len(locals_)}"
+        return locals_[name]
+
+    def_nullable: dict[str, bool] = {}
+
+    def nullable(name: str) -> bool:
+        if name in FACTS:
+            return True
+        if name in rs.definitions:
+            return def_nullable[name]
+        return False  # outcomes are plain True/False
+
+    gen = expr.CodeGen(local, nullable)
+    body: list[str] = []
+
+    emitted: set[str] = set()
+
+    def emit_definition(name: str) -> None:
+        if name in emitted:
+            return
+        for ref in expr.references(rs.definitions[name].node):
+            if ref.kind == "definition":
+                emit_definition(ref.name)
+        emitted.add(name)
+        src, null = gen.expr(rs.definitions[name].node)
+        def_nullable[name] = null
+        body.append(f"    {local(name)} = {src}")
+
+    def emit_needed(node: expr.Node) -> None:
+        for ref in expr.references(node):
+            if ref.kind == "definition":
+                emit_definition(ref.name)
+
+    outcome_flags = {f"{r.raises}.{r.name}" for r in rs.rules}
+    outcome_flags |= {"condition.any"} | {f"condition_tier.{t}" for t in rs.manifest.tiers}
+    for flag in sorted(outcome_flags):
+        body.append(f"    {local(flag)} = False")
+    screening = " or ".join(f"F[{name!r}] is None" for name in rs.manifest.screening)
+    body.append(f"    {local('screening_incomplete')} = {screening}")
+
+    results = []
+    for i, rule in enumerate(rs.rules):
+        emit_needed(rule.node)
+        src, _ = gen.expr(rule.node)
+        body.append(f"    r{i} = {src}")
+        sets = [f"{rule.raises}.{rule.name}"]
+        if rule.raises == "condition":
+            sets += ["condition.any", f"condition_tier.{rule.tier}"]
+        body.append(f"    if r{i} is True:")
+        body.extend(f"        {local(s)} = True" for s in sets)
+        results.append(f"r{i}")
+    checks = []
+    for i, chk in enumerate(rs.checks):
+        emit_needed(chk.node)
+        src, _ = gen.expr(chk.node)
+        body.append(f"    w{i} = {src}")
+        checks.append(f"w{i}")
+    branches = []
+    for i, (_, node) in enumerate(rs.classification):
+        emit_needed(node)
+        src, _ = gen.expr(node)
+        branches.append((i, src))
+    class_src = str(len(branches) - 1)
+    for i, src in reversed(branches[:-1]):
+        class_src = f"({i} if ({src}) is True else {class_src})"
+    body.append(f"    return ({', '.join(results)}{',' if results else ''}), "
+                f"({', '.join(checks)}{',' if checks else ''}), {class_src}")
+
+    loads = [f"    {v} = F[{n!r}]" for n, v in locals_.items() if n in FACTS]
+    source = "def evaluate(F):\n" + "\n".join(loads + body) + "\n"
+    namespace: dict[str, Any] = {"_count_compare": expr._count_compare, **gen.constants}
+    code = compile(source, f"<rules {rs.manifest.name}>", "exec")
+    exec(code, namespace)  # noqa: S102 - source is generated from checked trees only
+    evaluate = namespace["evaluate"]
+    evaluate.source = source  # type: ignore[attr-defined]
+    return evaluate

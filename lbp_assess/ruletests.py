@@ -1,0 +1,151 @@
+"""Rule tests that live beside the rules (`<rules>/tests/*.yaml`).
+
+Each test is a partial case (every fact not given is unknown) and the
+expectations to check; only the listed expectations are checked::
+
+    tests:
+      - name: CES over 14 days and stable is urgent
+        case:
+          cauda_equina: {saddle_numbness: true, onset_days: 15, worsening: false}
+        expect:
+          conditions: {cauda_equina: urgent}     # exactly these conditions, at these tiers
+          urgency: urgent
+          fires: [red_flag.cauda_equina.established_stable]
+          not_fires: [red_flag.cauda_equina.emergency]
+
+`classification`, `urgency` and `conditions` are compared exactly; `fires`,
+`alerts`, `findings`, `warnings` (check ids) and `unscreened` must all be
+present; `not_fires`, `not_alerts`, `not_findings` must all be absent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .case import FORMAT, Classification, Urgency, problems_from, validate_case
+from .errors import InputError, Location, Problem
+from .rules import Assessment, RuleSet
+from .yamlio import Locator, load_yaml, read_text
+
+
+class Expect(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    classification: Optional[Classification] = None
+    urgency: Optional[Urgency] = None
+    conditions: Optional[dict[str, Urgency]] = None
+    fires: list[str] = []
+    not_fires: list[str] = []
+    alerts: list[str] = []
+    not_alerts: list[str] = []
+    findings: list[str] = []
+    not_findings: list[str] = []
+    warnings: list[str] = []
+    unscreened: list[str] = []
+
+
+class RuleTestSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(min_length=1)
+    case: dict[str, Any]
+    expect: Expect
+
+
+class RuleTestFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    description: Optional[str] = None
+    tests: list[RuleTestSpec]
+
+
+@dataclass
+class RuleTest:
+    name: str
+    where: Location
+    case: dict[str, Any]
+    expect: Expect
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")[:80] or "test"
+
+
+@dataclass
+class Outcome:
+    test: RuleTest
+    failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def load_tests(directory: Path) -> list[RuleTest]:
+    """Every rule test under `<directory>/tests/`; InputError lists all problems in the files."""
+    tests: list[RuleTest] = []
+    problems: list[Problem] = []
+    for path in sorted((directory / "tests").glob("*.yaml")):
+        name = str(path)
+        try:
+            text = read_text(path)
+            spec = RuleTestFile.model_validate(load_yaml(text, name))
+        except InputError as err:
+            problems.extend(err.problems)
+            continue
+        except ValidationError as exc:
+            problems.extend(problems_from(exc, name, read_text(path), model=RuleTestFile))
+            continue
+        locator = Locator(text)
+        for index, test in enumerate(spec.tests):
+            tests.append(RuleTest(test.name, Location(name, *locator.find(("tests", index, "name"))),
+                                  test.case, test.expect))
+    if problems:
+        raise InputError.from_problems(problems)
+    return tests
+
+
+def run_test(test: RuleTest, ruleset: RuleSet) -> Outcome:
+    data = {"format": FORMAT, "id": test.slug, **test.case}
+    try:
+        case = validate_case(data, str(test.where))
+    except InputError as err:
+        return Outcome(test, [f"the test case is not a valid case: {err}"])
+    return Outcome(test, compare(ruleset.assess(case), test.expect, ruleset))
+
+
+def compare(a: Assessment, expect: Expect, ruleset: RuleSet) -> list[str]:
+    """What differs between an assessment and the listed expectations."""
+    failures = []
+    if expect.classification is not None and a.classification != expect.classification:
+        failures.append(f"classification: expected {expect.classification}, got {a.classification}")
+    if expect.urgency is not None and a.urgency != expect.urgency:
+        failures.append(f"urgency: expected {expect.urgency}, got {a.urgency}")
+    if expect.conditions is not None and a.conditions != expect.conditions:
+        failures.append(f"conditions: expected {_tiers(expect.conditions)}, got {_tiers(a.conditions)}")
+    known_ids = {r.id for r in ruleset.rules}
+    for label, wanted, actual, present in (
+        ("fires", expect.fires, a.rules_fired, True), ("not_fires", expect.not_fires, a.rules_fired, False),
+        ("alerts", expect.alerts, list(a.alerts), True), ("not_alerts", expect.not_alerts, list(a.alerts), False),
+        ("findings", expect.findings, a.findings, True),
+        ("not_findings", expect.not_findings, a.findings, False),
+        ("warnings", expect.warnings, [w.split(":", 1)[0] for w in a.warnings], True),
+        ("unscreened", expect.unscreened, a.unscreened, True),
+    ):
+        for item in wanted:
+            if label in ("fires", "not_fires") and item not in known_ids:
+                failures.append(f"{label}: no rule has the id {item!r}")
+            elif (item in actual) != present:
+                failures.append(f"{label}: {item} {'did not' if present else 'did'} "
+                                f"{'fire' if 'fires' in label else 'appear'}")
+    return failures
+
+
+def _tiers(conditions: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in conditions.items()) + "}" if conditions else "none"
+
+
+def run_tests(directory: Path, ruleset: RuleSet) -> list[Outcome]:
+    return [run_test(test, ruleset) for test in load_tests(directory)]

@@ -1,0 +1,224 @@
+"""Safe reading of YAML and JSON input, with YAML 1.2 scalars and exact locations.
+
+* Only plain data is ever built: tags such as `!!python/object/apply` are refused.
+* YAML 1.2 core scalars: only `true`/`false` are booleans (`yes`/`no` stay
+  strings), `046` is 46, and `1:30` is a string, not a sexagesimal number.
+* Hostile input is refused before or right after parsing: files over a size
+  limit, binary or non-UTF-8 bytes, flow nesting deep enough to crash the C
+  parser, and alias "billion laughs" documents (a node budget on the result).
+* Locations: `Locator` maps a field path such as ("patient", "age") back to
+  the line and column where it was written, so messages read `file:line:col`.
+  Locating re-reads the text, and is only done when there is a problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from .errors import InputError, Location, Problem
+
+MAX_FILE_BYTES = 1_000_000  # a case is a few KB; a vignette with notes ~10 KB
+MAX_NESTING = 32  # a case file nests 3 levels
+MAX_NODES = 20_000  # a full case file has ~150 nodes
+
+_BOOL_12 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT_12 = re.compile(r"^[-+]?[0-9]+$")
+_FLOAT_12 = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_NULL_12 = re.compile(r"^(?:~|null|Null|NULL|)$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _yaml12(base: type) -> type:
+    """A loader class over `base` that resolves plain scalars as YAML 1.2 core."""
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    Loader.yaml_implicit_resolvers = {}
+    for tag, pattern, first in (
+        ("tag:yaml.org,2002:bool", _BOOL_12, list("tTfF")),
+        ("tag:yaml.org,2002:int", _INT_12, list("-+0123456789")),
+        ("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789.")),
+        ("tag:yaml.org,2002:null", _NULL_12, ["~", "n", "N", ""]),
+        ("tag:yaml.org,2002:timestamp", _DATE, list("0123456789")),
+    ):
+        Loader.add_implicit_resolver(tag, pattern, first)
+
+    def construct_int(loader: Any, node: yaml.ScalarNode) -> int:
+        return int(loader.construct_scalar(node), 10)
+
+    Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
+    return Loader
+
+
+SafeLoader12 = _yaml12(yaml.SafeLoader)
+FastLoader12 = _yaml12(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def read_text(path: Path | str, data: bytes | None = None, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """Read a file as UTF-8 text, refusing oversized, binary and non-UTF-8 input."""
+    name = str(path)
+    if data is None:
+        try:
+            size = Path(path).stat().st_size
+            if size > max_bytes:
+                raise _error(name, f"file is {size:,} bytes; case and rule files are limited to {max_bytes:,}")
+            data = Path(path).read_bytes()
+        except IsADirectoryError:
+            raise _error(name, "is a directory, expected a file") from None
+        except FileNotFoundError:
+            raise _error(name, "no such file") from None
+        except PermissionError:
+            raise _error(name, "permission denied") from None
+        except OSError as exc:
+            raise _error(name, f"cannot be read ({exc.strerror})") from None
+    if len(data) > max_bytes:
+        raise _error(name, f"input is {len(data):,} bytes; case and rule files are limited to {max_bytes:,}")
+    return decode(data, name)
+
+
+def decode(data: bytes, name: str, line: int | None = None) -> str:
+    if b"\x00" in data:
+        raise _error(name, "binary data (NUL bytes), expected YAML or JSON text", line)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _error(
+            name, f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} cannot be decoded", line
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _error(name: str, message: str, line: int | None = None, col: int | None = None) -> InputError:
+    return InputError.from_problems([Problem(Location(name, line, col), message)])
+
+
+def _flow_depth(text: str) -> int:
+    """Upper bound of flow-collection nesting (counts brackets even inside strings)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif ch in "]}" and depth:
+            depth -= 1
+    return deepest
+
+
+def load_yaml(text: str, name: str, *, fast: bool = True) -> Any:
+    """Parse one YAML document into plain data (dict/list/str/int/float/bool/None/date)."""
+    if ("[" in text or "{" in text) and _flow_depth(text) > MAX_NESTING:
+        # libyaml's composer recurses without a limit and crashes on deep nesting.
+        raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
+    loader_cls = FastLoader12 if fast else SafeLoader12
+    loader = loader_cls(text)
+    try:
+        data = loader.get_single_data()
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        tag = re.search(r"tag '([^']*)'", str(exc.problem))
+        what = f"YAML tag '{tag.group(1)}'" if tag else "YAML construct"
+        raise _error(name, f"unsupported {what}: only plain data is allowed", *_pos(mark)) from None
+    except yaml.composer.ComposerError as exc:
+        if "expected a single document" in str(exc.context or ""):
+            raise _error(name, "more than one YAML document; one case per file (use .jsonl for many)",
+                         *_pos(exc.problem_mark)) from None
+        raise _error(name, f"YAML error: {exc.problem}", *_pos(exc.problem_mark)) from None
+    except yaml.MarkedYAMLError as exc:
+        raise _error(name, f"YAML syntax error: {exc.problem}", *_pos(exc.problem_mark)) from None
+    except yaml.YAMLError as exc:
+        raise _error(name, f"YAML error: {exc}") from None
+    except RecursionError:
+        raise _error(name, "nesting is too deep; not a case or rule file") from None
+    finally:
+        loader.dispose()
+    check_size(data, name)
+    return data
+
+
+def check_size(data: Any, name: str, line: int | None = None) -> None:
+    """Refuse data that is too deep or too large once aliases are expanded."""
+    budget = MAX_NODES
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise _error(name, f"more than {MAX_NODES:,} values once YAML aliases are expanded; "
+                               "not a case or rule file", line)
+        if depth > MAX_NESTING:
+            raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file", line)
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def load_json(text: str, name: str, line: int | None = None) -> Any:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if line is None:
+            raise _error(name, f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
+        raise _error(name, f"JSON syntax error: {exc.msg} (column {exc.colno})", line) from None
+    except RecursionError:
+        raise _error(name, "nesting is too deep; not a case file", line) from None
+    check_size(data, name, line)
+    return data
+
+
+def _pos(mark: Any) -> tuple[int | None, int | None]:
+    return (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+
+
+class Locator:
+    """Finds the line and column of a field path in YAML (or JSON) text."""
+
+    def __init__(self, text: str):
+        self._root: yaml.Node | None
+        try:
+            self._root = yaml.compose(text, Loader=SafeLoader12)
+        except (yaml.YAMLError, RecursionError):
+            self._root = None
+
+    def find(self, path: tuple[Any, ...], *, key: bool = False) -> tuple[int | None, int | None]:
+        """Position of the value at `path` (of its key when `key`), or of the deepest parent found."""
+        node = self._root
+        found = (1, 1) if node is not None else (None, None)
+        for i, part in enumerate(path):
+            last = i == len(path) - 1
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if k.value == str(part):
+                        node = v
+                        found = _pos(k.start_mark if (key and last) else v.start_mark)
+                        break
+                else:
+                    return found
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                found = _pos(node.start_mark)
+            else:
+                return found
+        return found
+
+
+def iter_lines(path: Path | str, stream: Any = None) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw bytes) for each non-blank line of a JSON Lines file."""
+    handle = stream if stream is not None else open(path, "rb")
+    try:
+        for number, raw in enumerate(handle, start=1):
+            if raw.strip():
+                yield number, raw
+    finally:
+        if stream is None:
+            handle.close()
