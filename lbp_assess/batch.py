@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterable, Iterator
 
@@ -132,7 +131,8 @@ def render_table(rows: Iterable[dict[str, Any]], out: IO[str]) -> None:
             ", ".join(row["alerts"]), str(len(row["unscreened"])) if row["unscreened"] else "",
             str(len(row["warnings"])) if row["warnings"] else "",
         )
-    console = Console(file=out, width=None if out is sys.stdout else 160)
+    is_tty = getattr(out, "isatty", lambda: False)()
+    console = Console(file=out, width=None if is_tty else 200)
     console.print(table)
 
 

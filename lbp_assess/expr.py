@@ -664,3 +664,12 @@ class CodeGen:
         lo_t = self._temp()
         hi = " + ".join([lo_t, *unknowns])
         return f"(({lo_t} := {lo}), {hi})", False
+
+
+def compile_expression(node: Node) -> Callable[[dict[str, Any]], Any]:
+    """Compile one checked expression into `f(facts)` (used by tests and what-if analysis)."""
+    gen = CodeGen(lambda name: f"F[{name!r}]", lambda name: True)
+    src, _ = gen.expr(node)
+    namespace: dict[str, Any] = {"_count_compare": _count_compare, **gen.constants}
+    exec(compile(f"def f(F):\n    return {src}\n", "<expression>", "exec"), namespace)  # noqa: S102
+    return namespace["f"]

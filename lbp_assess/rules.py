@@ -148,7 +148,8 @@ class Definition:
     node: expr.Node
     text: str
     means: str | None
-    where: Location
+    where: Location  # of the expression
+    key_where: Location  # of the name
 
 
 @dataclass(eq=False)
@@ -489,7 +490,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
             value_where = loader.at(name, ("definitions", def_name) + (("when",) if means is not None else ()))
             node = loader.parse(text, value_where)
             if node is not None:
-                definitions[def_name] = Definition(def_name, node, str(text), means, value_where)
+                definitions[def_name] = Definition(def_name, node, str(text), means, value_where, where)
         for index, raw in enumerate(spec.rules):
             rule = loader.item(RuleSpec, raw, name, ("rules", index))
             if rule is None:
@@ -552,7 +553,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
     complete = all(parsed is not None for _, parsed in files)
     for definition in definitions.values():
         if complete and definition.name not in used:
-            loader.problem(definition.where, f"definition `{definition.name}` is never used")
+            loader.problem(definition.key_where, f"definition `{definition.name}` is never used")
     raised = {(r.raises, r.name) for r in rules} | loader.loose_raised
     for kind, names in (("condition", manifest.conditions), ("alert", manifest.alerts),
                         ("finding", manifest.findings)):

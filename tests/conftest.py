@@ -1,0 +1,46 @@
+"""Shared fixtures: the default rule set, case builders, and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import io
+import sys
+from dataclasses import dataclass
+
+import pytest
+
+from helpers import RULES
+from lbp_assess.rules import RuleSet, load_rules
+
+
+@pytest.fixture(scope="session")
+def ruleset() -> RuleSet:
+    return load_rules(RULES)
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run `lbp-assess ARGS` in-process through the real entry point (error mapping included)."""
+
+    def run(*args: str, stdin: bytes | None = None) -> Run:
+        from lbp_assess.cli import main
+
+        monkeypatch.setattr(sys, "argv", ["lbp-assess", *args])
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,139 @@
+"""Safety properties of the default rules, over generated valid cases.
+
+* Setting any single red-flag or neurological fact to true never lowers the
+  urgency and never removes a condition (a red flag is never missed).
+* Setting any unknown yes/no fact to false never raises the urgency and never
+  adds a condition (unknown is not "no", and "no" never adds alarm by itself).
+* Scoring never crashes, results stay in the vocabulary, and the compiled
+  evaluator agrees with the explaining one on every rule.
+"""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lbp_assess import expr
+from lbp_assess.case import FACTS, FactType, validate_case
+from lbp_assess.rules import load_rules
+
+from helpers import RULES
+
+RULESET = load_rules(RULES)
+RANK = RULESET.tier_rank  # 0 = emergency
+
+RED_FLAG_SECTIONS = ("neuro", "cauda_equina", "systemic", "history")
+RED_FLAG_FACTS = sorted(
+    [p for p, t in FACTS.items() if t.kind == "bool" and p.split(".")[0] in RED_FLAG_SECTIONS]
+    + ["pain.thoracic", "pain.abdominal", "behaviour.constant"]
+)
+BOOL_FACTS = sorted(p for p, t in FACTS.items() if t.kind == "bool")
+NUMBER_RANGES = {  # realistic ranges for unbounded numbers
+    "onset.weeks_ago": 200, "behaviour.morning_stiffness_min": 180, "walking.tolerance_min": 120,
+    "cauda_equina.onset_days": 60,
+}
+
+
+def fact_values(t: FactType, true_percent: int = 50) -> st.SearchStrategy:
+    if t.kind == "bool":
+        return st.integers(0, 99).map(lambda n: n < true_percent)
+    if t.kind == "int":
+        lo = 16 if t.path == "patient.age" else int(t.minimum or 0)
+        hi = 110 if t.path == "patient.age" else int(t.maximum if t.maximum is not None else 100)
+        return st.integers(lo, hi)
+    if t.kind == "number":
+        top = NUMBER_RANGES[t.path]
+        return st.one_of(st.integers(0, top), st.floats(0, top, allow_nan=False))
+    if t.kind == "enum":
+        return st.sampled_from(t.values)
+    if t.kind == "set":
+        return st.lists(st.sampled_from(t.values), unique=True)
+    if t.kind == "int_list":
+        return st.tuples(*[st.integers(0, 1)] * 8, st.integers(0, 4)).map(list)
+    raise AssertionError(t)
+
+
+@st.composite
+def cases(draw):
+    """A valid case: each fact unknown (absent) or a valid value.
+
+    How many facts are known, and how often a yes/no fact is "yes", vary per
+    case, so both sparse histories and full, mostly negative screens (where a
+    single red flag stands alone) are generated often.
+    """
+    known_percent = draw(st.sampled_from([20, 60, 95]))
+    true_percent = draw(st.sampled_from([3, 15, 50]))
+    data: dict = {"format": "lbp-case/1", "id": "generated"}
+    for path, t in FACTS.items():
+        section, name = path.split(".")
+        if draw(st.integers(0, 99)) < known_percent:
+            data.setdefault(section, {})[name] = draw(fact_values(t, true_percent))
+    return data
+
+
+def assess(data):
+    return RULESET.assess(validate_case(data, "<generated>"))
+
+
+def with_fact(data, path, value):
+    section, name = path.split(".")
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    out.setdefault(section, {})[name] = value
+    return out
+
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(cases())
+def test_adding_a_red_flag_answer_never_lowers_urgency(data):
+    before = assess(data)
+    for fact in RED_FLAG_FACTS:  # every single red-flag fact, not a sample
+        after = assess(with_fact(data, fact, True))
+        assert RANK[after.urgency] <= RANK[before.urgency], (fact, before.urgency, after.urgency)
+        assert set(before.conditions) <= set(after.conditions), (fact, before.conditions, after.conditions)
+
+
+@SETTINGS
+@given(cases())
+def test_unknown_to_no_never_raises_urgency_or_adds_a_condition(data):
+    before = assess(data)
+    for fact in BOOL_FACTS:
+        section, name = fact.split(".")
+        if data.get(section, {}).get(name) is not None:
+            continue
+        after = assess(with_fact(data, fact, False))
+        assert RANK[after.urgency] >= RANK[before.urgency], (fact, before.urgency, after.urgency)
+        assert set(after.conditions) <= set(before.conditions), (fact, before.conditions, after.conditions)
+
+
+@SETTINGS
+@given(cases())
+def test_scoring_never_crashes_and_stays_in_the_vocabulary(data):
+    a = assess(data)
+    row = a.to_row("generated.yaml")
+    assert row["classification"] in RULESET.manifest.classes
+    assert row["urgency"] in RULESET.manifest.tiers
+    assert set(row["conditions"]) <= set(RULESET.manifest.conditions)
+    assert set(row["alerts"]) <= set(RULESET.manifest.alerts)
+    json.dumps(row)  # machine-readable
+    # Unknown is not "no": every unanswered screening question is reported.
+    for fact in RULESET.manifest.screening:
+        section, name = fact.split(".")
+        assert (data.get(section, {}).get(name) is None) == (fact in a.unscreened)
+    # A red_flag class always comes with an emergency or urgent condition.
+    if a.classification == "red_flag":
+        assert {"emergency", "urgent"} & set(a.conditions.values())
+
+
+@SETTINGS
+@given(cases())
+def test_compiled_rules_agree_with_the_explaining_evaluator(data):
+    a = assess(data)
+    for rule, trace in zip(RULESET.rules, a.trace()):
+        value = {"fired": True, "not_fired": False, "not_excluded": None}[trace.state]
+        env = lambda n, k: a._explain_name(n, {})  # noqa: E731
+        assert expr.explain(rule.node, env).value is value, rule.id
