@@ -118,15 +118,15 @@ def render_table(rows: Iterable[dict[str, Any]], out: IO[str]) -> None:
 
     table = Table(show_lines=False, header_style="bold")
     for name in ("file", "id", "classification", "urgency", "conditions", "alerts", "unscreened", "warnings"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name, overflow="fold", no_wrap=name in ("file", "id"))
     style = {"emergency": "bold red", "urgent": "red", "soon": "yellow", "routine": "green"}
     for row in rows:
         if row["error"]:
-            table.add_row(row["file"], "", "[red]error[/red]", "", row["error"], "", "", "")
+            table.add_row(_short(row["file"]), "", "[red]error[/red]", "", row["error"], "", "", "")
             continue
         urgency = row["urgency"]
         table.add_row(
-            row["file"], row["id"], row["classification"], f"[{style.get(urgency, '')}]{urgency}[/]",
+            _short(row["file"]), row["id"], row["classification"], f"[{style.get(urgency, '')}]{urgency}[/]",
             ", ".join(f"{c} ({t})" for c, t in row["condition_tiers"].items()),
             ", ".join(row["alerts"]), str(len(row["unscreened"])) if row["unscreened"] else "",
             str(len(row["warnings"])) if row["warnings"] else "",
@@ -134,6 +134,11 @@ def render_table(rows: Iterable[dict[str, Any]], out: IO[str]) -> None:
     is_tty = getattr(out, "isatty", lambda: False)()
     console = Console(file=out, width=None if is_tty else 200)
     console.print(table)
+
+
+def _short(source: str) -> str:
+    """The file name (with :line for JSON Lines) - full paths are in the machine formats."""
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def dumps_rows(rows: Iterable[dict[str, Any]], fmt: str) -> str:

@@ -96,6 +96,83 @@ def score(
         raise typer.Exit(ExitCode.FAILED)
 
 
+class NoteFormat(str, Enum):
+    md = "md"
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def assess(
+    out: Optional[Path] = typer.Option(None, "--out", help="Directory for <id>.case.yaml and <id>.note.md "
+                                                          "(default: the current directory).", file_okay=False),
+    answers: Optional[Path] = typer.Option(None, "--answers", help="Pre-fill from a case file; ask only "
+                                                                   "what is missing.", dir_okay=False),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted interview from "
+                                                                 "its draft.", dir_okay=False),
+    case_id: Optional[str] = typer.Option(None, "--id", help="The case id (pseudonymous)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """Interview a patient, then write the case file and the summary note."""
+    from . import consultation
+    from .interview import run
+    from .rules import load_rules
+
+    if answers and resume:
+        raise typer.BadParameter("use --answers or --resume, not both")
+    session = consultation.start(load_rules(rules), out, answers, resume, case_id)
+    consultation.check_outputs(session, force)
+    is_tty = sys.stdin.isatty()
+    consultation.require_terminal(session, is_tty)
+    interview = session.interview
+    if is_tty and interview.missing():
+        from .prompts import TerminalPrompter
+
+        prompter = TerminalPrompter()
+        for note in session.notes:
+            prompter.message(f"[yellow]{note}[/yellow]")
+        for alert in interview.live_alerts():
+            prompter.alert(alert)
+        try:
+            run(interview, prompter, lambda i: i.save_draft(session.draft, session.out_dir))
+        except (KeyboardInterrupt, EOFError):
+            interview.save_draft(session.draft, session.out_dir)
+            _err(f"interview paused; answers saved. Resume with:\n  lbp-assess assess --resume "
+                 f"{_quote(session.draft)}")
+            raise typer.Exit(ExitCode.INTERRUPTED)
+    case_path, note_path, text = consultation.finish(session, force)
+    typer.echo(text)
+    _err(f"saved {case_path} and {note_path}")
+
+
+def _quote(path: Path) -> str:
+    import shlex
+
+    return shlex.quote(str(path))
+
+
+@app.command()
+def note(
+    case: Path = typer.Argument(..., help="A case file.", dir_okay=False),
+    fmt: NoteFormat = typer.Option(NoteFormat.md, "--format", "-f", help="md | text | json"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the note to this file.",
+                                          dir_okay=False),
+    force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """Render the summary note of a case file (the same note the interview writes)."""
+    from .consultation import PRIVATE, note_text
+    from .files import atomic_write
+    from .rules import load_rules
+
+    text = note_text(case, load_rules(rules), fmt.value)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        atomic_write(output, text, force=force, mode=PRIVATE)
+
+
 @rules_app.command("check")
 def rules_check(
     directory: Optional[Path] = typer.Argument(None, help="Rule set directory (default: the shipped rules).",

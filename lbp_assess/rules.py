@@ -29,6 +29,7 @@ from typing import Any, Iterable, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import expr
+from . import questionnaire as interview_file
 from .case import FACTS, Case, facts_of, problems_from
 from .errors import InputError, Location, Problem, did_you_mean
 from .expr import ExprError, Outcome, Symbol, Type
@@ -57,13 +58,15 @@ class Tier(_Strict):
     label: str
     time_frame: str
     action: str
+    show_at_once: bool = False  # interrupt the interview with a live alert panel
 
 
 class Named(_Strict):
     label: str
     description: Optional[str] = None
     codes: list[Code] = []
-    advice: Optional[str] = None
+    advice: Optional[str] = None  # management or safety-net text for the note
+    examination: Optional[str] = None  # suggested objective examination for the note
 
 
 class ClassRule(_Strict):
@@ -85,6 +88,8 @@ class Manifest(_Strict):
     findings: dict[str, Named]
     classification: list[ClassRule] = Field(min_length=1)
     screening: list[str] = Field(min_length=1)
+    flags_noted: list[str] = []  # definitions listed in the note as "flags noted" when true
+    safety_net: str
 
 
 class RuleSpec(_Strict):
@@ -171,6 +176,7 @@ class RuleSet:
     checks: list[Check]
     classification: list[tuple[str, expr.Node]]
     content_hash: str
+    questionnaire: "interview_file.Questionnaire | None" = None
     evaluate: Any = field(repr=False, default=None)  # the generated function
 
     @property
@@ -549,6 +555,13 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
         scope.check(node, "", where)
     for definition in definitions.values():
         scope.symbol_of(definition)
+    for index, flag in enumerate(manifest.flags_noted):
+        where = loader.at(manifest_name, ("flags_noted", index))
+        if flag not in definitions:
+            loader.problem(where, f"unknown definition `{flag}`{did_you_mean(flag, definitions)}")
+        elif scope.symbol_of(definitions[flag]) != expr.BOOL:
+            loader.problem(where, f"`{flag}` must be a yes/no definition to be listed as a flag")
+        scope.used.add(flag)
     used = scope.used | loader.loose_names
     complete = all(parsed is not None for _, parsed in files)
     for definition in definitions.values():
@@ -562,6 +575,10 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
                 loader.problem(loader.at(manifest_name, (kind + "s", item), key=True),
                                f"{kind} `{item}` is declared but no rule raises it", severity="warning")
 
+    questionnaire = None
+    if (directory / interview_file.FILE).is_file():
+        questionnaire = interview_file.load(loader, directory / interview_file.FILE, manifest.screening)
+
     content_hash = _hash(directory, [manifest_path, *rule_files])
     if any(p.severity == "error" for p in loader.problems):
         return None, sorted(loader.problems, key=_order)
@@ -569,7 +586,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
     if ordered is None:
         return None, sorted(loader.problems, key=_order)
     ruleset = RuleSet(manifest, directory, definitions, ordered, checks,
-                      [(c, n) for c, n, _ in classification], content_hash)
+                      [(c, n) for c, n, _ in classification], content_hash, questionnaire)
     ruleset.evaluate = compile_ruleset(ruleset)
     return ruleset, sorted(loader.problems, key=_order)
 

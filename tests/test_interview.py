@@ -1,0 +1,226 @@
+"""The interview engine through a scripted prompter: branching, back, edit at review,
+irrelevant answers dropped, live alerts, unsure answers, pre-fill and resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lbp_assess.case import load_case
+from lbp_assess.interview import BACK, NOT_ANSWERED, Interview, run
+
+from helpers import EXAMPLES
+
+
+class Scripted:
+    """Answers by question id; records what was asked, with the defaults offered."""
+
+    def __init__(self, answers: dict[str, Any], edits: list[tuple[str, Any]] = (), fallback: Any = None):
+        self.answers = dict(answers)
+        self.queue: dict[str, list[Any]] = {}
+        self.edits = list(edits)
+        self.fallback = fallback
+        self.asked: list[str] = []
+        self.defaults: dict[str, Any] = {}
+        self.alerts: list = []
+        self.invalids: list[str] = []
+        self.reviews = 0
+
+    def ask(self, question, default, progress):
+        self.asked.append(question.id)
+        self.defaults.setdefault(question.id, []).append(default)
+        assert 1 <= progress.number <= progress.total
+        if self.queue.get(question.id):
+            return self.queue[question.id].pop(0)
+        if question.id in self.answers:
+            return self.answers[question.id]
+        if question.id == "id":
+            return "scripted"
+        return self.fallback
+
+    def invalid(self, question, message):
+        self.invalids.append(f"{question.id}: {message}")
+
+    def alert(self, alert):
+        self.alerts.append(alert)
+
+    def review(self, rows):
+        self.reviews += 1
+        if self.edits:
+            qid, value = self.edits.pop(0)
+            self.answers[qid] = value
+            return qid
+        return None
+
+
+RADICULAR = {
+    "id": "rad-1", "patient.age": 41, "patient.sex": "male", "pain.back_nrs": 4, "pain.leg_side": "right",
+    "pain.leg_nrs": 7, "pain.leg_extent": "foot", "pain.dominant": "leg", "pain.dermatomal": True,
+    "pain.root_level": "L5", "pain.thoracic": False, "pain.abdominal": False, "onset.weeks_ago": 3,
+    "onset.mode": "sudden", "onset.mechanism": "lifting", "onset.previous_episodes": True,
+    "behaviour.mechanical": True, "behaviour.constant": False, "behaviour.worse_cough_sneeze": True,
+    "walking.leg_symptoms_on_walking": False, "neuro.paraesthesia": True, "neuro.numbness": False,
+    "neuro.weakness": False, "neuro.gait_change": False,
+    **{f"cauda_equina.{f}": False for f in ("urinary_retention", "bladder_sensation_reduced",
+                                            "urinary_incontinence", "bowel_incontinence", "saddle_numbness",
+                                            "sexual_dysfunction")},
+    **{f"systemic.{f}": False for f in ("weight_loss", "fever", "night_sweats", "unwell")},
+    "history.cancer": False, "progression.course": "improving",
+}
+
+
+def interview_of(ruleset, script: Scripted, **kwargs) -> tuple[Interview, list[int]]:
+    interview = Interview(ruleset, **kwargs)
+    saves: list[int] = []
+    run(interview, script, lambda i: saves.append(len(i.answers)))
+    return interview, saves
+
+
+def test_a_radicular_history_end_to_end(ruleset):
+    script = Scripted(RADICULAR)
+    interview, saves = interview_of(ruleset, script)
+    a = interview.ruleset.assess(interview.case())
+    assert (a.classification, a.urgency) == ("radicular", "routine")
+    assert saves and saves == sorted(saves), "autosaved after every answer"
+    assert script.reviews == 1 and script.alerts == []
+
+
+def test_only_relevant_questions_are_asked(ruleset):
+    no_leg = dict(RADICULAR, **{"pain.leg_side": "none"})
+    script = Scripted(no_leg)
+    interview_of(ruleset, script)
+    for skipped in ("pain.leg_nrs", "pain.leg_extent", "pain.dermatomal", "pain.root_level",
+                    "walking.relief_sitting_or_flexion", "walking.tolerance_min", "neuro.foot_drop",
+                    "cauda_equina.onset_days", "onset.fracture_excluded"):
+        assert skipped not in script.asked, skipped
+    assert "cauda_equina.saddle_numbness" in script.asked
+    walking = Scripted(dict(RADICULAR, **{"walking.leg_symptoms_on_walking": True}))
+    interview_of(ruleset, walking)
+    assert {"walking.relief_sitting_or_flexion", "walking.relief_standing_still"} <= set(walking.asked)
+
+
+def test_unsure_is_recorded_as_unknown_and_reported_unscreened(ruleset):
+    script = Scripted(dict(RADICULAR, **{"cauda_equina.saddle_numbness": None}))
+    interview, _ = interview_of(ruleset, script)
+    data = interview.case_data()
+    assert data["cauda_equina"]["saddle_numbness"] is None  # asked, unsure: written as null
+    assert "cauda_equina.saddle_numbness" in interview.ruleset.assess(interview.case()).unscreened
+
+
+def test_back_returns_to_the_previous_question_with_its_answer_as_default(ruleset):
+    script = Scripted(RADICULAR)
+    script.queue["pain.leg_side"] = ["right", BACK]  # then falls back to RADICULAR's answer
+    script.queue["pain.leg_nrs"] = [BACK, 6]
+    interview, _ = interview_of(ruleset, script)
+    first = script.asked.index("pain.leg_side")
+    # back from leg pain to leg side, back again to back pain, then on to what is unanswered
+    assert script.asked[first:first + 5] == [
+        "pain.leg_side", "pain.leg_nrs", "pain.leg_side", "pain.back_nrs", "pain.leg_nrs"]
+    assert script.defaults["pain.leg_side"] == [NOT_ANSWERED, "right"]
+    assert script.defaults["pain.back_nrs"] == [NOT_ANSWERED, 4]
+    assert interview.answers["pain.leg_nrs"] == 6 and interview.answers["pain.leg_side"] == "right"
+
+
+def test_back_then_change_drops_answers_that_became_irrelevant(ruleset):
+    interview = Interview(ruleset)
+    # Answer up to dermatomal, then go back and say there are no leg symptoms.
+    for qid in ("id", "assessor", "patient.age", "patient.sex", "pain.back_nrs", "pain.leg_side",
+                "pain.leg_nrs", "pain.leg_extent", "pain.dominant", "pain.dermatomal", "pain.root_level"):
+        assert interview.current().id == qid
+        interview.answer(RADICULAR.get(qid))
+    while interview.current().id != "pain.leg_side":
+        assert interview.back()
+    interview.answer("none")
+    for gone in ("pain.leg_nrs", "pain.leg_extent", "pain.dominant", "pain.dermatomal", "pain.root_level"):
+        assert gone not in interview.answers
+    dropped = {e["question"] for e in interview.journal if e["event"] == "dropped"}
+    assert {"pain.leg_extent", "pain.root_level"} <= dropped  # kept in the journal
+    assert "pain" in interview.case_data() and "leg_extent" not in interview.case_data()["pain"]
+
+
+def test_edit_at_review_changes_the_result_and_asks_new_questions(ruleset):
+    script = Scripted(RADICULAR, edits=[("walking.leg_symptoms_on_walking", True)])
+    script.answers.update({"walking.relief_sitting_or_flexion": True, "walking.relief_standing_still": False})
+    interview, _ = interview_of(ruleset, script)
+    assert script.reviews == 2
+    # The edit made the walking follow-ups relevant, and they were asked after the edit.
+    assert script.asked.index("walking.relief_sitting_or_flexion") > script.asked.index(
+        "walking.leg_symptoms_on_walking")
+    assert interview.answers["walking.relief_sitting_or_flexion"] is True
+
+
+def test_a_red_flag_answer_shows_a_live_alert_at_once(ruleset):
+    script = Scripted(dict(RADICULAR, **{"cauda_equina.saddle_numbness": True,
+                                         "cauda_equina.onset_days": 2, "cauda_equina.worsening": False}))
+    interview, _ = interview_of(ruleset, script)
+    (alert,) = [a for a in script.alerts if a.name == "cauda_equina"]
+    assert (alert.tier, alert.label) == ("emergency", "Cauda equina syndrome")
+    assert "MRI" in alert.action
+    # Shown the moment saddle numbness was answered: before the next question was asked.
+    assert script.asked.index("cauda_equina.saddle_numbness") < script.asked.index("cauda_equina.sexual_dysfunction")
+    assert len(script.alerts) == 1  # not repeated for later answers
+    assert interview.ruleset.assess(interview.case()).classification == "red_flag"
+
+
+def test_invalid_answers_are_refused_with_the_case_model_message(ruleset):
+    script = Scripted(RADICULAR)
+    script.queue["patient.age"] = [12, 41]
+    interview_of(ruleset, script)
+    assert script.invalids == ["patient.age: lbp-assess is for adults: age must be 16 or over (got 12)"]
+
+
+def test_answers_file_prefills_and_asks_only_what_is_missing(ruleset, tmp_path):
+    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
+    trimmed = source.replace("  saddle_numbness: false\n", "")
+    path = tmp_path / "partial.yaml"
+    path.write_text(trimmed)
+    interview = Interview.from_case(ruleset, load_case(path))
+    missing = [q.id for q in interview.missing() if not q.optional]
+    assert missing == ["cauda_equina.saddle_numbness"]
+    assert interview.current().id == "cauda_equina.saddle_numbness"
+
+
+def test_resume_from_a_draft_keeps_every_answer(ruleset, tmp_path):
+    interview = Interview(ruleset)
+    for qid in ("id", "assessor", "patient.age", "patient.sex", "pain.back_nrs"):
+        interview.answer(RADICULAR.get(qid))
+    draft = tmp_path / "d.json"
+    interview.save_draft(draft)
+    assert oct(draft.stat().st_mode & 0o777) == "0o600"
+    resumed, _, notes = Interview.from_draft(ruleset, draft)
+    assert notes == []
+    assert resumed.answers == interview.answers
+    assert resumed.current().id == "pain.leg_side"
+
+
+def test_resume_rechecks_answers_against_the_current_questionnaire(ruleset, tmp_path):
+    draft = tmp_path / "d.json"
+    Interview(ruleset, {"id": "x", "patient.age": 40}).save_draft(draft)
+    text = draft.read_text().replace('"patient.age": 40', '"patient.age": 400, "pain.colour": "red"')
+    draft.write_text(text)
+    resumed, _, notes = Interview.from_draft(ruleset, draft)
+    assert "patient.age" not in resumed.answers
+    assert any(n.startswith("pain.colour: no longer in the questionnaire") for n in notes)
+    assert any(n.startswith("patient.age: age must be between 16 and 110") for n in notes)
+
+
+def test_case_written_by_the_interview_scores_to_the_same_result(ruleset, tmp_path, cli):
+    import json
+
+    from lbp_assess.consultation import case_yaml
+
+    interview, _ = interview_of(ruleset, Scripted(RADICULAR))
+    path = tmp_path / "rad-1.case.yaml"
+    path.write_text(case_yaml(interview))
+    row = json.loads(cli("score", str(path)).out)
+    expected = interview.assessment()
+    assert (row["classification"], row["urgency"], row["rules_fired"], row["unscreened"]) == (
+        expected.classification, expected.urgency, expected.rules_fired, expected.unscreened)
+
+
+@pytest.mark.parametrize("qid", ["cauda_equina.saddle_numbness", "systemic.fever", "history.cancer"])
+def test_red_flag_questions_are_always_asked(ruleset, qid):
+    sparse = Scripted({"id": "x", "pain.leg_side": "none", "neuro.weakness": False})
+    interview_of(ruleset, sparse)
+    assert qid in sparse.asked
