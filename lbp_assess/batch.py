@@ -1,20 +1,39 @@
-"""Scoring many case files: reading, evaluating and writing result rows.
+"""Scoring many case files: streaming, in parallel, in input order.
 
-Rows are produced one at a time (a generator), so JSON Lines and CSV output
-stream and memory does not grow with the number of cases. A file that cannot
-be read becomes an error row and scoring goes on.
+Each case goes the fast way - yaml-rs or pydantic's JSON parser, validation
+into plain dicts (`CASE_DATA`), the generated rule function - and only a case
+that fails there is read again the precise way (`case.validate_case`) for its
+located one-line message. A file that cannot be read becomes an error row and
+scoring goes on.
+
+Work is cut into chunks (a few hundred files, or a few thousand JSON Lines
+lines) and scored by worker processes. At most a few chunks per worker are in
+flight at once and results are written in input order as they arrive, so memory
+does not grow with the number of cases.
 """
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
-import json
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple
 
-from .case import iter_case_files, read_cases
-from .rules import RuleSet
+import orjson
+from pydantic import ValidationError
+
+from .case import CASE_DATA, CASE_SUFFIXES, validate_case
+from .errors import InputError, Location, Problem
+from .rules import RuleSet, load_rules
+from .yamlio import MAX_FILE_BYTES, decode, load_json, load_yaml, read_text
 
 #: Result columns, in the order of spec/case-file.md, then our additions.
 COLUMNS = (
@@ -22,50 +41,360 @@ COLUMNS = (
     "warnings", "rules_fired", "rules_version", "error",
     "condition_tiers", "findings", "not_excluded",
 )
+FILES_PER_CHUNK = 200
+LINES_PER_CHUNK = 2000
+CHUNKS_IN_FLIGHT_PER_JOB = 3
 
 
 def error_row(source: str, message: str) -> dict[str, Any]:
-    row: dict[str, Any] = {name: None for name in COLUMNS}
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row.update(file=source, error=message)
     return row
 
 
+Scored = tuple[dict[str, Any], "dict[str, Any] | None"]  # (row, expected labels)
+
+
+# --------------------------------------------------------------------------- scoring one case
+
+
+def _precise(ruleset: RuleSet, data: Any, name: str, source: str, text: str | None, line: int | None) -> Scored:
+    """The slow, exact reading: raises InputError with the located message."""
+    case = validate_case(data, name, text, line)
+    # The fast path refused what the precise one accepts: score it anyway.
+    expected = case.expected.model_dump(exclude_none=True) if case.expected else None
+    return ruleset.assess(case).to_row(source), expected
+
+
+def _expected(data: dict[str, Any]) -> dict[str, Any] | None:
+    expected = data.get("expected")
+    return {k: v for k, v in expected.items() if v is not None} if expected else None
+
+
+def score_file(ruleset: RuleSet, path: str) -> Scored:
+    try:
+        if not path.endswith((".yaml", ".yml", ".json")):
+            raise InputError.from_problems(
+                [Problem(Location(path), "unsupported file type; expected .yaml, .yml, .json or .jsonl")])
+        text = read_text(path)
+        data = load_json(text, path) if path.endswith(".json") else load_yaml(text, path)
+        try:
+            valid = CASE_DATA.validate_python(data)
+        except ValidationError:
+            return _precise(ruleset, data, path, path, text, None)
+        return ruleset.row_from_data(valid, path), _expected(valid)
+    except InputError as err:
+        return error_row(path, str(err)), None
+
+
+def score_line(ruleset: RuleSet, raw: bytes, name: str, number: int) -> Scored:
+    source = f"{name}:{number}"
+    try:
+        if len(raw) <= MAX_FILE_BYTES:
+            try:
+                valid = CASE_DATA.validate_json(raw)
+            except ValidationError:
+                pass
+            else:
+                return ruleset.row_from_data(valid, source), _expected(valid)
+        else:
+            raise InputError.from_problems([Problem(Location(name, number),
+                                                    f"line is {len(raw):,} bytes; a case is limited to "
+                                                    f"{MAX_FILE_BYTES:,}")])
+        text = decode(raw, name, number)
+        return _precise(ruleset, load_json(text, name, number), name, source, None, number)
+    except InputError as err:
+        return error_row(source, str(err)), None
+
+
+def score_stdin_document(ruleset: RuleSet, raw: bytes) -> Scored:
+    name = "<stdin>"
+    try:
+        text = read_text(name, raw)
+        data = load_yaml(text, name)
+        try:
+            valid = CASE_DATA.validate_python(data)
+        except ValidationError:
+            return _precise(ruleset, data, name, name, text, None)
+        return ruleset.row_from_data(valid, name), _expected(valid)
+    except InputError as err:
+        return error_row(name, str(err)), None
+
+
+# --------------------------------------------------------------------------- chunks of work
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Work for one worker: case files, or lines of one JSON Lines input."""
+
+    files: tuple[str, ...] = ()
+    name: str = ""
+    lines: tuple[tuple[int, bytes], ...] = ()
+    document: bytes | None = None  # one YAML/JSON case from standard input
+    error: str | None = None  # the input could not be opened
+
+
+class Brief(NamedTuple):
+    """What the parent needs of each result: summary, --expect and --fail-on."""
+
+    file: str
+    id: str | None
+    classification: str | None
+    urgency: str | None
+    conditions: tuple[str, ...]
+    rules_fired: tuple[str, ...]
+    error: str | None
+    expected: dict[str, Any] | None
+
+
 @dataclass
-class Scored:
-    """One result: the row, plus the expected labels when the case had them."""
+class ChunkResult:
+    """A chunk's results: its output text in the chosen format, and a brief per case."""
 
-    row: dict[str, Any]
-    expected: dict[str, Any] | None = None
+    text: str
+    briefs: list[Brief]
+    rows: list[dict[str, Any]] | None = None  # for the table, drawn by the parent
 
 
-def score_paths(paths: list[str], ruleset: RuleSet, stdin: Any = None) -> Iterator[Scored]:
-    """Score every case under `paths` (files, directories, '-'), in input order."""
-    for path in iter_case_files(paths):
-        for loaded in read_cases(path, stdin):
-            if loaded.error is not None:
-                yield Scored(error_row(loaded.source, str(loaded.error)))
-                continue
-            case = loaded.case
-            assert case is not None
-            row = ruleset.assess(case).to_row(loaded.source)
-            expected = case.expected.model_dump(exclude_none=True) if case.expected else None
-            yield Scored(row, expected)
+def score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str = "jsonl") -> ChunkResult:
+    if chunk.error is not None:
+        scored = [(error_row(chunk.name, chunk.error), None)]
+    elif chunk.document is not None:
+        scored = [score_stdin_document(ruleset, chunk.document)]
+    elif chunk.lines:
+        scored = [score_line(ruleset, raw, chunk.name, number) for number, raw in chunk.lines]
+    else:
+        scored = [score_file(ruleset, path) for path in chunk.files]
+    briefs = [Brief(r["file"], r["id"], r["classification"], r["urgency"], tuple(r["conditions"] or ()),
+                    tuple(r["rules_fired"] or ()), r["error"], e) for r, e in scored]
+    rows = [r for r, _ in scored]
+    if fmt == "table":
+        return ChunkResult("", briefs, rows)
+    return ChunkResult(format_rows(rows, fmt), briefs)
+
+
+def expand(paths: Iterable[str]) -> Iterator[str]:
+    """Files and directories (recursively, sorted) into case files; '-' is standard input."""
+    for raw in paths:
+        path = Path(raw)
+        if raw == "-" or not path.is_dir():
+            yield raw
+            continue
+        for child in sorted(path.rglob("*")):
+            if child.is_file() and child.suffix in CASE_SUFFIXES:
+                yield str(child)
+
+
+def chunks(paths: Iterable[str], stdin: IO[bytes] | None = None) -> Iterator[Chunk]:
+    pending: list[str] = []
+    for path in expand(paths):
+        if path == "-" or path.endswith(".jsonl"):
+            if pending:
+                yield Chunk(files=tuple(pending))
+                pending = []
+            yield from _jsonl_chunks(path, stdin)
+            continue
+        pending.append(path)
+        if len(pending) >= FILES_PER_CHUNK:
+            yield Chunk(files=tuple(pending))
+            pending = []
+    if pending:
+        yield Chunk(files=tuple(pending))
+
+
+def _jsonl_chunks(path: str, stdin: IO[bytes] | None) -> Iterator[Chunk]:
+    name = "<stdin>" if path == "-" else path
+    try:
+        handle = stdin if path == "-" else open(path, "rb")
+    except OSError as exc:
+        reason = "no such file" if isinstance(exc, FileNotFoundError) else f"cannot be read ({exc.strerror})"
+        yield Chunk(name=name, error=f"{name}: {reason}")
+        return
+    if handle is None:
+        yield Chunk(name=name, error=f"{name}: no standard input")
+        return
+    try:
+        lines = ((number, raw) for number, raw in enumerate(handle, start=1) if raw.strip())
+        if path == "-":
+            first = next(lines, None)
+            if first is None:
+                return
+            if not _is_json_object(first[1]):  # one YAML or JSON case, not JSON Lines
+                yield Chunk(document=first[1] + handle.read())
+                return
+            lines = _chain([first], lines)
+        while True:
+            block = tuple(islice(lines, LINES_PER_CHUNK))
+            if not block:
+                return
+            yield Chunk(name=name, lines=block)
+    finally:
+        if path != "-":
+            handle.close()
+
+
+def _chain(first: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    yield from first
+    yield from rest
+
+
+def _is_json_object(raw: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(raw), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+# --------------------------------------------------------------------------- running
+
+
+_WORKER_RULES: RuleSet | None = None
+
+
+def _init_worker(rules_dir: str | None) -> None:
+    global _WORKER_RULES
+    if _WORKER_RULES is None:  # inherited when forked; loaded when spawned
+        _WORKER_RULES = load_rules(rules_dir)
+
+
+def _work(chunk: Chunk, fmt: str) -> ChunkResult:
+    assert _WORKER_RULES is not None
+    return score_chunk(_WORKER_RULES, chunk, fmt)
+
+
+def score_stream(paths: list[str], ruleset: RuleSet, jobs: int = 1, stdin: IO[bytes] | None = None,
+                 fmt: str = "jsonl") -> Iterator[ChunkResult]:
+    """Every chunk's results, in input order. `jobs` > 1 scores chunks in worker processes."""
+    work = chunks(paths, stdin)
+    first = list(islice(work, 2))
+    if jobs <= 1 or len(first) < 2:  # one chunk: not worth starting processes
+        for chunk in _chain(first, work):
+            yield score_chunk(ruleset, chunk, fmt)
+        return
+    global _WORKER_RULES
+    _WORKER_RULES = ruleset
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                             initargs=(str(ruleset.directory),)) as pool:
+        yield from _ordered(pool, _chain(first, work), jobs * CHUNKS_IN_FLIGHT_PER_JOB, fmt)
+
+
+def _ordered(pool: Executor, work: Iterator[Chunk], window: int, fmt: str) -> Iterator[ChunkResult]:
+    """Map chunks over the pool with at most `window` in flight, yielding in order."""
+    in_flight: collections.deque[Future[ChunkResult]] = collections.deque()
+    for chunk in work:
+        in_flight.append(pool.submit(_work, chunk, fmt))
+        if len(in_flight) >= window:
+            yield in_flight.popleft().result()
+    while in_flight:
+        yield in_flight.popleft().result()
+
+
+# --------------------------------------------------------------------------- summary and agreement
 
 
 @dataclass
 class Summary:
     total: int = 0
     errors: int = 0
-    by_class: dict[str, int] = field(default_factory=dict)
-    by_urgency: dict[str, int] = field(default_factory=dict)
+    by_class: collections.Counter[str] = field(default_factory=collections.Counter)
+    by_urgency: collections.Counter[str] = field(default_factory=collections.Counter)
+    started: float = field(default_factory=time.perf_counter)
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, brief: Brief) -> None:
         self.total += 1
-        if row["error"]:
+        if brief.error:
             self.errors += 1
+        else:
+            self.by_class[brief.classification] += 1  # type: ignore[index]
+            self.by_urgency[brief.urgency] += 1  # type: ignore[index]
+
+    def render(self, ruleset: RuleSet) -> str:
+        elapsed = time.perf_counter() - self.started
+        rate = self.total / elapsed if elapsed > 0 else 0.0
+        classes = ", ".join(f"{c} {self.by_class[c]}" for c in ruleset.manifest.classes if self.by_class[c])
+        tiers = ", ".join(f"{t} {self.by_urgency[t]}" for t in ruleset.manifest.tiers if self.by_urgency[t])
+        return (f"scored {self.total - self.errors} of {self.total} case(s), {self.errors} error(s), "
+                f"in {elapsed:.2f} s ({rate:,.0f} cases/s)\n"
+                f"  class: {classes or '-'}\n  urgency: {tiers or '-'}")
+
+
+@dataclass
+class Agreement:
+    """How results compare with the cases' `expected:` labels (score --expect)."""
+
+    classes: list[str]
+    compared: int = 0
+    without_labels: int = 0
+    class_agree: int = 0
+    urgency_agree: int = 0
+    conditions_agree: int = 0
+    confusion: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
+    fired: collections.Counter[str] = field(default_factory=collections.Counter)
+    fired_in_disagreement: collections.Counter[str] = field(default_factory=collections.Counter)
+    disagreements: list[tuple[str, str, list[str]]] = field(default_factory=list)
+
+    def add(self, brief: Brief) -> None:
+        expected = brief.expected
+        if brief.error:
             return
-        self.by_class[row["classification"]] = self.by_class.get(row["classification"], 0) + 1
-        self.by_urgency[row["urgency"]] = self.by_urgency.get(row["urgency"], 0) + 1
+        if not expected:
+            self.without_labels += 1
+            return
+        self.compared += 1
+        differences = []
+        want_class, want_urgency = expected.get("classification"), expected.get("urgency")
+        want_conditions = expected.get("conditions")
+        if want_class is not None:
+            self.confusion[(want_class, brief.classification)] += 1  # type: ignore[arg-type]
+            if want_class == brief.classification:
+                self.class_agree += 1
+            else:
+                differences.append(f"classification: expected {want_class}, got {brief.classification}")
+        else:
+            self.class_agree += 1
+        if want_urgency is None or want_urgency == brief.urgency:
+            self.urgency_agree += 1
+        else:
+            differences.append(f"urgency: expected {want_urgency}, got {brief.urgency}")
+        if want_conditions is None or sorted(want_conditions) == sorted(brief.conditions):
+            self.conditions_agree += 1
+        else:
+            differences.append(f"conditions: expected {', '.join(sorted(want_conditions)) or 'none'}, "
+                               f"got {', '.join(sorted(brief.conditions)) or 'none'}")
+        self.fired.update(brief.rules_fired)
+        if differences:
+            self.fired_in_disagreement.update(brief.rules_fired)
+            self.disagreements.append((brief.file, str(brief.id), differences))
+
+    def render(self) -> str:
+        n = self.compared
+        if n == 0:
+            return f"--expect: no case had `expected:` labels ({self.without_labels} without)"
+
+        def pct(k: int) -> str:
+            return f"{k}/{n} ({100 * k / n:.1f}%)"
+
+        out = [f"agreement with expected labels on {n} case(s)"
+               + (f" ({self.without_labels} without labels)" if self.without_labels else ""),
+               f"  classification {pct(self.class_agree)}", f"  urgency        {pct(self.urgency_agree)}",
+               f"  conditions     {pct(self.conditions_agree)}", "", "confusion matrix (rows expected, "
+               "columns scored):"]
+        width = max(len(c) for c in self.classes) + 2
+        out.append(" " * width + "".join(c.rjust(width) for c in self.classes))
+        for want in self.classes:
+            out.append(want.ljust(width) + "".join(str(self.confusion[(want, got)]).rjust(width)
+                                                   for got in self.classes))
+        out += ["", "rules: fired on / in disagreeing cases"]
+        for rule_id, count in sorted(self.fired.items(), key=lambda kv: (-kv[1], kv[0])):
+            out.append(f"  {rule_id}: {count} / {self.fired_in_disagreement[rule_id]}")
+        if self.disagreements:
+            out += ["", f"{len(self.disagreements)} disagreement(s):"]
+            for source, case_id, differences in self.disagreements:
+                out.append(f"  {source} ({case_id}): " + "; ".join(differences))
+        return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- writers
@@ -82,34 +411,47 @@ def flat(value: Any) -> str:
     return str(value)
 
 
+def format_rows(rows: list[dict[str, Any]], fmt: str) -> str:
+    """Rows as text in a streaming format (no header or brackets: the Writer adds those)."""
+    if fmt == "jsonl":
+        return "".join(orjson.dumps(row).decode() + "\n" for row in rows)
+    if fmt == "json":
+        return ",\n".join(orjson.dumps(row).decode() for row in rows)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerows([flat(row[c]) for c in COLUMNS] for row in rows)
+        return buffer.getvalue()
+    raise ValueError(fmt)
+
+
 class Writer:
-    """Writes rows in one format as they arrive."""
+    """Writes chunks of results in one format as they arrive (the table is drawn at the end)."""
 
     def __init__(self, fmt: str, out: IO[str]):
         self.fmt, self.out = fmt, out
         self._first = True
-        self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
         self._table: list[dict[str, Any]] = []
 
-    def write(self, row: dict[str, Any]) -> None:
-        if self.fmt == "jsonl":
-            self.out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        elif self.fmt == "csv":
-            assert self._csv is not None
-            if self._first:
-                self._csv.writerow(COLUMNS)
-            self._csv.writerow([flat(row[c]) for c in COLUMNS])
-        elif self.fmt == "json":
-            self.out.write(("[\n" if self._first else ",\n") + json.dumps(row, ensure_ascii=False))
-        else:
-            self._table.append(row)
-        self._first = False
+    def write(self, result: ChunkResult) -> None:
+        if self.fmt == "table":
+            self._table.extend(result.rows or ())
+        elif result.text:
+            if self.fmt == "csv" and self._first:
+                self.out.write(",".join(COLUMNS) + "\n")
+            elif self.fmt == "json":
+                self.out.write("[\n" if self._first else ",\n")
+            self.out.write(result.text)
+            self._first = False
 
     def close(self) -> None:
         if self.fmt == "json":
             self.out.write("[]\n" if self._first else "\n]\n")
+        elif self.fmt == "csv" and self._first:
+            self.out.write(",".join(COLUMNS) + "\n")
         elif self.fmt == "table":
             render_table(self._table, self.out)
+        self.out.flush()
 
 
 def render_table(rows: Iterable[dict[str, Any]], out: IO[str]) -> None:
@@ -132,8 +474,7 @@ def render_table(rows: Iterable[dict[str, Any]], out: IO[str]) -> None:
             str(len(row["warnings"])) if row["warnings"] else "",
         )
     is_tty = getattr(out, "isatty", lambda: False)()
-    console = Console(file=out, width=None if is_tty else 200)
-    console.print(table)
+    Console(file=out, width=None if is_tty else 200).print(table)
 
 
 def _short(source: str) -> str:
@@ -141,10 +482,32 @@ def _short(source: str) -> str:
     return source.replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def dumps_rows(rows: Iterable[dict[str, Any]], fmt: str) -> str:
-    buffer = io.StringIO()
-    writer = Writer(fmt, buffer)
-    for row in rows:
-        writer.write(row)
+def show_progress() -> bool:
+    """A progress bar only for a person watching: never in pipes, files or CI."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def run(paths: list[str], ruleset: RuleSet, out: IO[str], fmt: str, jobs: int, stdin: IO[bytes] | None,
+        on_case: Callable[[Brief], None]) -> None:
+    """Score and write every case, calling `on_case` for each (summary, expect, fail-on)."""
+    writer = Writer(fmt, out)
+    results = score_stream(paths, ruleset, jobs, stdin, fmt)
+    progress = None
+    if show_progress():
+        from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        progress = Progress(SpinnerColumn(), TextColumn("scoring"), MofNCompleteColumn(), TimeElapsedColumn(),
+                            transient=True, redirect_stdout=False, redirect_stderr=False)
+        progress.start()
+        task = progress.add_task("scoring", total=None)
+    try:
+        for result in results:
+            writer.write(result)
+            for brief in result.briefs:
+                on_case(brief)
+            if progress is not None:
+                progress.advance(task, len(result.briefs))
+    finally:
+        if progress is not None:
+            progress.stop()
     writer.close()
-    return buffer.getvalue()

@@ -12,16 +12,15 @@ against (`FACTS`): one source of truth for every fact name, type and enum value.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal, Optional, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from typing_extensions import NotRequired, TypedDict
 
 from .errors import InputError, Location, Problem, did_you_mean
-from .yamlio import MAX_FILE_BYTES, Locator, decode, iter_lines, load_json, load_yaml, read_text
+from .yamlio import Locator, load_json, load_yaml, read_text
 
 FORMAT = "lbp-case/1"
 CASE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
@@ -46,22 +45,37 @@ Fact = Optional[bool]
 Nrs = Optional[int]
 
 
+def _adult(age: int) -> int:
+    if age < 16:
+        raise ValueError(f"lbp-assess is for adults: age must be 16 or over (got {age})")
+    if age > 110:
+        raise ValueError(f"age must be between 16 and 110 (got {age})")
+    return age
+
+
+def _start_back(items: list[int]) -> list[int]:
+    if len(items) != 9:
+        raise ValueError(f"expected 9 STarT Back answers (items 1-8 as 0/1, item 9 as 0-4), got {len(items)}")
+    for number, value in enumerate(items, start=1):
+        top = 4 if number == 9 else 1
+        if not 0 <= value <= top:
+            raise ValueError(f"STarT Back item {number} must be 0..{top}, got {value}")
+    return items
+
+
+# Validators live in the types (not on the models) so the plain-dict schema used
+# for batch speed (CASE_DATA below) applies exactly the same checks.
+Age = Annotated[int, AfterValidator(_adult)]
+StartBack = Annotated[list[int], AfterValidator(_start_back)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
 
 
 class Patient(_Section):
-    age: Optional[int] = None
+    age: Optional[Age] = None
     sex: Optional[Sex] = None
-
-    @field_validator("age")
-    @classmethod
-    def _adult(cls, age: Optional[int]) -> Optional[int]:
-        if age is not None and age < 16:
-            raise ValueError(f"lbp-assess is for adults: age must be 16 or over (got {age})")
-        if age is not None and age > 110:
-            raise ValueError(f"age must be between 16 and 110 (got {age})")
-        return age
 
 
 class Pain(_Section):
@@ -151,20 +165,7 @@ class Progression(_Section):
 
 
 class Psychosocial(_Section):
-    start_back: Optional[list[int]] = None
-
-    @field_validator("start_back")
-    @classmethod
-    def _start_back(cls, items: Optional[list[int]]) -> Optional[list[int]]:
-        if items is None:
-            return None
-        if len(items) != 9:
-            raise ValueError(f"expected 9 STarT Back answers (items 1-8 as 0/1, item 9 as 0-4), got {len(items)}")
-        for number, value in enumerate(items, start=1):
-            top = 4 if number == 9 else 1
-            if not 0 <= value <= top:
-                raise ValueError(f"STarT Back item {number} must be 0..{top}, got {value}")
-        return items
+    start_back: Optional[StartBack] = None
 
 
 class Notes(_Section):
@@ -208,6 +209,32 @@ class Case(_Section):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+# --------------------------------------------------------------------------- plain-dict schema
+
+
+def _typed_dict(model: type[BaseModel]) -> Any:
+    """A TypedDict with the same fields, types, limits and validators as `model`."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        args = get_args(annotation)
+        nested = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if nested:
+            annotation = Optional[_typed_dict(nested[0])]
+        if info.metadata:
+            annotation = Annotated[(annotation, *info.metadata)]
+        fields[name] = annotation if info.is_required() else NotRequired[annotation]
+    typed = TypedDict(f"{model.__name__}Data", fields)  # type: ignore[operator]
+    typed.__pydantic_config__ = model.model_config  # type: ignore[attr-defined]
+    return typed
+
+
+#: Validates a case into plain nested dicts - the same rules as `Case`, without
+#: building model objects. Batch scoring uses it; on any error the case is read
+#: again through `Case` for the located message.
+CASE_DATA: TypeAdapter[Any] = TypeAdapter(_typed_dict(Case))
+
+
 # --------------------------------------------------------------------------- vocabulary
 
 #: Sections that hold clinical facts (the rule and question vocabulary).
@@ -236,6 +263,8 @@ class FactType:
 def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
     args = [a for a in get_args(annotation) if a is not type(None)]
     inner = args[0] if get_origin(annotation) is Union and args else annotation
+    if get_origin(inner) is Annotated:
+        inner = get_args(inner)[0]
     lo = hi = None
     for meta in getattr(field, "metadata", ()):
         lo = getattr(meta, "ge", lo)
@@ -298,15 +327,6 @@ def facts_of(case: Case) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- loading
-
-
-@dataclass
-class LoadedCase:
-    """A case file read from `source` (`file` or `file:line` for JSON Lines)."""
-
-    source: str
-    case: Case | None = None
-    error: InputError | None = None
 
 
 def validate_case(data: Any, name: str, text: str | None = None, line: int | None = None) -> Case:
@@ -435,72 +455,3 @@ def parse_case(text: str, name: str) -> Case:
     else:
         data = load_yaml(text, name)
     return validate_case(data, name, text)
-
-
-def iter_case_files(paths: list[str]) -> Iterator[str]:
-    """Expand files and directories (recursively, sorted) into case files; '-' is stdin."""
-    for raw in paths:
-        path = Path(raw)
-        if raw == "-" or not path.is_dir():
-            yield raw
-            continue
-        for child in sorted(path.rglob("*")):
-            if child.is_file() and child.suffix in CASE_SUFFIXES:
-                yield str(child)
-
-
-def read_cases(path: str, stdin: Any = None) -> Iterator[LoadedCase]:
-    """Yield every case in one file (one per JSON Lines line); errors become LoadedCase.error.
-
-    `-` reads standard input (a binary stream): JSON Lines when its first line
-    is a whole JSON object, otherwise one YAML or JSON case.
-    """
-    if path == "-":
-        yield from _read_stdin(stdin)
-        return
-    if path.endswith(".jsonl"):
-        yield from _read_jsonl(path, iter_lines(path))
-        return
-    try:
-        if not path.endswith((".yaml", ".yml", ".json")):
-            raise InputError.from_problems(
-                [Problem(Location(path), "unsupported file type; expected .yaml, .yml, .json or .jsonl")]
-            )
-        yield LoadedCase(path, load_case(path))
-    except InputError as err:
-        yield LoadedCase(path, error=err)
-
-
-def _read_stdin(stdin: Any) -> Iterator[LoadedCase]:
-    name = "<stdin>"
-    first = stdin.readline()
-    try:
-        is_jsonl = isinstance(json.loads(first), dict)
-    except (ValueError, UnicodeDecodeError):
-        is_jsonl = False
-    if is_jsonl:
-        yield from _read_jsonl(name, iter_lines(name, itertools.chain([first], stdin)))
-        return
-    try:
-        text = read_text(name, first + stdin.read())
-        yield LoadedCase(name, parse_case(text, name))
-    except InputError as err:
-        yield LoadedCase(name, error=err)
-
-
-def _read_jsonl(name: str, lines: Iterator[tuple[int, bytes]]) -> Iterator[LoadedCase]:
-    try:
-        for number, raw in lines:
-            source = f"{name}:{number}"
-            try:
-                if len(raw) > MAX_FILE_BYTES:
-                    raise InputError.from_problems([Problem(Location(name, number),
-                        f"line is {len(raw):,} bytes; a case is limited to {MAX_FILE_BYTES:,}")])
-                text = decode(raw, name, number)
-                data = load_json(text, name, number)
-                yield LoadedCase(source, validate_case(data, name, None, number))
-            except InputError as err:
-                yield LoadedCase(source, error=err)
-    except OSError as exc:
-        err = InputError.from_problems([Problem(Location(name), f"cannot be read ({exc.strerror or exc})")])
-        yield LoadedCase(name, error=err)

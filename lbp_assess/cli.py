@@ -58,41 +58,67 @@ def _err(message: str) -> None:
     typer.echo(f"lbp-assess: {message}", err=True)
 
 
+class FailOn(str, Enum):
+    emergency = "emergency"
+    urgent = "urgent"
+    red_flag = "red_flag"
+
+
 @app.command()
 def score(
-    paths: List[str] = typer.Argument(..., help="Case files, directories (recursive), or - for standard input."),
+    paths: List[str] = typer.Argument(..., help="Case files, directories (recursive), JSON Lines files, "
+                                               "or - for standard input."),
     fmt: Optional[ScoreFormat] = typer.Option(None, "--format", "-f",
                                               help="table (default on a terminal) | json | jsonl | csv"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results to this file.",
                                           dir_okay=False),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
+    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", min=1,
+                             help="Worker processes (default: the number of cores)."),
+    expect: bool = typer.Option(False, "--expect", help="Compare with each case's expected: labels; "
+                                                        "report agreement; exit 1 on any disagreement."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Exit 3 when any case reaches "
+                                                                     "emergency | urgent | red_flag."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No closing summary on standard error."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Score saved case files with the rules. Exit 1 if any file could not be scored."""
-    from .batch import Summary, Writer, score_paths
+    """Score saved case files. Exit 0 all scored, 1 any error or disagreement, 3 --fail-on reached."""
+    from .batch import Agreement, Summary, run
     from .files import atomic_output
     from .rules import load_rules
 
     ruleset = load_rules(rules)
     chosen = (fmt.value if fmt else None) or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     summary = Summary()
+    agreement = Agreement(list(ruleset.manifest.classes))
+    rank = ruleset.tier_rank
+    serious = []
+
+    def on_case(brief) -> None:  # type: ignore[no-untyped-def]
+        summary.add(brief)
+        if brief.error:
+            _err(brief.error)
+            return
+        if expect:
+            agreement.add(brief)
+        if fail_on is not None and (brief.classification == "red_flag" if fail_on is FailOn.red_flag
+                                    else rank[brief.urgency] <= rank[fail_on.value]):
+            serious.append(brief.file)
+
     stdin = sys.stdin.buffer if "-" in paths else None
-
-    def run(out) -> None:  # type: ignore[no-untyped-def]
-        writer = Writer(chosen, out)
-        for scored in score_paths(paths, ruleset, stdin):
-            writer.write(scored.row)
-            summary.add(scored.row)
-            if scored.row["error"]:
-                _err(scored.row["error"])
-        writer.close()
-
     if output is None:
-        run(sys.stdout)
+        run(paths, ruleset, sys.stdout, chosen, jobs, stdin, on_case)
     else:
         with atomic_output(output, force=force) as handle:
-            run(handle)
-    if summary.errors:
+            run(paths, ruleset, handle, chosen, jobs, stdin, on_case)
+    if not quiet:
+        _err(summary.render(ruleset))
+    if expect:
+        typer.echo(agreement.render(), err=True)
+    if serious:
+        _err(f"--fail-on {fail_on.value}: reached by {len(serious)} case(s), first {serious[0]}")  # type: ignore
+        raise typer.Exit(ExitCode.SERIOUS_FINDING)
+    if summary.errors or (expect and agreement.disagreements):
         raise typer.Exit(ExitCode.FAILED)
 
 

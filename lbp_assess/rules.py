@@ -177,7 +177,9 @@ class RuleSet:
     classification: list[tuple[str, expr.Node]]
     content_hash: str
     questionnaire: "interview_file.Questionnaire | None" = None
-    evaluate: Any = field(repr=False, default=None)  # the generated function
+    # The generated functions (compile_ruleset): on flat facts, and on nested case data.
+    evaluate: Any = field(repr=False, default=None)
+    evaluate_data: Any = field(repr=False, default=None)
 
     @property
     def name(self) -> str:
@@ -196,49 +198,73 @@ class RuleSet:
     def lowest_tier(self) -> str:
         return list(self.manifest.tiers)[-1]
 
+    @cached_property
+    def _rule_info(self) -> list[tuple[str, str, str, str | None, int | None]]:
+        rank = self.tier_rank
+        return [(r.id, r.raises, r.name, r.tier, rank[r.tier] if r.tier else None) for r in self.rules]
+
     def assess(self, case: Case) -> "Assessment":
         return self.assess_facts(facts_of(case), case.id)
 
     def assess_facts(self, facts: dict[str, Any], case_id: str = "") -> "Assessment":
-        results, check_results, class_index = self.evaluate(facts)
-        rank = self.tier_rank
+        fired, undecided, warn, class_index, unscreened = self.evaluate(facts)
+        summary = self._summarise(fired, warn, class_index, unscreened, facts.get)
+        return Assessment(case_id, *summary, rules_version=self.version, ruleset=self, facts=facts,
+                          fired=frozenset(fired), undecided=frozenset(undecided))
+
+    def row_from_data(self, data: dict[str, Any], source: str) -> dict[str, Any]:
+        """The result row of validated case data (CASE_DATA), without building a Case."""
+        fired, undecided, warn, class_index, unscreened = self.evaluate_data(data)
+        (classification, urgency, conditions, alerts, findings, unscreened_facts, warnings,
+         rules_fired) = self._summarise(fired, warn, class_index, unscreened, lambda path: _get(data, path))
+        return {
+            "id": data["id"], "file": source, "classification": classification, "urgency": urgency,
+            "conditions": list(conditions), "alerts": list(alerts), "unscreened": unscreened_facts,
+            "warnings": warnings, "rules_fired": rules_fired, "rules_version": self.version, "error": None,
+            "condition_tiers": conditions, "findings": findings,
+            "not_excluded": [self.rules[i].id for i in undecided],
+        }
+
+    def _summarise(self, fired: list[int], warn: list[int], class_index: int, unscreened: list[int],
+                   get: Any) -> tuple[Any, ...]:
+        """Conditions (highest tier each), alerts, findings and urgency from the fired rules."""
+        info = self._rule_info
+        tiers = list(self.manifest.tiers)
         conditions: dict[str, str] = {}
         alerts: dict[str, str | None] = {}
         findings: list[str] = []
-        fired: list[str] = []
-        urgency = self.lowest_tier
-        for rule, value in zip(self.rules, results):
-            if value is not True:
-                continue
-            fired.append(rule.id)
-            tier = rule.tier
-            if rule.raises == "condition":
-                if rule.name not in conditions or rank[tier] < rank[conditions[rule.name]]:  # type: ignore
-                    conditions[rule.name] = tier  # type: ignore[assignment]
-            elif rule.raises == "alert":
-                if rule.name not in alerts or (tier and (alerts[rule.name] is None
-                                                         or rank[tier] < rank[alerts[rule.name]])):  # type: ignore
-                    alerts[rule.name] = tier
-            elif rule.name not in findings:
-                findings.append(rule.name)
-            if tier is not None and rank[tier] < rank[urgency]:
-                urgency = tier
-        warnings = [_format(check, facts) for check, value in zip(self.checks, check_results) if value is True]
-        unscreened = [name for name in self.manifest.screening if facts.get(name) is None]
-        return Assessment(
-            case_id=case_id, classification=self.classification[class_index][0], urgency=urgency,
-            conditions=conditions, alerts=alerts, findings=findings, unscreened=unscreened,
-            warnings=warnings, rules_fired=fired, rules_version=self.version,
-            ruleset=self, facts=facts, results=results,
-        )
+        best = len(tiers) - 1
+        for i in fired:
+            _, raises, name, tier, rank = info[i]
+            if raises == "condition":
+                if name not in conditions or rank < tiers.index(conditions[name]):  # type: ignore[operator]
+                    conditions[name] = tier  # type: ignore[assignment]
+            elif raises == "alert":
+                held = alerts.get(name)
+                if name not in alerts or (tier is not None and (held is None or rank < tiers.index(held))):
+                    alerts[name] = tier
+            elif name not in findings:
+                findings.append(name)
+            if rank is not None and rank < best:
+                best = rank
+        warnings = [_format(self.checks[i], get) for i in warn]
+        screening = self.manifest.screening
+        return (self.classification[class_index][0], tiers[best], conditions, alerts, findings,
+                [screening[i] for i in unscreened], warnings, [info[i][0] for i in fired])
+
+
+def _get(data: dict[str, Any], path: str) -> Any:
+    section, _, name = path.partition(".")
+    part = data.get(section)
+    return part.get(name) if part else None
 
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 
 
-def _format(check: Check, facts: dict[str, Any]) -> str:
+def _format(check: Check, get: Any) -> str:
     def value(match: re.Match[str]) -> str:
-        return describe_value(facts.get(match.group(1)))
+        return describe_value(get(match.group(1)))
 
     return f"{check.id}: {_PLACEHOLDER.sub(value, check.message)}"
 
@@ -282,12 +308,13 @@ class Assessment:
     rules_version: str
     ruleset: RuleSet = field(repr=False)
     facts: dict[str, Any] = field(repr=False)
-    results: tuple[Any, ...] = field(repr=False)
+    fired: frozenset[int] = field(repr=False)  # indices into ruleset.rules
+    undecided: frozenset[int] = field(repr=False)
 
     @property
     def not_excluded(self) -> list[str]:
         """Ids of rules that unknown facts kept from being decided."""
-        return [r.id for r, v in zip(self.ruleset.rules, self.results) if v is None]
+        return [r.id for i, r in enumerate(self.ruleset.rules) if i in self.undecided]
 
     def to_row(self, file: str = "") -> dict[str, Any]:
         """The machine-readable result (field names as in spec/case-file.md)."""
@@ -308,9 +335,9 @@ class Assessment:
         """Every rule in evaluation order: fired, not fired, or not excluded, with its facts."""
         memo: dict[str, Outcome] = {}
         out = []
-        for rule, value in zip(self.ruleset.rules, self.results):
+        for i, rule in enumerate(self.ruleset.rules):
             outcome = expr.explain(rule.node, lambda n, k: self._explain_name(n, memo, k))
-            state = "fired" if value is True else "not_excluded" if value is None else "not_fired"
+            state = "fired" if i in self.fired else "not_excluded" if i in self.undecided else "not_fired"
             out.append(RuleTrace(rule, state, {n: self._plain(n, memo) for n in sorted(outcome.support)}))
         return out
 
@@ -587,7 +614,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
         return None, sorted(loader.problems, key=_order)
     ruleset = RuleSet(manifest, directory, definitions, ordered, checks,
                       [(c, n) for c, n, _ in classification], content_hash, questionnaire)
-    ruleset.evaluate = compile_ruleset(ruleset)
+    ruleset.evaluate, ruleset.evaluate_data = compile_ruleset(ruleset)
     return ruleset, sorted(loader.problems, key=_order)
 
 
@@ -789,11 +816,15 @@ def _order_rules(loader: _Loader, manifest: Manifest, rules: list[Rule],
 # --------------------------------------------------------------------------- compilation
 
 
-def compile_ruleset(rs: RuleSet) -> Any:
-    """Generate one Python function `evaluate(facts) -> (rule results, check results, class index)`.
+def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
+    """Generate the rule set as two Python functions with one body.
 
-    The function evaluates definitions, rules (setting outcome flags as they
-    fire), consistency checks and the classification order in one pass.
+    `evaluate(facts)` reads a flat fact dict (`{"pain.leg_side": ...}`);
+    `evaluate_data(data)` reads validated nested case data. Both return
+    `(fired, undecided, warnings, class_index, unscreened)`: indices of rules that
+    fired and that unknown facts left undecided, of consistency checks that hold,
+    of the classification entry that applies, and of unanswered screening facts.
+    Definitions are computed where first needed; outcome flags are set as rules fire.
     """
     locals_: dict[str, str] = {}
 
@@ -812,8 +843,8 @@ def compile_ruleset(rs: RuleSet) -> Any:
         return False  # outcomes are plain True/False
 
     gen = expr.CodeGen(local, nullable)
-    body: list[str] = []
-
+    body: list[str] = ["    fired = []", "    undecided = []", "    warn = []", "    unscreened = []",
+                       "    fire = fired.append", "    undecide = undecided.append"]
     emitted: set[str] = set()
 
     def emit_definition(name: str) -> None:
@@ -832,30 +863,35 @@ def compile_ruleset(rs: RuleSet) -> Any:
             if ref.kind == "definition":
                 emit_definition(ref.name)
 
-    outcome_flags = {f"{r.raises}.{r.name}" for r in rs.rules}
-    outcome_flags |= {"condition.any"} | {f"condition_tier.{t}" for t in rs.manifest.tiers}
-    for flag in sorted(outcome_flags):
+    # Only outcome flags that some expression reads are kept.
+    nodes = [r.node for r in rs.rules] + [d.node for d in rs.definitions.values()]
+    nodes += [c.node for c in rs.checks] + [n for _, n in rs.classification]
+    read = {ref.name for node in nodes for ref in expr.references(node) if ref.kind == "outcome"}
+    for flag in sorted(read - {"screening_incomplete"}):
         body.append(f"    {local(flag)} = False")
-    screening = " or ".join(f"F[{name!r}] is None" for name in rs.manifest.screening)
-    body.append(f"    {local('screening_incomplete')} = {screening}")
+    for i, name in enumerate(rs.manifest.screening):
+        body.append(f"    if {local(name)} is None:")
+        body.append(f"        unscreened.append({i})")
+    body.append(f"    {local('screening_incomplete')} = bool(unscreened)")
 
-    results = []
     for i, rule in enumerate(rs.rules):
         emit_needed(rule.node)
-        src, _ = gen.expr(rule.node)
-        body.append(f"    r{i} = {src}")
+        src, null = gen.expr(rule.node)
         sets = [f"{rule.raises}.{rule.name}"]
         if rule.raises == "condition":
             sets += ["condition.any", f"condition_tier.{rule.tier}"]
-        body.append(f"    if r{i} is True:")
-        body.extend(f"        {local(s)} = True" for s in sets)
-        results.append(f"r{i}")
-    checks = []
+        body.append(f"    r = {src}")
+        body.append("    if r is True:")
+        body.append(f"        fire({i})")
+        body.extend(f"        {local(flag)} = True" for flag in sets if flag in read)
+        if null:
+            body.append("    elif r is None:")
+            body.append(f"        undecide({i})")
     for i, chk in enumerate(rs.checks):
         emit_needed(chk.node)
         src, _ = gen.expr(chk.node)
-        body.append(f"    w{i} = {src}")
-        checks.append(f"w{i}")
+        body.append(f"    if {src} is True:")
+        body.append(f"        warn.append({i})")
     branches = []
     for i, (_, node) in enumerate(rs.classification):
         emit_needed(node)
@@ -864,14 +900,23 @@ def compile_ruleset(rs: RuleSet) -> Any:
     class_src = str(len(branches) - 1)
     for i, src in reversed(branches[:-1]):
         class_src = f"({i} if ({src}) is True else {class_src})"
-    body.append(f"    return ({', '.join(results)}{',' if results else ''}), "
-                f"({', '.join(checks)}{',' if checks else ''}), {class_src}")
+    body.append(f"    return fired, undecided, warn, {class_src}, unscreened")
 
-    loads = [f"    {v} = F[{n!r}]" for n, v in locals_.items() if n in FACTS]
-    source = "def evaluate(F):\n" + "\n".join(loads + body) + "\n"
-    namespace: dict[str, Any] = {"_count_compare": expr._count_compare, **gen.constants}
+    facts_used = [(n, v) for n, v in locals_.items() if n in FACTS]
+    flat = [f"    {v} = F[{n!r}]" for n, v in facts_used]
+    nested: list[str] = []
+    sections: dict[str, str] = {}
+    for n, v in facts_used:
+        section, name = n.split(".", 1)
+        if section not in sections:
+            sections[section] = f"_s{len(sections)}"
+            nested.append(f"    {sections[section]} = D.get({section!r}) or _EMPTY")
+        nested.append(f"    {v} = {sections[section]}.get({name!r})")
+    source = ("def evaluate(F):\n" + "\n".join(flat + body) + "\n\n"
+              "def evaluate_data(D):\n" + "\n".join(nested + body) + "\n")
+    namespace: dict[str, Any] = {"_count_compare": expr._count_compare, "_EMPTY": {}, **gen.constants}
     code = compile(source, f"<rules {rs.manifest.name}>", "exec")
     exec(code, namespace)  # noqa: S102 - source is generated from checked trees only
-    evaluate = namespace["evaluate"]
-    evaluate.source = source  # type: ignore[attr-defined]
-    return evaluate
+    for fn in ("evaluate", "evaluate_data"):
+        namespace[fn].source = source
+    return namespace["evaluate"], namespace["evaluate_data"]

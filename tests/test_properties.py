@@ -36,16 +36,48 @@ NUMBER_RANGES = {  # realistic ranges for unbounded numbers
 }
 
 
+def _thresholds() -> dict[str, set[float]]:
+    """Every number each fact is compared with in the loaded rules (e.g. age 48, 50, 60, 70)."""
+    found: dict[str, set[float]] = {}
+    nodes = [r.node for r in RULESET.rules] + [d.node for d in RULESET.definitions.values()]
+
+    def walk(node):
+        if isinstance(node, expr.Compare):
+            for a, b in ((node.left, node.right), (node.right, node.left)):
+                if isinstance(a, expr.Ref) and a.name in FACTS and isinstance(b, expr.Const):
+                    found.setdefault(a.name, set()).add(b.value)
+        for child in expr._children(node):
+            walk(child)
+
+    for node in nodes:
+        walk(node)
+    return found
+
+
+THRESHOLDS = _thresholds()
+
+
+def _around(path: str, lo: float, hi: float) -> list[float]:
+    """Both sides of every threshold the rules use for this fact."""
+    values = set()
+    for k in THRESHOLDS.get(path, ()):
+        values |= {k - 1, k, k + 1}
+    return sorted(v for v in values if lo <= v <= hi)
+
+
 def fact_values(t: FactType, true_percent: int = 50) -> st.SearchStrategy:
     if t.kind == "bool":
         return st.integers(0, 99).map(lambda n: n < true_percent)
     if t.kind == "int":
         lo = 16 if t.path == "patient.age" else int(t.minimum or 0)
         hi = 110 if t.path == "patient.age" else int(t.maximum if t.maximum is not None else 100)
-        return st.integers(lo, hi)
+        edges = [int(v) for v in _around(t.path, lo, hi)]
+        return st.one_of(st.sampled_from(edges), st.integers(lo, hi)) if edges else st.integers(lo, hi)
     if t.kind == "number":
         top = NUMBER_RANGES[t.path]
-        return st.one_of(st.integers(0, top), st.floats(0, top, allow_nan=False))
+        anywhere = st.one_of(st.integers(0, top), st.floats(0, top, allow_nan=False))
+        edges = _around(t.path, 0, top)
+        return st.one_of(st.sampled_from(edges), anywhere) if edges else anywhere
     if t.kind == "enum":
         return st.sampled_from(t.values)
     if t.kind == "set":
