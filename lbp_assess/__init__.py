@@ -13,15 +13,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Assessment", "Case", "RuleSet", "assess", "load_case", "load_rules"]
+__all__ = ["Assessment", "Case", "RuleSet", "assess", "load_case", "load_rules", "score_record"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import assess
+    from .api import assess, score_record
     from .case import Case, load_case
     from .rules import Assessment, RuleSet, load_rules
 
 _LAZY = {
-    "assess": "api", "load_case": "case", "Case": "case",
+    "assess": "api", "score_record": "api", "load_case": "case", "Case": "case",
     "load_rules": "rules", "RuleSet": "rules", "Assessment": "rules",
 }
 

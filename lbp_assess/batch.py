@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from .case import CASE_DATA, CASE_SUFFIXES, validate_case
 from .errors import InputError, Location, Problem
 from .rules import RuleSet, load_rules
-from .yamlio import MAX_FILE_BYTES, decode, load_json, load_yaml, read_text
+from .yamlio import MAX_FILE_BYTES, check_size, decode, load_json, load_yaml, read_text
 
 #: Result columns, in the order of spec/case-file.md, then our additions.
 COLUMNS = (
@@ -41,8 +41,8 @@ COLUMNS = (
     "warnings", "rules_fired", "rules_version", "error",
     "condition_tiers", "findings", "not_excluded",
 )
-FILES_PER_CHUNK = 200
-LINES_PER_CHUNK = 2000
+FILES_PER_CHUNK = 100
+LINES_PER_CHUNK = 500
 CHUNKS_IN_FLIGHT_PER_JOB = 3
 
 
@@ -77,10 +77,11 @@ def score_file(ruleset: RuleSet, path: str) -> Scored:
             raise InputError.from_problems(
                 [Problem(Location(path), "unsupported file type; expected .yaml, .yml, .json or .jsonl")])
         text = read_text(path)
-        data = load_json(text, path) if path.endswith(".json") else load_yaml(text, path)
+        data = load_json(text, path) if path.endswith(".json") else load_yaml(text, path, checked=False)
         try:
             valid = CASE_DATA.validate_python(data)
         except ValidationError:
+            check_size(data, path)  # before anything walks or prints the input
             return _precise(ruleset, data, path, path, text, None)
         return ruleset.row_from_data(valid, path), _expected(valid)
     except InputError as err:
@@ -101,7 +102,7 @@ def score_line(ruleset: RuleSet, raw: bytes, name: str, number: int) -> Scored:
             raise InputError.from_problems([Problem(Location(name, number),
                                                     f"line is {len(raw):,} bytes; a case is limited to "
                                                     f"{MAX_FILE_BYTES:,}")])
-        text = decode(raw, name, number)
+        text = decode(raw, name, number).rstrip("\r\n")
         return _precise(ruleset, load_json(text, name, number), name, source, None, number)
     except InputError as err:
         return error_row(source, str(err)), None
@@ -111,10 +112,11 @@ def score_stdin_document(ruleset: RuleSet, raw: bytes) -> Scored:
     name = "<stdin>"
     try:
         text = read_text(name, raw)
-        data = load_yaml(text, name)
+        data = load_yaml(text, name, checked=False)
         try:
             valid = CASE_DATA.validate_python(data)
         except ValidationError:
+            check_size(data, name)
             return _precise(ruleset, data, name, name, text, None)
         return ruleset.row_from_data(valid, name), _expected(valid)
     except InputError as err:

@@ -185,8 +185,9 @@ class RuleSet:
     def name(self) -> str:
         return self.manifest.name
 
-    @property
+    @cached_property
     def version(self) -> str:
+        """Name, version and content hash, as every result reports it."""
         return f"{self.manifest.name} {self.manifest.version} sha256:{self.content_hash}"
 
     @cached_property
@@ -199,9 +200,12 @@ class RuleSet:
         return list(self.manifest.tiers)[-1]
 
     @cached_property
-    def _rule_info(self) -> list[tuple[str, str, str, str | None, int | None]]:
+    def _tables(self) -> tuple[Any, ...]:
+        """Per-rule (kind, name, tier, rank), rule ids, tiers, screening facts, class names."""
         rank = self.tier_rank
-        return [(r.id, r.raises, r.name, r.tier, rank[r.tier] if r.tier else None) for r in self.rules]
+        info = [(r.raises, r.name, r.tier, rank[r.tier] if r.tier else None) for r in self.rules]
+        return (info, [r.id for r in self.rules], list(self.manifest.tiers), list(self.manifest.screening),
+                [c for c, _ in self.classification])
 
     def assess(self, case: Case) -> "Assessment":
         return self.assess_facts(facts_of(case), case.id)
@@ -216,41 +220,42 @@ class RuleSet:
         """The result row of validated case data (CASE_DATA), without building a Case."""
         fired, undecided, warn, class_index, unscreened = self.evaluate_data(data)
         (classification, urgency, conditions, alerts, findings, unscreened_facts, warnings,
-         rules_fired) = self._summarise(fired, warn, class_index, unscreened, lambda path: _get(data, path))
+         rules_fired) = self._summarise(fired, warn, class_index, unscreened,
+                                        (lambda path: _get(data, path)) if warn else None)
+        ids = self._tables[1]
         return {
             "id": data["id"], "file": source, "classification": classification, "urgency": urgency,
             "conditions": list(conditions), "alerts": list(alerts), "unscreened": unscreened_facts,
             "warnings": warnings, "rules_fired": rules_fired, "rules_version": self.version, "error": None,
-            "condition_tiers": conditions, "findings": findings,
-            "not_excluded": [self.rules[i].id for i in undecided],
+            "condition_tiers": conditions, "findings": findings, "not_excluded": [ids[i] for i in undecided],
         }
 
     def _summarise(self, fired: list[int], warn: list[int], class_index: int, unscreened: list[int],
                    get: Any) -> tuple[Any, ...]:
         """Conditions (highest tier each), alerts, findings and urgency from the fired rules."""
-        info = self._rule_info
-        tiers = list(self.manifest.tiers)
+        info, ids, tiers, screening, classes = self._tables
         conditions: dict[str, str] = {}
         alerts: dict[str, str | None] = {}
         findings: list[str] = []
         best = len(tiers) - 1
+        ranks: dict[str, int] = {}  # condition/alert name -> rank held
         for i in fired:
-            _, raises, name, tier, rank = info[i]
-            if raises == "condition":
-                if name not in conditions or rank < tiers.index(conditions[name]):  # type: ignore[operator]
-                    conditions[name] = tier  # type: ignore[assignment]
-            elif raises == "alert":
-                held = alerts.get(name)
-                if name not in alerts or (tier is not None and (held is None or rank < tiers.index(held))):
-                    alerts[name] = tier
-            elif name not in findings:
-                findings.append(name)
+            raises, name, tier, rank = info[i]
+            if raises == "finding":
+                if name not in findings:
+                    findings.append(name)
+                continue
             if rank is not None and rank < best:
                 best = rank
+            held = conditions if raises == "condition" else alerts
+            key = f"{raises}:{name}"
+            if name not in held or (rank is not None and rank < ranks.get(key, len(tiers))):
+                held[name] = tier  # type: ignore[assignment]
+                if rank is not None:
+                    ranks[key] = rank
         warnings = [_format(self.checks[i], get) for i in warn]
-        screening = self.manifest.screening
-        return (self.classification[class_index][0], tiers[best], conditions, alerts, findings,
-                [screening[i] for i in unscreened], warnings, [info[i][0] for i in fired])
+        return (classes[class_index], tiers[best], conditions, alerts, findings,
+                [screening[i] for i in unscreened], warnings, [ids[i] for i in fired])
 
 
 def _get(data: dict[str, Any], path: str) -> Any:

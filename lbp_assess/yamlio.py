@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,20 @@ try:  # the fast path; everything still works (more slowly) without it
     import yaml_rs
 except ImportError:  # pragma: no cover - yaml-rs is a dependency
     yaml_rs = None
-_UNUSUAL = re.compile(r"!|^(?:---|\.\.\.)", re.MULTILINE)  # tags, document markers: PyYAML decides
+
+
+_DIGIT_UNDERSCORE = re.compile(r"\d_|_\d")  # yaml-rs reads 1_000 (and even _1) as numbers
+
+
+def _unusual(text: str) -> bool:
+    """Input where the two parsers could differ: PyYAML decides (and refuses tags with a message).
+
+    Tags, document markers, and underscores next to digits (YAML 1.2 core reads
+    `1_000` as text; yaml-rs as a number). No case-file field name has a digit,
+    so ordinary files stay on the fast path.
+    """
+    return ("!" in text or text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
+            or _DIGIT_UNDERSCORE.search(text) is not None)
 
 
 def read_text(path: Path | str, data: bytes | None = None, max_bytes: int = MAX_FILE_BYTES) -> str:
@@ -90,10 +104,11 @@ def read_text(path: Path | str, data: bytes | None = None, max_bytes: int = MAX_
     name = str(path)
     if data is None:
         try:
-            size = Path(path).stat().st_size
-            if size > max_bytes:
-                raise _error(name, f"file is {size:,} bytes; case and rule files are limited to {max_bytes:,}")
-            data = Path(path).read_bytes()
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size > max_bytes:
+                    raise _error(name, f"file is {size:,} bytes; case and rule files are limited to {max_bytes:,}")
+                data = handle.read()
         except IsADirectoryError:
             raise _error(name, "is a directory, expected a file") from None
         except FileNotFoundError:
@@ -125,6 +140,8 @@ def _error(name: str, message: str, line: int | None = None, col: int | None = N
 
 def _flow_depth(text: str) -> int:
     """Upper bound of flow-collection nesting (counts brackets even inside strings)."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return 0  # cannot be deeper than the number of opening brackets
     depth = deepest = 0
     for ch in text:
         if ch in "[{":
@@ -136,18 +153,23 @@ def _flow_depth(text: str) -> int:
     return deepest
 
 
-def load_yaml(text: str, name: str, *, fast: bool = True) -> Any:
-    """Parse one YAML document into plain data (dict/list/str/int/float/bool/None)."""
-    if ("[" in text or "{" in text) and _flow_depth(text) > MAX_NESTING:
+def load_yaml(text: str, name: str, *, fast: bool = True, checked: bool = True) -> Any:
+    """Parse one YAML document into plain data (dict/list/str/int/float/bool/None).
+
+    With `checked=False` the caller promises to validate the result against a
+    schema of bounded depth, or to call `check_size` before walking it.
+    """
+    if _flow_depth(text) > MAX_NESTING:
         # libyaml's composer recurses without a limit and crashes on deep nesting.
         raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
-    if fast and yaml_rs is not None and not _UNUSUAL.search(text):
+    if fast and yaml_rs is not None and not _unusual(text):
         try:
             data = yaml_rs.loads(text, parse_datetime=False, alias_limits=_ALIAS_LIMITS)
         except Exception:  # noqa: BLE001 - PyYAML below gives the located message
             pass
         else:
-            check_size(data, name)
+            if checked:
+                check_size(data, name)
             return data
     return load_yaml_reference(text, name, fast=fast)
 
@@ -224,9 +246,11 @@ class Locator:
     """Finds the line and column of a field path in YAML (or JSON) text."""
 
     def __init__(self, text: str):
-        self._root: yaml.Node | None
+        self._root: yaml.Node | None = None
+        if _flow_depth(text) > MAX_NESTING:
+            return  # libyaml would crash; such input never gets this far anyway
         try:
-            self._root = yaml.compose(text, Loader=SafeLoader12)
+            self._root = yaml.compose(text, Loader=FastLoader12)
         except (yaml.YAMLError, RecursionError):
             self._root = None
 

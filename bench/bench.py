@@ -1,0 +1,252 @@
+"""Benchmark for batch scoring. Run by hand (never a timed unit test):
+
+    python bench/bench.py                 # 20,000 YAML files, 100,000 JSON Lines cases
+    python bench/bench.py --quick         # 2,000 / 10,000, for a quick look
+
+It generates realistic, valid, varied cases (every example and vignette with a
+few facts changed at random: all classes and tiers), writes them as YAML files
+and as JSON Lines, and measures in the same run:
+
+* the naive baseline: one process, PyYAML CSafeLoader + pydantic model + the same rules;
+* `lbp-assess score` on the YAML directory and on the JSON Lines file, --jobs 1 and 2:
+  wall time, cases per second, peak memory (largest process);
+* peak memory for 1,000 JSON Lines cases, to compare with 100,000;
+* rule evaluation alone: the compiled rules against bench/handwritten.py, which
+  must agree on every generated case;
+* `lbp-assess --version` against `python -c "import typer"`.
+
+It prints one Markdown table, which the README quotes with the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import handwritten  # noqa: E402
+
+from lbp_assess.case import CASE_DATA, FACTS, Case, load_case  # noqa: E402
+from lbp_assess.rules import load_rules  # noqa: E402
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def _value(rng: random.Random, path: str) -> Any:
+    fact = FACTS[path]
+    if fact.kind == "bool":
+        return rng.random() < 0.3
+    if fact.kind == "enum":
+        return rng.choice(fact.values)
+    if fact.kind == "set":
+        return rng.sample(fact.values, rng.randint(0, 3))
+    if fact.kind == "int_list":
+        return [rng.randint(0, 1) for _ in range(8)] + [rng.randint(0, 4)]
+    if path == "patient.age":
+        return rng.randint(18, 95)
+    if fact.kind == "int":
+        return rng.randint(int(fact.minimum or 0), int(fact.maximum if fact.maximum is not None else 60))
+    return round(rng.uniform(0, 60), 1)
+
+
+def generate(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    """n valid cases: a random example or vignette with 0-4 facts changed (or made unknown)."""
+    rng = random.Random(seed)
+    sources = sorted((REPO / "examples").rglob("*.yaml"))
+    bases = [load_case(p).to_data() for p in sources]
+    for base in bases:
+        base.pop("expected", None)
+        base.pop("vignette", None)
+    paths = list(FACTS)
+    out = []
+    for i in range(n):
+        case = copy.deepcopy(rng.choice(bases))
+        case["id"] = f"bench-{i:06d}"
+        for _ in range(rng.randint(0, 4)):
+            path = rng.choice(paths)
+            section, name = path.split(".")
+            part = case.setdefault(section, {})
+            part[name] = None if rng.random() < 0.15 else _value(rng, path)
+        out.append(CASE_DATA.validate_python(case) and case)
+    return out
+
+
+def write_inputs(cases: list[dict[str, Any]], yaml_count: int, where: Path) -> tuple[Path, Path, Path]:
+    if where.exists():
+        shutil.rmtree(where)
+    yaml_dir = where / "yaml"
+    yaml_dir.mkdir(parents=True)
+    for case in cases[:yaml_count]:
+        text = yaml.dump(case, Dumper=yaml.CSafeDumper, sort_keys=False)
+        (yaml_dir / f"{case['id']}.yaml").write_text(text)
+    big, small = where / "cases.jsonl", where / "cases-1000.jsonl"
+    with open(big, "w") as handle:
+        for case in cases:
+            handle.write(json.dumps(case) + "\n")
+    with open(small, "w") as handle:
+        for case in cases[:1000]:
+            handle.write(json.dumps(case) + "\n")
+    return yaml_dir, big, small
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def naive_baseline(yaml_dir: Path) -> tuple[float, int]:
+    ruleset = load_rules()
+    files = sorted(yaml_dir.glob("*.yaml"))
+    start = time.perf_counter()
+    for path in files:
+        data = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
+        ruleset.assess(Case.model_validate(data))
+    return time.perf_counter() - start, len(files)
+
+
+def run_command(args: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB of the largest process) of a command, output discarded."""
+    probe = ("import resource, subprocess, sys, time\n"
+             "t = time.perf_counter()\n"
+             "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
+    out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True)
+    wall, rss_kb, code = out.stdout.split()
+    if code not in ("0", "1"):
+        raise SystemExit(f"{' '.join(args)} failed with exit {code}: {out.stderr}")
+    return float(wall), int(rss_kb) / 1024
+
+
+def score(path: Path, jobs: int) -> tuple[float, float]:
+    return run_command([sys.executable, "-m", "lbp_assess", "score", str(path), "-f", "jsonl", "-q",
+                        "--jobs", str(jobs)])
+
+
+def rule_evaluation(cases: list[dict[str, Any]]) -> tuple[float, float, int]:
+    """(compiled seconds, hand-written seconds, disagreements) over validated case data."""
+    ruleset = load_rules()
+    data = [CASE_DATA.validate_python(c) for c in cases]
+    summarise, evaluate = ruleset._summarise, ruleset.evaluate_data
+
+    def compiled(d: dict[str, Any]) -> tuple[Any, ...]:
+        fired, _, warn, class_index, unscreened = evaluate(d)
+        return summarise(fired, warn, class_index, unscreened, None if not warn else (lambda p: None))
+
+    disagreements = 0
+    for d in data:
+        c = compiled(d)
+        classification, urgency, conditions, alerts = handwritten.assess(d)
+        if (c[0], c[1], c[2], set(c[3])) != (classification, urgency, conditions, alerts):
+            disagreements += 1
+    best_c = best_h = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for d in data:
+            compiled(d)
+        best_c = min(best_c, time.perf_counter() - start)
+        start = time.perf_counter()
+        for d in data:
+            handwritten.assess(d)
+        best_h = min(best_h, time.perf_counter() - start)
+    return best_c, best_h, disagreements
+
+
+def startup(repeat: int = 15) -> tuple[float, float]:
+    def median(args: list[str]) -> float:
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            subprocess.run(args, stdout=subprocess.DEVNULL, check=True)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    return median([sys.executable, "-m", "lbp_assess", "--version"]), median([sys.executable, "-c", "import typer"])
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--yaml", type=int, default=20_000, help="YAML files to generate")
+    parser.add_argument("--jsonl", type=int, default=100_000, help="JSON Lines cases to generate")
+    parser.add_argument("--quick", action="store_true", help="2,000 YAML files and 10,000 JSON Lines cases")
+    parser.add_argument("--out", type=Path, default=HERE / "out", help="where the generated inputs go")
+    args = parser.parse_args()
+    n_yaml, n_jsonl = (2_000, 10_000) if args.quick else (args.yaml, args.jsonl)
+
+    print(f"machine: {machine()}", file=sys.stderr)
+    print(f"generating {max(n_yaml, n_jsonl):,} cases ...", file=sys.stderr)
+    cases = generate(max(n_yaml, n_jsonl))
+    yaml_dir, big, small = write_inputs(cases, n_yaml, args.out)
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(what: str, seconds: float, n: int, rss: float | None = None, note: str = "") -> None:
+        rows.append((what, f"{seconds:.2f} s", f"{n / seconds:,.0f}", f"{rss:.0f} MB" if rss else note))
+
+    print("naive baseline ...", file=sys.stderr)
+    base_s, base_n = naive_baseline(yaml_dir)
+    add(f"naive: PyYAML CSafeLoader + pydantic + rules, 1 process, {base_n:,} YAML", base_s, base_n)
+    for jobs in (1, 2):
+        print(f"score YAML --jobs {jobs} ...", file=sys.stderr)
+        s, rss = score(yaml_dir, jobs)
+        add(f"lbp-assess score, {n_yaml:,} YAML files, --jobs {jobs}", s, n_yaml, rss)
+    yaml2 = rows[-1]
+    for jobs in (1, 2):
+        print(f"score JSONL --jobs {jobs} ...", file=sys.stderr)
+        s, rss = score(big, jobs)
+        add(f"lbp-assess score, {n_jsonl:,} JSON Lines, --jobs {jobs}", s, n_jsonl, rss)
+    s, rss_small = score(small, 1)
+    add("lbp-assess score, 1,000 JSON Lines, --jobs 1", s, 1000, rss_small)
+    big1_rss = float(rows[-3][3].split()[0])
+    print("rule evaluation ...", file=sys.stderr)
+    n_eval = min(len(cases), 20_000)
+    compiled_s, hand_s, disagreements = rule_evaluation(cases[:n_eval])
+    add(f"rules alone: compiled YAML rules, {n_eval:,} cases", compiled_s, n_eval)
+    add(f"rules alone: bench/handwritten.py, {n_eval:,} cases", hand_s, n_eval)
+    version_s, typer_s = startup()
+
+    speedup = float(yaml2[2].replace(",", "")) / (base_n / base_s)
+    print(f"\nMachine: {machine()}\n")
+    print("| measurement | wall | cases/s | peak memory |")
+    print("|---|---:|---:|---:|")
+    for what, wall, rate, rss in rows:
+        print(f"| {what} | {wall} | {rate} | {rss} |")
+    print()
+    print(f"- YAML, --jobs 2 vs naive baseline: {speedup:.1f}x (target >= 5x)")
+    print(f"- rule evaluation, compiled vs hand-written: {compiled_s / hand_s:.2f}x the time (target <= 1.5x); "
+          f"{'agree on every' if disagreements == 0 else f'DISAGREE on {disagreements} of'} {n_eval:,} cases")
+    print(f"- peak memory, {n_jsonl:,} vs 1,000 JSON Lines cases: {big1_rss:.0f} MB vs {rss_small:.0f} MB "
+          f"({100 * (big1_rss / rss_small - 1):+.0f}%, target within 10%)")
+    print(f"- `lbp-assess --version` {version_s * 1000:.0f} ms vs `python -c \"import typer\"` "
+          f"{typer_s * 1000:.0f} ms: {version_s / typer_s:.2f}x (target <= 1.3x)")
+    if disagreements:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
