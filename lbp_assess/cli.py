@@ -199,6 +199,80 @@ def note(
         atomic_write(output, text, force=force, mode=PRIVATE)
 
 
+class Topic(str, Enum):
+    non_specific = "non_specific"
+    radicular = "radicular"
+    stenosis = "stenosis"
+    red_flag = "red_flag"
+
+
+@app.command()
+def practice(
+    paths: Optional[List[str]] = typer.Argument(None, help="Vignette files or directories "
+                                                          "(default: the shipped vignettes)."),
+    count: Optional[int] = typer.Option(None, "--count", "-n", min=1, help="How many cases."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the order (repeatable sessions)."),
+    topic: Optional[Topic] = typer.Option(None, "--topic", help="Only cases of this class."),
+    record: Optional[Path] = typer.Option(None, "--record", help="Append each attempt as a JSON line.",
+                                          dir_okay=False),
+    history_taking: bool = typer.Option(False, "--interview", help="Take the history yourself: choose the "
+                                                                   "questions, the case answers."),
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """Practise clinical reasoning on vignettes, with feedback from the rules."""
+    from . import practice as p
+    from .errors import NoTerminalError
+    from .rules import load_rules
+
+    ruleset = load_rules(rules)
+    cases = p.load_exercise_cases(paths or [str(p.default_vignettes())], need_vignette=not history_taking)
+    chosen = p.choose_cases(cases, ruleset, count, seed, topic.value if topic else None)
+    if not sys.stdin.isatty():
+        raise NoTerminalError("practice needs a terminal to ask your answers")
+    from .prompts import TerminalPrompter
+
+    prompter = TerminalPrompter()
+    card = p.Scorecard(list(ruleset.manifest.classes))
+    handle = open(record, "a", encoding="utf-8") if record else None  # appended, never overwritten
+    try:
+        p.run(chosen, ruleset, prompter, card, seed=seed, history_taking=history_taking, record=handle)
+    except (KeyboardInterrupt, EOFError):
+        prompter.show("Scorecard (stopped early)", card.lines())
+        raise typer.Exit(ExitCode.INTERRUPTED)
+    finally:
+        if handle:
+            handle.close()
+    prompter.show("Scorecard", card.lines())
+
+
+class ExplainFormat(str, Enum):
+    tree = "tree"
+    json = "json"
+
+
+@app.command()
+def explain(
+    case: Path = typer.Argument(..., help="A case file.", dir_okay=False),
+    fmt: ExplainFormat = typer.Option(ExplainFormat.tree, "--format", "-f", help="tree | json"),
+    all_rules: bool = typer.Option(False, "--all", help="Show the rules that did not fire too."),
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """Why the case got its class: every rule by layer, and what single answer would change it."""
+    import json
+
+    from .case import load_case
+    from .explain import explanation, render_tree
+    from .rules import load_rules
+
+    data = explanation(load_case(case), load_rules(rules))
+    if fmt is ExplainFormat.json:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        render_tree(data, Console(highlight=False), all_rules)
+
+
 @rules_app.command("check")
 def rules_check(
     directory: Optional[Path] = typer.Argument(None, help="Rule set directory (default: the shipped rules).",

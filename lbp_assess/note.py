@@ -83,7 +83,7 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
         if question.section == "notes" and answers.get(question.id):
             notes.add(f"{question.label}: {answers[question.id]}")
 
-    impression = _impression(a, ruleset, q, _labels(ruleset, q))
+    impression = _impression(a, ruleset, q, labels(ruleset, q))
     exam = Section("Suggested objective examination")
     for text in _texts(a, ruleset, "examination"):
         exam.add(text)
@@ -161,7 +161,7 @@ def _action(a: Assessment, kind: str, name: str, tier: str) -> str:
     return " ".join(dict.fromkeys(a.strip() for a in actions)) or a.ruleset.manifest.tiers[tier].action
 
 
-def _labels(ruleset: RuleSet, q: Questionnaire) -> dict[str, str]:
+def labels(ruleset: RuleSet, q: Questionnaire) -> dict[str, str]:
     """Plain labels for every fact and outcome name a trace can mention."""
     m = ruleset.manifest
     labels = {question.id: question.label for question in q.questions}

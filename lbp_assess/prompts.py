@@ -174,3 +174,21 @@ class TerminalPrompter:
 
     def message(self, text: str) -> None:
         self.console.print(text)
+
+    # ------------------------------------------------------------------ practice mode
+
+    def show(self, title: str, lines: list[str]) -> None:
+        self.console.print(Panel("\n".join(lines), title=title, title_align="left", border_style="cyan"))
+
+    def choose(self, text: str, choices: list[tuple[Any, str]], search: bool = False) -> Any:
+        return questionary.select(
+            text, choices=[Choice(label, value) for value, label in choices], style=STYLE, qmark="›",
+            use_search_filter=search, use_jk_keys=not search,
+            instruction="(type to filter)" if search else None,
+        ).unsafe_ask()
+
+    def choose_many(self, text: str, choices: list[tuple[Any, str]]) -> list[Any]:
+        return questionary.checkbox(
+            text, choices=[Choice(label, value) for value, label in choices], style=STYLE, qmark="›",
+            instruction="(space to tick, enter when done)",
+        ).unsafe_ask()

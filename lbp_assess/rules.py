@@ -200,6 +200,23 @@ class RuleSet:
         return list(self.manifest.tiers)[-1]
 
     @cached_property
+    def thresholds(self) -> dict[str, set[Any]]:
+        """Every constant each fact is compared with in the rules (age: {48, 50, 60, 70}, ...)."""
+        found: dict[str, set[Any]] = {}
+
+        def walk(node: expr.Node) -> None:
+            if isinstance(node, expr.Compare):
+                for a, b in ((node.left, node.right), (node.right, node.left)):
+                    if isinstance(a, expr.Ref) and a.name in FACTS and isinstance(b, expr.Const):
+                        found.setdefault(a.name, set()).add(b.value)
+            for child in expr._children(node):
+                walk(child)
+
+        for node in [r.node for r in self.rules] + [d.node for d in self.definitions.values()]:
+            walk(node)
+        return found
+
+    @cached_property
     def _tables(self) -> tuple[Any, ...]:
         """Per-rule (kind, name, tier, rank), rule ids, tiers, screening facts, class names."""
         rank = self.tier_rank

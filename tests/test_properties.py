@@ -36,25 +36,7 @@ NUMBER_RANGES = {  # realistic ranges for unbounded numbers
 }
 
 
-def _thresholds() -> dict[str, set[float]]:
-    """Every number each fact is compared with in the loaded rules (e.g. age 48, 50, 60, 70)."""
-    found: dict[str, set[float]] = {}
-    nodes = [r.node for r in RULESET.rules] + [d.node for d in RULESET.definitions.values()]
-
-    def walk(node):
-        if isinstance(node, expr.Compare):
-            for a, b in ((node.left, node.right), (node.right, node.left)):
-                if isinstance(a, expr.Ref) and a.name in FACTS and isinstance(b, expr.Const):
-                    found.setdefault(a.name, set()).add(b.value)
-        for child in expr._children(node):
-            walk(child)
-
-    for node in nodes:
-        walk(node)
-    return found
-
-
-THRESHOLDS = _thresholds()
+THRESHOLDS = RULESET.thresholds
 
 
 def _around(path: str, lo: float, hi: float) -> list[float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -181,3 +182,29 @@ def test_ctrl_c_saves_and_prints_the_resume_command(tmp_path):
     assert session.child.exitstatus == 130
     (draft,) = tmp_path.glob("lbp-draft-*.json")
     assert json.loads(draft.read_text())["answers"]["patient.age"] == 41
+
+
+def test_practice_in_a_terminal(tmp_path):
+    env = dict(os.environ, PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="250", LINES="50")
+    record = tmp_path / "attempts.jsonl"
+    child = pexpect.spawn(sys.executable, ["-m", "lbp_assess", "practice",
+                                           str(EXAMPLES / "vignettes" / "v10-radicular-l5.yaml"),
+                                           "--record", str(record)],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=15, dimensions=(50, 250))
+    child.expect_exact("I'm 39.")  # the narrative
+    child.expect_exact("Your classification?")
+    child.send(DOWN * 2 + ENTER)  # red_flag, stenosis, radicular
+    child.expect_exact("Your urgency?")
+    child.send(DOWN * 3 + ENTER)  # emergency, urgent, soon, routine
+    child.expect_exact("Which features did you rely on?")
+    child.send(" " + ENTER)  # tick the first offered feature
+    child.expect(pexpect.EOF)
+    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", child.before)
+    child.close()
+    assert "Classification: right - you said radicular" in screen
+    assert "Urgency: right - you said routine" in screen
+    assert screen.index("Scorecard") > screen.index("Feedback")
+    assert "Classification: 1/1; urgency: 1/1" in screen
+    assert child.exitstatus == 0
+    attempt = json.loads(record.read_text())
+    assert attempt["answer"]["classification"] == "radicular" and len(attempt["answer"]["features"]) == 1
