@@ -45,11 +45,15 @@ Fact = Optional[bool]
 Nrs = Optional[int]
 
 
+AGE_RANGE = (16, 110)  # the tool is for adults (spec/case-file.md)
+
+
 def _adult(age: int) -> int:
-    if age < 16:
-        raise ValueError(f"lbp-assess is for adults: age must be 16 or over (got {age})")
-    if age > 110:
-        raise ValueError(f"age must be between 16 and 110 (got {age})")
+    low, high = AGE_RANGE
+    if age < low:
+        raise ValueError(f"lbp-assess is for adults: age must be {low} or over (got {age})")
+    if age > high:
+        raise ValueError(f"age must be between {low} and {high} (got {age})")
     return age
 
 
@@ -272,6 +276,8 @@ def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
     if inner is bool:
         return FactType(path, "bool")
     if inner is int:
+        if path == "patient.age":
+            lo, hi = AGE_RANGE
         return FactType(path, "int", minimum=lo, maximum=hi)
     if inner is float:
         return FactType(path, "number", minimum=lo, maximum=hi)

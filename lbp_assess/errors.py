@@ -7,7 +7,6 @@ never shows a traceback for them.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -85,5 +84,7 @@ class NoTerminalError(LbpError):
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """' (did you mean `x`?)' when a close candidate exists, else ''."""
+    import difflib  # only when there is a problem to report
+
     matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean `{matches[0]}`?)" if matches else ""

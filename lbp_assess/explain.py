@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Iterator
 
-from .case import FACTS, Case, facts_of
+from .case import FACTS, Case
 from .interview import describe_answer
 from .questionnaire import Questionnaire
 from .rules import Assessment, RuleSet, describe_value
@@ -49,8 +49,7 @@ def candidates(fact: str, current: Any, ruleset: RuleSet) -> Iterator[Any]:
             yield frozenset(present ^ {value})
     elif kind in ("int", "number"):
         seen = set()
-        lo = 16 if fact == "patient.age" else FACTS[fact].minimum
-        hi = 110 if fact == "patient.age" else FACTS[fact].maximum
+        lo, hi = FACTS[fact].minimum, FACTS[fact].maximum
         for k in sorted(ruleset.thresholds.get(fact, ())):
             for v in (k - 1, k, k + 1):
                 if v != current and v not in seen and (lo is None or v >= lo) and (hi is None or v <= hi):
@@ -174,5 +173,3 @@ def render_tree(data: dict[str, Any], console: Any, all_rules: bool = False) -> 
     console.print(tree)
     console.print(f"[dim]{escape(data['disclaimer'])}[/dim]")
 
-
-__all__ = ["Change", "candidates", "explanation", "render_tree", "what_would_change", "facts_of"]

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import __version__
-from .case import Case, facts_of
+from .case import Case
 from .interview import describe_answer
-from .questionnaire import Question, Questionnaire
+from .questionnaire import Questionnaire
 from .rules import Assessment, RuleSet, describe_value
 
 WIDTH = 100
@@ -198,7 +198,7 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, labels: dict[
         facts = _fact_list(trace.facts, labels)
         out.add(f"{label}{tier}: {r.reason.strip()}{action} Features: {facts or 'see rule'}. "
                 f"Source: {r.source}.")
-    for name in ("stenosis_likely", "radicular_likely"):
+    for name in ruleset.class_findings:
         if name not in a.findings:
             rule = next((t for t in traces if t.rule.raises == "finding" and t.rule.name == name), None)
             if rule is not None and rule.state == "not_fired":
@@ -276,5 +276,3 @@ def render_text(note: Note) -> str:
 def note_for(case: Case, ruleset: RuleSet, fmt: str = "md") -> str:
     return render(build_note(case, ruleset.assess(case), ruleset), fmt)
 
-
-__all__ = ["Note", "build_note", "render", "note_for", "facts_of", "Question"]

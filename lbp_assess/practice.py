@@ -51,8 +51,7 @@ def finding(fact: str, value: Any, ruleset: RuleSet) -> Finding:
 
 def key_facts(assessment: Assessment) -> set[str]:
     """Facts that decided the rules that matter: conditions, tiered alerts, class findings."""
-    m = assessment.ruleset.manifest
-    class_findings = {name for name in m.findings if name.endswith("_likely")}
+    class_findings = set(assessment.ruleset.class_findings)
     keys: set[str] = set()
     for trace in assessment.trace():
         r = trace.rule

@@ -163,8 +163,6 @@ def load(loader: Loader, path: Any, screening: list[str]) -> Questionnaire | Non
         fact_kind = fact.kind if fact else "text"
         minimum = fact.minimum if fact else None
         maximum = fact.maximum if fact else None
-        if q.id == "patient.age":  # the case model's adult range (16-110)
-            minimum, maximum = 16, 110
         kind = _kind(fact_kind, minimum, maximum)
         choices: tuple[tuple[str, str], ...] = ()
         if fact_kind in ("enum", "set"):

@@ -144,7 +144,8 @@ class Rule:
     action: str | None
     node: expr.Node
     text: str
-    where: Location
+    where: Location  # of the id
+    when_where: Location  # of the expression
 
 
 @dataclass(eq=False)
@@ -163,6 +164,7 @@ class Check:
     node: expr.Node
     message: str
     where: Location
+    when_where: Location
 
 
 @dataclass(eq=False)
@@ -198,6 +200,13 @@ class RuleSet:
     @property
     def lowest_tier(self) -> str:
         return list(self.manifest.tiers)[-1]
+
+    @cached_property
+    def class_findings(self) -> list[str]:
+        """The findings the classification order reads (stenosis_likely, radicular_likely, ...)."""
+        names = [ref.name.partition(".")[2] for _, node in self.classification for ref in expr.references(node)
+                 if ref.name.startswith("finding.")]
+        return list(dict.fromkeys(names))
 
     @cached_property
     def thresholds(self) -> dict[str, set[Any]]:
@@ -332,6 +341,7 @@ class Assessment:
     facts: dict[str, Any] = field(repr=False)
     fired: frozenset[int] = field(repr=False)  # indices into ruleset.rules
     undecided: frozenset[int] = field(repr=False)
+    _trace: list["RuleTrace"] | None = field(default=None, init=False, repr=False)
 
     @property
     def not_excluded(self) -> list[str]:
@@ -355,6 +365,11 @@ class Assessment:
 
     def trace(self) -> list[RuleTrace]:
         """Every rule in evaluation order: fired, not fired, or not excluded, with its facts."""
+        if self._trace is None:
+            self._trace = self._make_trace()
+        return self._trace
+
+    def _make_trace(self) -> list[RuleTrace]:
         memo: dict[str, Outcome] = {}
         out = []
         for i, rule in enumerate(self.ruleset.rules):
@@ -556,14 +571,15 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
                 continue
             seen_ids[rule.id] = where
             raised = _raised(loader, manifest, rule, name, index)
-            node = loader.parse(rule.when, loader.at(name, ("rules", index, "when")))
+            when_where = loader.at(name, ("rules", index, "when"))
+            node = loader.parse(rule.when, when_where)
             if node is None or raised is None:
                 loader.loose_refs(raw)
                 continue
             if rule.status == "retired":
                 continue
             rules.append(Rule(rule.id, layer or layer_names[0], raised[0], raised[1], rule.tier, rule.reason,
-                              rule.source, rule.status, rule.action, node, str(rule.when), where))
+                              rule.source, rule.status, rule.action, node, str(rule.when), where, when_where))
         for index, raw in enumerate(spec.checks):
             chk = loader.item(CheckSpec, raw, name, ("checks", index))
             if chk is None:
@@ -573,9 +589,10 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
                 loader.problem(where, f"duplicate id `{chk.id}` (first at {seen_ids[chk.id]})")
                 continue
             seen_ids[chk.id] = where
-            node = loader.parse(chk.when, loader.at(name, ("checks", index, "when")))
+            when_where = loader.at(name, ("checks", index, "when"))
+            node = loader.parse(chk.when, when_where)
             if node is not None:
-                checks.append(Check(chk.id, node, chk.message, where))
+                checks.append(Check(chk.id, node, chk.message, where, when_where))
                 for placeholder in _PLACEHOLDER.findall(chk.message):
                     if placeholder not in FACTS:
                         loader.problem(loader.at(name, ("checks", index, "message")),
@@ -597,9 +614,9 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
 
     scope = _Scope(manifest, definitions, loader)
     for rule in rules:
-        scope.check(rule.node, rule.text, rule_where(loader, rule))
+        scope.check(rule.node, rule.text, rule.when_where)
     for chk in checks:
-        scope.check(chk.node, "", _when_location(loader, chk.where))
+        scope.check(chk.node, "", chk.when_where)
     for _, node, where in classification:
         scope.check(node, "", where)
     for definition in definitions.values():
@@ -638,24 +655,6 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
                       [(c, n) for c, n, _ in classification], content_hash, questionnaire)
     ruleset.evaluate, ruleset.evaluate_data = compile_ruleset(ruleset)
     return ruleset, sorted(loader.problems, key=_order)
-
-
-def rule_where(loader: _Loader, rule: Rule) -> Location:
-    return _when_location(loader, rule.where)
-
-
-def _when_location(loader: _Loader, id_where: Location) -> Location:
-    # The `when:` of the rule whose `id:` is at `id_where`.
-    text = loader.texts.get(id_where.file, "").splitlines()
-    line = (id_where.line or 1) - 1
-    for number in range(line, min(line + 40, len(text))):
-        stripped = text[number].lstrip(" -")
-        if stripped.startswith("when:"):
-            col = text[number].index("when:") + len("when:")
-            while col < len(text[number]) and text[number][col] == " ":
-                col += 1
-            return Location(id_where.file, number + 1, col + 1)
-    return id_where
 
 
 def _order(p: Problem) -> tuple[str, int, int]:

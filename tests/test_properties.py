@@ -51,8 +51,8 @@ def fact_values(t: FactType, true_percent: int = 50) -> st.SearchStrategy:
     if t.kind == "bool":
         return st.integers(0, 99).map(lambda n: n < true_percent)
     if t.kind == "int":
-        lo = 16 if t.path == "patient.age" else int(t.minimum or 0)
-        hi = 110 if t.path == "patient.age" else int(t.maximum if t.maximum is not None else 100)
+        lo = int(t.minimum or 0)
+        hi = int(t.maximum if t.maximum is not None else 100)
         edges = [int(v) for v in _around(t.path, lo, hi)]
         return st.one_of(st.sampled_from(edges), st.integers(lo, hi)) if edges else st.integers(lo, hi)
     if t.kind == "number":
