@@ -5,7 +5,7 @@ independent second implementation of the policy - written from the policy
 text, not from rules/*.yaml - that the shipped rules must agree with on every
 generated case (bench.py checks it; so does tests/test_handwritten_agreement.py).
 
-Input: validated nested case data (lbp_assess.case.CASE_DATA). Unknown facts are
+Input: valid case data as plain nested dicts (as in a case file). Unknown facts are
 absent or None. A rule fires only when it is known to be true, so "present"
 below means `is True`, and "not true" means false or unknown.
 """

@@ -1,7 +1,7 @@
 """Scoring many case files: streaming, in parallel, in input order.
 
-Each case goes the fast way - yaml-rs or pydantic's JSON parser, validation
-into plain dicts (`CASE_DATA`), the generated rule function - and only a case
+Each case goes the fast way - yaml-rs or msgspec's JSON decoder, validation
+into msgspec structs (`case.CASE_STRUCT`), the generated rule function - and only a case
 that fails there is read again the precise way (`case.validate_case`) for its
 located one-line message. A file that cannot be read becomes an error row and
 scoring goes on.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import gc
 import io
 import multiprocessing
 import os
@@ -28,9 +29,9 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple
 
 import orjson
-from pydantic import ValidationError
+import msgspec
 
-from .case import CASE_DATA, CASE_SUFFIXES, validate_case
+from .case import CASE_SUFFIXES, fast_convert, fast_json, validate_case
 from .errors import InputError, Location, Problem
 from .rules import RuleSet, load_rules
 from .yamlio import MAX_FILE_BYTES, check_size, decode, load_json, load_yaml, read_text
@@ -42,7 +43,8 @@ COLUMNS = (
     "condition_tiers", "findings", "not_excluded",
 )
 FILES_PER_CHUNK = 100
-LINES_PER_CHUNK = 500
+LINES_PER_CHUNK = 500  # standard input
+BYTES_PER_CHUNK = 512 * 1024  # JSON Lines files: workers read their own byte range
 CHUNKS_IN_FLIGHT_PER_JOB = 3
 
 
@@ -66,9 +68,11 @@ def _precise(ruleset: RuleSet, data: Any, name: str, source: str, text: str | No
     return ruleset.assess(case).to_row(source), expected
 
 
-def _expected(data: dict[str, Any]) -> dict[str, Any] | None:
-    expected = data.get("expected")
-    return {k: v for k, v in expected.items() if v is not None} if expected else None
+def _expected(case: Any) -> dict[str, Any] | None:
+    expected = case.expected
+    if expected is None:
+        return None
+    return {k: v for k, v in msgspec.structs.asdict(expected).items() if v is not None}
 
 
 def score_file(ruleset: RuleSet, path: str) -> Scored:
@@ -78,9 +82,8 @@ def score_file(ruleset: RuleSet, path: str) -> Scored:
                 [Problem(Location(path), "unsupported file type; expected .yaml, .yml, .json or .jsonl")])
         text = read_text(path)
         data = load_json(text, path) if path.endswith(".json") else load_yaml(text, path, checked=False)
-        try:
-            valid = CASE_DATA.validate_python(data)
-        except ValidationError:
+        valid = fast_convert(data)
+        if valid is None:
             check_size(data, path)  # before anything walks or prints the input
             return _precise(ruleset, data, path, path, text, None)
         return ruleset.row_from_data(valid, path), _expected(valid)
@@ -92,11 +95,8 @@ def score_line(ruleset: RuleSet, raw: bytes, name: str, number: int) -> Scored:
     source = f"{name}:{number}"
     try:
         if len(raw) <= MAX_FILE_BYTES:
-            try:
-                valid = CASE_DATA.validate_json(raw)
-            except ValidationError:
-                pass
-            else:
+            valid = fast_json(raw)
+            if valid is not None:
                 return ruleset.row_from_data(valid, source), _expected(valid)
         else:
             raise InputError.from_problems([Problem(Location(name, number),
@@ -113,9 +113,8 @@ def score_stdin_document(ruleset: RuleSet, raw: bytes) -> Scored:
     try:
         text = read_text(name, raw)
         data = load_yaml(text, name, checked=False)
-        try:
-            valid = CASE_DATA.validate_python(data)
-        except ValidationError:
+        valid = fast_convert(data)
+        if valid is None:
             check_size(data, name)
             return _precise(ruleset, data, name, name, text, None)
         return ruleset.row_from_data(valid, name), _expected(valid)
@@ -133,6 +132,7 @@ class Chunk:
     files: tuple[str, ...] = ()
     name: str = ""
     lines: tuple[tuple[int, bytes], ...] = ()
+    span: tuple[int, int, int] | None = None  # (start byte, end byte, first line number) of file `name`
     document: bytes | None = None  # one YAML/JSON case from standard input
     error: str | None = None  # the input could not be opened
 
@@ -152,28 +152,51 @@ class Brief(NamedTuple):
 
 @dataclass
 class ChunkResult:
-    """A chunk's results: its output text in the chosen format, and a brief per case."""
+    """A chunk's results: its output text, counts per (class, urgency), the errors, and - when
+    asked for (--expect, --fail-on) - a brief of every case."""
 
     text: str
-    briefs: list[Brief]
+    counts: collections.Counter[tuple[str, str]]
+    errors: list[Brief]
+    briefs: list[Brief] | None = None
     rows: list[dict[str, Any]] | None = None  # for the table, drawn by the parent
 
+    @property
+    def cases(self) -> int:
+        return sum(self.counts.values()) + len(self.errors)
 
-def score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str = "jsonl") -> ChunkResult:
+
+def _brief(row: dict[str, Any], expected: dict[str, Any] | None) -> Brief:
+    return Brief(row["file"], row["id"], row["classification"], row["urgency"], tuple(row["conditions"] or ()),
+                 tuple(row["rules_fired"] or ()), row["error"], expected)
+
+
+def score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str = "jsonl", detail: bool = False) -> ChunkResult:
     if chunk.error is not None:
         scored = [(error_row(chunk.name, chunk.error), None)]
     elif chunk.document is not None:
         scored = [score_stdin_document(ruleset, chunk.document)]
+    elif chunk.span is not None:
+        scored = list(_score_span(ruleset, chunk.name, *chunk.span))
     elif chunk.lines:
         scored = [score_line(ruleset, raw, chunk.name, number) for number, raw in chunk.lines]
     else:
         scored = [score_file(ruleset, path) for path in chunk.files]
-    briefs = [Brief(r["file"], r["id"], r["classification"], r["urgency"], tuple(r["conditions"] or ()),
-                    tuple(r["rules_fired"] or ()), r["error"], e) for r, e in scored]
     rows = [r for r, _ in scored]
-    if fmt == "table":
-        return ChunkResult("", briefs, rows)
-    return ChunkResult(format_rows(rows, fmt), briefs)
+    counts = collections.Counter((r["classification"], r["urgency"]) for r in rows if not r["error"])
+    errors = [_brief(r, None) for r in rows if r["error"]]
+    briefs = [_brief(r, e) for r, e in scored] if detail else None
+    text = "" if fmt == "table" else format_rows(rows, fmt)
+    return ChunkResult(text, counts, errors, briefs, rows if fmt == "table" else None)
+
+
+def _score_span(ruleset: RuleSet, name: str, start: int, end: int, first_line: int) -> Iterator[Scored]:
+    with open(name, "rb") as handle:
+        handle.seek(start)
+        block = handle.read(end - start)
+    for number, raw in enumerate(block.split(b"\n"), start=first_line):
+        if raw.strip():
+            yield score_line(ruleset, raw, name, number)
 
 
 def expand(paths: Iterable[str]) -> Iterator[str]:
@@ -206,7 +229,10 @@ def chunks(paths: Iterable[str], stdin: IO[bytes] | None = None) -> Iterator[Chu
 
 
 def _jsonl_chunks(path: str, stdin: IO[bytes] | None) -> Iterator[Chunk]:
-    name = "<stdin>" if path == "-" else path
+    if path != "-":
+        yield from _file_spans(path)
+        return
+    name = "<stdin>"
     try:
         handle = stdin if path == "-" else open(path, "rb")
     except OSError as exc:
@@ -236,6 +262,27 @@ def _jsonl_chunks(path: str, stdin: IO[bytes] | None) -> Iterator[Chunk]:
             handle.close()
 
 
+def _file_spans(path: str) -> Iterator[Chunk]:
+    """Byte ranges of whole lines; the parent only finds line ends and counts lines (in C)."""
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        reason = "no such file" if isinstance(exc, FileNotFoundError) else f"cannot be read ({exc.strerror})"
+        yield Chunk(name=path, error=f"{path}: {reason}")
+        return
+    with handle:
+        start, line = 0, 1
+        while True:
+            block = handle.read(BYTES_PER_CHUNK)
+            if not block:
+                return
+            if not block.endswith(b"\n"):
+                block += handle.readline()  # finish the last line
+            yield Chunk(name=path, span=(start, start + len(block), line))
+            start += len(block)
+            line += block.count(b"\n")
+
+
 def _chain(first: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
     yield from first
     yield from rest
@@ -260,19 +307,20 @@ def _init_worker(rules_dir: str | None) -> None:
         _WORKER_RULES = load_rules(rules_dir)
 
 
-def _work(chunk: Chunk, fmt: str) -> ChunkResult:
+def _work(chunk: Chunk, fmt: str, detail: bool) -> ChunkResult:
     assert _WORKER_RULES is not None
-    return score_chunk(_WORKER_RULES, chunk, fmt)
+    return score_chunk(_WORKER_RULES, chunk, fmt, detail)
 
 
 def score_stream(paths: list[str], ruleset: RuleSet, jobs: int = 1, stdin: IO[bytes] | None = None,
-                 fmt: str = "jsonl") -> Iterator[ChunkResult]:
+                 fmt: str = "jsonl", detail: bool = False) -> Iterator[ChunkResult]:
     """Every chunk's results, in input order. `jobs` > 1 scores chunks in worker processes."""
+    gc.freeze()  # the rules and schemas live all run: keep them out of every collection (workers inherit)
     work = chunks(paths, stdin)
     first = list(islice(work, 2))
     if jobs <= 1 or len(first) < 2:  # one chunk: not worth starting processes
         for chunk in _chain(first, work):
-            yield score_chunk(ruleset, chunk, fmt)
+            yield score_chunk(ruleset, chunk, fmt, detail)
         return
     global _WORKER_RULES
     _WORKER_RULES = ruleset
@@ -280,14 +328,14 @@ def score_stream(paths: list[str], ruleset: RuleSet, jobs: int = 1, stdin: IO[by
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                              initargs=(str(ruleset.directory),)) as pool:
-        yield from _ordered(pool, _chain(first, work), jobs * CHUNKS_IN_FLIGHT_PER_JOB, fmt)
+        yield from _ordered(pool, _chain(first, work), jobs * CHUNKS_IN_FLIGHT_PER_JOB, fmt, detail)
 
 
-def _ordered(pool: Executor, work: Iterator[Chunk], window: int, fmt: str) -> Iterator[ChunkResult]:
+def _ordered(pool: Executor, work: Iterator[Chunk], window: int, fmt: str, detail: bool) -> Iterator[ChunkResult]:
     """Map chunks over the pool with at most `window` in flight, yielding in order."""
     in_flight: collections.deque[Future[ChunkResult]] = collections.deque()
     for chunk in work:
-        in_flight.append(pool.submit(_work, chunk, fmt))
+        in_flight.append(pool.submit(_work, chunk, fmt, detail))
         if len(in_flight) >= window:
             yield in_flight.popleft().result()
     while in_flight:
@@ -305,13 +353,12 @@ class Summary:
     by_urgency: collections.Counter[str] = field(default_factory=collections.Counter)
     started: float = field(default_factory=time.perf_counter)
 
-    def add(self, brief: Brief) -> None:
-        self.total += 1
-        if brief.error:
-            self.errors += 1
-        else:
-            self.by_class[brief.classification] += 1  # type: ignore[index]
-            self.by_urgency[brief.urgency] += 1  # type: ignore[index]
+    def add(self, result: ChunkResult) -> None:
+        self.total += result.cases
+        self.errors += len(result.errors)
+        for (classification, urgency), n in result.counts.items():
+            self.by_class[classification] += n
+            self.by_urgency[urgency] += n
 
     def render(self, ruleset: RuleSet) -> str:
         elapsed = time.perf_counter() - self.started
@@ -490,10 +537,10 @@ def show_progress() -> bool:
 
 
 def run(paths: list[str], ruleset: RuleSet, out: IO[str], fmt: str, jobs: int, stdin: IO[bytes] | None,
-        on_case: Callable[[Brief], None]) -> None:
-    """Score and write every case, calling `on_case` for each (summary, expect, fail-on)."""
+        summary: Summary, on_case: Callable[[Brief], None], detail: bool = False) -> None:
+    """Score and write every case. `on_case` sees each error, and every case when `detail`."""
     writer = Writer(fmt, out)
-    results = score_stream(paths, ruleset, jobs, stdin, fmt)
+    results = score_stream(paths, ruleset, jobs, stdin, fmt, detail)
     progress = None
     if show_progress():
         from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -505,10 +552,11 @@ def run(paths: list[str], ruleset: RuleSet, out: IO[str], fmt: str, jobs: int, s
     try:
         for result in results:
             writer.write(result)
-            for brief in result.briefs:
+            summary.add(result)
+            for brief in (result.briefs if detail else result.errors) or ():
                 on_case(brief)
             if progress is not None:
-                progress.advance(task, len(result.briefs))
+                progress.advance(task, result.cases)
     finally:
         if progress is not None:
             progress.stop()

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from typing_extensions import NotRequired, TypedDict
+import msgspec
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InputError, Location, Problem, did_you_mean
 from .yamlio import Locator, load_json, load_yaml, read_text
@@ -67,8 +67,8 @@ def _start_back(items: list[int]) -> list[int]:
     return items
 
 
-# Validators live in the types (not on the models) so the plain-dict schema used
-# for batch speed (CASE_DATA below) applies exactly the same checks.
+# Validators live in the types (not on the models) so the fast schema used for
+# batch scoring (CASE_STRUCT below) runs exactly the same checks.
 Age = Annotated[int, AfterValidator(_adult)]
 StartBack = Annotated[list[int], AfterValidator(_start_back)]
 
@@ -213,30 +213,71 @@ class Case(_Section):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-# --------------------------------------------------------------------------- plain-dict schema
+# --------------------------------------------------------------------------- the fast schema
 
 
-def _typed_dict(model: type[BaseModel]) -> Any:
-    """A TypedDict with the same fields, types, limits and validators as `model`."""
-    fields: dict[str, Any] = {}
+def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, Any]]) -> Any:
+    """A msgspec Struct with the same fields, types, limits and (collected) validators as `model`."""
+    fields: list[tuple[Any, ...]] = []
     for name, info in model.model_fields.items():
         annotation = info.annotation
         args = get_args(annotation)
         nested = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        optional = get_origin(annotation) is Union and type(None) in args
         if nested:
-            annotation = Optional[_typed_dict(nested[0])]
-        if info.metadata:
-            annotation = Annotated[(annotation, *info.metadata)]
-        fields[name] = annotation if info.is_required() else NotRequired[annotation]
-    typed = TypedDict(f"{model.__name__}Data", fields)  # type: ignore[operator]
-    typed.__pydantic_config__ = model.model_config  # type: ignore[attr-defined]
-    return typed
+            kind: Any = _struct(nested[0], f"{path}{name}.", validators)
+        else:
+            kind = [a for a in args if a is not type(None)][0] if optional else annotation
+            if get_origin(kind) is Annotated:  # validators live in Annotated types: run them too
+                kind, *extras = get_args(kind)
+                validators += [(f"{path}{name}", e.func) for e in extras if isinstance(e, AfterValidator)]
+            limits = {}
+            for meta in info.metadata:
+                for key in ("ge", "le", "min_length", "max_length"):
+                    if getattr(meta, key, None) is not None:
+                        limits[key] = getattr(meta, key)
+            if limits:
+                kind = Annotated[kind, msgspec.Meta(**limits)]
+        if optional:
+            kind = Optional[kind]
+        fields.append((name, kind) if info.is_required() else (name, kind, None))
+    return msgspec.defstruct(f"{model.__name__}Fast", fields, forbid_unknown_fields=True)
 
 
-#: Validates a case into plain nested dicts - the same rules as `Case`, without
-#: building model objects. Batch scoring uses it; on any error the case is read
-#: again through `Case` for the located message.
-CASE_DATA: TypeAdapter[Any] = TypeAdapter(_typed_dict(Case))
+_FAST_VALIDATORS: list[tuple[str, Any]] = []
+#: Case data as msgspec Structs: the same rules as `Case` at a fraction of the cost.
+#: Batch scoring reads cases this way; any case refused here is read again through
+#: `Case` for its located message (and scored, should `Case` accept it).
+CASE_STRUCT: Any = _struct(Case, "", _FAST_VALIDATORS)
+_DECODE_JSON = msgspec.json.Decoder(CASE_STRUCT).decode
+#: An empty struct per section, standing in for a section the case leaves out.
+EMPTY_SECTIONS: dict[str, Any] = {
+    f.name: kind() for f in msgspec.structs.fields(CASE_STRUCT) for kind in get_args(f.type)
+    if isinstance(kind, type) and issubclass(kind, msgspec.Struct)
+}
+
+
+def _fast(read: Any, source: Any) -> Any:
+    try:
+        case = read(source)
+        for path, check in _FAST_VALIDATORS:
+            section, _, name = path.partition(".")
+            value = getattr(getattr(case, section), name, None) if getattr(case, section) is not None else None
+            if value is not None:
+                check(value)
+    except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
+        return None
+    return case
+
+
+def fast_json(raw: bytes) -> Any:
+    """A JSON case as a CASE_STRUCT, or None when it is not a valid case (read it precisely)."""
+    return _fast(_DECODE_JSON, raw)
+
+
+def fast_convert(data: Any) -> Any:
+    """Parsed case data as a CASE_STRUCT, or None when it is not a valid case (read it precisely)."""
+    return _fast(lambda d: msgspec.convert(d, CASE_STRUCT), data)
 
 
 # --------------------------------------------------------------------------- vocabulary

@@ -95,7 +95,6 @@ def score(
     serious = []
 
     def on_case(brief) -> None:  # type: ignore[no-untyped-def]
-        summary.add(brief)
         if brief.error:
             _err(brief.error)
             return
@@ -106,11 +105,12 @@ def score(
             serious.append(brief.file)
 
     stdin = sys.stdin.buffer if "-" in paths else None
+    detail = expect or fail_on is not None  # otherwise workers send counts and errors only
     if output is None:
-        run(paths, ruleset, sys.stdout, chosen, jobs, stdin, on_case)
+        run(paths, ruleset, sys.stdout, chosen, jobs, stdin, summary, on_case, detail)
     else:
         with atomic_output(output, force=force) as handle:
-            run(paths, ruleset, handle, chosen, jobs, stdin, on_case)
+            run(paths, ruleset, handle, chosen, jobs, stdin, summary, on_case, detail)
     if not quiet:
         _err(summary.render(ruleset))
     if expect:

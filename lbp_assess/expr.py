@@ -652,8 +652,22 @@ class CodeGen:
     def _count(self, node: Compare) -> tuple[str, bool]:
         count_node, k, op = ((node.left, node.right, node.op) if node.left.type == COUNT
                              else (node.right, node.left, _FLIP[node.op]))
+        k_src = repr(k.value)  # type: ignore[attr-defined]
+        if isinstance(count_node, Count) and op in (">=", ">", "<=", "<"):
+            # Inline: lo = items known true, hi = lo + unknown items.
+            parts = [self.expr(i) for i in count_node.items]
+            temps = [self._temp() for _ in parts]
+            lo = " + ".join(f"(({t} := {s}) is True)" for t, (s, _) in zip(temps, parts))
+            unknown = " + ".join(f"({t} is None)" for t, (_, n) in zip(temps, parts) if n) or "0"
+            lo_t = self._temp()
+            hi = f"{lo_t} + {unknown}"
+            if op in (">=", ">"):  # true when lo reaches k; false when even hi cannot
+                sure, never = f"{lo_t} {op} {k_src}", f"not ({hi} {op} {k_src})"
+            else:  # true when even hi stays under k; false when lo is already past it
+                sure, never = f"{hi} {op} {k_src}", f"not ({lo_t} {op} {k_src})"
+            return f"(True if ({lo_t} := {lo}) is not None and {sure} else (False if {never} else None))", True
         src, _ = self.expr(count_node)
-        return f"_count_compare({op!r}, *{src}, {k.value!r})", True  # type: ignore[attr-defined]
+        return f"_count_compare({op!r}, *{src}, {k_src})", True  # type: ignore[attr-defined]
 
     def _interval(self, node: Count) -> tuple[str, bool]:
         """A count as the tuple (known true, known true + unknown)."""

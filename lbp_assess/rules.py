@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import expr
 from . import questionnaire as interview_file
-from .case import FACTS, Case, facts_of, problems_from
+from .case import EMPTY_SECTIONS, FACTS, Case, facts_of, problems_from
 from .errors import InputError, Location, Problem, did_you_mean
 from .expr import ExprError, Outcome, Symbol, Type
 from .yamlio import Locator, load_yaml, read_text
@@ -242,15 +242,15 @@ class RuleSet:
         return Assessment(case_id, *summary, rules_version=self.version, ruleset=self, facts=facts,
                           fired=frozenset(fired), undecided=frozenset(undecided))
 
-    def row_from_data(self, data: dict[str, Any], source: str) -> dict[str, Any]:
-        """The result row of validated case data (CASE_DATA), without building a Case."""
+    def row_from_data(self, data: Any, source: str) -> dict[str, Any]:
+        """The result row of a case read the fast way (case.CASE_STRUCT), without building a Case."""
         fired, undecided, warn, class_index, unscreened = self.evaluate_data(data)
         (classification, urgency, conditions, alerts, findings, unscreened_facts, warnings,
          rules_fired) = self._summarise(fired, warn, class_index, unscreened,
                                         (lambda path: _get(data, path)) if warn else None)
         ids = self._tables[1]
         return {
-            "id": data["id"], "file": source, "classification": classification, "urgency": urgency,
+            "id": data.id, "file": source, "classification": classification, "urgency": urgency,
             "conditions": list(conditions), "alerts": list(alerts), "unscreened": unscreened_facts,
             "warnings": warnings, "rules_fired": rules_fired, "rules_version": self.version, "error": None,
             "condition_tiers": conditions, "findings": findings, "not_excluded": [ids[i] for i in undecided],
@@ -284,10 +284,10 @@ class RuleSet:
                 [screening[i] for i in unscreened], warnings, [ids[i] for i in fired])
 
 
-def _get(data: dict[str, Any], path: str) -> Any:
+def _get(data: Any, path: str) -> Any:
     section, _, name = path.partition(".")
-    part = data.get(section)
-    return part.get(name) if part else None
+    part = getattr(data, section)
+    return getattr(part, name) if part is not None else None
 
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
@@ -841,7 +841,7 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
     """Generate the rule set as two Python functions with one body.
 
     `evaluate(facts)` reads a flat fact dict (`{"pain.leg_side": ...}`);
-    `evaluate_data(data)` reads validated nested case data. Both return
+    `evaluate_data(case)` reads a case read the fast way (case.CASE_STRUCT). Both return
     `(fired, undecided, warnings, class_index, unscreened)`: indices of rules that
     fired and that unknown facts left undecided, of consistency checks that hold,
     of the classification entry that applies, and of unanswered screening facts.
@@ -927,15 +927,17 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
     flat = [f"    {v} = F[{n!r}]" for n, v in facts_used]
     nested: list[str] = []
     sections: dict[str, str] = {}
+    empty: dict[str, Any] = {}
     for n, v in facts_used:
         section, name = n.split(".", 1)
         if section not in sections:
             sections[section] = f"_s{len(sections)}"
-            nested.append(f"    {sections[section]} = D.get({section!r}) or _EMPTY")
-        nested.append(f"    {v} = {sections[section]}.get({name!r})")
+            empty[f"_E{sections[section]}"] = EMPTY_SECTIONS[section]
+            nested.append(f"    {sections[section]} = D.{section} or _E{sections[section]}")
+        nested.append(f"    {v} = {sections[section]}.{name}")
     source = ("def evaluate(F):\n" + "\n".join(flat + body) + "\n\n"
               "def evaluate_data(D):\n" + "\n".join(nested + body) + "\n")
-    namespace: dict[str, Any] = {"_count_compare": expr._count_compare, "_EMPTY": {}, **gen.constants}
+    namespace: dict[str, Any] = {"_count_compare": expr._count_compare, **empty, **gen.constants}
     code = compile(source, f"<rules {rs.manifest.name}>", "exec")
     exec(code, namespace)  # noqa: S102 - source is generated from checked trees only
     for fn in ("evaluate", "evaluate_data"):

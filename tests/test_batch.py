@@ -19,6 +19,7 @@ def many(tmp_path, monkeypatch):
     """Several chunks of YAML files and JSON Lines, with bad input in the middle of each."""
     monkeypatch.setattr(batch, "FILES_PER_CHUNK", 4)
     monkeypatch.setattr(batch, "LINES_PER_CHUNK", 5)
+    monkeypatch.setattr(batch, "BYTES_PER_CHUNK", 200)  # a JSON Lines file in many byte ranges
     folder = tmp_path / "cases"
     folder.mkdir()
     sources = sorted(CASES.glob("*.yaml"))
@@ -34,6 +35,15 @@ def many(tmp_path, monkeypatch):
 
 def rows_of(run):
     return [json.loads(line) for line in run.out.splitlines()]
+
+
+def test_json_lines_byte_ranges_cover_every_line_once(many):
+    chunks = list(batch._file_spans(str(many / "bulk.jsonl")))
+    assert len(chunks) > 5
+    starts = [c.span[0] for c in chunks]
+    ends = [c.span[1] for c in chunks]
+    assert starts[0] == 0 and starts[1:] == ends[:-1] and ends[-1] == (many / "bulk.jsonl").stat().st_size
+    assert [c.span[2] for c in chunks] == sorted(c.span[2] for c in chunks)
 
 
 def test_output_order_is_the_same_whatever_the_jobs(cli, many):
