@@ -218,7 +218,7 @@ def chunks(paths: Iterable[str], stdin: IO[bytes] | None = None) -> Iterator[Chu
             if pending:
                 yield Chunk(files=tuple(pending))
                 pending = []
-            yield from _jsonl_chunks(path, stdin)
+            yield from _stdin_chunks(stdin) if path == "-" else _file_spans(path)
             continue
         pending.append(path)
         if len(pending) >= FILES_PER_CHUNK:
@@ -228,38 +228,22 @@ def chunks(paths: Iterable[str], stdin: IO[bytes] | None = None) -> Iterator[Chu
         yield Chunk(files=tuple(pending))
 
 
-def _jsonl_chunks(path: str, stdin: IO[bytes] | None) -> Iterator[Chunk]:
-    if path != "-":
-        yield from _file_spans(path)
-        return
+def _stdin_chunks(stdin: IO[bytes] | None) -> Iterator[Chunk]:
+    """Standard input: JSON Lines when the first line is a whole JSON object, else one case."""
     name = "<stdin>"
-    try:
-        handle = stdin if path == "-" else open(path, "rb")
-    except OSError as exc:
-        reason = "no such file" if isinstance(exc, FileNotFoundError) else f"cannot be read ({exc.strerror})"
-        yield Chunk(name=name, error=f"{name}: {reason}")
-        return
-    if handle is None:
+    if stdin is None:
         yield Chunk(name=name, error=f"{name}: no standard input")
         return
-    try:
-        lines = ((number, raw) for number, raw in enumerate(handle, start=1) if raw.strip())
-        if path == "-":
-            first = next(lines, None)
-            if first is None:
-                return
-            if not _is_json_object(first[1]):  # one YAML or JSON case, not JSON Lines
-                yield Chunk(document=first[1] + handle.read())
-                return
-            lines = _chain([first], lines)
-        while True:
-            block = tuple(islice(lines, LINES_PER_CHUNK))
-            if not block:
-                return
-            yield Chunk(name=name, lines=block)
-    finally:
-        if path != "-":
-            handle.close()
+    lines = ((number, raw) for number, raw in enumerate(stdin, start=1) if raw.strip())
+    first = next(lines, None)
+    if first is None:
+        return
+    if not _is_json_object(first[1]):
+        yield Chunk(document=first[1] + stdin.read())
+        return
+    lines = _chain([first], lines)
+    while block := tuple(islice(lines, LINES_PER_CHUNK)):
+        yield Chunk(name=name, lines=block)
 
 
 def _file_spans(path: str) -> Iterator[Chunk]:
@@ -446,6 +430,50 @@ class Agreement:
         return "\n".join(out)
 
 
+@dataclass
+class Report:
+    """What a batch run found: the summary, agreement (--expect), serious cases (--fail-on)."""
+
+    ruleset: RuleSet
+    expect: bool = False
+    fail_on: str | None = None  # a tier name, or "red_flag"
+    summary: Summary = field(default_factory=Summary)
+    serious: list[str] = field(default_factory=list)
+    agreement: Agreement = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.agreement = Agreement(list(self.ruleset.manifest.classes))
+
+    @property
+    def detail(self) -> bool:
+        """Whether every case must be seen (otherwise workers send counts and errors only)."""
+        return self.expect or self.fail_on is not None
+
+    def on_case(self, brief: Brief) -> None:
+        if brief.error:
+            return
+        if self.expect:
+            self.agreement.add(brief)
+        if self.fail_on is not None and self.reaches(brief):
+            self.serious.append(brief.file)
+
+    def reaches(self, brief: Brief) -> bool:
+        if self.fail_on == "red_flag":
+            return brief.classification == "red_flag"
+        rank = self.ruleset.tier_rank
+        return rank[brief.urgency] <= rank[self.fail_on]  # type: ignore[index]
+
+    def exit_code(self) -> int:
+        """3 when --fail-on was reached (it outranks everything), 1 for errors or disagreements."""
+        from .errors import ExitCode
+
+        if self.serious:
+            return ExitCode.SERIOUS_FINDING
+        if self.summary.errors or (self.expect and self.agreement.disagreements):
+            return ExitCode.FAILED
+        return ExitCode.OK
+
+
 # --------------------------------------------------------------------------- writers
 
 
@@ -537,10 +565,10 @@ def show_progress() -> bool:
 
 
 def run(paths: list[str], ruleset: RuleSet, out: IO[str], fmt: str, jobs: int, stdin: IO[bytes] | None,
-        summary: Summary, on_case: Callable[[Brief], None], detail: bool = False) -> None:
-    """Score and write every case. `on_case` sees each error, and every case when `detail`."""
+        report: Report, on_error: Callable[[str], None]) -> None:
+    """Score and write every case into `out`, filling `report`; `on_error` sees each error message."""
     writer = Writer(fmt, out)
-    results = score_stream(paths, ruleset, jobs, stdin, fmt, detail)
+    results = score_stream(paths, ruleset, jobs, stdin, fmt, report.detail)
     progress = None
     if show_progress():
         from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -552,9 +580,11 @@ def run(paths: list[str], ruleset: RuleSet, out: IO[str], fmt: str, jobs: int, s
     try:
         for result in results:
             writer.write(result)
-            summary.add(result)
-            for brief in (result.briefs if detail else result.errors) or ():
-                on_case(brief)
+            report.summary.add(result)
+            for brief in result.errors:
+                on_error(brief.error)  # type: ignore[arg-type]
+            for brief in result.briefs or ():
+                report.on_case(brief)
             if progress is not None:
                 progress.advance(task, result.cases)
     finally:

@@ -31,6 +31,7 @@ app.add_typer(rules_app, name="rules")
 
 RulesOption = typer.Option(None, "--rules", help="Rule set directory (default: the shipped rules).",
                            file_okay=False)
+RulesArgument = typer.Argument(None, help="Rule set directory (default: the shipped rules).", file_okay=False)
 
 
 class ScoreFormat(str, Enum):
@@ -83,43 +84,26 @@ def score(
     rules: Optional[Path] = RulesOption,
 ) -> None:
     """Score saved case files. Exit 0 all scored, 1 any error or disagreement, 3 --fail-on reached."""
-    from .batch import Agreement, Summary, run
+    from .batch import Report, run
     from .files import atomic_output
     from .rules import load_rules
 
     ruleset = load_rules(rules)
     chosen = (fmt.value if fmt else None) or ("table" if output is None and sys.stdout.isatty() else "jsonl")
-    summary = Summary()
-    agreement = Agreement(list(ruleset.manifest.classes))
-    rank = ruleset.tier_rank
-    serious = []
-
-    def on_case(brief) -> None:  # type: ignore[no-untyped-def]
-        if brief.error:
-            _err(brief.error)
-            return
-        if expect:
-            agreement.add(brief)
-        if fail_on is not None and (brief.classification == "red_flag" if fail_on is FailOn.red_flag
-                                    else rank[brief.urgency] <= rank[fail_on.value]):
-            serious.append(brief.file)
-
+    report = Report(ruleset, expect, fail_on.value if fail_on else None)
     stdin = sys.stdin.buffer if "-" in paths else None
-    detail = expect or fail_on is not None  # otherwise workers send counts and errors only
     if output is None:
-        run(paths, ruleset, sys.stdout, chosen, jobs, stdin, summary, on_case, detail)
+        run(paths, ruleset, sys.stdout, chosen, jobs, stdin, report, _err)
     else:
         with atomic_output(output, force=force) as handle:
-            run(paths, ruleset, handle, chosen, jobs, stdin, summary, on_case, detail)
+            run(paths, ruleset, handle, chosen, jobs, stdin, report, _err)
     if not quiet:
-        _err(summary.render(ruleset))
+        _err(report.summary.render(ruleset))
     if expect:
-        typer.echo(agreement.render(), err=True)
-    if serious:
-        _err(f"--fail-on {fail_on.value}: reached by {len(serious)} case(s), first {serious[0]}")  # type: ignore
-        raise typer.Exit(ExitCode.SERIOUS_FINDING)
-    if summary.errors or (expect and agreement.disagreements):
-        raise typer.Exit(ExitCode.FAILED)
+        typer.echo(report.agreement.render(), err=True)
+    if report.serious:
+        _err(f"--fail-on {report.fail_on}: reached by {len(report.serious)} case(s), first {report.serious[0]}")
+    raise typer.Exit(report.exit_code())
 
 
 class NoteFormat(str, Enum):
@@ -274,10 +258,7 @@ def explain(
 
 
 @rules_app.command("check")
-def rules_check(
-    directory: Optional[Path] = typer.Argument(None, help="Rule set directory (default: the shipped rules).",
-                                               file_okay=False),
-) -> None:
+def rules_check(directory: Optional[Path] = RulesArgument) -> None:
     """Validate a rule set: schema, expressions, names, ids, definitions. Exit 1 on any error."""
     from .rules import check_rules, default_rules_dir
 
@@ -293,10 +274,7 @@ def rules_check(
 
 
 @rules_app.command("test")
-def rules_test(
-    directory: Optional[Path] = typer.Argument(None, help="Rule set directory (default: the shipped rules).",
-                                               file_okay=False),
-) -> None:
+def rules_test(directory: Optional[Path] = RulesArgument) -> None:
     """Run the rule tests in DIR/tests/*.yaml. Exit 1 if any fails."""
     from .rules import default_rules_dir, load_rules
     from .ruletests import run_tests
