@@ -96,7 +96,7 @@ def load_tests(directory: Path) -> list[RuleTest]:
             problems.extend(err.problems)
             continue
         except ValidationError as exc:
-            problems.extend(problems_from(exc, name, read_text(path), model=RuleTestFile))
+            problems.extend(problems_from(exc, name, text, model=RuleTestFile))
             continue
         locator = Locator(text)
         for index, test in enumerate(spec.tests):
