@@ -238,7 +238,7 @@ class ExplainFormat(str, Enum):
 def explain(
     case: Path = typer.Argument(..., help="A case file.", dir_okay=False),
     fmt: ExplainFormat = typer.Option(ExplainFormat.tree, "--format", "-f", help="tree | json"),
-    all_rules: bool = typer.Option(False, "--all", help="Show the rules that did not fire too."),
+    brief: bool = typer.Option(False, "--brief", help="Leave out the rules that did not fire."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
     """Why the case got its class: every rule by layer, and what single answer would change it."""
@@ -254,7 +254,7 @@ def explain(
     else:
         from rich.console import Console
 
-        render_tree(data, Console(highlight=False), all_rules)
+        render_tree(data, Console(highlight=False), brief)
 
 
 @rules_app.command("check")

@@ -140,8 +140,8 @@ STATE = {"fired": ("[green]✔ fired[/green]", 0), "not_excluded": ("[yellow]? n
          "not_fired": ("[dim]✘ not fired[/dim]", 2)}
 
 
-def render_tree(data: dict[str, Any], console: Any, all_rules: bool = False) -> None:
-    """Draw the explanation as a rich tree. Rules that did not fire are summarised unless all_rules."""
+def render_tree(data: dict[str, Any], console: Any, brief: bool = False) -> None:
+    """Draw the explanation as a rich tree; `brief` leaves out the rules that did not fire."""
     from rich.markup import escape
     from rich.tree import Tree
 
@@ -151,7 +151,7 @@ def render_tree(data: dict[str, Any], console: Any, all_rules: bool = False) -> 
         branch = tree.add(f"[bold]{escape(layer['title'])}[/bold]")
         quiet = 0
         for rule in sorted(layer["rules"], key=lambda r: STATE[r["state"]][1]):
-            if rule["state"] == "not_fired" and not all_rules:
+            if rule["state"] == "not_fired" and brief:
                 quiet += 1
                 continue
             tier = f" ({rule['tier']})" if rule["tier"] else ""
@@ -159,11 +159,11 @@ def render_tree(data: dict[str, Any], console: Any, all_rules: bool = False) -> 
             node.add(escape(rule["reason"]))
             facts = [f"{escape(f['label'])}: {escape(f['shown'])}" for f in rule["facts"]]
             if facts:
-                what = "missing" if rule["state"] == "not_excluded" else "because"
+                what = {"not_excluded": "missing", "not_fired": "decided by"}.get(rule["state"], "because")
                 node.add(f"[cyan]{what}:[/cyan] " + "; ".join(facts))
             node.add(f"[dim]source: {escape(rule['source'])}[/dim]")
         if quiet:
-            branch.add(f"[dim]{quiet} more rule(s) did not fire (--all to show them)[/dim]")
+            branch.add(f"[dim]{quiet} more rule(s) did not fire (shown without --brief)[/dim]")
     changes = tree.add("[bold]What would change it[/bold] (one answer different)")
     if not data["what_would_change"]:
         changes.add("[dim]no single answer would change the class or the urgency[/dim]")

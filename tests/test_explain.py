@@ -57,6 +57,9 @@ def test_explain_command_tree_and_json(cli):
     assert tree.code == 0
     assert "Red flags (serious pathology)" in tree.out and "✔ fired" in tree.out
     assert "What would change it" in tree.out and "Decision support only" in tree.out
+    assert "✘ not fired" in tree.out and "decided by:" in tree.out  # every rule, with why it did not fire
+    brief = cli("explain", path, "--brief")
+    assert "✘ not fired" not in brief.out and "more rule(s) did not fire" in brief.out
     data = json.loads(cli("explain", path, "--format", "json").out)
     assert data["classification"] == "radicular" and data["urgency"] == "urgent"
     assert cli("explain", str(EXAMPLES / "missing.yaml")).code == 1
