@@ -299,11 +299,6 @@ class FactType:
     minimum: float | None = None
     maximum: float | None = None
 
-    def describe(self) -> str:
-        if self.kind in ("enum", "set"):
-            return f"{self.kind} of {', '.join(self.values)}"
-        return self.kind
-
 
 def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
     args = [a for a in get_args(annotation) if a is not type(None)]

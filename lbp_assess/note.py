@@ -272,7 +272,3 @@ def render_text(note: Note) -> str:
     out += _wrap(note.footer, False)
     return "\n".join(out) + "\n"
 
-
-def note_for(case: Case, ruleset: RuleSet, fmt: str = "md") -> str:
-    return render(build_note(case, ruleset.assess(case), ruleset), fmt)
-

@@ -197,10 +197,6 @@ class RuleSet:
         """0 = highest tier."""
         return {name: i for i, name in enumerate(self.manifest.tiers)}
 
-    @property
-    def lowest_tier(self) -> str:
-        return list(self.manifest.tiers)[-1]
-
     @cached_property
     def class_findings(self) -> list[str]:
         """The findings the classification order reads (stenosis_likely, radicular_likely, ...)."""
