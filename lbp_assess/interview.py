@@ -339,7 +339,9 @@ def describe_answer(question: Question, value: Any, answered: bool = True) -> st
     if not answered:
         return "not asked"
     if value is None:
-        return "unsure / not asked" if question.kind not in ("text",) else "-"
+        if question.kind == "text":
+            return "-"
+        return "not recorded" if question.optional else "unsure / not asked"
     if question.kind == "yes_no":
         return "yes" if value else "no"
     if question.kind == "choice":
