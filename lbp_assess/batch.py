@@ -172,22 +172,33 @@ def _brief(row: dict[str, Any], expected: dict[str, Any] | None) -> Brief:
 
 
 def score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str = "jsonl", detail: bool = False) -> ChunkResult:
-    if chunk.error is not None:
-        scored = [(error_row(chunk.name, chunk.error), None)]
-    elif chunk.document is not None:
-        scored = [score_stdin_document(ruleset, chunk.document)]
-    elif chunk.span is not None:
-        scored = list(_score_span(ruleset, chunk.name, *chunk.span))
-    elif chunk.lines:
-        scored = [score_line(ruleset, raw, chunk.name, number) for number, raw in chunk.lines]
-    else:
-        scored = [score_file(ruleset, path) for path in chunk.files]
-    rows = [r for r, _ in scored]
-    counts = collections.Counter((r["classification"], r["urgency"]) for r in rows if not r["error"])
-    errors = [_brief(r, None) for r in rows if r["error"]]
-    briefs = [_brief(r, e) for r, e in scored] if detail else None
+    rows: list[dict[str, Any]] = []
+    counts: dict[tuple[str, str], int] = {}
+    errors: list[Brief] = []
+    briefs: list[Brief] | None = [] if detail else None
+    for row, expected in _scored(ruleset, chunk):  # one pass: this is the per-case hot path
+        rows.append(row)
+        if row["error"]:
+            errors.append(_brief(row, None))
+        else:
+            key = (row["classification"], row["urgency"])
+            counts[key] = counts.get(key, 0) + 1
+        if briefs is not None:
+            briefs.append(_brief(row, expected))
     text = "" if fmt == "table" else format_rows(rows, fmt)
-    return ChunkResult(text, counts, errors, briefs, rows if fmt == "table" else None)
+    return ChunkResult(text, collections.Counter(counts), errors, briefs, rows if fmt == "table" else None)
+
+
+def _scored(ruleset: RuleSet, chunk: Chunk) -> Iterable[Scored]:
+    if chunk.error is not None:
+        return [(error_row(chunk.name, chunk.error), None)]
+    if chunk.document is not None:
+        return [score_stdin_document(ruleset, chunk.document)]
+    if chunk.span is not None:
+        return _score_span(ruleset, chunk.name, *chunk.span)
+    if chunk.lines:
+        return (score_line(ruleset, raw, chunk.name, number) for number, raw in chunk.lines)
+    return (score_file(ruleset, path) for path in chunk.files)
 
 
 def _score_span(ruleset: RuleSet, name: str, start: int, end: int, first_line: int) -> Iterator[Scored]:
@@ -491,7 +502,7 @@ def flat(value: Any) -> str:
 def format_rows(rows: list[dict[str, Any]], fmt: str) -> str:
     """Rows as text in a streaming format (no header or brackets: the Writer adds those)."""
     if fmt == "jsonl":
-        return "".join(orjson.dumps(row).decode() + "\n" for row in rows)
+        return b"".join([orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows]).decode()
     if fmt == "json":
         return ",\n".join(orjson.dumps(row).decode() for row in rows)
     if fmt == "csv":
