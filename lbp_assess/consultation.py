@@ -47,8 +47,9 @@ def start(ruleset: RuleSet, out_dir: Path | None, answers: Path | None = None, r
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         draft = out / f"lbp-draft-{stamp}.json"
     if case_id is not None:
-        interview.answers["id"] = interview.validate(interview.questionnaire.by_id["id"], case_id)
-        interview.position = interview._next_missing(0)
+        refused = interview.prefill({"id": case_id})
+        if refused:
+            raise InputError(f"--id: {refused['id']}")
     return Session(interview, draft, out.resolve(), notes)
 
 

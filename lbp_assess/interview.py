@@ -111,10 +111,31 @@ class Interview:
         self.answers: dict[str, Any] = dict(answers or {})
         self.journal: list[dict[str, Any]] = list(journal or [])
         self.assessed_on = assessed_on or dt.date.today().isoformat()
+        self.position: int | None = None
         self.shown: dict[str, str] = {}  # live alerts shown: name -> tier
+        self._settle()
+
+    def _settle(self) -> None:
+        """After answers were set from outside the flow: drop the irrelevant ones, go to the first
+        unanswered question, and count what is already raised as shown."""
         self._drop_irrelevant()
-        self.position: int | None = self._next_missing(0)
+        self.position = self._next_missing(0)
         self.shown = {a.name: a.tier for a in self.live_alerts()}
+
+    def prefill(self, answers: dict[str, Any]) -> dict[str, str]:
+        """Set answers given before the interview (a draft, --id); return {question: why refused}."""
+        refused = {}
+        for qid, value in answers.items():
+            question = self.questionnaire.by_id.get(qid)
+            if question is None:
+                refused[qid] = "no longer in the questionnaire"
+                continue
+            try:
+                self.answers[qid] = self.validate(question, value)
+            except InvalidAnswer as err:
+                refused[qid] = str(err)
+        self._settle()
+        return refused
 
     # ---------------------------------------------------------------- state
 
@@ -304,19 +325,9 @@ class Interview:
         if not isinstance(data, dict) or data.get("format") != DRAFT_FORMAT:
             raise InputError.from_problems([Problem(Location(name), f"not an lbp-assess draft ({DRAFT_FORMAT})")])
         interview = cls(ruleset, {}, data.get("journal") or [], data.get("assessed_on"))
-        notes = []
-        for qid, value in (data.get("answers") or {}).items():
-            question = interview.questionnaire.by_id.get(qid)
-            if question is None:
-                notes.append(f"{qid}: no longer in the questionnaire; answer dropped")
-                continue
-            try:
-                interview.answers[qid] = interview.validate(question, value)
-            except InvalidAnswer as err:
-                notes.append(f"{qid}: {err}; it will be asked again")
-        interview._drop_irrelevant()
-        interview.position = interview._next_missing(0)
-        interview.shown = {a.name: a.tier for a in interview.live_alerts()}
+        refused = interview.prefill(data.get("answers") or {})
+        notes = [f"{qid}: {why}; " + ("answer dropped" if qid not in interview.questionnaire.by_id
+                                      else "it will be asked again") for qid, why in refused.items()]
         return interview, data, notes
 
     @classmethod

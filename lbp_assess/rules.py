@@ -260,7 +260,7 @@ class RuleSet:
         alerts: dict[str, str | None] = {}
         findings: list[str] = []
         best = len(tiers) - 1
-        ranks: dict[str, int] = {}  # condition/alert name -> rank held
+        rank_of = self.tier_rank
         for i in fired:
             raises, name, tier, rank = info[i]
             if raises == "finding":
@@ -270,11 +270,10 @@ class RuleSet:
             if rank is not None and rank < best:
                 best = rank
             held = conditions if raises == "condition" else alerts
-            key = f"{raises}:{name}"
-            if name not in held or (rank is not None and rank < ranks.get(key, len(tiers))):
+            if name not in held:
                 held[name] = tier  # type: ignore[assignment]
-                if rank is not None:
-                    ranks[key] = rank
+            elif rank is not None and (held[name] is None or rank < rank_of[held[name]]):  # type: ignore[index]
+                held[name] = tier  # type: ignore[assignment]
         warnings = [_format(self.checks[i], get) for i in warn]
         return (classes[class_index], tiers[best], conditions, alerts, findings,
                 [screening[i] for i in unscreened], warnings, [ids[i] for i in fired])
