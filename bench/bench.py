@@ -140,26 +140,24 @@ def score(path: Path, jobs: int) -> tuple[float, float]:
 
 def rule_evaluation(cases: list[dict[str, Any]]) -> tuple[float, float, int]:
     """(compiled seconds, hand-written seconds, disagreements) over valid cases, each in its own input
-    form: structs for the compiled rules (as batch scoring reads them), dicts for the hand-written."""
+    form: structs for the compiled rules (as batch scoring reads them; they also build the whole result
+    row), dicts for the hand-written."""
     ruleset = load_rules()
     structs = [fast_convert(c) for c in cases]
-    summarise, evaluate = ruleset._summarise, ruleset.evaluate_data
-
-    def compiled(d: dict[str, Any]) -> tuple[Any, ...]:
-        fired, _, warn, class_index, unscreened = evaluate(d)
-        return summarise(fired, warn, class_index, unscreened, None if not warn else (lambda p: None))
+    compiled = ruleset.row_from_data
 
     disagreements = 0
     for s, d in zip(structs, cases):
-        c = compiled(s)
+        row = compiled(s, "bench")
         classification, urgency, conditions, alerts = handwritten.assess(d)
-        if (c[0], c[1], c[2], set(c[3])) != (classification, urgency, conditions, alerts):
+        if (row["classification"], row["urgency"], row["condition_tiers"], set(row["alerts"])) != (
+                classification, urgency, conditions, alerts):
             disagreements += 1
     best_c = best_h = float("inf")
     for _ in range(3):
         start = time.perf_counter()
         for s in structs:
-            compiled(s)
+            compiled(s, "bench")
         best_c = min(best_c, time.perf_counter() - start)
         start = time.perf_counter()
         for d in cases:

@@ -667,6 +667,13 @@ class CodeGen:
                 sure, never = f"{hi} {op} {k_src}", f"not ({lo_t} {op} {k_src})"
             return f"(True if ({lo_t} := {lo}) is not None and {sure} else (False if {never} else None))", True
         src, _ = self.expr(count_node)
+        if op in (">=", ">", "<=", "<"):  # a count held as (lo, hi): the same test on the pair
+            pair = self._temp()
+            if op in (">=", ">"):
+                sure, never = f"{pair}[0] {op} {k_src}", f"not ({pair}[1] {op} {k_src})"
+            else:
+                sure, never = f"{pair}[1] {op} {k_src}", f"not ({pair}[0] {op} {k_src})"
+            return f"(True if ({pair} := {src}) and {sure} else (False if {never} else None))", True
         return f"_count_compare({op!r}, *{src}, {k_src})", True  # type: ignore[attr-defined]
 
     def _interval(self, node: Count) -> tuple[str, bool]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Literal, Optional, Union
+from typing import Any, Iterable, Literal, NamedTuple, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -179,9 +179,10 @@ class RuleSet:
     classification: list[tuple[str, expr.Node]]
     content_hash: str
     questionnaire: "interview_file.Questionnaire | None" = None
-    # The generated functions (compile_ruleset): on flat facts, and on nested case data.
+    # The generated functions (compile_ruleset): `evaluate(flat facts) -> Summary`, and
+    # `row_from_data(case struct, source) -> result row` for batch scoring.
     evaluate: Any = field(repr=False, default=None)
-    evaluate_data: Any = field(repr=False, default=None)
+    row_from_data: Any = field(repr=False, default=None)
 
     @property
     def name(self) -> str:
@@ -221,78 +222,30 @@ class RuleSet:
             walk(node)
         return found
 
-    @cached_property
-    def _tables(self) -> tuple[Any, ...]:
-        """Per-rule (kind, name, tier, rank), rule ids, tiers, screening facts, class names."""
-        rank = self.tier_rank
-        info = [(r.raises, r.name, r.tier, rank[r.tier] if r.tier else None) for r in self.rules]
-        return (info, [r.id for r in self.rules], list(self.manifest.tiers), list(self.manifest.screening),
-                [c for c, _ in self.classification])
-
     def assess(self, case: Case) -> "Assessment":
         return self.assess_facts(facts_of(case), case.id)
 
     def assess_facts(self, facts: dict[str, Any], case_id: str = "") -> "Assessment":
-        fired, undecided, warn, class_index, unscreened = self.evaluate(facts)
-        summary = self._summarise(fired, warn, class_index, unscreened, facts.get)
-        return Assessment(case_id, *summary, rules_version=self.version, ruleset=self, facts=facts,
-                          fired=frozenset(fired), undecided=frozenset(undecided))
-
-    def row_from_data(self, data: Any, source: str) -> dict[str, Any]:
-        """The result row of a case read the fast way (case.CASE_STRUCT), without building a Case."""
-        fired, undecided, warn, class_index, unscreened = self.evaluate_data(data)
-        (classification, urgency, conditions, alerts, findings, unscreened_facts, warnings,
-         rules_fired) = self._summarise(fired, warn, class_index, unscreened,
-                                        (lambda path: _get(data, path)) if warn else None)
-        ids = self._tables[1]
-        return {
-            "id": data.id, "file": source, "classification": classification, "urgency": urgency,
-            "conditions": list(conditions), "alerts": list(alerts), "unscreened": unscreened_facts,
-            "warnings": warnings, "rules_fired": rules_fired, "rules_version": self.version, "error": None,
-            "condition_tiers": conditions, "findings": findings, "not_excluded": [ids[i] for i in undecided],
-        }
-
-    def _summarise(self, fired: list[int], warn: list[int], class_index: int, unscreened: list[int],
-                   get: Any) -> tuple[Any, ...]:
-        """Conditions (highest tier each), alerts, findings and urgency from the fired rules."""
-        info, ids, tiers, screening, classes = self._tables
-        conditions: dict[str, str] = {}
-        alerts: dict[str, str | None] = {}
-        findings: list[str] = []
-        best = len(tiers) - 1
-        rank_of = self.tier_rank
-        for i in fired:
-            raises, name, tier, rank = info[i]
-            if raises == "finding":
-                if name not in findings:
-                    findings.append(name)
-                continue
-            if rank is not None and rank < best:
-                best = rank
-            held = conditions if raises == "condition" else alerts
-            if name not in held:
-                held[name] = tier  # type: ignore[assignment]
-            elif rank is not None and (held[name] is None or rank < rank_of[held[name]]):  # type: ignore[index]
-                held[name] = tier  # type: ignore[assignment]
-        warnings = [_format(self.checks[i], get) for i in warn]
-        return (classes[class_index], tiers[best], conditions, alerts, findings,
-                [screening[i] for i in unscreened], warnings, [ids[i] for i in fired])
+        summary = self.evaluate(facts)
+        return Assessment(case_id, *summary[:-1], rules_version=self.version, ruleset=self, facts=facts,
+                          fired=frozenset(summary.rules_fired), not_excluded=summary.not_excluded)
 
 
-def _get(data: Any, path: str) -> Any:
-    section, _, name = path.partition(".")
-    part = getattr(data, section)
-    return getattr(part, name) if part is not None else None
+class Summary(NamedTuple):
+    """What the generated rule function returns for one case."""
+
+    classification: str
+    urgency: str
+    conditions: dict[str, str]  # name -> highest tier, in the order rules first raised them
+    alerts: dict[str, str | None]
+    findings: list[str]
+    unscreened: list[str]
+    warnings: list[str]
+    rules_fired: list[str]  # ids, in evaluation order
+    not_excluded: list[str]  # ids of rules that unknown facts left undecided
 
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
-
-
-def _format(check: Check, get: Any) -> str:
-    def value(match: re.Match[str]) -> str:
-        return describe_value(get(match.group(1)))
-
-    return f"{check.id}: {_PLACEHOLDER.sub(value, check.message)}"
 
 
 def describe_value(value: Any) -> str:
@@ -334,14 +287,9 @@ class Assessment:
     rules_version: str
     ruleset: RuleSet = field(repr=False)
     facts: dict[str, Any] = field(repr=False)
-    fired: frozenset[int] = field(repr=False)  # indices into ruleset.rules
-    undecided: frozenset[int] = field(repr=False)
+    fired: frozenset[str] = field(repr=False)  # rule ids
+    not_excluded: list[str] = field(repr=False)  # ids of rules that unknown facts kept from being decided
     _trace: list["RuleTrace"] | None = field(default=None, init=False, repr=False)
-
-    @property
-    def not_excluded(self) -> list[str]:
-        """Ids of rules that unknown facts kept from being decided."""
-        return [r.id for i, r in enumerate(self.ruleset.rules) if i in self.undecided]
 
     def to_row(self, file: str = "") -> dict[str, Any]:
         """The machine-readable result (field names as in spec/case-file.md)."""
@@ -367,9 +315,10 @@ class Assessment:
     def _make_trace(self) -> list[RuleTrace]:
         memo: dict[str, Outcome] = {}
         out = []
-        for i, rule in enumerate(self.ruleset.rules):
+        undecided = set(self.not_excluded)
+        for rule in self.ruleset.rules:
             outcome = expr.explain(rule.node, lambda n, k: self._explain_name(n, memo, k))
-            state = "fired" if i in self.fired else "not_excluded" if i in self.undecided else "not_fired"
+            state = "fired" if rule.id in self.fired else "not_excluded" if rule.id in undecided else "not_fired"
             out.append(RuleTrace(rule, state, {n: self._plain(n, memo) for n in sorted(outcome.support)}))
         return out
 
@@ -648,7 +597,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
         return None, sorted(loader.problems, key=_order)
     ruleset = RuleSet(manifest, directory, definitions, ordered, checks,
                       [(c, n) for c, n, _ in classification], content_hash, questionnaire)
-    ruleset.evaluate, ruleset.evaluate_data = compile_ruleset(ruleset)
+    ruleset.evaluate, ruleset.row_from_data = compile_ruleset(ruleset)
     return ruleset, sorted(loader.problems, key=_order)
 
 
@@ -835,11 +784,11 @@ def _order_rules(loader: _Loader, manifest: Manifest, rules: list[Rule],
 def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
     """Generate the rule set as two Python functions with one body.
 
-    `evaluate(facts)` reads a flat fact dict (`{"pain.leg_side": ...}`);
-    `evaluate_data(case)` reads a case read the fast way (case.CASE_STRUCT). Both return
-    `(fired, undecided, warnings, class_index, unscreened)`: indices of rules that
-    fired and that unknown facts left undecided, of consistency checks that hold,
-    of the classification entry that applies, and of unanswered screening facts.
+    `evaluate(facts)` reads a flat fact dict (`{"pain.leg_side": ...}`) and returns a
+    `Summary`; `row(case, source)` reads a case read the fast way (case.CASE_STRUCT)
+    and returns its result row (the fields of spec/case-file.md). The body evaluates
+    every rule in dependency order and, as each rule fires, records what it raises:
+    the highest tier of each condition and alert, findings, the urgency, the rule ids.
     Definitions are computed where first needed; outcome flags are set as rules fire.
     """
     locals_: dict[str, str] = {}
@@ -859,8 +808,11 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
         return False  # outcomes are plain True/False
 
     gen = expr.CodeGen(local, nullable)
-    body: list[str] = ["    fired = []", "    undecided = []", "    warn = []", "    unscreened = []",
-                       "    fire = fired.append", "    undecide = undecided.append"]
+    tiers = list(rs.manifest.tiers)
+    rank = rs.tier_rank
+    body: list[str] = ["    fired = []", "    undecided = []", "    warnings = []", "    unscreened = []",
+                       "    conditions = {}", "    alerts = {}", "    findings = []",
+                       f"    best = {len(tiers) - 1}", "    fire = fired.append", "    undecide = undecided.append"]
     emitted: set[str] = set()
 
     def emit_definition(name: str) -> None:
@@ -879,18 +831,34 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
             if ref.kind == "definition":
                 emit_definition(ref.name)
 
+    def emit_raised(rule: Rule) -> list[str]:
+        """What a fired rule records: its id, what it raises at its tier, the urgency."""
+        lines = [f"fire({rule.id!r})"]
+        if rule.raises == "finding":
+            return lines + [f"if {rule.name!r} not in findings:", f"    findings.append({rule.name!r})"]
+        held = "conditions" if rule.raises == "condition" else "alerts"
+        if rule.tier is None:  # recorded without a tier unless a rule gives it one
+            return lines + [f"if {rule.name!r} not in {held}:", f"    {held}[{rule.name!r}] = None"]
+        k = rank[rule.tier]
+        if k < len(tiers) - 1:
+            lines += [f"if best > {k}:", f"    best = {k}"]
+        if k == 0:  # nothing outranks it
+            return lines + [f"{held}[{rule.name!r}] = {rule.tier!r}"]
+        return lines + [f"if (h := {held}.get({rule.name!r})) is None or _RANK[h] > {k}:",
+                        f"    {held}[{rule.name!r}] = {rule.tier!r}"]
+
     # Only outcome flags that some expression reads are kept.
     nodes = [r.node for r in rs.rules] + [d.node for d in rs.definitions.values()]
     nodes += [c.node for c in rs.checks] + [n for _, n in rs.classification]
     read = {ref.name for node in nodes for ref in expr.references(node) if ref.kind == "outcome"}
     for flag in sorted(read - {"screening_incomplete"}):
         body.append(f"    {local(flag)} = False")
-    for i, name in enumerate(rs.manifest.screening):
+    for name in rs.manifest.screening:
         body.append(f"    if {local(name)} is None:")
-        body.append(f"        unscreened.append({i})")
+        body.append(f"        unscreened.append({name!r})")
     body.append(f"    {local('screening_incomplete')} = bool(unscreened)")
 
-    for i, rule in enumerate(rs.rules):
+    for rule in rs.rules:
         emit_needed(rule.node)
         src, null = gen.expr(rule.node)
         sets = [f"{rule.raises}.{rule.name}"]
@@ -898,25 +866,32 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
             sets += ["condition.any", f"condition_tier.{rule.tier}"]
         body.append(f"    r = {src}")
         body.append("    if r is True:")
-        body.append(f"        fire({i})")
+        body.extend(f"        {line}" for line in emit_raised(rule))
         body.extend(f"        {local(flag)} = True" for flag in sets if flag in read)
         if null:
             body.append("    elif r is None:")
-            body.append(f"        undecide({i})")
-    for i, chk in enumerate(rs.checks):
+            body.append(f"        undecide({rule.id!r})")
+    for chk in rs.checks:
         emit_needed(chk.node)
         src, _ = gen.expr(chk.node)
+        # The message with each {fact} placeholder filled in: literal text and described values.
+        parts = [repr(f"{chk.id}: ")]
+        for i, piece in enumerate(_PLACEHOLDER.split(chk.message)):
+            if i % 2:
+                parts.append(f"_describe({local(piece)})")
+            elif piece:
+                parts.append(repr(piece))
         body.append(f"    if {src} is True:")
-        body.append(f"        warn.append({i})")
+        body.append(f"        warnings.append({' + '.join(parts)})")
     branches = []
-    for i, (_, node) in enumerate(rs.classification):
+    for cls, node in rs.classification:
         emit_needed(node)
         src, _ = gen.expr(node)
-        branches.append((i, src))
-    class_src = str(len(branches) - 1)
-    for i, src in reversed(branches[:-1]):
-        class_src = f"({i} if ({src}) is True else {class_src})"
-    body.append(f"    return fired, undecided, warn, {class_src}, unscreened")
+        branches.append((cls, src))
+    class_src = repr(branches[-1][0])
+    for cls, src in reversed(branches[:-1]):
+        class_src = f"({cls!r} if ({src}) is True else {class_src})"
+    body.append(f"    classification = {class_src}")
 
     facts_used = [(n, v) for n, v in locals_.items() if n in FACTS]
     flat = [f"    {v} = F[{n!r}]" for n, v in facts_used]
@@ -930,11 +905,19 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
             empty[f"_E{sections[section]}"] = EMPTY_SECTIONS[section]
             nested.append(f"    {sections[section]} = D.{section} or _E{sections[section]}")
         nested.append(f"    {v} = {sections[section]}.{name}")
-    source = ("def evaluate(F):\n" + "\n".join(flat + body) + "\n\n"
-              "def evaluate_data(D):\n" + "\n".join(nested + body) + "\n")
-    namespace: dict[str, Any] = {"_count_compare": expr._count_compare, **empty, **gen.constants}
+    summary = ("    return Summary(classification, _TIERS[best], conditions, alerts, findings, unscreened, "
+               "warnings, fired, undecided)")
+    row = ("    return {'id': D.id, 'file': source, 'classification': classification, 'urgency': _TIERS[best], "
+           "'conditions': list(conditions), 'alerts': list(alerts), 'unscreened': unscreened, "
+           "'warnings': warnings, 'rules_fired': fired, 'rules_version': _VERSION, 'error': None, "
+           "'condition_tiers': conditions, 'findings': findings, 'not_excluded': undecided}")
+    source = ("def evaluate(F):\n" + "\n".join(flat + body) + "\n" + summary + "\n\n"
+              "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n")
+    namespace: dict[str, Any] = {"_count_compare": expr._count_compare, "_describe": describe_value,
+                                 "_RANK": rank, "_TIERS": tuple(tiers), "_VERSION": rs.version,
+                                 "Summary": Summary, **empty, **gen.constants}
     code = compile(source, f"<rules {rs.manifest.name}>", "exec")
     exec(code, namespace)  # noqa: S102 - source is generated from checked trees only
-    for fn in ("evaluate", "evaluate_data"):
+    for fn in ("evaluate", "row"):
         namespace[fn].source = source
-    return namespace["evaluate"], namespace["evaluate_data"]
+    return namespace["evaluate"], namespace["row"]

@@ -20,6 +20,7 @@ class Scope:
         "pain.side": Type("enum", ("left", "right", "both")),
         "agg": Type("set", ("sitting", "walking")),
         "items": Type("int_list"),
+        "tally": expr.COUNT,  # a count held in a name (as a definition holds one): (known true, + unknown)
     }
 
     def lookup(self, name):
@@ -70,6 +71,18 @@ def test_tests_are_never_unknown(fn, table):
 
 def test_not_is_true_means_false_or_unknown():
     assert [both("not is_true(a)", a=v) for v in (T, F, U)] == [F, T, T]
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "==", "!="])
+def test_a_count_held_in_a_name_compares_like_a_count_written_out(op):
+    # The generated code tests a held (lo, hi) pair inline; it must match count(...) written out.
+    for values in itertools.product((T, F, U), repeat=3):
+        lo, unknown = values.count(T), values.count(U)
+        a, b, c = values
+        for k in range(4):
+            for text in (f"tally {op} {k}", f"{k} {op} tally"):
+                written = text.replace("tally", "count(a, b, c)")
+                assert both(text, tally=(lo, lo + unknown)) is both(written, a=a, b=b, c=c), (text, values)
 
 
 @pytest.mark.parametrize("values,at_least_2", [

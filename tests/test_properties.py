@@ -151,3 +151,38 @@ def test_compiled_rules_agree_with_the_explaining_evaluator(data):
         value = {"fired": True, "not_fired": False, "not_excluded": None}[trace.state]
         env = lambda n, k: a._explain_name(n, {})  # noqa: E731
         assert expr.explain(rule.node, env).value is value, rule.id
+
+
+def summary_from_trace(a):
+    """What the fired rules raise, read plainly from the rule definitions (an oracle for the
+    summarising that compile_ruleset generates): highest tier per condition and alert, findings,
+    urgency = the highest tier raised, rule ids in evaluation order."""
+    conditions, alerts, findings, fired, undecided = {}, {}, [], [], []
+    urgency = list(RULESET.manifest.tiers)[-1]
+    for t in a.trace():
+        rule = t.rule
+        if t.state == "not_excluded":
+            undecided.append(rule.id)
+        if t.state != "fired":
+            continue
+        fired.append(rule.id)
+        if rule.raises == "finding":
+            findings += [rule.name] if rule.name not in findings else []
+            continue
+        held = conditions if rule.raises == "condition" else alerts
+        if rule.tier is not None and RANK[rule.tier] < RANK[urgency]:
+            urgency = rule.tier
+        current = held.get(rule.name, "absent")
+        if current == "absent" or (rule.tier is not None and (current is None or RANK[rule.tier] < RANK[current])):
+            held[rule.name] = rule.tier
+    return conditions, alerts, findings, urgency, fired, undecided
+
+
+@SETTINGS
+@given(cases())
+def test_generated_summary_agrees_with_the_rules_read_plainly(data):
+    a = assess(data)
+    conditions, alerts, findings, urgency, fired, undecided = summary_from_trace(a)
+    assert list(a.conditions.items()) == list(conditions.items())  # order too: it is the output order
+    assert list(a.alerts.items()) == list(alerts.items())
+    assert (a.findings, a.urgency, a.rules_fired, a.not_excluded) == (findings, urgency, fired, undecided)
