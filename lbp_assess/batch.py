@@ -299,7 +299,7 @@ _WORKER_RULES: RuleSet | None = None
 def _init_worker(rules_dir: str | None) -> None:
     global _WORKER_RULES
     if _WORKER_RULES is None:  # inherited when forked; loaded when spawned
-        _WORKER_RULES = load_rules(rules_dir)
+        _WORKER_RULES = load_rules(rules_dir, interview=False)
 
 
 def _work(chunk: Chunk, fmt: str, detail: bool) -> ChunkResult:

@@ -74,7 +74,7 @@ StartBack = Annotated[list[int], AfterValidator(_start_back)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True, defer_build=True)
 
 
 class Patient(_Section):

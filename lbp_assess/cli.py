@@ -88,7 +88,7 @@ def score(
     from .files import atomic_output
     from .rules import load_rules
 
-    ruleset = load_rules(rules)
+    ruleset = load_rules(rules, interview=False)
     chosen = (fmt.value if fmt else None) or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     report = Report(ruleset, expect, fail_on.value if fail_on else None)
     stdin = sys.stdin.buffer if "-" in paths else None

@@ -365,9 +365,13 @@ def default_rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
-def load_rules(directory: Path | str | None = None) -> RuleSet:
-    """Load, check and compile a rule set; raise InputError listing every problem."""
-    ruleset, problems = _load(Path(directory) if directory is not None else default_rules_dir())
+def load_rules(directory: Path | str | None = None, *, interview: bool = True) -> RuleSet:
+    """Load, check and compile a rule set; raise InputError listing every problem.
+
+    `interview=False` leaves out the questionnaire (interview.yaml): scoring saved
+    cases does not use it, and starts quicker without it.
+    """
+    ruleset, problems = _load(Path(directory) if directory is not None else default_rules_dir(), interview)
     errors = [p for p in problems if p.severity == "error"]
     if errors or ruleset is None:
         raise InputError(f"{len(errors)} problem(s) in rules; first: {errors[0]}", errors)
@@ -460,7 +464,7 @@ class _Loader:
         self.problem(Location(where.file, line, col), err.message)
 
 
-def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
+def _load(directory: Path, interview: bool = True) -> tuple[RuleSet | None, list[Problem]]:
     loader = _Loader(directory)
     manifest_path = directory / MANIFEST
     if not directory.is_dir():
@@ -586,7 +590,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[Problem]]:
                                f"{kind} `{item}` is declared but no rule raises it", severity="warning")
 
     questionnaire = None
-    if (directory / interview_file.FILE).is_file():
+    if interview and (directory / interview_file.FILE).is_file():
         questionnaire = interview_file.load(loader, directory / interview_file.FILE, manifest.screening)
 
     content_hash = _hash(directory, [manifest_path, *rule_files])

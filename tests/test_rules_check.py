@@ -129,6 +129,18 @@ def test_load_rules_refuses_a_broken_set_and_cli_exits_1(rules_copy, cli):
     assert score.code == 1 and "unknown name `history.cancr`" in score.err
 
 
+def test_a_broken_interview_stops_the_interview_but_not_scoring(rules_copy, cli):
+    # Scoring saved cases does not read interview.yaml (and starts quicker without it);
+    # `rules check` and every command that interviews still refuse it.
+    edit(rules_copy / "interview.yaml", "  - id: patient.age\n", "  - id: patient.agee\n")
+    assert any("unknown case field `patient.agee`" in p for p in errors(rules_copy))
+    with pytest.raises(InputError):
+        load_rules(rules_copy)
+    score = cli("score", "--rules", str(rules_copy), str(RULES.parent / "examples" / "cases"), "-q")
+    assert score.code == 0 and score.out.count("\n") == len(list((RULES.parent / "examples" / "cases").glob("*.yaml")))
+    assert cli("rules", "check", str(rules_copy)).code == 1
+
+
 def test_missing_manifest(tmp_path, cli):
     run = cli("rules", "check", str(tmp_path))
     assert run.code == 1 and "no ruleset.yaml in this directory" in run.out
