@@ -133,6 +133,7 @@ class Chunk:
     name: str = ""
     lines: tuple[tuple[int, bytes], ...] = ()
     span: tuple[int, int, int] | None = None  # (start byte, end byte, first line number) of file `name`
+    data: bytes | None = None  # the span's bytes, when the reader scores them too (no second read)
     document: bytes | None = None  # one YAML/JSON case from standard input
     error: str | None = None  # the input could not be opened
 
@@ -172,6 +173,18 @@ def _brief(row: dict[str, Any], expected: dict[str, Any] | None) -> Brief:
 
 
 def score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str = "jsonl", detail: bool = False) -> ChunkResult:
+    # Scoring allocates many short-lived objects and makes no reference cycles: the
+    # collector runs between chunks, not every few hundred allocations within one.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _score_chunk(ruleset, chunk, fmt, detail)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool) -> ChunkResult:
     rows: list[dict[str, Any]] = []
     counts: dict[tuple[str, str], int] = {}
     errors: list[Brief] = []
@@ -195,19 +208,33 @@ def _scored(ruleset: RuleSet, chunk: Chunk) -> Iterable[Scored]:
     if chunk.document is not None:
         return [score_stdin_document(ruleset, chunk.document)]
     if chunk.span is not None:
-        return _score_span(ruleset, chunk.name, *chunk.span)
+        return _score_span(ruleset, chunk)
     if chunk.lines:
         return (score_line(ruleset, raw, chunk.name, number) for number, raw in chunk.lines)
     return (score_file(ruleset, path) for path in chunk.files)
 
 
-def _score_span(ruleset: RuleSet, name: str, start: int, end: int, first_line: int) -> Iterator[Scored]:
-    with open(name, "rb") as handle:
-        handle.seek(start)
-        block = handle.read(end - start)
-    for number, raw in enumerate(block.split(b"\n"), start=first_line):
-        if raw.strip():
+def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
+    """The lines of a JSON Lines byte range: the per-case hot path, kept tight."""
+    start, end, first_line = chunk.span  # type: ignore[misc]
+    block = chunk.data
+    if block is None:
+        with open(chunk.name, "rb") as handle:
+            handle.seek(start)
+            block = handle.read(end - start)
+    name, row_of, find = chunk.name, ruleset.row_from_data, block.find
+    pos, number, size = 0, first_line, len(block)
+    while pos < size:  # line by line with find (memchr): quicker than split for long lines
+        end = find(b"\n", pos)
+        if end < 0:
+            end = size
+        raw = block[pos:end]
+        valid = fast_json(raw) if end - pos <= MAX_FILE_BYTES else None
+        if valid is not None:
+            yield row_of(valid, f"{name}:{number}"), None if valid.expected is None else _expected(valid)
+        elif raw.strip():  # not a valid case (blank lines are skipped): the located message
             yield score_line(ruleset, raw, name, number)
+        pos, number = end + 1, number + 1
 
 
 def expand(paths: Iterable[str]) -> Iterator[str]:
@@ -222,14 +249,16 @@ def expand(paths: Iterable[str]) -> Iterator[str]:
                 yield str(child)
 
 
-def chunks(paths: Iterable[str], stdin: IO[bytes] | None = None) -> Iterator[Chunk]:
+def chunks(paths: Iterable[str], stdin: IO[bytes] | None = None, carry: bool = False) -> Iterator[Chunk]:
+    """The work, in input order. With `carry`, JSON Lines chunks carry the bytes just read
+    (for scoring in this process); otherwise workers read their own byte ranges."""
     pending: list[str] = []
     for path in expand(paths):
         if path == "-" or path.endswith(".jsonl"):
             if pending:
                 yield Chunk(files=tuple(pending))
                 pending = []
-            yield from _stdin_chunks(stdin) if path == "-" else _file_spans(path)
+            yield from _stdin_chunks(stdin) if path == "-" else _file_spans(path, carry)
             continue
         pending.append(path)
         if len(pending) >= FILES_PER_CHUNK:
@@ -257,7 +286,7 @@ def _stdin_chunks(stdin: IO[bytes] | None) -> Iterator[Chunk]:
         yield Chunk(name=name, lines=block)
 
 
-def _file_spans(path: str) -> Iterator[Chunk]:
+def _file_spans(path: str, carry: bool = False) -> Iterator[Chunk]:
     """Byte ranges of whole lines; the parent only finds line ends and counts lines (in C)."""
     try:
         handle = open(path, "rb")
@@ -273,9 +302,19 @@ def _file_spans(path: str) -> Iterator[Chunk]:
                 return
             if not block.endswith(b"\n"):
                 block += handle.readline()  # finish the last line
-            yield Chunk(name=path, span=(start, start + len(block), line))
+            yield Chunk(name=path, span=(start, start + len(block), line), data=block if carry else None)
             start += len(block)
-            line += block.count(b"\n")
+            line += _count_lines(block)
+
+
+def _count_lines(block: bytes) -> int:
+    """block.count(b"\\n"), but with find (memchr): about twice as quick on long lines."""
+    count, find = 0, block.find
+    at = find(b"\n")
+    while at >= 0:
+        count += 1
+        at = find(b"\n", at + 1)
+    return count
 
 
 def _chain(first: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
@@ -311,7 +350,7 @@ def score_stream(paths: list[str], ruleset: RuleSet, jobs: int = 1, stdin: IO[by
                  fmt: str = "jsonl", detail: bool = False) -> Iterator[ChunkResult]:
     """Every chunk's results, in input order. `jobs` > 1 scores chunks in worker processes."""
     gc.freeze()  # the rules and schemas live all run: keep them out of every collection (workers inherit)
-    work = chunks(paths, stdin)
+    work = chunks(paths, stdin, carry=jobs <= 1)
     first = list(islice(work, 2))
     if jobs <= 1 or len(first) < 2:  # one chunk: not worth starting processes
         for chunk in _chain(first, work):

@@ -564,6 +564,47 @@ class CodeGen:
         self._local, self._nullable, self._tmp = local, nullable, 0
         self.constants: dict[str, Any] = {}
 
+    def statement(self, node: Node) -> tuple[str, bool]:
+        """`expr` for a whole statement: temporaries live within one statement, so each
+        statement reuses the same few names (a smaller frame for the generated function)."""
+        self._tmp = 0
+        return self.expr(node)
+
+    def condition(self, node: Node) -> str:
+        """A test for an `if` statement that holds exactly when `node` is known true."""
+        self._tmp = 0
+        if isinstance(node, (And, Or)):
+            parts = [self.expr(item) for item in node.items]
+            joiner = " and " if isinstance(node, And) else " or "
+            return joiner.join(f"{src} is True" if null else src for src, null in parts)
+        src, null = self.expr(node)
+        return f"{src} is True" if null else src
+
+    def branch(self, node: Node, when_true: list[str], when_unknown: list[str]) -> list[str]:
+        """Statement lines that run `when_true` if `node` is known true and `when_unknown`
+        if it is unknown. A top-level `and`/`or` branches as it goes, without building its value."""
+        self._tmp = 0
+        inner = ["    " + line for line in when_true]
+        unknown = ["    " + line for line in when_unknown]
+        if isinstance(node, (And, Or)):
+            parts = [self.expr(item) for item in node.items]
+            if any(null for _, null in parts):
+                held = [self._hold(src) if null else (src, src) for src, null in parts]
+                some_unknown = " or ".join(f"{again} is None" for (_, again), (_, null) in zip(held, parts) if null)
+                if isinstance(node, And):  # no item false: then unknown if any item is, else true
+                    none_false = " and ".join(f"{first} is not False" if null else first
+                                              for (first, _), (_, null) in zip(held, parts))
+                    return [f"if {none_false}:", f"    if {some_unknown}:", *["    " + ln for ln in unknown],
+                            "    else:", *["    " + ln for ln in inner]]
+                # or: true if any item is; with none true, every item was read: unknown if any is
+                any_true = " or ".join(f"{first} is True" if null else first
+                                       for (first, _), (_, null) in zip(held, parts))
+                return [f"if {any_true}:", *inner, f"elif {some_unknown}:", *unknown]
+        src, null = self.expr(node)
+        if not null:
+            return [f"if {src}:", *inner]
+        return [f"r = {src}", "if r is True:", *inner, "elif r is None:", *unknown]
+
     def _temp(self) -> str:
         self._tmp += 1
         return f"_t{self._tmp}"
@@ -589,8 +630,8 @@ class CodeGen:
             src, null = self.expr(node.item)
             if not null:
                 return f"(not {src})", False
-            t = self._temp()
-            return f"(None if ({t} := {src}) is None else not {t})", True
+            first, again = self._hold(src)
+            return f"(None if {first} is None else not {again})", True
         if isinstance(node, Test):
             src, _ = self.expr(node.item)
             return {"is_true": f"({src} is True)", "is_false": f"({src} is False)",
@@ -608,17 +649,25 @@ class CodeGen:
             src, null = self.expr(node.item)
             if not null:
                 return f"{src}[{node.index}]", False
-            t = self._temp()
-            return f"(None if ({t} := {src}) is None else {t}[{node.index}])", True
+            first, again = self._hold(src)
+            return f"(None if {first} is None else {again}[{node.index}])", True
         if isinstance(node, IfElse):
             test, tnull = self.expr(node.test)
             then, n1 = self.expr(node.then)
             other, n2 = self.expr(node.other)
             if not tnull:
                 return f"({then} if {test} else {other})", n1 or n2
-            t = self._temp()
-            return f"(None if ({t} := {test}) is None else ({then} if {t} else {other}))", True
+            first, again = self._hold(test)
+            return f"(None if {first} is None else ({then} if {again} else {other}))", True
         raise TypeError(node)  # pragma: no cover
+
+    def _hold(self, src: str) -> tuple[str, str]:
+        """(first use, later uses) of a value read more than once: a local name as it is,
+        anything else bound to a temporary the first time."""
+        if src.isidentifier():
+            return src, src
+        t = self._temp()
+        return f"({t} := {src})", t
 
     def _binary(self, op: str, left: Node, right: Node) -> tuple[str, bool]:
         a, an = self.expr(left)
@@ -628,9 +677,9 @@ class CodeGen:
         checks, names = [], []
         for src, null in ((a, an), (b, bn)):
             if null:
-                t = self._temp()
-                checks.append(f"({t} := {src}) is None")
-                names.append(t)
+                first, again = self._hold(src)
+                checks.append(f"{first} is None")
+                names.append(again)
             else:
                 names.append(src)
         return f"(None if {' or '.join(checks)} else {names[0]} {op} {names[1]})", True
@@ -642,49 +691,53 @@ class CodeGen:
         if not any(null for _, null in parts):
             joiner = " and " if isinstance(node, And) else " or "
             return "(" + joiner.join(src for src, _ in parts) + ")", False
-        temps = [self._temp() for _ in parts]
-        tail = f"(None if {' or '.join(f'{t} is None' for t, (_, n) in zip(temps, parts) if n)} else {other})"
+        held = [self._hold(s) for s, _ in parts]
+        tail = f"(None if {' or '.join(f'{again} is None' for (_, again), (_, n) in zip(held, parts) if n)} else {other})"
         src = tail
-        for t, (s, _) in reversed(list(zip(temps, parts))):
-            src = f"({decisive} if ({t} := {s}) is {decisive} else {src})"
+        for first, _ in reversed(held):
+            src = f"({decisive} if {first} is {decisive} else {src})"
         return src, True
+
+    def _items(self, node: Count) -> tuple[str, str]:
+        """A count's items as (known true, unknown): two sums, reading each item once."""
+        parts = [self.expr(i) for i in node.items]
+        held = [self._hold(s) for s, _ in parts]
+        true = " + ".join(f"({first} is True)" for first, _ in held)
+        unknown = " + ".join(f"({again} is None)" for (_, again), (_, n) in zip(held, parts) if n) or "0"
+        return true, unknown
 
     def _count(self, node: Compare) -> tuple[str, bool]:
         count_node, k, op = ((node.left, node.right, node.op) if node.left.type == COUNT
                              else (node.right, node.left, _FLIP[node.op]))
         k_src = repr(k.value)  # type: ignore[attr-defined]
-        if isinstance(count_node, Count) and op in (">=", ">", "<=", "<"):
-            # Inline: lo = items known true, hi = lo + unknown items.
-            parts = [self.expr(i) for i in count_node.items]
-            temps = [self._temp() for _ in parts]
-            lo = " + ".join(f"(({t} := {s}) is True)" for t, (s, _) in zip(temps, parts))
-            unknown = " + ".join(f"({t} is None)" for t, (_, n) in zip(temps, parts) if n) or "0"
-            lo_t = self._temp()
-            hi = f"{lo_t} + {unknown}"
-            if op in (">=", ">"):  # true when lo reaches k; false when even hi cannot
-                sure, never = f"{lo_t} {op} {k_src}", f"not ({hi} {op} {k_src})"
-            else:  # true when even hi stays under k; false when lo is already past it
-                sure, never = f"{hi} {op} {k_src}", f"not ({lo_t} {op} {k_src})"
-            return f"(True if ({lo_t} := {lo}) is not None and {sure} else (False if {never} else None))", True
-        src, _ = self.expr(count_node)
-        if op in (">=", ">", "<=", "<"):  # a count held as (lo, hi): the same test on the pair
+        if op not in (">=", ">", "<=", "<"):
+            src, _ = self.expr(count_node)
+            return f"_count_compare({op!r}, *{src}, {k_src})", True
+        # lo = items known true, hi = lo + unknown items. `>=`/`>` is true when lo reaches k
+        # and false when even hi cannot; `<=`/`<` is true when even hi stays under k and
+        # false when lo is already past it.
+        lo = self._temp()
+        if isinstance(count_node, Count):  # written out: sum the items here
+            true, unknown = self._items(count_node)
+            lo_first, hi = f"({lo} := {true})", f"{lo} + {unknown}"
+        else:  # a count held in a name as (lo, hi)
+            src, _ = self.expr(count_node)
             pair = self._temp()
-            if op in (">=", ">"):
-                sure, never = f"{pair}[0] {op} {k_src}", f"not ({pair}[1] {op} {k_src})"
-            else:
-                sure, never = f"{pair}[1] {op} {k_src}", f"not ({pair}[0] {op} {k_src})"
-            return f"(True if ({pair} := {src}) and {sure} else (False if {never} else None))", True
-        return f"_count_compare({op!r}, *{src}, {k_src})", True  # type: ignore[attr-defined]
+            lo_first, hi = f"({lo} := ({pair} := {src})[0])", f"{pair}[1]"
+        if op in (">=", ">"):
+            return f"(True if {lo_first} {op} {k_src} else (False if not ({hi} {op} {k_src}) else None))", True
+        # lo must be bound before hi is read
+        return (f"(False if {lo_first} {_NEGATE_PAST[op]} {k_src} else "
+                f"(True if {hi} {op} {k_src} else None))"), True
 
     def _interval(self, node: Count) -> tuple[str, bool]:
         """A count as the tuple (known true, known true + unknown)."""
-        parts = [self.expr(i) for i in node.items]
-        temps = [self._temp() for _ in parts]
-        lo = " + ".join(f"(({t} := {s}) is True)" for t, (s, _) in zip(temps, parts))
-        unknowns = [f"({t} is None)" for t, (_, n) in zip(temps, parts) if n]
-        lo_t = self._temp()
-        hi = " + ".join([lo_t, *unknowns])
-        return f"(({lo_t} := {lo}), {hi})", False
+        true, unknown = self._items(node)
+        lo = self._temp()
+        return f"(({lo} := {true}), {lo} + {unknown})", False
+
+
+_NEGATE_PAST = {"<=": ">", "<": ">="}  # lo past k: `<= k` is false when lo > k, `< k` when lo >= k
 
 
 def compile_expression(node: Node) -> Callable[[dict[str, Any]], Any]:

@@ -826,7 +826,7 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
             if ref.kind == "definition":
                 emit_definition(ref.name)
         emitted.add(name)
-        src, null = gen.expr(rs.definitions[name].node)
+        src, null = gen.statement(rs.definitions[name].node)
         def_nullable[name] = null
         body.append(f"    {local(name)} = {src}")
 
@@ -864,38 +864,25 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
 
     for rule in rs.rules:
         emit_needed(rule.node)
-        src, null = gen.expr(rule.node)
         sets = [f"{rule.raises}.{rule.name}"]
         if rule.raises == "condition":
             sets += ["condition.any", f"condition_tier.{rule.tier}"]
-        body.append(f"    r = {src}")
-        body.append("    if r is True:")
-        body.extend(f"        {line}" for line in emit_raised(rule))
-        body.extend(f"        {local(flag)} = True" for flag in sets if flag in read)
-        if null:
-            body.append("    elif r is None:")
-            body.append(f"        undecide({rule.id!r})")
+        raised = emit_raised(rule) + [f"{local(flag)} = True" for flag in sets if flag in read]
+        body.extend("    " + line for line in gen.branch(rule.node, raised, [f"undecide({rule.id!r})"]))
     for chk in rs.checks:
         emit_needed(chk.node)
-        src, _ = gen.expr(chk.node)
+        test = gen.condition(chk.node)
         # The message with each {fact} placeholder filled in: literal text and described values.
-        parts = [repr(f"{chk.id}: ")]
-        for i, piece in enumerate(_PLACEHOLDER.split(chk.message)):
-            if i % 2:
-                parts.append(f"_describe({local(piece)})")
-            elif piece:
-                parts.append(repr(piece))
-        body.append(f"    if {src} is True:")
+        pieces = _PLACEHOLDER.split(f"{chk.id}: {chk.message}")  # text, fact, text, fact, ...
+        parts = [f"_describe({local(p)})" if i % 2 else repr(p) for i, p in enumerate(pieces) if p or i % 2]
+        body.append(f"    if {test}:")
         body.append(f"        warnings.append({' + '.join(parts)})")
-    branches = []
-    for cls, node in rs.classification:
+    for i, (cls, node) in enumerate(rs.classification):  # the first that holds; the last is the default
+        if i == len(rs.classification) - 1:
+            body.append(f"    else:\n        classification = {cls!r}" if i else f"    classification = {cls!r}")
+            break
         emit_needed(node)
-        src, _ = gen.expr(node)
-        branches.append((cls, src))
-    class_src = repr(branches[-1][0])
-    for cls, src in reversed(branches[:-1]):
-        class_src = f"({cls!r} if ({src}) is True else {class_src})"
-    body.append(f"    classification = {class_src}")
+        body.append(f"    {'el' if i else ''}if {gen.condition(node)}:\n        classification = {cls!r}")
 
     facts_used = [(n, v) for n, v in locals_.items() if n in FACTS]
     flat = [f"    {v} = F[{n!r}]" for n, v in facts_used]

@@ -192,3 +192,29 @@ def test_checking_catches_names_types_and_enum_values(text, message):
     with pytest.raises(ExprError) as info:
         expr.check(expr.parse(text), Scope())
     assert message in info.value.message
+
+
+@pytest.mark.parametrize("text", [
+    "a and b", "a or b", "a and b and c", "a or b or c", "a and is_true(b)", "is_false(a) or b",
+    "a and (b or c)", "(a and b) or c", "not a", "a", "count(a, b, c) >= 2 and c", "n > 3 or a",
+    "is_true(a) and is_true(b)", "is_true(a) or known(b)",
+])
+def test_generated_statements_branch_as_the_value_says(text):
+    # Rules and checks are generated as branches, not values (CodeGen.branch / condition):
+    # for every combination of facts, the branch taken matches the explained value.
+    node = expr.parse(text)
+    expr.check(node, Scope())
+    names = ["a", "b", "c", "n"]
+    gen = expr.CodeGen(lambda name: f"f_{name}", lambda name: True)
+    lines = gen.branch(node, ["out = True"], ["out = None"])
+    test = expr.CodeGen(lambda name: f"f_{name}", lambda name: True).condition(node)
+    source = (f"def outcome({', '.join('f_' + n for n in names)}):\n    out = False\n"
+              + "".join(f"    {line}\n" for line in lines) + "    return out\n"
+              f"def holds({', '.join('f_' + n for n in names)}):\n    return bool({test})\n")
+    namespace = {"_count_compare": expr._count_compare, **gen.constants}
+    exec(compile(source, "<test>", "exec"), namespace)
+    for a, b, c, n in itertools.product((T, F, U), (T, F, U), (T, F, U), (1, 5, None)):
+        env = {"a": a, "b": b, "c": c, "n": n}
+        value = expr.explain(node, lambda name, kind: Outcome(env[name], frozenset([name]))).value
+        assert namespace["outcome"](a, b, c, n) is value, (text, env)
+        assert namespace["holds"](a, b, c, n) is (value is True), (text, env)
