@@ -636,9 +636,13 @@ class CodeGen:
             src, _ = self.expr(node.item)
             return {"is_true": f"({src} is True)", "is_false": f"({src} is False)",
                     "known": f"({src} is not None)", "unknown": f"({src} is None)"}[node.fn], False
+        if isinstance(node, Compare) and COUNT in (node.left.type, node.right.type):
+            return self._count(node)
+        strict = self._strict(node)
+        if strict is not None:
+            names, plain = strict
+            return (f"(None if {_any_unknown(names)} else {plain})", True) if names else (plain, False)
         if isinstance(node, Compare):
-            if COUNT in (node.left.type, node.right.type):
-                return self._count(node)
             return self._binary(node.op, node.left, node.right)
         if isinstance(node, Arith):
             return self._binary(node.op, node.left, node.right)
@@ -660,6 +664,42 @@ class CodeGen:
             first, again = self._hold(test)
             return f"(None if {first} is None else ({then} if {again} else {other}))", True
         raise TypeError(node)  # pragma: no cover
+
+    def _strict(self, node: Node) -> tuple[list[str], str] | None:
+        """For a tree of comparisons, arithmetic, `in` and indexing over names and constants
+        (unknown exactly when one of its names is): (the locals of the names that may be
+        unknown, the plain expression). None for any other tree."""
+        names: list[str] = []
+
+        def plain(n: Node) -> str | None:
+            if isinstance(n, Const):
+                return repr(n.value)
+            if isinstance(n, ListLit):
+                return self._const(frozenset(n.values))
+            if isinstance(n, Ref):
+                if n.type == COUNT:
+                    return None
+                if self._nullable(n.name) and n.name not in names:
+                    names.append(n.name)
+                return self._local(n.name)
+            if isinstance(n, Index):
+                item = plain(n.item)
+                return None if item is None else f"{item}[{n.index}]"
+            if isinstance(n, (Compare, Arith, In)):
+                left, right = (n.item, n.container) if isinstance(n, In) else (n.left, n.right)
+                a, b = plain(left), plain(right)
+                if a is None or b is None or COUNT in (left.type, right.type):
+                    return None
+                op = ("not in" if n.negate else "in") if isinstance(n, In) else n.op
+                return f"({a} {op} {b})"
+            return None
+
+        if not isinstance(node, (Compare, Arith, In, Index)):
+            return None
+        src = plain(node)
+        if src is None:
+            return None
+        return [self._local(name) for name in names], src
 
     def _hold(self, src: str) -> tuple[str, str]:
         """(first use, later uses) of a value read more than once: a local name as it is,
@@ -700,11 +740,24 @@ class CodeGen:
 
     def _items(self, node: Count) -> tuple[str, str]:
         """A count's items as (known true, unknown): two sums, reading each item once."""
-        parts = [self.expr(i) for i in node.items]
-        held = [self._hold(s) for s, _ in parts]
-        true = " + ".join(f"({first} is True)" for first, _ in held)
-        unknown = " + ".join(f"({again} is None)" for (_, again), (_, n) in zip(held, parts) if n) or "0"
-        return true, unknown
+        true, unknown = [], []
+        for item in node.items:
+            strict = self._strict(item)
+            if strict is not None:  # known true: every name known and the comparison holds
+                names, plain = strict
+                if names:
+                    known = " and ".join(f"{name} is not None" for name in names)
+                    true.append(f"({known} and {plain})")
+                    unknown.append(f"({_any_unknown(names)})")
+                else:
+                    true.append(f"({plain})")
+                continue
+            src, null = self.expr(item)
+            first, again = self._hold(src) if null else (src, src)
+            true.append(f"({first} is True)")
+            if null:
+                unknown.append(f"({again} is None)")
+        return " + ".join(true), " + ".join(unknown) or "0"
 
     def _count(self, node: Compare) -> tuple[str, bool]:
         count_node, k, op = ((node.left, node.right, node.op) if node.left.type == COUNT
@@ -735,6 +788,10 @@ class CodeGen:
         true, unknown = self._items(node)
         lo = self._temp()
         return f"(({lo} := {true}), {lo} + {unknown})", False
+
+
+def _any_unknown(names: list[str]) -> str:
+    return " or ".join(f"{name} is None" for name in names)
 
 
 _NEGATE_PAST = {"<=": ">", "<": ">="}  # lo past k: `<= k` is false when lo > k, `< k` when lo >= k

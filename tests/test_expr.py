@@ -218,3 +218,14 @@ def test_generated_statements_branch_as_the_value_says(text):
         value = expr.explain(node, lambda name, kind: Outcome(env[name], frozenset([name]))).value
         assert namespace["outcome"](a, b, c, n) is value, (text, env)
         assert namespace["holds"](a, b, c, n) is (value is True), (text, env)
+
+
+@pytest.mark.parametrize("text", [
+    "n + 1 > 3", "n * 2 - n / 4 >= 2", "items[0] + items[1] >= 1", "items[8] >= 3 and n > 1",
+    "count(n > 3, items[0] == 1, a) >= 2", "count(n > 3, items[0] == 1, a) < 2", "pain.side in [\"left\", \"both\"]",
+])
+def test_comparison_and_arithmetic_trees_are_unknown_exactly_when_a_name_is(text):
+    # Such trees are generated as one test of their names, then plain Python (CodeGen._strict).
+    for n, items, a, side in itertools.product((None, 0, 2, 5), (None, [0] * 9, [1] * 8 + [4]), (T, F, U),
+                                               (None, "left", "right")):
+        both(text, n=n, items=items, a=a, pain_side=side)
