@@ -408,6 +408,11 @@ def _check_in(node: In, scope: Scope) -> Type:
                     node.line, node.col)
 
 
+def size(node: Node) -> int:
+    """How many nodes the tree has."""
+    return 1 + sum(size(child) for child in _children(node))
+
+
 def references(node: Node) -> list[Ref]:
     """Every name the expression refers to, in order."""
     found: list[Ref] = []
@@ -560,8 +565,11 @@ class CodeGen:
     temporaries are numbered per function.
     """
 
-    def __init__(self, local: Callable[[str], str], nullable: Callable[[str], bool]):
+    def __init__(self, local: Callable[[str], str], nullable: Callable[[str], bool],
+                 on_demand: Callable[[str], Node | None] = lambda name: None):
         self._local, self._nullable, self._tmp = local, nullable, 0
+        # A name computed where first read (its local starts as `...`), given its tree.
+        self._on_demand = on_demand
         self.constants: dict[str, Any] = {}
 
     def statement(self, node: Node) -> tuple[str, bool]:
@@ -619,6 +627,11 @@ class CodeGen:
         if isinstance(node, Const):
             return repr(node.value), False
         if isinstance(node, Ref):
+            tree = self._on_demand(node.name)
+            if tree is not None:
+                name = self._local(node.name)
+                src, null = self.expr(tree)
+                return f"({name} if {name} is not ... else ({name} := {src}))", null
             return self._local(node.name), self._nullable(node.name)
         if isinstance(node, ListLit):
             return self._const(frozenset(node.values)), False
@@ -677,7 +690,7 @@ class CodeGen:
             if isinstance(n, ListLit):
                 return self._const(frozenset(n.values))
             if isinstance(n, Ref):
-                if n.type == COUNT:
+                if n.type == COUNT or self._on_demand(n.name) is not None:
                     return None
                 if self._nullable(n.name) and n.name not in names:
                     names.append(n.name)

@@ -785,6 +785,11 @@ def _order_rules(loader: _Loader, manifest: Manifest, rules: list[Rule],
 # --------------------------------------------------------------------------- compilation
 
 
+#: Definitions of this many nodes or more (more than one comparison) are computed where first
+#: read (see compile_ruleset); smaller ones cost less to compute than to check for.
+ON_DEMAND_SIZE = 4
+
+
 def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
     """Generate the rule set as two Python functions with one body.
 
@@ -811,7 +816,10 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
             return def_nullable[name]
         return False  # outcomes are plain True/False
 
-    gen = expr.CodeGen(local, nullable)
+    # Larger definitions are computed where first read, so a rule decided by a cheaper
+    # part (`radicular_gate and radicular_features >= 2`) never computes them.
+    on_demand = {name: d.node for name, d in rs.definitions.items() if expr.size(d.node) >= ON_DEMAND_SIZE}
+    gen = expr.CodeGen(local, nullable, on_demand.get)
     tiers = list(rs.manifest.tiers)
     rank = rs.tier_rank
     body: list[str] = ["    fired = []", "    undecided = []", "    warnings = []", "    unscreened = []",
@@ -826,6 +834,8 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
             if ref.kind == "definition":
                 emit_definition(ref.name)
         emitted.add(name)
+        if name in on_demand:  # computed where first read; what it reads is computed before
+            return
         src, null = gen.statement(rs.definitions[name].node)
         def_nullable[name] = null
         body.append(f"    {local(name)} = {src}")
@@ -857,6 +867,8 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
     read = {ref.name for node in nodes for ref in expr.references(node) if ref.kind == "outcome"}
     for flag in sorted(read - {"screening_incomplete"}):
         body.append(f"    {local(flag)} = False")
+    if on_demand:
+        body.append("    " + " = ".join(local(name) for name in on_demand) + " = ...")
     for name in rs.manifest.screening:
         body.append(f"    if {local(name)} is None:")
         body.append(f"        unscreened.append({name!r})")

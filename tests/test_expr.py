@@ -229,3 +229,28 @@ def test_comparison_and_arithmetic_trees_are_unknown_exactly_when_a_name_is(text
     for n, items, a, side in itertools.product((None, 0, 2, 5), (None, [0] * 9, [1] * 8 + [4]), (T, F, U),
                                                (None, "left", "right")):
         both(text, n=n, items=items, a=a, pain_side=side)
+
+
+def test_a_definition_computed_on_demand_is_computed_once_and_only_when_read():
+    # `d` stands for "a or b", computed where first read (CodeGen on_demand); `c and d` must
+    # leave it uncomputed when c is false, and a second read must reuse the first.
+    tree = expr.parse("a or b")
+    expr.check(tree, Scope())
+    gen = expr.CodeGen(lambda name: f"f_{name}", lambda name: True, {"d": tree}.get)
+    d = expr.Ref("d", type=expr.BOOL)
+    first = gen.branch(expr.And([expr.Ref("c"), d]), ["out = True"], ["out = None"])
+    second, _ = gen.statement(expr.Not(d))
+    source = ("def run(f_a, f_b, f_c):\n    out = False\n    f_d = ...\n"
+              + "".join(f"    {line}\n" for line in first) + f"    again = {second}\n    return out, f_d, again\n")
+    namespace: dict = {}
+    exec(compile(source, "<test>", "exec"), namespace)
+    for a, b, c in itertools.product((T, F, U), repeat=3):
+        d_value = OR[(a, b)]
+        out, held, again = namespace["run"](a, b, c)
+        assert out is AND[(c, d_value)], (a, b, c)
+        assert held is d_value  # computed by the second read at the latest
+        assert again is (None if d_value is None else not d_value)
+    # Not read at all when c is false: the first statement alone leaves it as `...`.
+    only_first = source.replace(f"    again = {second}\n", "    again = None\n")
+    exec(compile(only_first, "<test>", "exec"), namespace)
+    assert namespace["run"](T, T, F)[1] is ...
