@@ -153,10 +153,10 @@ class Brief(NamedTuple):
 
 @dataclass
 class ChunkResult:
-    """A chunk's results: its output text, counts per (class, urgency), the errors, and - when
-    asked for (--expect, --fail-on) - a brief of every case."""
+    """A chunk's results: its output (UTF-8), counts per (class, urgency), the errors, and -
+    when asked for (--expect, --fail-on) - a brief of every case."""
 
-    text: str
+    data: bytes
     counts: collections.Counter[tuple[str, str]]
     errors: list[Brief]
     briefs: list[Brief] | None = None
@@ -198,8 +198,8 @@ def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool) -> Chun
             counts[key] = counts.get(key, 0) + 1
         if briefs is not None:
             briefs.append(_brief(row, expected))
-    text = "" if fmt == "table" else format_rows(rows, fmt)
-    return ChunkResult(text, collections.Counter(counts), errors, briefs, rows if fmt == "table" else None)
+    data = b"" if fmt == "table" else format_rows(rows, fmt)
+    return ChunkResult(data, collections.Counter(counts), errors, briefs, rows if fmt == "table" else None)
 
 
 def _scored(ruleset: RuleSet, chunk: Chunk) -> Iterable[Scored]:
@@ -538,17 +538,18 @@ def flat(value: Any) -> str:
     return str(value)
 
 
-def format_rows(rows: list[dict[str, Any]], fmt: str) -> str:
-    """Rows as text in a streaming format (no header or brackets: the Writer adds those)."""
+def format_rows(rows: list[dict[str, Any]], fmt: str) -> bytes:
+    """Rows as UTF-8 in a streaming format (no header or brackets: the Writer adds those).
+    Bytes all the way to the output: no decoding and encoding again of every chunk."""
     if fmt == "jsonl":
-        return b"".join([orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows]).decode()
+        return b"".join([orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows])
     if fmt == "json":
-        return ",\n".join(orjson.dumps(row).decode() for row in rows)
+        return b",\n".join([orjson.dumps(row) for row in rows])
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerows([flat(row[c]) for c in COLUMNS] for row in rows)
-        return buffer.getvalue()
+        return buffer.getvalue().encode()
     raise ValueError(fmt)
 
 
@@ -563,13 +564,21 @@ class Writer:
     def write(self, result: ChunkResult) -> None:
         if self.fmt == "table":
             self._table.extend(result.rows or ())
-        elif result.text:
+        elif result.data:
             if self.fmt == "csv" and self._first:
                 self.out.write(",".join(COLUMNS) + "\n")
             elif self.fmt == "json":
                 self.out.write("[\n" if self._first else ",\n")
-            self.out.write(result.text)
+            self._write(result.data)
             self._first = False
+
+    def _write(self, data: bytes) -> None:
+        buffer = getattr(self.out, "buffer", None)  # a text stream's bytes underneath
+        if buffer is None:
+            self.out.write(data.decode())
+        else:
+            self.out.flush()  # what was written as text goes first
+            buffer.write(data)
 
     def close(self) -> None:
         if self.fmt == "json":
