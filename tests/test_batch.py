@@ -137,3 +137,14 @@ def test_hostile_files_in_a_batch_get_error_rows(cli, tmp_path):
     assert "nesting is deeper than 32 levels" in rows["deep.yaml"]
     assert "more than 20,000 values once YAML aliases are expanded" in rows["bomb.yaml"]
     assert rows["twice.yaml"].endswith("twice.yaml:5:3: duplicate key 'saddle_numbness': each field may be given once")
+
+
+def test_a_directory_lists_its_case_files_in_path_order_recursively(tmp_path):
+    # Path order compares folder by folder: "a/z.yaml" comes before "a-b.yaml" although "-" < "/".
+    for name in ["a-b.yaml", "a/z.yaml", "a/b/c.json", "b.yml", "notes.txt", ".yaml", "B.yaml", "a/0.jsonl"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    (tmp_path / "dir.yaml").mkdir()  # a folder named like a case file is walked, not read
+    (tmp_path / "dir.yaml" / "in.yaml").write_text("{}")
+    listed = [p.removeprefix(str(tmp_path) + "/") for p in batch.expand([str(tmp_path) + "/"])]
+    assert listed == ["B.yaml", "a/0.jsonl", "a/b/c.json", "a/z.yaml", "a-b.yaml", "b.yml", "dir.yaml/in.yaml"]
