@@ -20,10 +20,11 @@ Two evaluators share one checked tree:
 
 * `explain(node, env)` walks the tree and returns the value with the facts that
   decided it (for notes, practice feedback and `explain`).
-* `Program` generates one straight-line Python function from the checked tree for
-  batch scoring. Only our own node types are turned into code: names become
-  local variables and constants are `repr`-ed, so no rule text is ever executed.
-  A differential test holds the two to the same results.
+* `CodeGen` turns checked trees into Python source for one generated function
+  (rules.compile_ruleset): expressions as values, and rules and checks as
+  branches (`branch`, `condition`). Only our own node types are turned into
+  code: names become local variables and constants are `repr`-ed, so no rule
+  text is ever executed. Differential tests hold the two to the same results.
 """
 
 from __future__ import annotations
