@@ -6,10 +6,11 @@ that fails there is read again the precise way (`case.validate_case`) for its
 located one-line message. A file that cannot be read becomes an error row and
 scoring goes on.
 
-Work is cut into chunks (a few hundred files, or a few thousand JSON Lines
-lines) and scored by worker processes. At most a few chunks per worker are in
-flight at once and results are written in input order as they arrive, so memory
-does not grow with the number of cases.
+Work is cut into chunks (a hundred files, or half a megabyte of JSON Lines)
+and scored by worker processes, each returning its chunk as output bytes with
+its counts. At most a few chunks per worker are in flight at once and results
+are written in input order as they arrive, so memory does not grow with the
+number of cases.
 """
 
 from __future__ import annotations
@@ -216,12 +217,12 @@ def _scored(ruleset: RuleSet, chunk: Chunk) -> Iterable[Scored]:
 
 def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
     """The lines of a JSON Lines byte range: the per-case hot path, kept tight."""
-    start, end, first_line = chunk.span  # type: ignore[misc]
+    start, stop, first_line = chunk.span  # type: ignore[misc]
     block = chunk.data
     if block is None:
         with open(chunk.name, "rb") as handle:
             handle.seek(start)
-            block = handle.read(end - start)
+            block = handle.read(stop - start)
     name, row_of, find = chunk.name, ruleset.row_from_data, block.find
     pos, number, size = 0, first_line, len(block)
     while pos < size:  # line by line with find (memchr): quicker than split for long lines
@@ -309,7 +310,7 @@ def _stdin_chunks(stdin: IO[bytes] | None) -> Iterator[Chunk]:
 
 
 def _file_spans(path: str, carry: bool = False) -> Iterator[Chunk]:
-    """Byte ranges of whole lines; the parent only finds line ends and counts lines (in C)."""
+    """Byte ranges of whole lines; the parent only finds line ends and counts lines."""
     try:
         handle = open(path, "rb")
     except OSError as exc:
