@@ -239,7 +239,8 @@ def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
 
 
 def expand(paths: Iterable[str]) -> Iterator[str]:
-    """Files and directories (recursively, sorted) into case files; '-' is standard input."""
+    """Files and directories (recursively, sorted) into case files; '-' is standard input.
+    A folder that cannot be listed is given in its place, ending in a path separator."""
     for raw in paths:
         path = Path(raw)
         if raw == "-" or not path.is_dir():
@@ -252,13 +253,14 @@ def _case_files(directory: str) -> list[str]:
     """Case files under a directory, in path order (as sorted Paths would be: by parts).
     Listed with os.scandir, which knows files from directories without a stat each: a
     large case bank lists twice as quick as with Path.rglob. Linked directories are not
-    followed (no loops)."""
+    followed (no loops); a folder that cannot be listed is given as `folder/`."""
     found: list[tuple[list[str], str]] = []
 
     def walk(folder: str, parts: list[str]) -> None:
         try:
             listing = os.scandir(folder)
-        except OSError:  # unreadable: skipped, as Path.rglob does
+        except OSError:  # reported, never skipped in silence: its cases would be missing
+            found.append((parts, os.path.join(folder, "")))
             return
         with listing as entries:
             for entry in entries:
@@ -277,6 +279,12 @@ def chunks(paths: Iterable[str], stdin: IO[bytes] | None = None, carry: bool = F
     (for scoring in this process); otherwise workers read their own byte ranges."""
     pending: list[str] = []
     for path in expand(paths):
+        if path.endswith(os.sep):
+            if pending:
+                yield Chunk(files=tuple(pending))
+                pending = []
+            yield Chunk(name=path, error=f"{path}: folder cannot be read; its case files were not scored")
+            continue
         if path == "-" or path.endswith(".jsonl"):
             if pending:
                 yield Chunk(files=tuple(pending))

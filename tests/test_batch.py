@@ -148,3 +148,26 @@ def test_a_directory_lists_its_case_files_in_path_order_recursively(tmp_path):
     (tmp_path / "dir.yaml" / "in.yaml").write_text("{}")
     listed = [p.removeprefix(str(tmp_path) + "/") for p in batch.expand([str(tmp_path) + "/"])]
     assert listed == ["B.yaml", "a/0.jsonl", "a/b/c.json", "a/z.yaml", "a-b.yaml", "b.yml", "dir.yaml/in.yaml"]
+
+
+def test_a_folder_that_cannot_be_read_is_an_error_row_not_a_silent_gap(tmp_path, cli, monkeypatch):
+    # (Tests may run as root, which reads anything: the refusal is simulated.)
+    import os
+
+    for name in ["a.yaml", "private/b.yaml", "z.yaml"]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        shutil.copy(CASES / "radicular-l5.yaml", tmp_path / name)
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("private"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    run = cli("score", str(tmp_path), "-f", "jsonl", "-q")
+    rows = [json.loads(line) for line in run.out.splitlines()]
+    assert [r["file"].removeprefix(str(tmp_path) + "/") for r in rows] == ["a.yaml", "private/", "z.yaml"]
+    assert rows[1]["error"].endswith("private/: folder cannot be read; its case files were not scored")
+    assert rows[0]["error"] is None and rows[2]["error"] is None
+    assert run.code == 1
