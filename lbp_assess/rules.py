@@ -228,7 +228,7 @@ class RuleSet:
     def assess_facts(self, facts: dict[str, Any], case_id: str = "") -> "Assessment":
         summary = self.evaluate(facts)
         return Assessment(case_id, *summary[:-1], rules_version=self.version, ruleset=self, facts=facts,
-                          fired=frozenset(summary.rules_fired), not_excluded=summary.not_excluded)
+                          not_excluded=summary.not_excluded)
 
 
 class Summary(NamedTuple):
@@ -287,7 +287,6 @@ class Assessment:
     rules_version: str
     ruleset: RuleSet = field(repr=False)
     facts: dict[str, Any] = field(repr=False)
-    fired: frozenset[str] = field(repr=False)  # rule ids
     not_excluded: list[str] = field(repr=False)  # ids of rules that unknown facts kept from being decided
     _trace: list["RuleTrace"] | None = field(default=None, init=False, repr=False)
 
@@ -315,10 +314,10 @@ class Assessment:
     def _make_trace(self) -> list[RuleTrace]:
         memo: dict[str, Outcome] = {}
         out = []
-        undecided = set(self.not_excluded)
+        fired, undecided = set(self.rules_fired), set(self.not_excluded)
         for rule in self.ruleset.rules:
             outcome = expr.explain(rule.node, lambda n, k: self._explain_name(n, memo, k))
-            state = "fired" if rule.id in self.fired else "not_excluded" if rule.id in undecided else "not_fired"
+            state = "fired" if rule.id in fired else "not_excluded" if rule.id in undecided else "not_fired"
             out.append(RuleTrace(rule, state, {n: self._plain(n, memo) for n in sorted(outcome.support)}))
         return out
 
