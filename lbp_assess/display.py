@@ -1,0 +1,45 @@
+"""Showing untrusted text (ids, free text, file names, values) on a terminal.
+
+Case files, drafts and rule files are untrusted: their text must never drive the
+terminal (escape sequences set titles, write the clipboard or hide output) nor
+be read as rich markup (`[/]` crashes a table, `[link=...]` makes a live link).
+Every piece of data shown goes through `plain` (for plain output) or `markup`
+(inside rich markup).
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.markup import escape
+
+# C0 controls except tab and newline, DEL, C1 controls, and the Unicode line/paragraph
+# separators and bidirectional overrides that can disguise what is shown.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_OR_NEWLINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _show(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\t":
+        return "\\t"
+    if char == "\n":
+        return "\\n"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def plain(text: object, *, multiline: bool = False) -> str:
+    """`text` with control characters shown as escapes (newlines kept when `multiline`)."""
+    pattern = _CONTROL if multiline else _CONTROL_OR_NEWLINE
+    return pattern.sub(_show, str(text))
+
+
+def markup(text: object, *, multiline: bool = False) -> str:
+    """`text` made safe to place inside rich markup: controls escaped, `[` not read as a tag."""
+    return escape(plain(text, multiline=multiline))
+
+
+def shorten(text: object, limit: int = 80) -> str:
+    """At most `limit` characters (for echoing a value in a one-line message)."""
+    value = str(text)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
