@@ -43,6 +43,8 @@ Urgency = Literal["emergency", "urgent", "soon", "routine"]
 
 Fact = Optional[bool]
 Nrs = Optional[int]
+# Every number has a finite range: the upper limits below are plausibility limits for
+# data entry (no episode lasts over 100 years), not clinical thresholds; those live in rules/.
 
 
 AGE_RANGE = (16, 110)  # the tool is for adults (spec/case-file.md)
@@ -96,7 +98,7 @@ class Pain(_Section):
 
 
 class Onset(_Section):
-    weeks_ago: Optional[float] = Field(None, ge=0)
+    weeks_ago: Optional[float] = Field(None, ge=0, le=5200, allow_inf_nan=False)  # <= 100 years
     mode: Optional[OnsetMode] = None
     mechanism: Optional[Mechanism] = None
     previous_episodes: Fact = None
@@ -106,7 +108,7 @@ class Onset(_Section):
 class Behaviour(_Section):
     mechanical: Fact = None
     constant: Fact = None
-    morning_stiffness_min: Optional[float] = Field(None, ge=0)
+    morning_stiffness_min: Optional[float] = Field(None, ge=0, le=1440, allow_inf_nan=False)  # <= a day
     night_pain: Optional[NightPain] = None
     eased_by_rest: Fact = None
     eased_by_exercise: Fact = None
@@ -119,7 +121,7 @@ class Walking(_Section):
     leg_symptoms_on_walking: Fact = None
     relief_sitting_or_flexion: Fact = None
     relief_standing_still: Fact = None
-    tolerance_min: Optional[float] = Field(None, ge=0)
+    tolerance_min: Optional[float] = Field(None, ge=0, le=1440, allow_inf_nan=False)  # <= a day
 
 
 class Neuro(_Section):
@@ -139,7 +141,7 @@ class CaudaEquina(_Section):
     bowel_incontinence: Fact = None
     saddle_numbness: Fact = None
     sexual_dysfunction: Fact = None
-    onset_days: Optional[float] = Field(None, ge=0)
+    onset_days: Optional[float] = Field(None, ge=0, le=36500, allow_inf_nan=False)  # <= 100 years
     worsening: Fact = None
 
 
@@ -468,7 +470,10 @@ def _message(err: dict[str, Any], path: tuple[Any, ...], model: type[BaseModel])
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         bound = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}[kind]
         limit = ctx.get("ge", ctx.get("le", ctx.get("gt", ctx.get("lt"))))
-        return f"{value!r} is out of range: must be {bound} {limit}"
+        shown = f"{limit:g}" if isinstance(limit, float) else limit
+        return f"{value!r} is out of range: must be {bound} {shown}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {value!r}"
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "string_too_long":

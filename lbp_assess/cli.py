@@ -126,34 +126,56 @@ def assess(
 ) -> None:
     """Interview a patient, then write the case file and the summary note."""
     from . import consultation
-    from .interview import run
     from .rules import load_rules
 
     if answers and resume:
         raise typer.BadParameter("use --answers or --resume, not both")
     session = consultation.start(load_rules(rules), out, answers, resume, case_id)
-    consultation.check_outputs(session, force)
+    consultation.prepare(session, force)
     is_tty = sys.stdin.isatty()
     consultation.require_terminal(session, is_tty)
-    interview = session.interview
-    if is_tty and interview.missing():
-        from .prompts import TerminalPrompter
-
-        prompter = TerminalPrompter()
-        for note in session.notes:
-            prompter.message(f"[yellow]{note}[/yellow]")
-        for alert in interview.live_alerts():
-            prompter.alert(alert)
-        try:
-            run(interview, prompter, lambda i: i.save_draft(session.draft, session.out_dir))
-        except (KeyboardInterrupt, EOFError):
-            interview.save_draft(session.draft, session.out_dir)
-            _err(f"interview paused; answers saved. Resume with:\n  lbp-assess assess --resume "
-                 f"{_quote(session.draft)}")
-            raise typer.Exit(ExitCode.INTERRUPTED)
+    if is_tty and session.interview.missing():
+        _interview(session, force)
     case_path, note_path, text = consultation.finish(session, force)
     typer.echo(text)
     _err(f"saved {case_path} and {note_path}")
+
+
+def _interview(session, force: bool) -> None:
+    """Ask in the terminal; on any stop after the first answer, say where the answers are."""
+    from . import consultation
+    from .interview import run
+    from .prompts import TerminalPrompter
+
+    prompter = TerminalPrompter()
+    if session.resumed:
+        prompter.notice(consultation.draft_summary(session))
+    for note in session.notes:
+        prompter.notice(note)
+    for alert in session.interview.live_alerts():
+        prompter.alert(alert)
+    try:
+        run(session.interview, prompter, session.autosave, consultation.accept(session, force))
+    except BaseException as exc:
+        if session.draft is None:
+            raise
+        saved = _save_quietly(session)
+        where = (f"answers saved in {session.draft}" if saved else
+                 f"the last autosave is in {session.draft}")
+        resume = f"lbp-assess assess --resume {_quote(session.draft)}"
+        if isinstance(exc, (KeyboardInterrupt, EOFError)):
+            _err(f"interview paused; {where}. Resume with:\n  {resume}")
+            raise typer.Exit(ExitCode.INTERRUPTED)
+        _err(f"interview stopped; {where}. Resume with:\n  {resume}")
+        raise
+
+
+def _save_quietly(session) -> bool:
+    try:
+        session.autosave(session.interview)
+        return True
+    except Exception:  # noqa: BLE001 - the error being reported matters more
+        return False
 
 
 def _quote(path: Path) -> str:

@@ -78,6 +78,12 @@ class OutputExistsError(LbpError):
     exit_code = ExitCode.FAILED
 
 
+class OutputError(LbpError):
+    """A file or folder that cannot be written (permission, read-only, disk full, not a folder)."""
+
+    exit_code = ExitCode.FAILED
+
+
 class NoTerminalError(LbpError):
     exit_code = ExitCode.USAGE
 

@@ -1,11 +1,20 @@
 """The interview: a state machine over the questionnaire, and the loop that drives it.
 
 `Interview` holds the answers and where we are; it never prints or prompts.
-After every answer it recomputes which questions are relevant: answers to
-questions that become irrelevant leave the case (they stay in the journal), and
-any new emergency or urgent finding is returned as a live alert. `run()` drives
-an `Interview` through a `Prompter` (the terminal one is in prompts.py; tests
-use a scripted one), calling `autosave` after every change.
+Facts come from the answers through the one conversion every path uses
+(answers -> case data -> `Case` -> `facts_of`), so the interview, `score`, the
+note, `explain` and practice read the same facts for the same answers.
+
+After every answer the engine recomputes which questions are relevant. A
+follow-up whose gate is known false is skipped, and the answer its gate settles
+(`if_skipped` in interview.yaml) is recorded in its place. An answer that an
+interactive change makes irrelevant leaves the case (it stays in the journal,
+and the driver says so); answers given from outside (a case file, a draft) are
+kept as given, so a contradiction shows as a warning instead of vanishing.
+Every change to what is raised is returned as an event: a panel for a finding
+(re)raised at a show-at-once tier, a notice when a tier goes down or clears.
+`run()` drives an `Interview` through a `Prompter` (prompts.py in a terminal;
+tests use a scripted one), calling `autosave` after every change.
 
 Answers are three-valued like the case file: a value, or `None` when the
 clinician chose "unsure / not asked". A question with no entry is not yet asked.
@@ -17,16 +26,19 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Optional, Protocol
 
-from .case import FACTS, Case, validate_case
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .case import FORMAT, Case, facts_of, problems_from, validate_case
 from .errors import InputError, Location, Problem
 from .files import atomic_write
-from .questionnaire import Question, Questionnaire
+from .questionnaire import Question, Questionnaire, answer_problem
 from .rules import Assessment, RuleSet
 from .yamlio import load_json, read_text
 
 DRAFT_FORMAT = "lbp-draft/1"
+_PLACEHOLDER_ID = "(not yet given)"
 
 
 class Back:
@@ -58,16 +70,26 @@ class Progress:
 
 @dataclass(frozen=True)
 class LiveAlert:
-    """A finding at emergency or urgent tier, shown the moment an answer raises it."""
+    """A change to a finding at a show-at-once tier (emergency, urgent), as an answer makes it.
+
+    `change` is "raised" (new, or raised again after it had cleared), "higher",
+    "lower" (still raised, at a lower tier) or "cleared"; `was` is the tier before.
+    """
 
     kind: str  # condition | alert
     name: str
     label: str
-    tier: str
+    tier: str | None  # None when cleared
     tier_label: str
     time_frame: str
     action: str
     reason: str
+    change: str = "raised"
+    was: str | None = None
+
+    @property
+    def is_red_flag(self) -> bool:
+        return self.kind == "condition"
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,15 @@ class ReviewRow:
     question: Question
     value: Any
     shown: str
+    settled: bool = False  # recorded by an earlier answer (if_skipped), not asked
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """An answer that left the case because an edit made its question irrelevant."""
+
+    question: Question
+    value: Any
 
 
 class Prompter(Protocol):
@@ -84,9 +115,12 @@ class Prompter(Protocol):
 
     def invalid(self, question: Question, message: str) -> None: ...
 
-    def alert(self, alert: LiveAlert) -> None: ...
+    def alert(self, alert: LiveAlert) -> None:
+        """Show a change to what is raised: a panel when raised or higher, a line otherwise."""
 
-    def review(self, rows: list[ReviewRow]) -> str | None:
+    def notice(self, text: str) -> None: ...
+
+    def review(self, interview: "Interview") -> str | None:
         """The id of a question to edit, or None to finish."""
 
 
@@ -112,15 +146,17 @@ class Interview:
         self.journal: list[dict[str, Any]] = list(journal or [])
         self.assessed_on = assessed_on or dt.date.today().isoformat()
         self.position: int | None = None
-        self.shown: dict[str, str] = {}  # live alerts shown: name -> tier
+        self.editing: int | None = None  # index of the question being edited from the review
+        self.dropped: list[Dropped] = []  # answers the last change made irrelevant
+        self.shown: dict[tuple[str, str], str] = {}  # (kind, name) -> tier of what is on screen
+        self._cache: tuple[str, dict[str, Any], dict[str, Any]] | None = None
         self._settle()
 
     def _settle(self) -> None:
-        """After answers were set from outside the flow: drop the irrelevant ones, go to the first
-        unanswered question, and count what is already raised as shown."""
-        self._drop_irrelevant()
+        """After answers were set from outside the flow: go to the first unanswered question, and
+        count what is already raised as shown."""
         self.position = self._next_missing(0)
-        self.shown = {a.name: a.tier for a in self.live_alerts()}
+        self.shown = {(a.kind, a.name): a.tier for a in self.live_alerts()}  # type: ignore[misc]
 
     def prefill(self, answers: dict[str, Any]) -> dict[str, str]:
         """Set answers given before the interview (a draft, --id); return {question: why refused}."""
@@ -137,14 +173,30 @@ class Interview:
         self._settle()
         return refused
 
-    # ---------------------------------------------------------------- state
+    # ---------------------------------------------------------------- facts
+
+    def _resolved(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(facts, settled answers): the answers, plus what skipped follow-ups settle."""
+        key = json.dumps(self.answers, sort_keys=True, default=str)
+        if self._cache is None or self._cache[0] != key:
+            settled: dict[str, Any] = {}
+            for _ in range(len(self.questions) + 1):  # gates name earlier questions: this settles quickly
+                facts = facts_of(self._case({**self.answers, **settled}))
+                now = {q.id: q.if_skipped for q in self.questions
+                       if q.if_skipped is not None and q.id not in self.answers and not self.relevant(q, facts)}
+                if now == settled:
+                    break
+                settled = now
+            self._cache = (key, facts, settled)
+        return self._cache[1], self._cache[2]
 
     def facts(self) -> dict[str, Any]:
-        flat = {path: None for path in FACTS}
-        for qid, value in self.answers.items():
-            if qid in flat:
-                flat[qid] = frozenset(value) if isinstance(value, list) else value
-        return flat
+        """The flat facts the rules read, from `facts_of` like every other path."""
+        return self._resolved()[0]
+
+    def settled(self) -> dict[str, Any]:
+        """Answers recorded by an earlier answer: skipped follow-ups and the value they settle."""
+        return self._resolved()[1]
 
     def relevant(self, question: Question, facts: dict[str, Any] | None = None) -> bool:
         """Asked unless its ask_when is known to be false."""
@@ -175,16 +227,32 @@ class Interview:
     # ---------------------------------------------------------------- changes
 
     def answer(self, value: Any) -> list[LiveAlert]:
-        """Record an answer to the current question; return new emergency/urgent alerts."""
+        """Record an answer to the current question; return the changes to what is raised.
+
+        Answers that this change makes irrelevant leave the case; `dropped` lists them.
+        """
         question = self.current()
         if question is None:
             raise InvalidAnswer("the interview is complete; choose a question to edit")
         value = self.validate(question, value)
+        before = {q.id for q in self.relevant_questions()}
         self.answers[question.id] = value
         self.journal.append({"at": _now(), "event": "answer", "question": question.id, "value": value})
-        self._drop_irrelevant()
-        self.position = self._next_missing(self.position + 1)  # type: ignore[operator]
-        return self._new_alerts()
+        self.dropped = self._drop_irrelevant(before)
+        self.position = self._after(self.position)  # type: ignore[arg-type]
+        return self._changes()
+
+    def _after(self, index: int) -> int | None:
+        """Where to go after answering question `index`: the next unanswered question, or, while
+        editing from the review, every question up to the one being edited."""
+        if self.editing is not None and index < self.editing:
+            facts = self.facts()
+            following = next((i for i in range(index + 1, len(self.questions))
+                              if self.relevant(self.questions[i], facts)), None)
+            if following is not None and following <= self.editing:
+                return following
+        self.editing = None
+        return self._next_missing(index + 1)
 
     def back(self) -> bool:
         """Go to the previous relevant question (its answer becomes the default)."""
@@ -192,6 +260,8 @@ class Interview:
         facts = self.facts()
         for index in range(start - 1, -1, -1):
             if self.relevant(self.questions[index], facts):
+                if self.editing is None:
+                    self.editing = start if start < len(self.questions) else None
                 self.position = index
                 self.journal.append({"at": _now(), "event": "back", "question": self.questions[index].id})
                 return True
@@ -200,7 +270,7 @@ class Interview:
     def edit(self, qid: str) -> None:
         """Reopen a question from the review screen."""
         index = next(i for i, q in enumerate(self.questions) if q.id == qid)
-        self.position = index
+        self.position = self.editing = index
         self.journal.append({"at": _now(), "event": "edit", "question": qid})
 
     def validate(self, question: Question, value: Any) -> Any:
@@ -209,32 +279,29 @@ class Interview:
             if question.id == "id":
                 raise InvalidAnswer("the case needs an id")
             return None
-        if question.kind == "multi" and isinstance(value, (set, frozenset, tuple)):
-            value = [v for v, _ in question.choices if v in value]
+        if question.kind == "multi" and isinstance(value, (set, frozenset, tuple, list)):
+            value = [v for v, _ in question.choices if v in value] if all(
+                v in dict(question.choices) for v in value) else list(value)
         if question.kind == "number" and isinstance(value, float) and value.is_integer() and question.integer:
             value = int(value)
-        data: dict[str, Any] = {"format": "lbp-case/1", "id": "x"}
-        section, _, name = question.id.partition(".")
-        if name:
-            data[section] = {name: value}
-        else:
-            data[section] = value
-        try:
-            validate_case(data, "answer")
-        except InputError as err:
-            message = err.problems[0].message if err.problems else str(err)
-            raise InvalidAnswer(message) from None
+        problem = answer_problem(question.id, value)
+        if problem is not None:
+            raise InvalidAnswer(problem)
         return value
 
-    def _drop_irrelevant(self) -> None:
+    def _drop_irrelevant(self, before: set[str]) -> list[Dropped]:
+        """Drop answers to questions that were relevant before this change and are not now."""
+        dropped = []
         while True:
             facts = self.facts()
-            dropped = [q for q in self.questions if q.id in self.answers and not self.relevant(q, facts)]
-            if not dropped:
-                return
-            for q in dropped:
-                self.journal.append({"at": _now(), "event": "dropped", "question": q.id,
-                                     "value": self.answers.pop(q.id)})
+            gone = [q for q in self.questions
+                    if q.id in self.answers and q.id in before and not self.relevant(q, facts)]
+            if not gone:
+                return dropped
+            for q in gone:
+                value = self.answers.pop(q.id)
+                dropped.append(Dropped(q, value))
+                self.journal.append({"at": _now(), "event": "dropped", "question": q.id, "value": value})
 
     def _next_missing(self, start: int) -> int | None:
         facts = self.facts()
@@ -248,12 +315,16 @@ class Interview:
     # ---------------------------------------------------------------- results
 
     def case_data(self) -> dict[str, Any]:
-        """The case as data, in questionnaire order; unsure answers are written as null."""
-        data: dict[str, Any] = {"format": "lbp-case/1"}
+        """The case as data, in questionnaire order: the answers and what skipped follow-ups
+        settle. Unsure answers are written as null."""
+        return self._data({**self.answers, **self.settled()})
+
+    def _data(self, recorded: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = {"format": FORMAT}
         for q in self.questions:
-            if q.id not in self.answers:
+            if q.id not in recorded:
                 continue
-            value = self.answers[q.id]
+            value = recorded[q.id]
             section, _, name = q.id.partition(".")
             if not name:
                 data[section] = value
@@ -262,6 +333,12 @@ class Interview:
         data["assessed_on"] = self.assessed_on
         return data
 
+    def _case(self, answers: dict[str, Any]) -> Case:
+        data = self._data(answers)
+        if not data.get("id"):
+            data["id"] = _PLACEHOLDER_ID
+        return validate_case(data, "interview")
+
     def case(self) -> Case:
         return validate_case(self.case_data(), "interview")
 
@@ -269,6 +346,7 @@ class Interview:
         return self.ruleset.assess_facts(self.facts(), str(self.answers.get("id") or ""))
 
     def live_alerts(self) -> list[LiveAlert]:
+        """Everything raised now at a show-at-once tier."""
         a = self.assessment()
         manifest = self.ruleset.manifest
         out = []
@@ -279,56 +357,87 @@ class Interview:
                 continue
             rule = next((r for r in reversed(self.ruleset.rules) if r.raises == kind and r.name == name
                          and r.tier == tier and r.id in a.rules_fired), None)
-            label = (manifest.conditions if kind == "condition" else manifest.alerts)[name].label
             tier_info = manifest.tiers[tier]
-            out.append(LiveAlert(kind, name, label, tier, tier_info.label, tier_info.time_frame,
-                                 (rule.action if rule and rule.action else tier_info.action),
-                                 rule.reason.strip() if rule else ""))
+            out.append(LiveAlert(kind, name, self._label(kind, name), tier, tier_info.label,
+                                 tier_info.time_frame, (rule.action if rule and rule.action else tier_info.action),
+                                 " ".join(rule.reason.split()) if rule else ""))
         return out
 
-    def _new_alerts(self) -> list[LiveAlert]:
+    def _label(self, kind: str, name: str) -> str:
+        manifest = self.ruleset.manifest
+        return (manifest.conditions if kind == "condition" else manifest.alerts)[name].label
+
+    def _changes(self) -> list[LiveAlert]:
+        """What changed since the last answer: raised, higher, lower or cleared."""
         rank = self.ruleset.tier_rank
-        new = []
-        for alert in self.live_alerts():
-            seen = self.shown.get(alert.name)
-            if seen is None or rank[alert.tier] < rank[seen]:
-                new.append(alert)
-                self.shown[alert.name] = alert.tier
-        return new
+        tiers = self.ruleset.manifest.tiers
+        a = self.assessment()
+        changes = []
+        now = {(alert.kind, alert.name): alert for alert in self.live_alerts()}
+        for key, alert in now.items():
+            seen = self.shown.get(key)
+            if seen is None:
+                changes.append(alert)
+            elif rank[alert.tier] < rank[seen]:  # type: ignore[index]
+                changes.append(_with(alert, "higher", seen))
+            elif rank[alert.tier] > rank[seen]:  # type: ignore[index]
+                changes.append(_with(alert, "lower", seen))
+        for (kind, name), seen in self.shown.items():
+            if (kind, name) in now:
+                continue
+            tier = (a.conditions if kind == "condition" else a.alerts).get(name)
+            if tier is None:
+                changes.append(LiveAlert(kind, name, self._label(kind, name), None, "", "", "", "",
+                                         "cleared", seen))
+            else:  # still raised, at a tier that is not shown at once
+                info = tiers[tier]
+                changes.append(LiveAlert(kind, name, self._label(kind, name), tier, info.label, info.time_frame,
+                                         info.action, "", "lower", seen))
+        self.shown = {key: alert.tier for key, alert in now.items()}  # type: ignore[misc]
+        return changes
 
     def review_rows(self) -> list[ReviewRow]:
-        rows = []
-        for number, q in enumerate(self.relevant_questions(), 1):
-            value = self.answers.get(q.id)
-            rows.append(ReviewRow(number, q, value, describe_answer(q, value, q.id in self.answers)))
+        """Every question with an answer or asked now, in order; settled follow-ups marked."""
+        facts, settled = self._resolved()
+        rows: list[ReviewRow] = []
+        for q in self.questions:
+            if q.id in settled:
+                rows.append(ReviewRow(len(rows) + 1, q, settled[q.id], q.describe(settled[q.id]), True))
+            elif q.id in self.answers or self.relevant(q, facts):
+                value = self.answers.get(q.id)
+                rows.append(ReviewRow(len(rows) + 1, q, value, q.describe(value, q.id in self.answers)))
         return rows
 
     # ---------------------------------------------------------------- drafts
 
-    def to_draft(self, out_dir: Path | None = None) -> dict[str, Any]:
+    def to_draft(self) -> dict[str, Any]:
         current = self.current()
         return {
             "format": DRAFT_FORMAT, "updated": _now(), "questionnaire": self.questionnaire.version,
-            "rules_version": self.ruleset.version, "out_dir": str(out_dir) if out_dir else None,
-            "assessed_on": self.assessed_on,
+            "rules_version": self.ruleset.version, "assessed_on": self.assessed_on,
             "position": current.id if current else None, "answers": self.answers, "journal": self.journal,
         }
 
-    def save_draft(self, path: Path, out_dir: Path | None = None) -> None:
-        atomic_write(path, json.dumps(self.to_draft(out_dir), indent=1, default=str) + "\n", force=True, mode=0o600)
+    def save_draft(self, path: Path) -> None:
+        atomic_write(path, json.dumps(self.to_draft(), indent=1, default=str) + "\n", force=True, mode=0o600)
 
     @classmethod
-    def from_draft(cls, ruleset: RuleSet, path: Path) -> tuple["Interview", dict[str, Any], list[str]]:
-        """Resume: every saved answer is checked again against the current questionnaire."""
+    def from_draft(cls, ruleset: RuleSet, path: Path) -> tuple["Interview", list[str]]:
+        """Resume: the draft is checked, and every saved answer again against the questionnaire."""
         name = str(path)
-        data = load_json(read_text(path), name)
+        text = read_text(path)
+        data = load_json(text, name)
         if not isinstance(data, dict) or data.get("format") != DRAFT_FORMAT:
             raise InputError.from_problems([Problem(Location(name), f"not an lbp-assess draft ({DRAFT_FORMAT})")])
-        interview = cls(ruleset, {}, data.get("journal") or [], data.get("assessed_on"))
-        refused = interview.prefill(data.get("answers") or {})
+        try:
+            draft = Draft.model_validate(data)
+        except ValidationError as exc:
+            raise InputError.from_problems(problems_from(exc, name, text, model=Draft)) from None
+        interview = cls(ruleset, {}, draft.journal, draft.assessed_on.isoformat() if draft.assessed_on else None)
+        refused = interview.prefill(draft.answers)
         notes = [f"{qid}: {why}; " + ("answer dropped" if qid not in interview.questionnaire.by_id
                                       else "it will be asked again") for qid, why in refused.items()]
-        return interview, data, notes
+        return interview, notes
 
     @classmethod
     def from_case(cls, ruleset: RuleSet, case: Case) -> "Interview":
@@ -346,33 +455,38 @@ class Interview:
                    assessed_on=case.assessed_on.isoformat() if case.assessed_on else None)
 
 
+class Draft(BaseModel):
+    """An autosaved interview (`lbp-draft/1`): checked before anything in it is used."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    format: str
+    answers: dict[str, Any]
+    journal: list[dict[str, Any]] = []
+    assessed_on: Optional[dt.date] = Field(None, strict=False)
+    position: Optional[str] = None
+
+
+def _with(alert: LiveAlert, change: str, was: str) -> LiveAlert:
+    return LiveAlert(alert.kind, alert.name, alert.label, alert.tier, alert.tier_label, alert.time_frame,
+                     alert.action, alert.reason, change, was)
+
+
 def describe_answer(question: Question, value: Any, answered: bool = True) -> str:
-    if not answered:
-        return "not asked"
-    if value is None:
-        if question.kind == "text":
-            return "-"
-        return "not recorded" if question.optional else "unsure / not asked"
-    if question.kind == "yes_no":
-        return "yes" if value else "no"
-    if question.kind == "choice":
-        return question.choice_label(value)
-    if question.kind == "multi":
-        return ", ".join(question.choice_label(v) for v in value) or "none"
-    if question.kind == "items":
-        return " ".join(map(str, value))
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return f"{value} {question.unit}".strip() if question.unit and question.unit != "/10" else (
-        f"{value}/10" if question.unit == "/10" else str(value))
+    """How an answer reads (kept for callers; the wording lives in `Question.describe`)."""
+    return question.describe(value, answered)
 
 
-def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None]) -> None:
-    """Drive the interview to the end of the review screen."""
+def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],
+        accept: Callable[[Question, Any], str | None] = lambda q, v: None) -> None:
+    """Drive the interview to the end of the review screen.
+
+    `accept` may refuse an answer the questionnaire allows (an id whose files already exist).
+    """
     while True:
         question = interview.current()
         if question is None:
-            edit = prompter.review(interview.review_rows())
+            edit = prompter.review(interview)
             if edit is None:
                 return
             interview.edit(edit)
@@ -384,10 +498,16 @@ def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview]
             autosave(interview)
             continue
         try:
-            alerts = interview.answer(reply)
+            refused = accept(question, reply)
+            if refused:
+                raise InvalidAnswer(refused)
+            changes = interview.answer(reply)
         except InvalidAnswer as err:
             prompter.invalid(question, str(err))
             continue
         autosave(interview)
-        for alert in alerts:
-            prompter.alert(alert)
+        if interview.dropped:
+            prompter.notice("Answers no longer relevant after this change, removed: " + "; ".join(
+                f"{d.question.label} ({d.question.describe(d.value)})" for d in interview.dropped))
+        for change in changes:
+            prompter.alert(change)

@@ -1,29 +1,50 @@
 """The terminal prompter: the only module that imports questionary.
 
-Every prompt uses `unsafe_ask`, so Ctrl-C reaches the caller as
-KeyboardInterrupt (the interview saves its draft and exits 130) instead of
-being swallowed. Select prompts carry "Unsure / not asked" and "<- Back"
-choices; typed answers take a blank line for unsure and `<` for back.
-Rich output (alert panels, the review table) is printed only between prompts.
+Closed questions answer on one key: `y`/`n`/`u` for yes, no and unsure, digits
+for choices, `b` (or the left arrow) to go back; Enter takes the pointed choice,
+which starts on the earlier answer when a question is asked again. Tick lists
+tick with digits or space, and "Unsure / not asked" stands alone: it is its own
+key (`u`), is refused together with ticked items, and is kept when the list is
+asked again. Free text keeps a pasted block of lines as one answer.
+
+Every prompt raises KeyboardInterrupt on Ctrl-C (the caller saves the draft and
+exits 130). Rich output (alert panels, the review) is printed only between
+prompts, and every piece of case text shown goes through `display.markup`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import string
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import questionary
+from prompt_toolkit.application import Application
+from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.keys import Keys
 from questionary import Choice
+from questionary.prompts.common import InquirerControl, create_inquirer_layout
 from rich.console import Console
 from rich.panel import Panel
-from rich.table import Table
 
-from .interview import BACK, NOT_ANSWERED, LiveAlert, Progress, ReviewRow
+from .display import markup, plain
+from .interview import BACK, NOT_ANSWERED, Interview, LiveAlert, Progress
 from .questionnaire import Question
 
 UNSURE = "__unsure__"
 GO_BACK = "__back__"
 FINISH = "__finish__"
-STYLE = questionary.Style([("qmark", "fg:ansicyan bold"), ("question", "bold"), ("instruction", "fg:ansibrightblack")])
+STYLE = questionary.Style([("qmark", "fg:ansicyan bold"), ("question", "bold"), ("instruction", "fg:ansibrightblack"),
+                           ("answer", "fg:ansicyan")])
+#: Keys for choices, in order: digits, then letters that do not mean yes, no, unsure or back.
+CHOICE_KEYS = [*"123456789", *(c for c in string.ascii_lowercase if c not in "bnuy")]
+
+
+@dataclass(frozen=True)
+class Option:
+    title: str
+    value: Any
+    key: str | None
 
 
 class TerminalPrompter:
@@ -35,50 +56,34 @@ class TerminalPrompter:
     def ask(self, question: Question, default: Any, progress: Progress) -> Any:
         qmark = f"[{progress.number}/{progress.total}] {progress.section} ›"
         if question.help:
-            self.console.print(f"  [dim]{question.help}[/dim]")
+            self.console.print(f"  [dim]{markup(' '.join(question.help.split()))}[/dim]")
         if question.kind in ("yes_no", "choice"):
             return self._select(question, default, qmark)
         if question.kind == "multi":
-            return self._checkbox(question, default, qmark)
+            return self._tick(question, default, qmark)
         if question.kind == "items":
             return self._items(question, default, qmark)
         return self._text(question, default, qmark)
 
     def _select(self, question: Question, default: Any, qmark: str) -> Any:
         if question.kind == "yes_no":
-            choices = [Choice("Yes", True, shortcut_key="y"), Choice("No", False, shortcut_key="n")]
+            options = [Option("Yes", True, "y"), Option("No", False, "n")]
         else:
-            choices = [Choice(label, value) for value, label in question.choices]
-        choices += [Choice("Unsure / not asked", UNSURE, shortcut_key="u" if question.kind == "yes_no" else None),
-                    Choice("<- Back", GO_BACK, shortcut_key="b" if question.kind == "yes_no" else None)]
-        selected = None if default is NOT_ANSWERED else UNSURE if default is None else default
-        values = [c.value for c in choices]
-        reply = questionary.select(
-            question.text, choices=choices, default=selected if selected in values else None, qmark=qmark,
-            style=STYLE, use_shortcuts=question.kind == "yes_no", use_arrow_keys=True,
-        ).unsafe_ask()
+            options = [Option(label, value, key) for (value, label), key in zip(question.offered, CHOICE_KEYS)]
+        options += [Option("Unsure / not asked", UNSURE, "u"), Option("<- Back", GO_BACK, "b")]
+        pointed = None if default is NOT_ANSWERED else UNSURE if default is None else default
+        reply = keyed_select(question.text, options, pointed, qmark)
         return BACK if reply == GO_BACK else None if reply == UNSURE else reply
 
-    def _checkbox(self, question: Question, default: Any, qmark: str) -> Any:
-        chosen = set(default) if isinstance(default, list) else set()
-        choices = [Choice(label, value, checked=value in chosen) for value, label in question.choices]
-        choices += [Choice("Unsure / not asked", UNSURE), Choice("<- Back", GO_BACK)]
-        reply = questionary.checkbox(
-            question.text, choices=choices, qmark=qmark, style=STYLE,
-            instruction="(space to tick, enter when done; none ticked = none of these)",
-        ).unsafe_ask()
-        if GO_BACK in reply:
-            return BACK
-        if UNSURE in reply:
-            return None
-        return reply
+    def _tick(self, question: Question, default: Any, qmark: str) -> Any:
+        reply = tick_list(question.text, list(question.offered), default, qmark)
+        return BACK if reply == GO_BACK else None if reply == UNSURE else reply
 
     def _text(self, question: Question, default: Any, qmark: str) -> Any:
         numeric = question.kind in ("number", "scale")
         unit = f" ({question.unit})" if question.unit else ""
         required = not numeric and not question.optional
-        hint = ("required, < = back" if required else "blank = unsure, < = back" if numeric
-                else "blank = skip, < = back")
+        hint = "required; < back" if required else "blank unsure; < back" if numeric else "blank skip; < back"
 
         def validate(text: str) -> bool | str:
             text = text.strip()
@@ -90,6 +95,8 @@ class TerminalPrompter:
                 value = float(text)
             except ValueError:
                 return "Enter a number (blank = unsure, < = back)"
+            if value != value or value in (float("inf"), float("-inf")):
+                return "Enter a number"
             if question.minimum is not None and value < question.minimum:
                 return f"At least {question.minimum:g}"
             if question.maximum is not None and value > question.maximum:
@@ -102,8 +109,9 @@ class TerminalPrompter:
             f"{default:g}" if isinstance(default, float) else str(default))
         reply = questionary.text(
             f"{question.text}{unit}", default=shown, qmark=qmark, style=STYLE, validate=validate,
-            instruction=f"({hint})",
-        ).unsafe_ask().strip()
+            instruction=f"({hint})", key_bindings=_paste_keeps_lines(),
+        ).unsafe_ask()
+        reply = reply.strip()
         if reply == "<":
             return BACK
         if reply == "":
@@ -114,63 +122,96 @@ class TerminalPrompter:
         return reply
 
     def _items(self, question: Question, default: Any, qmark: str) -> Any:
-        start = questionary.select(
-            question.text, qmark=qmark, style=STYLE,
-            choices=[Choice("Enter the answers", "enter"), Choice("Skip (not recorded)", UNSURE),
-                     Choice("<- Back", GO_BACK)],
-        ).unsafe_ask()
+        previous = "Keep the recorded answers" if isinstance(default, list) else None
+        options = [Option("Enter the answers", "enter", "1"), Option("Skip (not recorded)", UNSURE, "u"),
+                   Option("<- Back", GO_BACK, "b")]
+        if previous:
+            options.insert(0, Option(f"{previous} ({' '.join(map(str, default))})", "keep", "k"))
+        start = keyed_select(question.text, options, "keep" if previous else UNSURE if default is None else None,
+                             qmark)
         if start == GO_BACK:
             return BACK
         if start == UNSURE:
             return None
+        if start == "keep":
+            return list(default)
         answers = []
         last = len(question.items) - 1
         for number, item in enumerate(question.items):
             if number == last:
-                choices = [Choice(f"{v} - {t}", v) for v, t in enumerate(
+                options = [Option(f"{text} ({v})", v, str(v)) for v, text in enumerate(
                     ["not at all", "slightly", "moderately", "very much", "extremely"])]
             else:
-                choices = [Choice("Agree (1)", 1), Choice("Disagree (0)", 0)]
-            previous = default[number] if isinstance(default, list) and len(default) > number else None
-            value = questionary.select(
-                f"{number + 1}. {item}", choices=choices, qmark="  STarT Back ›", style=STYLE,
-                default=previous if previous in [c.value for c in choices] else None,
-            ).unsafe_ask()
-            answers.append(value)
+                options = [Option("Agree (1)", 1, "1"), Option("Disagree (0)", 0, "0")]
+            before = default[number] if isinstance(default, list) and len(default) > number else None
+            answers.append(keyed_select(f"{number + 1}. {item}", options, before, "  STarT Back ›"))
         return answers
 
     # ------------------------------------------------------------------ output
 
     def invalid(self, question: Question, message: str) -> None:
-        self.console.print(f"[red]  {message}[/red]")
+        self.console.print(f"[red]  {markup(message)}[/red]")
+
+    def notice(self, text: str) -> None:
+        self.console.print(f"[yellow]  {markup(text)}[/yellow]")
 
     def alert(self, alert: LiveAlert) -> None:
-        body = (f"[bold]{alert.tier_label.upper()}[/bold] - {alert.time_frame}\n"
-                f"{alert.reason}\n[bold]Action:[/bold] {alert.action}")
-        self.console.print(Panel(body, title=f"RED FLAG: {alert.label}", border_style="bold red",
+        """A panel when something is raised (or raised higher); one line when it goes down or clears."""
+        what = "RED FLAG" if alert.is_red_flag else "ALERT (class unchanged)"
+        if alert.change == "cleared":
+            self.notice(f"{alert.label}: no longer raised (was {str(alert.was).upper()}).")
+            return
+        if alert.change == "lower":
+            self.notice(f"{alert.label}: now {alert.tier_label.upper()} ({alert.time_frame}), "
+                        f"was {str(alert.was).upper()}.")
+            return
+        raised = f" - raised from {str(alert.was).upper()}" if alert.change == "higher" else ""
+        body = (f"[bold]{markup(alert.tier_label.upper())}[/bold] - {markup(alert.time_frame)}{raised}\n"
+                f"{markup(alert.reason)}\n[bold]Action:[/bold] {markup(alert.action)}")
+        self.console.print(Panel(body, title=f"{what}: {markup(alert.label)}", border_style="bold red",
                                  title_align="left"))
 
-    def review(self, rows: list[ReviewRow]) -> str | None:
-        table = Table(title="Review the answers", show_lines=False, header_style="bold")
-        for column in ("#", "section", "question", "answer"):
-            table.add_column(column, overflow="fold")
-        section = None
+    def review(self, interview: Interview) -> str | None:
+        """The current result and the answers to check, then save or pick a section to edit."""
+        self._result(interview)
+        rows = interview.review_rows()
+        sections: dict[str, list] = {}
         for row in rows:
-            shown_section = row.question.section_title if row.question.section_title != section else ""
-            section = row.question.section_title
-            table.add_row(str(row.number), shown_section, row.question.label, row.shown)
-        self.console.print(table)
-        choice = questionary.select(
-            "Save, or edit an answer?", style=STYLE, qmark="Review ›",
-            choices=[Choice("Save and write the note", FINISH), Choice("Edit an answer", "edit")],
-        ).unsafe_ask()
-        if choice == FINISH:
-            return None
-        return questionary.select(
-            "Which answer?", style=STYLE, qmark="Edit ›", use_search_filter=True, use_jk_keys=False,
-            choices=[Choice(f"{r.number}. {r.question.label}: {r.shown}", r.question.id) for r in rows],
-            instruction="(type to filter)",
-        ).unsafe_ask()
+            sections.setdefault(row.question.section_title, []).append(row)
+        while True:
+            options = [Option("Save and write the note", FINISH, "s")]
+            options += [Option(f"{title} ({len(items)})", title, key)
+                        for (title, items), key in zip(sections.items(), CHOICE_KEYS)]
+            choice = keyed_select("Save, or open a section to check or edit?", options, FINISH, "Review ›",
+                                  back=False)
+            if choice == FINISH:
+                return None
+            items = sections[choice]
+            options = [Option(f"{plain(row.question.label)}: {plain(row.shown)}"
+                              + (" (settled by an earlier answer)" if row.settled else ""), row.question.id, key)
+                       for row, key in zip(items, CHOICE_KEYS)]
+            options.append(Option("<- Back to the sections", GO_BACK, "b"))
+            picked = keyed_select(f"{choice}: which answer?", options, None, "Edit ›", back=False)
+            if picked != GO_BACK:
+                return picked
+
+    def _result(self, interview: Interview) -> None:
+        a = interview.assessment()
+        m = interview.ruleset.manifest
+        tier = m.tiers[a.urgency]
+        lines = [f"[bold]{markup(m.classes[a.classification].label)}[/bold]",
+                 f"Urgency: [bold]{markup(tier.label.upper())}[/bold] ({markup(tier.time_frame)})"]
+        for kind, name, t in a.urgency_set_by():
+            label = (m.conditions if kind == "condition" else m.alerts)[name].label
+            what = "red flag" if kind == "condition" else "alert"
+            lines.append(f"  set by: {markup(label)} ({what}) - {markup(m.tiers[t].action)}")
+        if a.unscreened:
+            labels = [interview.questionnaire.label(f) for f in a.unscreened]
+            lines.append(f"[bold]Not screened:[/bold] {markup(', '.join(labels))}")
+        for warning in a.warnings:
+            lines.append(f"[yellow]Answers to check:[/yellow] {markup(warning.split(': ', 1)[-1])}")
+        self.console.print(Panel("\n".join(lines), title="Result so far", title_align="left",
+                                 border_style="cyan"))
 
     def message(self, text: str) -> None:
         self.console.print(text)
@@ -192,3 +233,130 @@ class TerminalPrompter:
             text, choices=[Choice(label, value) for value, label in choices], style=STYLE, qmark="›",
             instruction="(space to tick, enter when done)",
         ).unsafe_ask()
+
+
+# --------------------------------------------------------------------------- the prompts
+
+
+def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: str, back: bool = True) -> Any:
+    """Pick one option: its key answers at once; arrows and Enter work too; `b`/left = back."""
+    choices = [Choice(o.title, o.value, shortcut_key=o.key) for o in options]
+    values = [o.value for o in options]
+    ic = InquirerControl(choices, None, use_indicator=False, use_shortcuts=True,
+                         initial_choice=pointed if pointed in values else None)
+
+    def tokens() -> list[tuple[str, str]]:
+        head = [("class:qmark", qmark), ("class:question", f" {message} ")]
+        if ic.is_answered:
+            return head + [("class:answer", ic.get_pointed_at().title)]
+        keys = "/".join(o.key for o in options if o.key and len(o.key) == 1 and o.key not in "ub")
+        hint = f"({keys} or arrows + enter" + (", u unsure" if UNSURE in values else "") + (
+            ", b back)" if GO_BACK in values else ")")
+        return head + [("class:instruction", hint)]
+
+    bindings = _common_bindings()
+
+    def answer(event: Any, index: int) -> None:
+        ic.pointed_at = index
+        ic.is_answered = True
+        event.app.exit(result=options[index].value)
+
+    for index, option in enumerate(options):
+        if option.key:
+            bindings.add(option.key, eager=True)(lambda event, i=index: answer(event, i))
+    if back and GO_BACK in values:
+        bindings.add(Keys.Left, eager=True)(lambda event: answer(event, values.index(GO_BACK)))
+    bindings.add(Keys.Down, eager=True)(lambda event: ic.select_next())
+    bindings.add(Keys.Up, eager=True)(lambda event: ic.select_previous())
+    bindings.add(Keys.ControlM, eager=True)(lambda event: answer(event, ic.pointed_at))
+    return _run(ic, tokens, bindings)
+
+
+def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark: str) -> Any:
+    """Tick any of `offered` (digits or space), Enter when done; `u` unsure, `b` back.
+
+    Returns the ticked values (in offered order), UNSURE or GO_BACK. "Unsure"
+    stands alone: ticking it with items is refused with a message, and a list
+    answered unsure starts on "Unsure" when asked again, so Enter keeps it.
+    """
+    keys = CHOICE_KEYS[: len(offered)]
+    choices = [Choice(label, value, shortcut_key=key) for (value, label), key in zip(offered, keys)]
+    choices += [Choice("Unsure / not asked", UNSURE, shortcut_key="u"), Choice("<- Back", GO_BACK, shortcut_key="b")]
+    ic = InquirerControl(choices, None, use_indicator=True, use_shortcuts=True,
+                         initial_choice=UNSURE if default is None else None)
+    ic.selected_options = [v for v, _ in offered if isinstance(default, list) and v in default]
+    labels = dict(offered)
+
+    def tokens() -> list[tuple[str, str]]:
+        head = [("class:qmark", qmark), ("class:question", f" {message} ")]
+        if ic.is_answered:
+            result = ic.get_pointed_at().value
+            shown = ("unsure / not asked" if result == UNSURE else "back" if result == GO_BACK else
+                     ", ".join(labels[v] for v, _ in offered if v in ic.selected_options) or "none of these")
+            return head + [("class:answer", shown)]
+        return head + [("class:instruction", f"(1-{keys[-1]} or space to tick, enter when done "
+                                             "= none if nothing ticked, u unsure, b back)")]
+
+    bindings = _common_bindings()
+
+    def finish(event: Any, value: Any) -> None:
+        if value == UNSURE and ic.selected_options:
+            ic.error_message = "Unsure stands alone: untick the items first, or press enter to keep them"
+            return
+        ic.pointed_at = [c.value for c in ic.choices].index(value) if value in (UNSURE, GO_BACK) else ic.pointed_at
+        ic.is_answered = True
+        ic.error_message = None
+        result = value if value in (UNSURE, GO_BACK) else [v for v, _ in offered if v in ic.selected_options]
+        event.app.exit(result=result)
+
+    def toggle(event: Any, value: Any) -> None:
+        if value in (UNSURE, GO_BACK):
+            finish(event, value)
+            return
+        ic.error_message = None
+        if value in ic.selected_options:
+            ic.selected_options.remove(value)
+        else:
+            ic.selected_options.append(value)
+
+    for (value, _), key in zip(offered, keys):
+        bindings.add(key, eager=True)(lambda event, v=value: toggle(event, v))
+    bindings.add("u", eager=True)(lambda event: finish(event, UNSURE))
+    bindings.add("b", eager=True)(lambda event: finish(event, GO_BACK))
+    bindings.add(Keys.Left, eager=True)(lambda event: finish(event, GO_BACK))
+    bindings.add(" ", eager=True)(lambda event: toggle(event, ic.get_pointed_at().value))
+    bindings.add(Keys.Down, eager=True)(lambda event: ic.select_next())
+    bindings.add(Keys.Up, eager=True)(lambda event: ic.select_previous())
+    bindings.add(Keys.ControlM, eager=True)(lambda event: finish(event, ic.get_pointed_at().value))
+    return _run(ic, tokens, bindings)
+
+
+def _common_bindings() -> KeyBindings:
+    bindings = KeyBindings()
+
+    @bindings.add(Keys.ControlC, eager=True)
+    @bindings.add(Keys.ControlQ, eager=True)
+    def _(event: Any) -> None:
+        event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
+
+    @bindings.add(Keys.Any)
+    def _ignore(event: Any) -> None:
+        """Other keys do nothing."""
+
+    return bindings
+
+
+def _run(ic: InquirerControl, tokens: Any, bindings: KeyBindings) -> Any:
+    layout = create_inquirer_layout(ic, tokens)
+    return questionary.Question(Application(layout=layout, key_bindings=bindings, style=STYLE)).unsafe_ask()
+
+
+def _paste_keeps_lines() -> KeyBindings:
+    """A pasted block (bracketed paste) goes into the answer whole, line breaks included."""
+    bindings = KeyBindings()
+
+    @bindings.add(Keys.BracketedPaste)
+    def _(event: Any) -> None:
+        event.current_buffer.insert_text(event.data.replace("\r\n", "\n").replace("\r", "\n"))
+
+    return bindings

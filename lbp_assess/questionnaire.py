@@ -5,6 +5,13 @@ A question's id is the case-file path it fills (`pain.leg_side`, `notes.pmh`,
 the questionnaire cannot drift from the case format. Checks run with the rule
 set: every fact asked exactly once, `ask_when` names only facts asked earlier,
 and red-flag screening questions are always asked.
+
+A follow-up skipped because its gate is known false may declare what that
+settles (`if_skipped: false`: "no weakness" settles "no weakness in both legs"),
+and a choice question may leave out values an earlier answer already ruled out
+(`not_offered: [none]` for how far the leg symptoms reach, asked only when there
+are leg symptoms). How an answer reads (`describe`) lives here too, beside the
+labels, so the note, explain and practice word answers alike.
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ from typing import Any, Callable, Iterable, Optional, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from . import expr
-from .case import FACTS
-from .errors import Location, did_you_mean
+from .case import FACTS, FORMAT, validate_case
+from .errors import InputError, Location, did_you_mean
 from .expr import ExprError, Symbol, Type
 
 FILE = "interview.yaml"
@@ -38,6 +45,8 @@ class QuestionSpec(_Strict):
     choices: Optional[dict[str, str]] = None
     items: Optional[list[str]] = None
     ask_when: Optional[str] = None
+    if_skipped: Optional[Any] = None
+    not_offered: Optional[list[str]] = None
     optional: bool = False
 
 
@@ -66,9 +75,38 @@ class Question:
     optional: bool
     ask_when: Callable[[dict[str, Any]], Any] | None
     ask_when_text: str | None
+    if_skipped: Any = None  # the answer settled when ask_when is known false (None: stays unknown)
+    not_offered: tuple[str, ...] = ()  # values valid in a case file but not offered at the prompt
 
     def choice_label(self, value: Any) -> str:
         return dict(self.choices).get(value, str(value))
+
+    @property
+    def offered(self) -> tuple[tuple[str, str], ...]:
+        """The choices shown at the prompt."""
+        return tuple((v, label) for v, label in self.choices if v not in self.not_offered)
+
+    def describe(self, value: Any, answered: bool = True) -> str:
+        """How an answer reads in the review, the note, explain and practice."""
+        if not answered:
+            return "not asked"
+        if value is None:
+            if self.kind == "text":
+                return "-"
+            return "not recorded" if self.optional else "unsure / not asked"
+        if self.kind == "yes_no":
+            return "yes" if value else "no"
+        if self.kind == "choice":
+            return self.choice_label(value)
+        if self.kind == "multi":
+            return ", ".join(self.choice_label(v) for v in value) or "none"
+        if self.kind == "items":
+            return " ".join(map(str, value))
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if self.unit == "/10":
+            return f"{value}/10"
+        return f"{value} {self.unit}" if self.unit else str(value)
 
     @property
     def is_fact(self) -> bool:
@@ -132,6 +170,20 @@ def _kind(fact_kind: str, minimum: float | None, maximum: float | None) -> str:
     if fact_kind in ("int", "number"):
         return "number"
     return "text"
+
+
+def answer_problem(qid: str, value: Any) -> str | None:
+    """Why `value` is not a valid answer to question `qid` (checked by the case model itself), or None."""
+    if value is None:
+        return None
+    data: dict[str, Any] = {"format": FORMAT, "id": "x"}
+    section, _, name = qid.partition(".")
+    data[section] = {name: value} if name else value
+    try:
+        validate_case(data, "answer")
+    except InputError as err:
+        return err.problems[0].message if err.problems else str(err)
+    return None
 
 
 def load(loader: Loader, path: Any, screening: list[str]) -> Questionnaire | None:
@@ -202,9 +254,11 @@ def load(loader: Loader, path: Any, screening: list[str]) -> Questionnaire | Non
             except ExprError as err:
                 loader.expr_problem(err, q.ask_when, when_where)
                 ok = False
+        ok = _check_settled(loader, name, index, q, fact_kind, choices) and ok
         questions.append(Question(
             q.id, q.section, spec.sections.get(q.section, q.section), q.label, q.text, q.help, q.unit, kind,
             choices, tuple(q.items or ()), minimum, maximum, fact_kind == "int", q.optional, ask_when, q.ask_when,
+            q.if_skipped, tuple(q.not_offered or ()),
         ))
     for fact in FACTS:
         if fact not in seen:
@@ -214,3 +268,33 @@ def load(loader: Loader, path: Any, screening: list[str]) -> Questionnaire | Non
         loader.problem(Location(name, 1, 1), "the case `id` is never asked; add a question for it")
         ok = False
     return Questionnaire(spec.title, spec.version, questions) if ok else None
+
+
+def _check_settled(loader: Loader, name: str, index: int, q: QuestionSpec, fact_kind: str,
+                   choices: tuple[tuple[str, str], ...]) -> bool:
+    """`if_skipped` only beside an `ask_when`, with a valid value; `not_offered` only real choices."""
+    ok = True
+    if q.if_skipped is not None:
+        where = loader.at(name, ("questions", index, "if_skipped"))
+        if q.ask_when is None:
+            loader.problem(where, f"{q.id}: if_skipped needs an ask_when (it is the answer settled when "
+                                  "ask_when is known to be false)")
+            ok = False
+        elif q.id not in FACTS:
+            loader.problem(where, f"{q.id}: if_skipped is only for clinical facts")
+            ok = False
+        elif (why := answer_problem(q.id, q.if_skipped)) is not None:
+            loader.problem(where, f"{q.id}: if_skipped {q.if_skipped!r} is not a valid answer: {why}")
+            ok = False
+    if q.not_offered:
+        where = loader.at(name, ("questions", index, "not_offered"))
+        values = [v for v, _ in choices]
+        unknown = [v for v in q.not_offered if v not in values]
+        if fact_kind not in ("enum", "set") or unknown:
+            loader.problem(where, f"{q.id}: not_offered must list some of its choices"
+                                  + (f"; not a choice: {', '.join(map(str, unknown))}" if unknown else ""))
+            ok = False
+        elif len(q.not_offered) >= len(values):
+            loader.problem(where, f"{q.id}: not_offered leaves nothing to choose")
+            ok = False
+    return ok

@@ -301,6 +301,11 @@ class Assessment:
             "not_excluded": self.not_excluded,
         }
 
+    def urgency_set_by(self) -> list[tuple[str, str, str]]:
+        """What set the urgency: (kind, name, tier) of each condition and alert raised at its tier."""
+        found = [("condition", n, t) for n, t in self.conditions.items() if t == self.urgency]
+        return found + [("alert", n, t) for n, t in self.alerts.items() if t == self.urgency]
+
     def value(self, name: str) -> Any:
         """The value of any fact, definition or outcome name for this case."""
         return self._explain_name(name, {}).value

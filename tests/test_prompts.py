@@ -50,22 +50,59 @@ def ask(qid: str, keys: str, default=NOT_ANSWERED):
     return press(keys, lambda p: p.ask(QUESTIONS[qid], default, Progress(3, 60, "Area and pain")))
 
 
-@pytest.mark.parametrize("keys,expected", [("y" + ENTER, True), ("n" + ENTER, False), ("u" + ENTER, None),
-                                           ("b" + ENTER, BACK), (ENTER, True)])
-def test_yes_no_unsure_back(keys, expected):
+@pytest.mark.parametrize("keys,expected", [("y", True), ("n", False), ("u", None), ("b", BACK),
+                                           ("\x1b[D", BACK), (ENTER, True), (DOWN + ENTER, False)])
+def test_yes_no_answers_on_one_key(keys, expected):
     assert ask("pain.dermatomal", keys) is expected
 
 
-def test_single_choice_by_arrow_keys_and_previous_answer_as_default():
+def test_yes_no_offers_the_earlier_answer_as_the_default():
+    assert ask("pain.dermatomal", ENTER, default=False) is False
+    assert ask("pain.dermatomal", ENTER, default=None) is None  # unsure stays unsure
+
+
+def test_single_choice_by_digit_or_arrow_keys_and_previous_answer_as_default():
+    assert ask("pain.leg_side", "3") == "right"
     assert ask("pain.leg_side", DOWN * 2 + ENTER) == "right"
     assert ask("pain.leg_side", ENTER, default="both") == "both"
-    assert ask("pain.leg_side", DOWN * 5 + ENTER) is None  # unsure / not asked
+    assert ask("pain.leg_side", "u") is None  # unsure / not asked
 
 
-def test_multiple_choice():
+def test_a_choice_ruled_out_by_an_earlier_answer_is_not_offered():
+    # Asked only when a leg has symptoms: "Back only" is not offered, so 1 is the buttock.
+    assert ask("pain.leg_extent", "1") == "buttock"
+    assert ask("pain.leg_extent", "4") == "foot"
+
+
+def test_tick_list_by_digits_or_space_and_enter():
+    assert ask("behaviour.aggravated_by", "13" + ENTER) == ["sitting", "walking"]
     assert ask("behaviour.aggravated_by", " " + DOWN * 2 + " " + ENTER) == ["sitting", "walking"]
+    assert ask("behaviour.aggravated_by", "11" + ENTER) == []  # ticked and unticked
     assert ask("behaviour.aggravated_by", ENTER) == []  # none of these
-    assert ask("behaviour.aggravated_by", DOWN * 9 + " " + ENTER) is BACK
+    assert ask("behaviour.aggravated_by", "b") is BACK
+
+
+def test_tick_list_unsure_stands_alone_and_survives_going_back():
+    assert ask("behaviour.aggravated_by", "u") is None
+    with pytest.raises(EOFError):  # unsure with a ticked item is refused; no further keys arrive
+        ask("behaviour.aggravated_by", "1u")
+    assert ask("behaviour.aggravated_by", "1u1u") is None  # untick, then unsure is accepted
+    assert ask("behaviour.aggravated_by", ENTER, default=None) is None  # asked again: Enter keeps unsure
+    assert ask("behaviour.aggravated_by", ENTER, default=["walking"]) == ["walking"]
+
+
+def test_tick_list_echoes_the_ticked_items():
+    out = io.StringIO()
+
+    def call(prompter):
+        return prompter.ask(QUESTIONS["behaviour.aggravated_by"], NOT_ANSWERED, Progress(3, 60, "Aggravating"))
+
+    result: dict = {}
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=_Recorder(out)):
+        pipe.send_text("14" + ENTER)
+        result["value"] = call(TerminalPrompter(Console(file=io.StringIO(), width=100)))
+    assert result["value"] == ["sitting", "bending"]
+    assert "Sitting, Bending" in out.getvalue()
 
 
 def test_numbers_are_validated_and_blank_is_unsure():
@@ -75,6 +112,8 @@ def test_numbers_are_validated_and_blank_is_unsure():
     assert ask("patient.age", "<" + ENTER) is BACK
     with pytest.raises(EOFError):  # 12 is refused, and no further keys arrive
         ask("patient.age", "12" + ENTER)
+    with pytest.raises(EOFError):  # not a finite number
+        ask("walking.tolerance_min", "inf" + ENTER)
 
 
 def test_the_case_id_cannot_be_blank():
@@ -83,15 +122,22 @@ def test_the_case_id_cannot_be_blank():
     assert ask("id", "case-7" + ENTER) == "case-7"
 
 
+def test_a_pasted_block_of_lines_is_one_answer():
+    paste = "\x1b[200~Fell on ice.\nPain since,\nworse at night.\x1b[201~"
+    assert ask("notes.presenting", paste + ENTER) == "Fell on ice.\nPain since,\nworse at night."
+
+
 def test_start_back_items_or_skip():
-    assert ask("psychosocial.start_back", DOWN + ENTER) is None
-    keys = ENTER + (ENTER + DOWN + ENTER) * 4 + DOWN * 3 + ENTER
+    assert ask("psychosocial.start_back", "u") is None
+    keys = "1" + "10" * 4 + "3"
     assert ask("psychosocial.start_back", keys) == [1, 0, 1, 0, 1, 0, 1, 0, 3]
+    # Asked again: the recorded answers are kept on one key.
+    assert ask("psychosocial.start_back", ENTER, default=[1, 0, 1, 0, 1, 0, 1, 0, 3]) == [1, 0, 1, 0, 1, 0, 1, 0, 3]
 
 
 def test_a_missing_key_press_fails_instead_of_hanging():
     with pytest.raises(EOFError):
-        ask("pain.dermatomal", "y")
+        ask("pain.dermatomal", "")
 
 
 def test_ctrl_c_reaches_the_caller():
@@ -99,20 +145,47 @@ def test_ctrl_c_reaches_the_caller():
         ask("pain.leg_side", "\x03")
 
 
-def test_review_finish_or_pick_a_question_to_edit():
-    from lbp_assess.interview import ReviewRow
-
-    rows = [ReviewRow(1, QUESTIONS["patient.age"], 44, "44 years"),
-            ReviewRow(2, QUESTIONS["pain.leg_side"], "right", "Right")]
-    assert press(ENTER, lambda p: p.review(rows)) is None
-    assert press(DOWN + ENTER + DOWN + ENTER, lambda p: p.review(rows)) == "pain.leg_side"
-
-
-def test_alert_panel_shows_tier_time_frame_and_action():
+def test_alert_panel_names_a_red_flag_as_a_red_flag_and_an_alert_as_an_alert():
     out = io.StringIO()
     prompter = TerminalPrompter(Console(file=out, width=100))
     prompter.alert(LiveAlert("condition", "cauda_equina", "Cauda equina syndrome", "emergency", "Emergency",
                              "same day, now", "Immediate hospital referral.", "A cauda equina feature."))
+    prompter.alert(LiveAlert("alert", "significant_motor_deficit", "Significant motor deficit", "urgent",
+                             "Urgent", "within 24 hours to 1 week", "Prompt spinal opinion.", "Foot drop."))
     text = out.getvalue()
     assert "RED FLAG: Cauda equina syndrome" in text and "EMERGENCY - same day, now" in text
     assert "Action: Immediate hospital referral." in text
+    assert "ALERT (class unchanged): Significant motor deficit" in text
+    assert "RED FLAG: Significant motor deficit" not in text
+
+
+def test_a_lowered_or_cleared_tier_is_a_one_line_notice():
+    out = io.StringIO()
+    prompter = TerminalPrompter(Console(file=out, width=200))
+    prompter.alert(LiveAlert("condition", "cauda_equina", "Cauda equina syndrome", "urgent", "Urgent",
+                             "within 24 hours to 1 week", "", "", "lower", "emergency"))
+    prompter.alert(LiveAlert("condition", "cauda_equina", "Cauda equina syndrome", None, "", "", "", "",
+                             "cleared", "urgent"))
+    lines = out.getvalue().splitlines()
+    assert lines == ["  Cauda equina syndrome: now URGENT (within 24 hours to 1 week), was EMERGENCY.",
+                     "  Cauda equina syndrome: no longer raised (was URGENT)."]
+
+
+def test_case_text_is_never_read_as_markup():
+    out = io.StringIO()
+    prompter = TerminalPrompter(Console(file=out, width=100))
+    prompter.notice("see [r/o CES] [/] \x1b]0;title\x07")
+    assert "see [r/o CES] [/] \\x1b]0;title\\x07" in out.getvalue()
+
+
+class _Recorder(DummyOutput):
+    """Keeps what prompt_toolkit writes, so a test can read the answered prompt line."""
+
+    def __init__(self, sink):
+        self.sink = sink
+
+    def write(self, data: str) -> None:
+        self.sink.write(data)
+
+    def write_raw(self, data: str) -> None:
+        self.sink.write(data)

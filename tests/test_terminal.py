@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from lbp_assess.interview import Interview
+from lbp_assess.prompts import CHOICE_KEYS
 from lbp_assess.rules import load_rules
 
 from helpers import EXAMPLES, RULES
@@ -54,17 +55,21 @@ for fact in ("cancer", "osteoporosis", "long_term_steroids", "immunosuppressed",
 
 
 def keys_for(question, value: Any) -> str:
-    """The key presses that give `value` at `question` (the pointer starts on the first choice)."""
+    """The key presses that give `value` at `question`: one key for a closed question."""
     if question.kind == "yes_no":
-        return {True: "y", False: "n", None: "u"}[value] + ENTER
+        return {True: "y", False: "n", None: "u"}[value]
     if question.kind == "choice":
-        values = [v for v, _ in question.choices]
-        return DOWN * (len(values) if value is None else values.index(value)) + ENTER
+        if value is None:
+            return "u"
+        return CHOICE_KEYS[[v for v, _ in question.offered].index(value)]
     if question.kind == "multi":
-        return "".join((" " if v in value else "") + DOWN for v, _ in question.choices) + ENTER
+        if value is None:
+            return "u"
+        offered = [v for v, _ in question.offered]
+        return "".join(CHOICE_KEYS[offered.index(v)] for v in value) + ENTER
     if question.kind == "items":
         assert value is None
-        return DOWN + ENTER  # skip (not recorded)
+        return "u"  # skip (not recorded)
     return ("" if value is None else str(value)) + ENTER
 
 
@@ -93,8 +98,8 @@ class Session:
             self.answer_next()
 
     def finish(self) -> str:
-        self.child.expect_exact("Save, or edit an answer?")
-        self.child.send(ENTER)
+        self.child.expect_exact("Save, or open a section to check or edit?")
+        self.child.send("s")
         self.child.expect(pexpect.EOF)
         self.child.close()
         assert self.child.exitstatus == 0, self.child.before
@@ -141,7 +146,7 @@ def test_sigkill_mid_interview_then_resume_keeps_every_answer(tmp_path):
     assert list(saved) == answered
     assert saved["pain.leg_side"] == "right" and saved["patient.age"] == 41
 
-    shadow, _, notes = Interview.from_draft(RULESET, draft)
+    shadow, notes = Interview.from_draft(RULESET, draft)
     assert notes == [] and shadow.current().id == question.id
     resumed = Session(["--resume", str(draft)], tmp_path, RADICULAR, shadow)
     resumed.answer_until()
@@ -175,7 +180,8 @@ def test_ctrl_c_saves_and_prints_the_resume_command(tmp_path):
         session.answer_next()
     session.child.expect_exact(session.shadow.current().text)
     session.child.sendcontrol("c")
-    session.child.expect_exact("interview paused; answers saved. Resume with:")
+    session.child.expect_exact("interview paused; answers saved in")
+    session.child.expect_exact("Resume with:")
     session.child.expect(r"lbp-assess assess --resume \S+lbp-draft-\S+\.json")
     session.child.expect(pexpect.EOF)
     session.child.close()
