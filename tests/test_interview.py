@@ -234,3 +234,143 @@ def test_red_flag_questions_are_always_asked(ruleset, qid):
     sparse = Scripted({"id": "x", "pain.leg_side": "none", "neuro.weakness": False})
     interview_of(ruleset, sparse)
     assert qid in sparse.asked
+
+
+# --------------------------------------------------------------------------- settled follow-ups
+
+
+def test_no_weakness_settles_its_follow_ups_as_no(ruleset):
+    """A follow-up skipped because its gate is "no" is a known no, so nothing is left open."""
+    script = Scripted(dict(RADICULAR, **{"neuro.weakness": False}))
+    interview, _ = interview_of(ruleset, script)
+    for follow_up in ("neuro.weakness_both_legs", "neuro.weakness_progressing", "neuro.foot_drop"):
+        assert follow_up not in script.asked
+        assert interview.case_data()["neuro"][follow_up.split(".")[1]] is False
+    a = interview.assessment()
+    assert not [t for t in a.trace() if t.state == "not_excluded" and "neuro.weakness_both_legs" in t.facts]
+    assert a.facts["neuro.weakness_both_legs"] is False
+
+
+def test_an_unknown_gate_still_asks_the_follow_up(ruleset):
+    script = Scripted(dict(RADICULAR, **{"neuro.weakness": None}))
+    interview, _ = interview_of(ruleset, script)
+    assert {"neuro.weakness_both_legs", "neuro.foot_drop"} <= set(script.asked)
+    assert interview.settled() == {} or "neuro.foot_drop" not in interview.settled()
+
+
+def test_no_leg_symptoms_settles_the_leg_questions_and_skips_them(ruleset):
+    script = Scripted(dict(RADICULAR, **{"pain.leg_side": "none"}))
+    interview, _ = interview_of(ruleset, script)
+    for skipped in ("pain.leg_nrs", "pain.leg_extent", "pain.dominant", "pain.dermatomal",
+                    "neuro.paraesthesia", "neuro.numbness"):
+        assert skipped not in script.asked, skipped
+    data = interview.case_data()
+    assert data["pain"]["leg_nrs"] == 0 and data["pain"]["leg_extent"] == "none"
+    assert data["neuro"]["paraesthesia"] is False and data["neuro"]["numbness"] is False
+    assert "neuro.weakness" in script.asked  # weakness is still asked: it is not a "leg symptom" answer
+    assert interview.assessment().warnings == []
+
+
+def test_cough_and_sneeze_is_asked_once(ruleset):
+    """Its own yes/no question; the tick list does not offer it again."""
+    question = ruleset.questionnaire.by_id["behaviour.aggravated_by"]
+    assert "cough_sneeze" in dict(question.choices) and "cough_sneeze" not in dict(question.offered)
+    script = Scripted(RADICULAR)
+    interview_of(ruleset, script)
+    assert "behaviour.worse_cough_sneeze" in script.asked
+
+
+def test_a_case_file_with_follow_ups_left_out_gets_the_settled_answers(ruleset, tmp_path):
+    path = tmp_path / "c.yaml"
+    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
+    assert "  weakness_both_legs: false\n" in source
+    path.write_text(source.replace("  weakness_both_legs: false\n", ""))
+    case = load_case(path)
+    assert case.neuro.weakness is False and "weakness_both_legs" not in case.neuro.model_fields_set
+    interview = Interview.from_case(ruleset, case)
+    assert interview.case().neuro.weakness_both_legs is False
+
+
+def test_answers_given_in_a_case_file_are_kept_even_where_a_gate_says_skip(ruleset):
+    """A positive answer always counts: a contradiction shows as a warning, it is not dropped."""
+    from helpers import make_case
+
+    case = make_case(neuro={"weakness": False, "foot_drop": True})
+    interview = Interview.from_case(ruleset, case)
+    assert interview.answers["neuro.foot_drop"] is True
+    a = interview.assessment()
+    assert "significant_motor_deficit" in a.alerts and a.warnings
+    assert a.urgency == ruleset.assess(case).urgency
+
+
+# --------------------------------------------------------------------------- changes shown at once
+
+
+def _answer_until(interview, answers, stop):
+    while interview.current() is not None and interview.current().id != stop:
+        q = interview.current()
+        interview.answer(answers.get(q.id, "scripted" if q.id == "id" else None))
+
+
+def test_a_red_flag_edited_off_and_on_is_shown_again_and_tier_changes_are_reported(ruleset):
+    interview = Interview(ruleset)
+    _answer_until(interview, RADICULAR, "cauda_equina.saddle_numbness")
+    (raised,) = interview.answer(True)
+    assert (raised.name, raised.tier, raised.change) == ("cauda_equina", "emergency", "raised")
+    interview.answer(False)  # sexual dysfunction
+    assert interview.current().id == "cauda_equina.onset_days"
+    interview.answer(20)
+    (lowered,) = interview.answer(False)  # not worsening, over 14 days: urgent
+    assert (lowered.change, lowered.tier, lowered.was) == ("lower", "urgent", "emergency")
+    interview.edit("cauda_equina.saddle_numbness")
+    (cleared,) = interview.answer(False)
+    assert (cleared.change, cleared.was) == ("cleared", "urgent")
+    assert [d.question.id for d in interview.dropped] == ["cauda_equina.onset_days", "cauda_equina.worsening"]
+    interview.edit("cauda_equina.saddle_numbness")
+    (again,) = interview.answer(True)  # raised again: the panel is shown again
+    assert (again.name, again.change) == ("cauda_equina", "raised")
+
+
+def test_back_inside_an_edit_goes_back_and_then_forward_to_the_edit(ruleset):
+    script = Scripted(RADICULAR, edits=[("pain.leg_nrs", 5)])
+    script.queue["pain.leg_nrs"] = [7, BACK, 5]
+    interview, _ = interview_of(ruleset, script)
+    tail = script.asked[-3:]
+    assert tail == ["pain.leg_nrs", "pain.leg_side", "pain.leg_nrs"]  # the edit was not dropped
+    assert interview.answers["pain.leg_nrs"] == 5 and script.reviews == 2
+
+
+def test_the_review_sees_the_current_result(ruleset):
+    script = Scripted(dict(RADICULAR, **{"neuro.weakness": True, "neuro.foot_drop": True,
+                                         "neuro.weakness_both_legs": False, "neuro.weakness_progressing": False}))
+    interview_of(ruleset, script)
+    (result,) = script.results
+    assert result.urgency_set_by() == [("alert", "significant_motor_deficit", "urgent")]
+    assert result.classification == "radicular"
+
+
+# --------------------------------------------------------------------------- the questionnaire as data
+
+
+@pytest.mark.parametrize("before,after,expected", [
+    ("    ask_when: neuro.weakness\n    if_skipped: false\n", "    ask_when: neuro.weakness\n    if_skipped: maybe\n",
+     "if_skipped 'maybe' is not a valid answer"),
+    ("    if_skipped: 0\n", "    if_skipped: 11\n", "if_skipped 11 is not a valid answer"),
+    ('    text: "Weakness in the leg or foot?"\n', '    text: "Weakness in the leg or foot?"\n    if_skipped: false\n',
+     "if_skipped needs an ask_when"),
+    ("    not_offered: [none]   # asked only when a leg has symptoms\n", "    not_offered: [nowhere]\n",
+     "not a choice: nowhere"),
+])
+def test_rules_check_refuses_a_bad_settled_answer(tmp_path, before, after, expected):
+    import shutil
+
+    from lbp_assess.rules import check_rules
+    from helpers import RULES
+
+    target = tmp_path / "rules"
+    shutil.copytree(RULES, target)
+    text = (target / "interview.yaml").read_text()
+    assert before in text
+    (target / "interview.yaml").write_text(text.replace(before, after, 1))
+    problems = [str(p) for p in check_rules(target) if p.severity == "error"]
+    assert any(expected in p and "interview.yaml:" in p for p in problems), problems
