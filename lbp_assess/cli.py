@@ -324,12 +324,21 @@ def main() -> None:
         _err("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(ExitCode.OK)
+        _stop_quietly()
+    except OSError as err:  # permission, read-only, disk full, missing folder: the user can act on it
+        from .display import plain
+
+        _err(f"{plain(err.filename or 'lbp-assess')}: {err.strerror or type(err).__name__}")
+        sys.exit(ExitCode.FAILED)
     except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
         if os.environ.get("LBP_ASSESS_DEBUG"):
             raise
         _err(f"internal error: {type(exc).__name__}: {exc} (set LBP_ASSESS_DEBUG=1 for details; please report)")
         sys.exit(ExitCode.INTERNAL)
+
+
+def _stop_quietly() -> None:
+    """The reader went away (e.g. `| head`): stop quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(ExitCode.OK)

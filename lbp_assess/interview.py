@@ -506,8 +506,8 @@ def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview]
             prompter.invalid(question, str(err))
             continue
         autosave(interview)
+        for change in changes:
+            prompter.alert(change)
         if interview.dropped:
             prompter.notice("Answers no longer relevant after this change, removed: " + "; ".join(
                 f"{d.question.label} ({d.question.describe(d.value)})" for d in interview.dropped))
-        for change in changes:
-            prompter.alert(change)

@@ -209,3 +209,11 @@ def test_every_value_the_interview_records_reads_back(answers):
     read = parse_case(written, "saved.case.yaml")
     expected = interview.case()
     assert read.model_dump() == expected.model_dump()
+
+
+@pytest.mark.parametrize("command", [["note", COMPLETE, "-o"], ["score", COMPLETE, "-f", "json", "-o"]])
+def test_output_into_a_place_that_cannot_be_written_is_one_line(cli, tmp_path, command):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    line = one_line_error(cli(*command, str(blocker / "sub" / "out.txt")))
+    assert str(blocker) in line

@@ -81,15 +81,34 @@ class Session:
         self.answers = answers
         self.shadow = shadow or Interview(RULESET)
 
+        self.keys: list[tuple[str, str]] = []  # (question kind, keys sent)
+
     def answer_next(self) -> str:
         question = self.shadow.current()
         assert question is not None
         self.child.expect_exact(question.text)
         value = self.answers.get(question.id)
         stored = value if value not in ("",) else None
-        self.child.send(keys_for(question, value))
+        keys = keys_for(question, value)
+        self.keys.append((question.kind, keys))
+        self.child.send(keys)
         self.shadow.answer(stored)
         return question.id
+
+    def edit_at_review(self, qid: str, value: Any) -> None:
+        """Open the question's section at the review, pick the question, answer it."""
+        self.child.expect_exact("Save, or open a section to check or edit?")
+        sections: dict[str, list[str]] = {}
+        for row in self.shadow.review_rows():
+            sections.setdefault(row.question.section_title, []).append(row.question.id)
+        titles = list(sections)
+        title = self.shadow.questionnaire.by_id[qid].section_title
+        self.child.send(CHOICE_KEYS[titles.index(title)])
+        self.child.expect_exact(f"{title}: which answer?")
+        self.child.send(CHOICE_KEYS[sections[title].index(qid)])
+        self.shadow.edit(qid)
+        self.answers[qid] = value
+        self.answer_next()
 
     def answer_until(self, qid: str | None = None) -> None:
         while self.shadow.current() is not None:
@@ -214,3 +233,111 @@ def test_practice_in_a_terminal(tmp_path):
     assert child.exitstatus == 0
     attempt = json.loads(record.read_text())
     assert attempt["answer"]["classification"] == "radicular" and len(attempt["answer"]["features"]) == 1
+
+
+NEGATIVE_SCREEN = dict(RADICULAR, **{"id": "pty-negative", "pain.leg_side": "none", "neuro.weakness": False,
+                                     "behaviour.aggravated_by": ["sitting", "bending"], "notes.presenting": "",
+                                     "notes.goals": ""})
+
+
+def test_a_negative_screen_takes_at_most_1_3_keys_per_closed_question(tmp_path):
+    session = Session(["--out", str(tmp_path)], tmp_path, NEGATIVE_SCREEN)
+    session.answer_until()
+    output = session.finish()
+    closed = [keys for kind, keys in session.keys if kind in ("yes_no", "choice", "multi")]
+    per_question = (sum(len(k) for k in closed) + 1) / len(closed)  # +1: the save key at the review
+    print(f"closed questions: {len(closed)}; keys per closed question: {per_question:.2f}")
+    assert per_question <= 1.3, per_question
+    assert "Features consistent with non-specific low back pain" in output
+
+
+def test_no_weakness_leaves_nothing_about_weakness_open_in_the_note(tmp_path):
+    session = Session(["--out", str(tmp_path)], tmp_path, NEGATIVE_SCREEN)
+    session.answer_until()
+    session.finish()
+    note = (tmp_path / "pty-negative.note.md").read_text()
+    assert "Could not be excluded" not in note and "Weakness in both legs: unknown" not in note
+    case = __import__("lbp_assess.case", fromlist=["load_case"]).load_case(tmp_path / "pty-negative.case.yaml")
+    assert case.neuro.weakness_both_legs is False and case.neuro.foot_drop is False
+
+
+def test_recording_start_back_in_the_consultation(tmp_path):
+    answers = dict(RADICULAR, **{"id": "pty-startback"})
+    session = Session(["--out", str(tmp_path)], tmp_path, answers)
+    session.answer_until("psychosocial.start_back")
+    session.child.expect_exact(session.shadow.current().text)
+    session.child.send("1")  # enter the answers
+    for item in range(8):
+        session.child.expect_exact(f"{item + 1}. ")
+        session.child.send("1" if item in (4, 5, 6) else "0")
+    session.child.expect_exact("9. ")
+    session.child.send("4")
+    session.shadow.answer([0, 0, 0, 0, 1, 1, 1, 0, 4])
+    session.answer_until()
+    session.finish()
+    from lbp_assess.case import load_case
+
+    case = load_case(tmp_path / "pty-startback.case.yaml")
+    assert case.psychosocial.start_back == [0, 0, 0, 0, 1, 1, 1, 0, 4]
+    assert "psychosocial_high_risk" in RULESET.assess(case).alerts
+
+
+def test_a_red_flag_edited_off_and_on_at_review_shows_the_panel_again(tmp_path):
+    answers = dict(RADICULAR, **{"id": "pty-ces", "cauda_equina.saddle_numbness": True,
+                                 "cauda_equina.onset_days": 2, "cauda_equina.worsening": True})
+    session = Session(["--out", str(tmp_path)], tmp_path, answers)
+    session.answer_until("cauda_equina.sexual_dysfunction")
+    session.child.expect_exact("RED FLAG: Cauda equina syndrome")  # the first panel, at the answer
+    session.answer_until()
+    session.edit_at_review("cauda_equina.saddle_numbness", False)
+    session.child.expect_exact("Cauda equina syndrome: no longer raised (was EMERGENCY)")
+    session.child.expect_exact("removed: Days since bladder")  # the follow-ups left the case, and it says so
+    session.edit_at_review("cauda_equina.saddle_numbness", True)
+    session.child.expect_exact("RED FLAG: Cauda equina syndrome")  # shown again
+    session.answer_until()  # onset days and worsening are asked again
+    session.child.expect_exact("set by: Cauda equina syndrome (red flag)")  # the review shows what set it
+    output = session.finish()
+    assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in output
+
+
+def test_two_consultations_in_one_folder_interrupted_and_resumed_keep_their_own_answers(tmp_path):
+    first = Session(["--out", str(tmp_path)], tmp_path, dict(RADICULAR, **{"id": "pty-one", "patient.age": 33}))
+    second = Session(["--out", str(tmp_path)], tmp_path, dict(NEGATIVE_SCREEN, **{"id": "pty-two",
+                                                                                   "patient.age": 71}))
+    for _ in range(8):  # interleaved, as two clinicians in one shared folder would
+        first.answer_next()
+        second.answer_next()
+    for session in (first, second):
+        session.child.expect_exact(session.shadow.current().text)
+        os.kill(session.child.pid, signal.SIGKILL)
+        session.child.expect(pexpect.EOF)
+    drafts = {json.loads(d.read_text())["answers"]["id"]: d for d in tmp_path.glob("lbp-draft-*.json")}
+    assert set(drafts) == {"pty-one", "pty-two"}
+    for case_id, age, source in (("pty-one", 33, first), ("pty-two", 71, second)):
+        draft = drafts[case_id]
+        assert draft.name.startswith(f"lbp-draft-{case_id}-")
+        shadow, _ = Interview.from_draft(RULESET, draft)
+        resumed = Session(["--resume", str(draft)], tmp_path, source.answers, shadow)
+        resumed.child.expect_exact(f"Resuming {case_id}: ")
+        resumed.answer_until()
+        resumed.finish()
+        from lbp_assess.case import load_case
+
+        assert load_case(tmp_path / f"{case_id}.case.yaml").patient.age == age
+    assert not list(tmp_path.glob("lbp-draft-*.json"))
+
+
+def test_an_id_whose_files_exist_is_refused_as_soon_as_it_is_typed(tmp_path):
+    (tmp_path / "pty-radicular.case.yaml").write_text("kept")
+    session = Session(["--out", str(tmp_path)], tmp_path, RADICULAR)
+    session.child.expect_exact("Case id")
+    session.child.send("pty-radicular" + ENTER)
+    session.child.expect_exact("already exists; use --force")
+    session.child.expect_exact("Case id")  # asked again, before any other question
+    session.child.send("pty-radicular-2" + ENTER)
+    session.shadow.answer("pty-radicular-2")
+    session.answers["id"] = "pty-radicular-2"
+    session.answer_until()
+    session.finish()
+    assert (tmp_path / "pty-radicular.case.yaml").read_text() == "kept"
+    assert (tmp_path / "pty-radicular-2.case.yaml").exists()
