@@ -347,14 +347,21 @@ class Interview:
 
     def live_alerts(self) -> list[LiveAlert]:
         """Everything raised now at a show-at-once tier."""
+        return [alert for alert in self.raised() if self.ruleset.manifest.tiers[alert.tier].show_at_once]
+
+    def urgency_set_by(self) -> list[LiveAlert]:
+        """The conditions and alerts that set the urgency, with their actions."""
+        set_by = set(self.assessment().urgency_set_by())
+        return [alert for alert in self.raised() if (alert.kind, alert.name, alert.tier) in set_by]
+
+    def raised(self) -> list[LiveAlert]:
+        """Every condition and tiered alert raised now, with its tier, reason and action."""
         a = self.assessment()
         manifest = self.ruleset.manifest
         out = []
         found = [("condition", n, t) for n, t in a.conditions.items()]
         found += [("alert", n, t) for n, t in a.alerts.items() if t is not None]
         for kind, name, tier in found:
-            if not manifest.tiers[tier].show_at_once:
-                continue
             rule = next((r for r in reversed(self.ruleset.rules) if r.raises == kind and r.name == name
                          and r.tier == tier and r.id in a.rules_fired), None)
             tier_info = manifest.tiers[tier]

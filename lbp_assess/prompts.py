@@ -24,7 +24,8 @@ from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 from questionary import Choice
 from questionary.prompts.common import InquirerControl, create_inquirer_layout
-from rich.console import Console
+from rich.console import Console, Group
+from rich.padding import Padding
 from rich.panel import Panel
 
 from .display import markup, plain
@@ -50,13 +51,17 @@ class Option:
 class TerminalPrompter:
     def __init__(self, console: Console | None = None):
         self.console = console or Console(highlight=False)
+        self.section: str | None = None  # the section whose heading is on screen
 
     # ------------------------------------------------------------------ asking
 
     def ask(self, question: Question, default: Any, progress: Progress) -> Any:
-        qmark = f"[{progress.number}/{progress.total}] {progress.section} ›"
+        if progress.section != self.section:
+            self.section = progress.section
+            self.console.rule(f"[bold]{markup(progress.section)}[/bold]", align="left", characters="─")
+        qmark = f"{progress.number}/{progress.total} ›"
         if question.help:
-            self.console.print(f"  [dim]{markup(' '.join(question.help.split()))}[/dim]")
+            self.console.print(Padding(f"[dim]{markup(' '.join(question.help.split()))}[/dim]", (0, 0, 0, 2)))
         if question.kind in ("yes_no", "choice"):
             return self._select(question, default, qmark)
         if question.kind == "multi":
@@ -128,7 +133,7 @@ class TerminalPrompter:
         if previous:
             options.insert(0, Option(f"{previous} ({' '.join(map(str, default))})", "keep", "k"))
         start = keyed_select(question.text, options, "keep" if previous else UNSURE if default is None else None,
-                             qmark)
+                             qmark, hint="(" + ("k keep, " if previous else "") + "1 enter, u skip, b back)")
         if start == GO_BACK:
             return BACK
         if start == UNSURE:
@@ -183,7 +188,7 @@ class TerminalPrompter:
             options += [Option(f"{title} ({len(items)})", title, key)
                         for (title, items), key in zip(sections.items(), CHOICE_KEYS)]
             choice = keyed_select("Save, or open a section to check or edit?", options, FINISH, "Review ›",
-                                  back=False)
+                                  back=False, hint=f"(s save, 1-{options[-1].key} open a section)")
             if choice == FINISH:
                 return None
             items = sections[choice]
@@ -199,19 +204,18 @@ class TerminalPrompter:
         a = interview.assessment()
         m = interview.ruleset.manifest
         tier = m.tiers[a.urgency]
-        lines = [f"[bold]{markup(m.classes[a.classification].label)}[/bold]",
-                 f"Urgency: [bold]{markup(tier.label.upper())}[/bold] ({markup(tier.time_frame)})"]
-        for kind, name, t in a.urgency_set_by():
-            label = (m.conditions if kind == "condition" else m.alerts)[name].label
-            what = "red flag" if kind == "condition" else "alert"
-            lines.append(f"  set by: {markup(label)} ({what}) - {markup(m.tiers[t].action)}")
+        lines: list[Any] = [f"[bold]{markup(m.classes[a.classification].label)}[/bold]",
+                            f"Urgency: [bold]{markup(tier.label.upper())}[/bold] ({markup(tier.time_frame)})"]
+        for alert in interview.urgency_set_by():
+            what = "red flag" if alert.is_red_flag else "alert"
+            lines.append(f"Set by: {markup(alert.label)} ({what})")
+            lines.append(Padding(markup(" ".join(alert.action.split())), (0, 0, 0, 2)))
         if a.unscreened:
             labels = [interview.questionnaire.label(f) for f in a.unscreened]
             lines.append(f"[bold]Not screened:[/bold] {markup(', '.join(labels))}")
         for warning in a.warnings:
             lines.append(f"[yellow]Answers to check:[/yellow] {markup(warning.split(': ', 1)[-1])}")
-        self.console.print(Panel("\n".join(lines), title="Result so far", title_align="left",
-                                 border_style="cyan"))
+        self.console.print(Panel(Group(*lines), title="Result so far", title_align="left", border_style="cyan"))
 
     def message(self, text: str) -> None:
         self.console.print(text)
@@ -238,21 +242,23 @@ class TerminalPrompter:
 # --------------------------------------------------------------------------- the prompts
 
 
-def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: str, back: bool = True) -> Any:
+def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: str, back: bool = True,
+                 hint: str | None = None) -> Any:
     """Pick one option: its key answers at once; arrows and Enter work too; `b`/left = back."""
     choices = [Choice(o.title, o.value, shortcut_key=o.key) for o in options]
     values = [o.value for o in options]
     ic = InquirerControl(choices, None, use_indicator=False, use_shortcuts=True,
                          initial_choice=pointed if pointed in values else None)
 
+    default_hint = "(" + ", ".join([_key_range([o.key for o in options if o.key not in (None, "u", "b")])]
+                                   + (["u unsure"] if UNSURE in values else [])
+                                   + (["b back"] if GO_BACK in values else [])) + ")"
+
     def tokens() -> list[tuple[str, str]]:
         head = [("class:qmark", qmark), ("class:question", f" {message} ")]
         if ic.is_answered:
             return head + [("class:answer", ic.get_pointed_at().title)]
-        keys = "/".join(o.key for o in options if o.key and len(o.key) == 1 and o.key not in "ub")
-        hint = f"({keys} or arrows + enter" + (", u unsure" if UNSURE in values else "") + (
-            ", b back)" if GO_BACK in values else ")")
-        return head + [("class:instruction", hint)]
+        return head + [("class:instruction", hint or default_hint)]
 
     bindings = _common_bindings()
 
@@ -294,8 +300,7 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
             shown = ("unsure / not asked" if result == UNSURE else "back" if result == GO_BACK else
                      ", ".join(labels[v] for v, _ in offered if v in ic.selected_options) or "none of these")
             return head + [("class:answer", shown)]
-        return head + [("class:instruction", f"(1-{keys[-1]} or space to tick, enter when done "
-                                             "= none if nothing ticked, u unsure, b back)")]
+        return head + [("class:instruction", f"(1-{keys[-1]} or space ticks, enter when done, u unsure, b back)")]
 
     bindings = _common_bindings()
 
@@ -329,6 +334,11 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
     bindings.add(Keys.Up, eager=True)(lambda event: ic.select_previous())
     bindings.add(Keys.ControlM, eager=True)(lambda event: finish(event, ic.get_pointed_at().value))
     return _run(ic, tokens, bindings)
+
+
+def _key_range(keys: list[str]) -> str:
+    """'y/n' for a few keys, '1-5' for a run."""
+    return "/".join(keys) if len(keys) <= 3 else f"{keys[0]}-{keys[-1]}"
 
 
 def _common_bindings() -> KeyBindings:

@@ -217,3 +217,35 @@ def test_output_into_a_place_that_cannot_be_written_is_one_line(cli, tmp_path, c
     blocker.write_text("x")
     line = one_line_error(cli(*command, str(blocker / "sub" / "out.txt")))
     assert str(blocker) in line
+
+
+def test_any_failure_after_the_first_answer_says_where_the_answers_are(tmp_path, monkeypatch, capsys):
+    """Not only Ctrl-C: an unexpected error mid-interview still saves and prints the resume command."""
+    from lbp_assess import cli, prompts
+
+    class Failing:
+        asked = 0
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def ask(self, question, default, progress):
+            Failing.asked += 1
+            if Failing.asked == 3:
+                raise RuntimeError("terminal went away")
+            return {"id": "crash-1", "assessor": None}.get(question.id)
+
+        def notice(self, text):
+            pass
+
+        def alert(self, alert):
+            pass
+
+    monkeypatch.setattr(prompts, "TerminalPrompter", Failing)
+    session = consultation.start(RULESET, tmp_path)
+    with pytest.raises(RuntimeError):
+        cli._interview(session, force=False)
+    err = capsys.readouterr().err
+    assert "interview stopped; answers saved in" in err and "lbp-assess assess --resume" in err
+    resumed, _ = Interview.from_draft(RULESET, session.draft)
+    assert resumed.answers == {"id": "crash-1", "assessor": None}
