@@ -295,7 +295,7 @@ def test_a_red_flag_edited_off_and_on_at_review_shows_the_panel_again(tmp_path):
     session.edit_at_review("cauda_equina.saddle_numbness", True)
     session.child.expect_exact("RED FLAG: Cauda equina syndrome")  # shown again
     session.answer_until()  # onset days and worsening are asked again
-    session.child.expect_exact("set by: Cauda equina syndrome (red flag)")  # the review shows what set it
+    session.child.expect_exact("Set by: Cauda equina syndrome (red flag)")  # the review shows what set it
     output = session.finish()
     assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in output
 
