@@ -166,17 +166,20 @@ def _quote(path: Path) -> str:
 def note(
     case: Path = typer.Argument(..., help="A case file.", dir_okay=False),
     fmt: NoteFormat = typer.Option(NoteFormat.md, "--format", "-f", help="md | text | json"),
+    full: bool = typer.Option(False, "--full", help="The complete note: every answer, the facts behind "
+                                                    "each rule, the suggested examination."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the note to this file.",
                                           dir_okay=False),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Render the summary note of a case file (the same note the interview writes)."""
-    from .consultation import PRIVATE, note_text
+    """Render the note of a case file: the record note to paste (default) or --full."""
+    from .consultation import PRIVATE
     from .files import atomic_write
+    from .note import note_of_file
     from .rules import load_rules
 
-    text = note_text(case, load_rules(rules), fmt.value)
+    text = note_of_file(case, load_rules(rules), fmt.value, full)
     if output is None:
         typer.echo(text, nl=False)
     else:
