@@ -245,15 +245,13 @@ def explain(
     rules: Optional[Path] = RulesOption,
 ) -> None:
     """Why the case got its class: every rule by layer, and what single answer would change it."""
-    import json
-
     from .case import load_case
-    from .explain import explanation, render_tree
+    from .explain import explanation, render_tree, to_json
     from .rules import load_rules
 
     data = explanation(load_case(case), load_rules(rules))
     if fmt is ExplainFormat.json:
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        typer.echo(to_json(data))
     else:
         from rich.console import Console
 
