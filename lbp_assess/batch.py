@@ -638,14 +638,17 @@ def render_table(rows: Iterable[dict[str, Any]], out: IO[str]) -> None:
     longest_id = max((len(row["id"] or _short(row["file"])) for row in rows), default=2)
     longest_class = max((len(row["classification"] or "error") for row in rows), default=5)
     table.add_column("id", no_wrap=True, overflow="ellipsis", min_width=min(longest_id, 12),
-                     max_width=max(12, min(longest_id, width // 4)))
+                     max_width=max(12, min(longest_id, width // (5 if wide else 4))))
     table.add_column("class", no_wrap=True, min_width=max(5, longest_class))
     table.add_column("urgency", no_wrap=True, min_width=9)
+    # Conditions (the red flags) get the room their longest entry needs; alerts take the rest.
+    scored = [row for row in rows if not row["error"]]
+    conditions = min(max([10] + [len(_conditions(row)) for row in scored]), width // 4)
     if wide:
-        table.add_column("conditions", no_wrap=True, overflow="ellipsis", ratio=1, min_width=10)
-        table.add_column("alerts", no_wrap=True, overflow="ellipsis", ratio=1, min_width=10)
+        table.add_column("conditions", no_wrap=True, overflow="ellipsis", min_width=conditions, max_width=conditions)
+        table.add_column("alerts", no_wrap=True, overflow="ellipsis", min_width=10, ratio=1)
     else:
-        table.add_column("conditions; alerts", no_wrap=True, overflow="ellipsis", ratio=1, min_width=10)
+        table.add_column("conditions; alerts", no_wrap=True, overflow="ellipsis", min_width=10, ratio=1)
     if counts:
         table.add_column("unscreened", no_wrap=True, justify="right", min_width=10)
         table.add_column("warnings", no_wrap=True, justify="right", min_width=8)
@@ -667,17 +670,21 @@ def _table_cells(row: dict[str, Any], wide: bool, counts: bool, widest: bool) ->
 
     file = markup(_short(row["file"]))
     if row["error"]:
-        cells = [markup(row["id"] or "") or file, "[red]error[/red]", "", markup(row["error"])]
-        cells += [""] * ((1 if wide else 0) + (2 if counts else 0))
+        cells = [markup(row["id"] or "") or file, "[red]error[/red]", ""] + ([""] if wide else [])
+        cells += [markup(row["error"])] + [""] * (2 if counts else 0)  # in the widest column
         return cells + ([file] if widest else [])
     urgency = row["urgency"]
-    conditions = ", ".join(f"{markup(c)} ({markup(t)})" for c, t in row["condition_tiers"].items())
-    alerts = ", ".join(markup(a) for a in row["alerts"])
+    conditions = markup(_conditions(row))
+    alerts = markup(", ".join(row["alerts"]))
     cells = [markup(row["id"]), markup(row["classification"]), f"[{_URGENCY_STYLE.get(urgency, '')}]{urgency}[/]"]
     cells += [conditions, alerts] if wide else ["; ".join(part for part in (conditions, alerts) if part)]
     if counts:
         cells += [str(len(row["unscreened"]) or ""), str(len(row["warnings"]) or "")]
     return cells + ([file] if widest else [])
+
+
+def _conditions(row: dict[str, Any]) -> str:
+    return ", ".join(f"{c} ({t})" for c, t in row["condition_tiers"].items())
 
 
 def _short(source: str) -> str:
