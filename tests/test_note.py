@@ -115,6 +115,12 @@ def test_foot_drop_urgency_is_named_as_an_alert(ruleset):
     assert "RED FLAG: Significant" not in flat and "Red-flag conditions raised: none." in flat
 
 
+def test_relevant_negatives_are_those_the_impression_rests_on(ruleset):
+    flat = " ".join(note_of(EXAMPLES / "cases" / "bilateral-sciatica-ces-at-risk.yaml", ruleset, "text").split())
+    # "yes" to weakness would raise an alert; weakness in both legs is not asked once weakness is no
+    assert "Relevant negatives: Weakness: no. Red-flag screen:" in flat
+
+
 def test_red_flag_screen_is_one_compact_block(ruleset):
     text = note_of(EXAMPLES / "cases" / "radicular-l5.yaml", ruleset, "text")
     flat = " ".join(text.split())

@@ -43,7 +43,7 @@ def test_table_fits_the_terminal_with_the_key_columns(columns):
         assert re.search(r"\b(red_flag|radicular|stenosis|non_specific)\b", row), row
     assert "cauda_equina (emergency)" in plain
     if columns >= 120:
-        assert "alerts" in header and "ces_safety_net, ces_at_risk" in plain
+        assert "conditions" in header and "alerts" in header and "ces_safety_net, ces_at_risk" in plain
         assert "aortic_aneurysm (emergency)" in plain and "cancer-history-no-neuro " in plain
 
 
