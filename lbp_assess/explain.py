@@ -369,11 +369,26 @@ def render_tree(data: dict[str, Any], console: Any, brief: bool = False) -> None
     changes = tree.add("[bold]What would change it[/bold] (one answer different)")
     if not data["what_would_change"]:
         changes.add("[dim]no single answer would change the class or the urgency[/dim]")
-    for change in data["what_would_change"]:
-        changes.add(f"if {markup(change['shown'])} → [bold]{markup(change['class_label'])}[/bold], "
-                    f"{markup(change['urgency_label'])}")
+    for group in _same_result(data["what_would_change"]):
+        first = group[0]
+        values = " or ".join(c["shown"][len(c["label"]) + 2:] for c in group)
+        shown = first["shown"] if len(group) == 1 else f"{first['label']}: {values}"
+        changes.add(f"if {markup(shown)} → [bold]{markup(first['class_label'])}[/bold], "
+                    f"{markup(first['urgency_label'])}")
     console.print(tree)
     console.print(f"[dim]{markup(data['disclaimer'])}[/dim]")
+
+
+def _same_result(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Changes to one answer with the same result, as one line ("Night pain: a or b → ...")."""
+    groups: list[list[dict[str, Any]]] = []
+    for change in changes:
+        last = groups[-1][0] if groups else None
+        if last is not None and all(last[k] == change[k] for k in ("fact", "classification", "urgency")):
+            groups[-1].append(change)
+        else:
+            groups.append([change])
+    return groups
 
 
 def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any]]]:

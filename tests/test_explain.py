@@ -156,3 +156,9 @@ def test_json_never_holds_infinity():
     from lbp_assess.explain import to_json
 
     assert json.loads(to_json({"value": float("inf"), "items": [float("nan")]})) == {"value": "inf", "items": ["nan"]}
+
+
+def test_values_of_one_answer_with_the_same_result_share_a_line(cli):
+    out = _tree(cli, EXAMPLES / "cases" / "weak-flags-combined.yaml", "--brief")
+    assert out.count("if Night pain:") == 1
+    assert "if Night pain: Does not wake them or Wakes on turning, then settles or" in out
