@@ -622,26 +622,69 @@ class Writer:
 
 
 def render_table(rows: Iterable[dict[str, Any]], out: IO[str]) -> None:
+    """The results as a table that fits the terminal: id, class, urgency and what was raised
+    always; unscreened and warning counts, then the file, as the width allows. Long cells end
+    in "…" (the machine formats have everything)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(show_lines=False, header_style="bold")
-    for name in ("file", "id", "classification", "urgency", "conditions", "alerts", "unscreened", "warnings"):
-        table.add_column(name, overflow="fold", no_wrap=name in ("file", "id"))
-    style = {"emergency": "bold red", "urgent": "red", "soon": "yellow", "routine": "green"}
-    for row in rows:
-        if row["error"]:
-            table.add_row(_short(row["file"]), "", "[red]error[/red]", "", row["error"], "", "", "")
-            continue
-        urgency = row["urgency"]
-        table.add_row(
-            _short(row["file"]), row["id"], row["classification"], f"[{style.get(urgency, '')}]{urgency}[/]",
-            ", ".join(f"{c} ({t})" for c, t in row["condition_tiers"].items()),
-            ", ".join(row["alerts"]), str(len(row["unscreened"])) if row["unscreened"] else "",
-            str(len(row["warnings"])) if row["warnings"] else "",
-        )
     is_tty = getattr(out, "isatty", lambda: False)()
-    Console(file=out, width=None if is_tty else 200).print(table)
+    console = Console(file=out, width=None if is_tty else 200)
+    rows = list(rows)
+    width = console.width
+    wide, counts, widest = width >= _TABLE_WIDE, width >= _TABLE_COUNTS, width >= _TABLE_FILE
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, expand=True)
+    longest_id = max((len(row["id"] or _short(row["file"])) for row in rows), default=2)
+    longest_class = max((len(row["classification"] or "error") for row in rows), default=5)
+    table.add_column("id", no_wrap=True, overflow="ellipsis", min_width=min(longest_id, 12),
+                     max_width=max(12, min(longest_id, width // (5 if wide else 4))))
+    table.add_column("class", no_wrap=True, min_width=max(5, longest_class))
+    table.add_column("urgency", no_wrap=True, min_width=9)
+    # Conditions (the red flags) get the room their longest entry needs; alerts take the rest.
+    scored = [row for row in rows if not row["error"]]
+    conditions = min(max([10] + [len(_conditions(row)) for row in scored]), width // 4)
+    if wide:
+        table.add_column("conditions", no_wrap=True, overflow="ellipsis", min_width=conditions, max_width=conditions)
+        table.add_column("alerts", no_wrap=True, overflow="ellipsis", min_width=10, ratio=1)
+    else:
+        table.add_column("conditions; alerts", no_wrap=True, overflow="ellipsis", min_width=10, ratio=1)
+    if counts:
+        table.add_column("unscreened", no_wrap=True, justify="right", min_width=10)
+        table.add_column("warnings", no_wrap=True, justify="right", min_width=8)
+    if widest:
+        table.add_column("file", no_wrap=True, overflow="ellipsis", max_width=30)
+    for row in rows:
+        table.add_row(*_table_cells(row, wide, counts, widest))
+    console.print(table)
+
+
+#: Terminal widths from which the table shows conditions and alerts apart, the unscreened and
+#: warning counts, and the file.
+_TABLE_WIDE, _TABLE_COUNTS, _TABLE_FILE = 110, 150, 180
+_URGENCY_STYLE = {"emergency": "bold red", "urgent": "red", "soon": "yellow", "routine": "green"}
+
+
+def _table_cells(row: dict[str, Any], wide: bool, counts: bool, widest: bool) -> list[str]:
+    from .display import markup
+
+    file = markup(_short(row["file"]))
+    if row["error"]:
+        cells = [markup(row["id"] or "") or file, "[red]error[/red]", ""] + ([""] if wide else [])
+        cells += [markup(row["error"])] + [""] * (2 if counts else 0)  # in the widest column
+        return cells + ([file] if widest else [])
+    urgency = row["urgency"]
+    conditions = markup(_conditions(row))
+    alerts = markup(", ".join(row["alerts"]))
+    cells = [markup(row["id"]), markup(row["classification"]), f"[{_URGENCY_STYLE.get(urgency, '')}]{urgency}[/]"]
+    cells += [conditions, alerts] if wide else ["; ".join(part for part in (conditions, alerts) if part)]
+    if counts:
+        cells += [str(len(row["unscreened"]) or ""), str(len(row["warnings"]) or "")]
+    return cells + ([file] if widest else [])
+
+
+def _conditions(row: dict[str, Any]) -> str:
+    return ", ".join(f"{c} ({t})" for c, t in row["condition_tiers"].items())
 
 
 def _short(source: str) -> str:

@@ -10,7 +10,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -188,17 +188,20 @@ def _quote(path: Path) -> str:
 def note(
     case: Path = typer.Argument(..., help="A case file.", dir_okay=False),
     fmt: NoteFormat = typer.Option(NoteFormat.md, "--format", "-f", help="md | text | json"),
+    full: bool = typer.Option(False, "--full", help="The complete note: every answer, the facts behind "
+                                                    "each rule, the suggested examination."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the note to this file.",
                                           dir_okay=False),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Render the summary note of a case file (the same note the interview writes)."""
-    from .consultation import PRIVATE, note_text
+    """Render the note of a case file: the record note to paste (default) or --full."""
+    from .consultation import PRIVATE
     from .files import atomic_write
+    from .note import note_of_file
     from .rules import load_rules
 
-    text = note_text(case, load_rules(rules), fmt.value)
+    text = note_of_file(case, load_rules(rules), fmt.value, full)
     if output is None:
         typer.echo(text, nl=False)
     else:
@@ -264,15 +267,13 @@ def explain(
     rules: Optional[Path] = RulesOption,
 ) -> None:
     """Why the case got its class: every rule by layer, and what single answer would change it."""
-    import json
-
     from .case import load_case
-    from .explain import explanation, render_tree
+    from .explain import explanation, render_tree, to_json
     from .rules import load_rules
 
     data = explanation(load_case(case), load_rules(rules))
     if fmt is ExplainFormat.json:
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        typer.echo(to_json(data))
     else:
         from rich.console import Console
 
@@ -315,12 +316,27 @@ def rules_test(directory: Optional[Path] = RulesArgument) -> None:
 
 def main() -> None:
     """Console entry point: run the app and turn every failure into a message and exit code."""
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+    from typer.exceptions import Abort
+    from typer.main import get_command
+
+    command = get_command(app)
+    _name_arguments(command)
     try:
-        app()
+        code = command.main(prog_name="lbp-assess", standalone_mode=False)
+    except NoArgsIsHelpError as err:
+        err.show()
+        sys.exit(ExitCode.USAGE)
+    except UsageError as err:
+        _err(_usage_message(err))
+        sys.exit(ExitCode.USAGE)
+    except ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
     except LbpError as err:
         _err(str(err))
         sys.exit(err.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Abort):
         _err("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
     except BrokenPipeError:
@@ -335,6 +351,7 @@ def main() -> None:
             raise
         _err(f"internal error: {type(exc).__name__}: {exc} (set LBP_ASSESS_DEBUG=1 for details; please report)")
         sys.exit(ExitCode.INTERNAL)
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)
 
 
 def _stop_quietly() -> None:
@@ -342,3 +359,40 @@ def _stop_quietly() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     sys.exit(ExitCode.OK)
+
+
+def _name_arguments(command: Any) -> None:
+    """Arguments show in usage lines as CASE, [PATHS]... or PATHS... - not typer's {case}."""
+    for param in getattr(command, "params", []):
+        if getattr(param, "param_type_name", "") == "argument" and param.metavar is None:
+            name = param.name.upper()
+            shown = (name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else "")
+            param.metavar = name
+            param._usage_display_name = lambda shown=shown: shown  # typer's usage-line hook
+    for sub in getattr(command, "commands", {}).values():
+        _name_arguments(sub)
+
+
+#: Validation wording from the option parser, said as a person would say it.
+_PLAIN_WORDS = [
+    (r"^Invalid value for '([^']+)'(?: / '[^']+')*: ", r"\1: "),
+    (r"Value error, ", ""),
+    (r"(\S+) is not one of (.+?)\.?$", lambda m: f"{m[1]} is not one of: {m[2].replace(chr(39), '')}"),
+    (r"Input should be greater than or equal to (\S+)", r"must be \1 or more"),
+    (r"Input should be less than or equal to (\S+)", r"must be \1 or less"),
+    (r"Input should be a valid integer.*", "must be a whole number"),
+    (r"Input should be a valid number.*", "must be a number"),
+    (r"^Missing argument '([^']+)'\.?", r"missing argument \1"),
+]
+
+
+def _usage_message(err: Any) -> str:
+    """One line saying what is wrong with the command line, then the usage and where help is."""
+    import re
+
+    message = err.format_message()
+    for pattern, replacement in _PLAIN_WORDS:
+        message = re.sub(pattern, replacement, message)
+    if err.ctx is None:
+        return message
+    return f"{message}\n{err.ctx.get_usage()}\nTry '{err.ctx.command_path} --help' for help."

@@ -27,7 +27,7 @@ import yaml
 
 from . import __version__
 from .case import load_case
-from .errors import InputError, Location, NoTerminalError, OutputError, OutputExistsError, Problem
+from .errors import InputError, NoTerminalError, OutputError, OutputExistsError
 from .files import atomic_write, refuse_existing
 from .interview import Interview
 from .note import build_note, render
@@ -235,13 +235,6 @@ def finish(session: Session, force: bool, today: dt.date | None = None) -> tuple
     if session.draft is not None:
         session.draft.unlink(missing_ok=True)
     return case_path, note_path, render(note, "text")
-
-
-def note_text(case_path: Path, ruleset: RuleSet, fmt: str) -> str:
-    case = load_case(case_path)
-    if ruleset.questionnaire is None:
-        raise InputError.from_problems([Problem(Location(str(ruleset.directory)), "the rule set has no interview.yaml")])
-    return render(build_note(case, ruleset.assess(case), ruleset), fmt)
 
 
 def draft_summary(session: Session) -> str:

@@ -2,20 +2,27 @@
 
 "What would change it" is computed, never written by hand: every fact is given
 each other value it could take (yes/no, each choice, adding or removing one
-item of a multiple choice, and both sides of every number the rules compare
-it with), the case is scored again, and the changes that alter the
-classification or the urgency are listed, most urgent first.
+item of a multiple choice, and every range of a number between the thresholds
+the rules compare it with), the case is scored again, and the changes that
+alter the classification or the urgency are listed, most urgent first. A
+number's neighbouring ranges with the same result are shown as one threshold
+("Age: 49 years or over"). A follow-up question that the other answers make
+unnecessary (its `ask_when` is false) is never offered.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Iterator
 
+from . import expr
 from .case import FACTS, Case
+from .display import markup
 from .interview import describe_answer
-from .questionnaire import Questionnaire
-from .rules import Assessment, RuleSet, describe_value
+from .questionnaire import Question, Questionnaire
+from .rules import Assessment, RuleSet, RuleTrace, describe_value
 
 
 @dataclass(frozen=True)
@@ -23,8 +30,8 @@ class Change:
     fact: str
     label: str
     before: Any
-    after: Any
-    shown: str  # the change in words: "Saddle numbness: yes"
+    after: Any  # one value that gives the result (for a range: the one nearest the current answer)
+    shown: str  # the change in words: "Saddle numbness: yes", "Age: 49 years or over"
     classification: str
     urgency: str
 
@@ -36,8 +43,48 @@ class Change:
         return data
 
 
+# --------------------------------------------------------------------------- what would change it
+
+
+@dataclass(frozen=True)
+class Span:
+    """A range of a number: from `low` to `high`, each end included or not (None = no bound)."""
+
+    low: float | None
+    low_in: bool
+    high: float | None
+    high_in: bool
+    sample: float
+
+
+def spans(fact: str, ruleset: RuleSet) -> list[Span]:
+    """The ranges of a number between the thresholds the rules compare it with, in order:
+    below the first, at each, between each pair, above the last - each with a value inside."""
+    info = FACTS[fact]
+    lo, hi = info.minimum, info.maximum
+    integer = info.kind == "int"
+    cuts = sorted(k for k in ruleset.thresholds.get(fact, ()) if not integer or float(k).is_integer())
+    out: list[Span] = []
+
+    def add(low: float | None, low_in: bool, high: float | None, high_in: bool, sample: float) -> None:
+        if (lo is not None and sample < lo) or (hi is not None and sample > hi):
+            return
+        out.append(Span(low, low_in, high, high_in, int(sample) if integer else sample))
+
+    for i, k in enumerate(cuts):
+        if i == 0:
+            add(None, True, k, False, k - 1 if lo is None or k - 1 >= lo else lo)
+        add(k, True, k, True, k)
+        nxt = cuts[i + 1] if i + 1 < len(cuts) else None
+        if nxt is None:
+            add(k, False, None, True, k + 1 if hi is None or k + 1 <= hi else hi)
+        elif not integer or nxt - k > 1:
+            add(k, False, nxt, False, k + 1 if k + 1 < nxt else (k + nxt) / 2)
+    return [s for s in out if not (s.low == s.sample and not s.low_in) and not (s.high == s.sample and not s.high_in)]
+
+
 def candidates(fact: str, current: Any, ruleset: RuleSet) -> Iterator[Any]:
-    """Other values a fact could take that the rules could respond to."""
+    """Other values a fact could take that the rules could respond to (numbers: see `spans`)."""
     kind = FACTS[fact].kind
     if kind == "bool":
         yield from (v for v in (True, False) if v is not current)
@@ -48,13 +95,7 @@ def candidates(fact: str, current: Any, ruleset: RuleSet) -> Iterator[Any]:
         for value in FACTS[fact].values:
             yield frozenset(present ^ {value})
     elif kind in ("int", "number"):
-        seen = set()
-        lo, hi = FACTS[fact].minimum, FACTS[fact].maximum
-        for k in sorted(ruleset.thresholds.get(fact, ())):
-            for v in (k - 1, k, k + 1):
-                if v != current and v not in seen and (lo is None or v >= lo) and (hi is None or v <= hi):
-                    seen.add(v)
-                    yield v
+        yield from (s.sample for s in spans(fact, ruleset) if s.sample != current)
 
 
 def what_would_change(assessment: Assessment, questionnaire: Questionnaire | None) -> list[Change]:
@@ -63,26 +104,80 @@ def what_would_change(assessment: Assessment, questionnaire: Questionnaire | Non
     changes = []
     for fact in FACTS:
         current = facts.get(fact)
+        question = questionnaire.by_id.get(fact) if questionnaire else None
+        if question is not None and question.ask_when is not None and question.ask_when(facts) is False:
+            continue  # a follow-up the other answers make unnecessary: not a change anyone could record
+        if FACTS[fact].kind in ("int", "number"):
+            changes += _number_changes(assessment, fact, question, before)
+            continue
         for value in candidates(fact, current, ruleset):
-            trial = dict(facts)
-            trial[fact] = value
-            result = ruleset.assess_facts(trial)
+            result = ruleset.assess_facts({**facts, fact: value})
             if (result.classification, result.urgency) != before:
-                changes.append(Change(fact, _label(fact, questionnaire), current, value,
-                                      _shown(fact, current, value, questionnaire),
+                changes.append(Change(fact, _label(fact, question), current, value,
+                                      _shown(fact, current, value, question),
                                       result.classification, result.urgency))
     rank = ruleset.tier_rank
     changes.sort(key=lambda c: (rank[c.urgency], c.classification != "red_flag", list(FACTS).index(c.fact)))
     return changes
 
 
-def _label(fact: str, questionnaire: Questionnaire | None) -> str:
-    return questionnaire.label(fact) if questionnaire else fact
+def _number_changes(a: Assessment, fact: str, question: Question | None, before: tuple[str, str]) -> list[Change]:
+    """Neighbouring ranges with the same result, merged into one threshold each."""
+    current = a.facts.get(fact)
+    runs: list[tuple[list[Span], tuple[str, str]]] = []
+    for span in spans(fact, a.ruleset):
+        result = a.ruleset.assess_facts({**a.facts, fact: span.sample})
+        outcome = (result.classification, result.urgency)
+        if runs and runs[-1][1] == outcome:
+            runs[-1][0].append(span)
+        else:
+            runs.append(([span], outcome))
+    out = []
+    for run, outcome in runs:
+        if outcome == before:
+            continue
+        nearest = min(run, key=lambda s: abs(s.sample - current) if current is not None else 0).sample
+        shown = f"{_label(fact, question)}: {_range(run[0], run[-1], fact, question)}"
+        out.append(Change(fact, _label(fact, question), current, nearest, shown, *outcome))
+    return out
 
 
-def _shown(fact: str, before: Any, after: Any, questionnaire: Questionnaire | None) -> str:
-    question = questionnaire.by_id.get(fact) if questionnaire else None
-    label = _label(fact, questionnaire)
+def _range(first: Span, last: Span, fact: str, question: Question | None) -> str:
+    """"49 years or over", "under 6 weeks", "6 to under 12 weeks", "14 days or under"."""
+    integer = FACTS[fact].kind == "int"
+    low, low_in, high, high_in = first.low, first.low_in, last.high, last.high_in
+    if integer and low is not None and not low_in:
+        low, low_in = low + 1, True
+    if integer and high is not None and not high_in:
+        high, high_in = high - 1, True
+    unit = (question.unit if question else None) or ""
+
+    def n(v: float) -> str:
+        text = describe_value(v)
+        return f"{text}/10" if unit == "/10" else text
+
+    suffix = "" if unit in ("", "/10") else f" {unit}"
+    if low is not None and high is not None and low == high:
+        return f"{n(low)}{_unit_for(low, suffix)}"
+    if low is None:
+        return f"{n(high)}{suffix} or under" if high_in else f"under {n(high)}{suffix}"  # type: ignore[arg-type]
+    if high is None:
+        return f"{n(low)}{suffix} or over" if low_in else f"over {n(low)}{suffix}"
+    start = n(low) if low_in else f"over {n(low)}"
+    end = f"{n(high)}{suffix}" if high_in else f"under {n(high)}{suffix}"
+    return f"{start} to {end}" if low_in else f"{start} and {end}"
+
+
+def _unit_for(value: float, suffix: str) -> str:
+    return suffix[:-1] if suffix.endswith("s") and value == 1 else suffix
+
+
+def _label(fact: str, question: Question | None) -> str:
+    return question.label if question else fact
+
+
+def _shown(fact: str, before: Any, after: Any, question: Question | None) -> str:
+    label = _label(fact, question)
     if FACTS[fact].kind == "set":
         added = set(after) - set(before or ())
         removed = set(before or ()) - set(after)
@@ -90,6 +185,9 @@ def _shown(fact: str, before: Any, after: Any, questionnaire: Questionnaire | No
         return f"{label}: also {name(added.pop())}" if added else f"{label}: without {name(removed.pop())}"
     value = describe_answer(question, after) if question else describe_value(after)
     return f"{label}: {value}"
+
+
+# --------------------------------------------------------------------------- the rule trace
 
 
 def explanation(case: Case, ruleset: RuleSet) -> dict[str, Any]:
@@ -108,21 +206,113 @@ def explanation(case: Case, ruleset: RuleSet) -> dict[str, Any]:
             if r.layer != layer:
                 continue
             named = {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[r.raises][r.name]
+            facts = _deciding(trace, a)
             rules.append({
                 "id": r.id, "state": trace.state, "raises": r.raises, "name": r.name, "label": named.label,
                 "tier": r.tier, "reason": " ".join(r.reason.split()), "source": r.source, "status": r.status,
                 "facts": [{"fact": n, "label": labels.get(n, n), "value": _jsonable(v), "shown": _value(n, v, q)}
-                          for n, v in trace.facts.items()],
+                          for n, v in facts.items()],
+                "counts": [] if trace.state == "fired" else _counts(r.node, a, labels),
             })
         if rules:
             layers.append({"layer": layer, "title": title, "rules": rules})
     return {
         "case": case.id, "classification": a.classification, "urgency": a.urgency,
         "class_label": m.classes[a.classification].label, "result": a.to_row(),
+        "warnings": [w.split(": ", 1)[-1] for w in a.warnings],
         "layers": layers,
-        "what_would_change": [c.as_json() for c in what_would_change(a, q)],
+        "what_would_change": [{**c.as_json(), "class_label": _class(ruleset, c.classification),
+                               "urgency_label": m.tiers[c.urgency].label.lower()}
+                              for c in what_would_change(a, q)],
         "disclaimer": " ".join(m.disclaimer.split()),
     }
+
+
+def _deciding(trace: RuleTrace, a: Assessment) -> dict[str, Any]:
+    """The facts that decided a rule. For a rule that did not fire, a part that is known to be
+    false decides it rather than a part that is false only because an answer is unknown
+    (`is_false(worsening)` with worsening unknown is not why a rule with no feature did not fire)."""
+    node = trace.rule.node
+    if trace.state != "not_fired" or not isinstance(node, expr.And) or not _all_unknown(trace.facts, a):
+        return trace.facts
+    for item in node.items:
+        outcome = a.explain(item)
+        if outcome.value is False and not _all_unknown({n: a.value(n) for n in outcome.support}, a):
+            return {n: a.value(n) for n in sorted(outcome.support)}
+    return trace.facts
+
+
+def _all_unknown(facts: dict[str, Any], a: Assessment) -> bool:
+    return bool(facts) and all(n in a.facts and v is None for n, v in facts.items())
+
+
+def _counts(node: expr.Node, a: Assessment, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """For each count the rule needs that is not met: how many of how many, and what is missing."""
+    out = []
+    for compare in _walk(node):
+        if not (isinstance(compare, expr.Compare) and compare.op in (">=", ">")
+                and isinstance(compare.right, expr.Const)):
+            continue
+        counted, name = _count_of(compare.left, a)
+        if counted is None or a.explain(compare).value is True:
+            continue
+        values = [a.explain(item).value for item in counted.items]
+        needs = compare.right.value + (1 if compare.op == ">" else 0)
+        out.append({
+            "name": name, "met": sum(v is True for v in values), "of": len(values), "needs": needs,
+            "facts": sorted(a.explain(compare).support),
+            "missing": [_words(item, a, labels) + ("" if v is False else " (unknown)")
+                        for item, v in zip(counted.items, values) if v is not True],
+        })
+    return out
+
+
+def _count_of(node: expr.Node, a: Assessment) -> tuple[expr.Count | None, str]:
+    if isinstance(node, expr.Count):
+        return node, "Items"
+    if isinstance(node, expr.Ref) and node.name in a.ruleset.definitions:
+        definition = a.ruleset.definitions[node.name]
+        if isinstance(definition.node, expr.Count):
+            return definition.node, (definition.means or node.name).rstrip(".")
+    return None, ""
+
+
+def _walk(node: expr.Node) -> Iterator[expr.Node]:
+    yield node
+    for child in expr._children(node):
+        yield from _walk(child)
+
+
+_OP_WORDS = {">": "over {}", ">=": "{} or over", "<": "under {}", "<=": "{} or under"}
+
+
+def _words(node: expr.Node, a: Assessment, labels: dict[str, str]) -> str:
+    """An item of a count in words: "Symptoms in both legs", "Worse: the leg", "Age over 48"."""
+    q = a.ruleset.questionnaire
+    if isinstance(node, expr.Ref):
+        if node.name in a.ruleset.definitions:
+            return (a.ruleset.definitions[node.name].means or node.name).rstrip(".")
+        return labels.get(node.name, node.name).replace(" (finding)", "").replace(" (alert)", "")
+    if isinstance(node, expr.Compare) and isinstance(node.right, expr.Const):
+        subject = _words(node.left, a, labels)
+        question = q.by_id.get(node.left.name) if q and isinstance(node.left, expr.Ref) else None
+        value = node.right.value
+        if node.op in ("==", "!=") and question is not None and question.kind == "choice":
+            shown = question.choice_label(value)
+            return f"{subject}: {shown[:1].lower() + shown[1:]}" if node.op == "==" else f"{subject}: not {shown}"
+        if node.op in _OP_WORDS:
+            return f"{subject} {_OP_WORDS[node.op].format(describe_value(value))}"
+    if isinstance(node, (expr.And, expr.Or)):
+        joiner = " and " if isinstance(node, expr.And) else " or "
+        return joiner.join(_words(item, a, labels) for item in node.items)
+    if isinstance(node, expr.Test) and node.fn == "is_true":
+        return _words(node.item, a, labels)
+    return "a further condition"
+
+
+def _class(ruleset: RuleSet, name: str) -> str:
+    named = ruleset.manifest.classes[name]
+    return named.short or named.label
 
 
 def _value(name: str, value: Any, q: Questionnaire | None) -> str:
@@ -133,7 +323,24 @@ def _value(name: str, value: Any, q: Questionnaire | None) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     return sorted(value) if isinstance(value, (set, frozenset)) else value
+
+
+def to_json(data: dict[str, Any]) -> str:
+    """The explanation as JSON; a number that is not finite is written as text, never as Infinity."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return _jsonable(value)
+
+    return json.dumps(clean(data), indent=2, ensure_ascii=False, allow_nan=False)
+
+
+# --------------------------------------------------------------------------- the tree
 
 
 STATE = {"fired": ("[green]✔ fired[/green]", 0), "not_excluded": ("[yellow]? not excluded[/yellow]", 1),
@@ -141,35 +348,84 @@ STATE = {"fired": ("[green]✔ fired[/green]", 0), "not_excluded": ("[yellow]? n
 
 
 def render_tree(data: dict[str, Any], console: Any, brief: bool = False) -> None:
-    """Draw the explanation as a rich tree; `brief` leaves out the rules that did not fire."""
-    from rich.markup import escape
+    """Draw the explanation as a rich tree; `brief` leaves out the rules that did not fire and
+    shows rules left open by the same unknown answers (the STarT Back strata) as one line."""
     from rich.tree import Tree
 
-    tree = Tree(f"[bold]{escape(data['case'])}[/bold]: {escape(data['class_label'])} - "
-                f"urgency [bold]{data['urgency']}[/bold]")
+    tree = Tree(f"[bold]{markup(data['case'])}[/bold]: {markup(data['class_label'])} - "
+                f"urgency [bold]{markup(data['urgency'])}[/bold]")
+    if data["warnings"]:
+        checks = tree.add("[bold yellow]Answers to check[/bold yellow] (contradictions; scored as written)")
+        for warning in data["warnings"]:
+            checks.add(markup(warning))
     for layer in data["layers"]:
-        branch = tree.add(f"[bold]{escape(layer['title'])}[/bold]")
-        quiet = 0
-        for rule in sorted(layer["rules"], key=lambda r: STATE[r["state"]][1]):
-            if rule["state"] == "not_fired" and brief:
-                quiet += 1
-                continue
-            tier = f" ({rule['tier']})" if rule["tier"] else ""
-            node = branch.add(f"{STATE[rule['state']][0]} {escape(rule['label'])}{tier}  [dim]{rule['id']}[/dim]")
-            node.add(escape(rule["reason"]))
-            facts = [f"{escape(f['label'])}: {escape(f['shown'])}" for f in rule["facts"]]
-            if facts:
-                what = {"not_excluded": "missing", "not_fired": "decided by"}.get(rule["state"], "because")
-                node.add(f"[cyan]{what}:[/cyan] " + "; ".join(facts))
-            node.add(f"[dim]source: {escape(rule['source'])}[/dim]")
+        branch = tree.add(f"[bold]{markup(layer['title'])}[/bold]")
+        rules = sorted(layer["rules"], key=lambda r: STATE[r["state"]][1])
+        quiet = sum(r["state"] == "not_fired" for r in rules) if brief else 0
+        for group in _groups(rules, brief):
+            _add_rule(branch, group)
         if quiet:
             branch.add(f"[dim]{quiet} more rule(s) did not fire (shown without --brief)[/dim]")
     changes = tree.add("[bold]What would change it[/bold] (one answer different)")
     if not data["what_would_change"]:
         changes.add("[dim]no single answer would change the class or the urgency[/dim]")
-    for change in data["what_would_change"]:
-        changes.add(f"if {escape(change['shown'])} → [bold]{change['classification']}[/bold], "
-                    f"{change['urgency']}")
+    for group in _same_result(data["what_would_change"]):
+        first = group[0]
+        values = " or ".join(c["shown"][len(c["label"]) + 2:] for c in group)
+        shown = first["shown"] if len(group) == 1 else f"{first['label']}: {values}"
+        changes.add(f"if {markup(shown)} → [bold]{markup(first['class_label'])}[/bold], "
+                    f"{markup(first['urgency_label'])}")
     console.print(tree)
-    console.print(f"[dim]{escape(data['disclaimer'])}[/dim]")
+    console.print(f"[dim]{markup(data['disclaimer'])}[/dim]")
 
+
+def _same_result(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Changes to one answer with the same result, as one line ("Night pain: a or b → ...")."""
+    groups: list[list[dict[str, Any]]] = []
+    for change in changes:
+        last = groups[-1][0] if groups else None
+        if last is not None and all(last[k] == change[k] for k in ("fact", "classification", "urgency")):
+            groups[-1].append(change)
+        else:
+            groups.append([change])
+    return groups
+
+
+def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any]]]:
+    """Rules to draw, one group per node: in brief, rules not excluded for the same missing answers
+    share a node; rules that did not fire are left out."""
+    groups: list[list[dict[str, Any]]] = []
+    for rule in rules:
+        if brief and rule["state"] == "not_fired":
+            continue
+        key = [f["fact"] for f in rule["facts"]]
+        same = [g for g in groups if brief and rule["state"] == "not_excluded" and g[0]["state"] == "not_excluded"
+                and [f["fact"] for f in g[0]["facts"]] == key]
+        if same:
+            same[0].append(rule)
+        else:
+            groups.append([rule])
+    return groups
+
+
+def _add_rule(branch: Any, group: list[dict[str, Any]]) -> None:
+    rule = group[0]
+    label = " / ".join(markup(r["label"]) for r in group)
+    ids = ", ".join(markup(r["id"]) for r in group)
+    tier = f" ({markup(rule['tier'])})" if rule["tier"] and len(group) == 1 else ""
+    node = branch.add(f"{STATE[rule['state']][0]} {label}{tier}  [dim]{ids}[/dim]")
+    if len(group) == 1:
+        node.add(markup(rule["reason"]))
+    for count in rule["counts"]:
+        missing = f": missing {markup('; '.join(count['missing']))}" if count["missing"] else ""
+        node.add(f"[cyan]{markup(count['name'])}:[/cyan] {count['met']} of {count['of']} "
+                 f"(needs {markup(describe_value(count['needs']))}){missing}")
+    facts = [f"{markup(f['label'])}: {markup(f['shown'])}" for f in rule["facts"]]
+    counted = {name for count in rule["counts"] for name in count["facts"]}
+    if facts and not (counted and {f["fact"] for f in rule["facts"]} <= counted):
+        unknown = all(f["value"] is None for f in rule["facts"])
+        what = {"not_excluded": "missing", "fired": "because"}.get(
+            rule["state"], "cannot fire while unknown" if unknown else "decided by")
+        node.add(f"[cyan]{what}:[/cyan] " + "; ".join(facts))
+    if len(group) == 1:
+        node.add(f"[dim]source: {markup(rule['source'])}[/dim]")

@@ -1,9 +1,19 @@
 """The summary note: built once as structured data, rendered as Markdown, plain text or JSON.
 
+Two lengths. The default is the record note a physiotherapist pastes: the
+summary (class, urgency and what set it), the history as positives and relevant
+negatives with the red-flag screen in a compact block, the impression, the plan
+and the safety-net. `full=True` gives the complete note: every answer under the
+interview's headings, each fired rule with the facts that decided it, what was
+not met, the suggested examination.
+
 Everything clinical in the note - labels, advice, suggested examination, the
-safety-net wording, which weak flags to list - comes from the rule set and the
-questionnaire; this module only arranges it. The plain-text form pastes into a
-clinical record: no markup and no line longer than 100 characters.
+safety-net wording and when each piece applies, which weak flags to list, how
+the screening questions group - comes from the rule set and the questionnaire;
+this module only arranges it. The plain-text form pastes into a clinical
+record: no markup and no line longer than 100 characters. Text from the case
+(id, assessor, free text) is shown with control characters escaped
+(display.plain); free text keeps its line breaks.
 """
 
 from __future__ import annotations
@@ -12,20 +22,23 @@ import datetime as dt
 import json
 import textwrap
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .case import Case
+from .case import FACTS, Case, load_case
+from .display import plain
+from .errors import InputError, Location, Problem
 from .interview import describe_answer
-from .questionnaire import Questionnaire
-from .rules import Assessment, RuleSet, describe_value
+from .questionnaire import Question, Questionnaire
+from .rules import Assessment, RuleSet, RuleTrace
 
 WIDTH = 100
 
 
 @dataclass
 class Line:
-    text: str
+    text: str  # may hold line breaks (free text); each is kept when rendered
     bullet: bool = False
     strong: bool = False
 
@@ -38,6 +51,11 @@ class Section:
     def add(self, text: str, bullet: bool = True, strong: bool = False) -> None:
         self.lines.append(Line(" ".join(text.split()), bullet, strong))
 
+    def add_lines(self, text: str) -> None:
+        """Free text: its line breaks are kept, spaces within each line tidied."""
+        lines = [" ".join(line.split()) for line in plain(text, multiline=True).splitlines()]
+        self.lines.append(Line("\n".join(line for line in lines if line), bullet=True))
+
 
 @dataclass
 class Note:
@@ -49,67 +67,114 @@ class Note:
     result: dict[str, Any]
 
 
-def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.date | None = None) -> Note:
+def note_of_file(path: Path, ruleset: RuleSet, fmt: str, full: bool = False) -> str:
+    """The note of a saved case file, rendered (what `lbp-assess note` prints)."""
+    case = load_case(path)
+    if ruleset.questionnaire is None:
+        raise InputError.from_problems([Problem(Location(str(ruleset.directory)),
+                                                "the rule set has no interview.yaml")])
+    return render(build_note(case, ruleset.assess(case), ruleset, full=full), fmt)
+
+
+def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.date | None = None,
+               full: bool = False) -> Note:
     q = ruleset.questionnaire
     if q is None:  # pragma: no cover - the shipped rules always have one
         raise ValueError("the rule set has no interview.yaml")
     m = ruleset.manifest
     a = assessment
     answers = _answers(case)
-    tier = m.tiers[a.urgency]
-
-    summary = Section("Summary")
-    summary.add(f"Impression: {m.classes[a.classification].label}.", strong=True)
-    frame = f" ({tier.time_frame})" if tier.time_frame.lower() != tier.label.lower() else ""
-    summary.add(f"Urgency: {tier.label.upper()}{frame}. {tier.action}", strong=True)
-    if a.conditions:
-        for name, ctier in a.conditions.items():
-            t = m.tiers[ctier]
-            summary.add(f"RED FLAG: {m.conditions[name].label} - {t.label.upper()} ({t.time_frame}). "
-                        f"{_action(a, 'condition', name, ctier)}", strong=True)
-    else:
-        summary.add("Red flags raised: none.")
-    if a.unscreened:
-        summary.add("NOT SCREENED (cannot be excluded): " + "; ".join(q.label(f) for f in a.unscreened) + ".",
-                    strong=True)
-    for warning in a.warnings:
-        summary.add(f"Answers to check: {warning.split(': ', 1)[-1]}.")
-
-    subjective = [_subjective(q, answers, sec, title, set(m.screening))
-                  for sec, title in _sections(q) if sec != "notes"]
-    subjective = [s for s in subjective if s.lines]
     notes = Section("Notes")
     for question in q.questions:
         if question.section == "notes" and answers.get(question.id):
-            notes.add(f"{question.label}: {answers[question.id]}")
+            notes.add_lines(f"{question.label}: {answers[question.id]}")
 
-    impression = _impression(a, ruleset, q, labels(ruleset, q))
-    exam = Section("Suggested objective examination")
-    for text in _texts(a, ruleset, "examination"):
-        exam.add(text)
-    management = Section("Management and safety-netting")
-    for text in _texts(a, ruleset, "advice"):
-        management.add(text)
-    management.add(f"Safety-net: {m.safety_net}")
-
-    fired = Section("Rules fired")
-    for trace in a.trace():
-        if trace.state == "fired":
-            r = trace.rule
-            fired.add(f"{r.id}: {r.reason} [{r.source}]")
+    if full:
+        history = [_subjective(q, answers, sec, title, set(m.screening))
+                   for sec, title in _sections(q) if sec != "notes"]
+        history = [s for s in history if s.lines]
+    else:
+        history = [_history(a, ruleset, q, answers)]
+    exam, advice = _texts(a, ruleset, "examination"), _advice(a, ruleset)
+    if full:
+        plan = [Section("Suggested objective examination"), Section("Management")]
+        for text in exam:
+            plan[0].add(text)
+        for text in advice:
+            plan[1].add(text)
+    else:
+        plan = [Section("Plan")]
+        for text in advice:
+            plan[0].add(text)
+    safety_net = Section("Safety-net")
+    for text in a.wording(m.safety_net):
+        safety_net.add(text)
 
     today = today or dt.date.today()
-    meta = [f"Case: {case.id}"]
+    meta = [f"Case: {plain(case.id)}"]
     if case.assessed_on:
         meta.append(f"Assessed on: {case.assessed_on.isoformat()}")
     if case.assessor:
-        meta.append(f"Assessor: {case.assessor}")
-    footer = (f"Generated {today.isoformat()} by lbp-assess {__version__} with rules {a.rules_version}. "
-              f"{' '.join(m.disclaimer.split())}")
-    sections = [summary, *([notes] if notes.lines else []), *subjective, impression, exam, management, fired]
-    return Note("Low back pain assessment - subjective summary", meta,
-                " ".join(m.disclaimer.split()),
-                sections, footer, a.to_row())
+        meta.append(f"Assessor: {plain(case.assessor)}")
+    disclaimer = " ".join(m.disclaimer.split())
+    footer = f"Generated {today.isoformat()} by lbp-assess {__version__} with rules {a.rules_version}.\n{disclaimer}"
+    sections = [_summary(a, ruleset, q), *([notes] if notes.lines else []), *history,
+                _impression(a, ruleset, q, full), *plan, safety_net]
+    title = "Low back pain assessment - " + ("subjective summary" if full else "record note")
+    return Note(title, meta, disclaimer if full else "", [s for s in sections if s.lines], footer, a.to_row())
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _summary(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> Section:
+    """Class, urgency and what set it, each condition and alert with its tier and action."""
+    m = ruleset.manifest
+    out = Section("Summary")
+    out.add(f"Impression: {m.classes[a.classification].label}.", strong=True)
+    tier = m.tiers[a.urgency]
+    raised = _raised(a, ruleset)
+    drivers = [label for kind, label, t, _ in raised if t == a.urgency]
+    urgency = f"Urgency: {tier.label.upper()}{_frame(tier)}"
+    if drivers:
+        out.add(f"{urgency}, set by {'; '.join(drivers)}.", strong=True)
+    else:
+        out.add(f"{urgency}. {tier.action}", strong=True)
+    for kind, label, t, action in raised:
+        ctier = m.tiers[t]
+        name = "RED FLAG" if kind == "condition" else "ALERT"
+        out.add(f"{name}: {label} - {ctier.label.upper()} ({ctier.time_frame}). {action}", strong=True)
+    if not a.conditions:
+        out.add("Red-flag conditions raised: none.")
+    if a.unscreened:
+        out.add("NOT SCREENED (cannot be excluded): " + "; ".join(q.label(f) for f in a.unscreened) + ".",
+                strong=True)
+    for warning in a.warnings:
+        out.add(f"Answers to check: {warning.split(': ', 1)[-1]}.")
+    return out
+
+
+def _raised(a: Assessment, ruleset: RuleSet) -> list[tuple[str, str, str, str]]:
+    """(kind, label, tier, action) of every condition, and of every alert with a tier, highest first."""
+    m = ruleset.manifest
+    found = [("condition", m.conditions[n].label, t, _action(a, "condition", n, t)) for n, t in a.conditions.items()]
+    found += [("alert", m.alerts[n].label, t, _action(a, "alert", n, t)) for n, t in a.alerts.items() if t]
+    rank = ruleset.tier_rank
+    return sorted(found, key=lambda f: (rank[f[2]], f[0] != "condition"))
+
+
+def _frame(tier: Any) -> str:
+    return f" ({tier.time_frame})" if tier.time_frame.lower() != tier.label.lower() else ""
+
+
+def _action(a: Assessment, kind: str, name: str, tier: str) -> str:
+    rules = [t.rule for t in a.trace() if t.state == "fired" and t.rule.raises == kind and t.rule.name == name
+             and t.rule.tier == tier]
+    actions = [r.action for r in rules if r.action]
+    return " ".join(dict.fromkeys(" ".join(a.split()) for a in actions)) or a.ruleset.manifest.tiers[tier].action
+
+
+# --------------------------------------------------------------------------- history
 
 
 def _answers(case: Case) -> dict[str, Any]:
@@ -132,21 +197,41 @@ def _sections(q: Questionnaire) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
+def answer_words(question: Question, value: Any) -> str:
+    """An answer as it reads in a clinical note: "1 week", "into the foot", "yes"."""
+    if isinstance(value, frozenset):
+        value = [v for v, _ in question.choices if v in value]
+    if question.kind in ("choice", "multi") and value is not None:
+        labels = [question.choice_label(v) for v in (value if question.kind == "multi" else [value])]
+        return ", ".join(_lower_first(label) for label in labels) or "none"
+    shown = describe_answer(question, value)
+    unit = question.unit or ""
+    if unit.endswith("s") and isinstance(value, (int, float)) and value == 1:
+        shown = shown[: -1]  # "1 week", not "1 weeks"
+    return shown
+
+
+def _lower_first(text: str) -> str:
+    """Lower-case a label inside a sentence, but not an abbreviation ("L5", "IV drug use")."""
+    if len(text) > 1 and (text[1].isupper() or text[1].isdigit()):
+        return text
+    return text[:1].lower() + text[1:]
+
+
 def _subjective(q: Questionnaire, answers: dict[str, Any], section: str, title: str,
                 screening: set[str]) -> Section:
+    """One section of the full note: every answer, yes/no questions worded alike."""
     out = Section(title)
     parts = []
     for question in q.questions:
         if question.section != section or question.id in ("id", "assessor"):
             continue
-        asked = question.id in answers
         value = answers.get(question.id)
         if question.id in screening:
-            shown = "NOT SCREENED" if value is None else ("POSITIVE" if value else "negative")
-            parts.append((question, shown))
-        elif asked:
-            parts.append((question, describe_answer(question, value)))
-    if section == "special" or any(qn.id in screening for qn, _ in parts):
+            parts.append((question, _screened(value)))
+        elif question.id in answers:
+            parts.append((question, answer_words(question, value)))
+    if any(qn.id in screening for qn, _ in parts):
         for question, shown in parts:
             out.add(f"{question.label}: {shown}")
     elif parts:
@@ -154,11 +239,78 @@ def _subjective(q: Questionnaire, answers: dict[str, Any], section: str, title: 
     return out
 
 
-def _action(a: Assessment, kind: str, name: str, tier: str) -> str:
-    rules = [t.rule for t in a.trace() if t.state == "fired" and t.rule.raises == kind and t.rule.name == name
-             and t.rule.tier == tier]
-    actions = [r.action for r in rules if r.action]
-    return " ".join(dict.fromkeys(a.strip() for a in actions)) or a.ruleset.manifest.tiers[tier].action
+def _screened(value: Any) -> str:
+    return "NOT SCREENED" if value is None else ("YES" if value else "no")
+
+
+def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[str, Any]) -> Section:
+    """The record note's history: what was present, the negatives that mattered, the screen."""
+    m = ruleset.manifest
+    screening = set(m.screening)
+    out = Section("History")
+    parts = []
+    for question in q.questions:
+        if (question.section in ("notes", "special") or question.id in screening or not question.is_fact
+                or question.kind == "items" or answers.get(question.id) is None or not _asked(question, a)):
+            continue
+        value = answers[question.id]
+        if question.kind != "yes_no":
+            parts.append(f"{question.label}: {answer_words(question, value)}")
+        elif value:
+            parts.append(question.label)
+    if parts:
+        out.add("; ".join(parts) + ".", bullet=False)
+    negatives = [f"{q.label(f)}: no" for f in relevant_negatives(a, answers)]
+    if negatives:
+        out.add(f"Relevant negatives: {'; '.join(negatives)}.", bullet=False)
+    grouped = {f for facts in m.screens.values() for f in facts}
+    screen = [_screen_line(title, facts, a, q) for title, facts in m.screens.items()]
+    screen += [f"{q.label(f)}: {_screened(a.facts.get(f))}" for f in m.screening if f not in grouped]
+    out.add("Red-flag screen: " + "; ".join(screen) + ".", bullet=False)
+    return out
+
+
+def _screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -> str:
+    """"Cauda equina screen: negative (6/6 asked)", with positives and unscreened items named."""
+    values = {f: a.facts.get(f) for f in facts}
+    asked = sum(v is not None for v in values.values())
+    positive = [q.label(f) for f, v in values.items() if v is True]
+    unasked = [f"{q.label(f)}: NOT SCREENED" for f, v in values.items() if v is None]
+    shown = f"POSITIVE - {', '.join(positive)}" if positive else "negative"
+    return f"{title}: {shown} ({asked}/{len(facts)} asked)" + (f" ({'; '.join(unasked)})" if unasked else "")
+
+
+def relevant_negatives(a: Assessment, answers: dict[str, Any]) -> list[str]:
+    """Yes/no questions answered "no" (not the screening ones, nor follow-ups that the other
+    answers make unnecessary) where "yes" would change the class, the urgency, or raise a
+    condition or an alert with a tier: the negatives the impression rests on."""
+    ruleset = a.ruleset
+    q = ruleset.questionnaire
+    screening = set(ruleset.manifest.screening)
+    before = _outcome(a)
+    out = []
+    for fact, value in a.facts.items():
+        if value is not False or fact in screening or fact not in answers or FACTS[fact].kind != "bool":
+            continue
+        question = q.by_id.get(fact) if q else None
+        if question is not None and not _asked(question, a):
+            continue
+        if _outcome(ruleset.assess_facts({**a.facts, fact: True})) != before:
+            out.append(fact)
+    return out
+
+
+def _asked(question: Question, a: Assessment) -> bool:
+    """False for a follow-up that the other answers make unnecessary (its ask_when is false)."""
+    return question.ask_when is None or question.ask_when(a.facts) is not False
+
+
+def _outcome(a: Assessment) -> tuple[Any, ...]:
+    return (a.classification, a.urgency, frozenset(a.conditions.items()),
+            frozenset((n, t) for n, t in a.alerts.items() if t))
+
+
+# --------------------------------------------------------------------------- impression
 
 
 def labels(ruleset: RuleSet, q: Questionnaire) -> dict[str, str]:
@@ -172,61 +324,91 @@ def labels(ruleset: RuleSet, q: Questionnaire) -> dict[str, str]:
     return labels
 
 
-def _fact_list(trace_facts: dict[str, Any], labels: dict[str, str]) -> str:
-    return "; ".join(f"{labels.get(n, n)} = {describe_value(v)}" for n, v in trace_facts.items())
-
-
-def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, labels: dict[str, str]) -> Section:
+def _outcome_label(ruleset: RuleSet, kind: str, name: str) -> str:
     m = ruleset.manifest
-    out = Section("Clinical impression")
-    tier = m.tiers[a.urgency]
-    frame = f" ({tier.time_frame})" if tier.time_frame.lower() != tier.label.lower() else ""
-    out.add(f"{m.classes[a.classification].label}; urgency {tier.label.lower()}{frame}.", bullet=False)
+    return {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[kind][name].label
+
+
+def _features(trace: RuleTrace, q: Questionnaire, ruleset: RuleSet) -> str:
+    """The answers that decided a rule, in questionnaire order and clinical wording."""
+    order = {question.id: i for i, question in enumerate(q.questions)}
+    facts = sorted((n for n in trace.facts if n in order), key=order.__getitem__)
+    parts = [f"{q.by_id[n].label}: {answer_words(q.by_id[n], trace.facts[n])}"
+             if trace.facts[n] is not None else f"{q.by_id[n].label}: unknown" for n in facts]
+    for name, value in trace.facts.items():  # what other rules raised, when it counted
+        kind, _, item = name.partition(".")
+        if value is True and kind in ("condition", "alert", "finding") and item != "any":
+            parts.append(_outcome_label(ruleset, kind, item))
+    return "; ".join(parts)
+
+
+def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, full: bool) -> Section:
+    m = ruleset.manifest
+    out = Section("Clinical impression" if full else "Impression")
+    if full:
+        tier = m.tiers[a.urgency]
+        out.add(f"{m.classes[a.classification].label}; urgency {tier.label.lower()}{_frame(tier)}.", bullet=False)
     traces = a.trace()
     for trace in traces:
         r = trace.rule
         if trace.state != "fired":
             continue
-        if r.raises == "condition":
-            label = m.conditions[r.name].label
-        elif r.raises == "alert":
-            label = m.alerts[r.name].label
-        else:
-            label = m.findings[r.name].label
         tier = f" - {m.tiers[r.tier].label.lower()} ({m.tiers[r.tier].time_frame})" if r.tier else ""
-        action = f" Action: {r.action.strip()}" if r.action else ""
-        facts = _fact_list(trace.facts, labels)
-        out.add(f"{label}{tier}: {r.reason.strip()}{action} Features: {facts or 'see rule'}. "
-                f"Source: {r.source}.")
-    for name in ruleset.class_findings:
-        if name not in a.findings:
-            rule = next((t for t in traces if t.rule.raises == "finding" and t.rule.name == name), None)
-            if rule is not None and rule.state == "not_fired":
-                out.add(f"Not met - {m.findings[name].label}: {rule.rule.reason.strip()}")
-    for trace in traces:
-        # Unknown answers that keep a red flag (or an alert of a show-at-once tier) open.
-        r = trace.rule
-        serious = r.raises == "condition" or (r.tier is not None and m.tiers[r.tier].show_at_once)
-        if trace.state == "not_excluded" and serious:
-            missing = [labels.get(n, n) for n, v in trace.facts.items() if v is None]
-            name = trace.rule.name
-            label = (m.conditions if trace.rule.raises == "condition" else m.alerts
-                     if trace.rule.raises == "alert" else m.findings)[name].label
-            out.add(f"Could not be excluded - {label} ({trace.rule.id}): unknown "
-                    f"{', '.join(missing) or 'answers'}.")
+        text = f"{_outcome_label(ruleset, r.raises, r.name)}{tier}: {r.reason.strip()}"
+        if full:
+            action = f" Action: {r.action.strip()}" if r.action else ""
+            features = _features(trace, q, ruleset)
+            text += action + (f" Based on: {features}." if features else "")
+        out.add(f"{text} [{r.id}; source: {r.source}]" if full else f"{text} [{r.source}]")
+    if full:
+        for name in ruleset.class_findings:
+            if name not in a.findings:
+                rule = next((t for t in traces if t.rule.raises == "finding" and t.rule.name == name), None)
+                if rule is not None and rule.state == "not_fired":
+                    out.add(f"Not met - {m.findings[name].label}: {rule.rule.reason.strip()}")
+    for label, missing in not_excluded(a, ruleset, q).items():
+        out.add(f"Could not be excluded - {label}: unknown {', '.join(missing) or 'answers'}.")
     flags = [ruleset.definitions[f].means or f for f in m.flags_noted if a.value(f) is True]
     if flags:
         out.add("Flags noted (weak on their own, no action alone): " + "; ".join(flags) + ".")
     return out
 
 
+def not_excluded(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> dict[str, list[str]]:
+    """Red flags (and alerts of a show-at-once tier) that unknown answers keep open:
+    label -> the unknown answers, one entry per condition or alert."""
+    m = ruleset.manifest
+    out: dict[str, list[str]] = {}
+    for trace in a.trace():
+        r = trace.rule
+        serious = r.raises == "condition" or (r.tier is not None and m.tiers[r.tier].show_at_once)
+        if trace.state != "not_excluded" or not serious:
+            continue
+        missing = out.setdefault(_outcome_label(ruleset, r.raises, r.name), [])
+        for name, value in trace.facts.items():
+            if value is None and q.label(name) not in missing:
+                missing.append(q.label(name) if name in FACTS else name)
+    return out
+
+
+# --------------------------------------------------------------------------- plan
+
+
 def _texts(a: Assessment, ruleset: RuleSet, attr: str) -> list[str]:
+    return list(dict.fromkeys(" ".join(getattr(i, attr).split()) for i in _named(a, ruleset) if getattr(i, attr)))
+
+
+def _advice(a: Assessment, ruleset: RuleSet) -> list[str]:
+    return list(dict.fromkeys(text for item in _named(a, ruleset) for text in a.wording(item.advice)))
+
+
+def _named(a: Assessment, ruleset: RuleSet) -> list[Any]:
     m = ruleset.manifest
     items = [m.classes[a.classification]]
     items += [m.conditions[c] for c in a.conditions]
     items += [m.alerts[x] for x in a.alerts]
     items += [m.findings[f] for f in a.findings]
-    return list(dict.fromkeys(" ".join(getattr(i, attr).split()) for i in items if getattr(i, attr)))
+    return items
 
 
 # --------------------------------------------------------------------------- renderers
@@ -243,27 +425,35 @@ def render(note: Note, fmt: str) -> str:
 
 
 def render_markdown(note: Note) -> str:
-    out = [f"# {note.title}", "", " · ".join(note.meta), "", f"> **{note.disclaimer}**", ""]
+    out = [f"# {note.title}", "", " · ".join(note.meta), ""]
+    if note.disclaimer:
+        out += [f"> **{note.disclaimer}**", ""]
     for section in note.sections:
         out += [f"## {section.title}", ""]
         for line in section.lines:
-            text = f"**{line.text}**" if line.strong else line.text
+            first, *rest = line.text.split("\n")
+            text = f"**{first}**" if line.strong else first
             out.append(f"- {text}" if line.bullet else text)
+            # Continuation lines of free text stay inside their bullet: indented, never read as markup.
+            out += [f"  {part}" if line.bullet else part for part in rest]
         out.append("")
-    out += ["---", "", f"_{note.footer}_", ""]
+    out += ["---", "", "  \n".join(f"_{part}_" for part in note.footer.split("\n")), ""]
     return "\n".join(out)
 
 
 def _wrap(text: str, bullet: bool) -> list[str]:
-    if bullet:
-        return textwrap.wrap(text, WIDTH, initial_indent="- ", subsequent_indent="  ",
-                             break_long_words=True, break_on_hyphens=False)
-    return textwrap.wrap(text, WIDTH, break_long_words=True, break_on_hyphens=False)
+    out: list[str] = []
+    for i, part in enumerate(text.split("\n")):
+        first = "- " if bullet and i == 0 else "  " if bullet else ""
+        out += textwrap.wrap(part, WIDTH, initial_indent=first, subsequent_indent="  " if bullet else "",
+                             break_long_words=True, break_on_hyphens=False) or [first.rstrip()]
+    return out
 
 
 def render_text(note: Note) -> str:
     out = [note.title.upper(), *(_wrap(" | ".join(note.meta), False)), ""]
-    out += _wrap(note.disclaimer, False) + [""]
+    if note.disclaimer:
+        out += _wrap(note.disclaimer, False) + [""]
     for section in note.sections:
         out.append(section.title.upper())
         for line in section.lines:
@@ -271,4 +461,3 @@ def render_text(note: Note) -> str:
         out.append("")
     out += _wrap(note.footer, False)
     return "\n".join(out) + "\n"
-

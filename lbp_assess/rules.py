@@ -61,11 +61,23 @@ class Tier(_Strict):
     show_at_once: bool = False  # interrupt the interview with a live alert panel
 
 
+class Advice(_Strict):
+    """One piece of note wording, shown when `when` is known to hold for the case."""
+
+    text: str
+    when: Union[str, bool] = True
+
+
+#: Note wording: one text for every case, or pieces chosen by conditions in the rule language.
+Wording = Union[str, list[Advice]]
+
+
 class Named(_Strict):
     label: str
+    short: Optional[str] = None  # a short name (classes: "Radicular"), for explain and tables
     description: Optional[str] = None
     codes: list[Code] = []
-    advice: Optional[str] = None  # management or safety-net text for the note
+    advice: Optional[Wording] = None  # management text for the note
     examination: Optional[str] = None  # suggested objective examination for the note
 
 
@@ -89,7 +101,9 @@ class Manifest(_Strict):
     classification: list[ClassRule] = Field(min_length=1)
     screening: list[str] = Field(min_length=1)
     flags_noted: list[str] = []  # definitions listed in the note as "flags noted" when true
-    safety_net: str
+    # Screening questions shown together in the note ("Cauda equina screen: negative (6/6 asked)").
+    screens: dict[str, list[str]] = {}
+    safety_net: Wording
 
 
 class RuleSpec(_Strict):
@@ -179,6 +193,7 @@ class RuleSet:
     classification: list[tuple[str, expr.Node]]
     content_hash: str
     questionnaire: "interview_file.Questionnaire | None" = None
+    wording_when: dict[str, expr.Node] = field(default_factory=dict)  # note wording conditions, by text
     # The generated functions (compile_ruleset): `evaluate(flat facts) -> Summary`, and
     # `row_from_data(case struct, source) -> result row` for batch scoring.
     evaluate: Any = field(repr=False, default=None)
@@ -309,6 +324,20 @@ class Assessment:
     def value(self, name: str) -> Any:
         """The value of any fact, definition or outcome name for this case."""
         return self._explain_name(name, {}).value
+
+    def explain(self, node: expr.Node) -> Outcome:
+        """Any checked expression evaluated for this case, with the facts that decided it."""
+        memo: dict[str, Outcome] = {}
+        return expr.explain(node, lambda n, k: self._explain_name(n, memo, k))
+
+    def wording(self, wording: Wording | None) -> list[str]:
+        """The pieces of note wording whose `when:` is known to hold, each on one line."""
+        if wording is None:
+            return []
+        items = [Advice(text=wording)] if isinstance(wording, str) else wording
+        return [" ".join(item.text.split()) for item in items
+                if item.when is True or (item.when is not False
+                                         and self.explain(self.ruleset.wording_when[str(item.when)]).value is True)]
 
     def trace(self) -> list[RuleTrace]:
         """Every rule in evaluation order: fired, not fired, or not excluded, with its facts."""
@@ -580,6 +609,7 @@ def _load(directory: Path, interview: bool = True) -> tuple[RuleSet | None, list
         elif scope.symbol_of(definitions[flag]) != expr.BOOL:
             loader.problem(where, f"`{flag}` must be a yes/no definition to be listed as a flag")
         scope.used.add(flag)
+    wording_when = _check_wording(loader, manifest, manifest_name, scope)
     used = scope.used | loader.loose_names
     complete = all(parsed is not None for _, parsed in files)
     for definition in definitions.values():
@@ -604,7 +634,7 @@ def _load(directory: Path, interview: bool = True) -> tuple[RuleSet | None, list
     if ordered is None:
         return None, sorted(loader.problems, key=_order)
     ruleset = RuleSet(manifest, directory, definitions, ordered, checks,
-                      [(c, n) for c, n, _ in classification], content_hash, questionnaire)
+                      [(c, n) for c, n, _ in classification], content_hash, questionnaire, wording_when)
     ruleset.evaluate, ruleset.row_from_data = compile_ruleset(ruleset)
     return ruleset, sorted(loader.problems, key=_order)
 
@@ -634,6 +664,30 @@ def _check_manifest(loader: _Loader, manifest: Manifest, name: str) -> None:
         for item in getattr(manifest, section):
             if not re.match(r"^[a-z][a-z0-9_]*$", item):
                 loader.problem(loader.at(name, (section, item), key=True), f"`{item}` must be lower_snake_case")
+
+
+def _check_wording(loader: _Loader, manifest: Manifest, name: str, scope: "_Scope") -> dict[str, expr.Node]:
+    """Check the `when:` of every piece of note wording and the note's screen groups."""
+    places: list[tuple[tuple[Any, ...], Wording | None]] = [(("safety_net",), manifest.safety_net)]
+    for section in ("classes", "conditions", "alerts", "findings"):
+        for item, named in getattr(manifest, section).items():
+            places.append(((section, item, "advice"), named.advice))
+    nodes: dict[str, expr.Node] = {}
+    for path, wording in places:
+        for index, advice in enumerate(wording if isinstance(wording, list) else ()):
+            if advice.when is True:
+                continue
+            where = loader.at(name, path + (index, "when"))
+            node = loader.parse(advice.when, where)
+            if node is not None:
+                scope.check(node, str(advice.when), where)
+                nodes[str(advice.when)] = node
+    for title, facts in manifest.screens.items():
+        for index, fact in enumerate(facts):
+            if fact not in manifest.screening:
+                loader.problem(loader.at(name, ("screens", title, index)),
+                               f"`{fact}` is not a screening question{did_you_mean(fact, manifest.screening)}")
+    return nodes
 
 
 def _raised(loader: _Loader, manifest: Manifest, rule: RuleSpec, name: str, index: int) -> tuple[str, str] | None:

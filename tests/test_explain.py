@@ -63,3 +63,102 @@ def test_explain_command_tree_and_json(cli):
     data = json.loads(cli("explain", path, "--format", "json").out)
     assert data["classification"] == "radicular" and data["urgency"] == "urgent"
     assert cli("explain", str(EXAMPLES / "missing.yaml")).code == 1
+
+
+def _tree(cli, path, *args):
+    run = cli("explain", str(path), *args)
+    assert run.code == 0, run.err
+    return " ".join(run.out.replace("│", " ").replace("├──", " ").replace("└──", " ").split())
+
+
+def test_numbers_are_offered_as_thresholds_not_single_values(ruleset):
+    data = explanation(load_case(EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml"), ruleset)
+    ages = [c for c in data["what_would_change"] if c["fact"] == "patient.age"]
+    assert [c["shown"] for c in ages] == ["Age: 49 years or over"] and ages[0]["after"] == 49
+    stable = explanation(load_case(EXAMPLES / "vignettes" / "v22-ces-over-two-weeks-stable.yaml"), ruleset)
+    days = [c["shown"] for c in stable["what_would_change"] if c["fact"] == "cauda_equina.onset_days"]
+    assert days == ["Days since bladder, bowel or saddle symptoms began: 14 days or under"]
+
+
+def test_changes_use_human_class_and_urgency_names(cli):
+    out = _tree(cli, EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml")
+    assert "if Age: 49 years or over → Stenosis, routine" in out
+    assert "→ Red flag, emergency" in out
+    assert "non_specific" not in out and "red_flag," not in out
+
+
+def test_a_cluster_rule_says_how_far_it_is(cli):
+    out = _tree(cli, EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml")
+    assert ("Cook stenosis cluster items (Cook et al. 2011): 3 of 5 (needs 4): missing Symptoms in both legs; "
+            "Age over 48") in out
+
+
+@pytest.mark.parametrize("path", sorted((EXAMPLES / "cases").glob("*.yaml")) + sorted(
+    (EXAMPLES / "vignettes").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_rule_that_did_not_fire_says_what_decided_it(ruleset, path):
+    data = explanation(load_case(path), ruleset)
+    for layer in data["layers"]:
+        for rule in layer["rules"]:
+            if rule["state"] != "fired":
+                assert rule["facts"] or rule["counts"], rule["id"]
+
+
+def test_combined_weak_flags_rule_counts_the_flags(ruleset):
+    data = explanation(load_case(EXAMPLES / "cases" / "non-specific-acute.yaml"), ruleset)
+    rule = next(r for layer in data["layers"] for r in layer["rules"] if r["id"] == "red_flag.serious_pathology_screen")
+    assert rule["state"] == "not_fired"
+    count = rule["counts"][0]
+    assert count["name"] == "Weak serious-pathology flags present" and count["needs"] == 2
+    assert count["met"] < 2 and "Unexplained weight loss" in count["missing"]
+
+
+def test_an_unknown_answer_is_not_given_as_what_decided_a_rule(cli):
+    out = _tree(cli, EXAMPLES / "cases" / "unscreened-red-flags.yaml")
+    assert "cannot fire while unknown: Those symptoms worsening: unknown" in out
+    assert "decided by: Those symptoms worsening" not in out
+
+
+def test_no_change_to_a_follow_up_that_would_not_be_asked(ruleset):
+    case = load_case(EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml")
+    assert case.neuro.weakness is False
+    facts = {c["fact"] for c in explanation(case, ruleset)["what_would_change"]}
+    assert not facts & {"neuro.weakness_both_legs", "neuro.foot_drop", "neuro.weakness_progressing"}
+    raw = case.model_dump(mode="json", exclude_none=True)
+    raw["neuro"]["weakness"] = True
+    weak = {c["fact"] for c in explanation(validate_case(raw, "x"), ruleset)["what_would_change"]}
+    assert {"neuro.weakness_both_legs", "neuro.foot_drop"} <= weak  # asked once there is weakness
+
+
+def test_brief_groups_the_start_back_strata_into_one_line(cli):
+    out = cli("explain", str(EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml"), "--brief").out
+    lines = [line for line in out.splitlines() if "STarT Back" in line and "not excluded" in line]
+    assert len(lines) == 1 and "low risk / STarT Back: high risk" in out.replace("\n", " ").replace("│", "")
+    assert out.count("missing: STarT Back: unknown") == 1
+
+
+def test_contradictions_appear_in_the_tree_and_the_json(cli):
+    path = EXAMPLES / "cases" / "contradictory-answers.yaml"
+    out = _tree(cli, path, "--brief")
+    assert "Answers to check" in out and "leg side is none, but leg pain is 3/10" in out
+    data = json.loads(cli("explain", str(path), "--format", "json").out)
+    assert "leg side is none, but leg pain is 3/10" in data["warnings"]
+
+
+def test_untrusted_text_is_shown_as_text(cli, tmp_path):
+    path = tmp_path / "odd.yaml"
+    path.write_text('format: lbp-case/1\nid: "[bold red]x[/] \\e]0;t\\a"\n')
+    run = cli("explain", str(path), "--brief")
+    assert run.code == 0, run.err
+    assert "[bold red]x[/]" in run.out and "\x1b" not in run.out and "\x07" not in run.out
+
+
+def test_json_never_holds_infinity():
+    from lbp_assess.explain import to_json
+
+    assert json.loads(to_json({"value": float("inf"), "items": [float("nan")]})) == {"value": "inf", "items": ["nan"]}
+
+
+def test_values_of_one_answer_with_the_same_result_share_a_line(cli):
+    out = _tree(cli, EXAMPLES / "cases" / "weak-flags-combined.yaml", "--brief")
+    assert out.count("if Night pain:") == 1
+    assert "if Night pain: Does not wake them or Wakes on turning, then settles or" in out
