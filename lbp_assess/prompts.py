@@ -192,3 +192,29 @@ class TerminalPrompter:
             text, choices=[Choice(label, value) for value, label in choices], style=STYLE, qmark="›",
             instruction="(space to tick, enter when done)",
         ).unsafe_ask()
+
+    # ---- practice paging (helper practice)
+
+    def menu(self, text: str, choices: list[tuple[Any, str]], start: Any = None, erase: bool = False) -> Any:
+        """One choice; the pointer starts on `start` (else the first); with `erase` the menu
+        leaves no line behind, so what was shown above it stays on screen."""
+        return questionary.select(
+            text, choices=[Choice(label, value) for value, label in choices], style=STYLE, qmark="›",
+            default=start, erase_when_done=erase,
+        ).unsafe_ask()
+
+    def show_list(self, title: str, lines: list[str]) -> None:
+        """Like `show`, but a line starting "  • " is a list item whose wrapped lines stay indented."""
+        from rich.console import Group
+
+        parts: list[Any] = []
+        for line in lines:
+            if line.startswith("  • "):
+                item = Table.grid(padding=(0, 1))
+                item.add_column(width=3, justify="right")
+                item.add_column()
+                item.add_row("•", line[4:])
+                parts.append(item)
+            else:
+                parts.append(line)
+        self.console.print(Panel(Group(*parts), title=title, title_align="left", border_style="cyan"))
