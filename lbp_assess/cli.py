@@ -211,8 +211,7 @@ def practice(
     count: Optional[int] = typer.Option(None, "--count", "-n", min=1, help="How many cases."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the order (repeatable sessions)."),
     topic: Optional[Topic] = typer.Option(None, "--topic", help="Only cases of this class."),
-    record: Optional[Path] = typer.Option(None, "--record", help="Append each attempt as a JSON line.",
-                                          dir_okay=False),
+    record: Optional[Path] = typer.Option(None, "--record", help="Append each attempt as a JSON line."),
     student: Optional[str] = typer.Option(None, "--student", help="Your name, written in every --record line."),
     history_taking: bool = typer.Option(False, "--interview", help="Take the history yourself: choose the "
                                                                    "questions, the case answers."),

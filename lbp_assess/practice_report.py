@@ -103,16 +103,17 @@ def table(summaries: list[StudentSummary], ruleset: RuleSet) -> Any:
     from rich.table import Table
 
     t = Table(title="Practice by student", header_style="bold")
-    for column in ("student", "attempts", "class right", "by class", "urgency right", "red flags missed",
+    for column in ("student", "cases", "class right", "by class", "urgency right", "red flags missed",
                    "red-flag questions not asked"):
-        t.add_column(column, overflow="fold")
+        t.add_column(column, overflow="fold" if column == "student" else "ellipsis")
     for s in summaries:
         by_class = "\n".join(f"{_class_name(ruleset, name)} {p[0]}/{p[1]}" for name, p in s.by_class.items())
-        missed = f"{s.red_flags_missed} missed, {s.under_triaged} under-triaged"
+        missed = f"{s.red_flags_missed} missed\n{s.under_triaged} under-triaged"
         unasked = (f"{s.red_flag_questions_not_asked} in {s.history_attempts} history case(s)"
                    if s.history_attempts else "-")
-        t.add_row(*(plain(cell) for cell in (s.student, str(s.attempts), _fraction(s.classification), by_class,
-                                             _fraction(s.urgency), missed, unasked)))
+        t.add_row(*(plain(cell, multiline=True) for cell in (
+            s.student, str(s.attempts), _fraction(s.classification), by_class, _fraction(s.urgency), missed,
+            unasked)))
     return t
 
 
