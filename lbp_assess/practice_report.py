@@ -91,7 +91,7 @@ def summarise(paths: list[str]) -> list[StudentSummary]:
 
 
 def _fraction(pair: list[int]) -> str:
-    return f"{pair[0]}/{pair[1]} ({100 * pair[0] / pair[1]:.0f}%)" if pair[1] else "-"
+    return f"{pair[0]}/{pair[1]} {100 * pair[0] / pair[1]:.0f}%" if pair[1] else "-"
 
 
 def _class_name(ruleset: RuleSet, name: str) -> str:
@@ -100,21 +100,33 @@ def _class_name(ruleset: RuleSet, name: str) -> str:
 
 
 def table(summaries: list[StudentSummary], ruleset: RuleSet) -> Any:
+    """Two tables that fit 80 columns: the totals per student, then accuracy per class."""
+    from rich import box
+    from rich.console import Group
     from rich.table import Table
 
-    t = Table(title="Practice by student", header_style="bold")
-    for column in ("student", "cases", "class right", "by class", "urgency right", "red flags missed",
-                   "red-flag questions not asked"):
-        t.add_column(column, overflow="fold" if column == "student" else "ellipsis")
+    totals = Table(title="Practice by student", header_style="bold", box=box.SIMPLE_HEAD)
+    totals.add_column("student", overflow="fold")
+    for column in ("cases", "class right", "urgency right", "red flags missed", "under triaged",
+                   "red-flag Qs not asked (cases)"):
+        totals.add_column(column, justify="right", overflow="fold")
     for s in summaries:
-        by_class = "\n".join(f"{_class_name(ruleset, name)} {p[0]}/{p[1]}" for name, p in s.by_class.items())
-        missed = f"{s.red_flags_missed} missed\n{s.under_triaged} under-triaged"
-        unasked = (f"{s.red_flag_questions_not_asked} in {s.history_attempts} history case(s)"
-                   if s.history_attempts else "-")
-        t.add_row(*(plain(cell, multiline=True) for cell in (
-            s.student, str(s.attempts), _fraction(s.classification), by_class, _fraction(s.urgency), missed,
-            unasked)))
-    return t
+        unasked = f"{s.red_flag_questions_not_asked} ({s.history_attempts})" if s.history_attempts else "-"
+        totals.add_row(plain(s.student), str(s.attempts), _fraction(s.classification), _fraction(s.urgency),
+                       str(s.red_flags_missed), str(s.under_triaged), unasked)
+    classes = _classes(summaries, ruleset)
+    by_class = Table(title="Classification right, by the case's class", header_style="bold", box=box.SIMPLE_HEAD)
+    by_class.add_column("student", overflow="fold")
+    for name in classes:
+        by_class.add_column(plain(_class_name(ruleset, name)), justify="right", max_width=14)
+    for s in summaries:
+        by_class.add_row(plain(s.student), *(f"{p[0]}/{p[1]}" if (p := s.by_class.get(c)) else "-" for c in classes))
+    return Group(totals, by_class)
+
+
+def _classes(summaries: list[StudentSummary], ruleset: RuleSet) -> list[str]:
+    seen = {c for s in summaries for c in s.by_class}
+    return [c for c in ruleset.manifest.classes if c in seen] + sorted(seen - set(ruleset.manifest.classes))
 
 
 def to_csv(summaries: list[StudentSummary], ruleset: RuleSet) -> str:
