@@ -237,7 +237,7 @@ def feedback_lines(fb: Feedback) -> list[str]:
         lines += _bullets([f"{markup(' '.join(r.reason.split()))} [dim]({markup(r.source)})[/dim]" for r in fired])
     if a.classification == "non_specific":
         lines.append("[bold]Why non-specific:[/bold]")
-        lines += _bullets(why_non_specific(a, fb.attempt.asked))
+        lines += _bullets(why_non_specific(a, fb.exercise.known, history))
     lines += _feature_lines(fb, history)
     return lines
 
@@ -252,16 +252,20 @@ def _label(rs: RuleSet, fact: str) -> str:
     return rs.questionnaire.label(fact) if rs.questionnaire else fact
 
 
-def why_non_specific(a: Assessment, asked: list[str] | None) -> list[str]:
+def why_non_specific(a: Assessment, known: set[str] | None, history: bool) -> list[str]:
     """Why the case is non-specific: the red flags screened negative, and why not each class finding."""
     rs = a.ruleset
-    screening = [f for f in rs.manifest.screening if asked is None or f in asked]
-    negative = [_label(rs, f) for f in screening if a.facts.get(f) is False]
+    screening = [f for f in rs.manifest.screening if not history or known is None or f in known]
+    negative = [f for f in screening if a.facts.get(f) is False]
+    told = [_label(rs, f) for f in negative if known is None or f in known]
+    untold = [_label(rs, f) for f in negative if known is not None and f not in known]
     unknown = [_label(rs, f) for f in screening if a.facts.get(f) is None]
     out = []
-    if negative:
-        out.append(f"Red flags screened negative ({len(negative)} of {len(rs.manifest.screening)}): "
-                   + markup(", ".join(negative)) + ".")
+    if told:
+        out.append(f"Red flags screened negative ({len(told)} of {len(rs.manifest.screening)}): "
+                   + markup(", ".join(told)) + ".")
+    if untold:
+        out.append("Recorded as no in the case but not said in the vignette: " + markup(", ".join(untold)) + ".")
     if unknown:
         out.append("Not screened (unknown): " + markup(", ".join(unknown)) + ".")
     if not a.conditions:
@@ -393,7 +397,7 @@ class PracticePrompter(Protocol):
 
     def show_list(self, title: str, lines: list[str]) -> None: ...
 
-    def message(self, text: str) -> None: ...
+    def note(self, text: str) -> None: ...
 
     def menu(self, text: str, choices: list[tuple[Any, str]], start: Any = None, erase: bool = False) -> Any: ...
 
@@ -495,18 +499,21 @@ def _take_history(case: Case, ruleset: RuleSet, prompter: PracticePrompter, numb
     who = {"male": "man", "female": "woman"}.get(p.sex if p and p.sex else "", "person")
     age = f"{p.age}-year-old " if p and p.age else ""
     prompter.show(f"Case {number} of {total}", [f"A {age}{who} with low back pain. Take the history: choose a "
-                                                "section, then a question; finish with Done."])
+                                                "section, then a question; Done (last in the list) when "
+                                                "you are ready to make your call."])
     introduced = _introduced(case)
     sections: dict[str, list[Question]] = {}
     for question in q.questions:
         if question.id not in ("id", "assessor") and question.id not in introduced:
             sections.setdefault(question.section_title, []).append(question)
     asked: list[str] = []
+    section: Any = None
     while True:
         left = {title: [qn for qn in qs if qn.id not in asked] for title, qs in sections.items()}
-        choices: list[tuple[Any, str]] = [(DONE, "Done - make my call")]
-        choices += [(title, f"{title} ({len(qs)} left)") for title, qs in left.items() if qs]
-        section = prompter.menu(f"Ask about ({len(asked)} asked):", choices, erase=True)
+        choices: list[tuple[Any, str]] = [(title, f"{title} ({len(qs)} left)") for title, qs in left.items() if qs]
+        choices.append((DONE, "Done - make my call"))
+        section = prompter.menu(f"Ask about ({len(asked)} asked):", choices, erase=True,
+                                start=section if section in left and left[section] else None)
         if section == DONE:
             return asked
         picked = prompter.menu(f"{section}:", [(qn.id, qn.text) for qn in left[section]]
@@ -515,7 +522,7 @@ def _take_history(case: Case, ruleset: RuleSet, prompter: PracticePrompter, numb
             continue
         asked.append(picked)
         question = q.by_id[picked]
-        prompter.message(f"  {markup(question.text)} [bold]{markup(_reply(question, case, facts))}[/bold]")
+        prompter.note(f"{markup(question.text)} [bold]→ {markup(_reply(question, case, facts))}[/bold]")
 
 
 def _reply(question: Question, case: Case, facts: dict[str, Any]) -> str:
@@ -523,6 +530,8 @@ def _reply(question: Question, case: Case, facts: dict[str, Any]) -> str:
         value = getattr(case.notes, question.id.split(".", 1)[1], None) if case.notes else None
         return value or "(nothing recorded)"
     value = facts.get(question.id)
+    if value is None and question.ask_when is not None and question.ask_when(facts) is False:
+        return "Does not apply (see the earlier answers)."
     if value is None:
         return "The patient isn't sure (not recorded in this case)."
     return describe_answer(question, sorted(value) if isinstance(value, frozenset) else value)

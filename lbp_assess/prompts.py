@@ -203,6 +203,12 @@ class TerminalPrompter:
             default=start, erase_when_done=erase,
         ).unsafe_ask()
 
+    def note(self, text: str) -> None:
+        """One indented line of rich markup whose wrapped lines keep the indent."""
+        from rich.padding import Padding
+
+        self.console.print(Padding(text, (0, 0, 0, 2)))
+
     def show_list(self, title: str, lines: list[str]) -> None:
         """Like `show`, but a line starting "  • " is a list item whose wrapped lines stay indented."""
         from rich.console import Group

@@ -34,7 +34,7 @@ class Student:
 
     show_list = show
 
-    def message(self, text):
+    def note(self, text):
         self.shown.append(("", [text]))
 
     def menu(self, text, choices, start=None, erase=False):
@@ -45,7 +45,7 @@ class Student:
             return self.urgency
         assert erase  # the history menus leave nothing behind on the screen
         if text.startswith("Ask about"):
-            assert choices[0][0] == p.DONE
+            assert choices[-1][0] == p.DONE
             return QUESTIONNAIRE.by_id[self.questions[0]].section_title if self.questions else p.DONE
         return self.questions.pop(0)
 
@@ -138,7 +138,9 @@ def test_non_specific_feedback_says_why(ruleset):
     text = student.text()
     assert "How the rules reasoned:" not in text  # nothing fired: no empty heading
     why = text.split("Why non-specific:")[1]
-    assert "Red flags screened negative" in why and "Fever" in why and "History of cancer" in why
+    told, untold = why.split("Recorded as no in the case but not said in the vignette:")
+    assert "Red flags screened negative (8 of 11)" in told and "Fever" in told and "History of cancer" in told
+    assert "Sexual dysfunction" in untold and "Saddle numbness" in untold and "Fever" not in untold
     assert "Not radicular pain likely; the history has: " in why and "Furthest extent: Back only" in why
     assert "Not stenosis likely" in why
 
@@ -164,8 +166,8 @@ def test_history_taking_reports_red_flag_questions_never_asked(ruleset):
     record = io.StringIO()
     session(ruleset, one("v10-radicular-l5.yaml"), student, history_taking=True, record=record)
     text = student.text()
-    assert "Which leg has symptoms (pain, pins and needles, numbness)? [bold]Left[/bold]" in text
-    assert "Pins and needles in the leg or foot? [bold]yes[/bold]" in text
+    assert "Which leg has symptoms (pain, pins and needles, numbness)? [bold]→ Left[/bold]" in text
+    assert "Pins and needles in the leg or foot? [bold]→ yes[/bold]" in text
     assert "You asked 4 question(s); red-flag screen: 1 of 11 asked." in text
     assert "SERIOUS: 10 red-flag question(s) never asked" in text
     never = text.split("never asked")[1].split("Classification:")[0]
