@@ -339,8 +339,8 @@ class Scorecard:
         for name in self.classes:
             of_class = [fb for fb in self.results if fb.exercise.assessment.classification == name]
             if of_class:
-                out.append(f"  {markup(short_name(m.classes[name].label))}: "
-                           f"{sum(fb.class_ok for fb in of_class)}/{len(of_class)}")
+                out += _bullets([f"{markup(short_name(m.classes[name].label))}: "
+                                 f"{sum(fb.class_ok for fb in of_class)}/{len(of_class)}"])
         return out
 
 
