@@ -94,9 +94,10 @@ def stated_facts(case: Case, source: str) -> set[str] | None:
     narrative = _words(case.vignette or "")
     for fact, quote in mentions.items():
         if fact not in FACTS:
-            raise InputError(f"{source}: vignette_mentions: unknown fact `{plain(fact)}`{did_you_mean(fact, FACTS)}")
+            raise InputError(f"{plain(source)}: vignette_mentions: unknown fact `{plain(fact)}`"
+                             f"{did_you_mean(fact, FACTS)}")
         if not quote.strip() or _words(quote) not in narrative:
-            raise InputError(f"{source}: vignette_mentions: {fact}: {plain(quote)!r} is not in the vignette")
+            raise InputError(f"{plain(source)}: vignette_mentions: {fact}: {plain(quote)!r} is not in the vignette")
     return set(mentions)
 
 

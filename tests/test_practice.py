@@ -231,6 +231,25 @@ def test_a_mention_not_in_the_narrative_is_refused(tmp_path):
         p.load_exercise_cases([str(bad)], True)
 
 
+def test_case_text_is_shown_safely(ruleset):
+    """Vignette text is neither rich markup nor terminal control sequences."""
+    (path, case), = one("v10-radicular-l5.yaml")
+    odd = case.model_copy(update={"vignette": "I'm 39. [/] [link=x]y \x1b]0;owned\x07", "vignette_mentions": None})
+    student = Student("radicular", "routine")
+    session(ruleset, [(path, odd)], student)
+    narrative = student.shown[0][1][0]
+    assert "\\[/]" in narrative and "\\[link=x]" in narrative and "\x1b" not in narrative
+    assert "\\x1b]0;owned\\x07" in narrative
+
+
+def test_a_follow_up_that_does_not_apply_says_so(ruleset):
+    student = Student("non_specific", "routine", questions=["pain.root_level", "systemic.fever"])
+    session(ruleset, one("v01-acute-lifting.yaml"), student, history_taking=True)
+    text = student.text()
+    assert "Which root does the distribution suggest? [bold]→ Does not apply" in text
+    assert "Fever, chills or rigors? [bold]→ no[/bold]" in text
+
+
 def test_topic_count_and_seed_choose_cases(ruleset):
     cases = p.load_exercise_cases([str(VIGNETTES)], need_vignette=True)
     red = p.choose_cases(cases, ruleset, 3, 5, "red_flag")
