@@ -191,6 +191,12 @@ def mark(exercise: Exercise, attempt: Attempt) -> Feedback:
 # --------------------------------------------------------------------------- feedback
 
 
+def class_name(label: str) -> str:
+    """A class label as a choice: "Features consistent with radicular pain (sciatica)" -> "Radicular pain (sciatica)"."""
+    text = label.removeprefix("Features consistent with ")
+    return text[:1].upper() + text[1:]
+
+
 def short_name(label: str) -> str:
     """A class label for tables: "Features consistent with radicular pain (sciatica)" -> "radicular pain"."""
     text = label.removeprefix("Features consistent with ")
@@ -226,8 +232,8 @@ def feedback_lines(fb: Feedback) -> list[str]:
         lines.append(f"[bold red]SERIOUS: {len(fb.red_flag_questions_not_asked)} red-flag question(s) never "
                      "asked[/bold red] - unscreened, even if the answer would have been no:")
         lines += _bullets([markup(_label(rs, f)) for f in fb.red_flag_questions_not_asked])
-    lines += _verdict("Classification", fb.class_ok, m.classes[fb.attempt.classification].label,
-                      m.classes[a.classification].label)
+    lines += _verdict("Classification", fb.class_ok, class_name(m.classes[fb.attempt.classification].label),
+                      class_name(m.classes[a.classification].label))
     lines += _verdict("Urgency", fb.urgency_ok, tier_text(rs, fb.attempt.urgency), tier_text(rs, a.urgency))
     if history:
         lines.append(f"You asked {len(fb.attempt.asked or [])} question(s); red-flag screen: "
@@ -462,7 +468,7 @@ def run(cases: list[tuple[str, Case]], ruleset: RuleSet, prompter: PracticePromp
             known = stated_facts(case, source)
         exercise = make_exercise(case, source, ruleset, rng, known)
         a = exercise.assessment
-        classes = [(c, n.label) for c, n in m.classes.items()]
+        classes = [(c, class_name(n.label)) for c, n in m.classes.items()]
         tiers = [(t, tier_text(ruleset, t)) for t in m.tiers]
         classification = prompter.menu("Your classification?", classes,
                                        start=_wrong(classes, a.classification, rng) if topic else None)

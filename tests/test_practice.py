@@ -77,7 +77,7 @@ def test_a_right_answer_with_the_features_that_mattered(ruleset):
     card = session(ruleset, cases, student)
     text = student.text()
     assert student.shown[0][1][0].startswith("I'm 39.")  # the narrative, not the fields
-    assert "Classification: [green]right[/green] - Features consistent with radicular pain" in text
+    assert "Classification: [green]right[/green] - Radicular pain (sciatica)." in text
     assert "Urgency: [green]right[/green] - Routine - physiotherapy management" in text
     assert "You picked exactly the features that mattered." in text
     assert "Konstantinou" in text  # the rules that fired, with their sources
@@ -88,8 +88,8 @@ def test_wrong_answer_lists_missed_and_irrelevant_features(ruleset):
     student = Student("non_specific", "routine", tick=lambda choices: [choices[0][0]])
     session(ruleset, one("v17-cook-four-of-five.yaml"), student)
     text = student.text()
-    assert ("Classification: [red]wrong[/red] - you said Features consistent with non-specific low back pain; "
-            "the rules say [bold]Features consistent with lumbar spinal stenosis") in text
+    assert ("Classification: [red]wrong[/red] - you said Non-specific low back pain; "
+            "the rules say [bold]Lumbar spinal stenosis (neurogenic claudication)[/bold].") in text
     assert "Features that mattered and you did not tick:" in text
     offered = [label for _, label in student.offered[0]]
     assert any(label.startswith("Leg symptoms on walking: yes") for label in offered)
@@ -112,6 +112,9 @@ def test_a_missed_red_flag_is_shown_as_serious_and_listed_first(ruleset):
 def test_labels_read_as_words_not_ids(ruleset):
     student = Student("red_flag", "urgent")
     session(ruleset, one("v01-acute-lifting.yaml"), student)
+    classes = dict(next(choices for text, choices, _ in student.menus if text == "Your classification?"))
+    assert classes["stenosis"] == "Lumbar spinal stenosis (neurogenic claudication)"
+    assert all(len(f"› Your classification? {label}") <= 80 for label in classes.values())  # no wrapped answer
     urgencies = dict(next(choices for text, choices, _ in student.menus if text == "Your urgency?"))
     assert urgencies["routine"] == "Routine - physiotherapy management with safety-netting"
     assert urgencies["urgent"] == "Urgent - within 24 hours to 1 week"
