@@ -198,9 +198,8 @@ def class_name(label: str) -> str:
 
 
 def short_name(label: str) -> str:
-    """A class label for tables: "Features consistent with radicular pain (sciatica)" -> "radicular pain"."""
-    text = label.removeprefix("Features consistent with ")
-    return text.split(" (")[0].split(" - ")[0]
+    """A class label for tables: "Features consistent with radicular pain (sciatica)" -> "Radicular pain"."""
+    return class_name(label).split(" (")[0].split(" - ")[0]
 
 
 def tier_text(ruleset: RuleSet, tier: str) -> str:

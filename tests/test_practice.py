@@ -106,7 +106,7 @@ def test_a_missed_red_flag_is_shown_as_serious_and_listed_first(ruleset):
     lines = card.lines()
     assert lines[0] == "[bold red]Red flags missed or under-triaged: 1[/bold red]"
     assert lines[1] == "  • v21-ces-acute-saddle - Emergency: Cauda equina syndrome"
-    assert "  • Red flag: 0/1" in lines and "  • radicular pain: 1/1" in lines
+    assert "  • Red flag: 0/1" in lines and "  • Radicular pain: 1/1" in lines
 
 
 def test_labels_read_as_words_not_ids(ruleset):

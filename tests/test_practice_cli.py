@@ -60,7 +60,7 @@ def test_report_csv_has_a_column_per_class(cli, tmp_path):
 def test_report_table_names_classes_in_words(cli, tmp_path):
     run = cli("practice", "report", *records(tmp_path), "-f", "table")
     assert run.code == 0 and "Ada" in run.out and "Red flag" in run.out and "red_flag" not in run.out
-    assert "radicular pain" in run.out and "non_specific" not in run.out
+    assert "Radicular pain" in run.out and "non_specific" not in run.out
 
 
 def test_report_refuses_a_line_that_is_not_a_record(cli, tmp_path):
