@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-import typer.core
 
 from . import __version__
 from .errors import ExitCode, LbpError
