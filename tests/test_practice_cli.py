@@ -107,3 +107,11 @@ def test_a_bad_record_path_is_one_line_exit_1(cli, tmp_path):
     os.mkfifo(fifo)
     run = cli("practice", V10, "--record", str(fifo), stdin=b"")
     assert run.code == 1 and "pipe" in run.err
+
+
+def test_practice_stays_one_command_with_report_beside_it(cli):
+    bare = cli("practice", stdin=b"")
+    assert bare.code == 2 and "practice needs a terminal" in bare.err  # a session, not a group's usage
+    helped = cli("practice", "--help")
+    assert helped.code == 0 and "--student" in helped.out and "practice report FILE" in helped.out
+    assert "--format" in cli("practice", "report", "--help").out
