@@ -208,6 +208,9 @@ class Case(_Section):
     psychosocial: Optional[Psychosocial] = None
     notes: Optional[Notes] = None
     vignette: Optional[str] = None
+    # Extension to lbp-case/1 (optional): where the vignette states each fact, as
+    # `fact path: words quoted from the vignette`. Practice offers only these facts.
+    vignette_mentions: Optional[dict[str, str]] = None
     expected: Optional[Expected] = None
 
     def to_data(self) -> dict[str, Any]:

@@ -215,20 +215,33 @@ class Topic(str, Enum):
     red_flag = "red_flag"
 
 
-@app.command()
+class _PracticeGroup(typer.core.TyperGroup):
+    """`practice [PATH...]` runs a session (the `run` subcommand), so `practice report` can sit beside it."""
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        if not args or args[0] not in self.commands:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+practice_app = typer.Typer(cls=_PracticeGroup, help="Practise clinical reasoning on vignettes.")
+app.add_typer(practice_app, name="practice")
+
+
+@practice_app.command("run", epilog="Tutors: lbp-assess practice report FILE... summarises --record files.")
 def practice(
     paths: Optional[List[str]] = typer.Argument(None, help="Vignette files or directories "
                                                           "(default: the shipped vignettes)."),
     count: Optional[int] = typer.Option(None, "--count", "-n", min=1, help="How many cases."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the order (repeatable sessions)."),
     topic: Optional[Topic] = typer.Option(None, "--topic", help="Only cases of this class."),
-    record: Optional[Path] = typer.Option(None, "--record", help="Append each attempt as a JSON line.",
-                                          dir_okay=False),
+    record: Optional[Path] = typer.Option(None, "--record", help="Append each attempt as a JSON line."),
+    student: Optional[str] = typer.Option(None, "--student", help="Your name, written in every --record line."),
     history_taking: bool = typer.Option(False, "--interview", help="Take the history yourself: choose the "
                                                                    "questions, the case answers."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Practise clinical reasoning on vignettes, with feedback from the rules."""
+    """Practise clinical reasoning on vignettes, with feedback from the rules (lbp-assess practice [PATH...])."""
     from . import practice as p
     from .errors import NoTerminalError
     from .rules import load_rules
@@ -236,22 +249,52 @@ def practice(
     ruleset = load_rules(rules)
     cases = p.load_exercise_cases(paths or [str(p.default_vignettes())], need_vignette=not history_taking)
     chosen = p.choose_cases(cases, ruleset, count, seed, topic.value if topic else None)
-    if not sys.stdin.isatty():
-        raise NoTerminalError("practice needs a terminal to ask your answers")
-    from .prompts import TerminalPrompter
-
-    prompter = TerminalPrompter()
-    card = p.Scorecard(list(ruleset.manifest.classes))
-    handle = open(record, "a", encoding="utf-8") if record else None  # appended, never overwritten
+    handle = p.open_record(record) if record else None  # appended, never overwritten
     try:
-        p.run(chosen, ruleset, prompter, card, seed=seed, history_taking=history_taking, record=handle)
-    except (KeyboardInterrupt, EOFError):
-        prompter.show("Scorecard (stopped early)", card.lines())
-        raise typer.Exit(ExitCode.INTERRUPTED)
+        if not sys.stdin.isatty():
+            raise NoTerminalError("practice needs a terminal to ask your answers")
+        from .prompts import TerminalPrompter
+
+        prompter = TerminalPrompter()
+        card = p.Scorecard(list(ruleset.manifest.classes))
+        try:
+            p.run(chosen, ruleset, prompter, card, seed=seed, history_taking=history_taking, record=handle,
+                  student=student, topic=topic.value if topic else None)
+        except (KeyboardInterrupt, EOFError):
+            prompter.show_list("Scorecard (stopped early)", card.lines())
+            raise typer.Exit(ExitCode.INTERRUPTED)
+        prompter.show_list("Scorecard", card.lines())
     finally:
         if handle:
             handle.close()
-    prompter.show("Scorecard", card.lines())
+
+
+class ReportFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@practice_app.command("report")
+def practice_report(
+    files: List[Path] = typer.Argument(..., help="Files written by practice --record.", dir_okay=False),
+    fmt: Optional[ReportFormat] = typer.Option(None, "--format", "-f", help="table (default on a terminal) | "
+                                                                           "json | csv"),
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """Summarise practice records per student: attempts, accuracy per class and for urgency, red flags."""
+    from . import practice_report as report
+    from .rules import load_rules
+
+    ruleset = load_rules(rules, interview=False)
+    summaries = report.summarise([str(f) for f in files])
+    chosen = (fmt.value if fmt else None) or ("table" if sys.stdout.isatty() else "json")
+    if chosen == "table":
+        from rich.console import Console
+
+        Console(highlight=False).print(report.table(summaries, ruleset))
+    else:
+        typer.echo(report.to_json(summaries) if chosen == "json" else report.to_csv(summaries, ruleset), nl=False)
 
 
 class ExplainFormat(str, Enum):

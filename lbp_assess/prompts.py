@@ -27,6 +27,7 @@ from questionary.prompts.common import InquirerControl, create_inquirer_layout
 from rich.console import Console, Group
 from rich.padding import Padding
 from rich.panel import Panel
+from rich.table import Table
 
 from .display import markup, plain
 from .interview import BACK, NOT_ANSWERED, Interview, LiveAlert, Progress
@@ -225,19 +226,43 @@ class TerminalPrompter:
     def show(self, title: str, lines: list[str]) -> None:
         self.console.print(Panel("\n".join(lines), title=title, title_align="left", border_style="cyan"))
 
-    def choose(self, text: str, choices: list[tuple[Any, str]], search: bool = False) -> Any:
-        return questionary.select(
-            text, choices=[Choice(label, value) for value, label in choices], style=STYLE, qmark="›",
-            use_search_filter=search, use_jk_keys=not search,
-            instruction="(type to filter)" if search else None,
-        ).unsafe_ask()
-
     def choose_many(self, text: str, choices: list[tuple[Any, str]]) -> list[Any]:
         return questionary.checkbox(
             text, choices=[Choice(label, value) for value, label in choices], style=STYLE, qmark="›",
             instruction="(space to tick, enter when done)",
         ).unsafe_ask()
 
+    # ---- practice paging (helper practice)
+
+    def menu(self, text: str, choices: list[tuple[Any, str]], start: Any = None, erase: bool = False) -> Any:
+        """One choice; the pointer starts on `start` (else the first); with `erase` the menu
+        leaves no line behind, so what was shown above it stays on screen."""
+        return questionary.select(
+            text, choices=[Choice(label, value) for value, label in choices], style=STYLE, qmark="›",
+            default=start, erase_when_done=erase,
+        ).unsafe_ask()
+
+    def note(self, text: str) -> None:
+        """One indented line of rich markup whose wrapped lines keep the indent."""
+        from rich.padding import Padding
+
+        self.console.print(Padding(text, (0, 0, 0, 2)))
+
+    def show_list(self, title: str, lines: list[str]) -> None:
+        """Like `show`, but a line starting "  • " is a list item whose wrapped lines stay indented."""
+        from rich.console import Group
+
+        parts: list[Any] = []
+        for line in lines:
+            if line.startswith("  • "):
+                item = Table.grid(padding=(0, 1))
+                item.add_column(width=3, justify="right")
+                item.add_column()
+                item.add_row("•", line[4:])
+                parts.append(item)
+            else:
+                parts.append(line)
+        self.console.print(Panel(Group(*parts), title=title, title_align="left", border_style="cyan"))
 
 # --------------------------------------------------------------------------- the prompts
 

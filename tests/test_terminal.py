@@ -226,8 +226,8 @@ def test_practice_in_a_terminal(tmp_path):
     child.expect(pexpect.EOF)
     screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", child.before)
     child.close()
-    assert "Classification: right - you said radicular" in screen
-    assert "Urgency: right - you said routine" in screen
+    assert "Classification: right - Radicular pain (sciatica)." in screen
+    assert "Urgency: right - Routine" in screen
     assert screen.index("Scorecard") > screen.index("Feedback")
     assert "Classification: 1/1; urgency: 1/1" in screen
     assert child.exitstatus == 0

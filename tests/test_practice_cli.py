@@ -1,0 +1,117 @@
+"""`practice --record` safety and `practice report` for tutors, through the real entry point."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+
+from helpers import EXAMPLES
+
+V10 = str(EXAMPLES / "vignettes" / "v10-radicular-l5.yaml")
+
+
+def attempt(student, case, key_class, said_class, urgency_ok=True, mode="vignette", not_asked=None, **extra):
+    return json.dumps({
+        "student": student, "case": case, "mode": mode,
+        "answer": {"classification": said_class, "urgency": "routine", "features": [], "questions": None},
+        "key": {"classification": key_class, "urgency": "routine", "conditions": []},
+        "correct": {"classification": key_class == said_class, "urgency": urgency_ok},
+        "missed_red_flag": key_class == "red_flag" and said_class != "red_flag", "under_triage": False,
+        "red_flags_not_asked": not_asked, **extra})
+
+
+def records(tmp_path):
+    one = tmp_path / "ada.jsonl"
+    one.write_text("\n".join([
+        attempt("Ada", "v10", "radicular", "radicular"),
+        attempt("Ada", "v21", "red_flag", "radicular", urgency_ok=False),
+        attempt("Ada", "v01", "non_specific", "non_specific", mode="history",
+                not_asked=["history.cancer", "systemic.fever"]),
+    ]) + "\n")
+    two = tmp_path / "ben.jsonl"
+    two.write_text(attempt("Ben", "v17", "stenosis", "non_specific") + "\n\n" + attempt(None, "v01", "non_specific",
+                                                                                     "non_specific") + "\n")
+    return [str(one), str(two)]
+
+
+def test_report_json_summarises_each_student(cli, tmp_path):
+    run = cli("practice", "report", *records(tmp_path), "--format", "json")
+    assert run.code == 0, run.err
+    ada, ben, nameless = json.loads(run.out)
+    assert ada["student"] == "Ada" and ada["attempts"] == 3
+    assert ada["classification"] == {"right": 2, "of": 3} and ada["urgency"] == {"right": 2, "of": 3}
+    assert ada["by_class"]["red_flag"] == {"right": 0, "of": 1} and ada["red_flags_missed"] == 1
+    assert ada["history_attempts"] == 1 and ada["red_flag_questions_not_asked"] == 2
+    assert ben["by_class"] == {"stenosis": {"right": 0, "of": 1}} and ben["red_flag_questions_not_asked"] == 0
+    assert nameless["student"] == "(no name)"
+
+
+def test_report_csv_has_a_column_per_class(cli, tmp_path):
+    run = cli("practice", "report", *records(tmp_path), "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(run.out)))
+    assert [r["student"] for r in rows] == ["Ada", "Ben", "(no name)"]
+    assert rows[0]["red_flag_right_of"] == "0/1" and rows[0]["radicular_right_of"] == "1/1"
+    assert rows[0]["red_flag_questions_not_asked"] == "2" and rows[1]["stenosis_right_of"] == "0/1"
+
+
+def test_report_table_names_classes_in_words(cli, tmp_path):
+    run = cli("practice", "report", *records(tmp_path), "-f", "table")
+    assert run.code == 0 and "Ada" in run.out and "Red flag" in run.out and "red_flag" not in run.out
+    assert "Radicular pain" in run.out and "non_specific" not in run.out
+
+
+def test_report_refuses_a_line_that_is_not_a_record(cli, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(attempt("Ada", "v10", "radicular", "radicular") + "\n{\"earlier\": true}\n")
+    run = cli("practice", "report", str(bad))
+    assert run.code == 1 and run.err.strip().count("\n") == 0
+    assert f"{bad}:2: not a practice record" in run.err
+    missing = cli("practice", "report", str(tmp_path / "nope.jsonl"))
+    assert missing.code == 1 and "nope.jsonl: cannot read" in missing.err
+
+
+def test_record_is_created_private_whatever_the_umask(cli, tmp_path):
+    log = tmp_path / "attempts.jsonl"
+    old = os.umask(0o000)
+    try:
+        run = cli("practice", V10, "--record", str(log), "--student", "Ada", stdin=b"")
+    finally:
+        os.umask(old)
+    assert run.code == 2 and "needs a terminal" in run.err  # the file is opened first, then the terminal asked for
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+
+
+def test_record_never_follows_a_symbolic_link(cli, tmp_path):
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep\n")
+    link = tmp_path / "attempts.jsonl"
+    link.symlink_to(target)
+    run = cli("practice", V10, "--record", str(link), stdin=b"")
+    assert run.code == 1 and "is a symbolic link" in run.err and run.err.strip().count("\n") == 0
+    assert target.read_text() == "keep\n"
+    dangling = tmp_path / "dangling.jsonl"
+    dangling.symlink_to(tmp_path / "not-there.txt")
+    assert cli("practice", V10, "--record", str(dangling), stdin=b"").code == 1
+    assert not (tmp_path / "not-there.txt").exists()
+
+
+def test_a_bad_record_path_is_one_line_exit_1(cli, tmp_path):
+    for path in (tmp_path / "no-such-dir" / "a.jsonl", tmp_path):
+        run = cli("practice", V10, "--record", str(path), stdin=b"")
+        assert run.code == 1, run.err
+        assert run.err.startswith("lbp-assess: --record") and run.err.strip().count("\n") == 0
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    run = cli("practice", V10, "--record", str(fifo), stdin=b"")
+    assert run.code == 1 and "pipe" in run.err
+
+
+def test_practice_stays_one_command_with_report_beside_it(cli):
+    bare = cli("practice", stdin=b"")
+    assert bare.code == 2 and "practice needs a terminal" in bare.err  # a session, not a group's usage
+    helped = cli("practice", "--help")
+    assert helped.code == 0 and "--student" in helped.out and "practice report FILE" in helped.out
+    assert "--format" in cli("practice", "report", "--help").out
