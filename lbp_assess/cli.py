@@ -136,9 +136,19 @@ def assess(
     consultation.require_terminal(session, is_tty)
     if is_tty and session.interview.missing():
         _interview(session, force)
-    case_path, note_path, text = consultation.finish(session, force)
-    typer.echo(text)
+    case_path, note_path, note = consultation.finish(session, force)
+    typer.echo(_note_for_screen(note))
     _err(f"saved {case_path} and {note_path}")
+
+
+def _note_for_screen(note) -> str:
+    """The plain-text note, wrapped to the terminal when there is one (at most 100 columns)."""
+    import shutil
+
+    from .note import WIDTH, render
+
+    width = min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns) if sys.stdout.isatty() else WIDTH
+    return render(note, "text", width)
 
 
 def _interview(session, force: bool) -> None:

@@ -30,7 +30,7 @@ from .case import load_case
 from .errors import InputError, NoTerminalError, OutputError, OutputExistsError
 from .files import atomic_write, refuse_existing
 from .interview import Interview
-from .note import build_note, render
+from .note import Note, build_note, render
 from .questionnaire import Question
 from .rules import RuleSet
 
@@ -212,8 +212,8 @@ def dump_case(data: dict[str, Any]) -> str:
     return yaml.dump(data, Dumper=_CaseDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
-def finish(session: Session, force: bool, today: dt.date | None = None) -> tuple[Path, Path, str]:
-    """Write `<id>.case.yaml` and `<id>.note.md`; remove the draft. Returns paths and the text note."""
+def finish(session: Session, force: bool, today: dt.date | None = None) -> tuple[Path, Path, Note]:
+    """Write `<id>.case.yaml` and `<id>.note.md`; remove the draft. Returns the paths and the note."""
     interview = session.interview
     case = interview.case()
     case_path, note_path = output_paths(session.out_dir, case.id)
@@ -234,7 +234,7 @@ def finish(session: Session, force: bool, today: dt.date | None = None) -> tuple
         raise type(err)(f"{err}{kept}{hint}", err.problems) from None
     if session.draft is not None:
         session.draft.unlink(missing_ok=True)
-    return case_path, note_path, render(note, "text")
+    return case_path, note_path, note
 
 
 def draft_summary(session: Session) -> str:

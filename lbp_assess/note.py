@@ -414,11 +414,12 @@ def _named(a: Assessment, ruleset: RuleSet) -> list[Any]:
 # --------------------------------------------------------------------------- renderers
 
 
-def render(note: Note, fmt: str) -> str:
+def render(note: Note, fmt: str, width: int = WIDTH) -> str:
+    """The note as `md`, `text` (lines of at most `width` characters) or `json`."""
     if fmt == "md":
         return render_markdown(note)
     if fmt == "text":
-        return render_text(note)
+        return render_text(note, width)
     if fmt == "json":
         return json.dumps(asdict(note), indent=2, ensure_ascii=False) + "\n"
     raise ValueError(fmt)
@@ -441,23 +442,23 @@ def render_markdown(note: Note) -> str:
     return "\n".join(out)
 
 
-def _wrap(text: str, bullet: bool) -> list[str]:
+def _wrap(text: str, bullet: bool, width: int = WIDTH) -> list[str]:
     out: list[str] = []
     for i, part in enumerate(text.split("\n")):
         first = "- " if bullet and i == 0 else "  " if bullet else ""
-        out += textwrap.wrap(part, WIDTH, initial_indent=first, subsequent_indent="  " if bullet else "",
+        out += textwrap.wrap(part, width, initial_indent=first, subsequent_indent="  " if bullet else "",
                              break_long_words=True, break_on_hyphens=False) or [first.rstrip()]
     return out
 
 
-def render_text(note: Note) -> str:
-    out = [note.title.upper(), *(_wrap(" | ".join(note.meta), False)), ""]
+def render_text(note: Note, width: int = WIDTH) -> str:
+    out = [note.title.upper(), *(_wrap(" | ".join(note.meta), False, width)), ""]
     if note.disclaimer:
-        out += _wrap(note.disclaimer, False) + [""]
+        out += _wrap(note.disclaimer, False, width) + [""]
     for section in note.sections:
         out.append(section.title.upper())
         for line in section.lines:
-            out += _wrap(line.text, line.bullet)
+            out += _wrap(line.text, line.bullet, width)
         out.append("")
-    out += _wrap(note.footer, False)
+    out += _wrap(note.footer, False, width)
     return "\n".join(out) + "\n"

@@ -257,3 +257,11 @@ def test_assess_with_complete_answers_writes_private_files_once(cli, tmp_path):
     assert again.code == 1 and "already exists; use --force" in again.err
     assert note_file.read_text() == before
     assert cli("assess", "--answers", answers, "--out", str(tmp_path), "--force", stdin=b"").code == 0
+
+
+def test_text_note_wraps_to_the_width_asked(ruleset):
+    case = load_case(EXAMPLES / "cases" / "radicular-l5.yaml")
+    note = build_note(case, ruleset.assess(case), ruleset)
+    narrow = render(note, "text", 60)
+    assert max(len(line) for line in narrow.splitlines()) <= 60
+    assert " ".join(narrow.split()) == " ".join(render(note, "text").split())  # the same words
