@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import io
+import shutil
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from helpers import RULES
 from lbp_assess.rules import RuleSet, load_rules
+
+
+@pytest.fixture
+def rules_copy(tmp_path) -> Path:
+    """A copy of the shipped rules to edit."""
+    target = tmp_path / "rules"
+    shutil.copytree(RULES, target)
+    return target
 
 
 @pytest.fixture(scope="session")

@@ -15,3 +15,10 @@ RULES = REPO / "rules"
 def make_case(**sections: Any) -> Case:
     """A case from keyword sections; every fact not given is unknown."""
     return validate_case({"format": "lbp-case/1", "id": sections.pop("id", "t"), **sections}, "<test>")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the first `old` in a file (which must contain it): a deliberate edit of a copied rule file."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1))

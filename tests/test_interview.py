@@ -361,16 +361,10 @@ def test_the_review_sees_the_current_result(ruleset):
     ("    not_offered: [none]   # asked only when a leg has symptoms\n", "    not_offered: [nowhere]\n",
      "not a choice: nowhere"),
 ])
-def test_rules_check_refuses_a_bad_settled_answer(tmp_path, before, after, expected):
-    import shutil
-
+def test_rules_check_refuses_a_bad_settled_answer(rules_copy, before, after, expected):
     from lbp_assess.rules import check_rules
-    from helpers import RULES
+    from helpers import edit
 
-    target = tmp_path / "rules"
-    shutil.copytree(RULES, target)
-    text = (target / "interview.yaml").read_text()
-    assert before in text
-    (target / "interview.yaml").write_text(text.replace(before, after, 1))
-    problems = [str(p) for p in check_rules(target) if p.severity == "error"]
+    edit(rules_copy / "interview.yaml", before, after)
+    problems = [str(p) for p in check_rules(rules_copy) if p.severity == "error"]
     assert any(expected in p and "interview.yaml:" in p for p in problems), problems

@@ -3,27 +3,11 @@ the screening groups of the record note - checked by `rules check` like any rule
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-import pytest
 
 from lbp_assess.rules import check_rules, load_rules
 
-from helpers import RULES, make_case
-
-
-@pytest.fixture
-def rules_copy(tmp_path) -> Path:
-    target = tmp_path / "rules"
-    shutil.copytree(RULES, target)
-    return target
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path.name}"
-    path.write_text(text.replace(old, new, 1))
+from helpers import edit, make_case
 
 
 def errors(directory: Path) -> list[str]:

@@ -3,32 +3,17 @@ facts asked earlier, and red-flag screening questions can never be hidden."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-import pytest
 
 from lbp_assess.case import FACTS
 from lbp_assess.rules import check_rules, load_rules
 
-from helpers import RULES
-
-
-@pytest.fixture
-def rules_copy(tmp_path) -> Path:
-    shutil.copytree(RULES, tmp_path / "rules")
-    return tmp_path / "rules"
+from helpers import RULES, edit
 
 
 def problems(directory: Path) -> list[str]:
     return [f"{p.location}: {p.message}".replace(f"{directory}/", "")
             for p in check_rules(directory) if p.severity == "error"]
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
 
 
 def test_every_fact_is_asked_exactly_once():

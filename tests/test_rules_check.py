@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,20 +9,7 @@ import pytest
 from lbp_assess.errors import InputError
 from lbp_assess.rules import check_rules, load_rules
 
-from helpers import RULES
-
-
-@pytest.fixture
-def rules_copy(tmp_path) -> Path:
-    target = tmp_path / "rules"
-    shutil.copytree(RULES, target)
-    return target
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path.name}"
-    path.write_text(text.replace(old, new, 1))
+from helpers import RULES, edit
 
 
 def line_of(path: Path, needle: str) -> int:
