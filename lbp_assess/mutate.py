@@ -332,6 +332,17 @@ def _reads(rs: RuleSet, nodes: list[expr.Node]) -> frozenset[str]:
     return frozenset(facts)
 
 
+def _definitions_read(rs: RuleSet, node: expr.Node) -> set[str]:
+    seen: set[str] = set()
+    stack = [node]
+    while stack:
+        for ref in expr.references(stack.pop()):
+            if ref.kind == "definition" and ref.name not in seen:
+                seen.add(ref.name)
+                stack.append(rs.definitions[ref.name].node)
+    return seen
+
+
 def _raises(rule: Rule, outcome: str) -> bool:
     space, _, item = outcome.partition(".")
     if space == "condition_tier":
@@ -363,10 +374,12 @@ def mutants(rs: RuleSet) -> tuple[list[Mutant], list[str]]:
                                     rs, i, dataclasses.replace(rs.rules[i], tier=lower)),
                                 f"{rule.id}: {rule.tier} rather than {lower}", focus))
     used = _uses(rs)
+    readers = [r.node for r in rs.rules] + [c.node for c in rs.checks] + [n for _, n in rs.classification]
     for name, definition in rs.definitions.items():
         if name not in used:
             continue
-        focus = _reads(rs, [definition.node])
+        # the facts of the definition and of every rule that reads it (what shows the edit)
+        focus = _reads(rs, [definition.node, *(n for n in readers if name in _definitions_read(rs, n))])
         for edit, old, tree in tree_mutations(definition.node):
             add(definition.where, name, edit, old, lambda name=name, tree=tree: dataclasses.replace(
                 rs, definitions={**rs.definitions, name: dataclasses.replace(rs.definitions[name], node=tree)}),
@@ -543,7 +556,7 @@ class _Search:
         if (found({**base, **c} for c in singles for base in bases)
                 or found({**base, **c} for c in others for base in bases)):
             return self._minimal(mutant, best[1], 0)
-        if best is None:
+        if best is None or best[0] > 0:
             pairs = [(f, v) for f in focus for v in values[f]]
             rng = random.Random(self.seed)
             if not found({**self.empty, f1: v1, f2: v2} for i, (f1, v1) in enumerate(pairs)
