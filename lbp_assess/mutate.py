@@ -170,17 +170,17 @@ def _is_number(node: expr.Node) -> bool:
 def _edits(node: expr.Node, parent: expr.Node | None) -> Iterator[Edit]:
     """The mutations of one node (its children are mutated separately)."""
     bool_kw = {"type": expr.BOOL, "line": node.line, "col": node.col}
-    if _is_number(node) and not isinstance(parent, expr.Compare):
+    if _is_number(node) and not isinstance(parent, (expr.Compare, expr.Arith)):
         for _, new in _number_edits(node, node):
             yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
-    elif isinstance(node, expr.Compare):
+    elif isinstance(node, (expr.Compare, expr.Arith)):  # a number is shown with what it is compared or worked with
         for side in ("left", "right"):
             const = getattr(node, side)
             if _is_number(const):
                 for _, new_const in _number_edits(node, const):
                     new = dataclasses.replace(node, **{side: new_const})
                     yield Edit(const, new, f"{_show(node)} rather than {_show(new)}")
-        if node.op in ("<", "<=", ">", ">="):
+        if isinstance(node, expr.Compare) and node.op in ("<", "<=", ">", ">="):
             new = dataclasses.replace(node, op={"<": "<=", "<=": "<", ">": ">=", ">=": ">"}[node.op])
             yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
     elif isinstance(node, (expr.And, expr.Or)):
@@ -204,11 +204,11 @@ def _edits(node: expr.Node, parent: expr.Node | None) -> Iterator[Edit]:
             expr.Not(expr.Test("is_true", node.item, **bool_kw), **bool_kw), expr.Not(node.item, **bool_kw)]
         for new in news:
             yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
-    elif isinstance(node, expr.Not) and _may_be_unknown(node.item):
+    elif isinstance(node, expr.Not):
         inner = node.item
-        if isinstance(inner, expr.Test) and inner.fn == "is_true":  # `not x` comes from is_true(x) -> x
-            news = [expr.Test("is_false", inner.item, **bool_kw)]
-        elif not isinstance(inner, expr.Test):
+        if isinstance(inner, expr.Test) and inner.fn == "is_true" and _may_be_unknown(inner.item):
+            news = [expr.Test("is_false", inner.item, **bool_kw)]  # (`not x` comes from is_true(x) -> x)
+        elif not isinstance(inner, expr.Test) and _may_be_unknown(inner):
             news = [expr.Not(expr.Test("is_true", inner, **bool_kw), **bool_kw),
                     expr.Test("is_false", inner, **bool_kw)]
         else:
@@ -519,9 +519,9 @@ class _Search:
 
     In turn, until a difference in class, urgency or conditions is found: each fact the edit
     reads set to each value worth trying, in the empty case and in each rule test's case that
-    knows one of those facts; the facts solved for a worked-out number (age at onset) set
-    together; any other fact the rules read. Only when that found no difference at all: two of
-    the edit's facts at once in the empty case, then random cases.
+    knows one of those facts, and the facts solved for a worked-out number (age at onset) set
+    together; any other fact the rules read, in the empty case; two of the edit's facts at once
+    in the empty case; random cases.
     """
 
     def __init__(self, rs: RuleSet, bases: list[dict[str, Any]], random_cases: int, seed: int):
@@ -554,7 +554,7 @@ class _Search:
         singles = [{f: v} for f in focus for v in values[f]] + [j for j in joint if set(j) & set(focus)]
         others = [{f: v} for f in facts if f not in focus for v in values[f]]
         if (found({**base, **c} for c in singles for base in bases)
-                or found({**base, **c} for c in others for base in bases)):
+                or found({**self.empty, **c} for c in others)):
             return self._minimal(mutant, best[1], 0)
         if best is None or best[0] > 0:
             pairs = [(f, v) for f in focus for v in values[f]]
@@ -851,8 +851,8 @@ def report_lines(report: Report) -> list[str]:
     """The report: each survivor with the rule test that would catch it, then the counts."""
     lines: list[str] = []
     for survivor in report.distinguishing:
-        lines += [f"{survivor.mutant}", "    survives the rule tests; this rule test tells it apart:",
-                  *("    " + line for line in (survivor.test or "").splitlines())]
+        lines += [f"{survivor.mutant}", "  survives the rule tests; this rule test (for tests/*.yaml) tells it apart:",
+                  *(survivor.test or "").splitlines()]
     for survivor in report.no_difference:
         lines.append(f"{survivor.mutant}: no case found that differs (not counted)")
     if report.not_mutated:
