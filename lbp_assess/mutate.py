@@ -7,10 +7,11 @@ saying "false" and "false or unknown"), a tier one step down, two
 classification entries swapped, a question dropped from the red-flag screen.
 Each is compiled once and the rule tests are run on it in-process; a mutant
 the tests do not notice *survives*. For each survivor a case that tells it
-apart from the rules is searched for - first by changing one fact of each rule
-test's case (and of the empty case) to a value around the rule set's own
-thresholds and lists, then among random cases - and made minimal (every fact
-that is not needed is left unknown). It is printed as a rule test to paste
+apart from the rules is searched for - first by setting facts of the rule
+tests' cases (and of the empty case) to values around the rule set's own
+thresholds and lists (for a worked-out number such as age at onset, the facts
+that put it on either side of its threshold), then among random cases - and
+made minimal (every fact that is not needed is left unknown). It is printed as a rule test to paste
 into `tests/*.yaml`. A survivor for which no such case is found is most likely
 an edit that changes nothing (e.g. a count of four items compared with `>= 5`
 and `> 4`); it is reported and not counted.
@@ -37,7 +38,7 @@ from . import expr
 from .case import FACTS, FORMAT, facts_of, validate_case
 from .errors import InputError, Location
 from .rules import Rule, RuleSet, Summary, compile_ruleset
-from .ruletests import RuleTest, compare, load_tests, Expect
+from .ruletests import RuleTest, compare, load_tests
 from .yamlio import Locator, load_yaml
 
 #: Parts of the result row, most telling first: a case is kept for the most telling difference.
@@ -157,10 +158,10 @@ class Edit(NamedTuple):
     what: str  # what the rules say that the edit changes, for a test name
 
 
-def _number_edits(node: expr.Node, const: expr.Const) -> Iterator[tuple[expr.Node, expr.Const]]:
+def _nudged(const: expr.Const) -> list[expr.Const]:
+    """The number one step down and one step up."""
     step = _step(const.value)
-    for delta in (-step, step):
-        yield const, dataclasses.replace(const, value=_nudge(const.value, delta))
+    return [dataclasses.replace(const, value=_nudge(const.value, delta)) for delta in (-step, step)]
 
 
 def _is_number(node: expr.Node) -> bool:
@@ -171,13 +172,13 @@ def _edits(node: expr.Node, parent: expr.Node | None) -> Iterator[Edit]:
     """The mutations of one node (its children are mutated separately)."""
     bool_kw = {"type": expr.BOOL, "line": node.line, "col": node.col}
     if _is_number(node) and not isinstance(parent, (expr.Compare, expr.Arith)):
-        for _, new in _number_edits(node, node):
+        for new in _nudged(node):
             yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
     elif isinstance(node, (expr.Compare, expr.Arith)):  # a number is shown with what it is compared or worked with
         for side in ("left", "right"):
             const = getattr(node, side)
             if _is_number(const):
-                for _, new_const in _number_edits(node, const):
+                for new_const in _nudged(const):
                     new = dataclasses.replace(node, **{side: new_const})
                     yield Edit(const, new, f"{_show(node)} rather than {_show(new)}")
         if isinstance(node, expr.Compare) and node.op in ("<", "<=", ">", ">="):
@@ -812,9 +813,9 @@ def expectation(original: Summary, edited: Summary) -> dict[str, Any]:
         expect.update({k: sorted(v) for k, v in (("fires", a - b), ("not_fires", b - a)) if v})
     elif rank == 3:
         a, b = set(original.not_excluded), set(edited.not_excluded)
-        expect.update({k: sorted(v) for k, v in (("not_excluded", a - b), ("ruled_out", b - a - set(original.rules_fired))) if v})
-        if b - a & set(original.rules_fired):
-            expect["fires"] = sorted(b - a & set(original.rules_fired))
+        fired = set(original.rules_fired)
+        expect.update({k: sorted(v) for k, v in (("not_excluded", a - b), ("ruled_out", b - a - fired),
+                                                  ("fires", (b - a) & fired)) if v})
     return expect
 
 
