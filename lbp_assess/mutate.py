@@ -2,9 +2,11 @@
 
 Each mutant is the rule set with one small edit a clinical lead could make by
 mistake: a number one step off, `>` for `>=`, `or` for `and`, an item dropped
-from a list, a count or an `or`, `x` for `is_true(x)` (and the other ways of
-saying "false" and "false or unknown"), a tier one step down, two
-classification entries swapped, a question dropped from the red-flag screen.
+from a list, a count or an `or`, `x` for `is_true(x)` and the reverse (not in
+checks and classes, which act only on a condition known to be true), the other
+ways of saying "false" and "false or unknown" (`is_false(x)`, `not x`,
+`not is_true(x)`), a tier one step down, two classification entries swapped, a
+question dropped from the red-flag screen.
 Each is compiled once and the rule tests are run on it in-process; a mutant
 the tests do not notice *survives*. For each survivor a case that tells it
 apart from the rules is searched for - first by setting facts of the rule
@@ -143,13 +145,31 @@ def _nudge(value: Any, delta: float) -> Any:
     return out if isinstance(out, int) else round(out, 10)
 
 
-def _may_be_unknown(node: expr.Node) -> bool:
-    """Whether a yes/no tree can come out unknown (is_true(...) and outcomes never do)."""
+@dataclass(frozen=True)
+class _Context:
+    """What the edits of one tree need to know about where it is."""
+
+    never_unknown: frozenset[str] = frozenset()  # definitions that always come out true or false
+    acts_on_true: bool = False  # a check or a class: only a condition known to be true acts
+
+
+def _may_be_unknown(node: expr.Node, ctx: _Context) -> bool:
+    """Whether a tree can come out unknown (is_true(...) and outcomes never do)."""
     if isinstance(node, (expr.Test, expr.Const, expr.ListLit)):
         return False
     if isinstance(node, expr.Ref):
-        return node.kind in ("fact", "definition")
-    return any(_may_be_unknown(child) for child in expr._children(node))
+        return node.kind == "fact" or node.kind == "definition" and node.name not in ctx.never_unknown
+    return any(_may_be_unknown(child, ctx) for child in expr._children(node))
+
+
+def _never_unknown(rs: RuleSet) -> frozenset[str]:
+    found: set[str] = set()
+    while True:
+        more = {name for name, d in rs.definitions.items()
+                if name not in found and not _may_be_unknown(d.node, _Context(frozenset(found)))}
+        if not more:
+            return frozenset(found)
+        found |= more
 
 
 class Edit(NamedTuple):
@@ -168,7 +188,7 @@ def _is_number(node: expr.Node) -> bool:
     return isinstance(node, expr.Const) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
 
 
-def _edits(node: expr.Node, parent: expr.Node | None) -> Iterator[Edit]:
+def _edits(node: expr.Node, parent: expr.Node | None, ctx: _Context) -> Iterator[Edit]:
     """The mutations of one node (its children are mutated separately)."""
     bool_kw = {"type": expr.BOOL, "line": node.line, "col": node.col}
     if _is_number(node) and not isinstance(parent, (expr.Compare, expr.Arith)):
@@ -200,6 +220,10 @@ def _edits(node: expr.Node, parent: expr.Node | None) -> Iterator[Edit]:
         for i, value in enumerate(node.values):
             yield Edit(node, dataclasses.replace(node, values=node.values[:i] + node.values[i + 1:]),
                        f"accepts {_value(value)}")
+    elif (isinstance(node, expr.Ref) and node.type == expr.BOOL and _may_be_unknown(node, ctx)
+          and isinstance(parent, (expr.And, expr.Or)) and not ctx.acts_on_true):
+        new = expr.Test("is_true", node, **bool_kw)
+        yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
     elif isinstance(node, expr.Test) and node.fn in ("is_true", "is_false"):
         news = [node.item] if node.fn == "is_true" else [
             expr.Not(expr.Test("is_true", node.item, **bool_kw), **bool_kw), expr.Not(node.item, **bool_kw)]
@@ -207,9 +231,9 @@ def _edits(node: expr.Node, parent: expr.Node | None) -> Iterator[Edit]:
             yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
     elif isinstance(node, expr.Not):
         inner = node.item
-        if isinstance(inner, expr.Test) and inner.fn == "is_true" and _may_be_unknown(inner.item):
+        if isinstance(inner, expr.Test) and inner.fn == "is_true" and _may_be_unknown(inner.item, ctx):
             news = [expr.Test("is_false", inner.item, **bool_kw)]  # (`not x` comes from is_true(x) -> x)
-        elif not isinstance(inner, expr.Test) and _may_be_unknown(inner):
+        elif not isinstance(inner, expr.Test) and _may_be_unknown(inner, ctx):
             news = [expr.Not(expr.Test("is_true", inner, **bool_kw), **bool_kw),
                     expr.Test("is_false", inner, **bool_kw)]
         else:
@@ -226,11 +250,11 @@ def _children_fields(node: expr.Node) -> list[tuple[str, int | None]]:
     return [(name, None) for name in names.get(type(node), ())]
 
 
-def tree_mutations(root: expr.Node) -> Iterator[tuple[Edit, expr.Node, expr.Node]]:
+def tree_mutations(root: expr.Node, ctx: _Context = _Context()) -> Iterator[tuple[Edit, expr.Node, expr.Node]]:
     """(the edit, the node it replaces, the whole new tree) for every edit of a tree."""
 
     def walk(node: expr.Node, parent: expr.Node | None, rebuild: Callable[[expr.Node], expr.Node]):
-        for edit in _edits(node, parent):
+        for edit in _edits(node, parent, ctx):
             yield edit, node, rebuild(edit.new)
         for name, index in _children_fields(node):
             child = getattr(node, name) if index is None else getattr(node, name)[index]
@@ -357,6 +381,8 @@ def mutants(rs: RuleSet) -> tuple[list[Mutant], list[str]]:
     """Every mutant of a rule set, and the definitions left alone (read only by flags_noted)."""
     places = _Places()
     found: list[Mutant] = []
+    ctx = _Context(_never_unknown(rs))
+    on_true = dataclasses.replace(ctx, acts_on_true=True)
 
     def add(where: Location, target: str, edit: Edit, before: expr.Node, build: Callable[[], RuleSet],
             focus: frozenset[str]) -> None:
@@ -365,7 +391,7 @@ def mutants(rs: RuleSet) -> tuple[list[Mutant], list[str]]:
 
     for i, rule in enumerate(rs.rules):
         focus = _reads(rs, [rule.node])
-        for edit, old, tree in tree_mutations(rule.node):
+        for edit, old, tree in tree_mutations(rule.node, ctx):
             add(rule.when_where, rule.id, edit, old,
                 lambda i=i, tree=tree: _with_rule(rs, i, dataclasses.replace(rs.rules[i], node=tree)), focus)
         lower = _tier_below(rs, rule.tier)
@@ -381,13 +407,13 @@ def mutants(rs: RuleSet) -> tuple[list[Mutant], list[str]]:
             continue
         # the facts of the definition and of every rule that reads it (what shows the edit)
         focus = _reads(rs, [definition.node, *(n for n in readers if name in _definitions_read(rs, n))])
-        for edit, old, tree in tree_mutations(definition.node):
+        for edit, old, tree in tree_mutations(definition.node, ctx):
             add(definition.where, name, edit, old, lambda name=name, tree=tree: dataclasses.replace(
                 rs, definitions={**rs.definitions, name: dataclasses.replace(rs.definitions[name], node=tree)}),
                 focus)
     for i, check in enumerate(rs.checks):
         focus = _reads(rs, [check.node])
-        for edit, old, tree in tree_mutations(check.node):
+        for edit, old, tree in tree_mutations(check.node, on_true):
             add(check.when_where, check.id, edit, old, lambda i=i, tree=tree: dataclasses.replace(
                 rs, checks=[*rs.checks[:i], dataclasses.replace(rs.checks[i], node=tree), *rs.checks[i + 1:]]),
                 focus)
@@ -435,7 +461,7 @@ def _classification_mutants(rs: RuleSet, places: _Places) -> Iterator[Mutant]:
     focus = _reads(rs, [node for _, node in entries])
     for i, (cls, node) in enumerate(entries[:-1]):
         where = Location(name, *locator.find(("classification", i, "when")))
-        for edit, old, tree in tree_mutations(node):
+        for edit, old, tree in tree_mutations(node, _Context(_never_unknown(rs), acts_on_true=True)):
             edited = [*entries[:i], (cls, tree), *entries[i + 1:]]
             yield Mutant(places.of(where, edit.located), _show(old), _show(edit.new),
                          lambda edited=edited: dataclasses.replace(rs, classification=edited),
@@ -519,7 +545,7 @@ class _Search:
     """Looks for a case that two rule sets score differently, and makes it minimal.
 
     In turn, until a difference in class, urgency or conditions is found: each fact the edit
-    reads set to each value worth trying, in the empty case and in each rule test's case that
+    reads set to each value worth trying or to unknown, in the empty case and in each rule test's case that
     knows one of those facts, and the facts solved for a worked-out number (age at onset) set
     together; any other fact the rules read, in the empty case; two of the edit's facts at once
     in the empty case; random cases.
@@ -552,7 +578,7 @@ class _Search:
                         return True
             return False
 
-        singles = [{f: v} for f in focus for v in values[f]] + [j for j in joint if set(j) & set(focus)]
+        singles = [{f: v} for f in focus for v in [*values[f], None]] + [j for j in joint if set(j) & set(focus)]
         others = [{f: v} for f in facts if f not in focus for v in values[f]]
         if (found({**base, **c} for c in singles for base in bases)
                 or found({**self.empty, **c} for c in others)):

@@ -94,8 +94,8 @@ def test_a_surviving_edit_is_reported_where_it_is_with_a_test_that_catches_it(sm
                                  'patient.age >= 61"\n    case: {patient: {age: 60}, pain: {abdominal: true}, '
                                  "history: {smoker: true}}\n    expect: {classification: red_flag, urgency: urgent, "
                                  "conditions: {aortic_aneurysm: urgent}}\n")
-    assert re.fullmatch(r"37 mutants: 3 killed by the rule tests, 4 with no case found that differs, "
-                        r"30 surviving \(\d+\.\d s\)", run.out.strip().splitlines()[-1])
+    assert re.fullmatch(r"40 mutants: 3 killed by the rule tests, 4 with no case found that differs, "
+                        r"33 surviving \(\d+\.\d s\)", run.out.strip().splitlines()[-1])
 
 
 def test_an_edit_in_a_folded_expression_is_located_on_its_own_line(small_rules):
@@ -113,6 +113,9 @@ def test_pasting_the_suggested_tests_kills_every_survivor(small_rules):
     assert any("onset.weeks_ago / 52 -> onset.weeks_ago / 53" in s for s in survivors)  # a derived value
     assert any("history.smoker or history.vascular_disease -> history.smoker" in s for s in survivors)
     assert any("screening: systemic.fever -> (dropped)" in s for s in survivors)
+    # unknown must keep a rule open: `is_true(x)` for `x` is an edit (not in a check, which acts only on true)
+    assert any("history.vascular_disease -> is_true(history.vascular_disease)" in s for s in survivors)
+    assert not any("is_true(behaviour.constant)" in str(m) for m in mutate.mutants(load_rules(small_rules))[0])
     assert any("condition_tier.emergency or condition_tier.urgent -> condition_tier.emergency" in s
                for s in survivors)
     # Edits no case can show: a check warns only when its condition is known true; these rules
@@ -145,10 +148,17 @@ def test_mutate_on_failing_rule_tests_reports_the_failures_only(small_rules, cli
 @pytest.mark.parametrize("text,edits", [
     ("patient.age > 50", ["patient.age > 49", "patient.age > 51", "patient.age >= 50"]),
     ("onset.weeks_ago < 11.9", ["onset.weeks_ago < 11.8", "onset.weeks_ago < 12.0", "onset.weeks_ago <= 11.9"]),
-    ("history.cancer and history.smoker", ["history.cancer or history.smoker"]),
+    ("history.cancer and history.smoker", ["history.cancer or history.smoker", "is_true(history.cancer) and "
+                                           "history.smoker", "history.cancer and is_true(history.smoker)"]),
     ("history.cancer or history.smoker or history.diabetes",
      ["history.cancer and history.smoker and history.diabetes", "history.smoker or history.diabetes",
-      "history.cancer or history.diabetes", "history.cancer or history.smoker"]),
+      "history.cancer or history.diabetes", "history.cancer or history.smoker",
+      "is_true(history.cancer) or history.smoker or history.diabetes",
+      "history.cancer or is_true(history.smoker) or history.diabetes",
+      "history.cancer or history.smoker or is_true(history.diabetes)"]),
+    ("history.cancer and is_true(condition.any)", ["history.cancer or is_true(condition.any)",
+                                                   "is_true(history.cancer) and is_true(condition.any)",
+                                                   "history.cancer and condition.any"]),
     ('pain.leg_extent in ["below_knee", "foot"]',
      ['pain.leg_extent in ["foot"]', 'pain.leg_extent in ["below_knee"]']),
     ("count(history.cancer, history.smoker) >= 2",
