@@ -199,6 +199,8 @@ def _edits(node: expr.Node, parent: expr.Node | None, ctx: _Context) -> Iterator
             const = getattr(node, side)
             if _is_number(const):
                 for new_const in _nudged(const):
+                    if isinstance(node, expr.Arith) and node.op == "/" and side == "right" and new_const.value == 0:
+                        continue  # rules check refuses a division by zero: not an edit a rule set can hold
                     new = dataclasses.replace(node, **{side: new_const})
                     yield Edit(const, new, f"{_show(node)} rather than {_show(new)}")
         if isinstance(node, expr.Compare) and node.op in ("<", "<=", ">", ">="):

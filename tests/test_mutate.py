@@ -169,6 +169,8 @@ def test_mutate_on_failing_rule_tests_reports_the_failures_only(small_rules, cli
     ("not is_true(history.cancer)", ["is_false(history.cancer)", "not history.cancer"]),
     ("not history.cancer", ["not is_true(history.cancer)", "is_false(history.cancer)"]),
     ("not condition.any", []),  # an outcome is never unknown: nothing to say about unknown
+    ("onset.weeks_ago / 1 > 2", ["onset.weeks_ago / 2 > 2", "onset.weeks_ago / 1 > 1", "onset.weeks_ago / 1 > 3",
+                                 "onset.weeks_ago / 1 >= 2"]),  # never a division by zero
 ])
 def test_the_edits_of_an_expression(text, edits):
     from lbp_assess import expr
