@@ -350,19 +350,29 @@ def rules_check(directory: Optional[Path] = RulesArgument) -> None:
 
 
 @rules_app.command("test")
-def rules_test(directory: Optional[Path] = RulesArgument) -> None:
-    """Run the rule tests in DIR/tests/*.yaml. Exit 1 if any fails."""
+def rules_test(directory: Optional[Path] = RulesArgument,
+               mutate: bool = typer.Option(False, "--mutate", help="Also check that the tests notice small "
+                                           "edits of the rules; print a test for each edit they miss.")) -> None:
+    """Run the rule tests in DIR/tests/*.yaml. Exit 1 if any fails (or, with --mutate, any edit survives)."""
+    from .display import plain
     from .rules import default_rules_dir, load_rules
     from .ruletests import run_tests
 
     target = directory or default_rules_dir()
-    outcomes = run_tests(target, load_rules(target))
+    ruleset = load_rules(target)
+    outcomes = run_tests(target, ruleset)
     failed = [o for o in outcomes if not o.passed]
     for outcome in failed:
-        typer.echo(f"{outcome.test.where}: FAIL {outcome.test.name}")
+        typer.echo(plain(f"{outcome.test.where}: FAIL {outcome.test.name}"))
         for failure in outcome.failures:
-            typer.echo(f"    {failure}")
+            typer.echo(plain(f"    {failure}"))
     typer.echo(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
+    if mutate and not failed:
+        from .mutate import report_lines, run
+
+        report = run(target, ruleset)
+        typer.echo("\n".join(plain(line) for line in report_lines(report)))
+        failed = report.distinguishing
     if failed:
         raise typer.Exit(ExitCode.FAILED)
 

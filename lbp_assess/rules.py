@@ -378,8 +378,9 @@ class Assessment:
             return bool(self.unscreened)
         if space == "condition":
             return bool(self.conditions) if item == "any" else item in self.conditions
-        if space == "condition_tier":
-            return item in self.conditions.values()
+        if space == "condition_tier":  # as the compiled rules read it: a rule raised a condition at this tier
+            fired = set(self.rules_fired)
+            return any(r.raises == "condition" and r.tier == item and r.id in fired for r in self.ruleset.rules)
         if space == "alert":
             return item in self.alerts
         if space == "finding":

@@ -15,7 +15,14 @@ expectations to check; only the listed expectations are checked::
 
 `classification`, `urgency` and `conditions` are compared exactly; `fires`,
 `alerts`, `findings`, `warnings` (check ids) and `unscreened` must all be
-present; `not_fires`, `not_alerts`, `not_findings` must all be absent.
+present; `not_fires`, `not_alerts`, `not_findings`, `not_warnings` must all be
+absent. `alert_tiers` gives the tier of each listed alert. A rule is in one of
+three states for a case: fired, ruled out (known not to fire), or not excluded
+(unknown answers kept it from being decided): `not_excluded` lists rules that
+must be reported as not excluded, `ruled_out` rules that must be known not to fire.
+
+`lbp-assess rules test --mutate` checks that the tests notice small edits of
+the rules (see mutate.py) and prints a test like these for each edit they miss.
 """
 
 from __future__ import annotations
@@ -44,8 +51,12 @@ class Expect(BaseModel):
     not_alerts: list[str] = []
     findings: list[str] = []
     not_findings: list[str] = []
+    alert_tiers: dict[str, Urgency] = {}
     warnings: list[str] = []
+    not_warnings: list[str] = []
     unscreened: list[str] = []
+    not_excluded: list[str] = []
+    ruled_out: list[str] = []
 
 
 class RuleTestSpec(BaseModel):
@@ -125,22 +136,35 @@ def compare(a: Assessment, expect: Expect, ruleset: RuleSet) -> list[str]:
         failures.append(f"urgency: expected {expect.urgency}, got {a.urgency}")
     if expect.conditions is not None and a.conditions != expect.conditions:
         failures.append(f"conditions: expected {_tiers(expect.conditions)}, got {_tiers(a.conditions)}")
+    for alert, tier in expect.alert_tiers.items():
+        if a.alerts.get(alert, "absent") != tier:
+            failures.append(f"alert_tiers: expected {alert} at {tier}, got {a.alerts.get(alert, 'no such alert')}")
     known_ids = {r.id for r in ruleset.rules}
+    warnings = [w.split(":", 1)[0] for w in a.warnings]
+    decided = set(a.rules_fired) | set(a.not_excluded)
+    ruled_out = [r for r in known_ids if r not in decided] if expect.ruled_out else []
     for label, wanted, actual, present in (
         ("fires", expect.fires, a.rules_fired, True), ("not_fires", expect.not_fires, a.rules_fired, False),
         ("alerts", expect.alerts, list(a.alerts), True), ("not_alerts", expect.not_alerts, list(a.alerts), False),
         ("findings", expect.findings, a.findings, True),
         ("not_findings", expect.not_findings, a.findings, False),
-        ("warnings", expect.warnings, [w.split(":", 1)[0] for w in a.warnings], True),
+        ("warnings", expect.warnings, warnings, True), ("not_warnings", expect.not_warnings, warnings, False),
         ("unscreened", expect.unscreened, a.unscreened, True),
+        ("not_excluded", expect.not_excluded, a.not_excluded, True), ("ruled_out", expect.ruled_out, ruled_out, True),
     ):
         for item in wanted:
-            if label in ("fires", "not_fires") and item not in known_ids:
+            if label in _RULE_LISTS and item not in known_ids:
                 failures.append(f"{label}: no rule has the id {item!r}")
             elif (item in actual) != present:
-                failures.append(f"{label}: {item} {'did not' if present else 'did'} "
-                                f"{'fire' if 'fires' in label else 'appear'}")
+                failures.append(f"{label}: {item} {_MISSED[label] if present else _FOUND[label]}")
     return failures
+
+
+_RULE_LISTS = ("fires", "not_fires", "not_excluded", "ruled_out")
+_MISSED = {"fires": "did not fire", "not_excluded": "was not reported as not excluded",
+           "ruled_out": "was not ruled out (it fired or was not excluded)"}
+_MISSED.update({k: "did not appear" for k in ("alerts", "findings", "warnings", "unscreened")})
+_FOUND = {"not_fires": "did fire", **{f"not_{k}": "did appear" for k in ("alerts", "findings", "warnings")}}
 
 
 def _tiers(conditions: dict[str, str]) -> str:
