@@ -140,15 +140,15 @@ def _summary(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> Section:
         out.add(f"{urgency}, set by {'; '.join(drivers)}.", strong=True)
     else:
         out.add(f"{urgency}. {tier.action}", strong=True)
+    if a.unscreened:
+        out.add("Red-flag screen INCOMPLETE - NOT SCREENED (cannot be excluded): "
+                + "; ".join(q.label(f) for f in a.unscreened) + ".", strong=True)
     for kind, label, t, action in raised:
         ctier = m.tiers[t]
         name = "RED FLAG" if kind == "condition" else "ALERT"
         out.add(f"{name}: {label} - {ctier.label.upper()} ({ctier.time_frame}). {action}", strong=True)
     if not a.conditions:
-        out.add("Red-flag conditions raised: none.")
-    if a.unscreened:
-        out.add("NOT SCREENED (cannot be excluded): " + "; ".join(q.label(f) for f in a.unscreened) + ".",
-                strong=True)
+        out.add("Red-flag conditions raised: none" + (" among the questions asked." if a.unscreened else "."))
     for warning in a.warnings:
         out.add(f"Answers to check: {warning.split(': ', 1)[-1]}.")
     return out
@@ -275,9 +275,17 @@ def _screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) 
     values = {f: a.facts.get(f) for f in facts}
     asked = sum(v is not None for v in values.values())
     positive = [q.label(f) for f, v in values.items() if v is True]
-    unasked = [f"{q.label(f)}: NOT SCREENED" for f, v in values.items() if v is None]
-    shown = f"POSITIVE - {', '.join(positive)}" if positive else "negative"
-    return f"{title}: {shown} ({asked}/{len(facts)} asked)" + (f" ({'; '.join(unasked)})" if unasked else "")
+    unasked = [q.label(f) for f, v in values.items() if v is None]
+    if positive:
+        shown = f"POSITIVE - {', '.join(positive)}"
+    elif not asked:
+        shown = "NOT SCREENED"
+    elif unasked:
+        shown = "INCOMPLETE - negative as far as asked"
+    else:
+        shown = "negative"
+    return f"{title}: {shown} ({asked}/{len(facts)} asked)" + (
+        f" (NOT SCREENED: {', '.join(unasked)})" if unasked else "")
 
 
 def relevant_negatives(a: Assessment, answers: dict[str, Any]) -> list[str]:

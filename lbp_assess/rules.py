@@ -685,9 +685,9 @@ def _check_wording(loader: _Loader, manifest: Manifest, name: str, scope: "_Scop
                 nodes[str(advice.when)] = node
     for title, facts in manifest.screens.items():
         for index, fact in enumerate(facts):
-            if fact not in manifest.screening:
+            if FACTS.get(fact) is None or FACTS[fact].kind != "bool":
                 loader.problem(loader.at(name, ("screens", title, index)),
-                               f"`{fact}` is not a screening question{did_you_mean(fact, manifest.screening)}")
+                               f"`{fact}` is not a yes/no fact{did_you_mean(fact, manifest.screening)}")
     return nodes
 
 

@@ -66,7 +66,7 @@ def test_every_note_carries_what_policy_requires(path, full, ruleset):
         assert (rule_id in text) is full  # the record note names rules by what they found, the full note by id
     for fact in a.unscreened:
         label = ruleset.questionnaire.label(fact)
-        assert f"{label}: NOT SCREENED" in flat
+        assert re.search(rf"NOT SCREENED[^.]*{re.escape(label)}", flat), label  # named as not screened
     if {"radicular_likely", "stenosis_likely"} & set(a.findings):
         assert "Give written cauda equina safety-net advice" in " ".join(text.split())
     for name, tier in a.conditions.items():
@@ -124,12 +124,28 @@ def test_relevant_negatives_are_those_the_impression_rests_on(ruleset):
 def test_red_flag_screen_is_one_compact_block(ruleset):
     text = note_of(EXAMPLES / "cases" / "radicular-l5.yaml", ruleset, "text")
     flat = " ".join(text.split())
-    assert "Cauda equina screen: negative (6/6 asked)" in flat and "Systemic screen: negative (4/4 asked)" in flat
+    assert "Cauda equina screen: negative (7/7 asked)" in flat and "Systemic screen: negative (4/4 asked)" in flat
     assert "Saddle numbness:" not in text  # the screen is summarised, not listed item by item
     unscreened = " ".join(note_of(EXAMPLES / "cases" / "unscreened-red-flags.yaml", ruleset, "text").split())
-    assert "Cauda equina screen: negative (0/6 asked)" in unscreened
-    assert "Systemic screen: negative (2/4 asked) (Night sweats: NOT SCREENED; Generally unwell: NOT SCREENED)" \
-        in unscreened
+    # Never "negative" for questions that were not asked.
+    assert "Cauda equina screen: INCOMPLETE - negative as far as asked (1/7 asked) (NOT SCREENED: " \
+           "Difficulty passing urine, Reduced bladder sensation" in unscreened
+    assert "Systemic screen: INCOMPLETE - negative as far as asked (2/4 asked) (NOT SCREENED: Night sweats, " \
+           "Generally unwell)" in unscreened
+    assert "Red-flag screen INCOMPLETE - NOT SCREENED" in unscreened.split("HISTORY")[0]  # in the summary
+
+
+def test_a_screen_with_nothing_asked_is_not_screened_and_a_positive_feature_is_positive(ruleset):
+    from lbp_assess.note import build_note
+
+    nothing = make_case(patient={"age": 70})
+    flat = " ".join(render(build_note(nothing, ruleset.assess(nothing), ruleset), "text").split())
+    assert "Cauda equina screen: NOT SCREENED (0/7 asked)" in flat and "negative (0/" not in flat
+    both_legs = make_case(neuro={"weakness": True, "weakness_both_legs": True}, cauda_equina={
+        f: False for f in ("urinary_retention", "bladder_sensation_reduced", "urinary_incontinence",
+                           "bowel_incontinence", "saddle_numbness", "sexual_dysfunction")})
+    flat = " ".join(render(build_note(both_legs, ruleset.assess(both_legs), ruleset), "text").split())
+    assert "Cauda equina screen: POSITIVE - Weakness in both legs (7/7 asked)" in flat
 
 
 def test_unknown_answers_that_keep_a_red_flag_open_are_named(ruleset):

@@ -26,9 +26,9 @@ def test_a_bad_when_in_the_wording_is_reported_where_it_is(rules_copy):
                for e in found), found
 
 
-def test_a_screen_group_names_only_screening_questions(rules_copy):
+def test_a_screen_group_names_only_yes_no_facts(rules_copy):
     edit(rules_copy / "ruleset.yaml", "    - systemic.unwell\n\n", "    - systemic.unwel\n\n")
-    assert any("`systemic.unwel` is not a screening question" in e and "did you mean `systemic.unwell`" in e
+    assert any("`systemic.unwel` is not a yes/no fact" in e and "did you mean `systemic.unwell`" in e
                for e in errors(rules_copy))
 
 
