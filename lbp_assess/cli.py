@@ -134,21 +134,25 @@ def assess(
     consultation.prepare(session, force)
     is_tty = sys.stdin.isatty()
     consultation.require_terminal(session, is_tty)
-    if is_tty and session.interview.missing():
+    if is_tty and (session.interview.missing() or session.resumed):
         _interview(session, force)
     case_path, note_path, note = consultation.finish(session, force)
     typer.echo(_note_for_screen(note))
     _err(f"saved {case_path} and {note_path}")
 
 
-def _note_for_screen(note) -> str:
-    """The plain-text note, wrapped to the terminal when there is one (at most 100 columns)."""
+def _screen_width(most: int = 100) -> int:
+    """The terminal's width for wrapped text (at most `most`), or `most` when not a terminal."""
     import shutil
 
-    from .note import WIDTH, render
+    return min(most, shutil.get_terminal_size((most, 24)).columns) if sys.stdout.isatty() else most
 
-    width = min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns) if sys.stdout.isatty() else WIDTH
-    return render(note, "text", width)
+
+def _note_for_screen(note) -> str:
+    """The plain-text note, wrapped to the terminal when there is one (at most 100 columns)."""
+    from .note import render
+
+    return render(note, "text", _screen_width())
 
 
 def _interview(session, force: bool) -> None:
@@ -160,6 +164,8 @@ def _interview(session, force: bool) -> None:
     prompter = TerminalPrompter()
     if session.resumed:
         prompter.notice(consultation.draft_summary(session))
+    elif session.interview.answers:
+        prompter.notice(consultation.prefill_summary(session))
     for note in session.notes:
         prompter.notice(note)
     for alert in session.interview.live_alerts():
@@ -173,6 +179,9 @@ def _interview(session, force: bool) -> None:
         where = (f"answers saved in {session.draft}" if saved else
                  f"the last autosave is in {session.draft}")
         resume = f"lbp-assess assess --resume {_quote(session.draft)}"
+        raised = "; ".join(f"{a.label} - {a.tier_label.upper()}" for a in session.interview.live_alerts())
+        if raised:
+            _err(f"raised so far: {raised}")
         if isinstance(exc, (KeyboardInterrupt, EOFError)):
             _err(f"interview paused; {where}. Resume with:\n  {resume}")
             raise typer.Exit(ExitCode.INTERRUPTED)
@@ -211,7 +220,7 @@ def note(
     from .note import note_of_file
     from .rules import load_rules
 
-    text = note_of_file(case, load_rules(rules), fmt.value, full)
+    text = note_of_file(case, load_rules(rules), fmt.value, full, _screen_width() if output is None else 100)
     if output is None:
         typer.echo(text, nl=False)
     else:

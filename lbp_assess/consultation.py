@@ -237,6 +237,12 @@ def finish(session: Session, force: bool, today: dt.date | None = None) -> tuple
     return case_path, note_path, note
 
 
+def prefill_summary(session: Session) -> str:
+    """'N answers from the case file; M questions to ask' for a consultation started from --answers."""
+    missing = len(session.interview.missing())
+    return f"{len(session.interview.answers)} answers from the case file; {missing} question(s) to ask"
+
+
 def draft_summary(session: Session) -> str:
     """'Resuming <id>: N answers' for the first line of a resumed consultation."""
     answers = session.interview.answers

@@ -215,8 +215,15 @@ class Interview:
         return None if self.position is None else self.questions[self.position]
 
     def default(self, question: Question) -> Any:
-        """The current answer (None = unsure), or NOT_ANSWERED."""
-        return self.answers.get(question.id, NOT_ANSWERED)
+        """The current answer (None = unsure); else an answer an edit removed (offered again, so
+        undoing the edit takes one key a question); else NOT_ANSWERED."""
+        if question.id in self.answers:
+            return self.answers[question.id]
+        removed = [e.get("value") for e in self.journal
+                   if e.get("event") == "dropped" and e.get("question") == question.id]
+        if removed and removed[-1] is not None and answer_problem(question.id, removed[-1]) is None:
+            return removed[-1]
+        return NOT_ANSWERED
 
     def progress(self) -> Progress:
         relevant = self.relevant_questions()

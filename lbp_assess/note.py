@@ -67,13 +67,13 @@ class Note:
     result: dict[str, Any]
 
 
-def note_of_file(path: Path, ruleset: RuleSet, fmt: str, full: bool = False) -> str:
+def note_of_file(path: Path, ruleset: RuleSet, fmt: str, full: bool = False, width: int = WIDTH) -> str:
     """The note of a saved case file, rendered (what `lbp-assess note` prints)."""
     case = load_case(path)
     if ruleset.questionnaire is None:
         raise InputError.from_problems([Problem(Location(str(ruleset.directory)),
                                                 "the rule set has no interview.yaml")])
-    return render(build_note(case, ruleset.assess(case), ruleset, full=full), fmt)
+    return render(build_note(case, ruleset.assess(case), ruleset, full=full), fmt, width)
 
 
 def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.date | None = None,

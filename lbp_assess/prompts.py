@@ -1,11 +1,14 @@
 """The terminal prompter: the only module that imports questionary.
 
 Closed questions answer on one key: `y`/`n`/`u` for yes, no and unsure, digits
-for choices, `b` (or the left arrow) to go back; Enter takes the pointed choice,
-which starts on the earlier answer when a question is asked again. Tick lists
-tick with digits or space, and "Unsure / not asked" stands alone: it is its own
-key (`u`), is refused together with ticked items, and is kept when the list is
-asked again. Free text keeps a pasted block of lines as one answer.
+for choices, `b` (or the left arrow) to go back. Enter takes the pointed choice:
+the earlier answer when a question is asked again, and "unsure / not asked" on
+a question not yet answered, so a stray Enter never records a "no" or settles
+a follow-up. Tick lists tick with digits or space and finish with Enter; `0` is
+"none of these". "Unsure / not asked" stands alone: it is its own key (`u`), is
+refused together with ticked items, and is kept when the list is asked again.
+Free text keeps a pasted block of lines as one answer; `<` on an unchanged
+earlier answer goes back.
 
 Every prompt raises KeyboardInterrupt on Ctrl-C (the caller saves the draft and
 exits 130). Rich output (alert panels, the review) is printed only between
@@ -24,16 +27,17 @@ from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 from questionary import Choice
 from questionary.prompts.common import InquirerControl, create_inquirer_layout
-from rich.console import Console, Group
+from rich.console import Console
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 
-from .display import markup, plain
+from .display import markup, plain, shorten
 from .interview import BACK, NOT_ANSWERED, Interview, LiveAlert, Progress
 from .questionnaire import Question
 
 UNSURE = "__unsure__"
+NONE = "__none__"
 GO_BACK = "__back__"
 FINISH = "__finish__"
 STYLE = questionary.Style([("qmark", "fg:ansicyan bold"), ("question", "bold"), ("instruction", "fg:ansibrightblack"),
@@ -77,7 +81,7 @@ class TerminalPrompter:
         else:
             options = [Option(label, value, key) for (value, label), key in zip(question.offered, CHOICE_KEYS)]
         options += [Option("Unsure / not asked", UNSURE, "u"), Option("<- Back", GO_BACK, "b")]
-        pointed = None if default is NOT_ANSWERED else UNSURE if default is None else default
+        pointed = UNSURE if default is NOT_ANSWERED or default is None else default
         reply = keyed_select(question.text, options, pointed, qmark)
         return BACK if reply == GO_BACK else None if reply == UNSURE else reply
 
@@ -115,7 +119,7 @@ class TerminalPrompter:
             f"{default:g}" if isinstance(default, float) else str(default))
         reply = questionary.text(
             f"{question.text}{unit}", default=shown, qmark=qmark, style=STYLE, validate=validate,
-            instruction=f"({hint})", key_bindings=_paste_keeps_lines(),
+            instruction=f"({hint})", key_bindings=_text_keys(shown),
         ).unsafe_ask()
         reply = reply.strip()
         if reply == "<":
@@ -141,16 +145,24 @@ class TerminalPrompter:
             return None
         if start == "keep":
             return list(default)
-        answers = []
+        answers: list[int] = []
         last = len(question.items) - 1
-        for number, item in enumerate(question.items):
+        while len(answers) <= last:
+            number = len(answers)
             if number == last:
                 options = [Option(f"{text} ({v})", v, str(v)) for v, text in enumerate(
                     ["not at all", "slightly", "moderately", "very much", "extremely"])]
             else:
                 options = [Option("Agree (1)", 1, "1"), Option("Disagree (0)", 0, "0")]
+            options.append(Option("<- Back", GO_BACK, "b"))
             before = default[number] if isinstance(default, list) and len(default) > number else None
-            answers.append(keyed_select(f"{number + 1}. {item}", options, before, "  STarT Back ›"))
+            value = keyed_select(f"{number + 1}. {question.items[number]}", options, before, "  STarT Back ›")
+            if value == GO_BACK:
+                if not answers:
+                    return self._items(question, default, qmark)
+                answers.pop()
+            else:
+                answers.append(value)
         return answers
 
     # ------------------------------------------------------------------ output
@@ -172,10 +184,10 @@ class TerminalPrompter:
                         f"was {str(alert.was).upper()}.")
             return
         raised = f" - raised from {str(alert.was).upper()}" if alert.change == "higher" else ""
-        body = (f"[bold]{markup(alert.tier_label.upper())}[/bold] - {markup(alert.time_frame)}{raised}\n"
+        body = (f"[bold]{what}: {markup(alert.label)}[/bold]\n"
+                f"[bold]{markup(alert.tier_label.upper())}[/bold] - {markup(alert.time_frame)}{raised}\n"
                 f"{markup(alert.reason)}\n[bold]Action:[/bold] {markup(alert.action)}")
-        self.console.print(Panel(body, title=f"{what}: {markup(alert.label)}", border_style="bold red",
-                                 title_align="left"))
+        self.console.print(Panel(body, title=what, border_style="bold red", title_align="left"))
 
     def review(self, interview: Interview) -> str | None:
         """The current result and the answers to check, then save or pick a section to edit."""
@@ -188,7 +200,7 @@ class TerminalPrompter:
             options = [Option("Save and write the note", FINISH, "s")]
             options += [Option(f"{title} ({len(items)})", title, key)
                         for (title, items), key in zip(sections.items(), CHOICE_KEYS)]
-            choice = keyed_select("Save, or open a section to check or edit?", options, FINISH, "Review ›",
+            choice = keyed_select("Save, or open a section to check or edit?", options, options[1].value, "Review ›",
                                   back=False, hint=f"(s save, 1-{options[-1].key} open a section)")
             if choice == FINISH:
                 return None
@@ -202,21 +214,27 @@ class TerminalPrompter:
                 return picked
 
     def _result(self, interview: Interview) -> None:
+        """At most 9 lines, so that the result and the section menu fit a 24-line terminal."""
         a = interview.assessment()
         m = interview.ruleset.manifest
         tier = m.tiers[a.urgency]
-        lines: list[Any] = [f"[bold]{markup(m.classes[a.classification].label)}[/bold]",
-                            f"Urgency: [bold]{markup(tier.label.upper())}[/bold] ({markup(tier.time_frame)})"]
-        for alert in interview.urgency_set_by():
-            what = "red flag" if alert.is_red_flag else "alert"
-            lines.append(f"Set by: {markup(alert.label)} ({what})")
-            lines.append(Padding(markup(" ".join(alert.action.split())), (0, 0, 0, 2)))
+        frame = f" ({tier.time_frame})" if tier.time_frame.lower() != tier.label.lower() else ""
+        set_by = [f"{alert.label} ({'red flag' if alert.is_red_flag else 'alert'})"
+                  for alert in interview.urgency_set_by()]
+        lines = [f"[bold]{markup(m.classes[a.classification].label)}[/bold]",
+                 f"Urgency: [bold]{markup(tier.label.upper())}[/bold]{markup(frame)}"
+                 + (f", set by {markup('; '.join(set_by))}" if set_by else "")]
+        width = max(40, self.console.width - 4)
         if a.unscreened:
-            labels = [interview.questionnaire.label(f) for f in a.unscreened]
-            lines.append(f"[bold]Not screened:[/bold] {markup(', '.join(labels))}")
-        for warning in a.warnings:
-            lines.append(f"[yellow]Answers to check:[/yellow] {markup(warning.split(': ', 1)[-1])}")
-        self.console.print(Panel(Group(*lines), title="Result so far", title_align="left", border_style="cyan"))
+            labels = ", ".join(interview.questionnaire.label(f) for f in a.unscreened)
+            lines.append(f"[bold]Not screened ({len(a.unscreened)}):[/bold] "
+                         f"{markup(shorten(labels, width - 20))}")
+        shown = a.warnings[:2] if len(a.warnings) <= 2 else a.warnings[:1]
+        for warning in shown:
+            lines.append(f"[yellow]Check:[/yellow] {markup(shorten(warning.split(': ', 1)[-1], width - 8))}")
+        if len(a.warnings) > len(shown):
+            lines.append(f"[yellow]... and {len(a.warnings) - len(shown)} more answers to check[/yellow]")
+        self.console.print(Panel("\n".join(lines), title="Result so far", title_align="left", border_style="cyan"))
 
     def message(self, text: str) -> None:
         self.console.print(text)
@@ -304,43 +322,52 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
 
 
 def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark: str) -> Any:
-    """Tick any of `offered` (digits or space), Enter when done; `u` unsure, `b` back.
+    """Tick any of `offered` (digits or space), Enter when done; `0` none of these, `u` unsure, `b` back.
 
-    Returns the ticked values (in offered order), UNSURE or GO_BACK. "Unsure"
-    stands alone: ticking it with items is refused with a message, and a list
-    answered unsure starts on "Unsure" when asked again, so Enter keeps it.
+    Returns the ticked values (in offered order), [] for none, UNSURE or GO_BACK.
+    "None" and "unsure" stand alone: either is refused while items are ticked. A
+    list not yet answered, or answered unsure, starts on "Unsure", so Enter with
+    nothing ticked records unsure, never "none".
     """
     keys = CHOICE_KEYS[: len(offered)]
     choices = [Choice(label, value, shortcut_key=key) for (value, label), key in zip(offered, keys)]
-    choices += [Choice("Unsure / not asked", UNSURE, shortcut_key="u"), Choice("<- Back", GO_BACK, shortcut_key="b")]
-    ic = InquirerControl(choices, None, use_indicator=True, use_shortcuts=True,
-                         initial_choice=UNSURE if default is None else None)
+    choices += [Choice("None of these", NONE, shortcut_key="0"), Choice("Unsure / not asked", UNSURE, shortcut_key="u"),
+                Choice("<- Back", GO_BACK, shortcut_key="b")]
+    start = NONE if default == [] else UNSURE if default is None or default is NOT_ANSWERED else None
+    ic = InquirerControl(choices, None, use_indicator=True, use_shortcuts=True, initial_choice=start)
     ic.selected_options = [v for v, _ in offered if isinstance(default, list) and v in default]
     labels = dict(offered)
+    answered: list[Any] = []
 
     def tokens() -> list[tuple[str, str]]:
         head = [("class:qmark", qmark), ("class:question", f" {message} ")]
         if ic.is_answered:
-            result = ic.get_pointed_at().value
+            result = answered[0]
             shown = ("unsure / not asked" if result == UNSURE else "back" if result == GO_BACK else
-                     ", ".join(labels[v] for v, _ in offered if v in ic.selected_options) or "none of these")
+                     ", ".join(labels[v] for v in result) or "none of these")
             return head + [("class:answer", shown)]
-        return head + [("class:instruction", f"(1-{keys[-1]} or space ticks, enter when done, u unsure, b back)")]
+        return head + [("class:instruction", f"(1-{keys[-1]} or space ticks, enter done, 0 none, u unsure, b back)")]
 
     bindings = _common_bindings()
 
     def finish(event: Any, value: Any) -> None:
-        if value == UNSURE and ic.selected_options:
-            ic.error_message = "Unsure stands alone: untick the items first, or press enter to keep them"
+        if value in (UNSURE, NONE) and ic.selected_options:
+            ic.error_message = "Untick the items first: 'none' and 'unsure' stand alone (enter keeps the ticks)"
             return
-        ic.pointed_at = [c.value for c in ic.choices].index(value) if value in (UNSURE, GO_BACK) else ic.pointed_at
         ic.is_answered = True
         ic.error_message = None
-        result = value if value in (UNSURE, GO_BACK) else [v for v, _ in offered if v in ic.selected_options]
-        event.app.exit(result=result)
+        answered.append([] if value == NONE else value)
+        event.app.exit(result=answered[0])
+
+    def done(event: Any) -> None:
+        pointed = ic.get_pointed_at().value
+        if ic.selected_options and pointed != GO_BACK:
+            finish(event, [v for v, _ in offered if v in ic.selected_options])
+        else:
+            finish(event, pointed if pointed in (NONE, UNSURE, GO_BACK) else NONE)
 
     def toggle(event: Any, value: Any) -> None:
-        if value in (UNSURE, GO_BACK):
+        if value in (NONE, UNSURE, GO_BACK):
             finish(event, value)
             return
         ic.error_message = None
@@ -351,13 +378,14 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
 
     for (value, _), key in zip(offered, keys):
         bindings.add(key, eager=True)(lambda event, v=value: toggle(event, v))
+    bindings.add("0", eager=True)(lambda event: finish(event, NONE))
     bindings.add("u", eager=True)(lambda event: finish(event, UNSURE))
     bindings.add("b", eager=True)(lambda event: finish(event, GO_BACK))
     bindings.add(Keys.Left, eager=True)(lambda event: finish(event, GO_BACK))
     bindings.add(" ", eager=True)(lambda event: toggle(event, ic.get_pointed_at().value))
     bindings.add(Keys.Down, eager=True)(lambda event: ic.select_next())
     bindings.add(Keys.Up, eager=True)(lambda event: ic.select_previous())
-    bindings.add(Keys.ControlM, eager=True)(lambda event: finish(event, ic.get_pointed_at().value))
+    bindings.add(Keys.ControlM, eager=True)(done)
     return _run(ic, tokens, bindings)
 
 
@@ -386,9 +414,19 @@ def _run(ic: InquirerControl, tokens: Any, bindings: KeyBindings) -> Any:
     return questionary.Question(Application(layout=layout, key_bindings=bindings, style=STYLE)).unsafe_ask()
 
 
-def _paste_keeps_lines() -> KeyBindings:
-    """A pasted block (bracketed paste) goes into the answer whole, line breaks included."""
+def _text_keys(shown: str) -> KeyBindings:
+    """A pasted block (bracketed paste) goes into the answer whole, line breaks included; `<` typed
+    on the earlier answer, unchanged, goes back (no need to delete it first)."""
     bindings = KeyBindings()
+
+    @bindings.add("<")
+    def _back(event: Any) -> None:
+        buffer = event.current_buffer
+        if shown and buffer.text == shown:
+            buffer.text = "<"
+            buffer.validate_and_handle()
+        else:
+            buffer.insert_text("<")
 
     @bindings.add(Keys.BracketedPaste)
     def _(event: Any) -> None:

@@ -22,7 +22,7 @@ from lbp_assess.rules import load_rules
 from helpers import RULES
 
 QUESTIONS = load_rules(RULES).questionnaire.by_id
-DOWN, ENTER = "\x1b[B", "\r"
+DOWN, UP, ENTER = "\x1b[B", "\x1b[A", "\r"
 
 
 def press(keys: str, call):
@@ -51,9 +51,15 @@ def ask(qid: str, keys: str, default=NOT_ANSWERED):
 
 
 @pytest.mark.parametrize("keys,expected", [("y", True), ("n", False), ("u", None), ("b", BACK),
-                                           ("\x1b[D", BACK), (ENTER, True), (DOWN + ENTER, False)])
+                                           ("\x1b[D", BACK), (UP + ENTER, False), (DOWN + ENTER, BACK)])
 def test_yes_no_answers_on_one_key(keys, expected):
     assert ask("pain.dermatomal", keys) is expected
+
+
+def test_a_stray_enter_on_a_new_question_records_unsure_never_an_answer():
+    assert ask("pain.dermatomal", ENTER) is None
+    assert ask("pain.leg_side", ENTER) is None  # not "No leg symptoms", which would settle follow-ups
+    assert ask("behaviour.aggravated_by", ENTER) is None  # not "none of these"
 
 
 def test_yes_no_offers_the_earlier_answer_as_the_default():
@@ -63,7 +69,7 @@ def test_yes_no_offers_the_earlier_answer_as_the_default():
 
 def test_single_choice_by_digit_or_arrow_keys_and_previous_answer_as_default():
     assert ask("pain.leg_side", "3") == "right"
-    assert ask("pain.leg_side", DOWN * 2 + ENTER) == "right"
+    assert ask("pain.leg_side", UP * 3 + ENTER) == "right"
     assert ask("pain.leg_side", ENTER, default="both") == "both"
     assert ask("pain.leg_side", "u") is None  # unsure / not asked
 
@@ -76,10 +82,13 @@ def test_a_choice_ruled_out_by_an_earlier_answer_is_not_offered():
 
 def test_tick_list_by_digits_or_space_and_enter():
     assert ask("behaviour.aggravated_by", "13" + ENTER) == ["sitting", "walking"]
-    assert ask("behaviour.aggravated_by", " " + DOWN * 2 + " " + ENTER) == ["sitting", "walking"]
-    assert ask("behaviour.aggravated_by", "11" + ENTER) == []  # ticked and unticked
-    assert ask("behaviour.aggravated_by", ENTER) == []  # none of these
+    assert ask("behaviour.aggravated_by", UP * 2 + " " + UP * 2 + " " + ENTER) == ["lifting", "lying"]
+    assert ask("behaviour.aggravated_by", "0") == []  # none of these
+    assert ask("behaviour.aggravated_by", "11" + ENTER) is None  # ticked, unticked: Enter on unsure
+    assert ask("behaviour.aggravated_by", ENTER, default=[]) == []  # asked again: Enter keeps "none"
     assert ask("behaviour.aggravated_by", "b") is BACK
+    with pytest.raises(EOFError):  # "none" with a ticked item is refused; no further keys arrive
+        ask("behaviour.aggravated_by", "10")
 
 
 def test_tick_list_unsure_stands_alone_and_survives_going_back():
@@ -189,3 +198,14 @@ class _Recorder(DummyOutput):
 
     def write_raw(self, data: str) -> None:
         self.sink.write(data)
+
+
+def test_start_back_items_go_back_one_item():
+    keys = "1" + "1" + "b" + "0" + "1" * 7 + "2"  # item 1 agree, back, item 1 disagree, the rest
+    assert ask("psychosocial.start_back", keys) == [0, 1, 1, 1, 1, 1, 1, 1, 2]
+
+
+def test_lt_on_an_unchanged_earlier_answer_goes_back():
+    assert ask("patient.age", "<", default=44) is BACK
+    assert ask("notes.pmh", "<", default="Asthma") is BACK
+    assert ask("patient.age", "\x08\x08" + "45" + ENTER, default=44) == 45

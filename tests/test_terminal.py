@@ -65,6 +65,8 @@ def keys_for(question, value: Any) -> str:
     if question.kind == "multi":
         if value is None:
             return "u"
+        if value == []:
+            return "0"  # none of these
         offered = [v for v, _ in question.offered]
         return "".join(CHOICE_KEYS[offered.index(v)] for v in value) + ENTER
     if question.kind == "items":
@@ -295,7 +297,7 @@ def test_a_red_flag_edited_off_and_on_at_review_shows_the_panel_again(tmp_path):
     session.edit_at_review("cauda_equina.saddle_numbness", True)
     session.child.expect_exact("RED FLAG: Cauda equina syndrome")  # shown again
     session.answer_until()  # onset days and worsening are asked again
-    session.child.expect_exact("Set by: Cauda equina syndrome (red flag)")  # the review shows what set it
+    session.child.expect_exact("set by Cauda equina syndrome (red flag)")  # the review shows what set it
     output = session.finish()
     assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in output
 
@@ -341,3 +343,44 @@ def test_an_id_whose_files_exist_is_refused_as_soon_as_it_is_typed(tmp_path):
     session.finish()
     assert (tmp_path / "pty-radicular.case.yaml").read_text() == "kept"
     assert (tmp_path / "pty-radicular-2.case.yaml").exists()
+
+
+def test_resuming_a_draft_with_nothing_left_to_ask_goes_to_the_review(tmp_path):
+    from lbp_assess.case import load_case
+
+    interview = Interview.from_case(RULESET, load_case(EXAMPLES / "cases" / "radicular-l5.yaml"))
+    interview.prefill({q.id: None for q in interview.missing()})  # the optional ones: skipped
+    assert interview.missing() == []
+    draft = tmp_path / "lbp-draft-radicular-l5-abcdef.json"
+    interview.save_draft(draft)
+    resumed = Session(["--resume", str(draft)], tmp_path, {}, interview)
+    resumed.child.expect_exact("Resuming radicular-l5: ")
+    resumed.child.expect_exact("Result so far")
+    output = resumed.finish()
+    assert "saved" in output and not draft.exists()
+
+
+def test_the_review_fits_a_24_line_terminal_with_many_answers_to_check(tmp_path):
+    """Unscreened red flags and several contradictions: the result and the menu still fit."""
+    from lbp_assess.case import load_case
+
+    case = load_case(EXAMPLES / "cases" / "contradictory-answers.yaml")
+    interview = Interview.from_case(RULESET, case)
+    for fact in RULESET.manifest.screening:
+        interview.answers[fact] = None  # asked, unsure
+    for question in interview.missing():
+        interview.answers[question.id] = None  # the optional ones: skipped
+    assert len(interview.assessment().warnings) >= 3 and len(interview.assessment().unscreened) == 11
+    draft = tmp_path / "lbp-draft-x-abcdef.json"
+    interview.save_draft(draft)
+    env = dict(os.environ, PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="80", LINES="24", NO_COLOR="1")
+    child = pexpect.spawn(sys.executable, ["-m", "lbp_assess", "assess", "--resume", str(draft)], cwd=str(tmp_path),
+                          env=env, encoding="utf-8", timeout=15, dimensions=(24, 80))
+    child.expect_exact("Result so far")
+    child.expect_exact("Free text (")
+    shown = child.before
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    lines = shown.count("\n") + 2  # the panel's top line and the last menu line
+    assert lines <= 24, shown
+    assert "Not screened (11)" in shown and "more answers to check" in shown
