@@ -323,6 +323,38 @@ def explain(
         render_tree(data, Console(highlight=False), brief)
 
 
+OutputOption = typer.Option(None, "--output", "-o", help="Write to FILE instead of standard output.", dir_okay=False)
+ForceOption = typer.Option(False, "--force", help="Overwrite an existing output file.")
+
+
+def _emit(text: str, output: Optional[Path], force: bool) -> None:
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        from .files import atomic_write
+
+        atomic_write(output, text, force=force)
+
+
+@app.command()
+def schema(output: Optional[Path] = OutputOption, force: bool = ForceOption) -> None:
+    """Print the JSON Schema (draft 2020-12) of the case format lbp-case/1."""
+    from .docs import schema_text
+    from .rules import load_rules
+
+    _emit(schema_text(load_rules()), output, force)
+
+
+@rules_app.command("doc")
+def rules_doc(directory: Optional[Path] = RulesArgument, output: Optional[Path] = OutputOption,
+              force: bool = ForceOption) -> None:
+    """Write a rule set's clinical policy as Markdown: every rule in plain words, definitions, thresholds."""
+    from .docs import rules_markdown
+    from .rules import load_rules
+
+    _emit(rules_markdown(load_rules(directory)), output, force)
+
+
 @rules_app.command("check")
 def rules_check(directory: Optional[Path] = RulesArgument) -> None:
     """Validate a rule set: schema, expressions, names, ids, definitions. Exit 1 on any error."""
