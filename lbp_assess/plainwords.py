@@ -50,7 +50,7 @@ class PlainWords:
 
     def fact(self, name: str) -> str:
         question = self.questions.get(name)
-        return lower_first(question.label) if question else name.replace("_", " ")
+        return lower_first(question.label) if question else name
 
     def definition(self, name: str) -> str:
         definition = self.ruleset.definitions[name]

@@ -222,7 +222,8 @@ def test_every_relative_link_resolves(document):
     assert broken == []
 
 
-_MENTION = re.compile(r"[\w./-]*[\w-]+\.md\b")
+# A document's name (clinical-reference.md, docs/case-format.md, README.md), not `<id>.note.md` or `NoteFormat.md`.
+_MENTION = re.compile(r"(?<![\w.>}*-])(?:[a-z][a-z0-9_./-]*|[A-Z]+)\.md\b")
 
 
 def test_rules_and_code_cite_only_documents_in_the_repository():
