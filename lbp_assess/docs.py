@@ -125,8 +125,9 @@ def answer_kind(path: str, question: Question | None) -> str:
         what = "whole number" if fact.kind == "int" else "number"
         unit = f" {question.unit}" if question and question.unit and not question.unit.startswith("/") else ""
         return f"{what} {describe_value(fact.minimum)} to {describe_value(fact.maximum)}{unit}"
-    if fact.kind == "int_list":
-        return f"{len(question.items) if question else 'a list of'} whole numbers"
+    if fact.kind == "int_list":  # STarT Back: the limits of case._start_back
+        n = len(question.items) if question else 9
+        return f"{n} whole numbers: items 1 to {n - 1} as 0 or 1, item {n} as 0 to 4"
     return "text"
 
 
@@ -149,6 +150,12 @@ def asked(question: Question, words: PlainWords, screening: list[str]) -> list[s
     return parts
 
 
+def _quoted(text: str) -> str:
+    """A question in quotes, as a sentence: 'Age' -> '“Age”.', 'Fever?' -> '“Fever?”'."""
+    text = text.strip()
+    return f"\u201c{text}\u201d" + ("" if text[-1:] in "?.!" else ".")
+
+
 def field_description(path: str, ruleset: RuleSet) -> str:
     """One field described for the schema: the question that fills it and what its answers mean."""
     if path in FIELD_DESCRIPTIONS:
@@ -157,7 +164,7 @@ def field_description(path: str, ruleset: RuleSet) -> str:
     if question is None:
         raise DocsError(f"case field `{path}` has no description: give it a question in interview.yaml "
                         "or an entry in FIELD_DESCRIPTIONS (lbp_assess/docs.py)")
-    parts = [f"{question.label}. Interview question: \u201c{question.text}\u201d."]
+    parts = [f"{question.label}. Interview question: {_quoted(question.text)}"]
     if question.help:
         parts.append(question.help.strip())
     if question.unit:
@@ -440,7 +447,7 @@ def _field_rows(paths: list[str], ruleset: RuleSet) -> list[str]:
         if question is None:
             filled = _cell(FIELD_DESCRIPTIONS.get(path) or _missing(path))
         else:
-            filled = " ".join([f"\u201c{_cell(question.text)}\u201d.",
+            filled = " ".join([_quoted(_cell(question.text)),
                                *asked(question, words, ruleset.manifest.screening)])
         rows.append(f"| `{path}` | {_cell(answer_kind(path, question))} | {filled} |")
     return rows
