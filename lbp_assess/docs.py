@@ -513,8 +513,11 @@ def generated(root: Path) -> dict[Path, str]:
 
 def stale(root: Path) -> list[Path]:
     """The generated documents that differ from what the source would generate now."""
-    return [path for path, text in generated(root).items()
-            if not path.exists() or path.read_text(encoding="utf-8") != text]
+    return _differing(generated(root))
+
+
+def _differing(expected: dict[Path, str]) -> list[Path]:
+    return [path for path, text in expected.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -525,16 +528,19 @@ def main(argv: list[str] | None = None) -> int:
     if not (root / "rules" / "ruleset.yaml").is_file() or not (root / "docs").is_dir():
         print(f"{root}: not an lbp-assess checkout (no rules/ruleset.yaml or docs/)", file=sys.stderr)
         return 2
-    if check:
-        out_of_date = stale(root)
-        for path in out_of_date:
+    try:
+        expected = generated(root)
+    except LbpError as err:
+        print(f"lbp_assess.docs: {err}", file=sys.stderr)
+        return 1
+    out_of_date = _differing(expected)
+    for path in out_of_date:
+        if check:
             print(f"{path}: out of date; run `python -m lbp_assess.docs`", file=sys.stderr)
-        return 1 if out_of_date else 0
-    for path, text in generated(root).items():
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+        else:
+            path.write_text(expected[path], encoding="utf-8")
             print(f"wrote {path}")
-    return 0
+    return 1 if check and out_of_date else 0
 
 
 if __name__ == "__main__":

@@ -272,3 +272,13 @@ def test_the_hazard_log_has_at_least_15_hazards_each_verified_by_a_test():
 def test_the_changelog_names_the_current_rules_version(ruleset):
     changelog = (REPO / "CHANGELOG.md").read_text()
     assert f"{ruleset.manifest.name} {ruleset.manifest.version}" in changelog
+
+
+def test_regenerating_says_in_one_line_what_a_new_field_needs(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "repo"
+    shutil.copytree(RULES, root / "rules")
+    shutil.copytree(REPO / "docs", root / "docs")
+    monkeypatch.delitem(docs.SECTION_PURPOSES, "walking")
+    assert docs.main([str(root)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "`walking`" in err and "SECTION_PURPOSES" in err
