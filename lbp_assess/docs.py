@@ -174,7 +174,8 @@ def field_description(path: str, ruleset: RuleSet) -> str:
     if path in FACTS and FACTS[path].kind in ("enum", "set"):
         parts.append("Values: " + "; ".join(f"{v} = {label}" for v, label in question.choices) + ".")
     if path in FACTS:
-        parts.append("Absent or null: not asked or unknown (never read as \u201cno\u201d).")
+        never_no = " (never read as \u201cno\u201d)" if FACTS[path].kind == "bool" else ""
+        parts.append(f"Absent or null: not asked or unknown{never_no}.")
     parts += asked(question, PlainWords(ruleset), ruleset.manifest.screening)
     return " ".join(parts)
 
