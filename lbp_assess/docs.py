@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from . import expr
 from .case import AGE_RANGE, FACTS, Case
 from .errors import LbpError
-from .plainwords import PlainWords, lower_first
+from .plainwords import PlainWords
 from .questionnaire import Question, ask_when_node
 from .rules import Rule, RuleSet, describe_value, load_rules
 
