@@ -26,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-rules_app = typer.Typer(help="Check and test rule sets.", no_args_is_help=True)
+rules_app = typer.Typer(help="Check, test and document rule sets.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
 RulesOption = typer.Option(None, "--rules", help="Rule set directory (default: the shipped rules).",
