@@ -1,4 +1,4 @@
-"""The default policy (shared/clinical-reference.md) written by hand in plain Python.
+"""The default policy (the written clinical policy, not the YAML rules) written by hand in plain Python.
 
 Two uses: the speed reference for rule evaluation in bench.py, and an
 independent second implementation of the policy - written from the policy

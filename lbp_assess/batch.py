@@ -37,7 +37,7 @@ from .errors import InputError, Location, Problem
 from .rules import RuleSet, load_rules
 from .yamlio import MAX_FILE_BYTES, check_size, decode, load_json, load_yaml, read_text
 
-#: Result columns, in the order of spec/case-file.md, then our additions.
+#: Result columns, in the order of docs/case-format.md, then our additions.
 COLUMNS = (
     "id", "file", "classification", "urgency", "conditions", "alerts", "unscreened",
     "warnings", "rules_fired", "rules_version", "error",

@@ -1,6 +1,6 @@
 """The case-file format `lbp-case/1`: pydantic models, loading, and the fact vocabulary.
 
-The models follow `spec/case-file.md` field for field. Yes/no facts are
+The models follow `docs/case-format.md` field for field. Yes/no facts are
 three-valued: `True`, `False`, or `None` = not asked or unknown. Models are
 strict (`yes` is not a boolean, `"7"` is not a number) and forbid unknown keys,
 so a typo can never turn a red-flag answer into a silent "unscreened".
@@ -47,7 +47,7 @@ Nrs = Optional[int]
 # data entry (no episode lasts over 100 years), not clinical thresholds; those live in rules/.
 
 
-AGE_RANGE = (16, 110)  # the tool is for adults (spec/case-file.md)
+AGE_RANGE = (16, 110)  # the tool is for adults (docs/case-format.md)
 
 
 def _adult(age: int) -> int:

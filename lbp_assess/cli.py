@@ -26,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-rules_app = typer.Typer(help="Check and test rule sets.", no_args_is_help=True)
+rules_app = typer.Typer(help="Check, test and document rule sets.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
 RulesOption = typer.Option(None, "--rules", help="Rule set directory (default: the shipped rules).",
@@ -340,6 +340,38 @@ def explain(
         from rich.console import Console
 
         render_tree(data, Console(highlight=False), brief)
+
+
+OutputOption = typer.Option(None, "--output", "-o", help="Write to FILE instead of standard output.", dir_okay=False)
+ForceOption = typer.Option(False, "--force", help="Overwrite an existing output file.")
+
+
+def _emit(text: str, output: Optional[Path], force: bool) -> None:
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        from .files import atomic_write
+
+        atomic_write(output, text, force=force)
+
+
+@app.command()
+def schema(output: Optional[Path] = OutputOption, force: bool = ForceOption) -> None:
+    """Print the JSON Schema (draft 2020-12) of the case format lbp-case/1."""
+    from .docs import schema_text
+    from .rules import load_rules
+
+    _emit(schema_text(load_rules()), output, force)
+
+
+@rules_app.command("doc")
+def rules_doc(directory: Optional[Path] = RulesArgument, output: Optional[Path] = OutputOption,
+              force: bool = ForceOption) -> None:
+    """Write a rule set's clinical policy as Markdown: every rule in plain words, definitions, thresholds."""
+    from .docs import rules_markdown
+    from .rules import load_rules
+
+    _emit(rules_markdown(load_rules(directory)), output, force)
 
 
 @rules_app.command("check")

@@ -298,3 +298,12 @@ def _check_settled(loader: Loader, name: str, index: int, q: QuestionSpec, fact_
             loader.problem(where, f"{q.id}: not_offered leaves nothing to choose")
             ok = False
     return ok
+
+
+def ask_when_node(question: Question) -> expr.Node | None:
+    """A question's `ask_when` as a checked expression tree (for documenting it), or None."""
+    if question.ask_when_text is None:
+        return None
+    node = expr.parse(question.ask_when_text)
+    expr.check(node, _FactScope(set()))
+    return node

@@ -160,6 +160,7 @@ class Rule:
     text: str
     where: Location  # of the id
     when_where: Location  # of the expression
+    reviewed: dt.date | None = None  # date of the last clinical review
 
 
 @dataclass(eq=False)
@@ -306,7 +307,7 @@ class Assessment:
     _trace: list["RuleTrace"] | None = field(default=None, init=False, repr=False)
 
     def to_row(self, file: str = "") -> dict[str, Any]:
-        """The machine-readable result (field names as in spec/case-file.md)."""
+        """The machine-readable result (field names as in docs/case-format.md)."""
         return {
             "id": self.case_id, "file": file, "classification": self.classification,
             "urgency": self.urgency, "conditions": list(self.conditions), "alerts": list(self.alerts),
@@ -561,7 +562,8 @@ def _load(directory: Path, interview: bool = True) -> tuple[RuleSet | None, list
             if rule.status == "retired":
                 continue
             rules.append(Rule(rule.id, layer or layer_names[0], raised[0], raised[1], rule.tier, rule.reason,
-                              rule.source, rule.status, rule.action, node, str(rule.when), where, when_where))
+                              rule.source, rule.status, rule.action, node, str(rule.when), where, when_where,
+                              rule.reviewed))
         for index, raw in enumerate(spec.checks):
             chk = loader.item(CheckSpec, raw, name, ("checks", index))
             if chk is None:
@@ -854,7 +856,7 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
 
     `evaluate(facts)` reads a flat fact dict (`{"pain.leg_side": ...}`) and returns a
     `Summary`; `row(case, source)` reads a case read the fast way (case.CASE_STRUCT)
-    and returns its result row (the fields of spec/case-file.md). The body evaluates
+    and returns its result row (the fields of docs/case-format.md). The body evaluates
     every rule in dependency order and, as each rule fires, records what it raises:
     the highest tier of each condition and alert, findings, the urgency, the rule ids.
     Definitions are computed where first needed; outcome flags are set as rules fire.

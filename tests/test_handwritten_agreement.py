@@ -1,5 +1,5 @@
 """The shipped YAML rules and an independent hand-written version of the policy
-(bench/handwritten.py, written from clinical-reference.md) agree on generated cases."""
+(bench/handwritten.py, written from the written policy, not the YAML) agree on generated cases."""
 
 from __future__ import annotations
 
