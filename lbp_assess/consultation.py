@@ -67,12 +67,18 @@ def start(ruleset: RuleSet, out_dir: Path | None, answers: Path | None = None, r
         interview, notes = Interview.from_draft(ruleset, resume)
         # Output goes beside the draft unless --out says otherwise (a draft never chooses it).
         session = Session(interview, (out_dir or resume.parent).resolve(), notes, resume.resolve(), True)
+        if interview.follow_up_of:  # the previous visit, when it is in the output folder
+            from . import followup
+
+            record = interview.follow_up_of
+            session.previous = followup.find_by_hash(session.out_dir, record["id"], record.get("file_hash"))
     elif follow_up is not None:
         from . import followup
 
         previous = followup.read_visit(follow_up)
         interview, refused = followup.start(ruleset, previous, load_case(answers) if answers else None)
-        notes = [f"{qid}: the earlier answer is not offered ({why})" for qid, why in refused.items()]
+        notes = [followup.introduction(interview.follow_up_of or {}),
+                 *(f"{qid}: the earlier answer is not offered ({why})" for qid, why in refused.items())]
         session = Session(interview, (out_dir or Path.cwd()).resolve(), notes, previous=previous)
     else:
         interview = Interview.from_case(ruleset, load_case(answers)) if answers else Interview(ruleset)

@@ -149,20 +149,31 @@ def find_previous(path: Path, case: Case, given: Path | None = None) -> tuple[Vi
         changed = record.file_hash and visit.file_hash != record.file_hash
         return visit, [f"The previous case file {given} has changed since this follow-up was recorded "
                        "(its SHA-256 differs)."] if changed else []
-    if record.file_hash is None:
-        return None, []
-    folder = path.parent
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "", record.id)
+    return find_by_hash(path.parent, record.id, record.file_hash, path), []
+
+
+def find_by_hash(folder: Path, case_id: str, recorded: str | None, skip: Path | None = None) -> Visit | None:
+    """The case file in `folder` whose SHA-256 is `recorded` (files named after `case_id` tried first)."""
+    if recorded is None or not folder.is_dir():
+        return None
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "", case_id)
     candidates = sorted((p for p in folder.iterdir() if p.suffix in CASE_SUFFIXES and p.suffix != ".jsonl"
-                         and p.is_file() and p.resolve() != path.resolve()),
+                         and p.is_file() and (skip is None or p.resolve() != skip.resolve())),
                         key=lambda p: (not p.name.startswith(stem), p.name))
     for candidate in candidates:
         try:
-            if candidate.stat().st_size <= MAX_FILE_BYTES and file_hash(candidate.read_bytes()) == record.file_hash:
-                return read_visit(candidate), []
-        except OSError:
+            if candidate.stat().st_size <= MAX_FILE_BYTES and file_hash(candidate.read_bytes()) == recorded:
+                return read_visit(candidate)
+        except (OSError, InputError):
             continue
-    return None, []
+    return None
+
+
+def introduction(record: dict[str, Any]) -> str:
+    """What the clinician is told as a follow-up interview starts."""
+    when = f" ({record['assessed_on']})" if record.get("assessed_on") else ""
+    return (f"Follow-up of {plain(record['id'])}{when}: what has changed is asked first; every red-flag question is "
+            "asked afresh; earlier answers to the stable history are offered (Enter keeps one).")
 
 
 # --------------------------------------------------------------------------- comparing two visits
