@@ -112,11 +112,13 @@ def suggestions(ruleset: RuleSet, previous: Case, visit_date: dt.date) -> dict[s
     return offered
 
 
-def start(ruleset: RuleSet, previous: Visit, answers: Case | None = None) -> tuple[Interview, dict[str, str]]:
-    """The interview of a follow-up to `previous`; `answers` (a case file for this visit) are answers.
-    Returns the interview and the suggestions refused (question -> why)."""
+def start(ruleset: RuleSet, previous: Visit, answers: Case | None = None,
+          today: dt.date | None = None) -> tuple[Interview, dict[str, str]]:
+    """The interview of a follow-up to `previous`; `answers` (a case file for this visit) are answers,
+    its assessed_on the date of this visit (else today). Returns the interview and the suggestions
+    refused (question -> why)."""
     base = Interview.from_case(ruleset, answers) if answers is not None else None
-    visit_date = answers.assessed_on if answers is not None and answers.assessed_on else dt.date.today()
+    visit_date = answers.assessed_on if answers is not None and answers.assessed_on else today or dt.date.today()
     if previous.case.assessed_on and visit_date < previous.case.assessed_on:
         raise InputError(f"{previous.source}: the previous visit is dated {previous.case.assessed_on}, after this "
                          f"visit ({visit_date}); a follow-up comes later")
@@ -317,7 +319,8 @@ def _asked(case: Case, a: Assessment) -> dict[str, Any]:
 def _words(question: Question, answers: dict[str, Any]) -> str:
     if question.id not in answers:
         return "not asked"
-    return answer_words(question, answers[question.id])
+    value = answers[question.id]
+    return answer_words(question, frozenset(value) if isinstance(value, list) and question.kind == "multi" else value)
 
 
 def _change(question: Question, then: dict[str, Any], now: dict[str, Any]) -> Change:
@@ -509,23 +512,29 @@ def series_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def series_table(rows: list[dict[str, Any]], ruleset: RuleSet) -> Any:
-    """The series as a rich table: a row per visit, new red flags in bold red."""
+    """The series as a rich table: a row per visit, red flags new since the visit before in bold red."""
     from rich.table import Table
 
     from .display import markup
 
-    m = ruleset.manifest
+    m, q = ruleset.manifest, ruleset.questionnaire
+    extent = q.by_id["pain.leg_extent"] if q else None
     table = Table(title="Visits in date order", title_justify="left")
-    for heading in ("Date", "Id", "Class", "Urgency", "Back", "Leg", "Extent", "Red flags"):
-        table.add_column(heading, overflow="fold")
+    for heading in ("Date", "Id", "Class", "Urgency", "Back", "Leg", "Red flags"):
+        table.add_column(heading, overflow="fold", no_wrap=heading in ("Date", "Class", "Back"))
     for row in rows:
-        flags = [f"{m.conditions[n].label} ({t})" for n, t in (f.split(":") for f in row["red_flags"])]
-        shown = markup("; ".join(flags) or "none")
-        if row["new_red_flags"]:
-            shown = f"[bold red]NEW: {markup('; '.join(row['new_red_flags']))}[/]" + (f"\n{shown}" if flags else "")
-        table.add_row(row["assessed_on"], markup(row["id"]), markup(m.classes[row["classification"]].label),
-                      m.tiers[row["urgency"]].label, _score(row["back_nrs"]), _score(row["leg_nrs"]),
-                      markup(row["leg_extent"] or "-"), shown)
+        flags = []
+        for name, tier in (f.split(":", 1) for f in row["red_flags"]):
+            label = m.conditions[name].label
+            shown = markup(f"{label} ({m.tiers[tier].label.lower()})")
+            new = any(text.startswith(label + " - ") for text in row["new_red_flags"])
+            flags.append(f"[bold red]NEW {shown}[/]" if new else shown)
+        named = m.classes[row["classification"]]
+        table.add_row(row["assessed_on"], markup(row["id"]), markup(named.short or named.label),
+                      m.tiers[row["urgency"]].label, _score(row["back_nrs"]),
+                      _score(row["leg_nrs"]) + (f"\n{markup(extent.choice_label(row['leg_extent']))}"
+                                                if extent and row["leg_extent"] else ""),
+                      "\n".join(flags) or "none")
     return table
 
 
