@@ -227,9 +227,10 @@ def test_a_follow_up_with_every_answer_unchanged_reports_no_change(path, days):
     visit_date = assume_dated + dt.timedelta(days=days)
     answers = validate_case({"format": "lbp-case/1", "id": "later", "assessed_on": visit_date.isoformat()}, "t")
     interview, _ = followup.start(RULESET, previous, answers)
+    advancing = RULESET.questionnaire.follow_up.advance_with_time
     interview.prefill({qid: v for qid, v in Interview.from_case(RULESET, previous.case).answers.items()
-                       if qid != "id"})
-    interview.keep_suggestions()  # the advanced duration, as Enter would keep it
+                       if qid != "id" and qid not in advancing})
+    interview.keep_suggestions()  # the duration grown by the days between the visits, as Enter keeps it
     case = interview.case()
     c = followup.compare(previous, followup.Visit(case, "later"), RULESET)
     before, after = RULESET.assess(previous.case), RULESET.assess(case)
