@@ -26,7 +26,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .case import CASE_SUFFIXES, Case, parse_case
 from .display import plain
@@ -38,9 +38,10 @@ from .rules import Assessment, RuleSet
 from .yamlio import MAX_FILE_BYTES, read_text
 
 #: The header line `assess` writes in every case file: which rules assessed it.
-_RULES_HEADER = re.compile(r"^# rules: (.+?); null = ", re.MULTILINE)
+_RULES_HEADER = re.compile(r"^# rules: ([ -~]{1,200}?); null = ", re.MULTILINE)
 _DATED_ID = re.compile(r"-\d{4}-\d{2}-\d{2}$")
-_DERIVED_START_BACK = (("start_back_total", "STarT Back total"), ("start_back_psychosocial", "psychosocial subscore"))
+_DERIVED_START_BACK = (("start_back_total", "STarT Back total"),
+                       ("start_back_psychosocial", "STarT Back psychosocial subscore"))
 
 
 # --------------------------------------------------------------------------- visits
@@ -280,7 +281,7 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
     changed = []
     for question in q.questions:
         if question.id in first or question.id in ("id", "assessor") or question.section == "notes" \
-                or question.label in new_positive:
+                or question.kind == "items" or question.label in new_positive:  # items: scored above
             continue
         if question.id in advance and days is not None:
             expected = _advanced(then_answers.get(question.id), question, days)
@@ -351,8 +352,10 @@ def _start_back(then: Assessment, now: Assessment) -> list[Change]:
         before, after = then.value(name), now.value(name)
         if before is None and after is None:
             continue
-        change = f"{after - before:+g}" if before is not None and after is not None and after != before else \
-            "" if before == after else "changed"
+        if before is None or after is None:
+            change = "changed"
+        else:
+            change = f"{after - before:+g}" if after != before else ""
         out.append(Change(label, "not recorded" if before is None else f"{before:g}",
                           "not recorded" if after is None else f"{after:g}", change))
     return out
@@ -379,7 +382,7 @@ def _warnings(c: Comparison) -> list[str]:
 # --------------------------------------------------------------------------- the note's section
 
 
-def section(comparison: Comparison | None, case: Case, ruleset: RuleSet, warnings: list[str] = ()) -> Section:
+def section(comparison: Comparison | None, case: Case, ruleset: RuleSet, warnings: Sequence[str] = ()) -> Section:
     """The "Since last visit" section that opens the note of a follow-up."""
     out = Section("Since last visit")
     record = case.follow_up_of

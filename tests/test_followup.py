@@ -213,6 +213,20 @@ def test_a_red_flag_that_resolves_is_listed_as_resolved():
     assert c.urgency.change == "lower"
 
 
+def test_start_back_change_is_given_as_scores_and_stratum():
+    def visit(case_id, day, items):
+        return followup.Visit(validate_case({"format": "lbp-case/1", "id": case_id, "assessed_on": day,
+                                             "psychosocial": {"start_back": items}}, case_id), case_id)
+    c = followup.compare(visit("a", "2026-11-01", [1, 1, 1, 0, 1, 1, 1, 0, 4]),
+                         visit("b", "2026-11-15", [1, 0, 0, 0, 0, 0, 0, 0, 1]), RULESET)
+    lines = [line.text for line in followup.section(c, c.now.case, RULESET).lines]
+    assert "STarT Back total: 7 -> 1 (-6)." in lines
+    assert "STarT Back psychosocial subscore: 4 -> 0 (-4)." in lines
+    assert "Alerts new since last visit: STarT Back: low risk." in lines
+    assert "Alerts cleared: STarT Back: high risk." in lines
+    assert not any(line.startswith("Other answers changed") for line in lines)  # not the items again
+
+
 CASE_FILES = sorted((EXAMPLES / "cases").glob("*.yaml")) + sorted((EXAMPLES / "vignettes").glob("*.yaml"))
 
 
