@@ -76,6 +76,8 @@ def note_of_file(path: Path, ruleset: RuleSet, fmt: str, full: bool = False, pre
         raise InputError.from_problems([Problem(Location(str(ruleset.directory)),
                                                 "the rule set has no interview.yaml")])
     earlier, warnings = None, []
+    if previous is not None and case.follow_up_of is None:
+        raise InputError(f"{path}: --previous is for a follow-up visit, and this case has no follow_up_of")
     if case.follow_up_of is not None:
         from .followup import find_previous  # builds on this module: imported where needed
 

@@ -300,6 +300,8 @@ def test_without_the_previous_visit_the_note_says_how_to_give_it(cli, tmp_path):
 def test_previous_of_another_case_is_a_one_line_error(cli):
     line = one_line_error(cli("note", str(CES_LATER), "--previous", str(RADICULAR)))
     assert "is case 'fu-radicular'" in line and "follows case 'fu-ces'" in line
+    line = one_line_error(cli("note", str(RADICULAR), "--previous", str(CES_BEFORE)))
+    assert "--previous is for a follow-up visit" in line
 
 
 # --------------------------------------------------------------------------- series and batch
