@@ -41,7 +41,7 @@ from .yamlio import MAX_FILE_BYTES, check_size, decode, load_json, load_yaml, re
 COLUMNS = (
     "id", "file", "classification", "urgency", "conditions", "alerts", "unscreened",
     "warnings", "rules_fired", "rules_version", "error",
-    "condition_tiers", "findings", "not_excluded",
+    "condition_tiers", "findings", "not_excluded", "follow_up_of",
 )
 FILES_PER_CHUNK = 100
 LINES_PER_CHUNK = 500  # standard input
@@ -58,6 +58,12 @@ def error_row(source: str, message: str) -> dict[str, Any]:
 Scored = tuple[dict[str, Any], "dict[str, Any] | None"]  # (row, expected labels)
 
 
+def _follow_up(row: dict[str, Any], case: Any) -> dict[str, Any]:
+    """The row of a follow-up visit names the earlier case it follows (lbp-case/1 follow_up_of)."""
+    row["follow_up_of"] = case.follow_up_of.id if case.follow_up_of is not None else None
+    return row
+
+
 # --------------------------------------------------------------------------- scoring one case
 
 
@@ -66,7 +72,7 @@ def _precise(ruleset: RuleSet, data: Any, name: str, source: str, text: str | No
     case = validate_case(data, name, text, line)
     # The fast path refused what the precise one accepts: score it anyway.
     expected = case.expected.model_dump(exclude_none=True) if case.expected else None
-    return ruleset.assess(case).to_row(source), expected
+    return _follow_up(ruleset.assess(case).to_row(source), case), expected
 
 
 def _expected(case: Any) -> dict[str, Any] | None:
@@ -87,7 +93,7 @@ def score_file(ruleset: RuleSet, path: str) -> Scored:
         if valid is None:
             check_size(data, path)  # before anything walks or prints the input
             return _precise(ruleset, data, path, path, text, None)
-        return ruleset.row_from_data(valid, path), _expected(valid)
+        return _follow_up(ruleset.row_from_data(valid, path), valid), _expected(valid)
     except InputError as err:
         return error_row(path, str(err)), None
 
@@ -98,7 +104,7 @@ def score_line(ruleset: RuleSet, raw: bytes, name: str, number: int) -> Scored:
         if len(raw) <= MAX_FILE_BYTES:
             valid = fast_json(raw)
             if valid is not None:
-                return ruleset.row_from_data(valid, source), _expected(valid)
+                return _follow_up(ruleset.row_from_data(valid, source), valid), _expected(valid)
         else:
             raise InputError.from_problems([Problem(Location(name, number),
                                                     f"line is {len(raw):,} bytes; a case is limited to "
@@ -118,7 +124,7 @@ def score_stdin_document(ruleset: RuleSet, raw: bytes) -> Scored:
         if valid is None:
             check_size(data, name)
             return _precise(ruleset, data, name, name, text, None)
-        return ruleset.row_from_data(valid, name), _expected(valid)
+        return _follow_up(ruleset.row_from_data(valid, name), valid), _expected(valid)
     except InputError as err:
         return error_row(name, str(err)), None
 
@@ -232,7 +238,8 @@ def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
         raw = block[pos:end]
         valid = fast_json(raw) if end - pos <= MAX_FILE_BYTES else None
         if valid is not None:
-            yield row_of(valid, f"{name}:{number}"), None if valid.expected is None else _expected(valid)
+            row = _follow_up(row_of(valid, f"{name}:{number}"), valid)
+            yield row, None if valid.expected is None else _expected(valid)
         elif raw.strip():  # not a valid case (blank lines are skipped): the located message
             yield score_line(ruleset, raw, name, number)
         pos, number = end + 1, number + 1

@@ -182,6 +182,32 @@ class Notes(_Section):
     goals: Optional[str] = None
 
 
+def _file_hash(value: str) -> str:
+    if not (value.startswith("sha256:") and len(value) == 71 and all(c in "0123456789abcdef" for c in value[7:])):
+        raise ValueError(f"expected sha256: and 64 lower-case hex digits, got {value!r}")
+    return value
+
+
+FileHash = Annotated[str, AfterValidator(_file_hash)]
+
+
+class FollowUpOf(_Section):
+    """Extension to lbp-case/1 (optional): this case is a follow-up visit of an earlier case.
+
+    `id` and `assessed_on` of the earlier case, the SHA-256 of its file as it was read
+    (`sha256:<64 hex>`, to find it again and to know whether it changed since), the rules
+    version it was assessed with (from its file's header, when known), and `carried_over`:
+    the questions whose earlier answers were kept without being asked at this visit
+    (a follow-up without a terminal). Red-flag screening answers are never carried over.
+    """
+
+    id: str = Field(min_length=1, max_length=80)
+    assessed_on: Optional[dt.date] = Field(None, strict=False)
+    file_hash: Optional[FileHash] = None
+    rules_version: Optional[str] = Field(None, min_length=1, max_length=200)
+    carried_over: Optional[list[str]] = None
+
+
 class Expected(_Section):
     classification: Optional[Classification] = None
     urgency: Optional[Urgency] = None
@@ -211,6 +237,8 @@ class Case(_Section):
     # Extension to lbp-case/1 (optional): where the vignette states each fact, as
     # `fact path: words quoted from the vignette`. Practice offers only these facts.
     vignette_mentions: Optional[dict[str, str]] = None
+    # Extension to lbp-case/1 (optional): the earlier visit this one follows (FollowUpOf).
+    follow_up_of: Optional[FollowUpOf] = None
     expected: Optional[Expected] = None
 
     def to_data(self) -> dict[str, Any]:
@@ -256,10 +284,12 @@ _FAST_VALIDATORS: list[tuple[str, str, Any]] = []  # (section, field, validator)
 #: `Case` for its located message (and scored, should `Case` accept it).
 CASE_STRUCT: Any = _struct(Case, "", _FAST_VALIDATORS)
 _DECODE_JSON = msgspec.json.Decoder(CASE_STRUCT).decode
-#: An empty struct per section, standing in for a section the case leaves out.
+#: An empty struct per section, standing in for a section the case leaves out
+#: (sections with a required field, such as follow_up_of, have none).
 EMPTY_SECTIONS: dict[str, Any] = {
     f.name: kind() for f in msgspec.structs.fields(CASE_STRUCT) for kind in get_args(f.type)
     if isinstance(kind, type) and issubclass(kind, msgspec.Struct)
+    and not any(g.required for g in msgspec.structs.fields(kind))
 }
 
 

@@ -121,6 +121,9 @@ def assess(
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted interview from "
                                                                  "its draft.", dir_okay=False),
     case_id: Optional[str] = typer.Option(None, "--id", help="The case id (pseudonymous)."),
+    follow_up: Optional[Path] = typer.Option(None, "--follow-up", help="A follow-up visit of this earlier case "
+                                                                       "file: what changed is asked first, red "
+                                                                       "flags afresh.", dir_okay=False),
     force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
@@ -128,12 +131,14 @@ def assess(
     from . import consultation
     from .rules import load_rules
 
-    if answers and resume:
-        raise typer.BadParameter("use --answers or --resume, not both")
-    session = consultation.start(load_rules(rules), out, answers, resume, case_id)
+    if resume and (answers or follow_up):
+        raise typer.BadParameter("--resume continues a draft; use it without --answers or --follow-up")
+    session = consultation.start(load_rules(rules), out, answers, resume, case_id, follow_up)
     consultation.prepare(session, force)
     is_tty = sys.stdin.isatty()
-    consultation.require_terminal(session, is_tty)
+    kept = consultation.require_terminal(session, is_tty)
+    if kept:
+        _err(f"kept from the last visit, not asked again: {', '.join(kept)}")
     if is_tty and (session.interview.missing() or session.resumed):
         _interview(session, force)
     case_path, note_path, note = consultation.finish(session, force)
@@ -164,7 +169,7 @@ def _interview(session, force: bool) -> None:
     prompter = TerminalPrompter()
     if session.resumed:
         prompter.notice(consultation.draft_summary(session))
-    elif session.interview.answers:
+    elif session.interview.answers and session.previous is None:
         prompter.notice(consultation.prefill_summary(session))
     for note in session.notes:
         prompter.notice(note)
@@ -212,6 +217,9 @@ def note(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the note to this file.",
                                           dir_okay=False),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="A follow-up's earlier case file (default: "
+                                                                     "found beside CASE by its recorded hash).",
+                                            dir_okay=False),
     rules: Optional[Path] = RulesOption,
 ) -> None:
     """Render the note of a case file: the record note to paste (default) or --full."""
@@ -220,7 +228,8 @@ def note(
     from .note import note_of_file
     from .rules import load_rules
 
-    text = note_of_file(case, load_rules(rules), fmt.value, full, _screen_width() if output is None else 100)
+    text = note_of_file(case, load_rules(rules), fmt.value, full, previous,
+                        _screen_width() if output is None else 100)
     if output is None:
         typer.echo(text, nl=False)
     else:
@@ -314,6 +323,56 @@ def practice_report(
         Console(highlight=False).print(report.table(summaries, ruleset))
     else:
         typer.echo(report.to_json(summaries) if chosen == "json" else report.to_csv(summaries, ruleset), nl=False)
+
+
+class CompareFormat(str, Enum):
+    md = "md"
+    text = "text"
+    json = "json"
+    table = "table"
+    csv = "csv"
+
+
+@app.command()
+def compare(
+    files: List[Path] = typer.Argument(..., help="OLD NEW: two visits' case files; with --series, one patient's "
+                                                "visits (files or a folder)."),
+    series: bool = typer.Option(False, "--series", help="Every visit in date order, as a table."),
+    fmt: Optional[CompareFormat] = typer.Option(None, "--format", "-f", help="two visits: md (default) | text | "
+                                                                            "json; --series: table (default on a "
+                                                                            "terminal) | json | csv"),
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """What changed between visits: class, urgency, red flags new and resolved, pain, answers."""
+    from . import followup
+    from .rules import load_rules
+
+    ruleset = load_rules(rules)
+    chosen = fmt.value if fmt else ("table" if sys.stdout.isatty() else "json") if series else "md"
+    if series != (chosen in ("table", "csv")) and chosen != "json":
+        raise typer.BadParameter(f"--format {chosen} is for {'two visits' if series else '--series'}")
+    if not series and len(files) != 2:
+        raise typer.BadParameter("give two case files, OLD NEW (or --series for more)")
+    visits = [followup.read_visit(f) for f in (followup.series_files(files) if series else files)]
+    if series:
+        _show_series(*followup.series(visits, ruleset), ruleset, chosen)
+    else:
+        typer.echo(followup.render_comparison(followup.compare(*visits, ruleset), ruleset, chosen), nl=False)
+
+
+def _show_series(rows, warnings, ruleset, fmt: str) -> None:
+    from . import followup
+
+    if fmt == "table":
+        from rich.console import Console
+
+        Console(highlight=False).print(followup.series_table(rows, ruleset))
+    else:
+        import json
+
+        typer.echo(followup.series_csv(rows) if fmt == "csv" else json.dumps(rows, indent=2, ensure_ascii=False))
+    for warning in warnings:
+        _err(warning)
 
 
 class ExplainFormat(str, Enum):

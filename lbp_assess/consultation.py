@@ -10,6 +10,9 @@ Nothing is lost and nothing is overwritten:
   patient data); the draft is removed only after both outputs are written;
 - an operating-system error (permission, read-only, disk full) is reported as
   one line naming the file, with the draft still in place.
+
+A follow-up visit (`follow_up`, the previous case file) starts from the
+previous case (followup.start); its note opens with what changed since then.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Session:
     notes: list[str]  # messages about resumed answers that were dropped
     draft: Path | None = None  # reserved when the interview starts asking
     resumed: bool = False
+    previous: Any = None  # the visit this one follows (followup.Visit), when known
 
     def autosave(self, interview: Interview) -> None:
         if self.draft is None:
@@ -57,12 +61,25 @@ class Session:
 
 
 def start(ruleset: RuleSet, out_dir: Path | None, answers: Path | None = None, resume: Path | None = None,
-          case_id: str | None = None) -> Session:
+          case_id: str | None = None, follow_up: Path | None = None) -> Session:
     notes: list[str] = []
     if resume is not None:
         interview, notes = Interview.from_draft(ruleset, resume)
         # Output goes beside the draft unless --out says otherwise (a draft never chooses it).
         session = Session(interview, (out_dir or resume.parent).resolve(), notes, resume.resolve(), True)
+        if interview.follow_up_of:  # the previous visit, when it is in the output folder
+            from . import followup
+
+            record = interview.follow_up_of
+            session.previous = followup.find_by_hash(session.out_dir, record["id"], record.get("file_hash"))
+    elif follow_up is not None:
+        from . import followup
+
+        previous = followup.read_visit(follow_up)
+        interview, refused = followup.start(ruleset, previous, load_case(answers) if answers else None)
+        notes = [followup.introduction(interview.follow_up_of or {}),
+                 *(f"{qid}: the earlier answer is not offered ({why})" for qid, why in refused.items())]
+        session = Session(interview, (out_dir or Path.cwd()).resolve(), notes, previous=previous)
     else:
         interview = Interview.from_case(ruleset, load_case(answers)) if answers else Interview(ruleset)
         session = Session(interview, (out_dir or Path.cwd()).resolve(), notes)
@@ -90,14 +107,22 @@ def prepare(session: Session, force: bool) -> None:
             raise OutputExistsError(refused)
 
 
-def require_terminal(session: Session, is_tty: bool) -> None:
-    """Without a terminal, every relevant question that is not optional must be answered."""
+def require_terminal(session: Session, is_tty: bool) -> list[str]:
+    """Without a terminal, every relevant question that is not optional must be answered; a
+    follow-up keeps the earlier answers it offers (returned), as Enter would, but never a red flag."""
+    kept: list[str] = []
+    if not is_tty and session.interview.follow_up_of:
+        from .followup import keep_earlier_answers
+
+        kept = keep_earlier_answers(session.interview)
     missing = [q for q in session.interview.missing() if not q.optional]
     if missing and not is_tty:
         first = ", ".join(q.id for q in missing[:3]) + (" ..." if len(missing) > 3 else "")
         raise NoTerminalError(
             f"no terminal to ask {len(missing)} unanswered question(s) ({first}); run in a terminal, "
-            "or give every answer in a case file with --answers FILE")
+            "or give every answer in a case file with --answers FILE"
+            + (" (red-flag questions are asked afresh at every visit)" if session.interview.follow_up_of else ""))
+    return kept
 
 
 def file_stem(case_id: str) -> str:
@@ -222,7 +247,7 @@ def finish(session: Session, force: bool, today: dt.date | None = None) -> tuple
         for path in (case_path, note_path):
             refuse_existing(path, force)
         assessment = interview.ruleset.assess(case)
-        note = build_note(case, assessment, interview.ruleset, today)
+        note = build_note(case, assessment, interview.ruleset, today, previous=session.previous)
         with writing(session.out_dir):
             session.out_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         with writing(case_path):

@@ -49,6 +49,8 @@ SECTION_PURPOSES = {
     "progression": "How the episode is going.",
     "psychosocial": "The STarT Back answers (optional): the answers only, never the item wording.",
     "notes": "Free text in the clinician's words. The rules never read it.",
+    "follow_up_of": "Extension (optional): this case is a follow-up visit of an earlier case, as "
+                    "`assess --follow-up` records it. The rules never read it.",
     "expected": "An agreed answer for the case, checked by `score --expect`, the rule tests and practice "
                 "mode. The rules never read it.",
 }
@@ -58,6 +60,15 @@ FIELD_DESCRIPTIONS = {
     "format": "The format and its version. Always `lbp-case/1`; a file without it is refused.",
     "assessed_on": "The date of the assessment, as YYYY-MM-DD (optional).",
     "vignette": "The case told as a patient would tell it, for practice mode (optional).",
+    "follow_up_of": "Extension (optional): this case is a follow-up visit of an earlier case "
+                    "(written by `assess --follow-up`).",
+    "follow_up_of.id": "The id of the earlier case.",
+    "follow_up_of.assessed_on": "The date of the earlier visit, as YYYY-MM-DD.",
+    "follow_up_of.file_hash": "`sha256:` and the SHA-256 of the earlier case file as it was read: it finds "
+                              "the file again and tells whether it changed since.",
+    "follow_up_of.rules_version": "The rules the earlier visit was assessed with, when its file says.",
+    "follow_up_of.carried_over": "Questions whose earlier answers were kept without being asked at this "
+                                 "visit (scripted follow-ups). Red-flag screening answers are never carried over.",
     "vignette_mentions": "Extension (optional): where the vignette states each fact, as "
                          "`fact path: words quoted from the vignette`. Practice offers only these facts.",
     "expected.classification": "The agreed class: non_specific, radicular, stenosis or red_flag.",
@@ -82,6 +93,7 @@ RESULT_FIELDS = {
     "condition_tiers": "addition: the tier raised for each condition",
     "findings": "addition: musculoskeletal findings (e.g. `radicular_likely`)",
     "not_excluded": "addition: ids of rules that unknown answers kept from being decided (could not be excluded)",
+    "follow_up_of": "addition: for a follow-up visit, the id of the case it follows (empty otherwise)",
 }
 
 

@@ -18,6 +18,12 @@ tests use a scripted one), calling `autosave` after every change.
 
 Answers are three-valued like the case file: a value, or `None` when the
 clinician chose "unsure / not asked". A question with no entry is not yet asked.
+
+Suggestions are not answers: at a follow-up visit the earlier answers to the
+stable history are offered as each question's default (Enter keeps one), and
+count only once given. A red-flag screening question never takes a suggestion.
+An interview `follow_up_of` an earlier case asks the questionnaire's
+since-last-visit questions first and records where it came from in the case.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .case import FORMAT, Case, facts_of, problems_from, validate_case
+from .case import FORMAT, Case, FollowUpOf, facts_of, problems_from, validate_case
 from .errors import InputError, Location, Problem
 from .files import atomic_write
 from .questionnaire import Question, Questionnaire, answer_problem
@@ -136,13 +142,17 @@ class Interview:
     """The state of one interview: answers, position, journal."""
 
     def __init__(self, ruleset: RuleSet, answers: dict[str, Any] | None = None,
-                 journal: list[dict[str, Any]] | None = None, assessed_on: str | None = None):
+                 journal: list[dict[str, Any]] | None = None, assessed_on: str | None = None,
+                 suggestions: dict[str, Any] | None = None, follow_up_of: dict[str, Any] | None = None):
         if ruleset.questionnaire is None:
             raise InputError(f"{ruleset.directory}: this rule set has no interview.yaml")
         self.ruleset = ruleset
         self.questionnaire: Questionnaire = ruleset.questionnaire
-        self.questions = self.questionnaire.questions
+        self.follow_up_of = follow_up_of  # case data of `follow_up_of`, or None for a first visit
+        self.questions = self.questionnaire.follow_up_order() if follow_up_of else self.questionnaire.questions
         self.answers: dict[str, Any] = dict(answers or {})
+        self.suggestions: dict[str, Any] = {}
+        self.suggest(suggestions or {})
         self.journal: list[dict[str, Any]] = list(journal or [])
         self.assessed_on = assessed_on or dt.date.today().isoformat()
         self.position: int | None = None
@@ -172,6 +182,41 @@ class Interview:
                 refused[qid] = str(err)
         self._settle()
         return refused
+
+    def suggest(self, values: dict[str, Any]) -> dict[str, str]:
+        """Offer defaults that are not answers (earlier answers at a follow-up); return
+        {question: why refused}. Red-flag screening questions are always asked afresh."""
+        refused = {}
+        screening = set(self.ruleset.manifest.screening)
+        for qid, value in values.items():
+            question = self.questionnaire.by_id.get(qid)
+            if question is None:
+                refused[qid] = "no longer in the questionnaire"
+            elif qid in screening:
+                refused[qid] = "a red-flag screening question is asked afresh at every visit"
+            else:
+                try:
+                    self.suggestions[qid] = self.validate(question, value)
+                except InvalidAnswer as err:
+                    refused[qid] = str(err)
+        return refused
+
+    def keep_suggestions(self) -> list[str]:
+        """Take the suggestion of every relevant unanswered question as its answer, as Enter would
+        (a follow-up without a terminal); return the questions answered so."""
+        kept = []
+        while True:
+            facts = self.facts()
+            question = next((q for q in self.questions if q.id not in self.answers and q.id in self.suggestions
+                             and self.relevant(q, facts)), None)
+            if question is None:
+                break
+            self.answers[question.id] = self.suggestions[question.id]
+            self.journal.append({"at": _now(), "event": "kept", "question": question.id,
+                                 "value": self.suggestions[question.id]})
+            kept.append(question.id)
+        self._settle()
+        return kept
 
     # ---------------------------------------------------------------- facts
 
@@ -215,10 +260,13 @@ class Interview:
         return None if self.position is None else self.questions[self.position]
 
     def default(self, question: Question) -> Any:
-        """The current answer (None = unsure); else an answer an edit removed (offered again, so
-        undoing the edit takes one key a question); else NOT_ANSWERED."""
+        """The current answer (None = unsure); else the suggestion (a follow-up's earlier answer);
+        else an answer an edit removed (offered again, so undoing the edit takes one key a
+        question); else NOT_ANSWERED."""
         if question.id in self.answers:
             return self.answers[question.id]
+        if question.id in self.suggestions:
+            return self.suggestions[question.id]
         removed = [e.get("value") for e in self.journal
                    if e.get("event") == "dropped" and e.get("question") == question.id]
         if removed and removed[-1] is not None and answer_problem(question.id, removed[-1]) is None:
@@ -328,7 +376,7 @@ class Interview:
 
     def _data(self, recorded: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = {"format": FORMAT}
-        for q in self.questions:
+        for q in self.questionnaire.questions:
             if q.id not in recorded:
                 continue
             value = recorded[q.id]
@@ -338,6 +386,8 @@ class Interview:
             elif value is not None or q.is_fact:
                 data.setdefault(section, {})[name] = value
         data["assessed_on"] = self.assessed_on
+        if self.follow_up_of:
+            data["follow_up_of"] = self.follow_up_of
         return data
 
     def _case(self, answers: dict[str, Any]) -> Case:
@@ -430,6 +480,7 @@ class Interview:
             "format": DRAFT_FORMAT, "updated": _now(), "questionnaire": self.questionnaire.version,
             "rules_version": self.ruleset.version, "assessed_on": self.assessed_on,
             "position": current.id if current else None, "answers": self.answers, "journal": self.journal,
+            **({"suggestions": self.suggestions, "follow_up_of": self.follow_up_of} if self.follow_up_of else {}),
         }
 
     def save_draft(self, path: Path) -> None:
@@ -447,7 +498,9 @@ class Interview:
             draft = Draft.model_validate(data)
         except ValidationError as exc:
             raise InputError.from_problems(problems_from(exc, name, text, model=Draft)) from None
-        interview = cls(ruleset, {}, draft.journal, draft.assessed_on.isoformat() if draft.assessed_on else None)
+        follow_up_of = draft.follow_up_of.model_dump(mode="json", exclude_none=True) if draft.follow_up_of else None
+        interview = cls(ruleset, {}, draft.journal, draft.assessed_on.isoformat() if draft.assessed_on else None,
+                        draft.suggestions, follow_up_of)
         refused = interview.prefill(draft.answers)
         notes = [f"{qid}: {why}; " + ("answer dropped" if qid not in interview.questionnaire.by_id
                                       else "it will be asked again") for qid, why in refused.items()]
@@ -479,6 +532,8 @@ class Draft(BaseModel):
     journal: list[dict[str, Any]] = []
     assessed_on: Optional[dt.date] = Field(None, strict=False)
     position: Optional[str] = None
+    suggestions: dict[str, Any] = {}
+    follow_up_of: Optional[FollowUpOf] = None
 
 
 def _with(alert: LiveAlert, change: str, was: str) -> LiveAlert:

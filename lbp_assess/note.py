@@ -67,17 +67,30 @@ class Note:
     result: dict[str, Any]
 
 
-def note_of_file(path: Path, ruleset: RuleSet, fmt: str, full: bool = False, width: int = WIDTH) -> str:
-    """The note of a saved case file, rendered (what `lbp-assess note` prints)."""
+def note_of_file(path: Path, ruleset: RuleSet, fmt: str, full: bool = False, previous: Path | None = None,
+                 width: int = WIDTH) -> str:
+    """The note of a saved case file, rendered (what `lbp-assess note` prints). The note of a
+    follow-up compares it with the previous visit: `previous`, or the file beside it with the
+    SHA-256 the follow-up recorded."""
     case = load_case(path)
     if ruleset.questionnaire is None:
         raise InputError.from_problems([Problem(Location(str(ruleset.directory)),
                                                 "the rule set has no interview.yaml")])
-    return render(build_note(case, ruleset.assess(case), ruleset, full=full), fmt, width)
+    earlier, warnings = None, []
+    if previous is not None and case.follow_up_of is None:
+        raise InputError(f"{path}: --previous is for a follow-up visit, and this case has no follow_up_of")
+    if case.follow_up_of is not None:
+        from .followup import find_previous  # builds on this module: imported where needed
+
+        earlier, warnings = find_previous(Path(path), case, previous)
+    return render(build_note(case, ruleset.assess(case), ruleset, full=full, previous=earlier,
+                             previous_warnings=warnings), fmt, width)
 
 
 def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.date | None = None,
-               full: bool = False) -> Note:
+               full: bool = False, previous: Any = None, previous_warnings: list[str] | None = None) -> Note:
+    """The note; a follow-up's (case.follow_up_of) opens with what changed since `previous`, the
+    earlier visit (a followup.Visit), or says that it was not found."""
     q = ruleset.questionnaire
     if q is None:  # pragma: no cover - the shipped rules always have one
         raise ValueError("the rule set has no interview.yaml")
@@ -120,11 +133,20 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
     footer = f"Generated {today.isoformat()} by lbp-assess {__version__} with rules {a.rules_version}.\n{disclaimer}"
     sections = [_summary(a, ruleset, q), *([notes] if notes.lines else []), *history,
                 _impression(a, ruleset, q, full), *plan, safety_net]
+    if case.follow_up_of is not None:
+        sections.insert(0, _since_last_visit(case, a, ruleset, previous, previous_warnings or []))
     title = "Low back pain assessment - " + ("subjective summary" if full else "record note")
     return Note(title, meta, disclaimer if full else "", [s for s in sections if s.lines], footer, a.to_row())
 
 
 # --------------------------------------------------------------------------- summary
+
+
+def _since_last_visit(case: Case, a: Assessment, ruleset: RuleSet, previous: Any, warnings: list[str]) -> Section:
+    from . import followup  # builds on this module: imported where needed
+
+    comparison = followup.compare(previous, followup.Visit(case, ""), ruleset, a) if previous is not None else None
+    return followup.section(comparison, case, ruleset, warnings)
 
 
 def _summary(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> Section:

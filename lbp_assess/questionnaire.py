@@ -16,7 +16,7 @@ labels, so the note, explain and practice word answers alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -50,11 +50,20 @@ class QuestionSpec(_Strict):
     optional: bool = False
 
 
+class FollowUpSpec(_Strict):
+    section: str
+    ask_first: list[str] = []
+    reworded: dict[str, str] = {}
+    offer_earlier: list[str] = []
+    advance_with_time: list[str] = []
+
+
 class QuestionnaireSpec(_Strict):
     title: str
     version: str
     sections: dict[str, str]
     questions: list[QuestionSpec]
+    follow_up: Optional[FollowUpSpec] = None
 
 
 @dataclass(eq=False)
@@ -113,14 +122,36 @@ class Question:
         return self.id in FACTS
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """How a follow-up visit is asked (interview.yaml `follow_up`)."""
+
+    section: str  # the heading of the questions asked first
+    ask_first: tuple[str, ...]
+    reworded: dict[str, str]
+    offer_earlier: tuple[str, ...]  # stable history: the earlier answer is the default
+    advance_with_time: tuple[str, ...]  # durations (weeks or days) that grow between visits
+
+
 @dataclass(eq=False)
 class Questionnaire:
     title: str
     version: str
     questions: list[Question]
+    follow_up: FollowUp | None = None
 
     def __post_init__(self) -> None:
         self.by_id = {q.id: q for q in self.questions}
+
+    def follow_up_order(self) -> list[Question]:
+        """The questions of a follow-up visit: what has changed first, under its own heading
+        and wording, then the rest in their usual order."""
+        if self.follow_up is None:
+            return list(self.questions)
+        f = self.follow_up
+        first = [replace(self.by_id[qid], section_title=f.section, text=f.reworded.get(qid, self.by_id[qid].text))
+                 for qid in f.ask_first]
+        return first + [q for q in self.questions if q.id not in f.ask_first]
 
     def label(self, fact: str) -> str:
         q = self.by_id.get(fact)
@@ -267,7 +298,52 @@ def load(loader: Loader, path: Any, screening: list[str]) -> Questionnaire | Non
     if "id" not in seen:
         loader.problem(Location(name, 1, 1), "the case `id` is never asked; add a question for it")
         ok = False
-    return Questionnaire(spec.title, spec.version, questions) if ok else None
+    follow_up = _follow_up(loader, name, spec, {q.id: q for q in questions}, screening) if spec.follow_up else None
+    ok = ok and (spec.follow_up is None or follow_up is not None)
+    return Questionnaire(spec.title, spec.version, questions, follow_up) if ok else None
+
+
+def _follow_up(loader: Loader, name: str, spec: QuestionnaireSpec, questions: dict[str, Question],
+               screening: list[str]) -> FollowUp | None:
+    """Check `follow_up`: known questions; what is asked first is gated only by what is asked before
+    it there; no red-flag screening answer offered from the last visit; durations in weeks or days."""
+    f = spec.follow_up
+    assert f is not None
+    problems = 0
+
+    def refuse(key: tuple[Any, ...], message: str) -> None:
+        nonlocal problems
+        problems += 1
+        loader.problem(loader.at(name, ("follow_up", *key)), message)
+
+    for key in ("ask_first", "offer_earlier", "advance_with_time"):
+        for index, qid in enumerate(getattr(f, key)):
+            if qid not in questions:
+                refuse((key, index), f"unknown question `{qid}`{did_you_mean(qid, questions)}")
+    for qid in f.reworded:
+        if qid not in f.ask_first:
+            refuse(("reworded", qid), f"`{qid}` is not in ask_first; only questions asked first are reworded")
+    for index, qid in enumerate(f.ask_first):
+        question = questions.get(qid)
+        if question is not None and question.ask_when is not None:
+            before = set(f.ask_first[:index])
+            later = [r.name for r in expr.references(expr.parse(question.ask_when_text or ""))
+                     if r.name not in before]
+            if later:
+                refuse(("ask_first", index), f"`{qid}` is asked when `{later[0]}` allows, which is not asked "
+                                             "before it in ask_first")
+    for index, qid in enumerate(f.offer_earlier):
+        if qid in screening or qid == "id":
+            refuse(("offer_earlier", index), f"`{qid}` is asked afresh at every visit"
+                   + (" (a red-flag screening question)" if qid in screening else ""))
+    for index, qid in enumerate(f.advance_with_time):
+        question = questions.get(qid)
+        if question is not None and (qid not in f.offer_earlier or question.unit not in ("weeks", "days")):
+            refuse(("advance_with_time", index), f"`{qid}` must be in offer_earlier and measured in weeks or days")
+    if problems:
+        return None
+    return FollowUp(f.section, tuple(f.ask_first), dict(f.reworded), tuple(f.offer_earlier),
+                    tuple(f.advance_with_time))
 
 
 def _check_settled(loader: Loader, name: str, index: int, q: QuestionSpec, fact_kind: str,

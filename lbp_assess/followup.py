@@ -1,0 +1,546 @@
+"""Follow-up visits: start from the last visit, and compare visits.
+
+A follow-up starts from the previous case file: the interview asks what has
+changed first (interview.yaml `follow_up`), asks every red-flag screening
+question afresh, and offers the earlier answers to the stable history as
+defaults (suggestions, never answers). Durations advance by the days between
+the two visits. The new case records `follow_up_of`: the earlier case's id,
+date, the SHA-256 of its file and the rules version it was assessed with.
+
+A comparison scores both visits with one rule set and says what changed: class
+and urgency, red flags new since the last visit (first) and resolved, the
+since-last-visit answers (pain scores, leg extent, walking) with their change,
+STarT Back, every other answer that changed, and a warning when the visits were
+assessed with other rules than the ones used here. A series puts one patient's
+visits in date order as a table. Everything here works without a terminal; the
+note and the `compare` command render it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from .case import CASE_SUFFIXES, Case, parse_case
+from .display import plain
+from .errors import InputError, Location, Problem
+from .interview import Interview
+from .note import Note, Section, answer_words, render
+from .questionnaire import Question
+from .rules import Assessment, RuleSet
+from .yamlio import MAX_FILE_BYTES, read_text
+
+#: The header line `assess` writes in every case file: which rules assessed it.
+_RULES_HEADER = re.compile(r"^# rules: ([ -~]{1,200}?); null = ", re.MULTILINE)
+_DATED_ID = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+_DERIVED_START_BACK = (("start_back_total", "STarT Back total"),
+                       ("start_back_psychosocial", "STarT Back psychosocial subscore"))
+
+
+# --------------------------------------------------------------------------- visits
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One saved visit: its case, where it came from, and the rules it was assessed with (when known)."""
+
+    case: Case
+    source: str
+    file_hash: str | None = None
+    rules_version: str | None = None
+
+
+def file_hash(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def read_visit(path: Path | str) -> Visit:
+    """A case file as a visit: validated, hashed, with the rules version from its header."""
+    name = str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise InputError.from_problems([Problem(Location(name), f"cannot read: {err.strerror or err}")]) from None
+    text = read_text(name, data)
+    found = _RULES_HEADER.search(text[:500])
+    return Visit(parse_case(text, name), name, file_hash(data), found.group(1) if found else None)
+
+
+def record_of(previous: Visit) -> dict[str, Any]:
+    """The `follow_up_of` data of a follow-up to `previous`."""
+    record: dict[str, Any] = {"id": previous.case.id}
+    if previous.case.assessed_on:
+        record["assessed_on"] = previous.case.assessed_on.isoformat()
+    if previous.file_hash:
+        record["file_hash"] = previous.file_hash
+    if previous.rules_version:
+        record["rules_version"] = previous.rules_version
+    return record
+
+
+def next_id(previous_id: str, visit_date: dt.date) -> str:
+    """The suggested id of a follow-up: the earlier id (without a date it ends in) and this visit's date."""
+    return f"{_DATED_ID.sub('', previous_id)[:69]}-{visit_date.isoformat()}"
+
+
+def suggestions(ruleset: RuleSet, previous: Case, visit_date: dt.date) -> dict[str, Any]:
+    """The earlier answers to the stable history (interview.yaml `follow_up.offer_earlier`), durations
+    advanced by the days between the visits, and the id of this visit. Red flags are never among them."""
+    q = ruleset.questionnaire
+    follow_up = q.follow_up if q else None
+    if follow_up is None:
+        return {}
+    earlier = Interview.from_case(ruleset, previous).answers
+    offered = {qid: earlier[qid] for qid in follow_up.offer_earlier if earlier.get(qid) is not None}
+    for qid in follow_up.advance_with_time:
+        if qid not in offered:
+            continue
+        if previous.assessed_on is None:
+            del offered[qid]  # how long ago cannot be known: asked afresh
+            continue
+        days = (visit_date - previous.assessed_on).days
+        unit = q.by_id[qid].unit  # type: ignore[union-attr]
+        offered[qid] = round(offered[qid] + (days / 7 if unit == "weeks" else days), 1)
+    offered["id"] = next_id(previous.id, visit_date)
+    return offered
+
+
+def start(ruleset: RuleSet, previous: Visit, answers: Case | None = None,
+          today: dt.date | None = None) -> tuple[Interview, dict[str, str]]:
+    """The interview of a follow-up to `previous`; `answers` (a case file for this visit) are answers,
+    its assessed_on the date of this visit (else today). Returns the interview and the suggestions
+    refused (question -> why)."""
+    base = Interview.from_case(ruleset, answers) if answers is not None else None
+    visit_date = answers.assessed_on if answers is not None and answers.assessed_on else today or dt.date.today()
+    if previous.case.assessed_on and visit_date < previous.case.assessed_on:
+        raise InputError(f"{previous.source}: the previous visit is dated {previous.case.assessed_on}, after this "
+                         f"visit ({visit_date}); a follow-up comes later")
+    interview = Interview(ruleset, base.answers if base else {}, assessed_on=visit_date.isoformat(),
+                          follow_up_of=record_of(previous))
+    refused = interview.suggest(suggestions(ruleset, previous.case, visit_date))
+    return interview, refused
+
+
+def keep_earlier_answers(interview: Interview) -> list[str]:
+    """Without a terminal: the earlier answers offered are kept (as Enter would keep them) and
+    the case records which (`follow_up_of.carried_over`)."""
+    kept = interview.keep_suggestions()
+    carried = [qid for qid in kept if qid != "id"]
+    if carried and interview.follow_up_of is not None:
+        interview.follow_up_of = {**interview.follow_up_of, "carried_over": carried}
+    return kept
+
+
+def find_previous(path: Path, case: Case, given: Path | None = None) -> tuple[Visit | None, list[str]]:
+    """The visit `case` (read from `path`) follows: `given`, or the case file beside it whose
+    SHA-256 is the one recorded. Returns the visit (None when not found) and warnings."""
+    record = case.follow_up_of
+    if record is None:
+        return None, []
+    if given is not None:
+        visit = read_visit(given)
+        if visit.case.id != record.id:
+            raise InputError(f"{given}: is case {visit.case.id!r}, but {path} follows case {record.id!r}")
+        changed = record.file_hash and visit.file_hash != record.file_hash
+        return visit, [f"The previous case file {given} has changed since this follow-up was recorded "
+                       "(its SHA-256 differs)."] if changed else []
+    return find_by_hash(path.parent, record.id, record.file_hash, path), []
+
+
+def find_by_hash(folder: Path, case_id: str, recorded: str | None, skip: Path | None = None) -> Visit | None:
+    """The case file in `folder` whose SHA-256 is `recorded` (files named after `case_id` tried first)."""
+    if recorded is None or not folder.is_dir():
+        return None
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "", case_id)
+    candidates = sorted((p for p in folder.iterdir() if p.suffix in CASE_SUFFIXES and p.suffix != ".jsonl"
+                         and p.is_file() and (skip is None or p.resolve() != skip.resolve())),
+                        key=lambda p: (not p.name.startswith(stem), p.name))
+    for candidate in candidates:
+        try:
+            if candidate.stat().st_size <= MAX_FILE_BYTES and file_hash(candidate.read_bytes()) == recorded:
+                return read_visit(candidate)
+        except (OSError, InputError):
+            continue
+    return None
+
+
+def introduction(record: dict[str, Any]) -> str:
+    """What the clinician is told as a follow-up interview starts."""
+    when = f" ({record['assessed_on']})" if record.get("assessed_on") else ""
+    return (f"Follow-up of {plain(record['id'])}{when}: what has changed is asked first; every red-flag question is "
+            "asked afresh; earlier answers to the stable history are offered (Enter keeps one).")
+
+
+# --------------------------------------------------------------------------- comparing two visits
+
+
+@dataclass(frozen=True)
+class Change:
+    """One answer or score at both visits, as it reads, and the change ("+2", "changed", "")."""
+
+    label: str
+    then: str
+    now: str
+    change: str
+
+
+@dataclass
+class Comparison:
+    then: Visit
+    now: Visit
+    rules_version: str
+    days: int | None
+    classification: Change
+    urgency: Change
+    new_red_flags: list[str]  # conditions raised now and not then (or higher), loudly first
+    new_positive: list[str]  # red-flag screening answers "yes" now and not then
+    unscreened_now: list[str]  # red-flag questions screened then and not now
+    resolved_red_flags: list[str]
+    lower_red_flags: list[str]
+    since_last_visit: list[Change]
+    start_back: list[Change]
+    alerts_new: list[str]
+    alerts_cleared: list[str]
+    changed: list[Change]  # every other answer that changed
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def unchanged(self) -> bool:
+        """No answer, score or result differs between the visits."""
+        return not (self.new_red_flags or self.new_positive or self.unscreened_now or self.resolved_red_flags
+                    or self.lower_red_flags or self.alerts_new or self.alerts_cleared or self.changed
+                    or self.classification.change or self.urgency.change
+                    or any(c.change for c in self.since_last_visit + self.start_back))
+
+    def to_data(self) -> dict[str, Any]:
+        def visit(v: Visit) -> dict[str, Any]:
+            return {"id": v.case.id, "file": v.source,
+                    "assessed_on": v.case.assessed_on.isoformat() if v.case.assessed_on else None,
+                    "rules_version": v.rules_version}
+        changes = ("since_last_visit", "start_back", "changed")
+        return {
+            "then": visit(self.then), "now": visit(self.now), "rules_version": self.rules_version, "days": self.days,
+            "unchanged": self.unchanged, "classification": vars(self.classification), "urgency": vars(self.urgency),
+            **{name: getattr(self, name) for name in ("new_red_flags", "new_positive", "unscreened_now",
+                                                      "resolved_red_flags", "lower_red_flags", "alerts_new",
+                                                      "alerts_cleared")},
+            **{name: [vars(c) for c in getattr(self, name)] for name in changes},
+            "warnings": self.warnings,
+        }
+
+
+def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessment | None = None) -> Comparison:
+    """What changed between two visits of one patient, both scored with `ruleset`."""
+    q = ruleset.questionnaire
+    if q is None:  # pragma: no cover - the shipped rules always have one
+        raise ValueError("the rule set has no interview.yaml")
+    m = ruleset.manifest
+    a_then, a_now = ruleset.assess(then.case), now_assessment or ruleset.assess(now.case)
+    days = (now.case.assessed_on - then.case.assessed_on).days if then.case.assessed_on and now.case.assessed_on \
+        else None
+    rank = ruleset.tier_rank
+
+    def tier(t: str) -> str:
+        return m.tiers[t].label.upper()
+
+    new, resolved, lower = [], [], []
+    for name, t in sorted(a_now.conditions.items(), key=lambda c: rank[c[1]]):
+        was = a_then.conditions.get(name)
+        label = m.conditions[name].label
+        if was is None:
+            new.append(f"{label} - {tier(t)} ({m.tiers[t].time_frame})")
+        elif rank[t] < rank[was]:
+            new.append(f"{label} - {tier(t)} ({m.tiers[t].time_frame}), was {tier(was)}")
+        elif rank[t] > rank[was]:
+            lower.append(f"{label} - {tier(t)}, was {tier(was)}")
+    for name, was in a_then.conditions.items():
+        if name not in a_now.conditions:
+            resolved.append(f"{m.conditions[name].label} (was {tier(was)})")
+    screening = m.screening
+    new_positive = [q.label(f) for f in screening if a_now.facts.get(f) is True and a_then.facts.get(f) is not True]
+    unscreened = [q.label(f) for f in screening if a_now.facts.get(f) is None and a_then.facts.get(f) is not None]
+
+    def alert(name: str, t: str | None) -> str:
+        return m.alerts[name].label + (f" - {tier(t)}" if t else "")
+    alerts_new = [alert(n, t) for n, t in a_now.alerts.items() if n not in a_then.alerts or a_then.alerts[n] != t]
+    alerts_cleared = [alert(n, t) for n, t in a_then.alerts.items() if n not in a_now.alerts]
+
+    first = q.follow_up.ask_first if q.follow_up else ()
+    advance = q.follow_up.advance_with_time if q.follow_up else ()
+    then_answers, now_answers = _asked(then.case, a_then), _asked(now.case, a_now)
+    since = [_change(q.by_id[qid], then_answers, now_answers) for qid in first
+             if qid in then_answers or qid in now_answers]
+    changed = []
+    for question in q.questions:
+        if question.id in first or question.id in ("id", "assessor") or question.section == "notes" \
+                or question.kind == "items" or question.label in new_positive:  # items: scored above
+            continue
+        if question.id in advance and days is not None:
+            expected = _advanced(then_answers.get(question.id), question, days)
+            if expected is not None and now_answers.get(question.id) is not None \
+                    and abs(now_answers[question.id] - expected) < 0.05:
+                continue  # the duration grew with the time between the visits, as it should
+        change = _change(question, then_answers, now_answers)
+        if change.change:
+            changed.append(change)
+    comparison = Comparison(
+        then, now, ruleset.version, days,
+        Change("Class", m.classes[a_then.classification].label, m.classes[a_now.classification].label,
+               "" if a_then.classification == a_now.classification else "changed"),
+        Change("Urgency", tier(a_then.urgency), tier(a_now.urgency), _direction(rank[a_now.urgency],
+                                                                                rank[a_then.urgency])),
+        new, new_positive, unscreened, resolved, lower, since,
+        _start_back(a_then, a_now), alerts_new, alerts_cleared, changed)
+    comparison.warnings = _warnings(comparison)
+    return comparison
+
+
+def _asked(case: Case, a: Assessment) -> dict[str, Any]:
+    """Answers by question id: the fields written in the case, except those of questions the other
+    answers make irrelevant (a follow-up whose ask_when is false: not asked, whatever it settled)."""
+    q = a.ruleset.questionnaire
+    out: dict[str, Any] = {}
+    for name in case.model_fields_set:
+        value = getattr(case, name)
+        if hasattr(value, "model_fields_set"):
+            out.update({f"{name}.{sub}": getattr(value, sub) for sub in value.model_fields_set})
+    return {qid: value for qid, value in out.items()
+            if q is None or qid not in q.by_id or q.by_id[qid].ask_when is None
+            or q.by_id[qid].ask_when(a.facts) is not False}
+
+
+def _words(question: Question, answers: dict[str, Any]) -> str:
+    if question.id not in answers:
+        return "not asked"
+    value = answers[question.id]
+    return answer_words(question, frozenset(value) if isinstance(value, list) and question.kind == "multi" else value)
+
+
+def _change(question: Question, then: dict[str, Any], now: dict[str, Any]) -> Change:
+    before, after = then.get(question.id), now.get(question.id)
+    shown_then, shown_now = _words(question, then), _words(question, now)
+    if shown_then == shown_now:
+        return Change(question.label, shown_then, shown_now, "")
+    numeric = question.kind in ("number", "scale") and isinstance(before, (int, float)) \
+        and isinstance(after, (int, float))
+    return Change(question.label, shown_then, shown_now, f"{after - before:+g}" if numeric else "changed")
+
+
+def _advanced(value: Any, question: Question, days: int) -> float | None:
+    if not isinstance(value, (int, float)):
+        return None
+    return round(value + (days / 7 if question.unit == "weeks" else days), 1)
+
+
+def _direction(now_rank: int, then_rank: int) -> str:
+    return "" if now_rank == then_rank else "higher" if now_rank < then_rank else "lower"
+
+
+def _start_back(then: Assessment, now: Assessment) -> list[Change]:
+    out = []
+    for name, label in _DERIVED_START_BACK:
+        if name not in then.ruleset.definitions:
+            continue
+        before, after = then.value(name), now.value(name)
+        if before is None and after is None:
+            continue
+        if before is None or after is None:
+            change = "changed"
+        else:
+            change = f"{after - before:+g}" if after != before else ""
+        out.append(Change(label, "not recorded" if before is None else f"{before:g}",
+                          "not recorded" if after is None else f"{after:g}", change))
+    return out
+
+
+def _warnings(c: Comparison) -> list[str]:
+    out = []
+    record = c.now.case.follow_up_of
+    if record is not None and record.id != c.then.case.id:
+        out.append(f"{plain(c.now.case.id)} is recorded as a follow-up of {plain(record.id)}, not of "
+                   f"{plain(c.then.case.id)}.")
+    if c.days is not None and c.days < 0:
+        out.append(f"The later file is dated {-c.days} days before the earlier one.")
+    then_rules = c.then.rules_version or (record.rules_version if record is not None else None)
+    recorded = {"last visit": then_rules, "this visit": c.now.rules_version}
+    if any(v and v != c.rules_version for v in recorded.values()):
+        said = "; ".join(f"{when} assessed with rules {plain(v)}" for when, v in recorded.items() if v)
+        out.append(f"Rules version differs: {said}; both visits are scored here with rules {c.rules_version}. "
+                   "A class or urgency recorded at the time may differ from the one shown here for that reason "
+                   "alone.")
+    return out
+
+
+# --------------------------------------------------------------------------- the note's section
+
+
+def section(comparison: Comparison | None, case: Case, ruleset: RuleSet, warnings: Sequence[str] = ()) -> Section:
+    """The "Since last visit" section that opens the note of a follow-up."""
+    out = Section("Since last visit")
+    record = case.follow_up_of
+    if comparison is None:
+        assert record is not None
+        when = f" ({record.assessed_on.isoformat()})" if record.assessed_on else ""
+        out.add(f"Follow-up of {plain(record.id)}{when}. The previous case file was not found beside this one: "
+                "compare with `lbp-assess note FILE --previous PREVIOUS`.")
+        if record.rules_version and record.rules_version != ruleset.version:
+            out.add(f"Rules version differs: last visit assessed with rules {plain(record.rules_version)}; this "
+                    f"note uses rules {ruleset.version}.", strong=True)
+        return out
+    c = comparison
+    then = c.then.case
+    when = f" ({then.assessed_on.isoformat()}{f', {c.days} days ago' if c.days is not None else ''})" \
+        if then.assessed_on else ""
+    out.add(f"Follow-up of {plain(then.id)}{when}.")
+    for text in c.new_red_flags:
+        out.add(f"NEW RED FLAG since last visit: {text}.", strong=True)
+    if c.new_positive:
+        out.add(f"NEW positive red-flag answer since last visit: {'; '.join(c.new_positive)}.", strong=True)
+    if c.unscreened_now:
+        out.add(f"NOT SCREENED at this visit (screened last time): {'; '.join(c.unscreened_now)}.", strong=True)
+    for text in c.resolved_red_flags:
+        out.add(f"Resolved since last visit: {text}.")
+    for text in c.lower_red_flags:
+        out.add(f"Lower since last visit: {text}.")
+    for change in (c.classification, c.urgency):
+        out.add(_line(change), strong=bool(change.change))
+    moved = [x for x in c.since_last_visit + c.start_back if x.change]
+    for change in moved:
+        out.add(_line(change))
+    same = [x for x in c.since_last_visit + c.start_back if not x.change]
+    if same:
+        out.add("Unchanged: " + "; ".join(f"{x.label}: {x.now}" for x in same) + ".")
+    if c.alerts_new:
+        out.add(f"Alerts new since last visit: {'; '.join(c.alerts_new)}.")
+    if c.alerts_cleared:
+        out.add(f"Alerts cleared: {'; '.join(c.alerts_cleared)}.")
+    if c.changed:
+        out.add("Other answers changed: " + "; ".join(f"{x.label}: {x.then} -> {x.now}" for x in c.changed) + ".")
+    if c.unchanged:
+        out.add("No change since last visit: every answer and the result are the same.")
+    for warning in [*warnings, *c.warnings]:
+        out.add(warning, strong=True)
+    return out
+
+
+def _line(change: Change) -> str:
+    if not change.change:
+        return f"{change.label}: {change.now} (unchanged)."
+    extra = f" ({change.change})" if change.change != "changed" else ""
+    return f"{change.label}: {change.then} -> {change.now}{extra}."
+
+
+def comparison_note(comparison: Comparison, ruleset: RuleSet) -> Note:
+    """The comparison of two visits alone, as a note (`lbp-assess compare OLD NEW`)."""
+    c = comparison
+    meta = [f"Earlier: {plain(c.then.case.id)}", f"Later: {plain(c.now.case.id)}", f"Rules: {c.rules_version}"]
+    disclaimer = " ".join(ruleset.manifest.disclaimer.split())
+    return Note("Low back pain - comparison of two visits", meta, "", [section(c, c.now.case, ruleset)],
+                disclaimer, c.to_data())
+
+
+def render_comparison(comparison: Comparison, ruleset: RuleSet, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(comparison.to_data(), indent=2, ensure_ascii=False) + "\n"
+    return render(comparison_note(comparison, ruleset), fmt)
+
+
+# --------------------------------------------------------------------------- a series of visits
+
+SERIES_COLUMNS = ("assessed_on", "id", "classification", "urgency", "back_nrs", "leg_nrs", "leg_extent",
+                  "red_flags", "new_red_flags", "follow_up_of", "file")
+
+
+def series_files(paths: list[Path]) -> list[Path]:
+    """The case files named, and those in each folder named (not drafts, not JSON Lines)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.iterdir() if p.is_file() and p.suffix in CASE_SUFFIXES
+                          and p.suffix != ".jsonl" and not p.name.startswith("lbp-draft-"))
+        else:
+            out.append(path)
+    return out
+
+
+def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]], list[str]]:
+    """One patient's visits in date order: a row per visit, and the warnings (undated visits,
+    a visit not recorded as a follow-up of the one before, rules that differ)."""
+    undated = [v.source for v in visits if v.case.assessed_on is None]
+    if undated:
+        raise InputError.from_problems([Problem(Location(s), "no assessed_on date: a series needs every visit dated",
+                                                "assessed_on") for s in undated])
+    ordered = sorted(visits, key=lambda v: v.case.assessed_on)  # type: ignore[arg-type, return-value]
+    rows, warnings = [], []
+    before: Visit | None = None
+    for visit in ordered:
+        a = ruleset.assess(visit.case)
+        pain = visit.case.pain
+        new: list[str] = []
+        if before is not None:
+            c = compare(before, visit, ruleset, a)
+            new = c.new_red_flags
+            warnings += [f"{plain(visit.source)}: {w}" for w in c.warnings]
+        elif visit.rules_version and visit.rules_version != ruleset.version:
+            warnings.append(f"{plain(visit.source)}: Rules version differs: assessed with rules "
+                            f"{plain(visit.rules_version)}; scored here with rules {ruleset.version}.")
+        rows.append({
+            "assessed_on": visit.case.assessed_on.isoformat(),  # type: ignore[union-attr]
+            "id": visit.case.id, "classification": a.classification, "urgency": a.urgency,
+            "back_nrs": pain.back_nrs if pain else None, "leg_nrs": pain.leg_nrs if pain else None,
+            "leg_extent": pain.leg_extent if pain else None,
+            "red_flags": [f"{n}:{t}" for n, t in a.conditions.items()], "new_red_flags": new,
+            "follow_up_of": visit.case.follow_up_of.id if visit.case.follow_up_of else None, "file": visit.source,
+        })
+        before = visit
+    return rows, warnings
+
+
+def series_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SERIES_COLUMNS)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else ";".join(row[c]) if isinstance(row[c], list) else row[c]
+                         for c in SERIES_COLUMNS])
+    return buffer.getvalue()
+
+
+def series_table(rows: list[dict[str, Any]], ruleset: RuleSet) -> Any:
+    """The series as a rich table: a row per visit, red flags new since the visit before in bold red."""
+    from rich.table import Table
+
+    from .display import markup
+
+    m, q = ruleset.manifest, ruleset.questionnaire
+    extent = q.by_id["pain.leg_extent"] if q else None
+    table = Table(title="Visits in date order", title_justify="left")
+    for heading in ("Date", "Id", "Class", "Urgency", "Back", "Leg", "Red flags"):
+        table.add_column(heading, overflow="fold", no_wrap=heading in ("Date", "Class", "Back"))
+    for row in rows:
+        flags = []
+        for name, tier in (f.split(":", 1) for f in row["red_flags"]):
+            label = m.conditions[name].label
+            shown = markup(f"{label} ({m.tiers[tier].label.lower()})")
+            new = any(text.startswith(label + " - ") for text in row["new_red_flags"])
+            flags.append(f"[bold red]NEW {shown}[/]" if new else shown)
+        named = m.classes[row["classification"]]
+        table.add_row(row["assessed_on"], markup(row["id"]), markup(named.short or named.label),
+                      m.tiers[row["urgency"]].label, _score(row["back_nrs"]),
+                      _score(row["leg_nrs"]) + (f"\n{markup(extent.choice_label(row['leg_extent']))}"
+                                                if extent and row["leg_extent"] else ""),
+                      "\n".join(flags) or "none")
+    return table
+
+
+def _score(value: Any) -> str:
+    return "-" if value is None else f"{value}/10"
+
