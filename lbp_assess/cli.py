@@ -323,6 +323,56 @@ def explain(
         render_tree(data, Console(highlight=False), brief)
 
 
+class FhirFormat(str, Enum):
+    fhir = "fhir"
+
+
+OutputOption = typer.Option(None, "--output", "-o", help="Write to this file (default: standard output).",
+                            dir_okay=False)
+
+
+@app.command("questionnaire")
+def questionnaire_command(
+    fmt: FhirFormat = typer.Option(FhirFormat.fhir, "--format", "-f", help="fhir (an HL7 FHIR R4 Questionnaire)"),
+    output: Optional[Path] = OutputOption,
+    force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """The interview as an HL7 FHIR R4 Questionnaire (JSON), for form tools and health records."""
+    from .fhir import questionnaire, to_json
+    from .rules import load_rules
+
+    _write(to_json(questionnaire(load_rules(rules))), output, force, private=False)
+
+
+@app.command("export")
+def export_command(
+    cases: List[Path] = typer.Argument(..., help="Case files (or FHIR QuestionnaireResponses).", dir_okay=False),
+    fmt: FhirFormat = typer.Option(FhirFormat.fhir, "--format", "-f", help="fhir (HL7 FHIR R4 document "
+                                                                          "Bundles; NDJSON for several cases)"),
+    output: Optional[Path] = OutputOption,
+    force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """Cases as HL7 FHIR R4 document Bundles: the note, the answers, the impression and each red flag."""
+    from .case import load_case
+    from .fhir import export
+    from .rules import load_rules
+
+    ruleset = load_rules(rules)
+    _write(export([load_case(path) for path in cases], ruleset), output, force, private=True)
+
+
+def _write(text: str, output: Optional[Path], force: bool, private: bool) -> None:
+    from .consultation import PRIVATE
+    from .files import atomic_write
+
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        atomic_write(output, text, force=force, mode=PRIVATE if private else None)
+
+
 @rules_app.command("check")
 def rules_check(directory: Optional[Path] = RulesArgument) -> None:
     """Validate a rule set: schema, expressions, names, ids, definitions. Exit 1 on any error."""
