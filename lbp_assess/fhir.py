@@ -399,18 +399,6 @@ def _ref_to(resource: dict[str, Any]) -> dict[str, str]:
     return {"reference": f"urn:uuid:{resource['id']}"}
 
 
-def answers_of(case: Case) -> dict[str, Any]:
-    """The case's answers by question id, as `Interview.from_case` reads them (unsure as None)."""
-    answers: dict[str, Any] = {}
-    for field in case.model_fields_set:
-        value = getattr(case, field)
-        if hasattr(value, "model_fields_set"):
-            answers.update({f"{field}.{name}": getattr(value, name) for name in value.model_fields_set})
-        elif field in ("id", "assessor"):
-            answers[field] = value
-    return answers
-
-
 def questionnaire_response(case: Case, ruleset: RuleSet) -> dict[str, Any]:
     """The case's answers as a QuestionnaireResponse answering `questionnaire(ruleset)`.
 
@@ -418,8 +406,8 @@ def questionnaire_response(case: Case, ruleset: RuleSet) -> dict[str, Any]:
     a disabled follow-up would get anyway (its if_skipped) is left out, as a form would hide it.
     """
     q = _interview_of(ruleset)
-    answers = answers_of(case)
-    facts = Interview(ruleset, answers).facts()
+    interview = Interview.from_case(ruleset, case)  # the answers as `assess --answers` reads them
+    answers, facts = interview.answers, interview.facts()
     groups: dict[str, dict[str, Any]] = {}
     for question in q.questions:
         if question.id not in answers:
@@ -432,7 +420,7 @@ def questionnaire_response(case: Case, ruleset: RuleSet) -> dict[str, Any]:
                                                      "item": []})
         group["item"].append(_response_item(question, value))
     response: dict[str, Any] = {
-        "resourceType": "QuestionnaireResponse", "id": _id(case.id, "QuestionnaireResponse"),
+        "resourceType": "QuestionnaireResponse", "id": _id(case.id, ruleset.version, "QuestionnaireResponse"),
         "questionnaire": f"{QUESTIONNAIRE_URL}|{questionnaire_version(ruleset)}", "status": "completed",
     }
     if case.assessed_on:
@@ -483,10 +471,8 @@ def bundle(case: Case, ruleset: RuleSet, now: dt.datetime | None = None) -> dict
               "deviceName": [{"name": "lbp-assess", "type": "manufacturer-name"}],
               "version": [{"type": {"text": "software"}, "value": __version__},
                           {"type": {"text": "rules (name version sha256:content hash)"}, "value": ruleset.version}]}
-    response = questionnaire_response(case, ruleset)
-    response["id"] = _id(*key, "QuestionnaireResponse")
-    response["subject"] = _ref_to(patient)
-    impression = _impression(case, a, ruleset, patient, response, device, _id(*key, "ClinicalImpression"))
+    response = {**questionnaire_response(case, ruleset), "subject": _ref_to(patient)}
+    impression = _impression(case, a, ruleset, patient, response, _id(*key, "ClinicalImpression"))
     risks = _risks(case, a, ruleset, patient, response, device, key)
     composition = _composition(case, a, ruleset, now, patient, device, impression, risks, response, key)
     resources = [composition, patient, device, response, impression, *risks, tier_codes(ruleset),
@@ -513,7 +499,7 @@ def _patient(case: Case) -> dict[str, Any]:
 
 
 def _impression(case: Case, a: Assessment, ruleset: RuleSet, patient: dict[str, Any],
-                response: dict[str, Any], device: dict[str, Any], rid: str) -> dict[str, Any]:
+                response: dict[str, Any], rid: str) -> dict[str, Any]:
     m = ruleset.manifest
     cls = m.classes[a.classification]
     tier = m.tiers[a.urgency]
@@ -536,13 +522,12 @@ def _impression(case: Case, a: Assessment, ruleset: RuleSet, patient: dict[str, 
     out: dict[str, Any] = {
         "resourceType": "ClinicalImpression", "id": rid, "status": "completed",
         "code": {"text": m.title}, "description": cls.label, "subject": _ref_to(patient),
-        "assessor": None, "summary": summary, "finding": findings,
+        "summary": summary, "finding": findings,
         "prognosisCodeableConcept": [_tier(ruleset, a.urgency)],
         "investigation": [{"code": {"text": "Subjective history"}, "item": [_ref_to(response)]}],
         "protocol": [f"{BASE}/rules/{m.name}|{m.version}"],
         "note": [{"text": f"Rules {ruleset.version}; lbp-assess {__version__}. " + " ".join(m.disclaimer.split())}],
     }
-    del out["assessor"]  # a Device is not a ClinicalImpression assessor (Practitioner only)
     if case.assessed_on:
         out["effectiveDateTime"] = case.assessed_on.isoformat()
     return out
@@ -694,6 +679,8 @@ class _Reader:
         if question.id in self.answers:
             raise self.fail((*path, "linkId"), "is answered twice", question.id)
         if question.kind == "items":
+            if answers:
+                raise self.fail((*path, "answer"), "is a group; answer its items", question.id)
             self.start_back.setdefault(question.id, {})
             self.answers[question.id] = None
             return
