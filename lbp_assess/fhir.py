@@ -171,13 +171,13 @@ def questionnaire(ruleset: RuleSet) -> dict[str, Any]:
     m = ruleset.manifest
     return {
         "resourceType": "Questionnaire", "id": "lbp-subjective-history",
-        "contained": [case_values(ruleset)],
         "url": QUESTIONNAIRE_URL, "version": questionnaire_version(ruleset),
         "name": "LbpSubjectiveHistory", "title": q.title, "status": "active", "subjectType": ["Patient"],
         "publisher": "lbp-assess",
         "description": (
             f"The lbp-assess interview (rules {ruleset.version}). Each linkId is the lbp-case/1 field the "
-            "answer fills. A question left unanswered is recorded as unknown, never as no. Where a "
+            f"answer fills; choice answers are codes of the CodeSystem {CASE_VALUES}, which every exported "
+            "Bundle carries. A question left unanswered is recorded as unknown, never as no. Where a "
             f"question is disabled, the answer in its {IF_SKIPPED} extension is recorded in its place "
             "(the earlier answer settles it). " + " ".join(m.disclaimer.split())),
         "item": list(groups.values()),

@@ -13,12 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import operator
+import os
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.codesystem import CodeSystem
 from fhir.resources.R4B.questionnaire import Questionnaire
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -97,8 +99,9 @@ def test_the_questionnaire_version_follows_the_rules_and_the_interview(tmp_path)
 
 
 def test_choices_carry_stable_codes_with_display_declared_in_the_code_system():
-    declared = {c["code"]: c["display"] for group in QUESTIONNAIRE["contained"][0]["concept"]
+    declared = {c["code"]: c["display"] for group in fhir.case_values(RULESET)["concept"]
                 for c in group["concept"]}
+    assert fhir.CASE_VALUES in QUESTIONNAIRE["description"]
     options = [o["valueCoding"] for o in ITEMS["pain.leg_side"]["answerOption"]]
     assert [o["code"] for o in options] == [f"pain.leg_side.{v}" for v in FACTS["pain.leg_side"].values]
     for coding in codings(QUESTIONNAIRE):
@@ -318,15 +321,22 @@ def test_the_questionnaire_command_writes_the_questionnaire(cli, tmp_path):
 
 
 def test_the_samples_in_examples_fhir_are_current():
+    """Regenerate with LBP_UPDATE_SNAPSHOTS=1 after a deliberate change (and read the diff)."""
     folder = EXAMPLES / "fhir"
-    assert json.loads((folder / "questionnaire.json").read_text()) == QUESTIONNAIRE
-    sample = json.loads((folder / "radicular-l5.bundle.json").read_text())
-    now = dt.datetime.fromisoformat(sample["timestamp"])
-    assert sample == fhir.bundle(load_case(EXAMPLES / "cases" / "radicular-l5.yaml"), RULESET, now)
-    response = load_case(folder / "radicular-l5.response.json")
-    assert response.id == "radicular-l5"
-    Questionnaire.model_validate(json.loads((folder / "questionnaire.json").read_text()))
-    Bundle.model_validate(sample)
+    stamp = json.loads((folder / "radicular-l5.bundle.json").read_text())["timestamp"]
+    sample = fhir.bundle(load_case(EXAMPLES / "cases" / "radicular-l5.yaml"), RULESET, dt.datetime.fromisoformat(stamp))
+    samples = {"questionnaire.json": (QUESTIONNAIRE, Questionnaire),
+               "radicular-l5.bundle.json": (sample, Bundle),
+               "radicular-l5.response.json": (resources(sample, "QuestionnaireResponse")[0], None),
+               "case-values.codesystem.json": (fhir.case_values(RULESET), CodeSystem),
+               "urgency-tier.codesystem.json": (fhir.tier_codes(RULESET), CodeSystem)}
+    for name, (resource, model) in samples.items():
+        if os.environ.get("LBP_UPDATE_SNAPSHOTS"):
+            (folder / name).write_text(fhir.to_json(resource))
+        assert json.loads((folder / name).read_text()) == resource, f"{name} is out of date"
+        if model is not None:
+            model.model_validate(resource)
+    assert load_case(folder / "radicular-l5.response.json").pain.root_level == "L5"
 
 
 # --------------------------------------------------------------------------- round trip
