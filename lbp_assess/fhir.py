@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from . import __version__, expr
-from .case import FACTS, Case, validate_case
+from .case import Case, validate_case
 from .errors import InputError, Location, Problem, did_you_mean
 from .interview import Interview
 from .note import Line, build_note
@@ -122,16 +122,17 @@ def _number(value: float, integer: bool) -> float | int:
 
 def question_item(question: Question, by_id: dict[str, Question]) -> dict[str, Any]:
     item: dict[str, Any] = {"linkId": question.id, "text": question.text, "type": item_type(question)}
-    extensions = _extensions(question)
+    logic = skip_logic(question, by_id)
+    extensions = _extensions(question) + logic.pop("extension", [])
     if extensions:
         item["extension"] = extensions
     if question.id == "id":  # the interview refuses "unsure" only for the id
         item["required"] = True
+        item["maxLength"] = next(m.max_length for m in Case.model_fields["id"].metadata
+                                 if getattr(m, "max_length", None))
     if question.kind == "multi":
         item["repeats"] = True
-    if question.id == "id":
-        item["maxLength"] = Case.model_fields["id"].metadata[-1].max_length
-    item.update(skip_logic(question, by_id))
+    item.update(logic)
     if question.kind in ("choice", "multi"):
         item["answerOption"] = [{"valueCoding": coding(question, v)} for v, _ in question.choices]
         if question.kind == "multi":

@@ -206,11 +206,13 @@ def test_an_ask_when_without_an_enable_when_form_becomes_a_fhirpath_expression()
     ]:
         question.ask_when_text = text
         try:
-            logic = fhir.skip_logic(question, by_id)
+            item = fhir.question_item(question, by_id)
         finally:
             question.ask_when_text = "walking.leg_symptoms_on_walking"
-        (extension,) = logic["extension"]
-        assert extension["url"] == fhir.ENABLE_WHEN_EXPRESSION and "enableWhen" not in logic
+        found = {e["url"]: e for e in item["extension"]}
+        assert f"{fhir.EXT}questionnaire-unit" in found, "the item keeps its other extensions"
+        extension = found[fhir.ENABLE_WHEN_EXPRESSION]
+        assert "enableWhen" not in item
         assert extension["valueExpression"]["language"] == "text/fhirpath"
         assert words in extension["valueExpression"]["expression"]
 
