@@ -357,7 +357,10 @@ class _Gate:
             return f"({self.operand(node.left, question)} {_OPS[node.op]} {self.operand(node.right, question)})"
         if isinstance(node, expr.In):
             question = self.coded(node.item) or self.coded(node.container)
-            found = f"({self.operand(node.item, question)} in {self.operand(node.container, question)})"
+            container = self.operand(node.container, question)
+            found = f"({self.operand(node.item, question)} in {container})"
+            if isinstance(node.container, expr.Ref):  # an unanswered list is unknown, not empty
+                found = f"iif(({container}).exists(), {found}, {{}})"
             return f"({found}).not()" if node.negate else found
         if isinstance(node, expr.Test):
             inner = self.fhirpath(node.item)

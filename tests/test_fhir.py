@@ -468,3 +468,42 @@ def test_any_malformed_response_is_an_input_error_never_a_crash(body, authored):
         validate_case(data, "response.json")
     except InputError as err:
         assert str(err).startswith("response.json")
+
+
+# --------------------------------------------------------------------------- FHIRPath skip logic
+
+GATES = [
+    "not is_true(walking.leg_symptoms_on_walking)",
+    'walking.leg_symptoms_on_walking and pain.leg_side != "none"',
+    'pain.leg_side not in ["none", "left"]',
+    "is_false(neuro.weakness) or patient.age >= 50",
+    "known(onset.weeks_ago) and onset.weeks_ago < 6",
+    '"sitting" in behaviour.aggravated_by',
+    'not ("lying" in behaviour.eased_by)',
+    "unknown(pain.back_nrs) or pain.back_nrs > 7",
+    *[q.ask_when_text for q in QUESTIONS if q.ask_when_text],
+]
+GATE_FACTS = sorted({r.name for text in GATES for r in __import__("lbp_assess").expr.references(
+    __import__("lbp_assess").expr.parse(text))})
+
+
+@SETTINGS
+@given(answers=st.fixed_dictionaries({}, optional={
+    path: st.one_of(st.none(), fact_values(FACTS[path])) for path in GATE_FACTS}))
+def test_the_fhirpath_skip_logic_means_what_ask_when_means(answers):
+    from fhirpathpy import evaluate
+    from fhirpathpy.models import models
+
+    from lbp_assess import expr
+
+    by_id = RULESET.questionnaire.by_id
+    response = {"resourceType": "QuestionnaireResponse",
+                "item": [{"linkId": "all", "item": [fhir._response_item(by_id[p], v) for p, v in answers.items()]}]}
+    facts = facts_of(make_case(**{s: {n: v for p, v in answers.items() if p.startswith(s + ".")
+                                      for n in [p.split(".")[1]]} for s in {p.split(".")[0] for p in answers}}))
+    for text in GATES:
+        node = expr.parse(text)
+        path = fhir._Gate(by_id).fhirpath(node)
+        result = evaluate(response, f"({path}).empty() or ({path})", {"resource": response}, models["r4"])
+        asked = expr.compile_expression(node)(facts) is not False
+        assert result == [asked], (text, answers)
