@@ -25,7 +25,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lbp_assess import fhir
+from lbp_assess import expr, fhir
 from lbp_assess.case import FACTS, Case, facts_of, load_case, validate_case
 from lbp_assess.errors import InputError
 from lbp_assess.interview import Interview
@@ -483,8 +483,7 @@ GATES = [
     "unknown(pain.back_nrs) or pain.back_nrs > 7",
     *[q.ask_when_text for q in QUESTIONS if q.ask_when_text],
 ]
-GATE_FACTS = sorted({r.name for text in GATES for r in __import__("lbp_assess").expr.references(
-    __import__("lbp_assess").expr.parse(text))})
+GATE_FACTS = sorted({r.name for text in GATES for r in expr.references(expr.parse(text))})
 
 
 @SETTINGS
@@ -494,13 +493,14 @@ def test_the_fhirpath_skip_logic_means_what_ask_when_means(answers):
     from fhirpathpy import evaluate
     from fhirpathpy.models import models
 
-    from lbp_assess import expr
-
     by_id = RULESET.questionnaire.by_id
     response = {"resourceType": "QuestionnaireResponse",
                 "item": [{"linkId": "all", "item": [fhir._response_item(by_id[p], v) for p, v in answers.items()]}]}
-    facts = facts_of(make_case(**{s: {n: v for p, v in answers.items() if p.startswith(s + ".")
-                                      for n in [p.split(".")[1]]} for s in {p.split(".")[0] for p in answers}}))
+    sections: dict = {}
+    for path, value in answers.items():
+        section, name = path.split(".")
+        sections.setdefault(section, {})[name] = value
+    facts = facts_of(make_case(**sections))
     for text in GATES:
         node = expr.parse(text)
         path = fhir._Gate(by_id).fhirpath(node)
