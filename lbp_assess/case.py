@@ -407,13 +407,18 @@ def facts_of(case: Case) -> dict[str, Any]:
 
 
 def validate_case(data: Any, name: str, text: str | None = None, line: int | None = None) -> Case:
-    """Validate parsed data as `lbp-case/1`; errors carry file, line and field path."""
+    """Validate parsed data as `lbp-case/1` (or a FHIR QuestionnaireResponse answering the
+    lbp-assess Questionnaire, read by fhir.py); errors carry file, line and field path."""
     if data is None:
         raise InputError.from_problems([Problem(Location(name, line), "empty file, expected an lbp-case/1 case")])
     if not isinstance(data, dict):
         raise InputError.from_problems(
             [Problem(Location(name, line), f"expected a mapping of case fields, got {_kind(data)}")]
         )
+    if "resourceType" in data and "format" not in data:  # HL7 FHIR: a QuestionnaireResponse
+        from .fhir import read_response
+
+        return read_response(data, name, text, line)
     fmt = data.get("format")
     if fmt != FORMAT:
         locate = _locator(text, line)

@@ -405,22 +405,13 @@ OutputOption = typer.Option(None, "--output", "-o", help="Write to FILE instead 
 ForceOption = typer.Option(False, "--force", help="Overwrite an existing output file.")
 
 
-def _emit(text: str, output: Optional[Path], force: bool) -> None:
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        from .files import atomic_write
-
-        atomic_write(output, text, force=force)
-
-
 @app.command()
 def schema(output: Optional[Path] = OutputOption, force: bool = ForceOption) -> None:
     """Print the JSON Schema (draft 2020-12) of the case format lbp-case/1."""
     from .docs import schema_text
     from .rules import load_rules
 
-    _emit(schema_text(load_rules()), output, force)
+    _write(schema_text(load_rules()), output, force, private=False)
 
 
 @rules_app.command("doc")
@@ -430,7 +421,54 @@ def rules_doc(directory: Optional[Path] = RulesArgument, output: Optional[Path] 
     from .docs import rules_markdown
     from .rules import load_rules
 
-    _emit(rules_markdown(load_rules(directory)), output, force)
+    _write(rules_markdown(load_rules(directory)), output, force, private=False)
+
+
+class FhirFormat(str, Enum):
+    fhir = "fhir"
+
+
+@app.command("questionnaire")
+def questionnaire_command(
+    fmt: FhirFormat = typer.Option(FhirFormat.fhir, "--format", "-f", help="fhir (an HL7 FHIR R4 Questionnaire)"),
+    output: Optional[Path] = OutputOption,
+    force: bool = ForceOption,
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """The interview as an HL7 FHIR R4 Questionnaire (JSON), for form tools and health records."""
+    from .fhir import questionnaire, to_json
+    from .rules import load_rules
+
+    _write(to_json(questionnaire(load_rules(rules))), output, force, private=False)
+
+
+@app.command("export")
+def export_command(
+    cases: List[Path] = typer.Argument(..., help="Case files (or FHIR QuestionnaireResponses).", dir_okay=False),
+    fmt: FhirFormat = typer.Option(FhirFormat.fhir, "--format", "-f", help="fhir (HL7 FHIR R4 document "
+                                                                          "Bundles; NDJSON for several cases)"),
+    output: Optional[Path] = OutputOption,
+    force: bool = ForceOption,
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """Cases as HL7 FHIR R4 document Bundles: the note, the answers, the impression and each red flag."""
+    from .case import load_case
+    from .fhir import export
+    from .rules import load_rules
+
+    ruleset = load_rules(rules)
+    _write(export([load_case(path) for path in cases], ruleset), output, force, private=True)
+
+
+def _write(text: str, output: Optional[Path], force: bool, private: bool) -> None:
+    """Print, or write `output` atomically (never over a file without --force; owner-only if private)."""
+    from .consultation import PRIVATE
+    from .files import atomic_write
+
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        atomic_write(output, text, force=force, mode=PRIVATE if private else None)
 
 
 @rules_app.command("check")
