@@ -14,8 +14,9 @@ expectations to check; only the listed expectations are checked::
           not_fires: [red_flag.cauda_equina.emergency]
 
 `classification`, `urgency` and `conditions` are compared exactly; `fires`,
-`alerts`, `findings`, `warnings` (check ids) and `unscreened` must all be
-present; `not_fires`, `not_alerts`, `not_findings` must all be absent.
+`alerts`, `findings`, `warnings` (check ids), `unscreened` and `flags_noted`
+(the weak flags the note lists, by definition name) must all be present;
+`not_fires`, `not_alerts`, `not_findings`, `not_flags_noted` must all be absent.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Expect(BaseModel):
     not_findings: list[str] = []
     warnings: list[str] = []
     unscreened: list[str] = []
+    flags_noted: list[str] = []
+    not_flags_noted: list[str] = []
 
 
 class RuleTestSpec(BaseModel):
@@ -126,6 +129,8 @@ def compare(a: Assessment, expect: Expect, ruleset: RuleSet) -> list[str]:
     if expect.conditions is not None and a.conditions != expect.conditions:
         failures.append(f"conditions: expected {_tiers(expect.conditions)}, got {_tiers(a.conditions)}")
     known_ids = {r.id for r in ruleset.rules}
+    flags = ruleset.manifest.flags_noted
+    noted = [f for f in flags if a.value(f) is True]
     for label, wanted, actual, present in (
         ("fires", expect.fires, a.rules_fired, True), ("not_fires", expect.not_fires, a.rules_fired, False),
         ("alerts", expect.alerts, list(a.alerts), True), ("not_alerts", expect.not_alerts, list(a.alerts), False),
@@ -133,10 +138,14 @@ def compare(a: Assessment, expect: Expect, ruleset: RuleSet) -> list[str]:
         ("not_findings", expect.not_findings, a.findings, False),
         ("warnings", expect.warnings, [w.split(":", 1)[0] for w in a.warnings], True),
         ("unscreened", expect.unscreened, a.unscreened, True),
+        ("flags_noted", expect.flags_noted, noted, True),
+        ("not_flags_noted", expect.not_flags_noted, noted, False),
     ):
         for item in wanted:
             if label in ("fires", "not_fires") and item not in known_ids:
                 failures.append(f"{label}: no rule has the id {item!r}")
+            elif label in ("flags_noted", "not_flags_noted") and item not in flags:
+                failures.append(f"{label}: {item!r} is not in flags_noted")
             elif (item in actual) != present:
                 failures.append(f"{label}: {item} {'did not' if present else 'did'} "
                                 f"{'fire' if 'fires' in label else 'appear'}")
