@@ -392,13 +392,18 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, full: bool) -
 
 def not_excluded(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> dict[str, list[str]]:
     """Red flags (and alerts of a show-at-once tier) that unknown answers keep open:
-    label -> the unknown answers, one entry per condition or alert."""
+    label -> the unknown answers, one entry per condition or alert. A rule whose condition or
+    alert is already raised at its tier or higher is left out: its answers could change nothing."""
     m = ruleset.manifest
+    rank = ruleset.tier_rank
     out: dict[str, list[str]] = {}
     for trace in a.trace():
         r = trace.rule
         serious = r.raises == "condition" or (r.tier is not None and m.tiers[r.tier].show_at_once)
         if trace.state != "not_excluded" or not serious:
+            continue
+        held = (a.conditions if r.raises == "condition" else a.alerts).get(r.name)
+        if held is not None and r.tier is not None and rank[held] <= rank[r.tier]:
             continue
         missing = out.setdefault(_outcome_label(ruleset, r.raises, r.name), [])
         for name, value in trace.facts.items():
