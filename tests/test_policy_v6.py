@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 
-from lbp_assess.case import FACTS, load_case, validate_case
+from lbp_assess.case import FACTS, fast_convert, load_case, validate_case
+from lbp_assess.errors import InputError
 from lbp_assess.explain import explanation
 from lbp_assess.interview import Interview
 from lbp_assess.note import build_note, render
@@ -253,3 +254,27 @@ def test_score_exports_carry_the_new_results(cli):
 def test_a_contradiction_is_named_in_the_note():
     text = " ".join(note_of({"patient": {"sex": "male"}, "obstetric": {"pregnant": True}}).split())
     assert "sex is recorded as male, but pregnant: yes" in text
+
+
+# --------------------------------------------------------------------------- the fast reader
+
+
+@pytest.mark.parametrize("section", [
+    {"obstetric": {"gestation_weeks": 46}}, {"obstetric": {"postpartum_weeks": 53}},
+    {"obstetric": {"postpartum_weeks": -1}}, {"obstetric": {"pregnant": "yes"}}, {"pain": {"groin": 1}},
+    {"systemic": {"collapse": "no"}}, {"obstetric": {"trimester": 2}},
+], ids=lambda s: json.dumps(s))
+def test_batch_reading_refuses_what_the_case_model_refuses(section):
+    data = {"format": "lbp-case/1", "id": "x", **section}
+    assert fast_convert(data) is None
+    with pytest.raises(InputError):
+        validate_case(data, "<test>")
+
+
+def test_batch_reading_accepts_the_v6_facts_and_scores_them_alike():
+    data = {"format": "lbp-case/1", "id": "x", "patient": {"age": 30, "sex": "female"},
+            "systemic": {"fever": True, "collapse": False}, "pain": {"groin": True},
+            "obstetric": {"pregnant": False, "postpartum": True, "postpartum_weeks": 6.5}}
+    row = V6.row_from_data(fast_convert(data), "x")
+    assessed = V6.assess(validate_case(data, "<test>")).to_row("x")
+    assert row == assessed and row["condition_tiers"] == {"infection": "urgent"}
