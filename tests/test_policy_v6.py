@@ -278,3 +278,52 @@ def test_batch_reading_accepts_the_v6_facts_and_scores_them_alike():
     row = V6.row_from_data(fast_convert(data), "x")
     assessed = V6.assess(validate_case(data, "<test>")).to_row("x")
     assert row == assessed and row["condition_tiers"] == {"infection": "urgent"}
+
+
+# --------------------------------------------------------------------------- rule-set checks for the new keys
+
+
+def _copy(tmp_path: Path) -> Path:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    return rules
+
+
+def test_a_misspelt_answer_in_note_wording_is_reported(tmp_path, cli):
+    rules = _copy(tmp_path)
+    path = rules / "ruleset.yaml"
+    path.write_text(path.read_text().replace('text: "Pregnant, {obstetric.gestation_weeks} weeks."',
+                                             'text: "Pregnant, {obstetric.gestation_week} weeks."'))
+    run = cli("rules", "check", str(rules))
+    assert run.code == 1
+    assert ("unknown fact `{obstetric.gestation_week}` in note wording "
+            "(did you mean `obstetric.gestation_weeks`?)") in run.out
+
+
+def test_a_screen_note_must_name_a_screen(tmp_path, cli):
+    rules = _copy(tmp_path)
+    path = rules / "ruleset.yaml"
+    path.write_text(path.read_text().replace("screen_notes:\n  Cauda equina screen:",
+                                             "screen_notes:\n  Cauda equina scren:"))
+    run = cli("rules", "check", str(rules))
+    assert run.code == 1 and "`Cauda equina scren` is not a screen (did you mean `Cauda equina screen`?)" in run.out
+
+
+def test_a_rule_test_naming_a_flag_that_is_not_noted_fails(tmp_path, cli):
+    rules = _copy(tmp_path)
+    path = rules / "tests" / "v6_flags_noted.yaml"
+    path.write_text(path.read_text().replace("expect: {flags_noted: [weak_flag_thoracic_pain]}",
+                                             "expect: {flags_noted: [weak_flag_thoracic]}"))
+    run = cli("rules", "test", str(rules))
+    assert run.code == 1 and "flags_noted: 'weak_flag_thoracic' is not in flags_noted" in run.out
+
+
+def test_a_rule_test_catches_a_flag_that_is_wrongly_noted(tmp_path, cli):
+    rules = _copy(tmp_path)
+    path = rules / "red_flags.yaml"
+    path.write_text(path.read_text().replace("when: is_false(onset.previous_episodes) and age_at_onset > 50",
+                                             "when: is_false(onset.previous_episodes) and age_at_onset >= 50"))
+    run = cli("rules", "test", str(rules))
+    assert run.code == 1
+    assert "FAIL v6 flag: a first-ever episode starting at 50 is not noted" in run.out
+    assert "not_flags_noted: weak_flag_first_episode_over_50 did appear" in run.out
