@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -327,3 +328,13 @@ def test_a_rule_test_catches_a_flag_that_is_wrongly_noted(tmp_path, cli):
     assert run.code == 1
     assert "FAIL v6 flag: a first-ever episode starting at 50 is not noted" in run.out
     assert "not_flags_noted: weak_flag_first_episode_over_50 did appear" in run.out
+
+
+def test_practice_offers_collapse_as_a_feature_that_mattered():
+    from lbp_assess import practice
+
+    path = VIGNETTES / "v36-collapse-at-68.yaml"
+    case = load_case(path)
+    exercise = practice.make_exercise(case, str(path), V6, random.Random(1), practice.stated_facts(case, str(path)))
+    assert "systemic.collapse" in {k.fact for k in exercise.keys}
+    assert "Collapse or fainting: yes" in {o.text for o in exercise.options}
