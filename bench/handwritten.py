@@ -29,6 +29,7 @@ def assess(d: dict[str, Any]) -> tuple[str, str, dict[str, str], set[str]]:
     ce = d.get("cauda_equina") or _E
     sy = d.get("systemic") or _E
     h = d.get("history") or _E
+    ob = d.get("obstetric") or _E
     course = (d.get("progression") or _E).get("course")
     sb = (d.get("psychosocial") or _E).get("start_back")
 
@@ -90,17 +91,30 @@ def assess(d: dict[str, Any]) -> tuple[str, str, dict[str, str], set[str]]:
         raise_("infection", "emergency" if fever else "urgent")
     if fever and neuro:
         raise_("infection", "emergency")
+    weeks_since_birth = ob.get("postpartum_weeks")
+    if fever and (t(ob.get("pregnant")) or (t(ob.get("postpartum"))
+                                           and (weeks_since_birth is None or weeks_since_birth <= 6))):
+        raise_("infection", "emergency")
     if fever:
         raise_("infection", "urgent")
     if t(h.get("recent_spinal_procedure")) and course == "worsening":
         raise_("infection", "urgent")
     if t(n.get("weakness_progressing")):
         raise_("progressive_neuro_deficit", "emergency")
+    smoker_or_vascular = t(h.get("smoker")) or t(h.get("vascular_disease"))
+    mechanical = t(b.get("mechanical"))
     if at_least(60) and t(pain.get("abdominal")):
-        if sudden or not t(b.get("mechanical")):
+        if sudden or not mechanical:
             raise_("aortic_aneurysm", "emergency")
-        if t(h.get("smoker")) or t(h.get("vascular_disease")):
+        if smoker_or_vascular:
             raise_("aortic_aneurysm", "urgent")
+    if at_least(60) and t(pain.get("groin")) and not mechanical:
+        if sudden:
+            raise_("aortic_aneurysm", "emergency")
+        if smoker_or_vascular:
+            raise_("aortic_aneurysm", "urgent")
+    if at_least(60) and t(sy.get("collapse")) and (t(pain.get("abdominal")) or not mechanical):
+        raise_("aortic_aneurysm", "emergency")
 
     # --- musculoskeletal (policy §4)
     agg, eased = b.get("aggravated_by") or (), b.get("eased_by") or ()
@@ -163,6 +177,8 @@ def assess(d: dict[str, Any]) -> tuple[str, str, dict[str, str], set[str]]:
               "psychosocial_high_risk" if psych >= 4 else "psychosocial_medium_risk")
     if weeks is not None and weeks >= 12:
         alert("persistent_pain")
+    if t(ob.get("pregnant")) or t(ob.get("postpartum")):
+        alert("pregnancy_related")
 
     # --- combination (policy §1.5)
     urgency = min(tiers, key=TIERS.index) if tiers else "routine"

@@ -94,7 +94,8 @@ class Pain(_Section):
     dermatomal: Fact = None
     root_level: Optional[RootLevel] = None
     thoracic: Fact = None
-    abdominal: Fact = None
+    abdominal: Fact = None  # abdominal or flank (loin) pain; files written before policy v6 may include groin pain
+    groin: Fact = None  # groin pain, or pain at the front of the pelvis over the pubic bone (policy v6)
 
 
 class Onset(_Section):
@@ -150,6 +151,7 @@ class Systemic(_Section):
     fever: Fact = None
     night_sweats: Fact = None
     unwell: Fact = None
+    collapse: Fact = None  # fainted, collapsed, or felt faint or dizzy since the pain began (policy v6)
 
 
 class History(_Section):
@@ -164,6 +166,15 @@ class History(_Section):
     diabetes: Fact = None
     smoker: Fact = None
     vascular_disease: Fact = None
+
+
+class Obstetric(_Section):
+    """Pregnancy and the postpartum year (policy v6)."""
+
+    pregnant: Fact = None
+    gestation_weeks: Optional[float] = Field(None, ge=0, le=45, allow_inf_nan=False)
+    postpartum: Fact = None  # gave birth in the last 12 months
+    postpartum_weeks: Optional[float] = Field(None, ge=0, le=52, allow_inf_nan=False)
 
 
 class Progression(_Section):
@@ -230,6 +241,7 @@ class Case(_Section):
     cauda_equina: Optional[CaudaEquina] = None
     systemic: Optional[Systemic] = None
     history: Optional[History] = None
+    obstetric: Optional[Obstetric] = None
     progression: Optional[Progression] = None
     psychosocial: Optional[Psychosocial] = None
     notes: Optional[Notes] = None
@@ -320,7 +332,7 @@ def fast_convert(data: Any) -> Any:
 #: Sections that hold clinical facts (the rule and question vocabulary).
 FACT_SECTIONS = (
     "patient", "pain", "onset", "behaviour", "walking", "neuro", "cauda_equina",
-    "systemic", "history", "progression", "psychosocial",
+    "systemic", "history", "obstetric", "progression", "psychosocial",
 )
 
 

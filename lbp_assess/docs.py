@@ -46,6 +46,8 @@ SECTION_PURPOSES = {
                     "each new since this episode began; when the first began and whether they are getting worse.",
     "systemic": "Systemic features of serious pathology.",
     "history": "Medical history that bears on serious pathology, inflammatory disease and vascular causes.",
+    "obstetric": "Pregnancy and the year after a birth (asked unless the patient is male): the stage changes "
+                 "what a fever means and what the note advises.",
     "progression": "How the episode is going.",
     "psychosocial": "The STarT Back answers (optional): the answers only, never the item wording.",
     "notes": "Free text in the clinician's words. The rules never read it.",

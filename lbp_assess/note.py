@@ -105,6 +105,12 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
     if full:
         history = [_subjective(q, answers, sec, title, set(m.screening))
                    for sec, title in _sections(q) if sec != "notes"]
+        for screen, texts in screen_notes(a, ruleset).items():  # under the screen's questions
+            section = q.by_id[m.screens[screen][0]].section_title
+            for part in history:
+                if part.title == section:
+                    for text in texts:
+                        part.add(text)
         history = [s for s in history if s.lines]
     else:
         history = [_history(a, ruleset, q, answers)]
@@ -289,7 +295,17 @@ def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[st
     screen = [_screen_line(title, facts, a, q) for title, facts in m.screens.items()]
     screen += [f"{q.label(f)}: {_screened(a.facts.get(f))}" for f in m.screening if f not in grouped]
     out.add("Red-flag screen: " + "; ".join(screen) + ".", bullet=False)
+    for texts in screen_notes(a, ruleset).values():
+        for text in texts:
+            out.add(text, bullet=False)
     return out
+
+
+def screen_notes(a: Assessment, ruleset: RuleSet) -> dict[str, list[str]]:
+    """The rule set's lines for each red-flag screen that hold for this case (screen -> lines)."""
+    m = ruleset.manifest
+    found = {title: a.wording(m.screen_notes.get(title)) for title in m.screens}
+    return {title: texts for title, texts in found.items() if texts}
 
 
 def _screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -> str:
@@ -406,13 +422,18 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, full: bool) -
 
 def not_excluded(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> dict[str, list[str]]:
     """Red flags (and alerts of a show-at-once tier) that unknown answers keep open:
-    label -> the unknown answers, one entry per condition or alert."""
+    label -> the unknown answers, one entry per condition or alert. A rule whose condition or
+    alert is already raised at its tier or higher is left out: its answers could change nothing."""
     m = ruleset.manifest
+    rank = ruleset.tier_rank
     out: dict[str, list[str]] = {}
     for trace in a.trace():
         r = trace.rule
         serious = r.raises == "condition" or (r.tier is not None and m.tiers[r.tier].show_at_once)
         if trace.state != "not_excluded" or not serious:
+            continue
+        held = (a.conditions if r.raises == "condition" else a.alerts).get(r.name)
+        if held is not None and r.tier is not None and rank[held] <= rank[r.tier]:
             continue
         missing = out.setdefault(_outcome_label(ruleset, r.raises, r.name), [])
         for name, value in trace.facts.items():

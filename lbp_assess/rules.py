@@ -103,6 +103,8 @@ class Manifest(_Strict):
     flags_noted: list[str] = []  # definitions listed in the note as "flags noted" when true
     # Screening questions shown together in the note ("Cauda equina screen: negative (6/6 asked)").
     screens: dict[str, list[str]] = {}
+    # Lines the note adds under a screen when their `when:` holds (the bladder line in pregnancy).
+    screen_notes: dict[str, Wording] = {}
     safety_net: Wording
 
 
@@ -332,11 +334,13 @@ class Assessment:
         return expr.explain(node, lambda n, k: self._explain_name(n, memo, k))
 
     def wording(self, wording: Wording | None) -> list[str]:
-        """The pieces of note wording whose `when:` is known to hold, each on one line."""
+        """The pieces of note wording whose `when:` is known to hold, each on one line, with each
+        `{fact}` placeholder filled in with the case's answer."""
         if wording is None:
             return []
         items = [Advice(text=wording)] if isinstance(wording, str) else wording
-        return [" ".join(item.text.split()) for item in items
+        fill = lambda m: describe_value(self.facts[m.group(1)])  # noqa: E731
+        return [_PLACEHOLDER.sub(fill, " ".join(item.text.split())) for item in items
                 if item.when is True or (item.when is not False
                                          and self.explain(self.ruleset.wording_when[str(item.when)]).value is True)]
 
@@ -675,9 +679,20 @@ def _check_wording(loader: _Loader, manifest: Manifest, name: str, scope: "_Scop
     for section in ("classes", "conditions", "alerts", "findings"):
         for item, named in getattr(manifest, section).items():
             places.append(((section, item, "advice"), named.advice))
+    for title, wording in manifest.screen_notes.items():
+        places.append((("screen_notes", title), wording))
+        if title not in manifest.screens:
+            loader.problem(loader.at(name, ("screen_notes", title), key=True),
+                           f"`{title}` is not a screen{did_you_mean(title, manifest.screens)}")
     nodes: dict[str, expr.Node] = {}
     for path, wording in places:
-        for index, advice in enumerate(wording if isinstance(wording, list) else ()):
+        pieces = [Advice(text=wording)] if isinstance(wording, str) else wording or []
+        for index, advice in enumerate(pieces):
+            for placeholder in _PLACEHOLDER.findall(advice.text):
+                if placeholder not in FACTS:
+                    where = loader.at(name, path + ((index, "text") if isinstance(wording, list) else ()))
+                    loader.problem(where, f"unknown fact `{{{placeholder}}}` in note wording"
+                                          f"{did_you_mean(placeholder, FACTS)}")
             if advice.when is True:
                 continue
             where = loader.at(name, path + (index, "when"))

@@ -14,9 +14,10 @@ expectations to check; only the listed expectations are checked::
           not_fires: [red_flag.cauda_equina.emergency]
 
 `classification`, `urgency` and `conditions` are compared exactly; `fires`,
-`alerts`, `findings`, `warnings` (check ids) and `unscreened` must all be
-present; `not_fires`, `not_alerts`, `not_findings`, `not_warnings` must all be
-absent. `alert_tiers` gives the tier of each listed alert. A rule is in one of
+`alerts`, `findings`, `warnings` (check ids), `unscreened` and `flags_noted`
+(the weak flags the note lists, by definition name) must all be present;
+`not_fires`, `not_alerts`, `not_findings`, `not_warnings`, `not_flags_noted` must
+all be absent. `alert_tiers` gives the tier of each listed alert. A rule is in one of
 three states for a case: fired, ruled out (known not to fire), or not excluded
 (unknown answers kept it from being decided): `not_excluded` lists rules that
 must be reported as not excluded, `ruled_out` rules that must be known not to fire.
@@ -57,6 +58,8 @@ class Expect(BaseModel):
     unscreened: list[str] = []
     not_excluded: list[str] = []
     ruled_out: list[str] = []
+    flags_noted: list[str] = []
+    not_flags_noted: list[str] = []
 
 
 class RuleTestSpec(BaseModel):
@@ -143,6 +146,8 @@ def compare(a: Assessment, expect: Expect, ruleset: RuleSet) -> list[str]:
     warnings = [w.split(":", 1)[0] for w in a.warnings]
     decided = set(a.rules_fired) | set(a.not_excluded)
     ruled_out = [r for r in known_ids if r not in decided] if expect.ruled_out else []
+    flags = ruleset.manifest.flags_noted
+    noted = [f for f in flags if a.value(f) is True]
     for label, wanted, actual, present in (
         ("fires", expect.fires, a.rules_fired, True), ("not_fires", expect.not_fires, a.rules_fired, False),
         ("alerts", expect.alerts, list(a.alerts), True), ("not_alerts", expect.not_alerts, list(a.alerts), False),
@@ -151,10 +156,14 @@ def compare(a: Assessment, expect: Expect, ruleset: RuleSet) -> list[str]:
         ("warnings", expect.warnings, warnings, True), ("not_warnings", expect.not_warnings, warnings, False),
         ("unscreened", expect.unscreened, a.unscreened, True),
         ("not_excluded", expect.not_excluded, a.not_excluded, True), ("ruled_out", expect.ruled_out, ruled_out, True),
+        ("flags_noted", expect.flags_noted, noted, True),
+        ("not_flags_noted", expect.not_flags_noted, noted, False),
     ):
         for item in wanted:
             if label in _RULE_LISTS and item not in known_ids:
                 failures.append(f"{label}: no rule has the id {item!r}")
+            elif label in ("flags_noted", "not_flags_noted") and item not in flags:
+                failures.append(f"{label}: {item!r} is not in flags_noted")
             elif (item in actual) != present:
                 failures.append(f"{label}: {item} {_MISSED[label] if present else _FOUND[label]}")
     return failures
@@ -163,8 +172,9 @@ def compare(a: Assessment, expect: Expect, ruleset: RuleSet) -> list[str]:
 _RULE_LISTS = ("fires", "not_fires", "not_excluded", "ruled_out")
 _MISSED = {"fires": "did not fire", "not_excluded": "was not reported as not excluded",
            "ruled_out": "was not ruled out (it fired or was not excluded)"}
-_MISSED.update({k: "did not appear" for k in ("alerts", "findings", "warnings", "unscreened")})
-_FOUND = {"not_fires": "did fire", **{f"not_{k}": "did appear" for k in ("alerts", "findings", "warnings")}}
+_MISSED.update({k: "did not appear" for k in ("alerts", "findings", "warnings", "unscreened", "flags_noted")})
+_FOUND = {"not_fires": "did fire",
+          **{f"not_{k}": "did appear" for k in ("alerts", "findings", "warnings", "flags_noted")}}
 
 
 def _tiers(conditions: dict[str, str]) -> str:

@@ -166,7 +166,7 @@ def _say(words: PlainWords, text: str) -> str:
      "any cauda equina feature (bladder, bowel, saddle sensation, or weakness in both legs), and days since "
      "bladder, bowel or saddle symptoms began over 14, and those symptoms worsening (known no)"),
     ("not is_true(onset.fracture_excluded)", "fracture excluded (no or unknown)"),
-    ("patient.age >= 60 and pain.abdominal", "age 60 years or over and abdominal pain"),
+    ("patient.age >= 60 and pain.abdominal", "age 60 years or over and abdominal or flank pain"),
     ('pain.leg_extent in ["below_knee", "foot"]', "furthest extent: below the knee or into the foot"),
     ('pain.leg_side != "none"', "leg symptoms: anything but no leg symptoms"),
     ('"walking" in behaviour.aggravated_by', "aggravated by includes walking"),

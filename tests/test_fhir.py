@@ -90,7 +90,7 @@ def test_the_questionnaire_is_valid_fhir_with_one_item_per_question():
 
 def test_the_questionnaire_version_follows_the_rules_and_the_interview(tmp_path):
     assert QUESTIONNAIRE["url"].endswith("/Questionnaire/lbp-subjective-history")
-    assert RULESET.content_hash in QUESTIONNAIRE["version"] and QUESTIONNAIRE["version"].startswith("1.0.0+")
+    assert RULESET.content_hash in QUESTIONNAIRE["version"] and QUESTIONNAIRE["version"].startswith(f"{RULESET.questionnaire.version}+")
     copy = tmp_path / "rules"
     shutil.copytree(RULES, copy)
     interview = copy / "interview.yaml"

@@ -221,8 +221,11 @@ def test_contradictions_are_repeated_in_the_note(ruleset):
 
 
 def test_weak_flags_are_noted_not_acted_on(ruleset):
-    text = " ".join(note_of(EXAMPLES / "cases" / "non-specific-acute.yaml", ruleset, "text").split())
-    assert "Flags noted (weak on their own, no action alone): Night pain that settles with position" in text
+    text = " ".join(note_of(EXAMPLES / "cases" / "weak-flags-combined.yaml", ruleset, "text").split())
+    assert "Flags noted (weak on their own, no action alone): Age over 50: weak alone, matters in combination" in text
+    # Policy v6: night pain that settles with position and previous episodes are not flags.
+    ordinary = " ".join(note_of(EXAMPLES / "cases" / "non-specific-acute.yaml", ruleset, "text").split())
+    assert "Night pain: wakes on turning, then settles" in ordinary and "Flags noted" not in ordinary
 
 
 def test_json_note_has_sections_and_the_result(ruleset):

@@ -24,15 +24,15 @@ from helpers import RULES
 RULESET = load_rules(RULES)
 RANK = RULESET.tier_rank  # 0 = emergency
 
-RED_FLAG_SECTIONS = ("neuro", "cauda_equina", "systemic", "history")
+RED_FLAG_SECTIONS = ("neuro", "cauda_equina", "systemic", "history", "obstetric")  # systemic.collapse: v6
 RED_FLAG_FACTS = sorted(
     [p for p, t in FACTS.items() if t.kind == "bool" and p.split(".")[0] in RED_FLAG_SECTIONS]
-    + ["pain.thoracic", "pain.abdominal", "behaviour.constant"]
+    + ["pain.thoracic", "pain.abdominal", "pain.groin", "behaviour.constant"]
 )
 BOOL_FACTS = sorted(p for p, t in FACTS.items() if t.kind == "bool")
 NUMBER_RANGES = {  # realistic ranges for unbounded numbers
     "onset.weeks_ago": 200, "behaviour.morning_stiffness_min": 180, "walking.tolerance_min": 120,
-    "cauda_equina.onset_days": 60,
+    "cauda_equina.onset_days": 60, "obstetric.gestation_weeks": 45, "obstetric.postpartum_weeks": 52,
 }
 
 
@@ -186,3 +186,49 @@ def test_generated_summary_agrees_with_the_rules_read_plainly(data):
     assert list(a.conditions.items()) == list(conditions.items())  # order too: it is the output order
     assert list(a.alerts.items()) == list(alerts.items())
     assert (a.findings, a.urgency, a.rules_fired, a.not_excluded) == (findings, urgency, fired, undecided)
+
+
+# --------------------------------------------------------------------------- policy v6 facts
+
+V6_RED_FLAG_FACTS = {"pain.groin", "systemic.collapse", "obstetric.pregnant", "obstetric.postpartum"}
+
+
+def test_the_v6_red_flag_facts_are_in_the_safety_properties():
+    assert V6_RED_FLAG_FACTS <= set(RED_FLAG_FACTS)
+
+
+@st.composite
+def v6_cases(draw):
+    """Generated cases near the v6 thresholds: age 59/60/68, weeks since the birth 6/7/unknown,
+    fever, mechanical pain, onset and the v6 facts each unknown, yes or no, so the new rows are
+    often one answer away from firing."""
+    data = draw(cases())
+    data.setdefault("patient", {})["age"] = draw(st.sampled_from([40, 59, 60, 68]))
+    obstetric = data.setdefault("obstetric", {})
+    weeks = draw(st.sampled_from([None, 6, 7, 6.5]))
+    obstetric.pop("postpartum_weeks", None)
+    if weeks is not None:
+        obstetric["postpartum_weeks"] = weeks
+    for path in ("systemic.fever", "behaviour.mechanical", "onset.mode", *sorted(V6_RED_FLAG_FACTS),
+                 "pain.abdominal"):
+        section, name = path.split(".")
+        value = draw(st.sampled_from([None, True, False] if name != "mode" else [None, "sudden", "gradual"]))
+        data.setdefault(section, {}).pop(name, None)
+        if value is not None:
+            data[section][name] = value
+    return data
+
+
+@SETTINGS
+@given(v6_cases())
+def test_v6_facts_never_lower_urgency_when_added_or_raise_it_when_set_to_no(data):
+    before = assess(data)
+    for fact in sorted(V6_RED_FLAG_FACTS | {"pain.abdominal", "history.smoker", "history.vascular_disease"}):
+        section, name = fact.split(".")
+        added = assess(with_fact(data, fact, True))
+        assert RANK[added.urgency] <= RANK[before.urgency], (fact, before.urgency, added.urgency)
+        assert set(before.conditions) <= set(added.conditions), (fact, before.conditions, added.conditions)
+        if data.get(section, {}).get(name) is None:
+            cleared = assess(with_fact(data, fact, False))
+            assert RANK[cleared.urgency] >= RANK[before.urgency], (fact, before.urgency, cleared.urgency)
+            assert set(cleared.conditions) <= set(before.conditions), (fact, before.conditions, cleared.conditions)

@@ -137,4 +137,4 @@ def test_rules_version_changes_with_content(rules_copy):
     edit(rules_copy / "red_flags.yaml", "reason: Weakness getting worse over days.",
          "reason: Weakness getting worse over days or hours.")
     after = load_rules(rules_copy).version
-    assert before.startswith("lbp-default 1.0.0 sha256:") and after != before
+    assert before.startswith("lbp-default 1.1.0 sha256:") and after != before
