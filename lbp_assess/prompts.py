@@ -87,6 +87,11 @@ class TerminalPrompter:
 
     def _tick(self, question: Question, default: Any, qmark: str) -> Any:
         reply = tick_list(question.text, list(question.offered), default, qmark)
+        if isinstance(reply, list) and isinstance(default, list):
+            # Values of the earlier answer not offered at the prompt (asked as their own questions)
+            # are kept as they were, never dropped unseen.
+            kept = [v for v in default if v not in dict(question.offered)]
+            reply = [v for v, _ in question.choices if v in reply or v in kept]
         return BACK if reply == GO_BACK else None if reply == UNSURE else reply
 
     def _text(self, question: Question, default: Any, qmark: str) -> Any:
@@ -102,17 +107,9 @@ class TerminalPrompter:
             if text in ("", "<") or not numeric:
                 return True
             try:
-                value = float(text)
-            except ValueError:
-                return "Enter a number (blank = unsure, < = back)"
-            if value != value or value in (float("inf"), float("-inf")):
-                return "Enter a number"
-            if question.minimum is not None and value < question.minimum:
-                return f"At least {question.minimum:g}"
-            if question.maximum is not None and value > question.maximum:
-                return f"At most {question.maximum:g}"
-            if question.integer and not value.is_integer():
-                return "Enter a whole number"
+                question.parse_number(text)
+            except ValueError as err:
+                return str(err)
             return True
 
         shown = "" if default is None or default is NOT_ANSWERED else (
@@ -126,10 +123,7 @@ class TerminalPrompter:
             return BACK
         if reply == "":
             return None
-        if numeric:
-            value = float(reply)
-            return int(value) if question.integer or value.is_integer() else value
-        return reply
+        return question.parse_number(reply) if numeric else reply
 
     def _items(self, question: Question, default: Any, qmark: str) -> Any:
         previous = "Keep the recorded answers" if isinstance(default, list) else None

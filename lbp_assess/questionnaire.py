@@ -16,6 +16,7 @@ labels, so the note, explain and practice word answers alike.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Optional, Protocol
 
@@ -27,6 +28,15 @@ from .errors import InputError, Location, did_you_mean
 from .expr import ExprError, Symbol, Type
 
 FILE = "interview.yaml"
+#: Other units a number may be typed in, by the question's unit, with the factor to it (not clinical
+#: knowledge: a week has 7 days). "2 days" answers a duration asked in weeks.
+UNIT_WORDS: dict[str, dict[tuple[str, ...], float]] = {
+    "weeks": {("d", "day", "days"): 1 / 7, ("w", "wk", "wks", "week", "weeks"): 1,
+              ("mo", "month", "months"): 52 / 12, ("y", "yr", "yrs", "year", "years"): 52},
+    "days": {("d", "day", "days"): 1, ("w", "wk", "wks", "week", "weeks"): 7},
+    "minutes": {("min", "mins", "minute", "minutes"): 1, ("h", "hr", "hrs", "hour", "hours"): 60},
+    "years": {("y", "yr", "yrs", "year", "years"): 1},
+}
 #: Case-file fields asked that are not clinical facts.
 META = ("id", "assessor", "notes.presenting", "notes.pmh", "notes.dh", "notes.sh", "notes.goals")
 
@@ -94,6 +104,29 @@ class Question:
     def offered(self) -> tuple[tuple[str, str], ...]:
         """The choices shown at the prompt."""
         return tuple((v, label) for v, label in self.choices if v not in self.not_offered)
+
+    def parse_number(self, text: str) -> int | float:
+        """A typed number, in the question's unit or another one ("2 days" for a duration in weeks).
+
+        Raises ValueError with what to type instead."""
+        match = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([a-z]*)", text.strip().lower())
+        if match is None:
+            raise ValueError("Enter a number (blank = unsure, < = back)")
+        value, word = float(match[1]), match[2]
+        if word:
+            factors = UNIT_WORDS.get(self.unit or "", {})
+            factor = next((f for words, f in factors.items() if word in words), None)
+            if factor is None:
+                other = ", ".join(words[0] for words in factors) or "no other unit"
+                raise ValueError(f"Enter a number of {self.unit or 'units'} (or with one of: {other})")
+            value = round(value * factor, 2)
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"At least {self.minimum:g}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"At most {self.maximum:g}")
+        if self.integer and not value.is_integer():
+            raise ValueError("Enter a whole number")
+        return int(value) if self.integer or value.is_integer() else value
 
     def describe(self, value: Any, answered: bool = True) -> str:
         """How an answer reads in the review, the note, explain and practice."""

@@ -16,7 +16,7 @@ from lbp_assess.case import load_case
 from lbp_assess.interview import NOT_ANSWERED, Interview
 
 from helpers import EXAMPLES
-from test_terminal import ENTER, RULESET, Session, keys_for
+from test_terminal import ENTER, RULESET, Session, as_typed, keys_for
 
 pexpect = pytest.importorskip("pexpect")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX only")
@@ -29,7 +29,7 @@ class FollowUpSession(Session):
         question = self.shadow.current()
         assert question is not None
         self.child.expect_exact(question.text)
-        value = self.answers.get(question.id)
+        value = as_typed(question, self.answers.get(question.id))
         default = self.shadow.default(question)
         offered = default is not NOT_ANSWERED and default == value
         self.child.send(ENTER if offered else keys_for(question, value))  # Enter keeps what is offered

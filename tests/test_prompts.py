@@ -209,3 +209,25 @@ def test_lt_on_an_unchanged_earlier_answer_goes_back():
     assert ask("patient.age", "<", default=44) is BACK
     assert ask("notes.pmh", "<", default="Asthma") is BACK
     assert ask("patient.age", "\x08\x08" + "45" + ENTER, default=44) == 45
+
+
+@pytest.mark.parametrize("qid,typed,expected", [
+    ("onset.weeks_ago", "3", 3), ("onset.weeks_ago", "0.5", 0.5), ("onset.weeks_ago", "14 days", 2),
+    ("onset.weeks_ago", "3d", 0.43), ("onset.weeks_ago", "6 months", 26), ("onset.weeks_ago", "2y", 104),
+    ("cauda_equina.onset_days", "2 weeks", 14), ("walking.tolerance_min", "1 hour", 60),
+])
+def test_numbers_may_be_typed_in_another_unit(qid, typed, expected):
+    assert ask(qid, typed + ENTER) == expected
+
+
+@pytest.mark.parametrize("qid,typed", [("onset.weeks_ago", "2 fortnights"), ("onset.weeks_ago", "-1"),
+                                       ("onset.weeks_ago", "1e9"), ("patient.age", "40 days")])
+def test_a_number_in_an_unknown_unit_is_refused(qid, typed):
+    with pytest.raises(EOFError):  # refused, and no further keys arrive
+        ask(qid, typed + ENTER)
+
+
+def test_a_tick_list_keeps_earlier_values_it_does_not_offer():
+    # "rest" and "movement" are asked as their own questions, not offered in the list.
+    assert ask("behaviour.eased_by", ENTER, default=["lying", "movement"]) == ["lying", "movement"]
+    assert ask("behaviour.eased_by", "1" + ENTER, default=["lying", "rest"]) == ["sitting", "lying", "rest"]

@@ -54,6 +54,14 @@ for fact in ("cancer", "osteoporosis", "long_term_steroids", "immunosuppressed",
     RADICULAR[f"history.{fact}"] = False
 
 
+def as_typed(question, value: Any) -> Any:
+    """The answer the prompt can give: a tick list offers only some values (the others are asked
+    as their own questions)."""
+    if question.kind == "multi" and isinstance(value, list):
+        return [v for v in value if v in dict(question.offered)]
+    return value
+
+
 def keys_for(question, value: Any) -> str:
     """The key presses that give `value` at `question`: one key for a closed question."""
     if question.kind == "yes_no":
@@ -89,7 +97,7 @@ class Session:
         question = self.shadow.current()
         assert question is not None
         self.child.expect_exact(question.text)
-        value = self.answers.get(question.id)
+        value = as_typed(question, self.answers.get(question.id))
         stored = value if value not in ("",) else None
         keys = keys_for(question, value)
         self.keys.append((question.kind, keys))
