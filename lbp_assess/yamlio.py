@@ -308,7 +308,7 @@ class _Refused(ValueError):
     """A JSON value refused while parsing: a key given twice, a number too large, NaN."""
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
         seen: set[str] = set()
@@ -335,7 +335,7 @@ def load_json(text: str, name: str, line: int | None = None) -> Any:
     """Parse JSON strictly: a key given twice, a number over MAX_INT_DIGITS digits and
     NaN/Infinity are refused (as YAML refuses them), with their position."""
     try:
-        data = json.loads(text, object_pairs_hook=_pairs, parse_int=_parse_int, parse_constant=_parse_constant)
+        data = json.loads(text, object_pairs_hook=refuse_duplicates, parse_int=_parse_int, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         if line is None:
             raise _error(name, f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
