@@ -56,6 +56,11 @@ def _root(
 
 
 def _err(message: str) -> None:
+    """A message on standard error; text from the input in it cannot drive the terminal."""
+    if not all(line.isprintable() for line in message.split("\n")):
+        from .display import plain
+
+        message = plain(message, multiline=True)
     typer.echo(f"lbp-assess: {message}", err=True)
 
 
@@ -92,11 +97,18 @@ def score(
     chosen = (fmt.value if fmt else None) or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     report = Report(ruleset, expect, fail_on.value if fail_on else None)
     stdin = sys.stdin.buffer if "-" in paths else None
-    if output is None:
-        run(paths, ruleset, sys.stdout, chosen, jobs, stdin, report, _err)
-    else:
-        with atomic_output(output, force=force) as handle:
-            run(paths, ruleset, handle, chosen, jobs, stdin, report, _err)
+    try:
+        if output is None:
+            run(paths, ruleset, sys.stdout, chosen, jobs, stdin, report, _err)
+        else:
+            with atomic_output(output, force=force) as handle:
+                run(paths, ruleset, handle, chosen, jobs, stdin, report, _err)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, with what was found so far
+        _discard_stdout()
+        raise typer.Exit(report.exit_code())
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(ExitCode.INTERRUPTED)
     if not quiet:
         _err(report.summary.render(ruleset))
     if expect:
@@ -291,6 +303,14 @@ def rules_test(directory: Optional[Path] = RulesArgument) -> None:
         raise typer.Exit(ExitCode.FAILED)
 
 
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so nothing more is written to a closed pipe
+    (not even the final flush)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main() -> None:
     """Console entry point: run the app and turn every failure into a message and exit code."""
     try:
@@ -303,8 +323,7 @@ def main() -> None:
         sys.exit(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _discard_stdout()
         sys.exit(ExitCode.OK)
     except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
         if os.environ.get("LBP_ASSESS_DEBUG"):
