@@ -60,8 +60,11 @@ def _adult(age: int) -> int:
     return age
 
 
+START_BACK_ITEMS = 9
+
+
 def _start_back(items: list[int]) -> list[int]:
-    if len(items) != 9:
+    if len(items) != START_BACK_ITEMS:
         raise ValueError(f"expected 9 STarT Back answers (items 1-8 as 0/1, item 9 as 0-4), got {len(items)}")
     for number, value in enumerate(items, start=1):
         top = 4 if number == 9 else 1
@@ -413,6 +416,7 @@ class FactType:
     values: tuple[str, ...] = ()  # enum/set values
     minimum: float | None = None
     maximum: float | None = None
+    length: int | None = None  # int_list: how many items every valid case has
 
 
 def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
@@ -440,7 +444,7 @@ def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
         (item,) = get_args(inner)
         if get_origin(item) is Literal:
             return FactType(path, "set", tuple(get_args(item)))
-        return FactType(path, "int_list")
+        return FactType(path, "int_list", length=START_BACK_ITEMS if path == "psychosocial.start_back" else None)
     raise TypeError(f"no fact type for {path}: {annotation!r}")  # pragma: no cover - model bug
 
 
