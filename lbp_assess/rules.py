@@ -34,7 +34,7 @@ from . import questionnaire as interview_file
 from .case import EMPTY_SECTIONS, FACTS, Case, facts_of, problems_from
 from .errors import InputError, Location, Problem, did_you_mean
 from .expr import ExprError, Outcome, Symbol, Type
-from .yamlio import Locator, load_yaml, read_text
+from .yamlio import Locator, load_yaml, read_regular_file, read_text
 
 MANIFEST = "ruleset.yaml"
 NOT_RULE_FILES = {MANIFEST, "interview.yaml"}
@@ -645,8 +645,8 @@ def _hash(directory: Path, paths: list[Path]) -> str:
     for path in sorted(paths):
         digest.update(path.name.encode() + b"\0")
         try:
-            digest.update(path.read_bytes())
-        except OSError:
+            digest.update(read_regular_file(path))
+        except InputError:  # reported where the file is read
             pass
         digest.update(b"\0")
     return digest.hexdigest()[:12]
