@@ -351,13 +351,18 @@ def test_ctrl_c_during_parallel_scoring_exits_130_without_a_traceback(tmp_path):
 
 
 def test_a_very_deep_folder_is_listed_without_recursion(tmp_path, cli):
-    folder = tmp_path
+    folders = [tmp_path / "d"]
     for _ in range(1100):
-        folder = folder / "d"
-        folder.mkdir()
-    shutil.copy(RADICULAR, folder / "deep.yaml")
-    run = cli("score", str(tmp_path), "-f", "jsonl")
-    assert run.code == 0 and json.loads(run.out)["id"] == "radicular-l5"
+        folders[-1].mkdir()
+        folders.append(folders[-1] / "d")
+    shutil.copy(RADICULAR, folders[-2] / "deep.yaml")
+    try:
+        run = cli("score", str(tmp_path), "-f", "jsonl")
+        assert run.code == 0 and json.loads(run.out)["id"] == "radicular-l5"
+    finally:  # shutil.rmtree (pytest's clean-up) recurses too deep for this tree
+        (folders[-2] / "deep.yaml").unlink()
+        for folder in reversed(folders[:-1]):
+            folder.rmdir()
 
 
 def test_a_huge_value_is_echoed_shortened(tmp_path, cli):
