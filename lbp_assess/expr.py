@@ -194,6 +194,8 @@ def parse(text: str | bool) -> Node:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
+        if "integer string conversion" in str(exc.msg):  # thousands of digits
+            raise ExprError(f"number out of range: numbers in rules are at most {MAX_NUMBER:,.0f} in size") from None
         raise ExprError(f"syntax error: {exc.msg}", exc.lineno or 1, max((exc.offset or 1) - 1, 0)) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExprError(f"expression is too long or nested too deeply (at most {MAX_DEPTH} levels); "

@@ -491,6 +491,14 @@ def _in_block(raw: list[str], line: int, text: str, err: ExprError) -> tuple[int
 
 
 def _load(directory: Path, interview: bool = True) -> tuple[RuleSet | None, list[Problem]]:
+    try:
+        return _load_checked(directory, interview)
+    except RecursionError:  # definitions on definitions, thousands deep
+        return None, [Problem(Location(str(directory)), "definitions refer to definitions too deeply (a chain of "
+                                                        "hundreds); shorten the chain")]
+
+
+def _load_checked(directory: Path, interview: bool = True) -> tuple[RuleSet | None, list[Problem]]:
     loader = _Loader(directory)
     manifest_path = directory / MANIFEST
     if not directory.is_dir():
