@@ -251,6 +251,8 @@ def load_yaml(text: str, name: str, *, fast: bool = True, checked: bool = True) 
 
 def load_yaml_reference(text: str, name: str, *, fast: bool = True) -> Any:
     """The PyYAML reading (libyaml when `fast`): the reference, and the source of messages."""
+    if too_deep(text):
+        raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
     loader_cls = FastLoader12 if fast else SafeLoader12
     loader = loader_cls(text)
     try:
