@@ -605,6 +605,8 @@ def _echo(value: Any) -> str:
     """A value as an error message shows it: its repr (controls escaped), shortened."""
     from .display import shorten
 
+    if isinstance(value, int) and value.bit_length() > 200:  # repr fails past 4,300 digits
+        return f"a number of about {value.bit_length() * 3 // 10:,} digits"
     return shorten(repr(value), 60)
 
 
