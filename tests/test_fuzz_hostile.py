@@ -186,3 +186,12 @@ def test_no_mutated_input_makes_a_command_exit_70_or_die(tmp_path):
 @pytest.fixture(scope="module")
 def ruleset():
     return load_rules(RULES, interview=False)
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=300), mutated(JSON_TEXTS).map(lambda t: t.encode("utf-8", "surrogatepass"))))
+def test_score_record_never_raises(raw):
+    from lbp_assess import score_record
+
+    row = score_record(raw, "batch.jsonl:3")
+    assert list(row) == list(COLUMNS) and (row["error"] is None) == (row["classification"] is not None)
