@@ -55,7 +55,7 @@ def test_output_to_a_fifo_is_written_into_it_not_renamed_over_it(tmp_path):
     fifo = tmp_path / "results"
     os.mkfifo(fifo)
     got: list[bytes] = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
     reader.start()
     atomic_write(fifo, "row\n")
     reader.join(10)
