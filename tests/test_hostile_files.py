@@ -350,19 +350,32 @@ def test_ctrl_c_during_parallel_scoring_exits_130_without_a_traceback(tmp_path):
 # --------------------------------------------------------------------------- 23: depth and size
 
 
-def test_a_very_deep_folder_is_listed_without_recursion(tmp_path, cli):
-    folders = [tmp_path / "d"]
-    for _ in range(1100):
-        folders[-1].mkdir()
-        folders.append(folders[-1] / "d")
-    shutil.copy(RADICULAR, folders[-2] / "deep.yaml")
-    try:
-        run = cli("score", str(tmp_path), "-f", "jsonl")
-        assert run.code == 0 and json.loads(run.out)["id"] == "radicular-l5"
-    finally:  # shutil.rmtree (pytest's clean-up) recurses too deep for this tree
-        (folders[-2] / "deep.yaml").unlink()
-        for folder in reversed(folders[:-1]):
-            folder.rmdir()
+def test_a_very_deep_folder_is_listed_without_recursion(monkeypatch):
+    """1,100 nested folders, as os.scandir would list them (a real tree that deep breaks
+    shutil.rmtree, and so the clean-up of every later test run on the machine)."""
+    depth = 1100
+
+    class Entry:
+        def __init__(self, folder: str, name: str):
+            self.name, self.path = name, f"{folder}/{name}"
+
+        def is_dir(self, follow_symlinks: bool = True) -> bool:
+            return self.name == "d"
+
+    class Listing(list):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def scandir(folder: str) -> Listing:
+        level = folder.count("/d")
+        return Listing([Entry(folder, "d")] if level < depth else [Entry(folder, "deep.yaml")])
+
+    monkeypatch.setattr(batch.os, "scandir", scandir)
+    (found,) = batch._case_files("root")
+    assert found == "root" + "/d" * depth + "/deep.yaml"
 
 
 def test_a_huge_value_is_echoed_shortened(tmp_path, cli):
