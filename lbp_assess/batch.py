@@ -35,7 +35,7 @@ import msgspec
 from .case import CASE_SUFFIXES, fast_convert, fast_json, validate_case
 from .errors import InputError, Location, Problem
 from .rules import RuleSet, load_rules
-from .yamlio import MAX_FILE_BYTES, check_size, decode, load_json, load_yaml, read_text
+from .yamlio import MAX_FILE_BYTES, check_size, decode, load_json, load_yaml, open_regular_file, read_text
 
 #: Result columns, in the order of docs/case-format.md, then our additions.
 COLUMNS = (
@@ -44,7 +44,7 @@ COLUMNS = (
     "condition_tiers", "findings", "not_excluded", "follow_up_of",
 )
 FILES_PER_CHUNK = 100
-LINES_PER_CHUNK = 500  # standard input
+LINES_PER_CHUNK = 500  # standard input: at most this many lines, and about BYTES_PER_CHUNK
 BYTES_PER_CHUNK = 512 * 1024  # JSON Lines files: workers read their own byte range
 CHUNKS_IN_FLIGHT_PER_JOB = 3
 
@@ -260,23 +260,24 @@ def _case_files(directory: str) -> list[str]:
     """Case files under a directory, in path order (as sorted Paths would be: by parts).
     Listed with os.scandir, which knows files from directories without a stat each: a
     large case bank lists twice as quick as with Path.rglob. Linked directories are not
-    followed (no loops); a folder that cannot be listed is given as `folder/`."""
+    followed (no loops); a folder that cannot be listed is given as `folder/`; anything
+    else with a case suffix is given, so that what cannot be read (a device, a dangling
+    link) is reported, never skipped. A loop, not recursion: any depth is fine."""
     found: list[tuple[list[str], str]] = []
-
-    def walk(folder: str, parts: list[str]) -> None:
+    folders: list[tuple[str, list[str]]] = [(directory, [])]
+    while folders:
+        folder, parts = folders.pop()
         try:
             listing = os.scandir(folder)
         except OSError:  # reported, never skipped in silence: its cases would be missing
             found.append((parts, os.path.join(folder, "")))
-            return
+            continue
         with listing as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
-                    walk(entry.path, [*parts, entry.name])
-                elif os.path.splitext(entry.name)[1] in CASE_SUFFIXES and entry.is_file():
+                    folders.append((entry.path, [*parts, entry.name]))
+                elif os.path.splitext(entry.name)[1] in CASE_SUFFIXES and not entry.is_dir():
                     found.append(([*parts, entry.name], entry.path))
-
-    walk(directory, [])
     found.sort(key=lambda item: item[0])
     return [file for _, file in found]
 
@@ -307,30 +308,69 @@ def chunks(paths: Iterable[str], stdin: IO[bytes] | None = None, carry: bool = F
 
 
 def _stdin_chunks(stdin: IO[bytes] | None) -> Iterator[Chunk]:
-    """Standard input: JSON Lines when the first line is a whole JSON object, else one case."""
+    """Standard input: JSON Lines when the first line is a whole JSON object, else one case.
+    Lines are read up to the size limit (a longer one is refused as it is read, never held)
+    and chunked by count and bytes."""
     name = "<stdin>"
     if stdin is None:
         yield Chunk(name=name, error=f"{name}: no standard input")
         return
-    lines = ((number, raw) for number, raw in enumerate(stdin, start=1) if raw.strip())
+    lines = (item for item in _capped_lines(stdin) if item[1] is None or item[1].strip())
     first = next(lines, None)
     if first is None:
         return
-    if not _is_json_object(first[1]):
-        yield Chunk(document=first[1] + stdin.read())
+    if first[1] is not None and not _is_json_object(first[1]):
+        rest = stdin.read(MAX_FILE_BYTES + 1 - len(first[1]))
+        if len(first[1]) + len(rest) > MAX_FILE_BYTES:
+            yield Chunk(name=name, error=f"{name}: input is over {MAX_FILE_BYTES:,} bytes; a case is limited to "
+                                         f"{MAX_FILE_BYTES:,} (use JSON Lines for many cases)")
+            return
+        yield Chunk(document=first[1] + rest)
         return
-    lines = _chain([first], lines)
-    while block := tuple(islice(lines, LINES_PER_CHUNK)):
-        yield Chunk(name=name, lines=block)
+    block: list[tuple[int, bytes]] = []
+    size = 0
+    for number, raw in _chain([first], lines):
+        if raw is None:
+            if block:
+                yield Chunk(name=name, lines=tuple(block))
+                block, size = [], 0
+            yield Chunk(name=f"{name}:{number}", error=f"{name}:{number}: line is over {MAX_FILE_BYTES:,} bytes; "
+                                                       f"a case is limited to {MAX_FILE_BYTES:,}")
+            continue
+        block.append((number, raw))
+        size += len(raw)
+        if len(block) >= LINES_PER_CHUNK or size >= BYTES_PER_CHUNK:
+            yield Chunk(name=name, lines=tuple(block))
+            block, size = [], 0
+    if block:
+        yield Chunk(name=name, lines=tuple(block))
+
+
+def _capped_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line) for each line; None for a line over MAX_FILE_BYTES, skipped
+    in pieces so it is never held whole."""
+    number = 0
+    while True:
+        raw = stream.readline(MAX_FILE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_FILE_BYTES and not raw.endswith(b"\n"):
+            while (piece := stream.readline(BYTES_PER_CHUNK)) and not piece.endswith(b"\n"):
+                pass
+            yield number, None
+            continue
+        yield number, raw
 
 
 def _file_spans(path: str, carry: bool = False) -> Iterator[Chunk]:
-    """Byte ranges of whole lines; the parent only finds line ends and counts lines."""
+    """Byte ranges of whole lines; the parent only finds line ends and counts lines.
+    A line over the size limit becomes an error chunk of its own, found without
+    reading it whole."""
     try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        reason = "no such file" if isinstance(exc, FileNotFoundError) else f"cannot be read ({exc.strerror})"
-        yield Chunk(name=path, error=f"{path}: {reason}")
+        handle = os.fdopen(open_regular_file(path), "rb")
+    except InputError as err:
+        yield Chunk(name=path, error=str(err))
         return
     with handle:
         start, line = 0, 1
@@ -339,7 +379,19 @@ def _file_spans(path: str, carry: bool = False) -> Iterator[Chunk]:
             if not block:
                 return
             if not block.endswith(b"\n"):
-                block += handle.readline()  # finish the last line
+                tail = handle.readline(MAX_FILE_BYTES + 1)  # finish the last line, if it is not too long
+                if len(tail) > MAX_FILE_BYTES and not tail.endswith(b"\n"):
+                    whole = block[:block.rfind(b"\n") + 1]  # the lines before the long one
+                    if whole:
+                        yield Chunk(name=path, span=(start, start + len(whole), line), data=whole if carry else None)
+                        line += _count_lines(whole)
+                    yield Chunk(name=f"{path}:{line}", error=f"{path}:{line}: line is over {MAX_FILE_BYTES:,} "
+                                                             f"bytes; a case is limited to {MAX_FILE_BYTES:,}")
+                    while (piece := handle.readline(BYTES_PER_CHUNK)) and not piece.endswith(b"\n"):
+                        pass
+                    start, line = handle.tell(), line + 1
+                    continue
+                block += tail
             yield Chunk(name=path, span=(start, start + len(block), line), data=block if carry else None)
             start += len(block)
             line += _count_lines(block)
@@ -375,6 +427,9 @@ _WORKER_RULES: RuleSet | None = None
 
 def _init_worker(rules_dir: str | None) -> None:
     global _WORKER_RULES
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops the run
     if _WORKER_RULES is None:  # inherited when forked; loaded when spawned
         _WORKER_RULES = load_rules(rules_dir, interview=False)
 
@@ -398,9 +453,12 @@ def score_stream(paths: list[str], ruleset: RuleSet, jobs: int = 1, stdin: IO[by
     _WORKER_RULES = ruleset
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(str(ruleset.directory),)) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                               initargs=(str(ruleset.directory),))
+    try:
         yield from _ordered(pool, _chain(first, work), jobs * CHUNKS_IN_FLIGHT_PER_JOB, fmt, detail)
+    finally:  # stopped early (Ctrl-C, a closed pipe): drop the queued chunks instead of scoring them
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _ordered(pool: Executor, work: Iterator[Chunk], window: int, fmt: str, detail: bool) -> Iterator[ChunkResult]:
@@ -576,19 +634,70 @@ def flat(value: Any) -> str:
     return str(value)
 
 
+_FORMULA_START = frozenset("=+-@\t\r")
+
+
+def cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text: one that would start a formula (=, +, -, @,
+    tab, carriage return) gets a leading apostrophe, as OWASP recommends."""
+    text = flat(value)
+    return "'" + text if text and text[0] in _FORMULA_START else text
+
+
+def safe_text(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with text that cannot be UTF-8 (lone surrogates, e.g. from a file name that
+    is not UTF-8) written as escapes."""
+    def fix(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        if isinstance(value, dict):
+            return {fix(k): fix(v) for k, v in value.items()}
+        return value
+
+    return {k: fix(v) for k, v in row.items()}
+
+
 def format_rows(rows: list[dict[str, Any]], fmt: str) -> bytes:
     """Rows as UTF-8 in a streaming format (no header or brackets: the Writer adds those).
     Bytes all the way to the output: no decoding and encoding again of every chunk."""
+    try:
+        return _format_rows(rows, fmt)
+    except (TypeError, UnicodeEncodeError):  # text that is not UTF-8: escaped, row by row
+        return _format_rows([safe_text(row) for row in rows], fmt)
+
+
+def _format_rows(rows: list[dict[str, Any]], fmt: str) -> bytes:
     if fmt == "jsonl":
         return b"".join([orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows])
     if fmt == "json":
         return b",\n".join([orjson.dumps(row) for row in rows])
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerows([flat(row[c]) for c in COLUMNS] for row in rows)
-        return buffer.getvalue().encode()
+        return _csv_rows([[cell(row[c]) for c in COLUMNS] for row in rows]).encode()
     raise ValueError(fmt)
+
+
+def _csv_rows(rows: list[list[str]]) -> str:
+    """CSV text, one row a line. The csv module quotes a cell holding a line feed but not one
+    holding only a carriage return (which a reader takes for a line end, and so shows the
+    rest of the row against the next patient): such rows are written again quoting both."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    text = buffer.getvalue()
+    if "\r" not in text:
+        return text
+    buffer = io.StringIO()
+    plain, careful = csv.writer(buffer, lineterminator="\n"), csv.writer(buffer, lineterminator="\r\n")
+    for row in rows:
+        if any("\r" in c for c in row):
+            careful.writerow(row)
+            buffer.seek(buffer.tell() - 2)  # the row end as every other row's
+            buffer.write("\n")
+            buffer.truncate()
+        else:
+            plain.writerow(row)
+    return buffer.getvalue()
 
 
 class Writer:
@@ -638,7 +747,7 @@ def render_table(rows: Iterable[dict[str, Any]], out: IO[str]) -> None:
 
     is_tty = getattr(out, "isatty", lambda: False)()
     console = Console(file=out, width=None if is_tty else 200)
-    rows = list(rows)
+    rows = [safe_text(row) for row in rows]
     width = console.width
     wide, counts, widest = width >= _TABLE_WIDE, width >= _TABLE_COUNTS, width >= _TABLE_FILE
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, expand=True)

@@ -12,6 +12,9 @@ against (`FACTS`): one source of truth for every fact name, type and enum value.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
@@ -20,7 +23,7 @@ import msgspec
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InputError, Location, Problem, did_you_mean
-from .yamlio import Locator, load_json, load_yaml, read_text
+from .yamlio import Locator, load_json, load_yaml, read_text, refuse_duplicates
 
 FORMAT = "lbp-case/1"
 CASE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
@@ -59,8 +62,11 @@ def _adult(age: int) -> int:
     return age
 
 
+START_BACK_ITEMS = 9
+
+
 def _start_back(items: list[int]) -> list[int]:
-    if len(items) != 9:
+    if len(items) != START_BACK_ITEMS:
         raise ValueError(f"expected 9 STarT Back answers (items 1-8 as 0/1, item 9 as 0-4), got {len(items)}")
     for number, value in enumerate(items, start=1):
         top = 4 if number == 9 else 1
@@ -69,10 +75,50 @@ def _start_back(items: list[int]) -> list[int]:
     return items
 
 
+# Characters that must never reach a terminal, a CSV row or a note: C0 and C1 controls
+# (tab, newline and carriage return are allowed in free text only), DEL, the Unicode
+# line separators, bidirectional overrides, and lone surrogates (not text at all).
+_NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                          "\ud800-\udfff]")
+
+
+def _refuse(found: re.Match[str] | None, what: str) -> None:
+    if found is not None:
+        raise ValueError(f"{what} must not contain the control character U+{ord(found.group()):04X} "
+                         f"(at character {found.start() + 1})")
+
+
+def _line(text: str) -> str:
+    _refuse(_NOT_IN_LINE.search(text), "a single-line field")
+    return text
+
+
+def _text(text: str) -> str:
+    _refuse(_NOT_IN_TEXT.search(text), "text")
+    return text
+
+
+def _lines(items: list[str]) -> list[str]:
+    for item in items:
+        _line(item)
+    return items
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return value
+
+
 # Validators live in the types (not on the models) so the fast schema used for
 # batch scoring (CASE_STRUCT below) runs exactly the same checks.
 Age = Annotated[int, AfterValidator(_adult)]
 StartBack = Annotated[list[int], AfterValidator(_start_back)]
+Line = Annotated[str, AfterValidator(_line)]  # ids and other one-line fields
+Text = Annotated[str, AfterValidator(_text)]  # free text: notes, vignettes
+Lines = Annotated[list[str], AfterValidator(_lines)]
+Number = Annotated[float, AfterValidator(_finite)]
 
 
 class _Section(BaseModel):
@@ -99,7 +145,7 @@ class Pain(_Section):
 
 
 class Onset(_Section):
-    weeks_ago: Optional[float] = Field(None, ge=0, le=5200, allow_inf_nan=False)  # <= 100 years
+    weeks_ago: Optional[Number] = Field(None, ge=0, le=5200)  # <= 100 years
     mode: Optional[OnsetMode] = None
     mechanism: Optional[Mechanism] = None
     previous_episodes: Fact = None
@@ -109,7 +155,7 @@ class Onset(_Section):
 class Behaviour(_Section):
     mechanical: Fact = None
     constant: Fact = None
-    morning_stiffness_min: Optional[float] = Field(None, ge=0, le=1440, allow_inf_nan=False)  # <= a day
+    morning_stiffness_min: Optional[Number] = Field(None, ge=0, le=1440)  # <= a day
     night_pain: Optional[NightPain] = None
     eased_by_rest: Fact = None
     eased_by_exercise: Fact = None
@@ -122,7 +168,7 @@ class Walking(_Section):
     leg_symptoms_on_walking: Fact = None
     relief_sitting_or_flexion: Fact = None
     relief_standing_still: Fact = None
-    tolerance_min: Optional[float] = Field(None, ge=0, le=1440, allow_inf_nan=False)  # <= a day
+    tolerance_min: Optional[Number] = Field(None, ge=0, le=1440)  # <= a day
 
 
 class Neuro(_Section):
@@ -142,7 +188,7 @@ class CaudaEquina(_Section):
     bowel_incontinence: Fact = None
     saddle_numbness: Fact = None
     sexual_dysfunction: Fact = None
-    onset_days: Optional[float] = Field(None, ge=0, le=36500, allow_inf_nan=False)  # <= 100 years
+    onset_days: Optional[Number] = Field(None, ge=0, le=36500)  # <= 100 years
     worsening: Fact = None
 
 
@@ -186,11 +232,11 @@ class Psychosocial(_Section):
 
 
 class Notes(_Section):
-    presenting: Optional[str] = None
-    pmh: Optional[str] = None
-    dh: Optional[str] = None
-    sh: Optional[str] = None
-    goals: Optional[str] = None
+    presenting: Optional[Text] = None
+    pmh: Optional[Text] = None
+    dh: Optional[Text] = None
+    sh: Optional[Text] = None
+    goals: Optional[Text] = None
 
 
 def _file_hash(value: str) -> str:
@@ -212,26 +258,26 @@ class FollowUpOf(_Section):
     (a follow-up without a terminal). Red-flag screening answers are never carried over.
     """
 
-    id: str = Field(min_length=1, max_length=80)
+    id: Line = Field(min_length=1, max_length=80)
     assessed_on: Optional[dt.date] = Field(None, strict=False)
     file_hash: Optional[FileHash] = None
-    rules_version: Optional[str] = Field(None, min_length=1, max_length=200)
+    rules_version: Optional[Line] = Field(None, min_length=1, max_length=200)
     carried_over: Optional[list[str]] = None
 
 
 class Expected(_Section):
     classification: Optional[Classification] = None
     urgency: Optional[Urgency] = None
-    conditions: Optional[list[str]] = None
+    conditions: Optional[Lines] = None
 
 
 class Case(_Section):
     """One patient's subjective history for one episode (`lbp-case/1`)."""
 
     format: Literal["lbp-case/1"]
-    id: str = Field(min_length=1, max_length=80)
+    id: Line = Field(min_length=1, max_length=80)
     assessed_on: Optional[dt.date] = Field(None, strict=False)
-    assessor: Optional[str] = None
+    assessor: Optional[Line] = None
     patient: Optional[Patient] = None
     pain: Optional[Pain] = None
     onset: Optional[Onset] = None
@@ -245,10 +291,10 @@ class Case(_Section):
     progression: Optional[Progression] = None
     psychosocial: Optional[Psychosocial] = None
     notes: Optional[Notes] = None
-    vignette: Optional[str] = None
+    vignette: Optional[Text] = None
     # Extension to lbp-case/1 (optional): where the vignette states each fact, as
     # `fact path: words quoted from the vignette`. Practice offers only these facts.
-    vignette_mentions: Optional[dict[str, str]] = None
+    vignette_mentions: Optional[dict[str, Line]] = None
     # Extension to lbp-case/1 (optional): the earlier visit this one follows (FollowUpOf).
     follow_up_of: Optional[FollowUpOf] = None
     expected: Optional[Expected] = None
@@ -277,6 +323,7 @@ def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, Any]]
                 kind, *extras = get_args(kind)
                 section = path.rstrip(".")
                 validators += [(section, name, e.func) for e in extras if isinstance(e, AfterValidator)]
+            validators += [(path.rstrip("."), name, m.func) for m in info.metadata if isinstance(m, AfterValidator)]
             limits = {}
             for meta in info.metadata:
                 for key in ("ge", "le", "min_length", "max_length"):
@@ -305,21 +352,92 @@ EMPTY_SECTIONS: dict[str, Any] = {
 }
 
 
+def _validator_source() -> tuple[str, dict[str, Any]]:
+    """The validators of _FAST_VALIDATORS as one generated function, section by section,
+    each behind a quick test that passes what it would pass (printable text, a finite
+    number), so an ordinary case calls none of them."""
+    quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0"}
+    names: dict[str, Any] = {}
+    lines = ["def check(case):"]
+    sections: dict[str, list[tuple[str, Any]]] = {}
+    for section, name, fn in _FAST_VALIDATORS:
+        sections.setdefault(section, []).append((name, fn))
+    for section, checks in sections.items():
+        indent = "    "
+        if section:
+            lines += [f"    part = case.{section}", "    if part is not None:"]
+            indent = "        "
+        for name, fn in checks:
+            names[f"_{fn.__name__}"] = fn
+            test = quick[fn].format(v="v") if fn in quick else "False"
+            lines += [f"{indent}if (v := {'part' if section else 'case'}.{name}) is not None and not {test}:",
+                      f"{indent}    _{fn.__name__}(v)"]
+    return "\n".join(lines) + "\n", names
+
+
+def _compile_validators() -> Any:
+    source, names = _validator_source()
+    exec(compile(source, "<case validators>", "exec"), names)  # noqa: S102 - generated from the model
+    return names["check"]
+
+
+_CHECK_FAST = _compile_validators()
+
+
 def _fast(read: Any, source: Any) -> Any:
     try:
         case = read(source)
-        for section, name, check in _FAST_VALIDATORS:
-            part = getattr(case, section)
-            if part is not None and (value := getattr(part, name)) is not None:
-                check(value)
+        _CHECK_FAST(case)
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
         return None
     return case
 
 
+_SECTIONS = tuple(i for i, f in enumerate(msgspec.structs.fields(CASE_STRUCT)) if f.name in EMPTY_SECTIONS)
+_astuple = msgspec.structs.astuple
+
+
+def _keys_given(case: Any) -> int:
+    """How many keys with a value the case has (a key given as null is not counted)."""
+    values = _astuple(case)
+    count = len(values) - values.count(None)
+    for i in _SECTIONS:
+        section = values[i]
+        if section is not None:
+            inner = _astuple(section)
+            count += len(inner) - inner.count(None)
+    return count
+
+
+def _keys_in(raw: bytes) -> int:
+    """How many different keys the (valid, so two-level) case has, counting those given as null."""
+    data = _DECODE_ANY(raw)
+    return len(data) + sum(len(v) for v in data.values() if type(v) is dict)
+
+
+_DECODE_ANY = msgspec.json.Decoder().decode
+
+
 def fast_json(raw: bytes) -> Any:
-    """A JSON case as a CASE_STRUCT, or None when it is not a valid case (read it precisely)."""
-    return _fast(_DECODE_JSON, raw)
+    """A JSON case as a CASE_STRUCT, or None when it is not a valid case (read it precisely).
+
+    The decoder keeps the last of a key given twice, so a case is returned only when
+    no key can have been given twice: every key is followed by one colon, so when the
+    line has as many colons as the case has different keys, no key was repeated (keys
+    given as null are counted from a plain decoding). Otherwise (a colon in a text)
+    the line is read again keeping every key.
+    """
+    case = _fast(_DECODE_JSON, raw)
+    if case is None:
+        return None
+    colons = raw.count(b":")
+    if colons == _keys_given(case) or colons == _keys_in(raw):
+        return case
+    try:
+        json.loads(raw, object_pairs_hook=refuse_duplicates)
+    except ValueError:  # a duplicate key (or anything else): the exact reading says which
+        return None
+    return case
 
 
 def fast_convert(data: Any) -> Any:
@@ -345,6 +463,7 @@ class FactType:
     values: tuple[str, ...] = ()  # enum/set values
     minimum: float | None = None
     maximum: float | None = None
+    length: int | None = None  # int_list: how many items every valid case has
 
 
 def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
@@ -372,7 +491,7 @@ def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
         (item,) = get_args(inner)
         if get_origin(item) is Literal:
             return FactType(path, "set", tuple(get_args(item)))
-        return FactType(path, "int_list")
+        return FactType(path, "int_list", length=START_BACK_ITEMS if path == "psychosocial.start_back" else None)
     raise TypeError(f"no fact type for {path}: {annotation!r}")  # pragma: no cover - model bug
 
 
@@ -438,7 +557,7 @@ def validate_case(data: Any, name: str, text: str | None = None, line: int | Non
         message = (
             f"missing `format: {FORMAT}`; is this an lbp-assess case file?"
             if fmt is None
-            else f"format {fmt!r} is not supported; expected {FORMAT!r}"
+            else f"format {_echo(fmt)} is not supported; expected {FORMAT!r}"
         )
         raise InputError.from_problems([Problem(where, message, None if fmt is None else "format")])
     try:
@@ -497,22 +616,24 @@ def _message(err: dict[str, Any], path: tuple[Any, ...], model: type[BaseModel])
     if kind == "extra_forbidden":
         holder = _model_at(model, path)
         known = list(holder.model_fields) if holder else []
-        return f"unknown field `{path[-1]}`{did_you_mean(str(path[-1]), known)}"
+        from .display import plain, shorten
+
+        return f"unknown field `{plain(shorten(path[-1]))}`{did_you_mean(str(path[-1]), known)}"
     if kind == "literal_error":
         expected = [v.strip().strip("'") for v in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
         expected = [v for v in expected if v]
-        hint = did_you_mean(str(value), expected) if isinstance(value, str) else ""
-        return f"{value!r} is not allowed; expected one of: {', '.join(expected)}{hint}"
+        hint = did_you_mean(value, expected) if isinstance(value, str) and len(value) < 100 else ""
+        return f"{_echo(value)} is not allowed; expected one of: {', '.join(expected)}{hint}"
     if kind in ("bool_type", "bool_parsing"):
-        return f"expected true or false (or null when not asked), got {value!r}"
+        return f"expected true or false (or null when not asked), got {_echo(value)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"expected a whole number, got {value!r}"
+        return f"expected a whole number, got {_echo(value)}"
     if kind in ("float_type", "float_parsing"):
-        return f"expected a number, got {value!r}"
+        return f"expected a number, got {_echo(value)}"
     if kind in ("string_type",):
-        return f"expected text, got {value!r}"
+        return f"expected text, got {_echo(value)}"
     if kind in ("list_type",):
-        return f"expected a list, got {value!r}"
+        return f"expected a list, got {_echo(value)}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"expected a mapping of fields, got {_kind(value)}"
     if kind == "missing":
@@ -521,18 +642,25 @@ def _message(err: dict[str, Any], path: tuple[Any, ...], model: type[BaseModel])
         bound = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}[kind]
         limit = ctx.get("ge", ctx.get("le", ctx.get("gt", ctx.get("lt"))))
         shown = f"{limit:g}" if isinstance(limit, float) else limit
-        return f"{value!r} is out of range: must be {bound} {shown}"
-    if kind == "finite_number":
-        return f"expected a finite number, got {value!r}"
+        return f"{_echo(value)} is out of range: must be {bound} {shown}"
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "string_too_long":
         return f"is longer than {ctx.get('max_length')} characters"
     if kind in ("date_type", "date_parsing", "date_from_datetime_parsing"):
-        return f"expected a date as YYYY-MM-DD, got {value!r}"
+        return f"expected a date as YYYY-MM-DD, got {_echo(value)}"
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     return err["msg"]
+
+
+def _echo(value: Any) -> str:
+    """A value as an error message shows it: its repr (controls escaped), shortened."""
+    from .display import shorten
+
+    if isinstance(value, int) and value.bit_length() > 200:  # repr fails past 4,300 digits
+        return f"a number of about {value.bit_length() * 3 // 10:,} digits"
+    return shorten(repr(value), 60)
 
 
 def _kind(value: Any) -> str:

@@ -56,6 +56,11 @@ def _root(
 
 
 def _err(message: str) -> None:
+    """A message on standard error; text from the input in it cannot drive the terminal."""
+    if not all(line.isprintable() for line in message.split("\n")):
+        from .display import plain
+
+        message = plain(message, multiline=True)
     typer.echo(f"lbp-assess: {message}", err=True)
 
 
@@ -92,11 +97,18 @@ def score(
     chosen = (fmt.value if fmt else None) or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     report = Report(ruleset, expect, fail_on.value if fail_on else None)
     stdin = sys.stdin.buffer if "-" in paths else None
-    if output is None:
-        run(paths, ruleset, sys.stdout, chosen, jobs, stdin, report, _err)
-    else:
-        with atomic_output(output, force=force) as handle:
-            run(paths, ruleset, handle, chosen, jobs, stdin, report, _err)
+    try:
+        if output is None:
+            run(paths, ruleset, sys.stdout, chosen, jobs, stdin, report, _err)
+        else:
+            with atomic_output(output, force=force) as handle:
+                run(paths, ruleset, handle, chosen, jobs, stdin, report, _err)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, with what was found so far
+        _discard_stdout()
+        raise typer.Exit(report.exit_code())
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(ExitCode.INTERRUPTED)
     if not quiet:
         _err(report.summary.render(ruleset))
     if expect:
@@ -515,6 +527,14 @@ def rules_test(directory: Optional[Path] = RulesArgument,
         raise typer.Exit(ExitCode.FAILED)
 
 
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so nothing more is written to a closed pipe
+    (not even the final flush)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main() -> None:
     """Console entry point: run the app and turn every failure into a message and exit code."""
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -541,7 +561,9 @@ def main() -> None:
         _err("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        _stop_quietly()
+        # The reader went away (e.g. `| head`): stop quietly.
+        _discard_stdout()
+        sys.exit(ExitCode.OK)
     except OSError as err:  # permission, read-only, disk full, missing folder: the user can act on it
         from .display import plain
 
@@ -553,13 +575,6 @@ def main() -> None:
         _err(f"internal error: {type(exc).__name__}: {exc} (set LBP_ASSESS_DEBUG=1 for details; please report)")
         sys.exit(ExitCode.INTERNAL)
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
-
-
-def _stop_quietly() -> None:
-    """The reader went away (e.g. `| head`): stop quietly."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(ExitCode.OK)
 
 
 def _name_arguments(command: Any) -> None:

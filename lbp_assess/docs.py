@@ -213,9 +213,23 @@ def _start_back_items(question: Question | None) -> dict[str, Any]:
             "items": False, "minItems": count}
 
 
+_LIMITS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _json_schema_limits(node: Any) -> Any:
+    """pydantic writes a limit on a validated type (a finite number) as `ge`/`le`: JSON Schema's
+    words are `minimum`/`maximum`."""
+    if isinstance(node, dict):
+        return {_LIMITS.get(k, k) if not isinstance(v, (dict, list)) else k: _json_schema_limits(v)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_json_schema_limits(v) for v in node]
+    return node
+
+
 def case_schema(ruleset: RuleSet) -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of `lbp-case/1`, every field described."""
-    raw = Case.model_json_schema()
+    raw = _json_schema_limits(Case.model_json_schema())
     defs = raw.pop("$defs")
     questions = _questions(ruleset)
 

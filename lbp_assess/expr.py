@@ -53,6 +53,7 @@ class ExprError(Exception):
 class Type:
     kind: str  # bool | number | text | enum | set | int_list | count | list
     values: tuple[Any, ...] = ()
+    length: int | None = None  # int_list: its number of items, when every case has the same
 
     def __str__(self) -> str:
         return {"enum": "a choice", "set": "a multiple choice", "count": "a count",
@@ -173,6 +174,12 @@ FUNCTIONS = {
 _OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _CONSTANT_NAMES = {"true": True, "false": False, "True": True, "False": False}
+#: Limits that keep every rule within what Python can compile and evaluate: an expression
+#: nests at most MAX_DEPTH levels (each operand of a chain `a + b + c` counts one), and a
+#: number in a rule is finite and at most MAX_NUMBER in size (thresholds are ages, days,
+#: minutes and scores; a larger number could only overflow).
+MAX_DEPTH = 24
+MAX_NUMBER = 1e9
 
 
 # --------------------------------------------------------------------------- parsing
@@ -187,8 +194,33 @@ def parse(text: str | bool) -> Node:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
+        if "integer string conversion" in str(exc.msg):  # thousands of digits
+            raise ExprError(f"number out of range: numbers in rules are at most {MAX_NUMBER:,.0f} in size") from None
         raise ExprError(f"syntax error: {exc.msg}", exc.lineno or 1, max((exc.offset or 1) - 1, 0)) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExprError(f"expression is too long or nested too deeply (at most {MAX_DEPTH} levels); "
+                        "split it into definitions") from None
+    _check_depth(tree.body)
     return _convert(tree.body)
+
+
+def _check_depth(tree: ast.AST) -> None:
+    """Refuse a tree deeper than MAX_DEPTH (without recursion: it may be very deep)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExprError(f"expression is nested too deeply: more than {MAX_DEPTH} levels (each term of a "
+                            "long sum counts one); split it into definitions",
+                            getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _number(value: Any, pos: dict[str, int]) -> Any:
+    """A constant of a rule, refused when it is not finite or too large to be a threshold."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not -MAX_NUMBER <= value <= MAX_NUMBER:
+        raise ExprError(f"number out of range: numbers in rules are at most {MAX_NUMBER:,.0f} in size", **pos)
+    return value
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -211,7 +243,7 @@ def _convert(node: ast.AST) -> Node:
         if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
             value = node.operand.value
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return Const(-value, **pos)
+                return Const(_number(-value, pos), **pos)
         raise ExprError("only `not` and a minus sign before a number are allowed here", **pos)
     if isinstance(node, ast.Compare):
         parts = []
@@ -234,8 +266,8 @@ def _convert(node: ast.AST) -> Node:
         if node.value is None:
             raise ExprError("there is no null in rules: use known(x) or unknown(x)", **pos)
         if not isinstance(node.value, (bool, int, float, str)):
-            raise ExprError(f"unsupported constant {node.value!r}", **pos)
-        return Const(node.value, **pos)
+            raise ExprError("unsupported constant", **pos)
+        return Const(_number(node.value, pos), **pos)
     if isinstance(node, (ast.Name, ast.Attribute)):
         name = _dotted(node)
         if name is None:
@@ -250,7 +282,7 @@ def _convert(node: ast.AST) -> Node:
         for elt in node.elts:
             if not isinstance(elt, ast.Constant) or not isinstance(elt.value, (str, int, float)):
                 raise ExprError("a list may hold only fixed values, e.g. [\"below_knee\", \"foot\"]", **pos)
-            values.append(elt.value)
+            values.append(_number(elt.value, pos))
         return ListLit(tuple(values), **pos)
     if isinstance(node, ast.Subscript):
         index = node.slice
@@ -333,13 +365,19 @@ def _check(node: Node, scope: Scope) -> Type:
             raise ExprError("division by zero", node.line, node.col)
         return NUMBER
     if isinstance(node, Index):
-        _expect(node.item, scope, "int_list", what="only a list of numbers can be indexed")
+        t = _expect(node.item, scope, "int_list", what="only a list of numbers can be indexed")
         if node.index < 0:
             raise ExprError("an index counts from 0", node.line, node.col)
+        if t.length is None or node.index >= t.length:
+            items = f"has {t.length} items (0 to {t.length - 1})" if t.length else "has no fixed number of items"
+            raise ExprError(f"index {node.index} is past the end: {_name(node.item)} {items}", node.line, node.col)
         return NUMBER
     if isinstance(node, IfElse):
         _expect(node.test, scope, "bool", what="the condition of `if` must be yes/no")
         a, b = check(node.then, scope), check(node.other, scope)
+        if COUNT in (a, b):
+            raise ExprError("count(...) cannot be a branch of `if`; compare it with a number in each branch",
+                            node.line, node.col)
         if a.kind == b.kind == "text" and isinstance(node.then, Const) and isinstance(node.other, Const):
             return Type("enum", (node.then.value, node.other.value))
         if a.kind == b.kind == "enum" or {a.kind, b.kind} == {"enum", "text"}:
@@ -477,6 +515,11 @@ def _count_compare(op: str, lo: int, hi: int, k: float) -> bool | None:
     return True if k < lo or k > hi else False if lo == hi == k else None  # !=
 
 
+def divide(a: float, b: float) -> float | None:
+    """a / b, unknown when b is 0 (a fact can be 0 where a rule divides by it)."""
+    return None if b == 0 else a / b
+
+
 _FLIP = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
 _PYOPS: dict[str, Callable[[Any, Any], Any]] = {
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
@@ -543,6 +586,9 @@ def explain(node: Node, env: Callable[[str, str], Outcome]) -> Outcome:
         a, b = explain(node.left, env), explain(node.right, env)
         if a.value is None or b.value is None:
             return Outcome(None, _union(o for o in (a, b) if o.value is None))
+        if node.op == "/":  # by zero: unknown, decided by the divisor
+            quotient = divide(a.value, b.value)
+            return Outcome(quotient, b.support if quotient is None else a.support | b.support)
         return Outcome(_PYOPS[node.op](a.value, b.value), a.support | b.support)
     if isinstance(node, Index):
         o = explain(node.item, env)
@@ -567,10 +613,15 @@ class CodeGen:
     """
 
     def __init__(self, local: Callable[[str], str], nullable: Callable[[str], bool],
-                 on_demand: Callable[[str], Node | None] = lambda name: None):
+                 on_demand: Callable[[str], Node | None] = lambda name: None,
+                 called: Callable[[str], str | None] = lambda name: None):
         self._local, self._nullable, self._tmp = local, nullable, 0
         # A name computed where first read (its local starts as `...`), given its tree.
         self._on_demand = on_demand
+        # A name computed where first read by calling a helper function: the call's source.
+        # A name with both is written out at the first place read, and called at the others.
+        self._called = called
+        self._written: set[str] = set()
         self.constants: dict[str, Any] = {}
 
     def statement(self, node: Node) -> tuple[str, bool]:
@@ -628,8 +679,13 @@ class CodeGen:
         if isinstance(node, Const):
             return repr(node.value), False
         if isinstance(node, Ref):
+            call = self._called(node.name)
+            if call is not None and node.name in self._written:
+                name = self._local(node.name)
+                return f"({name} if {name} is not ... else ({name} := {call}))", self._nullable(node.name)
             tree = self._on_demand(node.name)
             if tree is not None:
+                self._written.add(node.name)
                 name = self._local(node.name)
                 src, null = self.expr(tree)
                 return f"({name} if {name} is not ... else ({name} := {src}))", null
@@ -691,7 +747,7 @@ class CodeGen:
             if isinstance(n, ListLit):
                 return self._const(frozenset(n.values))
             if isinstance(n, Ref):
-                if n.type == COUNT or self._on_demand(n.name) is not None:
+                if n.type == COUNT or self._on_demand(n.name) is not None or self._called(n.name) is not None:
                     return None
                 if self._nullable(n.name) and n.name not in names:
                     names.append(n.name)
@@ -700,6 +756,8 @@ class CodeGen:
                 item = plain(n.item)
                 return None if item is None else f"{item}[{n.index}]"
             if isinstance(n, (Compare, Arith, In)):
+                if isinstance(n, Arith) and n.op == "/" and not isinstance(n.right, Const):
+                    return None  # may divide by zero: _binary
                 left, right = (n.item, n.container) if isinstance(n, In) else (n.left, n.right)
                 a, b = plain(left), plain(right)
                 if a is None or b is None or COUNT in (left.type, right.type):
@@ -726,6 +784,13 @@ class CodeGen:
     def _binary(self, op: str, left: Node, right: Node) -> tuple[str, bool]:
         a, an = self.expr(left)
         b, bn = self.expr(right)
+        if op == "/" and not isinstance(right, Const):  # unknown when dividing by zero
+            if not an and not bn:
+                return f"_divide({a}, {b})", True
+            first, again = self._hold(a) if an else (a, a)
+            b_first, b_again = self._hold(b) if bn else (b, b)
+            checks = " or ".join(f"{x} is None" for x, null in ((first, an), (b_first, bn)) if null)
+            return f"(None if {checks} else _divide({again}, {b_again}))", True
         if not an and not bn:
             return f"({a} {op} {b})", False
         checks, names = [], []
@@ -739,6 +804,9 @@ class CodeGen:
         return f"(None if {' or '.join(checks)} else {names[0]} {op} {names[1]})", True
 
     def _junction(self, node: And | Or) -> tuple[str, bool]:
+        """Kleene and/or, flat however many items: the items are read in order until one
+        decides (false for `and`, true for `or`), each held in a temporary; if none does,
+        the result is unknown when any item is, else the other value."""
         decisive = "False" if isinstance(node, And) else "True"
         other = "True" if decisive == "False" else "False"
         parts = [self.expr(item) for item in node.items]
@@ -746,11 +814,9 @@ class CodeGen:
             joiner = " and " if isinstance(node, And) else " or "
             return "(" + joiner.join(src for src, _ in parts) + ")", False
         held = [self._hold(s) for s, _ in parts]
-        tail = f"(None if {' or '.join(f'{again} is None' for (_, again), (_, n) in zip(held, parts) if n)} else {other})"
-        src = tail
-        for first, _ in reversed(held):
-            src = f"({decisive} if {first} is {decisive} else {src})"
-        return src, True
+        decides = " or ".join(f"{first} is {decisive}" for first, _ in held)
+        unknown = " or ".join(f"{again} is None" for (_, again), (_, n) in zip(held, parts) if n)
+        return f"({decisive} if {decides} else (None if {unknown} else {other}))", True
 
     def _items(self, node: Count) -> tuple[str, str]:
         """A count's items as (known true, unknown): two sums, reading each item once."""
@@ -815,6 +881,6 @@ def compile_expression(node: Node) -> Callable[[dict[str, Any]], Any]:
     """Compile one checked expression into `f(facts)` (used by tests and what-if analysis)."""
     gen = CodeGen(lambda name: f"F[{name!r}]", lambda name: True)
     src, _ = gen.expr(node)
-    namespace: dict[str, Any] = {"_count_compare": _count_compare, **gen.constants}
+    namespace: dict[str, Any] = {"_count_compare": _count_compare, "_divide": divide, **gen.constants}
     exec(compile(f"def f(F):\n    return {src}\n", "<expression>", "exec"), namespace)  # noqa: S102
     return namespace["f"]

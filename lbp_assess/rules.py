@@ -16,6 +16,7 @@ orders evaluation by those dependencies and refuses cycles.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import hashlib
 import heapq
@@ -33,11 +34,12 @@ from . import questionnaire as interview_file
 from .case import EMPTY_SECTIONS, FACTS, Case, facts_of, problems_from
 from .errors import InputError, Location, Problem, did_you_mean
 from .expr import ExprError, Outcome, Symbol, Type
-from .yamlio import Locator, load_yaml, read_text
+from .yamlio import Locator, load_yaml, read_regular_file, read_text
 
 MANIFEST = "ruleset.yaml"
 NOT_RULE_FILES = {MANIFEST, "interview.yaml"}
 _ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
+_SNAKE = re.compile(r"[a-z][a-z0-9_]*")  # names of definitions, tiers, layers, classes, ...: matched whole
 
 
 # --------------------------------------------------------------------------- file schema
@@ -496,14 +498,47 @@ class _Loader:
             source_line = raw[line - 1] if line - 1 < len(raw) else ""
             quoted = source_line[col - 1:col] in ("'", '"')
             block = source_line[col - 1:col] in ("|", ">")
-            if err.line > 1 or block:
-                line, col = line + err.line - (0 if block else 1), None
+            if block and isinstance(text, str):
+                line, col = _in_block(raw, line, text, err)
+            elif err.line > 1:
+                line, col = line + err.line - 1, None
             else:
                 col = col + err.col + (1 if quoted else 0)
         self.problem(Location(where.file, line, col), err.message)
 
 
+def _in_block(raw: list[str], line: int, text: str, err: ExprError) -> tuple[int, int | None]:
+    """The source line and column of an error inside a block scalar (`when: >-` or `|`).
+
+    The value is the block's lines without their indentation, joined by spaces (folded)
+    or newlines (literal): each source line is found in the value in turn, and the error's
+    offset in the value is mapped back to the line holding it."""
+    stripped = text.strip()
+    lines = stripped.split("\n")
+    offset = len(text) - len(text.lstrip()) + sum(len(s) + 1 for s in lines[:err.line - 1]) + err.col
+    at = 0
+    for number in range(line, len(raw)):  # the block's lines follow the indicator's line
+        content = raw[number].strip()
+        if not content:
+            continue
+        found = text.find(content, at)
+        if found < 0:
+            break
+        if found <= offset < found + len(content) + 1:
+            return number + 1, len(raw[number]) - len(raw[number].lstrip()) + offset - found + 1
+        at = found + len(content)
+    return line + err.line, None
+
+
 def _load(directory: Path, interview: bool = True) -> tuple[RuleSet | None, list[Problem]]:
+    try:
+        return _load_checked(directory, interview)
+    except RecursionError:  # definitions on definitions, thousands deep
+        return None, [Problem(Location(str(directory)), "definitions refer to definitions too deeply (a chain of "
+                                                        "hundreds); shorten the chain")]
+
+
+def _load_checked(directory: Path, interview: bool = True) -> tuple[RuleSet | None, list[Problem]]:
     loader = _Loader(directory)
     manifest_path = directory / MANIFEST
     if not directory.is_dir():
@@ -541,8 +576,8 @@ def _load(directory: Path, interview: bool = True) -> tuple[RuleSet | None, list
                 other = definitions[def_name].where if def_name in definitions else "the case-file vocabulary"
                 loader.problem(where, f"definition `{def_name}` is already defined ({other})")
                 continue
-            if not re.match(r"^[a-z][a-z0-9_]*$", def_name):
-                loader.problem(where, f"definition name `{def_name}` must be lower_snake_case")
+            if not _SNAKE.fullmatch(def_name):
+                loader.problem(where, f"definition name {_shown(def_name)} must be lower_snake_case")
                 continue
             value_where = loader.at(name, ("definitions", def_name) + (("when",) if means is not None else ()))
             node = loader.parse(text, value_where)
@@ -642,7 +677,12 @@ def _load(directory: Path, interview: bool = True) -> tuple[RuleSet | None, list
         return None, sorted(loader.problems, key=_order)
     ruleset = RuleSet(manifest, directory, definitions, ordered, checks,
                       [(c, n) for c, n, _ in classification], content_hash, questionnaire, wording_when)
-    ruleset.evaluate, ruleset.row_from_data = compile_ruleset(ruleset)
+    try:
+        ruleset.evaluate, ruleset.row_from_data = compile_ruleset(ruleset)
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # beyond what Python can compile
+        loader.problem(Location(manifest_name), f"the rule set is too large to compile ({type(exc).__name__}); "
+                                                "split long expressions into definitions")
+        return None, sorted(loader.problems, key=_order)
     return ruleset, sorted(loader.problems, key=_order)
 
 
@@ -655,8 +695,8 @@ def _hash(directory: Path, paths: list[Path]) -> str:
     for path in sorted(paths):
         digest.update(path.name.encode() + b"\0")
         try:
-            digest.update(path.read_bytes())
-        except OSError:
+            digest.update(read_regular_file(path))
+        except InputError:  # reported where the file is read
             pass
         digest.update(b"\0")
     return digest.hexdigest()[:12]
@@ -667,10 +707,18 @@ def _check_manifest(loader: _Loader, manifest: Manifest, name: str) -> None:
         if fact not in FACTS:
             loader.problem(loader.at(name, ("screening", index)),
                            f"unknown fact `{fact}`{did_you_mean(fact, FACTS)}")
-    for section in ("conditions", "alerts", "findings", "classes"):
+    for section in ("conditions", "alerts", "findings", "classes", "tiers", "layers"):
         for item in getattr(manifest, section):
-            if not re.match(r"^[a-z][a-z0-9_]*$", item):
-                loader.problem(loader.at(name, (section, item), key=True), f"`{item}` must be lower_snake_case")
+            if not _SNAKE.fullmatch(item):
+                loader.problem(loader.at(name, (section, item), key=True),
+                               f"{_shown(item)} must be lower_snake_case")
+
+
+def _shown(name: str) -> str:
+    """A name from a rule file as a message shows it: quoted, controls escaped, shortened."""
+    from .display import shorten
+
+    return shorten(repr(name), 60)
 
 
 def _check_wording(loader: _Loader, manifest: Manifest, name: str, scope: "_Scope") -> dict[str, expr.Node]:
@@ -761,7 +809,7 @@ class _Scope:
         if name in FACTS:
             fact = FACTS[name]
             kind = {"int": "number", "number": "number"}.get(fact.kind, fact.kind)
-            return Symbol(name, "fact", Type(kind, fact.values))
+            return Symbol(name, "fact", Type(kind, fact.values, fact.length))
         if name in self.outcomes:
             return Symbol(name, "outcome", self.outcomes[name])
         if name in self.definitions:
@@ -864,6 +912,29 @@ def _order_rules(loader: _Loader, manifest: Manifest, rules: list[Rule],
 #: Definitions of this many nodes or more (more than one comparison) are computed where first
 #: read (see compile_ruleset); smaller ones cost less to compute than to check for.
 ON_DEMAND_SIZE = 4
+#: How deep definitions written out where read may be nested in one another (a longer
+#: chain is computed into locals: generated code must stay within Python's nesting limits).
+MAX_WRITTEN_NESTING = 3
+
+
+def _definition_order(definitions: dict[str, Definition]) -> list[str]:
+    """Definition names, each after the definitions it reads (a loop: chains may be long)."""
+    order: list[str] = []
+    done: set[str] = set()
+    for start in definitions:
+        stack = [(start, False)]
+        while stack:
+            name, expanded = stack.pop()
+            if name in done:
+                continue
+            if expanded:
+                done.add(name)
+                order.append(name)
+                continue
+            stack.append((name, True))
+            stack.extend((r.name, False) for r in expr.references(definitions[name].node)
+                         if r.kind == "definition" and r.name not in done)
+    return order
 
 
 def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
@@ -892,10 +963,34 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
             return def_nullable[name]
         return False  # outcomes are plain True/False
 
-    # Larger definitions are computed where first read, so a rule decided by a cheaper
-    # part (`radicular_gate and radicular_features >= 2`) never computes them.
-    on_demand = {name: d.node for name, d in rs.definitions.items() if expr.size(d.node) >= ON_DEMAND_SIZE}
-    gen = expr.CodeGen(local, nullable, on_demand.get)
+    # Larger definitions are computed where first read, so a rule decided by a cheaper part
+    # (`radicular_gate and radicular_features >= 2`) never computes them: written out at
+    # the first place that reads them and, when read in several places, as a helper
+    # function that the later places call if the first did not run. Others are computed
+    # once into their local before the first statement that reads them. No definition's
+    # code is written out twice where read (that grows exponentially with definitions built
+    # on definitions), and those written out nest at most MAX_WRITTEN_NESTING deep.
+    nodes = [r.node for r in rs.rules] + [d.node for d in rs.definitions.values()]
+    nodes += [c.node for c in rs.checks] + [n for _, n in rs.classification]
+    reads = collections.Counter(ref.name for node in nodes for ref in expr.references(node)
+                                if ref.kind == "definition")
+    lazy: set[str] = set()
+    nesting: dict[str, int] = {}  # how deep definitions written out where read are nested in this one
+    for name in _definition_order(rs.definitions):
+        node = rs.definitions[name].node
+        if expr.size(node) < ON_DEMAND_SIZE:
+            continue
+        inner = [r.name for r in expr.references(node) if r.name in lazy]
+        if reads[name] > 1 and not inner:  # written out where first read, a helper function elsewhere
+            lazy.add(name)
+            nesting[name] = 1
+        elif reads[name] == 1 and max((nesting.get(n, 0) for n in inner), default=0) < MAX_WRITTEN_NESTING:
+            lazy.add(name)
+            nesting[name] = 1 + max((nesting.get(n, 0) for n in inner), default=0)
+    on_demand = {name: rs.definitions[name].node for name in nesting}
+    helpers: dict[str, str] = {}  # lazy definitions read in several places: name -> call source
+    helper_source: list[str] = []
+    gen = expr.CodeGen(local, nullable, on_demand.get, helpers.get)
     tiers = list(rs.manifest.tiers)
     rank = rs.tier_rank
     body: list[str] = ["    fired = []", "    undecided = []", "    warnings = []", "    unscreened = []",
@@ -910,10 +1005,16 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
             if ref.kind == "definition":
                 emit_definition(ref.name)
         emitted.add(name)
-        if name in on_demand:  # computed where first read; what it reads is computed before
+        node = rs.definitions[name].node
+        if name in on_demand and reads[name] == 1:  # computed where read; what it reads is computed before
             return
-        src, null = gen.statement(rs.definitions[name].node)
+        src, null = gen.statement(node)
         def_nullable[name] = null
+        if name in lazy:  # a helper function of the locals it reads, called where first read
+            params = ", ".join(dict.fromkeys(local(ref.name) for ref in expr.references(node)))
+            helper_source.append(f"def _f{local(name)}({params}):\n    return {src}\n")
+            helpers[name] = f"_f{local(name)}({params})"
+            return
         body.append(f"    {local(name)} = {src}")
 
     def emit_needed(node: expr.Node) -> None:
@@ -938,13 +1039,11 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
                         f"    {held}[{rule.name!r}] = {rule.tier!r}"]
 
     # Only outcome flags that some expression reads are kept.
-    nodes = [r.node for r in rs.rules] + [d.node for d in rs.definitions.values()]
-    nodes += [c.node for c in rs.checks] + [n for _, n in rs.classification]
     read = {ref.name for node in nodes for ref in expr.references(node) if ref.kind == "outcome"}
     for flag in sorted(read - {"screening_incomplete"}):
         body.append(f"    {local(flag)} = False")
-    if on_demand:
-        body.append("    " + " = ".join(local(name) for name in on_demand) + " = ...")
+    if lazy:
+        body.append("    " + " = ".join(local(name) for name in sorted(lazy)) + " = ...")
     for name in rs.manifest.screening:
         body.append(f"    if {local(name)} is None:")
         body.append(f"        unscreened.append({name!r})")
@@ -990,9 +1089,10 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
            "'conditions': list(conditions), 'alerts': list(alerts), 'unscreened': unscreened, "
            "'warnings': warnings, 'rules_fired': fired, 'rules_version': _VERSION, 'error': None, "
            "'condition_tiers': conditions, 'findings': findings, 'not_excluded': undecided}")
-    source = ("def evaluate(F):\n" + "\n".join(flat + body) + "\n" + summary + "\n\n"
+    source = ("".join(helper_source) + "\n" + "def evaluate(F):\n" + "\n".join(flat + body) + "\n" + summary + "\n\n"
               "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n")
-    namespace: dict[str, Any] = {"_count_compare": expr._count_compare, "_describe": describe_value,
+    namespace: dict[str, Any] = {"_count_compare": expr._count_compare, "_divide": expr.divide,
+                                 "_describe": describe_value,
                                  "_RANK": rank, "_TIERS": tuple(tiers), "_VERSION": rs.version,
                                  "Summary": Summary, **empty, **gen.constants}
     code = compile(source, f"<rules {rs.manifest.name}>", "exec")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from .errors import InputError, Location, Problem
 MAX_FILE_BYTES = 1_000_000  # a case is a few KB; a vignette with notes ~10 KB
 MAX_NESTING = 32  # a case file nests 3 levels
 MAX_NODES = 20_000  # a full case file has ~150 nodes
+MAX_INT_DIGITS = 20  # a whole number in a case or rule file is an age, a count or a number of days
 
 _BOOL_12 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _INT_12 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
@@ -60,11 +62,18 @@ def _yaml12(base: type) -> type:
     def construct_int(loader: Any, node: yaml.ScalarNode) -> int:
         text = loader.construct_scalar(node)
         base = {"0o": 8, "0x": 16}.get(text[:2], 10)
-        return int(text[2:] if base != 10 else text, base)
+        digits = text[2:] if base != 10 else text
+        if len(digits.lstrip("+-")) > MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"number too large: more than {MAX_INT_DIGITS} digits", node.start_mark)
+        return int(digits, base)
 
     def construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen = set()
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be plain text, not a list or mapping", key_node.start_mark)
             key = loader.construct_object(key_node, deep=True)
             if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
@@ -85,43 +94,89 @@ except ImportError:  # pragma: no cover - yaml-rs is a dependency
     yaml_rs = None
 
 
-# yaml-rs reads 1_000 (and even _1) as numbers. `\d_|_\d`, written to start with its literal `_`
-# (which the regex engine then finds quickly): eight times quicker on case files.
+# Where yaml-rs reads a number that YAML 1.2 core reads as text: 1_000 (and even _1), 0b101,
+# 0X1F, 0O17, +0x10, -0o10. `\d_|_\d`, written to start with its literal `_` (which the regex
+# engine then finds quickly): eight times quicker on case files.
 _DIGIT_UNDERSCORE = re.compile(r"_(?:(?<=\d_)|(?=\d))")
+_OTHER_NUMBERS = re.compile(r"0(?:[bBXO]|(?<=[-+]0)[xo])")
+# A run of digits long enough to be a number too large for any field (refused with its location):
+# digits made 9s, then one substring search (a regex is ten times slower on case files).
+_DIGITS_TO_9 = bytes.maketrans(b"0123456789", b"9" * 10)
+_LONG_RUN = b"9" * (MAX_INT_DIGITS + 1)
+_LONG_HEX = re.compile(r"0x[0-9a-fA-F]{%d}" % (MAX_INT_DIGITS - 1))
+
+
+def _long_number(text: str) -> bool:
+    """Whether `text` has a run of more than MAX_INT_DIGITS digits, or a hex number nearly as long."""
+    digits = text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_9)
+    return _LONG_RUN in digits or _LONG_HEX.search(text) is not None
 
 
 def _unusual(text: str) -> bool:
     """Input where the two parsers could differ: PyYAML decides (and refuses tags with a message).
 
-    Tags, document markers, and underscores next to digits (YAML 1.2 core reads
-    `1_000` as text; yaml-rs as a number). No case-file field name has a digit,
-    so ordinary files stay on the fast path.
+    Tags, document markers, keys that are lists or mappings (`? [a]`), numbers
+    that YAML 1.2 core reads as text (`1_000`, `0b101`, `+0x10`: yaml-rs reads
+    numbers), and digit runs too long for a number. No case-file field name has
+    a digit, so ordinary files stay on the fast path.
     """
-    return ("!" in text or text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
-            or _DIGIT_UNDERSCORE.search(text) is not None)
+    return ("!" in text or "?" in text or text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
+            or _DIGIT_UNDERSCORE.search(text) is not None or _OTHER_NUMBERS.search(text) is not None
+            or _long_number(text))
 
 
 def read_text(path: Path | str, data: bytes | None = None, max_bytes: int = MAX_FILE_BYTES) -> str:
     """Read a file as UTF-8 text, refusing oversized, binary and non-UTF-8 input."""
     name = str(path)
     if data is None:
-        try:
-            with open(path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if size > max_bytes:
-                    raise _error(name, f"file is {size:,} bytes; case and rule files are limited to {max_bytes:,}")
-                data = handle.read()
-        except IsADirectoryError:
-            raise _error(name, "is a directory, expected a file") from None
-        except FileNotFoundError:
-            raise _error(name, "no such file") from None
-        except PermissionError:
-            raise _error(name, "permission denied") from None
-        except OSError as exc:
-            raise _error(name, f"cannot be read ({exc.strerror})") from None
+        data = read_regular_file(path, max_bytes)
     if len(data) > max_bytes:
         raise _error(name, f"input is {len(data):,} bytes; case and rule files are limited to {max_bytes:,}")
     return decode(data, name)
+
+
+def open_regular_file(path: Path | str) -> int:
+    """A descriptor open for reading on a regular file; devices, FIFOs, sockets and folders
+    are refused (a FIFO is opened without waiting for a writer, then refused)."""
+    name = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise _error(name, "no such file") from None
+    except PermissionError:
+        raise _error(name, "permission denied") from None
+    except OSError as exc:
+        raise _error(name, f"cannot be read ({exc.strerror})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(mode) else "a device, pipe or socket"
+        raise _error(name, f"is {kind}, expected a regular file")
+    return fd
+
+
+def read_regular_file(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file, reading no more than `max_bytes` (+1, to know it is over).
+    Plain reads on the descriptor: no buffered file object (this is on the path of every case)."""
+    name = str(path)
+    fd = open_regular_file(path)
+    try:
+        size = os.fstat(fd).st_size
+        if size > max_bytes:
+            raise _error(name, f"file is {size:,} bytes; case and rule files are limited to {max_bytes:,}")
+        pieces = []
+        left = max_bytes + 1  # one more: a file that grew since fstat
+        while left > 0 and (piece := os.read(fd, min(left, size + 1 if not pieces else 65536))):
+            pieces.append(piece)
+            left -= len(piece)
+    except OSError as exc:
+        raise _error(name, f"cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+    if len(data) > max_bytes:
+        raise _error(name, f"file is {len(data):,} bytes; case and rule files are limited to {max_bytes:,}")
+    return data
 
 
 def decode(data: bytes, name: str, line: int | None = None) -> str:
@@ -155,14 +210,50 @@ def _flow_depth(text: str) -> int:
     return deepest
 
 
+def _block_depth(text: str) -> int:
+    """Upper bound of block nesting: indentation levels and compact indicators (`- - x`, `? `, `: `).
+
+    Each line's nodes are bounded by the indicators leading it plus two (a key and its
+    value), added to those of the lines it is indented under. A cheap test first: with no
+    line indented 8 or more, at most 8 lines are on the stack and each leads with at most
+    one indicator more than the text has of `-`, `?`, tabs and ` :` on it, so the bound
+    exceeds 2 * MAX_NESTING only if the text has more than 40 of those.
+    """
+    pairs = text.count("-") + text.count("?") + text.count("\t") + text.count(" :")
+    if pairs <= 40 and "\n        " not in text and not text.startswith("        "):
+        return 0
+    stack: list[tuple[int, int]] = []  # (indentation, nodes down to the end of that line)
+    deepest = 0
+    for line in text.replace("\r", "\n").split("\n"):  # YAML's line breaks only
+        body = line.lstrip(" ")
+        if not body or body.startswith("#"):
+            continue
+        indent = len(line) - len(body)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        run = 0
+        while body[:1] in ("-", "?", ":") and body and (len(body) == 1 or body[1] in " \t"):
+            run += 1
+            body = body[1:].lstrip(" \t")
+        depth = (stack[-1][1] if stack else 0) + run + 2
+        stack.append((indent, depth))
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def too_deep(text: str) -> bool:
+    """Whether text may nest deeper than a parser can take: the C and Rust parsers recurse
+    without a limit and crash (a stack overflow, not an exception) on deep nesting."""
+    return _flow_depth(text) > MAX_NESTING or _block_depth(text) > 2 * MAX_NESTING
+
+
 def load_yaml(text: str, name: str, *, fast: bool = True, checked: bool = True) -> Any:
     """Parse one YAML document into plain data (dict/list/str/int/float/bool/None).
 
     With `checked=False` the caller promises to validate the result against a
     schema of bounded depth, or to call `check_size` before walking it.
     """
-    if _flow_depth(text) > MAX_NESTING:
-        # libyaml's composer recurses without a limit and crashes on deep nesting.
+    if too_deep(text):
         raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
     if fast and yaml_rs is not None and not _unusual(text):
         try:
@@ -178,6 +269,8 @@ def load_yaml(text: str, name: str, *, fast: bool = True, checked: bool = True) 
 
 def load_yaml_reference(text: str, name: str, *, fast: bool = True) -> Any:
     """The PyYAML reading (libyaml when `fast`): the reference, and the source of messages."""
+    if too_deep(text):
+        raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
     loader_cls = FastLoader12 if fast else SafeLoader12
     loader = loader_cls(text)
     try:
@@ -186,6 +279,8 @@ def load_yaml_reference(text: str, name: str, *, fast: bool = True) -> Any:
         mark = exc.problem_mark
         if str(exc.problem).startswith("duplicate key"):
             raise _error(name, f"{exc.problem}: each field may be given once", *_pos(mark)) from None
+        if str(exc.problem).startswith(("number too large", "a key must be")):
+            raise _error(name, str(exc.problem), *_pos(mark)) from None
         tag = re.search(r"tag '([^']*)'", str(exc.problem))
         what = f"YAML tag '{tag.group(1)}'" if tag else "YAML construct"
         raise _error(name, f"unsupported {what}: only plain data is allowed", *_pos(mark)) from None
@@ -222,22 +317,68 @@ def check_size(data: Any, name: str, line: int | None = None) -> None:
         if depth > MAX_NESTING:
             raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file", line)
         if isinstance(node, dict):
+            if any(isinstance(k, tuple) for k in node):
+                raise _error(name, "a key must be plain text, not a list or mapping", line)
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, list):
             stack.extend((v, depth + 1) for v in node)
 
 
+class _Refused(ValueError):
+    """A JSON value refused while parsing: a key given twice, a number too large, NaN."""
+
+
+def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                from .display import shorten  # only when there is a problem to report
+
+                raise _Refused(f"duplicate key {shorten(repr(key))}: each field may be given once")
+            seen.add(key)
+    return result
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _Refused(f"number too large: more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _parse_constant(text: str) -> Any:
+    raise _Refused(f"{text} is not a JSON number")
+
+
 def load_json(text: str, name: str, line: int | None = None) -> Any:
+    """Parse JSON strictly: a key given twice, a number over MAX_INT_DIGITS digits and
+    NaN/Infinity are refused (as YAML refuses them), with their position."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=refuse_duplicates, parse_int=_parse_int, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         if line is None:
             raise _error(name, f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
         raise _error(name, f"JSON syntax error: {exc.msg} (column {exc.colno})", line) from None
+    except _Refused as exc:
+        raise _located(text, name, line, str(exc)) from None
     except RecursionError:
         raise _error(name, "nesting is too deep; not a case file", line) from None
     check_size(data, name, line)
     return data
+
+
+def _located(text: str, name: str, line: int | None, message: str) -> InputError:
+    """`message` at the position PyYAML finds for it (JSON is YAML), else without one."""
+    try:
+        load_yaml_reference(text, name)
+    except InputError as err:
+        where = err.problems[0].location if err.problems else None
+        if where is not None and where.line is not None and message.split(":")[0] in str(err):
+            if line is None:
+                return _error(name, message, where.line, where.col)
+            return _error(name, f"{message} (column {where.col})", line)
+    return _error(name, message, line)
 
 
 def _pos(mark: Any) -> tuple[int | None, int | None]:
@@ -249,8 +390,8 @@ class Locator:
 
     def __init__(self, text: str):
         self._root: yaml.Node | None = None
-        if _flow_depth(text) > MAX_NESTING:
-            return  # libyaml would crash; such input never gets this far anyway
+        if too_deep(text):
+            return  # a parser would crash; such input never gets this far anyway
         try:
             self._root = yaml.compose(text, Loader=FastLoader12)
         except (yaml.YAMLError, RecursionError):

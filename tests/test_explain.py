@@ -146,10 +146,14 @@ def test_contradictions_appear_in_the_tree_and_the_json(cli):
 
 def test_untrusted_text_is_shown_as_text(cli, tmp_path):
     path = tmp_path / "odd.yaml"
-    path.write_text('format: lbp-case/1\nid: "[bold red]x[/] \\e]0;t\\a"\n')
+    path.write_text('format: lbp-case/1\nid: "[bold red]x[/] [link=https://x]y"\n')
     run = cli("explain", str(path), "--brief")
     assert run.code == 0, run.err
-    assert "[bold red]x[/]" in run.out and "\x1b" not in run.out and "\x07" not in run.out
+    assert "[bold red]x[/] [link=https://x]y" in run.out  # shown as typed, never read as markup
+    path.write_text('format: lbp-case/1\nid: "x \\e]0;t\\a"\n')  # a terminal escape in an id is refused
+    run = cli("explain", str(path), "--brief")
+    assert run.code == 1 and "control character U+001B" in run.err
+    assert "\x1b" not in run.err and "\x07" not in run.err
 
 
 def test_json_never_holds_infinity():

@@ -19,7 +19,7 @@ class Scope:
         "a": expr.BOOL, "b": expr.BOOL, "c": expr.BOOL, "n": expr.NUMBER,
         "pain.side": Type("enum", ("left", "right", "both")),
         "agg": Type("set", ("sitting", "walking")),
-        "items": Type("int_list"),
+        "items": Type("int_list", length=9),
         "tally": expr.COUNT,  # a count held in a name (as a definition holds one): (known true, + unknown)
     }
 

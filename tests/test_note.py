@@ -199,7 +199,9 @@ def test_reassurance_waits_for_a_complete_red_flag_screen(ruleset):
 
 
 def test_free_text_keeps_its_lines_and_is_shown_safely(ruleset):
-    case = _radicular(id="a\x1b]0;pwned\x07b", notes={"presenting": "Fell on ice.\n# not a heading\n**3 days** ago"})
+    case = _radicular(notes={"presenting": "Fell on ice.\n# not a heading\n**3 days** ago"})
+    # Case files refuse control characters; a library caller's Case is shown safely all the same.
+    case = case.model_copy(update={"id": "a\x1b]0;pwned\x07b"})
     md = note_of_case(case, ruleset, "md")
     assert "\x1b" not in md and "\x07" not in md and "a\\x1b]0;pwned\\x07b" in md
     assert "- Presenting complaint: Fell on ice.\n  # not a heading\n  **3 days** ago" in md

@@ -23,7 +23,6 @@ from hypothesis import given
 from lbp_assess.case import FACTS, fast_convert, load_case, validate_case
 from lbp_assess.errors import InputError
 from lbp_assess.explain import explanation
-from lbp_assess.interview import Interview
 from lbp_assess.note import build_note, render
 from lbp_assess.rules import load_rules
 
