@@ -63,7 +63,7 @@ def _value(rng: random.Random, path: str) -> Any:
         return rng.randint(18, 95)
     if fact.kind == "int":
         return rng.randint(int(fact.minimum or 0), int(fact.maximum if fact.maximum is not None else 60))
-    return round(rng.uniform(0, 60), 1)
+    return round(rng.uniform(fact.minimum or 0, min(60, fact.maximum if fact.maximum is not None else 60)), 1)
 
 
 def generate(n: int, seed: int = 7) -> list[dict[str, Any]]:

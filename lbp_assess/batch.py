@@ -634,14 +634,11 @@ def flat(value: Any) -> str:
     return str(value)
 
 
-_FORMULA_START = frozenset("=+-@\t\r")
-
-
 def cell(value: Any) -> str:
-    """A CSV cell a spreadsheet shows as text: one that would start a formula (=, +, -, @,
-    tab, carriage return) gets a leading apostrophe, as OWASP recommends."""
-    text = flat(value)
-    return "'" + text if text and text[0] in _FORMULA_START else text
+    """A CSV cell a spreadsheet shows as text (display.spreadsheet)."""
+    from .display import spreadsheet
+
+    return spreadsheet(flat(value))
 
 
 def safe_text(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Showing untrusted text (ids, free text, file names, values) on a terminal.
+"""Showing untrusted text (ids, free text, file names, values) on a terminal or in a spreadsheet.
 
 Case files, drafts and rule files are untrusted: their text must never drive the
 terminal (escape sequences set titles, write the clipboard or hide output) nor
@@ -43,3 +43,13 @@ def shorten(text: object, limit: int = 80) -> str:
     """At most `limit` characters (for echoing a value in a one-line message)."""
     value = str(text)
     return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+_FORMULA_START = frozenset("=+-@\t\r")
+
+
+def spreadsheet(text: object) -> str:
+    """A CSV cell a spreadsheet shows as text: one that would start a formula (=, +, -, @, tab,
+    carriage return) gets a leading apostrophe, as OWASP recommends."""
+    value = "" if text is None else str(text)
+    return "'" + value if value and value[0] in _FORMULA_START else value

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .case import CASE_SUFFIXES, Case, parse_case
-from .display import plain
+from .display import plain, spreadsheet
 from .errors import InputError, Location, Problem
 from .interview import Interview
 from .note import Note, Section, answer_words, render
@@ -509,8 +509,8 @@ def series_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(SERIES_COLUMNS)
     for row in rows:
-        writer.writerow(["" if row[c] is None else ";".join(row[c]) if isinstance(row[c], list) else row[c]
-                         for c in SERIES_COLUMNS])
+        writer.writerow([spreadsheet("" if row[c] is None else ";".join(row[c]) if isinstance(row[c], list)
+                                     else row[c]) for c in SERIES_COLUMNS])
     return buffer.getvalue()
 
 

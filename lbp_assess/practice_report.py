@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .display import plain
+from .display import plain, spreadsheet
 from .errors import InputError
 from .practice import short_name
 from .rules import RuleSet
@@ -138,7 +138,7 @@ def to_csv(summaries: list[StudentSummary], ruleset: RuleSet) -> str:
                      *(f"{c}_right_of" for c in classes), "red_flags_missed", "under_triaged",
                      "history_attempts", "red_flag_questions_not_asked", "most_often_not_asked"])
     for s in summaries:
-        writer.writerow([s.student, s.attempts, f"{s.classification[0]}/{s.classification[1]}",
+        writer.writerow([spreadsheet(s.student), s.attempts, f"{s.classification[0]}/{s.classification[1]}",
                          f"{s.urgency[0]}/{s.urgency[1]}",
                          *(f"{p[0]}/{p[1]}" if (p := s.by_class.get(c)) else "" for c in classes),
                          s.red_flags_missed, s.under_triaged, s.history_attempts, s.red_flag_questions_not_asked,

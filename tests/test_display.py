@@ -30,3 +30,26 @@ def test_markup_is_printed_literally(text):
 def test_shorten_keeps_short_values_and_cuts_long_ones():
     assert shorten("abc", 5) == "abc"
     assert shorten("x" * 900_000, 80) == "x" * 79 + "…"
+
+
+@pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\")", "+1+1", "-2", "@SUM(A1)", "\tx", "\rx"])
+def test_a_cell_that_would_start_a_formula_is_shown_as_text(text):
+    from lbp_assess.display import spreadsheet
+
+    assert spreadsheet(text) == "'" + text
+    assert spreadsheet("plain") == "plain" and spreadsheet(None) == "" and spreadsheet(3) == "3"
+
+
+def test_score_csv_neutralises_formulas(tmp_path, cli):
+    case = tmp_path / "x.yaml"
+    case.write_text('format: lbp-case/1\nid: "=cmd|calc"\n')
+    out = cli("score", str(case), "-f", "csv").out
+    assert "'=cmd|calc" in out and ",=cmd" not in out
+
+
+def test_series_csv_neutralises_formulas():
+    from lbp_assess.followup import SERIES_COLUMNS, series_csv
+
+    row = {column: None for column in SERIES_COLUMNS} | {"id": "=cmd|calc", "red_flags": ["+x"]}
+    line = series_csv([row]).splitlines()[1]
+    assert "'=cmd|calc" in line and "'+x" in line

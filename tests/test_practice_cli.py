@@ -115,3 +115,10 @@ def test_practice_stays_one_command_with_report_beside_it(cli):
     helped = cli("practice", "--help")
     assert helped.code == 0 and "--student" in helped.out and "practice report FILE" in helped.out
     assert "--format" in cli("practice", "report", "--help").out
+
+
+def test_report_csv_shows_a_formula_like_name_as_text(cli, tmp_path):
+    path = tmp_path / "evil.jsonl"
+    path.write_text(attempt("=HYPERLINK(\"http://x\")", "v10", "radicular", "radicular") + "\n")
+    rows = list(csv.DictReader(io.StringIO(cli("practice", "report", str(path), "-f", "csv").out)))
+    assert rows[0]["student"] == "'=HYPERLINK(\"http://x\")"
