@@ -218,9 +218,9 @@ class Obstetric(_Section):
     """Pregnancy and the postpartum year (policy v6)."""
 
     pregnant: Fact = None
-    gestation_weeks: Optional[float] = Field(None, ge=0, le=45, allow_inf_nan=False)
+    gestation_weeks: Optional[Number] = Field(None, ge=0, le=45)
     postpartum: Fact = None  # gave birth in the last 12 months
-    postpartum_weeks: Optional[float] = Field(None, ge=0, le=52, allow_inf_nan=False)
+    postpartum_weeks: Optional[Number] = Field(None, ge=0, le=52)
 
 
 class Progression(_Section):
