@@ -700,8 +700,8 @@ def _csv_rows(rows: list[list[str]]) -> str:
 class Writer:
     """Writes chunks of results in one format as they arrive (the table is drawn at the end)."""
 
-    def __init__(self, fmt: str, out: IO[str]):
-        self.fmt, self.out = fmt, out
+    def __init__(self, fmt: str, out: IO[str], class_names: dict[str, str] | None = None):
+        self.fmt, self.out, self.class_names = fmt, out, class_names or {}
         self._first = True
         self._table: list[dict[str, Any]] = []
 
@@ -730,14 +730,15 @@ class Writer:
         elif self.fmt == "csv" and self._first:
             self.out.write(",".join(COLUMNS) + "\n")
         elif self.fmt == "table":
-            render_table(self._table, self.out)
+            render_table(self._table, self.out, self.class_names)
         self.out.flush()
 
 
-def render_table(rows: Iterable[dict[str, Any]], out: IO[str]) -> None:
-    """The results as a table that fits the terminal: id, class, urgency and what was raised
-    always; unscreened and warning counts, then the file, as the width allows. Long cells end
-    in "…" (the machine formats have everything)."""
+def render_table(rows: Iterable[dict[str, Any]], out: IO[str], class_names: dict[str, str] | None = None) -> None:
+    """The results as a table that fits the terminal: id, class (by its short name, e.g.
+    "Non-specific"), urgency and what was raised always; unscreened and warning counts, then the
+    file, as the width allows. Long cells end in "…" (the machine formats have everything)."""
+    names = class_names or {}
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -749,6 +750,7 @@ def render_table(rows: Iterable[dict[str, Any]], out: IO[str]) -> None:
     wide, counts, widest = width >= _TABLE_WIDE, width >= _TABLE_COUNTS, width >= _TABLE_FILE
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, expand=True)
     longest_id = max((len(row["id"] or _short(row["file"])) for row in rows), default=2)
+    rows = [{**row, "classification": names.get(row["classification"], row["classification"])} for row in rows]
     longest_class = max((len(row["classification"] or "error") for row in rows), default=5)
     table.add_column("id", no_wrap=True, overflow="ellipsis", min_width=min(longest_id, 12),
                      max_width=max(12, min(longest_id, width // (5 if wide else 4))))
@@ -813,7 +815,7 @@ def show_progress() -> bool:
 def run(paths: list[str], ruleset: RuleSet, out: IO[str], fmt: str, jobs: int, stdin: IO[bytes] | None,
         report: Report, on_error: Callable[[str], None]) -> None:
     """Score and write every case into `out`, filling `report`; `on_error` sees each error message."""
-    writer = Writer(fmt, out)
+    writer = Writer(fmt, out, {name: c.short or name for name, c in ruleset.manifest.classes.items()})
     results = score_stream(paths, ruleset, jobs, stdin, fmt, report.detail)
     progress = None
     if show_progress():
