@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -476,6 +477,16 @@ def render(note: Note, fmt: str, width: int = WIDTH) -> str:
     raise ValueError(fmt)
 
 
+_BLOCK_START = re.compile(r"^(\s*)(\d+(?=[.)]\s)|#|>|[-*+](?=\s)|```|~~~|=+\s*$|-+\s*$)")
+
+
+def _literal_line(text: str) -> str:
+    """A line of free text that Markdown will not read as a block (heading, quote, list, fence)."""
+    def escape(m: re.Match[str]) -> str:
+        return m[1] + (m[2] + "\\" if m[2][0].isdigit() else "\\" + m[2])
+    return _BLOCK_START.sub(escape, text, count=1)
+
+
 def render_markdown(note: Note) -> str:
     out = [f"# {note.title}", "", " · ".join(note.meta), ""]
     if note.disclaimer:
@@ -486,8 +497,9 @@ def render_markdown(note: Note) -> str:
             first, *rest = line.text.split("\n")
             text = f"**{first}**" if line.strong else first
             out.append(f"- {text}" if line.bullet else text)
-            # Continuation lines of free text stay inside their bullet: indented, never read as markup.
-            out += [f"  {part}" if line.bullet else part for part in rest]
+            # Continuation lines of free text stay inside their bullet: indented, and a line that
+            # would start a heading, quote, list or code block is escaped, so it reads as typed.
+            out += [f"  {_literal_line(part)}" if line.bullet else _literal_line(part) for part in rest]
         out.append("")
     out += ["---", "", "  \n".join(f"_{part}_" for part in note.footer.split("\n")), ""]
     return "\n".join(out)

@@ -204,7 +204,8 @@ def test_free_text_keeps_its_lines_and_is_shown_safely(ruleset):
     case = case.model_copy(update={"id": "a\x1b]0;pwned\x07b"})
     md = note_of_case(case, ruleset, "md")
     assert "\x1b" not in md and "\x07" not in md and "a\\x1b]0;pwned\\x07b" in md
-    assert "- Presenting complaint: Fell on ice.\n  # not a heading\n  **3 days** ago" in md
+    # Inside its bullet, a line that would start a heading is escaped: it reads as typed.
+    assert "- Presenting complaint: Fell on ice.\n  \\# not a heading\n  **3 days** ago" in md
     text = note_of_case(case, ruleset, "text")
     assert "- Presenting complaint: Fell on ice.\n  # not a heading\n  **3 days** ago" in text
 
