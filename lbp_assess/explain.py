@@ -20,7 +20,6 @@ from typing import Any, Iterator
 from . import expr
 from .case import FACTS, Case
 from .display import markup
-from .interview import describe_answer
 from .questionnaire import Question, Questionnaire
 from .rules import Assessment, RuleSet, RuleTrace, describe_value
 
@@ -183,7 +182,7 @@ def _shown(fact: str, before: Any, after: Any, question: Question | None) -> str
         removed = set(before or ()) - set(after)
         name = (lambda v: question.choice_label(v)) if question else str  # noqa: E731
         return f"{label}: also {name(added.pop())}" if added else f"{label}: without {name(removed.pop())}"
-    value = describe_answer(question, after) if question else describe_value(after)
+    value = question.describe(after) if question else describe_value(after)
     return f"{label}: {value}"
 
 
@@ -319,7 +318,7 @@ def _value(name: str, value: Any, q: Questionnaire | None) -> str:
     question = q.by_id.get(name) if q else None
     if question is None or value is None:
         return describe_value(value)
-    return describe_answer(question, sorted(value) if isinstance(value, frozenset) else value)
+    return question.describe(sorted(value) if isinstance(value, frozenset) else value)
 
 
 def _jsonable(value: Any) -> Any:

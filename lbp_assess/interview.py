@@ -541,11 +541,6 @@ def _with(alert: LiveAlert, change: str, was: str) -> LiveAlert:
                      alert.action, alert.reason, change, was)
 
 
-def describe_answer(question: Question, value: Any, answered: bool = True) -> str:
-    """How an answer reads (kept for callers; the wording lives in `Question.describe`)."""
-    return question.describe(value, answered)
-
-
 def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],
         accept: Callable[[Question, Any], str | None] = lambda q, v: None) -> None:
     """Drive the interview to the end of the review screen.

@@ -30,7 +30,6 @@ from . import __version__
 from .case import FACTS, Case, load_case
 from .display import plain
 from .errors import InputError, Location, Problem
-from .interview import describe_answer
 from .questionnaire import Question, Questionnaire
 from .rules import Assessment, RuleSet, RuleTrace
 
@@ -233,7 +232,7 @@ def answer_words(question: Question, value: Any) -> str:
     if question.kind in ("choice", "multi") and value is not None:
         labels = [question.choice_label(v) for v in (value if question.kind == "multi" else [value])]
         return ", ".join(_lower_first(label) for label in labels) or "none"
-    shown = describe_answer(question, value)
+    shown = question.describe(value)
     unit = question.unit or ""
     if unit.endswith("s") and isinstance(value, (int, float)) and value == 1:
         shown = shown[: -1]  # "1 week", not "1 weeks"

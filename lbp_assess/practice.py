@@ -26,7 +26,6 @@ from typing import IO, Any, Protocol
 from .case import FACTS, Case, facts_of, load_case
 from .display import markup, plain
 from .errors import InputError, did_you_mean
-from .interview import describe_answer
 from .questionnaire import Question
 from .rules import Assessment, RuleSet, describe_value
 
@@ -52,7 +51,7 @@ def _is_positive(value: Any) -> bool:
 
 def finding(fact: str, value: Any, ruleset: RuleSet) -> Finding:
     q = ruleset.questionnaire.by_id.get(fact) if ruleset.questionnaire else None
-    shown = describe_answer(q, sorted(value) if isinstance(value, frozenset) else value) if q \
+    shown = q.describe(sorted(value) if isinstance(value, frozenset) else value) if q \
         else describe_value(value)
     return Finding(fact, value, f"{q.label if q else fact}: {shown}")
 
@@ -540,4 +539,4 @@ def _reply(question: Question, case: Case, facts: dict[str, Any]) -> str:
         return "Does not apply (see the earlier answers)."
     if value is None:
         return "The patient isn't sure (not recorded in this case)."
-    return describe_answer(question, sorted(value) if isinstance(value, frozenset) else value)
+    return question.describe(sorted(value) if isinstance(value, frozenset) else value)
