@@ -328,14 +328,8 @@ class _Places:
 
 def _uses(rs: RuleSet) -> set[str]:
     """Definitions that rules, checks or the classification read (directly or through others)."""
-    seen: set[str] = set()
-    stack = [r.node for r in rs.rules] + [c.node for c in rs.checks] + [n for _, n in rs.classification]
-    while stack:
-        for ref in expr.references(stack.pop()):
-            if ref.kind == "definition" and ref.name not in seen:
-                seen.add(ref.name)
-                stack.append(rs.definitions[ref.name].node)
-    return seen
+    return _definitions_read(rs, *(r.node for r in rs.rules), *(c.node for c in rs.checks),
+                             *(n for _, n in rs.classification))
 
 
 def _reads(rs: RuleSet, nodes: list[expr.Node]) -> frozenset[str]:
@@ -359,9 +353,10 @@ def _reads(rs: RuleSet, nodes: list[expr.Node]) -> frozenset[str]:
     return frozenset(facts)
 
 
-def _definitions_read(rs: RuleSet, node: expr.Node) -> set[str]:
+def _definitions_read(rs: RuleSet, *nodes: expr.Node) -> set[str]:
+    """The definitions some trees read, directly or through other definitions."""
     seen: set[str] = set()
-    stack = [node]
+    stack = list(nodes)
     while stack:
         for ref in expr.references(stack.pop()):
             if ref.kind == "definition" and ref.name not in seen:
