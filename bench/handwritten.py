@@ -35,6 +35,13 @@ def assess(d: dict[str, Any]) -> tuple[str, str, dict[str, str], set[str]]:
 
     age = p.get("age")
     weeks = on.get("weeks_ago")
+    sex = p.get("sex")
+    # Settled facts (policy v7 1): unknown obstetric facts are "no" for a man and above 55;
+    # an unknown known aneurysm is "no" under 60 without vascular disease.
+    pregnant, postpartum = ob.get("pregnant"), ob.get("postpartum")
+    if sex == "male" or (age is not None and age > 55):
+        pregnant = False if pregnant is None else pregnant
+        postpartum = False if postpartum is None else postpartum
     known_age = age is not None
     over = lambda k: known_age and age > k  # noqa: E731
     at_least = lambda k: known_age and age >= k  # noqa: E731
@@ -67,8 +74,10 @@ def assess(d: dict[str, Any]) -> tuple[str, str, dict[str, str], set[str]]:
     if ces:
         days, worsening = ce.get("onset_days"), ce.get("worsening")
         raise_("cauda_equina", "urgent" if (days is not None and days > 14 and worsening is False) else "emergency")
-    if t(h.get("cancer")):
-        raise_("malignancy", "emergency" if (neuro or ces or sexual) else "urgent")
+    if t(h.get("cancer")) and (neuro or ces or sexual):
+        raise_("malignancy", "emergency")
+    if t(h.get("cancer")) and not t(h.get("cancer_skin_only")):
+        raise_("malignancy", "urgent")
     if weight_loss and (unrelenting or constant) and over(50):
         raise_("malignancy", "urgent")
     if weight_loss and at_least(60):
@@ -83,16 +92,23 @@ def assess(d: dict[str, Any]) -> tuple[str, str, dict[str, str], set[str]]:
             raise_("fracture", "urgent")
         if (steroids or osteo) and sudden and over(50):
             raise_("fracture", "urgent")
-        if sudden and load_onset and (over(70) or (p.get("sex") == "female" and at_least(60))):
+        if sudden and load_onset and over(70):
             raise_("fracture", "urgent")
     risk = any(t(h.get(f)) for f in ("iv_drug_use", "immunosuppressed", "recent_infection",
-                                     "recent_spinal_procedure", "diabetes"))
-    if (fever or sweats or unwell) and risk:
-        raise_("infection", "emergency" if fever else "urgent")
+                                     "recent_spinal_procedure"))
+    diabetes = t(h.get("diabetes"))
+    if fever and (risk or diabetes):
+        raise_("infection", "emergency")
+    if (sweats or unwell) and risk:
+        raise_("infection", "urgent")
+    if sweats and diabetes:
+        raise_("infection", "urgent")
+    if unwell and diabetes and (constant or unrelenting or course == "worsening"):
+        raise_("infection", "urgent")
     if fever and neuro:
         raise_("infection", "emergency")
     weeks_since_birth = ob.get("postpartum_weeks")
-    if fever and (t(ob.get("pregnant")) or (t(ob.get("postpartum"))
+    if fever and (t(pregnant) or (t(postpartum)
                                            and (weeks_since_birth is None or weeks_since_birth <= 6))):
         raise_("infection", "emergency")
     if fever:
@@ -106,8 +122,12 @@ def assess(d: dict[str, Any]) -> tuple[str, str, dict[str, str], set[str]]:
     if at_least(60) and t(pain.get("abdominal")):
         if sudden or not mechanical:
             raise_("aortic_aneurysm", "emergency")
-        if smoker_or_vascular:
+        if smoker_or_vascular and not mechanical:
             raise_("aortic_aneurysm", "urgent")
+        if t(h.get("vascular_disease")):
+            raise_("aortic_aneurysm", "urgent")
+    if t(h.get("known_aaa")):
+        raise_("aortic_aneurysm", "urgent")
     if at_least(60) and t(pain.get("groin")) and not mechanical:
         if sudden:
             raise_("aortic_aneurysm", "emergency")
@@ -149,20 +169,31 @@ def assess(d: dict[str, Any]) -> tuple[str, str, dict[str, str], set[str]]:
         alert("radicular_weakness", "soon")
     if t(n.get("foot_drop")):
         alert("significant_motor_deficit", "urgent")
-    if ((radicular or stenosis) or sexual) and "cauda_equina" not in conditions:
+    if ((radicular or stenosis) or sexual or both_below) and "cauda_equina" not in conditions:
         alert("ces_safety_net")
+    if (sex != "male" and at_least(60) and not over(70) and sudden and load_onset and not_excluded
+            and "fracture" not in conditions):
+        alert("possible_fragility_fracture", "soon")
+    if (at_least(60) and t(pain.get("abdominal")) and mechanical and t(h.get("smoker"))
+            and not t(h.get("vascular_disease")) and "aortic_aneurysm" not in conditions):
+        alert("aortic_aneurysm_risk", "soon")
     screening = [ce.get(f) for f in ("urinary_retention", "bladder_sensation_reduced", "urinary_incontinence",
                                      "bowel_incontinence", "saddle_numbness", "sexual_dysfunction")]
     screening += [sy.get(f) for f in ("weight_loss", "fever", "night_sweats", "unwell")] + [h.get("cancer")]
     if any(v is None for v in screening):
         alert("red_flag_screen_incomplete")
-    if weeks is not None and weeks >= 12 and known_age:
+    if weeks is not None and weeks > 13 and known_age:
         onset_age = age - weeks / 52
         if onset_age < 45:
+            # NICE NG65's nine criteria; the pre-v7 "inflammatory disease" answer counts once while
+            # psoriasis and the family history are not both answered and neither is yes.
+            psoriasis, family = h.get("psoriasis"), h.get("family_spa")
+            legacy = (t(h.get("inflammatory_disease")) and not t(psoriasis) and not t(family)
+                      and (psoriasis is None or family is None))
             features = [onset_age < 35, b.get("night_pain") == "second_half",
                         extent == "buttock" or leg_side == "alternating", t(b.get("eased_by_exercise")),
-                        (b.get("morning_stiffness_min") or 0) > 30, t(h.get("inflammatory_disease")),
-                        on.get("mode") == "gradual"]
+                        t(b.get("nsaid_response")), t(family), t(h.get("arthritis")), t(h.get("enthesitis")),
+                        t(psoriasis), legacy]
             if sum(features) >= 3:
                 alert("inflammatory_pattern", "soon")
     vascular_history = t(h.get("smoker")) or t(h.get("diabetes")) or t(h.get("vascular_disease"))
@@ -177,7 +208,7 @@ def assess(d: dict[str, Any]) -> tuple[str, str, dict[str, str], set[str]]:
               "psychosocial_high_risk" if psych >= 4 else "psychosocial_medium_risk")
     if weeks is not None and weeks >= 12:
         alert("persistent_pain")
-    if t(ob.get("pregnant")) or t(ob.get("postpartum")):
+    if t(pregnant) or t(postpartum):
         alert("pregnancy_related")
 
     # --- combination (policy §1.5)

@@ -127,7 +127,7 @@ class _Section(BaseModel):
 
 class Patient(_Section):
     age: Optional[Age] = None
-    sex: Optional[Sex] = None
+    sex: Optional[Sex] = None  # the sex registered at birth, for clinical purposes (policy v7)
 
 
 class Pain(_Section):
@@ -160,6 +160,7 @@ class Behaviour(_Section):
     eased_by_rest: Fact = None
     eased_by_exercise: Fact = None
     worse_cough_sneeze: Fact = None
+    nsaid_response: Fact = None  # clearly better within 48 h of an NSAID; unknown if never tried (policy v7)
     aggravated_by: Optional[list[Aggravator]] = None
     eased_by: Optional[list[Easer]] = None
 
@@ -212,6 +213,13 @@ class History(_Section):
     diabetes: Fact = None
     smoker: Fact = None
     vascular_disease: Fact = None
+    # Policy v7: NICE NG65 criteria, skin-only cancer, a known aortic aneurysm.
+    family_spa: Fact = None  # a first-degree relative with spondyloarthritis
+    arthritis: Fact = None  # current or past inflammatory arthritis (joints other than the spine)
+    enthesitis: Fact = None  # current or past enthesitis
+    psoriasis: Fact = None  # current or past psoriasis, including nail psoriasis
+    cancer_skin_only: Fact = None  # the only cancer was a confirmed basal cell or cutaneous squamous cell carcinoma
+    known_aaa: Fact = None  # a known abdominal aortic aneurysm (under surveillance or repaired)
 
 
 class Obstetric(_Section):

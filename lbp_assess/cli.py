@@ -506,7 +506,7 @@ def rules_test(directory: Optional[Path] = RulesArgument,
     """Run the rule tests in DIR/tests/*.yaml. Exit 1 if any fails (or, with --mutate, any edit survives)."""
     from .display import plain
     from .rules import default_rules_dir, load_rules
-    from .ruletests import run_tests
+    from .ruletests import banks, run_tests
 
     target = directory or default_rules_dir()
     ruleset = load_rules(target)
@@ -517,6 +517,9 @@ def rules_test(directory: Optional[Path] = RulesArgument,
         for failure in outcome.failures:
             typer.echo(plain(f"    {failure}"))
     typer.echo(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
+    top = tuple(list(ruleset.manifest.tiers)[:2])  # emergency, urgent
+    for line in banks(outcomes, top).lines(top):
+        typer.echo(plain(line))
     if mutate and not failed:
         from .mutate import report_lines, run
 

@@ -319,8 +319,18 @@ def _rule_lines(ruleset: RuleSet, rule: Rule, words: PlainWords) -> list[str]:
         f"- **Rule:** {_code(rule.text)}",
         f"- **Reason:** {_cell(rule.reason)}",
     ]
+    if rule.label:
+        lines.append(f"- **Label in the note:** {_cell(rule.label)}")
+    if rule.time_frame:
+        timing = ruleset.manifest.timings.get(rule.timing or "", "")
+        lines.append(f"- **Time frame:** {_cell(rule.time_frame)}" + (f" (ordered as: {_cell(timing)})" if timing else ""))
     if action:
         lines.append(f"- **Action:** {_cell(action)}")
+    if rule.examination:
+        lines.append(f"- **Examination:** {_cell(rule.examination)}")
+    if rule.safety_net:
+        blocks = ruleset.manifest.safety_net_blocks
+        lines.append("- **Safety-net:** " + ", ".join(f"{_cell(blocks[b].title)} (`{b}`)" for b in rule.safety_net))
     lines += [f"- **Source:** {_cell(rule.source)}", f"- **Status:** {rule.status}{reviewed}", ""]
     return lines
 
@@ -406,7 +416,17 @@ def rules_markdown(ruleset: RuleSet) -> str:
     lines += ["## Urgency tiers", "", "Highest first. The case's urgency is the highest tier raised.", "",
               "| tier | time frame | action |", "|---|---|---|"]
     lines += [f"| **{t.label}** (`{name}`) | {_cell(t.time_frame)} | {_cell(t.action)} |" for name, t in m.tiers.items()]
-    lines += ["", "## Classification", "", "The first entry that holds gives the class:", ""]
+    lines += ["", "Each rule with a tier carries its own label, time frame, action, examination advice and "
+              "safety-net blocks, which the note prints; the tier orders the rows and sets the urgency.", ""]
+    if m.settled:
+        lines += ["## Settled facts", "",
+                  "An unknown answer that the other answers settle, once, before any rule reads it (case files, "
+                  "the interview, FHIR and batch alike). A recorded answer is never overridden.", "",
+                  "| fact | taken as | when | because |", "|---|---|---|---|"]
+        lines += [f"| `{fact}` | {'yes' if spec.value else 'no'} | {_cell(words.words(ruleset.settled[fact]))} "
+                  f"| {_cell(spec.because)} |" for fact, spec in m.settled.items() if fact in ruleset.settled]
+        lines.append("")
+    lines += ["## Classification", "", "The first entry that holds gives the class:", ""]
     for index, (name, node) in enumerate(ruleset.classification, 1):
         named = m.classes[name]
         when = "otherwise" if isinstance(node, expr.Const) and node.value is True else f"when {words.words(node)}"
@@ -437,6 +457,17 @@ def rules_markdown(ruleset: RuleSet) -> str:
                   "Listed in the note when present; on their own they raise nothing.", ""]
         lines += [f"- {_cell(ruleset.definitions[n].means or n)} (`{n}`)" for n in m.flags_noted]
         lines.append("")
+    if m.safety_net_blocks:
+        lines += ["## Safety-net blocks", "",
+                  "In patient words. A note carries every block a fired rule names, and every block whose "
+                  "condition holds; within a block, a line about a feature the patient already has is left out.", ""]
+        for name, block in m.safety_net_blocks.items():
+            given = ("" if block.given_when in (True, False) else
+                     f" Also given when {words.words(ruleset.wording_when[str(block.given_when)])}.")
+            lines += [f"### {_cell(block.title)} (`{name}`)", "", f"Named by rules that need it.{given}", ""]
+            pieces = [block.text] if isinstance(block.text, str) else [p.text for p in block.text]
+            lines += [f"- {_cell(' '.join(text.split()))}" for text in pieces]
+            lines.append("")
     if ruleset.checks:
         lines += ["## Contradictory answers", "",
                   "Checked on every case. A case that contradicts itself is still scored as written; "

@@ -362,6 +362,8 @@ class _Gate:
             if isinstance(node.container, expr.Ref):  # an unanswered list is unknown, not empty
                 found = f"iif(({container}).exists(), {found}, {{}})"
             return f"({found}).not()" if node.negate else found
+        if isinstance(node, expr.Arith) and node.op in ("+", "-", "*", "/"):  # age at onset (policy v7)
+            return f"({self.fhirpath(node.left)} {node.op} {self.fhirpath(node.right)})"
         if isinstance(node, expr.Test):
             inner = self.fhirpath(node.item)
             return {"is_true": f"(({inner}).exists() and ({inner}))",

@@ -126,8 +126,10 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
         for text in advice:
             plan[0].add(text)
     safety_net = Section("Safety-net")
-    for text in a.wording(m.safety_net):
-        safety_net.add(text)
+    for _, title, lines in a.safety_net_blocks():
+        safety_net.add(title, bullet=False, strong=True)
+        for text in lines:
+            safety_net.add(text)
 
     today = today or dt.date.today()
     meta = [f"Case: {plain(case.id)}"]

@@ -68,6 +68,10 @@ class Advice(_Strict):
 
     text: str
     when: Union[str, bool] = True
+    # What the piece is, so the note can hold it back where policy v7 6 says (at urgent or
+    # emergency: reassurance, review intervals, explanation, pelvic girdle and activity advice;
+    # at soon: reassurance). None: always shown with its item.
+    role: Optional[Literal["reassurance", "review", "activity", "explanation", "pelvic_girdle"]] = None
 
 
 #: Note wording: one text for every case, or pieces chosen by conditions in the rule language.
@@ -81,6 +85,29 @@ class Named(_Strict):
     codes: list[Code] = []
     advice: Optional[Wording] = None  # management text for the note
     examination: Optional[str] = None  # suggested objective examination for the note
+    # The note's Impression headline when this alert governs or names the pattern (policy v7 6.5).
+    headline: Optional[Wording] = None
+
+
+class SafetyNetBlock(_Strict):
+    """A safety-net block in patient words (the `ces` card, `mscc`, `sepsis`, ...): given when a
+    fired rule names it in its `safety_net`, or when `given_when` is known to hold; each piece of
+    `text` is shown when its own `when:` holds (a line about a feature the patient already has is
+    left out)."""
+
+    title: str
+    given_when: Union[str, bool] = False
+    text: Wording
+
+
+class Settled(_Strict):
+    """An unknown fact that other answers settle (`obstetric.pregnant` for a patient registered
+    male at birth): taken as `value` when `when` is known to hold. A recorded answer is never
+    overridden."""
+
+    when: str
+    value: bool = False
+    because: str
 
 
 class ClassRule(_Strict):
@@ -107,7 +134,15 @@ class Manifest(_Strict):
     screens: dict[str, list[str]] = {}
     # Lines the note adds under a screen when their `when:` holds (the bladder line in pregnancy).
     screen_notes: dict[str, Wording] = {}
-    safety_net: Wording
+    # Unknown facts other answers settle (policy v7: obstetric facts for men and above an age).
+    settled: dict[str, Settled] = {}
+    # The order the note prints rule actions in, soonest first: timing key -> what it means.
+    timings: dict[str, str] = {}
+    # Safety-net blocks by name; rules name the blocks their case needs (`safety_net: [ces]`).
+    safety_net_blocks: dict[str, SafetyNetBlock] = {}
+    # Fixed note wording the rule set owns (headings of plan items and the like): key -> text.
+    note_wording: dict[str, str] = {}
+    safety_net: Optional[Wording] = None  # before policy v7: one list of safety-net pieces
 
 
 class RuleSpec(_Strict):
@@ -121,7 +156,17 @@ class RuleSpec(_Strict):
     source: str
     status: Literal["draft", "reviewed", "retired"]
     reviewed: Optional[dt.date] = Field(None, strict=False)
-    action: Optional[str] = None
+    # What the note prints for this rule (policy v7 2.4): required for every rule with a tier.
+    label: Optional[str] = None  # the rule's own label in the note ("Suspected cauda equina syndrome")
+    time_frame: Optional[str] = None  # its own time frame ("now (within hours)", "GP within 1 week")
+    timing: Optional[str] = None  # a ruleset.yaml `timings` key: orders actions in the Plan
+    action: Optional[str] = None  # service and action
+    examination: Optional[str] = None  # examination advice ("" when none is needed beyond the class's)
+    safety_net: Optional[list[str]] = None  # names of ruleset.yaml `safety_net_blocks` ([] for none)
+
+
+#: The per-rule fields a rule with a tier must carry (`rules check` refuses one without them).
+ACTION_FIELDS = ("label", "time_frame", "timing", "action", "examination", "safety_net")
 
 
 class DefinitionSpec(_Strict):
@@ -165,6 +210,23 @@ class Rule:
     where: Location  # of the id
     when_where: Location  # of the expression
     reviewed: dt.date | None = None  # date of the last clinical review
+    label: str | None = None
+    time_frame: str | None = None
+    timing: str | None = None
+    examination: str | None = None
+    safety_net: tuple[str, ...] = ()
+
+    def action_data(self) -> dict[str, Any]:
+        """The rule's own label, time frame, action, examination and safety-net blocks (policy
+        v7), as machine outputs carry them."""
+        return {"rule": self.id, "raises": f"{self.raises}.{self.name}", "tier": self.tier,
+                "label": self.label, "time_frame": self.time_frame, "timing": self.timing,
+                "action": _oneline(self.action), "examination": _oneline(self.examination),
+                "safety_net": list(self.safety_net)}
+
+
+def _oneline(text: str | None) -> str | None:
+    return " ".join(text.split()) if text is not None else None
 
 
 @dataclass(eq=False)
@@ -199,6 +261,7 @@ class RuleSet:
     content_hash: str
     questionnaire: "interview_file.Questionnaire | None" = None
     wording_when: dict[str, expr.Node] = field(default_factory=dict)  # note wording conditions, by text
+    settled: dict[str, expr.Node] = field(default_factory=dict)  # fact -> when its unknown is settled
     # The generated functions (compile_ruleset): `evaluate(flat facts) -> Summary`, and
     # `row_from_data(case struct, source) -> result row` for batch scoring.
     evaluate: Any = field(repr=False, default=None)
@@ -242,13 +305,19 @@ class RuleSet:
             walk(node)
         return found
 
+    def settled_by(self, facts: dict[str, Any]) -> dict[str, Any]:
+        """The unknown facts that these answers settle (ruleset.yaml `settled`), with their values."""
+        return self.evaluate(facts).settled if self.manifest.settled else {}
+
     def assess(self, case: Case) -> "Assessment":
         return self.assess_facts(facts_of(case), case.id)
 
     def assess_facts(self, facts: dict[str, Any], case_id: str = "") -> "Assessment":
         summary = self.evaluate(facts)
-        return Assessment(case_id, *summary[:-1], rules_version=self.version, ruleset=self, facts=facts,
-                          not_excluded=summary.not_excluded)
+        if summary.settled:  # one place: every path (files, interview, FHIR, batch) reads these values
+            facts = {**facts, **summary.settled}
+        return Assessment(case_id, *summary[:-2], rules_version=self.version, ruleset=self, facts=facts,
+                          not_excluded=summary.not_excluded, settled=sorted(summary.settled))
 
 
 class Summary(NamedTuple):
@@ -263,6 +332,7 @@ class Summary(NamedTuple):
     warnings: list[str]
     rules_fired: list[str]  # ids, in evaluation order
     not_excluded: list[str]  # ids of rules that unknown facts left undecided
+    settled: dict[str, Any]  # unknown facts the other answers settled (ruleset.yaml `settled`)
 
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
@@ -308,6 +378,7 @@ class Assessment:
     ruleset: RuleSet = field(repr=False)
     facts: dict[str, Any] = field(repr=False)
     not_excluded: list[str] = field(repr=False)  # ids of rules that unknown facts kept from being decided
+    settled: list[str] = field(default_factory=list, repr=False)  # unknown facts the answers settled
     _trace: list["RuleTrace"] | None = field(default=None, init=False, repr=False)
 
     def to_row(self, file: str = "") -> dict[str, Any]:
@@ -341,10 +412,40 @@ class Assessment:
         if wording is None:
             return []
         items = [Advice(text=wording)] if isinstance(wording, str) else wording
-        fill = lambda m: describe_value(self.facts[m.group(1)])  # noqa: E731
+        fill = lambda m: describe_value(  # noqa: E731
+            self.facts[m.group(1)] if m.group(1) in self.facts else self.value(m.group(1)))
         return [_PLACEHOLDER.sub(fill, " ".join(item.text.split())) for item in items
                 if item.when is True or (item.when is not False
                                          and self.explain(self.ruleset.wording_when[str(item.when)]).value is True)]
+
+    def fired_rules(self) -> list[Rule]:
+        """The rules that fired, in evaluation order."""
+        fired = set(self.rules_fired)
+        return [r for r in self.ruleset.rules if r.id in fired]
+
+    def safety_net_blocks(self) -> list[tuple[str, str, list[str]]]:
+        """(name, title, lines) of every safety-net block this case needs (policy v7 7): each block
+        a fired rule names, and each whose `given_when` holds; ordered by the highest tier of a
+        rule naming it, then the order of ruleset.yaml. Lines are the pieces whose `when:` holds."""
+        blocks = self.ruleset.manifest.safety_net_blocks
+        rank = self.ruleset.tier_rank
+        lowest = len(rank)
+        named: dict[str, int] = {}
+        for rule in self.fired_rules():
+            for block in rule.safety_net:
+                named[block] = min(named.get(block, lowest), rank[rule.tier] if rule.tier else lowest)
+        for block, spec in blocks.items():
+            if block not in named and (spec.given_when is True or (
+                    spec.given_when is not False
+                    and self.explain(self.ruleset.wording_when[str(spec.given_when)]).value is True)):
+                named[block] = lowest + 1
+        order = {name: i for i, name in enumerate(blocks)}
+        out = []
+        for block in sorted(named, key=lambda b: (named[b], order[b])):
+            lines = self.wording(blocks[block].text)
+            if lines:
+                out.append((block, blocks[block].title, lines))
+        return out
 
     def trace(self) -> list[RuleTrace]:
         """Every rule in evaluation order: fired, not fired, or not excluded, with its facts."""
@@ -600,9 +701,11 @@ def _load_checked(directory: Path, interview: bool = True) -> tuple[RuleSet | No
                 continue
             if rule.status == "retired":
                 continue
+            _check_action_fields(loader, manifest, rule, name, index)
             rules.append(Rule(rule.id, layer or layer_names[0], raised[0], raised[1], rule.tier, rule.reason,
                               rule.source, rule.status, rule.action, node, str(rule.when), where, when_where,
-                              rule.reviewed))
+                              rule.reviewed, rule.label, rule.time_frame, rule.timing, rule.examination,
+                              tuple(rule.safety_net or ())))
         for index, raw in enumerate(spec.checks):
             chk = loader.item(CheckSpec, raw, name, ("checks", index))
             if chk is None:
@@ -652,6 +755,7 @@ def _load_checked(directory: Path, interview: bool = True) -> tuple[RuleSet | No
             loader.problem(where, f"`{flag}` must be a yes/no definition to be listed as a flag")
         scope.used.add(flag)
     wording_when = _check_wording(loader, manifest, manifest_name, scope)
+    settled = _check_settled(loader, manifest, manifest_name, scope)
     used = scope.used | loader.loose_names
     complete = all(parsed is not None for _, parsed in files)
     for definition in definitions.values():
@@ -676,7 +780,7 @@ def _load_checked(directory: Path, interview: bool = True) -> tuple[RuleSet | No
     if ordered is None:
         return None, sorted(loader.problems, key=_order)
     ruleset = RuleSet(manifest, directory, definitions, ordered, checks,
-                      [(c, n) for c, n, _ in classification], content_hash, questionnaire, wording_when)
+                      [(c, n) for c, n, _ in classification], content_hash, questionnaire, wording_when, settled)
     try:
         ruleset.evaluate, ruleset.row_from_data = compile_ruleset(ruleset)
     except (SyntaxError, RecursionError, MemoryError) as exc:  # beyond what Python can compile
@@ -714,6 +818,68 @@ def _check_manifest(loader: _Loader, manifest: Manifest, name: str) -> None:
                                f"{_shown(item)} must be lower_snake_case")
 
 
+def _check_action_fields(loader: _Loader, manifest: Manifest, rule: RuleSpec, name: str, index: int) -> None:
+    """A rule with a tier carries its own label, time frame, timing, action, examination advice and
+    safety-net blocks (policy v7): the note prints them, never the tier's generic time frame."""
+    where = loader.at(name, ("rules", index, "id"))
+    if rule.tier is not None:
+        missing = [f for f in ACTION_FIELDS if getattr(rule, f) is None]
+        if missing:
+            loader.problem(where, f"rule `{rule.id}` has a tier and needs its own "
+                                  + ", ".join(f"`{f}`" for f in missing)
+                                  + " (what the note prints for it; `examination: \"\"` or `safety_net: []` "
+                                    "when there is none)")
+        for field_name in ("label", "time_frame", "action"):
+            if getattr(rule, field_name) is not None and not getattr(rule, field_name).strip():
+                loader.problem(loader.at(name, ("rules", index, field_name)),
+                               f"rule `{rule.id}`: `{field_name}` is empty")
+    if rule.timing is not None and rule.timing not in manifest.timings:
+        loader.problem(loader.at(name, ("rules", index, "timing")),
+                       f"unknown timing {_shown(rule.timing)}{did_you_mean(rule.timing, manifest.timings)}; "
+                       f"declare it under `timings` in {MANIFEST}")
+    for i, block in enumerate(rule.safety_net or ()):
+        if block not in manifest.safety_net_blocks:
+            loader.problem(loader.at(name, ("rules", index, "safety_net", i)),
+                           f"unknown safety-net block {_shown(block)}"
+                           f"{did_you_mean(block, manifest.safety_net_blocks)}; "
+                           f"declare it under `safety_net_blocks` in {MANIFEST}")
+
+
+def _check_settled(loader: _Loader, manifest: Manifest, name: str, scope: "_Scope") -> dict[str, expr.Node]:
+    """`settled`: yes/no facts only, each condition a checked yes/no expression that reads no
+    settled fact (settling happens once, before any rule)."""
+    out: dict[str, expr.Node] = {}
+    for fact, spec in manifest.settled.items():
+        key_where = loader.at(name, ("settled", fact), key=True)
+        if FACTS.get(fact) is None or FACTS[fact].kind != "bool":
+            loader.problem(key_where, f"`{fact}` is not a yes/no fact{did_you_mean(fact, FACTS)}")
+            continue
+        where = loader.at(name, ("settled", fact, "when"))
+        node = loader.parse(spec.when, where)
+        if node is None:
+            continue
+        scope.check(node, spec.when, where)
+        read = _facts_read(node, scope.definitions)
+        if read & set(manifest.settled):
+            loader.problem(where, f"the condition settling `{fact}` reads a settled fact "
+                                  f"({', '.join(sorted(read & set(manifest.settled)))})")
+            continue
+        out[fact] = node
+    return out
+
+
+def _facts_read(node: expr.Node, definitions: dict[str, Definition], seen: set[str] | None = None) -> set[str]:
+    seen = set() if seen is None else seen
+    out: set[str] = set()
+    for ref in expr.references(node):
+        if ref.name in FACTS:
+            out.add(ref.name)
+        elif ref.name in definitions and ref.name not in seen:
+            seen.add(ref.name)
+            out |= _facts_read(definitions[ref.name].node, definitions, seen)
+    return out
+
+
 def _shown(name: str) -> str:
     """A name from a rule file as a message shows it: quoted, controls escaped, shortened."""
     from .display import shorten
@@ -724,9 +890,12 @@ def _shown(name: str) -> str:
 def _check_wording(loader: _Loader, manifest: Manifest, name: str, scope: "_Scope") -> dict[str, expr.Node]:
     """Check the `when:` of every piece of note wording and the note's screen groups."""
     places: list[tuple[tuple[Any, ...], Wording | None]] = [(("safety_net",), manifest.safety_net)]
+    for block, spec in manifest.safety_net_blocks.items():
+        places.append((("safety_net_blocks", block, "text"), spec.text))
     for section in ("classes", "conditions", "alerts", "findings"):
         for item, named in getattr(manifest, section).items():
             places.append(((section, item, "advice"), named.advice))
+            places.append(((section, item, "headline"), named.headline))
     for title, wording in manifest.screen_notes.items():
         places.append((("screen_notes", title), wording))
         if title not in manifest.screens:
@@ -737,6 +906,9 @@ def _check_wording(loader: _Loader, manifest: Manifest, name: str, scope: "_Scop
         pieces = [Advice(text=wording)] if isinstance(wording, str) else wording or []
         for index, advice in enumerate(pieces):
             for placeholder in _PLACEHOLDER.findall(advice.text):
+                if placeholder in scope.definitions:  # a derived value: the STarT Back total
+                    scope.used.add(placeholder)
+                    continue
                 if placeholder not in FACTS:
                     where = loader.at(name, path + ((index, "text") if isinstance(wording, list) else ()))
                     loader.problem(where, f"unknown fact `{{{placeholder}}}` in note wording"
@@ -748,6 +920,14 @@ def _check_wording(loader: _Loader, manifest: Manifest, name: str, scope: "_Scop
             if node is not None:
                 scope.check(node, str(advice.when), where)
                 nodes[str(advice.when)] = node
+    for block, spec in manifest.safety_net_blocks.items():
+        if spec.given_when in (True, False):
+            continue
+        where = loader.at(name, ("safety_net_blocks", block, "given_when"))
+        node = loader.parse(spec.given_when, where)
+        if node is not None:
+            scope.check(node, str(spec.given_when), where)
+            nodes[str(spec.given_when)] = node
     for title, facts in manifest.screens.items():
         for index, fact in enumerate(facts):
             if FACTS.get(fact) is None or FACTS[fact].kind != "bool":
@@ -994,7 +1174,7 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
     tiers = list(rs.manifest.tiers)
     rank = rs.tier_rank
     body: list[str] = ["    fired = []", "    undecided = []", "    warnings = []", "    unscreened = []",
-                       "    conditions = {}", "    alerts = {}", "    findings = []",
+                       "    conditions = {}", "    alerts = {}", "    findings = []", "    settled = {}",
                        f"    best = {len(tiers) - 1}", "    fire = fired.append", "    undecide = undecided.append"]
     emitted: set[str] = set()
 
@@ -1044,6 +1224,11 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
         body.append(f"    {local(flag)} = False")
     if lazy:
         body.append("    " + " = ".join(local(name) for name in sorted(lazy)) + " = ...")
+    for fact, node in rs.settled.items():  # before anything reads the fact
+        emit_needed(node)
+        value = rs.manifest.settled[fact].value
+        body.append(f"    if {local(fact)} is None and ({gen.condition(node)}):")
+        body.append(f"        {local(fact)} = settled[{fact!r}] = {value!r}")
     for name in rs.manifest.screening:
         body.append(f"    if {local(name)} is None:")
         body.append(f"        unscreened.append({name!r})")
@@ -1084,7 +1269,7 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
             nested.append(f"    {sections[section]} = D.{section} or _E{sections[section]}")
         nested.append(f"    {v} = {sections[section]}.{name}")
     summary = ("    return Summary(classification, _TIERS[best], conditions, alerts, findings, unscreened, "
-               "warnings, fired, undecided)")
+               "warnings, fired, undecided, settled)")
     row = ("    return {'id': D.id, 'file': source, 'classification': classification, 'urgency': _TIERS[best], "
            "'conditions': list(conditions), 'alerts': list(alerts), 'unscreened': unscreened, "
            "'warnings': warnings, 'rules_fired': fired, 'rules_version': _VERSION, 'error': None, "

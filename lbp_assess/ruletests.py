@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Literal, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -72,6 +72,9 @@ class RuleTestSpec(BaseModel):
 class RuleTestFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     description: Optional[str] = None
+    # A measuring bank (policy v7): `benign` presentations (one soft feature changed) should not
+    # reach urgent or emergency; `red_flag` presentations must. `rules test` reports both counts.
+    bank: Optional[Literal["benign", "red_flag"]] = None
     tests: list[RuleTestSpec]
 
 
@@ -81,6 +84,7 @@ class RuleTest:
     where: Location
     case: dict[str, Any]
     expect: Expect
+    bank: str | None = None
 
     @property
     def slug(self) -> str:
@@ -91,6 +95,7 @@ class RuleTest:
 class Outcome:
     test: RuleTest
     failures: list[str]
+    urgency: str | None = None  # None when the test case was not valid
 
     @property
     def passed(self) -> bool:
@@ -115,7 +120,7 @@ def load_tests(directory: Path) -> list[RuleTest]:
         locator = Locator(text)
         for index, test in enumerate(spec.tests):
             tests.append(RuleTest(test.name, Location(name, *locator.find(("tests", index, "name"))),
-                                  test.case, test.expect))
+                                  test.case, test.expect, spec.bank))
     if problems:
         raise InputError.from_problems(problems)
     return tests
@@ -127,7 +132,37 @@ def run_test(test: RuleTest, ruleset: RuleSet) -> Outcome:
         case = validate_case(data, str(test.where))
     except InputError as err:
         return Outcome(test, [f"the test case is not a valid case: {err}"])
-    return Outcome(test, compare(ruleset.assess(case), test.expect, ruleset))
+    a = ruleset.assess(case)
+    return Outcome(test, compare(a, test.expect, ruleset), a.urgency)
+
+
+@dataclass
+class Banks:
+    """The over-triage measure: benign presentations that reach the top tiers, red flags caught."""
+
+    benign: int
+    benign_over_triaged: list[RuleTest]
+    red_flags: int
+    red_flags_missed: list[RuleTest]
+
+    def lines(self, top: tuple[str, ...]) -> list[str]:
+        if not self.benign and not self.red_flags:
+            return []
+        tiers = " or ".join(top)
+        out = [f"over-triage: {len(self.benign_over_triaged)} of {self.benign} benign presentations reach "
+               f"{tiers} (target 0); red flags caught: {self.red_flags - len(self.red_flags_missed)} "
+               f"of {self.red_flags}"]
+        out += [f"    over-triaged: {t.name} ({t.where})" for t in self.benign_over_triaged]
+        out += [f"    red flag missed: {t.name} ({t.where})" for t in self.red_flags_missed]
+        return out
+
+
+def banks(outcomes: list[Outcome], top: tuple[str, ...]) -> Banks:
+    """Count the benign bank's cases that reach a tier in `top`, and the red-flag bank's that do not."""
+    benign = [o for o in outcomes if o.test.bank == "benign"]
+    red = [o for o in outcomes if o.test.bank == "red_flag"]
+    return Banks(len(benign), [o.test for o in benign if o.urgency in top],
+                 len(red), [o.test for o in red if o.urgency not in top])
 
 
 def compare(a: Assessment, expect: Expect, ruleset: RuleSet) -> list[str]:

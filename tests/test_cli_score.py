@@ -22,7 +22,7 @@ def test_jsonl_rows_have_the_spec_fields(cli):
     assert row["classification"] == "radicular" and row["urgency"] == "routine"
     assert row["conditions"] == [] and row["error"] is None
     assert "msk.radicular.likely" in row["rules_fired"]
-    assert row["rules_version"].startswith("lbp-default 1.1.0 sha256:")
+    assert row["rules_version"].startswith("lbp-default 2.0.0 sha256:")
 
 
 def test_default_format_is_jsonl_when_not_a_terminal(cli):

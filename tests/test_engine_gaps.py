@@ -38,11 +38,11 @@ def _errors(directory: Path) -> list[str]:
 
 def test_a_condition_rule_without_a_tier_fails_rules_check(rules_copy, cli):
     path = rules_copy / "red_flags.yaml"
-    _edit(path, "    when: history.cancer\n    condition: malignancy\n    tier: urgent\n",
-          "    when: history.cancer\n    condition: malignancy\n")
+    _edit(path, "    when: history.known_aaa\n    condition: aortic_aneurysm\n    tier: urgent\n",
+          "    when: history.known_aaa\n    condition: aortic_aneurysm\n")
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1)
-                if text.endswith("id: red_flag.malignancy.cancer_history"))
-    assert f"red_flags.yaml:{line}:9: rule `red_flag.malignancy.cancer_history` raises a condition and needs a " \
+                if text.endswith("id: red_flag.aortic_aneurysm.known_aaa"))
+    assert f"red_flags.yaml:{line}:9: rule `red_flag.aortic_aneurysm.known_aaa` raises a condition and needs a " \
            "`tier`" in _errors(rules_copy)
     run = cli("rules", "check", str(rules_copy))
     assert run.code == 1 and "needs a `tier`" in run.out

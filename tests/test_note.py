@@ -68,7 +68,7 @@ def test_every_note_carries_what_policy_requires(path, full, ruleset):
         label = ruleset.questionnaire.label(fact)
         assert re.search(rf"NOT SCREENED[^.]*{re.escape(label)}", flat), label  # named as not screened
     if {"radicular_likely", "stenosis_likely"} & set(a.findings):
-        assert "Give written cauda equina safety-net advice" in " ".join(text.split())
+        assert "Cauda equina syndrome (CES) - written advice card" in " ".join(text.split())
     for name, tier in a.conditions.items():
         assert f"RED FLAG: {ruleset.manifest.conditions[name].label} - {tier.upper()}" in text
     for name, tier in a.alerts.items():
@@ -78,19 +78,21 @@ def test_every_note_carries_what_policy_requires(path, full, ruleset):
             assert f"ALERT: {label} - {tier.upper()}" in text
     assert "diagnosis:" not in text.lower()
     # Clinical wording, not the engine's: no "fact = value", no "(alert) = no", "1 week" not "1 weeks".
-    assert " = " not in text and "(alert)" not in text and "(finding)" not in text
+    # (The STarT Back line is the policy's own: "STarT Back 2/9, psychosocial 1/5 = low risk".)
+    assert " = " not in re.sub(r"psychosocial \d/5 = ", "", text) and "(alert)" not in text and "(finding)" not in text
     assert not re.search(r"\b1 (weeks|days|years|minutes)\b", text)
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_record_note_is_short_enough_to_paste(path, ruleset):
-    """About 40 lines: the Markdown note (what `note` prints and the interview saves) at most 42,
-    the plain text wrapped at 100 columns at most 60 - and far shorter than the full note."""
-    assert len(note_of(path, ruleset).splitlines()) <= 42
+    """A page: the Markdown note (what `note` prints and the interview saves) at most 70 lines,
+    the plain text wrapped at 100 columns at most 90 - and shorter than the full note. (Policy v7
+    made the handover complete: the written CES card and every fired rule's action are in it.)"""
+    assert len(note_of(path, ruleset).splitlines()) <= 70
     record = note_of(path, ruleset, "text").splitlines()
     full = note_of(path, ruleset, "text", full=True).splitlines()
-    assert len(record) <= 60, len(record)
-    assert len(record) < 0.6 * len(full)
+    assert len(record) <= 90, len(record)
+    assert len(record) < 0.8 * len(full)
 
 
 # Cases whose urgency is set by an alert or a condition the summary must name (issue 9, item 3).
@@ -184,12 +186,12 @@ def test_advice_fits_how_long_and_how_it_is_going(ruleset):
 def test_safety_net_fits_where_the_pain_is_and_does_not_overlap(ruleset):
     foot = " ".join(note_of_case(_radicular(), ruleset).split())
     assert "spreads below the knee" not in foot and "leg symptoms spread or get worse" in foot
-    assert "Give written cauda equina safety-net advice" in foot
+    assert "Cauda equina syndrome (CES) - written advice card" in foot
     assert "Seek same-day emergency care for new difficulty passing urine" not in foot  # said once, not twice
     back = " ".join(note_of(EXAMPLES / "cases" / "non-specific-acute.yaml", ruleset, "text").split())
     assert "Contact the clinician if pain spreads below the knee" in back
     assert "Seek same-day emergency care for new difficulty passing urine" in back
-    assert "Give written cauda equina" not in back
+    assert "CES card given" not in back
 
 
 def test_reassurance_waits_for_a_complete_red_flag_screen(ruleset):

@@ -33,20 +33,24 @@ def test_a_screen_group_names_only_yes_no_facts(rules_copy):
 
 
 def test_wording_pieces_follow_their_when(rules_copy):
-    edit(rules_copy / "ruleset.yaml", "  - text: >-\n      Seek prompt medical review",
-         "  - when: patient.age >= 65\n    text: >-\n      Seek prompt medical review")
+    edit(rules_copy / "ruleset.yaml", '      - text: Say "I may have cauda equina syndrome".',
+         '      - when: patient.age >= 65\n        text: Say "I may have cauda equina syndrome".')
     ruleset = load_rules(rules_copy)
     young, old, unknown = (ruleset.assess(make_case(patient={"age": age})) for age in (40, 70, None))
-    said = [" ".join(a.wording(ruleset.manifest.safety_net)) for a in (young, old, unknown)]
-    assert "Seek prompt medical review" not in said[0] and "Seek prompt medical review" in said[1]
-    assert "Seek prompt medical review" not in said[2]  # a piece is shown only when its when: is known to hold
+    card = ruleset.manifest.safety_net_blocks["ces"].text
+    said = [" ".join(a.wording(card)) for a in (young, old, unknown)]
+    assert "I may have cauda equina" not in said[0] and "I may have cauda equina" in said[1]
+    assert "I may have cauda equina" not in said[2]  # a piece is shown only when its when: is known to hold
 
 
 def test_plain_text_wording_still_works(rules_copy):
     """A rule set written before wording had pieces (one text) keeps working."""
     manifest = rules_copy / "ruleset.yaml"
     text = manifest.read_text()
-    start = text.index("\nsafety_net:\n")
-    manifest.write_text(text[:start] + "\nsafety_net: Come back if it gets worse.\n")
+    start = text.index("  aaa:\n    title: Aortic aneurysm\n    text:\n")
+    end = text.index("  pregnancy:\n", start)
+    manifest.write_text(text[:start] + "  aaa:\n    title: Aortic aneurysm\n    text: Call 999 if it gets worse.\n"
+                        + text[end:])
     ruleset = load_rules(rules_copy)
-    assert ruleset.assess(make_case()).wording(ruleset.manifest.safety_net) == ["Come back if it gets worse."]
+    block = ruleset.manifest.safety_net_blocks["aaa"].text
+    assert ruleset.assess(make_case()).wording(block) == ["Call 999 if it gets worse."]

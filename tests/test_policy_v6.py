@@ -31,7 +31,8 @@ from test_interview import RADICULAR, Scripted, interview_of
 from test_properties import SETTINGS, cases
 
 V5 = load_rules(REPO / "tests" / "fixtures" / "rules-v5", interview=False)
-V6 = load_rules(RULES)
+V6 = load_rules(RULES)  # the shipped rules (policy v7 and later keep the v6 note, interview and facts)
+V6_RULES = load_rules(REPO / "tests" / "fixtures" / "rules-v6", interview=False)  # the v6 rule logic
 V6_FACTS = {"pain.groin", "systemic.collapse", *(f for f in FACTS if f.startswith("obstetric."))}
 FILES = sorted((EXAMPLES / "cases").glob("*.yaml")) + sorted((EXAMPLES / "vignettes").glob("*.yaml"))
 VIGNETTES = EXAMPLES / "vignettes"
@@ -56,7 +57,7 @@ def result(ruleset, data: dict) -> tuple:
 
 
 def test_the_fixture_is_the_v5_rule_set():
-    assert V5.version.startswith("lbp-default 1.0.0 ") and V6.version.startswith("lbp-default 1.1.0 ")
+    assert V5.version.startswith("lbp-default 1.0.0 ") and V6_RULES.version.startswith("lbp-default 1.1.0 ")
     assert "weak_flag_previous_episodes" in V5.manifest.flags_noted
     assert not any("groin" in r.id or "pregnan" in r.id or "collapse" in r.id for r in V5.rules)
 
@@ -64,14 +65,14 @@ def test_the_fixture_is_the_v5_rule_set():
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_every_example_and_vignette_without_v6_facts_scores_as_under_v5(path):
     data = without_v6_facts(load_case(path).model_dump(mode="json", exclude_unset=True))
-    assert result(V6, data) == result(V5, data)
+    assert result(V6_RULES, data) == result(V5, data)
 
 
 @SETTINGS
 @given(cases())
 def test_generated_cases_without_v6_facts_score_as_under_v5(data):
     data = without_v6_facts(data)
-    assert result(V6, data) == result(V5, data)
+    assert result(V6_RULES, data) == result(V5, data)
 
 
 def test_the_v6_facts_do_change_results():
@@ -85,7 +86,10 @@ def test_the_v6_facts_do_change_results():
 def test_an_old_file_with_groin_pain_recorded_as_abdominal_keeps_firing():
     data = {"format": "lbp-case/1", "id": "old", "patient": {"age": 66}, "pain": {"abdominal": True},
             "onset": {"mode": "gradual"}, "behaviour": {"mechanical": True}, "history": {"smoker": True}}
-    assert result(V6, data)[:3] == result(V5, data)[:3] == ("red_flag", "urgent", [("aortic_aneurysm", "urgent")])
+    assert result(V6_RULES, data)[:3] == result(V5, data)[:3] == ("red_flag", "urgent", [("aortic_aneurysm", "urgent")])
+    # Policy v7: mechanical pain in a smoker without vascular disease is the `soon` alert instead.
+    assert result(V6, data)[:3] == ("non_specific", "soon", [])
+    assert ("aortic_aneurysm_risk", "soon") in result(V6, data)[3]
 
 
 # --------------------------------------------------------------------------- the interview
@@ -120,7 +124,10 @@ def test_a_male_patient_is_not_asked_the_obstetric_questions_and_they_are_settle
     interview, _ = interview_of(ruleset, script)
     assert not [q for q in script.asked if q.startswith("obstetric.")]
     assert {"pain.groin", "systemic.collapse"} <= set(script.asked)
-    assert interview.case_data()["obstetric"] == {"pregnant": False, "postpartum": False}
+    # Policy v7: the rules settle them (ruleset.yaml `settled`), once, on every path; not written.
+    assert "obstetric" not in interview.case_data()
+    facts = interview.assessment().facts
+    assert facts["obstetric.pregnant"] is False and facts["obstetric.postpartum"] is False
 
 
 @pytest.mark.parametrize("sex", ["female", "other", "not_stated", None])
@@ -142,21 +149,25 @@ def test_weeks_are_asked_only_after_a_yes(ruleset):
     assert not {"obstetric.gestation_weeks", "obstetric.postpartum_weeks"} & set(script.asked)
 
 
-def test_a_local_age_limit_in_interview_yaml_skips_the_obstetric_questions(tmp_path):
+def test_the_obstetric_questions_are_skipped_above_the_rules_settled_age(tmp_path):
+    """Policy v7: the age limit is the rules' `obstetric_settled_age` (55), read by the engine and
+    by the interview alike; a service changes it in one place (rules/derived.yaml)."""
+    def asked_at(ruleset, ages):
+        asked = {}
+        for age in ages:
+            script = Scripted(dict(RADICULAR, **{"patient.sex": "female", "patient.age": age}))
+            interview_of(ruleset, script)
+            asked[age] = "obstetric.pregnant" in script.asked
+        return asked
+
+    assert asked_at(V6, (55, 56, None)) == {55: True, 56: False, None: True}
     rules = tmp_path / "rules"
     shutil.copytree(RULES, rules)
-    path = rules / "interview.yaml"
+    path = rules / "derived.yaml"
     text = path.read_text()
-    gate = '    ask_when: patient.sex != "male"\n'
-    assert text.count(gate) == 2
-    path.write_text(text.replace(gate, '    ask_when: patient.sex != "male" and not is_true(patient.age > 55)\n'))
-    local = load_rules(rules)
-    asked = {}
-    for age in (55, 56, None):
-        script = Scripted(dict(RADICULAR, **{"patient.sex": "female", "patient.age": age}))
-        interview_of(local, script)
-        asked[age] = "obstetric.pregnant" in script.asked
-    assert asked == {55: True, 56: False, None: True}
+    assert text.count('    when: "55"\n') == 1
+    path.write_text(text.replace('    when: "55"\n', '    when: "50"\n'))
+    assert asked_at(load_rules(rules), (50, 51)) == {50: True, 51: False}
 
 
 # --------------------------------------------------------------------------- the note
@@ -184,7 +195,7 @@ def test_the_pregnancy_note_text():
     assert "may fit pregnancy-related pelvic girdle pain" in text
     assert "posterior pelvic pain provocation test (P4), the active straight leg raise and symphysis" in text
     assert "MRI (without gadolinium) or ultrasound preferred; ionising imaging is not withheld" in text
-    assert "contractions, or a fever: contact the maternity unit the same day" in text
+    assert "contractions or period-like pain" in text and "Contact your maternity unit immediately" in text
     assert "Bladder changes are common in pregnancy" in text and "a positive answer still counts" in text
 
 

@@ -25,8 +25,12 @@ RULESET = load_rules(RULES)
 RANK = RULESET.tier_rank  # 0 = emergency
 
 RED_FLAG_SECTIONS = ("neuro", "cauda_equina", "systemic", "history", "obstetric")  # systemic.collapse: v6
+# Facts whose "yes" narrows a red flag by design (policy v7: a history of non-melanoma skin
+# cancer only does not fire the urgent cancer-history row); every other yes/no fact only raises.
+NARROWING_FACTS = {"history.cancer_skin_only"}
 RED_FLAG_FACTS = sorted(
-    [p for p, t in FACTS.items() if t.kind == "bool" and p.split(".")[0] in RED_FLAG_SECTIONS]
+    [p for p, t in FACTS.items() if t.kind == "bool" and p.split(".")[0] in RED_FLAG_SECTIONS
+     and p not in NARROWING_FACTS]
     + ["pain.thoracic", "pain.abdominal", "pain.groin", "behaviour.constant"]
 )
 BOOL_FACTS = sorted(p for p, t in FACTS.items() if t.kind == "bool")

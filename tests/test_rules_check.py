@@ -30,7 +30,7 @@ def test_shipped_rules_are_clean(cli):
 
 def test_unknown_fact_is_located_with_did_you_mean(rules_copy):
     path = rules_copy / "red_flags.yaml"
-    edit(path, "when: history.cancer\n", "when: history.cancr\n")
+    edit(path, "when: history.known_aaa\n", "when: history.cancr\n")
     line = line_of(path, "when: history.cancr")
     assert errors(rules_copy) == [
         f"red_flags.yaml:{line}:11: unknown name `history.cancr` (did you mean `history.cancer`?)"]
@@ -65,11 +65,11 @@ def test_duplicate_ids_undefined_and_unused_definitions(rules_copy):
 def test_schema_problems_name_the_field_and_allowed_values(rules_copy):
     path = rules_copy / "musculoskeletal.yaml"
     edit(path, "    status: reviewed\n", "    status: reviewd\n")
-    edit(path, "    reason: Walking or standing pain", "    reasn: Walking or standing pain")
+    edit(path, "    reason: >-\n      Leg symptoms on walking", "    reasn: >-\n      Leg symptoms on walking")
     found = errors(rules_copy)
     assert f"musculoskeletal.yaml:{line_of(path, 'status: reviewd')}:13: 'reviewd' is not allowed; " \
            "expected one of: draft, reviewed, retired (did you mean `reviewed`?)" in found
-    assert f"musculoskeletal.yaml:{line_of(path, 'the 5 Cook items.')}:5: unknown field `reasn` (did you mean `reason`?)" \
+    assert f"musculoskeletal.yaml:{line_of(path, 'reasn: >-')}:5: unknown field `reasn` (did you mean `reason`?)" \
            in found
     assert any("rules.1.reason" in str(p.field) for p in check_rules(rules_copy) if p.field)
 
@@ -104,7 +104,7 @@ def test_yaml_11_booleans_are_not_booleans_in_rules(rules_copy):
 
 
 def test_load_rules_refuses_a_broken_set_and_cli_exits_1(rules_copy, cli):
-    edit(rules_copy / "red_flags.yaml", "when: history.cancer\n", "when: history.cancr\n")
+    edit(rules_copy / "red_flags.yaml", "when: history.known_aaa\n", "when: history.cancr\n")
     with pytest.raises(InputError):
         load_rules(rules_copy)
     run = cli("rules", "check", str(rules_copy))
@@ -137,4 +137,49 @@ def test_rules_version_changes_with_content(rules_copy):
     edit(rules_copy / "red_flags.yaml", "reason: Weakness getting worse over days.",
          "reason: Weakness getting worse over days or hours.")
     after = load_rules(rules_copy).version
-    assert before.startswith("lbp-default 1.1.0 sha256:") and after != before
+    assert before.startswith("lbp-default 2.0.0 sha256:") and after != before
+
+
+# --------------------------------------------------------------------------- per-rule actions (policy v7)
+
+
+def test_a_tiered_rule_without_its_own_time_frame_and_safety_net_is_refused(rules_copy, cli):
+    path = rules_copy / "red_flags.yaml"
+    text = path.read_text()
+    start = text.index("  - id: red_flag.infection.fever\n")
+    rule = text[start:text.index("  - id:", start + 5)]
+    cut = "\n".join(line for line in rule.split("\n")
+                    if not line.startswith(("    time_frame:", "    safety_net:")))
+    path.write_text(text.replace(rule, cut))
+    line = line_of(path, "- id: red_flag.infection.fever\n".strip())
+    assert f"red_flags.yaml:{line}:9: rule `red_flag.infection.fever` has a tier and needs its own `time_frame`, " \
+           "`safety_net` (what the note prints for it; `examination: \"\"` or `safety_net: []` when there is " \
+           "none)" in errors(rules_copy)
+    run = cli("rules", "check", str(rules_copy))
+    assert run.code == 1 and "needs its own `time_frame`" in run.out
+
+
+def test_an_unknown_safety_net_block_and_timing_are_located_with_did_you_mean(rules_copy):
+    path = rules_copy / "red_flags.yaml"
+    edit(path, "    safety_net: [sepsis]\n", "    safety_net: [sepsiss]\n")
+    edit(path, "    timing: same_day\n", "    timing: sameday\n")
+    found = errors(rules_copy)
+    assert any("unknown safety-net block 'sepsiss' (did you mean `sepsis`?)" in p for p in found), found
+    assert any("unknown timing 'sameday' (did you mean `same_day`?)" in p for p in found), found
+
+
+def test_an_untiered_rule_needs_no_action_fields(rules_copy):
+    """Findings and untiered alerts (the CES safety-net, STarT Back) print no time frame."""
+    assert not [p for p in errors(rules_copy) if "needs its own" in p]
+    rs = load_rules(rules_copy)
+    untiered = [r for r in rs.rules if r.tier is None]
+    assert untiered and all(r.time_frame is None for r in untiered if r.raises == "finding")
+
+
+def test_every_shipped_tiered_rule_carries_its_action_data():
+    rs = load_rules(RULES)
+    for rule in rs.rules:
+        if rule.tier is not None:
+            data = rule.action_data()
+            assert all(data[k] is not None for k in ("label", "time_frame", "timing", "action", "examination")), rule.id
+            assert rule.timing in rs.manifest.timings and set(rule.safety_net) <= set(rs.manifest.safety_net_blocks)
