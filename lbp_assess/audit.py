@@ -166,43 +166,77 @@ def input_of(source: str) -> str:
     return os.path.join(folder, "") if folder else "./"
 
 
+#: The least urgent rank (0 = the most urgent tier) a case may have to still enter the page's
+#: list: once the list is full, a later case enters only if it is more urgent than its least
+#: urgent case. The parent lowers it as the list fills; workers forked from it read it, and
+#: send only the cases that can still enter (shared memory; None in spawned workers: all).
+_ENTRY_RANK: Any = None
+
+
 def digest(options: Options, ruleset: RuleSet, chunk: Chunk, rows: list[dict[str, Any]]) -> Tally:
-    """One chunk's rows summed up, where they were scored (see `batch.Digest`)."""
+    """One chunk's rows summed up, where they were scored (see `batch.Digest`): the per-case
+    hot path of the audit, kept to plain dictionary updates."""
     tally = Tally(cases=len(rows))
     rank = ruleset.tier_rank
+    worst = len(rank)
+    entry_rank = _ENTRY_RANK.value if _ENTRY_RANK is not None else worst
     ranked: list[tuple[int, int, CaseEntry]] = []
+    class_urgency: dict[tuple[str, str], int] = {}
+    by_urgency: dict[str, collections.Counter] = {}
+    unscreened, conditions, alerts = tally.unscreened, tally.conditions, tally.alerts
+    assessors: dict[tuple[str, str], int] = {}
+    dated: dict[tuple[str, str], int] = {}
+    one_input = None if chunk.files else input_of(chunk.name)  # JSON Lines and standard input
+    scored_where: dict[str, int] = {}
     for position, row in enumerate(rows):
-        where = input_of(row["file"])
+        where = one_input or input_of(row["file"])
         if row["error"]:
             tally.error_count += 1
             tally.errors.append((row["file"], row["error"]))
             tally.sources[(where, "error")] += 1
             continue
-        tally.sources[(where, "scored")] += 1
-        tally.scored += 1
+        scored_where[where] = scored_where.get(where, 0) + 1
         urgency = row["urgency"]
-        tally.class_urgency[(row["classification"], urgency)] += 1
+        key = (row["classification"], urgency)
+        class_urgency[key] = class_urgency.get(key, 0) + 1
         fired = row["rules_fired"]
-        tally.rules.update(fired)
-        tally.rule_urgency.update((rule, urgency) for rule in fired)
-        tally.unscreened.update(row["unscreened"])
-        tally.conditions.update(row["condition_tiers"].items())
-        tally.alerts.update(row["alerts"])
+        counter = by_urgency.get(urgency)
+        if counter is None:
+            counter = by_urgency[urgency] = collections.Counter()
+        counter.update(fired)
+        if row["unscreened"]:
+            unscreened.update(row["unscreened"])
+        raised = row["condition_tiers"]
+        if raised:
+            conditions.update(raised.items())
+        if row["alerts"]:
+            alerts.update(row["alerts"])
         assessor = row["assessor"]
         if assessor is None:
             tally.no_assessor += 1
         else:
-            tally.assessor_urgency[(assessor, urgency)] += 1
+            key = (assessor, urgency)
+            assessors[key] = assessors.get(key, 0) + 1
         date = row["assessed_on"]
         if date is None:
             tally.undated += 1
         else:
-            tally.dated[(date.isoformat(), urgency)] += 1
-        entry = CaseEntry(position, row["id"], row["file"], row["classification"], urgency,
-                          tuple(row["condition_tiers"].items()), tuple(row["alerts"]), tuple(fired),
-                          tuple(row["unscreened"]), len(row["warnings"]),
-                          date.isoformat() if date is not None else None, assessor, row["follow_up_of"])
-        ranked.append((rank.get(urgency, len(rank)), position, entry))
+            key = (date.isoformat(), urgency)
+            dated[key] = dated.get(key, 0) + 1
+        level = rank.get(urgency, worst)
+        if level <= entry_rank:
+            ranked.append((level, position, CaseEntry(
+                position, row["id"], row["file"], row["classification"], urgency, tuple(raised.items()),
+                tuple(row["alerts"]), tuple(fired), tuple(row["unscreened"]), len(row["warnings"]),
+                date.isoformat() if date is not None else None, assessor, row["follow_up_of"])))
+    tally.scored = sum(class_urgency.values())
+    tally.class_urgency.update(class_urgency)
+    for urgency, counter in by_urgency.items():
+        tally.rules.update(counter)
+        tally.rule_urgency.update({(rule, urgency): n for rule, n in counter.items()})
+    tally.assessor_urgency.update(assessors)
+    tally.dated.update(dated)
+    tally.sources.update({(where, "scored"): n for where, n in scored_where.items()})
     if len(ranked) > options.limit:
         ranked = heapq.nsmallest(options.limit, ranked)
     tally.entries = [entry for _, _, entry in ranked]
@@ -289,6 +323,9 @@ class Audit:
                 heapq.heappush(heap, key)
             elif key > heap[0]:
                 heapq.heapreplace(heap, key)
+        if len(heap) >= self.limit and _ENTRY_RANK is not None:
+            # A later case enters only if more urgent than the least urgent listed.
+            _ENTRY_RANK.value = min(_ENTRY_RANK.value, -heap[0][0] - 1)
 
 
 def refuse_stdin_twice(paths: list[str]) -> None:
@@ -298,12 +335,14 @@ def refuse_stdin_twice(paths: list[str]) -> None:
 
 def run(paths: list[str], ruleset: RuleSet, csv_out: IO[str], *, jobs: int = 1, stdin: IO[bytes] | None = None,
         limit: int = DEFAULT_LIMIT, compare: Path | None = None, changes_out: IO[str] | None = None,
-        on_chunk: Callable[[int], None] | None = None) -> Audit:
+        on_chunk: Callable[[int], None] | None = None, on_error: Callable[[str], None] | None = None) -> Audit:
     """Score every case through `score`'s streaming path, write every row to `csv_out` as
     `score -f csv` does (and every change to `changes_out`), and return what the page shows."""
     import time
 
+    global _ENTRY_RANK
     started = time.perf_counter()
+    _ENTRY_RANK = _shared_rank(len(ruleset.tier_rank))
     other = _other_rules(str(compare)) if compare is not None else None
     audit = Audit(ruleset, paths, limit, other)
     audit.skipped = list(skipped_files(paths))
@@ -315,6 +354,9 @@ def run(paths: list[str], ruleset: RuleSet, csv_out: IO[str], *, jobs: int = 1, 
         if changes is not None:
             changes.write(result.digest.changes)
         audit.add(result)
+        if on_error is not None:
+            for _, message in result.digest.errors:
+                on_error(message)
         if on_chunk is not None:
             on_chunk(result.cases)
     writer.close()
@@ -322,6 +364,16 @@ def run(paths: list[str], ruleset: RuleSet, csv_out: IO[str], *, jobs: int = 1, 
         changes.close()
     audit.seconds = time.perf_counter() - started
     return audit
+
+
+def _shared_rank(worst: int) -> Any:
+    """The entry rank as shared memory that forked workers see change (None where processes
+    are spawned: they then send every case, and the parent still keeps the right ones)."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return multiprocessing.get_context("fork").Value("i", worst, lock=False)
 
 
 class _ChangeWriter:
@@ -455,7 +507,7 @@ def _note(audit: Audit, ruleset: RuleSet, entry: CaseEntry, case: Any, path: Pat
         except InputError as err:
             warnings = [str(err)]
     note = build_note(case, assessment, ruleset, previous=previous, previous_warnings=warnings)
-    audit.notes[entry.position] = render(note, "text")
+    audit.notes[entry.position] = render(note, "md")
 
 
 __all__ = ["Audit", "CaseEntry", "Change", "Tally", "run", "add_notes", "COLUMNS"]

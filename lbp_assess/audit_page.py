@@ -88,13 +88,14 @@ class Charts:
         def draw(fig: Any) -> None:
             ax = fig.add_subplot()
             top = max((v for row in values for v in row), default=0) or 1
-            ax.imshow(values, cmap="Reds", vmin=0, vmax=top, aspect="auto")
-            ax.set_xticks(range(len(columns)), columns)
-            ax.set_yticks(range(len(rows)), rows)
+            ax.pcolormesh(values, cmap="Reds", vmin=0, vmax=top, edgecolors="white", linewidth=2)  # vector cells
+            ax.set_xticks([j + 0.5 for j in range(len(columns))], columns)
+            ax.set_yticks([i + 0.5 for i in range(len(rows))], rows)
+            ax.invert_yaxis()
             ax.xaxis.tick_top()
             for i, row in enumerate(values):
                 for j, v in enumerate(row):
-                    ax.text(j, i, number(v), ha="center", va="center", fontsize=10,
+                    ax.text(j + 0.5, i + 0.5, number(v), ha="center", va="center", fontsize=10,
                             color="white" if v > top * 0.55 else "black")
             for side in ax.spines.values():
                 side.set_visible(False)

@@ -171,7 +171,7 @@ def audit(
             changes_out = (stack.enter_context(atomic_output(changes_path, force=force, mode=0o600))
                            if changes_path is not None else None)
             found = run(paths, ruleset, csv_out, jobs=jobs, stdin=stdin, limit=max_cases, compare=compare_rules,
-                        changes_out=changes_out, on_chunk=advance)
+                        changes_out=changes_out, on_chunk=advance, on_error=_err)
             if progress is not None:
                 progress.stop()
             add_notes(found, ruleset, found.entries)
