@@ -221,14 +221,14 @@ def digest(options: Options, ruleset: RuleSet, chunk: Chunk, rows: list[dict[str
         if date is None:
             tally.undated += 1
         else:
-            key = (date.isoformat(), urgency)
+            key = (date, urgency)
             dated[key] = dated.get(key, 0) + 1
         level = rank.get(urgency, worst)
         if level <= entry_rank:
             ranked.append((level, position, CaseEntry(
                 position, row["id"], row["file"], row["classification"], urgency, tuple(raised.items()),
                 tuple(row["alerts"]), tuple(fired), tuple(row["unscreened"]), len(row["warnings"]),
-                date.isoformat() if date is not None else None, assessor, row["follow_up_of"])))
+                date, assessor, row["follow_up_of"])))
     tally.scored = sum(class_urgency.values())
     tally.class_urgency.update(class_urgency)
     for urgency, counter in by_urgency.items():

@@ -407,8 +407,8 @@ class Page:
                     f'every case is in <a href="{esc(self.csv_name)}">{esc(self.csv_name)}</a>.</p>')
         return (f'<section id="cases"><h2>Cases</h2><p>Choose a column heading to sort, the filters to narrow the '
                 f'list, and <em>Note</em> to read a case\'s record note.</p>{more}{controls}'
-                f'<table id="case-list" data-page-size="{PAGE_SIZE}"><caption>Cases, the most urgent first'
-                f'</caption><thead><tr>{ths}<th scope="col">Record note</th></tr></thead>{"".join(bodies)}</table>'
+                f'<div class="scroll"><table id="case-list" data-page-size="{PAGE_SIZE}"><caption>Cases, the most urgent first'
+                f'</caption><thead><tr>{ths}<th scope="col">Record note</th></tr></thead>{"".join(bodies)}</table></div>'
                 f'{pager}</section>')
 
     def _case(self, e: CaseEntry) -> str:
@@ -438,6 +438,7 @@ class Page:
         return (f'<tbody class="case" data-class="{esc(e.classification)}" data-urgency="{esc(e.urgency)}" '
                 f'data-rules="{esc(" ".join(e.rules_fired))}" data-unscreened="{esc(" ".join(e.unscreened))}">'
                 f'<tr>{tds}<td><button type="button" class="note-toggle" aria-expanded="false" '
+                f'aria-label="Record note of {esc(e.id)}" '
                 f'aria-controls="{note_id}">Note</button></td></tr>'
                 f'<tr class="note-row" id="{note_id}" hidden><td colspan="{len(cells) + 1}">'
                 f'<pre class="record-note">{esc_note(note_text)}</pre></td></tr></tbody>')
@@ -581,7 +582,9 @@ td.file{word-break:normal;overflow-wrap:anywhere}td[data-sort]:nth-child(7){whit
 select,input,button{font:inherit;font-size:.9rem}
 th button.sort{background:none;border:0;padding:0;font-weight:600;cursor:pointer;color:inherit}
 th[aria-sort=ascending] button.sort::after{content:" \\25B2"}th[aria-sort=descending] button.sort::after{content:" \\25BC"}
-#case-list{width:100%}
+.scroll{overflow-x:auto}#case-list{width:100%;font-size:.85rem}
+#case-list td:nth-child(2){min-width:8rem;max-width:14rem;overflow-wrap:anywhere}#case-list td:nth-child(5){max-width:18rem}
+#case-list td:nth-child(8){max-width:10rem;overflow-wrap:anywhere}#case-list td:nth-child(9){min-width:9rem}
 .tier-emergency{color:#67001f;font-weight:700}.tier-urgent{color:#b2182b;font-weight:600}
 pre.record-note{white-space:pre-wrap;background:var(--band);border:1px solid var(--line);padding:.6rem;margin:0;
 font-size:.85rem;max-width:60rem}

@@ -62,7 +62,7 @@ def _follow_up(row: dict[str, Any], case: Any) -> dict[str, Any]:
     """What the row adds from the record: the earlier case a follow-up visit follows (lbp-case/1
     follow_up_of), when the case was assessed and by whom (for the audit report, by date and assessor)."""
     row["follow_up_of"] = case.follow_up_of.id if case.follow_up_of is not None else None
-    row["assessed_on"] = case.assessed_on
+    row["assessed_on"] = case.assessed_on.isoformat() if case.assessed_on is not None else None
     row["assessor"] = case.assessor
     return row
 
