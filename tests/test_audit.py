@@ -142,3 +142,54 @@ def test_standard_input_and_usage_errors(cli, tmp_path):
     assert run.code == 1 and "<stdin>:2: patient.age" in run.err
     assert "read from standard input" in report.read_text()  # its note cannot be read again: said so
     assert cli("audit", "-", "-o", str(tmp_path / "r.csv")).code == 2
+
+
+def test_errors_beyond_those_listed_are_counted_and_point_to_the_csv(cli, tmp_path):
+    from lbp_assess.audit import ERRORS_LISTED
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([BAD_LINE] * (ERRORS_LISTED + 7)) + "\n")
+    report = tmp_path / "report.html"
+    assert cli("audit", str(bad), "-o", str(report), "-q").code == 1
+    page = report.read_text()
+    assert page.count("patient.age: expected a whole number") == ERRORS_LISTED
+    assert "7 more error(s) are not listed here: every one is in" in page
+    assert (tmp_path / "report.csv").read_text().count("expected a whole number") == ERRORS_LISTED + 7
+
+
+def test_tallies_stay_bounded_whatever_the_assessors_and_dates():
+    from lbp_assess.audit import MAX_ASSESSORS, MAX_DAYS, OTHER_ASSESSORS, Tally
+
+    total = Tally()
+    part = Tally()
+    part.assessor_urgency.update({(f"assessor {i}", "routine"): 1 for i in range(MAX_ASSESSORS + 50)})
+    part.dated.update({(f"{1000 + i // 12:04d}-{i % 12 + 1:02d}-01", "routine"): 1 for i in range(MAX_DAYS + 1)})
+    total.merge(part)
+    assert len({name for name, _ in total.assessor_urgency}) == MAX_ASSESSORS
+    assert total.assessor_urgency[(OTHER_ASSESSORS, "routine")] == 51
+    assert sum(total.assessor_urgency.values()) == MAX_ASSESSORS + 50  # folded, never dropped
+    assert total.dates_by_month and sum(total.dated.values()) == MAX_DAYS + 1
+
+
+def test_a_progress_bar_on_a_terminal_only(tmp_path):
+    import os
+    import sys
+
+    import pexpect
+    from helpers import EXAMPLES
+
+    from lbp_assess import load_case
+
+    case = load_case(EXAMPLES / "cases" / "radicular-l5.yaml").to_data()
+    big = tmp_path / "many.jsonl"
+    big.write_text("".join(json.dumps(dict(case, id=f"c{i}")) + "\n" for i in range(20_000)))
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | {"TERM": "xterm", "COLUMNS": "80"}
+    child = pexpect.spawn(sys.executable, ["-m", "lbp_assess", "audit", str(big), "-o", str(tmp_path / "t.html"),
+                                           "--jobs", "1"], env=env, timeout=120, encoding="utf-8")
+    child.expect(pexpect.EOF)
+    assert "auditing" in child.before and "audited 20,000 of 20,000 case(s)" in child.before
+    import subprocess
+
+    piped = subprocess.run([sys.executable, "-m", "lbp_assess", "audit", str(big), "-o", str(tmp_path / "p.html")],
+                           capture_output=True, text=True, env=env)
+    assert "auditing" not in piped.stderr and "audited 20,000" in piped.stderr
