@@ -193,3 +193,16 @@ def test_a_progress_bar_on_a_terminal_only(tmp_path):
     piped = subprocess.run([sys.executable, "-m", "lbp_assess", "audit", str(big), "-o", str(tmp_path / "p.html")],
                            capture_output=True, text=True, env=env)
     assert "auditing" not in piped.stderr and "audited 20,000" in piped.stderr
+
+
+@pytest.mark.parametrize("planted", ["report.html", "report.csv"])
+def test_nothing_is_written_through_a_planted_link_even_with_force(cli, tmp_path, planted):
+    from helpers import EXAMPLES
+
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not yours")
+    (tmp_path / planted).symlink_to(elsewhere)
+    run = cli("audit", str(EXAMPLES / "cases"), "-o", str(tmp_path / "report.html"), "--force")
+    assert run.code == 1 and f"{tmp_path / planted}: is a symbolic link; refusing to write through it" in run.err
+    assert elsewhere.read_text() == "not yours"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["elsewhere.txt", planted])  # nothing else written
