@@ -244,15 +244,10 @@ class Interview:
         return self._resolved()[1]
 
     def relevant(self, question: Question, facts: dict[str, Any] | None = None) -> bool:
-        """Asked unless its ask_when is known to be false, or the rules settle its answer from
-        the others (ruleset.yaml `settled`: no pregnancy question for a patient registered male)."""
-        facts = facts if facts is not None else self.facts()
-        if question.id in self.ruleset.manifest.settled and question.id not in self.answers \
-                and facts.get(question.id) is None and question.id in self.ruleset.settled_by(facts):
-            return False
+        """Asked unless its ask_when is known to be false."""
         if question.ask_when is None:
             return True
-        return question.ask_when(facts) is not False
+        return question.ask_when(facts if facts is not None else self.facts()) is not False
 
     def relevant_questions(self) -> list[Question]:
         facts = self.facts()

@@ -305,10 +305,6 @@ class RuleSet:
             walk(node)
         return found
 
-    def settled_by(self, facts: dict[str, Any]) -> dict[str, Any]:
-        """The unknown facts that these answers settle (ruleset.yaml `settled`), with their values."""
-        return self.evaluate(facts).settled if self.manifest.settled else {}
-
     def assess(self, case: Case) -> "Assessment":
         a = self.assess_facts(facts_of(case), case.id)
         if case.reading_warnings:  # e.g. a FHIR form saved in progress: said wherever the result is shown

@@ -149,25 +149,24 @@ def test_weeks_are_asked_only_after_a_yes(ruleset):
     assert not {"obstetric.gestation_weeks", "obstetric.postpartum_weeks"} & set(script.asked)
 
 
-def test_the_obstetric_questions_are_skipped_above_the_rules_settled_age(tmp_path):
-    """Policy v7: the age limit is the rules' `obstetric_settled_age` (55), read by the engine and
-    by the interview alike; a service changes it in one place (rules/derived.yaml)."""
-    def asked_at(ruleset, ages):
-        asked = {}
-        for age in ages:
-            script = Scripted(dict(RADICULAR, **{"patient.sex": "female", "patient.age": age}))
-            interview_of(ruleset, script)
-            asked[age] = "obstetric.pregnant" in script.asked
-        return asked
+def test_above_the_rules_settled_age_an_unanswered_pregnancy_is_settled_no(tmp_path):
+    """Policy v7: the age limit is the rules' `obstetric_settled_age` (55), applied by the engine
+    on every path; a service changes it in one place (rules/derived.yaml)."""
+    def settled_at(ruleset, age):
+        case = validate_case({"format": "lbp-case/1", "id": "x", "patient": {"sex": "female", "age": age},
+                              "systemic": {"fever": True}}, "<test>")
+        a = ruleset.assess(case)
+        return a.facts["obstetric.pregnant"], "red_flag.infection.fever_pregnancy_postpartum" in a.not_excluded
 
-    assert asked_at(V6, (55, 56, None)) == {55: True, 56: False, None: True}
+    assert settled_at(V6, 56) == (False, False) and settled_at(V6, 55) == (None, True)
     rules = tmp_path / "rules"
     shutil.copytree(RULES, rules)
     path = rules / "derived.yaml"
     text = path.read_text()
     assert text.count('    when: "55"\n') == 1
     path.write_text(text.replace('    when: "55"\n', '    when: "50"\n'))
-    assert asked_at(load_rules(rules), (50, 51)) == {50: True, 51: False}
+    local = load_rules(rules)
+    assert settled_at(local, 51) == (False, False) and settled_at(local, 50) == (None, True)
 
 
 # --------------------------------------------------------------------------- the note
