@@ -85,8 +85,14 @@ class Named(_Strict):
     codes: list[Code] = []
     advice: Optional[Wording] = None  # management text for the note
     examination: Optional[str] = None  # suggested objective examination for the note
-    # The note's Impression headline when this alert governs or names the pattern (policy v7 6.5).
+    # The note's Impression headline when this alert governs or names the pattern (policy v7 6.5):
+    # `pattern` names the pattern instead of the class; `to_exclude` follows the class when it governs.
     headline: Optional[Wording] = None
+    headline_use: Literal["pattern", "to_exclude"] = "pattern"
+    # An alert left out of the Summary and Plan when this holds (a higher-tier row covers the
+    # same feature), named in the full note as "superseded by <superseded_label>".
+    superseded_when: Optional[str] = None
+    superseded_label: Optional[str] = None
 
 
 class SafetyNetBlock(_Strict):
@@ -895,6 +901,8 @@ def _check_wording(loader: _Loader, manifest: Manifest, name: str, scope: "_Scop
         for item, named in getattr(manifest, section).items():
             places.append(((section, item, "advice"), named.advice))
             places.append(((section, item, "headline"), named.headline))
+            if named.superseded_when is not None:
+                places.append(((section, item), [Advice(text="", when=named.superseded_when)]))
     for title, wording in manifest.screen_notes.items():
         places.append((("screen_notes", title), wording))
         if title not in manifest.screens:
