@@ -572,8 +572,11 @@ def recommendation(sources: Sources, links: Links, validation: Any) -> str:
         verdict = ("**Not for release.** Residual risk is 4 or more for "
                    + ", ".join(links.hazard(h.id) for h in unacceptable) + ".")
     elif blocking or failing:
-        reasons = [f"{i.id} ({_para(i.issue)})" for i in blocking] + failing
-        verdict = "**Not for release** until these are resolved: " + "; ".join(reasons) + "."
+        reasons = [f"{i.id} ({_first_sentence(i.issue)})" for i in blocking] + failing
+        verdict = ("**Not for release for use in patient care** until these are resolved: " + "; ".join(reasons)
+                   + ". Until then it may be used for development, for teaching with the invented vignettes, and "
+                   "to score saved or invented histories in an evaluation where no patient's care depends on the "
+                   "output.")
     elif undesirable:
         verdict = ("**Release for supervised clinical evaluation only**, once the Clinical Safety Officer has "
                    f"accepted in writing each of the {len(undesirable)} residual risks rated 3 ("
@@ -587,6 +590,12 @@ def recommendation(sources: Sources, links: Links, validation: Any) -> str:
             "probe at urgent or emergency, an edit of the rules that the rule tests do not notice) makes it "
             "*not for release*. It is the development team's recommendation; it becomes the manufacturer's only "
             "when the Clinical Safety Officer signs it.\n")
+
+
+def _first_sentence(text: str) -> str:
+    text = _para(text)
+    end = text.find(". ")
+    return text if end < 0 else text[:end]
 
 
 def roles_table(sources: Sources) -> str:
@@ -644,7 +653,7 @@ def validation_summary(validation: Any, links: Links) -> str:
         ("sensitivity", f"{_pct(s.caught, s.cases)} of {s.cases} red-flag cases raise the agreed condition at "
                         f"the agreed tier or higher; emergency kept at emergency "
                         f"{_pct(s.emergency_caught, s.emergency_cases)}"),
-        ("over_triage", "no benign probe bank in the repository yet (outstanding issue OI-01)" if o is None else
+        ("over_triage", "no benign probe bank in the repository yet (outstanding issue OI-10)" if o is None else
          f"{_pct(o.serious, o.probes)} of {o.probes} benign probes reach urgent or emergency (target 0); "
          f"{_pct(o.soon, o.probes)} reach soon"),
         ("mutation", "not yet measured" if m is None else
@@ -706,7 +715,7 @@ def validation_markdown(validation: Any) -> str:
               "## Over-triage on the benign probe bank", ""]
     if o is None:
         lines += ["No benign probe bank is in the repository yet; it comes with clinical policy v7 (issue #20). "
-                  "Outstanding issue OI-01.", ""]
+                  "Outstanding issue OI-10.", ""]
     else:
         lines += [f"Benign presentations with one soft feature changed ({_cell(o.source)}): {o.probes} probes.", "",
                   "| reach | probes |", "|---|---|",
