@@ -655,7 +655,8 @@ def validation_summary(validation: Any, links: Links) -> str:
                         f"{_pct(s.emergency_caught, s.emergency_cases)}"),
         ("over_triage", "no benign probe bank in the repository yet (outstanding issue OI-10)" if o is None else
          f"{_pct(o.serious, o.probes)} of {o.probes} benign probes reach urgent or emergency (target 0); "
-         f"{_pct(o.soon, o.probes)} reach soon"),
+         f"{_pct(o.soon, o.probes)} reach soon"
+         + (f"; red-flag bank caught {_pct(o.red_flags_caught, o.red_flags)}" if o.red_flags else "")),
         ("mutation", "not yet measured" if m is None else
          f"{m.killed} of {m.generated - m.equivalent} edits of the rules that change a result are noticed by the "
          f"rule tests ({m.score:.1f}%); {m.survivors} survive"),
@@ -717,12 +718,19 @@ def validation_markdown(validation: Any) -> str:
         lines += ["No benign probe bank is in the repository yet; it comes with clinical policy v7 (issue #20). "
                   "Outstanding issue OI-10.", ""]
     else:
-        lines += [f"Benign presentations with one soft feature changed ({_cell(o.source)}): {o.probes} probes.", "",
+        lines += [f"The benign bank of the rule tests (`{_cell(o.source)}`): benign mechanical presentations with one "
+                  f"soft feature changed (age, diabetes, smoking, flank pain, feeling unwell, ...), {o.probes} in all, "
+                  "scored with the rules as `lbp-assess rules test` reports them.", "",
                   "| reach | probes |", "|---|---|",
                   f"| urgent or emergency (target 0) | {_pct(o.serious, o.probes)} |",
                   f"| soon | {_pct(o.soon, o.probes)} |", ""]
         if o.serious_cases:
-            lines += [f"- {_cell(c)}" for c in o.serious_cases] + [""]
+            lines += ["Over-triaged:", ""] + [f"- {_cell(c)}" for c in o.serious_cases] + [""]
+        if o.red_flags:
+            lines += [f"Beside it, the red-flag bank (true red flags written the same way): {o.red_flags} cases, "
+                      f"{_pct(o.red_flags_caught, o.red_flags)} reach urgent or emergency.", ""]
+            if o.red_flags_missed:
+                lines += ["Missed:", ""] + [f"- {_cell(c)}" for c in o.red_flags_missed] + [""]
     lines += ["## Mutation score of the rule tests", ""]
     if m is None:
         lines += ["Not measured.", ""]
@@ -842,7 +850,7 @@ def validation_record(root: Path, ruleset: Any, *, run_mutation: bool, today: dt
     mutation: Any = run_mutation
     if old is not None and old.mutation is not None and old.mutation.key == v.mutation_key(rules_dir):
         mutation = old.mutation
-    new = v.measure(ruleset, rules_dir, _vignettes_and_examples(root), bank=v.BANK, mutation=mutation)
+    new = v.measure(ruleset, rules_dir, _vignettes_and_examples(root), mutation=mutation)
     if old is not None and _numbers(old) == _numbers(new):
         new.measured_on = old.measured_on
     else:

@@ -216,7 +216,7 @@ def test_document_control_names_the_product_and_rules_it_covers(ruleset):
 def test_the_validation_record_is_what_the_rules_give(ruleset):
     record = validation.from_dict(json.loads((REPO / safety_case.VALIDATION_RECORD).read_text()))
     now = validation.measure(ruleset, RULES, [REPO / "examples" / "vignettes", REPO / "examples" / "cases"],
-                             bank=validation.BANK, mutation=False)
+                             mutation=False)
     assert record.rules_version == ruleset.version
     assert (record.agreement, record.sensitivity, record.over_triage) == (now.agreement, now.sensitivity,
                                                                           now.over_triage)
@@ -235,3 +235,17 @@ def test_a_weakened_rule_changes_the_validation_evidence(tmp_path):
     assert after.sensitivity.caught < before.sensitivity.caught == before.sensitivity.cases
     assert any("cauda_equina agreed emergency, got urgent" in m for m in after.sensitivity.missed)
     assert validation.mutation_key(rules) != validation.mutation_key(RULES)
+
+
+def test_relocate_follows_a_test_that_moved_to_another_file(tmp_path):
+    root = _safety_root(tmp_path)
+    (root / "tests").unlink()
+    (root / "tests" / "engine").mkdir(parents=True)
+    for path in (REPO / "tests").glob("test_*.py"):
+        target = root / "tests" / ("engine" if path.name == "test_expr.py" else "") / path.name
+        shutil.copy(path, target)
+    moved = safety_case.relocate(root)
+    assert "tests/test_expr.py::test_and_is_kleene -> tests/engine/test_expr.py::test_and_is_kleene" in moved
+    assert all(" -> tests/engine/test_expr.py::" in line for line in moved)
+    assert "tests/engine/test_expr.py::test_and_is_kleene" in (root / safety_case.HAZARD_LOG).read_text()
+    Sources(root)  # every cited test is found again
