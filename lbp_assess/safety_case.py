@@ -630,7 +630,7 @@ def actions_table(ruleset: Any) -> str:
             continue
         tier = m.tiers[rule.tier]
         labels = m.conditions if rule.raises == "condition" else m.alerts
-        label = labels[rule.name].label if rule.name in labels else rule.name
+        label = getattr(rule, "label", None) or (labels[rule.name].label if rule.name in labels else rule.name)
         time_frame = getattr(rule, "time_frame", None) or tier.time_frame
         action = rule.action or f"{tier.action} (the tier's action)"
         lines.append(f"| `{rule.id}` | {_cell(label)} | {rule.tier} | {_cell(time_frame)} | {_cell(action)} | |")
