@@ -249,3 +249,21 @@ def test_relocate_follows_a_test_that_moved_to_another_file(tmp_path):
     assert all(" -> tests/engine/test_expr.py::" in line for line in moved)
     assert "tests/engine/test_expr.py::test_and_is_kleene" in (root / safety_case.HAZARD_LOG).read_text()
     Sources(root)  # every cited test is found again
+
+
+def test_the_release_recommendation_follows_the_data(tmp_path, ruleset):
+    record = validation.from_dict(json.loads((REPO / safety_case.VALIDATION_RECORD).read_text()))
+    links = safety_case.Links(SOURCES, safety_case.REPORT_DOC)
+    blocked = safety_case.recommendation(SOURCES, links, record)
+    assert blocked.startswith("**Not for release for use in patient care** until these are resolved: OI-01 ")
+    assert blocked in (REPO / safety_case.REPORT_DOC).read_text()
+    root = _safety_root(tmp_path)
+    case = root / safety_case.SAFETY_CASE
+    case.write_text(case.read_text().replace("blocks_release: true", "blocks_release: false"))
+    unblocked = Sources(root)
+    text = safety_case.recommendation(unblocked, safety_case.Links(unblocked, safety_case.REPORT_DOC), record)
+    threes = [h.id for h in unblocked.log.hazards if h.residual.risk == 3]
+    assert text.startswith("**Release for supervised clinical evaluation only**") and threes
+    assert all(f"[{h}](" in text for h in threes)
+    record.sensitivity.missed.append("a missed red flag")
+    assert "a missed red flag" in safety_case.recommendation(unblocked, safety_case.Links(unblocked, "x.md"), record)
