@@ -38,7 +38,7 @@ from .interview import Interview
 from .note import Line, build_note
 from .questionnaire import Question, answer_problem
 from .rules import Assessment, Code, RuleSet, load_rules
-from .yamlio import Locator, load_json, read_text
+from .yamlio import Locator, load_json, read_regular_file, read_text
 
 DEFAULT_BASE = "https://lbp-assess.example/fhir"
 #: The canonical base of the project's URLs (Questionnaire, code systems, naming systems, the if-skipped
@@ -233,7 +233,7 @@ def questionnaire_version(ruleset: RuleSet) -> str:
     """The interview's version, with the rules' name, version and content hash, and a hash of the
     interview file: any change to either gives a new version."""
     q = ruleset.questionnaire
-    digest = hashlib.sha256((ruleset.directory / "interview.yaml").read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(read_regular_file(ruleset.directory / "interview.yaml")).hexdigest()[:12]
     m = ruleset.manifest
     return f"{q.version}+{m.name}.{m.version}.{ruleset.content_hash}.{digest}"  # type: ignore[union-attr]
 
