@@ -436,10 +436,14 @@ class ExplainFormat(str, Enum):
 def explain(
     case: Path = typer.Argument(..., help="A case file.", dir_okay=False),
     fmt: ExplainFormat = typer.Option(ExplainFormat.tree, "--format", "-f", help="tree | json"),
-    brief: bool = typer.Option(False, "--brief", help="Leave out the rules that did not fire."),
+    brief: bool = typer.Option(True, "--brief/--full", help="--brief (the default): the three-line summary, "
+                                                           "the rules that fired with their action and every "
+                                                           "feature that made them fire, the most urgent changes. "
+                                                           "--full: every rule, its source, and every change."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Why the case got its class: every rule by layer, and what single answer would change it."""
+    """Why the case got its class and urgency, what to do and by when, what to ask next, and what
+    single answer would change it (the complete list in --full and --format json)."""
     from .case import load_case
     from .explain import explanation, render_tree, to_json
     from .rules import load_rules
