@@ -376,19 +376,22 @@ def neutral_select(message: str, options: Sequence[Option], qmark: str = "›") 
     ic.pointed_at = -1  # nothing pointed at: no line is highlighted
     keys = [o.key for o in options if o.key]
     hint = f"({_key_range(keys)} to choose)"
+    nothing = f"Nothing chosen: press {_key_range(keys)}, or Enter again to pass"
     chosen: list[str] = []
+    warned: list[bool] = []
 
     def tokens() -> list[tuple[str, str]]:
         head = [("class:qmark", qmark), ("class:question", f" {message} ")]
         if ic.is_answered:
             return head + [("class:answer", chosen[0])]
+        if warned:  # shown where the student is looking, on the question's own line
+            return head + [("class:qmark", nothing)]
         return head + [("class:instruction", hint)]
 
     bindings = _common_bindings()
 
     def answer(event: Any, index: int | None) -> None:
         ic.is_answered = True
-        ic.error_message = None
         if index is None:
             chosen.append("passed (no answer)")
             event.app.exit(result=PASS)
@@ -400,13 +403,13 @@ def neutral_select(message: str, options: Sequence[Option], qmark: str = "›") 
     def enter(event: Any) -> None:
         if ic.pointed_at >= 0:
             answer(event, ic.pointed_at)
-        elif ic.error_message is None:
-            ic.error_message = f"Nothing chosen: press {_key_range(keys)} (or the arrows, then Enter); Enter again to pass"
+        elif not warned:
+            warned.append(True)
         else:
             answer(event, None)
 
     def move(step: int) -> None:
-        ic.error_message = None
+        warned.clear()
         ic.pointed_at = (0 if step > 0 else len(options) - 1) if ic.pointed_at < 0 else \
             (ic.pointed_at + step) % len(options)
 
