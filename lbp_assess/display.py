@@ -53,3 +53,9 @@ def spreadsheet(text: object) -> str:
     carriage return) gets a leading apostrophe, as OWASP recommends."""
     value = "" if text is None else str(text)
     return "'" + value if value and value[0] in _FORMULA_START else value
+
+
+def csv_text(text: object) -> str:
+    """Text from an input as a CSV cell: control characters and bidirectional overrides shown
+    as escapes (line breaks kept: the CSV writer quotes them), and a formula start neutralised."""
+    return spreadsheet(plain("" if text is None else text, multiline=True))

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .display import markup, plain, spreadsheet
+from .display import csv_text, markup, plain
 from .errors import InputError
 from .practice import PATTERNS, short_name
 from .rules import RuleSet
@@ -73,67 +72,93 @@ class Record:
             or self.under_triage or self.missed_red_flag
 
 
-def _problem(data: Any) -> str | None:
-    """Why a parsed line is not a practice record (None when it is one)."""
+#: A file of practice records may hold a term's attempts by a class: larger than a case file.
+MAX_RECORD_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _record_problem(data: Any) -> str | None:
+    """What is wrong with one parsed line as a practice record (None when it is one). Records are
+    data: every field read here must have the type practice --record writes."""
     if not isinstance(data, dict):
-        return "not a practice record (expected a JSON object written by practice --record)"
+        return "expected a JSON object written by practice --record"
     key, correct = data.get("key"), data.get("correct")
     if not isinstance(key, dict) or not isinstance(correct, dict):
-        return "not a practice record (no `key` and `correct`; expected a line written by practice --record)"
+        return "expected `key` and `correct` objects (a JSON line written by practice --record)"
+    if not isinstance(key.get("classification"), str) or not key["classification"]:
+        return "key.classification: expected a class name"
     for name in ("classification", "urgency"):
-        if not isinstance(key.get(name), str):
-            return f"not a practice record (`key.{name}` is missing or not text)"
-        if not isinstance(correct.get(name), bool):
-            return f"not a practice record (`correct.{name}` is missing or not true/false)"
-    if not isinstance(data.get("case"), str):
-        return "not a practice record (`case` is missing or not text)"
+        if type(correct.get(name)) is not bool:
+            return f"correct.{name}: expected true or false, got {_shown(correct.get(name))}"
+    if correct.get("pattern") is not None and type(correct["pattern"]) is not bool:
+        return f"correct.pattern: expected true, false or null, got {_shown(correct['pattern'])}"
+    for name in ("missed_red_flag", "under_triage"):
+        if data.get(name) is not None and type(data[name]) is not bool:
+            return f"{name}: expected true, false or null, got {_shown(data[name])}"
+    for name in ("student", "mode", "case", "at", "rules_version"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            return f"{name}: expected text or null, got {_shown(data[name])}"
+    if key.get("urgency") is not None and not isinstance(key["urgency"], str):
+        return f"key.urgency: expected a tier name, got {_shown(key['urgency'])}"
+    not_asked = data.get("red_flags_not_asked")
+    if not_asked is not None and not (isinstance(not_asked, list) and all(isinstance(q, str) for q in not_asked)):
+        return "red_flags_not_asked: expected a list of question ids or null"
+    if data.get("seconds") is not None and (type(data["seconds"]) not in (int, float) or data["seconds"] < 0):
+        return f"seconds: expected a number of seconds, got {_shown(data['seconds'])}"
     return None
 
 
-def _same_rules(recorded: Any, ruleset: RuleSet) -> bool:
-    """Written under these rules: same name and version (the content hash may differ)."""
-    return isinstance(recorded, str) and recorded.split()[:2] == ruleset.version.split()[:2]
+def _shown(value: Any) -> str:
+    from .display import shorten
+
+    return plain(shorten(repr(value), 40))
+
+
+def _other_rules(recorded: Any, ruleset: RuleSet) -> bool:
+    """Written under other rules: a recorded name and version that differ from these (the content
+    hash may differ; a record that does not say is kept)."""
+    return isinstance(recorded, str) and recorded.split()[:2] != ruleset.version.split()[:2]
 
 
 def read_records(paths: Iterable[str], ruleset: RuleSet | None = None) -> tuple[list[Record], list[str]]:
-    """Every usable record of every file, and one located message per line that is not usable
-    (a file that cannot be read is one message too); never stops at a bad line or file."""
+    """Every usable record of every file, and one located message per line that is not usable;
+    never stops at a bad line or file. Read as the project reads every input: a regular file only
+    (a FIFO, device or folder refused before reading), a size cap, strict UTF-8, each line strict
+    JSON (a key given twice, NaN and Infinity, lone surrogates refused), each record checked field
+    by field; a line the file ends in the middle of is "truncated"."""
+    from .yamlio import decode, load_json, read_regular_file
+
     records: list[Record] = []
     problems: list[str] = []
     for path in paths:
         try:
-            with open(path, encoding="utf-8", newline="") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError) as err:
-            problems.append(f"{plain(path)}: cannot read: {plain(getattr(err, 'strerror', None) or err)}")
+            data = read_regular_file(path, MAX_RECORD_FILE_BYTES)
+        except InputError as err:
+            problems.append(str(err))
             continue
-        lines = text.split("\n")
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
+        lines = data.split(b"\n")
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
                 continue
             where = f"{plain(path)}:{number}"
             try:
-                data = json.loads(line, parse_constant=_refuse_constant)
-            except ValueError as err:
-                last = number == len(lines)  # the file ends inside this line
-                problems.append(f"{where}: truncated record (the file ends part-way through the line)" if last
-                                else f"{where}: not a practice record (not JSON: {plain(err)})")
+                record = load_json(decode(raw, path, number).rstrip("\r"), path, number)
+            except InputError as err:
+                if number == len(lines) and raw.strip()[:1] == b"{" and b"JSON syntax error" in str(err).encode():
+                    problems.append(f"{where}: truncated record (the file ends part-way through the line)")
+                else:
+                    problems.append(str(err))
                 continue
-            why = _problem(data)
-            if why:
-                problems.append(f"{where}: {why}")
+            problem = _record_problem(record)
+            if problem is not None:
+                problems.append(f"{where}: not a practice record: {problem}")
                 continue
-            if ruleset is not None and not _same_rules(data.get("rules_version"), ruleset):
-                problems.append(f"{where}: written under other rules ({plain(data.get('rules_version') or 'unknown')}"
-                                f"), not {plain(' '.join(ruleset.version.split()[:2]))}: left out (report it "
-                                "with --rules of that version)")
+            if ruleset is not None and _other_rules(record.get("rules_version"), ruleset):
+                problems.append(f"{where}: written under other rules ({plain(record['rules_version'])}), not "
+                                f"{plain(' '.join(ruleset.version.split()[:2]))}: left out (report it with --rules "
+                                "of that version)")
                 continue
-            records.append(Record(str(path), number, data))
+            records.append(Record(str(path), number, record))
     return records, problems
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
 
 
 # --------------------------------------------------------------------------- students
@@ -367,14 +392,14 @@ def to_csv(summaries: list[StudentSummary], ruleset: RuleSet) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["student", "attempts", "classification_right", "urgency_right", "pattern_right",
-                     *(f"{c}_right_of" for c in classes), "red_flags_missed", "under_triaged",
+                     *(csv_text(f"{c}_right_of") for c in classes), "red_flags_missed", "under_triaged",
                      "history_attempts", "red_flag_questions_not_asked", "most_often_not_asked"])
     for s in summaries:
-        writer.writerow([spreadsheet(s.student), s.attempts, f"{s.classification[0]}/{s.classification[1]}",
+        writer.writerow([csv_text(s.student), s.attempts, f"{s.classification[0]}/{s.classification[1]}",
                          f"{s.urgency[0]}/{s.urgency[1]}", f"{s.pattern[0]}/{s.pattern[1]}",
                          *(f"{p[0]}/{p[1]}" if (p := s.by_class.get(c)) else "" for c in classes),
                          s.red_flags_missed, s.under_triaged, s.history_attempts, s.red_flag_questions_not_asked,
-                         spreadsheet(" ".join(name for name, _ in s.not_asked.most_common(3)))])
+                         csv_text(" ".join(name for name, _ in s.not_asked.most_common(3)))])
     return out.getvalue()
 
 
@@ -392,17 +417,23 @@ def rows_csv(rows: list[dict[str, Any]]) -> str:
 
 def _cell(value: Any) -> Any:
     if isinstance(value, list):
-        return spreadsheet("; ".join(map(str, value)))
+        return csv_text("; ".join(map(str, value)))
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (int, float)) or value is None:
         return "" if value is None else value
-    return spreadsheet(value)
+    return csv_text(value)
+
+
+def _json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def to_json(summaries: list[StudentSummary]) -> str:
-    return json.dumps([s.to_data() for s in summaries], indent=2, ensure_ascii=False) + "\n"
+    return _json([s.to_data() for s in summaries])
 
 
 def rows_json(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    return _json(rows)

@@ -87,9 +87,9 @@ def test_bad_records_are_named_and_the_report_goes_on(cli, tmp_path):
         assert len(errors) == 5 and all(e.startswith("lbp-assess: ") for e in errors)
         assert f"{bad}:2: not a practice record" in errors[0]
         assert f"{bad}:3: written under other rules (lbp-default 0.9.0 sha256:abc)" in errors[1]
-        assert f"{bad}:4: not a practice record (not JSON" in errors[2]
+        assert f"{bad}:4: JSON syntax error" in errors[2]
         assert f"{bad}:6: truncated record" in errors[3]
-        assert "nope.jsonl: cannot read" in errors[4]
+        assert "nope.jsonl: no such file" in errors[4]
         data = json.loads(run.out)
         assert len(data) == 2  # Ada's v10 and Ben's v21: two students, two attempts, two cases
 
