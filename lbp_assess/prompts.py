@@ -287,9 +287,15 @@ class TerminalPrompter:
         `d` pages through the detail (a screen at a time) and comes back to the verdict.
         Returns "next" or "stop"."""
         nxt = "see the scorecard" if last else "next case"
+        shown = self._rendered(self._list_panel(title, lines))
+        room = max(5, self.console.size.height - 1)  # the move-on line below it
+        if len(shown) > room:  # never scrolls away: what does not fit is the detail's first page
+            detail = lines + detail
+            shown = shown[:room - 2] + [self._rendered(f"[dim]… more in the detail (d)[/dim]")[0], shown[-1]]
         while True:
             self.console.clear()
-            self.console.print(self._list_panel(title, lines))
+            for line in shown:
+                self.console.print(line, soft_wrap=True, crop=False)
             key = key_prompt(f"Enter {nxt} · d detail (how the rules reasoned) · q stop",
                              {"\r": "next", "d": "detail", "q": "stop", " ": "next"})
             if key != "detail":
@@ -304,7 +310,7 @@ class TerminalPrompter:
         for number, page in enumerate(pages, 1):
             self.console.clear()
             for line in page:
-                self.console.print(line, end="\n", soft_wrap=True, crop=False)
+                self.console.print(line, soft_wrap=True, crop=False)
             more = number < len(pages)
             hint = (f"Page {number} of {len(pages)} · Enter more · q back to the verdict" if more else
                     f"Page {number} of {len(pages)} · Enter back to the verdict")

@@ -328,3 +328,23 @@ def test_topic_count_and_seed_choose_cases(ruleset):
 def test_practice_without_a_terminal_says_so(cli):
     run = cli("practice", "--count", "1", stdin=b"")
     assert run.code == 2 and "practice needs a terminal" in run.err
+
+
+@pytest.mark.parametrize("history", [False, True])
+def test_every_verdict_fits_an_80x24_screen(ruleset, history):
+    """The verdict of every vignette, with every answer wrong or passed (the most it can say),
+    fits 80x24 with the move-on line below it."""
+    from rich.console import Console
+
+    from lbp_assess.prompts import TerminalPrompter
+
+    console = Console(width=80, height=24, no_color=True)
+    panel = TerminalPrompter(console)._list_panel
+    for path, case in p.load_exercise_cases([str(VIGNETTES)], True):
+        exercise = p.make_exercise(case, path, ruleset, random.Random(1), p.stated_facts(case, path))
+        fb = p.mark(exercise, p.Attempt(p.PASS, p.PASS, [o.fact for o in exercise.options],
+                                        [] if history else None, 1.0, p.PASS))
+        with console.capture() as captured:
+            console.print(panel(f"Case 1 of 1: {case.id}", p.verdict_lines(fb)))
+        lines = captured.get().splitlines()
+        assert len(lines) <= 23 and all(len(line) <= 80 for line in lines), (path, len(lines))
