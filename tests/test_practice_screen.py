@@ -23,6 +23,7 @@ VIGNETTES = EXAMPLES / "vignettes"
 CES = str(VIGNETTES / "v21-ces-acute-saddle.yaml")
 
 
+@pytest.mark.slow
 def test_enter_through_every_prompt_never_scores_a_right_answer(tmp_path):
     """Every vignette in the bank, Enter pressed at every prompt: nothing is ever right, and every
     urgent or emergency case is recorded as under-triaged."""
