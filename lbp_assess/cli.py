@@ -6,6 +6,7 @@ inside the commands, so `lbp-assess --version` and `--help` stay quick.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from enum import Enum
@@ -116,6 +117,95 @@ def score(
     if report.serious:
         _err(f"--fail-on {report.fail_on}: reached by {len(report.serious)} case(s), first {report.serious[0]}")
     raise typer.Exit(report.exit_code())
+
+
+@app.command()
+def audit(
+    paths: List[str] = typer.Argument(..., help="What score reads: case files, directories (recursive), "
+                                               "JSON Lines, FHIR, or - for standard input."),
+    output: Path = typer.Option(..., "--output", "-o", help="The HTML report to write; every case goes beside "
+                                                          "it as a CSV file of the same name (NAME.csv).",
+                                dir_okay=False),
+    compare_rules: Optional[Path] = typer.Option(None, "--compare-rules", file_okay=False,
+                                                 help="Another rule set: list every case whose class, urgency or "
+                                                      "conditions it changes (all of them in NAME.changes.csv)."),
+    max_cases: int = typer.Option(1000, "--max-cases", min=1, help="Cases listed on the page, the most urgent "
+                                                                   "first (every case is in the CSV)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the report and its CSV files if they exist."),
+    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", min=1,
+                             help="Worker processes (default: the number of cores)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No closing summary on standard error."),
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """An audit report for clinical leads: one self-contained HTML page with charts, the case list
+    with each record note, provenance and (--compare-rules) what other rules would change.
+    Exit 0 all scored, 1 any input error (listed in the report)."""
+    from .rules import load_rules
+
+    try:
+        import matplotlib  # noqa: F401 - the charts
+    except ImportError:
+        raise LbpError("audit draws its charts with matplotlib, which is not installed: "
+                       "pip install 'lbp-assess[audit]'") from None
+    from .audit import add_notes, run
+    from .audit_page import render_page
+    from .files import atomic_output, refuse_existing
+
+    if output.suffix.lower() == ".csv":
+        raise typer.BadParameter("the report is an HTML page; its CSV goes beside it", param_hint="--output")
+    if paths.count("-") > 1:
+        raise typer.BadParameter("standard input (-) can be given once")
+    csv_path = output.with_suffix(".csv")
+    changes_path = output.with_name(output.stem + ".changes.csv") if compare_rules is not None else None
+    for path in (output, csv_path, changes_path):
+        if path is not None:
+            refuse_existing(path, force)
+    ruleset = load_rules(rules)
+    if compare_rules is not None:
+        load_rules(compare_rules, interview=False)  # its problems, before any scoring
+    stdin = sys.stdin.buffer if "-" in paths else None
+    progress, advance = _progress("auditing")
+    try:
+        with contextlib.ExitStack() as stack:
+            csv_out = stack.enter_context(atomic_output(csv_path, force=force, mode=0o600))
+            changes_out = (stack.enter_context(atomic_output(changes_path, force=force, mode=0o600))
+                           if changes_path is not None else None)
+            found = run(paths, ruleset, csv_out, jobs=jobs, stdin=stdin, limit=max_cases, compare=compare_rules,
+                        changes_out=changes_out, on_chunk=advance, on_error=_err)
+            if progress is not None:
+                progress.stop()
+            add_notes(found, ruleset, found.entries)
+            page = render_page(found, csv_path.name, changes_path.name if changes_path else None)
+            with atomic_output(output, force=force, mode=0o600) as handle:
+                handle.write(page)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(ExitCode.INTERRUPTED)
+    finally:
+        if progress is not None:
+            progress.stop()
+    t = found.tally
+    if not quiet:
+        _err(f"audited {t.scored:,} of {t.cases:,} case(s), {t.error_count:,} error(s), in {found.seconds:.2f} s: "
+             f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB) and {csv_path}"
+             + (f"; {t.change_count:,} case(s) change under {compare_rules}, in {changes_path}"
+                if changes_path is not None else ""))
+    raise typer.Exit(ExitCode.FAILED if t.error_count else ExitCode.OK)
+
+
+def _progress(what: str) -> tuple[Any, Any]:
+    """A progress bar on a terminal (never in pipes, files or CI), and how to advance it by n cases."""
+    from .batch import show_progress
+
+    if not show_progress():
+        return None, None
+    from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn(what), MofNCompleteColumn(), TimeElapsedColumn(),
+                        transient=True, redirect_stdout=False, redirect_stderr=False)
+    progress.start()
+    task = progress.add_task(what, total=None)
+    return progress, lambda n: progress.advance(task, n)
 
 
 class NoteFormat(str, Enum):
@@ -279,16 +369,32 @@ def practice(
     student: Optional[str] = typer.Option(None, "--student", help="Your name, written in every --record line."),
     history_taking: bool = typer.Option(False, "--interview", help="Take the history yourself: choose the "
                                                                    "questions, the case answers."),
+    again: Optional[Path] = typer.Option(None, "--again", help="Practise again the vignettes this --record "
+                                                               "file shows you got wrong or under-triaged, most "
+                                                               "recent mistakes first (with --student: yours).",
+                                         dir_okay=False),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Practise clinical reasoning on vignettes, with feedback from the rules (lbp-assess practice [PATH...])."""
+    """Practise clinical reasoning on vignettes, with feedback from the rules (lbp-assess practice [PATH...]).
+
+    Answer with the digit keys (nothing is preselected); the verdict stays until you move on."""
     from . import practice as p
     from .errors import NoTerminalError
     from .rules import load_rules
 
     ruleset = load_rules(rules)
     cases = p.load_exercise_cases(paths or [str(p.default_vignettes())], need_vignette=not history_taking)
-    chosen = p.choose_cases(cases, ruleset, count, seed, topic.value if topic else None)
+    if again is not None:
+        cases, problems = p.cases_to_practise_again([str(again)], cases, ruleset, student)
+        for problem in problems:
+            _err(problem)
+        if not cases:
+            typer.echo(f"Nothing to practise again: no mistakes in {again} that are not already put right"
+                       + (f" for {student}" if student else "") + ".")
+            return
+        chosen = cases[:count] if count else cases  # in order: the most recent mistake first
+    else:
+        chosen = p.choose_cases(cases, ruleset, count, seed, topic.value if topic else None)
     handle = p.open_record(record) if record else None  # appended, never overwritten
     try:
         if not sys.stdin.isatty():
@@ -315,26 +421,50 @@ class ReportFormat(str, Enum):
     csv = "csv"
 
 
+class ReportView(str, Enum):
+    students = "students"
+    attempts = "attempts"
+    cases = "cases"
+
+
 @practice_app.command("report")
 def practice_report(
     files: List[Path] = typer.Argument(..., help="Files written by practice --record.", dir_okay=False),
+    view: ReportView = typer.Option(ReportView.students, "--view", help="students (totals per student) | "
+                                                                       "attempts (one row per attempt) | cases "
+                                                                       "(which vignettes are got wrong)"),
     fmt: Optional[ReportFormat] = typer.Option(None, "--format", "-f", help="table (default on a terminal) | "
                                                                            "json | csv"),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Summarise practice records per student: attempts, accuracy per class and for urgency, red flags."""
+    """Practice records for tutors: per student, per attempt or per case; under-triage stands out.
+
+    A line that is not a usable record is named (file:line) on standard error and left out; the
+    rest is reported, and the exit status is then 1."""
     from . import practice_report as report
     from .rules import load_rules
 
     ruleset = load_rules(rules, interview=False)
-    summaries = report.summarise([str(f) for f in files])
+    records, problems = report.read_records([str(f) for f in files], ruleset)
     chosen = (fmt.value if fmt else None) or ("table" if sys.stdout.isatty() else "json")
+    if view is ReportView.students:
+        summaries = report.summarise_records(records)
+        out: Any = {"table": lambda: report.table(summaries, ruleset), "json": lambda: report.to_json(summaries),
+                    "csv": lambda: report.to_csv(summaries, ruleset)}[chosen]()
+    else:
+        rows = (report.attempt_rows if view is ReportView.attempts else report.case_rows)(records, ruleset)
+        out = {"table": lambda: (report.attempts_table if view is ReportView.attempts else report.cases_table)(rows),
+               "json": lambda: report.rows_json(rows), "csv": lambda: report.rows_csv(rows)}[chosen]()
     if chosen == "table":
         from rich.console import Console
 
-        Console(highlight=False).print(report.table(summaries, ruleset))
+        Console(highlight=False).print(out)
     else:
-        typer.echo(report.to_json(summaries) if chosen == "json" else report.to_csv(summaries, ruleset), nl=False)
+        typer.echo(out, nl=False)
+    for problem in problems:
+        _err(problem)
+    if problems:
+        raise typer.Exit(ExitCode.FAILED)
 
 
 class CompareFormat(str, Enum):
@@ -396,10 +526,14 @@ class ExplainFormat(str, Enum):
 def explain(
     case: Path = typer.Argument(..., help="A case file.", dir_okay=False),
     fmt: ExplainFormat = typer.Option(ExplainFormat.tree, "--format", "-f", help="tree | json"),
-    brief: bool = typer.Option(False, "--brief", help="Leave out the rules that did not fire."),
+    brief: bool = typer.Option(True, "--brief/--full", help="--brief (the default): the three-line summary, "
+                                                           "the rules that fired with their action and every "
+                                                           "feature that made them fire, the most urgent changes. "
+                                                           "--full: every rule, its source, and every change."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Why the case got its class: every rule by layer, and what single answer would change it."""
+    """Why the case got its class and urgency, what to do and by when, what to ask next, and what
+    single answer would change it (the complete list in --full and --format json)."""
     from .case import load_case
     from .explain import explanation, render_tree, to_json
     from .rules import load_rules
@@ -524,6 +658,26 @@ def rules_test(directory: Optional[Path] = RulesArgument,
         typer.echo("\n".join(plain(line) for line in report_lines(report)))
         failed = report.distinguishing
     if failed:
+        raise typer.Exit(ExitCode.FAILED)
+
+
+@rules_app.command("validate")
+def rules_validate(directory: Optional[Path] = RulesArgument,
+                   cases: Optional[List[Path]] = typer.Option(
+                       None, "--cases", file_okay=False, help="A folder of case files with agreed labels (repeat "
+                       "for several; default: the shipped vignettes, and the example cases in a source checkout)."),
+                   mutate: bool = typer.Option(False, "--mutate", help="Also measure the mutation score of the "
+                                               "rule tests (about 20 s).")) -> None:
+    """Clinical validation evidence for a rule set: agreement with the agreed cases, red-flag sensitivity,
+    over-triage on the benign probe bank, and (with --mutate) the mutation score. Exit 1 if any misses its target."""
+    from .display import plain
+    from .rules import default_rules_dir, load_rules
+    from .validation import default_case_dirs, measure, problems, report_lines
+
+    target = directory or default_rules_dir()
+    result = measure(load_rules(target), target, list(cases) if cases else default_case_dirs(), mutation=mutate)
+    typer.echo("\n".join(plain(line) for line in report_lines(result)))
+    if problems(result):
         raise typer.Exit(ExitCode.FAILED)
 
 
