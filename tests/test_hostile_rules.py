@@ -37,7 +37,10 @@ def extra(directory: Path, when: str, definitions: dict[str, str] | None = None)
         lines.append("definitions:")
         lines += [f"  {name}: {text}" for name, text in definitions.items()]
     lines += ["rules:", "  - id: extra.probe", f"    when: {when}", "    alert: radicular_weakness",
-              "    tier: soon", "    reason: probe", "    source: test", "    status: draft"]
+              "    tier: soon", "    reason: probe", "    source: test", "    status: draft",
+              # what the note prints for a rule with a tier (policy v7)
+              "    label: probe", "    time_frame: test", "    timing: days", "    action: probe",
+              '    examination: ""', "    safety_net: []"]
     path = directory / "extra.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -26,6 +26,12 @@ rules:
     reason: Age 60 or over with abdominal pain and a smoking or vascular history.
     source: test
     status: draft
+    label: test
+    time_frame: test
+    timing: days
+    action: test
+    examination: ""
+    safety_net: []
   - id: other_specific.early_onset
     when: >-
       age_at_onset < 45
@@ -35,6 +41,12 @@ rules:
     reason: Began before 45, 12 weeks or more ago.
     source: test
     status: draft
+    label: test
+    time_frame: test
+    timing: days
+    action: test
+    examination: ""
+    safety_net: []
 checks:
   - id: constant_and_mechanical
     when: is_false(behaviour.mechanical) and behaviour.constant
@@ -75,8 +87,9 @@ def test_the_shipped_rule_tests_notice_every_edit_that_changes_a_result(ruleset)
     assert report.distinguishing == [], "\n".join(mutate.report_lines(report))
     assert report.generated > 300 and report.killed == report.generated - len(report.no_difference)
     # The edits no case can tell apart are the known equivalent ones (e.g. the acute/subacute split,
-    # which no rule reads), a few at most.
-    assert len(report.no_difference) <= 10, [str(s.mutant) for s in report.no_difference]
+    # which no rule reads; policy v7's aneurysm "reason line" row, which the emergency row always
+    # accompanies, so its tier cannot show), a few at most.
+    assert len(report.no_difference) <= 12, [str(s.mutant) for s in report.no_difference]
     print(f"{report.generated} mutants, {report.killed} killed, {len(report.no_difference)} no difference, "
           f"{time.perf_counter() - start:.1f} s")
 
