@@ -108,6 +108,20 @@ class ReviewRow:
 
 
 @dataclass(frozen=True)
+class OpenCondition:
+    """A red-flag condition (or a show-at-once alert) that unknown answers keep from being excluded,
+    with the questions that would settle it."""
+
+    kind: str  # condition | alert
+    name: str
+    label: str
+    tier: str
+    tier_label: str
+    questions: tuple[Question, ...]  # askable now, in interview order
+    unknown: tuple[str, ...]  # every unknown fact it rests on (also those no question can ask now)
+
+
+@dataclass(frozen=True)
 class Dropped:
     """An answer that left the case because an edit made its question irrelevant."""
 
@@ -126,8 +140,12 @@ class Prompter(Protocol):
 
     def notice(self, text: str) -> None: ...
 
-    def review(self, interview: "Interview") -> str | None:
-        """The id of a question to edit, or None to finish."""
+    def review(self, interview: "Interview") -> str | list[str] | None:
+        """The id of a question to edit, several to ask in turn, or None to finish."""
+
+    # Optional (a prompter without them never offers to save early):
+    # offer_save_now(interview, alert) -> bool: save now, at an emergency?
+    # saved_now(paths, left) -> bool: say what was written and what was left; go on asking?
 
 
 class InvalidAnswer(ValueError):
@@ -460,6 +478,39 @@ class Interview:
         self.shown = {key: alert.tier for key, alert in now.items()}  # type: ignore[misc]
         return changes
 
+    def open_conditions(self) -> list[OpenCondition]:
+        """Red-flag conditions (and alerts of a show-at-once tier) not excluded because answers are
+        unknown, with the relevant questions that would settle them. One entry per condition or alert,
+        at its highest tier not excluded; one already raised at that tier or higher is left out."""
+        a = self.assessment()
+        manifest = self.ruleset.manifest
+        rank = self.ruleset.tier_rank
+        facts = self.facts()
+        found: dict[tuple[str, str], OpenCondition] = {}
+        for trace in a.trace():
+            rule = trace.rule
+            if trace.state != "not_excluded" or rule.tier is None:
+                continue
+            if rule.raises != "condition" and not manifest.tiers[rule.tier].show_at_once:
+                continue
+            held = (a.conditions if rule.raises == "condition" else a.alerts).get(rule.name)
+            if held is not None and rank[held] <= rank[rule.tier]:
+                continue
+            key = (rule.raises, rule.name)
+            unknown = [name for name, value in trace.facts.items() if value is None]
+            before = found.get(key)
+            if before is not None:
+                unknown = list(dict.fromkeys([*before.unknown, *unknown]))
+            tier = rule.tier if before is None or rank[rule.tier] < rank[before.tier] else before.tier
+            questions = tuple(q for q in self.questions if q.id in unknown and self.relevant(q, facts))
+            found[key] = OpenCondition(rule.raises, rule.name, self._label(rule.raises, rule.name), tier,
+                                       manifest.tiers[tier].label, questions, tuple(unknown))
+        return sorted(found.values(), key=lambda o: rank[o.tier])
+
+    def not_asked(self) -> list[Question]:
+        """Relevant questions with no answer yet (what a consultation saved early leaves)."""
+        return self.missing()
+
     def review_rows(self) -> list[ReviewRow]:
         """Every question with an answer or asked now, in order; settled follow-ups marked."""
         facts, settled = self._resolved()
@@ -542,17 +593,34 @@ def _with(alert: LiveAlert, change: str, was: str) -> LiveAlert:
 
 
 def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],
-        accept: Callable[[Question, Any], str | None] = lambda q, v: None) -> None:
-    """Drive the interview to the end of the review screen.
+        accept: Callable[[Question, Any], str | None] = lambda q, v: None,
+        save_now: Callable[[Interview], Any] | None = None) -> str:
+    """Drive the interview to the end of the review screen; return "review" (finished there) or
+    "saved" (saved at an emergency, and the clinician chose not to go on).
 
     `accept` may refuse an answer the questionnaire allows (an id whose files already exist).
+    `save_now` writes the case and note with what is known (at an emergency, when the prompter
+    offers it and the clinician takes it) and returns what it wrote, for the prompter to show.
     """
+    pending: list[str] = []  # questions chosen at the review to ask in turn
     while True:
         question = interview.current()
         if question is None:
+            while pending and (interview.answers.get(pending[0]) is not None
+                               or not interview.relevant(interview.questionnaire.by_id[pending[0]])):
+                pending.pop(0)  # settled by an answer given since, or no longer asked
+            if pending:
+                interview.edit(pending.pop(0))
+                autosave(interview)
+                continue
             edit = prompter.review(interview)
             if edit is None:
-                return
+                return "review"
+            if isinstance(edit, list):
+                pending = [qid for qid in edit if qid in interview.questionnaire.by_id]
+                if not pending:
+                    continue
+                edit = pending.pop(0)
             interview.edit(edit)
             autosave(interview)
             continue
@@ -575,3 +643,12 @@ def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview]
         if interview.dropped:
             prompter.notice("Answers no longer relevant after this change, removed: " + "; ".join(
                 f"{d.question.label} ({d.question.describe(d.value)})" for d in interview.dropped))
+        top = min(interview.ruleset.tier_rank.values())
+        emergency = [c for c in changes if c.change in ("raised", "higher") and c.tier is not None
+                     and interview.ruleset.tier_rank[c.tier] == top]
+        offer = getattr(prompter, "offer_save_now", None)
+        if emergency and save_now is not None and offer is not None and interview.current() is not None \
+                and interview.answers.get("id") and offer(interview, emergency[0]):
+            written = save_now(interview)
+            if not prompter.saved_now(written, interview.not_asked()):  # type: ignore[attr-defined]
+                return "saved"
