@@ -280,7 +280,7 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
              if qid in then_answers or qid in now_answers]
     changed = []
     for question in q.questions:
-        if question.id in first or question.id in ("id", "assessor") or question.section == "notes" \
+        if question.id in first or question.id in ("id", "assessor") or question.id.startswith("notes.") \
                 or question.kind == "items" or question.label in new_positive:  # items: scored above
             continue
         if question.id in advance and days is not None:

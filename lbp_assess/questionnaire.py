@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Optional, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from . import expr
-from .case import FACTS, FORMAT, validate_case
+from .case import FACTS, FORMAT, Notes, validate_case
 from .errors import InputError, Location, did_you_mean
 from .expr import ExprError, Symbol, Type
 
@@ -38,7 +38,7 @@ UNIT_WORDS: dict[str, dict[tuple[str, ...], float]] = {
     "years": {("y", "yr", "yrs", "year", "years"): 1},
 }
 #: Case-file fields asked that are not clinical facts.
-META = ("id", "assessor", "notes.presenting", "notes.pmh", "notes.dh", "notes.sh", "notes.goals")
+META = ("id", "assessor", *(f"notes.{name}" for name in Notes.model_fields))
 
 
 class _Strict(BaseModel):

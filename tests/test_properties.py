@@ -66,6 +66,9 @@ def fact_values(t: FactType, true_percent: int = 50) -> st.SearchStrategy:
         return st.lists(st.sampled_from(t.values), unique=True)
     if t.kind == "int_list":
         return st.tuples(*[st.integers(0, 1)] * 8, st.integers(0, 4)).map(list)
+    if t.kind == "text":  # one line a clinician typed (a PSFS activity): printable, never empty
+        return st.text(st.characters(categories=("L", "N", "Zs", "P")), min_size=1, max_size=40).filter(
+            lambda v: v.isprintable() and v.strip() == v and v != "")
     raise AssertionError(t)
 
 
