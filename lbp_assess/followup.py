@@ -33,6 +33,8 @@ from .display import plain, spreadsheet
 from .errors import InputError, Location, Problem
 from .interview import Interview
 from .note import Note, Section, answer_words, render
+from .outcomes import WORSE, OutcomeChange
+from .outcomes import changes as outcome_changes
 from .questionnaire import Question
 from .rules import Assessment, RuleSet
 from .yamlio import MAX_FILE_BYTES, read_text
@@ -211,6 +213,7 @@ class Comparison:
     alerts_cleared: list[str]
     changed: list[Change]  # every other answer that changed
     warnings: list[str] = field(default_factory=list)
+    outcomes: list[OutcomeChange] = field(default_factory=list)  # measures at both visits, against the MCID
 
     @property
     def unchanged(self) -> bool:
@@ -234,6 +237,7 @@ class Comparison:
                                                       "alerts_cleared")},
             **{name: [vars(c) for c in getattr(self, name)] for name in changes},
             "warnings": self.warnings,
+            "outcomes": [vars(o) for o in self.outcomes],
         }
 
 
@@ -300,6 +304,7 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
         new, new_positive, unscreened, resolved, lower, since,
         _start_back(a_then, a_now), alerts_new, alerts_cleared, changed)
     comparison.warnings = _warnings(comparison)
+    comparison.outcomes = outcome_changes(ruleset.outcome_measures, a_then.facts, a_now.facts)
     return comparison
 
 
@@ -415,6 +420,8 @@ def section(comparison: Comparison | None, case: Case, ruleset: RuleSet, warning
     moved = [x for x in c.since_last_visit + c.start_back if x.change]
     for change in moved:
         out.add(_line(change))
+    for outcome in c.outcomes:
+        out.add(f"Outcome - {outcome.words()}.", strong=outcome.verdict == WORSE)
     same = [x for x in c.since_last_visit + c.start_back if not x.change]
     if same:
         out.add("Unchanged: " + "; ".join(f"{x.label}: {x.now}" for x in same) + ".")
