@@ -122,6 +122,14 @@ class OpenCondition:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """At a follow-up: a group of answers from the last visit offered whole ("same as last time?")."""
+
+    label: str
+    earlier: tuple[tuple[Question, Any], ...]  # relevant questions not yet answered, with the earlier answer
+
+
+@dataclass(frozen=True)
 class Dropped:
     """An answer that left the case because an edit made its question irrelevant."""
 
@@ -507,6 +515,35 @@ class Interview:
                                        manifest.tiers[tier].label, questions, tuple(unknown))
         return sorted(found.values(), key=lambda o: rank[o.tier])
 
+    def offer(self) -> Offer | None:
+        """The group (interview.yaml `follow_up.offer_together`) to offer whole before the current
+        question, when this is a follow-up, the current question is in it, and it was not yet
+        offered. Only suggestions are offered: never a red-flag screening answer."""
+        current = self.current()
+        follow_up = self.questionnaire.follow_up
+        if not self.follow_up_of or follow_up is None or current is None:
+            return None
+        decided = {e.get("group") for e in self.journal if e.get("event") == "offer"}
+        facts = self.facts()
+        for label, ids in follow_up.offer_together:
+            if current.id not in ids or label in decided:
+                continue
+            earlier = tuple((self.questionnaire.by_id[qid], self.suggestions[qid]) for qid in ids
+                            if qid in self.suggestions and qid not in self.answers
+                            and self.relevant(self.questionnaire.by_id[qid], facts))
+            return Offer(label, earlier) if earlier else None
+        return None
+
+    def take_offer(self, offer: Offer, same: bool) -> list[LiveAlert]:
+        """Keep every earlier answer of the group (same as last time), or ask each (not the same)."""
+        self.journal.append({"at": _now(), "event": "offer", "group": offer.label, "same": same})
+        if same:
+            for question, value in offer.earlier:
+                self.answers[question.id] = value
+                self.journal.append({"at": _now(), "event": "kept", "question": question.id, "value": value})
+            self.position = self._next_missing(self.position or 0)
+        return self._changes()
+
     def not_asked(self) -> list[Question]:
         """Relevant questions with no answer yet (what a consultation saved early leaves)."""
         return self.missing()
@@ -622,6 +659,17 @@ def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview]
                     continue
                 edit = pending.pop(0)
             interview.edit(edit)
+            autosave(interview)
+            continue
+        offer = interview.offer()
+        same_as_before = getattr(prompter, "same_as_last_time", None)
+        if offer is not None and same_as_before is not None:
+            reply = same_as_before(offer, interview.progress())
+            if reply is BACK:
+                interview.back()
+            else:
+                for change in interview.take_offer(offer, bool(reply)):
+                    prompter.alert(change)
             autosave(interview)
             continue
         reply = prompter.ask(question, interview.default(question), interview.progress())

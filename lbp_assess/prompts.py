@@ -34,7 +34,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from .display import markup, plain, shorten
-from .interview import BACK, NOT_ANSWERED, Interview, LiveAlert, Progress
+from .interview import BACK, NOT_ANSWERED, Interview, LiveAlert, Offer, Progress
 from .questionnaire import Question
 
 UNSURE = "__unsure__"
@@ -244,6 +244,20 @@ class TerminalPrompter:
                 f"[bold]{markup(alert.tier_label.upper())}[/bold] - {markup(alert.time_frame)}{raised}\n"
                 f"{markup(alert.reason)}\n[bold]Action:[/bold] {markup(alert.action)}")
         self.console.print(Panel(body, title=what, border_style="bold red", title_align="left"))
+
+    def same_as_last_time(self, offer: Offer, progress: Progress) -> Any:
+        """A follow-up: the last visit's answers of a group, kept whole on `y`, asked each on `n`."""
+        if progress.section != self.section:
+            self.section = progress.section
+            self.console.rule(f"[bold]{markup(progress.section)}[/bold]", align="left", characters="─")
+        shown = "; ".join(f"{q.label}: {q.describe(v)}" for q, v in offer.earlier)
+        self.console.print(Padding(f"[dim]Last time:[/dim] {markup(shown)}", (0, 0, 0, 2)))
+        options = [Option(f"Yes, the same (keeps these {len(offer.earlier)} answers)", True, "y"),
+                   Option("No, ask each (last time's answer offered)", False, "n"),
+                   Option("<- Back", GO_BACK, "b")]
+        reply = keyed_select(f"{offer.label}: same as last time?", options, None,
+                             f"{progress.number}/{progress.total} ›", hint="(y same, n ask each, b back)")
+        return BACK if reply == GO_BACK else reply
 
     def offer_save_now(self, interview: Interview, alert: LiveAlert) -> bool:
         """At an emergency: save the case and note now, with what is known, or go on asking."""
