@@ -41,7 +41,7 @@ from .yamlio import MAX_FILE_BYTES, check_size, decode, load_json, load_yaml, op
 COLUMNS = (
     "id", "file", "classification", "urgency", "conditions", "alerts", "unscreened",
     "warnings", "rules_fired", "rules_version", "error",
-    "condition_tiers", "findings", "not_excluded", "follow_up_of",
+    "condition_tiers", "findings", "not_excluded", "follow_up_of", "assessed_on", "assessor",
 )
 FILES_PER_CHUNK = 100
 LINES_PER_CHUNK = 500  # standard input: at most this many lines, and about BYTES_PER_CHUNK
@@ -59,8 +59,11 @@ Scored = tuple[dict[str, Any], "dict[str, Any] | None"]  # (row, expected labels
 
 
 def _follow_up(row: dict[str, Any], case: Any) -> dict[str, Any]:
-    """The row of a follow-up visit names the earlier case it follows (lbp-case/1 follow_up_of)."""
+    """What the row adds from the record: the earlier case a follow-up visit follows (lbp-case/1
+    follow_up_of), when the case was assessed and by whom (for the audit report, by date and assessor)."""
     row["follow_up_of"] = case.follow_up_of.id if case.follow_up_of is not None else None
+    row["assessed_on"] = case.assessed_on.isoformat() if case.assessed_on is not None else None
+    row["assessor"] = case.assessor
     return row
 
 
@@ -168,6 +171,7 @@ class ChunkResult:
     errors: list[Brief]
     briefs: list[Brief] | None = None
     rows: list[dict[str, Any]] | None = None  # for the table, drawn by the parent
+    digest: Any = None  # what a `Digest` made of the chunk's rows, in the worker (the audit's tallies)
 
     @property
     def cases(self) -> int:
@@ -179,19 +183,25 @@ def _brief(row: dict[str, Any], expected: dict[str, Any] | None) -> Brief:
                  tuple(row["rules_fired"] or ()), row["error"], expected)
 
 
-def score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str = "jsonl", detail: bool = False) -> ChunkResult:
+#: Run in the worker on each chunk's result rows, so that the parent receives a summary of them
+#: rather than every row: `digest(ruleset, chunk, rows)`. A module-level function (it is pickled).
+Digest = Callable[[RuleSet, Chunk, "list[dict[str, Any]]"], Any]
+
+
+def score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str = "jsonl", detail: bool = False,
+                digest: Digest | None = None) -> ChunkResult:
     # Scoring allocates many short-lived objects and makes no reference cycles: the
     # collector runs between chunks, not every few hundred allocations within one.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _score_chunk(ruleset, chunk, fmt, detail)
+        return _score_chunk(ruleset, chunk, fmt, detail, digest)
     finally:
         if collecting:
             gc.enable()
 
 
-def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool) -> ChunkResult:
+def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool, digest: Digest | None) -> ChunkResult:
     rows: list[dict[str, Any]] = []
     counts: dict[tuple[str, str], int] = {}
     errors: list[Brief] = []
@@ -206,7 +216,8 @@ def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool) -> Chun
         if briefs is not None:
             briefs.append(_brief(row, expected))
     data = b"" if fmt == "table" else format_rows(rows, fmt)
-    return ChunkResult(data, collections.Counter(counts), errors, briefs, rows if fmt == "table" else None)
+    return ChunkResult(data, collections.Counter(counts), errors, briefs, rows if fmt == "table" else None,
+                       digest(ruleset, chunk, rows) if digest is not None else None)
 
 
 def _scored(ruleset: RuleSet, chunk: Chunk) -> Iterable[Scored]:
@@ -434,20 +445,21 @@ def _init_worker(rules_dir: str | None) -> None:
         _WORKER_RULES = load_rules(rules_dir, interview=False)
 
 
-def _work(chunk: Chunk, fmt: str, detail: bool) -> ChunkResult:
+def _work(chunk: Chunk, fmt: str, detail: bool, digest: Digest | None = None) -> ChunkResult:
     assert _WORKER_RULES is not None
-    return score_chunk(_WORKER_RULES, chunk, fmt, detail)
+    return score_chunk(_WORKER_RULES, chunk, fmt, detail, digest)
 
 
 def score_stream(paths: list[str], ruleset: RuleSet, jobs: int = 1, stdin: IO[bytes] | None = None,
-                 fmt: str = "jsonl", detail: bool = False) -> Iterator[ChunkResult]:
-    """Every chunk's results, in input order. `jobs` > 1 scores chunks in worker processes."""
+                 fmt: str = "jsonl", detail: bool = False, digest: Digest | None = None) -> Iterator[ChunkResult]:
+    """Every chunk's results, in input order. `jobs` > 1 scores chunks in worker processes;
+    `digest` (if given) summarises each chunk's rows where they are scored."""
     gc.freeze()  # the rules and schemas live all run: keep them out of every collection (workers inherit)
     work = chunks(paths, stdin, carry=jobs <= 1)
     first = list(islice(work, 2))
     if jobs <= 1 or len(first) < 2:  # one chunk: not worth starting processes
         for chunk in _chain(first, work):
-            yield score_chunk(ruleset, chunk, fmt, detail)
+            yield score_chunk(ruleset, chunk, fmt, detail, digest)
         return
     global _WORKER_RULES
     _WORKER_RULES = ruleset
@@ -456,16 +468,17 @@ def score_stream(paths: list[str], ruleset: RuleSet, jobs: int = 1, stdin: IO[by
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                                initargs=(str(ruleset.directory),))
     try:
-        yield from _ordered(pool, _chain(first, work), jobs * CHUNKS_IN_FLIGHT_PER_JOB, fmt, detail)
+        yield from _ordered(pool, _chain(first, work), jobs * CHUNKS_IN_FLIGHT_PER_JOB, fmt, detail, digest)
     finally:  # stopped early (Ctrl-C, a closed pipe): drop the queued chunks instead of scoring them
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _ordered(pool: Executor, work: Iterator[Chunk], window: int, fmt: str, detail: bool) -> Iterator[ChunkResult]:
+def _ordered(pool: Executor, work: Iterator[Chunk], window: int, fmt: str, detail: bool,
+             digest: Digest | None = None) -> Iterator[ChunkResult]:
     """Map chunks over the pool with at most `window` in flight, yielding in order."""
     in_flight: collections.deque[Future[ChunkResult]] = collections.deque()
     for chunk in work:
-        in_flight.append(pool.submit(_work, chunk, fmt, detail))
+        in_flight.append(pool.submit(_work, chunk, fmt, detail, digest))
         if len(in_flight) >= window:
             yield in_flight.popleft().result()
     while in_flight:
@@ -671,8 +684,30 @@ def _format_rows(rows: list[dict[str, Any]], fmt: str) -> bytes:
     if fmt == "json":
         return b",\n".join([orjson.dumps(row) for row in rows])
     if fmt == "csv":
-        return _csv_rows([[cell(row[c]) for c in COLUMNS] for row in rows]).encode()
+        from .display import FORMULA_START
+
+        return _csv_rows([_csv_cells(row, FORMULA_START) for row in rows]).encode()
     raise ValueError(fmt)
+
+
+def _csv_cells(row: dict[str, Any], formula_start: frozenset[str]) -> list[str]:
+    """`[cell(row[c]) for c in COLUMNS]`, written out: the CSV's per-row hot path."""
+    cells = []
+    for value in map(row.__getitem__, COLUMNS):
+        kind = type(value)
+        if value is None:
+            cells.append("")
+            continue
+        if kind is str:
+            text = value
+        elif kind is list or kind is tuple:
+            text = ";".join(map(str, value))
+        elif kind is dict:
+            text = ";".join([f"{k}:{v}" for k, v in value.items()])
+        else:
+            text = flat(value)
+        cells.append("'" + text if text and text[0] in formula_start else text)
+    return cells
 
 
 def _csv_rows(rows: list[list[str]]) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
 import msgspec
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from .errors import InputError, Location, Problem, did_you_mean
 from .yamlio import Locator, load_json, load_yaml, read_text, refuse_duplicates
@@ -357,6 +357,13 @@ class Case(_Section):
     # Extension to lbp-case/1 (optional): the earlier visit this one follows (FollowUpOf).
     follow_up_of: Optional[FollowUpOf] = None
     expected: Optional[Expected] = None
+    # Not part of the case file: what its reader had to say about the source (a FHIR form saved
+    # in progress). Every assessment of the case lists them under `warnings`.
+    _reading_warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def reading_warnings(self) -> list[str]:
+        return self._reading_warnings
 
     def to_data(self) -> dict[str, Any]:
         """Plain data for writing a case file: unknown facts and empty sections left out."""

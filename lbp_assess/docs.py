@@ -104,6 +104,8 @@ RESULT_FIELDS = {
     "findings": "addition: musculoskeletal findings (e.g. `radicular_likely`)",
     "not_excluded": "addition: ids of rules that unknown answers kept from being decided (could not be excluded)",
     "follow_up_of": "addition: for a follow-up visit, the id of the case it follows (empty otherwise)",
+    "assessed_on": "addition: the case's `assessed_on` date, as YYYY-MM-DD (empty when not recorded)",
+    "assessor": "addition: the case's `assessor` (empty when not recorded)",
 }
 
 
@@ -536,8 +538,11 @@ def fill_blocks(text: str, blocks: dict[str, str], name: str) -> str:
 # --------------------------------------------------------------------------- all generated documents
 
 
-def generated(root: Path) -> dict[Path, str]:
-    """What each generated document of the repository at `root` should contain."""
+def generated(root: Path, *, run_mutation: bool = True) -> dict[Path, str]:
+    """What each generated document of the repository at `root` should contain. The safety case's
+    mutation score is measured again only when its key changed, and only with `run_mutation`."""
+    from .safety_case import documents
+
     ruleset = load_rules(root / "rules")
     case_format = root / CASE_FORMAT_FILE
     return {
@@ -545,12 +550,14 @@ def generated(root: Path) -> dict[Path, str]:
         root / RULES_FILE: rules_markdown(ruleset),
         case_format: fill_blocks(case_format.read_text(encoding="utf-8"), case_format_blocks(ruleset),
                                  CASE_FORMAT_FILE),
+        **documents(root, ruleset, run_mutation=run_mutation),
     }
 
 
 def stale(root: Path) -> list[Path]:
-    """The generated documents that differ from what the source would generate now."""
-    return _differing(generated(root))
+    """The generated documents that differ from what the source would generate now (without running
+    the slow mutation tests: a changed key alone makes the validation record stale)."""
+    return _differing(generated(root, run_mutation=False))
 
 
 def _differing(expected: dict[Path, str]) -> list[Path]:
@@ -566,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{root}: not an lbp-assess checkout (no rules/ruleset.yaml or docs/)", file=sys.stderr)
         return 2
     try:
-        expected = generated(root)
+        expected = generated(root, run_mutation=not check)
     except LbpError as err:
         print(f"lbp_assess.docs: {err}", file=sys.stderr)
         return 1
@@ -575,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         if check:
             print(f"{path}: out of date; run `python -m lbp_assess.docs`", file=sys.stderr)
         else:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(expected[path], encoding="utf-8")
             print(f"wrote {path}")
     return 1 if check and out_of_date else 0

@@ -35,7 +35,7 @@ from .interview import Interview
 from .note import Line, build_note
 from .questionnaire import Question, answer_problem
 from .rules import Assessment, Code, RuleSet, load_rules
-from .yamlio import Locator
+from .yamlio import Locator, read_regular_file
 
 BASE = "https://lbp-assess.example/fhir"  # the project's namespace for canonical URLs and code systems
 QUESTIONNAIRE_URL = f"{BASE}/Questionnaire/lbp-subjective-history"
@@ -156,7 +156,7 @@ def questionnaire_version(ruleset: RuleSet) -> str:
     """The interview's version, with the rules' name, version and content hash, and a hash of the
     interview file: any change to either gives a new version."""
     q = ruleset.questionnaire
-    digest = hashlib.sha256((ruleset.directory / "interview.yaml").read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(read_regular_file(ruleset.directory / "interview.yaml")).hexdigest()[:12]
     m = ruleset.manifest
     return f"{q.version}+{m.name}.{m.version}.{ruleset.content_hash}.{digest}"  # type: ignore[union-attr]
 
@@ -680,8 +680,14 @@ class _Reader:
                 raise self.fail((*path, "answer"), "is a group or display item; it takes no answer", link)
         else:
             raise self.fail((*path, "linkId"), f"unknown linkId `{link}`{did_you_mean(link, self.known())}")
-        if "item" in item and (link not in self.questions or self.questions[link].kind == "items"):
+        # Nested items, as the specification allows them: a group's items (item.item) and the items
+        # under an answer (answer.item). Every answer is read wherever a form put it, so a red flag
+        # is never dropped for its depth; each linkId is still answered once, and must be defined.
+        if "item" in item:
             self.items(item["item"], (*path, "item"))
+        for index, answer in enumerate(answers or []):
+            if isinstance(answer, dict) and "item" in answer:
+                self.items(answer["item"], (*path, "answer", index, "item"))
 
     def question(self, question: Question, answers: list[Any], path: tuple[Any, ...], has_answer: bool) -> None:
         if question.id in self.answers:
@@ -785,6 +791,7 @@ def read_response(data: dict[str, Any], name: str, text: str | None = None, line
     if canonical is not None and (not isinstance(canonical, str) or canonical.split("|")[0] != QUESTIONNAIRE_URL):
         raise reader.fail(("questionnaire",), f"answers {canonical!r}, not the lbp-assess Questionnaire "
                                               f"({QUESTIONNAIRE_URL})")
+    warning = _status(data, reader)
     reader.items(data.get("item", []), ("item",))
     answers = reader.result()
     if answers.get("id") is None:
@@ -793,7 +800,32 @@ def read_response(data: dict[str, Any], name: str, text: str | None = None, line
     case_data = interview.case_data()
     if "authored" not in data:
         del case_data["assessed_on"]
-    return validate_case(case_data, name, None, line)
+    case = validate_case(case_data, name, None, line)
+    if warning:
+        case._reading_warnings.append(warning)
+    return case
+
+
+#: QuestionnaireResponse.status: scored as final, scored with a warning, refused.
+FINAL_STATUSES = ("completed", "amended")
+UNFINISHED_STATUSES = ("in-progress", "stopped")
+
+
+def _status(data: dict[str, Any], reader: _Reader) -> str | None:
+    """A warning for a form saved before it was finished; an error for one entered in error."""
+    status = data.get("status")
+    if status in FINAL_STATUSES:
+        return None
+    if status in UNFINISHED_STATUSES:
+        return (f"fhir-status: the form is {status} (QuestionnaireResponse.status), not completed: answers may "
+                "be missing, and a question without an answer counts as unknown, never as no")
+    if status == "entered-in-error":
+        raise reader.fail(("status",), "status entered-in-error: this response was withdrawn as made in error; "
+                                       "it is not scored")
+    expected = ", ".join(FINAL_STATUSES + UNFINISHED_STATUSES)
+    if status is None:
+        raise reader.fail(("resourceType",), f"a QuestionnaireResponse needs a status (one of: {expected})")
+    raise reader.fail(("status",), f"unknown status {repr(status)[:40]}; expected one of: {expected}")
 
 
 def _authored(data: dict[str, Any], reader: _Reader) -> str | None:

@@ -460,9 +460,12 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 200) | st.floats
 
 
 @settings(max_examples=300, deadline=None)
-@given(body=JSON, authored=st.none() | st.text(max_size=12))
-def test_any_malformed_response_is_an_input_error_never_a_crash(body, authored):
+@given(body=JSON, authored=st.none() | st.text(max_size=12),
+       status=st.sampled_from(["completed", "in-progress", "entered-in-error", None, 1]))
+def test_any_malformed_response_is_an_input_error_never_a_crash(body, authored, status):
     data = {"resourceType": "QuestionnaireResponse", "item": body}
+    if status is not None:
+        data["status"] = status
     if authored is not None:
         data["authored"] = authored
     try:
