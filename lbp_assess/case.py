@@ -267,12 +267,12 @@ class Function(_Section):
     patient finds hard, each scored 0 unable .. 10 as before), and the Oswestry Disability Index (%),
     where a service uses it."""
 
-    psfs_activity_1: Optional[PsfsActivity] = Field(None, min_length=1, max_length=80)
-    psfs_1: Nrs = Field(None, ge=0, le=10)
-    psfs_activity_2: Optional[PsfsActivity] = Field(None, min_length=1, max_length=80)
-    psfs_2: Nrs = Field(None, ge=0, le=10)
-    psfs_activity_3: Optional[PsfsActivity] = Field(None, min_length=1, max_length=80)
-    psfs_3: Nrs = Field(None, ge=0, le=10)
+    psfs_activity_one: Optional[PsfsActivity] = Field(None, min_length=1, max_length=80)
+    psfs_one: Nrs = Field(None, ge=0, le=10)
+    psfs_activity_two: Optional[PsfsActivity] = Field(None, min_length=1, max_length=80)
+    psfs_two: Nrs = Field(None, ge=0, le=10)
+    psfs_activity_three: Optional[PsfsActivity] = Field(None, min_length=1, max_length=80)
+    psfs_three: Nrs = Field(None, ge=0, le=10)
     odi: Optional[int] = Field(None, ge=0, le=100)
 
 

@@ -44,16 +44,16 @@ def test_pain_nrs_against_2_points_or_30_percent(then, now, expected):
 
 
 def test_the_psfs_is_judged_on_the_mean_of_the_activities_and_the_odi_on_10_points_or_30_percent():
-    then = {"function": {"psfs_activity_1": "Sitting", "psfs_1": 3, "psfs_activity_2": "Lifting", "psfs_2": 4,
+    then = {"function": {"psfs_activity_one": "Sitting", "psfs_one": 3, "psfs_activity_two": "Lifting", "psfs_two": 4,
                          "odi": 40}}
-    now = {"function": {"psfs_activity_1": "Sitting", "psfs_1": 6, "psfs_activity_2": "Lifting", "psfs_2": 5,
+    now = {"function": {"psfs_activity_one": "Sitting", "psfs_one": 6, "psfs_activity_two": "Lifting", "psfs_two": 5,
                         "odi": 32}}
     assert verdicts(then, now) == {"psfs": IMPROVED, "odi": NO_CHANGE}  # mean 3.5 -> 5.5; ODI 8 points, 20%
     now["function"].update(odi=28)
     assert verdicts(then, now)["odi"] == IMPROVED  # 12 points
-    now["function"].update(psfs_1=4, odi=35)
+    now["function"].update(psfs_one=4, odi=35)
     assert verdicts(then, now) == {"psfs": NO_CHANGE, "odi": NO_CHANGE}  # mean +1; ODI 5 points, 12.5%
-    now["function"].update(psfs_1=1, psfs_2=2, odi=52)
+    now["function"].update(psfs_one=1, psfs_two=2, odi=52)
     assert verdicts(then, now) == {"psfs": WORSE, "odi": WORSE}
 
 
@@ -76,15 +76,15 @@ def test_rules_check_refuses_a_measure_of_a_fact_that_is_not_a_number(tmp_path):
     copy = tmp_path / "rules"
     shutil.copytree(RULES, copy)
     path = copy / "outcomes.yaml"
-    path.write_text(path.read_text().replace("facts: [function.odi]", "facts: [function.psfs_activity_1]"))
+    path.write_text(path.read_text().replace("facts: [function.odi]", "facts: [function.psfs_activity_one]"))
     with pytest.raises(InputError) as err:
         load_rules(copy)
-    assert "outcomes.yaml" in str(err.value) and "function.psfs_activity_1` is text, not a number" in str(err.value)
+    assert "outcomes.yaml" in str(err.value) and "function.psfs_activity_one` is text, not a number" in str(err.value)
 
 
 def test_compare_and_the_follow_up_note_say_it_in_words():
-    then = visit("2026-11-01", pain={"back_nrs": 7, "leg_nrs": 8}, function={"psfs_activity_1": "Sitting", "psfs_1": 2})
-    now = visit("2026-11-15", pain={"back_nrs": 6, "leg_nrs": 3}, function={"psfs_activity_1": "Sitting", "psfs_1": 5})
+    then = visit("2026-11-01", pain={"back_nrs": 7, "leg_nrs": 8}, function={"psfs_activity_one": "Sitting", "psfs_one": 2})
+    now = visit("2026-11-15", pain={"back_nrs": 6, "leg_nrs": 3}, function={"psfs_activity_one": "Sitting", "psfs_one": 5})
     c = compare(then, now, RULESET)
     text = render_comparison(c, RULESET, "text")
     assert "Leg pain (NRS): 8 -> 3 (-5): improved beyond the MCID (MCID 2 points or 30%)" in text

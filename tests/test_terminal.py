@@ -48,7 +48,7 @@ RADICULAR: dict[str, Any] = {
     "medication.analgesia": ["paracetamol", "nsaid"], "medication.analgesia_effect": "partial",
     "medication.anticoagulant": False, "investigations.done": [], "treatment.previous": [],
     "social.work": "modified_duties", "social.activity": "some",
-    "function.psfs_activity_1": "Sitting at work", "function.psfs_1": 4, "function.psfs_activity_2": "",
+    "function.psfs_activity_one": "Sitting at work", "function.psfs_one": 4, "function.psfs_activity_two": "",
 }
 for fact in ("urinary_retention", "bladder_sensation_reduced", "urinary_incontinence", "bowel_incontinence",
              "saddle_numbness", "sexual_dysfunction"):
