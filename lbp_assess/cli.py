@@ -395,16 +395,32 @@ def practice(
     student: Optional[str] = typer.Option(None, "--student", help="Your name, written in every --record line."),
     history_taking: bool = typer.Option(False, "--interview", help="Take the history yourself: choose the "
                                                                    "questions, the case answers."),
+    again: Optional[Path] = typer.Option(None, "--again", help="Practise again the vignettes this --record "
+                                                               "file shows you got wrong or under-triaged, most "
+                                                               "recent mistakes first (with --student: yours).",
+                                         dir_okay=False),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Practise clinical reasoning on vignettes, with feedback from the rules (lbp-assess practice [PATH...])."""
+    """Practise clinical reasoning on vignettes, with feedback from the rules (lbp-assess practice [PATH...]).
+
+    Answer with the digit keys (nothing is preselected); the verdict stays until you move on."""
     from . import practice as p
     from .errors import NoTerminalError
     from .rules import load_rules
 
     ruleset = load_rules(rules)
     cases = p.load_exercise_cases(paths or [str(p.default_vignettes())], need_vignette=not history_taking)
-    chosen = p.choose_cases(cases, ruleset, count, seed, topic.value if topic else None)
+    if again is not None:
+        cases, problems = p.cases_to_practise_again([str(again)], cases, ruleset, student)
+        for problem in problems:
+            _err(problem)
+        if not cases:
+            typer.echo(f"Nothing to practise again: no mistakes in {again} that are not already put right"
+                       + (f" for {student}" if student else "") + ".")
+            return
+        chosen = cases[:count] if count else cases  # in order: the most recent mistake first
+    else:
+        chosen = p.choose_cases(cases, ruleset, count, seed, topic.value if topic else None)
     handle = p.open_record(record) if record else None  # appended, never overwritten
     try:
         if not sys.stdin.isatty():
@@ -431,26 +447,50 @@ class ReportFormat(str, Enum):
     csv = "csv"
 
 
+class ReportView(str, Enum):
+    students = "students"
+    attempts = "attempts"
+    cases = "cases"
+
+
 @practice_app.command("report")
 def practice_report(
     files: List[Path] = typer.Argument(..., help="Files written by practice --record.", dir_okay=False),
+    view: ReportView = typer.Option(ReportView.students, "--view", help="students (totals per student) | "
+                                                                       "attempts (one row per attempt) | cases "
+                                                                       "(which vignettes are got wrong)"),
     fmt: Optional[ReportFormat] = typer.Option(None, "--format", "-f", help="table (default on a terminal) | "
                                                                            "json | csv"),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Summarise practice records per student: attempts, accuracy per class and for urgency, red flags."""
+    """Practice records for tutors: per student, per attempt or per case; under-triage stands out.
+
+    A line that is not a usable record is named (file:line) on standard error and left out; the
+    rest is reported, and the exit status is then 1."""
     from . import practice_report as report
     from .rules import load_rules
 
     ruleset = load_rules(rules, interview=False)
-    summaries = report.summarise([str(f) for f in files])
+    records, problems = report.read_records([str(f) for f in files], ruleset)
     chosen = (fmt.value if fmt else None) or ("table" if sys.stdout.isatty() else "json")
+    if view is ReportView.students:
+        summaries = report.summarise_records(records)
+        out: Any = {"table": lambda: report.table(summaries, ruleset), "json": lambda: report.to_json(summaries),
+                    "csv": lambda: report.to_csv(summaries, ruleset)}[chosen]()
+    else:
+        rows = (report.attempt_rows if view is ReportView.attempts else report.case_rows)(records, ruleset)
+        out = {"table": lambda: (report.attempts_table if view is ReportView.attempts else report.cases_table)(rows),
+               "json": lambda: report.rows_json(rows), "csv": lambda: report.rows_csv(rows)}[chosen]()
     if chosen == "table":
         from rich.console import Console
 
-        Console(highlight=False).print(report.table(summaries, ruleset))
+        Console(highlight=False).print(out)
     else:
-        typer.echo(report.to_json(summaries) if chosen == "json" else report.to_csv(summaries, ruleset), nl=False)
+        typer.echo(out, nl=False)
+    for problem in problems:
+        _err(problem)
+    if problems:
+        raise typer.Exit(ExitCode.FAILED)
 
 
 class CompareFormat(str, Enum):
@@ -512,10 +552,14 @@ class ExplainFormat(str, Enum):
 def explain(
     case: Path = typer.Argument(..., help="A case file.", dir_okay=False),
     fmt: ExplainFormat = typer.Option(ExplainFormat.tree, "--format", "-f", help="tree | json"),
-    brief: bool = typer.Option(False, "--brief", help="Leave out the rules that did not fire."),
+    brief: bool = typer.Option(True, "--brief/--full", help="--brief (the default): the three-line summary, "
+                                                           "the rules that fired with their action and every "
+                                                           "feature that made them fire, the most urgent changes. "
+                                                           "--full: every rule, its source, and every change."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Why the case got its class: every rule by layer, and what single answer would change it."""
+    """Why the case got its class and urgency, what to do and by when, what to ask next, and what
+    single answer would change it (the complete list in --full and --format json)."""
     from .case import load_case
     from .explain import explanation, render_tree, to_json
     from .rules import load_rules
