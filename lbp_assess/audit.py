@@ -103,12 +103,14 @@ class Tally:
     changes: list[Change] = field(default_factory=list)
     change_count: int = 0
     compared: int = 0
+    urgency_moves: collections.Counter = field(default_factory=collections.Counter)  # (before, after) if changed
+    class_moves: collections.Counter = field(default_factory=collections.Counter)  # (before, after) if changed
 
     def merge(self, other: "Tally") -> None:
         self.cases += other.cases
         self.scored += other.scored
         for name in ("class_urgency", "rules", "rule_urgency", "unscreened", "conditions", "alerts",
-                     "assessor_urgency", "sources"):
+                     "assessor_urgency", "sources", "urgency_moves", "class_moves"):
             getattr(self, name).update(getattr(other, name))
         self.no_assessor += other.no_assessor
         self.undated += other.undated
@@ -277,6 +279,8 @@ def _compare(tally: Tally, ruleset: RuleSet, other: RuleSet, chunk: Chunk, rows:
             rules = ["(the classification order)"] if row["classification"] != again["classification"] else \
                 ["(a definition or tier the rules share)"]
         tally.change_count += 1
+        tally.urgency_moves[(row["urgency"], again["urgency"])] += 1
+        tally.class_moves[(row["classification"], again["classification"])] += 1
         tally.changes.append(Change(row["id"], row["file"], (row["classification"], again["classification"]),
                                     (row["urgency"], again["urgency"]), (dict(before), dict(after)),
                                     tuple(rules)))

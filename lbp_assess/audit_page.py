@@ -462,11 +462,26 @@ class Page:
         listed = (f"{number(len(changes))} of them are listed here; every one is in "
                   f'<a href="{esc(self.changes_name)}">{esc(self.changes_name)}</a>.'
                   if self.changes_name else "")
+        tiers = _tiers(self.rs) + [u for u in _tiers(other) if u not in self.rs.tier_rank]
+        moved = {u: sum(n for (a, b), n in t.urgency_moves.items() if a == u) for u in tiers}
+        urgency = table("Urgency of the cases that change: under these rules (rows), under the other rules (columns)",
+                        ["Urgency now", *[_tier_label(other, u) for u in tiers]],
+                        [(_tier_label(self.rs, a), *[t.urgency_moves.get((a, b), 0) for b in tiers])
+                         for a in tiers if moved[a]], "table-urgency-moves")
+        up = sum(n for (a, b), n in t.urgency_moves.items()
+                 if a in self.rs.tier_rank and b in other.tier_rank and other.tier_rank[b] < self.rs.tier_rank[a])
+        down = sum(n for (a, b), n in t.urgency_moves.items()
+                   if a in self.rs.tier_rank and b in other.tier_rank and other.tier_rank[b] > self.rs.tier_rank[a])
+        classes = "; ".join(f"{_class_label(self.rs, a)} to {_class_label(other, b)}: {number(n)}"
+                            for (a, b), n in sorted(t.class_moves.items(), key=lambda kv: -kv[1]) if a != b)
+        moves = (f"<p>Urgency would be <strong>higher for {number(up)}</strong> and <strong>lower for "
+                 f"{number(down)}</strong> case(s). Class changes: {esc(classes) if classes else 'none'}.</p>"
+                 + (urgency if t.change_count else ""))
         return (f'<section id="compare"><h2>Rules comparison</h2><p>With <strong>{esc(other.version)}</strong> '
                 f"in place of <strong>{esc(self.rs.version)}</strong>, "
                 f'<span id="changed-count">{number(t.change_count)}</span> of {number(t.compared)} scored cases '
                 f"change class, urgency or conditions ({number(class_changed)} of those listed change class). "
-                f"{listed}</p>"
+                f"{listed}</p>{moves}"
                 '<table id="table-changes"><caption>Cases that change under the other rules</caption><thead><tr>'
                 '<th scope="col">Id</th><th scope="col">File</th><th scope="col">Class</th>'
                 '<th scope="col">Urgency</th><th scope="col">Conditions</th>'
