@@ -444,46 +444,92 @@ def skipped_files(paths: list[str], most: int = ERRORS_LISTED) -> Iterator[tuple
 # --------------------------------------------------------------------------- record notes
 
 
-def add_notes(audit: Audit, ruleset: RuleSet, entries: list[CaseEntry]) -> None:
-    """The record note of each listed case, read again the way `lbp-assess note` reads it.
-    Lines of JSON Lines files are found in one pass over each file."""
-    from .case import validate_case
-    from .yamlio import decode, load_json
-
+def add_notes(audit: Audit, ruleset: RuleSet, entries: list[CaseEntry], jobs: int = 1) -> None:
+    """The record note of each listed case, read again the way `lbp-assess note` reads it (the
+    lines of each JSON Lines file found in one pass), made in `jobs` processes."""
+    work: list[tuple[CaseEntry, str, bytes | None]] = []  # (entry, file to read, or the line read)
     wanted: dict[str, dict[int, CaseEntry]] = collections.defaultdict(dict)
     for entry in entries:
-        source = entry.file
-        name, sep, number = source.rpartition(":")
-        if source.startswith("<stdin>"):
+        name, sep, number = entry.file.rpartition(":")
+        if entry.file.startswith("<stdin>"):
             audit.note_problems[entry.position] = "read from standard input: give the file to embed its note"
         elif sep and number.isdigit() and name.endswith(".jsonl"):
             wanted[name][int(number)] = entry
         else:
-            try:
-                _note(audit, ruleset, entry, read_case_file(source), Path(source))
-            except InputError as err:
-                audit.note_problems[entry.position] = f"could not be read again: {err}"
+            work.append((entry, entry.file, None))
     for name, lines in wanted.items():
-        try:
-            with open(name, "rb") as handle:
-                last = max(lines)
-                for number, raw in enumerate(handle, 1):
-                    entry = lines.get(number)
-                    if entry is not None:
-                        try:
-                            text = decode(raw, name, number).rstrip("\r\n")
-                            case = validate_case(load_json(text, name, number), name, None, number)
-                            _note(audit, ruleset, entry, case, None)
-                        except InputError as err:
-                            audit.note_problems[entry.position] = f"could not be read again: {err}"
-                    if number >= last:
-                        break
-        except OSError as err:
+        found = _lines(name, lines)
+        if isinstance(found, str):
             for entry in lines.values():
-                audit.note_problems[entry.position] = f"could not be read again: {err.strerror}"
-    for entry in entries:
-        if entry.position not in audit.notes and entry.position not in audit.note_problems:
-            audit.note_problems[entry.position] = "the file has fewer lines than when it was scored"
+                audit.note_problems[entry.position] = f"could not be read again: {found}"
+            continue
+        for number, entry in lines.items():
+            if number in found:
+                work.append((entry, name, found[number]))
+            else:
+                audit.note_problems[entry.position] = "the file has fewer lines than when it was scored"
+    for position, note, problem in _map_notes(ruleset, work, jobs):
+        if note is not None:
+            audit.notes[position] = note
+        else:
+            audit.note_problems[position] = problem  # type: ignore[assignment]
+
+
+def _lines(name: str, wanted: dict[int, Any]) -> dict[int, bytes] | str:
+    """The wanted lines of a JSON Lines file, by number (or why it cannot be read)."""
+    from .yamlio import open_regular_file
+
+    found: dict[int, bytes] = {}
+    try:
+        with os.fdopen(open_regular_file(name), "rb") as handle:
+            last = max(wanted)
+            for number, raw in enumerate(handle, 1):
+                if number in wanted:
+                    found[number] = raw
+                if number >= last:
+                    break
+    except InputError as err:
+        return str(err)
+    except OSError as err:
+        return err.strerror or type(err).__name__
+    return found
+
+
+_NOTE_RULES: RuleSet | None = None
+NOTES_PER_TASK = 25
+
+
+def _map_notes(ruleset: RuleSet, work: list[tuple[CaseEntry, str, bytes | None]],
+               jobs: int) -> Iterable[tuple[int, str | None, str | None]]:
+    global _NOTE_RULES
+    import multiprocessing
+
+    _NOTE_RULES = ruleset
+    if jobs <= 1 or len(work) < 2 * NOTES_PER_TASK or "fork" not in multiprocessing.get_all_start_methods():
+        return [_make_note(item) for item in work]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:  # inherit the rules
+        return list(pool.map(_make_note, work, chunksize=NOTES_PER_TASK))
+
+
+def _make_note(item: tuple[CaseEntry, str, bytes | None]) -> tuple[int, str | None, str | None]:
+    """(position, the rendered record note or None, why there is none)."""
+    from .case import validate_case
+    from .yamlio import decode, load_json
+
+    entry, name, raw = item
+    assert _NOTE_RULES is not None
+    try:
+        if raw is None:
+            case, path = read_case_file(name), Path(name)
+        else:
+            number = int(entry.file.rpartition(":")[2])
+            text = decode(raw, name, number).rstrip("\r\n")
+            case, path = validate_case(load_json(text, name, number), name, None, number), None
+        return entry.position, *_note(_NOTE_RULES, entry, case, path)
+    except InputError as err:
+        return entry.position, None, f"could not be read again: {err}"
 
 
 def read_case_file(path: str) -> Any:
@@ -493,15 +539,16 @@ def read_case_file(path: str) -> Any:
     return parse_case(read_text(path), path)
 
 
-def _note(audit: Audit, ruleset: RuleSet, entry: CaseEntry, case: Any, path: Path | None) -> None:
+def _note(ruleset: RuleSet, entry: CaseEntry, case: Any, path: Path | None) -> tuple[str | None, str | None]:
+    """The case's record note as `lbp-assess note` writes it (Markdown), or why there is none."""
     from .note import build_note, render
 
+    if ruleset.questionnaire is None:
+        return None, "the rule set has no interview.yaml, which the note is worded from"
     assessment = ruleset.assess(case)
     if (assessment.classification, assessment.urgency) != (entry.classification, entry.urgency):
-        audit.note_problems[entry.position] = ("the case changed after it was scored (now "
-                                               f"{assessment.classification}, {assessment.urgency}): run the "
-                                               "audit again")
-        return
+        return None, (f"the case changed after it was scored (now {assessment.classification}, "
+                      f"{assessment.urgency}): run the audit again")
     previous, warnings = None, []
     if path is not None and case.follow_up_of is not None:
         from .followup import find_previous
@@ -511,7 +558,7 @@ def _note(audit: Audit, ruleset: RuleSet, entry: CaseEntry, case: Any, path: Pat
         except InputError as err:
             warnings = [str(err)]
     note = build_note(case, assessment, ruleset, previous=previous, previous_warnings=warnings)
-    audit.notes[entry.position] = render(note, "md")
+    return render(note, "md"), None
 
 
 __all__ = ["Audit", "CaseEntry", "Change", "Tally", "run", "add_notes", "COLUMNS"]

@@ -174,7 +174,7 @@ def audit(
                         changes_out=changes_out, on_chunk=advance, on_error=_err)
             if progress is not None:
                 progress.stop()
-            add_notes(found, ruleset, found.entries)
+            add_notes(found, ruleset, found.entries, jobs)
             page = render_page(found, csv_path.name, changes_path.name if changes_path else None)
             with atomic_output(output, force=force, mode=0o600) as handle:
                 handle.write(page)
