@@ -21,7 +21,6 @@ meanwhile) is shown without its note, and says why.
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import functools
 import heapq
 import os
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple
 
-from .batch import COLUMNS, Chunk, ChunkResult, Writer, _scored, cell, score_stream
+from .batch import Chunk, ChunkResult, Writer, _scored, cell, score_stream
 from .errors import InputError
 from .rules import RuleSet, load_rules
 
@@ -332,11 +331,6 @@ class Audit:
             _ENTRY_RANK.value = min(_ENTRY_RANK.value, -heap[0][0] - 1)
 
 
-def refuse_stdin_twice(paths: list[str]) -> None:
-    if paths.count("-") > 1:
-        raise InputError("standard input (-) can be given once")
-
-
 def run(paths: list[str], ruleset: RuleSet, csv_out: IO[str], *, jobs: int = 1, stdin: IO[bytes] | None = None,
         limit: int = DEFAULT_LIMIT, compare: Path | None = None, changes_out: IO[str] | None = None,
         on_chunk: Callable[[int], None] | None = None, on_error: Callable[[str], None] | None = None) -> Audit:
@@ -561,4 +555,4 @@ def _note(ruleset: RuleSet, entry: CaseEntry, case: Any, path: Path | None) -> t
     return render(note, "md"), None
 
 
-__all__ = ["Audit", "CaseEntry", "Change", "Tally", "run", "add_notes", "COLUMNS"]
+__all__ = ["Audit", "CaseEntry", "Change", "Tally", "run", "add_notes"]

@@ -22,7 +22,7 @@ import re
 from typing import Any, Iterable, Sequence
 
 from . import __version__
-from .audit import ERRORS_LISTED, OTHER_ASSESSORS, Audit, CaseEntry, Change, conditions_text, input_of
+from .audit import OTHER_ASSESSORS, Audit, CaseEntry, Change, conditions_text
 from .display import plain, shorten
 from .rules import RuleSet
 

@@ -8,7 +8,6 @@ import collections
 import html
 import json
 import re
-from pathlib import Path
 
 import pytest
 
