@@ -58,6 +58,7 @@ class Charts:
 
     def __init__(self) -> None:
         import matplotlib
+        import matplotlib.ticker
 
         self.mpl = matplotlib
         from matplotlib.figure import Figure
@@ -118,10 +119,12 @@ class Charts:
             ax.set_xlabel(xlabel)
             if percent_axis:
                 ax.set_xlim(0, 100)
+            else:
+                ax.xaxis.set_major_locator(self.mpl.ticker.MaxNLocator(integer=True))  # whole cases
             ax.grid(axis="x", color="#dddddd", linewidth=0.6)
             ax.set_axisbelow(True)
-            if len(series) > 1:
-                ax.legend(loc="lower right", frameon=True, fontsize=8)
+            if len(series) > 1:  # above the plot, never over a bar
+                ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=len(series), frameon=False, fontsize=8)
 
         return self.svg(name, title, draw, 7.5, 0.9 + 0.24 * max(len(labels), 1))
 
@@ -138,9 +141,10 @@ class Charts:
             step = max(1, len(periods) // 12)
             ax.set_xticks(positions[::step], periods[::step], rotation=30, ha="right")
             ax.set_ylabel(ylabel)
+            ax.yaxis.set_major_locator(self.mpl.ticker.MaxNLocator(integer=True))  # whole cases
             ax.grid(axis="y", color="#dddddd", linewidth=0.6)
             ax.set_axisbelow(True)
-            ax.legend(loc="upper left", frameon=True, fontsize=8)
+            ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=len(series), frameon=False, fontsize=8)
 
         return self.svg(name, title, draw, 7.5, 3.2)
 
