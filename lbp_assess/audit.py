@@ -441,6 +441,12 @@ def skipped_files(paths: list[str], most: int = ERRORS_LISTED) -> Iterator[tuple
 def add_notes(audit: Audit, ruleset: RuleSet, entries: list[CaseEntry], jobs: int = 1) -> None:
     """The record note of each listed case, read again the way `lbp-assess note` reads it (the
     lines of each JSON Lines file found in one pass), made in `jobs` processes."""
+    start_notes(audit, ruleset, entries, jobs)()
+
+
+def start_notes(audit: Audit, ruleset: RuleSet, entries: list[CaseEntry], jobs: int = 1) -> Callable[[], None]:
+    """`add_notes` begun in worker processes; returns the call that waits for them and fills
+    `audit.notes` (so the caller can draw the charts meanwhile)."""
     work: list[tuple[CaseEntry, str, bytes | None]] = []  # (entry, file to read, or the line read)
     wanted: dict[str, dict[int, CaseEntry]] = collections.defaultdict(dict)
     for entry in entries:
@@ -462,11 +468,16 @@ def add_notes(audit: Audit, ruleset: RuleSet, entries: list[CaseEntry], jobs: in
                 work.append((entry, name, found[number]))
             else:
                 audit.note_problems[entry.position] = "the file has fewer lines than when it was scored"
-    for position, note, problem in _map_notes(ruleset, work, jobs):
-        if note is not None:
-            audit.notes[position] = note
-        else:
-            audit.note_problems[position] = problem  # type: ignore[assignment]
+    results = _map_notes(ruleset, work, jobs)
+
+    def finish() -> None:
+        for position, note, problem in results():
+            if note is not None:
+                audit.notes[position] = note
+            else:
+                audit.note_problems[position] = problem  # type: ignore[assignment]
+
+    return finish
 
 
 def _lines(name: str, wanted: dict[int, Any]) -> dict[int, bytes] | str:
@@ -494,17 +505,30 @@ NOTES_PER_TASK = 25
 
 
 def _map_notes(ruleset: RuleSet, work: list[tuple[CaseEntry, str, bytes | None]],
-               jobs: int) -> Iterable[tuple[int, str | None, str | None]]:
+               jobs: int) -> Callable[[], list[tuple[int, str | None, str | None]]]:
+    """Start making the notes; the returned call waits for them."""
     global _NOTE_RULES
     import multiprocessing
 
     _NOTE_RULES = ruleset
     if jobs <= 1 or len(work) < 2 * NOTES_PER_TASK or "fork" not in multiprocessing.get_all_start_methods():
-        return [_make_note(item) for item in work]
+        return lambda: [_make_note(item) for item in work]
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:  # inherit the rules
-        return list(pool.map(_make_note, work, chunksize=NOTES_PER_TASK))
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))  # the rules inherited
+    tasks = [pool.submit(_make_notes, work[i:i + NOTES_PER_TASK]) for i in range(0, len(work), NOTES_PER_TASK)]
+
+    def results() -> list[tuple[int, str | None, str | None]]:
+        try:
+            return [made for task in tasks for made in task.result()]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    return results
+
+
+def _make_notes(items: list[tuple[CaseEntry, str, bytes | None]]) -> list[tuple[int, str | None, str | None]]:
+    return [_make_note(item) for item in items]
 
 
 def _make_note(item: tuple[CaseEntry, str, bytes | None]) -> tuple[int, str | None, str | None]:

@@ -531,7 +531,13 @@ class Page:
 
     # ----------------------------------------------------------------- the page
 
-    def render(self) -> str:
+    def charts_html(self) -> str:
+        """The charts (drawn first: they do not need the record notes)."""
+        return "".join(['<section id="charts"><h2>Charts</h2>', self.class_urgency(), self.rules_fired(),
+                        self.screening(), self.urgent_by_rule(), self.urgent_by_assessor(), self.over_time(),
+                        self.raised(), "</section>"])
+
+    def render(self, charts: str | None = None) -> str:
         rs = self.rs
         disclaimer = " ".join(rs.manifest.disclaimer.split())
         body = [
@@ -543,9 +549,7 @@ class Page:
             '<a href="#cases">Cases</a> ' + ('<a href="#compare">Rules comparison</a> ' if self.audit.other else "")
             + '<a href="#provenance">Provenance</a></nav></header><main>',
             self.summary(),
-            '<section id="charts"><h2>Charts</h2>',
-            self.class_urgency(), self.rules_fired(), self.screening(), self.urgent_by_rule(),
-            self.urgent_by_assessor(), self.over_time(), self.raised(), "</section>",
+            charts if charts is not None else self.charts_html(),
             self.case_list(), self.comparison(), self.provenance(), "</main>",
         ]
         script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
