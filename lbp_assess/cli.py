@@ -16,7 +16,7 @@ from typing import Any, List, Optional
 import typer
 
 from . import __version__
-from .errors import ExitCode, LbpError
+from .errors import ExitCode, LbpError, UsageError
 
 app = typer.Typer(
     name="lbp-assess",
@@ -372,16 +372,32 @@ def practice(
     student: Optional[str] = typer.Option(None, "--student", help="Your name, written in every --record line."),
     history_taking: bool = typer.Option(False, "--interview", help="Take the history yourself: choose the "
                                                                    "questions, the case answers."),
+    again: Optional[Path] = typer.Option(None, "--again", help="Practise again the vignettes this --record "
+                                                               "file shows you got wrong or under-triaged, most "
+                                                               "recent mistakes first (with --student: yours).",
+                                         dir_okay=False),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Practise clinical reasoning on vignettes, with feedback from the rules (lbp-assess practice [PATH...])."""
+    """Practise clinical reasoning on vignettes, with feedback from the rules (lbp-assess practice [PATH...]).
+
+    Answer with the digit keys (nothing is preselected); the verdict stays until you move on."""
     from . import practice as p
     from .errors import NoTerminalError
     from .rules import load_rules
 
     ruleset = load_rules(rules)
     cases = p.load_exercise_cases(paths or [str(p.default_vignettes())], need_vignette=not history_taking)
-    chosen = p.choose_cases(cases, ruleset, count, seed, topic.value if topic else None)
+    if again is not None:
+        cases, problems = p.cases_to_practise_again([str(again)], cases, ruleset, student)
+        for problem in problems:
+            _err(problem)
+        if not cases:
+            typer.echo(f"Nothing to practise again: no mistakes in {again} that are not already put right"
+                       + (f" for {student}" if student else "") + ".")
+            return
+        chosen = cases[:count] if count else cases  # in order: the most recent mistake first
+    else:
+        chosen = p.choose_cases(cases, ruleset, count, seed, topic.value if topic else None)
     handle = p.open_record(record) if record else None  # appended, never overwritten
     try:
         if not sys.stdin.isatty():
@@ -408,26 +424,51 @@ class ReportFormat(str, Enum):
     csv = "csv"
 
 
+class ReportView(str, Enum):
+    students = "students"
+    attempts = "attempts"
+    cases = "cases"
+
+
 @practice_app.command("report")
 def practice_report(
     files: List[Path] = typer.Argument(..., help="Files written by practice --record.", dir_okay=False),
+    view: ReportView = typer.Option(ReportView.students, "--view", help="students (totals per student) | "
+                                                                       "attempts (one row per attempt) | cases "
+                                                                       "(which vignettes are got wrong)"),
     fmt: Optional[ReportFormat] = typer.Option(None, "--format", "-f", help="table (default on a terminal) | "
                                                                            "json | csv"),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Summarise practice records per student: attempts, accuracy per class and for urgency, red flags."""
+    """Practice records for tutors: per student, per attempt or per case; under-triage stands out.
+
+    A line that is not a usable record is named (file:line) on standard error and left out; the
+    rest is reported, and the exit status is then 1."""
     from . import practice_report as report
     from .rules import load_rules
 
-    ruleset = load_rules(rules, interview=False)
-    summaries = report.summarise([str(f) for f in files])
+    ruleset = load_rules(rules)  # with the interview: red-flag questions by their labels
+    records, problems = report.read_records([str(f) for f in files], ruleset)
     chosen = (fmt.value if fmt else None) or ("table" if sys.stdout.isatty() else "json")
+    if view is ReportView.students:
+        summaries = report.summarise_records(records)
+        out: Any = {"table": lambda: report.table(summaries, ruleset), "json": lambda: report.to_json(summaries),
+                    "csv": lambda: report.to_csv(summaries, ruleset)}[chosen]()
+    else:
+        rows = (report.attempt_rows if view is ReportView.attempts else report.case_rows)(records, ruleset)
+        out = {"table": lambda: report.attempts_table(rows, ruleset) if view is ReportView.attempts
+               else report.cases_table(rows),
+               "json": lambda: report.rows_json(rows), "csv": lambda: report.rows_csv(rows)}[chosen]()
     if chosen == "table":
         from rich.console import Console
 
-        Console(highlight=False).print(report.table(summaries, ruleset))
+        Console(highlight=False).print(out)
     else:
-        typer.echo(report.to_json(summaries) if chosen == "json" else report.to_csv(summaries, ruleset), nl=False)
+        typer.echo(out, nl=False)
+    for problem in problems:
+        _err(problem)
+    if problems:
+        raise typer.Exit(ExitCode.FAILED)
 
 
 class CompareFormat(str, Enum):
@@ -489,10 +530,14 @@ class ExplainFormat(str, Enum):
 def explain(
     case: Path = typer.Argument(..., help="A case file.", dir_okay=False),
     fmt: ExplainFormat = typer.Option(ExplainFormat.tree, "--format", "-f", help="tree | json"),
-    brief: bool = typer.Option(False, "--brief", help="Leave out the rules that did not fire."),
+    brief: bool = typer.Option(True, "--brief/--full", help="--brief (the default): the three-line summary, "
+                                                           "the rules that fired with their action and every "
+                                                           "feature that made them fire, the most urgent changes. "
+                                                           "--full: every rule, its source, and every change."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Why the case got its class: every rule by layer, and what single answer would change it."""
+    """Why the case got its class and urgency, what to do and by when, what to ask next, and what
+    single answer would change it (the complete list in --full and --format json)."""
     from .case import load_case
     from .explain import explanation, render_tree, to_json
     from .rules import load_rules
@@ -533,18 +578,25 @@ class FhirFormat(str, Enum):
     fhir = "fhir"
 
 
+CanonicalBaseOption = typer.Option(
+    None, "--canonical-base", metavar="URL",
+    help="Base of the canonical URLs (Questionnaire, code systems); default $LBP_FHIR_BASE, else "
+         "https://lbp-assess.example/fhir (a placeholder: publish under a base your service controls).")
+
+
 @app.command("questionnaire")
 def questionnaire_command(
     fmt: FhirFormat = typer.Option(FhirFormat.fhir, "--format", "-f", help="fhir (an HL7 FHIR R4 Questionnaire)"),
     output: Optional[Path] = OutputOption,
     force: bool = ForceOption,
     rules: Optional[Path] = RulesOption,
+    base: Optional[str] = CanonicalBaseOption,
 ) -> None:
     """The interview as an HL7 FHIR R4 Questionnaire (JSON), for form tools and health records."""
     from .fhir import questionnaire, to_json
     from .rules import load_rules
 
-    _write(to_json(questionnaire(load_rules(rules))), output, force, private=False)
+    _write(to_json(questionnaire(load_rules(rules), base)), output, force, private=False)
 
 
 @app.command("export")
@@ -555,14 +607,25 @@ def export_command(
     output: Optional[Path] = OutputOption,
     force: bool = ForceOption,
     rules: Optional[Path] = RulesOption,
+    base: Optional[str] = CanonicalBaseOption,
+    replaces: Optional[Path] = typer.Option(
+        None, "--replaces", metavar="BUNDLE", dir_okay=False,
+        help="An earlier exported Bundle of the same case that this document replaces (a reassessment): "
+             "linked by Composition.relatesTo."),
 ) -> None:
     """Cases as HL7 FHIR R4 document Bundles: the note, the answers, the impression and each red flag."""
     from .case import load_case
-    from .fhir import export
+    from .fhir import export, replaced_document
     from .rules import load_rules
 
     ruleset = load_rules(rules)
-    _write(export([load_case(path) for path in cases], ruleset), output, force, private=True)
+    loaded = [load_case(path) for path in cases]
+    earlier = None
+    if replaces is not None:
+        if len(loaded) != 1:
+            raise UsageError("--replaces links one case to the document it replaces; give one case")
+        earlier = replaced_document(replaces, loaded[0])
+    _write(export(loaded, ruleset, base=base, replaces=earlier), output, force, private=True)
 
 
 def _write(text: str, output: Optional[Path], force: bool, private: bool) -> None:
@@ -617,6 +680,26 @@ def rules_test(directory: Optional[Path] = RulesArgument,
         typer.echo("\n".join(plain(line) for line in report_lines(report)))
         failed = report.distinguishing
     if failed:
+        raise typer.Exit(ExitCode.FAILED)
+
+
+@rules_app.command("validate")
+def rules_validate(directory: Optional[Path] = RulesArgument,
+                   cases: Optional[List[Path]] = typer.Option(
+                       None, "--cases", file_okay=False, help="A folder of case files with agreed labels (repeat "
+                       "for several; default: the shipped vignettes, and the example cases in a source checkout)."),
+                   mutate: bool = typer.Option(False, "--mutate", help="Also measure the mutation score of the "
+                                               "rule tests (about 20 s).")) -> None:
+    """Clinical validation evidence for a rule set: agreement with the agreed cases, red-flag sensitivity,
+    over-triage on the benign probe bank, and (with --mutate) the mutation score. Exit 1 if any misses its target."""
+    from .display import plain
+    from .rules import default_rules_dir, load_rules
+    from .validation import default_case_dirs, measure, problems, report_lines
+
+    target = directory or default_rules_dir()
+    result = measure(load_rules(target), target, list(cases) if cases else default_case_dirs(), mutation=mutate)
+    typer.echo("\n".join(plain(line) for line in report_lines(result)))
+    if problems(result):
         raise typer.Exit(ExitCode.FAILED)
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 from . import expr
 from .case import FACTS, Case
 from .display import markup
 from .questionnaire import Question, Questionnaire
+from .reasoning import features, plan_of, rule_features, urgency_plans
 from .rules import Assessment, RuleSet, RuleTrace, describe_value
 
 
@@ -33,6 +34,10 @@ class Change:
     shown: str  # the change in words: "Saddle numbness: yes", "Age: 49 years or over"
     classification: str
     urgency: str
+    # A follow-up whose yes/no question was answered no comes with a yes to that question
+    # ("Weakness: yes, in both legs"): {fact: value} also changed, never a combination the
+    # interview could not record.
+    also: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -98,26 +103,116 @@ def candidates(fact: str, current: Any, ruleset: RuleSet) -> Iterator[Any]:
 
 
 def what_would_change(assessment: Assessment, questionnaire: Questionnaire | None) -> list[Change]:
+    """Every single answer that would change the class or the urgency (the complete list), most
+    urgent first. A follow-up the other answers make unnecessary is offered only with a yes to the
+    yes/no question it follows up ("Weakness: yes, with Weakness in both legs: yes"), so a red-flag
+    answer is never left out and no combination the interview could not record is named."""
     ruleset, facts = assessment.ruleset, assessment.facts
     before = (assessment.classification, assessment.urgency)
     changes = []
     for fact in FACTS:
         current = facts.get(fact)
         question = questionnaire.by_id.get(fact) if questionnaire else None
+        base, also = facts, {}
         if question is not None and question.ask_when is not None and question.ask_when(facts) is False:
-            continue  # a follow-up the other answers make unnecessary: not a change anyone could record
+            opened = _open_gate(question, facts)
+            if opened is None:
+                continue  # a follow-up that would not be asked, and no yes/no answer opens it
+            also = opened
+            base = {**facts, **opened}
+            opened_alone = ruleset.assess_facts(base)
+            gate_result = (opened_alone.classification, opened_alone.urgency)
         if FACTS[fact].kind in ("int", "number"):
-            changes += _number_changes(assessment, fact, question, before)
+            if not also:
+                changes += _number_changes(assessment, fact, question, before)
             continue
         for value in candidates(fact, current, ruleset):
-            result = ruleset.assess_facts({**facts, fact: value})
-            if (result.classification, result.urgency) != before:
-                changes.append(Change(fact, _label(fact, question), current, value,
-                                      _shown(fact, current, value, question),
-                                      result.classification, result.urgency))
+            result = ruleset.assess_facts({**base, fact: value})
+            outcome = (result.classification, result.urgency)
+            if outcome != before and not (also and outcome == gate_result):  # the follow-up must add something
+                shown = _shown(fact, current, value, question)
+                if also:
+                    shown = "; ".join([*(_shown(g, facts.get(g), v, _question(questionnaire, g))
+                                         for g, v in also.items()), shown])
+                changes.append(Change(fact, _label(fact, question), current, value, shown,
+                                      result.classification, result.urgency, also))
     rank = ruleset.tier_rank
     changes.sort(key=lambda c: (rank[c.urgency], c.classification != "red_flag", list(FACTS).index(c.fact)))
     return changes
+
+
+def _question(questionnaire: Questionnaire | None, fact: str) -> Question | None:
+    return questionnaire.by_id.get(fact) if questionnaire else None
+
+
+def _open_gate(question: Question, facts: dict[str, Any]) -> dict[str, Any] | None:
+    """The yes to one yes/no question (answered no) that makes `question` asked; None if none does.
+    Only a yes/no follow-up's own yes/no gate is opened: never a person's sex, a number or a choice."""
+    if FACTS[question.id].kind != "bool" or not question.ask_when_text:
+        return None
+    for ref in expr.references(expr.parse(question.ask_when_text)):
+        gate = ref.name
+        if gate in FACTS and FACTS[gate].kind == "bool" and facts.get(gate) is False \
+                and question.ask_when({**facts, gate: True}) is True:
+            return {gate: True}
+    return None
+
+
+# --------------------------------------------------------------------------- ask next
+
+
+@dataclass(frozen=True)
+class AskNext:
+    """An unknown answer worth asking: the most urgent result one answer to it could give."""
+
+    fact: str
+    label: str
+    answer: str  # the answer that would give it, in words
+    classification: str
+    urgency: str
+    raises_tier: bool  # that answer would raise the urgency (else it changes the class only)
+
+
+def ask_next(assessment: Assessment, questionnaire: Questionnaire | None) -> list[AskNext]:
+    """The unknown answers that could change the result, ranked by how far one answer could move
+    it: the highest urgency it could reach first, then a change of class; a question the other
+    answers make unnecessary is left out."""
+    ruleset, facts = assessment.ruleset, assessment.facts
+    rank = ruleset.tier_rank
+    before = (assessment.classification, assessment.urgency)
+    found = []
+    for fact in FACTS:
+        if facts.get(fact) is not None:
+            continue
+        question = _question(questionnaire, fact)
+        if questionnaire is not None and question is None:
+            continue  # not something the interview asks
+        if question is not None and question.ask_when is not None and question.ask_when(facts) is False:
+            continue
+        values = list(candidates(fact, None, ruleset))
+        best = None
+        for value in values:
+            result = ruleset.assess_facts({**facts, fact: value})
+            outcome = (result.classification, result.urgency)
+            if outcome == before:
+                continue
+            key = (rank[result.urgency], result.classification == before[0])
+            if best is None or key < best[0]:
+                best = (key, value, outcome)
+        if best is not None:
+            _, value, (cls, urgency) = best
+            found.append(AskNext(fact, _label(fact, question), _answer_words(fact, value, question, ruleset),
+                                 cls, urgency, rank[urgency] < rank[before[1]]))
+    found.sort(key=lambda x: (rank[x.urgency], not x.raises_tier, list(FACTS).index(x.fact)))
+    return found
+
+
+def _answer_words(fact: str, value: Any, question: Question | None, ruleset: RuleSet) -> str:
+    if FACTS[fact].kind in ("int", "number"):
+        for span in spans(fact, ruleset):
+            if span.sample == value:
+                return _range(span, span, fact, question)
+    return _shown(fact, None, value, question).split(": ", 1)[-1]
 
 
 def _number_changes(a: Assessment, fact: str, question: Question | None, before: tuple[str, str]) -> list[Change]:
@@ -156,6 +251,8 @@ def _range(first: Span, last: Span, fact: str, question: Question | None) -> str
         return f"{text}/10" if unit == "/10" else text
 
     suffix = "" if unit in ("", "/10") else f" {unit}"
+    if low is None and high is None:
+        return "any value (once recorded)"
     if low is not None and high is not None and low == high:
         return f"{n(low)}{_unit_for(low, suffix)}"
     if low is None:
@@ -206,24 +303,82 @@ def explanation(case: Case, ruleset: RuleSet) -> dict[str, Any]:
                 continue
             named = {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[r.raises][r.name]
             facts = _deciding(trace, a)
+            plan = plan_of(ruleset, r)
+            fired = trace.state == "fired"
             rules.append({
                 "id": r.id, "state": trace.state, "raises": r.raises, "name": r.name, "label": named.label,
-                "tier": r.tier, "reason": " ".join(r.reason.split()), "source": r.source, "status": r.status,
+                "rule_label": plan.label, "tier": r.tier, "time_frame": plan.time_frame if r.tier else None,
+                "action": plan.action if r.tier or r.action else None,
+                "reason": " ".join(r.reason.split()), "source": r.source, "status": r.status,
                 "facts": [{"fact": n, "label": labels.get(n, n), "value": _jsonable(v), "shown": _value(n, v, q)}
                           for n, v in facts.items()],
-                "counts": [] if trace.state == "fired" else _counts(r.node, a, labels),
+                # every answer that made a fired rule fire (not just one sufficient one)
+                "features": [{"fact": n, "label": labels.get(n, n), "value": _jsonable(v), "shown": _value(n, v, q)}
+                             for n, v in rule_features(a, r).items()] if fired else [],
+                "rests_on": [_outcome_words(n, m) for n in sorted(features(a, r.node, True))
+                             if n not in FACTS and _outcome_words(n, m) and a.value(n) is True]
+                if fired else [],
+                "counts": [] if fired else _counts(r.node, a, labels),
             })
         if rules:
             layers.append({"layer": layer, "title": title, "rules": rules})
     return {
         "case": case.id, "classification": a.classification, "urgency": a.urgency,
         "class_label": m.classes[a.classification].label, "result": a.to_row(),
+        "summary": _summary(a, labels),
         "warnings": [w.split(": ", 1)[-1] for w in a.warnings],
         "layers": layers,
+        "ask_next": [{**asdict(x), "class_label": _class(ruleset, x.classification),
+                      "urgency_label": m.tiers[x.urgency].label.lower()} for x in ask_next(a, q)],
         "what_would_change": [{**c.as_json(), "class_label": _class(ruleset, c.classification),
                                "urgency_label": m.tiers[c.urgency].label.lower()}
                               for c in what_would_change(a, q)],
         "disclaimer": " ".join(m.disclaimer.split()),
+    }
+
+
+def _outcome_words(name: str, m: Any) -> str | None:
+    """"finding.radicular_likely" -> "Radicular pain likely (finding)"."""
+    space, _, item = name.partition(".")
+    table = {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}.get(space)
+    if table is None or item not in table:
+        return None
+    return f"{table[item].label} ({space})"
+
+
+def _summary(a: Assessment, labels: dict[str, str]) -> dict[str, Any]:
+    """The three lines a clinician reads first: key positives -> condition -> tier -> action;
+    key negatives; what to ask next (filled in by the caller's ask_next)."""
+    rs = a.ruleset
+    m = rs.manifest
+    q = rs.questionnaire
+    plans = urgency_plans(a)
+    fired = {t.rule.id: t.rule for t in a.trace() if t.state == "fired"}
+    if plans:
+        deciding = [fired[p.rule] for p in plans]
+    else:  # no tiered row: the class findings decided it
+        deciding = [r for r in fired.values() if r.raises == "finding" and r.name in rs.class_findings]
+    positives: dict[str, Any] = {}
+    for rule in deciding:
+        for fact, value in rule_features(a, rule).items():
+            if value not in (False, "none") and value != frozenset():
+                positives.setdefault(fact, value)
+    negatives = [f for f in m.screening if a.facts.get(f) is False]
+    # a screen answered no throughout is one negative ("Cauda equina screen negative (7/7)")
+    screens = [(title, facts) for title, facts in m.screens.items() if all(a.facts.get(f) is False for f in facts)]
+    covered = {f for _, facts in screens for f in facts}
+    tier = m.tiers[a.urgency]
+    return {
+        "positives": [{"fact": f, "label": labels.get(f, f), "shown": _value(f, v, q)} for f, v in positives.items()],
+        "condition": [p.label for p in plans] or [m.classes[a.classification].label],
+        "tier": tier.label,
+        "action": [{"label": p.label, "time_frame": p.time_frame, "action": p.action} for p in plans]
+        or [{"label": m.classes[a.classification].label, "time_frame": tier.time_frame, "action": tier.action}],
+        "negatives": [{"fact": None, "label": f"{title} negative ({len(facts)}/{len(facts)})"}
+                      for title, facts in screens]
+        + [{"fact": f, "label": f"no {labels.get(f, f)[:1].lower()}{labels.get(f, f)[1:]}"}
+           for f in negatives if f not in covered],
+        "unscreened": [{"fact": f, "label": labels.get(f, f)} for f in a.unscreened],
     }
 
 
@@ -346,36 +501,96 @@ STATE = {"fired": ("[green]✔ fired[/green]", 0), "not_excluded": ("[yellow]? n
          "not_fired": ("[dim]✘ not fired[/dim]", 2)}
 
 
-def render_tree(data: dict[str, Any], console: Any, brief: bool = False) -> None:
-    """Draw the explanation as a rich tree; `brief` leaves out the rules that did not fire and
-    shows rules left open by the same unknown answers (the STarT Back strata) as one line."""
+BRIEF_CHANGES = 8  # changes the brief view lists (the complete list is in --full and JSON)
+BRIEF_ASK = 5
+
+
+def summary_lines(data: dict[str, Any], ask: int = BRIEF_ASK) -> list[str]:
+    """Three lines (each may wrap): key positives → condition → tier → action; key negatives;
+    what to ask next."""
+    s = data["summary"]
+    positives = "; ".join(f"{p['label']}: {p['shown']}" for p in s["positives"]) or \
+        "no red-flag condition, tiered alert or class finding raised"
+    actions = "; ".join(f"{a['action'].rstrip('.')} ({a['time_frame']})"
+                        if a["time_frame"] and a["time_frame"].casefold() != s["tier"].casefold()
+                        else a["action"].rstrip(".") for a in s["action"] if a["action"])
+    first = (f"[bold]Why:[/bold] {markup(positives)} → [bold]{markup(' + '.join(s['condition']))}[/bold] → "
+             f"[bold]{markup(s['tier'].upper())}[/bold] → {markup(actions)}")
+    negatives = ", ".join(n["label"] for n in s["negatives"])
+    second = ("[bold]Key negatives:[/bold] " + (markup(negatives) if negatives else "none recorded")
+              + (f"; [yellow]not screened: {markup(', '.join(u['label'] for u in s['unscreened']))}[/yellow]"
+                 if s["unscreened"] else ""))
+    asks = data["ask_next"]
+    if asks:
+        shown = [f"{markup(a['label'])} ({markup(a['answer'])}: {markup(a['class_label'])}, {markup(a['urgency_label'])})"
+                 for a in asks[:ask]]
+        more = f"; {len(asks) - ask} more with --full" if len(asks) > ask else ""
+        third = "[bold]Ask next:[/bold] " + "; ".join(shown) + more
+    else:
+        third = "[bold]Ask next:[/bold] no unknown answer could change the class or the urgency"
+    return [first, second, third]
+
+
+def render_tree(data: dict[str, Any], console: Any, brief: bool = True) -> None:
+    """Draw the explanation. `brief` (the default view): the three-line summary, the rules that
+    fired with their action, time frame and every feature that made them fire, the rules left open
+    by unknown answers, and the most urgent changes; the full view adds every rule that did not
+    fire, each rule's source and the complete list of changes."""
+    from rich.padding import Padding
     from rich.tree import Tree
 
-    tree = Tree(f"[bold]{markup(data['case'])}[/bold]: {markup(data['class_label'])} - "
-                f"urgency [bold]{markup(data['urgency'])}[/bold]")
+    console.print(f"[bold]{markup(data['case'])}[/bold]: {markup(data['class_label'])} - urgency "
+                  f"[bold]{markup(data['urgency'].upper())}[/bold]")
+    for line in summary_lines(data, BRIEF_ASK if brief else len(data["ask_next"])):
+        console.print(Padding(line, (0, 0, 0, 2)))
+    tree = Tree("[bold]How the rules reasoned[/bold]" + (" (rules that fired or could not be excluded; --full "
+                                                          "for every rule)" if brief else ""))
     if data["warnings"]:
         checks = tree.add("[bold yellow]Answers to check[/bold yellow] (contradictions; scored as written)")
         for warning in data["warnings"]:
             checks.add(markup(warning))
     for layer in data["layers"]:
-        branch = tree.add(f"[bold]{markup(layer['title'])}[/bold]")
         rules = sorted(layer["rules"], key=lambda r: STATE[r["state"]][1])
-        quiet = sum(r["state"] == "not_fired" for r in rules) if brief else 0
-        for group in _groups(rules, brief):
-            _add_rule(branch, group)
-        if quiet:
-            branch.add(f"[dim]{quiet} more rule(s) did not fire (shown without --brief)[/dim]")
-    changes = tree.add("[bold]What would change it[/bold] (one answer different)")
-    if not data["what_would_change"]:
-        changes.add("[dim]no single answer would change the class or the urgency[/dim]")
-    for group in _same_result(data["what_would_change"]):
+        groups = _groups(rules, brief)
+        if brief and not groups:
+            continue
+        branch = tree.add(f"[bold]{markup(layer['title'])}[/bold]")
+        for group in groups:
+            _add_rule(branch, group, brief)
+    console.print(tree)
+    changes = data["what_would_change"]
+    grouped = _same_result(changes)
+    shown_groups = _brief_changes(grouped) if brief else grouped
+    head = Tree("[bold]What would change it[/bold] (one answer different" + (
+        f"; {len(shown_groups)} of {len(grouped)}, one or two for each result - all with --full or --format json)"
+        if len(shown_groups) < len(grouped) else ")"))
+    if not changes:
+        head.add("[dim]no single answer would change the class or the urgency[/dim]")
+    for group in shown_groups:
         first = group[0]
         values = " or ".join(c["shown"][len(c["label"]) + 2:] for c in group)
-        shown = first["shown"] if len(group) == 1 else f"{first['label']}: {values}"
-        changes.add(f"if {markup(shown)} → [bold]{markup(first['class_label'])}[/bold], "
-                    f"{markup(first['urgency_label'])}")
-    console.print(tree)
+        shown = first["shown"] if len(group) == 1 or first["also"] else f"{first['label']}: {values}"
+        head.add(f"if {markup(shown)} → [bold]{markup(first['class_label'])}[/bold], "
+                 f"{markup(first['urgency_label'])}")
+    console.print(head)
     console.print(f"[dim]{markup(data['disclaimer'])}[/dim]")
+
+
+def _near_miss(rule: dict[str, Any]) -> bool:
+    return any(c["met"] >= c["needs"] - 1 and c["met"] > 0 for c in rule["counts"])
+
+
+def _brief_changes(grouped: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """For the brief view: the first two changes for each different result, most urgent first,
+    at most BRIEF_CHANGES in all."""
+    per: dict[tuple[str, str], int] = {}
+    out = []
+    for group in grouped:
+        outcome = (group[0]["classification"], group[0]["urgency"])
+        if per.get(outcome, 0) < 2 and len(out) < BRIEF_CHANGES:
+            per[outcome] = per.get(outcome, 0) + 1
+            out.append(group)
+    return out
 
 
 def _same_result(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -392,10 +607,11 @@ def _same_result(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any]]]:
     """Rules to draw, one group per node: in brief, rules not excluded for the same missing answers
-    share a node; rules that did not fire are left out."""
+    share a node; rules that did not fire are left out, except a count one short of what it needs
+    (a near miss worth teaching: "Cook items 3 of 5, needs 4")."""
     groups: list[list[dict[str, Any]]] = []
     for rule in rules:
-        if brief and rule["state"] == "not_fired":
+        if brief and rule["state"] == "not_fired" and not _near_miss(rule):
             continue
         key = [f["fact"] for f in rule["facts"]]
         same = [g for g in groups if brief and rule["state"] == "not_excluded" and g[0]["state"] == "not_excluded"
@@ -407,24 +623,37 @@ def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any
     return groups
 
 
-def _add_rule(branch: Any, group: list[dict[str, Any]]) -> None:
+def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False) -> None:
     rule = group[0]
-    label = " / ".join(markup(r["label"]) for r in group)
+    label = " / ".join(markup(r.get("rule_label") or r["label"]) for r in group)
     ids = ", ".join(markup(r["id"]) for r in group)
     tier = f" ({markup(rule['tier'])})" if rule["tier"] and len(group) == 1 else ""
-    node = branch.add(f"{STATE[rule['state']][0]} {label}{tier}  [dim]{ids}[/dim]")
-    if len(group) == 1:
+    node = branch.add(f"{STATE[rule['state']][0]} {label}{tier}" + ("" if brief else f"  [dim]{ids}[/dim]"))
+    fired = rule["state"] == "fired"
+    if fired and rule["action"]:
+        frame = f" ({markup(rule['time_frame'])})" if rule["time_frame"] else ""
+        node.add(f"[bold]Action{frame}:[/bold] {markup(rule['action'])}")
+    if len(group) == 1 and not brief:
         node.add(markup(rule["reason"]))
-    for count in rule["counts"]:
+    for count in rule["counts"][:1] if brief else rule["counts"]:  # brief: the nearest count only
         missing = f": missing {markup('; '.join(count['missing']))}" if count["missing"] else ""
         node.add(f"[cyan]{markup(count['name'])}:[/cyan] {count['met']} of {count['of']} "
                  f"(needs {markup(describe_value(count['needs']))}){missing}")
-    facts = [f"{markup(f['label'])}: {markup(f['shown'])}" for f in rule["facts"]]
-    counted = {name for count in rule["counts"] for name in count["facts"]}
-    if facts and not (counted and {f["fact"] for f in rule["facts"]} <= counted):
-        unknown = all(f["value"] is None for f in rule["facts"])
-        what = {"not_excluded": "missing", "fired": "because"}.get(
-            rule["state"], "cannot fire while unknown" if unknown else "decided by")
-        node.add(f"[cyan]{what}:[/cyan] " + "; ".join(facts))
-    if len(group) == 1:
+    if fired:
+        because = [f"{markup(f['label'])}: {markup(f['shown'])}" for f in rule["features"]]
+        because += [markup(name) for name in rule["rests_on"]]
+        if because:
+            node.add("[cyan]because:[/cyan] " + "; ".join(because))
+    else:
+        counted = {name for count in rule["counts"] for name in count["facts"]}
+        facts = rule["facts"]
+        if facts and not (counted and {f["fact"] for f in facts} <= counted):
+            unknown = all(f["value"] is None for f in facts)
+            # an unknown answer is named, never given the value "unknown"
+            words = [markup(f["label"]) if f["value"] is None else f"{markup(f['label'])}: {markup(f['shown'])}"
+                     for f in facts]
+            what = "missing" if rule["state"] == "not_excluded" else \
+                "cannot fire while unknown" if unknown else "decided by"
+            node.add(f"[cyan]{what}:[/cyan] " + "; ".join(words))
+    if len(group) == 1 and not brief:
         node.add(f"[dim]source: {markup(rule['source'])}[/dim]")

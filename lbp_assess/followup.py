@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .case import CASE_SUFFIXES, Case, parse_case
+from .case import CASE_SUFFIXES, JSON_LINES_SUFFIXES, Case, parse_case
 from .display import csv_text, plain
 from .errors import InputError, Location, Problem
 from .interview import Interview
@@ -110,15 +110,18 @@ def suggestions(ruleset: RuleSet, previous: Case, visit_date: dt.date) -> dict[s
 
 
 def start(ruleset: RuleSet, previous: Visit, answers: Case | None = None,
-          today: dt.date | None = None) -> tuple[Interview, dict[str, str]]:
+          today: dt.date | None = None, answers_source: str = "--answers") -> tuple[Interview, dict[str, str]]:
     """The interview of a follow-up to `previous`; `answers` (a case file for this visit) are answers,
     its assessed_on the date of this visit (else today). Returns the interview and the suggestions
     refused (question -> why)."""
     base = Interview.from_case(ruleset, answers) if answers is not None else None
     visit_date = answers.assessed_on if answers is not None and answers.assessed_on else today or dt.date.today()
     if previous.case.assessed_on and visit_date < previous.case.assessed_on:
-        raise InputError(f"{previous.source}: the previous visit is dated {previous.case.assessed_on}, after this "
-                         f"visit ({visit_date}); a follow-up comes later")
+        raise InputError(f"{plain(previous.source)}: the previous visit is dated {previous.case.assessed_on}, after "
+                         f"this visit ({visit_date}); a follow-up comes later")
+    if answers is not None:  # this visit's answers: the same patient, a visit of its own, following this one
+        check_pair(previous, Visit(answers.model_copy(update={"assessed_on": visit_date}), answers_source),
+                   linked=True)
     interview = Interview(ruleset, base.answers if base else {}, assessed_on=visit_date.isoformat(),
                           follow_up_of=record_of(previous))
     refused = interview.suggest(suggestions(ruleset, previous.case, visit_date))
@@ -144,10 +147,10 @@ def find_previous(path: Path, case: Case, given: Path | None = None) -> tuple[Vi
     if given is not None:
         visit = read_visit(given)
         if visit.case.id != record.id:
-            raise InputError(f"{given}: is case {visit.case.id!r}, but {path} follows case {record.id!r}")
-        changed = record.file_hash and visit.file_hash != record.file_hash
-        return visit, [f"The previous case file {given} has changed since this follow-up was recorded "
-                       "(its SHA-256 differs)."] if changed else []
+            raise InputError(f"{plain(given)}: is case {plain(visit.case.id)!r}, but {plain(path)} follows case "
+                             f"{plain(record.id)!r}")
+        check_pair(visit, Visit(case, str(path)), linked=True)  # refuses; its warnings come with the comparison
+        return visit, []
     return find_by_hash(path.parent, record.id, record.file_hash, path), []
 
 
@@ -156,7 +159,7 @@ def find_by_hash(folder: Path, case_id: str, recorded: str | None, skip: Path | 
     if recorded is None or not folder.is_dir():
         return None
     stem = re.sub(r"[^A-Za-z0-9_.-]", "", case_id)
-    candidates = sorted((p for p in folder.iterdir() if p.suffix in CASE_SUFFIXES and p.suffix != ".jsonl"
+    candidates = sorted((p for p in folder.iterdir() if p.suffix in CASE_SUFFIXES and p.suffix not in JSON_LINES_SUFFIXES
                          and p.is_file() and (skip is None or p.resolve() != skip.resolve())),
                         key=lambda p: (not p.name.startswith(stem), p.name))
     for candidate in candidates:
@@ -175,17 +178,101 @@ def introduction(record: dict[str, Any]) -> str:
             "asked afresh; earlier answers to the stable history are offered (Enter keeps one).")
 
 
+# --------------------------------------------------------------------------- visit identity
+
+
+def _name(visit: Visit) -> str:
+    return plain(visit.source or visit.case.id)
+
+
+def _refuse(visit: Visit, message: str) -> InputError:
+    return InputError.from_problems([Problem(Location(visit.source or visit.case.id), message)])
+
+
+def same_patient(then: Visit, now: Visit) -> None:
+    """Refuse two visits that cannot be of one patient: the sex recorded differs, or the age
+    does not fit the dates (younger later, or older by more than the years between them).
+    Unknown answers never refuse."""
+    a, b = then.case.patient, now.case.patient
+    if a is None or b is None:
+        return
+    if a.sex and b.sex and a.sex != b.sex and "not_stated" not in (a.sex, b.sex):
+        raise _refuse(now, f"visits of different patients: sex {b.sex} here, {a.sex} in {_name(then)}")
+    if a.age is None or b.age is None:
+        return
+    days = (now.case.assessed_on - then.case.assessed_on).days \
+        if now.case.assessed_on and then.case.assessed_on else None
+    years = days / 365.25 if days is not None else None
+    if b.age < a.age or (years is not None and b.age - a.age > years + 1):
+        since = f"{days} days" if days is not None else "an unknown time"
+        raise _refuse(now, f"visits of different patients: age {b.age} here, {a.age} in {_name(then)} "
+                           f"{since} before")
+
+
+def check_pair(then: Visit, now: Visit, *, linked: bool = False) -> list[str]:
+    """The identity of two visits of one patient, `now` following `then`: refused when they
+    are the same visit, of different patients, in the wrong order (`now` dated before `then`,
+    or `then` recorded as a follow-up of `now`), or - when `linked` (the visit `now` says it
+    follows) - when `now` follows another case. Returns the warnings: `now` recorded as a
+    follow-up of another case (not `linked`: an earlier visit may lie between), and the earlier
+    file changed since `now` recorded its hash (naming the file)."""
+    warnings: list[str] = []
+    if then.source and now.source and then.file_hash and then.file_hash == now.file_hash:
+        raise _refuse(now, f"is the same visit as {_name(then)}: a visit cannot follow itself")
+    if then.case.id == now.case.id:
+        raise _refuse(now, f"has the id {plain(now.case.id)} of the visit it follows ({_name(then)}): "
+                           "a visit cannot follow itself")
+    if then.case.assessed_on and now.case.assessed_on and now.case.assessed_on < then.case.assessed_on:
+        raise _refuse(now, f"is dated {now.case.assessed_on}, before the visit it follows ({_name(then)}, "
+                           f"{then.case.assessed_on}); give the earlier visit first")
+    earlier = then.case.follow_up_of
+    if earlier is not None and earlier.id == now.case.id:
+        raise _refuse(now, f"{_name(then)} is recorded as a follow-up of this visit: the visits follow each "
+                           "other in a cycle, or are given in the wrong order")
+    same_patient(then, now)
+    record = now.case.follow_up_of
+    if record is None and not linked:
+        warnings.append(f"{plain(now.case.id)} is not recorded as a follow-up of an earlier visit (no follow_up_of).")
+    elif record is not None and record.id != then.case.id:
+        after = record.assessed_on is not None and then.case.assessed_on is not None \
+            and then.case.assessed_on > record.assessed_on  # so not among the visits `now` follows
+        if linked or after:
+            raise _refuse(now, f"is a follow-up of case {plain(record.id)}"
+                               f"{f' ({record.assessed_on})' if record.assessed_on else ''}, not of "
+                               f"{plain(then.case.id)} ({_name(then)}"
+                               f"{f', {then.case.assessed_on}' if after else ''}): visits of another patient?")
+        warnings.append(f"{plain(now.case.id)} is recorded as a follow-up of {plain(record.id)}, not of "
+                        f"{plain(then.case.id)}.")
+    elif record is not None:
+        if record.assessed_on and then.case.assessed_on and record.assessed_on != then.case.assessed_on:
+            warnings.append(f"{plain(now.case.id)} records its previous visit as dated {record.assessed_on}, but "
+                            f"{_name(then)} is dated {then.case.assessed_on}.")
+        if record.file_hash and then.file_hash and record.file_hash != then.file_hash:
+            warnings.append(f"The previous case file {_name(then)} has changed since this follow-up was recorded "
+                            "(its SHA-256 differs from the one recorded).")
+    return warnings
+
+
 # --------------------------------------------------------------------------- comparing two visits
 
 
 @dataclass(frozen=True)
 class Change:
-    """One answer or score at both visits, as it reads, and the change ("+2", "changed", "")."""
+    """One answer or score at both visits, as it reads, and the change ("+2", "changed", ""); with the
+    field it is (`pain.leg_nrs`, `classification`) and the values as data (codes, numbers, yes/no as
+    true/false, None when unknown or not asked), for JSON."""
 
     label: str
     then: str
     now: str
     change: str
+    field: str = ""
+    then_value: Any = None
+    now_value: Any = None
+
+    def to_data(self) -> dict[str, Any]:
+        return {"field": self.field, "label": self.label, "then": self.then_value, "then_label": self.then,
+                "now": self.now_value, "now_label": self.now, "change": self.change}
 
 
 @dataclass
@@ -207,6 +294,8 @@ class Comparison:
     alerts_cleared: list[str]
     changed: list[Change]  # every other answer that changed
     warnings: list[str] = field(default_factory=list)
+    # The lists above as data for JSON: each item's code (condition, alert, fact) and tiers beside its words.
+    coded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def unchanged(self) -> bool:
@@ -224,11 +313,12 @@ class Comparison:
         changes = ("since_last_visit", "start_back", "changed")
         return {
             "then": visit(self.then), "now": visit(self.now), "rules_version": self.rules_version, "days": self.days,
-            "unchanged": self.unchanged, "classification": vars(self.classification), "urgency": vars(self.urgency),
-            **{name: getattr(self, name) for name in ("new_red_flags", "new_positive", "unscreened_now",
-                                                      "resolved_red_flags", "lower_red_flags", "alerts_new",
-                                                      "alerts_cleared")},
-            **{name: [vars(c) for c in getattr(self, name)] for name in changes},
+            "unchanged": self.unchanged, "classification": self.classification.to_data(),
+            "urgency": self.urgency.to_data(),
+            **{name: self.coded.get(name, []) for name in ("new_red_flags", "new_positive", "unscreened_now",
+                                                             "resolved_red_flags", "lower_red_flags", "alerts_new",
+                                                             "alerts_cleared")},
+            **{name: [c.to_data() for c in getattr(self, name)] for name in changes},
             "warnings": self.warnings,
         }
 
@@ -238,6 +328,7 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
     q = ruleset.questionnaire
     if q is None:  # pragma: no cover - the shipped rules always have one
         raise ValueError("the rule set has no interview.yaml")
+    identity = check_pair(then, now)
     m = ruleset.manifest
     a_then, a_now = ruleset.assess(then.case), now_assessment or ruleset.assess(now.case)
     days = (now.case.assessed_on - then.case.assessed_on).days if then.case.assessed_on and now.case.assessed_on \
@@ -247,6 +338,9 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
     def tier(t: str) -> str:
         return m.tiers[t].label.upper()
 
+    coded: dict[str, list[dict[str, Any]]] = {name: [] for name in (
+        "new_red_flags", "lower_red_flags", "resolved_red_flags", "new_positive", "unscreened_now", "alerts_new",
+        "alerts_cleared")}
     new, resolved, lower = [], [], []
     for name, t in sorted(a_now.conditions.items(), key=lambda c: rank[c[1]]):
         was = a_then.conditions.get(name)
@@ -257,17 +351,31 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
             new.append(f"{label} - {tier(t)} ({m.tiers[t].time_frame}), was {tier(was)}")
         elif rank[t] > rank[was]:
             lower.append(f"{label} - {tier(t)}, was {tier(was)}")
+        else:
+            continue
+        coded["new_red_flags" if was is None or rank[t] < rank[was] else "lower_red_flags"].append(
+            {"condition": name, "tier": t, "was": was, "label": (new if was is None or rank[t] < rank[was]
+                                                                 else lower)[-1]})
     for name, was in a_then.conditions.items():
         if name not in a_now.conditions:
             resolved.append(f"{m.conditions[name].label} (was {tier(was)})")
+            coded["resolved_red_flags"].append({"condition": name, "tier": None, "was": was, "label": resolved[-1]})
     screening = m.screening
-    new_positive = [q.label(f) for f in screening if a_now.facts.get(f) is True and a_then.facts.get(f) is not True]
-    unscreened = [q.label(f) for f in screening if a_now.facts.get(f) is None and a_then.facts.get(f) is not None]
+    positive = [f for f in screening if a_now.facts.get(f) is True and a_then.facts.get(f) is not True]
+    unscreened_facts = [f for f in screening if a_now.facts.get(f) is None and a_then.facts.get(f) is not None]
+    new_positive = [q.label(f) for f in positive]
+    unscreened = [q.label(f) for f in unscreened_facts]
+    coded["new_positive"] = [{"fact": f, "label": q.label(f)} for f in positive]
+    coded["unscreened_now"] = [{"fact": f, "label": q.label(f)} for f in unscreened_facts]
 
     def alert(name: str, t: str | None) -> str:
         return m.alerts[name].label + (f" - {tier(t)}" if t else "")
-    alerts_new = [alert(n, t) for n, t in a_now.alerts.items() if n not in a_then.alerts or a_then.alerts[n] != t]
-    alerts_cleared = [alert(n, t) for n, t in a_then.alerts.items() if n not in a_now.alerts]
+    raised = [(n, t) for n, t in a_now.alerts.items() if n not in a_then.alerts or a_then.alerts[n] != t]
+    cleared = [(n, t) for n, t in a_then.alerts.items() if n not in a_now.alerts]
+    alerts_new = [alert(n, t) for n, t in raised]
+    alerts_cleared = [alert(n, t) for n, t in cleared]
+    coded["alerts_new"] = [{"alert": n, "tier": t, "label": alert(n, t)} for n, t in raised]
+    coded["alerts_cleared"] = [{"alert": n, "tier": t, "label": alert(n, t)} for n, t in cleared]
 
     first = q.follow_up.ask_first if q.follow_up else ()
     advance = q.follow_up.advance_with_time if q.follow_up else ()
@@ -290,12 +398,14 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
     comparison = Comparison(
         then, now, ruleset.version, days,
         Change("Class", m.classes[a_then.classification].label, m.classes[a_now.classification].label,
-               "" if a_then.classification == a_now.classification else "changed"),
+               "" if a_then.classification == a_now.classification else "changed", "classification",
+               a_then.classification, a_now.classification),
         Change("Urgency", tier(a_then.urgency), tier(a_now.urgency), _direction(rank[a_now.urgency],
-                                                                                rank[a_then.urgency])),
+                                                                                rank[a_then.urgency]),
+               "urgency", a_then.urgency, a_now.urgency),
         new, new_positive, unscreened, resolved, lower, since,
-        _start_back(a_then, a_now), alerts_new, alerts_cleared, changed)
-    comparison.warnings = _warnings(comparison)
+        _start_back(a_then, a_now), alerts_new, alerts_cleared, changed, coded=coded)
+    comparison.warnings = identity + _warnings(comparison)
     return comparison
 
 
@@ -323,11 +433,17 @@ def _words(question: Question, answers: dict[str, Any]) -> str:
 def _change(question: Question, then: dict[str, Any], now: dict[str, Any]) -> Change:
     before, after = then.get(question.id), now.get(question.id)
     shown_then, shown_now = _words(question, then), _words(question, now)
+    values = (question.id, _value(before), _value(after))
     if shown_then == shown_now:
-        return Change(question.label, shown_then, shown_now, "")
+        return Change(question.label, shown_then, shown_now, "", *values)
     numeric = question.kind in ("number", "scale") and isinstance(before, (int, float)) \
         and isinstance(after, (int, float))
-    return Change(question.label, shown_then, shown_now, f"{after - before:+g}" if numeric else "changed")
+    return Change(question.label, shown_then, shown_now, f"{after - before:+g}" if numeric else "changed", *values)
+
+
+def _value(value: Any) -> Any:
+    """An answer as JSON data (a set of choices as a sorted list)."""
+    return sorted(value) if isinstance(value, (set, frozenset)) else value
 
 
 def _advanced(value: Any, question: Question, days: int) -> float | None:
@@ -353,18 +469,13 @@ def _start_back(then: Assessment, now: Assessment) -> list[Change]:
         else:
             change = f"{after - before:+g}" if after != before else ""
         out.append(Change(label, "not recorded" if before is None else f"{before:g}",
-                          "not recorded" if after is None else f"{after:g}", change))
+                          "not recorded" if after is None else f"{after:g}", change, name, before, after))
     return out
 
 
 def _warnings(c: Comparison) -> list[str]:
     out = []
     record = c.now.case.follow_up_of
-    if record is not None and record.id != c.then.case.id:
-        out.append(f"{plain(c.now.case.id)} is recorded as a follow-up of {plain(record.id)}, not of "
-                   f"{plain(c.then.case.id)}.")
-    if c.days is not None and c.days < 0:
-        out.append(f"The later file is dated {-c.days} days before the earlier one.")
     then_rules = c.then.rules_version or (record.rules_version if record is not None else None)
     recorded = {"last visit": then_rules, "this visit": c.now.rules_version}
     if any(v and v != c.rules_version for v in recorded.values()):
@@ -461,7 +572,7 @@ def series_files(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             out += sorted(p for p in path.iterdir() if p.is_file() and p.suffix in CASE_SUFFIXES
-                          and p.suffix != ".jsonl" and not p.name.startswith("lbp-draft-"))
+                          and p.suffix not in JSON_LINES_SUFFIXES and not p.name.startswith("lbp-draft-"))
         else:
             out.append(path)
     return out
@@ -475,7 +586,8 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
         raise InputError.from_problems([Problem(Location(s), "no assessed_on date: a series needs every visit dated",
                                                 "assessed_on") for s in undated])
     ordered = sorted(visits, key=lambda v: v.case.assessed_on)  # type: ignore[arg-type, return-value]
-    rows, warnings = [], []
+    warnings = _series_identity(ordered)
+    rows = []
     before: Visit | None = None
     for visit in ordered:
         a = ruleset.assess(visit.case)
@@ -483,7 +595,7 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
         new: list[str] = []
         if before is not None:
             c = compare(before, visit, ruleset, a)
-            new = c.new_red_flags
+            new = [f"{flag['condition']}:{flag['tier']}" for flag in c.coded["new_red_flags"]]
             warnings += [f"{plain(visit.source)}: {w}" for w in c.warnings]
         elif visit.rules_version and visit.rules_version != ruleset.version:
             warnings.append(f"{plain(visit.source)}: Rules version differs: assessed with rules "
@@ -498,6 +610,42 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
         })
         before = visit
     return rows, warnings
+
+
+def _series_identity(ordered: list[Visit]) -> list[str]:
+    """Refuse a series that is not one patient's visits: the same visit twice, a visit that
+    follows itself, visits that follow each other in a cycle, a visit that follows a later one,
+    a visit recorded as following a case that is not among them (another patient's, unless it
+    is the first visit), or two visits that cannot be of one patient. (A visit after the first
+    that is not recorded as a follow-up at all is warned about by `compare`.)"""
+    by_id: dict[str, Visit] = {}
+    for visit in ordered:
+        if visit.case.id in by_id:
+            raise _refuse(visit, f"has the same id ({plain(visit.case.id)}) as {_name(by_id[visit.case.id])}: "
+                                 "one visit given twice, or two patients")
+        by_id[visit.case.id] = visit
+    for visit in ordered:  # every chain of follow_up_of ends; none loops
+        seen, current = {visit.case.id}, visit
+        while current.case.follow_up_of is not None and current.case.follow_up_of.id in by_id:
+            current = by_id[current.case.follow_up_of.id]
+            if current.case.id in seen:
+                raise _refuse(visit, "the visits follow each other in a cycle (follow_up_of): "
+                                     + " -> ".join(plain(i) for i in [*seen, current.case.id]))
+            seen.add(current.case.id)
+    warnings: list[str] = []
+    first = ordered[0] if ordered else None
+    for visit in ordered:
+        record = visit.case.follow_up_of
+        if record is not None and record.id == visit.case.id:
+            raise _refuse(visit, "is recorded as a follow-up of itself")
+        if record is not None and record.id in by_id:
+            check_pair(by_id[record.id], visit, linked=True)
+        elif record is not None and visit is not first:
+            raise _refuse(visit, f"is a follow-up of case {plain(record.id)}, which is not among these visits: "
+                                 "visits of another patient, or a visit missing from the series")
+    for earlier, later in zip(ordered, ordered[1:]):
+        same_patient(earlier, later)
+    return warnings
 
 
 def series_csv(rows: list[dict[str, Any]]) -> str:
@@ -526,7 +674,7 @@ def series_table(rows: list[dict[str, Any]], ruleset: RuleSet) -> Any:
         for name, tier in (f.split(":", 1) for f in row["red_flags"]):
             label = m.conditions[name].label
             shown = markup(f"{label} ({m.tiers[tier].label.lower()})")
-            new = any(text.startswith(label + " - ") for text in row["new_red_flags"])
+            new = f"{name}:{tier}" in row["new_red_flags"]
             flags.append(f"[bold red]NEW {shown}[/]" if new else shown)
         named = m.classes[row["classification"]]
         table.add_row(row["assessed_on"], markup(row["id"]), markup(named.short or named.label),

@@ -36,12 +36,15 @@ from typing import Any, Callable, Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .case import FORMAT, Case, FollowUpOf, facts_of, problems_from, validate_case
+from .case import FORMAT, Case, FollowUpOf, before_birth, facts_of, problems_from, validate_case
 from .errors import InputError, Location, Problem
 from .files import atomic_write
 from .questionnaire import Question, Questionnaire, answer_problem
 from .rules import Assessment, RuleSet
 from .yamlio import load_json, read_text
+
+#: The answers that must fit within the patient's life, in the order before_birth takes them.
+_LIFETIME = ("patient.age", "onset.weeks_ago", "cauda_equina.onset_days")
 
 DRAFT_FORMAT = "lbp-draft/1"
 _PLACEHOLDER_ID = "(not yet given)"
@@ -342,6 +345,12 @@ class Interview:
         problem = answer_problem(question.id, value)
         if problem is not None:
             raise InvalidAnswer(problem)
+        if question.id in _LIFETIME:  # symptoms cannot begin before birth: said at once, not at the end
+            given = {qid: value if qid == question.id else self.answers.get(qid) for qid in _LIFETIME}
+            found = before_birth(*(given[qid] for qid in _LIFETIME))
+            if found is not None:
+                path, why = found
+                raise InvalidAnswer(why if ".".join(path) == question.id else f"{why} ({'.'.join(path)})")
         return value
 
     def _drop_irrelevant(self, before: set[str]) -> list[Dropped]:

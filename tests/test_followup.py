@@ -219,14 +219,30 @@ def test_compare_stenosis_resolved_as_json(cli):
     run = cli("compare", str(STENOSIS), str(STENOSIS_LATER), "--format", "json")
     data = json.loads(run.out)
     assert data["classification"]["change"] == "changed" and data["urgency"]["change"] == ""
-    assert data["classification"]["now"] == "Features consistent with non-specific low back pain"
-    walking = next(x for x in data["since_last_visit"] if x["label"] == "Leg symptoms on walking")
-    assert (walking["then"], walking["now"]) == ("yes", "no")
+    assert data["classification"]["now"] == "non_specific"  # codes, with the words beside them
+    assert data["classification"]["now_label"] == "Features consistent with non-specific low back pain"
+    assert data["urgency"]["now"] == "routine" and data["urgency"]["now_label"] == "ROUTINE"
+    walking = next(x for x in data["since_last_visit"] if x["field"] == "walking.leg_symptoms_on_walking")
+    assert (walking["then"], walking["now"]) == (True, False)
+    assert (walking["then_label"], walking["now_label"], walking["label"]) == ("yes", "no", "Leg symptoms on walking")
     assert data["new_red_flags"] == [] and data["unchanged"] is False
 
 
+def test_compare_json_names_red_flags_by_code_with_their_words(cli):
+    data = json.loads(cli("compare", str(CES_BEFORE), str(CES_LATER), "--format", "json").out)
+    assert data["new_red_flags"] == [{"condition": "cauda_equina", "tier": "emergency", "was": None,
+                                      "label": "Cauda equina syndrome - EMERGENCY (same day, now)"}]
+    assert {"fact": "cauda_equina.saddle_numbness", "label": "Saddle numbness"} in data["new_positive"]
+    assert data["urgency"]["now"] == "emergency" and data["urgency"]["now_label"] == "EMERGENCY"
+
+
 def test_a_red_flag_that_resolves_is_listed_as_resolved():
-    c = compare(CES_LATER, CES_BEFORE)  # the other way round: the CES answers are negative again
+    later = followup.read_visit(CES_LATER)
+    settled = followup.read_visit(CES_BEFORE).case.model_copy(update={  # a third visit: CES answers negative again
+        "id": "fu-ces-2026-12-19", "assessed_on": dt.date(2026, 12, 19),
+        "follow_up_of": validate_case({"format": "lbp-case/1", "id": "x", "follow_up_of": {
+            "id": later.case.id, "file_hash": later.file_hash}}, "x").follow_up_of})
+    c = followup.compare(later, followup.Visit(settled, "third.case.yaml"), RULESET)
     assert c.resolved_red_flags == ["Cauda equina syndrome (was EMERGENCY)"] and not c.new_red_flags
     assert c.urgency.change == "lower"
 
@@ -282,7 +298,8 @@ def test_rules_version_differs_warns_and_says_which(cli, tmp_path):
     old = tmp_path / "old.case.yaml"
     old.write_text(RADICULAR.read_text().replace(RULESET.version, "lbp-default 0.9.0 sha256:0123456789ab"))
     c = compare(old, RADICULAR_LATER)
-    (warning,) = c.warnings
+    changed, warning = c.warnings
+    assert f"The previous case file {old} has changed since this follow-up was recorded" in changed
     assert "Rules version differs: last visit assessed with rules lbp-default 0.9.0 sha256:0123456789ab" in warning
     assert f"both visits are scored here with rules {RULESET.version}" in warning
     assert compare(RADICULAR, RADICULAR_LATER).warnings == []
@@ -338,7 +355,7 @@ def test_series_of_a_folder_in_date_order(cli, tmp_path, monkeypatch):
     assert [r["id"] for r in rows] == ["fu-stenosis", "fu-stenosis-2026-12-05", "fu-stenosis-3"]
     assert [r["classification"] for r in rows] == ["stenosis", "non_specific", "red_flag"]
     assert [r["leg_nrs"] for r in rows] == [6, 1, 1]
-    assert rows[2]["new_red_flags"] == ["Cauda equina syndrome - EMERGENCY (same day, now)"]
+    assert rows[2]["new_red_flags"] == ["cauda_equina:emergency"]
     assert rows[2]["red_flags"] == ["cauda_equina:emergency"] and rows[1]["red_flags"] == []
     table = list(csv.DictReader(io.StringIO(cli("compare", "--series", str(tmp_path), "-f", "csv").out)))
     assert [r["urgency"] for r in table] == ["routine", "routine", "emergency"]
@@ -347,10 +364,11 @@ def test_series_of_a_folder_in_date_order(cli, tmp_path, monkeypatch):
     assert "NEW Cauda equina" in shown and "2027-01-09" in shown
 
 
-def test_series_warns_when_a_visit_does_not_follow_the_one_before(cli):
+def test_series_refuses_a_visit_that_follows_a_case_not_among_them(cli):
     run = cli("compare", "--series", str(RADICULAR), str(CES_LATER), "-f", "json")
-    assert run.code == 0
-    assert "fu-ces-2026-12-05 is recorded as a follow-up of fu-ces, not of fu-radicular" in run.err
+    assert run.code == 1 and run.out == ""
+    assert ("fu-ces-2026-12-05.case.yaml: is a follow-up of case fu-ces, which is not among these visits: "
+            "visits of another patient") in run.err
 
 
 def test_compare_usage_errors(cli):
