@@ -147,8 +147,8 @@ def audit(
     except ImportError:
         raise LbpError("audit draws its charts with matplotlib, which is not installed: "
                        "pip install 'lbp-assess[audit]'") from None
-    from .audit import add_notes, run
-    from .audit_page import render_page
+    from .audit import run, start_notes
+    from .audit_page import Page
     from .files import atomic_output, refuse_existing
 
     if output.suffix.lower() == ".csv":
@@ -174,8 +174,11 @@ def audit(
                         changes_out=changes_out, on_chunk=advance, on_error=_err)
             if progress is not None:
                 progress.stop()
-            add_notes(found, ruleset, found.entries)
-            page = render_page(found, csv_path.name, changes_path.name if changes_path else None)
+            notes_made = start_notes(found, ruleset, found.entries, jobs)
+            report = Page(found, csv_path.name, changes_path.name if changes_path else None)
+            charts = report.charts_html()  # while the notes are made
+            notes_made()
+            page = report.render(charts)
             with atomic_output(output, force=force, mode=0o600) as handle:
                 handle.write(page)
     except KeyboardInterrupt:
@@ -242,7 +245,8 @@ def assess(
     if kept:
         _err(f"kept from the last visit, not asked again: {', '.join(kept)}")
     if is_tty and (session.interview.missing() or session.resumed):
-        _interview(session, force)
+        if _interview(session, force) == "saved":
+            return  # saved at an emergency, and the clinician stopped there
     case_path, note_path, note = consultation.finish(session, force)
     typer.echo(_note_for_screen(note))
     _err(f"saved {case_path} and {note_path}")
@@ -262,8 +266,9 @@ def _note_for_screen(note) -> str:
     return render(note, "text", _screen_width())
 
 
-def _interview(session, force: bool) -> None:
-    """Ask in the terminal; on any stop after the first answer, say where the answers are."""
+def _interview(session, force: bool) -> str:
+    """Ask in the terminal; on any stop after the first answer, say where the answers are.
+    Returns how the interview ended (interview.run)."""
     from . import consultation
     from .interview import run
     from .prompts import TerminalPrompter
@@ -277,15 +282,22 @@ def _interview(session, force: bool) -> None:
         prompter.notice(note)
     for alert in session.interview.live_alerts():
         prompter.alert(alert)
+    def save_now(interview):
+        written = consultation.save_now(session, force)
+        return written
+
     try:
-        run(session.interview, prompter, session.autosave, consultation.accept(session, force))
+        ended = run(session.interview, prompter, session.autosave, consultation.accept(session, force), save_now)
+        if ended == "saved" and session.draft is not None:
+            session.draft.unlink(missing_ok=True)  # the files hold every answer
+        return ended
     except BaseException as exc:
         if session.draft is None:
             raise
         saved = _save_quietly(session)
         where = (f"answers saved in {session.draft}" if saved else
                  f"the last autosave is in {session.draft}")
-        resume = f"lbp-assess assess --resume {_quote(session.draft)}"
+        resume = f"{invoked_as()} assess --resume {_quote(session.draft.resolve())}"
         raised = "; ".join(f"{a.label} - {a.tier_label.upper()}" for a in session.interview.live_alerts())
         if raised:
             _err(f"raised so far: {raised}")
@@ -294,6 +306,23 @@ def _interview(session, force: bool) -> None:
             raise typer.Exit(ExitCode.INTERRUPTED)
         _err(f"interview stopped; {where}. Resume with:\n  {resume}")
         raise
+
+
+def invoked_as(argv0: str | None = None) -> str:
+    """The command as it was invoked, for a hint to run it again: `python -m lbp_assess` (with this
+    interpreter) when run as a module, else the program name as typed (a bare `lbp-assess` only
+    when that is what the shell found on PATH)."""
+    import shlex
+    import shutil
+
+    program = sys.argv[0] if argv0 is None else argv0
+    name = Path(program).name
+    if name == "__main__.py" or name.endswith(".py") or not program:
+        return f"{shlex.quote(sys.executable)} -m lbp_assess"
+    if os.sep not in program:
+        found = shutil.which(program)
+        return shlex.quote(program if found else str(Path(program).resolve()))
+    return shlex.quote(program)
 
 
 def _save_quietly(session) -> bool:
@@ -444,7 +473,7 @@ def practice_report(
     from . import practice_report as report
     from .rules import load_rules
 
-    ruleset = load_rules(rules, interview=False)
+    ruleset = load_rules(rules)  # with the interview: red-flag questions by their labels
     records, problems = report.read_records([str(f) for f in files], ruleset)
     chosen = (fmt.value if fmt else None) or ("table" if sys.stdout.isatty() else "json")
     if view is ReportView.students:
@@ -453,7 +482,8 @@ def practice_report(
                     "csv": lambda: report.to_csv(summaries, ruleset)}[chosen]()
     else:
         rows = (report.attempt_rows if view is ReportView.attempts else report.case_rows)(records, ruleset)
-        out = {"table": lambda: (report.attempts_table if view is ReportView.attempts else report.cases_table)(rows),
+        out = {"table": lambda: report.attempts_table(rows, ruleset) if view is ReportView.attempts
+               else report.cases_table(rows),
                "json": lambda: report.rows_json(rows), "csv": lambda: report.rows_csv(rows)}[chosen]()
     if chosen == "table":
         from rich.console import Console

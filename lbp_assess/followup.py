@@ -33,6 +33,8 @@ from .display import csv_text, plain
 from .errors import InputError, Location, Problem
 from .interview import Interview
 from .note import Note, Section, answer_words, render
+from .outcomes import WORSE, OutcomeChange
+from .outcomes import changes as outcome_changes
 from .questionnaire import Question
 from .rules import Assessment, RuleSet
 from .yamlio import read_regular_file, read_text
@@ -296,6 +298,7 @@ class Comparison:
     warnings: list[str] = field(default_factory=list)
     # The lists above as data for JSON: each item's code (condition, alert, fact) and tiers beside its words.
     coded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    outcomes: list[OutcomeChange] = field(default_factory=list)  # measures at both visits, against the MCID
 
     @property
     def unchanged(self) -> bool:
@@ -320,6 +323,7 @@ class Comparison:
                                                              "alerts_cleared")},
             **{name: [c.to_data() for c in getattr(self, name)] for name in changes},
             "warnings": self.warnings,
+            "outcomes": [vars(o) for o in self.outcomes],
         }
 
 
@@ -384,7 +388,7 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
              if qid in then_answers or qid in now_answers]
     changed = []
     for question in q.questions:
-        if question.id in first or question.id in ("id", "assessor") or question.section == "notes" \
+        if question.id in first or question.id in ("id", "assessor") or question.id.startswith("notes.") \
                 or question.kind == "items" or question.label in new_positive:  # items: scored above
             continue
         if question.id in advance and days is not None:
@@ -406,6 +410,7 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
         new, new_positive, unscreened, resolved, lower, since,
         _start_back(a_then, a_now), alerts_new, alerts_cleared, changed, coded=coded)
     comparison.warnings = identity + _warnings(comparison)
+    comparison.outcomes = outcome_changes(ruleset.outcome_measures, a_then.facts, a_now.facts)
     return comparison
 
 
@@ -522,6 +527,8 @@ def section(comparison: Comparison | None, case: Case, ruleset: RuleSet, warning
     moved = [x for x in c.since_last_visit + c.start_back if x.change]
     for change in moved:
         out.add(_line(change))
+    for outcome in c.outcomes:
+        out.add(f"Outcome - {outcome.words()}.", strong=outcome.verdict == WORSE)
     same = [x for x in c.since_last_visit + c.start_back if not x.change]
     if same:
         out.add("Unchanged: " + "; ".join(f"{x.label}: {x.now}" for x in same) + ".")

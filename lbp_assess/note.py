@@ -99,7 +99,7 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
     answers = _answers(case)
     notes = Section("Notes")
     for question in q.questions:
-        if question.section == "notes" and answers.get(question.id):
+        if question.id.startswith("notes.") and answers.get(question.id):
             notes.add_lines(f"{question.label}: {answers[question.id]}")
 
     if full:
@@ -254,7 +254,7 @@ def _subjective(q: Questionnaire, answers: dict[str, Any], section: str, title: 
     out = Section(title)
     parts = []
     for question in q.questions:
-        if question.section != section or question.id in ("id", "assessor"):
+        if question.section != section or question.id in ("id", "assessor") or question.id.startswith("notes."):
             continue
         value = answers.get(question.id)
         if question.id in screening:
@@ -280,7 +280,7 @@ def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[st
     out = Section("History")
     parts = []
     for question in q.questions:
-        if (question.section in ("notes", "special") or question.id in screening or not question.is_fact
+        if (question.section == "special" or question.id in screening or not question.is_fact
                 or question.kind == "items" or answers.get(question.id) is None or not _asked(question, a)):
             continue
         value = answers[question.id]

@@ -30,6 +30,7 @@ from typing import Any, Iterable, Literal, NamedTuple, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import expr
+from . import outcomes as outcomes_file
 from . import questionnaire as interview_file
 from .case import EMPTY_SECTIONS, FACTS, Case, facts_of, problems_from
 from .errors import InputError, Location, Problem, did_you_mean
@@ -37,7 +38,7 @@ from .expr import ExprError, Outcome, Symbol, Type
 from .yamlio import Locator, load_yaml, read_regular_file, read_text
 
 MANIFEST = "ruleset.yaml"
-NOT_RULE_FILES = {MANIFEST, "interview.yaml"}
+NOT_RULE_FILES = {MANIFEST, "interview.yaml", "outcomes.yaml"}
 _ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 _SNAKE = re.compile(r"[a-z][a-z0-9_]*")  # names of definitions, tiers, layers, classes, ...: matched whole
 
@@ -272,6 +273,7 @@ class RuleSet:
     questionnaire: "interview_file.Questionnaire | None" = None
     wording_when: dict[str, expr.Node] = field(default_factory=dict)  # note wording conditions, by text
     settled: dict[str, expr.Node] = field(default_factory=dict)  # fact -> when its unknown is settled
+    outcome_measures: list[Any] = field(default_factory=list)  # outcomes.Measure: MCIDs for follow-ups
     # The generated functions (compile_ruleset): `evaluate(flat facts) -> Summary`, and
     # `row_from_data(case struct, source) -> result row` for batch scoring.
     evaluate: Any = field(repr=False, default=None)
@@ -787,6 +789,9 @@ def _load_checked(directory: Path, interview: bool = True) -> tuple[RuleSet | No
     questionnaire = None
     if interview and (directory / interview_file.FILE).is_file():
         questionnaire = interview_file.load(loader, directory / interview_file.FILE, manifest.screening)
+    measures = None
+    if interview and (directory / outcomes_file.FILE).is_file():
+        measures = outcomes_file.load(loader, directory / outcomes_file.FILE)
 
     content_hash = _hash(directory, [manifest_path, *rule_files])
     if any(p.severity == "error" for p in loader.problems):
@@ -795,7 +800,8 @@ def _load_checked(directory: Path, interview: bool = True) -> tuple[RuleSet | No
     if ordered is None:
         return None, sorted(loader.problems, key=_order)
     ruleset = RuleSet(manifest, directory, definitions, ordered, checks,
-                      [(c, n) for c, n, _ in classification], content_hash, questionnaire, wording_when, settled)
+                      [(c, n) for c, n, _ in classification], content_hash, questionnaire, wording_when, settled,
+                      measures or [])
     try:
         ruleset.evaluate, ruleset.row_from_data = compile_ruleset(ruleset)
     except (SyntaxError, RecursionError, MemoryError) as exc:  # beyond what Python can compile
