@@ -11,7 +11,19 @@ from pathlib import Path
 import pytest
 
 from helpers import RULES
-from lbp_assess.rules import RuleSet, load_rules
+from lbp_assess.engine.ruleset.model import RuleSet
+from lbp_assess.engine.ruleset.load import load_rules
+
+
+#: Folders of slow tests: real terminals, generated-case properties, hostile input. `pytest -m "not slow"`
+#: leaves them out for a quick loop between edits; CI runs everything.
+SLOW_FOLDERS = {"terminal", "properties", "hostile"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FOLDERS.intersection(item.path.parent.relative_to(Path(__file__).parent).parts):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -39,7 +51,7 @@ def cli(capsys, monkeypatch):
     """Run `lbp-assess ARGS` in-process through the real entry point (error mapping included)."""
 
     def run(*args: str, stdin: bytes | None = None) -> Run:
-        from lbp_assess.cli import main
+        from lbp_assess.cli.main import main
 
         monkeypatch.setattr(sys, "argv", ["lbp-assess", *args])
         if stdin is not None:

@@ -1,0 +1,109 @@
+"""Scoring one case into its result row: a file, a JSON Lines line, or a document on standard input.
+
+Each case goes the fast way - yaml-rs or msgspec's JSON decoder, validation into msgspec structs
+(`case.CASE_STRUCT`), the generated rule function - and only a case that fails there is read
+again the precise way (inputs.cases.validate_any) for its located one-line message. A file that
+cannot be read becomes an error row and scoring goes on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ..model.case import fast_convert, fast_json
+from ..inputs.cases import validate_any
+from ..base.errors import InputError, Location, Problem
+from ..engine.ruleset.model import RuleSet
+from ..base.yamlio import MAX_FILE_BYTES, check_size, decode, load_json, load_yaml, read_text
+
+
+#: Result columns, in the order of docs/case-format.md, then our additions.
+COLUMNS = (
+    "id", "file", "classification", "urgency", "conditions", "alerts", "unscreened",
+    "warnings", "rules_fired", "rules_version", "error",
+    "condition_tiers", "findings", "not_excluded", "follow_up_of",
+)
+
+
+
+
+def error_row(source: str, message: str) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update(file=source, error=message)
+    return row
+
+
+Scored = tuple[dict[str, Any], "dict[str, Any] | None"]  # (row, expected labels)
+
+
+def with_follow_up(row: dict[str, Any], case: Any) -> dict[str, Any]:
+    """The row of a follow-up visit names the earlier case it follows (lbp-case/1 follow_up_of)."""
+    row["follow_up_of"] = case.follow_up_of.id if case.follow_up_of is not None else None
+    return row
+
+
+# --------------------------------------------------------------------------- scoring one case
+
+
+def _precise(ruleset: RuleSet, data: Any, name: str, source: str, text: str | None, line: int | None) -> Scored:
+    """The slow, exact reading: raises InputError with the located message."""
+    case = validate_any(data, name, text, line)
+    # The fast path refused what the precise one accepts: score it anyway.
+    expected = case.expected.model_dump(exclude_none=True) if case.expected else None
+    return with_follow_up(ruleset.assess(case).to_row(source), case), expected
+
+
+def expected_of(case: Any) -> dict[str, Any] | None:
+    expected = case.expected
+    if expected is None:
+        return None
+    return {k: v for k, v in msgspec.structs.asdict(expected).items() if v is not None}
+
+
+def score_file(ruleset: RuleSet, path: str) -> Scored:
+    try:
+        if not path.endswith((".yaml", ".yml", ".json")):
+            raise InputError.from_problems(
+                [Problem(Location(path), "unsupported file type; expected .yaml, .yml, .json or .jsonl")])
+        text = read_text(path)
+        data = load_json(text, path) if path.endswith(".json") else load_yaml(text, path, checked=False)
+        valid = fast_convert(data)
+        if valid is None:
+            check_size(data, path)  # before anything walks or prints the input
+            return _precise(ruleset, data, path, path, text, None)
+        return with_follow_up(ruleset.row_from_data(valid, path), valid), expected_of(valid)
+    except InputError as err:
+        return error_row(path, str(err)), None
+
+
+def score_line(ruleset: RuleSet, raw: bytes, name: str, number: int) -> Scored:
+    source = f"{name}:{number}"
+    try:
+        if len(raw) <= MAX_FILE_BYTES:
+            valid = fast_json(raw)
+            if valid is not None:
+                return with_follow_up(ruleset.row_from_data(valid, source), valid), expected_of(valid)
+        else:
+            raise InputError.from_problems([Problem(Location(name, number),
+                                                    f"line is {len(raw):,} bytes; a case is limited to "
+                                                    f"{MAX_FILE_BYTES:,}")])
+        text = decode(raw, name, number).rstrip("\r\n")
+        return _precise(ruleset, load_json(text, name, number), name, source, None, number)
+    except InputError as err:
+        return error_row(source, str(err)), None
+
+
+def score_stdin_document(ruleset: RuleSet, raw: bytes) -> Scored:
+    name = "<stdin>"
+    try:
+        text = read_text(name, raw)
+        data = load_yaml(text, name, checked=False)
+        valid = fast_convert(data)
+        if valid is None:
+            check_size(data, name)
+            return _precise(ruleset, data, name, name, text, None)
+        return with_follow_up(ruleset.row_from_data(valid, name), valid), expected_of(valid)
+    except InputError as err:
+        return error_row(name, str(err)), None

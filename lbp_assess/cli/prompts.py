@@ -1,0 +1,429 @@
+"""The terminal prompter: the only module that imports questionary.
+
+Closed questions answer on one key: `y`/`n`/`u` for yes, no and unsure, digits
+for choices, `b` (or the left arrow) to go back. Enter takes the pointed choice:
+the earlier answer when a question is asked again, and "unsure / not asked" on
+a question not yet answered, so a stray Enter never records a "no" or settles
+a follow-up. Tick lists tick with digits or space and finish with Enter; `0` is
+"none of these". "Unsure / not asked" stands alone: it is its own key (`u`), is
+refused together with ticked items, and is kept when the list is asked again.
+Free text keeps a pasted block of lines as one answer; `<` on an unchanged
+earlier answer goes back.
+
+Every prompt raises KeyboardInterrupt on Ctrl-C (the caller saves the draft and
+exits 130). Rich output (alert panels, the review) is printed only between
+prompts, and every piece of case text shown goes through `display.markup`.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import questionary
+from prompt_toolkit.application import Application
+from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.keys import Keys
+from questionary import Choice
+from questionary.prompts.common import InquirerControl, create_inquirer_layout
+from rich.console import Console
+from rich.padding import Padding
+from rich.panel import Panel
+from rich.table import Table
+
+from ..base.text import markup, plain, shorten
+from ..consult.interview import BACK, NOT_ANSWERED, Interview, LiveAlert, Progress
+from ..engine.questionnaire import Question
+
+UNSURE = "__unsure__"
+NONE = "__none__"
+GO_BACK = "__back__"
+FINISH = "__finish__"
+STYLE = questionary.Style([("qmark", "fg:ansicyan bold"), ("question", "bold"), ("instruction", "fg:ansibrightblack"),
+                           ("answer", "fg:ansicyan")])
+#: Keys for choices, in order: digits, then letters that do not mean yes, no, unsure or back.
+CHOICE_KEYS = [*"123456789", *(c for c in string.ascii_lowercase if c not in "bnuy")]
+
+
+@dataclass(frozen=True)
+class Option:
+    title: str
+    value: Any
+    key: str | None
+
+
+class TerminalPrompter:
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(highlight=False)
+        self.section: str | None = None  # the section whose heading is on screen
+
+    # ------------------------------------------------------------------ asking
+
+    def ask(self, question: Question, default: Any, progress: Progress) -> Any:
+        if progress.section != self.section:
+            self.section = progress.section
+            self.console.rule(f"[bold]{markup(progress.section)}[/bold]", align="left", characters="─")
+        qmark = f"{progress.number}/{progress.total} ›"
+        if question.help:
+            self.console.print(Padding(f"[dim]{markup(' '.join(question.help.split()))}[/dim]", (0, 0, 0, 2)))
+        if question.kind in ("yes_no", "choice"):
+            return self._select(question, default, qmark)
+        if question.kind == "multi":
+            return self._tick(question, default, qmark)
+        if question.kind == "items":
+            return self._items(question, default, qmark)
+        return self._text(question, default, qmark)
+
+    def _select(self, question: Question, default: Any, qmark: str) -> Any:
+        if question.kind == "yes_no":
+            options = [Option("Yes", True, "y"), Option("No", False, "n")]
+        else:
+            options = [Option(label, value, key) for (value, label), key in zip(question.offered, CHOICE_KEYS)]
+        options += [Option("Unsure / not asked", UNSURE, "u"), Option("<- Back", GO_BACK, "b")]
+        pointed = UNSURE if default is NOT_ANSWERED or default is None else default
+        reply = keyed_select(question.text, options, pointed, qmark)
+        return BACK if reply == GO_BACK else None if reply == UNSURE else reply
+
+    def _tick(self, question: Question, default: Any, qmark: str) -> Any:
+        reply = tick_list(question.text, list(question.offered), default, qmark)
+        if isinstance(reply, list) and isinstance(default, list):
+            # Values of the earlier answer not offered at the prompt (asked as their own questions)
+            # are kept as they were, never dropped unseen.
+            kept = [v for v in default if v not in dict(question.offered)]
+            reply = [v for v, _ in question.choices if v in reply or v in kept]
+        return BACK if reply == GO_BACK else None if reply == UNSURE else reply
+
+    def _text(self, question: Question, default: Any, qmark: str) -> Any:
+        numeric = question.kind in ("number", "scale")
+        unit = f" ({question.unit})" if question.unit else ""
+        required = not numeric and not question.optional
+        hint = "required; < back" if required else "blank unsure; < back" if numeric else "blank skip; < back"
+
+        def validate(text: str) -> bool | str:
+            text = text.strip()
+            if text == "" and required:
+                return "An answer is needed"
+            if text in ("", "<") or not numeric:
+                return True
+            try:
+                question.parse_number(text)
+            except ValueError as err:
+                return str(err)
+            return True
+
+        shown = "" if default is None or default is NOT_ANSWERED else (
+            f"{default:g}" if isinstance(default, float) else str(default))
+        reply = questionary.text(
+            f"{question.text}{unit}", default=shown, qmark=qmark, style=STYLE, validate=validate,
+            instruction=f"({hint})", key_bindings=_text_keys(shown),
+        ).unsafe_ask()
+        reply = reply.strip()
+        if reply == "<":
+            return BACK
+        if reply == "":
+            return None
+        return question.parse_number(reply) if numeric else reply
+
+    def _items(self, question: Question, default: Any, qmark: str) -> Any:
+        previous = "Keep the recorded answers" if isinstance(default, list) else None
+        options = [Option("Enter the answers", "enter", "1"), Option("Skip (not recorded)", UNSURE, "u"),
+                   Option("<- Back", GO_BACK, "b")]
+        if previous:
+            options.insert(0, Option(f"{previous} ({' '.join(map(str, default))})", "keep", "k"))
+        start = keyed_select(question.text, options, "keep" if previous else UNSURE if default is None else None,
+                             qmark, hint="(" + ("k keep, " if previous else "") + "1 enter, u skip, b back)")
+        if start == GO_BACK:
+            return BACK
+        if start == UNSURE:
+            return None
+        if start == "keep":
+            return list(default)
+        answers: list[int] = []
+        last = len(question.items) - 1
+        while len(answers) <= last:
+            number = len(answers)
+            if number == last:
+                options = [Option(f"{text} ({v})", v, str(v)) for v, text in enumerate(
+                    ["not at all", "slightly", "moderately", "very much", "extremely"])]
+            else:
+                options = [Option("Agree (1)", 1, "1"), Option("Disagree (0)", 0, "0")]
+            options.append(Option("<- Back", GO_BACK, "b"))
+            before = default[number] if isinstance(default, list) and len(default) > number else None
+            value = keyed_select(f"{number + 1}. {question.items[number]}", options, before, "  STarT Back ›")
+            if value == GO_BACK:
+                if not answers:
+                    return self._items(question, default, qmark)
+                answers.pop()
+            else:
+                answers.append(value)
+        return answers
+
+    # ------------------------------------------------------------------ output
+
+    def invalid(self, question: Question, message: str) -> None:
+        self.console.print(f"[red]  {markup(message)}[/red]")
+
+    def notice(self, text: str) -> None:
+        self.console.print(f"[yellow]  {markup(text)}[/yellow]")
+
+    def alert(self, alert: LiveAlert) -> None:
+        """A panel when something is raised (or raised higher); one line when it goes down or clears."""
+        what = "RED FLAG" if alert.is_red_flag else "ALERT (class unchanged)"
+        if alert.change == "cleared":
+            self.notice(f"{alert.label}: no longer raised (was {str(alert.was).upper()}).")
+            return
+        if alert.change == "lower":
+            self.notice(f"{alert.label}: now {alert.tier_label.upper()} ({alert.time_frame}), "
+                        f"was {str(alert.was).upper()}.")
+            return
+        raised = f" - raised from {str(alert.was).upper()}" if alert.change == "higher" else ""
+        body = (f"[bold]{what}: {markup(alert.label)}[/bold]\n"
+                f"[bold]{markup(alert.tier_label.upper())}[/bold] - {markup(alert.time_frame)}{raised}\n"
+                f"{markup(alert.reason)}\n[bold]Action:[/bold] {markup(alert.action)}")
+        self.console.print(Panel(body, title=what, border_style="bold red", title_align="left"))
+
+    def review(self, interview: Interview) -> str | None:
+        """The current result and the answers to check, then save or pick a section to edit."""
+        self._result(interview)
+        rows = interview.review_rows()
+        sections: dict[str, list] = {}
+        for row in rows:
+            sections.setdefault(row.question.section_title, []).append(row)
+        while True:
+            options = [Option("Save and write the note", FINISH, "s")]
+            options += [Option(f"{title} ({len(items)})", title, key)
+                        for (title, items), key in zip(sections.items(), CHOICE_KEYS)]
+            choice = keyed_select("Save, or open a section to check or edit?", options, options[1].value, "Review ›",
+                                  back=False, hint=f"(s save, 1-{options[-1].key} open a section)")
+            if choice == FINISH:
+                return None
+            items = sections[choice]
+            options = [Option(f"{plain(row.question.label)}: {plain(row.shown)}"
+                              + (" (settled by an earlier answer)" if row.settled else ""), row.question.id, key)
+                       for row, key in zip(items, CHOICE_KEYS)]
+            options.append(Option("<- Back to the sections", GO_BACK, "b"))
+            picked = keyed_select(f"{choice}: which answer?", options, None, "Edit ›", back=False)
+            if picked != GO_BACK:
+                return picked
+
+    def _result(self, interview: Interview) -> None:
+        """At most 9 lines, so that the result and the section menu fit a 24-line terminal."""
+        a = interview.assessment()
+        m = interview.ruleset.manifest
+        tier = m.tiers[a.urgency]
+        frame = f" ({tier.time_frame})" if tier.time_frame.lower() != tier.label.lower() else ""
+        set_by = [f"{alert.label} ({'red flag' if alert.is_red_flag else 'alert'})"
+                  for alert in interview.urgency_set_by()]
+        lines = [f"[bold]{markup(m.classes[a.classification].label)}[/bold]",
+                 f"Urgency: [bold]{markup(tier.label.upper())}[/bold]{markup(frame)}"
+                 + (f", set by {markup('; '.join(set_by))}" if set_by else "")]
+        width = max(40, self.console.width - 4)
+        if a.unscreened:
+            labels = ", ".join(interview.questionnaire.label(f) for f in a.unscreened)
+            lines.append(f"[bold]Not screened ({len(a.unscreened)}):[/bold] "
+                         f"{markup(shorten(labels, width - 20))}")
+        shown = a.warnings[:2] if len(a.warnings) <= 2 else a.warnings[:1]
+        for warning in shown:
+            lines.append(f"[yellow]Check:[/yellow] {markup(shorten(warning.split(': ', 1)[-1], width - 8))}")
+        if len(a.warnings) > len(shown):
+            lines.append(f"[yellow]... and {len(a.warnings) - len(shown)} more answers to check[/yellow]")
+        self.console.print(Panel("\n".join(lines), title="Result so far", title_align="left", border_style="cyan"))
+
+    def message(self, text: str) -> None:
+        self.console.print(text)
+
+    # ------------------------------------------------------------------ practice mode
+
+    def show(self, title: str, lines: list[str]) -> None:
+        self.console.print(Panel("\n".join(lines), title=title, title_align="left", border_style="cyan"))
+
+    def choose_many(self, text: str, choices: list[tuple[Any, str]]) -> list[Any]:
+        return questionary.checkbox(
+            text, choices=[Choice(label, value) for value, label in choices], style=STYLE, qmark="›",
+            instruction="(space to tick, enter when done)",
+        ).unsafe_ask()
+
+    # ---- practice paging (helper practice)
+
+    def menu(self, text: str, choices: list[tuple[Any, str]], start: Any = None, erase: bool = False) -> Any:
+        """One choice; the pointer starts on `start` (else the first); with `erase` the menu
+        leaves no line behind, so what was shown above it stays on screen."""
+        return questionary.select(
+            text, choices=[Choice(label, value) for value, label in choices], style=STYLE, qmark="›",
+            default=start, erase_when_done=erase,
+        ).unsafe_ask()
+
+    def note(self, text: str) -> None:
+        """One indented line of rich markup whose wrapped lines keep the indent."""
+        from rich.padding import Padding
+
+        self.console.print(Padding(text, (0, 0, 0, 2)))
+
+    def show_list(self, title: str, lines: list[str]) -> None:
+        """Like `show`, but a line starting "  • " is a list item whose wrapped lines stay indented."""
+        from rich.console import Group
+
+        parts: list[Any] = []
+        for line in lines:
+            if line.startswith("  • "):
+                item = Table.grid(padding=(0, 1))
+                item.add_column(width=3, justify="right")
+                item.add_column()
+                item.add_row("•", line[4:])
+                parts.append(item)
+            else:
+                parts.append(line)
+        self.console.print(Panel(Group(*parts), title=title, title_align="left", border_style="cyan"))
+
+# --------------------------------------------------------------------------- the prompts
+
+
+def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: str, back: bool = True,
+                 hint: str | None = None) -> Any:
+    """Pick one option: its key answers at once; arrows and Enter work too; `b`/left = back."""
+    choices = [Choice(o.title, o.value, shortcut_key=o.key) for o in options]
+    values = [o.value for o in options]
+    ic = InquirerControl(choices, None, use_indicator=False, use_shortcuts=True,
+                         initial_choice=pointed if pointed in values else None)
+
+    default_hint = "(" + ", ".join([_key_range([o.key for o in options if o.key not in (None, "u", "b")])]
+                                   + (["u unsure"] if UNSURE in values else [])
+                                   + (["b back"] if GO_BACK in values else [])) + ")"
+
+    def tokens() -> list[tuple[str, str]]:
+        head = [("class:qmark", qmark), ("class:question", f" {message} ")]
+        if ic.is_answered:
+            return head + [("class:answer", ic.get_pointed_at().title)]
+        return head + [("class:instruction", hint or default_hint)]
+
+    bindings = _common_bindings()
+
+    def answer(event: Any, index: int) -> None:
+        ic.pointed_at = index
+        ic.is_answered = True
+        event.app.exit(result=options[index].value)
+
+    for index, option in enumerate(options):
+        if option.key:
+            bindings.add(option.key, eager=True)(lambda event, i=index: answer(event, i))
+    if back and GO_BACK in values:
+        bindings.add(Keys.Left, eager=True)(lambda event: answer(event, values.index(GO_BACK)))
+    bindings.add(Keys.Down, eager=True)(lambda event: ic.select_next())
+    bindings.add(Keys.Up, eager=True)(lambda event: ic.select_previous())
+    bindings.add(Keys.ControlM, eager=True)(lambda event: answer(event, ic.pointed_at))
+    return _run(ic, tokens, bindings)
+
+
+def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark: str) -> Any:
+    """Tick any of `offered` (digits or space), Enter when done; `0` none of these, `u` unsure, `b` back.
+
+    Returns the ticked values (in offered order), [] for none, UNSURE or GO_BACK.
+    "None" and "unsure" stand alone: either is refused while items are ticked. A
+    list not yet answered, or answered unsure, starts on "Unsure", so Enter with
+    nothing ticked records unsure, never "none".
+    """
+    keys = CHOICE_KEYS[: len(offered)]
+    choices = [Choice(label, value, shortcut_key=key) for (value, label), key in zip(offered, keys)]
+    choices += [Choice("None of these", NONE, shortcut_key="0"), Choice("Unsure / not asked", UNSURE, shortcut_key="u"),
+                Choice("<- Back", GO_BACK, shortcut_key="b")]
+    start = NONE if default == [] else UNSURE if default is None or default is NOT_ANSWERED else None
+    ic = InquirerControl(choices, None, use_indicator=True, use_shortcuts=True, initial_choice=start)
+    ic.selected_options = [v for v, _ in offered if isinstance(default, list) and v in default]
+    labels = dict(offered)
+    answered: list[Any] = []
+
+    def tokens() -> list[tuple[str, str]]:
+        head = [("class:qmark", qmark), ("class:question", f" {message} ")]
+        if ic.is_answered:
+            result = answered[0]
+            shown = ("unsure / not asked" if result == UNSURE else "back" if result == GO_BACK else
+                     ", ".join(labels[v] for v in result) or "none of these")
+            return head + [("class:answer", shown)]
+        return head + [("class:instruction", f"(1-{keys[-1]} or space ticks, enter done, 0 none, u unsure, b back)")]
+
+    bindings = _common_bindings()
+
+    def finish(event: Any, value: Any) -> None:
+        if value in (UNSURE, NONE) and ic.selected_options:
+            ic.error_message = "Untick the items first: 'none' and 'unsure' stand alone (enter keeps the ticks)"
+            return
+        ic.is_answered = True
+        ic.error_message = None
+        answered.append([] if value == NONE else value)
+        event.app.exit(result=answered[0])
+
+    def done(event: Any) -> None:
+        pointed = ic.get_pointed_at().value
+        if ic.selected_options and pointed != GO_BACK:
+            finish(event, [v for v, _ in offered if v in ic.selected_options])
+        else:
+            finish(event, pointed if pointed in (NONE, UNSURE, GO_BACK) else NONE)
+
+    def toggle(event: Any, value: Any) -> None:
+        if value in (NONE, UNSURE, GO_BACK):
+            finish(event, value)
+            return
+        ic.error_message = None
+        if value in ic.selected_options:
+            ic.selected_options.remove(value)
+        else:
+            ic.selected_options.append(value)
+
+    for (value, _), key in zip(offered, keys):
+        bindings.add(key, eager=True)(lambda event, v=value: toggle(event, v))
+    bindings.add("0", eager=True)(lambda event: finish(event, NONE))
+    bindings.add("u", eager=True)(lambda event: finish(event, UNSURE))
+    bindings.add("b", eager=True)(lambda event: finish(event, GO_BACK))
+    bindings.add(Keys.Left, eager=True)(lambda event: finish(event, GO_BACK))
+    bindings.add(" ", eager=True)(lambda event: toggle(event, ic.get_pointed_at().value))
+    bindings.add(Keys.Down, eager=True)(lambda event: ic.select_next())
+    bindings.add(Keys.Up, eager=True)(lambda event: ic.select_previous())
+    bindings.add(Keys.ControlM, eager=True)(done)
+    return _run(ic, tokens, bindings)
+
+
+def _key_range(keys: list[str]) -> str:
+    """'y/n' for a few keys, '1-5' for a run."""
+    return "/".join(keys) if len(keys) <= 3 else f"{keys[0]}-{keys[-1]}"
+
+
+def _common_bindings() -> KeyBindings:
+    bindings = KeyBindings()
+
+    @bindings.add(Keys.ControlC, eager=True)
+    @bindings.add(Keys.ControlQ, eager=True)
+    def _(event: Any) -> None:
+        event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
+
+    @bindings.add(Keys.Any)
+    def _ignore(event: Any) -> None:
+        """Other keys do nothing."""
+
+    return bindings
+
+
+def _run(ic: InquirerControl, tokens: Any, bindings: KeyBindings) -> Any:
+    layout = create_inquirer_layout(ic, tokens)
+    return questionary.Question(Application(layout=layout, key_bindings=bindings, style=STYLE)).unsafe_ask()
+
+
+def _text_keys(shown: str) -> KeyBindings:
+    """A pasted block (bracketed paste) goes into the answer whole, line breaks included; `<` typed
+    on the earlier answer, unchanged, goes back (no need to delete it first)."""
+    bindings = KeyBindings()
+
+    @bindings.add("<")
+    def _back(event: Any) -> None:
+        buffer = event.current_buffer
+        if shown and buffer.text == shown:
+            buffer.text = "<"
+            buffer.validate_and_handle()
+        else:
+            buffer.insert_text("<")
+
+    @bindings.add(Keys.BracketedPaste)
+    def _(event: Any) -> None:
+        event.current_buffer.insert_text(event.data.replace("\r\n", "\n").replace("\r", "\n"))
+
+    return bindings
