@@ -32,7 +32,7 @@ def _init_worker(rules_dir: str | None) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops the run
     if _WORKER_RULES is None:  # inherited when forked; loaded when spawned
-        _WORKER_RULES = load_rules(rules_dir, interview=False)
+        _WORKER_RULES = load_rules(rules_dir, questionnaire=False)
 
 
 def _work(chunk: Chunk, fmt: str, detail: bool) -> ChunkResult:

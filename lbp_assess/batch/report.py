@@ -17,7 +17,7 @@ from .chunks import Brief, ChunkResult
 
 
 @dataclass
-class Summary:
+class RunCounts:
     total: int = 0
     errors: int = 0
     by_class: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -124,7 +124,7 @@ class Report:
     ruleset: RuleSet
     expect: bool = False
     fail_on: str | None = None  # a tier name, or "red_flag"
-    summary: Summary = field(default_factory=Summary)
+    summary: RunCounts = field(default_factory=RunCounts)
     serious: list[str] = field(default_factory=list)
     agreement: Agreement = field(init=False)
 

@@ -96,7 +96,7 @@ def score(
     from ..base.files import atomic_output
     from ..engine.ruleset.load import load_rules
 
-    ruleset = load_rules(rules, interview=False)
+    ruleset = load_rules(rules, questionnaire=False)
     chosen = (fmt.value if fmt else None) or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     report = Report(ruleset, expect, fail_on.value if fail_on else None)
     stdin = sys.stdin.buffer if "-" in paths else None
@@ -330,7 +330,7 @@ def practice_report(
     from .render import report_table
     from ..engine.ruleset.load import load_rules
 
-    ruleset = load_rules(rules, interview=False)
+    ruleset = load_rules(rules, questionnaire=False)
     summaries = report.summarise([str(f) for f in files])
     chosen = (fmt.value if fmt else None) or ("table" if sys.stdout.isatty() else "json")
     if chosen == "table":

@@ -33,12 +33,11 @@ from rich.panel import Panel
 from rich.table import Table
 
 from ..base.text import markup, plain, shorten
-from ..consult.interview import BACK, NOT_ANSWERED, Interview, LiveAlert, Progress
-from ..engine.questionnaire import Question
+from ..consult.interview import NOT_ANSWERED, Interview, LiveAlert, Progress
+from ..engine.questionnaire import BACK, Question
 
 UNSURE = "__unsure__"
 NONE = "__none__"
-GO_BACK = "__back__"
 FINISH = "__finish__"
 STYLE = questionary.Style([("qmark", "fg:ansicyan bold"), ("question", "bold"), ("instruction", "fg:ansibrightblack"),
                            ("answer", "fg:ansicyan")])
@@ -80,10 +79,10 @@ class TerminalPrompter:
             options = [Option("Yes", True, "y"), Option("No", False, "n")]
         else:
             options = [Option(label, value, key) for (value, label), key in zip(question.offered, CHOICE_KEYS)]
-        options += [Option("Unsure / not asked", UNSURE, "u"), Option("<- Back", GO_BACK, "b")]
+        options += [Option("Unsure / not asked", UNSURE, "u"), Option("<- Back", BACK, "b")]
         pointed = UNSURE if default is NOT_ANSWERED or default is None else default
         reply = keyed_select(question.text, options, pointed, qmark)
-        return BACK if reply == GO_BACK else None if reply == UNSURE else reply
+        return BACK if reply is BACK else None if reply == UNSURE else reply
 
     def _tick(self, question: Question, default: Any, qmark: str) -> Any:
         reply = tick_list(question.text, list(question.offered), default, qmark)
@@ -92,7 +91,7 @@ class TerminalPrompter:
             # are kept as they were, never dropped unseen.
             kept = [v for v in default if v not in dict(question.offered)]
             reply = [v for v, _ in question.choices if v in reply or v in kept]
-        return BACK if reply == GO_BACK else None if reply == UNSURE else reply
+        return BACK if reply is BACK else None if reply == UNSURE else reply
 
     def _text(self, question: Question, default: Any, qmark: str) -> Any:
         numeric = question.kind in ("number", "scale")
@@ -128,12 +127,12 @@ class TerminalPrompter:
     def _items(self, question: Question, default: Any, qmark: str) -> Any:
         previous = "Keep the recorded answers" if isinstance(default, list) else None
         options = [Option("Enter the answers", "enter", "1"), Option("Skip (not recorded)", UNSURE, "u"),
-                   Option("<- Back", GO_BACK, "b")]
+                   Option("<- Back", BACK, "b")]
         if previous:
             options.insert(0, Option(f"{previous} ({' '.join(map(str, default))})", "keep", "k"))
         start = keyed_select(question.text, options, "keep" if previous else UNSURE if default is None else None,
                              qmark, hint="(" + ("k keep, " if previous else "") + "1 enter, u skip, b back)")
-        if start == GO_BACK:
+        if start == BACK:
             return BACK
         if start == UNSURE:
             return None
@@ -148,10 +147,10 @@ class TerminalPrompter:
                     ["not at all", "slightly", "moderately", "very much", "extremely"])]
             else:
                 options = [Option("Agree (1)", 1, "1"), Option("Disagree (0)", 0, "0")]
-            options.append(Option("<- Back", GO_BACK, "b"))
+            options.append(Option("<- Back", BACK, "b"))
             before = default[number] if isinstance(default, list) and len(default) > number else None
             value = keyed_select(f"{number + 1}. {question.items[number]}", options, before, "  STarT Back ›")
-            if value == GO_BACK:
+            if value == BACK:
                 if not answers:
                     return self._items(question, default, qmark)
                 answers.pop()
@@ -202,9 +201,9 @@ class TerminalPrompter:
             options = [Option(f"{plain(row.question.label)}: {plain(row.shown)}"
                               + (" (settled by an earlier answer)" if row.settled else ""), row.question.id, key)
                        for row, key in zip(items, CHOICE_KEYS)]
-            options.append(Option("<- Back to the sections", GO_BACK, "b"))
+            options.append(Option("<- Back to the sections", BACK, "b"))
             picked = keyed_select(f"{choice}: which answer?", options, None, "Edit ›", back=False)
-            if picked != GO_BACK:
+            if picked != BACK:
                 return picked
 
     def _result(self, interview: Interview) -> None:
@@ -289,7 +288,7 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
 
     default_hint = "(" + ", ".join([_key_range([o.key for o in options if o.key not in (None, "u", "b")])]
                                    + (["u unsure"] if UNSURE in values else [])
-                                   + (["b back"] if GO_BACK in values else [])) + ")"
+                                   + (["b back"] if BACK in values else [])) + ")"
 
     def tokens() -> list[tuple[str, str]]:
         head = [("class:qmark", qmark), ("class:question", f" {message} ")]
@@ -307,8 +306,8 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
     for index, option in enumerate(options):
         if option.key:
             bindings.add(option.key, eager=True)(lambda event, i=index: answer(event, i))
-    if back and GO_BACK in values:
-        bindings.add(Keys.Left, eager=True)(lambda event: answer(event, values.index(GO_BACK)))
+    if back and BACK in values:
+        bindings.add(Keys.Left, eager=True)(lambda event: answer(event, values.index(BACK)))
     bindings.add(Keys.Down, eager=True)(lambda event: ic.select_next())
     bindings.add(Keys.Up, eager=True)(lambda event: ic.select_previous())
     bindings.add(Keys.ControlM, eager=True)(lambda event: answer(event, ic.pointed_at))
@@ -318,7 +317,7 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
 def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark: str) -> Any:
     """Tick any of `offered` (digits or space), Enter when done; `0` none of these, `u` unsure, `b` back.
 
-    Returns the ticked values (in offered order), [] for none, UNSURE or GO_BACK.
+    Returns the ticked values (in offered order), [] for none, UNSURE or BACK.
     "None" and "unsure" stand alone: either is refused while items are ticked. A
     list not yet answered, or answered unsure, starts on "Unsure", so Enter with
     nothing ticked records unsure, never "none".
@@ -326,7 +325,7 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
     keys = CHOICE_KEYS[: len(offered)]
     choices = [Choice(label, value, shortcut_key=key) for (value, label), key in zip(offered, keys)]
     choices += [Choice("None of these", NONE, shortcut_key="0"), Choice("Unsure / not asked", UNSURE, shortcut_key="u"),
-                Choice("<- Back", GO_BACK, shortcut_key="b")]
+                Choice("<- Back", BACK, shortcut_key="b")]
     start = NONE if default == [] else UNSURE if default is None or default is NOT_ANSWERED else None
     ic = InquirerControl(choices, None, use_indicator=True, use_shortcuts=True, initial_choice=start)
     ic.selected_options = [v for v, _ in offered if isinstance(default, list) and v in default]
@@ -337,7 +336,7 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
         head = [("class:qmark", qmark), ("class:question", f" {message} ")]
         if ic.is_answered:
             result = answered[0]
-            shown = ("unsure / not asked" if result == UNSURE else "back" if result == GO_BACK else
+            shown = ("unsure / not asked" if result == UNSURE else "back" if result == BACK else
                      ", ".join(labels[v] for v in result) or "none of these")
             return head + [("class:answer", shown)]
         return head + [("class:instruction", f"(1-{keys[-1]} or space ticks, enter done, 0 none, u unsure, b back)")]
@@ -355,13 +354,13 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
 
     def done(event: Any) -> None:
         pointed = ic.get_pointed_at().value
-        if ic.selected_options and pointed != GO_BACK:
+        if ic.selected_options and pointed != BACK:
             finish(event, [v for v, _ in offered if v in ic.selected_options])
         else:
-            finish(event, pointed if pointed in (NONE, UNSURE, GO_BACK) else NONE)
+            finish(event, pointed if pointed in (NONE, UNSURE, BACK) else NONE)
 
     def toggle(event: Any, value: Any) -> None:
-        if value in (NONE, UNSURE, GO_BACK):
+        if value in (NONE, UNSURE, BACK):
             finish(event, value)
             return
         ic.error_message = None
@@ -374,8 +373,8 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
         bindings.add(key, eager=True)(lambda event, v=value: toggle(event, v))
     bindings.add("0", eager=True)(lambda event: finish(event, NONE))
     bindings.add("u", eager=True)(lambda event: finish(event, UNSURE))
-    bindings.add("b", eager=True)(lambda event: finish(event, GO_BACK))
-    bindings.add(Keys.Left, eager=True)(lambda event: finish(event, GO_BACK))
+    bindings.add("b", eager=True)(lambda event: finish(event, BACK))
+    bindings.add(Keys.Left, eager=True)(lambda event: finish(event, BACK))
     bindings.add(" ", eager=True)(lambda event: toggle(event, ic.get_pointed_at().value))
     bindings.add(Keys.Down, eager=True)(lambda event: ic.select_next())
     bindings.add(Keys.Up, eager=True)(lambda event: ic.select_previous())

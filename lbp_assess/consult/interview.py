@@ -42,19 +42,10 @@ from ..base.files import atomic_write
 from ..engine.questionnaire import Question, Questionnaire, answer_problem
 from ..engine.ruleset.model import Assessment, RuleSet
 from ..base.yamlio import load_json, read_text
+from ..engine.questionnaire import BACK
 from ..engine.answers import answers_of, case_data, relevant, resolve
 
 DRAFT_FORMAT = "lbp-draft/1"
-
-
-class Back:
-    """The reply that means: go to the previous question."""
-
-    def __repr__(self) -> str:
-        return "BACK"
-
-
-BACK = Back()
 
 
 class NotAnswered:

@@ -41,6 +41,17 @@ UNIT_WORDS: dict[str, dict[tuple[str, ...], float]] = {
 META = ("id", "assessor", "notes.presenting", "notes.pmh", "notes.dh", "notes.sh", "notes.goals")
 
 
+class Back:
+    """A prompter's reply that is not an answer: go back to the previous question (or menu).
+    One sentinel for the interview, practice and the terminal prompter."""
+
+    def __repr__(self) -> str:
+        return "BACK"
+
+
+BACK = Back()
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 

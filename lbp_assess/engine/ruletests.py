@@ -88,7 +88,7 @@ class RuleTest:
 
 
 @dataclass
-class Outcome:
+class RuleTestResult:
     test: RuleTest
     failures: list[str]
 
@@ -121,13 +121,13 @@ def load_tests(directory: Path) -> list[RuleTest]:
     return tests
 
 
-def run_test(test: RuleTest, ruleset: RuleSet) -> Outcome:
+def run_test(test: RuleTest, ruleset: RuleSet) -> RuleTestResult:
     data = {"format": FORMAT, "id": test.slug, **test.case}
     try:
         case = validate_case(data, str(test.where))
     except InputError as err:
-        return Outcome(test, [f"the test case is not a valid case: {err}"])
-    return Outcome(test, compare(ruleset.assess(case), test.expect, ruleset))
+        return RuleTestResult(test, [f"the test case is not a valid case: {err}"])
+    return RuleTestResult(test, compare(ruleset.assess(case), test.expect, ruleset))
 
 
 def compare(a: Assessment, expect: Expect, ruleset: RuleSet) -> list[str]:
@@ -181,5 +181,5 @@ def _tiers(conditions: dict[str, str]) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in conditions.items()) + "}" if conditions else "none"
 
 
-def run_tests(directory: Path, ruleset: RuleSet) -> list[Outcome]:
+def run_tests(directory: Path, ruleset: RuleSet) -> list[RuleTestResult]:
     return [run_test(test, ruleset) for test in load_tests(directory)]

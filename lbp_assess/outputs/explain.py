@@ -25,7 +25,7 @@ from ..engine.words import describe_value
 
 
 @dataclass(frozen=True)
-class Change:
+class Counterfactual:
     fact: str
     label: str
     before: Any
@@ -97,7 +97,7 @@ def candidates(fact: str, current: Any, ruleset: RuleSet) -> Iterator[Any]:
         yield from (s.sample for s in spans(fact, ruleset) if s.sample != current)
 
 
-def what_would_change(assessment: Assessment, questionnaire: Questionnaire | None) -> list[Change]:
+def what_would_change(assessment: Assessment, questionnaire: Questionnaire | None) -> list[Counterfactual]:
     ruleset, facts = assessment.ruleset, assessment.facts
     before = (assessment.classification, assessment.urgency)
     changes = []
@@ -112,7 +112,7 @@ def what_would_change(assessment: Assessment, questionnaire: Questionnaire | Non
         for value in candidates(fact, current, ruleset):
             result = ruleset.assess_facts({**facts, fact: value})
             if (result.classification, result.urgency) != before:
-                changes.append(Change(fact, _label(fact, question), current, value,
+                changes.append(Counterfactual(fact, _label(fact, question), current, value,
                                       _shown(fact, current, value, question),
                                       result.classification, result.urgency))
     rank = ruleset.tier_rank
@@ -120,7 +120,7 @@ def what_would_change(assessment: Assessment, questionnaire: Questionnaire | Non
     return changes
 
 
-def _number_changes(a: Assessment, fact: str, question: Question | None, before: tuple[str, str]) -> list[Change]:
+def _number_changes(a: Assessment, fact: str, question: Question | None, before: tuple[str, str]) -> list[Counterfactual]:
     """Neighbouring ranges with the same result, merged into one threshold each."""
     current = a.facts.get(fact)
     runs: list[tuple[list[Span], tuple[str, str]]] = []
@@ -137,7 +137,7 @@ def _number_changes(a: Assessment, fact: str, question: Question | None, before:
             continue
         nearest = min(run, key=lambda s: abs(s.sample - current) if current is not None else 0).sample
         shown = f"{_label(fact, question)}: {_range(run[0], run[-1], fact, question)}"
-        out.append(Change(fact, _label(fact, question), current, nearest, shown, *outcome))
+        out.append(Counterfactual(fact, _label(fact, question), current, nearest, shown, *outcome))
     return out
 
 

@@ -34,13 +34,13 @@ from ..base.errors import InputError, Location, Problem
 from ..engine.questionnaire import Question, Questionnaire
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
 from ..engine.words import answer_words
-from .visits import Change, Comparison, Visit, compare, find_previous
+from .visits import VisitChange, Comparison, Visit, compare, find_previous
 
 WIDTH = 100
 
 
 @dataclass
-class Line:
+class NoteLine:
     text: str  # may hold line breaks (free text); each is kept when rendered
     bullet: bool = False
     strong: bool = False
@@ -49,15 +49,15 @@ class Line:
 @dataclass
 class Section:
     title: str
-    lines: list[Line] = field(default_factory=list)
+    lines: list[NoteLine] = field(default_factory=list)
 
     def add(self, text: str, bullet: bool = True, strong: bool = False) -> None:
-        self.lines.append(Line(" ".join(text.split()), bullet, strong))
+        self.lines.append(NoteLine(" ".join(text.split()), bullet, strong))
 
     def add_lines(self, text: str) -> None:
         """Free text: its line breaks are kept, spaces within each line tidied."""
         lines = [" ".join(line.split()) for line in plain(text, multiline=True).splitlines()]
-        self.lines.append(Line("\n".join(line for line in lines if line), bullet=True))
+        self.lines.append(NoteLine("\n".join(line for line in lines if line), bullet=True))
 
 
 @dataclass
@@ -492,7 +492,7 @@ def since_last_visit(comparison: Comparison | None, case: Case, ruleset: RuleSet
     return out
 
 
-def _line(change: Change) -> str:
+def _line(change: VisitChange) -> str:
     if not change.change:
         return f"{change.label}: {change.now} (unchanged)."
     extra = f" ({change.change})" if change.change != "changed" else ""

@@ -107,7 +107,7 @@ def find_by_hash(folder: Path, case_id: str, recorded: str | None, skip: Path | 
 
 
 @dataclass(frozen=True)
-class Change:
+class VisitChange:
     """One answer or score at both visits, as it reads, and the change ("+2", "changed", "")."""
 
     label: str
@@ -122,18 +122,18 @@ class Comparison:
     now: Visit
     rules_version: str
     days: int | None
-    classification: Change
-    urgency: Change
+    classification: VisitChange
+    urgency: VisitChange
     new_red_flags: list[str]  # conditions raised now and not then (or higher), loudly first
     new_positive: list[str]  # red-flag screening answers "yes" now and not then
     unscreened_now: list[str]  # red-flag questions screened then and not now
     resolved_red_flags: list[str]
     lower_red_flags: list[str]
-    since_last_visit: list[Change]
-    start_back: list[Change]
+    since_last_visit: list[VisitChange]
+    start_back: list[VisitChange]
     alerts_new: list[str]
     alerts_cleared: list[str]
-    changed: list[Change]  # every other answer that changed
+    changed: list[VisitChange]  # every other answer that changed
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -218,9 +218,9 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
             changed.append(change)
     comparison = Comparison(
         then, now, ruleset.version, days,
-        Change("Class", m.classes[a_then.classification].label, m.classes[a_now.classification].label,
+        VisitChange("Class", m.classes[a_then.classification].label, m.classes[a_now.classification].label,
                "" if a_then.classification == a_now.classification else "changed"),
-        Change("Urgency", tier(a_then.urgency), tier(a_now.urgency), _direction(rank[a_now.urgency],
+        VisitChange("Urgency", tier(a_then.urgency), tier(a_now.urgency), _direction(rank[a_now.urgency],
                                                                                 rank[a_then.urgency])),
         new, new_positive, unscreened, resolved, lower, since,
         _start_back(a_then, a_now), alerts_new, alerts_cleared, changed)
@@ -235,14 +235,14 @@ def _words(question: Question, answers: dict[str, Any]) -> str:
     return answer_words(question, frozenset(value) if isinstance(value, list) and question.kind == "multi" else value)
 
 
-def _change(question: Question, then: dict[str, Any], now: dict[str, Any]) -> Change:
+def _change(question: Question, then: dict[str, Any], now: dict[str, Any]) -> VisitChange:
     before, after = then.get(question.id), now.get(question.id)
     shown_then, shown_now = _words(question, then), _words(question, now)
     if shown_then == shown_now:
-        return Change(question.label, shown_then, shown_now, "")
+        return VisitChange(question.label, shown_then, shown_now, "")
     numeric = question.kind in ("number", "scale") and isinstance(before, (int, float)) \
         and isinstance(after, (int, float))
-    return Change(question.label, shown_then, shown_now, f"{after - before:+g}" if numeric else "changed")
+    return VisitChange(question.label, shown_then, shown_now, f"{after - before:+g}" if numeric else "changed")
 
 
 def _advanced(value: Any, question: Question, days: int) -> float | None:
@@ -255,7 +255,7 @@ def _direction(now_rank: int, then_rank: int) -> str:
     return "" if now_rank == then_rank else "higher" if now_rank < then_rank else "lower"
 
 
-def _start_back(then: Assessment, now: Assessment) -> list[Change]:
+def _start_back(then: Assessment, now: Assessment) -> list[VisitChange]:
     out = []
     for name, label in _DERIVED_START_BACK:
         if name not in then.ruleset.definitions:
@@ -267,7 +267,7 @@ def _start_back(then: Assessment, now: Assessment) -> list[Change]:
             change = "changed"
         else:
             change = f"{after - before:+g}" if after != before else ""
-        out.append(Change(label, "not recorded" if before is None else f"{before:g}",
+        out.append(VisitChange(label, "not recorded" if before is None else f"{before:g}",
                           "not recorded" if after is None else f"{after:g}", change))
     return out
 

@@ -27,12 +27,11 @@ from ..model.case import FACTS, Case, facts_of
 from ..inputs.cases import load_case
 from ..base.text import markup, plain
 from ..base.errors import InputError, did_you_mean
-from ..engine.questionnaire import Question
+from ..engine.questionnaire import BACK, Question
 from ..engine.ruleset.model import Assessment, RuleSet
 from ..engine.words import describe_value
 
 DONE = "__done__"
-BACK = "__back__"
 
 
 # --------------------------------------------------------------------------- findings
@@ -524,7 +523,7 @@ def _take_history(case: Case, ruleset: RuleSet, prompter: PracticePrompter, numb
             return asked
         picked = prompter.menu(f"{section}:", [(qn.id, qn.text) for qn in left[section]]
                                + [(BACK, "<- Other sections")], erase=True)
-        if picked == BACK:
+        if picked is BACK:
             continue
         asked.append(picked)
         question = q.by_id[picked]

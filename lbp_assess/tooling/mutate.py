@@ -74,7 +74,7 @@ class Survivor:
 
 
 @dataclass
-class Report:
+class MutationReport:
     generated: int
     killed: int
     survivors: list[Survivor]
@@ -509,7 +509,7 @@ def killed(mutant_rs: RuleSet, tests: list[tuple[RuleTest, dict[str, Any]]]) -> 
                for test, facts in tests)
 
 
-def run(directory: Path, rs: RuleSet, *, random_cases: int = RANDOM_CASES, seed: int = 15) -> Report:
+def run(directory: Path, rs: RuleSet, *, random_cases: int = RANDOM_CASES, seed: int = 15) -> MutationReport:
     """Generate every mutant of `rs`, run the rule tests of `directory` on each, search the survivors."""
     start = time.perf_counter()
     tests = _test_facts(load_tests(directory))
@@ -522,7 +522,7 @@ def run(directory: Path, rs: RuleSet, *, random_cases: int = RANDOM_CASES, seed:
             continue
         case = search.distinguish(edited, mutant.focus)
         survivors.append(Survivor(mutant, case, None if case is None else as_rule_test(mutant, rs, edited, case)))
-    return Report(len(all_mutants), len(all_mutants) - len(survivors), survivors,
+    return MutationReport(len(all_mutants), len(all_mutants) - len(survivors), survivors,
                   time.perf_counter() - start, not_mutated)
 
 
@@ -872,7 +872,7 @@ def _flow(value: Any) -> str:
 # --------------------------------------------------------------------------- the report
 
 
-def report_lines(report: Report) -> list[str]:
+def report_lines(report: MutationReport) -> list[str]:
     """The report: each survivor with the rule test that would catch it, then the counts."""
     lines: list[str] = []
     for survivor in report.distinguishing:

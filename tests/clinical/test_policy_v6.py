@@ -31,7 +31,7 @@ from helpers import EXAMPLES, REPO, RULES
 from scripted import RADICULAR, Scripted, interview_of
 from generated import SETTINGS, cases
 
-V5 = load_rules(REPO / "tests" / "fixtures" / "rules-v5", interview=False)
+V5 = load_rules(REPO / "tests" / "fixtures" / "rules-v5", questionnaire=False)
 V6 = load_rules(RULES)
 V6_FACTS = {"pain.groin", "systemic.collapse", *(f for f in FACTS if f.startswith("obstetric."))}
 FILES = sorted((EXAMPLES / "cases").glob("*.yaml")) + sorted((EXAMPLES / "vignettes").glob("*.yaml"))

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from lbp_assess.inputs.cases import load_case
-from lbp_assess.consult.interview import BACK, NOT_ANSWERED, Interview
+from lbp_assess.consult.interview import NOT_ANSWERED, Interview
+from lbp_assess.engine.questionnaire import BACK
 
 from helpers import EXAMPLES
 

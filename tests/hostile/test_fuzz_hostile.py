@@ -185,7 +185,7 @@ def test_no_mutated_input_makes_a_command_exit_70_or_die(tmp_path):
 
 @pytest.fixture(scope="module")
 def ruleset():
-    return load_rules(RULES, interview=False)
+    return load_rules(RULES, questionnaire=False)
 
 
 @FUZZ

@@ -15,7 +15,8 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from lbp_assess.consult.interview import BACK, NOT_ANSWERED, LiveAlert, Progress
+from lbp_assess.consult.interview import NOT_ANSWERED, LiveAlert, Progress
+from lbp_assess.engine.questionnaire import BACK
 from lbp_assess.cli.prompts import TerminalPrompter
 from lbp_assess.engine.ruleset.load import load_rules
 

@@ -24,7 +24,8 @@ from typing import Any, Iterable
 from pydantic import BaseModel, ValidationError
 
 from ...model import expr
-from .. import questionnaire as interview_file
+from ..questionnaire import FILE as QUESTIONNAIRE_FILE
+from ..questionnaire import load as load_questionnaire
 from ...model.case import FACTS, problems_from
 from ...base.errors import InputError, Location, Problem, did_you_mean
 from ...model.expr import ExprError, Symbol, Type
@@ -44,13 +45,13 @@ def default_rules_dir() -> Path:
     return shipped("rules")
 
 
-def load_rules(directory: Path | str | None = None, *, interview: bool = True) -> RuleSet:
+def load_rules(directory: Path | str | None = None, *, questionnaire: bool = True) -> RuleSet:
     """Load, check and compile a rule set; raise InputError listing every problem.
 
-    `interview=False` leaves out the questionnaire (interview.yaml): scoring saved
+    `questionnaire=False` leaves out the questionnaire (interview.yaml): scoring saved
     cases does not use it, and starts quicker without it.
     """
-    ruleset, problems = _load(Path(directory) if directory is not None else default_rules_dir(), interview)
+    ruleset, problems = _load(Path(directory) if directory is not None else default_rules_dir(), questionnaire)
     errors = [p for p in problems if p.severity == "error"]
     if errors or ruleset is None:
         raise InputError(f"{len(errors)} problem(s) in rules; first: {errors[0]}", errors)
@@ -168,15 +169,15 @@ def _in_block(raw: list[str], line: int, text: str, err: ExprError) -> tuple[int
     return line + err.line, None
 
 
-def _load(directory: Path, interview: bool = True) -> tuple[RuleSet | None, list[Problem]]:
+def _load(directory: Path, questionnaire: bool = True) -> tuple[RuleSet | None, list[Problem]]:
     try:
-        return _load_checked(directory, interview)
+        return _load_checked(directory, questionnaire)
     except RecursionError:  # definitions on definitions, thousands deep
         return None, [Problem(Location(str(directory)), "definitions refer to definitions too deeply (a chain of "
                                                         "hundreds); shorten the chain")]
 
 
-def _load_checked(directory: Path, interview: bool = True) -> tuple[RuleSet | None, list[Problem]]:
+def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet | None, list[Problem]]:
     loader = _Loader(directory)
     manifest_path = directory / MANIFEST
     if not directory.is_dir():
@@ -303,9 +304,9 @@ def _load_checked(directory: Path, interview: bool = True) -> tuple[RuleSet | No
                 loader.problem(loader.at(manifest_name, (kind + "s", item), key=True),
                                f"{kind} `{item}` is declared but no rule raises it", severity="warning")
 
-    questionnaire = None
-    if interview and (directory / interview_file.FILE).is_file():
-        questionnaire = interview_file.load(loader, directory / interview_file.FILE, manifest.screening)
+    questions = None
+    if questionnaire and (directory / QUESTIONNAIRE_FILE).is_file():
+        questions = load_questionnaire(loader, directory / QUESTIONNAIRE_FILE, manifest.screening)
 
     content_hash = _hash(directory, [manifest_path, *rule_files])
     if any(p.severity == "error" for p in loader.problems):
@@ -317,7 +318,7 @@ def _load_checked(directory: Path, interview: bool = True) -> tuple[RuleSet | No
     if stuck:
         return None, sorted(loader.problems, key=_order)
     ruleset = RuleSet(manifest, directory, definitions, ordered, checks,
-                      [(c, n) for c, n, _ in classification], content_hash, questionnaire, wording_when)
+                      [(c, n) for c, n, _ in classification], content_hash, questions, wording_when)
     try:
         ruleset.evaluate, ruleset.row_from_data = compile_ruleset(ruleset)
     except (SyntaxError, RecursionError, MemoryError) as exc:  # beyond what Python can compile

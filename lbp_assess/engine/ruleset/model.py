@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 
 from ...model import expr
-from .. import questionnaire as interview_file
+from ..questionnaire import Questionnaire
 from ...model.case import FACTS, Case, facts_of
 from ...base.errors import Location
 from ...model.expr import Outcome
@@ -73,7 +73,7 @@ class RuleSet:
     checks: list[Check]
     classification: list[tuple[str, expr.Node]]
     content_hash: str
-    questionnaire: "interview_file.Questionnaire | None" = None
+    questionnaire: Questionnaire | None = None
     wording_when: dict[str, expr.Node] = field(default_factory=dict)  # note wording conditions, by text
     # The generated functions (compile_ruleset): `evaluate(flat facts) -> Summary`, and
     # `row_from_data(case struct, source) -> result row` for batch scoring.
