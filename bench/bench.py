@@ -11,6 +11,8 @@ and as JSON Lines, and measures in the same run:
 * `lbp-assess score` on the YAML directory and on the JSON Lines file, --jobs 1 and 2:
   wall time, cases per second, peak memory (largest process);
 * peak memory for 1,000 JSON Lines cases, to compare with 100,000;
+* `lbp-assess audit` (the HTML report and its CSV) on the same 100,000 and 1,000 JSON Lines
+  cases, --jobs 2, against `score -f csv` (what the audit writes beside its page);
 * rule evaluation alone: the compiled rules against bench/handwritten.py, which
   must agree on every generated case;
 * `lbp-assess --version` against `python -c "import typer"`.
@@ -139,6 +141,13 @@ def score(path: Path, jobs: int) -> tuple[float, float]:
                         "--jobs", str(jobs)])
 
 
+def audit(path: Path, jobs: int) -> tuple[float, float]:
+    """`lbp-assess audit` of `path` into bench/out (the page, its CSV), overwriting the last run."""
+    report = HERE / "out" / f"audit-{path.stem}.html"
+    return run_command([sys.executable, "-m", "lbp_assess", "audit", str(path), "-o", str(report), "--force", "-q",
+                        "--jobs", str(jobs)])
+
+
 def rule_evaluation(cases: list[dict[str, Any]]) -> tuple[float, float, int]:
     """(compiled seconds, hand-written seconds, disagreements) over valid cases, each in its own input
     form: structs for the compiled rules (as batch scoring reads them; they also build the whole result
@@ -226,6 +235,15 @@ def main() -> None:
     s, rss_small = score(small, 1)
     add("lbp-assess score, 1,000 JSON Lines, --jobs 1", s, 1000, rss_small)
     big1_rss = float(rows[-3][3].split()[0])
+    print("audit JSONL --jobs 2 ...", file=sys.stderr)
+    s, rss = run_command([sys.executable, "-m", "lbp_assess", "score", str(big), "-f", "csv", "-q", "--jobs", "2"])
+    add(f"lbp-assess score -f csv, {n_jsonl:,} JSON Lines, --jobs 2", s, n_jsonl, rss)
+    score_csv_s = s
+    audit_s, audit_rss = audit(big, 2)
+    add(f"lbp-assess audit (HTML report + CSV), {n_jsonl:,} JSON Lines, --jobs 2", audit_s, n_jsonl, audit_rss)
+    audit_small_s, audit_small_rss = audit(small, 2)
+    add("lbp-assess audit, 1,000 JSON Lines, --jobs 2", audit_small_s, 1000, audit_small_rss)
+    page_mb = (HERE / "out" / f"audit-{big.stem}.html").stat().st_size / 1e6
     print("rule evaluation ...", file=sys.stderr)
     n_eval = min(len(cases), 20_000)
     compiled_s, hand_s, disagreements = rule_evaluation(cases[:n_eval])
@@ -247,6 +265,9 @@ def main() -> None:
           f"({100 * (big1_rss / rss_small - 1):+.0f}%, target within 10%)")
     print(f"- `lbp-assess --version` {version_s * 1000:.0f} ms vs `python -c \"import typer\"` "
           f"{typer_s * 1000:.0f} ms: {version_s / typer_s:.2f}x (target <= 1.3x)")
+    print(f"- audit, {n_jsonl:,} JSON Lines: {audit_s:.2f} s, score -f csv {score_csv_s:.2f} s + "
+          f"{audit_s - score_csv_s:.2f} s; peak memory {audit_rss:.0f} MB vs {audit_small_rss:.0f} MB for 1,000 "
+          f"cases ({100 * (audit_rss / audit_small_rss - 1):+.0f}%); page {page_mb:.1f} MB")
     if disagreements:
         raise SystemExit(1)
 

@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine.ruleset.load import load_rules
 
 _LAZY = {
-    "assess": "api", "score_record": "api", "load_case": "case", "Case": "case",
-    "load_rules": "rules", "RuleSet": "rules", "Assessment": "rules",
+    "assess": "api", "score_record": "api", "load_case": "inputs.cases", "Case": "model.case",
+    "load_rules": "engine.ruleset.load", "RuleSet": "engine.ruleset.model", "Assessment": "engine.ruleset.model",
 }
 
 

@@ -1,87 +1,214 @@
-"""Writing files safely: atomically, never over an existing file without `force`.
+"""Writing files safely: one writer for every output.
 
-Only a regular file is ever replaced (by renaming a finished temporary file over
-it, keeping its permissions). A character device or a named pipe - `/dev/null`,
-`/dev/stdout`, a FIFO a script reads - is written directly: renaming over it would
-put a regular file in its place for every process on the machine. A directory, a
-block device or a socket is refused. A symbolic link is an existing file: it is
-replaced (the link, never its target) only with `force`.
+* The final component of the path must be a regular file or nothing. A symbolic
+  link (even one pointing at a regular file), a FIFO, a device, a socket or a
+  folder is refused, with or without `force`: writing through a planted link could
+  put patient data wherever it points, and a FIFO nobody reads would hang or lose it.
+* The data goes to a temporary file beside the target (same folder, so the rename
+  is atomic), is flushed and synced, and is then linked into place (a new file:
+  fails if one appeared meanwhile) or renamed over a regular file (`force` only).
+  The folder is synced too, so success is reported only once the bytes and the
+  name are on disk.
+* After any failure nothing is half-written: the temporary file is removed and
+  the target is as it was, so the same command can simply be run again.
+* Several files that belong together (a case and its note) are written with
+  `write_all`: every one is prepared first, and they appear together or not at all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Sequence
 
-from .errors import Location, OutputExistsError, Problem
-
-
-def _refuse(path: Path, message: str) -> OutputExistsError:
-    return OutputExistsError(f"{path}: {message}", [Problem(Location(str(path)), message)])
+from .errors import Location, OutputError, OutputExistsError, Problem
 
 
-def _stat(path: Path, follow: bool) -> os.stat_result | None:
+def _refuse(path: Path, message: str, kind: type = OutputExistsError) -> OutputExistsError:
+    return kind(f"{path}: {message}", [Problem(Location(str(path)), message)])
+
+
+def _lstat(path: Path) -> os.stat_result | None:
     try:
-        return os.stat(path) if follow else os.lstat(path)
+        return os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
 
 
-def refuse_existing(path: Path, force: bool) -> None:
-    """Refuse an output path that exists (even as a dangling link) unless `force`."""
-    if _stat(path, follow=False) is not None and not force:
+def check_target(path: Path | str, force: bool) -> os.stat_result | None:
+    """Refuse an output path whose last component is a symbolic link or not a regular file,
+    or that exists without `force`. Returns what is there now (None when nothing)."""
+    path = Path(path)
+    found = _lstat(path)
+    if found is None:
+        return None
+    mode = found.st_mode
+    if stat.S_ISLNK(mode):
+        raise _refuse(path, "is a symbolic link; refusing to write through it (give the file itself)")
+    if stat.S_ISDIR(mode):
+        raise _refuse(path, "is a directory; expected a file to write")
+    if not stat.S_ISREG(mode):
+        raise _refuse(path, "is not a regular file (a pipe, device or socket); refusing to write to it")
+    if not force:
         raise _refuse(path, "already exists; use --force to overwrite")
+    return found
 
 
-def _direct(target: os.stat_result | None) -> bool:
-    """Whether the output is a stream to write into (a character device or a FIFO)."""
-    return target is not None and (stat.S_ISCHR(target.st_mode) or stat.S_ISFIFO(target.st_mode))
+def refuse_existing(path: Path | str, force: bool) -> None:
+    """Refuse an output path that exists (without `force`) or cannot be written as a file."""
+    check_target(path, force)
+
+
+@dataclass
+class _Staged:
+    """A finished temporary file waiting to be put in place."""
+
+    path: Path
+    tmp: Path
+    force: bool
+    placed: bool = False
+    replaced: bool = False
+
+
+def _narrow(fd: int, target: os.stat_result | None, mode: int | None) -> None:
+    """The new file's permissions: those of the file it replaces, narrowed by `mode` (e.g. 0o600)."""
+    keep = stat.S_IMODE(target.st_mode) if target is not None else None
+    if keep is not None or mode is not None:
+        os.fchmod(fd, (keep if keep is not None else 0o7777) & (mode if mode is not None else 0o7777))
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path | str, *, force: bool = False, mode: int | None = None) -> Iterator[IO[str]]:
-    """Open a text file for writing that appears at `path` only when complete.
-
-    The data goes to a temporary file beside `path`, which is flushed, synced and
-    renamed over `path` on success, and removed on failure. `mode` (e.g. 0o600
-    for patient data) is set before any data is written; a file replaced keeps
-    its permissions (narrowed by `mode`). A character device or FIFO is written
-    directly.
-    """
-    path = Path(path)
-    target = _stat(path, follow=True)
-    if _direct(target):
-        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-        return
-    if target is not None and not stat.S_ISREG(target.st_mode):
-        kind = "a directory" if stat.S_ISDIR(target.st_mode) else "not a regular file"
-        raise _refuse(path, f"is {kind}; expected a file to write")
-    refuse_existing(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _os_errors(path: Path) -> Iterator[None]:
+    """An operating-system error (permission, read-only, disk full) as one line naming the file."""
     try:
-        keep = stat.S_IMODE(target.st_mode) if target is not None else None
-        if keep is not None or mode is not None:
-            os.fchmod(fd, (keep if keep is not None else 0o7777) & (mode if mode is not None else 0o7777))
+        yield
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise OutputError(f"{path}: cannot write: {reason}",
+                          [Problem(Location(str(path)), f"cannot write: {reason}")]) from None
+
+
+def _stage(path: Path, text: str, force: bool, mode: int | None) -> _Staged:
+    target = check_target(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)
+    try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
+            _narrow(fd, target, mode)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        if not force and _stat(path, follow=False) is not None:  # appeared while we were writing
-            refuse_existing(path, force)
-        os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        raise
+    return _Staged(path, Path(tmp), force)
+
+
+def _place(staged: _Staged) -> None:
+    """Put a staged file in place: as a new name (never over one that appeared meanwhile),
+    or over the regular file there with `force`."""
+    path = staged.path
+    try:
+        os.link(staged.tmp, path)  # atomic, and fails if anything is there now
+    except FileExistsError:
+        check_target(path, staged.force)  # what appeared is refused unless a regular file and force
+        os.replace(staged.tmp, path)
+        staged.replaced = True
+    except OSError as err:
+        if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        check_target(path, staged.force)  # a file system without hard links
+        os.replace(staged.tmp, path)
+        staged.replaced = True
+    else:
+        os.unlink(staged.tmp)
+    staged.placed = True
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename durable (the folder's entry); some systems cannot open a folder."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def write_all(files: Sequence[tuple[Path | str, str]], *, force: bool = False, mode: int | None = None) -> None:
+    """Write several files that belong together: each is refused or prepared (written and
+    synced beside its target) before any is put in place; if one cannot be put in place,
+    those already placed as new files are removed again, so a retry finds nothing in its way."""
+    staged: list[_Staged] = []
+    try:
+        for path, _ in files:
+            check_target(Path(path), force)  # every refusal before any work
+        for path, text in files:
+            with _os_errors(Path(path)):
+                staged.append(_stage(Path(path), text, force, mode))
+        for item in staged:
+            with _os_errors(item.path):
+                _place(item)
+        for folder in {item.path.parent for item in staged}:
+            with _os_errors(folder):
+                _sync_folder(folder)
+    except BaseException:
+        for item in staged:
+            if not item.placed:
+                with contextlib.suppress(OSError):
+                    os.unlink(item.tmp)
+            elif not item.replaced:  # a new file of ours: take it back
+                with contextlib.suppress(OSError):
+                    os.unlink(item.path)
         raise
 
 
 def atomic_write(path: Path | str, text: str, *, force: bool = False, mode: int | None = None) -> None:
-    with atomic_output(path, force=force, mode=mode) as handle:
-        handle.write(text)
+    """Write `text` to `path` atomically (see the module's rules)."""
+    write_all([(path, text)], force=force, mode=mode)
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path | str, *, force: bool = False, mode: int | None = None) -> Iterator[IO[str]]:
+    """A text stream whose content appears at `path` only when the block ends without error.
+
+    The target is checked first (so a refused path costs no work), the text is written
+    to a temporary file beside it as it comes, and put in place when the block ends."""
+    path = Path(path)
+    target = check_target(path, force)
+    with _os_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)
+    staged = _Staged(path, Path(tmp), force)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            _narrow(fd, target, mode)
+            yield handle
+            with _os_errors(path):
+                handle.flush()
+                os.fsync(handle.fileno())
+        with _os_errors(path):
+            _place(staged)
+            _sync_folder(path.parent)
+    except BaseException as exc:
+        if not staged.placed:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):  # e.g. disk full while writing
+            with _os_errors(path):
+                raise
+        raise
+
+
+__all__ = ["OutputError", "atomic_output", "atomic_write", "check_target", "refuse_existing", "write_all"]

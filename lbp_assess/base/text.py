@@ -45,11 +45,17 @@ def shorten(text: object, limit: int = 80) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-_FORMULA_START = frozenset("=+-@\t\r")
+FORMULA_START = frozenset("=+-@\t\r")
 
 
 def spreadsheet(text: object) -> str:
     """A CSV cell a spreadsheet shows as text: one that would start a formula (=, +, -, @, tab,
     carriage return) gets a leading apostrophe, as OWASP recommends."""
     value = "" if text is None else str(text)
-    return "'" + value if value and value[0] in _FORMULA_START else value
+    return "'" + value if value and value[0] in FORMULA_START else value
+
+
+def csv_text(text: object) -> str:
+    """Text from an input as a CSV cell: control characters and bidirectional overrides shown
+    as escapes (line breaks kept: the CSV writer quotes them), and a formula start neutralised."""
+    return spreadsheet(plain("" if text is None else text, multiline=True))

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -34,6 +35,7 @@ MAX_FILE_BYTES = 1_000_000  # a case is a few KB; a vignette with notes ~10 KB
 MAX_NESTING = 32  # a case file nests 3 levels
 MAX_NODES = 20_000  # a full case file has ~150 nodes
 MAX_INT_DIGITS = 20  # a whole number in a case or rule file is an age, a count or a number of days
+NOT_FINITE = "not a finite number (.nan, .inf and numbers too large to hold are refused)"
 
 _BOOL_12 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _INT_12 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
@@ -80,7 +82,14 @@ def _yaml12(base: type) -> type:
             seen.add(key)
         return base.construct_mapping(loader, node, deep)
 
+    def construct_float(loader: Any, node: yaml.ScalarNode) -> float:
+        value = base.construct_yaml_float(loader, node)
+        if not math.isfinite(value):
+            raise yaml.constructor.ConstructorError(None, None, NOT_FINITE, node.start_mark)
+        return value
+
     Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
+    Loader.add_constructor("tag:yaml.org,2002:float", construct_float)
     Loader.construct_mapping = construct_mapping  # type: ignore[method-assign]
     return Loader
 
@@ -180,15 +189,25 @@ def read_regular_file(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> byte
 
 
 def decode(data: bytes, name: str, line: int | None = None) -> str:
+    """Bytes as UTF-8 text, strictly: NUL bytes, invalid UTF-8 and encoded surrogates (which
+    strict UTF-8 refuses) are a one-line error at the line and column where they are."""
     if b"\x00" in data:
-        raise _error(name, "binary data (NUL bytes), expected YAML or JSON text", line)
+        at = data.index(b"\x00")
+        raise _error(name, "binary data (NUL bytes), expected YAML or JSON text", *_where(data, at, line))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _error(
-            name, f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} cannot be decoded", line
-        ) from None
+        raise _error(name, f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded ({exc.reason})",
+                     *_where(data, exc.start, line)) from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def _where(data: bytes, offset: int, line: int | None) -> tuple[int | None, int | None]:
+    """(line, column) of a byte offset: 1-based, the column in characters of the valid text before it."""
+    before = data[:offset]
+    start = before.rfind(b"\n") + 1
+    col = len(before[start:].decode("utf-8", "replace")) + 1
+    return (line, col) if line is not None else (before.count(b"\n") + 1, col)
 
 
 def _error(name: str, message: str, line: int | None = None, col: int | None = None) -> InputError:
@@ -262,7 +281,12 @@ def load_yaml(text: str, name: str, *, fast: bool = True, checked: bool = True) 
             pass
         else:
             if checked:
-                check_size(data, name)
+                try:
+                    check_size(data, name)
+                except InputError as err:
+                    if NOT_FINITE not in str(err):
+                        raise
+                    return load_yaml_reference(text, name, fast=fast)  # raises, at the line and column
             return data
     return load_yaml_reference(text, name, fast=fast)
 
@@ -279,7 +303,7 @@ def load_yaml_reference(text: str, name: str, *, fast: bool = True) -> Any:
         mark = exc.problem_mark
         if str(exc.problem).startswith("duplicate key"):
             raise _error(name, f"{exc.problem}: each field may be given once", *_pos(mark)) from None
-        if str(exc.problem).startswith(("number too large", "a key must be")):
+        if str(exc.problem).startswith(("number too large", "a key must be", NOT_FINITE)):
             raise _error(name, str(exc.problem), *_pos(mark)) from None
         tag = re.search(r"tag '([^']*)'", str(exc.problem))
         what = f"YAML tag '{tag.group(1)}'" if tag else "YAML construct"
@@ -322,6 +346,8 @@ def check_size(data: Any, name: str, line: int | None = None) -> None:
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, list):
             stack.extend((v, depth + 1) for v in node)
+        elif type(node) is float and node - node != 0:  # inf or nan
+            raise _error(name, NOT_FINITE, line)
 
 
 class _Refused(ValueError):
@@ -365,7 +391,46 @@ def load_json(text: str, name: str, line: int | None = None) -> Any:
     except RecursionError:
         raise _error(name, "nesting is too deep; not a case file", line) from None
     check_size(data, name, line)
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_surrogates(data, text, name, line)
     return data
+
+
+#: A \u escape of a UTF-16 surrogate: JSON allows writing a lone one, which is not text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_surrogates(data: Any, text: str, name: str, line: int | None) -> None:
+    """Refuse a key or text holding a lone surrogate (a \\ud800 escape without its pair), at
+    the position of the escape: such a string cannot be written, shown or stored as UTF-8."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and _LONE_SURROGATE.search(node):
+            break
+    else:
+        return
+    paired_until = 0
+    for found in _SURROGATE_ESCAPE.finditer(text):
+        if found.start() < paired_until:
+            continue  # the second half of a pair
+        pair = text[found.start(): found.end() + 6]
+        try:
+            json.loads(f'"{pair}"').encode("utf-8")
+            paired_until = found.end() + 6
+        except (UnicodeEncodeError, ValueError):
+            before = text[:found.start()]
+            col = found.start() - before.rfind("\n")
+            where = (line, col) if line is not None else (before.count("\n") + 1, col)
+            raise _error(name, f"lone surrogate {found.group()}: not a character (a \\ud800-\\udfff escape "
+                               "must be half of a pair)", *where)
+    raise _error(name, "lone surrogate escape: not a character", line)
 
 
 def _located(text: str, name: str, line: int | None, message: str) -> InputError:

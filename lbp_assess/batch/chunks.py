@@ -8,7 +8,7 @@ import collections
 import gc
 import os
 from dataclasses import dataclass
-from typing import IO, Any, Iterable, Iterator, NamedTuple
+from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple
 
 import orjson
 
@@ -65,6 +65,7 @@ class ChunkResult:
     errors: list[Brief]
     briefs: list[Brief] | None = None
     rows: list[dict[str, Any]] | None = None  # for the table, drawn by the parent
+    digest: Any = None  # what a `Digest` made of the chunk's rows, in the worker (the audit's tallies)
 
     @property
     def cases(self) -> int:
@@ -76,19 +77,25 @@ def _brief(row: dict[str, Any], expected: dict[str, Any] | None) -> Brief:
                  tuple(row["rules_fired"] or ()), row["error"], expected)
 
 
-def score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str = "jsonl", detail: bool = False) -> ChunkResult:
+#: Run in the worker on each chunk's result rows, so that the parent receives a summary of them
+#: rather than every row: `digest(ruleset, chunk, rows)`. A module-level function (it is pickled).
+Digest = Callable[[RuleSet, Chunk, "list[dict[str, Any]]"], Any]
+
+
+def score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str = "jsonl", detail: bool = False,
+                digest: Digest | None = None) -> ChunkResult:
     # Scoring allocates many short-lived objects and makes no reference cycles: the
     # collector runs between chunks, not every few hundred allocations within one.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _score_chunk(ruleset, chunk, fmt, detail)
+        return _score_chunk(ruleset, chunk, fmt, detail, digest)
     finally:
         if collecting:
             gc.enable()
 
 
-def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool) -> ChunkResult:
+def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool, digest: Digest | None) -> ChunkResult:
     rows: list[dict[str, Any]] = []
     counts: dict[tuple[str, str], int] = {}
     errors: list[Brief] = []
@@ -103,7 +110,8 @@ def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool) -> Chun
         if briefs is not None:
             briefs.append(_brief(row, expected))
     data = b"" if fmt == "table" else format_rows(rows, fmt)
-    return ChunkResult(data, collections.Counter(counts), errors, briefs, rows if fmt == "table" else None)
+    return ChunkResult(data, collections.Counter(counts), errors, briefs, rows if fmt == "table" else None,
+                       digest(ruleset, chunk, rows) if digest is not None else None)
 
 
 def _scored(ruleset: RuleSet, chunk: Chunk) -> Iterable[Scored]:

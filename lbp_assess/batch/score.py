@@ -23,7 +23,7 @@ from ..base.yamlio import MAX_FILE_BYTES, check_size, decode, load_json, load_ya
 COLUMNS = (
     "id", "file", "classification", "urgency", "conditions", "alerts", "unscreened",
     "warnings", "rules_fired", "rules_version", "error",
-    "condition_tiers", "findings", "not_excluded", "follow_up_of",
+    "condition_tiers", "findings", "not_excluded", "follow_up_of", "assessed_on", "assessor",
 )
 
 
@@ -39,8 +39,11 @@ Scored = tuple[dict[str, Any], "dict[str, Any] | None"]  # (row, expected labels
 
 
 def with_follow_up(row: dict[str, Any], case: Any) -> dict[str, Any]:
-    """The row of a follow-up visit names the earlier case it follows (lbp-case/1 follow_up_of)."""
+    """What the row adds from the record: the earlier case a follow-up visit follows (lbp-case/1
+    follow_up_of), when the case was assessed and by whom (for the audit report, by date and assessor)."""
     row["follow_up_of"] = case.follow_up_of.id if case.follow_up_of is not None else None
+    row["assessed_on"] = case.assessed_on.isoformat() if case.assessed_on is not None else None
+    row["assessor"] = case.assessor
     return row
 
 

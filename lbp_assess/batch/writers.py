@@ -66,8 +66,30 @@ def _format_rows(rows: list[dict[str, Any]], fmt: str) -> bytes:
     if fmt == "json":
         return b",\n".join([orjson.dumps(row) for row in rows])
     if fmt == "csv":
-        return _csv_rows([[cell(row[c]) for c in COLUMNS] for row in rows]).encode()
+        from ..base.text import FORMULA_START
+
+        return _csv_rows([_csv_cells(row, FORMULA_START) for row in rows]).encode()
     raise ValueError(fmt)
+
+
+def _csv_cells(row: dict[str, Any], formula_start: frozenset[str]) -> list[str]:
+    """`[cell(row[c]) for c in COLUMNS]`, written out: the CSV's per-row hot path."""
+    cells = []
+    for value in map(row.__getitem__, COLUMNS):
+        kind = type(value)
+        if value is None:
+            cells.append("")
+            continue
+        if kind is str:
+            text = value
+        elif kind is list or kind is tuple:
+            text = ";".join(map(str, value))
+        elif kind is dict:
+            text = ";".join([f"{k}:{v}" for k, v in value.items()])
+        else:
+            text = flat(value)
+        cells.append("'" + text if text and text[0] in formula_start else text)
+    return cells
 
 
 def _csv_rows(rows: list[list[str]]) -> str:

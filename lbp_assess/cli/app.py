@@ -6,16 +6,17 @@ inside the commands, so `lbp-assess --version` and `--help` stay quick.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
 from .. import __version__
-from ..base.errors import ExitCode
+from ..base.errors import ExitCode, LbpError
 
 
 app = typer.Typer(
@@ -119,6 +120,95 @@ def score(
     if report.serious:
         err_line(f"--fail-on {report.fail_on}: reached by {len(report.serious)} case(s), first {report.serious[0]}")
     raise typer.Exit(report.exit_code())
+
+
+@app.command()
+def audit(
+    paths: List[str] = typer.Argument(..., help="What score reads: case files, directories (recursive), "
+                                               "JSON Lines, FHIR, or - for standard input."),
+    output: Path = typer.Option(..., "--output", "-o", help="The HTML report to write; every case goes beside "
+                                                          "it as a CSV file of the same name (NAME.csv).",
+                                dir_okay=False),
+    compare_rules: Optional[Path] = typer.Option(None, "--compare-rules", file_okay=False,
+                                                 help="Another rule set: list every case whose class, urgency or "
+                                                      "conditions it changes (all of them in NAME.changes.csv)."),
+    max_cases: int = typer.Option(1000, "--max-cases", min=1, help="Cases listed on the page, the most urgent "
+                                                                   "first (every case is in the CSV)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the report and its CSV files if they exist."),
+    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", min=1,
+                             help="Worker processes (default: the number of cores)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No closing summary on standard error."),
+    rules: Optional[Path] = RulesOption,
+) -> None:
+    """An audit report for clinical leads: one self-contained HTML page with charts, the case list
+    with each record note, provenance and (--compare-rules) what other rules would change.
+    Exit 0 all scored, 1 any input error (listed in the report)."""
+    from ..engine.ruleset.load import load_rules
+
+    try:
+        import matplotlib  # noqa: F401 - the charts
+    except ImportError:
+        raise LbpError("audit draws its charts with matplotlib, which is not installed: "
+                       "pip install 'lbp-assess[audit]'") from None
+    from ..batch.audit import add_notes, run
+    from ..batch.audit_page import render_page
+    from ..base.files import atomic_output, refuse_existing
+
+    if output.suffix.lower() == ".csv":
+        raise typer.BadParameter("the report is an HTML page; its CSV goes beside it", param_hint="--output")
+    if paths.count("-") > 1:
+        raise typer.BadParameter("standard input (-) can be given once")
+    csv_path = output.with_suffix(".csv")
+    changes_path = output.with_name(output.stem + ".changes.csv") if compare_rules is not None else None
+    for path in (output, csv_path, changes_path):
+        if path is not None:
+            refuse_existing(path, force)
+    ruleset = load_rules(rules)
+    if compare_rules is not None:
+        load_rules(compare_rules, questionnaire=False)  # its problems, before any scoring
+    stdin = sys.stdin.buffer if "-" in paths else None
+    progress, advance = _progress("auditing")
+    try:
+        with contextlib.ExitStack() as stack:
+            csv_out = stack.enter_context(atomic_output(csv_path, force=force, mode=0o600))
+            changes_out = (stack.enter_context(atomic_output(changes_path, force=force, mode=0o600))
+                           if changes_path is not None else None)
+            found = run(paths, ruleset, csv_out, jobs=jobs, stdin=stdin, limit=max_cases, compare=compare_rules,
+                        changes_out=changes_out, on_chunk=advance, on_error=err_line)
+            if progress is not None:
+                progress.stop()
+            add_notes(found, ruleset, found.entries)
+            page = render_page(found, csv_path.name, changes_path.name if changes_path else None)
+            with atomic_output(output, force=force, mode=0o600) as handle:
+                handle.write(page)
+    except KeyboardInterrupt:
+        err_line("interrupted")
+        raise typer.Exit(ExitCode.INTERRUPTED)
+    finally:
+        if progress is not None:
+            progress.stop()
+    t = found.tally
+    if not quiet:
+        err_line(f"audited {t.scored:,} of {t.cases:,} case(s), {t.error_count:,} error(s), in {found.seconds:.2f} s: "
+             f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB) and {csv_path}"
+             + (f"; {t.change_count:,} case(s) change under {compare_rules}, in {changes_path}"
+                if changes_path is not None else ""))
+    raise typer.Exit(ExitCode.FAILED if t.error_count else ExitCode.OK)
+
+
+def _progress(what: str) -> tuple[Any, Any]:
+    """A progress bar on a terminal (never in pipes, files or CI), and how to advance it by n cases."""
+    from .render import show_progress
+
+    if not show_progress():
+        return None, None
+    from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn(what), MofNCompleteColumn(), TimeElapsedColumn(),
+                        transient=True, redirect_stdout=False, redirect_stderr=False)
+    progress.start()
+    task = progress.add_task(what, total=None)
+    return progress, lambda n: progress.advance(task, n)
 
 
 class NoteFormat(str, Enum):

@@ -11,7 +11,7 @@ from rich import box
 from rich.console import Console, Group
 from rich.table import Table
 
-from ..base.text import markup, plain
+from ..base.text import markup
 from ..engine.words import describe_value
 from ..batch.writers import safe_text
 from ..engine.ruleset.model import RuleSet
@@ -97,7 +97,6 @@ def show_progress() -> bool:
 
 class ProgressBar:
     """A transient spinner with the count of cases scored, on standard error (batch.run's `progress`)."""
-
     def __init__(self) -> None:
         from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -244,7 +243,6 @@ def _score(value: Any) -> str:
 
 def report_table(summaries: list[StudentSummary], ruleset: RuleSet) -> Any:
     """Two tables that fit 80 columns: the totals per student, then accuracy per class."""
-
     totals = Table(title="Practice by student", header_style="bold", box=box.SIMPLE_HEAD)
     totals.add_column("student", overflow="fold")
     for column in ("cases", "class right", "urgency right", "red flags missed", "under triaged",
@@ -252,13 +250,13 @@ def report_table(summaries: list[StudentSummary], ruleset: RuleSet) -> Any:
         totals.add_column(column, justify="right", overflow="fold")
     for s in summaries:
         unasked = f"{s.red_flag_questions_not_asked} ({s.history_attempts})" if s.history_attempts else "-"
-        totals.add_row(plain(s.student), str(s.attempts), fraction(s.classification), fraction(s.urgency),
+        totals.add_row(markup(s.student), str(s.attempts), fraction(s.classification), fraction(s.urgency),
                        str(s.red_flags_missed), str(s.under_triaged), unasked)
     classes = classes_of(summaries, ruleset)
     by_class = Table(title="Classification right, by the case's class", header_style="bold", box=box.SIMPLE_HEAD)
     by_class.add_column("student", overflow="fold")
     for name in classes:
-        by_class.add_column(plain(class_name(ruleset, name)), justify="right", max_width=14)
+        by_class.add_column(markup(class_name(ruleset, name)), justify="right", max_width=14)
     for s in summaries:
-        by_class.add_row(plain(s.student), *(f"{p[0]}/{p[1]}" if (p := s.by_class.get(c)) else "-" for c in classes))
+        by_class.add_row(markup(s.student), *(f"{p[0]}/{p[1]}" if (p := s.by_class.get(c)) else "-" for c in classes))
     return Group(totals, by_class)

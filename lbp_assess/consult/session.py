@@ -31,7 +31,7 @@ import yaml
 from .. import __version__
 from ..inputs.cases import load_case
 from ..base.errors import InputError, NoTerminalError, OutputError, OutputExistsError
-from ..base.files import atomic_write, refuse_existing
+from ..base.files import check_target, write_all
 from . import followup
 from .followup import keep_earlier_answers
 from .interview import Interview
@@ -136,12 +136,15 @@ def output_paths(out_dir: Path, case_id: str) -> tuple[Path, Path]:
 
 def id_taken(session: Session, case_id: Any, force: bool) -> str | None:
     """Why `case_id` cannot be used here (its files exist and no --force), or None."""
-    if force or not isinstance(case_id, str):
+    if not isinstance(case_id, str):
         return None
-    existing = [p for p in output_paths(session.out_dir, case_id) if p.exists() or p.is_symlink()]
-    if existing:
-        return (f"{existing[0]}: already exists; use --force to overwrite (or choose another id, "
-                "or --out for another folder)")
+    for path in output_paths(session.out_dir, case_id):
+        try:
+            check_target(path, force)
+        except OutputExistsError as err:
+            hint = " (or choose another id, or --out for another folder)"
+            return f"{err}{hint}" if "symbolic link" in str(err) or "regular" in str(err) \
+                else f"{path}: already exists; use --force to overwrite{hint}"
     return None
 
 
@@ -242,15 +245,13 @@ def finish(session: Session, force: bool, today: dt.date | None = None) -> tuple
     kept = f"; your answers are kept in {session.draft}" if session.draft else ""
     try:
         for path in (case_path, note_path):
-            refuse_existing(path, force)
+            check_target(path, force)
         assessment = interview.ruleset.assess(case)
         note = build_note(case, assessment, interview.ruleset, today, previous=session.previous)
         with writing(session.out_dir):
             session.out_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-        with writing(case_path):
-            atomic_write(case_path, case_yaml(interview), force=force, mode=PRIVATE)
-        with writing(note_path):
-            atomic_write(note_path, render(note, "md"), force=force, mode=PRIVATE)
+        # Both files or neither: a failure (disk full) leaves nothing in the way of a retry.
+        write_all([(case_path, case_yaml(interview)), (note_path, render(note, "md"))], force=force, mode=PRIVATE)
     except (OutputExistsError, OutputError) as err:
         hint = " (resume with --resume, and --force or another --out)" if kept else ""
         raise type(err)(f"{err}{kept}{hint}", err.problems) from None

@@ -75,8 +75,14 @@ class _Reader:
                 raise self.fail((*path, "answer"), "is a group or display item; it takes no answer", link)
         else:
             raise self.fail((*path, "linkId"), f"unknown linkId `{link}`{did_you_mean(link, self.known())}")
-        if "item" in item and (link not in self.questions or self.questions[link].kind == "items"):
+        # Nested items, as the specification allows them: a group's items (item.item) and the items
+        # under an answer (answer.item). Every answer is read wherever a form put it, so a red flag
+        # is never dropped for its depth; each linkId is still answered once, and must be defined.
+        if "item" in item:
             self.items(item["item"], (*path, "item"))
+        for index, answer in enumerate(answers or []):
+            if isinstance(answer, dict) and "item" in answer:
+                self.items(answer["item"], (*path, "answer", index, "item"))
 
     def question(self, question: Question, answers: list[Any], path: tuple[Any, ...], has_answer: bool) -> None:
         if question.id in self.answers:
@@ -180,6 +186,7 @@ def read_response(data: dict[str, Any], name: str, text: str | None = None, line
     if canonical is not None and (not isinstance(canonical, str) or canonical.split("|")[0] != QUESTIONNAIRE_URL):
         raise reader.fail(("questionnaire",), f"answers {canonical!r}, not the lbp-assess Questionnaire "
                                               f"({QUESTIONNAIRE_URL})")
+    warning = _status(data, reader)
     reader.items(data.get("item", []), ("item",))
     answers = reader.result()
     if answers.get("id") is None:
@@ -190,7 +197,32 @@ def read_response(data: dict[str, Any], name: str, text: str | None = None, line
     data_ = case_data(q, {**answers, **settled}, assessed_on)
     if "authored" not in data:
         del data_["assessed_on"]
-    return validate_case(data_, name, None, line)
+    case = validate_case(data_, name, None, line)
+    if warning:
+        case._reading_warnings.append(warning)
+    return case
+
+
+#: QuestionnaireResponse.status: scored as final, scored with a warning, refused.
+FINAL_STATUSES = ("completed", "amended")
+UNFINISHED_STATUSES = ("in-progress", "stopped")
+
+
+def _status(data: dict[str, Any], reader: _Reader) -> str | None:
+    """A warning for a form saved before it was finished; an error for one entered in error."""
+    status = data.get("status")
+    if status in FINAL_STATUSES:
+        return None
+    if status in UNFINISHED_STATUSES:
+        return (f"fhir-status: the form is {status} (QuestionnaireResponse.status), not completed: answers may "
+                "be missing, and a question without an answer counts as unknown, never as no")
+    if status == "entered-in-error":
+        raise reader.fail(("status",), "status entered-in-error: this response was withdrawn as made in error; "
+                                       "it is not scored")
+    expected = ", ".join(FINAL_STATUSES + UNFINISHED_STATUSES)
+    if status is None:
+        raise reader.fail(("resourceType",), f"a QuestionnaireResponse needs a status (one of: {expected})")
+    raise reader.fail(("status",), f"unknown status {repr(status)[:40]}; expected one of: {expected}")
 
 
 def _authored(data: dict[str, Any], reader: _Reader) -> str | None:

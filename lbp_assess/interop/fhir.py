@@ -28,6 +28,7 @@ from .. import __version__
 from ..model import expr
 from ..model.case import Case
 from ..base.errors import InputError
+from ..base.yamlio import read_regular_file
 from ..engine.answers import answers_of, resolve
 from ..outputs.note import NoteLine, build_note
 from ..engine.questionnaire import Question
@@ -118,7 +119,7 @@ def questionnaire_version(ruleset: RuleSet) -> str:
     """The interview's version, with the rules' name, version and content hash, and a hash of the
     interview file: any change to either gives a new version."""
     q = ruleset.questionnaire
-    digest = hashlib.sha256((ruleset.directory / "interview.yaml").read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(read_regular_file(ruleset.directory / "interview.yaml")).hexdigest()[:12]
     m = ruleset.manifest
     return f"{q.version}+{m.name}.{m.version}.{ruleset.content_hash}.{digest}"  # type: ignore[union-attr]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
 import msgspec
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from ..base.errors import InputError, Location, Problem, did_you_mean
 from ..base.yamlio import Locator, refuse_duplicates
@@ -297,6 +297,13 @@ class Case(_Section):
     # Extension to lbp-case/1 (optional): the earlier visit this one follows (FollowUpOf).
     follow_up_of: Optional[FollowUpOf] = None
     expected: Optional[Expected] = None
+    # Not part of the case file: what its reader had to say about the source (a FHIR form saved
+    # in progress). Every assessment of the case lists them under `warnings`.
+    _reading_warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def reading_warnings(self) -> list[str]:
+        return self._reading_warnings
 
     def to_data(self) -> dict[str, Any]:
         """Plain data for writing a case file: unknown facts and empty sections left out."""

@@ -289,7 +289,7 @@ def _convert(node: ast.AST) -> Node:
         if not (isinstance(index, ast.Constant) and isinstance(index.value, int)
                 and not isinstance(index.value, bool)):
             raise ExprError("an index must be a whole number, e.g. psychosocial.start_back[8]", **pos)
-        return Index(_convert(node.value), index.value, **pos)
+        return Index(_convert(node.value), _number(index.value, pos), **pos)
     if isinstance(node, ast.IfExp):
         return IfElse(_convert(node.test), _convert(node.body), _convert(node.orelse), **pos)
     if isinstance(node, ast.Call):

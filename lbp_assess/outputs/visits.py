@@ -21,13 +21,13 @@ from typing import Any
 
 from ..model.case import CASE_SUFFIXES, Case
 from ..inputs.cases import parse_case
-from ..base.text import plain, spreadsheet
+from ..base.text import csv_text, plain
 from ..base.errors import InputError, Location, Problem
 from ..engine.answers import asked
 from ..engine.words import answer_words
 from ..engine.questionnaire import Question
 from ..engine.ruleset.model import Assessment, RuleSet
-from ..base.yamlio import MAX_FILE_BYTES, read_text
+from ..base.yamlio import read_regular_file, read_text
 
 
 #: The header line `assess` writes in every case file: which rules assessed it.
@@ -56,11 +56,7 @@ def file_hash(data: bytes) -> str:
 def read_visit(path: Path | str) -> Visit:
     """A case file as a visit: validated, hashed, with the rules version from its header."""
     name = str(path)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as err:
-        raise InputError.from_problems([Problem(Location(name), f"cannot read: {err.strerror or err}")]) from None
+    data = read_regular_file(path)  # a FIFO, device or folder is refused before reading; size capped
     text = read_text(name, data)
     found = _RULES_HEADER.search(text[:500])
     return Visit(parse_case(text, name), name, file_hash(data), found.group(1) if found else None)
@@ -94,7 +90,7 @@ def find_by_hash(folder: Path, case_id: str, recorded: str | None, skip: Path | 
                         key=lambda p: (not p.name.startswith(stem), p.name))
     for candidate in candidates:
         try:
-            if candidate.stat().st_size <= MAX_FILE_BYTES and file_hash(candidate.read_bytes()) == recorded:
+            if file_hash(read_regular_file(candidate)) == recorded:
                 return read_visit(candidate)
         except (OSError, InputError):
             continue
@@ -348,6 +344,6 @@ def series_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(SERIES_COLUMNS)
     for row in rows:
-        writer.writerow([spreadsheet("" if row[c] is None else ";".join(row[c]) if isinstance(row[c], list)
+        writer.writerow([csv_text("" if row[c] is None else ";".join(row[c]) if isinstance(row[c], list)
                                      else row[c]) for c in SERIES_COLUMNS])
     return buffer.getvalue()

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..base.text import plain, spreadsheet
+from ..base.text import csv_text, plain
 from ..base.errors import InputError
 from .practice import short_name
 from ..engine.ruleset.model import RuleSet
@@ -61,31 +61,68 @@ class StudentSummary:
         }
 
 
-def _is_record(data: Any) -> bool:
-    return (isinstance(data, dict) and isinstance(data.get("key"), dict) and isinstance(data.get("correct"), dict)
-            and isinstance(data["key"].get("classification"), str)
-            and all(k in data["correct"] for k in ("classification", "urgency")))
+#: A file of practice records may hold a term's attempts by a class: larger than a case file.
+MAX_RECORD_FILE_BYTES = 64 * 1024 * 1024
+_NAME = "lower_snake_case name"
+
+
+def _record_problem(data: Any) -> str | None:
+    """What is wrong with one parsed line as a practice record (None when it is one). Records are
+    data: every field read here must have the type practice --record writes."""
+    if not isinstance(data, dict):
+        return "expected a JSON object written by practice --record"
+    key, correct = data.get("key"), data.get("correct")
+    if not isinstance(key, dict) or not isinstance(correct, dict):
+        return "expected `key` and `correct` objects (a JSON line written by practice --record)"
+    if not isinstance(key.get("classification"), str) or not key["classification"]:
+        return "key.classification: expected a class name"
+    for name in ("classification", "urgency"):
+        if type(correct.get(name)) is not bool:
+            return f"correct.{name}: expected true or false, got {_shown(correct.get(name))}"
+    for name in ("missed_red_flag", "under_triage"):
+        if data.get(name) is not None and type(data[name]) is not bool:
+            return f"{name}: expected true, false or null, got {_shown(data[name])}"
+    for name in ("student", "mode"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            return f"{name}: expected text or null, got {_shown(data[name])}"
+    not_asked = data.get("red_flags_not_asked")
+    if not_asked is not None and not (isinstance(not_asked, list) and all(isinstance(q, str) for q in not_asked)):
+        return "red_flags_not_asked: expected a list of question ids or null"
+    return None
+
+
+def _shown(value: Any) -> str:
+    from ..base.text import shorten
+
+    return plain(shorten(repr(value), 40))
+
+
+def read_records(path: str) -> list[tuple[int, dict[str, Any]]]:
+    """The records of one `practice --record` file, with their line numbers, read as the project
+    reads every input: a regular file only (a FIFO, device or folder refused before reading), a
+    size cap, strict UTF-8, each line strict JSON (a key given twice, NaN and Infinity, lone
+    surrogates refused), each record checked field by field. Errors name `file:line`."""
+    from ..base.yamlio import decode, load_json, read_regular_file
+
+    data = read_regular_file(path, MAX_RECORD_FILE_BYTES)
+    records = []
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        text = decode(raw, path, number).rstrip("\r")
+        record = load_json(text, path, number)
+        problem = _record_problem(record)
+        if problem is not None:
+            raise InputError(f"{plain(path)}:{number}: not a practice record: {problem}")
+        records.append((number, record))
+    return records
 
 
 def summarise(paths: list[str]) -> list[StudentSummary]:
     """One summary per student (in the order first seen) over every line of every file."""
     students: dict[str, StudentSummary] = {}
     for path in paths:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                lines = list(handle)
-        except (OSError, UnicodeDecodeError) as err:
-            raise InputError(f"{plain(path)}: cannot read: {getattr(err, 'strerror', None) or err}") from None
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except ValueError:
-                data = None
-            if not _is_record(data):
-                raise InputError(f"{plain(path)}:{number}: not a practice record "
-                                 "(expected a JSON line written by practice --record)")
+        for _, data in read_records(path):
             name = str(data.get("student") or NO_NAME)
             students.setdefault(name, StudentSummary(name)).add(data)
     return list(students.values())
@@ -113,14 +150,14 @@ def to_csv(summaries: list[StudentSummary], ruleset: RuleSet) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["student", "attempts", "classification_right", "urgency_right",
-                     *(f"{c}_right_of" for c in classes), "red_flags_missed", "under_triaged",
+                     *(csv_text(f"{c}_right_of") for c in classes), "red_flags_missed", "under_triaged",
                      "history_attempts", "red_flag_questions_not_asked", "most_often_not_asked"])
     for s in summaries:
-        writer.writerow([spreadsheet(s.student), s.attempts, f"{s.classification[0]}/{s.classification[1]}",
+        writer.writerow([csv_text(s.student), s.attempts, f"{s.classification[0]}/{s.classification[1]}",
                          f"{s.urgency[0]}/{s.urgency[1]}",
                          *(f"{p[0]}/{p[1]}" if (p := s.by_class.get(c)) else "" for c in classes),
                          s.red_flags_missed, s.under_triaged, s.history_attempts, s.red_flag_questions_not_asked,
-                         " ".join(name for name, _ in s.not_asked.most_common(3))])
+                         csv_text(" ".join(name for name, _ in s.not_asked.most_common(3)))])
     return out.getvalue()
 
 

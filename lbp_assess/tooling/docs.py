@@ -98,6 +98,8 @@ RESULT_FIELDS = {
     "findings": "addition: musculoskeletal findings (e.g. `radicular_likely`)",
     "not_excluded": "addition: ids of rules that unknown answers kept from being decided (could not be excluded)",
     "follow_up_of": "addition: for a follow-up visit, the id of the case it follows (empty otherwise)",
+    "assessed_on": "addition: the case's `assessed_on` date, as YYYY-MM-DD (empty when not recorded)",
+    "assessor": "addition: the case's `assessor` (empty when not recorded)",
 }
 
 

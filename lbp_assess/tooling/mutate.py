@@ -42,7 +42,7 @@ from ..base.errors import InputError, Location
 from ..engine.ruleset.model import Rule, RuleSet, Summary
 from ..engine.ruleset.compile import compile_ruleset
 from ..engine.ruletests import RuleTest, compare, load_tests
-from ..base.yamlio import Locator, load_yaml
+from ..base.yamlio import Locator, load_yaml, read_text
 
 #: Parts of the result row, most telling first: a case is kept for the most telling difference.
 _GROUPS = (("classification", "urgency", "conditions"), ("alerts", "findings", "warnings", "unscreened"),
@@ -283,7 +283,7 @@ class _Places:
     def lines(self, file: str) -> list[str]:
         if file not in self._lines:
             try:
-                self._lines[file] = Path(file).read_text(encoding="utf-8").splitlines()
+                self._lines[file] = read_text(file).splitlines()
             except OSError:
                 self._lines[file] = []
         return self._lines[file]
@@ -436,14 +436,14 @@ def _manifest_file(rs: RuleSet) -> tuple[str, Locator]:
 
     name = str(rs.directory / MANIFEST)
     try:
-        return name, Locator(Path(name).read_text(encoding="utf-8"))
+        return name, Locator(read_text(name))
     except OSError:
         return name, Locator("")
 
 
 def _tier_place(rule: Rule) -> Location:
     try:
-        text = Path(rule.where.file).read_text(encoding="utf-8")
+        text = read_text(rule.where.file)
         entries = load_yaml(text, rule.where.file).get("rules", [])
     except (OSError, InputError, AttributeError):
         return rule.where

@@ -70,7 +70,7 @@ def test_report_refuses_a_line_that_is_not_a_record(cli, tmp_path):
     assert run.code == 1 and run.err.strip().count("\n") == 0
     assert f"{bad}:2: not a practice record" in run.err
     missing = cli("practice", "report", str(tmp_path / "nope.jsonl"))
-    assert missing.code == 1 and "nope.jsonl: cannot read" in missing.err
+    assert missing.code == 1 and "nope.jsonl: no such file" in missing.err
 
 
 def test_record_is_created_private_whatever_the_umask(cli, tmp_path):

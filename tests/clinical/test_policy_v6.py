@@ -68,6 +68,7 @@ def test_every_example_and_vignette_without_v6_facts_scores_as_under_v5(path):
     assert result(V6, data) == result(V5, data)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(cases())
 def test_generated_cases_without_v6_facts_score_as_under_v5(data):

@@ -21,6 +21,7 @@ from lbp_assess.consult import session as consultation
 from lbp_assess.inputs.cases import load_case, parse_case
 from lbp_assess.consult.interview import Interview
 from lbp_assess.engine.ruleset.load import load_rules
+from lbp_assess.base import files
 
 from helpers import EXAMPLES, RULES
 
@@ -65,16 +66,24 @@ def test_a_failed_write_at_the_end_keeps_the_draft_and_says_so(tmp_path, monkeyp
     session.autosave(session.interview)
     draft = session.draft
     assert draft is not None and draft.name.startswith("lbp-draft-radicular-l5-")
+    real_stage = files._stage
 
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "radicular-l5.case.yaml"))
+    def full(path, *args, **kwargs):
+        if path.name.endswith(".note.md"):  # the disk fills up after the case file was written
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_stage(path, *args, **kwargs)
 
-    monkeypatch.setattr(consultation, "atomic_write", full)
+    monkeypatch.setattr(files, "_stage", full)
     with pytest.raises(consultation.OutputError) as err:
         consultation.finish(session, force=False)
     message = str(err.value)
-    assert "No space left on device" in message and str(draft) in message and "--resume" in message
+    assert "No space left on device" in message and "radicular-l5.note.md" in message
+    assert str(draft) in message and "--resume" in message
     assert draft.exists()  # nothing lost
+    assert sorted(p.name for p in tmp_path.iterdir()) == [draft.name]  # no case without its note, no temp file
+    monkeypatch.setattr(files, "_stage", real_stage)
+    case_path, note_path, _ = consultation.finish(session, force=False)  # the same again, once there is room
+    assert case_path.exists() and note_path.exists() and not draft.exists()
 
 
 def test_an_existing_id_is_refused_before_any_question(cli, tmp_path):
@@ -200,6 +209,7 @@ def answer_values(question) -> st.SearchStrategy:
     return st.one_of(st.none(), text_answers(question.id.startswith("notes.")))
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.fixed_dictionaries({q.id: answer_values(q) for q in QUESTIONS}))
 def test_every_value_the_interview_records_reads_back(answers):

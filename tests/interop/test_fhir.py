@@ -186,6 +186,7 @@ def flow_answers(draw):
         del answers[skipped[0]]
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(answers=flow_answers())
 def test_enable_when_enables_exactly_what_the_interview_asks(answers):
@@ -374,6 +375,7 @@ def test_every_example_and_vignette_reads_back_the_same(path, tmp_path):
     assert_round_trip(load_case(path), tmp_path)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(data=cases(), unsure=st.sets(st.sampled_from(sorted(FACTS)), max_size=12))
 def test_every_generated_case_reads_back_the_same(data, unsure, tmp_path_factory):
@@ -461,9 +463,12 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 200) | st.floats
 
 
 @settings(max_examples=300, deadline=None)
-@given(body=JSON, authored=st.none() | st.text(max_size=12))
-def test_any_malformed_response_is_an_input_error_never_a_crash(body, authored):
+@given(body=JSON, authored=st.none() | st.text(max_size=12),
+       status=st.sampled_from(["completed", "in-progress", "entered-in-error", None, 1]))
+def test_any_malformed_response_is_an_input_error_never_a_crash(body, authored, status):
     data = {"resourceType": "QuestionnaireResponse", "item": body}
+    if status is not None:
+        data["status"] = status
     if authored is not None:
         data["authored"] = authored
     try:

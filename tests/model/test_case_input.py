@@ -87,12 +87,12 @@ def test_python_tag_is_refused_and_never_executed(tmp_path):
 
 def test_non_utf8_bytes(tmp_path):
     message = error_of(write(tmp_path, "latin.yaml", "format: lbp-case/1\nid: caf\xe9\n".encode("latin-1")))
-    assert "latin.yaml: not UTF-8 text: byte 0xe9 at offset 26 cannot be decoded" in message
+    assert "latin.yaml:2:8: not UTF-8 text: byte 0xe9 cannot be decoded" in message
 
 
 def test_binary_data(tmp_path):
     message = error_of(write(tmp_path, "blob.yaml", bytes(range(256))))
-    assert "blob.yaml: binary data (NUL bytes), expected YAML or JSON text" in message
+    assert "blob.yaml:1:1: binary data (NUL bytes), expected YAML or JSON text" in message
 
 
 def test_file_over_the_size_limit(tmp_path):

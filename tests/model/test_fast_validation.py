@@ -28,6 +28,7 @@ def precise(data):
         return None
 
 
+@pytest.mark.slow
 @settings(SETTINGS, max_examples=300)
 @given(cases())
 def test_valid_cases_give_the_same_row_both_ways(data):

@@ -66,3 +66,9 @@ def test_no_import_cycle():
             if target.startswith("lbp_assess.") and target != module:
                 graph.setdefault(module, set()).add(target)
     graphlib.TopologicalSorter(graph).prepare()  # raises CycleError naming the cycle
+
+
+def test_the_public_names_resolve_lazily():
+    import lbp_assess
+
+    assert all(getattr(lbp_assess, name).__name__ == name for name in lbp_assess.__all__)

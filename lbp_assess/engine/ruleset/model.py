@@ -119,7 +119,10 @@ class RuleSet:
         return found
 
     def assess(self, case: Case) -> "Assessment":
-        return self.assess_facts(facts_of(case), case.id)
+        a = self.assess_facts(facts_of(case), case.id)
+        if case.reading_warnings:  # e.g. a FHIR form saved in progress: said wherever the result is shown
+            a.warnings = [*a.warnings, *case.reading_warnings]
+        return a
 
     def assess_facts(self, facts: dict[str, Any], case_id: str = "") -> "Assessment":
         summary = self.evaluate(facts)

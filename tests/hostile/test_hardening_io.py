@@ -1,0 +1,248 @@
+"""Issue 21, items 1 and 2: one reader for every input, one writer for every output.
+
+Whatever a command reads - case files, the previous visit, practice records, rule files -
+a FIFO, a device or a folder is refused before anything is read (never a hang); text is
+strict UTF-8 with located errors; JSON refuses a key given twice, NaN and lone surrogates.
+Whatever a command writes is refused when its last component is a symbolic link or not
+a regular file, even with --force, and appears whole or not at all.
+
+Commands that could hang run in a subprocess with a timeout, so a regression fails the
+test instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import EXAMPLES, RULES
+
+FOLLOW_UP = EXAMPLES / "follow-up" / "improving-radicular"
+FIRST, SECOND = FOLLOW_UP / "fu-radicular.case.yaml", FOLLOW_UP / "fu-radicular-2026-12-05.case.yaml"
+RADICULAR = EXAMPLES / "cases" / "radicular-l5.yaml"
+
+
+def lbp(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lbp_assess", *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=timeout, cwd=cwd)
+
+
+def one_line(run: subprocess.CompletedProcess[str]) -> str:
+    assert run.returncode == 1, (run.returncode, run.stderr)
+    assert "Traceback" not in run.stderr and run.stderr.strip().count("\n") == 0, run.stderr
+    return run.stderr.strip()
+
+
+# --------------------------------------------------------------------------- reading: no hang on a FIFO
+
+
+@pytest.fixture
+def fifo(tmp_path) -> Path:
+    path = tmp_path / "visit.case.yaml"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    lambda f: ("compare", str(FIRST), str(f)),
+    lambda f: ("compare", str(f), str(SECOND)),
+    lambda f: ("compare", "--series", str(f), str(SECOND), "-f", "json"),
+    lambda f: ("note", str(SECOND), "--previous", str(f)),
+    lambda f: ("assess", "--follow-up", str(f), "--answers", str(SECOND), "--out", str(f.parent / "out")),
+    lambda f: ("practice", "report", str(f)),
+    lambda f: ("score", str(f), "-f", "jsonl"),
+    lambda f: ("export", str(f)),
+], ids=["compare-new", "compare-old", "series", "note-previous", "assess-follow-up", "practice-report", "score",
+        "export"])
+def test_a_fifo_is_refused_before_reading_never_waited_on(fifo, command):
+    run = lbp(*command(fifo), timeout=30)
+    if command(fifo)[0] == "score":  # a batch goes on: the FIFO is an error row
+        assert run.returncode == 1 and "is a device, pipe or socket" in run.stdout
+        return
+    assert "visit.case.yaml: is a device, pipe or socket, expected a regular file" in one_line(run)
+
+
+def test_a_series_folder_holding_a_fifo_is_not_waited_on(tmp_path):
+    shutil.copy(FIRST, tmp_path)
+    os.mkfifo(tmp_path / "late.case.yaml")
+    run = lbp("compare", "--series", str(tmp_path), "-f", "json", timeout=30)
+    assert run.returncode == 0 and [row["id"] for row in json.loads(run.stdout)] == ["fu-radicular"]
+
+
+def test_a_rule_file_that_is_a_fifo_is_refused(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    (rules / "red_flags.yaml").unlink()
+    os.mkfifo(rules / "red_flags.yaml")
+    run = lbp("rules", "check", str(rules), timeout=30)
+    assert run.returncode == 1 and "red_flags.yaml" in run.stdout + run.stderr
+    assert "device, pipe or socket" in run.stdout + run.stderr
+
+
+def test_a_directory_and_a_device_are_refused_as_inputs(tmp_path):
+    assert "is a directory" in one_line(lbp("compare", str(FIRST), str(tmp_path)))
+    assert "is a device, pipe or socket" in one_line(lbp("practice", "report", os.devnull))
+
+
+def test_an_oversized_previous_visit_is_refused(tmp_path):
+    big = tmp_path / "big.case.yaml"
+    big.write_bytes(FIRST.read_bytes() + b"#" * 1_100_000 + b"\n")
+    assert "case and rule files are limited to" in one_line(lbp("compare", str(big), str(SECOND)))
+
+
+# --------------------------------------------------------------------------- reading: strict text and JSON
+
+
+def test_invalid_utf8_is_located_by_line_and_column(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"format: lbp-case/1\nid: ab\xed\xa0\x80\n")  # an encoded surrogate: not UTF-8
+    assert f"{bad}:2:7: not UTF-8 text: byte 0xed" in one_line(lbp("note", str(bad)))
+
+
+def test_a_lone_surrogate_escape_is_located_in_every_reader(tmp_path):
+    case = tmp_path / "s.json"
+    case.write_text('{"format": "lbp-case/1", "id": "x", "notes": {"pmh": "a\\udc00"}}')
+    assert f"{case}:1:56: lone surrogate \\udc00" in one_line(lbp("explain", str(case)))
+    paired = tmp_path / "p.json"  # a proper pair is a character, and reads
+    paired.write_text('{"format": "lbp-case/1", "id": "x", "notes": {"pmh": "a \\ud83d\\ude00"}}')
+    assert lbp("note", str(paired)).returncode == 0
+
+
+PRACTICE = {"student": "Ada", "case": "v10", "mode": "vignette", "key": {"classification": "radicular"},
+            "correct": {"classification": True, "urgency": True}, "missed_red_flag": False}
+
+
+@pytest.mark.parametrize("line,expected", [
+    ('{"student": "Ada", "student": "Eve", "key": {"classification": "radicular"}, '
+     '"correct": {"classification": true, "urgency": true}}', ":1: duplicate key 'student'"),
+    ('{"key": {"classification": "radicular"}, "correct": {"classification": NaN, "urgency": true}}',
+     ":1: NaN is not a JSON number"),
+    ('{"key": {"classification": "radicular"}, "correct": {"classification": 1, "urgency": true}}',
+     ":1: not a practice record: correct.classification: expected true or false"),
+    ('{"student": "\\ud800", "key": {"classification": "x"}, "correct": {"classification": true, "urgency": true}}',
+     ":1:14: lone surrogate \\ud800"),
+    ('{"student": ["Ada"], "key": {"classification": "x"}, "correct": {"classification": true, "urgency": true}}',
+     ":1: not a practice record: student: expected text or null"),
+])
+def test_practice_records_are_read_strictly(tmp_path, line, expected):
+    records = tmp_path / "attempts.jsonl"
+    records.write_text(json.dumps(PRACTICE) + "\n" + line + "\n")
+    for fmt in ("table", "json", "csv"):
+        message = one_line(lbp("practice", "report", str(records), "-f", fmt))
+        assert message.startswith(f"lbp-assess: {records}:2") and expected[2:] in message, message
+
+
+def test_practice_records_are_shown_as_data_never_as_markup_or_formulas(tmp_path):
+    records = tmp_path / "attempts.jsonl"
+    hostile = {**PRACTICE, "student": "[link=https://evil.example]Ada[/link] \x1b]8;;x\x07",
+               "key": {"classification": "=HYPERLINK(\"x\")"}}
+    records.write_text(json.dumps(hostile) + "\n")
+    table = lbp("practice", "report", str(records), "-f", "table")
+    assert table.returncode == 0 and "\x1b" not in table.stdout and "\x07" not in table.stdout
+    assert "[link=https://evil.example]Ada[/link]" in table.stdout.replace("\n", "").replace(" ", "") or \
+        "[link=https://evil.example]" in table.stdout
+    assert "\\x1b]8;;x\\x07" in table.stdout.replace("\n", "").replace(" ", "")
+    csv_run = lbp("practice", "report", str(records), "-f", "csv")
+    assert csv_run.returncode == 0 and "\x1b" not in csv_run.stdout
+    header, row = csv_run.stdout.splitlines()
+    assert "'=HYPERLINK" in header and row.startswith("[link=https://evil.example]Ada[/link] \\x1b]8;;x\\x07,")
+
+
+# --------------------------------------------------------------------------- rules: huge numbers
+
+
+def test_a_huge_hexadecimal_index_in_a_rule_is_an_error_not_a_crash(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    text = (rules / "red_flags.yaml").read_text()
+    huge = "0x" + "f" * 5000
+    old = "systemic.weight_loss and patient.age >= 60"
+    assert old in text
+    (rules / "red_flags.yaml").write_text(text.replace(old, f"systemic.weight_loss and "
+                                                           f"psychosocial.start_back[{huge}] == 1", 1))
+    for command in (("rules", "check", str(rules)), ("rules", "test", str(rules)), ("rules", "doc", str(rules))):
+        run = lbp(*command)
+        assert run.returncode == 1 and "number out of range" in run.stdout + run.stderr, run.stderr[-300:]
+        assert "internal error" not in run.stderr
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@pytest.fixture
+def planted(tmp_path) -> tuple[Path, Path]:
+    """A symbolic link planted where an output will go, pointing at a file elsewhere."""
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not yours")
+    link = tmp_path / "out" / "result"
+    link.parent.mkdir()
+    link.symlink_to(elsewhere)
+    return link, elsewhere
+
+
+OUTPUT_COMMANDS = {
+    "note": lambda o: ("note", str(RADICULAR), "-o", str(o)),
+    "export": lambda o: ("export", str(RADICULAR), "-o", str(o)),
+    "score": lambda o: ("score", str(RADICULAR), "-o", str(o)),
+    "schema": lambda o: ("schema", "-o", str(o)),
+    "rules-doc": lambda o: ("rules", "doc", "-o", str(o)),
+    "questionnaire": lambda o: ("questionnaire", "-o", str(o)),
+}
+
+
+@pytest.mark.parametrize("name", OUTPUT_COMMANDS)
+def test_no_output_is_written_through_a_planted_link_even_with_force(planted, name):
+    link, elsewhere = planted
+    for force in ((), ("--force",)):
+        message = one_line(lbp(*OUTPUT_COMMANDS[name](link), *force))
+        assert f"{link}: is a symbolic link; refusing to write through it" in message
+        assert elsewhere.read_text() == "not yours" and link.is_symlink()
+    assert sorted(p.name for p in link.parent.iterdir()) == ["result"]  # no temporary file left
+
+
+@pytest.mark.parametrize("name", OUTPUT_COMMANDS)
+def test_no_output_is_written_into_a_fifo_even_with_force(tmp_path, name):
+    fifo = tmp_path / "result"
+    os.mkfifo(fifo)
+    message = one_line(lbp(*OUTPUT_COMMANDS[name](fifo), "--force", timeout=30))
+    assert "is not a regular file" in message and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+@pytest.mark.parametrize("name", OUTPUT_COMMANDS)
+def test_force_replaces_a_regular_file_and_nothing_else(tmp_path, name):
+    out = tmp_path / "result"
+    out.write_text("old")
+    assert "already exists; use --force" in one_line(lbp(*OUTPUT_COMMANDS[name](out)))
+    assert out.read_text() == "old"
+    run = lbp(*OUTPUT_COMMANDS[name](out), "--force")
+    assert run.returncode == 0, run.stderr
+    assert out.read_text() != "old" and not out.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]
+
+
+def test_assess_refuses_a_link_to_a_fifo_where_the_case_goes_and_says_nothing_was_saved(tmp_path):
+    out = tmp_path / "notes"
+    out.mkdir()
+    os.mkfifo(tmp_path / "trap")
+    (out / "radicular-l5.case.yaml").symlink_to(tmp_path / "trap")
+    for force in ((), ("--force",)):
+        run = lbp("assess", "--answers", str(RADICULAR), "--out", str(out), *force, timeout=60)
+        assert run.returncode == 1, run.stderr
+        assert "radicular-l5.case.yaml: is a symbolic link" in run.stderr and "saved" not in run.stderr
+        assert not (out / "radicular-l5.note.md").exists()
+        assert stat.S_ISFIFO(os.stat(tmp_path / "trap").st_mode)
+
+
+def test_assess_writes_the_case_and_its_note_together(tmp_path):
+    out = tmp_path / "notes"
+    run = lbp("assess", "--answers", str(RADICULAR), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["radicular-l5.case.yaml", "radicular-l5.note.md"]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in out.iterdir())
