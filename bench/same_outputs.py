@@ -12,7 +12,8 @@ What it records (standard output, standard error and exit status of each command
 * `export` of three cases, with the run's timestamp replaced by a fixed one;
 * `questionnaire`, `schema`, `rules doc`, `rules check`, `rules test`.
 
-Only the speed in `score`'s closing summary on standard error is left out of the comparison.
+Left out of the comparison: the speed in `score`'s closing summary on standard error, and the
+folder of the checkout (record in one worktree, compare in another).
 
 The generated corpus is written into DIR by `record` (cases from bench/bench.py's generator) and
 read back by `compare`, so both runs score the very same files whatever the code now generates.
@@ -77,8 +78,10 @@ def _run(args: list[str]) -> bytes:
             + b"\n--- stderr\n" + done.stderr)
 
 
-def _timeless(out: bytes) -> bytes:
-    """The output with the run's speed left out (`score`'s summary: "in 0.02 s (829 cases/s)")."""
+def _same(out: bytes, repo: str) -> bytes:
+    """The output as compared: the run's speed (`score`'s summary: "in 0.02 s (829 cases/s)") and
+    the folder of the checkout it ran in (`rules check` names the rules folder) left out."""
+    out = out.replace(repo.encode(), b"<repository>")
     return re.sub(rb"in [0-9.]+ s \([0-9,]+ cases/s\)", b"in - s (- cases/s)", out)
 
 
@@ -108,10 +111,12 @@ def main() -> int:
         if where.exists():
             shutil.rmtree(where)
         _corpus(corpus)
+        (where / "repository.txt").write_text(str(REPO))
     elif not corpus.is_dir():
         print(f"{where}: no recording here; run `record` first", file=sys.stderr)
         return 2
     differ = []
+    recorded_in = (where / "repository.txt").read_text() if (where / "repository.txt").is_file() else str(REPO)
     commands = _commands(corpus)
     for name, command in commands.items():
         out = _run(command)
@@ -119,7 +124,7 @@ def main() -> int:
         if args.mode == "record":
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(out)
-        elif not path.is_file() or _timeless(path.read_bytes()) != _timeless(out):
+        elif not path.is_file() or _same(path.read_bytes(), recorded_in) != _same(out, str(REPO)):
             differ.append(name)
             print(f"DIFFERS: {name}  ({' '.join(command)})")
     if args.mode == "record":
