@@ -66,3 +66,11 @@ def cli(capsys, monkeypatch):
         return Run(code, captured.out, captured.err)
 
     return run
+
+
+# The safety case's evidence check: how every test of the run ended (tests/evidence.py).
+from evidence import (  # noqa: E402,F401
+    pytest_collection_modifyitems,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+)

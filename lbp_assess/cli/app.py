@@ -372,16 +372,32 @@ def practice(
     student: Optional[str] = typer.Option(None, "--student", help="Your name, written in every --record line."),
     history_taking: bool = typer.Option(False, "--interview", help="Take the history yourself: choose the "
                                                                    "questions, the case answers."),
+    again: Optional[Path] = typer.Option(None, "--again", help="Practise again the vignettes this --record "
+                                                               "file shows you got wrong or under-triaged, most "
+                                                               "recent mistakes first (with --student: yours).",
+                                         dir_okay=False),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Practise clinical reasoning on vignettes, with feedback from the rules (lbp-assess practice [PATH...])."""
+    """Practise clinical reasoning on vignettes, with feedback from the rules (lbp-assess practice [PATH...]).
+
+    Answer with the digit keys (nothing is preselected); the verdict stays until you move on."""
     from ..teach import practice as p
     from ..base.errors import NoTerminalError
     from ..engine.ruleset.load import load_rules
 
     ruleset = load_rules(rules)
     cases = p.load_exercise_cases(paths or [str(p.default_vignettes())], need_vignette=not history_taking)
-    chosen = p.choose_cases(cases, ruleset, count, seed, topic.value if topic else None)
+    if again is not None:
+        cases, problems = p.cases_to_practise_again([str(again)], cases, ruleset, student)
+        for problem in problems:
+            err_line(problem)
+        if not cases:
+            typer.echo(f"Nothing to practise again: no mistakes in {again} that are not already put right"
+                       + (f" for {student}" if student else "") + ".")
+            return
+        chosen = cases[:count] if count else cases  # in order: the most recent mistake first
+    else:
+        chosen = p.choose_cases(cases, ruleset, count, seed, topic.value if topic else None)
     handle = p.open_record(record) if record else None  # appended, never overwritten
     try:
         if not sys.stdin.isatty():
@@ -408,27 +424,51 @@ class ReportFormat(str, Enum):
     csv = "csv"
 
 
+class ReportView(str, Enum):
+    students = "students"
+    attempts = "attempts"
+    cases = "cases"
+
+
 @practice_app.command("report")
 def practice_report(
     files: List[Path] = typer.Argument(..., help="Files written by practice --record.", dir_okay=False),
+    view: ReportView = typer.Option(ReportView.students, "--view", help="students (totals per student) | "
+                                                                       "attempts (one row per attempt) | cases "
+                                                                       "(which vignettes are got wrong)"),
     fmt: Optional[ReportFormat] = typer.Option(None, "--format", "-f", help="table (default on a terminal) | "
                                                                            "json | csv"),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Summarise practice records per student: attempts, accuracy per class and for urgency, red flags."""
+    """Practice records for tutors: per student, per attempt or per case; under-triage stands out.
+
+    A line that is not a usable record is named (file:line) on standard error and left out; the
+    rest is reported, and the exit status is then 1."""
     from ..teach import practice_report as report
-    from .render import report_table
     from ..engine.ruleset.load import load_rules
+    from .render import attempts_table, cases_table, report_table
 
     ruleset = load_rules(rules, questionnaire=False)
-    summaries = report.summarise([str(f) for f in files])
+    records, problems = report.read_records([str(f) for f in files], ruleset)
     chosen = (fmt.value if fmt else None) or ("table" if sys.stdout.isatty() else "json")
+    if view is ReportView.students:
+        summaries = report.summarise_records(records)
+        out: Any = {"table": lambda: report_table(summaries, ruleset), "json": lambda: report.to_json(summaries),
+                    "csv": lambda: report.to_csv(summaries, ruleset)}[chosen]()
+    else:
+        rows = (report.attempt_rows if view is ReportView.attempts else report.case_rows)(records, ruleset)
+        out = {"table": lambda: (attempts_table if view is ReportView.attempts else cases_table)(rows),
+               "json": lambda: report.rows_json(rows), "csv": lambda: report.rows_csv(rows)}[chosen]()
     if chosen == "table":
         from rich.console import Console
 
-        Console(highlight=False).print(report_table(summaries, ruleset))
+        Console(highlight=False).print(out)
     else:
-        typer.echo(report.to_json(summaries) if chosen == "json" else report.to_csv(summaries, ruleset), nl=False)
+        typer.echo(out, nl=False)
+    for problem in problems:
+        err_line(problem)
+    if problems:
+        raise typer.Exit(ExitCode.FAILED)
 
 
 class CompareFormat(str, Enum):
@@ -492,10 +532,14 @@ class ExplainFormat(str, Enum):
 def explain(
     case: Path = typer.Argument(..., help="A case file.", dir_okay=False),
     fmt: ExplainFormat = typer.Option(ExplainFormat.tree, "--format", "-f", help="tree | json"),
-    brief: bool = typer.Option(False, "--brief", help="Leave out the rules that did not fire."),
+    brief: bool = typer.Option(True, "--brief/--full", help="--brief (the default): the three-line summary, "
+                                                           "the rules that fired with their action and every "
+                                                           "feature that made them fire, the most urgent changes. "
+                                                           "--full: every rule, its source, and every change."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Why the case got its class: every rule by layer, and what single answer would change it."""
+    """Why the case got its class and urgency, what to do and by when, what to ask next, and what
+    single answer would change it (the complete list in --full and --format json)."""
     from ..inputs.cases import load_case
     from ..outputs.explain import explanation, to_json
     from .render import render_tree
@@ -621,6 +665,26 @@ def rules_test(directory: Optional[Path] = RulesArgument,
         typer.echo("\n".join(plain(line) for line in report_lines(report)))
         failed = report.distinguishing
     if failed:
+        raise typer.Exit(ExitCode.FAILED)
+
+
+@rules_app.command("validate")
+def rules_validate(directory: Optional[Path] = RulesArgument,
+                   cases: Optional[List[Path]] = typer.Option(
+                       None, "--cases", file_okay=False, help="A folder of case files with agreed labels (repeat "
+                       "for several; default: the shipped vignettes, and the example cases in a source checkout)."),
+                   mutate: bool = typer.Option(False, "--mutate", help="Also measure the mutation score of the "
+                                               "rule tests (about 20 s).")) -> None:
+    """Clinical validation evidence for a rule set: agreement with the agreed cases, red-flag sensitivity,
+    over-triage on the benign probe bank, and (with --mutate) the mutation score. Exit 1 if any misses its target."""
+    from ..base.text import plain
+    from ..engine.ruleset.load import default_rules_dir, load_rules
+    from ..tooling.validation import default_case_dirs, measure, problems, report_lines
+
+    target = directory or default_rules_dir()
+    result = measure(load_rules(target), target, list(cases) if cases else default_case_dirs(), mutation=mutate)
+    typer.echo("\n".join(plain(line) for line in report_lines(result)))
+    if problems(result):
         raise typer.Exit(ExitCode.FAILED)
 
 

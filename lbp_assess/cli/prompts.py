@@ -234,7 +234,9 @@ class TerminalPrompter:
 
     # ------------------------------------------------------------------ practice mode
 
-    def show(self, title: str, lines: list[str]) -> None:
+    def show(self, title: str, lines: list[str], clear: bool = False) -> None:
+        if clear:
+            self.console.clear()
         self.console.print(Panel("\n".join(lines), title=title, title_align="left", border_style="cyan"))
 
     def choose_many(self, text: str, choices: list[tuple[Any, str]]) -> list[Any]:
@@ -243,7 +245,10 @@ class TerminalPrompter:
             instruction="(space to tick, enter when done)",
         ).unsafe_ask()
 
-    # ---- practice paging (helper practice)
+    def choose(self, text: str, choices: list[tuple[Any, str]]) -> Any:
+        """One answer, nothing preselected: a digit key chooses (or the arrows, then Enter).
+        Enter with nothing chosen asks again; a second Enter passes (PASS: no answer, never right)."""
+        return neutral_select(text, [Option(label, value, key) for (value, label), key in zip(choices, CHOICE_KEYS)])
 
     def menu(self, text: str, choices: list[tuple[Any, str]], start: Any = None, erase: bool = False) -> Any:
         """One choice; the pointer starts on `start` (else the first); with `erase` the menu
@@ -255,12 +260,13 @@ class TerminalPrompter:
 
     def note(self, text: str) -> None:
         """One indented line of rich markup whose wrapped lines keep the indent."""
-        from rich.padding import Padding
-
         self.console.print(Padding(text, (0, 0, 0, 2)))
 
     def show_list(self, title: str, lines: list[str]) -> None:
         """Like `show`, but a line starting "  • " is a list item whose wrapped lines stay indented."""
+        self.console.print(self._list_panel(title, lines))
+
+    def _list_panel(self, title: str, lines: list[str]) -> Panel:
         from rich.console import Group
 
         parts: list[Any] = []
@@ -273,7 +279,56 @@ class TerminalPrompter:
                 parts.append(item)
             else:
                 parts.append(line)
-        self.console.print(Panel(Group(*parts), title=title, title_align="left", border_style="cyan"))
+        return Panel(Group(*parts), title=title, title_align="left", border_style="cyan")
+
+    def verdict(self, title: str, lines: list[str], detail: list[str], last: bool = False) -> str:
+        """The verdict at the top of a clear screen; it stays until the student moves on.
+        `d` pages through the detail (a screen at a time) and comes back to the verdict.
+        Returns "next" or "stop"."""
+        nxt = "see the scorecard" if last else "next case"
+        shown = self._rendered(self._list_panel(title, lines))
+        room = max(5, self.console.size.height - 1)  # the move-on line below it
+        if len(shown) > room:  # never scrolls away: what does not fit is the detail's first page
+            detail = lines + detail
+            shown = shown[:room - 2] + [self._rendered(f"[dim]… more in the detail (d)[/dim]")[0], shown[-1]]
+        while True:
+            self.console.clear()
+            for line in shown:
+                self.console.print(line, soft_wrap=True, crop=False)
+            key = key_prompt(f"Enter {nxt} · d detail (how the rules reasoned) · q stop",
+                             {"\r": "next", "d": "detail", "q": "stop", " ": "next"})
+            if key != "detail":
+                return key
+            self.page(f"{title}: detail", detail)
+
+    def page(self, title: str, lines: list[str]) -> None:
+        """Lines shown a screen at a time: Enter or space for more, q back."""
+        rendered = self._rendered(self._list_panel(title, lines))
+        height = max(5, self.console.size.height - 2)
+        pages = [rendered[i:i + height] for i in range(0, len(rendered), height)] or [[]]
+        for number, page in enumerate(pages, 1):
+            self.console.clear()
+            for line in page:
+                self.console.print(line, soft_wrap=True, crop=False)
+            more = number < len(pages)
+            hint = (f"Page {number} of {len(pages)} · Enter more · q back to the verdict" if more else
+                    f"Page {number} of {len(pages)} · Enter back to the verdict")
+            if key_prompt(hint, {"\r": "more", " ": "more", "q": "back"}) == "back":
+                return
+
+    def _rendered(self, renderable: Any) -> list[Any]:
+        """A renderable as its lines at this terminal's width (rich Text, styles kept)."""
+        from rich.text import Text
+
+        options = self.console.options
+        out = []
+        for segments in self.console.render_lines(renderable, options, pad=False):
+            line = Text()
+            for segment in segments:
+                if not segment.control:
+                    line.append(segment.text, segment.style)
+            out.append(line)
+        return out
 
 # --------------------------------------------------------------------------- the prompts
 
@@ -312,6 +367,79 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
     bindings.add(Keys.Up, eager=True)(lambda event: ic.select_previous())
     bindings.add(Keys.ControlM, eager=True)(lambda event: answer(event, ic.pointed_at))
     return _run(ic, tokens, bindings)
+
+
+PASS = "__pass__"
+
+
+def neutral_select(message: str, options: Sequence[Option], qmark: str = "›") -> Any:
+    """Pick one option with nothing preselected: its key answers at once; the arrows move a pointer
+    that starts on nothing, and Enter takes it. Enter with nothing pointed at says how to choose;
+    Enter again passes (PASS). So a run of Enters never picks an answer."""
+    choices = [Choice(o.title, o.value, shortcut_key=o.key) for o in options]
+    ic = InquirerControl(choices, None, use_indicator=False, use_shortcuts=True)
+    ic.pointed_at = -1  # nothing pointed at: no line is highlighted
+    keys = [o.key for o in options if o.key]
+    hint = f"({_key_range(keys)} to choose)"
+    nothing = f"Nothing chosen: press {_key_range(keys)}, or Enter again to pass"
+    chosen: list[str] = []
+    warned: list[bool] = []
+
+    def tokens() -> list[tuple[str, str]]:
+        head = [("class:qmark", qmark), ("class:question", f" {message} ")]
+        if ic.is_answered:
+            return head + [("class:answer", chosen[0])]
+        if warned:  # shown where the student is looking, on the question's own line
+            return head + [("class:qmark", nothing)]
+        return head + [("class:instruction", hint)]
+
+    bindings = _common_bindings()
+
+    def answer(event: Any, index: int | None) -> None:
+        ic.is_answered = True
+        if index is None:
+            chosen.append("passed (no answer)")
+            event.app.exit(result=PASS)
+            return
+        ic.pointed_at = index
+        chosen.append(options[index].title)
+        event.app.exit(result=options[index].value)
+
+    def enter(event: Any) -> None:
+        if ic.pointed_at >= 0:
+            answer(event, ic.pointed_at)
+        elif not warned:
+            warned.append(True)
+        else:
+            answer(event, None)
+
+    def move(step: int) -> None:
+        warned.clear()
+        ic.pointed_at = (0 if step > 0 else len(options) - 1) if ic.pointed_at < 0 else \
+            (ic.pointed_at + step) % len(options)
+
+    for index, option in enumerate(options):
+        if option.key:
+            bindings.add(option.key, eager=True)(lambda event, i=index: answer(event, i))
+    bindings.add(Keys.Down, eager=True)(lambda event: move(1))
+    bindings.add(Keys.Up, eager=True)(lambda event: move(-1))
+    bindings.add(Keys.ControlM, eager=True)(enter)
+    return _run(ic, tokens, bindings)
+
+
+def key_prompt(message: str, keys: dict[str, str]) -> str:
+    """One line that waits for one of `keys` ("\\r" is Enter) and returns its value; the line stays."""
+    from prompt_toolkit import Application as App
+    from prompt_toolkit.layout import Layout, Window
+    from prompt_toolkit.layout.controls import FormattedTextControl
+
+    bindings = _common_bindings()
+    for key, value in keys.items():
+        name = Keys.ControlM if key == "\r" else key
+        bindings.add(name, eager=True)(lambda event, v=value: event.app.exit(result=v))
+    control = FormattedTextControl([("class:instruction", message)])
+    app: App[str] = App(layout=Layout(Window(control, height=1)), key_bindings=bindings, style=STYLE)
+    return questionary.Question(app).unsafe_ask()
 
 
 def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark: str) -> Any:

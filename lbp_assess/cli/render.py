@@ -9,7 +9,9 @@ from typing import IO, Any, Iterable
 
 from rich import box
 from rich.console import Console, Group
+from rich.padding import Padding
 from rich.table import Table
+from rich.tree import Tree
 
 from ..base.text import markup
 from ..engine.words import describe_value
@@ -117,43 +119,100 @@ def progress_bar() -> ProgressBar | None:
     return ProgressBar() if show_progress() else None
 
 
-# --------------------------------------------------------------------------- the explanation tree (explain)
+# --------------------------------------------------------------------------- the explanation (explain)
 
 
 STATE = {"fired": ("[green]✔ fired[/green]", 0), "not_excluded": ("[yellow]? not excluded[/yellow]", 1),
          "not_fired": ("[dim]✘ not fired[/dim]", 2)}
 
 
-def render_tree(data: dict[str, Any], console: Any, brief: bool = False) -> None:
-    """Draw the explanation as a rich tree; `brief` leaves out the rules that did not fire and
-    shows rules left open by the same unknown answers (the STarT Back strata) as one line."""
-    from rich.tree import Tree
+BRIEF_CHANGES = 8  # changes the brief view lists (the complete list is in --full and JSON)
+BRIEF_ASK = 5
 
-    tree = Tree(f"[bold]{markup(data['case'])}[/bold]: {markup(data['class_label'])} - "
-                f"urgency [bold]{markup(data['urgency'])}[/bold]")
+
+def summary_lines(data: dict[str, Any], ask: int = BRIEF_ASK) -> list[str]:
+    """Three lines (each may wrap): key positives → condition → tier → action; key negatives;
+    what to ask next."""
+    s = data["summary"]
+    positives = "; ".join(f"{p['label']}: {p['shown']}" for p in s["positives"]) or \
+        "no red-flag condition, tiered alert or class finding raised"
+    actions = "; ".join(f"{a['action'].rstrip('.')} ({a['time_frame']})"
+                        if a["time_frame"] and a["time_frame"].casefold() != s["tier"].casefold()
+                        else a["action"].rstrip(".") for a in s["action"] if a["action"])
+    first = (f"[bold]Why:[/bold] {markup(positives)} → [bold]{markup(' + '.join(s['condition']))}[/bold] → "
+             f"[bold]{markup(s['tier'].upper())}[/bold] → {markup(actions)}")
+    negatives = ", ".join(n["label"] for n in s["negatives"])
+    second = ("[bold]Key negatives:[/bold] " + (markup(negatives) if negatives else "none recorded")
+              + (f"; [yellow]not screened: {markup(', '.join(u['label'] for u in s['unscreened']))}[/yellow]"
+                 if s["unscreened"] else ""))
+    asks = data["ask_next"]
+    if asks:
+        shown = [f"{markup(a['label'])} ({markup(a['answer'])}: {markup(a['class_label'])}, {markup(a['urgency_label'])})"
+                 for a in asks[:ask]]
+        more = f"; {len(asks) - ask} more with --full" if len(asks) > ask else ""
+        third = "[bold]Ask next:[/bold] " + "; ".join(shown) + more
+    else:
+        third = "[bold]Ask next:[/bold] no unknown answer could change the class or the urgency"
+    return [first, second, third]
+
+
+def render_tree(data: dict[str, Any], console: Any, brief: bool = True) -> None:
+    """Draw the explanation. `brief` (the default view): the three-line summary, the rules that
+    fired with their action, time frame and every feature that made them fire, the rules left open
+    by unknown answers, and the most urgent changes; the full view adds every rule that did not
+    fire, each rule's source and the complete list of changes."""
+    console.print(f"[bold]{markup(data['case'])}[/bold]: {markup(data['class_label'])} - urgency "
+                  f"[bold]{markup(data['urgency'].upper())}[/bold]")
+    for line in summary_lines(data, BRIEF_ASK if brief else len(data["ask_next"])):
+        console.print(Padding(line, (0, 0, 0, 2)))
+    tree = Tree("[bold]How the rules reasoned[/bold]" + (" (rules that fired or could not be excluded; --full "
+                                                          "for every rule)" if brief else ""))
     if data["warnings"]:
         checks = tree.add("[bold yellow]Answers to check[/bold yellow] (contradictions; scored as written)")
         for warning in data["warnings"]:
             checks.add(markup(warning))
     for layer in data["layers"]:
-        branch = tree.add(f"[bold]{markup(layer['title'])}[/bold]")
         rules = sorted(layer["rules"], key=lambda r: STATE[r["state"]][1])
-        quiet = sum(r["state"] == "not_fired" for r in rules) if brief else 0
-        for group in _groups(rules, brief):
-            _add_rule(branch, group)
-        if quiet:
-            branch.add(f"[dim]{quiet} more rule(s) did not fire (shown without --brief)[/dim]")
-    changes = tree.add("[bold]What would change it[/bold] (one answer different)")
-    if not data["what_would_change"]:
-        changes.add("[dim]no single answer would change the class or the urgency[/dim]")
-    for group in _same_result(data["what_would_change"]):
+        groups = _groups(rules, brief)
+        if brief and not groups:
+            continue
+        branch = tree.add(f"[bold]{markup(layer['title'])}[/bold]")
+        for group in groups:
+            _add_rule(branch, group, brief)
+    console.print(tree)
+    changes = data["what_would_change"]
+    grouped = _same_result(changes)
+    shown_groups = _brief_changes(grouped) if brief else grouped
+    head = Tree("[bold]What would change it[/bold] (one answer different" + (
+        f"; {len(shown_groups)} of {len(grouped)}, one or two for each result - all with --full or --format json)"
+        if len(shown_groups) < len(grouped) else ")"))
+    if not changes:
+        head.add("[dim]no single answer would change the class or the urgency[/dim]")
+    for group in shown_groups:
         first = group[0]
         values = " or ".join(c["shown"][len(c["label"]) + 2:] for c in group)
-        shown = first["shown"] if len(group) == 1 else f"{first['label']}: {values}"
-        changes.add(f"if {markup(shown)} → [bold]{markup(first['class_label'])}[/bold], "
-                    f"{markup(first['urgency_label'])}")
-    console.print(tree)
+        shown = first["shown"] if len(group) == 1 or first["also"] else f"{first['label']}: {values}"
+        head.add(f"if {markup(shown)} → [bold]{markup(first['class_label'])}[/bold], "
+                 f"{markup(first['urgency_label'])}")
+    console.print(head)
     console.print(f"[dim]{markup(data['disclaimer'])}[/dim]")
+
+
+def _near_miss(rule: dict[str, Any]) -> bool:
+    return any(c["met"] >= c["needs"] - 1 and c["met"] > 0 for c in rule["counts"])
+
+
+def _brief_changes(grouped: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """For the brief view: the first two changes for each different result, most urgent first,
+    at most BRIEF_CHANGES in all."""
+    per: dict[tuple[str, str], int] = {}
+    out = []
+    for group in grouped:
+        outcome = (group[0]["classification"], group[0]["urgency"])
+        if per.get(outcome, 0) < 2 and len(out) < BRIEF_CHANGES:
+            per[outcome] = per.get(outcome, 0) + 1
+            out.append(group)
+    return out
 
 
 def _same_result(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -170,10 +229,11 @@ def _same_result(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any]]]:
     """Rules to draw, one group per node: in brief, rules not excluded for the same missing answers
-    share a node; rules that did not fire are left out."""
+    share a node; rules that did not fire are left out, except a count one short of what it needs
+    (a near miss worth teaching: "Cook items 3 of 5, needs 4")."""
     groups: list[list[dict[str, Any]]] = []
     for rule in rules:
-        if brief and rule["state"] == "not_fired":
+        if brief and rule["state"] == "not_fired" and not _near_miss(rule):
             continue
         key = [f["fact"] for f in rule["facts"]]
         same = [g for g in groups if brief and rule["state"] == "not_excluded" and g[0]["state"] == "not_excluded"
@@ -185,26 +245,39 @@ def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any
     return groups
 
 
-def _add_rule(branch: Any, group: list[dict[str, Any]]) -> None:
+def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False) -> None:
     rule = group[0]
-    label = " / ".join(markup(r["label"]) for r in group)
+    label = " / ".join(markup(r.get("rule_label") or r["label"]) for r in group)
     ids = ", ".join(markup(r["id"]) for r in group)
     tier = f" ({markup(rule['tier'])})" if rule["tier"] and len(group) == 1 else ""
-    node = branch.add(f"{STATE[rule['state']][0]} {label}{tier}  [dim]{ids}[/dim]")
-    if len(group) == 1:
+    node = branch.add(f"{STATE[rule['state']][0]} {label}{tier}" + ("" if brief else f"  [dim]{ids}[/dim]"))
+    fired = rule["state"] == "fired"
+    if fired and rule["action"]:
+        frame = f" ({markup(rule['time_frame'])})" if rule["time_frame"] else ""
+        node.add(f"[bold]Action{frame}:[/bold] {markup(rule['action'])}")
+    if len(group) == 1 and not brief:
         node.add(markup(rule["reason"]))
     for count in rule["counts"]:
         missing = f": missing {markup('; '.join(count['missing']))}" if count["missing"] else ""
         node.add(f"[cyan]{markup(count['name'])}:[/cyan] {count['met']} of {count['of']} "
                  f"(needs {markup(describe_value(count['needs']))}){missing}")
-    facts = [f"{markup(f['label'])}: {markup(f['shown'])}" for f in rule["facts"]]
-    counted = {name for count in rule["counts"] for name in count["facts"]}
-    if facts and not (counted and {f["fact"] for f in rule["facts"]} <= counted):
-        unknown = all(f["value"] is None for f in rule["facts"])
-        what = {"not_excluded": "missing", "fired": "because"}.get(
-            rule["state"], "cannot fire while unknown" if unknown else "decided by")
-        node.add(f"[cyan]{what}:[/cyan] " + "; ".join(facts))
-    if len(group) == 1:
+    if fired:
+        because = [f"{markup(f['label'])}: {markup(f['shown'])}" for f in rule["features"]]
+        because += [markup(name) for name in rule["rests_on"]]
+        if because:
+            node.add("[cyan]because:[/cyan] " + "; ".join(because))
+    else:
+        counted = {name for count in rule["counts"] for name in count["facts"]}
+        facts = rule["facts"]
+        if facts and not (counted and {f["fact"] for f in facts} <= counted):
+            unknown = all(f["value"] is None for f in facts)
+            # an unknown answer is named, never given the value "unknown"
+            words = [markup(f["label"]) if f["value"] is None else f"{markup(f['label'])}: {markup(f['shown'])}"
+                     for f in facts]
+            what = "missing" if rule["state"] == "not_excluded" else \
+                "cannot fire while unknown" if unknown else "decided by"
+            node.add(f"[cyan]{what}:[/cyan] " + "; ".join(words))
+    if len(group) == 1 and not brief:
         node.add(f"[dim]source: {markup(rule['source'])}[/dim]")
 
 
@@ -245,13 +318,16 @@ def report_table(summaries: list[StudentSummary], ruleset: RuleSet) -> Any:
     """Two tables that fit 80 columns: the totals per student, then accuracy per class."""
     totals = Table(title="Practice by student", header_style="bold", box=box.SIMPLE_HEAD)
     totals.add_column("student", overflow="fold")
-    for column in ("cases", "class right", "urgency right", "red flags missed", "under triaged",
+    totals.caption = "class, urgency, pattern: right of attempted; ! = a red flag missed or under-triaged"
+    for column in ("cases", "class", "urgency", "pattern", "red flag missed", "UNDER-\nTRIAGED",
                    "red-flag Qs not asked (cases)"):
         totals.add_column(column, justify="right", overflow="fold")
     for s in summaries:
         unasked = f"{s.red_flag_questions_not_asked} ({s.history_attempts})" if s.history_attempts else "-"
+        serious = bool(s.under_triaged or s.red_flags_missed)
         totals.add_row(markup(s.student), str(s.attempts), fraction(s.classification), fraction(s.urgency),
-                       str(s.red_flags_missed), str(s.under_triaged), unasked)
+                       fraction(s.pattern), _flag(s.red_flags_missed), _flag(s.under_triaged), unasked,
+                       style="bold red" if serious else None)
     classes = classes_of(summaries, ruleset)
     by_class = Table(title="Classification right, by the case's class", header_style="bold", box=box.SIMPLE_HEAD)
     by_class.add_column("student", overflow="fold")
@@ -260,3 +336,39 @@ def report_table(summaries: list[StudentSummary], ruleset: RuleSet) -> Any:
     for s in summaries:
         by_class.add_row(markup(s.student), *(f"{p[0]}/{p[1]}" if (p := s.by_class.get(c)) else "-" for c in classes))
     return Group(totals, by_class)
+
+
+def _flag(count: int) -> str:
+    return f"{count} !" if count else "0"
+
+
+def attempts_table(rows: list[dict[str, Any]]) -> Any:
+
+    t = Table(title="Practice attempts (! = under-triaged or a red flag missed)", header_style="bold",
+              box=box.SIMPLE_HEAD)
+    for column, justify in (("", "left"), ("student", "left"), ("case", "left"), ("answer", "left"),
+                            ("key", "left"), ("red-flag Qs not asked", "left"), ("s", "right")):
+        t.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for row in rows:
+        serious = row["under_triage"] or row["missed_red_flag"]
+        mark = "!" if serious else "✔" if row["classification_right"] and row["urgency_right"] and \
+            row["pattern_right"] is not False else "✘"
+        not_asked = row["red_flags_not_asked"]
+        asked = "-" if not_asked is None else (", ".join(markup(n) for n in not_asked) or "none")
+        answer = markup(row["answer"]) + ("\nUNDER-TRIAGED" if row["under_triage"] else "")
+        t.add_row(mark, markup(row["student"]), markup(row["case"]), answer, markup(row["key"]), asked,
+                  "-" if row["seconds"] is None else f"{row['seconds']:.0f}", style="bold red" if serious else None)
+    return t
+
+
+def cases_table(rows: list[dict[str, Any]]) -> Any:
+
+    t = Table(title="Practice by case (most under-triaged, then most often wrong, first)", header_style="bold",
+              box=box.SIMPLE_HEAD)
+    for column in ("case", "key", "all right", "UNDER-TRIAGED", "wrong by"):
+        t.add_column(column, overflow="fold", justify="right" if column in ("all right", "UNDER-TRIAGED") else "left")
+    for row in rows:
+        t.add_row(markup(row["case"]), markup(row["key"]), f"{row['all_right']}/{row['attempts']}",
+                  _flag(row["under_triaged"]), markup(", ".join(row["wrong_by"])) or "-",
+                  style="bold red" if row["under_triaged"] or row["red_flags_missed"] else None)
+    return t

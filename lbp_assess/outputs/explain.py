@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 from ..model import expr
 from ..model.case import FACTS, Case
 from ..engine.questionnaire import Question, Questionnaire
+from ..engine.reasoning import features, plan_of, rule_features, urgency_plans
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
 from ..engine.words import describe_value
 
@@ -33,6 +34,10 @@ class Counterfactual:
     shown: str  # the change in words: "Saddle numbness: yes", "Age: 49 years or over"
     classification: str
     urgency: str
+    # A follow-up whose yes/no question was answered no comes with a yes to that question
+    # ("Weakness: yes, in both legs"): {fact: value} also changed, never a combination the
+    # interview could not record.
+    also: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -98,26 +103,116 @@ def candidates(fact: str, current: Any, ruleset: RuleSet) -> Iterator[Any]:
 
 
 def what_would_change(assessment: Assessment, questionnaire: Questionnaire | None) -> list[Counterfactual]:
+    """Every single answer that would change the class or the urgency (the complete list), most
+    urgent first. A follow-up the other answers make unnecessary is offered only with a yes to the
+    yes/no question it follows up ("Weakness: yes, with Weakness in both legs: yes"), so a red-flag
+    answer is never left out and no combination the interview could not record is named."""
     ruleset, facts = assessment.ruleset, assessment.facts
     before = (assessment.classification, assessment.urgency)
     changes = []
     for fact in FACTS:
         current = facts.get(fact)
         question = questionnaire.by_id.get(fact) if questionnaire else None
+        base, also = facts, {}
         if question is not None and question.ask_when is not None and question.ask_when(facts) is False:
-            continue  # a follow-up the other answers make unnecessary: not a change anyone could record
+            opened = _open_gate(question, facts)
+            if opened is None:
+                continue  # a follow-up that would not be asked, and no yes/no answer opens it
+            also = opened
+            base = {**facts, **opened}
+            opened_alone = ruleset.assess_facts(base)
+            gate_result = (opened_alone.classification, opened_alone.urgency)
         if FACTS[fact].kind in ("int", "number"):
-            changes += _number_changes(assessment, fact, question, before)
+            if not also:
+                changes += _number_changes(assessment, fact, question, before)
             continue
         for value in candidates(fact, current, ruleset):
-            result = ruleset.assess_facts({**facts, fact: value})
-            if (result.classification, result.urgency) != before:
-                changes.append(Counterfactual(fact, _label(fact, question), current, value,
-                                      _shown(fact, current, value, question),
-                                      result.classification, result.urgency))
+            result = ruleset.assess_facts({**base, fact: value})
+            outcome = (result.classification, result.urgency)
+            if outcome != before and not (also and outcome == gate_result):  # the follow-up must add something
+                shown = _shown(fact, current, value, question)
+                if also:
+                    shown = "; ".join([*(_shown(g, facts.get(g), v, _question(questionnaire, g))
+                                         for g, v in also.items()), shown])
+                changes.append(Counterfactual(fact, _label(fact, question), current, value, shown,
+                                      result.classification, result.urgency, also))
     rank = ruleset.tier_rank
     changes.sort(key=lambda c: (rank[c.urgency], c.classification != "red_flag", list(FACTS).index(c.fact)))
     return changes
+
+
+def _question(questionnaire: Questionnaire | None, fact: str) -> Question | None:
+    return questionnaire.by_id.get(fact) if questionnaire else None
+
+
+def _open_gate(question: Question, facts: dict[str, Any]) -> dict[str, Any] | None:
+    """The yes to one yes/no question (answered no) that makes `question` asked; None if none does.
+    Only a yes/no follow-up's own yes/no gate is opened: never a person's sex, a number or a choice."""
+    if FACTS[question.id].kind != "bool" or not question.ask_when_text:
+        return None
+    for ref in expr.references(expr.parse(question.ask_when_text)):
+        gate = ref.name
+        if gate in FACTS and FACTS[gate].kind == "bool" and facts.get(gate) is False \
+                and question.ask_when({**facts, gate: True}) is True:
+            return {gate: True}
+    return None
+
+
+# --------------------------------------------------------------------------- ask next
+
+
+@dataclass(frozen=True)
+class AskNext:
+    """An unknown answer worth asking: the most urgent result one answer to it could give."""
+
+    fact: str
+    label: str
+    answer: str  # the answer that would give it, in words
+    classification: str
+    urgency: str
+    raises_tier: bool  # that answer would raise the urgency (else it changes the class only)
+
+
+def ask_next(assessment: Assessment, questionnaire: Questionnaire | None) -> list[AskNext]:
+    """The unknown answers that could change the result, ranked by how far one answer could move
+    it: the highest urgency it could reach first, then a change of class; a question the other
+    answers make unnecessary is left out."""
+    ruleset, facts = assessment.ruleset, assessment.facts
+    rank = ruleset.tier_rank
+    before = (assessment.classification, assessment.urgency)
+    found = []
+    for fact in FACTS:
+        if facts.get(fact) is not None:
+            continue
+        question = _question(questionnaire, fact)
+        if questionnaire is not None and question is None:
+            continue  # not something the interview asks
+        if question is not None and question.ask_when is not None and question.ask_when(facts) is False:
+            continue
+        values = list(candidates(fact, None, ruleset))
+        best = None
+        for value in values:
+            result = ruleset.assess_facts({**facts, fact: value})
+            outcome = (result.classification, result.urgency)
+            if outcome == before:
+                continue
+            key = (rank[result.urgency], result.classification == before[0])
+            if best is None or key < best[0]:
+                best = (key, value, outcome)
+        if best is not None:
+            _, value, (cls, urgency) = best
+            found.append(AskNext(fact, _label(fact, question), _answer_words(fact, value, question, ruleset),
+                                 cls, urgency, rank[urgency] < rank[before[1]]))
+    found.sort(key=lambda x: (rank[x.urgency], not x.raises_tier, list(FACTS).index(x.fact)))
+    return found
+
+
+def _answer_words(fact: str, value: Any, question: Question | None, ruleset: RuleSet) -> str:
+    if FACTS[fact].kind in ("int", "number"):
+        for span in spans(fact, ruleset):
+            if span.sample == value:
+                return _range(span, span, fact, question)
+    return _shown(fact, None, value, question).split(": ", 1)[-1]
 
 
 def _number_changes(a: Assessment, fact: str, question: Question | None, before: tuple[str, str]) -> list[Counterfactual]:
@@ -156,6 +251,8 @@ def _range(first: Span, last: Span, fact: str, question: Question | None) -> str
         return f"{text}/10" if unit == "/10" else text
 
     suffix = "" if unit in ("", "/10") else f" {unit}"
+    if low is None and high is None:
+        return "any value (once recorded)"
     if low is not None and high is not None and low == high:
         return f"{n(low)}{_unit_for(low, suffix)}"
     if low is None:
@@ -206,24 +303,82 @@ def explanation(case: Case, ruleset: RuleSet) -> dict[str, Any]:
                 continue
             named = {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[r.raises][r.name]
             facts = _deciding(trace, a)
+            plan = plan_of(ruleset, r)
+            fired = trace.state == "fired"
             rules.append({
                 "id": r.id, "state": trace.state, "raises": r.raises, "name": r.name, "label": named.label,
-                "tier": r.tier, "reason": " ".join(r.reason.split()), "source": r.source, "status": r.status,
+                "rule_label": plan.label, "tier": r.tier, "time_frame": plan.time_frame if r.tier else None,
+                "action": plan.action if r.tier or r.action else None,
+                "reason": " ".join(r.reason.split()), "source": r.source, "status": r.status,
                 "facts": [{"fact": n, "label": labels.get(n, n), "value": _jsonable(v), "shown": _value(n, v, q)}
                           for n, v in facts.items()],
-                "counts": [] if trace.state == "fired" else _counts(r.node, a, labels),
+                # every answer that made a fired rule fire (not just one sufficient one)
+                "features": [{"fact": n, "label": labels.get(n, n), "value": _jsonable(v), "shown": _value(n, v, q)}
+                             for n, v in rule_features(a, r).items()] if fired else [],
+                "rests_on": [_outcome_words(n, m) for n in sorted(features(a, r.node, True))
+                             if n not in FACTS and _outcome_words(n, m) and a.value(n) is True]
+                if fired else [],
+                "counts": [] if fired else _counts(r.node, a, labels),
             })
         if rules:
             layers.append({"layer": layer, "title": title, "rules": rules})
     return {
         "case": case.id, "classification": a.classification, "urgency": a.urgency,
         "class_label": m.classes[a.classification].label, "result": a.to_row(),
+        "summary": _summary(a, labels),
         "warnings": [w.split(": ", 1)[-1] for w in a.warnings],
         "layers": layers,
+        "ask_next": [{**asdict(x), "class_label": _class(ruleset, x.classification),
+                      "urgency_label": m.tiers[x.urgency].label.lower()} for x in ask_next(a, q)],
         "what_would_change": [{**c.as_json(), "class_label": _class(ruleset, c.classification),
                                "urgency_label": m.tiers[c.urgency].label.lower()}
                               for c in what_would_change(a, q)],
         "disclaimer": " ".join(m.disclaimer.split()),
+    }
+
+
+def _outcome_words(name: str, m: Any) -> str | None:
+    """"finding.radicular_likely" -> "Radicular pain likely (finding)"."""
+    space, _, item = name.partition(".")
+    table = {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}.get(space)
+    if table is None or item not in table:
+        return None
+    return f"{table[item].label} ({space})"
+
+
+def _summary(a: Assessment, labels: dict[str, str]) -> dict[str, Any]:
+    """The three lines a clinician reads first: key positives -> condition -> tier -> action;
+    key negatives; what to ask next (filled in by the caller's ask_next)."""
+    rs = a.ruleset
+    m = rs.manifest
+    q = rs.questionnaire
+    plans = urgency_plans(a)
+    fired = {t.rule.id: t.rule for t in a.trace() if t.state == "fired"}
+    if plans:
+        deciding = [fired[p.rule] for p in plans]
+    else:  # no tiered row: the class findings decided it
+        deciding = [r for r in fired.values() if r.raises == "finding" and r.name in rs.class_findings]
+    positives: dict[str, Any] = {}
+    for rule in deciding:
+        for fact, value in rule_features(a, rule).items():
+            if value not in (False, "none") and value != frozenset():
+                positives.setdefault(fact, value)
+    negatives = [f for f in m.screening if a.facts.get(f) is False]
+    # a screen answered no throughout is one negative ("Cauda equina screen negative (7/7)")
+    screens = [(title, facts) for title, facts in m.screens.items() if all(a.facts.get(f) is False for f in facts)]
+    covered = {f for _, facts in screens for f in facts}
+    tier = m.tiers[a.urgency]
+    return {
+        "positives": [{"fact": f, "label": labels.get(f, f), "shown": _value(f, v, q)} for f, v in positives.items()],
+        "condition": [p.label for p in plans] or [m.classes[a.classification].label],
+        "tier": tier.label,
+        "action": [{"label": p.label, "time_frame": p.time_frame, "action": p.action} for p in plans]
+        or [{"label": m.classes[a.classification].label, "time_frame": tier.time_frame, "action": tier.action}],
+        "negatives": [{"fact": None, "label": f"{title} negative ({len(facts)}/{len(facts)})"}
+                      for title, facts in screens]
+        + [{"fact": f, "label": f"no {labels.get(f, f)[:1].lower()}{labels.get(f, f)[1:]}"}
+           for f in negatives if f not in covered],
+        "unscreened": [{"fact": f, "label": labels.get(f, f)} for f in a.unscreened],
     }
 
 

@@ -28,10 +28,24 @@ from ..inputs.cases import load_case
 from ..base.text import markup, plain
 from ..base.errors import InputError, did_you_mean
 from ..engine.questionnaire import BACK, Question
+from ..engine.reasoning import plan_of, read_by_fired_rules, rule_features, urgency_plans
 from ..engine.ruleset.model import Assessment, RuleSet
 from ..engine.words import describe_value
 
 DONE = "__done__"
+PASS = "__pass__"  # the student chose nothing (Enter twice): never a right answer
+NO_PATTERN = "none"
+
+#: The patterns a clinician names beside the class (the note's headline names them too):
+#: pattern -> (the choice as a student reads it, the alerts that raise it). A pattern is offered
+#: only when the rule set has one of its alerts.
+PATTERNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "inflammatory": ("Inflammatory (possible axial spondyloarthritis)", ("inflammatory_pattern",)),
+    "vascular": ("Vascular (claudication)", ("vascular_claudication",)),
+    "pregnancy": ("Pregnancy-related", ("pregnancy_related",)),
+    "fragility_fracture": ("Possible fragility fracture", ("possible_fragility_fracture",)),
+    "aneurysm_risk": ("Aortic aneurysm risk", ("aortic_aneurysm_risk",)),
+}
 
 
 # --------------------------------------------------------------------------- findings
@@ -58,16 +72,37 @@ def finding(fact: str, value: Any, ruleset: RuleSet) -> Finding:
 
 
 def key_facts(assessment: Assessment) -> set[str]:
-    """Facts that decided the rules that matter: conditions, tiered alerts, class findings."""
+    """The features that mattered: every positive answer that made a rule fire that raises a
+    condition, a tiered alert, a class finding or a pattern (all of them, not one sufficient)."""
     class_findings = set(assessment.ruleset.class_findings)
+    pattern_alerts = {alert for _, alerts in PATTERNS.values() for alert in alerts}
     keys: set[str] = set()
     for trace in assessment.trace():
         r = trace.rule
         if trace.state != "fired":
             continue
-        if r.raises == "condition" or (r.raises == "alert" and r.tier) or r.name in class_findings:
-            keys.update(n for n, v in trace.facts.items() if n in FACTS and _is_positive(v))
+        if r.raises == "condition" or (r.raises == "alert" and (r.tier or r.name in pattern_alerts)) \
+                or r.name in class_findings:
+            keys.update(n for n, v in rule_features(assessment, r).items() if _is_positive(v))
     return keys
+
+
+def patterns_offered(ruleset: RuleSet) -> list[tuple[str, str]]:
+    """The pattern choices for this rule set, "none" first."""
+    alerts = ruleset.manifest.alerts
+    return [(NO_PATTERN, "None - no specific pattern")] + [
+        (name, label) for name, (label, raised_by) in PATTERNS.items() if any(x in alerts for x in raised_by)]
+
+
+def patterns_of(assessment: Assessment) -> list[str]:
+    """The patterns the rules raised for this case ([] when none)."""
+    return [name for name, (_, raised_by) in PATTERNS.items() if any(x in assessment.alerts for x in raised_by)]
+
+
+def pattern_text(name: str | None) -> str:
+    if name in (None, PASS):
+        return "no answer"
+    return "no specific pattern" if name == NO_PATTERN else PATTERNS[name][0]
 
 
 def facts_the_rules_depend_on(assessment: Assessment) -> set[str]:
@@ -136,11 +171,12 @@ def make_exercise(case: Case, source: str, ruleset: RuleSet, rng: random.Random,
 
 @dataclass
 class Attempt:
-    classification: str
-    urgency: str
+    classification: str  # a class, or PASS
+    urgency: str  # a tier, or PASS
     ticked: list[str]  # fact paths
     asked: list[str] | None = None  # questions asked, in history-taking mode
     seconds: float = 0.0
+    pattern: str | None = None  # a pattern, NO_PATTERN or PASS; None: not asked (older records)
 
 
 @dataclass
@@ -156,10 +192,17 @@ class Feedback:
     untrue: list[Finding] = field(default_factory=list)  # ticked, but not what the patient said
     unknown_keys: list[Finding] = field(default_factory=list)  # mattered, never asked (or not stated)
     red_flag_questions_not_asked: list[str] = field(default_factory=list)
+    pattern_ok: bool = True
+    patterns: list[str] = field(default_factory=list)  # the key's patterns
 
     @property
     def serious(self) -> bool:
         return self.missed_red_flag or self.under_triage or bool(self.red_flag_questions_not_asked)
+
+    @property
+    def right(self) -> bool:
+        """Class, urgency and pattern all right, nothing serious."""
+        return self.class_ok and self.urgency_ok and self.pattern_ok and not self.serious
 
 
 def mark(exercise: Exercise, attempt: Attempt) -> Feedback:
@@ -171,20 +214,28 @@ def mark(exercise: Exercise, attempt: Attempt) -> Feedback:
     options = {o.fact: o for o in exercise.options}
     known = exercise.known
     chosen = [options[f] for f in attempt.ticked if f in options]
+    read = read_by_fired_rules(a)
     not_asked = []
     if attempt.asked is not None:
         not_asked = [f for f in rs.manifest.screening if f not in attempt.asked]
+    patterns = patterns_of(a)
+    said = rank.get(attempt.urgency, len(rank))  # a pass is below every tier
     return Feedback(
         exercise, attempt,
         class_ok=attempt.classification == a.classification,
         urgency_ok=attempt.urgency == a.urgency,
         missed_red_flag=a.classification == "red_flag" and attempt.classification != "red_flag",
-        under_triage=rs.manifest.tiers[a.urgency].show_at_once and rank[attempt.urgency] > rank[a.urgency],
+        under_triage=rs.manifest.tiers[a.urgency].show_at_once and said > rank[a.urgency],
         missed=[k for k in exercise.keys if k.fact not in ticked and (known is None or k.fact in known)],
-        irrelevant=[o for o in chosen if o.fact not in key_names and o.value == a.facts.get(o.fact)],
+        # "did not matter" only when no rule that fired read it
+        irrelevant=[o for o in chosen if o.fact not in key_names and o.fact not in read
+                    and o.value == a.facts.get(o.fact)],
         untrue=[o for o in chosen if o.value != a.facts.get(o.fact)],
         unknown_keys=[k for k in exercise.keys if known is not None and k.fact not in known],
         red_flag_questions_not_asked=not_asked,
+        pattern_ok=attempt.pattern is None or (attempt.pattern in patterns if patterns
+                                               else attempt.pattern == NO_PATTERN),
+        patterns=patterns,
     )
 
 
@@ -214,33 +265,96 @@ def _bullets(items: list[str]) -> list[str]:
 
 
 def feedback_lines(fb: Feedback) -> list[str]:
-    """The feedback, as rich-markup lines; "  • " lines are list items."""
+    """The verdict, then the detail, as rich-markup lines; "  • " lines are list items."""
+    return verdict_lines(fb) + detail_lines(fb)
+
+
+def verdict_lines(fb: Feedback) -> list[str]:
+    """What the student needs first, short enough for an 80x24 screen: anything serious, the
+    class, urgency and pattern against the key, and the row that set the urgency with its
+    action and time frame."""
     a = fb.exercise.assessment
     rs = a.ruleset
     m = rs.manifest
+    t = fb.attempt
+    lines = []
+    if fb.under_triage:
+        said = "no answer" if t.urgency == PASS else m.tiers[t.urgency].label.lower()
+        lines.append(f"[bold red]SERIOUS: under-triaged - this needs {markup(m.tiers[a.urgency].label.lower())} "
+                     f"action ({markup(m.tiers[a.urgency].time_frame)}), not {markup(said)}.[/bold red]")
+    if fb.missed_red_flag:
+        lines.append("[bold red]SERIOUS: a red-flag case not called one[/bold red] - "
+                     f"{markup(', '.join(m.conditions[c].label for c in a.conditions))}.")
+    if fb.red_flag_questions_not_asked:
+        n = len(fb.red_flag_questions_not_asked)
+        lines.append(f"[bold red]SERIOUS: {n} red-flag question(s) never asked[/bold red] - unscreened "
+                     "(listed in the detail).")
+    lines += _verdict("Classification", fb.class_ok, _class_said(rs, t.classification), class_name(m.classes[a.classification].label))
+    lines += _verdict("Urgency", fb.urgency_ok, "no answer" if t.urgency == PASS else tier_text(rs, t.urgency),
+                      tier_text(rs, a.urgency))
+    if t.pattern is not None:
+        key = " or ".join(pattern_text(p) for p in fb.patterns) or pattern_text(NO_PATTERN)
+        lines += _verdict("Pattern", fb.pattern_ok, pattern_text(t.pattern), key)
+    lines.append(f"[bold]Urgency set by:[/bold] {markup(urgency_set_by_text(a))}")
+    if t.asked is not None:
+        lines.append(f"You asked {len(t.asked)} question(s); red-flag screen: "
+                     f"{len(m.screening) - len(fb.red_flag_questions_not_asked)} of {len(m.screening)} asked.")
+    lines.append(_feature_summary(fb))
+    return lines
+
+
+def urgency_set_by_text(a: Assessment) -> str:
+    """The condition or alert that set the urgency, with its own action and time frame."""
+    plans = urgency_plans(a)
+    if plans:
+        return "; ".join(p.line() for p in plans) + "."
+    tier = a.ruleset.manifest.tiers[a.urgency]
+    return f"no condition or tiered alert raised - {tier.label}: {tier.action.rstrip('.')}."
+
+
+def _class_said(rs: RuleSet, classification: str) -> str:
+    return "no answer" if classification == PASS else class_name(rs.manifest.classes[classification].label)
+
+
+def _feature_summary(fb: Feedback) -> str:
+    ticked = len(fb.attempt.ticked)
+    knowable = len(fb.missed) + sum(1 for k in fb.exercise.keys if k.fact in fb.attempt.ticked)
+    got = knowable - len(fb.missed)
+    parts = [f"you ticked {got} of the {knowable} feature(s) that mattered"] if knowable else \
+        ["no feature you could know decided this case"]
+    if fb.irrelevant:
+        parts.append(f"{len(fb.irrelevant)} that did not matter")
+    if fb.untrue:
+        parts.append(f"{len(fb.untrue)} the patient did not say")
+    if not ticked and not knowable:
+        parts = ["you ticked no features"]
+    return "Features: " + ", ".join(parts) + " (d for the detail)."
+
+
+def detail_lines(fb: Feedback) -> list[str]:
+    """The reasoning behind the verdict: each fired rule with the features that made it fire and
+    its action and time frame, why a class was not given, the red-flag questions never asked,
+    and the features ticked and missed."""
+    a = fb.exercise.assessment
+    rs = a.ruleset
     history = fb.attempt.asked is not None
     lines = []
-    if fb.missed_red_flag:
-        lines.append("[bold red]SERIOUS: this is a red-flag case and it was not called one.[/bold red] "
-                     f"{markup(', '.join(m.conditions[c].label for c in a.conditions))}.")
-    if fb.under_triage:
-        lines.append(f"[bold red]SERIOUS: under-triaged - this needs {markup(m.tiers[a.urgency].label.lower())} "
-                     f"action ({markup(m.tiers[a.urgency].time_frame)}), not "
-                     f"{markup(m.tiers[fb.attempt.urgency].label.lower())}.[/bold red]")
     if fb.red_flag_questions_not_asked:
-        lines.append(f"[bold red]SERIOUS: {len(fb.red_flag_questions_not_asked)} red-flag question(s) never "
-                     "asked[/bold red] - unscreened, even if the answer would have been no:")
+        lines.append("[bold red]Red-flag questions never asked[/bold red] (unscreened, even if the answer "
+                     "would have been no):")
         lines += _bullets([markup(_label(rs, f)) for f in fb.red_flag_questions_not_asked])
-    lines += _verdict("Classification", fb.class_ok, class_name(m.classes[fb.attempt.classification].label),
-                      class_name(m.classes[a.classification].label))
-    lines += _verdict("Urgency", fb.urgency_ok, tier_text(rs, fb.attempt.urgency), tier_text(rs, a.urgency))
-    if history:
-        lines.append(f"You asked {len(fb.attempt.asked or [])} question(s); red-flag screen: "
-                     f"{len(m.screening) - len(fb.red_flag_questions_not_asked)} of {len(m.screening)} asked.")
     fired = [t.rule for t in a.trace() if t.state == "fired"]
     if fired:
         lines.append("[bold]How the rules reasoned:[/bold]")
-        lines += _bullets([f"{markup(' '.join(r.reason.split()))} [dim]({markup(r.source)})[/dim]" for r in fired])
+        for r in fired:
+            found = rule_features(a, r)
+            because = "; ".join(finding(f, v, rs).text for f, v in found.items())
+            plan = plan_of(rs, r)
+            todo = f" [bold]Action ({markup(plan.time_frame)}):[/bold] {markup(plan.action.rstrip('.'))}." \
+                if r.tier and plan.time_frame and plan.action else ""
+            lines += _bullets([f"{markup(plan.label)}: {markup(' '.join(r.reason.split()))}"
+                               + (f" [cyan]Because:[/cyan] {markup(because)}." if because else "")
+                               + todo + f" [dim]({markup(r.source)})[/dim]"])
     if a.classification == "non_specific":
         lines.append("[bold]Why non-specific:[/bold]")
         lines += _bullets(why_non_specific(a, fb.exercise.known, history))
@@ -341,7 +455,8 @@ class Scorecard:
             out += _bullets([f"{markup(fb.exercise.case.id)} - {len(fb.red_flag_questions_not_asked)} of "
                              f"{len(m.screening)} not asked" for fb in unasked])
         out.append(f"Classification: {sum(fb.class_ok for fb in self.results)}/{n}; "
-                   f"urgency: {sum(fb.urgency_ok for fb in self.results)}/{n}")
+                   f"urgency: {sum(fb.urgency_ok for fb in self.results)}/{n}; "
+                   f"pattern: {sum(fb.pattern_ok for fb in self.results)}/{n}")
         for name in self.classes:
             of_class = [fb for fb in self.results if fb.exercise.assessment.classification == name]
             if of_class:
@@ -361,16 +476,21 @@ def record_line(fb: Feedback, mode: str, student: str | None = None) -> str:
     return json.dumps({
         "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "student": student,
         "case": e.case.id, "file": e.source, "mode": mode,
-        "answer": {"classification": t.classification, "urgency": t.urgency, "features": t.ticked,
-                   "questions": t.asked},
+        "answer": {"classification": _answer(t.classification), "urgency": _answer(t.urgency),
+                   "pattern": _answer(t.pattern), "features": t.ticked, "questions": t.asked},
         "key": {"classification": e.assessment.classification, "urgency": e.assessment.urgency,
-                "conditions": list(e.assessment.conditions)},
-        "correct": {"classification": fb.class_ok, "urgency": fb.urgency_ok},
+                "patterns": fb.patterns, "conditions": list(e.assessment.conditions),
+                "urgency_set_by": [p.rule for p in urgency_plans(e.assessment)]},
+        "correct": {"classification": fb.class_ok, "urgency": fb.urgency_ok, "pattern": fb.pattern_ok},
         "missed_red_flag": fb.missed_red_flag, "under_triage": fb.under_triage,
         "red_flags_not_asked": fb.red_flag_questions_not_asked if t.asked is not None else None,
         "missed_features": [f.fact for f in fb.missed], "seconds": round(t.seconds, 1),
         "rules_version": e.assessment.rules_version,
     }, ensure_ascii=False)
+
+
+def _answer(value: str | None) -> str | None:
+    return None if value == PASS else value
 
 
 def open_record(path: Path | str) -> IO[str]:
@@ -399,7 +519,13 @@ def open_record(path: Path | str) -> IO[str]:
 
 
 class PracticePrompter(Protocol):
-    def show(self, title: str, lines: list[str]) -> None: ...
+    def show(self, title: str, lines: list[str], clear: bool = False) -> None: ...
+
+    def choose(self, text: str, choices: list[tuple[Any, str]]) -> Any:
+        """One answer, nothing preselected; PASS when the student passes."""
+
+    def verdict(self, title: str, lines: list[str], detail: list[str], last: bool = False) -> str:
+        """Show the verdict until the student moves on ("next") or stops ("stop"); the detail on request."""
 
     def show_list(self, title: str, lines: list[str]) -> None: ...
 
@@ -430,9 +556,10 @@ def load_exercise_cases(paths: list[str], need_vignette: bool) -> list[tuple[str
 
 
 def default_vignettes() -> Path:
-    from ..base.resources import shipped
+    from importlib import resources
 
-    return shipped("vignettes")
+    packaged = Path(str(resources.files("lbp_assess"))) / "vignettes"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "examples" / "vignettes"
 
 
 def choose_cases(cases: list[tuple[str, Case]], ruleset: RuleSet, count: int | None, seed: int | None,
@@ -452,9 +579,14 @@ def run(cases: list[tuple[str, Case]], ruleset: RuleSet, prompter: PracticePromp
         student: str | None = None, topic: str | None = None) -> Scorecard:
     """Practise on each case, adding to `card` (kept if interrupted); append each attempt to `record`.
 
-    Under `topic` every case has the same class, so the pointer of each choice starts on a wrong answer."""
+    Nothing is preselected in any mode: the student presses a digit (or moves the pointer) to
+    answer, and a bare Enter twice passes, which is never right. The verdict stays on screen
+    until the student moves on; "stop" there ends the session early."""
     rng = random.Random(seed)
     m = ruleset.manifest
+    classes = [(c, class_name(n.label)) for c, n in m.classes.items()]
+    tiers = [(t, tier_text(ruleset, t)) for t in m.tiers]
+    patterns = patterns_offered(ruleset)
     for number, (source, case) in enumerate(cases, 1):
         started = time.monotonic()
         if history_taking:
@@ -462,29 +594,25 @@ def run(cases: list[tuple[str, Case]], ruleset: RuleSet, prompter: PracticePromp
             known = set(asked or ()) | _introduced(case)
         else:
             asked = None
-            prompter.show(f"Case {number} of {len(cases)}", [markup(" ".join((case.vignette or "").split()))])
+            prompter.show(f"Case {number} of {len(cases)}", [markup(" ".join((case.vignette or "").split()))],
+                          clear=True)
             known = stated_facts(case, source)
         exercise = make_exercise(case, source, ruleset, rng, known)
-        a = exercise.assessment
-        classes = [(c, class_name(n.label)) for c, n in m.classes.items()]
-        tiers = [(t, tier_text(ruleset, t)) for t in m.tiers]
-        classification = prompter.menu("Your classification?", classes,
-                                       start=_wrong(classes, a.classification, rng) if topic else None)
-        urgency = prompter.menu("Your urgency?", tiers, start=_wrong(tiers, a.urgency, rng) if topic else None)
+        classification = prompter.choose("Your classification?", classes)
+        urgency = prompter.choose("Your urgency?", tiers)
+        pattern = prompter.choose("A specific pattern?", patterns)
         ticked = prompter.choose_many("Which features did you rely on?",
                                       [(o.fact, plain(o.text)) for o in exercise.options])
-        attempt = Attempt(classification, urgency, list(ticked), asked, time.monotonic() - started)
+        attempt = Attempt(classification, urgency, list(ticked), asked, time.monotonic() - started, pattern)
         fb = mark(exercise, attempt)
         card.add(fb)
-        prompter.show_list("Feedback", feedback_lines(fb))
         if record is not None:
             record.write(record_line(fb, "history" if history_taking else "vignette", student) + "\n")
             record.flush()
+        title = f"Case {number} of {len(cases)}: {plain(case.id)}"
+        if prompter.verdict(title, verdict_lines(fb), detail_lines(fb), last=number == len(cases)) == "stop":
+            break
     return card
-
-
-def _wrong(choices: list[tuple[Any, str]], right: Any, rng: random.Random) -> Any:
-    return rng.choice([value for value, _ in choices if value != right])
 
 
 def _introduced(case: Case) -> set[str]:
@@ -521,9 +649,9 @@ def _take_history(case: Case, ruleset: RuleSet, prompter: PracticePrompter, numb
                                 start=section if section in left and left[section] else None)
         if section == DONE:
             return asked
-        picked = prompter.menu(f"{section}:", [(qn.id, qn.text) for qn in left[section]]
+        picked = prompter.menu(f"{section}:", [(qn.id, qn.label) for qn in left[section]]
                                + [(BACK, "<- Other sections")], erase=True)
-        if picked is BACK:
+        if picked == BACK:
             continue
         asked.append(picked)
         question = q.by_id[picked]
@@ -540,3 +668,33 @@ def _reply(question: Question, case: Case, facts: dict[str, Any]) -> str:
     if value is None:
         return "The patient isn't sure (not recorded in this case)."
     return question.describe(sorted(value) if isinstance(value, frozenset) else value)
+
+
+# --------------------------------------------------------------------------- practice again
+
+
+def cases_to_practise_again(records_paths: list[str], cases: list[tuple[str, Case]], ruleset: RuleSet,
+                            student: str | None = None) -> tuple[list[tuple[str, Case]], list[str]]:
+    """The vignettes whose latest attempt in the records was a mistake (wrong class, urgency or
+    pattern, a red flag missed, under-triaged), the most recent mistake first; a case answered
+    right since its last mistake is left out. Also the messages about lines or cases not used."""
+    from .records import read_records
+
+    records, problems = read_records(records_paths, ruleset)
+    if student is not None:
+        records = [r for r in records if r.student == student]
+    latest: dict[str, tuple[str, int, Any]] = {}  # case -> (when, order, record)
+    for order, record in enumerate(records):
+        when = record.data.get("at") if isinstance(record.data.get("at"), str) else ""
+        if record.case not in latest or (when, order) >= latest[record.case][:2]:
+            latest[record.case] = (when, order, record)
+    by_id = {case.id: (path, case) for path, case in cases}
+    wrong = sorted((item for item in latest.values() if item[2].mistaken), key=lambda item: item[:2], reverse=True)
+    chosen = []
+    for _, _, record in wrong:
+        if record.case in by_id:
+            chosen.append(by_id[record.case])
+        else:
+            problems.append(f"{plain(record.file)}:{record.line}: case {plain(record.case)} is not among the "
+                            "vignettes given; skipped")
+    return chosen, problems

@@ -14,7 +14,6 @@ Run it after changing the case model, the rules or the interview.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any, Iterator, get_args
@@ -24,6 +23,7 @@ from pydantic import BaseModel
 from ..model import expr
 from ..model.case import AGE_RANGE, FACTS, Case
 from ..base.errors import LbpError
+from .blocks import DocsError, fill_blocks  # noqa: F401 - DocsError is raised here too
 from ..outputs.plainwords import PlainWords
 from ..engine.questionnaire import Question, ask_when_node
 from ..engine.ruleset.model import Rule, RuleSet
@@ -103,10 +103,6 @@ RESULT_FIELDS = {
 }
 
 
-class DocsError(LbpError):
-    """The documentation cannot be generated (a field without a description, a missing marker)."""
-
-
 # --------------------------------------------------------------------------- shared: fields in words
 
 
@@ -181,7 +177,7 @@ def field_description(path: str, ruleset: RuleSet) -> str:
     question = _questions(ruleset).get(path)
     if question is None:
         raise DocsError(f"case field `{path}` has no description: give it a question in interview.yaml "
-                        "or an entry in FIELD_DESCRIPTIONS (lbp_assess/docs.py)")
+                        "or an entry in FIELD_DESCRIPTIONS (lbp_assess/tooling/docs.py)")
     parts = [f"{question.label}. Interview question: {_quoted(question.text)}"]
     if question.help:
         parts.append(question.help.strip())
@@ -281,7 +277,7 @@ def _branch(prop: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def _missing(name: str) -> str:
     raise DocsError(f"case section or field `{name}` has no description: add it to SECTION_PURPOSES or "
-                    "FIELD_DESCRIPTIONS (lbp_assess/docs.py)")
+                    "FIELD_DESCRIPTIONS (lbp_assess/tooling/docs.py)")
 
 
 def schema_text(ruleset: RuleSet) -> str:
@@ -503,37 +499,19 @@ def case_format_blocks(ruleset: RuleSet) -> dict[str, str]:
     for column in COLUMNS:
         meaning = RESULT_FIELDS.get(column)
         if meaning is None:
-            raise DocsError(f"result field `{column}` has no description: add it to RESULT_FIELDS (lbp_assess/docs.py)")
+            raise DocsError(f"result field `{column}` has no description: add it to RESULT_FIELDS (lbp_assess/tooling/docs.py)")
         results.append(f"| `{column}` | {meaning} |")
     return {"fields": "\n".join(lines).rstrip() + "\n", "results": "\n".join(results) + "\n"}
-
-
-_BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z_]+) -->\n)(.*?)(<!-- end generated -->)", re.S)
-
-
-def fill_blocks(text: str, blocks: dict[str, str], name: str) -> str:
-    """`text` with the content between each `<!-- generated: NAME -->` and `<!-- end generated -->` replaced."""
-    found = set()
-
-    def replace(match: re.Match[str]) -> str:
-        block = match.group("name")
-        if block not in blocks:
-            raise DocsError(f"{name}: unknown generated block `{block}`; expected one of: {', '.join(blocks)}")
-        found.add(block)
-        return match.group(1) + "\n" + blocks[block] + "\n" + match.group(4)
-
-    result = _BLOCK.sub(replace, text)
-    missing = [b for b in blocks if b not in found]
-    if missing:
-        raise DocsError(f"{name}: no `<!-- generated: {missing[0]} -->` ... `<!-- end generated -->` block")
-    return result
 
 
 # --------------------------------------------------------------------------- all generated documents
 
 
-def generated(root: Path) -> dict[Path, str]:
-    """What each generated document of the repository at `root` should contain."""
+def generated(root: Path, *, run_mutation: bool = True) -> dict[Path, str]:
+    """What each generated document of the repository at `root` should contain. The safety case's
+    mutation score is measured again only when its key changed, and only with `run_mutation`."""
+    from .safety_case import documents
+
     ruleset = load_rules(root / "rules")
     case_format = root / CASE_FORMAT_FILE
     return {
@@ -541,12 +519,14 @@ def generated(root: Path) -> dict[Path, str]:
         root / RULES_FILE: rules_markdown(ruleset),
         case_format: fill_blocks(case_format.read_text(encoding="utf-8"), case_format_blocks(ruleset),
                                  CASE_FORMAT_FILE),
+        **documents(root, ruleset, run_mutation=run_mutation),
     }
 
 
 def stale(root: Path) -> list[Path]:
-    """The generated documents that differ from what the source would generate now."""
-    return _differing(generated(root))
+    """The generated documents that differ from what the source would generate now (without running
+    the slow mutation tests: a changed key alone makes the validation record stale)."""
+    return _differing(generated(root, run_mutation=False))
 
 
 def _differing(expected: dict[Path, str]) -> list[Path]:
@@ -562,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{root}: not an lbp-assess checkout (no rules/ruleset.yaml or docs/)", file=sys.stderr)
         return 2
     try:
-        expected = generated(root)
+        expected = generated(root, run_mutation=not check)
     except LbpError as err:
         print(f"lbp_assess.docs: {err}", file=sys.stderr)
         return 1
@@ -571,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         if check:
             print(f"{path}: out of date; run `python -m lbp_assess.docs`", file=sys.stderr)
         else:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(expected[path], encoding="utf-8")
             print(f"wrote {path}")
     return 1 if check and out_of_date else 0

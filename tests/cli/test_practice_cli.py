@@ -8,7 +8,10 @@ import json
 import os
 import stat
 
-from helpers import EXAMPLES
+from helpers import EXAMPLES, RULES
+from lbp_assess.engine.ruleset.load import load_rules
+
+VERSION = load_rules(RULES).version
 
 V10 = str(EXAMPLES / "vignettes" / "v10-radicular-l5.yaml")
 
@@ -20,7 +23,7 @@ def attempt(student, case, key_class, said_class, urgency_ok=True, mode="vignett
         "key": {"classification": key_class, "urgency": "routine", "conditions": []},
         "correct": {"classification": key_class == said_class, "urgency": urgency_ok},
         "missed_red_flag": key_class == "red_flag" and said_class != "red_flag", "under_triage": False,
-        "red_flags_not_asked": not_asked, **extra})
+        "red_flags_not_asked": not_asked, "rules_version": VERSION, "seconds": 12.5, **extra})
 
 
 def records(tmp_path):
@@ -63,14 +66,87 @@ def test_report_table_names_classes_in_words(cli, tmp_path):
     assert "Radicular pain" in run.out and "non_specific" not in run.out
 
 
-def test_report_refuses_a_line_that_is_not_a_record(cli, tmp_path):
+def test_bad_records_are_named_and_the_report_goes_on(cli, tmp_path):
+    """Not a record, another rules version, a line cut short, an unreadable file: each one located
+    message on standard error, every good record still reported, exit 1."""
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(attempt("Ada", "v10", "radicular", "radicular") + "\n{\"earlier\": true}\n")
-    run = cli("practice", "report", str(bad))
-    assert run.code == 1 and run.err.strip().count("\n") == 0
-    assert f"{bad}:2: not a practice record" in run.err
-    missing = cli("practice", "report", str(tmp_path / "nope.jsonl"))
-    assert missing.code == 1 and "nope.jsonl: no such file" in missing.err
+    other = json.loads(attempt("Ada", "v11", "radicular", "radicular"))
+    other["rules_version"] = "lbp-default 0.9.0 sha256:abc"
+    bad.write_text("\n".join([
+        attempt("Ada", "v10", "radicular", "radicular"),
+        '{"earlier": true}',
+        json.dumps(other),
+        "not json at all",
+        attempt("Ben", "v21", "red_flag", "non_specific"),
+        attempt("Cy", "v01", "non_specific", "non_specific")[:60],  # the file ends part-way through
+    ]))
+    for view in ("students", "attempts", "cases"):
+        run = cli("practice", "report", str(bad), str(tmp_path / "nope.jsonl"), "--view", view, "-f", "json")
+        assert run.code == 1, run.err
+        errors = run.err.strip().splitlines()
+        assert len(errors) == 5 and all(e.startswith("lbp-assess: ") for e in errors)
+        assert f"{bad}:2: not a practice record" in errors[0]
+        assert f"{bad}:3: written under other rules (lbp-default 0.9.0 sha256:abc)" in errors[1]
+        assert f"{bad}:4: JSON syntax error" in errors[2]
+        assert f"{bad}:6: truncated record" in errors[3]
+        assert "nope.jsonl: no such file" in errors[4]
+        data = json.loads(run.out)
+        assert len(data) == 2  # Ada's v10 and Ben's v21: two students, two attempts, two cases
+
+
+def test_attempts_view_lists_each_attempt_with_under_triage_marked(cli, tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join([
+        attempt("Ada", "v21", "red_flag", "radicular", urgency_ok=False, under_triage=True),
+        attempt("Ada", "v01", "non_specific", "non_specific", mode="history",
+                not_asked=["history.cancer", "systemic.fever"]),
+    ]) + "\n")
+    data = json.loads(cli("practice", "report", str(path), "--view", "attempts", "-f", "json").out)
+    first, second = data
+    assert first["student"] == "Ada" and first["case"] == "v21" and first["under_triage"] is True
+    assert first["answer"] == "Radicular pain, routine" and first["key"] == "Red flag, routine"
+    assert second["red_flags_not_asked"] == ["history.cancer", "systemic.fever"] and second["seconds"] == 12.5
+    rows = list(csv.DictReader(io.StringIO(cli("practice", "report", str(path), "--view", "attempts",
+                                               "-f", "csv").out)))
+    assert rows[0]["under_triage"] == "yes" and rows[1]["red_flags_not_asked"] == "history.cancer; systemic.fever"
+    table = cli("practice", "report", str(path), "--view", "attempts", "-f", "table").out
+    assert "UNDER-TRIAGED" in table and "! " in table and "history.cancer" in table
+
+
+def test_cases_view_shows_which_vignettes_are_got_wrong(cli, tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join([
+        attempt("Ada", "v17", "stenosis", "non_specific"),
+        attempt("Ben", "v17", "stenosis", "stenosis"),
+        attempt("Ben", "v21", "red_flag", "radicular", urgency_ok=False, under_triage=True),
+        attempt("Cy", "v10", "radicular", "radicular"),
+    ]) + "\n")
+    data = json.loads(cli("practice", "report", str(path), "--view", "cases", "-f", "json").out)
+    assert [row["case"] for row in data] == ["v21", "v17", "v10"]  # under-triage first, then most often wrong
+    v21, v17, v10 = data
+    assert v21["under_triaged"] == 1 and v21["wrong_by"] == ["Ben"]
+    assert v17["attempts"] == 2 and v17["all_right"] == 1 and v17["wrong_by"] == ["Ada"]
+    assert v17["most_common_wrong_answer"] == "Non-specific low back pain, routine" and v10["wrong_by"] == []
+    rows = list(csv.DictReader(io.StringIO(cli("practice", "report", str(path), "--view", "cases", "-f", "csv").out)))
+    assert rows[0]["case"] == "v21" and rows[0]["under_triaged"] == "1"
+    table = cli("practice", "report", str(path), "--view", "cases", "-f", "table").out
+    assert "UNDER-TRIAGED" in table and "1 !" in table
+
+
+def test_under_triage_stands_out_in_the_students_view(cli, tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text(attempt("Ben", "v21", "red_flag", "radicular", urgency_ok=False, under_triage=True) + "\n")
+    table = cli("practice", "report", str(path), "-f", "table").out
+    assert "UNDER-" in table and "TRIAGED" in table and "1 !" in table
+    assert json.loads(cli("practice", "report", str(path), "-f", "json").out)[0]["under_triaged"] == 1
+
+
+def test_markup_in_a_record_is_shown_as_typed(cli, tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text(attempt("[link=http://x]Ada[/link]", "[bold]v1", "radicular", "radicular") + "\n")
+    for view in ("students", "attempts", "cases"):
+        out = cli("practice", "report", str(path), "--view", view, "-f", "table").out
+        assert "[link=http://x]Ada[/link]" in out or "[bold]v1" in out, view
 
 
 def test_record_is_created_private_whatever_the_umask(cli, tmp_path):

@@ -25,8 +25,9 @@ def test_every_suggested_change_really_changes_the_result(ruleset, name):
     before = (data["classification"], data["urgency"])
     for change in data["what_would_change"]:
         raw = case.model_dump(mode="json", exclude_none=True)
-        section, field = change["fact"].split(".")
-        raw.setdefault(section, {})[field] = change["after"]
+        for fact, value in [*change["also"].items(), (change["fact"], change["after"])]:
+            section, field = fact.split(".")
+            raw.setdefault(section, {})[field] = value
         result = ruleset.assess(validate_case(raw, "changed"))
         assert (result.classification, result.urgency) == (change["classification"], change["urgency"]), change
         assert (result.classification, result.urgency) != before
@@ -54,13 +55,15 @@ def test_layers_show_each_rule_state_with_facts_and_source(ruleset):
 
 def test_explain_command_tree_and_json(cli):
     path = str(EXAMPLES / "vignettes" / "v14-bilateral-sciatica.yaml")
-    tree = cli("explain", path)
+    tree = cli("explain", path, "--full")
     assert tree.code == 0
     assert "Red flags (serious pathology)" in tree.out and "✔ fired" in tree.out
     assert "What would change it" in tree.out and "Decision support only" in tree.out
     assert "✘ not fired" in tree.out and "decided by:" in tree.out  # every rule, with why it did not fire
-    brief = cli("explain", path, "--brief")
-    assert "✘ not fired" not in brief.out and "more rule(s) did not fire" in brief.out
+    brief = cli("explain", path)
+    assert brief.out == cli("explain", path, "--brief").out  # brief is the default
+    assert "--full" in brief.out and "decided by:" not in brief.out
+    assert brief.out.count("✘ not fired") < tree.out.count("✘ not fired")  # only a count one short stays
     data = json.loads(cli("explain", path, "--format", "json").out)
     assert data["classification"] == "radicular" and data["urgency"] == "urgent"
     assert cli("explain", str(EXAMPLES / "missing.yaml")).code == 1
@@ -114,16 +117,22 @@ def test_combined_weak_flags_rule_counts_the_flags(ruleset):
 
 
 def test_an_unknown_answer_is_not_given_as_what_decided_a_rule(cli):
-    out = _tree(cli, EXAMPLES / "cases" / "unscreened-red-flags.yaml")
-    assert "cannot fire while unknown: Those symptoms worsening: unknown" in out
+    out = _tree(cli, EXAMPLES / "cases" / "unscreened-red-flags.yaml", "--full")
+    assert "cannot fire while unknown: Those symptoms worsening" in out
+    assert ": unknown" not in out  # an unknown answer is named, never shown as the value "unknown"
     assert "decided by: Those symptoms worsening" not in out
 
 
-def test_no_change_to_a_follow_up_that_would_not_be_asked(ruleset):
+def test_a_follow_up_answered_no_at_its_gate_comes_with_a_yes_to_the_gate(ruleset):
+    """No weakness: "weakness in both legs" is still a red-flag answer worth naming, but only as
+    "Weakness: yes; Weakness in both legs: yes", never alone (the interview could not record it)."""
     case = load_case(EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml")
     assert case.neuro.weakness is False
-    facts = {c["fact"] for c in explanation(case, ruleset)["what_would_change"]}
-    assert not facts & {"neuro.weakness_both_legs", "neuro.foot_drop", "neuro.weakness_progressing"}
+    changes = [c for c in explanation(case, ruleset)["what_would_change"]
+               if c["fact"] in {"neuro.weakness_both_legs", "neuro.foot_drop", "neuro.weakness_progressing"}]
+    assert {c["fact"] for c in changes} == {"neuro.weakness_both_legs", "neuro.foot_drop", "neuro.weakness_progressing"}
+    assert all(c["also"] == {"neuro.weakness": True} and c["shown"].startswith("Weakness: yes; ") for c in changes)
+    assert {c["urgency"] for c in changes if c["fact"] != "neuro.foot_drop"} == {"emergency"}
     raw = case.model_dump(mode="json", exclude_none=True)
     raw["neuro"]["weakness"] = True
     weak = {c["fact"] for c in explanation(validate_case(raw, "x"), ruleset)["what_would_change"]}
@@ -134,7 +143,7 @@ def test_brief_groups_the_start_back_strata_into_one_line(cli):
     out = cli("explain", str(EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml"), "--brief").out
     lines = [line for line in out.splitlines() if "STarT Back" in line and "not excluded" in line]
     assert len(lines) == 1 and "low risk / STarT Back: high risk" in out.replace("\n", " ").replace("│", "")
-    assert out.count("missing: STarT Back: unknown") == 1
+    assert out.count("missing: STarT Back") == 1 and "STarT Back: unknown" not in out
 
 
 def test_contradictions_appear_in_the_tree_and_the_json(cli):

@@ -22,27 +22,37 @@ QUESTIONNAIRE = load_rules(RULES).questionnaire
 class Student:
     """Answers practice prompts from a script; records everything shown and every menu offered."""
 
-    def __init__(self, classification, urgency, tick="keys", questions=()):
-        self.classification, self.urgency, self.tick = classification, urgency, tick
+    def __init__(self, classification, urgency, tick="keys", questions=(), pattern="none"):
+        self.classification, self.urgency, self.tick, self.pattern = classification, urgency, tick, pattern
         self.questions = list(questions)
         self.shown: list[tuple[str, list[str]]] = []
         self.offered: list[list[tuple]] = []
         self.menus: list[tuple[str, list[tuple], object]] = []
+        self.verdicts: list[tuple[str, list[str], list[str]]] = []
 
-    def show(self, title, lines):
+    def show(self, title, lines, clear=False):
         self.shown.append((title, lines))
 
-    show_list = show
+    def show_list(self, title, lines):
+        self.shown.append((title, lines))
+
+    def choose(self, text, choices):
+        self.menus.append((text, choices, None))
+        answer = {"Your classification?": self.classification, "Your urgency?": self.urgency,
+                  "A specific pattern?": self.pattern}[text]
+        assert answer == p.PASS or answer in dict(choices), (answer, choices)
+        return answer
+
+    def verdict(self, title, lines, detail, last=False):
+        self.verdicts.append((title, lines, detail))
+        self.shown.append((title, lines + detail))
+        return "next"
 
     def note(self, text):
         self.shown.append(("", [text]))
 
     def menu(self, text, choices, start=None, erase=False):
         self.menus.append((text, choices, start))
-        if text == "Your classification?":
-            return self.classification
-        if text == "Your urgency?":
-            return self.urgency
         assert erase  # the history menus leave nothing behind on the screen
         if text.startswith("Ask about"):
             assert choices[-1][0] == p.DONE
@@ -81,7 +91,7 @@ def test_a_right_answer_with_the_features_that_mattered(ruleset):
     assert "Urgency: [green]right[/green] - Routine - physiotherapy management" in text
     assert "You picked exactly the features that mattered." in text
     assert "Konstantinou" in text  # the rules that fired, with their sources
-    assert card.lines()[0] == "Classification: 1/1; urgency: 1/1"
+    assert card.lines()[0] == "Classification: 1/1; urgency: 1/1; pattern: 1/1"
 
 
 def test_wrong_answer_lists_missed_and_irrelevant_features(ruleset):
@@ -101,7 +111,7 @@ def test_a_missed_red_flag_is_shown_as_serious_and_listed_first(ruleset):
     student = Student("radicular", "routine")
     card = session(ruleset, cases, student)
     text = student.text()
-    assert "SERIOUS: this is a red-flag case and it was not called one." in text
+    assert "SERIOUS: a red-flag case not called one" in text
     assert "SERIOUS: under-triaged - this needs emergency action (same day, now), not routine." in text
     lines = card.lines()
     assert lines[0] == "[bold red]Red flags missed or under-triaged: 1[/bold red]"
@@ -123,16 +133,68 @@ def test_labels_read_as_words_not_ids(ruleset):
     assert "you said Urgent - within 24 hours to 1 week; the rules say [bold]Routine" in text
 
 
-def test_under_a_topic_the_pointer_never_starts_on_the_right_answer(ruleset):
-    cases = p.choose_cases(p.load_exercise_cases([str(VIGNETTES)], True), ruleset, None, 3, "red_flag")
+@pytest.mark.parametrize("mode", [{}, {"topic": "red_flag"}, {"history_taking": True}])
+def test_nothing_is_preselected_in_any_mode(ruleset, mode):
+    """Class, urgency and pattern are asked with `choose` (no pointer, digit keys) in every mode,
+    never with a menu whose pointer starts on an answer."""
+    cases = p.choose_cases(p.load_exercise_cases([str(VIGNETTES)], True), ruleset, 2, 3, mode.get("topic"))
     student = Student("red_flag", "emergency")
-    session(ruleset, cases, student, topic="red_flag")
-    starts = [(text, start) for text, _, start in student.menus]
-    assert starts and all(start is not None for _, start in starts)
-    assert all(start != "red_flag" for text, start in starts if text == "Your classification?")
-    keys = [ruleset.assess(case).urgency for _, case in cases]
-    assert [start for text, start in starts if text == "Your urgency?"] != keys
-    assert all(s != k for s, k in zip([start for text, start in starts if text == "Your urgency?"], keys))
+    session(ruleset, cases, student, **mode)
+    asked = [text for text, _, _ in student.menus]
+    assert asked.count("Your classification?") == asked.count("Your urgency?") == 2
+    assert asked.count("A specific pattern?") == 2
+    assert all(start is None for _, _, start in student.menus)
+
+
+def test_a_pass_is_never_right(ruleset):
+    """Enter twice at a prompt passes: no answer, never right, and under-triage on an urgent case."""
+    for path, case in p.load_exercise_cases([str(VIGNETTES)], True):
+        student = Student(p.PASS, p.PASS, pattern=p.PASS)
+        card = session(ruleset, [(path, case)], student)
+        fb = card.results[0]
+        assert not (fb.class_ok or fb.urgency_ok or fb.pattern_ok or fb.right), path
+        if ruleset.manifest.tiers[fb.exercise.assessment.urgency].show_at_once:
+            assert fb.under_triage and "SERIOUS: under-triaged" in student.verdicts[0][1][0], path
+
+
+def test_did_not_matter_only_when_no_fired_rule_read_it(ruleset):
+    """Leg symptoms on walking in vascular claudication, pregnancy in pelvic girdle pain: the rules
+    that fired rest on them, so ticking them is never "did not matter"."""
+    for name, fact in (("v08-vascular-claudication.yaml", "walking.leg_symptoms_on_walking"),
+                       ("v35-pregnancy-pelvic-girdle.yaml", "obstetric.pregnant")):
+        student = Student("non_specific", "soon", tick=lambda choices: [f for f, _ in choices])
+        card = session(ruleset, one(name), student)
+        fb = card.results[0]
+        assert fact in {f for f, _ in student.offered[0]}
+        assert fact not in {f.fact for f in fb.irrelevant}, name
+        assert fact in {k.fact for k in fb.exercise.keys}, name  # and it is one that mattered
+    # a feature no fired rule read is still called out
+    student = Student("non_specific", "soon", tick=lambda choices: [f for f, _ in choices])
+    fb = session(ruleset, one("v35-pregnancy-pelvic-girdle.yaml"), student).results[0]
+    assert "onset.mode" in {f.fact for f in fb.irrelevant}
+
+
+def test_patterns_are_answers(ruleset):
+    offered = dict(p.patterns_offered(ruleset))
+    assert list(offered)[0] == p.NO_PATTERN and {"inflammatory", "vascular", "pregnancy"} <= set(offered)
+    wrong = session(ruleset, one("v08-vascular-claudication.yaml"), Student("non_specific", "soon"))
+    right = session(ruleset, one("v08-vascular-claudication.yaml"), Student("non_specific", "soon",
+                                                                           pattern="vascular"))
+    assert not wrong.results[0].pattern_ok and right.results[0].pattern_ok
+    lines = p.verdict_lines(right.results[0])
+    assert "Pattern: [green]right[/green] - Vascular (claudication)." in lines
+    assert any(line.startswith("[bold]Urgency set by:[/bold] Possible vascular claudication") for line in lines)
+    plain = session(ruleset, one("v10-radicular-l5.yaml"), Student("radicular", "routine", pattern="vascular"))
+    assert not plain.results[0].pattern_ok  # a pattern where there is none is wrong
+
+
+def test_the_verdict_names_what_set_the_urgency_with_its_action(ruleset):
+    fb = session(ruleset, one("v21-ces-acute-saddle.yaml"), Student("red_flag", "emergency")).results[0]
+    verdict = " ".join(p.verdict_lines(fb))
+    plan = p.urgency_plans(fb.exercise.assessment)[0]
+    assert plan.name == "cauda_equina" and plan.action and plan.time_frame
+    assert f"Urgency set by:[/bold] {plan.label} - {plan.time_frame}: {plan.action.rstrip('.')}" in verdict
+    assert len(p.verdict_lines(fb)) <= 8  # the verdict first; the reasoning is the detail
 
 
 def test_non_specific_feedback_says_why(ruleset):
@@ -159,7 +221,9 @@ def test_record_appends_one_json_line_per_attempt(ruleset, tmp_path):
     assert attempt["case"] == "v24-cancer-history-no-neuro" and attempt["mode"] == "vignette"
     assert attempt["student"] == "Ada Lovelace" and attempt["red_flags_not_asked"] is None
     assert attempt["answer"]["classification"] == "red_flag" and attempt["correct"] == {
-        "classification": True, "urgency": True}
+        "classification": True, "urgency": True, "pattern": True}
+    assert attempt["answer"]["pattern"] == "none" and attempt["key"]["patterns"] == []
+    assert attempt["key"]["urgency_set_by"] == ["red_flag.malignancy.cancer_history"]
     assert attempt["key"]["conditions"] == ["malignancy"] and attempt["seconds"] >= 0
 
 
@@ -173,7 +237,7 @@ def test_history_taking_reports_red_flag_questions_never_asked(ruleset):
     assert "Pins and needles in the leg or foot? [bold]→ yes[/bold]" in text
     assert "You asked 4 question(s); red-flag screen: 1 of 11 asked." in text
     assert "SERIOUS: 10 red-flag question(s) never asked" in text
-    never = text.split("never asked")[1].split("Classification:")[0]
+    never = text.split("Red-flag questions never asked")[1].split("How the rules reasoned")[0]
     assert "Difficulty passing urine" in never and "History of cancer" in never
     assert "Saddle numbness" not in never  # it was asked
     line = json.loads(record.getvalue())
@@ -198,7 +262,8 @@ def test_history_menus_are_short_enough_to_keep_the_answers_on_screen(ruleset):
     every = [q.id for q in QUESTIONNAIRE.questions if q.id not in ("id", "assessor", "patient.age", "patient.sex")]
     student = Student("radicular", "routine", questions=every)
     session(ruleset, one("v10-radicular-l5.yaml"), student, history_taking=True)
-    menus = [choices for text, choices, _ in student.menus if text not in ("Your classification?", "Your urgency?")]
+    menus = [choices for text, choices, _ in student.menus
+             if text not in ("Your classification?", "Your urgency?", "A specific pattern?")]
     assert len(menus) == 2 * len(every) + 1
     assert max(len(choices) for choices in menus) <= 16
     assert sum(1 for title, _ in student.shown if title == "") == len(every)  # one line per answer
@@ -263,3 +328,23 @@ def test_topic_count_and_seed_choose_cases(ruleset):
 def test_practice_without_a_terminal_says_so(cli):
     run = cli("practice", "--count", "1", stdin=b"")
     assert run.code == 2 and "practice needs a terminal" in run.err
+
+
+@pytest.mark.parametrize("history", [False, True])
+def test_every_verdict_fits_an_80x24_screen(ruleset, history):
+    """The verdict of every vignette, with every answer wrong or passed (the most it can say),
+    fits 80x24 with the move-on line below it."""
+    from rich.console import Console
+
+    from lbp_assess.cli.prompts import TerminalPrompter
+
+    console = Console(width=80, height=24, no_color=True)
+    panel = TerminalPrompter(console)._list_panel
+    for path, case in p.load_exercise_cases([str(VIGNETTES)], True):
+        exercise = p.make_exercise(case, path, ruleset, random.Random(1), p.stated_facts(case, path))
+        fb = p.mark(exercise, p.Attempt(p.PASS, p.PASS, [o.fact for o in exercise.options],
+                                        [] if history else None, 1.0, p.PASS))
+        with console.capture() as captured:
+            console.print(panel(f"Case 1 of 1: {case.id}", p.verdict_lines(fb)))
+        lines = captured.get().splitlines()
+        assert len(lines) <= 23 and all(len(line) <= 80 for line in lines), (path, len(lines))

@@ -47,16 +47,25 @@ def test_history_taking_in_a_terminal(tmp_path):
     child.expect_exact("Ask about (1 asked):")
     child.send(UP + ENTER)  # from the section just used, up and round to Done (last)
     child.expect_exact("Your classification?")
-    child.send(DOWN * 3 + ENTER)  # non-specific
+    child.send(DOWN * 4 + ENTER)  # the arrows start from nothing: four down is non-specific
     child.expect_exact("Your urgency?")
-    child.send(DOWN * 3 + ENTER)  # routine
+    child.send("4")  # routine
+    child.expect_exact("A specific pattern?")
+    child.send("1")
     child.expect_exact("Which features did you rely on?")
+    child.send(ENTER)
+    child.expect_exact("see the scorecard")
+    child.send("d")  # the detail lists the red-flag questions never asked
+    child.expect_exact("Page 1 of")
+    child.send("q")
+    child.expect_exact("see the scorecard")
     child.send(ENTER)
     child.expect(pexpect.EOF)
     screen = plain(child.logfile_read.getvalue())
     child.close()
     assert child.exitstatus == 0, screen
     assert "SERIOUS: 11 red-flag question(s) never asked" in screen
+    assert "Classification: right - Non-specific" in screen
     assert "Red-flag questions never asked: 11 in 1 case(s)" in screen
     assert "Area and pain: Which leg" not in screen  # the menus leave no line behind
     line = json.loads(record.read_text())
@@ -67,17 +76,25 @@ def test_history_taking_in_a_terminal(tmp_path):
 def test_a_topic_session_in_a_terminal(tmp_path):
     child = spawn(tmp_path, "--topic", "red_flag", "-n", "1", "--seed", "3")
     child.expect_exact("Your classification?")
-    child.send(ENTER)  # a bare Enter: the pointer is not on the right answer
+    child.send(ENTER + ENTER)  # a bare Enter chooses nothing; a second one passes
     child.expect_exact("Your urgency?")
-    child.send(ENTER)
+    child.send(ENTER + ENTER)
+    child.expect_exact("A specific pattern?")
+    child.send(ENTER + ENTER)
     child.expect_exact("Which features did you rely on?")
+    child.send(ENTER)
+    child.expect_exact("see the scorecard")
+    child.send("d")
+    child.expect_exact("Page 1 of")
+    child.send(ENTER * 6)
+    child.expect_exact("see the scorecard")
     child.send(ENTER)
     child.expect(pexpect.EOF)
     screen = plain(child.logfile_read.getvalue())
     child.close()
     assert child.exitstatus == 0, screen
-    assert "SERIOUS: this is a red-flag case and it was not called one." in screen
-    assert "Classification: wrong" in screen and "Urgency: wrong" in screen
+    assert "SERIOUS: a red-flag case not called one" in screen
+    assert "Classification: wrong - you said no answer" in screen and "Urgency: wrong" in screen
     lines = screen.splitlines()
     # In the panels a heading starts "│ X", an item "│   • X"; a line starting with more spaces
     # is a wrapped item, and it must stay under the item's text.
