@@ -82,3 +82,10 @@ def cases(draw):
 
 def assess(data):
     return RULESET.assess(validate_case(data, "<generated>"))
+
+
+def with_fact(data, path, value):
+    section, name = path.split(".")
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    out.setdefault(section, {})[name] = value
+    return out

@@ -556,10 +556,9 @@ def load_exercise_cases(paths: list[str], need_vignette: bool) -> list[tuple[str
 
 
 def default_vignettes() -> Path:
-    from importlib import resources
+    from ..base.resources import shipped
 
-    packaged = Path(str(resources.files("lbp_assess"))) / "vignettes"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "examples" / "vignettes"
+    return shipped("vignettes")
 
 
 def choose_cases(cases: list[tuple[str, Case]], ruleset: RuleSet, count: int | None, seed: int | None,

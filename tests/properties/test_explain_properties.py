@@ -10,7 +10,7 @@ from lbp_assess.model import expr
 from lbp_assess.model.case import FACTS, validate_case
 from lbp_assess.outputs.explain import explanation
 
-from test_properties import RED_FLAG_FACTS, RULESET, cases, with_fact
+from generated import RED_FLAG_FACTS, RULESET, cases, with_fact
 
 QUESTIONS = RULESET.questionnaire.by_id
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -18,14 +18,7 @@ from hypothesis import strategies as st
 from lbp_assess.model import expr
 
 
-from generated import RULESET, RANK, RED_FLAG_FACTS, BOOL_FACTS, SETTINGS, THRESHOLDS, cases, fact_values, assess  # noqa: F401
-
-
-def with_fact(data, path, value):
-    section, name = path.split(".")
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
-    out.setdefault(section, {})[name] = value
-    return out
+from generated import with_fact, RULESET, RANK, RED_FLAG_FACTS, BOOL_FACTS, SETTINGS, THRESHOLDS, cases, fact_values, assess  # noqa: F401
 
 
 @SETTINGS
