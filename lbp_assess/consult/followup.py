@@ -16,7 +16,7 @@ from ..base.text import plain
 from ..base.errors import InputError
 from .interview import Interview
 from ..engine.ruleset.model import RuleSet
-from ..outputs.visits import Visit
+from ..outputs.visits import Visit, check_pair
 
 
 _DATED_ID = re.compile(r"-\d{4}-\d{2}-\d{2}$")  # a follow-up id ends in its date
@@ -61,15 +61,18 @@ def suggestions(ruleset: RuleSet, previous: Case, visit_date: dt.date) -> dict[s
 
 
 def start(ruleset: RuleSet, previous: Visit, answers: Case | None = None,
-          today: dt.date | None = None) -> tuple[Interview, dict[str, str]]:
+          today: dt.date | None = None, answers_source: str = "--answers") -> tuple[Interview, dict[str, str]]:
     """The interview of a follow-up to `previous`; `answers` (a case file for this visit) are answers,
     its assessed_on the date of this visit (else today). Returns the interview and the suggestions
     refused (question -> why)."""
     base = Interview.from_case(ruleset, answers) if answers is not None else None
     visit_date = answers.assessed_on if answers is not None and answers.assessed_on else today or dt.date.today()
     if previous.case.assessed_on and visit_date < previous.case.assessed_on:
-        raise InputError(f"{previous.source}: the previous visit is dated {previous.case.assessed_on}, after this "
-                         f"visit ({visit_date}); a follow-up comes later")
+        raise InputError(f"{plain(previous.source)}: the previous visit is dated {previous.case.assessed_on}, after "
+                         f"this visit ({visit_date}); a follow-up comes later")
+    if answers is not None:  # this visit's answers: the same patient, a visit of its own, following this one
+        check_pair(previous, Visit(answers.model_copy(update={"assessed_on": visit_date}), answers_source),
+                   linked=True)
     interview = Interview(ruleset, base.answers if base else {}, assessed_on=visit_date.isoformat(),
                           follow_up_of=record_of(previous))
     refused = interview.suggest(suggestions(ruleset, previous.case, visit_date))

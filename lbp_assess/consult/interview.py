@@ -36,7 +36,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..model.case import Case, FollowUpOf, problems_from, validate_case
+from ..model.case import Case, FollowUpOf, before_birth, problems_from, validate_case
 from ..base.errors import InputError, Location, Problem
 from ..base.files import atomic_write
 from ..engine.questionnaire import Question, Questionnaire, answer_problem
@@ -44,6 +44,9 @@ from ..engine.ruleset.model import Assessment, RuleSet
 from ..base.yamlio import load_json, read_text
 from ..engine.questionnaire import BACK
 from ..engine.answers import answers_of, case_data, relevant, resolve
+
+#: The answers that must fit within the patient's life, in the order before_birth takes them.
+_LIFETIME = ("patient.age", "onset.weeks_ago", "cauda_equina.onset_days")
 
 DRAFT_FORMAT = "lbp-draft/1"
 
@@ -325,6 +328,12 @@ class Interview:
         problem = answer_problem(question.id, value)
         if problem is not None:
             raise InvalidAnswer(problem)
+        if question.id in _LIFETIME:  # symptoms cannot begin before birth: said at once, not at the end
+            given = {qid: value if qid == question.id else self.answers.get(qid) for qid in _LIFETIME}
+            found = before_birth(*(given[qid] for qid in _LIFETIME))
+            if found is not None:
+                path, why = found
+                raise InvalidAnswer(why if ".".join(path) == question.id else f"{why} ({'.'.join(path)})")
         return value
 
     def _drop_irrelevant(self, before: set[str]) -> list[Dropped]:

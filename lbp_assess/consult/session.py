@@ -75,7 +75,8 @@ def start(ruleset: RuleSet, out_dir: Path | None, answers: Path | None = None, r
             session.previous = find_by_hash(session.out_dir, record["id"], record.get("file_hash"))
     elif follow_up is not None:
         previous = read_visit(follow_up)
-        interview, refused = followup.start(ruleset, previous, load_case(answers) if answers else None)
+        interview, refused = followup.start(ruleset, previous, load_case(answers) if answers else None,
+                                            answers_source=str(answers))
         notes = [followup.introduction(interview.follow_up_of or {}),
                  *(f"{qid}: the earlier answer is not offered ({why})" for qid, why in refused.items())]
         session = Session(interview, (out_dir or Path.cwd()).resolve(), notes, previous=previous)

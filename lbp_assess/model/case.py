@@ -396,7 +396,43 @@ def _fast(read: Any, source: Any) -> Any:
         _CHECK_FAST(case)
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
         return None
+    if (case.follow_up_of is not None or case.patient is not None) and implausible(case) is not None:
+        return None
     return case
+
+
+_DAYS_A_YEAR = 365.25
+
+
+def implausible(case: Any) -> tuple[tuple[str, str], str] | None:
+    """A case whose answers cannot all be true of one visit: (field path, why), else None.
+    Works on a `Case` and on its fast struct alike. These are limits of what can be (a visit
+    does not follow itself, symptoms do not begin before birth), not clinical thresholds."""
+    record = case.follow_up_of
+    if record is not None:
+        if record.id == case.id:
+            return ("follow_up_of", "id"), "a visit cannot be a follow-up of itself (the same id)"
+        if record.assessed_on is not None and case.assessed_on is not None and record.assessed_on > case.assessed_on:
+            return (("follow_up_of", "assessed_on"), f"the previous visit ({record.assessed_on}) is dated after "
+                                                     f"this visit ({case.assessed_on}); a follow-up comes later")
+    age = case.patient.age if case.patient is not None else None
+    if age is None:
+        return None
+    return before_birth(age, case.onset.weeks_ago if case.onset is not None else None,
+                        case.cauda_equina.onset_days if case.cauda_equina is not None else None)
+
+
+def before_birth(age: int | None, weeks_ago: float | None, onset_days: float | None
+                 ) -> tuple[tuple[str, str], str] | None:
+    """Symptoms said to have begun before the patient was born: (field path, why), else None."""
+    if age is None:
+        return None
+    lived = (age + 1) * _DAYS_A_YEAR  # the most days a patient of this age can have lived
+    if onset_days is not None and onset_days > lived:
+        return ("cauda_equina", "onset_days"), f"{onset_days:g} days ago is before the patient was born (age {age})"
+    if weeks_ago is not None and weeks_ago * 7 > lived:
+        return ("onset", "weeks_ago"), f"{weeks_ago:g} weeks ago is before the patient was born (age {age})"
+    return None
 
 
 _SECTIONS = tuple(i for i, f in enumerate(msgspec.structs.fields(CASE_STRUCT)) if f.name in EMPTY_SECTIONS)
@@ -563,9 +599,15 @@ def validate_case(data: Any, name: str, text: str | None = None, line: int | Non
         )
         raise InputError.from_problems([Problem(where, message, None if fmt is None else "format")])
     try:
-        return Case.model_validate(data)
+        case = Case.model_validate(data)
     except ValidationError as exc:
         raise InputError.from_problems(problems_from(exc, name, text, line)) from None
+    found = implausible(case)
+    if found is not None:
+        path, message = found
+        raise InputError.from_problems([Problem(Location(name, *_locator(text, line)(path)), message,
+                                                ".".join(path))])
+    return case
 
 
 def _locator(text: str | None, line: int | None):

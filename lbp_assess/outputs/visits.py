@@ -73,10 +73,10 @@ def find_previous(path: Path, case: Case, given: Path | None = None) -> tuple[Vi
     if given is not None:
         visit = read_visit(given)
         if visit.case.id != record.id:
-            raise InputError(f"{given}: is case {visit.case.id!r}, but {path} follows case {record.id!r}")
-        changed = record.file_hash and visit.file_hash != record.file_hash
-        return visit, [f"The previous case file {given} has changed since this follow-up was recorded "
-                       "(its SHA-256 differs)."] if changed else []
+            raise InputError(f"{plain(given)}: is case {plain(visit.case.id)!r}, but {plain(path)} follows case "
+                             f"{plain(record.id)!r}")
+        check_pair(visit, Visit(case, str(path)), linked=True)  # refuses; its warnings come with the comparison
+        return visit, []
     return find_by_hash(path.parent, record.id, record.file_hash, path), []
 
 
@@ -97,6 +97,81 @@ def find_by_hash(folder: Path, case_id: str, recorded: str | None, skip: Path | 
     return None
 
 
+
+
+# --------------------------------------------------------------------------- visit identity
+
+
+def _name(visit: Visit) -> str:
+    return plain(visit.source or visit.case.id)
+
+
+def _refuse(visit: Visit, message: str) -> InputError:
+    return InputError.from_problems([Problem(Location(visit.source or visit.case.id), message)])
+
+
+def same_patient(then: Visit, now: Visit) -> None:
+    """Refuse two visits that cannot be of one patient: the sex recorded differs, or the age
+    does not fit the dates (younger later, or older by more than the years between them).
+    Unknown answers never refuse."""
+    a, b = then.case.patient, now.case.patient
+    if a is None or b is None:
+        return
+    if a.sex and b.sex and a.sex != b.sex and "not_stated" not in (a.sex, b.sex):
+        raise _refuse(now, f"visits of different patients: sex {b.sex} here, {a.sex} in {_name(then)}")
+    if a.age is None or b.age is None:
+        return
+    days = (now.case.assessed_on - then.case.assessed_on).days \
+        if now.case.assessed_on and then.case.assessed_on else None
+    years = days / 365.25 if days is not None else None
+    if b.age < a.age or (years is not None and b.age - a.age > years + 1):
+        since = f"{days} days" if days is not None else "an unknown time"
+        raise _refuse(now, f"visits of different patients: age {b.age} here, {a.age} in {_name(then)} "
+                           f"{since} before")
+
+
+def check_pair(then: Visit, now: Visit, *, linked: bool = False) -> list[str]:
+    """The identity of two visits of one patient, `now` following `then`: refused when they
+    are the same visit, of different patients, in the wrong order (`now` dated before `then`,
+    or `then` recorded as a follow-up of `now`), or - when `linked` (the visit `now` says it
+    follows) - when `now` follows another case. Returns the warnings: `now` recorded as a
+    follow-up of another case (not `linked`: an earlier visit may lie between), and the earlier
+    file changed since `now` recorded its hash (naming the file)."""
+    warnings: list[str] = []
+    if then.source and now.source and then.file_hash and then.file_hash == now.file_hash:
+        raise _refuse(now, f"is the same visit as {_name(then)}: a visit cannot follow itself")
+    if then.case.id == now.case.id:
+        raise _refuse(now, f"has the id {plain(now.case.id)} of the visit it follows ({_name(then)}): "
+                           "a visit cannot follow itself")
+    if then.case.assessed_on and now.case.assessed_on and now.case.assessed_on < then.case.assessed_on:
+        raise _refuse(now, f"is dated {now.case.assessed_on}, before the visit it follows ({_name(then)}, "
+                           f"{then.case.assessed_on}); give the earlier visit first")
+    earlier = then.case.follow_up_of
+    if earlier is not None and earlier.id == now.case.id:
+        raise _refuse(now, f"{_name(then)} is recorded as a follow-up of this visit: the visits follow each "
+                           "other in a cycle, or are given in the wrong order")
+    same_patient(then, now)
+    record = now.case.follow_up_of
+    if record is None and not linked:
+        warnings.append(f"{plain(now.case.id)} is not recorded as a follow-up of an earlier visit (no follow_up_of).")
+    elif record is not None and record.id != then.case.id:
+        after = record.assessed_on is not None and then.case.assessed_on is not None \
+            and then.case.assessed_on > record.assessed_on  # so not among the visits `now` follows
+        if linked or after:
+            raise _refuse(now, f"is a follow-up of case {plain(record.id)}"
+                               f"{f' ({record.assessed_on})' if record.assessed_on else ''}, not of "
+                               f"{plain(then.case.id)} ({_name(then)}"
+                               f"{f', {then.case.assessed_on}' if after else ''}): visits of another patient?")
+        warnings.append(f"{plain(now.case.id)} is recorded as a follow-up of {plain(record.id)}, not of "
+                        f"{plain(then.case.id)}.")
+    elif record is not None:
+        if record.assessed_on and then.case.assessed_on and record.assessed_on != then.case.assessed_on:
+            warnings.append(f"{plain(now.case.id)} records its previous visit as dated {record.assessed_on}, but "
+                            f"{_name(then)} is dated {then.case.assessed_on}.")
+        if record.file_hash and then.file_hash and record.file_hash != then.file_hash:
+            warnings.append(f"The previous case file {_name(then)} has changed since this follow-up was recorded "
+                            "(its SHA-256 differs from the one recorded).")
+    return warnings
 
 
 # --------------------------------------------------------------------------- comparing two visits
@@ -162,6 +237,7 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
     q = ruleset.questionnaire
     if q is None:  # pragma: no cover - the shipped rules always have one
         raise ValueError("the rule set has no interview.yaml")
+    identity = check_pair(then, now)
     m = ruleset.manifest
     a_then, a_now = ruleset.assess(then.case), now_assessment or ruleset.assess(now.case)
     days = (now.case.assessed_on - then.case.assessed_on).days if then.case.assessed_on and now.case.assessed_on \
@@ -220,7 +296,7 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
                                                                                 rank[a_then.urgency])),
         new, new_positive, unscreened, resolved, lower, since,
         _start_back(a_then, a_now), alerts_new, alerts_cleared, changed)
-    comparison.warnings = _warnings(comparison)
+    comparison.warnings = identity + _warnings(comparison)
     return comparison
 
 
@@ -271,11 +347,6 @@ def _start_back(then: Assessment, now: Assessment) -> list[VisitChange]:
 def _warnings(c: Comparison) -> list[str]:
     out = []
     record = c.now.case.follow_up_of
-    if record is not None and record.id != c.then.case.id:
-        out.append(f"{plain(c.now.case.id)} is recorded as a follow-up of {plain(record.id)}, not of "
-                   f"{plain(c.then.case.id)}.")
-    if c.days is not None and c.days < 0:
-        out.append(f"The later file is dated {-c.days} days before the earlier one.")
     then_rules = c.then.rules_version or (record.rules_version if record is not None else None)
     recorded = {"last visit": then_rules, "this visit": c.now.rules_version}
     if any(v and v != c.rules_version for v in recorded.values()):
@@ -314,7 +385,8 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
         raise InputError.from_problems([Problem(Location(s), "no assessed_on date: a series needs every visit dated",
                                                 "assessed_on") for s in undated])
     ordered = sorted(visits, key=lambda v: v.case.assessed_on)  # type: ignore[arg-type, return-value]
-    rows, warnings = [], []
+    warnings = _series_identity(ordered)
+    rows = []
     before: Visit | None = None
     for visit in ordered:
         a = ruleset.assess(visit.case)
@@ -337,6 +409,42 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
         })
         before = visit
     return rows, warnings
+
+
+def _series_identity(ordered: list[Visit]) -> list[str]:
+    """Refuse a series that is not one patient's visits: the same visit twice, a visit that
+    follows itself, visits that follow each other in a cycle, a visit that follows a later one,
+    a visit recorded as following a case that is not among them (another patient's, unless it
+    is the first visit), or two visits that cannot be of one patient. (A visit after the first
+    that is not recorded as a follow-up at all is warned about by `compare`.)"""
+    by_id: dict[str, Visit] = {}
+    for visit in ordered:
+        if visit.case.id in by_id:
+            raise _refuse(visit, f"has the same id ({plain(visit.case.id)}) as {_name(by_id[visit.case.id])}: "
+                                 "one visit given twice, or two patients")
+        by_id[visit.case.id] = visit
+    for visit in ordered:  # every chain of follow_up_of ends; none loops
+        seen, current = {visit.case.id}, visit
+        while current.case.follow_up_of is not None and current.case.follow_up_of.id in by_id:
+            current = by_id[current.case.follow_up_of.id]
+            if current.case.id in seen:
+                raise _refuse(visit, "the visits follow each other in a cycle (follow_up_of): "
+                                     + " -> ".join(plain(i) for i in [*seen, current.case.id]))
+            seen.add(current.case.id)
+    warnings: list[str] = []
+    first = ordered[0] if ordered else None
+    for visit in ordered:
+        record = visit.case.follow_up_of
+        if record is not None and record.id == visit.case.id:
+            raise _refuse(visit, "is recorded as a follow-up of itself")
+        if record is not None and record.id in by_id:
+            check_pair(by_id[record.id], visit, linked=True)
+        elif record is not None and visit is not first:
+            raise _refuse(visit, f"is a follow-up of case {plain(record.id)}, which is not among these visits: "
+                                 "visits of another patient, or a visit missing from the series")
+    for earlier, later in zip(ordered, ordered[1:]):
+        same_patient(earlier, later)
+    return warnings
 
 
 def series_csv(rows: list[dict[str, Any]]) -> str:

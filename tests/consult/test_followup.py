@@ -229,7 +229,12 @@ def test_compare_stenosis_resolved_as_json(cli):
 
 
 def test_a_red_flag_that_resolves_is_listed_as_resolved():
-    c = compare(CES_LATER, CES_BEFORE)  # the other way round: the CES answers are negative again
+    later = followup.read_visit(CES_LATER)
+    settled = followup.read_visit(CES_BEFORE).case.model_copy(update={  # a third visit: CES answers negative again
+        "id": "fu-ces-2026-12-19", "assessed_on": dt.date(2026, 12, 19),
+        "follow_up_of": validate_case({"format": "lbp-case/1", "id": "x", "follow_up_of": {
+            "id": later.case.id, "file_hash": later.file_hash}}, "x").follow_up_of})
+    c = followup.compare(later, followup.Visit(settled, "third.case.yaml"), RULESET)
     assert c.resolved_red_flags == ["Cauda equina syndrome (was EMERGENCY)"] and not c.new_red_flags
     assert c.urgency.change == "lower"
 
@@ -285,7 +290,8 @@ def test_rules_version_differs_warns_and_says_which(cli, tmp_path):
     old = tmp_path / "old.case.yaml"
     old.write_text(RADICULAR.read_text().replace(RULESET.version, "lbp-default 0.9.0 sha256:0123456789ab"))
     c = compare(old, RADICULAR_LATER)
-    (warning,) = c.warnings
+    changed, warning = c.warnings
+    assert f"The previous case file {old} has changed since this follow-up was recorded" in changed
     assert "Rules version differs: last visit assessed with rules lbp-default 0.9.0 sha256:0123456789ab" in warning
     assert f"both visits are scored here with rules {RULESET.version}" in warning
     assert compare(RADICULAR, RADICULAR_LATER).warnings == []
@@ -350,10 +356,11 @@ def test_series_of_a_folder_in_date_order(cli, tmp_path, monkeypatch):
     assert "NEW Cauda equina" in shown and "2027-01-09" in shown
 
 
-def test_series_warns_when_a_visit_does_not_follow_the_one_before(cli):
+def test_series_refuses_a_visit_that_follows_a_case_not_among_them(cli):
     run = cli("compare", "--series", str(RADICULAR), str(CES_LATER), "-f", "json")
-    assert run.code == 0
-    assert "fu-ces-2026-12-05 is recorded as a follow-up of fu-ces, not of fu-radicular" in run.err
+    assert run.code == 1 and run.out == ""
+    assert ("fu-ces-2026-12-05.case.yaml: is a follow-up of case fu-ces, which is not among these visits: "
+            "visits of another patient") in run.err
 
 
 def test_compare_usage_errors(cli):
