@@ -19,7 +19,11 @@ from lbp_assess.engine.ruleset.load import load_rules
 #: leaves them out for a quick loop between edits; CI runs everything.
 SLOW_FOLDERS = {"terminal", "properties", "hostile"}
 
+# The safety case's evidence check records how every test of the run ended (tests/evidence.py).
+pytest_plugins = ["evidence"]
 
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FOLDERS.intersection(item.path.parent.relative_to(Path(__file__).parent).parts):
@@ -66,11 +70,3 @@ def cli(capsys, monkeypatch):
         return Run(code, captured.out, captured.err)
 
     return run
-
-
-# The safety case's evidence check: how every test of the run ended (tests/evidence.py).
-from evidence import (  # noqa: E402,F401
-    pytest_collection_modifyitems,
-    pytest_runtest_logreport,
-    pytest_sessionfinish,
-)

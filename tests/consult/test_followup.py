@@ -229,12 +229,12 @@ def test_compare_stenosis_resolved_as_json(cli):
 
 
 def test_a_red_flag_that_resolves_is_listed_as_resolved():
-    later = followup.read_visit(CES_LATER)
-    settled = followup.read_visit(CES_BEFORE).case.model_copy(update={  # a third visit: CES answers negative again
+    later = visits.read_visit(CES_LATER)
+    settled = visits.read_visit(CES_BEFORE).case.model_copy(update={  # a third visit: CES answers negative again
         "id": "fu-ces-2026-12-19", "assessed_on": dt.date(2026, 12, 19),
         "follow_up_of": validate_case({"format": "lbp-case/1", "id": "x", "follow_up_of": {
             "id": later.case.id, "file_hash": later.file_hash}}, "x").follow_up_of})
-    c = followup.compare(later, followup.Visit(settled, "third.case.yaml"), RULESET)
+    c = visits.compare(later, visits.Visit(settled, "third.case.yaml"), RULESET)
     assert c.resolved_red_flags == ["Cauda equina syndrome (was EMERGENCY)"] and not c.new_red_flags
     assert c.urgency.change == "lower"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lbp_assess.outputs import visits
+from lbp_assess.outputs.visits import file_hash
 from lbp_assess.engine.ruleset.load import load_rules
 
 from helpers import EXAMPLES, RULES
@@ -33,7 +33,7 @@ def visits(tmp_path) -> tuple[Path, Path]:
 
     (tmp_path / first.name).write_text(today(first.read_text()))
     (tmp_path / second.name).write_text(today(second.read_text()).replace(
-        visits.file_hash(first.read_bytes()), visits.file_hash((tmp_path / first.name).read_bytes())))
+        file_hash(first.read_bytes()), file_hash((tmp_path / first.name).read_bytes())))
     return tmp_path / first.name, tmp_path / second.name
 
 
