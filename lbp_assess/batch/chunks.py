@@ -7,17 +7,17 @@ from __future__ import annotations
 import collections
 import gc
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple
 
 import orjson
 
-from ..model.case import fast_json
+from ..model.case import JSON_LINES_SUFFIXES, fast_json
 from ..inputs.cases import expand
 from ..base.errors import InputError
 from ..engine.ruleset.model import RuleSet
 from ..base.yamlio import MAX_FILE_BYTES, open_regular_file
-from .score import Scored, expected_of, with_follow_up, error_row, score_file, score_line, score_stdin_document
+from .score import Scored, error_row, expected_of, score_file, score_line_rows, score_stdin_document, with_follow_up
 from .writers import format_rows
 
 
@@ -66,6 +66,7 @@ class ChunkResult:
     briefs: list[Brief] | None = None
     rows: list[dict[str, Any]] | None = None  # for the table, drawn by the parent
     digest: Any = None  # what a `Digest` made of the chunk's rows, in the worker (the audit's tallies)
+    notes: list[str] = field(default_factory=list)  # inputs skipped, each said on standard error
 
     @property
     def cases(self) -> int:
@@ -100,7 +101,8 @@ def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool, digest:
     counts: dict[tuple[str, str], int] = {}
     errors: list[Brief] = []
     briefs: list[Brief] | None = [] if detail else None
-    for row, expected in _scored(ruleset, chunk):  # one pass: this is the per-case hot path
+    notes: list[str] = []
+    for row, expected in _scored(ruleset, chunk, notes):  # one pass: this is the per-case hot path
         rows.append(row)
         if row["error"]:
             errors.append(_brief(row, None))
@@ -111,10 +113,11 @@ def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool, digest:
             briefs.append(_brief(row, expected))
     data = b"" if fmt == "table" else format_rows(rows, fmt)
     return ChunkResult(data, collections.Counter(counts), errors, briefs, rows if fmt == "table" else None,
-                       digest(ruleset, chunk, rows) if digest is not None else None)
+                       digest(ruleset, chunk, rows) if digest is not None else None, notes)
 
 
-def _scored(ruleset: RuleSet, chunk: Chunk) -> Iterable[Scored]:
+def _scored(ruleset: RuleSet, chunk: Chunk, notes: list[str] | None = None) -> Iterable[Scored]:
+    notes = [] if notes is None else notes  # inputs skipped (a FHIR resource without a case, in a folder)
     if chunk.error is not None:
         return [(error_row(chunk.name, chunk.error), None)]
     if chunk.document is not None:
@@ -122,8 +125,8 @@ def _scored(ruleset: RuleSet, chunk: Chunk) -> Iterable[Scored]:
     if chunk.span is not None:
         return _score_span(ruleset, chunk)
     if chunk.lines:
-        return (score_line(ruleset, raw, chunk.name, number) for number, raw in chunk.lines)
-    return (score_file(ruleset, path) for path in chunk.files)
+        return (row for number, raw in chunk.lines for row in score_line_rows(ruleset, raw, chunk.name, number))
+    return (row for path in chunk.files for row in score_file(ruleset, path, notes))
 
 
 def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
@@ -146,7 +149,7 @@ def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
             row = with_follow_up(row_of(valid, f"{name}:{number}"), valid)
             yield row, None if valid.expected is None else expected_of(valid)
         elif raw.strip():  # not a valid case (blank lines are skipped): the located message
-            yield score_line(ruleset, raw, name, number)
+            yield from score_line_rows(ruleset, raw, name, number)
         pos, number = end + 1, number + 1
 
 
@@ -161,7 +164,7 @@ def chunks(paths: Iterable[str], stdin: IO[bytes] | None = None, carry: bool = F
                 pending = []
             yield Chunk(name=path, error=f"{path}: folder cannot be read; its case files were not scored")
             continue
-        if path == "-" or path.endswith(".jsonl"):
+        if path == "-" or path.endswith(JSON_LINES_SUFFIXES):
             if pending:
                 yield Chunk(files=tuple(pending))
                 pending = []

@@ -31,6 +31,8 @@ def run(paths: list[str], ruleset: RuleSet, out: IO[str], fmt: str, jobs: int, s
         for result in results:
             writer.write(result)
             report.summary.add(result)
+            for note in result.notes:
+                on_error(note)
             for brief in result.errors:
                 on_error(brief.error)  # type: ignore[arg-type]
             for brief in result.briefs or ():

@@ -16,7 +16,7 @@ from typing import Any, List, Optional
 import typer
 
 from .. import __version__
-from ..base.errors import ExitCode, LbpError
+from ..base.errors import ExitCode, LbpError, UsageError
 
 
 app = typer.Typer(
@@ -448,7 +448,7 @@ def practice_report(
     from ..engine.ruleset.load import load_rules
     from .render import attempts_table, cases_table, report_table
 
-    ruleset = load_rules(rules, questionnaire=False)
+    ruleset = load_rules(rules)  # with the interview: red-flag questions by their labels
     records, problems = report.read_records([str(f) for f in files], ruleset)
     chosen = (fmt.value if fmt else None) or ("table" if sys.stdout.isatty() else "json")
     if view is ReportView.students:
@@ -457,7 +457,8 @@ def practice_report(
                     "csv": lambda: report.to_csv(summaries, ruleset)}[chosen]()
     else:
         rows = (report.attempt_rows if view is ReportView.attempts else report.case_rows)(records, ruleset)
-        out = {"table": lambda: (attempts_table if view is ReportView.attempts else cases_table)(rows),
+        out = {"table": lambda: attempts_table(rows, ruleset) if view is ReportView.attempts
+               else cases_table(rows),
                "json": lambda: report.rows_json(rows), "csv": lambda: report.rows_csv(rows)}[chosen]()
     if chosen == "table":
         from rich.console import Console
@@ -581,18 +582,25 @@ class FhirFormat(str, Enum):
     fhir = "fhir"
 
 
+CanonicalBaseOption = typer.Option(
+    None, "--canonical-base", metavar="URL",
+    help="Base of the canonical URLs (Questionnaire, code systems); default $LBP_FHIR_BASE, else "
+         "https://lbp-assess.example/fhir (a placeholder: publish under a base your service controls).")
+
+
 @app.command("questionnaire")
 def questionnaire_command(
     fmt: FhirFormat = typer.Option(FhirFormat.fhir, "--format", "-f", help="fhir (an HL7 FHIR R4 Questionnaire)"),
     output: Optional[Path] = OutputOption,
     force: bool = ForceOption,
     rules: Optional[Path] = RulesOption,
+    base: Optional[str] = CanonicalBaseOption,
 ) -> None:
     """The interview as an HL7 FHIR R4 Questionnaire (JSON), for form tools and health records."""
     from ..interop.fhir import questionnaire, to_json
     from ..engine.ruleset.load import load_rules
 
-    _write(to_json(questionnaire(load_rules(rules))), output, force, private=False)
+    _write(to_json(questionnaire(load_rules(rules), base)), output, force, private=False)
 
 
 @app.command("export")
@@ -603,14 +611,25 @@ def export_command(
     output: Optional[Path] = OutputOption,
     force: bool = ForceOption,
     rules: Optional[Path] = RulesOption,
+    base: Optional[str] = CanonicalBaseOption,
+    replaces: Optional[Path] = typer.Option(
+        None, "--replaces", metavar="BUNDLE", dir_okay=False,
+        help="An earlier exported Bundle of the same case that this document replaces (a reassessment): "
+             "linked by Composition.relatesTo."),
 ) -> None:
     """Cases as HL7 FHIR R4 document Bundles: the note, the answers, the impression and each red flag."""
     from ..inputs.cases import load_case
-    from ..interop.fhir import export
+    from ..interop.fhir import export, replaced_document
     from ..engine.ruleset.load import load_rules
 
     ruleset = load_rules(rules)
-    _write(export([load_case(path) for path in cases], ruleset), output, force, private=True)
+    loaded = [load_case(path) for path in cases]
+    earlier = None
+    if replaces is not None:
+        if len(loaded) != 1:
+            raise UsageError("--replaces links one case to the document it replaces; give one case")
+        earlier = replaced_document(replaces, loaded[0])
+    _write(export(loaded, ruleset, base=base, replaces=earlier), output, force, private=True)
 
 
 def _write(text: str, output: Optional[Path], force: bool, private: bool) -> None:

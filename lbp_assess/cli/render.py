@@ -257,7 +257,7 @@ def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False) -> 
         node.add(f"[bold]Action{frame}:[/bold] {markup(rule['action'])}")
     if len(group) == 1 and not brief:
         node.add(markup(rule["reason"]))
-    for count in rule["counts"]:
+    for count in rule["counts"][:1] if brief else rule["counts"]:  # brief: the nearest count only
         missing = f": missing {markup('; '.join(count['missing']))}" if count["missing"] else ""
         node.add(f"[cyan]{markup(count['name'])}:[/cyan] {count['met']} of {count['of']} "
                  f"(needs {markup(describe_value(count['needs']))}){missing}")
@@ -296,7 +296,7 @@ def series_table(rows: list[dict[str, Any]], ruleset: RuleSet) -> Any:
         for name, tier in (f.split(":", 1) for f in row["red_flags"]):
             label = m.conditions[name].label
             shown = markup(f"{label} ({m.tiers[tier].label.lower()})")
-            new = any(text.startswith(label + " - ") for text in row["new_red_flags"])
+            new = f"{name}:{tier}" in row["new_red_flags"]
             flags.append(f"[bold red]NEW {shown}[/]" if new else shown)
         named = m.classes[row["classification"]]
         table.add_row(row["assessed_on"], markup(row["id"]), markup(named.short or named.label),
@@ -342,19 +342,24 @@ def _flag(count: int) -> str:
     return f"{count} !" if count else "0"
 
 
-def attempts_table(rows: list[dict[str, Any]]) -> Any:
+def attempts_table(rows: list[dict[str, Any]], ruleset: RuleSet | None = None) -> Any:
 
     t = Table(title="Practice attempts (! = under-triaged or a red flag missed)", header_style="bold",
               box=box.SIMPLE_HEAD)
-    for column, justify in (("", "left"), ("student", "left"), ("case", "left"), ("answer", "left"),
-                            ("key", "left"), ("red-flag Qs not asked", "left"), ("s", "right")):
-        t.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for column, justify, least in (("", "left", 1), ("student", "left", 5), ("case", "left", 10),
+                                   ("answer", "left", 13), ("key", "left", 9),
+                                   ("red-flag Qs not asked", "left", 12), ("s", "right", 3)):
+        t.add_column(column, justify=justify, overflow="fold", min_width=least)  # type: ignore[arg-type]
+    q = ruleset.questionnaire if ruleset is not None else None
     for row in rows:
         serious = row["under_triage"] or row["missed_red_flag"]
-        mark = "!" if serious else "✔" if row["classification_right"] and row["urgency_right"] and \
-            row["pattern_right"] is not False else "✘"
         not_asked = row["red_flags_not_asked"]
-        asked = "-" if not_asked is None else (", ".join(markup(n) for n in not_asked) or "none")
+        right = row["classification_right"] and row["urgency_right"] and row["pattern_right"] is not False \
+            and not not_asked
+        mark = "!" if serious else "✔" if right else "✘"
+        names = [q.label(n) if q and n in q.by_id else n for n in not_asked or ()]
+        asked = "-" if not_asked is None else "none" if not names else \
+            f"{len(names)}: " + markup(", ".join(names[:2])) + (", …" if len(names) > 2 else "")
         answer = markup(row["answer"]) + ("\nUNDER-TRIAGED" if row["under_triage"] else "")
         t.add_row(mark, markup(row["student"]), markup(row["case"]), answer, markup(row["key"]), asked,
                   "-" if row["seconds"] is None else f"{row['seconds']:.0f}", style="bold red" if serious else None)

@@ -43,7 +43,7 @@ from ..engine.questionnaire import Question, Questionnaire, answer_problem
 from ..engine.ruleset.model import Assessment, RuleSet
 from ..base.yamlio import load_json, read_text
 from ..engine.questionnaire import BACK
-from ..engine.answers import answers_of, case_data, relevant, resolve
+from ..engine.answers import case_data, recorded_answers, relevant, resolve
 
 #: The answers that must fit within the patient's life, in the order before_birth takes them.
 _LIFETIME = ("patient.age", "onset.weeks_ago", "cauda_equina.onset_days")
@@ -480,8 +480,7 @@ class Interview:
     @classmethod
     def from_case(cls, ruleset: RuleSet, case: Case) -> "Interview":
         """Pre-fill from a case file: every field written in the file counts as answered."""
-        known = {q.id for q in ruleset.questionnaire.questions} if ruleset.questionnaire else set()
-        return cls(ruleset, {k: v for k, v in answers_of(case).items() if k in known},
+        return cls(ruleset, recorded_answers(case, ruleset.questionnaire),
                    assessed_on=case.assessed_on.isoformat() if case.assessed_on else None)
 
 

@@ -36,6 +36,13 @@ def answers_of(case: Case) -> dict[str, Any]:
     return out
 
 
+def recorded_answers(case: Case, questionnaire: Questionnaire | None) -> dict[str, Any]:
+    """The case's answers to the questionnaire's questions (what an interview pre-filled from the
+    case file starts from, and what a FHIR export writes)."""
+    known = {q.id for q in questionnaire.questions} if questionnaire is not None else set()
+    return {qid: value for qid, value in answers_of(case).items() if qid in known}
+
+
 def relevant(question: Question, facts: dict[str, Any]) -> bool:
     """Asked unless its ask_when is known to be false."""
     return question.ask_when is None or question.ask_when(facts) is not False

@@ -8,18 +8,35 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from ..base.errors import InputError, Location, Problem
 from ..base.yamlio import load_json, load_yaml, read_text
 from ..model.case import CASE_SUFFIXES, Case, validate_case
 
 
 def validate_any(data: Any, name: str, text: str | None = None, line: int | None = None) -> Case:
-    """Parsed data as a case: `lbp-case/1`, or a FHIR QuestionnaireResponse (read against the
-    shipped questionnaire, see inputs.fhir_response); errors carry file, line and field path."""
+    """Parsed data as a case: `lbp-case/1`, or a FHIR QuestionnaireResponse (or a Bundle of one),
+    read against the shipped questionnaire (see inputs.fhir_response); errors carry file, line and
+    field path."""
     if isinstance(data, dict) and "resourceType" in data and "format" not in data:
-        from .fhir_response import read_response
+        from .fhir_response import read_resource
 
-        return read_response(data, name, text, line)
+        found = read_resource(data, name, text, line)
+        if len(found) > 1:
+            raise InputError.from_problems([Problem(Location(name, line), f"a FHIR Bundle of {len(found)} "
+                                                    "QuestionnaireResponses holds several cases; score it with "
+                                                    "`lbp-assess score`, or give one response")])
+        return found[0][1]
     return validate_case(data, name, text, line)
+
+
+def read_cases(data: Any, name: str, text: str | None = None, line: int | None = None) -> list[tuple[str, Case]]:
+    """Every case in parsed data, each with what names it within the file: a case file or a FHIR
+    QuestionnaireResponse is one case (""), a FHIR Bundle one per QuestionnaireResponse (`#entry[2]`)."""
+    if isinstance(data, dict) and "resourceType" in data and "format" not in data:
+        from .fhir_response import read_resource
+
+        return read_resource(data, name, text, line)
+    return [("", validate_case(data, name, text, line))]
 
 
 def load_case(path: Path | str) -> Case:
@@ -35,6 +52,13 @@ def parse_case(text: str, name: str) -> Case:
     else:
         data = load_yaml(text, name)
     return validate_any(data, name, text)
+
+
+class Listed(str):
+    """A path found by listing a folder, not named by the user: a FHIR resource there that holds no case
+    (the Questionnaire, a CodeSystem) is skipped with a note instead of an error."""
+
+    __slots__ = ()
 
 
 def expand(paths: Iterable[str]) -> Iterator[str]:
@@ -69,7 +93,7 @@ def case_files(directory: str) -> list[str]:
                 if entry.is_dir(follow_symlinks=False):
                     folders.append((entry.path, [*parts, entry.name]))
                 elif os.path.splitext(entry.name)[1] in CASE_SUFFIXES and not entry.is_dir():
-                    found.append(([*parts, entry.name], entry.path))
+                    found.append(([*parts, entry.name], Listed(entry.path)))
     found.sort(key=lambda item: item[0])
     return [file for _, file in found]
 

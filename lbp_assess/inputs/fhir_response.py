@@ -1,10 +1,11 @@
-"""Reading a FHIR QuestionnaireResponse that answers the lbp-assess Questionnaire as a case.
+"""Reading FHIR resources as cases: a QuestionnaireResponse answering the lbp-assess Questionnaire is
+one case, a Bundle one per QuestionnaireResponse it holds.
 
-The answers go through the same conversion as `assess --answers` (engine.answers): the
-answers that skipped follow-ups settle (`if_skipped`) are recorded, so a form tool that hid a
-follow-up because its gate was "no" gives the same case as the interview. Every response is
-read against the shipped rule set's questionnaire, whatever `--rules` says. Unknown is never
-read as "no"; every error is located in the file.
+The answers go through the same conversion as `assess --answers` (engine.answers): the answers
+that skipped follow-ups settle (`if_skipped`) are recorded, so a form tool that hid a follow-up
+because its gate was "no" gives the same case as the interview. Every response is read against the
+shipped rule set's questionnaire, whatever `--rules` says. Unknown is never read as "no"; every
+error is located in the file.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from functools import lru_cache
 from typing import Any
 
 from ..model.case import Case, validate_case
-from ..base.errors import InputError, Location, Problem, did_you_mean
+from ..base.errors import InputError, Location, Problem, UsageError, did_you_mean
 from ..engine.answers import case_data, resolve
 from ..engine.questionnaire import Question, answer_problem
 from ..engine.ruleset.model import RuleSet
 from ..engine.ruleset.load import load_rules
 from ..base.yamlio import Locator
-from .fhir_codes import CASE_VALUES, NONE_OF_THESE, QUESTIONNAIRE_URL, START_BACK_SCALES, questionnaire_of, item_type, value_code
+from .fhir_codes import CASE_VALUES, DEFAULT_BASE, NONE_OF_THESE, QUESTIONNAIRE_URL, canonical_base, item_type, questionnaire_of, start_back_scale, value_code
 
 
 # --------------------------------------------------------------------------- reading a QuestionnaireResponse
@@ -36,19 +37,21 @@ def _reading_rules() -> RuleSet:
 class _Reader:
     """Reads the answers of a QuestionnaireResponse, each error located in the file."""
 
-    def __init__(self, ruleset: RuleSet, name: str, text: str | None, line: int | None):
+    def __init__(self, ruleset: RuleSet, name: str, text: str | None, line: int | None,
+                 prefix: tuple[Any, ...] = (), locator: Locator | None = None):
         self.questions = questionnaire_of(ruleset).by_id
-        self.name, self.line = name, line
-        self.locator = Locator(text) if text is not None and line is None else None
+        self.name, self.line, self.prefix = name, line, prefix
+        self.locator = locator or (Locator(text) if text is not None and line is None else None)
         self.groups = {q.section for q in self.questions.values()}
         self.parts = {f"{q.id}.{n}": (q, n) for q in self.questions.values() for n in range(1, len(q.items) + 1)}
         self.display = {f"{q.id}.help" for q in self.questions.values() if q.help}
         self.answers: dict[str, Any] = {}
         self.start_back: dict[str, dict[int, int]] = {}
 
-    def fail(self, path: tuple[Any, ...], message: str, field: str | None = None) -> InputError:
-        line, col = self.locator.find(path) if self.locator else (self.line, None)
-        return InputError.from_problems([Problem(Location(self.name, line, col), message, field)])
+    def fail(self, path: tuple[Any, ...], message: str, field: str | None = None,
+             error: type[InputError] = InputError) -> InputError:
+        line, col = self.locator.find((*self.prefix, *path)) if self.locator else (self.line, None)
+        return error.from_problems([Problem(Location(self.name, line, col), message, field)])
 
     def known(self) -> list[str]:
         return [*self.questions, *self.groups, *self.parts, *self.display]
@@ -132,10 +135,14 @@ class _Reader:
             return self.code(question, value, (*path, expected))
         return value
 
-    def code(self, question: Question, value: dict[str, Any], path: tuple[Any, ...]) -> str:
-        if value.get("system", CASE_VALUES) != CASE_VALUES:
+    def system(self, question: Question | str, value: dict[str, Any], path: tuple[Any, ...]) -> None:
+        if value.get("system", CASE_VALUES) not in _ours("/CodeSystem/case-values"):
             raise self.fail((*path, "system"), f"expected a code from {CASE_VALUES}, got system "
-                                               f"{value.get('system')!r}", question.id)
+                                               f"{repr(value.get('system'))[:80]}",
+                            question if isinstance(question, str) else question.id)
+
+    def code(self, question: Question, value: dict[str, Any], path: tuple[Any, ...]) -> str:
+        self.system(question, value, path)
         codes = {value_code(question, v): v for v, _ in question.choices}
         if question.kind == "multi":
             codes[value_code(question, NONE_OF_THESE)] = NONE_OF_THESE
@@ -151,12 +158,27 @@ class _Reader:
             raise self.fail((*path, "linkId"), "is answered twice", link)
         if len(answers) != 1:
             raise self.fail(path, "takes exactly one answer", link)
-        scale = START_BACK_SCALES[number == len(question.items)]
-        answer = answers[0]
-        value = answer.get("valueInteger") if isinstance(answer, dict) else None
+        given[number] = self.start_back_score(question, number, answers[0], (*path, "answer", 0), link)
+
+    def start_back_score(self, question: Question, number: int, answer: Any, path: tuple[Any, ...],
+                         link: str) -> int:
+        """A STarT Back answer in either form: a Coding of the answer options (as the Questionnaire
+        offers them and form renderers write them) or the score as valueInteger (earlier exports)."""
+        scale = start_back_scale(question, number)
+        codes = {f"{question.id}.{code}": score for score, (code, _) in scale.items()}
+        keys = [k for k in answer if k.startswith("value")] if isinstance(answer, dict) else []
+        if keys == ["valueCoding"] and isinstance(answer["valueCoding"], dict):
+            coded = answer["valueCoding"]
+            self.system(link, coded, (*path, "valueCoding"))
+            if coded.get("code") in codes:
+                return codes[coded["code"]]
+            raise self.fail((*path, "valueCoding", "code"),
+                            f"unknown code {repr(coded.get('code'))[:60]}; expected one of: {', '.join(codes)}", link)
+        value = answer.get("valueInteger") if keys == ["valueInteger"] else None
         if not isinstance(value, int) or isinstance(value, bool) or value not in scale:
-            raise self.fail((*path, "answer", 0), f"expected valueInteger {min(scale)} to {max(scale)}", link)
-        given[number] = value
+            raise self.fail(path, f"expected a valueCoding of {', '.join(codes)} (or valueInteger "
+                                  f"{min(scale)} to {max(scale)})", link)
+        return value
 
     def result(self) -> dict[str, Any]:
         for qid, given in self.start_back.items():
@@ -169,21 +191,63 @@ class _Reader:
         return self.answers
 
 
+def _ours(path: str) -> set[str]:
+    """A project URL under the default canonical base and under the configured one."""
+    try:
+        configured = canonical_base()
+    except UsageError:
+        configured = DEFAULT_BASE
+    return {DEFAULT_BASE + path, configured + path}
+
+
 _WORDS = {"valueBoolean": "true or false", "valueInteger": "a whole number", "valueDecimal": "a number",
           "valueString": "text", "valueCoding": "a Coding with a code"}
 
 
+class NotACase(InputError):
+    """A FHIR resource that holds no case (a Questionnaire, a CodeSystem): `score` skips one that it
+    found in a folder, with a note."""
+
+
+def read_resource(data: dict[str, Any], name: str, text: str | None = None, line: int | None = None,
+                  ruleset: RuleSet | None = None) -> list[tuple[str, Case]]:
+    """The cases in a FHIR resource, each with what names it in the file ("" for the resource itself,
+    `#entry[3]` for an entry of a Bundle): a QuestionnaireResponse is one case, a Bundle (an exported
+    document, a collection, a search result) one per QuestionnaireResponse it holds."""
+    kind = data.get("resourceType")
+    locator = Locator(text) if text is not None and line is None else None
+    if kind == "Bundle":
+        entries = data.get("entry", [])
+        if not isinstance(entries, list):
+            raise _Reader(ruleset or _reading_rules(), name, text, line, (), locator).fail(
+                ("entry",), "expected a list of entries")
+        found = [(index, entry["resource"]) for index, entry in enumerate(entries)
+                 if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
+                 and entry["resource"].get("resourceType") == "QuestionnaireResponse"]
+        if not found:
+            raise _Reader(ruleset or _reading_rules(), name, text, line, (), locator).fail(
+                ("resourceType",), "a FHIR Bundle without a QuestionnaireResponse holds no case", error=NotACase)
+        return [(f"#entry[{index}]" if len(found) > 1 else "",
+                 read_response(resource, name, text, line, ruleset, ("entry", index, "resource"), locator))
+                for index, resource in found]
+    return [("", read_response(data, name, text, line, ruleset, (), locator))]
+
+
 def read_response(data: dict[str, Any], name: str, text: str | None = None, line: int | None = None,
-                  ruleset: RuleSet | None = None) -> Case:
+                  ruleset: RuleSet | None = None, prefix: tuple[Any, ...] = (),
+                  locator: Locator | None = None) -> Case:
     """A QuestionnaireResponse answering our Questionnaire, as a case (the `assess --answers` conversion)."""
     ruleset = ruleset or _reading_rules()
-    reader = _Reader(ruleset, name, text, line)
+    reader = _Reader(ruleset, name, text, line, prefix, locator)
     kind = data.get("resourceType")
     if kind != "QuestionnaireResponse":
-        raise reader.fail(("resourceType",), f"a FHIR {kind} is not a case; expected a QuestionnaireResponse "
-                                             "answering the lbp-assess Questionnaire")
+        shown = kind if isinstance(kind, str) and kind.isidentifier() and len(kind) < 60 else repr(kind)[:60]
+        raise reader.fail(("resourceType",), f"a FHIR {shown} is not a case; expected a QuestionnaireResponse "
+                                             "answering the lbp-assess Questionnaire (or a Bundle of them)",
+                          error=NotACase if isinstance(kind, str) else InputError)
     canonical = data.get("questionnaire")
-    if canonical is not None and (not isinstance(canonical, str) or canonical.split("|")[0] != QUESTIONNAIRE_URL):
+    if canonical is not None and (not isinstance(canonical, str)
+                                  or canonical.split("|")[0] not in _ours("/Questionnaire/lbp-subjective-history")):
         raise reader.fail(("questionnaire",), f"answers {canonical!r}, not the lbp-assess Questionnaire "
                                               f"({QUESTIONNAIRE_URL})")
     warning = _status(data, reader)

@@ -25,7 +25,8 @@ from ..base.errors import InputError, Location, Problem, did_you_mean
 from ..base.yamlio import Locator, refuse_duplicates
 
 FORMAT = "lbp-case/1"
-CASE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
+CASE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl", ".ndjson")
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")  # one case (or FHIR resource) per line
 
 Sex = Literal["female", "male", "other", "not_stated"]
 LegSide = Literal["none", "left", "right", "both", "alternating"]

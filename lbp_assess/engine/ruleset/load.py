@@ -290,6 +290,12 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
         elif scope.symbol_of(definitions[flag]) != expr.BOOL:
             loader.problem(where, f"`{flag}` must be a yes/no definition to be listed as a flag")
         scope.used.add(flag)
+    for observed in manifest.observations:
+        if observed not in FACTS and observed not in definitions:
+            loader.problem(loader.at(manifest_name, ("observations", observed), key=True),
+                           f"`{observed}` is neither a fact nor a definition"
+                           f"{did_you_mean(observed, [*FACTS, *definitions])}")
+        scope.used.add(observed)
     wording_when = _check_wording(loader, manifest, manifest_name, scope)
     used = scope.used | loader.loose_names
     complete = all(parsed is not None for _, parsed in files)

@@ -27,7 +27,7 @@ class _Strict(BaseModel):
 
 
 class Code(_Strict):
-    system: Literal["ICD-10", "SNOMED CT"]
+    system: Literal["ICD-10", "SNOMED CT", "LOINC"]
     code: str
     display: str
     verified: bool
@@ -85,6 +85,10 @@ class Manifest(_Strict):
     # Lines the note adds under a screen when their `when:` holds (the bladder line in pregnancy).
     screen_notes: dict[str, Wording] = {}
     safety_net: Wording
+    # Facts and definitions an export charts as FHIR Observations (pain and STarT Back scores),
+    # with standard codes where they exist; also labels and codes for the red-flag screen's answers,
+    # which are always charted (screening and screens).
+    observations: dict[str, Named] = {}
 
 
 class RuleSpec(_Strict):
