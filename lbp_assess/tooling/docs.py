@@ -14,7 +14,6 @@ Run it after changing the case model, the rules or the interview.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any, Iterator, get_args
@@ -542,27 +541,6 @@ def fhir_blocks(ruleset: RuleSet) -> dict[str, str]:
                          f"{'yes' if c.verified else '**no** (verified: false)'} |")
     return {"fhir_items": "\n".join(items) + "\n", "fhir_observations": "\n".join(observed) + "\n",
             "fhir_codes": "\n".join(codes) + "\n"}
-
-
-_BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z_]+) -->\n)(.*?)(<!-- end generated -->)", re.S)
-
-
-def fill_blocks(text: str, blocks: dict[str, str], name: str) -> str:
-    """`text` with the content between each `<!-- generated: NAME -->` and `<!-- end generated -->` replaced."""
-    found = set()
-
-    def replace(match: re.Match[str]) -> str:
-        block = match.group("name")
-        if block not in blocks:
-            raise DocsError(f"{name}: unknown generated block `{block}`; expected one of: {', '.join(blocks)}")
-        found.add(block)
-        return match.group(1) + "\n" + blocks[block] + "\n" + match.group(4)
-
-    result = _BLOCK.sub(replace, text)
-    missing = [b for b in blocks if b not in found]
-    if missing:
-        raise DocsError(f"{name}: no `<!-- generated: {missing[0]} -->` ... `<!-- end generated -->` block")
-    return result
 
 
 # --------------------------------------------------------------------------- all generated documents
