@@ -251,7 +251,7 @@ def digest(options: Options, ruleset: RuleSet, chunk: Chunk, rows: list[dict[str
 
 @functools.lru_cache(maxsize=2)
 def _other_rules(directory: str) -> RuleSet:
-    return load_rules(directory, interview=False)
+    return load_rules(directory, questionnaire=False)
 
 
 @functools.lru_cache(maxsize=2)

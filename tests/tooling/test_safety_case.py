@@ -241,9 +241,9 @@ def test_a_weakened_rule_changes_the_validation_evidence(tmp_path):
 def test_relocate_follows_a_test_that_moved_to_another_file(tmp_path):
     root = _safety_root(tmp_path)
     (root / "tests").unlink()
-    (root / "tests" / "engine").mkdir(parents=True)
-    for path in (REPO / "tests").glob("test_*.py"):
-        target = root / "tests" / ("engine" if path.name == "test_expr.py" else "") / path.name
+    for path in (REPO / "tests").rglob("test_*.py"):  # every test where it is, but test_expr.py in engine/
+        target = root / "tests" / ("engine/test_expr.py" if path.name == "test_expr.py" else path.relative_to(REPO / "tests"))
+        target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
     moved = safety_case.relocate(root)
     assert "tests/model/test_expr.py::test_and_is_kleene -> tests/engine/test_expr.py::test_and_is_kleene" in moved
