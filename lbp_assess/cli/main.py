@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any
 
+import typer
 
 from ..base.errors import ExitCode, LbpError
 from .app import app, discard_stdout, err_line
@@ -15,19 +16,18 @@ from .app import app, discard_stdout, err_line
 
 def main() -> None:
     """Console entry point: run the app and turn every failure into a message and exit code."""
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-    from typer.exceptions import Abort
     from typer.main import get_command
 
+    ClickException, UsageError = _click_exceptions()
     command = get_command(app)
     _name_arguments(command)
     try:
         code = command.main(prog_name="lbp-assess", standalone_mode=False)
-    except NoArgsIsHelpError as err:
-        err.show()
-        sys.exit(ExitCode.USAGE)
     except UsageError as err:
-        err_line(_usage_message(err))
+        if type(err).__name__ == "NoArgsIsHelpError":  # `lbp-assess rules`: the group's help (click 8.2+)
+            err.show()
+        else:
+            err_line(_usage_message(err))
         sys.exit(ExitCode.USAGE)
     except ClickException as err:
         err.show()
@@ -35,7 +35,7 @@ def main() -> None:
     except LbpError as err:
         err_line(str(err))
         sys.exit(err.exit_code)
-    except (KeyboardInterrupt, Abort):
+    except (KeyboardInterrupt, typer.Abort):
         err_line("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
     except BrokenPipeError:
@@ -53,6 +53,14 @@ def main() -> None:
         err_line(f"internal error: {type(exc).__name__}: {exc} (set LBP_ASSESS_DEBUG=1 for details; please report)")
         sys.exit(ExitCode.INTERNAL)
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _click_exceptions() -> tuple[type[Exception], type[Exception]]:
+    """(ClickException, UsageError) of the click that typer runs on: its own copy since typer 0.26,
+    the click package before. Found through typer's public `BadParameter` (a UsageError), never
+    through a private module path, so every typer the lower bound allows works."""
+    bases = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+    return bases["ClickException"], bases["UsageError"]
 
 
 def _name_arguments(command: Any) -> None:
