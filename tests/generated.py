@@ -56,6 +56,10 @@ def fact_values(t: FactType, true_percent: int = 50) -> st.SearchStrategy:
         return st.lists(st.sampled_from(t.values), unique=True)
     if t.kind == "int_list":
         return st.tuples(*[st.integers(0, 1)] * 8, st.integers(0, 4)).map(list)
+    if t.kind == "text":  # one line a clinician typed (a PSFS activity); hostile text is fuzzed elsewhere
+        words = st.sampled_from(["Sitting", "at work", "lifting", "my child", "walking", "the dog", "gardening",
+                                 "putting socks on", "driving", "Ärger", "żywot"])
+        return st.lists(words, min_size=1, max_size=4).map(" ".join)
     raise AssertionError(t)
 
 

@@ -34,6 +34,13 @@ RADICULAR: dict[str, Any] = {
     "progression.course": "improving", "psychosocial.start_back": None,
     "notes.presenting": "Right leg pain to the foot after lifting", "notes.pmh": "", "notes.dh": "",
     "notes.sh": "", "notes.goals": "Back to work",
+    # the structured subjective: pain quality and irritability, medication, investigations,
+    # treatment so far, work and activity, the PSFS
+    "pain.quality": ["aching", "shooting"], "pain.irritability": "moderate", "history.spinal_surgery": False,
+    "medication.analgesia": ["paracetamol", "nsaid"], "medication.analgesia_effect": "partial",
+    "medication.anticoagulant": False, "investigations.done": [], "treatment.previous": [],
+    "social.work": "modified_duties", "social.activity": "some",
+    "function.psfs_activity_one": "Sitting at work", "function.psfs_one": 4, "function.psfs_activity_two": "",
 }
 for fact in ("urinary_retention", "bladder_sensation_reduced", "urinary_incontinence", "bowel_incontinence",
              "saddle_numbness", "sexual_dysfunction"):

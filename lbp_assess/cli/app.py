@@ -248,7 +248,8 @@ def assess(
     if kept:
         err_line(f"kept from the last visit, not asked again: {', '.join(kept)}")
     if is_tty and (session.interview.missing() or session.resumed):
-        _interview(session, force)
+        if _interview(session, force) == "saved":
+            return  # saved at an emergency, and the clinician stopped there
     case_path, note_path, note = consultation.finish(session, force)
     typer.echo(_note_for_screen(note))
     err_line(f"saved {case_path} and {note_path}")
@@ -268,8 +269,9 @@ def _note_for_screen(note) -> str:
     return render(note, "text", _screen_width())
 
 
-def _interview(session, force: bool) -> None:
-    """Ask in the terminal; on any stop after the first answer, say where the answers are."""
+def _interview(session, force: bool) -> str:
+    """Ask in the terminal; on any stop after the first answer, say where the answers are.
+    Returns how the interview ended (interview.run)."""
     from ..consult import session as consultation
     from ..consult.interview import run
     from .prompts import TerminalPrompter
@@ -283,15 +285,22 @@ def _interview(session, force: bool) -> None:
         prompter.notice(note)
     for alert in session.interview.live_alerts():
         prompter.alert(alert)
+    def save_now(interview):
+        written = consultation.save_now(session, force)
+        return written
+
     try:
-        run(session.interview, prompter, session.autosave, consultation.accept(session, force))
+        ended = run(session.interview, prompter, session.autosave, consultation.accept(session, force), save_now)
+        if ended == "saved" and session.draft is not None:
+            session.draft.unlink(missing_ok=True)  # the files hold every answer
+        return ended
     except BaseException as exc:
         if session.draft is None:
             raise
         saved = _save_quietly(session)
         where = (f"answers saved in {session.draft}" if saved else
                  f"the last autosave is in {session.draft}")
-        resume = f"lbp-assess assess --resume {_quote(session.draft)}"
+        resume = f"{invoked_as()} assess --resume {_quote(session.draft.resolve())}"
         raised = "; ".join(f"{a.label} - {a.tier_label.upper()}" for a in session.interview.live_alerts())
         if raised:
             err_line(f"raised so far: {raised}")
@@ -300,6 +309,23 @@ def _interview(session, force: bool) -> None:
             raise typer.Exit(ExitCode.INTERRUPTED)
         err_line(f"interview stopped; {where}. Resume with:\n  {resume}")
         raise
+
+
+def invoked_as(argv0: str | None = None) -> str:
+    """The command as it was invoked, for a hint to run it again: `python -m lbp_assess` (with this
+    interpreter) when run as a module, else the program name as typed (a bare `lbp-assess` only
+    when that is what the shell found on PATH)."""
+    import shlex
+    import shutil
+
+    program = sys.argv[0] if argv0 is None else argv0
+    name = Path(program).name
+    if name == "__main__.py" or name.endswith(".py") or not program:
+        return f"{shlex.quote(sys.executable)} -m lbp_assess"
+    if os.sep not in program:
+        found = shutil.which(program)
+        return shlex.quote(program if found else str(Path(program).resolve()))
+    return shlex.quote(program)
 
 
 def _save_quietly(session) -> bool:

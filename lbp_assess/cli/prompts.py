@@ -17,6 +17,7 @@ prompts, and every piece of case text shown goes through `display.markup`.
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -33,16 +34,77 @@ from rich.panel import Panel
 from rich.table import Table
 
 from ..base.text import markup, plain, shorten
-from ..consult.interview import NOT_ANSWERED, Interview, LiveAlert, Progress
+from ..consult.interview import NOT_ANSWERED, Interview, LiveAlert, Offer, Progress
 from ..engine.questionnaire import BACK, Question
 
 UNSURE = "__unsure__"
 NONE = "__none__"
 FINISH = "__finish__"
+ASK_OPEN = "__ask_open__"
 STYLE = questionary.Style([("qmark", "fg:ansicyan bold"), ("question", "bold"), ("instruction", "fg:ansibrightblack"),
                            ("answer", "fg:ansicyan")])
 #: Keys for choices, in order: digits, then letters that do not mean yes, no, unsure or back.
 CHOICE_KEYS = [*"123456789", *(c for c in string.ascii_lowercase if c not in "bnuy")]
+
+
+#: Continuation lines of a wrapped prompt start under the question text.
+WRAP_INDENT = 2
+
+
+def terminal_width() -> int:
+    """The width of the terminal the prompt is drawn on (the running application's, when there is one)."""
+    try:
+        from prompt_toolkit.application.current import get_app_or_none
+
+        app = get_app_or_none()
+        if app is not None and app.is_running:
+            return max(20, app.output.get_size().columns)
+    except Exception:  # noqa: BLE001 - no output to ask: fall back to the environment
+        pass
+    import shutil
+
+    return max(20, shutil.get_terminal_size((80, 24)).columns)
+
+
+def wrap_fragments(fragments: Sequence[tuple[str, str]], width: int, indent: int = WRAP_INDENT,
+                   start: int = 0) -> list[tuple[str, str]]:
+    """Styled prompt text word-wrapped to `width` columns: a line breaks only between words (a
+    word longer than a whole line is the only thing ever split), continuation lines indented.
+    prompt_toolkit itself wraps at the last column, in the middle of a word."""
+    out: list[tuple[str, str]] = []
+    column = start
+    limit = max(indent + 10, width - 1)  # the last column is left free: no auto-wrap at the margin
+    for style, text in fragments:
+        for piece in re.split(r"( +|\n)", text):
+            if not piece:
+                continue
+            if piece == "\n":
+                out.append((style, "\n" + " " * indent))
+                column = indent
+                continue
+            if piece.startswith(" "):
+                if column + len(piece) > limit:
+                    continue  # the break takes the place of the spaces
+                out.append((style, piece))
+                column += len(piece)
+                continue
+            while column + len(piece) > limit and column > indent:
+                if out and out[-1][1].strip() == "":  # spaces before the break go
+                    column -= len(out.pop()[1])
+                out.append((style, "\n" + " " * indent))
+                column = indent
+            while len(piece) > limit - column:  # a word longer than a line: split it, nothing else can
+                cut = limit - column
+                out.append((style, piece[:cut] + "\n" + " " * indent))
+                piece, column = piece[cut:], indent
+            out.append((style, piece))
+            column += len(piece)
+    return out
+
+
+def wrap_text(text: str, width: int, indent: int, start: int = 0) -> str:
+    """Plain text word-wrapped as `wrap_fragments` does."""
+    return "".join(t for _, t in wrap_fragments([("", text)], width, indent, start))
 
 
 @dataclass(frozen=True)
@@ -114,8 +176,8 @@ class TerminalPrompter:
         shown = "" if default is None or default is NOT_ANSWERED else (
             f"{default:g}" if isinstance(default, float) else str(default))
         reply = questionary.text(
-            f"{question.text}{unit}", default=shown, qmark=qmark, style=STYLE, validate=validate,
-            instruction=f"({hint})", key_bindings=_text_keys(shown),
+            _text_message(f"{question.text}{unit}", qmark, f"({hint})"), default=shown, qmark=qmark, style=STYLE,
+            validate=validate, instruction=f"({hint})", key_bindings=_text_keys(shown),
         ).unsafe_ask()
         reply = reply.strip()
         if reply == "<":
@@ -130,7 +192,7 @@ class TerminalPrompter:
                    Option("<- Back", BACK, "b")]
         if previous:
             options.insert(0, Option(f"{previous} ({' '.join(map(str, default))})", "keep", "k"))
-        start = keyed_select(question.text, options, "keep" if previous else UNSURE if default is None else None,
+        start = keyed_select(question.text, options, "keep" if previous else UNSURE,
                              qmark, hint="(" + ("k keep, " if previous else "") + "1 enter, u skip, b back)")
         if start == BACK:
             return BACK
@@ -182,42 +244,99 @@ class TerminalPrompter:
                 f"{markup(alert.reason)}\n[bold]Action:[/bold] {markup(alert.action)}")
         self.console.print(Panel(body, title=what, border_style="bold red", title_align="left"))
 
-    def review(self, interview: Interview) -> str | None:
-        """The current result and the answers to check, then save or pick a section to edit."""
-        self._result(interview)
+    def same_as_last_time(self, offer: Offer, progress: Progress) -> Any:
+        """A follow-up: the last visit's answers of a group, kept whole on `y`, asked each on `n`."""
+        if progress.section != self.section:
+            self.section = progress.section
+            self.console.rule(f"[bold]{markup(progress.section)}[/bold]", align="left", characters="─")
+        shown = "; ".join(f"{q.label}: {q.describe(v)}" for q, v in offer.earlier)
+        self.console.print(Padding(f"[dim]Last time:[/dim] {markup(shown)}", (0, 0, 0, 2)))
+        options = [Option(f"Yes, the same (keeps these {len(offer.earlier)} answers)", True, "y"),
+                   Option("No, ask each (last time's answer offered)", False, "n"),
+                   Option("<- Back", BACK, "b")]
+        reply = keyed_select(f"{offer.label}: same as last time?", options, None,
+                             f"{progress.number}/{progress.total} ›", hint="(y same, n ask each, b back)")
+        return BACK if reply is BACK else reply
+
+    def offer_save_now(self, interview: Interview, alert: LiveAlert) -> bool:
+        """At an emergency: save the case and note now, with what is known, or go on asking."""
+        left = len(interview.not_asked())
+        options = [Option("Save now and act (the note names the questions not asked)", "save", "s"),
+                   Option(f"Go on with the interview ({left} question(s) left)", "go_on", "g")]
+        return keyed_select(f"{alert.tier_label.upper()}: save the case and note now?", options, None,
+                            "Act now ›", back=False, hint="(s save now, g go on)") == "save"
+
+    def saved_now(self, written: Any, left: list[Question]) -> bool:
+        """Say what was saved and what was left; go on asking the questions left?"""
+        case_path, note_path, _ = written
+        self.console.print(f"[bold]Saved[/bold] {markup(case_path)} and {markup(note_path)}; "
+                           f"{len(left)} question(s) not asked are recorded as unknown (red flags as not screened).")
+        if not left:
+            return False
+        options = [Option("Stop here (the files are saved)", "stop", "s"),
+                   Option(f"Go on asking the {len(left)} question(s) left; saving again rewrites the files",
+                          "go_on", "g")]
+        return keyed_select("Go on with the interview?", options, None, "Saved ›", back=False,
+                            hint="(s stop, g go on)") == "go_on"
+
+    def review(self, interview: Interview) -> str | list[str] | None:
+        """The current result, what is still open and the answers to check, then save, ask the
+        open questions, or pick a section to edit. The menu starts on Save."""
+        open_now = self._result(interview)
         rows = interview.review_rows()
         sections: dict[str, list] = {}
         for row in rows:
             sections.setdefault(row.question.section_title, []).append(row)
+        to_ask = list(dict.fromkeys(q.id for condition in open_now for q in condition.questions))
+        width = terminal_width()
         while True:
             options = [Option("Save and write the note", FINISH, "s")]
+            if to_ask:
+                options.append(Option(f"Ask what would settle what is not excluded ({len(to_ask)} question(s))",
+                                      ASK_OPEN, "o"))
+            wide = len(options)
             options += [Option(f"{title} ({len(items)})", title, key)
                         for (title, items), key in zip(sections.items(), CHOICE_KEYS)]
-            choice = keyed_select("Save, or open a section to check or edit?", options, options[1].value, "Review ›",
-                                  back=False, hint=f"(s save, 1-{options[-1].key} open a section)")
+            choice = keyed_select("Save, or open a section to check or edit?", options, FINISH, "Review ›",
+                                  back=False, hint=f"(s save{', o ask' if to_ask else ''}, "
+                                                   f"1-{options[-1].key} open a section)", columns=2, wide=wide)
             if choice == FINISH:
                 return None
+            if choice == ASK_OPEN:
+                return to_ask
             items = sections[choice]
-            options = [Option(f"{plain(row.question.label)}: {plain(row.shown)}"
-                              + (" (settled by an earlier answer)" if row.settled else ""), row.question.id, key)
+            options = [Option(shorten(f"{plain(row.question.label)}: {plain(row.shown)}"
+                                      + (" (settled by an earlier answer)" if row.settled else ""),
+                                      width - CHOICE_INDENT - 1), row.question.id, key)
                        for row, key in zip(items, CHOICE_KEYS)]
             options.append(Option("<- Back to the sections", BACK, "b"))
             picked = keyed_select(f"{choice}: which answer?", options, None, "Edit ›", back=False)
             if picked != BACK:
                 return picked
 
-    def _result(self, interview: Interview) -> None:
-        """At most 9 lines, so that the result and the section menu fit a 24-line terminal."""
+    def _result(self, interview: Interview) -> list[Any]:
+        """The result panel: class, urgency and what set it with its action, what is still open with
+        the questions that would settle it, what was not screened, the answers to check. Short
+        enough that it and the section menu fit a 24-line terminal; returns what is open."""
         a = interview.assessment()
         m = interview.ruleset.manifest
         tier = m.tiers[a.urgency]
         frame = f" ({tier.time_frame})" if tier.time_frame.lower() != tier.label.lower() else ""
-        set_by = [f"{alert.label} ({'red flag' if alert.is_red_flag else 'alert'})"
-                  for alert in interview.urgency_set_by()]
+        set_by = interview.urgency_set_by()
+        named = [f"{alert.label} ({'red flag' if alert.is_red_flag else 'alert'})" for alert in set_by]
         lines = [f"[bold]{markup(m.classes[a.classification].label)}[/bold]",
                  f"Urgency: [bold]{markup(tier.label.upper())}[/bold]{markup(frame)}"
-                 + (f", set by {markup('; '.join(set_by))}" if set_by else "")]
-        width = max(40, self.console.width - 4)
+                 + (f", set by {markup('; '.join(named))}" if named else "")]
+        width = max(40, min(self.console.width, terminal_width()) - 4)
+        action = set_by[0].action if set_by else tier.action
+        lines.append(f"[bold]Action:[/bold] {markup(shorten(' '.join(action.split()), 2 * width - 12))}")
+        open_now = interview.open_conditions()
+        for condition in open_now[:2]:
+            ask = ", ".join(q.label for q in condition.questions) or "no question left to ask"
+            lines.append(f"[bold]Not excluded:[/bold] {markup(condition.label)} "
+                         f"({markup(condition.tier_label.upper())}) - ask: {markup(shorten(ask, width - 30))}")
+        if len(open_now) > 2:
+            lines.append(f"[bold]... and {len(open_now) - 2} more not excluded[/bold]")
         if a.unscreened:
             labels = ", ".join(interview.questionnaire.label(f) for f in a.unscreened)
             lines.append(f"[bold]Not screened ({len(a.unscreened)}):[/bold] "
@@ -227,7 +346,9 @@ class TerminalPrompter:
             lines.append(f"[yellow]Check:[/yellow] {markup(shorten(warning.split(': ', 1)[-1], width - 8))}")
         if len(a.warnings) > len(shown):
             lines.append(f"[yellow]... and {len(a.warnings) - len(shown)} more answers to check[/yellow]")
-        self.console.print(Panel("\n".join(lines), title="Result so far", title_align="left", border_style="cyan"))
+        self.console.print(Panel("\n".join(lines), title="Result so far", title_align="left", border_style="cyan",
+                                 width=min(self.console.width, terminal_width())))
+        return open_now
 
     def message(self, text: str) -> None:
         self.console.print(text)
@@ -333,13 +454,74 @@ class TerminalPrompter:
 # --------------------------------------------------------------------------- the prompts
 
 
+class _GridControl(InquirerControl):
+    """Choices laid out in columns after the first `wide` (one a line), so a long menu fits a
+    24-line terminal; the arrows still move through them in order."""
+
+    def __init__(self, *args: Any, columns: int = 1, wide: int = 0, **kwargs: Any):
+        self.columns, self.wide = columns, wide
+        super().__init__(*args, **kwargs)
+
+    def _get_choice_tokens(self) -> list[tuple[str, str]]:
+        width = terminal_width()
+        cell = (width - 1) // self.columns
+        if self.columns == 1 or cell < 24:
+            return super()._get_choice_tokens()
+        tokens: list[tuple[str, str]] = []
+
+        def draw(index: int, limit: int) -> int:
+            choice = self.choices[index]
+            here = index == self.pointed_at
+            tokens.append(("class:pointer", f" {self.pointer} ") if here and self.pointer else ("class:text", "   "))
+            if here:
+                tokens.append(("[SetCursorPosition]", ""))
+            text = shorten(f"{choice.get_shortcut_title()}{choice.title}", limit - 3)
+            tokens.append(("class:highlighted" if here else "class:text", text))
+            return 3 + len(text)
+
+        for index in range(min(self.wide, len(self.choices))):
+            draw(index, width - 1)
+            tokens.append(("", "\n"))
+        rest = list(range(self.wide, len(self.choices)))
+        rows = -(-len(rest) // self.columns)
+        texts = [f"{self.choices[i].get_shortcut_title()}{self.choices[i].title}" for i in rest]
+        # Each column as wide as its longest entry (the last takes what is left), so titles are
+        # shortened only when they cannot fit.
+        starts = [0]
+        for column in range(1, self.columns):
+            entries = texts[(column - 1) * rows: column * rows]
+            starts.append(starts[-1] + min(cell, 3 + max(map(len, entries), default=0) + 2))
+        starts.append(width - 1)
+        for row in range(rows):
+            column_at = 0
+            for column in range(self.columns):
+                at = column * rows + row
+                if at >= len(rest):
+                    break
+                if column_at < starts[column]:
+                    tokens.append(("class:text", " " * (starts[column] - column_at)))
+                    column_at = starts[column]
+                column_at += draw(rest[at], starts[column + 1] - starts[column] - (column < self.columns - 1))
+            tokens.append(("", "\n"))
+        if tokens and tokens[-1] == ("", "\n"):
+            tokens.pop()
+        return tokens
+
+
 def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: str, back: bool = True,
-                 hint: str | None = None) -> Any:
-    """Pick one option: its key answers at once; arrows and Enter work too; `b`/left = back."""
-    choices = [Choice(o.title, o.value, shortcut_key=o.key) for o in options]
+                 hint: str | None = None, columns: int = 1, wide: int = 0) -> Any:
+    """Pick one option: its key answers at once; arrows and Enter work too; `b`/left = back.
+    `columns` > 1 lays out the options after the first `wide` in columns."""
+    width = terminal_width()
+    choices = [Choice(o.title if columns > 1 else _title(o.title, width, CHOICE_INDENT), o.value,
+                      shortcut_key=o.key) for o in options]
     values = [o.value for o in options]
-    ic = InquirerControl(choices, None, use_indicator=False, use_shortcuts=True,
-                         initial_choice=pointed if pointed in values else None)
+    # With nothing pointed (no earlier answer and no neutral choice to start on), Enter does
+    # nothing until an arrow key points at a choice: Enter never picks the first answer unseen.
+    chosen = [pointed in values]
+    ic = _GridControl(choices, None, use_indicator=False, use_shortcuts=True,
+                      initial_choice=pointed if chosen[0] else None, columns=columns, wide=wide,
+                      pointer="»" if chosen[0] else None)
 
     default_hint = "(" + ", ".join([_key_range([o.key for o in options if o.key not in (None, "u", "b")])]
                                    + (["u unsure"] if UNSURE in values else [])
@@ -348,8 +530,9 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
     def tokens() -> list[tuple[str, str]]:
         head = [("class:qmark", qmark), ("class:question", f" {message} ")]
         if ic.is_answered:
-            return head + [("class:answer", ic.get_pointed_at().title)]
-        return head + [("class:instruction", hint or default_hint)]
+            return wrap_fragments(head + [("class:answer", " ".join(ic.get_pointed_at().title.split()))],
+                                  terminal_width())
+        return wrap_fragments(head + [("class:instruction", hint or default_hint)], terminal_width())
 
     bindings = _common_bindings()
 
@@ -363,9 +546,19 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
             bindings.add(option.key, eager=True)(lambda event, i=index: answer(event, i))
     if back and BACK in values:
         bindings.add(Keys.Left, eager=True)(lambda event: answer(event, values.index(BACK)))
-    bindings.add(Keys.Down, eager=True)(lambda event: ic.select_next())
-    bindings.add(Keys.Up, eager=True)(lambda event: ic.select_previous())
-    bindings.add(Keys.ControlM, eager=True)(lambda event: answer(event, ic.pointed_at))
+    def move(step: Any) -> None:
+        if chosen[0]:
+            step()
+        chosen[0] = True
+        ic.pointer = "»"
+
+    def enter(event: Any) -> None:
+        if chosen[0]:
+            answer(event, ic.pointed_at)
+
+    bindings.add(Keys.Down, eager=True)(lambda event: move(ic.select_next))
+    bindings.add(Keys.Up, eager=True)(lambda event: move(ic.select_previous))
+    bindings.add(Keys.ControlM, eager=True)(enter)
     return _run(ic, tokens, bindings)
 
 
@@ -451,7 +644,9 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
     nothing ticked records unsure, never "none".
     """
     keys = CHOICE_KEYS[: len(offered)]
-    choices = [Choice(label, value, shortcut_key=key) for (value, label), key in zip(offered, keys)]
+    width = terminal_width()
+    choices = [Choice(_title(label, width, CHOICE_INDENT + 2), value, shortcut_key=key)
+               for (value, label), key in zip(offered, keys)]
     choices += [Choice("None of these", NONE, shortcut_key="0"), Choice("Unsure / not asked", UNSURE, shortcut_key="u"),
                 Choice("<- Back", BACK, shortcut_key="b")]
     start = NONE if default == [] else UNSURE if default is None or default is NOT_ANSWERED else None
@@ -466,8 +661,9 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
             result = answered[0]
             shown = ("unsure / not asked" if result == UNSURE else "back" if result == BACK else
                      ", ".join(labels[v] for v in result) or "none of these")
-            return head + [("class:answer", shown)]
-        return head + [("class:instruction", f"(1-{keys[-1]} or space ticks, enter done, 0 none, u unsure, b back)")]
+            return wrap_fragments(head + [("class:answer", shown)], terminal_width())
+        return wrap_fragments(head + [("class:instruction", f"(1-{keys[-1]} or space ticks, enter done, 0 none, "
+                                                            "u unsure, b back)")], terminal_width())
 
     bindings = _common_bindings()
 
@@ -510,6 +706,15 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
     return _run(ic, tokens, bindings)
 
 
+#: Where a choice's text starts: the pointer (3 columns) and its key ("1) ").
+CHOICE_INDENT = 6
+
+
+def _title(title: str, width: int, indent: int) -> str:
+    """A choice's text word-wrapped to the terminal, continuation lines under its first word."""
+    return wrap_text(title, width, indent, indent)
+
+
 def _key_range(keys: list[str]) -> str:
     """'y/n' for a few keys, '1-5' for a run."""
     return "/".join(keys) if len(keys) <= 3 else f"{keys[0]}-{keys[-1]}"
@@ -533,6 +738,17 @@ def _common_bindings() -> KeyBindings:
 def _run(ic: InquirerControl, tokens: Any, bindings: KeyBindings) -> Any:
     layout = create_inquirer_layout(ic, tokens)
     return questionary.Question(Application(layout=layout, key_bindings=bindings, style=STYLE)).unsafe_ask()
+
+
+def _text_message(message: str, qmark: str, hint: str) -> str:
+    """A text prompt's question word-wrapped to the terminal: questionary draws the mark, then
+    " message ", then the hint, so the hint goes to a line of its own when it would not fit."""
+    width = terminal_width()
+    wrapped = wrap_text(message, width, WRAP_INDENT, len(qmark) + 1)
+    last = len(qmark) + 1 + len(wrapped) if "\n" not in wrapped else len(wrapped.rsplit("\n", 1)[1])
+    if last + 2 + len(hint) > width - 1:
+        wrapped += "\n" + " " * (WRAP_INDENT - 1)
+    return wrapped
 
 
 def _text_keys(shown: str) -> KeyBindings:

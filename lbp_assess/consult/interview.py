@@ -102,6 +102,28 @@ class ReviewRow:
 
 
 @dataclass(frozen=True)
+class OpenCondition:
+    """A red-flag condition (or a show-at-once alert) that unknown answers keep from being excluded,
+    with the questions that would settle it."""
+
+    kind: str  # condition | alert
+    name: str
+    label: str
+    tier: str
+    tier_label: str
+    questions: tuple[Question, ...]  # askable now, in interview order
+    unknown: tuple[str, ...]  # every unknown fact it rests on (also those no question can ask now)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """At a follow-up: a group of answers from the last visit offered whole ("same as last time?")."""
+
+    label: str
+    earlier: tuple[tuple[Question, Any], ...]  # relevant questions not yet answered, with the earlier answer
+
+
+@dataclass(frozen=True)
 class Dropped:
     """An answer that left the case because an edit made its question irrelevant."""
 
@@ -120,8 +142,12 @@ class Prompter(Protocol):
 
     def notice(self, text: str) -> None: ...
 
-    def review(self, interview: "Interview") -> str | None:
-        """The id of a question to edit, or None to finish."""
+    def review(self, interview: "Interview") -> str | list[str] | None:
+        """The id of a question to edit, several to ask in turn, or None to finish."""
+
+    # Optional (a prompter without them never offers to save early):
+    # offer_save_now(interview, alert) -> bool: save now, at an emergency?
+    # saved_now(paths, left) -> bool: say what was written and what was left; go on asking?
 
 
 class InvalidAnswer(ValueError):
@@ -431,6 +457,68 @@ class Interview:
         self.shown = {key: alert.tier for key, alert in now.items()}  # type: ignore[misc]
         return changes
 
+    def open_conditions(self) -> list[OpenCondition]:
+        """Red-flag conditions (and alerts of a show-at-once tier) not excluded because answers are
+        unknown, with the relevant questions that would settle them. One entry per condition or alert,
+        at its highest tier not excluded; one already raised at that tier or higher is left out."""
+        a = self.assessment()
+        manifest = self.ruleset.manifest
+        rank = self.ruleset.tier_rank
+        facts = self.facts()
+        found: dict[tuple[str, str], OpenCondition] = {}
+        for trace in a.trace():
+            rule = trace.rule
+            if trace.state != "not_excluded" or rule.tier is None:
+                continue
+            if rule.raises != "condition" and not manifest.tiers[rule.tier].show_at_once:
+                continue
+            held = (a.conditions if rule.raises == "condition" else a.alerts).get(rule.name)
+            if held is not None and rank[held] <= rank[rule.tier]:
+                continue
+            key = (rule.raises, rule.name)
+            unknown = [name for name, value in trace.facts.items() if value is None]
+            before = found.get(key)
+            if before is not None:
+                unknown = list(dict.fromkeys([*before.unknown, *unknown]))
+            tier = rule.tier if before is None or rank[rule.tier] < rank[before.tier] else before.tier
+            questions = tuple(q for q in self.questions if q.id in unknown and self.relevant(q, facts))
+            found[key] = OpenCondition(rule.raises, rule.name, self._label(rule.raises, rule.name), tier,
+                                       manifest.tiers[tier].label, questions, tuple(unknown))
+        return sorted(found.values(), key=lambda o: rank[o.tier])
+
+    def offer(self) -> Offer | None:
+        """The group (interview.yaml `follow_up.offer_together`) to offer whole before the current
+        question, when this is a follow-up, the current question is in it, and it was not yet
+        offered. Only suggestions are offered: never a red-flag screening answer."""
+        current = self.current()
+        follow_up = self.questionnaire.follow_up
+        if not self.follow_up_of or follow_up is None or current is None:
+            return None
+        decided = {e.get("group") for e in self.journal if e.get("event") == "offer"}
+        facts = self.facts()
+        for label, ids in follow_up.offer_together:
+            if current.id not in ids or label in decided:
+                continue
+            earlier = tuple((self.questionnaire.by_id[qid], self.suggestions[qid]) for qid in ids
+                            if qid in self.suggestions and qid not in self.answers
+                            and self.relevant(self.questionnaire.by_id[qid], facts))
+            return Offer(label, earlier) if earlier else None
+        return None
+
+    def take_offer(self, offer: Offer, same: bool) -> list[LiveAlert]:
+        """Keep every earlier answer of the group (same as last time), or ask each (not the same)."""
+        self.journal.append({"at": _now(), "event": "offer", "group": offer.label, "same": same})
+        if same:
+            for question, value in offer.earlier:
+                self.answers[question.id] = value
+                self.journal.append({"at": _now(), "event": "kept", "question": question.id, "value": value})
+            self.position = self._next_missing(self.position or 0)
+        return self._changes()
+
+    def not_asked(self) -> list[Question]:
+        """Relevant questions with no answer yet (what a consultation saved early leaves)."""
+        return self.missing()
+
     def review_rows(self) -> list[ReviewRow]:
         """Every question with an answer or asked now, in order; settled follow-ups marked."""
         facts, settled = self._resolved()
@@ -504,18 +592,46 @@ def _with(alert: LiveAlert, change: str, was: str) -> LiveAlert:
 
 
 def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],
-        accept: Callable[[Question, Any], str | None] = lambda q, v: None) -> None:
-    """Drive the interview to the end of the review screen.
+        accept: Callable[[Question, Any], str | None] = lambda q, v: None,
+        save_now: Callable[[Interview], Any] | None = None) -> str:
+    """Drive the interview to the end of the review screen; return "review" (finished there) or
+    "saved" (saved at an emergency, and the clinician chose not to go on).
 
     `accept` may refuse an answer the questionnaire allows (an id whose files already exist).
+    `save_now` writes the case and note with what is known (at an emergency, when the prompter
+    offers it and the clinician takes it) and returns what it wrote, for the prompter to show.
     """
+    pending: list[str] = []  # questions chosen at the review to ask in turn
     while True:
         question = interview.current()
         if question is None:
+            while pending and (interview.answers.get(pending[0]) is not None
+                               or not interview.relevant(interview.questionnaire.by_id[pending[0]])):
+                pending.pop(0)  # settled by an answer given since, or no longer asked
+            if pending:
+                interview.edit(pending.pop(0))
+                autosave(interview)
+                continue
             edit = prompter.review(interview)
             if edit is None:
-                return
+                return "review"
+            if isinstance(edit, list):
+                pending = [qid for qid in edit if qid in interview.questionnaire.by_id]
+                if not pending:
+                    continue
+                edit = pending.pop(0)
             interview.edit(edit)
+            autosave(interview)
+            continue
+        offer = interview.offer()
+        same_as_before = getattr(prompter, "same_as_last_time", None)
+        if offer is not None and same_as_before is not None:
+            reply = same_as_before(offer, interview.progress())
+            if reply is BACK:
+                interview.back()
+            else:
+                for change in interview.take_offer(offer, bool(reply)):
+                    prompter.alert(change)
             autosave(interview)
             continue
         reply = prompter.ask(question, interview.default(question), interview.progress())
@@ -537,3 +653,12 @@ def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview]
         if interview.dropped:
             prompter.notice("Answers no longer relevant after this change, removed: " + "; ".join(
                 f"{d.question.label} ({d.question.describe(d.value)})" for d in interview.dropped))
+        top = min(interview.ruleset.tier_rank.values())
+        emergency = [c for c in changes if c.change in ("raised", "higher") and c.tier is not None
+                     and interview.ruleset.tier_rank[c.tier] == top]
+        offer = getattr(prompter, "offer_save_now", None)
+        if emergency and save_now is not None and offer is not None and interview.current() is not None \
+                and interview.answers.get("id") and offer(interview, emergency[0]):
+            written = save_now(interview)
+            if not prompter.saved_now(written, interview.not_asked()):  # type: ignore[attr-defined]
+                return "saved"

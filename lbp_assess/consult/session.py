@@ -21,7 +21,7 @@ import contextlib
 import datetime as dt
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote
@@ -36,7 +36,7 @@ from . import followup
 from .followup import keep_earlier_answers
 from .interview import Interview
 from ..outputs.visits import Visit, find_by_hash, read_visit
-from ..outputs.note import Note, build_note, render
+from ..outputs.note import Note, NoteLine, Section, build_note, render
 from ..engine.questionnaire import Question
 from ..engine.ruleset.model import RuleSet
 
@@ -53,6 +53,7 @@ class Session:
     draft: Path | None = None  # reserved when the interview starts asking
     resumed: bool = False
     previous: Visit | None = None  # the visit this one follows, when known
+    written: set[Path] = field(default_factory=set)  # files this consultation wrote (saved early): rewritten freely
 
     def autosave(self, interview: Interview) -> None:
         if self.draft is None:
@@ -238,27 +239,59 @@ def dump_case(data: dict[str, Any]) -> str:
     return yaml.dump(data, Dumper=_CaseDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
-def finish(session: Session, force: bool, today: dt.date | None = None) -> tuple[Path, Path, Note]:
-    """Write `<id>.case.yaml` and `<id>.note.md`; remove the draft. Returns the paths and the note."""
+def finish(session: Session, force: bool, today: dt.date | None = None,
+           early: bool = False) -> tuple[Path, Path, Note]:
+    """Write `<id>.case.yaml` and `<id>.note.md`; remove the draft. Returns the paths and the note.
+
+    `early`: saved at an emergency before the interview ended. The questions not yet asked stay
+    unknown in the case (red-flag ones are reported as not screened, like any unknown), the note
+    opens by naming them, and the draft is kept so that the interview can go on; saving again
+    later rewrites these files."""
     interview = session.interview
     case = interview.case()
     case_path, note_path = output_paths(session.out_dir, case.id)
     kept = f"; your answers are kept in {session.draft}" if session.draft else ""
     try:
         for path in (case_path, note_path):
-            check_target(path, force)
+            check_target(path, force or path in session.written)
         assessment = interview.ruleset.assess(case)
         note = build_note(case, assessment, interview.ruleset, today, previous=session.previous)
+        if early:
+            note.sections.insert(0, saved_early_section(interview))
         with writing(session.out_dir):
             session.out_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-        # Both files or neither: a failure (disk full) leaves nothing in the way of a retry.
-        write_all([(case_path, case_yaml(interview)), (note_path, render(note, "md"))], force=force, mode=PRIVATE)
+        # Both files or neither: a failure (disk full) leaves nothing in the way of a retry. Files this
+        # consultation saved early (at an emergency) are its own: saving again rewrites them.
+        rewrite = force or {case_path, note_path} <= session.written
+        write_all([(case_path, case_yaml(interview)), (note_path, render(note, "md"))], force=rewrite, mode=PRIVATE)
+        session.written |= {case_path, note_path}
     except (OutputExistsError, OutputError) as err:
         hint = " (resume with --resume, and --force or another --out)" if kept else ""
         raise type(err)(f"{err}{kept}{hint}", err.problems) from None
-    if session.draft is not None:
+    if session.draft is not None and not early:
         session.draft.unlink(missing_ok=True)
     return case_path, note_path, note
+
+
+def saved_early_section(interview: Interview) -> Section:
+    """The opening of a note saved at an emergency: that it was, and which questions were left."""
+    left = interview.not_asked()
+    screening = set(interview.ruleset.manifest.screening)
+    section = Section("Saved early at an emergency")
+    section.lines.append(NoteLine(f"Saved before the interview ended: {len(left)} question(s) not asked, recorded "
+                              "as unknown (red-flag questions as not screened).", strong=True))
+    red = [q.label for q in left if q.id in screening]
+    other = [q.label for q in left if q.id not in screening]
+    if red:
+        section.add("Red-flag questions not asked: " + "; ".join(red) + ".")
+    if other:
+        section.add("Other questions not asked: " + "; ".join(other) + ".")
+    return section
+
+
+def save_now(session: Session, force: bool) -> tuple[Path, Path, Note]:
+    """Save at an emergency, with what is known; the interview may go on afterwards."""
+    return finish(session, force, early=True)
 
 
 def prefill_summary(session: Session) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Optional, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..model import expr
-from ..model.case import FACTS, FORMAT, validate_case
+from ..model.case import FACTS, FORMAT, Notes, validate_case
 from ..base.errors import InputError, Location, did_you_mean
 from ..model.expr import ExprError, Symbol, Type
 
@@ -39,7 +39,7 @@ UNIT_WORDS: dict[str, dict[tuple[str, ...], float]] = {
     "years": {("y", "yr", "yrs", "year", "years"): 1},
 }
 #: Case-file fields asked that are not clinical facts.
-META = ("id", "assessor", "notes.presenting", "notes.pmh", "notes.dh", "notes.sh", "notes.goals")
+META = ("id", "assessor", *(f"notes.{name}" for name in Notes.model_fields))
 
 
 class Back:
@@ -73,12 +73,18 @@ class QuestionSpec(_Strict):
     optional: bool = False
 
 
+class OfferTogetherSpec(_Strict):
+    label: str
+    questions: list[str]
+
+
 class FollowUpSpec(_Strict):
     section: str
     ask_first: list[str] = []
     reworded: dict[str, str] = {}
     offer_earlier: list[str] = []
     advance_with_time: list[str] = []
+    offer_together: list[OfferTogetherSpec] = []
 
 
 class QuestionnaireSpec(_Strict):
@@ -179,6 +185,8 @@ class FollowUp:
     reworded: dict[str, str]
     offer_earlier: tuple[str, ...]  # stable history: the earlier answer is the default
     advance_with_time: tuple[str, ...]  # durations (weeks or days) that grow between visits
+    # groups offered whole ("same as last time?"): (label, questions), each question in offer_earlier
+    offer_together: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(eq=False)
@@ -389,10 +397,23 @@ def _follow_up(loader: Loader, name: str, spec: QuestionnaireSpec, questions: di
         question = questions.get(qid)
         if question is not None and (qid not in f.offer_earlier or question.unit not in ("weeks", "days")):
             refuse(("advance_with_time", index), f"`{qid}` must be in offer_earlier and measured in weeks or days")
+    grouped: set[str] = set()
+    for index, group in enumerate(f.offer_together):
+        for number, qid in enumerate(group.questions):
+            if qid not in questions:
+                refuse(("offer_together", index, "questions", number), f"unknown question `{qid}`"
+                                                                      f"{did_you_mean(qid, questions)}")
+            elif qid not in f.offer_earlier:
+                refuse(("offer_together", index, "questions", number),
+                       f"`{qid}` must be in offer_earlier to be offered from the last visit")
+            elif qid in grouped:
+                refuse(("offer_together", index, "questions", number), f"`{qid}` is in two groups")
+            grouped.add(qid)
     if problems:
         return None
     return FollowUp(f.section, tuple(f.ask_first), dict(f.reworded), tuple(f.offer_earlier),
-                    tuple(f.advance_with_time))
+                    tuple(f.advance_with_time),
+                    tuple((g.label, tuple(g.questions)) for g in f.offer_together))
 
 
 def _check_settled(loader: Loader, name: str, index: int, q: QuestionSpec, fact_kind: str,

@@ -92,7 +92,7 @@ def item_type(question: Question) -> str:
         return "boolean"
     if question.kind in ("number", "scale"):
         return "integer" if question.integer else "decimal"
-    return "text" if question.section == "notes" else "string"
+    return "text" if question.id.startswith("notes.") else "string"
 
 
 def value_code(question: Question, value: Any) -> str:

@@ -358,8 +358,8 @@ class _Gate:
 
     def not_false(self, node: expr.Node) -> tuple[str, list[dict[str, Any]]]:
         """enableWhen conditions that hold exactly when `node` is not known to be false."""
-        if isinstance(node, expr.Test) and node.fn == "is_true":
-            return self.true(node.item)
+        if isinstance(node, expr.Test) and node.fn in ("is_true", "known"):
+            return self.true(node)  # never unknown: not false is true
         if isinstance(node, expr.Ref):
             question = self.yes_no(node)
             return "any", [_condition(question, "exists", False), _condition(question, "=", True)]
@@ -375,6 +375,10 @@ class _Gate:
 
     def true(self, node: expr.Node) -> tuple[str, list[dict[str, Any]]]:
         """enableWhen conditions that hold exactly when `node` is known to be true."""
+        if isinstance(node, expr.Test) and node.fn == "is_true":
+            return self.true(node.item)
+        if isinstance(node, expr.Test) and node.fn == "known":  # answered (a PSFS activity typed)
+            return "any", [_condition(self.ref(node.item), "exists", True)]
         if isinstance(node, expr.Ref):
             return "any", [_condition(self.yes_no(node), "=", True)]
         if isinstance(node, expr.Compare):

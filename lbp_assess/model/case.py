@@ -41,6 +41,17 @@ NightPain = Literal["none", "positional", "second_half", "unrelenting"]
 Aggravator = Literal["sitting", "standing", "walking", "bending", "lifting", "extension", "lying", "cough_sneeze"]
 Easer = Literal["sitting", "standing", "walking", "lying", "bending_forward", "rest", "movement"]
 Course = Literal["improving", "static", "worsening", "fluctuating"]
+PainQuality = Literal["aching", "sharp", "stabbing", "burning", "shooting", "throbbing", "cramping"]
+Irritability = Literal["low", "moderate", "high"]
+Analgesic = Literal["paracetamol", "nsaid", "weak_opioid", "strong_opioid", "neuropathic", "muscle_relaxant",
+                    "topical", "other"]
+Effect = Literal["good", "partial", "none"]
+Investigation = Literal["x_ray", "mri", "ct", "bone_scan", "blood_tests", "nerve_studies", "other"]
+Treatment = Literal["physiotherapy", "exercise", "manual_therapy", "acupuncture", "injection", "pain_clinic",
+                    "other"]
+TreatmentEffect = Literal["resolved", "helped", "no_change", "worse"]
+WorkStatus = Literal["working", "modified_duties", "off_sick", "not_working", "retired", "student"]
+ActivityLevel = Literal["inactive", "some", "active"]
 Classification = Literal["non_specific", "radicular", "stenosis", "red_flag"]
 Urgency = Literal["emergency", "urgent", "soon", "routine"]
 
@@ -142,6 +153,8 @@ class Pain(_Section):
     thoracic: Fact = None
     abdominal: Fact = None  # abdominal or flank (loin) pain; files written before policy v6 may include groin pain
     groin: Fact = None  # groin pain, or pain at the front of the pelvis over the pubic bone (policy v6)
+    quality: Optional[list[PainQuality]] = None  # how the pain feels (its nature)
+    irritability: Optional[Irritability] = None  # how easily provoked, and how long it takes to settle
 
 
 class Onset(_Section):
@@ -212,6 +225,7 @@ class History(_Section):
     diabetes: Fact = None
     smoker: Fact = None
     vascular_disease: Fact = None
+    spinal_surgery: Fact = None  # any spinal surgery, ever
 
 
 class Obstetric(_Section):
@@ -221,6 +235,45 @@ class Obstetric(_Section):
     gestation_weeks: Optional[Number] = Field(None, ge=0, le=45)
     postpartum: Fact = None  # gave birth in the last 12 months
     postpartum_weeks: Optional[Number] = Field(None, ge=0, le=52)
+
+
+class Medication(_Section):
+    """The drug history that bears on the back pain (long-term oral steroids: history.long_term_steroids)."""
+
+    analgesia: Optional[list[Analgesic]] = None  # [] = none taken
+    analgesia_effect: Optional[Effect] = None
+    anticoagulant: Fact = None
+
+
+class Investigations(_Section):
+    done: Optional[list[Investigation]] = None  # imaging and tests already done for this problem; [] = none
+
+
+class TreatmentSoFar(_Section):
+    previous: Optional[list[Treatment]] = None  # treatment tried for this or earlier episodes; [] = none
+    effect: Optional[TreatmentEffect] = None
+
+
+class Social(_Section):
+    work: Optional[WorkStatus] = None
+    activity: Optional[ActivityLevel] = None  # physical activity before this episode
+
+
+PsfsActivity = Annotated[str, AfterValidator(_line)]
+
+
+class Function(_Section):
+    """Outcome measures of function: the Patient-Specific Functional Scale (up to three activities the
+    patient finds hard, each scored 0 unable .. 10 as before), and the Oswestry Disability Index (%),
+    where a service uses it."""
+
+    psfs_activity_one: Optional[PsfsActivity] = Field(None, min_length=1, max_length=80)
+    psfs_one: Nrs = Field(None, ge=0, le=10)
+    psfs_activity_two: Optional[PsfsActivity] = Field(None, min_length=1, max_length=80)
+    psfs_two: Nrs = Field(None, ge=0, le=10)
+    psfs_activity_three: Optional[PsfsActivity] = Field(None, min_length=1, max_length=80)
+    psfs_three: Nrs = Field(None, ge=0, le=10)
+    odi: Optional[int] = Field(None, ge=0, le=100)
 
 
 class Progression(_Section):
@@ -237,6 +290,7 @@ class Notes(_Section):
     dh: Optional[Text] = None
     sh: Optional[Text] = None
     goals: Optional[Text] = None
+    investigations: Optional[Text] = None  # results of the imaging and tests done, as reported
 
 
 def _file_hash(value: str) -> str:
@@ -288,6 +342,11 @@ class Case(_Section):
     systemic: Optional[Systemic] = None
     history: Optional[History] = None
     obstetric: Optional[Obstetric] = None
+    medication: Optional[Medication] = None
+    investigations: Optional[Investigations] = None
+    treatment: Optional[TreatmentSoFar] = None
+    social: Optional[Social] = None
+    function: Optional[Function] = None
     progression: Optional[Progression] = None
     psychosocial: Optional[Psychosocial] = None
     notes: Optional[Notes] = None
@@ -493,7 +552,8 @@ def fast_convert(data: Any) -> Any:
 #: Sections that hold clinical facts (the rule and question vocabulary).
 FACT_SECTIONS = (
     "patient", "pain", "onset", "behaviour", "walking", "neuro", "cauda_equina",
-    "systemic", "history", "obstetric", "progression", "psychosocial",
+    "systemic", "history", "obstetric", "medication", "investigations", "treatment", "social", "function",
+    "progression", "psychosocial",
 )
 
 

@@ -34,6 +34,7 @@ from ..base.errors import InputError, Location, Problem
 from ..engine.questionnaire import Question, Questionnaire
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
 from ..engine.words import answer_words
+from ..engine.outcomes import WORSE
 from .visits import VisitChange, Comparison, Visit, compare, find_previous
 
 WIDTH = 100
@@ -100,7 +101,7 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
     answers = _answers(case)
     notes = Section("Notes")
     for question in q.questions:
-        if question.section == "notes" and answers.get(question.id):
+        if question.id.startswith("notes.") and answers.get(question.id):
             notes.add_lines(f"{question.label}: {answers[question.id]}")
 
     if full:
@@ -230,7 +231,7 @@ def _subjective(q: Questionnaire, answers: dict[str, Any], section: str, title: 
     out = Section(title)
     parts = []
     for question in q.questions:
-        if question.section != section or question.id in ("id", "assessor"):
+        if question.section != section or question.id in ("id", "assessor") or question.id.startswith("notes."):
             continue
         value = answers.get(question.id)
         if question.id in screening:
@@ -256,7 +257,7 @@ def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[st
     out = Section("History")
     parts = []
     for question in q.questions:
-        if (question.section in ("notes", "special") or question.id in screening or not question.is_fact
+        if (question.section == "special" or question.id in screening or not question.is_fact
                 or question.kind == "items" or answers.get(question.id) is None or not _asked(question, a)):
             continue
         value = answers[question.id]
@@ -476,6 +477,8 @@ def since_last_visit(comparison: Comparison | None, case: Case, ruleset: RuleSet
     moved = [x for x in c.since_last_visit + c.start_back if x.change]
     for change in moved:
         out.add(_line(change))
+    for outcome in c.outcomes:
+        out.add(f"Outcome - {outcome.words()}.", strong=outcome.verdict == WORSE)
     same = [x for x in c.since_last_visit + c.start_back if not x.change]
     if same:
         out.add("Unchanged: " + "; ".join(f"{x.label}: {x.now}" for x in same) + ".")

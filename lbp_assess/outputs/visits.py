@@ -29,6 +29,8 @@ from ..engine.questionnaire import Question
 from ..engine.ruleset.model import Assessment, RuleSet
 from ..base.yamlio import read_regular_file, read_text
 
+from ..engine.outcomes import OutcomeChange
+from ..engine.outcomes import changes as outcome_changes
 
 #: The header line `assess` writes in every case file: which rules assessed it.
 _RULES_HEADER = re.compile(r"^# rules: ([ -~]{1,200}?); null = ", re.MULTILINE)
@@ -217,6 +219,7 @@ class Comparison:
     warnings: list[str] = field(default_factory=list)
     # The lists above as data for JSON: each item's code (condition, alert, fact) and tiers beside its words.
     coded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    outcomes: list[OutcomeChange] = field(default_factory=list)  # measures at both visits, against the MCID
 
     @property
     def unchanged(self) -> bool:
@@ -241,6 +244,7 @@ class Comparison:
                                                              "alerts_cleared")},
             **{name: [c.to_data() for c in getattr(self, name)] for name in changes},
             "warnings": self.warnings,
+            "outcomes": [vars(o) for o in self.outcomes],
         }
 
 
@@ -306,7 +310,7 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
              if qid in then_answers or qid in now_answers]
     changed = []
     for question in q.questions:
-        if question.id in first or question.id in ("id", "assessor") or question.section == "notes" \
+        if question.id in first or question.id in ("id", "assessor") or question.id.startswith("notes.") \
                 or question.kind == "items" or question.label in new_positive:  # items: scored above
             continue
         if question.id in advance and days is not None:
@@ -328,6 +332,7 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
         new, new_positive, unscreened, resolved, lower, since,
         _start_back(a_then, a_now), alerts_new, alerts_cleared, changed, coded=coded)
     comparison.warnings = identity + _warnings(comparison)
+    comparison.outcomes = outcome_changes(ruleset.outcome_measures, a_then.facts, a_now.facts)
     return comparison
 
 

@@ -51,6 +51,14 @@ SECTION_PURPOSES = {
     "history": "Medical history that bears on serious pathology, inflammatory disease and vascular causes.",
     "obstetric": "Pregnancy and the year after a birth (asked unless the patient is male): the stage changes "
                  "what a fever means and what the note advises.",
+    "medication": "Pain relief taken for this episode and how much it helps, and anticoagulants "
+                  "(long-term oral steroids are asked under history).",
+    "investigations": "Imaging and tests already done for this problem (their results, as reported, "
+                      "are free text: notes.investigations).",
+    "treatment": "Treatment already tried for this or an earlier episode, and its effect.",
+    "social": "Work status and physical activity before this episode.",
+    "function": "Function measures: the Patient-Specific Functional Scale (up to three activities, each "
+                "0 unable to 10 as before) and, where a service uses it, the Oswestry Disability Index (%).",
     "progression": "How the episode is going.",
     "psychosocial": "The STarT Back answers (optional): the answers only, never the item wording.",
     "notes": "Free text in the clinician's words. The rules never read it.",

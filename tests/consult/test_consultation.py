@@ -8,6 +8,8 @@ as exactly what the interview recorded (property test over every question).
 
 from __future__ import annotations
 
+import sys
+
 import errno
 import json
 import os
@@ -257,10 +259,27 @@ def test_any_failure_after_the_first_answer_says_where_the_answers_are(tmp_path,
             pass
 
     monkeypatch.setattr(prompts, "TerminalPrompter", Failing)
+    monkeypatch.setattr(sys, "argv", ["/opt/clinic/bin/lbp-assess", "assess"])
     session = consultation.start(RULESET, tmp_path)
     with pytest.raises(RuntimeError):
         cli._interview(session, force=False)
     err = capsys.readouterr().err
-    assert "interview stopped; answers saved in" in err and "lbp-assess assess --resume" in err
+    assert "interview stopped; answers saved in" in err
+    assert f"/opt/clinic/bin/lbp-assess assess --resume {session.draft.resolve()}" in err
     resumed, _ = Interview.from_draft(RULESET, session.draft)
     assert resumed.answers == {"id": "crash-1", "assessor": None}
+
+
+def test_the_resume_hint_names_the_command_as_it_was_invoked(monkeypatch, tmp_path):
+    """A bare `lbp-assess` only when the shell found it on PATH; a module run as `python -m`."""
+    from lbp_assess.cli.app import invoked_as
+
+    assert invoked_as("/usr/lib/python3/site-packages/lbp_assess/__main__.py") == f"{sys.executable} -m lbp_assess"
+    assert invoked_as(".venv/bin/lbp-assess") == ".venv/bin/lbp-assess"
+    assert invoked_as("/my clinic/bin/lbp-assess") == "'/my clinic/bin/lbp-assess'"
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert invoked_as("lbp-assess") == str(Path("lbp-assess").resolve())  # not on PATH: where it was run
+    program = tmp_path / "lbp-assess"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    assert invoked_as("lbp-assess") == "lbp-assess"

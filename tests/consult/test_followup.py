@@ -414,3 +414,47 @@ def test_rules_check_refuses_a_follow_up_that_would_carry_a_red_flag_or_misorder
     (rules / "interview.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     problems = [p for p in check_rules(rules) if p.severity == "error"]
     assert any(message in p.message and "interview.yaml" in str(p.location) for p in problems), problems
+
+
+# --------------------------------------------------------------------------- "same as last time?"
+
+
+def _follow_up_of_fu_ces() -> Interview:
+    interview, _ = followup.start(RULESET, followup.read_visit(EXAMPLES / "follow-up" / "new-ces" / "fu-ces.case.yaml"))
+    while interview.offer() is None:  # answer up to the 24-hour pattern
+        question = interview.current()
+        interview.answer(interview.suggestions.get(question.id))
+    return interview
+
+
+def test_the_24_hour_pattern_is_offered_whole_and_kept_on_one_answer():
+    interview = _follow_up_of_fu_ces()
+    offer = interview.offer()
+    assert offer.label == "24-hour pattern, aggravating and easing"
+    assert {q.id for q, _ in offer.earlier} <= {qid for qid in interview.suggestions if qid.startswith("behaviour.")}
+    interview.take_offer(offer, True)
+    earlier = load_case(EXAMPLES / "follow-up" / "new-ces" / "fu-ces.case.yaml").behaviour
+    for question, value in offer.earlier:
+        assert interview.answers[question.id] == value == getattr(earlier, question.id.split(".")[1])
+    assert not interview.current().id.startswith("behaviour.")
+    assert interview.offer() is None  # offered once
+
+
+def test_not_the_same_asks_each_with_last_times_answer_as_the_default():
+    interview = _follow_up_of_fu_ces()
+    offer = interview.offer()
+    interview.take_offer(offer, False)
+    first, value = offer.earlier[0]
+    assert interview.current() is first and interview.default(first) == value
+    assert first.id not in interview.answers and interview.offer() is None
+
+
+def test_red_flags_are_never_offered_from_the_last_visit(tmp_path):
+    copy = tmp_path / "rules"
+    shutil.copytree(RULES, copy)
+    path = copy / "interview.yaml"
+    path.write_text(path.read_text().replace("        - behaviour.worse_cough_sneeze\n",
+                                             "        - behaviour.worse_cough_sneeze\n"
+                                             "        - cauda_equina.saddle_numbness\n"))
+    problems = check_rules(copy)
+    assert any("cauda_equina.saddle_numbness` must be in offer_earlier" in str(p) for p in problems), problems

@@ -27,7 +27,7 @@ def test_every_fact_is_asked_exactly_once():
 def test_order_follows_the_clinical_subjective():
     sections = list(dict.fromkeys(q.section for q in load_rules(RULES).questionnaire.questions))
     assert sections == ["patient", "pain", "onset", "behaviour", "aggravating", "walking", "neuro", "special",
-                        "history", "obstetric", "progression", "psychosocial", "notes"]
+                        "history", "obstetric", "drugs", "progression", "social", "psychosocial"]
 
 
 def test_a_fact_that_is_never_asked(rules_copy):

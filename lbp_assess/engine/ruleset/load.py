@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from ...model import expr
 from ..questionnaire import FILE as QUESTIONNAIRE_FILE
 from ..questionnaire import load as load_questionnaire
+from .. import outcomes as outcomes_file
 from ...model.case import FACTS, problems_from
 from ...base.errors import InputError, Location, Problem, did_you_mean
 from ...model.expr import ExprError, Symbol, Type
@@ -313,6 +314,9 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
     questions = None
     if questionnaire and (directory / QUESTIONNAIRE_FILE).is_file():
         questions = load_questionnaire(loader, directory / QUESTIONNAIRE_FILE, manifest.screening)
+    measures = None
+    if questionnaire and (directory / outcomes_file.FILE).is_file():
+        measures = outcomes_file.load(loader, directory / outcomes_file.FILE)
 
     content_hash = _hash(directory, [manifest_path, *rule_files])
     if any(p.severity == "error" for p in loader.problems):
@@ -324,7 +328,8 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
     if stuck:
         return None, sorted(loader.problems, key=_order)
     ruleset = RuleSet(manifest, directory, definitions, ordered, checks,
-                      [(c, n) for c, n, _ in classification], content_hash, questions, wording_when)
+                      [(c, n) for c, n, _ in classification], content_hash, questions, wording_when,
+                      measures or [])
     try:
         ruleset.evaluate, ruleset.row_from_data = compile_ruleset(ruleset)
     except (SyntaxError, RecursionError, MemoryError) as exc:  # beyond what Python can compile

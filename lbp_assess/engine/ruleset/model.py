@@ -75,6 +75,7 @@ class RuleSet:
     content_hash: str
     questionnaire: Questionnaire | None = None
     wording_when: dict[str, expr.Node] = field(default_factory=dict)  # note wording conditions, by text
+    outcome_measures: list[Any] = field(default_factory=list)  # outcomes.Measure: MCIDs for follow-ups
     # The generated functions (compile_ruleset): `evaluate(flat facts) -> Summary`, and
     # `row_from_data(case struct, source) -> result row` for batch scoring.
     evaluate: Any = field(repr=False, default=None)

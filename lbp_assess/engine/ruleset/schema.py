@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 MANIFEST = "ruleset.yaml"
-NOT_RULE_FILES = {MANIFEST, "interview.yaml"}
+NOT_RULE_FILES = {MANIFEST, "interview.yaml", "outcomes.yaml"}
 _ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 SNAKE = re.compile(r"[a-z][a-z0-9_]*")  # names of definitions, tiers, layers, classes, ...: matched whole
 
