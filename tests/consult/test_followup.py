@@ -420,7 +420,7 @@ def test_rules_check_refuses_a_follow_up_that_would_carry_a_red_flag_or_misorder
 
 
 def _follow_up_of_fu_ces() -> Interview:
-    interview, _ = followup.start(RULESET, followup.read_visit(EXAMPLES / "follow-up" / "new-ces" / "fu-ces.case.yaml"))
+    interview, _ = followup.start(RULESET, visits.read_visit(EXAMPLES / "follow-up" / "new-ces" / "fu-ces.case.yaml"))
     while interview.offer() is None:  # answer up to the 24-hour pattern
         question = interview.current()
         interview.answer(interview.suggestions.get(question.id))
