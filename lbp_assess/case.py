@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
@@ -94,6 +95,17 @@ def _line(text: str) -> str:
     return text
 
 
+def _identifier(text: str) -> str:
+    """An id: one line, and in Unicode NFKC form, so a look-alike (full-width `ｄｅｍｏ`, a ligature,
+    a decomposed accent) is refused rather than kept as a second name for the same patient."""
+    _line(text)
+    if not unicodedata.is_normalized("NFKC", text):
+        shown = unicodedata.normalize("NFKC", text)
+        raise ValueError(f"an id must be written in plain characters (Unicode NFKC): "
+                         f"{shown[:80]!r} rather than {text[:80]!r}")
+    return text
+
+
 def _text(text: str) -> str:
     _refuse(_NOT_IN_TEXT.search(text), "text")
     return text
@@ -115,7 +127,8 @@ def _finite(value: float) -> float:
 # batch scoring (CASE_STRUCT below) runs exactly the same checks.
 Age = Annotated[int, AfterValidator(_adult)]
 StartBack = Annotated[list[int], AfterValidator(_start_back)]
-Line = Annotated[str, AfterValidator(_line)]  # ids and other one-line fields
+Line = Annotated[str, AfterValidator(_line)]  # one-line fields
+Identifier = Annotated[str, AfterValidator(_identifier)]  # case ids
 Text = Annotated[str, AfterValidator(_text)]  # free text: notes, vignettes
 Lines = Annotated[list[str], AfterValidator(_lines)]
 Number = Annotated[float, AfterValidator(_finite)]
@@ -258,7 +271,7 @@ class FollowUpOf(_Section):
     (a follow-up without a terminal). Red-flag screening answers are never carried over.
     """
 
-    id: Line = Field(min_length=1, max_length=80)
+    id: Identifier = Field(min_length=1, max_length=80)
     assessed_on: Optional[dt.date] = Field(None, strict=False)
     file_hash: Optional[FileHash] = None
     rules_version: Optional[Line] = Field(None, min_length=1, max_length=200)
@@ -275,7 +288,7 @@ class Case(_Section):
     """One patient's subjective history for one episode (`lbp-case/1`)."""
 
     format: Literal["lbp-case/1"]
-    id: Line = Field(min_length=1, max_length=80)
+    id: Identifier = Field(min_length=1, max_length=80)
     assessed_on: Optional[dt.date] = Field(None, strict=False)
     assessor: Optional[Line] = None
     patient: Optional[Patient] = None
@@ -363,7 +376,8 @@ def _validator_source() -> tuple[str, dict[str, Any]]:
     """The validators of _FAST_VALIDATORS as one generated function, section by section,
     each behind a quick test that passes what it would pass (printable text, a finite
     number), so an ordinary case calls none of them."""
-    quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0"}
+    quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0",
+             _identifier: "{v}.isascii() and {v}.isprintable()"}
     names: dict[str, Any] = {}
     lines = ["def check(case):"]
     sections: dict[str, list[tuple[str, Any]]] = {}

@@ -59,3 +59,29 @@ def csv_text(text: object) -> str:
     """Text from an input as a CSV cell: control characters and bidirectional overrides shown
     as escapes (line breaks kept: the CSV writer quotes them), and a formula start neutralised."""
     return spreadsheet(plain("" if text is None else text, multiline=True))
+
+
+# Raw HTML in Markdown: a tag, comment or autolink (`<script>`, `</p>`, `<!--`, `<https://...>`),
+# and a character reference (`&#x202E;` would render a bidirectional override). Outside code spans
+# only: inside one, Markdown shows everything as typed.
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])|&(?=#?[A-Za-z0-9]+;)|!(?=\[)")
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
+
+
+def markdown_text(text: object) -> str:
+    """Text from an input (a case, a record, a rule set) made literal in Markdown: what would be
+    raw HTML, a character reference or an image is escaped, so a renderer shows it as typed."""
+    value = str(text)
+    if "<" not in value and "&" not in value and "![" not in value:
+        return value
+    out, last = [], 0
+    for span in _CODE_SPAN.finditer(value):
+        out.append(_HTML_START.sub(_html_escape, value[last:span.start()]))
+        out.append(span.group())
+        last = span.end()
+    out.append(_HTML_START.sub(_html_escape, value[last:]))
+    return "".join(out)
+
+
+def _html_escape(match: re.Match[str]) -> str:
+    return {"<": "&lt;", "&": "&amp;", "!": "\\!"}[match.group()]

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from . import expr
 from .case import AGE_RANGE, FACTS, Case
+from .display import markdown_text
 from .errors import LbpError
 from .plainwords import PlainWords
 from .questionnaire import Question, ask_when_node
@@ -449,7 +450,8 @@ def rules_markdown(ruleset: RuleSet) -> str:
     lines += ["## Thresholds", "",
               "Every comparison of a fact or a definition with a fixed number, and where it is used.", "",
               "| fact or definition | test | used by |", "|---|---|---|", *_threshold_rows(ruleset, words), ""]
-    return "\n".join(lines)
+    # The rule set's text is shown as typed: raw HTML, character references and images escaped.
+    return "\n".join(markdown_text(line) for line in lines)
 
 
 _READING = [
