@@ -450,19 +450,31 @@ def before_birth(age: int | None, weeks_ago: float | None, onset_days: float | N
     return None
 
 
-_SECTIONS = tuple(i for i, f in enumerate(msgspec.structs.fields(CASE_STRUCT)) if f.name in EMPTY_SECTIONS)
+def _kinds(kind: Any) -> set[Any]:
+    return {get_origin(k) or k for k in (get_args(kind) or (kind,))}
+
+
+_FIELDS = msgspec.structs.fields(CASE_STRUCT)
+#: Where keys are nested one level down: the sections (structs) and the mappings (vignette_mentions).
+_NESTED = tuple(i for i, f in enumerate(_FIELDS)
+                if any(isinstance(k, type) and issubclass(k, msgspec.Struct) for k in _kinds(f.type)))
+_MAPPINGS = tuple(i for i, f in enumerate(_FIELDS) if dict in _kinds(f.type))
 _astuple = msgspec.structs.astuple
 
 
 def _keys_given(case: Any) -> int:
-    """How many keys with a value the case has (a key given as null is not counted)."""
+    """How many different keys with a value the case has, at both levels (a key given as null
+    is not counted; a section's keys and a mapping's keys are)."""
     values = _astuple(case)
     count = len(values) - values.count(None)
-    for i in _SECTIONS:
+    for i in _NESTED:
         section = values[i]
         if section is not None:
             inner = _astuple(section)
             count += len(inner) - inner.count(None)
+    for i in _MAPPINGS:
+        if values[i] is not None:
+            count += len(values[i])
     return count
 
 
@@ -478,17 +490,22 @@ _DECODE_ANY = msgspec.json.Decoder().decode
 def fast_json(raw: bytes) -> Any:
     """A JSON case as a CASE_STRUCT, or None when it is not a valid case (read it precisely).
 
-    The decoder keeps the last of a key given twice, so a case is returned only when
-    no key can have been given twice: every key is followed by one colon, so when the
-    line has as many colons as the case has different keys, no key was repeated (keys
-    given as null are counted from a plain decoding). Otherwise (a colon in a text)
-    the line is read again keeping every key.
+    The decoder keeps the last of a key given twice, so a case is returned only when no key
+    can have been given twice, proved by counting: every key is a string closed by `"` and
+    followed by `:`, so (with no blank between a key and its colon) the line holds at least as
+    many `":` as key occurrences - more only when a text holds an escaped quote before a colon
+    or starts with one. The decoded case has as many different keys as `_keys_given` counts
+    (and, keys given as null included, as a plain decoding has). When the `":` count equals a
+    number of different keys, no key can occur twice. Otherwise the line is read again keeping
+    every key (json, object_pairs_hook), which finds a duplicate or proves there is none.
     """
     case = _fast(_DECODE_JSON, raw)
     if case is None:
         return None
-    colons = raw.count(b":")
-    if colons == _keys_given(case) or colons == _keys_in(raw):
+    keys = raw.count(b'":')
+    if raw.count(b":") != keys and (b" :" in raw or b"\t:" in raw or b"\n:" in raw or b"\r:" in raw):
+        keys = -1  # a blank before a colon: a key may not have been counted
+    if keys == _keys_given(case) or (keys > 0 and keys == _keys_in(raw)):
         return case
     try:
         json.loads(raw, object_pairs_hook=refuse_duplicates)
