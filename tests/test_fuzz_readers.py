@@ -160,3 +160,33 @@ def test_a_huge_input_is_refused_by_size_before_it_is_parsed(tmp_path, name):
     run = subprocess.run([sys.executable, "-m", "lbp_assess", *command], capture_output=True, text=True,
                          timeout=60, stdin=subprocess.DEVNULL)
     assert run.returncode == 1 and "limited to" in run.stderr, run.stderr
+
+
+@st.composite
+def duplicated(draw) -> bytes:
+    """A valid JSON case with one key given twice (at the top or in a section, the second value
+    null or not), written with or without blanks, texts holding colons and quotes."""
+    data = json.loads(SEEDS["case.json"])
+    data["notes"] = {"presenting": draw(st.sampled_from(["10:30 pain", ':"x', '":', "a\":b", "", ": null"]))}
+    section = draw(st.sampled_from([None, "patient", "pain", "cauda_equina", "notes"]))
+    holder = data if section is None else data[section]
+    key = draw(st.sampled_from(sorted(holder)))
+    second = draw(st.sampled_from([None, holder[key]]))
+    separators = draw(st.sampled_from([(",", ":"), (", ", ": "), (" ,", " : "), (",\t", "\t:\t")]))
+    text = json.dumps(data, separators=separators)
+    inner = json.dumps({key: second}, separators=separators)[1:-1]
+    if section is None:
+        text = text[:-1] + separators[0] + inner + "}"
+    else:
+        start = text.index(f'"{section}"')
+        brace = text.index("{", start)
+        text = text[:brace + 1] + inner + separators[0] + text[brace + 1:]
+    return text.encode()
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(duplicated())
+def test_the_fast_reader_never_accepts_a_key_given_twice(raw):
+    from lbp_assess.case import fast_json
+
+    assert fast_json(raw) is None, raw
