@@ -51,9 +51,7 @@ Nrs = Optional[int]
 # Every number has a finite range: the upper limits below are plausibility limits for
 # data entry (no episode lasts over 100 years), not clinical thresholds; those live in rules/.
 
-
 AGE_RANGE = (16, 110)  # the tool is for adults (docs/case-format.md)
-
 
 def _adult(age: int) -> int:
     low, high = AGE_RANGE
@@ -63,9 +61,7 @@ def _adult(age: int) -> int:
         raise ValueError(f"age must be between {low} and {high} (got {age})")
     return age
 
-
 START_BACK_ITEMS = 9
-
 
 def _start_back(items: list[int]) -> list[int]:
     if len(items) != START_BACK_ITEMS:
@@ -76,7 +72,6 @@ def _start_back(items: list[int]) -> list[int]:
             raise ValueError(f"STarT Back item {number} must be 0..{top}, got {value}")
     return items
 
-
 # Characters that must never reach a terminal, a CSV row or a note: C0 and C1 controls
 # (tab, newline and carriage return are allowed in free text only), DEL, the Unicode
 # line separators, bidirectional overrides, and lone surrogates (not text at all).
@@ -84,17 +79,14 @@ _NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u
 _NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
                           "\ud800-\udfff]")
 
-
 def _refuse(found: re.Match[str] | None, what: str) -> None:
     if found is not None:
         raise ValueError(f"{what} must not contain the control character U+{ord(found.group()):04X} "
                          f"(at character {found.start() + 1})")
 
-
 def _line(text: str) -> str:
     _refuse(_NOT_IN_LINE.search(text), "a single-line field")
     return text
-
 
 def _identifier(text: str) -> str:
     """An id: one line, and in Unicode NFKC form, so a look-alike (full-width `ｄｅｍｏ`, a ligature,
@@ -106,23 +98,19 @@ def _identifier(text: str) -> str:
                          f"{shown[:80]!r} rather than {text[:80]!r}")
     return text
 
-
 def _text(text: str) -> str:
     _refuse(_NOT_IN_TEXT.search(text), "text")
     return text
-
 
 def _lines(items: list[str]) -> list[str]:
     for item in items:
         _line(item)
     return items
 
-
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value!r}")
     return value
-
 
 # Validators live in the types (not on the models) so the fast schema used for
 # batch scoring (CASE_STRUCT below) runs exactly the same checks.
@@ -134,15 +122,12 @@ Text = Annotated[str, AfterValidator(_text)]  # free text: notes, vignettes
 Lines = Annotated[list[str], AfterValidator(_lines)]
 Number = Annotated[float, AfterValidator(_finite)]
 
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True, defer_build=True)
-
 
 class Patient(_Section):
     age: Optional[Age] = None
     sex: Optional[Sex] = None
-
 
 class Pain(_Section):
     back_nrs: Nrs = Field(None, ge=0, le=10)
@@ -157,14 +142,12 @@ class Pain(_Section):
     abdominal: Fact = None  # abdominal or flank (loin) pain; files written before policy v6 may include groin pain
     groin: Fact = None  # groin pain, or pain at the front of the pelvis over the pubic bone (policy v6)
 
-
 class Onset(_Section):
     weeks_ago: Optional[Number] = Field(None, ge=0, le=5200)  # <= 100 years
     mode: Optional[OnsetMode] = None
     mechanism: Optional[Mechanism] = None
     previous_episodes: Fact = None
     fracture_excluded: Fact = None
-
 
 class Behaviour(_Section):
     mechanical: Fact = None
@@ -177,13 +160,11 @@ class Behaviour(_Section):
     aggravated_by: Optional[list[Aggravator]] = None
     eased_by: Optional[list[Easer]] = None
 
-
 class Walking(_Section):
     leg_symptoms_on_walking: Fact = None
     relief_sitting_or_flexion: Fact = None
     relief_standing_still: Fact = None
     tolerance_min: Optional[Number] = Field(None, ge=0, le=1440)  # <= a day
-
 
 class Neuro(_Section):
     paraesthesia: Fact = None
@@ -193,7 +174,6 @@ class Neuro(_Section):
     weakness_progressing: Fact = None
     foot_drop: Fact = None
     gait_change: Fact = None
-
 
 class CaudaEquina(_Section):
     urinary_retention: Fact = None
@@ -205,14 +185,12 @@ class CaudaEquina(_Section):
     onset_days: Optional[Number] = Field(None, ge=0, le=36500)  # <= 100 years
     worsening: Fact = None
 
-
 class Systemic(_Section):
     weight_loss: Fact = None
     fever: Fact = None
     night_sweats: Fact = None
     unwell: Fact = None
     collapse: Fact = None  # fainted, collapsed, or felt faint or dizzy since the pain began (policy v6)
-
 
 class History(_Section):
     cancer: Fact = None
@@ -227,7 +205,6 @@ class History(_Section):
     smoker: Fact = None
     vascular_disease: Fact = None
 
-
 class Obstetric(_Section):
     """Pregnancy and the postpartum year (policy v6)."""
 
@@ -236,14 +213,11 @@ class Obstetric(_Section):
     postpartum: Fact = None  # gave birth in the last 12 months
     postpartum_weeks: Optional[Number] = Field(None, ge=0, le=52)
 
-
 class Progression(_Section):
     course: Optional[Course] = None
 
-
 class Psychosocial(_Section):
     start_back: Optional[StartBack] = None
-
 
 class Notes(_Section):
     presenting: Optional[Text] = None
@@ -252,15 +226,12 @@ class Notes(_Section):
     sh: Optional[Text] = None
     goals: Optional[Text] = None
 
-
 def _file_hash(value: str) -> str:
     if not (value.startswith("sha256:") and len(value) == 71 and all(c in "0123456789abcdef" for c in value[7:])):
         raise ValueError(f"expected sha256: and 64 lower-case hex digits, got {value!r}")
     return value
 
-
 FileHash = Annotated[str, AfterValidator(_file_hash)]
-
 
 class FollowUpOf(_Section):
     """Extension to lbp-case/1 (optional): this case is a follow-up visit of an earlier case.
@@ -278,12 +249,10 @@ class FollowUpOf(_Section):
     rules_version: Optional[Line] = Field(None, min_length=1, max_length=200)
     carried_over: Optional[list[str]] = None
 
-
 class Expected(_Section):
     classification: Optional[Classification] = None
     urgency: Optional[Urgency] = None
     conditions: Optional[Lines] = None
-
 
 class Case(_Section):
     """One patient's subjective history for one episode (`lbp-case/1`)."""
@@ -324,9 +293,7 @@ class Case(_Section):
         """Plain data for writing a case file: unknown facts and empty sections left out."""
         return self.model_dump(mode="json", exclude_none=True)
 
-
 # --------------------------------------------------------------------------- the fast schema
-
 
 def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, Any]]) -> Any:
     """A msgspec Struct with the same fields, types, limits and (collected) validators as `model`."""
@@ -357,7 +324,6 @@ def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, Any]]
         fields.append((name, kind) if info.is_required() else (name, kind, None))
     return msgspec.defstruct(f"{model.__name__}Fast", fields, forbid_unknown_fields=True)
 
-
 _FAST_VALIDATORS: list[tuple[str, str, Any]] = []  # (section, field, validator)
 #: Case data as msgspec Structs: the same rules as `Case` at a fraction of the cost.
 #: Batch scoring reads cases this way; any case refused here is read again through
@@ -372,13 +338,12 @@ EMPTY_SECTIONS: dict[str, Any] = {
     and not any(g.required for g in msgspec.structs.fields(kind))
 }
 
-
 def _validator_source() -> tuple[str, dict[str, Any]]:
     """The validators of _FAST_VALIDATORS as one generated function, section by section,
     each behind a quick test that passes what it would pass (printable text, a finite
     number), so an ordinary case calls none of them."""
     quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0",
-             _identifier: "{v}.isascii() and {v}.isprintable()"}
+             _identifier: "({v}.isascii() and {v}.isprintable())"}
     names: dict[str, Any] = {}
     lines = ["def check(case):"]
     sections: dict[str, list[tuple[str, Any]]] = {}
@@ -396,15 +361,12 @@ def _validator_source() -> tuple[str, dict[str, Any]]:
                       f"{indent}    _{fn.__name__}(v)"]
     return "\n".join(lines) + "\n", names
 
-
 def _compile_validators() -> Any:
     source, names = _validator_source()
     exec(compile(source, "<case validators>", "exec"), names)  # noqa: S102 - generated from the model
     return names["check"]
 
-
 _CHECK_FAST = _compile_validators()
-
 
 def _fast(read: Any, source: Any) -> Any:
     try:
@@ -416,9 +378,7 @@ def _fast(read: Any, source: Any) -> Any:
         return None
     return case
 
-
 _DAYS_A_YEAR = 365.25
-
 
 def implausible(case: Any) -> tuple[tuple[str, str], str] | None:
     """A case whose answers cannot all be true of one visit: (field path, why), else None.
@@ -437,7 +397,6 @@ def implausible(case: Any) -> tuple[tuple[str, str], str] | None:
     return before_birth(age, case.onset.weeks_ago if case.onset is not None else None,
                         case.cauda_equina.onset_days if case.cauda_equina is not None else None)
 
-
 def before_birth(age: int | None, weeks_ago: float | None, onset_days: float | None
                  ) -> tuple[tuple[str, str], str] | None:
     """Symptoms said to have begun before the patient was born: (field path, why), else None."""
@@ -450,10 +409,8 @@ def before_birth(age: int | None, weeks_ago: float | None, onset_days: float | N
         return ("onset", "weeks_ago"), f"{weeks_ago:g} weeks ago is before the patient was born (age {age})"
     return None
 
-
 def _kinds(kind: Any) -> set[Any]:
     return {get_origin(k) or k for k in (get_args(kind) or (kind,))}
-
 
 _FIELDS = msgspec.structs.fields(CASE_STRUCT)
 #: Where keys are nested one level down: the sections (structs) and the mappings (vignette_mentions).
@@ -461,7 +418,6 @@ _NESTED = tuple(i for i, f in enumerate(_FIELDS)
                 if any(isinstance(k, type) and issubclass(k, msgspec.Struct) for k in _kinds(f.type)))
 _MAPPINGS = tuple(i for i, f in enumerate(_FIELDS) if dict in _kinds(f.type))
 _astuple = msgspec.structs.astuple
-
 
 def _keys_given_source() -> str:
     """`_keys_given` written out field by field (no loop: it runs once for every JSON Lines case)."""
@@ -473,17 +429,14 @@ def _keys_given_source() -> str:
         lines += [f"    if v[{i}] is not None:", f"        n += len(v[{i}])"]
     return "\n".join(lines + ["    return n"]) + "\n"
 
-
 def _compile_keys_given() -> Any:
     names: dict[str, Any] = {"astuple": _astuple}
     exec(compile(_keys_given_source(), "<keys given>", "exec"), names)  # noqa: S102 - generated from the model
     return names["keys_given"]
 
-
 #: How many different keys with a value a fast case has, at both levels (a key given as null is
 #: not counted; a section's keys and a mapping's keys are).
 _keys_given = _compile_keys_given()
-
 
 def _keys_in(raw: bytes) -> int:
     """How many different keys the (valid, so two-level) case has, counting those given as null
@@ -493,9 +446,6 @@ def _keys_in(raw: bytes) -> int:
     except orjson.JSONDecodeError:  # what orjson reads otherwise than msgspec: not proved here
         return -1
     return len(data) + sum(len(v) for v in data.values() if type(v) is dict)
-
-
-
 
 def fast_json(raw: bytes) -> Any:
     """A JSON case as a CASE_STRUCT, or None when it is not a valid case (read it precisely).
@@ -526,11 +476,9 @@ def fast_json(raw: bytes) -> Any:
         return None
     return case
 
-
 def fast_convert(data: Any) -> Any:
     """Parsed case data as a CASE_STRUCT, or None when it is not a valid case (read it precisely)."""
     return _fast(lambda d: msgspec.convert(d, CASE_STRUCT), data)
-
 
 # --------------------------------------------------------------------------- vocabulary
 
@@ -539,7 +487,6 @@ FACT_SECTIONS = (
     "patient", "pain", "onset", "behaviour", "walking", "neuro", "cauda_equina",
     "systemic", "history", "obstetric", "progression", "psychosocial",
 )
-
 
 @dataclass(frozen=True)
 class FactType:
@@ -551,7 +498,6 @@ class FactType:
     minimum: float | None = None
     maximum: float | None = None
     length: int | None = None  # int_list: how many items every valid case has
-
 
 def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
     args = [a for a in get_args(annotation) if a is not type(None)]
@@ -581,7 +527,6 @@ def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
         return FactType(path, "int_list", length=START_BACK_ITEMS if path == "psychosocial.start_back" else None)
     raise TypeError(f"no fact type for {path}: {annotation!r}")  # pragma: no cover - model bug
 
-
 def _build_vocabulary() -> dict[str, FactType]:
     facts: dict[str, FactType] = {}
     for section in FACT_SECTIONS:
@@ -592,14 +537,12 @@ def _build_vocabulary() -> dict[str, FactType]:
             facts[path] = _fact_type(path, field.annotation, field)
     return facts
 
-
 FACTS: dict[str, FactType] = _build_vocabulary()
 _FACT_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
     (section, tuple(p.split(".", 1)[1] for p in FACTS if p.startswith(section + ".")))
     for section in FACT_SECTIONS
 )
 _SET_FACTS = frozenset(p for p, t in FACTS.items() if t.kind == "set")
-
 
 def facts_of(case: Case) -> dict[str, Any]:
     """The flat fact dictionary rules are evaluated on: `{"pain.leg_side": "right", ...}`.
@@ -620,9 +563,7 @@ def facts_of(case: Case) -> dict[str, Any]:
             flat[path] = frozenset(flat[path])
     return flat
 
-
 # --------------------------------------------------------------------------- loading
-
 
 def validate_case(data: Any, name: str, text: str | None = None, line: int | None = None) -> Case:
     """Validate parsed data as `lbp-case/1` (or a FHIR QuestionnaireResponse answering the
@@ -658,13 +599,11 @@ def validate_case(data: Any, name: str, text: str | None = None, line: int | Non
                                                 ".".join(path))])
     return case
 
-
 def _locator(text: str | None, line: int | None):
     if line is not None or text is None:
         return lambda path, key=False: (line, None)
     locator = Locator(text)
     return locator.find
-
 
 def problems_from(exc: ValidationError, name: str, text: str | None, line: int | None = None,
                   model: type[BaseModel] = Case) -> list[Problem]:
@@ -677,7 +616,6 @@ def problems_from(exc: ValidationError, name: str, text: str | None, line: int |
         pos = locate(path, key=err["type"] == "extra_forbidden")
         problems.append(Problem(Location(name, *pos), _message(err, path, model), field))
     return problems
-
 
 def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] | None:
     """The model that holds the last element of `path` (for did-you-mean on keys)."""
@@ -701,7 +639,6 @@ def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] 
         else:
             return None
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
 
 def _message(err: dict[str, Any], path: tuple[Any, ...], model: type[BaseModel]) -> str:
     kind, value = err["type"], err.get("input")
@@ -746,7 +683,6 @@ def _message(err: dict[str, Any], path: tuple[Any, ...], model: type[BaseModel])
         return str(ctx.get("error", err["msg"]))
     return err["msg"]
 
-
 def _echo(value: Any) -> str:
     """A value as an error message shows it: its repr (controls escaped), shortened."""
     from .display import shorten
@@ -755,17 +691,14 @@ def _echo(value: Any) -> str:
         return f"a number of about {value.bit_length() * 3 // 10:,} digits"
     return shorten(repr(value), 60)
 
-
 def _kind(value: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(type(value), type(value).__name__)
-
 
 def load_case(path: Path | str) -> Case:
     """Load and validate one YAML or JSON case file."""
     name = str(path)
     text = read_text(path)
     return parse_case(text, name)
-
 
 def parse_case(text: str, name: str) -> Case:
     if name.endswith(".json"):
