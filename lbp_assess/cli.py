@@ -16,7 +16,7 @@ from typing import Any, List, Optional
 import typer
 
 from . import __version__
-from .errors import ExitCode, LbpError
+from .errors import ExitCode, LbpError, UsageError
 
 app = typer.Typer(
     name="lbp-assess",
@@ -574,18 +574,25 @@ class FhirFormat(str, Enum):
     fhir = "fhir"
 
 
+CanonicalBaseOption = typer.Option(
+    None, "--canonical-base", metavar="URL",
+    help="Base of the canonical URLs (Questionnaire, code systems); default $LBP_FHIR_BASE, else "
+         "https://lbp-assess.example/fhir (a placeholder: publish under a base your service controls).")
+
+
 @app.command("questionnaire")
 def questionnaire_command(
     fmt: FhirFormat = typer.Option(FhirFormat.fhir, "--format", "-f", help="fhir (an HL7 FHIR R4 Questionnaire)"),
     output: Optional[Path] = OutputOption,
     force: bool = ForceOption,
     rules: Optional[Path] = RulesOption,
+    base: Optional[str] = CanonicalBaseOption,
 ) -> None:
     """The interview as an HL7 FHIR R4 Questionnaire (JSON), for form tools and health records."""
     from .fhir import questionnaire, to_json
     from .rules import load_rules
 
-    _write(to_json(questionnaire(load_rules(rules))), output, force, private=False)
+    _write(to_json(questionnaire(load_rules(rules), base)), output, force, private=False)
 
 
 @app.command("export")
@@ -596,14 +603,25 @@ def export_command(
     output: Optional[Path] = OutputOption,
     force: bool = ForceOption,
     rules: Optional[Path] = RulesOption,
+    base: Optional[str] = CanonicalBaseOption,
+    replaces: Optional[Path] = typer.Option(
+        None, "--replaces", metavar="BUNDLE", dir_okay=False,
+        help="An earlier exported Bundle of the same case that this document replaces (a reassessment): "
+             "linked by Composition.relatesTo."),
 ) -> None:
     """Cases as HL7 FHIR R4 document Bundles: the note, the answers, the impression and each red flag."""
     from .case import load_case
-    from .fhir import export
+    from .fhir import export, replaced_document
     from .rules import load_rules
 
     ruleset = load_rules(rules)
-    _write(export([load_case(path) for path in cases], ruleset), output, force, private=True)
+    loaded = [load_case(path) for path in cases]
+    earlier = None
+    if replaces is not None:
+        if len(loaded) != 1:
+            raise UsageError("--replaces links one case to the document it replaces; give one case")
+        earlier = replaced_document(replaces, loaded[0])
+    _write(export(loaded, ruleset, base=base, replaces=earlier), output, force, private=True)
 
 
 def _write(text: str, output: Optional[Path], force: bool, private: bool) -> None:

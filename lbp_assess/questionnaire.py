@@ -16,11 +16,12 @@ labels, so the note, explain and practice word answers alike.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Optional, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import expr
 from .case import FACTS, FORMAT, validate_case
@@ -51,6 +52,7 @@ class QuestionSpec(_Strict):
     label: str
     text: str
     help: Optional[str] = None
+    form_help: Optional[str] = None  # help in a form (FHIR), where a number is typed in its unit only
     unit: Optional[str] = None
     choices: Optional[dict[str, str]] = None
     items: Optional[list[str]] = None
@@ -71,6 +73,7 @@ class FollowUpSpec(_Strict):
 class QuestionnaireSpec(_Strict):
     title: str
     version: str
+    date: Optional[dt.date] = Field(None, strict=False)  # when this version was published (FHIR Questionnaire.date)
     sections: dict[str, str]
     questions: list[QuestionSpec]
     follow_up: Optional[FollowUpSpec] = None
@@ -96,6 +99,7 @@ class Question:
     ask_when_text: str | None
     if_skipped: Any = None  # the answer settled when ask_when is known false (None: stays unknown)
     not_offered: tuple[str, ...] = ()  # values valid in a case file but not offered at the prompt
+    form_help: str | None = None  # the help a form shows (FHIR), when it differs from the prompt's
 
     def choice_label(self, value: Any) -> str:
         return dict(self.choices).get(value, str(value))
@@ -172,6 +176,7 @@ class Questionnaire:
     version: str
     questions: list[Question]
     follow_up: FollowUp | None = None
+    date: dt.date | None = None
 
     def __post_init__(self) -> None:
         self.by_id = {q.id: q for q in self.questions}
@@ -322,7 +327,7 @@ def load(loader: Loader, path: Any, screening: list[str]) -> Questionnaire | Non
         questions.append(Question(
             q.id, q.section, spec.sections.get(q.section, q.section), q.label, q.text, q.help, q.unit, kind,
             choices, tuple(q.items or ()), minimum, maximum, fact_kind == "int", q.optional, ask_when, q.ask_when,
-            q.if_skipped, tuple(q.not_offered or ()),
+            q.if_skipped, tuple(q.not_offered or ()), q.form_help,
         ))
     for fact in FACTS:
         if fact not in seen:
@@ -333,7 +338,7 @@ def load(loader: Loader, path: Any, screening: list[str]) -> Questionnaire | Non
         ok = False
     follow_up = _follow_up(loader, name, spec, {q.id: q for q in questions}, screening) if spec.follow_up else None
     ok = ok and (spec.follow_up is None or follow_up is not None)
-    return Questionnaire(spec.title, spec.version, questions, follow_up) if ok else None
+    return Questionnaire(spec.title, spec.version, questions, follow_up, spec.date) if ok else None
 
 
 def _follow_up(loader: Loader, name: str, spec: QuestionnaireSpec, questions: dict[str, Question],
