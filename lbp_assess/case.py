@@ -52,7 +52,9 @@ Nrs = Optional[int]
 # Every number has a finite range: the upper limits below are plausibility limits for
 # data entry (no episode lasts over 100 years), not clinical thresholds; those live in rules/.
 
+
 AGE_RANGE = (16, 110)  # the tool is for adults (docs/case-format.md)
+
 
 def _adult(age: int) -> int:
     low, high = AGE_RANGE
@@ -62,7 +64,9 @@ def _adult(age: int) -> int:
         raise ValueError(f"age must be between {low} and {high} (got {age})")
     return age
 
+
 START_BACK_ITEMS = 9
+
 
 def _start_back(items: list[int]) -> list[int]:
     if len(items) != START_BACK_ITEMS:
@@ -73,6 +77,7 @@ def _start_back(items: list[int]) -> list[int]:
             raise ValueError(f"STarT Back item {number} must be 0..{top}, got {value}")
     return items
 
+
 # Characters that must never reach a terminal, a CSV row or a note: C0 and C1 controls
 # (tab, newline and carriage return are allowed in free text only), DEL, the Unicode
 # line separators, bidirectional overrides, and lone surrogates (not text at all).
@@ -80,10 +85,12 @@ _NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u
 _NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
                           "\ud800-\udfff]")
 
+
 def _refuse(found: re.Match[str] | None, what: str) -> None:
     if found is not None:
         raise ValueError(f"{what} must not contain the control character U+{ord(found.group()):04X} "
                          f"(at character {found.start() + 1})")
+
 
 def _line(text: str) -> str:
     _refuse(_NOT_IN_LINE.search(text), "a single-line field")
@@ -103,15 +110,18 @@ def _text(text: str) -> str:
     _refuse(_NOT_IN_TEXT.search(text), "text")
     return text
 
+
 def _lines(items: list[str]) -> list[str]:
     for item in items:
         _line(item)
     return items
 
+
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value!r}")
     return value
+
 
 # Validators live in the types (not on the models) so the fast schema used for
 # batch scoring (CASE_STRUCT below) runs exactly the same checks.
@@ -123,12 +133,15 @@ Text = Annotated[str, AfterValidator(_text)]  # free text: notes, vignettes
 Lines = Annotated[list[str], AfterValidator(_lines)]
 Number = Annotated[float, AfterValidator(_finite)]
 
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True, defer_build=True)
+
 
 class Patient(_Section):
     age: Optional[Age] = None
     sex: Optional[Sex] = None
+
 
 class Pain(_Section):
     back_nrs: Nrs = Field(None, ge=0, le=10)
@@ -143,12 +156,14 @@ class Pain(_Section):
     abdominal: Fact = None  # abdominal or flank (loin) pain; files written before policy v6 may include groin pain
     groin: Fact = None  # groin pain, or pain at the front of the pelvis over the pubic bone (policy v6)
 
+
 class Onset(_Section):
     weeks_ago: Optional[Number] = Field(None, ge=0, le=5200)  # <= 100 years
     mode: Optional[OnsetMode] = None
     mechanism: Optional[Mechanism] = None
     previous_episodes: Fact = None
     fracture_excluded: Fact = None
+
 
 class Behaviour(_Section):
     mechanical: Fact = None
@@ -161,11 +176,13 @@ class Behaviour(_Section):
     aggravated_by: Optional[list[Aggravator]] = None
     eased_by: Optional[list[Easer]] = None
 
+
 class Walking(_Section):
     leg_symptoms_on_walking: Fact = None
     relief_sitting_or_flexion: Fact = None
     relief_standing_still: Fact = None
     tolerance_min: Optional[Number] = Field(None, ge=0, le=1440)  # <= a day
+
 
 class Neuro(_Section):
     paraesthesia: Fact = None
@@ -175,6 +192,7 @@ class Neuro(_Section):
     weakness_progressing: Fact = None
     foot_drop: Fact = None
     gait_change: Fact = None
+
 
 class CaudaEquina(_Section):
     urinary_retention: Fact = None
@@ -186,12 +204,14 @@ class CaudaEquina(_Section):
     onset_days: Optional[Number] = Field(None, ge=0, le=36500)  # <= 100 years
     worsening: Fact = None
 
+
 class Systemic(_Section):
     weight_loss: Fact = None
     fever: Fact = None
     night_sweats: Fact = None
     unwell: Fact = None
     collapse: Fact = None  # fainted, collapsed, or felt faint or dizzy since the pain began (policy v6)
+
 
 class History(_Section):
     cancer: Fact = None
@@ -206,6 +226,7 @@ class History(_Section):
     smoker: Fact = None
     vascular_disease: Fact = None
 
+
 class Obstetric(_Section):
     """Pregnancy and the postpartum year (policy v6)."""
 
@@ -214,11 +235,14 @@ class Obstetric(_Section):
     postpartum: Fact = None  # gave birth in the last 12 months
     postpartum_weeks: Optional[Number] = Field(None, ge=0, le=52)
 
+
 class Progression(_Section):
     course: Optional[Course] = None
 
+
 class Psychosocial(_Section):
     start_back: Optional[StartBack] = None
+
 
 class Notes(_Section):
     presenting: Optional[Text] = None
@@ -227,12 +251,15 @@ class Notes(_Section):
     sh: Optional[Text] = None
     goals: Optional[Text] = None
 
+
 def _file_hash(value: str) -> str:
     if not (value.startswith("sha256:") and len(value) == 71 and all(c in "0123456789abcdef" for c in value[7:])):
         raise ValueError(f"expected sha256: and 64 lower-case hex digits, got {value!r}")
     return value
 
+
 FileHash = Annotated[str, AfterValidator(_file_hash)]
+
 
 class FollowUpOf(_Section):
     """Extension to lbp-case/1 (optional): this case is a follow-up visit of an earlier case.
@@ -250,10 +277,12 @@ class FollowUpOf(_Section):
     rules_version: Optional[Line] = Field(None, min_length=1, max_length=200)
     carried_over: Optional[list[str]] = None
 
+
 class Expected(_Section):
     classification: Optional[Classification] = None
     urgency: Optional[Urgency] = None
     conditions: Optional[Lines] = None
+
 
 class Case(_Section):
     """One patient's subjective history for one episode (`lbp-case/1`)."""
@@ -294,7 +323,9 @@ class Case(_Section):
         """Plain data for writing a case file: unknown facts and empty sections left out."""
         return self.model_dump(mode="json", exclude_none=True)
 
+
 # --------------------------------------------------------------------------- the fast schema
+
 
 def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, Any]]) -> Any:
     """A msgspec Struct with the same fields, types, limits and (collected) validators as `model`."""
@@ -325,6 +356,7 @@ def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, Any]]
         fields.append((name, kind) if info.is_required() else (name, kind, None))
     return msgspec.defstruct(f"{model.__name__}Fast", fields, forbid_unknown_fields=True)
 
+
 _FAST_VALIDATORS: list[tuple[str, str, Any]] = []  # (section, field, validator)
 #: Case data as msgspec Structs: the same rules as `Case` at a fraction of the cost.
 #: Batch scoring reads cases this way; any case refused here is read again through
@@ -338,6 +370,7 @@ EMPTY_SECTIONS: dict[str, Any] = {
     if isinstance(kind, type) and issubclass(kind, msgspec.Struct)
     and not any(g.required for g in msgspec.structs.fields(kind))
 }
+
 
 def _validator_source() -> tuple[str, dict[str, Any]]:
     """The validators of _FAST_VALIDATORS as one generated function, section by section,
@@ -362,12 +395,15 @@ def _validator_source() -> tuple[str, dict[str, Any]]:
                       f"{indent}    _{fn.__name__}(v)"]
     return "\n".join(lines) + "\n", names
 
+
 def _compile_validators() -> Any:
     source, names = _validator_source()
     exec(compile(source, "<case validators>", "exec"), names)  # noqa: S102 - generated from the model
     return names["check"]
 
+
 _CHECK_FAST = _compile_validators()
+
 
 def _fast(read: Any, source: Any) -> Any:
     try:
@@ -379,7 +415,9 @@ def _fast(read: Any, source: Any) -> Any:
         return None
     return case
 
+
 _DAYS_A_YEAR = 365.25
+
 
 def implausible(case: Any) -> tuple[tuple[str, str], str] | None:
     """A case whose answers cannot all be true of one visit: (field path, why), else None.
@@ -397,6 +435,7 @@ def implausible(case: Any) -> tuple[tuple[str, str], str] | None:
         return None
     return before_birth(age, case.onset.weeks_ago if case.onset is not None else None,
                         case.cauda_equina.onset_days if case.cauda_equina is not None else None)
+
 
 def before_birth(age: int | None, weeks_ago: float | None, onset_days: float | None
                  ) -> tuple[tuple[str, str], str] | None:
@@ -477,9 +516,11 @@ def fast_json(raw: bytes) -> Any:
         return None
     return case
 
+
 def fast_convert(data: Any) -> Any:
     """Parsed case data as a CASE_STRUCT, or None when it is not a valid case (read it precisely)."""
     return _fast(lambda d: msgspec.convert(d, CASE_STRUCT), data)
+
 
 # --------------------------------------------------------------------------- vocabulary
 
@@ -488,6 +529,7 @@ FACT_SECTIONS = (
     "patient", "pain", "onset", "behaviour", "walking", "neuro", "cauda_equina",
     "systemic", "history", "obstetric", "progression", "psychosocial",
 )
+
 
 @dataclass(frozen=True)
 class FactType:
@@ -499,6 +541,7 @@ class FactType:
     minimum: float | None = None
     maximum: float | None = None
     length: int | None = None  # int_list: how many items every valid case has
+
 
 def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
     args = [a for a in get_args(annotation) if a is not type(None)]
@@ -528,6 +571,7 @@ def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
         return FactType(path, "int_list", length=START_BACK_ITEMS if path == "psychosocial.start_back" else None)
     raise TypeError(f"no fact type for {path}: {annotation!r}")  # pragma: no cover - model bug
 
+
 def _build_vocabulary() -> dict[str, FactType]:
     facts: dict[str, FactType] = {}
     for section in FACT_SECTIONS:
@@ -538,12 +582,14 @@ def _build_vocabulary() -> dict[str, FactType]:
             facts[path] = _fact_type(path, field.annotation, field)
     return facts
 
+
 FACTS: dict[str, FactType] = _build_vocabulary()
 _FACT_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
     (section, tuple(p.split(".", 1)[1] for p in FACTS if p.startswith(section + ".")))
     for section in FACT_SECTIONS
 )
 _SET_FACTS = frozenset(p for p, t in FACTS.items() if t.kind == "set")
+
 
 def facts_of(case: Case) -> dict[str, Any]:
     """The flat fact dictionary rules are evaluated on: `{"pain.leg_side": "right", ...}`.
@@ -564,7 +610,9 @@ def facts_of(case: Case) -> dict[str, Any]:
             flat[path] = frozenset(flat[path])
     return flat
 
+
 # --------------------------------------------------------------------------- loading
+
 
 def validate_case(data: Any, name: str, text: str | None = None, line: int | None = None) -> Case:
     """Validate parsed data as `lbp-case/1` (or a FHIR QuestionnaireResponse answering the
@@ -635,6 +683,7 @@ def problems_from(exc: ValidationError, name: str, text: str | None, line: int |
         problems.append(Problem(Location(name, *pos), _message(err, path, model), field))
     return problems
 
+
 def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] | None:
     """The model that holds the last element of `path` (for did-you-mean on keys)."""
     current: Any = model
@@ -657,6 +706,7 @@ def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] 
         else:
             return None
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
 
 def _message(err: dict[str, Any], path: tuple[Any, ...], model: type[BaseModel]) -> str:
     kind, value = err["type"], err.get("input")
@@ -701,6 +751,7 @@ def _message(err: dict[str, Any], path: tuple[Any, ...], model: type[BaseModel])
         return str(ctx.get("error", err["msg"]))
     return err["msg"]
 
+
 def _echo(value: Any) -> str:
     """A value as an error message shows it: its repr (controls escaped), shortened."""
     from .display import shorten
@@ -709,14 +760,17 @@ def _echo(value: Any) -> str:
         return f"a number of about {value.bit_length() * 3 // 10:,} digits"
     return shorten(repr(value), 60)
 
+
 def _kind(value: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(type(value), type(value).__name__)
+
 
 def load_case(path: Path | str) -> Case:
     """Load and validate one YAML or JSON case file."""
     name = str(path)
     text = read_text(path)
     return parse_case(text, name)
+
 
 def parse_case(text: str, name: str) -> Case:
     if name.endswith(".json"):
