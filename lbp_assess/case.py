@@ -96,6 +96,7 @@ def _line(text: str) -> str:
     _refuse(_NOT_IN_LINE.search(text), "a single-line field")
     return text
 
+
 def _identifier(text: str) -> str:
     """An id: one line, and in Unicode NFKC form, so a look-alike (full-width `ｄｅｍｏ`, a ligature,
     a decomposed accent) is refused rather than kept as a second name for the same patient."""
@@ -105,6 +106,7 @@ def _identifier(text: str) -> str:
         raise ValueError(f"an id must be written in plain characters (Unicode NFKC): "
                          f"{shown[:80]!r} rather than {text[:80]!r}")
     return text
+
 
 def _text(text: str) -> str:
     _refuse(_NOT_IN_TEXT.search(text), "text")
@@ -449,6 +451,7 @@ def before_birth(age: int | None, weeks_ago: float | None, onset_days: float | N
         return ("onset", "weeks_ago"), f"{weeks_ago:g} weeks ago is before the patient was born (age {age})"
     return None
 
+
 def _kinds(kind: Any) -> set[Any]:
     return {get_origin(k) or k for k in (get_args(kind) or (kind,))}
 
@@ -458,6 +461,7 @@ _NESTED = tuple(i for i, f in enumerate(_FIELDS)
                 if any(isinstance(k, type) and issubclass(k, msgspec.Struct) for k in _kinds(f.type)))
 _MAPPINGS = tuple(i for i, f in enumerate(_FIELDS) if dict in _kinds(f.type))
 _astuple = msgspec.structs.astuple
+
 
 def _keys_given_source() -> str:
     """`_keys_given` written out field by field (no loop: it runs once for every JSON Lines case)."""
@@ -469,6 +473,7 @@ def _keys_given_source() -> str:
         lines += [f"    if v[{i}] is not None:", f"        n += len(v[{i}])"]
     return "\n".join(lines + ["    return n"]) + "\n"
 
+
 def _compile_keys_given() -> Any:
     names: dict[str, Any] = {"astuple": _astuple}
     exec(compile(_keys_given_source(), "<keys given>", "exec"), names)  # noqa: S102 - generated from the model
@@ -478,6 +483,7 @@ def _compile_keys_given() -> Any:
 #: not counted; a section's keys and a mapping's keys are).
 _keys_given = _compile_keys_given()
 
+
 def _keys_in(raw: bytes) -> int:
     """How many different keys the (valid, so two-level) case has, counting those given as null
     (orjson: the quickest plain decoding)."""
@@ -486,6 +492,7 @@ def _keys_in(raw: bytes) -> int:
     except orjson.JSONDecodeError:  # what orjson reads otherwise than msgspec: not proved here
         return -1
     return len(data) + sum(len(v) for v in data.values() if type(v) is dict)
+
 
 def fast_json(raw: bytes) -> Any:
     """A JSON case as a CASE_STRUCT, or None when it is not a valid case (read it precisely).
