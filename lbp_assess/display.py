@@ -62,10 +62,10 @@ def csv_text(text: object) -> str:
 
 
 # Raw HTML in Markdown: a tag, comment or autolink (`<script>`, `</p>`, `<!--`, `<https://...>`),
-# and a character reference (`&#x202E;` would render a bidirectional override). Outside code spans
-# only: inside one, Markdown shows everything as typed.
+# and a character reference (`&#x202E;` would render a bidirectional override), and an image.
+# Escaped everywhere, code spans included: where a code span starts is for the renderer to decide
+# (a backslash before a backtick, runs of backticks), and a wrong guess would let HTML through.
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])|&(?=#?[A-Za-z0-9]+;)|!(?=\[)")
-_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
 
 
 def markdown_text(text: object) -> str:
@@ -74,13 +74,7 @@ def markdown_text(text: object) -> str:
     value = str(text)
     if "<" not in value and "&" not in value and "![" not in value:
         return value
-    out, last = [], 0
-    for span in _CODE_SPAN.finditer(value):
-        out.append(_HTML_START.sub(_html_escape, value[last:span.start()]))
-        out.append(span.group())
-        last = span.end()
-    out.append(_HTML_START.sub(_html_escape, value[last:]))
-    return "".join(out)
+    return _HTML_START.sub(_html_escape, value)
 
 
 def _html_escape(match: re.Match[str]) -> str:

@@ -63,12 +63,13 @@ def test_raw_html_in_case_text_is_shown_as_typed_in_the_markdown_note(tmp_path, 
     import json
 
     case = tmp_path / "c.json"
-    case.write_text(json.dumps({"format": "lbp-case/1", "id": "<b>x</b>", "notes": {"presenting": HOSTILE + "\n<!--"},
+    case.write_text(json.dumps({"format": "lbp-case/1", "id": "<b>x</b>", "notes": {
+                                    "presenting": HOSTILE + "\n<!--", "pmh": "\\`<script>pmh()</script>`"},
                                 "assessor": "`<kept in code>`"}))
     run = cli("note", str(case), "--full")
     assert run.code == 0, run.err
     assert "<img" not in run.out and "<script>" not in run.out and "<b>" not in run.out and "<!--" not in run.out
-    assert "&lt;b>x&lt;/b>" in run.out and "&lt;script>steal()" in run.out
-    assert "`<kept in code>`" in run.out  # inside a code span Markdown shows it as typed already
+    assert "&lt;b>x&lt;/b>" in run.out and "&lt;script>steal()" in run.out and "&lt;script>pmh()" in run.out
+    assert "\\`<b>" not in run.out and "`&lt;kept in code>`" in run.out  # code spans too: no guessing where one starts
     text = cli("note", str(case), "--full", "-f", "text").out
     assert "<script>steal()</script>" in text  # plain text is not Markdown: shown exactly
