@@ -60,6 +60,8 @@ def _value(rng: random.Random, path: str) -> Any:
         return rng.choice(fact.values)
     if fact.kind == "set":
         return rng.sample(fact.values, rng.randint(0, 3))
+    if fact.kind == "text":
+        return rng.choice(["walking the dog", "climbing stairs", "gardening"])
     if fact.kind == "int_list":
         return [rng.randint(0, 1) for _ in range(8)] + [rng.randint(0, 4)]
     if path == "patient.age":
