@@ -15,8 +15,9 @@ What it records (standard output, standard error and exit status of each command
 Left out of the comparison: the speed in `score`'s closing summary on standard error, and the
 folder of the checkout (record in one worktree, compare in another).
 
-The generated corpus is written into DIR by `record` (cases from bench/bench.py's generator) and
-read back by `compare`, so both runs score the very same files whatever the code now generates.
+The generated corpus is written into DIR by `record` (cases from bench/bench.py's generator; a
+corpus already in DIR is kept) and read back by `compare`, so both runs score the very same files
+whatever the code now generates.
 """
 
 from __future__ import annotations
@@ -108,9 +109,10 @@ def main() -> int:
     where: Path = args.dir.resolve()
     corpus = where / "corpus"
     if args.mode == "record":
-        if where.exists():
-            shutil.rmtree(where)
-        _corpus(corpus)
+        if (where / "outputs").exists():
+            shutil.rmtree(where / "outputs")
+        if not corpus.is_dir():  # a corpus already there is kept: record again over the same cases
+            _corpus(corpus)
         (where / "repository.txt").write_text(str(REPO))
     elif not corpus.is_dir():
         print(f"{where}: no recording here; run `record` first", file=sys.stderr)
