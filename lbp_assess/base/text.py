@@ -59,3 +59,23 @@ def csv_text(text: object) -> str:
     """Text from an input as a CSV cell: control characters and bidirectional overrides shown
     as escapes (line breaks kept: the CSV writer quotes them), and a formula start neutralised."""
     return spreadsheet(plain("" if text is None else text, multiline=True))
+
+
+# Raw HTML in Markdown: a tag, comment or autolink (`<script>`, `</p>`, `<!--`, `<https://...>`),
+# and a character reference (`&#x202E;` would render a bidirectional override), and an image.
+# Escaped everywhere, code spans included: where a code span starts is for the renderer to decide
+# (a backslash before a backtick, runs of backticks), and a wrong guess would let HTML through.
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])|&(?=#?[A-Za-z0-9]+;)|!(?=\[)")
+
+
+def markdown_text(text: object) -> str:
+    """Text from an input (a case, a record, a rule set) made literal in Markdown: what would be
+    raw HTML, a character reference or an image is escaped, so a renderer shows it as typed."""
+    value = str(text)
+    if "<" not in value and "&" not in value and "![" not in value:
+        return value
+    return _HTML_START.sub(_html_escape, value)
+
+
+def _html_escape(match: re.Match[str]) -> str:
+    return {"<": "&lt;", "&": "&amp;", "!": "\\!"}[match.group()]

@@ -133,8 +133,8 @@ def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
     """The lines of a JSON Lines byte range: the per-case hot path, kept tight."""
     start, stop, first_line = chunk.span  # type: ignore[misc]
     block = chunk.data
-    if block is None:
-        with open(chunk.name, "rb") as handle:
+    if block is None:  # opened again by the one reader: a file swapped for a FIFO since is refused, not waited on
+        with os.fdopen(open_regular_file(chunk.name), "rb") as handle:
             handle.seek(start)
             block = handle.read(stop - start)
     name, row_of, find = chunk.name, ruleset.row_from_data, block.find

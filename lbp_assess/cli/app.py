@@ -691,7 +691,12 @@ def rules_check(directory: Optional[Path] = RulesArgument) -> None:
 @rules_app.command("test")
 def rules_test(directory: Optional[Path] = RulesArgument,
                mutate: bool = typer.Option(False, "--mutate", help="Also check that the tests notice small "
-                                           "edits of the rules; print a test for each edit they miss.")) -> None:
+                                           "edits of the rules; print a test for each edit they miss."),
+               max_seconds: float = typer.Option(600.0, "--max-seconds", min=1, help="--mutate: stop after this "
+                                                 "many seconds (reported as incomplete, exit 1)."),
+               max_memory: float = typer.Option(2048.0, "--max-memory", min=64, help="--mutate: stop once the "
+                                                "process uses this many MB (reported as incomplete, exit 1).")
+               ) -> None:
     """Run the rule tests in DIR/tests/*.yaml. Exit 1 if any fails (or, with --mutate, any edit survives)."""
     from ..base.text import plain
     from ..engine.ruleset.load import default_rules_dir, load_rules
@@ -712,9 +717,9 @@ def rules_test(directory: Optional[Path] = RulesArgument,
     if mutate and not failed:
         from ..tooling.mutate import report_lines, run
 
-        report = run(target, ruleset)
+        report = run(target, ruleset, max_seconds=max_seconds, max_memory_mb=max_memory)
         typer.echo("\n".join(plain(line) for line in report_lines(report)))
-        failed = report.distinguishing
+        failed = report.distinguishing or bool(report.stopped)
     if failed:
         raise typer.Exit(ExitCode.FAILED)
 

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
@@ -105,6 +106,17 @@ def _line(text: str) -> str:
     return text
 
 
+def _identifier(text: str) -> str:
+    """An id: one line, and in Unicode NFKC form, so a look-alike (full-width `ｄｅｍｏ`, a ligature,
+    a decomposed accent) is refused rather than kept as a second name for the same patient."""
+    _line(text)
+    if not unicodedata.is_normalized("NFKC", text):
+        shown = unicodedata.normalize("NFKC", text)
+        raise ValueError(f"an id must be written in plain characters (Unicode NFKC): "
+                         f"{shown[:80]!r} rather than {text[:80]!r}")
+    return text
+
+
 def _text(text: str) -> str:
     _refuse(_NOT_IN_TEXT.search(text), "text")
     return text
@@ -126,7 +138,8 @@ def _finite(value: float) -> float:
 # batch scoring (CASE_STRUCT below) runs exactly the same checks.
 Age = Annotated[int, AfterValidator(_adult)]
 StartBack = Annotated[list[int], AfterValidator(_start_back)]
-Line = Annotated[str, AfterValidator(_line)]  # ids and other one-line fields
+Line = Annotated[str, AfterValidator(_line)]  # one-line fields
+Identifier = Annotated[str, AfterValidator(_identifier)]  # case ids
 Text = Annotated[str, AfterValidator(_text)]  # free text: notes, vignettes
 Lines = Annotated[list[str], AfterValidator(_lines)]
 Number = Annotated[float, AfterValidator(_finite)]
@@ -320,7 +333,7 @@ class FollowUpOf(_Section):
     (a follow-up without a terminal). Red-flag screening answers are never carried over.
     """
 
-    id: Line = Field(min_length=1, max_length=80)
+    id: Identifier = Field(min_length=1, max_length=80)
     assessed_on: Optional[dt.date] = Field(None, strict=False)
     file_hash: Optional[FileHash] = None
     rules_version: Optional[Line] = Field(None, min_length=1, max_length=200)
@@ -337,7 +350,7 @@ class Case(_Section):
     """One patient's subjective history for one episode (`lbp-case/1`)."""
 
     format: Literal["lbp-case/1"]
-    id: Line = Field(min_length=1, max_length=80)
+    id: Identifier = Field(min_length=1, max_length=80)
     assessed_on: Optional[dt.date] = Field(None, strict=False)
     assessor: Optional[Line] = None
     patient: Optional[Patient] = None
@@ -430,7 +443,8 @@ def _validator_source() -> tuple[str, dict[str, Any]]:
     """The validators of _FAST_VALIDATORS as one generated function, section by section,
     each behind a quick test that passes what it would pass (printable text, a finite
     number), so an ordinary case calls none of them."""
-    quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0"}
+    quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0",
+             _identifier: "({v}.isascii() and {v}.isprintable())"}
     names: dict[str, Any] = {}
     lines = ["def check(case):"]
     sections: dict[str, list[tuple[str, Any]]] = {}
@@ -503,20 +517,36 @@ def before_birth(age: int | None, weeks_ago: float | None, onset_days: float | N
     return None
 
 
-_SECTIONS = tuple(i for i, f in enumerate(msgspec.structs.fields(CASE_STRUCT)) if f.name in EMPTY_SECTIONS)
+def _kinds(kind: Any) -> set[Any]:
+    return {get_origin(k) or k for k in (get_args(kind) or (kind,))}
+
+_FIELDS = msgspec.structs.fields(CASE_STRUCT)
+#: Where keys are nested one level down: the sections (structs) and the mappings (vignette_mentions).
+_NESTED = tuple(i for i, f in enumerate(_FIELDS)
+                if any(isinstance(k, type) and issubclass(k, msgspec.Struct) for k in _kinds(f.type)))
+_MAPPINGS = tuple(i for i, f in enumerate(_FIELDS) if dict in _kinds(f.type))
 _astuple = msgspec.structs.astuple
 
 
-def _keys_given(case: Any) -> int:
-    """How many keys with a value the case has (a key given as null is not counted)."""
-    values = _astuple(case)
-    count = len(values) - values.count(None)
-    for i in _SECTIONS:
-        section = values[i]
-        if section is not None:
-            inner = _astuple(section)
-            count += len(inner) - inner.count(None)
-    return count
+def _keys_given_source() -> str:
+    """`_keys_given` written out field by field (no loop: it runs once for every JSON Lines case)."""
+    lines = ["def keys_given(case):", "    v = astuple(case)", "    n = len(v) - v.count(None)"]
+    for i in _NESTED:
+        lines += [f"    s = v[{i}]", "    if s is not None:", "        t = astuple(s)",
+                  "        n += len(t) - t.count(None)"]
+    for i in _MAPPINGS:
+        lines += [f"    if v[{i}] is not None:", f"        n += len(v[{i}])"]
+    return "\n".join(lines + ["    return n"]) + "\n"
+
+
+def _compile_keys_given() -> Any:
+    names: dict[str, Any] = {"astuple": _astuple}
+    exec(compile(_keys_given_source(), "<keys given>", "exec"), names)  # noqa: S102 - generated from the model
+    return names["keys_given"]
+
+#: How many different keys with a value a fast case has, at both levels (a key given as null is
+#: not counted; a section's keys and a mapping's keys are).
+_keys_given = _compile_keys_given()
 
 
 def _keys_in(raw: bytes) -> int:
@@ -531,18 +561,26 @@ _DECODE_ANY = msgspec.json.Decoder().decode
 def fast_json(raw: bytes) -> Any:
     """A JSON case as a CASE_STRUCT, or None when it is not a valid case (read it precisely).
 
-    The decoder keeps the last of a key given twice, so a case is returned only when
-    no key can have been given twice: every key is followed by one colon, so when the
-    line has as many colons as the case has different keys, no key was repeated (keys
-    given as null are counted from a plain decoding). Otherwise (a colon in a text)
-    the line is read again keeping every key.
+    The decoder keeps the last of a key given twice, so a case is returned only when no key
+    can have been given twice, proved by counting: every key is a string closed by `"` and
+    followed by `:`, so (with no blank between a key and its colon) the line holds at least as
+    many `":` as key occurrences - more only when a text holds an escaped quote before a colon
+    or starts with one. The decoded case has as many different keys as `_keys_given` counts
+    (and, keys given as null included, as a plain decoding has). When the `":` count equals a
+    number of different keys, no key can occur twice. Otherwise the line is read again keeping
+    every key (json, object_pairs_hook), which finds a duplicate or proves there is none.
     """
     case = _fast(_DECODE_JSON, raw)
     if case is None:
         return None
-    colons = raw.count(b":")
-    if colons == _keys_given(case) or colons == _keys_in(raw):
+    colons = raw.count(b":")  # at least one a key occurrence, whatever the blanks: the quickest proof
+    given = _keys_given(case)
+    if colons == given:
         return case
+    keys = raw.count(b'":')  # colons in text left out; keys given as null counted by a plain decoding
+    if (keys == given or keys == _keys_in(raw)) and (
+            colons == keys or not (b" :" in raw or b"\t:" in raw or b"\n:" in raw or b"\r:" in raw)):
+        return case  # (with a blank before a colon, a key may not have been counted: read it again)
     try:
         json.loads(raw, object_pairs_hook=refuse_duplicates)
     except ValueError:  # a duplicate key (or anything else): the exact reading says which

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 from .. import __version__
 from ..model.case import FACTS, Case
 from ..inputs.cases import load_case
-from ..base.text import plain
+from ..base.text import markdown_text, plain
 from ..base.errors import InputError, Location, Problem
 from ..engine.questionnaire import Question, Questionnaire
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
@@ -544,20 +544,23 @@ def _literal_line(text: str) -> str:
 
 
 def render_markdown(note: Note) -> str:
-    out = [f"# {note.title}", "", " · ".join(note.meta), ""]
+    """The note as Markdown. Every piece of text is shown as typed: raw HTML, character references
+    and images are escaped (base.text.markdown_text), and free text cannot start a block."""
+    md = markdown_text
+    out = [f"# {md(note.title)}", "", " · ".join(md(m) for m in note.meta), ""]
     if note.disclaimer:
-        out += [f"> **{note.disclaimer}**", ""]
+        out += [f"> **{md(note.disclaimer)}**", ""]
     for section in note.sections:
-        out += [f"## {section.title}", ""]
+        out += [f"## {md(section.title)}", ""]
         for line in section.lines:
-            first, *rest = line.text.split("\n")
+            first, *rest = md(line.text).split("\n")
             text = f"**{first}**" if line.strong else first
             out.append(f"- {text}" if line.bullet else text)
             # Continuation lines of free text stay inside their bullet: indented, and a line that
             # would start a heading, quote, list or code block is escaped, so it reads as typed.
             out += [f"  {_literal_line(part)}" if line.bullet else _literal_line(part) for part in rest]
         out.append("")
-    out += ["---", "", "  \n".join(f"_{part}_" for part in note.footer.split("\n")), ""]
+    out += ["---", "", "  \n".join(f"_{md(part)}_" for part in note.footer.split("\n")), ""]
     return "\n".join(out)
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from ..model import expr
 from ..model.case import AGE_RANGE, FACTS, Case
 from ..base.errors import LbpError
+from ..base.text import markdown_text
 from .blocks import DocsError, fill_blocks  # noqa: F401 - DocsError is raised here too
 from ..outputs.plainwords import PlainWords
 from ..engine.questionnaire import Question, ask_when_node
@@ -487,7 +488,8 @@ def rules_markdown(ruleset: RuleSet) -> str:
     lines += ["## Thresholds", "",
               "Every comparison of a fact or a definition with a fixed number, and where it is used.", "",
               "| fact or definition | test | used by |", "|---|---|---|", *_threshold_rows(ruleset, words), ""]
-    return "\n".join(lines)
+    # The rule set's text is shown as typed: raw HTML, character references and images escaped.
+    return "\n".join(markdown_text(line) for line in lines)
 
 
 _READING = [

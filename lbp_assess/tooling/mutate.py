@@ -80,6 +80,7 @@ class MutationReport:
     survivors: list[Survivor]
     seconds: float
     not_mutated: list[str]  # definitions only flags_noted reads
+    stopped: str | None = None  # why the run stopped before every mutant was tried (a budget)
 
     @property
     def distinguishing(self) -> list[Survivor]:
@@ -219,10 +220,20 @@ def _edits(node: expr.Node, parent: expr.Node | None, ctx: _Context) -> Iterator
         for i, item in enumerate(node.items):
             yield Edit(item, dataclasses.replace(node, items=node.items[:i] + node.items[i + 1:]),
                        f"counts {_show(item)}")
-    elif isinstance(node, expr.ListLit) and len(node.values) > 1:
-        for i, value in enumerate(node.values):
-            yield Edit(node, dataclasses.replace(node, values=node.values[:i] + node.values[i + 1:]),
-                       f"accepts {_value(value)}")
+    elif isinstance(node, expr.ListLit):
+        if len(node.values) > 1:
+            for i, value in enumerate(node.values):
+                yield Edit(node, dataclasses.replace(node, values=node.values[:i] + node.values[i + 1:]),
+                           f"accepts {_value(value)}")
+        for i, value in enumerate(node.values):  # a number in a list, one step off (`nrs in [7, 8]`)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            step = _step(value)
+            for nudged in (_nudge(value, -step), _nudge(value, step)):
+                if nudged in node.values:
+                    continue
+                new = dataclasses.replace(node, values=node.values[:i] + (nudged,) + node.values[i + 1:])
+                yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
     elif (isinstance(node, expr.Ref) and node.type == expr.BOOL and _may_be_unknown(node, ctx)
           and isinstance(parent, (expr.And, expr.Or)) and not ctx.acts_on_true):
         new = expr.Test("is_true", node, **bool_kw)
@@ -509,21 +520,48 @@ def killed(mutant_rs: RuleSet, tests: list[tuple[RuleTest, dict[str, Any]]]) -> 
                for test, facts in tests)
 
 
-def run(directory: Path, rs: RuleSet, *, random_cases: int = RANDOM_CASES, seed: int = 15) -> MutationReport:
-    """Generate every mutant of `rs`, run the rule tests of `directory` on each, search the survivors."""
+#: The budget of `rules test --mutate`: the shipped rules take about 20 s and 150 MB; a rule set
+#: that would take far longer (or far more memory) stops with a report of what was not run.
+MAX_SECONDS = 600.0
+MAX_MEMORY_MB = 2048
+
+
+def _memory_mb() -> float:
+    """The peak resident memory of this process so far, in MB (Linux and macOS count differently)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def run(directory: Path, rs: RuleSet, *, random_cases: int = RANDOM_CASES, seed: int = 15,
+        max_seconds: float = MAX_SECONDS, max_memory_mb: float = MAX_MEMORY_MB) -> MutationReport:
+    """Generate every mutant of `rs`, run the rule tests of `directory` on each, search the survivors;
+    stop (and say so in the report) once `max_seconds` or `max_memory_mb` is spent."""
     start = time.perf_counter()
     tests = _test_facts(load_tests(directory))
     all_mutants, not_mutated = mutants(rs)
     search = _Search(rs, [facts for _, facts in tests], random_cases, seed)
     survivors = []
+    stopped = None
+    done = 0
     for mutant in all_mutants:
+        if time.perf_counter() - start > max_seconds:
+            stopped = f"the time budget of {max_seconds:g} s was spent"
+        elif _memory_mb() > max_memory_mb:
+            stopped = f"the memory budget of {max_memory_mb:g} MB was reached"
+        if stopped:
+            break
+        done += 1
         edited = _compiled(mutant.build())
         if killed(edited, tests):
             continue
         case = search.distinguish(edited, mutant.focus)
         survivors.append(Survivor(mutant, case, None if case is None else as_rule_test(mutant, rs, edited, case)))
-    return MutationReport(len(all_mutants), len(all_mutants) - len(survivors), survivors,
-                  time.perf_counter() - start, not_mutated)
+    return MutationReport(len(all_mutants), done - len(survivors), survivors, time.perf_counter() - start, not_mutated,
+                  None if stopped is None else f"stopped after {done} of {len(all_mutants)} mutants: {stopped} "
+                                               "(--max-seconds, --max-memory); the rest were not run")
 
 
 # --------------------------------------------------------------------------- telling two rule sets apart
@@ -885,4 +923,6 @@ def report_lines(report: MutationReport) -> list[str]:
     lines.append(f"{report.generated} mutants: {report.killed} killed by the rule tests, "
                  f"{len(report.no_difference)} with no case found that differs, "
                  f"{len(report.distinguishing)} surviving ({report.seconds:.1f} s)")
+    if report.stopped:
+        lines.append(f"INCOMPLETE: {report.stopped}")
     return lines

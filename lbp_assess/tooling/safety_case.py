@@ -308,7 +308,7 @@ class Sources:
         if name not in names:
             raise SafetyCaseError(f"{where}: evidence {node}: no such test"
                                   + ("" if path.is_file() else f" ({file} does not exist)")
-                                  + f"; run `python -m lbp_assess.safety_case relocate` if it moved")
+                                  + f"; run `python -m lbp_assess.tooling.safety_case relocate` if it moved")
         return file, names[name]
 
     def _test_names(self, path: Path) -> dict[str, int]:
@@ -456,7 +456,7 @@ def hazard_log_markdown(sources: Sources, ruleset: Any) -> str:
         f"Each control names the automated tests that show it works, linked to the line where each test "
         f"starts. The {len(evidence)} tests named here run in every CI run, and "
         f"{links.test(EVIDENCE_CHECK)} fails the run when one of them is "
-        "missing, not collected, skipped or failing. `python -m lbp_assess.safety_case evidence` runs them and "
+        "missing, not collected, skipped or failing. `python -m lbp_assess.tooling.safety_case evidence` runs them and "
         "prints the result of each, hazard by hazard.", "",
         "## Summary", "",
         "| id | hazard | category | initial | residual | owner | status |",
@@ -805,7 +805,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     root = Path(args[1] if len(args) > 1 else ".")
     if not args or args[0] not in ("relocate", "evidence"):
-        print("usage: python -m lbp_assess.safety_case relocate|evidence [ROOT]", file=sys.stderr)
+        print("usage: python -m lbp_assess.tooling.safety_case relocate|evidence [ROOT]", file=sys.stderr)
         return 2
     if args[0] == "relocate":
         for line in relocate(root):

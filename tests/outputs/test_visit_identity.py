@@ -236,3 +236,18 @@ def test_the_interview_refuses_symptoms_before_birth_as_they_are_typed():
     interview = Interview(RULESET)
     refused = interview.prefill({"patient.age": 20, "onset.weeks_ago": 2000, "cauda_equina.onset_days": 3})
     assert refused == {"onset.weeks_ago": "2000 weeks ago is before the patient was born (age 20)"}
+
+
+@pytest.mark.parametrize("case_id", ["\uff44\uff45\uff4d\uff4f-042", "de\u0301mo", "\ufb01le-1"])
+def test_a_look_alike_id_is_refused_with_its_plain_form(cli, tmp_path, case_id):
+    plain_form = __import__("unicodedata").normalize("NFKC", case_id)
+    for data in ({"format": "lbp-case/1", "id": case_id},
+                 {"format": "lbp-case/1", "id": "later", "follow_up_of": {"id": case_id}}):
+        (tmp_path / "c.json").write_text(json.dumps(data))
+        (tmp_path / "c.jsonl").write_text(json.dumps(data) + "\n")
+        run = cli("score", str(tmp_path), "-f", "jsonl", "-q")
+        rows = [json.loads(line) for line in run.out.splitlines()]
+        assert run.code == 1 and all(f"rather than {case_id!r}" in r["error"] for r in rows), rows
+        refused(cli("note", str(tmp_path / "c.json")), f"Unicode NFKC): {plain_form!r} rather than")
+    refused(cli("assess", "--answers", str(PAIR / "fu-radicular.case.yaml"), "--id", case_id, "--out",
+                str(tmp_path / "out")), "Unicode NFKC")

@@ -193,6 +193,9 @@ def test_mutate_on_failing_rule_tests_reports_the_failures_only(small_rules, cli
                                                    "history.cancer and condition.any"]),
     ('pain.leg_extent in ["below_knee", "foot"]',
      ['pain.leg_extent in ["foot"]', 'pain.leg_extent in ["below_knee"]']),
+    ("pain.back_nrs in [7, 8]", ["pain.back_nrs in [8]", "pain.back_nrs in [7]", "pain.back_nrs in [6, 8]",
+                                 "pain.back_nrs in [7, 9]"]),  # a number in a list, one step off
+    ("pain.back_nrs in [7]", ["pain.back_nrs in [6]", "pain.back_nrs in [8]"]),
     ("count(history.cancer, history.smoker) >= 2",
      ["count(history.smoker) >= 2", "count(history.cancer) >= 2", "count(history.cancer, history.smoker) >= 1",
       "count(history.cancer, history.smoker) >= 3", "count(history.cancer, history.smoker) > 2"]),
@@ -223,3 +226,16 @@ def test_the_rule_test_printed_reads_back_as_the_same_case():
         "pain": {"leg_extent": "below_knee", "root_level": "L3"}, "behaviour": {"aggravated_by": ["sitting", "walking"]},
         "onset": {"weeks_ago": 52.5}, "patient": {"age": 60}, "history": {"cancer": False},
         "psychosocial": {"start_back": [1, 0, 0, 0, 1, 1, 0, 0, 3]}, "notes": {"presenting": "yes: a \"quote\""}}
+
+
+def test_mutate_stops_at_its_budget_and_says_the_run_is_incomplete(small_rules, cli, monkeypatch):
+    monkeypatch.setattr(mutate, "_memory_mb", lambda: 5000.0)
+    run = cli("rules", "test", str(small_rules), "--mutate", "--max-memory", "4096")
+    assert run.code == 1
+    assert "INCOMPLETE: stopped after 0 of" in run.out and "the memory budget of 4096 MB was reached" in run.out
+
+
+def test_mutate_stops_at_its_time_budget(small_rules):
+    report = mutate.run(small_rules, load_rules(small_rules), max_seconds=0)
+    assert report.stopped and "the time budget of 0 s was spent" in report.stopped
+    assert report.killed == 0 and report.survivors == [] and report.generated > 0

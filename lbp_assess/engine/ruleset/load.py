@@ -18,6 +18,7 @@ the checked set (compile.py). Every problem is collected with its file, line and
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -27,7 +28,7 @@ from ...model import expr
 from ..questionnaire import FILE as QUESTIONNAIRE_FILE
 from ..questionnaire import load as load_questionnaire
 from .. import outcomes as outcomes_file
-from ...model.case import FACTS, problems_from
+from ...model.case import _NOT_IN_LINE, _NOT_IN_TEXT, FACTS, problems_from
 from ...base.errors import InputError, Location, Problem, did_you_mean
 from ...model.expr import ExprError, Symbol, Type
 from ...base.resources import shipped
@@ -88,11 +89,35 @@ class _Loader:
         self.texts[name] = text
         if data is None:
             data = {}
+        self.check_text(data, name)
         try:
             return model.model_validate(data), name
         except ValidationError as exc:
             self.problems.extend(problems_from(exc, name, text, model=model))
             return None
+
+    def check_text(self, data: Any, name: str) -> None:
+        """Rule-set text is shown to clinicians (terminal, notes, HTML, CSV): the same checks as
+        case text. No control character, line or paragraph separator, bidirectional override or
+        lone surrogate anywhere; names, labels, versions and tier wording on one line (tab and
+        line breaks allowed in prose: reasons, advice, descriptions)."""
+        stack: list[tuple[tuple[Any, ...], Any]] = [((), data)]
+        while stack:
+            path, node = stack.pop()
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if isinstance(key, str) and (found := _NOT_IN_LINE.search(key)) is not None:
+                        self.problem(self.at(name, path + (key,), key=True), _control(found, "a key"))
+                    stack.append((path + (key,), value))
+            elif isinstance(node, list):
+                stack.extend((path + (i,), value) for i, value in enumerate(node))
+            elif isinstance(node, str):
+                field = next((p for p in reversed(path) if isinstance(p, str)), "")
+                one_line = field in _ONE_LINE or (len(path) >= 2 and path[-2] in _NAMED_MAPS)
+                found = (_NOT_IN_LINE if one_line else _NOT_IN_TEXT).search(node)
+                if found is not None:
+                    what = f"`{field}` (one line)" if one_line else f"`{field}`" if field else "text"
+                    self.problem(self.at(name, path), _control(found, what))
 
     def item(self, model: type[BaseModel], data: dict[str, Any], name: str, path: tuple[Any, ...]) -> Any:
         """Validate one rule or check; problems are located under `path`."""
@@ -146,6 +171,24 @@ class _Loader:
             else:
                 col = col + err.col + (1 if quoted else 0)
         self.problem(Location(where.file, line, col), err.message)
+
+
+#: Rule-set fields shown as one line: names, labels, versions, tier wording, codes.
+_ONE_LINE = frozenset({"label", "short", "name", "version", "title", "time_frame", "system", "code", "display",
+                       "id", "class", "layer", "tier", "condition", "alert", "finding", "status", "section",
+                       "unit", "reviewed", "verified"})
+#: Mappings whose values are names (layers: name -> title).
+_NAMED_MAPS = frozenset({"layers"})
+
+
+def _control(found: re.Match[str], what: str) -> str:
+    char = found.group()
+    shown = f"U+{ord(char):04X}"
+    kind = "a lone surrogate" if "\ud800" <= char <= "\udfff" else \
+        "a bidirectional override" if char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069" else \
+        "a line break" if char in "\n\r\u2028\u2029\x0b\x0c\x85" else "a control character"
+    return f"{what} must not contain {kind} ({shown}, at character {found.start() + 1}); it would reach the " \
+           "clinician's screen"
 
 
 def _in_block(raw: list[str], line: int, text: str, err: ExprError) -> tuple[int, int | None]:
