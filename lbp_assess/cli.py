@@ -444,7 +444,7 @@ def practice_report(
     from . import practice_report as report
     from .rules import load_rules
 
-    ruleset = load_rules(rules, interview=False)
+    ruleset = load_rules(rules)  # with the interview: red-flag questions by their labels
     records, problems = report.read_records([str(f) for f in files], ruleset)
     chosen = (fmt.value if fmt else None) or ("table" if sys.stdout.isatty() else "json")
     if view is ReportView.students:
@@ -453,7 +453,8 @@ def practice_report(
                     "csv": lambda: report.to_csv(summaries, ruleset)}[chosen]()
     else:
         rows = (report.attempt_rows if view is ReportView.attempts else report.case_rows)(records, ruleset)
-        out = {"table": lambda: (report.attempts_table if view is ReportView.attempts else report.cases_table)(rows),
+        out = {"table": lambda: report.attempts_table(rows, ruleset) if view is ReportView.attempts
+               else report.cases_table(rows),
                "json": lambda: report.rows_json(rows), "csv": lambda: report.rows_csv(rows)}[chosen]()
     if chosen == "table":
         from rich.console import Console
