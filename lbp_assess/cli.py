@@ -147,8 +147,8 @@ def audit(
     except ImportError:
         raise LbpError("audit draws its charts with matplotlib, which is not installed: "
                        "pip install 'lbp-assess[audit]'") from None
-    from .audit import add_notes, run
-    from .audit_page import render_page
+    from .audit import run, start_notes
+    from .audit_page import Page
     from .files import atomic_output, refuse_existing
 
     if output.suffix.lower() == ".csv":
@@ -174,8 +174,11 @@ def audit(
                         changes_out=changes_out, on_chunk=advance, on_error=_err)
             if progress is not None:
                 progress.stop()
-            add_notes(found, ruleset, found.entries)
-            page = render_page(found, csv_path.name, changes_path.name if changes_path else None)
+            notes_made = start_notes(found, ruleset, found.entries, jobs)
+            report = Page(found, csv_path.name, changes_path.name if changes_path else None)
+            charts = report.charts_html()  # while the notes are made
+            notes_made()
+            page = report.render(charts)
             with atomic_output(output, force=force, mode=0o600) as handle:
                 handle.write(page)
     except KeyboardInterrupt:
