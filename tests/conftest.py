@@ -62,3 +62,7 @@ from evidence import (  # noqa: E402,F401
     pytest_runtest_logreport,
     pytest_sessionfinish,
 )
+
+# One headless Chromium for the whole run (tests/browser.py): every browser test shares this session
+# fixture; a second Playwright instance in the same process would refuse to start.
+from browser import browser, page  # noqa: E402,F401

@@ -28,7 +28,6 @@ from lbp_assess.case import facts_of, load_case
 from lbp_assess.interview import Interview
 from lbp_assess.rules import load_rules
 
-from browser import browser, page  # noqa: F401 - fixtures
 from helpers import EXAMPLES, RULES
 
 RULESET = load_rules(RULES)
