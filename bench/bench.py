@@ -44,8 +44,9 @@ sys.path.insert(0, str(HERE))
 
 import handwritten  # noqa: E402
 
-from lbp_assess.case import FACTS, Case, fast_convert, load_case  # noqa: E402
-from lbp_assess.rules import load_rules  # noqa: E402
+from lbp_assess.model.case import FACTS, Case, fast_convert  # noqa: E402
+from lbp_assess.inputs.cases import load_case  # noqa: E402
+from lbp_assess.engine.ruleset.load import load_rules  # noqa: E402
 
 
 # --------------------------------------------------------------------------- cases
@@ -59,6 +60,8 @@ def _value(rng: random.Random, path: str) -> Any:
         return rng.choice(fact.values)
     if fact.kind == "set":
         return rng.sample(fact.values, rng.randint(0, 3))
+    if fact.kind == "text":
+        return rng.choice(["walking the dog", "climbing stairs", "gardening"])
     if fact.kind == "int_list":
         return [rng.randint(0, 1) for _ in range(8)] + [rng.randint(0, 4)]
     if path == "patient.age":
@@ -147,6 +150,24 @@ def audit(path: Path, jobs: int) -> tuple[float, float]:
                         "--jobs", str(jobs)])
 
 
+def parse_only(path: Path, repeat: int = 3) -> float:
+    """Best wall time of a plain Python loop that reads the JSON Lines file line by line and
+    parses each line with orjson, doing nothing else: the reference for `score --jobs 1`."""
+    import orjson
+
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        with open(path, "rb") as handle:
+            for line in handle:
+                orjson.loads(line)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+PARSE_RATIO_TARGET = 0.30  # issue 21: JSON Lines `score --jobs 1`, end to end, at least 0.30x parse only
+
+
 def rule_evaluation(cases: list[dict[str, Any]]) -> tuple[float, float, int]:
     """(compiled seconds, hand-written seconds, disagreements) over valid cases, each in its own input
     form: structs for the compiled rules (as batch scoring reads them; they also build the whole result
@@ -207,8 +228,12 @@ def main() -> None:
     parser.add_argument("--jsonl", type=int, default=100_000, help="JSON Lines cases to generate")
     parser.add_argument("--quick", action="store_true", help="2,000 YAML files and 10,000 JSON Lines cases")
     parser.add_argument("--out", type=Path, default=HERE / "out", help="where the generated inputs go")
+    parser.add_argument("--parse-ratio", action="store_true",
+                        help="only JSON Lines --jobs 1 against parse only (three runs of each, alternating)")
     args = parser.parse_args()
     n_yaml, n_jsonl = (2_000, 10_000) if args.quick else (args.yaml, args.jsonl)
+    if args.parse_ratio:
+        return parse_ratio(n_jsonl, args.out)
 
     print(f"machine: {machine()}", file=sys.stderr)
     print(f"generating {max(n_yaml, n_jsonl):,} cases ...", file=sys.stderr)
@@ -227,10 +252,15 @@ def main() -> None:
         s, rss = score(yaml_dir, jobs)
         add(f"lbp-assess score, {n_yaml:,} YAML files, --jobs {jobs}", s, n_yaml, rss)
     yaml2 = rows[-1]
+    print("parse only ...", file=sys.stderr)
+    parse_s = parse_only(big)
+    add(f"parse only: orjson.loads of each line in a Python loop, {n_jsonl:,} JSON Lines", parse_s, n_jsonl)
     for jobs in (1, 2):
         print(f"score JSONL --jobs {jobs} ...", file=sys.stderr)
         s, rss = score(big, jobs)
         add(f"lbp-assess score, {n_jsonl:,} JSON Lines, --jobs {jobs}", s, n_jsonl, rss)
+        if jobs == 1:
+            jsonl1_s = s
     s, rss_small = score(small, 1)
     add("lbp-assess score, 1,000 JSON Lines, --jobs 1", s, 1000, rss_small)
     big1_rss = float(rows[-3][3].split()[0])
@@ -258,6 +288,8 @@ def main() -> None:
         print(f"| {what} | {wall} | {rate} | {rss} |")
     print()
     print(f"- YAML, --jobs 2 vs naive baseline: {speedup:.1f}x (target >= 5x)")
+    print(f"- JSON Lines, --jobs 1 (end to end) vs parse only: {parse_s / jsonl1_s:.2f}x the rate "
+          f"(target >= {PARSE_RATIO_TARGET:.2f}x)")
     print(f"- rule evaluation, compiled vs hand-written: {compiled_s / hand_s:.2f}x the time (target <= 1.5x); "
           f"{'agree on every' if disagreements == 0 else f'DISAGREE on {disagreements} of'} {n_eval:,} cases")
     print(f"- peak memory, {n_jsonl:,} vs 1,000 JSON Lines cases: {big1_rss:.0f} MB vs {rss_small:.0f} MB "
@@ -269,6 +301,26 @@ def main() -> None:
           f"cases ({100 * (audit_rss / audit_small_rss - 1):+.0f}%); page {page_mb:.1f} MB")
     if disagreements:
         raise SystemExit(1)
+
+
+def parse_ratio(n: int, where: Path) -> None:
+    """JSON Lines `score --jobs 1` against parse only, alternating three times: the best of each."""
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    cases = generate(n)
+    where.mkdir(parents=True, exist_ok=True)
+    big = where / "ratio.jsonl"
+    with open(big, "w") as handle:
+        for case in cases:
+            handle.write(json.dumps(case) + "\n")
+    parse_s = score_s = float("inf")
+    for _ in range(3):
+        parse_s = min(parse_s, parse_only(big, repeat=1))
+        score_s = min(score_s, score(big, 1)[0])
+    print(f"| parse only: orjson.loads of each line in a Python loop, {n:,} JSON Lines | {parse_s:.2f} s | "
+          f"{n / parse_s:,.0f} |")
+    print(f"| lbp-assess score, {n:,} JSON Lines, --jobs 1 | {score_s:.2f} s | {n / score_s:,.0f} |")
+    print(f"- JSON Lines, --jobs 1 (end to end) vs parse only: {parse_s / score_s:.2f}x the rate "
+          f"(target >= {PARSE_RATIO_TARGET:.2f}x); load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,81 @@
+"""Showing untrusted text (ids, free text, file names, values) on a terminal or in a spreadsheet.
+
+Case files, drafts and rule files are untrusted: their text must never drive the
+terminal (escape sequences set titles, write the clipboard or hide output) nor
+be read as rich markup (`[/]` crashes a table, `[link=...]` makes a live link).
+Every piece of data shown goes through `plain` (for plain output) or `markup`
+(inside rich markup).
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.markup import escape
+
+# C0 controls except tab and newline, DEL, C1 controls, and the Unicode line/paragraph
+# separators and bidirectional overrides that can disguise what is shown.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_OR_NEWLINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _show(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\t":
+        return "\\t"
+    if char == "\n":
+        return "\\n"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def plain(text: object, *, multiline: bool = False) -> str:
+    """`text` with control characters shown as escapes (newlines kept when `multiline`)."""
+    pattern = _CONTROL if multiline else _CONTROL_OR_NEWLINE
+    return pattern.sub(_show, str(text))
+
+
+def markup(text: object, *, multiline: bool = False) -> str:
+    """`text` made safe to place inside rich markup: controls escaped, `[` not read as a tag."""
+    return escape(plain(text, multiline=multiline))
+
+
+def shorten(text: object, limit: int = 80) -> str:
+    """At most `limit` characters (for echoing a value in a one-line message)."""
+    value = str(text)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+FORMULA_START = frozenset("=+-@\t\r")
+
+
+def spreadsheet(text: object) -> str:
+    """A CSV cell a spreadsheet shows as text: one that would start a formula (=, +, -, @, tab,
+    carriage return) gets a leading apostrophe, as OWASP recommends."""
+    value = "" if text is None else str(text)
+    return "'" + value if value and value[0] in FORMULA_START else value
+
+
+def csv_text(text: object) -> str:
+    """Text from an input as a CSV cell: control characters and bidirectional overrides shown
+    as escapes (line breaks kept: the CSV writer quotes them), and a formula start neutralised."""
+    return spreadsheet(plain("" if text is None else text, multiline=True))
+
+
+# Raw HTML in Markdown: a tag, comment or autolink (`<script>`, `</p>`, `<!--`, `<https://...>`),
+# and a character reference (`&#x202E;` would render a bidirectional override), and an image.
+# Escaped everywhere, code spans included: where a code span starts is for the renderer to decide
+# (a backslash before a backtick, runs of backticks), and a wrong guess would let HTML through.
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])|&(?=#?[A-Za-z0-9]+;)|!(?=\[)")
+
+
+def markdown_text(text: object) -> str:
+    """Text from an input (a case, a record, a rule set) made literal in Markdown: what would be
+    raw HTML, a character reference or an image is escaped, so a renderer shows it as typed."""
+    value = str(text)
+    if "<" not in value and "&" not in value and "![" not in value:
+        return value
+    return _HTML_START.sub(_html_escape, value)
+
+
+def _html_escape(match: re.Match[str]) -> str:
+    return {"<": "&lt;", "&": "&amp;", "!": "\\!"}[match.group()]

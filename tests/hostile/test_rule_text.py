@@ -1,0 +1,75 @@
+"""Issue 21, item 5: rule-set text is checked like case text. Labels, tier wording, the version
+and reasons reach the clinician's terminal, notes, HTML and CSV: a control character, line
+separator, bidirectional override or lone surrogate in any of them is a located error in
+`rules check`, and a rule set with one does not load."""
+
+from __future__ import annotations
+
+import pytest
+
+from lbp_assess.base.errors import InputError
+from lbp_assess.engine.ruleset.load import check_rules, load_rules
+
+from helpers import edit
+
+
+@pytest.mark.parametrize("file,old,new,line,what", [
+    ("ruleset.yaml", "label: Cauda equina syndrome", 'label: "Cauda equina\\e]0;owned\\a syndrome"', 144,
+     "`label` (one line) must not contain a control character (U+001B"),
+    ("ruleset.yaml", "time_frame: same day, now", 'time_frame: "same day\\u202e, now"', 29,
+     "`time_frame` (one line) must not contain a bidirectional override (U+202E"),
+    ("ruleset.yaml", "version: 1.1.0", 'version: "1.1.0\\nRED FLAG CLEARED"', 7,
+     "`version` (one line) must not contain a line break"),
+    ("red_flags.yaml", "reason: Cauda equina features present for more than 14 days and not getting worse.",
+     'reason: "Cauda equina features present \\x9b2J for more than 14 days."', 101,
+     "`reason` must not contain a control character (U+009B"),
+])
+def test_hostile_rule_text_is_a_located_error(rules_copy, file, old, new, line, what):
+    edit(rules_copy / file, old, new)
+    errors = [p for p in check_rules(rules_copy) if p.severity == "error"]
+    assert any(p.location.file.endswith(file) and p.location.line == line and what in p.message
+               for p in errors), [str(p) for p in errors]
+    with pytest.raises(InputError):
+        load_rules(rules_copy)
+
+
+def test_prose_in_rules_may_keep_its_line_breaks(rules_copy):
+    edit(rules_copy / "red_flags.yaml",
+         "reason: Cauda equina features present for more than 14 days and not getting worse.",
+         'reason: "Cauda equina features present for more than 14 days\\n\\tand not getting worse."')
+    assert [p for p in check_rules(rules_copy) if p.severity == "error"] == []
+
+
+def test_the_shipped_rules_are_clean():
+    assert [p for p in check_rules() if p.severity == "error"] == []
+
+
+# --------------------------------------------------------------------------- raw HTML in Markdown
+
+HOSTILE = '<img src=x onerror="alert(1)"> <script>steal()</script> &#x202E; ![t](https://evil.example/t.png)'
+
+
+def test_raw_html_in_a_rule_set_is_shown_as_typed_in_rules_doc(rules_copy, cli):
+    edit(rules_copy / "red_flags.yaml",
+         "reason: Cauda equina features present for more than 14 days and not getting worse.",
+         f"reason: '{HOSTILE}'")
+    run = cli("rules", "doc", str(rules_copy))
+    assert run.code == 0, run.err
+    assert "<img" not in run.out and "<script>" not in run.out and "&#x202E;" not in run.out
+    assert "&lt;img src=x onerror=\"alert(1)\"> &lt;script>steal()&lt;/script> &amp;#x202E; \\![t]" in run.out
+
+
+def test_raw_html_in_case_text_is_shown_as_typed_in_the_markdown_note(tmp_path, cli):
+    import json
+
+    case = tmp_path / "c.json"
+    case.write_text(json.dumps({"format": "lbp-case/1", "id": "<b>x</b>", "notes": {
+                                    "presenting": HOSTILE + "\n<!--", "pmh": "\\`<script>pmh()</script>`"},
+                                "assessor": "`<kept in code>`"}))
+    run = cli("note", str(case), "--full")
+    assert run.code == 0, run.err
+    assert "<img" not in run.out and "<script>" not in run.out and "<b>" not in run.out and "<!--" not in run.out
+    assert "&lt;b>x&lt;/b>" in run.out and "&lt;script>steal()" in run.out and "&lt;script>pmh()" in run.out
+    assert "\\`<b>" not in run.out and "`&lt;kept in code>`" in run.out  # code spans too: no guessing where one starts
+    text = cli("note", str(case), "--full", "-f", "text").out
+    assert "<script>steal()</script>" in text  # plain text is not Markdown: shown exactly
