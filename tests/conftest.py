@@ -70,3 +70,8 @@ def cli(capsys, monkeypatch):
         return Run(code, captured.out, captured.err)
 
     return run
+
+
+# One headless Chromium for the whole run (tests/browser.py): every browser test shares this session
+# fixture; a second Playwright instance in the same process would refuse to start.
+from browser import browser, page  # noqa: E402,F401

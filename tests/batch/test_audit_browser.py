@@ -14,7 +14,6 @@ pytest.importorskip("matplotlib", reason="the audit report needs matplotlib (pip
 pytestmark = pytest.mark.slow  # drives a real Chromium
 
 from audit_data import ASSESSORS, HOSTILE_ID, make_inputs  # noqa: E402
-from browser import browser, page  # noqa: E402,F401 - fixtures
 
 CHARTS = ("chart-class-urgency", "chart-rules", "chart-screening", "chart-urgent-by-rule", "chart-urgent-by-assessor",
           "chart-over-time")
