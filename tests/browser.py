@@ -24,9 +24,12 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Chromium (session-wide); skips with the reason when there is none."""
+    """A headless Chromium for one test module; skips with the reason when there is none.
+
+    Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread
+    while it is open, and prompt_toolkit (the consultation's prompts) cannot start while one runs."""
     path = chromium_path()
     if path is None:
         pytest.skip("no Chromium installed (apt-get install chromium, as .ci/run does): browser test not run")

@@ -72,6 +72,6 @@ def cli(capsys, monkeypatch):
     return run
 
 
-# One headless Chromium for the whole run (tests/browser.py): every browser test shares this session
+# One headless Chromium per test module (tests/browser.py): registered here once, so two modules never hold two
 # fixture; a second Playwright instance in the same process would refuse to start.
 from browser import browser, page  # noqa: E402,F401
