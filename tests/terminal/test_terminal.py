@@ -122,17 +122,22 @@ def test_practice_in_a_terminal(tmp_path):
                           cwd=str(tmp_path), env=env, encoding="utf-8", timeout=15, dimensions=(50, 250))
     child.expect_exact("I'm 39.")  # the narrative
     child.expect_exact("Your classification?")
-    child.send(DOWN * 2 + ENTER)  # red_flag, stenosis, radicular
+    child.send("3")  # nothing is preselected: digits choose (red flag, stenosis, radicular, non-specific)
     child.expect_exact("Your urgency?")
-    child.send(DOWN * 3 + ENTER)  # emergency, urgent, soon, routine
+    child.send("4")  # emergency, urgent, soon, routine
+    child.expect_exact("A specific pattern?")
+    child.send("1")  # none
     child.expect_exact("Which features did you rely on?")
     child.send(" " + ENTER)  # tick the first offered feature
+    child.expect_exact("see the scorecard")  # the verdict stays until the student moves on
+    verdict = child.before
+    child.send(ENTER)
     child.expect(pexpect.EOF)
-    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", child.before)
+    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", verdict + child.before)
     child.close()
     assert "Classification: right - Radicular pain (sciatica)." in screen
     assert "Urgency: right - Routine" in screen
-    assert screen.index("Scorecard") > screen.index("Feedback")
+    assert screen.index("Scorecard") > screen.index("Case 1 of 1: v10-radicular-l5")  # the verdict, then the card
     assert "Classification: 1/1; urgency: 1/1" in screen
     assert child.exitstatus == 0
     attempt = json.loads(record.read_text())
