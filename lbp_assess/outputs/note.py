@@ -18,6 +18,8 @@ record: no markup and no line longer than 100 characters. Text from the case
 
 from __future__ import annotations
 
+from ..engine.answers import answers_of
+
 import datetime as dt
 import json
 import re
@@ -207,17 +209,7 @@ def _action(a: Assessment, kind: str, name: str, tier: str) -> str:
 # --------------------------------------------------------------------------- history
 
 
-def _answers(case: Case) -> dict[str, Any]:
-    """Answers by question id; only fields written in the case count as asked."""
-    out: dict[str, Any] = {}
-    for name in case.model_fields_set:
-        value = getattr(case, name)
-        if hasattr(value, "model_fields_set"):
-            for sub in value.model_fields_set:
-                out[f"{name}.{sub}"] = getattr(value, sub)
-        else:
-            out[name] = value
-    return out
+_answers = answers_of  # the one walk of a case's answers (engine/answers.py)
 
 
 def _sections(q: Questionnaire) -> list[tuple[str, str]]:
