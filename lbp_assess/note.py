@@ -112,6 +112,11 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
                     for text in texts:
                         part.add(text)
         history = [s for s in history if s.lines]
+    elif q.record_note is not None:  # the UK subjective headings, free text under its heading
+        from .subjective import history_sections
+
+        history = history_sections(a, ruleset, answers)
+        notes = Section("Notes")
     else:
         history = [_history(a, ruleset, q, answers)]
     exam, advice = _texts(a, ruleset, "examination"), _advice(a, ruleset)
@@ -232,6 +237,10 @@ def answer_words(question: Question, value: Any) -> str:
     if question.kind in ("choice", "multi") and value is not None:
         labels = [question.choice_label(v) for v in (value if question.kind == "multi" else [value])]
         return ", ".join(_lower_first(label) for label in labels) or "none"
+    if question.duration and isinstance(value, (int, float)):
+        from .subjective import clinical_duration
+
+        return clinical_duration(value, question.unit or "weeks")
     shown = question.describe(value)
     unit = question.unit or ""
     if unit.endswith("s") and isinstance(value, (int, float)) and value == 1:
@@ -292,7 +301,7 @@ def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[st
     if negatives:
         out.add(f"Relevant negatives: {'; '.join(negatives)}.", bullet=False)
     grouped = {f for facts in m.screens.values() for f in facts}
-    screen = [_screen_line(title, facts, a, q) for title, facts in m.screens.items()]
+    screen = [screen_line(title, facts, a, q) for title, facts in m.screens.items()]
     screen += [f"{q.label(f)}: {_screened(a.facts.get(f))}" for f in m.screening if f not in grouped]
     out.add("Red-flag screen: " + "; ".join(screen) + ".", bullet=False)
     for texts in screen_notes(a, ruleset).values():
@@ -308,21 +317,26 @@ def screen_notes(a: Assessment, ruleset: RuleSet) -> dict[str, list[str]]:
     return {title: texts for title, texts in found.items() if texts}
 
 
-def _screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -> str:
-    """"Cauda equina screen: negative (6/6 asked)", with positives and unscreened items named."""
+def screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -> str:
+    """"Cauda equina screen: negative (6 of 7 asked, 1 settled by an earlier answer)", with
+    positives and unscreened items named. A follow-up skipped because an earlier answer settles
+    it ("no weakness": no weakness in both legs) counts as settled, not as asked."""
     values = {f: a.facts.get(f) for f in facts}
-    asked = sum(v is not None for v in values.values())
+    settled = sum(v is not None and f in q.by_id and not _asked(q.by_id[f], a) for f, v in values.items())
+    known = sum(v is not None for v in values.values())
+    asked = known - settled
     positive = [q.label(f) for f, v in values.items() if v is True]
     unasked = [q.label(f) for f, v in values.items() if v is None]
     if positive:
         shown = f"POSITIVE - {', '.join(positive)}"
-    elif not asked:
+    elif not known:
         shown = "NOT SCREENED"
     elif unasked:
         shown = "INCOMPLETE - negative as far as asked"
     else:
         shown = "negative"
-    return f"{title}: {shown} ({asked}/{len(facts)} asked)" + (
+    counted = f"{asked} of {len(facts)} asked" + (f", {settled} settled by an earlier answer" if settled else "")
+    return f"{title}: {shown} ({counted})" + (
         f" (NOT SCREENED: {', '.join(unasked)})" if unasked else "")
 
 
