@@ -21,7 +21,6 @@ meanwhile) is shown without its note, and says why.
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import functools
 import heapq
 import os
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple
 
-from .batch import COLUMNS, Chunk, ChunkResult, Writer, _scored, cell, score_stream
+from .batch import Chunk, ChunkResult, Writer, _scored, cell, score_stream
 from .errors import InputError
 from .rules import RuleSet, load_rules
 
@@ -103,12 +102,14 @@ class Tally:
     changes: list[Change] = field(default_factory=list)
     change_count: int = 0
     compared: int = 0
+    urgency_moves: collections.Counter = field(default_factory=collections.Counter)  # (before, after) if changed
+    class_moves: collections.Counter = field(default_factory=collections.Counter)  # (before, after) if changed
 
     def merge(self, other: "Tally") -> None:
         self.cases += other.cases
         self.scored += other.scored
         for name in ("class_urgency", "rules", "rule_urgency", "unscreened", "conditions", "alerts",
-                     "assessor_urgency", "sources"):
+                     "assessor_urgency", "sources", "urgency_moves", "class_moves"):
             getattr(self, name).update(getattr(other, name))
         self.no_assessor += other.no_assessor
         self.undated += other.undated
@@ -277,6 +278,8 @@ def _compare(tally: Tally, ruleset: RuleSet, other: RuleSet, chunk: Chunk, rows:
             rules = ["(the classification order)"] if row["classification"] != again["classification"] else \
                 ["(a definition or tier the rules share)"]
         tally.change_count += 1
+        tally.urgency_moves[(row["urgency"], again["urgency"])] += 1
+        tally.class_moves[(row["classification"], again["classification"])] += 1
         tally.changes.append(Change(row["id"], row["file"], (row["classification"], again["classification"]),
                                     (row["urgency"], again["urgency"]), (dict(before), dict(after)),
                                     tuple(rules)))
@@ -326,11 +329,6 @@ class Audit:
         if len(heap) >= self.limit and _ENTRY_RANK is not None:
             # A later case enters only if more urgent than the least urgent listed.
             _ENTRY_RANK.value = min(_ENTRY_RANK.value, -heap[0][0] - 1)
-
-
-def refuse_stdin_twice(paths: list[str]) -> None:
-    if paths.count("-") > 1:
-        raise InputError("standard input (-) can be given once")
 
 
 def run(paths: list[str], ruleset: RuleSet, csv_out: IO[str], *, jobs: int = 1, stdin: IO[bytes] | None = None,
@@ -440,46 +438,116 @@ def skipped_files(paths: list[str], most: int = ERRORS_LISTED) -> Iterator[tuple
 # --------------------------------------------------------------------------- record notes
 
 
-def add_notes(audit: Audit, ruleset: RuleSet, entries: list[CaseEntry]) -> None:
-    """The record note of each listed case, read again the way `lbp-assess note` reads it.
-    Lines of JSON Lines files are found in one pass over each file."""
-    from .case import validate_case
-    from .yamlio import decode, load_json
+def add_notes(audit: Audit, ruleset: RuleSet, entries: list[CaseEntry], jobs: int = 1) -> None:
+    """The record note of each listed case, read again the way `lbp-assess note` reads it (the
+    lines of each JSON Lines file found in one pass), made in `jobs` processes."""
+    start_notes(audit, ruleset, entries, jobs)()
 
+
+def start_notes(audit: Audit, ruleset: RuleSet, entries: list[CaseEntry], jobs: int = 1) -> Callable[[], None]:
+    """`add_notes` begun in worker processes; returns the call that waits for them and fills
+    `audit.notes` (so the caller can draw the charts meanwhile)."""
+    work: list[tuple[CaseEntry, str, bytes | None]] = []  # (entry, file to read, or the line read)
     wanted: dict[str, dict[int, CaseEntry]] = collections.defaultdict(dict)
     for entry in entries:
-        source = entry.file
-        name, sep, number = source.rpartition(":")
-        if source.startswith("<stdin>"):
+        name, sep, number = entry.file.rpartition(":")
+        if entry.file.startswith("<stdin>"):
             audit.note_problems[entry.position] = "read from standard input: give the file to embed its note"
         elif sep and number.isdigit() and name.endswith(".jsonl"):
             wanted[name][int(number)] = entry
         else:
-            try:
-                _note(audit, ruleset, entry, read_case_file(source), Path(source))
-            except InputError as err:
-                audit.note_problems[entry.position] = f"could not be read again: {err}"
+            work.append((entry, entry.file, None))
     for name, lines in wanted.items():
-        try:
-            with open(name, "rb") as handle:
-                last = max(lines)
-                for number, raw in enumerate(handle, 1):
-                    entry = lines.get(number)
-                    if entry is not None:
-                        try:
-                            text = decode(raw, name, number).rstrip("\r\n")
-                            case = validate_case(load_json(text, name, number), name, None, number)
-                            _note(audit, ruleset, entry, case, None)
-                        except InputError as err:
-                            audit.note_problems[entry.position] = f"could not be read again: {err}"
-                    if number >= last:
-                        break
-        except OSError as err:
+        found = _lines(name, lines)
+        if isinstance(found, str):
             for entry in lines.values():
-                audit.note_problems[entry.position] = f"could not be read again: {err.strerror}"
-    for entry in entries:
-        if entry.position not in audit.notes and entry.position not in audit.note_problems:
-            audit.note_problems[entry.position] = "the file has fewer lines than when it was scored"
+                audit.note_problems[entry.position] = f"could not be read again: {found}"
+            continue
+        for number, entry in lines.items():
+            if number in found:
+                work.append((entry, name, found[number]))
+            else:
+                audit.note_problems[entry.position] = "the file has fewer lines than when it was scored"
+    results = _map_notes(ruleset, work, jobs)
+
+    def finish() -> None:
+        for position, note, problem in results():
+            if note is not None:
+                audit.notes[position] = note
+            else:
+                audit.note_problems[position] = problem  # type: ignore[assignment]
+
+    return finish
+
+
+def _lines(name: str, wanted: dict[int, Any]) -> dict[int, bytes] | str:
+    """The wanted lines of a JSON Lines file, by number (or why it cannot be read)."""
+    from .yamlio import open_regular_file
+
+    found: dict[int, bytes] = {}
+    try:
+        with os.fdopen(open_regular_file(name), "rb") as handle:
+            last = max(wanted)
+            for number, raw in enumerate(handle, 1):
+                if number in wanted:
+                    found[number] = raw
+                if number >= last:
+                    break
+    except InputError as err:
+        return str(err)
+    except OSError as err:
+        return err.strerror or type(err).__name__
+    return found
+
+
+_NOTE_RULES: RuleSet | None = None
+NOTES_PER_TASK = 25
+
+
+def _map_notes(ruleset: RuleSet, work: list[tuple[CaseEntry, str, bytes | None]],
+               jobs: int) -> Callable[[], list[tuple[int, str | None, str | None]]]:
+    """Start making the notes; the returned call waits for them."""
+    global _NOTE_RULES
+    import multiprocessing
+
+    _NOTE_RULES = ruleset
+    if jobs <= 1 or len(work) < 2 * NOTES_PER_TASK or "fork" not in multiprocessing.get_all_start_methods():
+        return lambda: [_make_note(item) for item in work]
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))  # the rules inherited
+    tasks = [pool.submit(_make_notes, work[i:i + NOTES_PER_TASK]) for i in range(0, len(work), NOTES_PER_TASK)]
+
+    def results() -> list[tuple[int, str | None, str | None]]:
+        try:
+            return [made for task in tasks for made in task.result()]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    return results
+
+
+def _make_notes(items: list[tuple[CaseEntry, str, bytes | None]]) -> list[tuple[int, str | None, str | None]]:
+    return [_make_note(item) for item in items]
+
+
+def _make_note(item: tuple[CaseEntry, str, bytes | None]) -> tuple[int, str | None, str | None]:
+    """(position, the rendered record note or None, why there is none)."""
+    from .case import validate_case
+    from .yamlio import decode, load_json
+
+    entry, name, raw = item
+    assert _NOTE_RULES is not None
+    try:
+        if raw is None:
+            case, path = read_case_file(name), Path(name)
+        else:
+            number = int(entry.file.rpartition(":")[2])
+            text = decode(raw, name, number).rstrip("\r\n")
+            case, path = validate_case(load_json(text, name, number), name, None, number), None
+        return entry.position, *_note(_NOTE_RULES, entry, case, path)
+    except InputError as err:
+        return entry.position, None, f"could not be read again: {err}"
 
 
 def read_case_file(path: str) -> Any:
@@ -489,15 +557,16 @@ def read_case_file(path: str) -> Any:
     return parse_case(read_text(path), path)
 
 
-def _note(audit: Audit, ruleset: RuleSet, entry: CaseEntry, case: Any, path: Path | None) -> None:
+def _note(ruleset: RuleSet, entry: CaseEntry, case: Any, path: Path | None) -> tuple[str | None, str | None]:
+    """The case's record note as `lbp-assess note` writes it (Markdown), or why there is none."""
     from .note import build_note, render
 
+    if ruleset.questionnaire is None:
+        return None, "the rule set has no interview.yaml, which the note is worded from"
     assessment = ruleset.assess(case)
     if (assessment.classification, assessment.urgency) != (entry.classification, entry.urgency):
-        audit.note_problems[entry.position] = ("the case changed after it was scored (now "
-                                               f"{assessment.classification}, {assessment.urgency}): run the "
-                                               "audit again")
-        return
+        return None, (f"the case changed after it was scored (now {assessment.classification}, "
+                      f"{assessment.urgency}): run the audit again")
     previous, warnings = None, []
     if path is not None and case.follow_up_of is not None:
         from .followup import find_previous
@@ -507,7 +576,7 @@ def _note(audit: Audit, ruleset: RuleSet, entry: CaseEntry, case: Any, path: Pat
         except InputError as err:
             warnings = [str(err)]
     note = build_note(case, assessment, ruleset, previous=previous, previous_warnings=warnings)
-    audit.notes[entry.position] = render(note, "md")
+    return render(note, "md"), None
 
 
-__all__ = ["Audit", "CaseEntry", "Change", "Tally", "run", "add_notes", "COLUMNS"]
+__all__ = ["Audit", "CaseEntry", "Change", "Tally", "run", "add_notes"]

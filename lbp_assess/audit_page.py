@@ -22,7 +22,7 @@ import re
 from typing import Any, Iterable, Sequence
 
 from . import __version__
-from .audit import ERRORS_LISTED, OTHER_ASSESSORS, Audit, CaseEntry, Change, conditions_text, input_of
+from .audit import OTHER_ASSESSORS, Audit, CaseEntry, Change, conditions_text
 from .display import plain, shorten
 from .rules import RuleSet
 
@@ -58,6 +58,7 @@ class Charts:
 
     def __init__(self) -> None:
         import matplotlib
+        import matplotlib.ticker
 
         self.mpl = matplotlib
         from matplotlib.figure import Figure
@@ -118,10 +119,12 @@ class Charts:
             ax.set_xlabel(xlabel)
             if percent_axis:
                 ax.set_xlim(0, 100)
+            else:
+                ax.xaxis.set_major_locator(self.mpl.ticker.MaxNLocator(integer=True))  # whole cases
             ax.grid(axis="x", color="#dddddd", linewidth=0.6)
             ax.set_axisbelow(True)
-            if len(series) > 1:
-                ax.legend(loc="lower right", frameon=True, fontsize=8)
+            if len(series) > 1:  # above the plot, never over a bar
+                ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=len(series), frameon=False, fontsize=8)
 
         return self.svg(name, title, draw, 7.5, 0.9 + 0.24 * max(len(labels), 1))
 
@@ -138,9 +141,10 @@ class Charts:
             step = max(1, len(periods) // 12)
             ax.set_xticks(positions[::step], periods[::step], rotation=30, ha="right")
             ax.set_ylabel(ylabel)
+            ax.yaxis.set_major_locator(self.mpl.ticker.MaxNLocator(integer=True))  # whole cases
             ax.grid(axis="y", color="#dddddd", linewidth=0.6)
             ax.set_axisbelow(True)
-            ax.legend(loc="upper left", frameon=True, fontsize=8)
+            ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=len(series), frameon=False, fontsize=8)
 
         return self.svg(name, title, draw, 7.5, 3.2)
 
@@ -462,11 +466,26 @@ class Page:
         listed = (f"{number(len(changes))} of them are listed here; every one is in "
                   f'<a href="{esc(self.changes_name)}">{esc(self.changes_name)}</a>.'
                   if self.changes_name else "")
+        tiers = _tiers(self.rs) + [u for u in _tiers(other) if u not in self.rs.tier_rank]
+        moved = {u: sum(n for (a, b), n in t.urgency_moves.items() if a == u) for u in tiers}
+        urgency = table("Urgency of the cases that change: under these rules (rows), under the other rules (columns)",
+                        ["Urgency now", *[_tier_label(other, u) for u in tiers]],
+                        [(_tier_label(self.rs, a), *[t.urgency_moves.get((a, b), 0) for b in tiers])
+                         for a in tiers if moved[a]], "table-urgency-moves")
+        up = sum(n for (a, b), n in t.urgency_moves.items()
+                 if a in self.rs.tier_rank and b in other.tier_rank and other.tier_rank[b] < self.rs.tier_rank[a])
+        down = sum(n for (a, b), n in t.urgency_moves.items()
+                   if a in self.rs.tier_rank and b in other.tier_rank and other.tier_rank[b] > self.rs.tier_rank[a])
+        classes = "; ".join(f"{_class_label(self.rs, a)} to {_class_label(other, b)}: {number(n)}"
+                            for (a, b), n in sorted(t.class_moves.items(), key=lambda kv: -kv[1]) if a != b)
+        moves = (f"<p>Urgency would be <strong>higher for {number(up)}</strong> and <strong>lower for "
+                 f"{number(down)}</strong> case(s). Class changes: {esc(classes) if classes else 'none'}.</p>"
+                 + (urgency if t.change_count else ""))
         return (f'<section id="compare"><h2>Rules comparison</h2><p>With <strong>{esc(other.version)}</strong> '
                 f"in place of <strong>{esc(self.rs.version)}</strong>, "
                 f'<span id="changed-count">{number(t.change_count)}</span> of {number(t.compared)} scored cases '
                 f"change class, urgency or conditions ({number(class_changed)} of those listed change class). "
-                f"{listed}</p>"
+                f"{listed}</p>{moves}"
                 '<table id="table-changes"><caption>Cases that change under the other rules</caption><thead><tr>'
                 '<th scope="col">Id</th><th scope="col">File</th><th scope="col">Class</th>'
                 '<th scope="col">Urgency</th><th scope="col">Conditions</th>'
@@ -512,7 +531,13 @@ class Page:
 
     # ----------------------------------------------------------------- the page
 
-    def render(self) -> str:
+    def charts_html(self) -> str:
+        """The charts (drawn first: they do not need the record notes)."""
+        return "".join(['<section id="charts"><h2>Charts</h2>', self.class_urgency(), self.rules_fired(),
+                        self.screening(), self.urgent_by_rule(), self.urgent_by_assessor(), self.over_time(),
+                        self.raised(), "</section>"])
+
+    def render(self, charts: str | None = None) -> str:
         rs = self.rs
         disclaimer = " ".join(rs.manifest.disclaimer.split())
         body = [
@@ -524,9 +549,7 @@ class Page:
             '<a href="#cases">Cases</a> ' + ('<a href="#compare">Rules comparison</a> ' if self.audit.other else "")
             + '<a href="#provenance">Provenance</a></nav></header><main>',
             self.summary(),
-            '<section id="charts"><h2>Charts</h2>',
-            self.class_urgency(), self.rules_fired(), self.screening(), self.urgent_by_rule(),
-            self.urgent_by_assessor(), self.over_time(), self.raised(), "</section>",
+            charts if charts is not None else self.charts_html(),
             self.case_list(), self.comparison(), self.provenance(), "</main>",
         ]
         script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()

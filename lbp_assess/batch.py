@@ -32,7 +32,7 @@ from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple
 import orjson
 import msgspec
 
-from .case import CASE_SUFFIXES, fast_convert, fast_json, validate_case
+from .case import CASE_SUFFIXES, JSON_LINES_SUFFIXES, fast_convert, fast_json, read_cases
 from .errors import InputError, Location, Problem
 from .rules import RuleSet, load_rules
 from .yamlio import MAX_FILE_BYTES, check_size, decode, load_json, load_yaml, open_regular_file, read_text
@@ -71,11 +71,29 @@ def _follow_up(row: dict[str, Any], case: Any) -> dict[str, Any]:
 
 
 def _precise(ruleset: RuleSet, data: Any, name: str, source: str, text: str | None, line: int | None) -> Scored:
-    """The slow, exact reading: raises InputError with the located message."""
-    case = validate_case(data, name, text, line)
-    # The fast path refused what the precise one accepts: score it anyway.
-    expected = case.expected.model_dump(exclude_none=True) if case.expected else None
-    return _follow_up(ruleset.assess(case).to_row(source), case), expected
+    """The slow, exact reading of one case: raises InputError with the located message."""
+    rows = _precise_rows(ruleset, data, name, source, text, line)
+    if len(rows) != 1:
+        raise InputError.from_problems([Problem(Location(name, line), f"holds {len(rows)} cases (a FHIR Bundle of "
+                                                "QuestionnaireResponses); score it with `lbp-assess score`")])
+    return rows[0]
+
+
+def _precise_rows(ruleset: RuleSet, data: Any, name: str, source: str, text: str | None,
+                  line: int | None) -> list[Scored]:
+    """Every case in the data (a FHIR Bundle may hold several), each row named by its source."""
+    scored = []
+    for where, case in read_cases(data, name, text, line):
+        expected = case.expected.model_dump(exclude_none=True) if case.expected else None
+        scored.append((_follow_up(ruleset.assess(case).to_row(source + where), case), expected))
+    return scored
+
+
+class Listed(str):
+    """A path found by listing a folder, not named by the user: a FHIR resource there that holds no case
+    (the Questionnaire, a CodeSystem) is skipped with a note instead of an error."""
+
+    __slots__ = ()
 
 
 def _expected(case: Any) -> dict[str, Any] | None:
@@ -85,20 +103,29 @@ def _expected(case: Any) -> dict[str, Any] | None:
     return {k: v for k, v in msgspec.structs.asdict(expected).items() if v is not None}
 
 
-def score_file(ruleset: RuleSet, path: str) -> Scored:
+def score_file(ruleset: RuleSet, path: str, notes: list[str] | None = None) -> list[Scored]:
+    """The cases of one file (one, or one per QuestionnaireResponse of a FHIR Bundle); a file that
+    cannot be read is one error row, and a FHIR resource without a case found in a folder is skipped
+    with a note."""
     try:
         if not path.endswith((".yaml", ".yml", ".json")):
             raise InputError.from_problems(
-                [Problem(Location(path), "unsupported file type; expected .yaml, .yml, .json or .jsonl")])
+                [Problem(Location(path), "unsupported file type; expected .yaml, .yml, .json, .jsonl or .ndjson")])
         text = read_text(path)
         data = load_json(text, path) if path.endswith(".json") else load_yaml(text, path, checked=False)
         valid = fast_convert(data)
         if valid is None:
             check_size(data, path)  # before anything walks or prints the input
-            return _precise(ruleset, data, path, path, text, None)
-        return _follow_up(ruleset.row_from_data(valid, path), valid), _expected(valid)
+            return _precise_rows(ruleset, data, path, path, text, None)
+        return [(_follow_up(ruleset.row_from_data(valid, path), valid), _expected(valid))]
     except InputError as err:
-        return error_row(path, str(err)), None
+        from .fhir import NotACase
+
+        if isinstance(err, NotACase) and isinstance(path, Listed) and notes is not None:
+            what = err.problems[0].message.split(";")[0] if err.problems else str(err)
+            notes.append(f"{path}: skipped, {what} (not counted)")
+            return []
+        return [(error_row(path, str(err)), None)]
 
 
 def score_line(ruleset: RuleSet, raw: bytes, name: str, number: int) -> Scored:
@@ -116,6 +143,18 @@ def score_line(ruleset: RuleSet, raw: bytes, name: str, number: int) -> Scored:
         return _precise(ruleset, load_json(text, name, number), name, source, None, number)
     except InputError as err:
         return error_row(source, str(err)), None
+
+
+def score_line_rows(ruleset: RuleSet, raw: bytes, name: str, number: int) -> list[Scored]:
+    """The cases of one JSON Lines line: one, or one per QuestionnaireResponse of a FHIR Bundle."""
+    source = f"{name}:{number}"
+    if len(raw) <= MAX_FILE_BYTES and b'"resourceType"' in raw:
+        try:
+            text = decode(raw, name, number).rstrip("\r\n")
+            return _precise_rows(ruleset, load_json(text, name, number), name, source, None, number)
+        except InputError as err:
+            return [(error_row(source, str(err)), None)]
+    return [score_line(ruleset, raw, name, number)]
 
 
 def score_stdin_document(ruleset: RuleSet, raw: bytes) -> Scored:
@@ -172,6 +211,7 @@ class ChunkResult:
     briefs: list[Brief] | None = None
     rows: list[dict[str, Any]] | None = None  # for the table, drawn by the parent
     digest: Any = None  # what a `Digest` made of the chunk's rows, in the worker (the audit's tallies)
+    notes: list[str] = field(default_factory=list)  # inputs skipped, each said on standard error
 
     @property
     def cases(self) -> int:
@@ -206,7 +246,8 @@ def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool, digest:
     counts: dict[tuple[str, str], int] = {}
     errors: list[Brief] = []
     briefs: list[Brief] | None = [] if detail else None
-    for row, expected in _scored(ruleset, chunk):  # one pass: this is the per-case hot path
+    notes: list[str] = []
+    for row, expected in _scored(ruleset, chunk, notes):  # one pass: this is the per-case hot path
         rows.append(row)
         if row["error"]:
             errors.append(_brief(row, None))
@@ -217,10 +258,11 @@ def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool, digest:
             briefs.append(_brief(row, expected))
     data = b"" if fmt == "table" else format_rows(rows, fmt)
     return ChunkResult(data, collections.Counter(counts), errors, briefs, rows if fmt == "table" else None,
-                       digest(ruleset, chunk, rows) if digest is not None else None)
+                       digest(ruleset, chunk, rows) if digest is not None else None, notes)
 
 
-def _scored(ruleset: RuleSet, chunk: Chunk) -> Iterable[Scored]:
+def _scored(ruleset: RuleSet, chunk: Chunk, notes: list[str] | None = None) -> Iterable[Scored]:
+    notes = [] if notes is None else notes  # inputs skipped (a FHIR resource without a case, in a folder)
     if chunk.error is not None:
         return [(error_row(chunk.name, chunk.error), None)]
     if chunk.document is not None:
@@ -228,8 +270,8 @@ def _scored(ruleset: RuleSet, chunk: Chunk) -> Iterable[Scored]:
     if chunk.span is not None:
         return _score_span(ruleset, chunk)
     if chunk.lines:
-        return (score_line(ruleset, raw, chunk.name, number) for number, raw in chunk.lines)
-    return (score_file(ruleset, path) for path in chunk.files)
+        return (row for number, raw in chunk.lines for row in score_line_rows(ruleset, raw, chunk.name, number))
+    return (row for path in chunk.files for row in score_file(ruleset, path, notes))
 
 
 def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
@@ -252,7 +294,7 @@ def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
             row = _follow_up(row_of(valid, f"{name}:{number}"), valid)
             yield row, None if valid.expected is None else _expected(valid)
         elif raw.strip():  # not a valid case (blank lines are skipped): the located message
-            yield score_line(ruleset, raw, name, number)
+            yield from score_line_rows(ruleset, raw, name, number)
         pos, number = end + 1, number + 1
 
 
@@ -288,7 +330,7 @@ def _case_files(directory: str) -> list[str]:
                 if entry.is_dir(follow_symlinks=False):
                     folders.append((entry.path, [*parts, entry.name]))
                 elif os.path.splitext(entry.name)[1] in CASE_SUFFIXES and not entry.is_dir():
-                    found.append(([*parts, entry.name], entry.path))
+                    found.append(([*parts, entry.name], Listed(entry.path)))
     found.sort(key=lambda item: item[0])
     return [file for _, file in found]
 
@@ -304,7 +346,7 @@ def chunks(paths: Iterable[str], stdin: IO[bytes] | None = None, carry: bool = F
                 pending = []
             yield Chunk(name=path, error=f"{path}: folder cannot be read; its case files were not scored")
             continue
-        if path == "-" or path.endswith(".jsonl"):
+        if path == "-" or path.endswith(JSON_LINES_SUFFIXES):
             if pending:
                 yield Chunk(files=tuple(pending))
                 pending = []
@@ -864,6 +906,8 @@ def run(paths: list[str], ruleset: RuleSet, out: IO[str], fmt: str, jobs: int, s
         for result in results:
             writer.write(result)
             report.summary.add(result)
+            for note in result.notes:
+                on_error(note)
             for brief in result.errors:
                 on_error(brief.error)  # type: ignore[arg-type]
             for brief in result.briefs or ():

@@ -26,7 +26,8 @@ from .errors import InputError, Location, Problem, did_you_mean
 from .yamlio import Locator, load_json, load_yaml, read_text, refuse_duplicates
 
 FORMAT = "lbp-case/1"
-CASE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
+CASE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl", ".ndjson")
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")  # one case (or FHIR resource) per line
 
 Sex = Literal["female", "male", "other", "not_stated"]
 LegSide = Literal["none", "left", "right", "both", "alternating"]
@@ -649,10 +650,15 @@ def validate_case(data: Any, name: str, text: str | None = None, line: int | Non
         raise InputError.from_problems(
             [Problem(Location(name, line), f"expected a mapping of case fields, got {_kind(data)}")]
         )
-    if "resourceType" in data and "format" not in data:  # HL7 FHIR: a QuestionnaireResponse
-        from .fhir import read_response
+    if "resourceType" in data and "format" not in data:  # HL7 FHIR: a QuestionnaireResponse, or a Bundle of one
+        from .fhir import read_resource
 
-        return read_response(data, name, text, line)
+        found = read_resource(data, name, text, line)
+        if len(found) > 1:
+            raise InputError.from_problems([Problem(Location(name, line), f"a FHIR Bundle of {len(found)} "
+                                                    "QuestionnaireResponses holds several cases; score it with "
+                                                    "`lbp-assess score`, or give one response")])
+        return found[0][1]
     fmt = data.get("format")
     if fmt != FORMAT:
         locate = _locator(text, line)
@@ -673,6 +679,16 @@ def validate_case(data: Any, name: str, text: str | None = None, line: int | Non
         raise InputError.from_problems([Problem(Location(name, *_locator(text, line)(path)), message,
                                                 ".".join(path))])
     return case
+
+
+def read_cases(data: Any, name: str, text: str | None = None, line: int | None = None) -> list[tuple[str, Case]]:
+    """Every case in parsed data, each with what names it within the file: a case file or a FHIR
+    QuestionnaireResponse is one case (""), a FHIR Bundle one per QuestionnaireResponse (`#entry[2]`)."""
+    if isinstance(data, dict) and "resourceType" in data and "format" not in data:
+        from .fhir import read_resource
+
+        return read_resource(data, name, text, line)
+    return [("", validate_case(data, name, text, line))]
 
 
 def _locator(text: str | None, line: int | None):

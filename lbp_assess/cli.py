@@ -16,7 +16,7 @@ from typing import Any, List, Optional
 import typer
 
 from . import __version__
-from .errors import ExitCode, LbpError
+from .errors import ExitCode, LbpError, UsageError
 
 app = typer.Typer(
     name="lbp-assess",
@@ -147,8 +147,8 @@ def audit(
     except ImportError:
         raise LbpError("audit draws its charts with matplotlib, which is not installed: "
                        "pip install 'lbp-assess[audit]'") from None
-    from .audit import add_notes, run
-    from .audit_page import render_page
+    from .audit import run, start_notes
+    from .audit_page import Page
     from .files import atomic_output, refuse_existing
 
     if output.suffix.lower() == ".csv":
@@ -174,8 +174,11 @@ def audit(
                         changes_out=changes_out, on_chunk=advance, on_error=_err)
             if progress is not None:
                 progress.stop()
-            add_notes(found, ruleset, found.entries)
-            page = render_page(found, csv_path.name, changes_path.name if changes_path else None)
+            notes_made = start_notes(found, ruleset, found.entries, jobs)
+            report = Page(found, csv_path.name, changes_path.name if changes_path else None)
+            charts = report.charts_html()  # while the notes are made
+            notes_made()
+            page = report.render(charts)
             with atomic_output(output, force=force, mode=0o600) as handle:
                 handle.write(page)
     except KeyboardInterrupt:
@@ -470,7 +473,7 @@ def practice_report(
     from . import practice_report as report
     from .rules import load_rules
 
-    ruleset = load_rules(rules, interview=False)
+    ruleset = load_rules(rules)  # with the interview: red-flag questions by their labels
     records, problems = report.read_records([str(f) for f in files], ruleset)
     chosen = (fmt.value if fmt else None) or ("table" if sys.stdout.isatty() else "json")
     if view is ReportView.students:
@@ -479,7 +482,8 @@ def practice_report(
                     "csv": lambda: report.to_csv(summaries, ruleset)}[chosen]()
     else:
         rows = (report.attempt_rows if view is ReportView.attempts else report.case_rows)(records, ruleset)
-        out = {"table": lambda: (report.attempts_table if view is ReportView.attempts else report.cases_table)(rows),
+        out = {"table": lambda: report.attempts_table(rows, ruleset) if view is ReportView.attempts
+               else report.cases_table(rows),
                "json": lambda: report.rows_json(rows), "csv": lambda: report.rows_csv(rows)}[chosen]()
     if chosen == "table":
         from rich.console import Console
@@ -600,18 +604,25 @@ class FhirFormat(str, Enum):
     fhir = "fhir"
 
 
+CanonicalBaseOption = typer.Option(
+    None, "--canonical-base", metavar="URL",
+    help="Base of the canonical URLs (Questionnaire, code systems); default $LBP_FHIR_BASE, else "
+         "https://lbp-assess.example/fhir (a placeholder: publish under a base your service controls).")
+
+
 @app.command("questionnaire")
 def questionnaire_command(
     fmt: FhirFormat = typer.Option(FhirFormat.fhir, "--format", "-f", help="fhir (an HL7 FHIR R4 Questionnaire)"),
     output: Optional[Path] = OutputOption,
     force: bool = ForceOption,
     rules: Optional[Path] = RulesOption,
+    base: Optional[str] = CanonicalBaseOption,
 ) -> None:
     """The interview as an HL7 FHIR R4 Questionnaire (JSON), for form tools and health records."""
     from .fhir import questionnaire, to_json
     from .rules import load_rules
 
-    _write(to_json(questionnaire(load_rules(rules))), output, force, private=False)
+    _write(to_json(questionnaire(load_rules(rules), base)), output, force, private=False)
 
 
 @app.command("export")
@@ -622,14 +633,25 @@ def export_command(
     output: Optional[Path] = OutputOption,
     force: bool = ForceOption,
     rules: Optional[Path] = RulesOption,
+    base: Optional[str] = CanonicalBaseOption,
+    replaces: Optional[Path] = typer.Option(
+        None, "--replaces", metavar="BUNDLE", dir_okay=False,
+        help="An earlier exported Bundle of the same case that this document replaces (a reassessment): "
+             "linked by Composition.relatesTo."),
 ) -> None:
     """Cases as HL7 FHIR R4 document Bundles: the note, the answers, the impression and each red flag."""
     from .case import load_case
-    from .fhir import export
+    from .fhir import export, replaced_document
     from .rules import load_rules
 
     ruleset = load_rules(rules)
-    _write(export([load_case(path) for path in cases], ruleset), output, force, private=True)
+    loaded = [load_case(path) for path in cases]
+    earlier = None
+    if replaces is not None:
+        if len(loaded) != 1:
+            raise UsageError("--replaces links one case to the document it replaces; give one case")
+        earlier = replaced_document(replaces, loaded[0])
+    _write(export(loaded, ruleset, base=base, replaces=earlier), output, force, private=True)
 
 
 def _write(text: str, output: Optional[Path], force: bool, private: bool) -> None:

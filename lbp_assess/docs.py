@@ -31,6 +31,7 @@ from .rules import Rule, RuleSet, describe_value, load_rules
 SCHEMA_FILE = "docs/lbp-case-1.schema.json"
 RULES_FILE = "docs/clinical-rules.md"
 CASE_FORMAT_FILE = "docs/case-format.md"
+FHIR_FILE = "docs/fhir.md"
 
 #: What each section of a case is for (the fields themselves are described by their questions).
 SECTION_PURPOSES = {
@@ -514,6 +515,44 @@ def case_format_blocks(ruleset: RuleSet) -> dict[str, str]:
     return {"fields": "\n".join(lines).rstrip() + "\n", "results": "\n".join(results) + "\n"}
 
 
+def fhir_blocks(ruleset: RuleSet) -> dict[str, str]:
+    """The generated blocks of docs/fhir.md: the Questionnaire's items, the charted Observations, the
+    project's code systems and every standard code with whether it is exported."""
+    from . import fhir
+
+    q = ruleset.questionnaire
+    assert q is not None
+    items = ["| linkId | type | asked when | if skipped (settled) |", "|---|---|---|---|"]
+    for question in q.questions:
+        kind = fhir.item_type(question) + (", repeats" if question.kind == "multi" else "")
+        if question.kind == "items":
+            kind = f"group of {len(question.items)} coded choices (scores in ordinalValue/itemWeight; all or none)"
+        when = _code(" ".join(question.ask_when_text.split())) if question.ask_when_text else "always"
+        settled = "" if question.if_skipped is None else _code(json.dumps(question.if_skipped))
+        items.append(f"| `{question.id}` | {kind} | {when} | {settled} |")
+    m = ruleset.manifest
+    observed = ["| charted | label | value | codes exported |", "|---|---|---|---|"]
+    for name in fhir.charted(ruleset):
+        named = m.observations.get(name)
+        label = named.label if named else q.label(name)
+        code = f"`{name}` ({'case-values' if name in FACTS else 'assessment: definition.' + name})"
+        value = "boolean, or dataAbsentReason asked-unknown / not-asked" if name in FACTS and FACTS[name].kind == "bool" \
+            else "integer"
+        standard = ", ".join(f"{c.system} {c.code}" for c in (named.codes if named else []) if c.verified) or "-"
+        observed.append(f"| {code} | {_cell(label)} | {value} | {standard} |")
+    codes = ["| system | code | display | used on | exported |", "|---|---|---|---|---|"]
+    places = [(f"class `{n}`", c) for n, c in m.classes.items()]
+    places += [(f"condition `{n}` (RiskAssessment outcome only)", c) for n, c in m.conditions.items()]
+    places += [(f"alert `{n}`", c) for n, c in m.alerts.items()] + [(f"finding `{n}`", c) for n, c in m.findings.items()]
+    places += [(f"Observation `{n}`", c) for n, c in m.observations.items()]
+    for where, named in places:
+        for c in named.codes:
+            codes.append(f"| {c.system} | {c.code} | {_cell(c.display)} | {where} | "
+                         f"{'yes' if c.verified else '**no** (verified: false)'} |")
+    return {"fhir_items": "\n".join(items) + "\n", "fhir_observations": "\n".join(observed) + "\n",
+            "fhir_codes": "\n".join(codes) + "\n"}
+
+
 _BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z_]+) -->\n)(.*?)(<!-- end generated -->)", re.S)
 
 
@@ -550,6 +589,8 @@ def generated(root: Path, *, run_mutation: bool = True) -> dict[Path, str]:
         root / RULES_FILE: rules_markdown(ruleset),
         case_format: fill_blocks(case_format.read_text(encoding="utf-8"), case_format_blocks(ruleset),
                                  CASE_FORMAT_FILE),
+        root / FHIR_FILE: fill_blocks((root / FHIR_FILE).read_text(encoding="utf-8"), fhir_blocks(ruleset),
+                                      FHIR_FILE),
         **documents(root, ruleset, run_mutation=run_mutation),
     }
 

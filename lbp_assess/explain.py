@@ -635,7 +635,7 @@ def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False) -> 
         node.add(f"[bold]Action{frame}:[/bold] {markup(rule['action'])}")
     if len(group) == 1 and not brief:
         node.add(markup(rule["reason"]))
-    for count in rule["counts"]:
+    for count in rule["counts"][:1] if brief else rule["counts"]:  # brief: the nearest count only
         missing = f": missing {markup('; '.join(count['missing']))}" if count["missing"] else ""
         node.add(f"[cyan]{markup(count['name'])}:[/cyan] {count['met']} of {count['of']} "
                  f"(needs {markup(describe_value(count['needs']))}){missing}")

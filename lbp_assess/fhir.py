@@ -23,37 +23,86 @@ import datetime as dt
 import hashlib
 import html
 import json
+import os
 import re
+import urllib.parse
 import uuid
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Iterable
 
 from . import __version__, expr
-from .case import Case, validate_case
-from .errors import InputError, Location, Problem, did_you_mean
+from .case import FACTS, Case, facts_of, validate_case
+from .errors import InputError, Location, Problem, UsageError, did_you_mean
 from .interview import Interview
 from .note import Line, build_note
 from .questionnaire import Question, answer_problem
 from .rules import Assessment, Code, RuleSet, load_rules
-from .yamlio import Locator, read_regular_file
+from .yamlio import Locator, load_json, read_regular_file, read_text
 
-BASE = "https://lbp-assess.example/fhir"  # the project's namespace for canonical URLs and code systems
+DEFAULT_BASE = "https://lbp-assess.example/fhir"
+#: The canonical base of the project's URLs (Questionnaire, code systems, naming systems, the if-skipped
+#: extension). A service publishing the Questionnaire sets its own (`--canonical-base` or this variable).
+BASE_VARIABLE = "LBP_FHIR_BASE"
+BASE = DEFAULT_BASE  # the URLs below are under the default base; `rebase` moves a resource to another
 QUESTIONNAIRE_URL = f"{BASE}/Questionnaire/lbp-subjective-history"
 CASE_VALUES = f"{BASE}/CodeSystem/case-values"
 TIERS = f"{BASE}/CodeSystem/urgency-tier"
+ASSESSMENT_CODES = f"{BASE}/CodeSystem/assessment"
 IF_SKIPPED = f"{BASE}/StructureDefinition/if-skipped"
 CASE_ID = f"{BASE}/NamingSystem/case-id"
-SYSTEMS = {"SNOMED CT": "http://snomed.info/sct", "ICD-10": "http://hl7.org/fhir/sid/icd-10"}
+ASSESSMENT_ID = f"{BASE}/NamingSystem/assessment"
+SYSTEMS = {"SNOMED CT": "http://snomed.info/sct", "ICD-10": "http://hl7.org/fhir/sid/icd-10",
+           "LOINC": "http://loinc.org"}
 EXT = "http://hl7.org/fhir/StructureDefinition/"
 ENABLE_WHEN_EXPRESSION = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression"
 ITEM_CONTROL = "http://hl7.org/fhir/questionnaire-item-control"
+ORDINAL_VALUE = f"{EXT}ordinalValue"  # R4: the score of a Coding
+ITEM_WEIGHT = f"{EXT}itemWeight"  # R5 and SDC: the score of an answer option
+CONSTRAINT = f"{EXT}questionnaire-constraint"
 UCUM = {"years": "a", "weeks": "wk", "days": "d", "minutes": "min"}
 NONE_OF_THESE = "none_of_these"  # the exclusive option of a multiple-choice item: "none of these"
-# STarT Back answers as the case format records them (items 1-8: 0/1, item 9: 0-4).
-START_BACK_SCALES = ({0: "0 - disagree", 1: "1 - agree"},
-                     {0: "0 - not at all", 1: "1 - slightly", 2: "2 - moderately", 3: "3 - very much",
-                      4: "4 - extremely"})
+# STarT Back answers: the number the case format records, a code and the words of the response options
+# (items 1-8: disagree/agree, item 9: not at all ... extremely).
+START_BACK_SCALES = ({0: ("disagree", "Disagree"), 1: ("agree", "Agree")},
+                     {0: ("not_at_all", "Not at all"), 1: ("slightly", "Slightly"), 2: ("moderately", "Moderately"),
+                      3: ("very_much", "Very much"), 4: ("extremely", "Extremely")})
 _ID_NAMESPACE = uuid.UUID("6f1d2c3e-8b9a-4c5d-9e0f-1a2b3c4d5e6f")
+
+
+def canonical_base(base: str | None = None) -> str:
+    """The canonical base: `base`, else $LBP_FHIR_BASE, else the documented default; an absolute
+    http(s) URL without a query, fragment or trailing slash."""
+    chosen = base if base is not None else os.environ.get(BASE_VARIABLE) or DEFAULT_BASE
+    parts = urllib.parse.urlsplit(chosen)
+    if (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment
+            or chosen.endswith("/") or not chosen.isascii() or any(c.isspace() or ord(c) < 32 for c in chosen)):
+        where = "--canonical-base" if base is not None else BASE_VARIABLE
+        raise UsageError(f"{where}: expected an absolute http(s) URL without a trailing slash, query or "
+                         f"fragment (such as {DEFAULT_BASE}), got {repr(chosen)[:80]}")
+    return chosen
+
+
+#: The keys whose values are the project's canonical URLs (never free text: a note may quote a URL).
+_URL_KEYS = frozenset({"url", "system", "questionnaire", "protocol", "fullUrl", "valueCanonical", "valueUri",
+                       "fixedUri"})
+
+
+def rebase(resource: Any, base: str) -> Any:
+    """The resource with every project URL under `base` instead of the default base."""
+    if base == DEFAULT_BASE:
+        return resource
+
+    def move(value: Any, key: str | None) -> Any:
+        if isinstance(value, dict):
+            return {k: move(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [move(v, key) for v in value]
+        if key in _URL_KEYS and isinstance(value, str) and value.startswith(DEFAULT_BASE + "/"):
+            return base + value[len(DEFAULT_BASE):]
+        return value
+
+    return move(resource, None)
 
 
 # --------------------------------------------------------------------------- the Questionnaire
@@ -82,14 +131,39 @@ def coding(question: Question, value: Any) -> dict[str, str]:
     return {"system": CASE_VALUES, "code": value_code(question, value), "display": question.choice_label(value)}
 
 
+def start_back_scale(question: Question, number: int) -> dict[int, tuple[str, str]]:
+    """The answers of STarT Back item `number` (1-based): score -> (code, words)."""
+    return START_BACK_SCALES[number == len(question.items)]
+
+
+def start_back_coding(question: Question, number: int, score: int) -> dict[str, Any]:
+    """An answer of a STarT Back item as a Coding, its score in ordinalValue."""
+    code, words = start_back_scale(question, number)[score]
+    return {"extension": [{"url": ORDINAL_VALUE, "valueDecimal": score}],
+            "system": CASE_VALUES, "code": f"{question.id}.{code}", "display": words}
+
+
 def _start_back_items(question: Question) -> list[dict[str, Any]]:
     out = []
     for number, topic in enumerate(question.items, start=1):
-        scale = START_BACK_SCALES[number == len(question.items)]
+        options = [{"extension": [{"url": ITEM_WEIGHT, "valueDecimal": score}],
+                    "valueCoding": start_back_coding(question, number, score)}
+                   for score in start_back_scale(question, number)]
         out.append({"linkId": f"{question.id}.{number}", "prefix": f"{number}.", "text": topic,
-                    "type": "choice", "required": True,
-                    "answerOption": [{"valueInteger": v} for v in scale]})
+                    "type": "choice", "answerOption": options})
     return out
+
+
+def _all_or_none(question: Question) -> dict[str, Any]:
+    """The group's rule "all items or none" as an SDC-style constraint (not `required`, which would make
+    an otherwise empty form invalid)."""
+    n = len(question.items)
+    answered = "item.where(answer.exists()).count()"
+    return {"url": CONSTRAINT, "extension": [
+        {"url": "key", "valueId": "lbp-start-back-1"},
+        {"url": "severity", "valueCode": "error"},
+        {"url": "expression", "valueString": f"{answered} = 0 or {answered} = {n}"},
+        {"url": "human", "valueString": f"Answer all {n} STarT Back items, or none."}]}
 
 
 def _answer_value(question: Question, value: Any) -> dict[str, Any]:
@@ -113,6 +187,8 @@ def _extensions(question: Question) -> list[dict[str, Any]]:
         out.append({"url": f"{EXT}maxValue", key: _number(question.maximum, question.integer)})
     if question.if_skipped is not None:
         out.append({"url": IF_SKIPPED, **_answer_value(question, question.if_skipped)})
+    if question.kind == "items":
+        out.append(_all_or_none(question))
     return out
 
 
@@ -139,8 +215,9 @@ def question_item(question: Question, by_id: dict[str, Question]) -> dict[str, A
             item["answerOption"].append({"valueCoding": coding(question, NONE_OF_THESE), "extension": [
                 {"url": f"{EXT}questionnaire-optionExclusive", "valueBoolean": True}]})
     children = []
-    if question.help:
-        children.append({"linkId": f"{question.id}.help", "text": " ".join(question.help.split()),
+    help_text = question.form_help or question.help
+    if help_text:
+        children.append({"linkId": f"{question.id}.help", "text": " ".join(help_text.split()),
                          "type": "display", "extension": [{"url": f"{EXT}questionnaire-itemControl",
                                                            "valueCodeableConcept": {"coding": [{
                                                                "system": ITEM_CONTROL, "code": "help",
@@ -161,8 +238,8 @@ def questionnaire_version(ruleset: RuleSet) -> str:
     return f"{q.version}+{m.name}.{m.version}.{ruleset.content_hash}.{digest}"  # type: ignore[union-attr]
 
 
-def questionnaire(ruleset: RuleSet) -> dict[str, Any]:
-    """The interview as a FHIR R4 Questionnaire."""
+def questionnaire(ruleset: RuleSet, base: str | None = None) -> dict[str, Any]:
+    """The interview as a FHIR R4 Questionnaire (under the canonical base, by default the documented one)."""
     q = _interview_of(ruleset)
     groups: dict[str, dict[str, Any]] = {}
     for question in q.questions:
@@ -170,45 +247,125 @@ def questionnaire(ruleset: RuleSet) -> dict[str, Any]:
                                                      "type": "group", "item": []})
         group["item"].append(question_item(question, q.by_id))
     m = ruleset.manifest
-    return {
+    chosen = canonical_base(base)
+    out: dict[str, Any] = {
         "resourceType": "Questionnaire", "id": "lbp-subjective-history",
         "url": QUESTIONNAIRE_URL, "version": questionnaire_version(ruleset),
         "name": "LbpSubjectiveHistory", "title": q.title, "status": "active", "subjectType": ["Patient"],
+    }
+    if q.date is not None:
+        out["date"] = q.date.isoformat()
+    out.update({
         "publisher": "lbp-assess",
         "description": (
             f"The lbp-assess interview (rules {ruleset.version}). Each linkId is the lbp-case/1 field the "
-            f"answer fills; choice answers are codes of the CodeSystem {CASE_VALUES}, which every exported "
-            "Bundle carries. A question left unanswered is recorded as unknown, never as no. Where a "
-            f"question is disabled, the answer in its {IF_SKIPPED} extension is recorded in its place "
-            "(the earlier answer settles it). " + " ".join(m.disclaimer.split())),
+            f"answer fills; choice answers are codes of the CodeSystem {chosen}/CodeSystem/case-values, which "
+            "every exported Bundle carries. A question left unanswered is recorded as unknown, never as no. "
+            f"Where a question is disabled, the answer in its {chosen}/StructureDefinition/if-skipped extension "
+            "is recorded in its place (the earlier answer settles it). " + " ".join(m.disclaimer.split())),
         "item": list(groups.values()),
-    }
+    })
+    return rebase(out, chosen)
 
 
-def case_values(ruleset: RuleSet) -> dict[str, Any]:
-    """The project's code system for the case format's choice values (`pain.leg_side.left`)."""
+def case_values(ruleset: RuleSet, base: str | None = None) -> dict[str, Any]:
+    """The project's code system for the case format: every question (`pain.leg_side`), and under each
+    choice question its values (`pain.leg_side.left`); STarT Back's answers under it."""
     concepts = []
     for question in _interview_of(ruleset).questions:
-        if question.kind not in ("choice", "multi"):
-            continue
-        values = [v for v, _ in question.choices] + ([NONE_OF_THESE] if question.kind == "multi" else [])
-        concepts.append({"code": question.id, "display": question.label,
-                         "concept": [{k: v for k, v in coding(question, value).items() if k != "system"}
-                                     for value in values]})
-    return {"resourceType": "CodeSystem", "id": "case-values", "url": CASE_VALUES, "version": ruleset.version,
-            "name": "LbpCaseValues", "title": "lbp-case/1 choice values", "status": "active",
-            "content": "complete", "hierarchyMeaning": "grouped-by", "concept": concepts}
+        concept: dict[str, Any] = {"code": question.id, "display": question.label}
+        if question.kind in ("choice", "multi"):
+            values = [v for v, _ in question.choices] + ([NONE_OF_THESE] if question.kind == "multi" else [])
+            concept["concept"] = [{k: v for k, v in coding(question, value).items() if k != "system"}
+                                  for value in values]
+        elif question.kind == "items":
+            answers = {c["code"]: c["display"] for number in (1, len(question.items))
+                       for c in (start_back_coding(question, number, s) for s in start_back_scale(question, number))}
+            concept["concept"] = [{"code": code, "display": words} for code, words in answers.items()]
+        concepts.append(concept)
+    return rebase({"resourceType": "CodeSystem", "id": "case-values", "url": CASE_VALUES,
+                   "version": ruleset.version, "name": "LbpCaseValues", "title": "lbp-case/1 questions and values",
+                   "status": "active", "content": "complete", "hierarchyMeaning": "grouped-by",
+                   "concept": concepts}, canonical_base(base))
 
 
-def tier_codes(ruleset: RuleSet) -> dict[str, Any]:
+def tier_codes(ruleset: RuleSet, base: str | None = None) -> dict[str, Any]:
     """The project's code system for urgency tiers, highest first, each with its time frame and action."""
     m = ruleset.manifest
-    return {"resourceType": "CodeSystem", "id": "urgency-tier", "url": TIERS, "version": ruleset.version,
-            "name": "LbpUrgencyTier", "title": "lbp-assess urgency tiers", "status": "active",
-            "content": "complete",
-            "concept": [{"code": name, "display": tier.label,
-                         "definition": f"{tier.time_frame}: {' '.join(tier.action.split())}"}
-                        for name, tier in m.tiers.items()]}
+    return rebase({"resourceType": "CodeSystem", "id": "urgency-tier", "url": TIERS, "version": ruleset.version,
+                   "name": "LbpUrgencyTier", "title": "lbp-assess urgency tiers", "status": "active",
+                   "content": "complete",
+                   "concept": [{"code": name, "display": tier.label,
+                                "definition": f"{tier.time_frame}: {' '.join(tier.action.split())}"}
+                               for name, tier in m.tiers.items()]}, canonical_base(base))
+
+
+ASSESSMENT_CONCEPTS = {"assessment": "Low back pain assessment from the subjective history (decision support)",
+                       "red-flag-condition": "Red-flag condition suspected from the history",
+                       "alert": "Alert raised from the history",
+                       "rules": "lbp-assess rule set"}
+
+
+def assessment_code(code: str, display: str) -> dict[str, str]:
+    return {"system": ASSESSMENT_CODES, "code": code, "display": display}
+
+
+def outcome_coding(ruleset: RuleSet, kind: str, name: str) -> dict[str, str]:
+    """The project's code for a class, condition, alert, finding or charted definition."""
+    m = ruleset.manifest
+    if kind == "definition":
+        return assessment_code(f"definition.{name}", _observed_label(ruleset, name))
+    named = {"class": m.classes, "condition": m.conditions, "alert": m.alerts, "finding": m.findings}[kind][name]
+    return assessment_code(f"{kind}.{name}", named.label)
+
+
+def _observed_label(ruleset: RuleSet, name: str) -> str:
+    named = ruleset.manifest.observations.get(name)
+    if named is not None:
+        return named.label
+    return _interview_of(ruleset).label(name)
+
+
+def assessment_codes(ruleset: RuleSet, base: str | None = None) -> dict[str, Any]:
+    """The project's code system for what an assessment concludes: the kinds of resource, each class,
+    condition, alert and finding of the rules, and the charted definitions (scores). Codes of
+    suspected conditions stay here: they are never a confirmed diagnosis."""
+    m = ruleset.manifest
+    concepts: list[dict[str, Any]] = [{"code": c, "display": d} for c, d in ASSESSMENT_CONCEPTS.items()]
+    for kind, items in (("class", m.classes), ("condition", m.conditions), ("alert", m.alerts),
+                        ("finding", m.findings)):
+        concepts += [{k: v for k, v in outcome_coding(ruleset, kind, name).items() if k != "system"}
+                     for name in items]
+    concepts += [{k: v for k, v in outcome_coding(ruleset, "definition", name).items() if k != "system"}
+                 for name in m.observations if name not in FACTS]
+    return rebase({"resourceType": "CodeSystem", "id": "assessment", "url": ASSESSMENT_CODES,
+                   "version": ruleset.version, "name": "LbpAssessment", "title": "lbp-assess assessment codes",
+                   "status": "active", "content": "complete", "concept": concepts}, canonical_base(base))
+
+
+def if_skipped_definition(base: str | None = None) -> dict[str, Any]:
+    """The StructureDefinition of the if-skipped extension (a Questionnaire item's settled answer)."""
+    types = [{"code": t} for t in ("boolean", "integer", "decimal", "Coding", "string")]
+    url = IF_SKIPPED
+    return rebase({
+        "resourceType": "StructureDefinition", "id": "if-skipped", "url": url, "version": __version__,
+        "name": "IfSkipped", "title": "Answer recorded when the item is disabled", "status": "active",
+        "publisher": "lbp-assess",
+        "description": "The answer that a disabled item records: its enableWhen is known to be false, and "
+                       "the earlier answer settles this one (\"no weakness\" settles \"no weakness in both "
+                       "legs\"). A reader applies it when the item has no answer in the QuestionnaireResponse.",
+        "fhirVersion": "4.0.1", "kind": "complex-type", "abstract": False,
+        "context": [{"type": "element", "expression": "Questionnaire.item"}],
+        "type": "Extension", "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
+        "derivation": "constraint",
+        "differential": {"element": [
+            {"id": "Extension", "path": "Extension", "short": "Answer recorded when the item is disabled",
+             "definition": "The answer that a disabled item records.", "min": 0, "max": "1"},
+            {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
+            {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
+            {"id": "Extension.value[x]", "path": "Extension.value[x]", "min": 1, "type": types},
+        ]},
+    }, canonical_base(base))
 
 
 def _interview_of(ruleset: RuleSet):  # noqa: ANN202 - the questionnaire, or a clear error
@@ -407,28 +564,38 @@ def _ref_to(resource: dict[str, Any]) -> dict[str, str]:
     return {"reference": f"urn:uuid:{resource['id']}"}
 
 
-def questionnaire_response(case: Case, ruleset: RuleSet) -> dict[str, Any]:
+def questionnaire_response(case: Case, ruleset: RuleSet, key: str | None = None) -> dict[str, Any]:
     """The case's answers as a QuestionnaireResponse answering `questionnaire(ruleset)`.
 
-    An unsure answer is an item without an answer; an unasked question has no item. An answer that
-    a disabled follow-up would get anyway (its if_skipped) is left out, as a form would hide it.
+    Only enabled items are written (an item whose enableWhen is known false has no answer in FHIR). An
+    unsure answer is an item without an answer; an unasked question has no item. A disabled item whose
+    answer its if_skipped settles is left out, as a form hides it; a disabled item left unknown in the
+    case is written without an answer, so that the reader keeps it unknown rather than settling it.
+    Read back, a response gives the facts of the case (the very facts, whenever the case answers no
+    disabled question with anything but its settled answer).
     """
     q = _interview_of(ruleset)
-    interview = Interview.from_case(ruleset, case)  # the answers as `assess --answers` reads them
-    answers, facts = interview.answers, interview.facts()
+    answers = Interview.from_case(ruleset, case).answers  # the fields written in the case
+    facts = facts_of(case)
     groups: dict[str, dict[str, Any]] = {}
     for question in q.questions:
-        if question.id not in answers:
-            continue
-        value = answers[question.id]
-        settled = question.if_skipped is not None and value == question.if_skipped
-        if settled and question.ask_when is not None and question.ask_when(facts) is False:
-            continue
+        enabled = question.ask_when is None or question.ask_when(facts) is not False
+        if enabled:
+            if question.id not in answers:
+                continue  # not asked
+            item = _response_item(question, answers[question.id])
+        elif question.if_skipped is None or answers.get(question.id) == question.if_skipped:
+            continue  # the reader settles it as the case has it (or it has nothing to settle)
+        elif facts.get(question.id, answers.get(question.id)) is None:
+            item = {"linkId": question.id, "text": question.text}  # unknown stays unknown
+        else:
+            continue  # an answer to a disabled question: FHIR cannot carry it
         group = groups.setdefault(question.section, {"linkId": question.section, "text": question.section_title,
                                                      "item": []})
-        group["item"].append(_response_item(question, value))
+        group["item"].append(item)
     response: dict[str, Any] = {
-        "resourceType": "QuestionnaireResponse", "id": _id(case.id, ruleset.version, "QuestionnaireResponse"),
+        "resourceType": "QuestionnaireResponse",
+        "id": _id(key or _content_key(case, ruleset), "QuestionnaireResponse"),
         "questionnaire": f"{QUESTIONNAIRE_URL}|{questionnaire_version(ruleset)}", "status": "completed",
     }
     if case.assessed_on:
@@ -444,7 +611,8 @@ def _response_item(question: Question, value: Any) -> dict[str, Any]:
     if value is None:
         return item
     if question.kind == "items":
-        item["item"] = [{"linkId": f"{question.id}.{n}", "text": topic, "answer": [{"valueInteger": v}]}
+        item["item"] = [{"linkId": f"{question.id}.{n}", "text": topic,
+                         "answer": [{"valueCoding": start_back_coding(question, n, v)}]}
                         for n, (topic, v) in enumerate(zip(question.items, value), start=1)]
     elif question.kind == "multi":
         chosen = [v for v, _ in question.choices if v in value] or [NONE_OF_THESE]
@@ -455,11 +623,12 @@ def _response_item(question: Question, value: Any) -> dict[str, Any]:
 
 
 def _codes(codes: Iterable[Code]) -> list[dict[str, str]]:
-    return [{"system": SYSTEMS[c.system], "code": c.code, "display": c.display} for c in codes]
+    """Standard codings: only codes marked verified (the others are listed in docs/fhir.md, never exported)."""
+    return [{"system": SYSTEMS[c.system], "code": c.code, "display": c.display} for c in codes if c.verified]
 
 
-def _concept(label: str, codes: Iterable[Code] = ()) -> dict[str, Any]:
-    found = _codes(codes)
+def _concept(label: str, codes: Iterable[Code] = (), own: dict[str, str] | None = None) -> dict[str, Any]:
+    found = ([own] if own else []) + _codes(codes)
     return {**({"coding": found} if found else {}), "text": label}
 
 
@@ -469,26 +638,46 @@ def _tier(ruleset: RuleSet, tier: str) -> dict[str, Any]:
             "text": f"{info.label} ({info.time_frame})"}
 
 
-def bundle(case: Case, ruleset: RuleSet, now: dt.datetime | None = None) -> dict[str, Any]:
-    """One case as a FHIR R4 document Bundle."""
+def _content_key(case: Case, ruleset: RuleSet, *more: str) -> str:
+    """What a document's resource ids derive from: the case's content (not only its id), the rules and
+    the tool, so a reassessment with other answers or another date never reuses an id."""
+    content = json.dumps(case.to_data(), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256("\0".join([content, ruleset.version, __version__, *more]).encode()).hexdigest()
+
+
+def bundle(case: Case, ruleset: RuleSet, now: dt.datetime | None = None, base: str | None = None,
+           replaces: dict[str, str] | None = None) -> dict[str, Any]:
+    """One case as a FHIR R4 document Bundle.
+
+    Identity: `Bundle.identifier` is this document's own (from the case's content, the rules, the tool
+    and the time); `Composition.identifier` is the assessment's, stable across its versions (the case
+    id); `replaces` (an earlier version's Bundle.identifier) becomes `Composition.relatesTo` replaces,
+    and a follow-up visit's `follow_up_of` becomes relatesTo appends (the earlier visit's assessment).
+    """
+    chosen = canonical_base(base)
     now = now or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     a = ruleset.assess(case)
-    key = (case.id, ruleset.version)
+    key = _content_key(case, ruleset, now.isoformat(), chosen)
     patient = _patient(case)
-    device = {"resourceType": "Device", "id": _id(*key, "Device"),
+    device = {"resourceType": "Device", "id": _id(__version__, ruleset.version, "Device"),
               "deviceName": [{"name": "lbp-assess", "type": "manufacturer-name"}],
               "version": [{"type": {"text": "software"}, "value": __version__},
                           {"type": {"text": "rules (name version sha256:content hash)"}, "value": ruleset.version}]}
-    response = {**questionnaire_response(case, ruleset), "subject": _ref_to(patient)}
-    impression = _impression(case, a, ruleset, patient, response, _id(*key, "ClinicalImpression"))
+    practitioner = _practitioner(case)
+    response = {**questionnaire_response(case, ruleset, key), "subject": _ref_to(patient)}
+    if practitioner:
+        response["author"] = _ref_to(practitioner)
+    observations = _observations(case, a, ruleset, patient, response, practitioner, key)
+    impression = _impression(case, a, ruleset, patient, response, practitioner, observations, key)
     risks = _risks(case, a, ruleset, patient, response, device, key)
-    composition = _composition(case, a, ruleset, now, patient, device, impression, risks, response, key)
-    resources = [composition, patient, device, response, impression, *risks, tier_codes(ruleset),
-                 case_values(ruleset)]
-    return {"resourceType": "Bundle", "id": _id(*key, "Bundle"),
-            "identifier": {"system": f"{BASE}/NamingSystem/document", "value": _id(*key, "document")},
-            "type": "document", "timestamp": now.isoformat(),
-            "entry": [{"fullUrl": _full_url(r), "resource": r} for r in resources]}
+    composition = _composition(case, a, ruleset, now, patient, device, practitioner, impression, risks,
+                               observations, response, key, replaces)
+    resources = [composition, patient, *([practitioner] if practitioner else []), device, response, impression,
+                 *risks, *observations, tier_codes(ruleset), case_values(ruleset), assessment_codes(ruleset)]
+    return rebase({"resourceType": "Bundle", "id": _id(key, "Bundle"),
+                   "identifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{_id(key, 'document')}"},
+                   "type": "document", "timestamp": now.isoformat(),
+                   "entry": [{"fullUrl": _full_url(r), "resource": r} for r in resources]}, chosen)
 
 
 def _full_url(resource: dict[str, Any]) -> str:
@@ -498,51 +687,119 @@ def _full_url(resource: dict[str, Any]) -> str:
 
 
 def _patient(case: Case) -> dict[str, Any]:
-    patient: dict[str, Any] = {"resourceType": "Patient", "id": _id(case.id, "Patient"),
-                               "identifier": [{"system": CASE_ID, "value": case.id}]}
     sex = case.patient.sex if case.patient else None
-    if sex is not None:
-        patient["gender"] = {"not_stated": "unknown"}.get(sex, sex)
+    gender = {"not_stated": "unknown"}.get(sex, sex) if sex is not None else None
+    patient: dict[str, Any] = {"resourceType": "Patient", "id": _id(case.id, gender or "", "Patient"),
+                               "identifier": [{"system": CASE_ID, "value": case.id}]}
+    if gender is not None:
+        patient["gender"] = gender
     return patient
 
 
-def _impression(case: Case, a: Assessment, ruleset: RuleSet, patient: dict[str, Any],
-                response: dict[str, Any], rid: str) -> dict[str, Any]:
+def _practitioner(case: Case) -> dict[str, Any] | None:
+    """The assessor, as the case names them (a name, no identifier)."""
+    if not case.assessor:
+        return None
+    return {"resourceType": "Practitioner", "id": _id(case.assessor, "Practitioner"),
+            "name": [{"text": case.assessor}]}
+
+
+def _when(case: Case) -> dict[str, str]:
+    return {"effectiveDateTime": case.assessed_on.isoformat()} if case.assessed_on else {}
+
+
+SURVEY = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey",
+                      "display": "Survey"}]}
+ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+
+
+def charted(ruleset: RuleSet) -> list[str]:
+    """What an export charts as Observations: the rule set's `observations`, then every answer of the
+    red-flag screen (screening and screens), each once."""
+    m = ruleset.manifest
+    return list(dict.fromkeys([*m.observations, *m.screening, *(f for facts in m.screens.values() for f in facts)]))
+
+
+def _observations(case: Case, a: Assessment, ruleset: RuleSet, patient: dict[str, Any], response: dict[str, Any],
+                  practitioner: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
+    """Charted answers and scores. A red-flag question not asked is charted as not asked, and one asked
+    with an unsure answer as asked but unknown, never as "no"."""
+    asked = Interview.from_case(ruleset, case).answers
+    questions = _interview_of(ruleset).by_id
+    out = []
+    for name in charted(ruleset):
+        named = ruleset.manifest.observations.get(name)
+        label = named.label if named else _interview_of(ruleset).label(name)
+        value = a.value(name)
+        if name in FACTS:
+            own = {"system": CASE_VALUES, "code": name, "display": questions[name].label}
+            red_flag = name not in ruleset.manifest.observations or name in ruleset.manifest.screening
+        else:
+            own, red_flag = outcome_coding(ruleset, "definition", name), False
+        if value is None and not red_flag:
+            continue
+        observation: dict[str, Any] = {
+            "resourceType": "Observation", "id": _id(key, "Observation", name), "status": "final",
+            "category": [SURVEY], "code": _concept(label, named.codes if named else (), own),
+            "subject": _ref_to(patient), **_when(case),
+            **({"performer": [_ref_to(practitioner)]} if practitioner else {}),
+            "derivedFrom": [_ref_to(response)],
+        }
+        if value is None:
+            reason = ("asked-unknown", "Asked But Unknown") if name in asked else ("not-asked", "Not Asked")
+            observation["dataAbsentReason"] = {"coding": [{"system": ABSENT, "code": reason[0],
+                                                           "display": reason[1]}]}
+        elif isinstance(value, bool):
+            observation["valueBoolean"] = value
+        elif isinstance(value, int):
+            observation["valueInteger"] = value
+        else:
+            observation["valueQuantity"] = {"value": value}
+        out.append(observation)
+    return out
+
+
+def _impression(case: Case, a: Assessment, ruleset: RuleSet, patient: dict[str, Any], response: dict[str, Any],
+                practitioner: dict[str, Any] | None, observations: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The classification with its codes; each condition, alert and finding by the project's code only
+    (suspected, never coded as a confirmed disorder: their standard codes are on the RiskAssessments)."""
     m = ruleset.manifest
     cls = m.classes[a.classification]
     tier = m.tiers[a.urgency]
-    findings = [{"itemCodeableConcept": _concept(cls.label, cls.codes), "basis": "classification"}]
+    findings = [{"itemCodeableConcept": _concept(cls.label, cls.codes, outcome_coding(ruleset, "class", a.classification)),
+                 "basis": "classification from the subjective history (decision support, not a diagnosis)"}]
     for name, t in a.conditions.items():
-        named = m.conditions[name]
-        findings.append({"itemCodeableConcept": _concept(named.label, named.codes),
-                         "basis": f"red-flag condition, {m.tiers[t].label.lower()}"})
+        findings.append({"itemCodeableConcept": _concept(f"{m.conditions[name].label} (suspected)", (),
+                                                         outcome_coding(ruleset, "condition", name)),
+                         "basis": f"red-flag condition suspected, {m.tiers[t].label.lower()}"})
     for name, t in a.alerts.items():
-        named = m.alerts[name]
-        findings.append({"itemCodeableConcept": _concept(named.label, named.codes),
+        findings.append({"itemCodeableConcept": _concept(m.alerts[name].label, (), outcome_coding(ruleset, "alert", name)),
                          "basis": "alert" + (f", {m.tiers[t].label.lower()}" if t else "")})
     for name in a.findings:
-        named = m.findings[name]
-        findings.append({"itemCodeableConcept": _concept(named.label, named.codes), "basis": "finding"})
+        findings.append({"itemCodeableConcept": _concept(m.findings[name].label, (),
+                                                         outcome_coding(ruleset, "finding", name)),
+                         "basis": "finding"})
     q = _interview_of(ruleset)
     summary = f"{cls.label}. Urgency: {tier.label} ({tier.time_frame})."
     if a.unscreened:
         summary += " NOT SCREENED (cannot be excluded): " + "; ".join(q.label(f) for f in a.unscreened) + "."
     out: dict[str, Any] = {
-        "resourceType": "ClinicalImpression", "id": rid, "status": "completed",
-        "code": {"text": m.title}, "description": cls.label, "subject": _ref_to(patient),
+        "resourceType": "ClinicalImpression", "id": _id(key, "ClinicalImpression"), "status": "completed",
+        "code": {"coding": [assessment_code("assessment", ASSESSMENT_CONCEPTS["assessment"])], "text": m.title},
+        "description": cls.label, "subject": _ref_to(patient), **_when(case),
+        **({"assessor": _ref_to(practitioner)} if practitioner else {}),
         "summary": summary, "finding": findings,
         "prognosisCodeableConcept": [_tier(ruleset, a.urgency)],
-        "investigation": [{"code": {"text": "Subjective history"}, "item": [_ref_to(response)]}],
+        "investigation": [{"code": {"text": "Subjective history"},
+                           "item": [_ref_to(response), *(_ref_to(o) for o in observations)]}],
         "protocol": [f"{BASE}/rules/{m.name}|{m.version}"],
         "note": [{"text": f"Rules {ruleset.version}; lbp-assess {__version__}. " + " ".join(m.disclaimer.split())}],
     }
-    if case.assessed_on:
-        out["effectiveDateTime"] = case.assessed_on.isoformat()
     return out
 
 
 def _risks(case: Case, a: Assessment, ruleset: RuleSet, patient: dict[str, Any], response: dict[str, Any],
-           device: dict[str, Any], key: tuple[str, str]) -> list[dict[str, Any]]:
+           device: dict[str, Any], key: str) -> list[dict[str, Any]]:
     m = ruleset.manifest
     raised = [("condition", n, t, m.conditions[n]) for n, t in a.conditions.items()]
     raised += [("alert", n, t, m.alerts[n]) for n, t in a.alerts.items() if t is not None]
@@ -554,26 +811,31 @@ def _risks(case: Case, a: Assessment, ruleset: RuleSet, patient: dict[str, Any],
         action = " ".join(dict.fromkeys(" ".join(r.action.split()) for r in rules if r.action)) or " ".join(
             info.action.split())
         reasons = " ".join(" ".join(r.reason.split()) + f" [{r.id}; {' '.join(r.source.split())}]" for r in rules)
+        code = "red-flag-condition" if kind == "condition" else "alert"
         risk: dict[str, Any] = {
-            "resourceType": "RiskAssessment", "id": _id(*key, "RiskAssessment", kind, name), "status": "final",
-            "code": {"text": f"lbp-assess {'red-flag condition' if kind == 'condition' else 'alert'}: {named.label}"},
-            "subject": _ref_to(patient), "performer": _ref_to(device), "basis": [_ref_to(response)],
-            "method": {"text": f"lbp-assess {__version__} rules {ruleset.version}"},
-            "prediction": [{"outcome": _concept(named.label, named.codes), "qualitativeRisk": _tier(ruleset, tier),
+            "resourceType": "RiskAssessment", "id": _id(key, "RiskAssessment", kind, name), "status": "final",
+            "code": {"coding": [assessment_code(code, ASSESSMENT_CONCEPTS[code])],
+                     "text": f"lbp-assess {'red-flag condition' if kind == 'condition' else 'alert'}: {named.label}"},
+            "subject": _ref_to(patient), **({"occurrenceDateTime": case.assessed_on.isoformat()}
+                                            if case.assessed_on else {}),
+            "performer": _ref_to(device), "basis": [_ref_to(response)],
+            "method": {"coding": [assessment_code("rules", ASSESSMENT_CONCEPTS["rules"])],
+                       "text": f"lbp-assess {__version__} rules {ruleset.version}"},
+            "prediction": [{"outcome": _concept(named.label, named.codes, outcome_coding(ruleset, kind, name)),
+                            "qualitativeRisk": _tier(ruleset, tier),
                             "rationale": f"{info.label} ({info.time_frame}). {reasons}".strip()}],
             "mitigation": action,
         }
-        if case.assessed_on:
-            risk["occurrenceDateTime"] = case.assessed_on.isoformat()
         out.append(risk)
     return out
 
 
 def _composition(case: Case, a: Assessment, ruleset: RuleSet, now: dt.datetime, patient: dict[str, Any],
-                 device: dict[str, Any], impression: dict[str, Any], risks: list[dict[str, Any]],
-                 response: dict[str, Any], key: tuple[str, str]) -> dict[str, Any]:
+                 device: dict[str, Any], practitioner: dict[str, Any] | None, impression: dict[str, Any],
+                 risks: list[dict[str, Any]], observations: list[dict[str, Any]], response: dict[str, Any],
+                 key: str, replaces: dict[str, str] | None) -> dict[str, Any]:
     note = build_note(case, a, ruleset, today=now.date())
-    entries = {"Summary": [impression, *risks], "History": [response], "Impression": [impression]}
+    entries = {"Summary": [impression, *risks], "History": [response, *observations], "Impression": [impression]}
     sections = []
     for section in note.sections:
         out: dict[str, Any] = {"title": section.title,
@@ -583,11 +845,24 @@ def _composition(case: Case, a: Assessment, ruleset: RuleSet, now: dt.datetime, 
         sections.append(out)
     sections.append({"title": "Generated by", "text": {"status": "generated", "div": xhtml(
         [Line(part) for part in note.footer.splitlines()])}})
-    return {"resourceType": "Composition", "id": _id(*key, "Composition"), "status": "final",
-            "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4", "display": "Consult note"}],
-                     "text": "Low back pain assessment - record note"},
-            "subject": _ref_to(patient), "date": now.isoformat(), "author": [_ref_to(device)],
-            "title": note.title, "section": sections}
+    composition: dict[str, Any] = {
+        "resourceType": "Composition", "id": _id(key, "Composition"),
+        "identifier": {"system": ASSESSMENT_ID, "value": case.id}, "status": "final",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4", "display": "Consult note"}],
+                 "text": "Low back pain assessment - record note"},
+        "subject": _ref_to(patient), "date": now.isoformat(),
+        "author": [*([_ref_to(practitioner)] if practitioner else []), _ref_to(device)],
+        "title": note.title}
+    related = []
+    if replaces:
+        related.append({"code": "replaces", "targetIdentifier": replaces})
+    if case.follow_up_of is not None:
+        related.append({"code": "appends", "targetIdentifier": {"system": ASSESSMENT_ID,
+                                                                "value": case.follow_up_of.id}})
+    if related:
+        composition["relatesTo"] = related
+    composition["section"] = sections
+    return composition
 
 
 # XML 1.0 refuses these characters even when escaped.
@@ -617,13 +892,42 @@ def xhtml(lines: list[Line]) -> str:
     return '<div xmlns="http://www.w3.org/1999/xhtml">' + "".join(parts) + "</div>"
 
 
+def replaced_document(path: Path | str, case: Case) -> dict[str, str]:
+    """The identifier of an earlier exported Bundle that a new export of `case` replaces: a document
+    Bundle of the same assessment (its Composition.identifier is the case id)."""
+    name = str(path)
+    text = read_text(name)
+    data = load_json(text, name)
+    locate = Locator(text).find
+
+    def fail(where: tuple[Any, ...], message: str) -> InputError:
+        return InputError.from_problems([Problem(Location(name, *locate(where)), message)])
+
+    if not isinstance(data, dict) or data.get("resourceType") != "Bundle" or data.get("type") != "document":
+        raise fail(("resourceType",), "expected an exported FHIR document Bundle (lbp-assess export)")
+    identifier = data.get("identifier")
+    if not isinstance(identifier, dict) or not all(isinstance(identifier.get(k), str) for k in ("system", "value")):
+        raise fail(("identifier",), "the Bundle has no identifier (system and value) to replace")
+    entries = data.get("entry")
+    first = entries[0].get("resource") if isinstance(entries, list) and entries and isinstance(entries[0], dict) \
+        else None
+    composition = first if isinstance(first, dict) and first.get("resourceType") == "Composition" else None
+    same = composition is not None and isinstance(composition.get("identifier"), dict) \
+        and composition["identifier"].get("value") == case.id
+    if not same:
+        raise fail(("entry",), f"this document is not an assessment of case {case.id!r} (its Composition "
+                               "identifier differs): a reassessment replaces a document of the same case")
+    return {"system": identifier["system"], "value": identifier["value"]}
+
+
 def to_json(resource: dict[str, Any]) -> str:
     return json.dumps(resource, indent=2, ensure_ascii=False) + "\n"
 
 
-def export(cases: list[Case], ruleset: RuleSet, now: dt.datetime | None = None) -> str:
+def export(cases: list[Case], ruleset: RuleSet, now: dt.datetime | None = None, base: str | None = None,
+           replaces: dict[str, str] | None = None) -> str:
     """One case: its Bundle as JSON. Several: NDJSON, one Bundle per line (FHIR bulk data)."""
-    bundles = [bundle(case, ruleset, now) for case in cases]
+    bundles = [bundle(case, ruleset, now, base, replaces) for case in cases]
     if len(bundles) == 1:
         return to_json(bundles[0])
     return "".join(json.dumps(b, ensure_ascii=False, separators=(",", ":")) + "\n" for b in bundles)
@@ -641,19 +945,21 @@ def _reading_rules() -> RuleSet:
 class _Reader:
     """Reads the answers of a QuestionnaireResponse, each error located in the file."""
 
-    def __init__(self, ruleset: RuleSet, name: str, text: str | None, line: int | None):
+    def __init__(self, ruleset: RuleSet, name: str, text: str | None, line: int | None,
+                 prefix: tuple[Any, ...] = (), locator: Locator | None = None):
         self.questions = _interview_of(ruleset).by_id
-        self.name, self.line = name, line
-        self.locator = Locator(text) if text is not None and line is None else None
+        self.name, self.line, self.prefix = name, line, prefix
+        self.locator = locator or (Locator(text) if text is not None and line is None else None)
         self.groups = {q.section for q in self.questions.values()}
         self.parts = {f"{q.id}.{n}": (q, n) for q in self.questions.values() for n in range(1, len(q.items) + 1)}
         self.display = {f"{q.id}.help" for q in self.questions.values() if q.help}
         self.answers: dict[str, Any] = {}
         self.start_back: dict[str, dict[int, int]] = {}
 
-    def fail(self, path: tuple[Any, ...], message: str, field: str | None = None) -> InputError:
-        line, col = self.locator.find(path) if self.locator else (self.line, None)
-        return InputError.from_problems([Problem(Location(self.name, line, col), message, field)])
+    def fail(self, path: tuple[Any, ...], message: str, field: str | None = None,
+             error: type[InputError] = InputError) -> InputError:
+        line, col = self.locator.find((*self.prefix, *path)) if self.locator else (self.line, None)
+        return error.from_problems([Problem(Location(self.name, line, col), message, field)])
 
     def known(self) -> list[str]:
         return [*self.questions, *self.groups, *self.parts, *self.display]
@@ -737,10 +1043,14 @@ class _Reader:
             return self.code(question, value, (*path, expected))
         return value
 
-    def code(self, question: Question, value: dict[str, Any], path: tuple[Any, ...]) -> str:
-        if value.get("system", CASE_VALUES) != CASE_VALUES:
+    def system(self, question: Question | str, value: dict[str, Any], path: tuple[Any, ...]) -> None:
+        if value.get("system", CASE_VALUES) not in _ours("/CodeSystem/case-values"):
             raise self.fail((*path, "system"), f"expected a code from {CASE_VALUES}, got system "
-                                               f"{value.get('system')!r}", question.id)
+                                               f"{repr(value.get('system'))[:80]}",
+                            question if isinstance(question, str) else question.id)
+
+    def code(self, question: Question, value: dict[str, Any], path: tuple[Any, ...]) -> str:
+        self.system(question, value, path)
         codes = {value_code(question, v): v for v, _ in question.choices}
         if question.kind == "multi":
             codes[value_code(question, NONE_OF_THESE)] = NONE_OF_THESE
@@ -756,12 +1066,27 @@ class _Reader:
             raise self.fail((*path, "linkId"), "is answered twice", link)
         if len(answers) != 1:
             raise self.fail(path, "takes exactly one answer", link)
-        scale = START_BACK_SCALES[number == len(question.items)]
-        answer = answers[0]
-        value = answer.get("valueInteger") if isinstance(answer, dict) else None
+        given[number] = self.start_back_score(question, number, answers[0], (*path, "answer", 0), link)
+
+    def start_back_score(self, question: Question, number: int, answer: Any, path: tuple[Any, ...],
+                         link: str) -> int:
+        """A STarT Back answer in either form: a Coding of the answer options (as the Questionnaire
+        offers them and form renderers write them) or the score as valueInteger (earlier exports)."""
+        scale = start_back_scale(question, number)
+        codes = {f"{question.id}.{code}": score for score, (code, _) in scale.items()}
+        keys = [k for k in answer if k.startswith("value")] if isinstance(answer, dict) else []
+        if keys == ["valueCoding"] and isinstance(answer["valueCoding"], dict):
+            coded = answer["valueCoding"]
+            self.system(link, coded, (*path, "valueCoding"))
+            if coded.get("code") in codes:
+                return codes[coded["code"]]
+            raise self.fail((*path, "valueCoding", "code"),
+                            f"unknown code {repr(coded.get('code'))[:60]}; expected one of: {', '.join(codes)}", link)
+        value = answer.get("valueInteger") if keys == ["valueInteger"] else None
         if not isinstance(value, int) or isinstance(value, bool) or value not in scale:
-            raise self.fail((*path, "answer", 0), f"expected valueInteger {min(scale)} to {max(scale)}", link)
-        given[number] = value
+            raise self.fail(path, f"expected a valueCoding of {', '.join(codes)} (or valueInteger "
+                                  f"{min(scale)} to {max(scale)})", link)
+        return value
 
     def result(self) -> dict[str, Any]:
         for qid, given in self.start_back.items():
@@ -774,21 +1099,63 @@ class _Reader:
         return self.answers
 
 
+def _ours(path: str) -> set[str]:
+    """A project URL under the default canonical base and under the configured one."""
+    try:
+        configured = canonical_base()
+    except UsageError:
+        configured = DEFAULT_BASE
+    return {DEFAULT_BASE + path, configured + path}
+
+
 _WORDS = {"valueBoolean": "true or false", "valueInteger": "a whole number", "valueDecimal": "a number",
           "valueString": "text", "valueCoding": "a Coding with a code"}
 
 
+class NotACase(InputError):
+    """A FHIR resource that holds no case (a Questionnaire, a CodeSystem): `score` skips one that it
+    found in a folder, with a note."""
+
+
+def read_resource(data: dict[str, Any], name: str, text: str | None = None, line: int | None = None,
+                  ruleset: RuleSet | None = None) -> list[tuple[str, Case]]:
+    """The cases in a FHIR resource, each with what names it in the file ("" for the resource itself,
+    `#entry[3]` for an entry of a Bundle): a QuestionnaireResponse is one case, a Bundle (an exported
+    document, a collection, a search result) one per QuestionnaireResponse it holds."""
+    kind = data.get("resourceType")
+    locator = Locator(text) if text is not None and line is None else None
+    if kind == "Bundle":
+        entries = data.get("entry", [])
+        if not isinstance(entries, list):
+            raise _Reader(ruleset or _reading_rules(), name, text, line, (), locator).fail(
+                ("entry",), "expected a list of entries")
+        found = [(index, entry["resource"]) for index, entry in enumerate(entries)
+                 if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
+                 and entry["resource"].get("resourceType") == "QuestionnaireResponse"]
+        if not found:
+            raise _Reader(ruleset or _reading_rules(), name, text, line, (), locator).fail(
+                ("resourceType",), "a FHIR Bundle without a QuestionnaireResponse holds no case", error=NotACase)
+        return [(f"#entry[{index}]" if len(found) > 1 else "",
+                 read_response(resource, name, text, line, ruleset, ("entry", index, "resource"), locator))
+                for index, resource in found]
+    return [("", read_response(data, name, text, line, ruleset, (), locator))]
+
+
 def read_response(data: dict[str, Any], name: str, text: str | None = None, line: int | None = None,
-                  ruleset: RuleSet | None = None) -> Case:
+                  ruleset: RuleSet | None = None, prefix: tuple[Any, ...] = (),
+                  locator: Locator | None = None) -> Case:
     """A QuestionnaireResponse answering our Questionnaire, as a case (the `assess --answers` conversion)."""
     ruleset = ruleset or _reading_rules()
-    reader = _Reader(ruleset, name, text, line)
+    reader = _Reader(ruleset, name, text, line, prefix, locator)
     kind = data.get("resourceType")
     if kind != "QuestionnaireResponse":
-        raise reader.fail(("resourceType",), f"a FHIR {kind} is not a case; expected a QuestionnaireResponse "
-                                             "answering the lbp-assess Questionnaire")
+        shown = kind if isinstance(kind, str) and kind.isidentifier() and len(kind) < 60 else repr(kind)[:60]
+        raise reader.fail(("resourceType",), f"a FHIR {shown} is not a case; expected a QuestionnaireResponse "
+                                             "answering the lbp-assess Questionnaire (or a Bundle of them)",
+                          error=NotACase if isinstance(kind, str) else InputError)
     canonical = data.get("questionnaire")
-    if canonical is not None and (not isinstance(canonical, str) or canonical.split("|")[0] != QUESTIONNAIRE_URL):
+    if canonical is not None and (not isinstance(canonical, str)
+                                  or canonical.split("|")[0] not in _ours("/Questionnaire/lbp-subjective-history")):
         raise reader.fail(("questionnaire",), f"answers {canonical!r}, not the lbp-assess Questionnaire "
                                               f"({QUESTIONNAIRE_URL})")
     warning = _status(data, reader)

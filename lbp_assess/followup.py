@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .case import CASE_SUFFIXES, Case, parse_case
+from .case import CASE_SUFFIXES, JSON_LINES_SUFFIXES, Case, parse_case
 from .display import csv_text, plain
 from .errors import InputError, Location, Problem
 from .interview import Interview
@@ -161,7 +161,7 @@ def find_by_hash(folder: Path, case_id: str, recorded: str | None, skip: Path | 
     if recorded is None or not folder.is_dir():
         return None
     stem = re.sub(r"[^A-Za-z0-9_.-]", "", case_id)
-    candidates = sorted((p for p in folder.iterdir() if p.suffix in CASE_SUFFIXES and p.suffix != ".jsonl"
+    candidates = sorted((p for p in folder.iterdir() if p.suffix in CASE_SUFFIXES and p.suffix not in JSON_LINES_SUFFIXES
                          and p.is_file() and (skip is None or p.resolve() != skip.resolve())),
                         key=lambda p: (not p.name.startswith(stem), p.name))
     for candidate in candidates:
@@ -260,12 +260,21 @@ def check_pair(then: Visit, now: Visit, *, linked: bool = False) -> list[str]:
 
 @dataclass(frozen=True)
 class Change:
-    """One answer or score at both visits, as it reads, and the change ("+2", "changed", "")."""
+    """One answer or score at both visits, as it reads, and the change ("+2", "changed", ""); with the
+    field it is (`pain.leg_nrs`, `classification`) and the values as data (codes, numbers, yes/no as
+    true/false, None when unknown or not asked), for JSON."""
 
     label: str
     then: str
     now: str
     change: str
+    field: str = ""
+    then_value: Any = None
+    now_value: Any = None
+
+    def to_data(self) -> dict[str, Any]:
+        return {"field": self.field, "label": self.label, "then": self.then_value, "then_label": self.then,
+                "now": self.now_value, "now_label": self.now, "change": self.change}
 
 
 @dataclass
@@ -287,6 +296,8 @@ class Comparison:
     alerts_cleared: list[str]
     changed: list[Change]  # every other answer that changed
     warnings: list[str] = field(default_factory=list)
+    # The lists above as data for JSON: each item's code (condition, alert, fact) and tiers beside its words.
+    coded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     outcomes: list[OutcomeChange] = field(default_factory=list)  # measures at both visits, against the MCID
 
     @property
@@ -305,11 +316,12 @@ class Comparison:
         changes = ("since_last_visit", "start_back", "changed")
         return {
             "then": visit(self.then), "now": visit(self.now), "rules_version": self.rules_version, "days": self.days,
-            "unchanged": self.unchanged, "classification": vars(self.classification), "urgency": vars(self.urgency),
-            **{name: getattr(self, name) for name in ("new_red_flags", "new_positive", "unscreened_now",
-                                                      "resolved_red_flags", "lower_red_flags", "alerts_new",
-                                                      "alerts_cleared")},
-            **{name: [vars(c) for c in getattr(self, name)] for name in changes},
+            "unchanged": self.unchanged, "classification": self.classification.to_data(),
+            "urgency": self.urgency.to_data(),
+            **{name: self.coded.get(name, []) for name in ("new_red_flags", "new_positive", "unscreened_now",
+                                                             "resolved_red_flags", "lower_red_flags", "alerts_new",
+                                                             "alerts_cleared")},
+            **{name: [c.to_data() for c in getattr(self, name)] for name in changes},
             "warnings": self.warnings,
             "outcomes": [vars(o) for o in self.outcomes],
         }
@@ -330,6 +342,9 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
     def tier(t: str) -> str:
         return m.tiers[t].label.upper()
 
+    coded: dict[str, list[dict[str, Any]]] = {name: [] for name in (
+        "new_red_flags", "lower_red_flags", "resolved_red_flags", "new_positive", "unscreened_now", "alerts_new",
+        "alerts_cleared")}
     new, resolved, lower = [], [], []
     for name, t in sorted(a_now.conditions.items(), key=lambda c: rank[c[1]]):
         was = a_then.conditions.get(name)
@@ -340,17 +355,31 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
             new.append(f"{label} - {tier(t)} ({m.tiers[t].time_frame}), was {tier(was)}")
         elif rank[t] > rank[was]:
             lower.append(f"{label} - {tier(t)}, was {tier(was)}")
+        else:
+            continue
+        coded["new_red_flags" if was is None or rank[t] < rank[was] else "lower_red_flags"].append(
+            {"condition": name, "tier": t, "was": was, "label": (new if was is None or rank[t] < rank[was]
+                                                                 else lower)[-1]})
     for name, was in a_then.conditions.items():
         if name not in a_now.conditions:
             resolved.append(f"{m.conditions[name].label} (was {tier(was)})")
+            coded["resolved_red_flags"].append({"condition": name, "tier": None, "was": was, "label": resolved[-1]})
     screening = m.screening
-    new_positive = [q.label(f) for f in screening if a_now.facts.get(f) is True and a_then.facts.get(f) is not True]
-    unscreened = [q.label(f) for f in screening if a_now.facts.get(f) is None and a_then.facts.get(f) is not None]
+    positive = [f for f in screening if a_now.facts.get(f) is True and a_then.facts.get(f) is not True]
+    unscreened_facts = [f for f in screening if a_now.facts.get(f) is None and a_then.facts.get(f) is not None]
+    new_positive = [q.label(f) for f in positive]
+    unscreened = [q.label(f) for f in unscreened_facts]
+    coded["new_positive"] = [{"fact": f, "label": q.label(f)} for f in positive]
+    coded["unscreened_now"] = [{"fact": f, "label": q.label(f)} for f in unscreened_facts]
 
     def alert(name: str, t: str | None) -> str:
         return m.alerts[name].label + (f" - {tier(t)}" if t else "")
-    alerts_new = [alert(n, t) for n, t in a_now.alerts.items() if n not in a_then.alerts or a_then.alerts[n] != t]
-    alerts_cleared = [alert(n, t) for n, t in a_then.alerts.items() if n not in a_now.alerts]
+    raised = [(n, t) for n, t in a_now.alerts.items() if n not in a_then.alerts or a_then.alerts[n] != t]
+    cleared = [(n, t) for n, t in a_then.alerts.items() if n not in a_now.alerts]
+    alerts_new = [alert(n, t) for n, t in raised]
+    alerts_cleared = [alert(n, t) for n, t in cleared]
+    coded["alerts_new"] = [{"alert": n, "tier": t, "label": alert(n, t)} for n, t in raised]
+    coded["alerts_cleared"] = [{"alert": n, "tier": t, "label": alert(n, t)} for n, t in cleared]
 
     first = q.follow_up.ask_first if q.follow_up else ()
     advance = q.follow_up.advance_with_time if q.follow_up else ()
@@ -373,11 +402,13 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
     comparison = Comparison(
         then, now, ruleset.version, days,
         Change("Class", m.classes[a_then.classification].label, m.classes[a_now.classification].label,
-               "" if a_then.classification == a_now.classification else "changed"),
+               "" if a_then.classification == a_now.classification else "changed", "classification",
+               a_then.classification, a_now.classification),
         Change("Urgency", tier(a_then.urgency), tier(a_now.urgency), _direction(rank[a_now.urgency],
-                                                                                rank[a_then.urgency])),
+                                                                                rank[a_then.urgency]),
+               "urgency", a_then.urgency, a_now.urgency),
         new, new_positive, unscreened, resolved, lower, since,
-        _start_back(a_then, a_now), alerts_new, alerts_cleared, changed)
+        _start_back(a_then, a_now), alerts_new, alerts_cleared, changed, coded=coded)
     comparison.warnings = identity + _warnings(comparison)
     comparison.outcomes = outcome_changes(ruleset.outcome_measures, a_then.facts, a_now.facts)
     return comparison
@@ -407,11 +438,17 @@ def _words(question: Question, answers: dict[str, Any]) -> str:
 def _change(question: Question, then: dict[str, Any], now: dict[str, Any]) -> Change:
     before, after = then.get(question.id), now.get(question.id)
     shown_then, shown_now = _words(question, then), _words(question, now)
+    values = (question.id, _value(before), _value(after))
     if shown_then == shown_now:
-        return Change(question.label, shown_then, shown_now, "")
+        return Change(question.label, shown_then, shown_now, "", *values)
     numeric = question.kind in ("number", "scale") and isinstance(before, (int, float)) \
         and isinstance(after, (int, float))
-    return Change(question.label, shown_then, shown_now, f"{after - before:+g}" if numeric else "changed")
+    return Change(question.label, shown_then, shown_now, f"{after - before:+g}" if numeric else "changed", *values)
+
+
+def _value(value: Any) -> Any:
+    """An answer as JSON data (a set of choices as a sorted list)."""
+    return sorted(value) if isinstance(value, (set, frozenset)) else value
 
 
 def _advanced(value: Any, question: Question, days: int) -> float | None:
@@ -437,7 +474,7 @@ def _start_back(then: Assessment, now: Assessment) -> list[Change]:
         else:
             change = f"{after - before:+g}" if after != before else ""
         out.append(Change(label, "not recorded" if before is None else f"{before:g}",
-                          "not recorded" if after is None else f"{after:g}", change))
+                          "not recorded" if after is None else f"{after:g}", change, name, before, after))
     return out
 
 
@@ -542,7 +579,7 @@ def series_files(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             out += sorted(p for p in path.iterdir() if p.is_file() and p.suffix in CASE_SUFFIXES
-                          and p.suffix != ".jsonl" and not p.name.startswith("lbp-draft-"))
+                          and p.suffix not in JSON_LINES_SUFFIXES and not p.name.startswith("lbp-draft-"))
         else:
             out.append(path)
     return out
@@ -565,7 +602,7 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
         new: list[str] = []
         if before is not None:
             c = compare(before, visit, ruleset, a)
-            new = c.new_red_flags
+            new = [f"{flag['condition']}:{flag['tier']}" for flag in c.coded["new_red_flags"]]
             warnings += [f"{plain(visit.source)}: {w}" for w in c.warnings]
         elif visit.rules_version and visit.rules_version != ruleset.version:
             warnings.append(f"{plain(visit.source)}: Rules version differs: assessed with rules "
@@ -644,7 +681,7 @@ def series_table(rows: list[dict[str, Any]], ruleset: RuleSet) -> Any:
         for name, tier in (f.split(":", 1) for f in row["red_flags"]):
             label = m.conditions[name].label
             shown = markup(f"{label} ({m.tiers[tier].label.lower()})")
-            new = any(text.startswith(label + " - ") for text in row["new_red_flags"])
+            new = f"{name}:{tier}" in row["new_red_flags"]
             flags.append(f"[bold red]NEW {shown}[/]" if new else shown)
         named = m.classes[row["classification"]]
         table.add_row(row["assessed_on"], markup(row["id"]), markup(named.short or named.label),

@@ -345,21 +345,26 @@ def _flag(count: int) -> str:
     return f"{count} !" if count else "0"
 
 
-def attempts_table(rows: list[dict[str, Any]]) -> Any:
+def attempts_table(rows: list[dict[str, Any]], ruleset: RuleSet | None = None) -> Any:
     from rich import box
     from rich.table import Table
 
     t = Table(title="Practice attempts (! = under-triaged or a red flag missed)", header_style="bold",
               box=box.SIMPLE_HEAD)
-    for column, justify in (("", "left"), ("student", "left"), ("case", "left"), ("answer", "left"),
-                            ("key", "left"), ("red-flag Qs not asked", "left"), ("s", "right")):
-        t.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for column, justify, least in (("", "left", 1), ("student", "left", 5), ("case", "left", 10),
+                                   ("answer", "left", 13), ("key", "left", 9),
+                                   ("red-flag Qs not asked", "left", 12), ("s", "right", 3)):
+        t.add_column(column, justify=justify, overflow="fold", min_width=least)  # type: ignore[arg-type]
+    q = ruleset.questionnaire if ruleset is not None else None
     for row in rows:
         serious = row["under_triage"] or row["missed_red_flag"]
-        mark = "!" if serious else "✔" if row["classification_right"] and row["urgency_right"] and \
-            row["pattern_right"] is not False else "✘"
         not_asked = row["red_flags_not_asked"]
-        asked = "-" if not_asked is None else (", ".join(markup(n) for n in not_asked) or "none")
+        right = row["classification_right"] and row["urgency_right"] and row["pattern_right"] is not False \
+            and not not_asked
+        mark = "!" if serious else "✔" if right else "✘"
+        names = [q.label(n) if q and n in q.by_id else n for n in not_asked or ()]
+        asked = "-" if not_asked is None else "none" if not names else \
+            f"{len(names)}: " + markup(", ".join(names[:2])) + (", …" if len(names) > 2 else "")
         answer = markup(row["answer"]) + ("\nUNDER-TRIAGED" if row["under_triage"] else "")
         t.add_row(mark, markup(row["student"]), markup(row["case"]), answer, markup(row["key"]), asked,
                   "-" if row["seconds"] is None else f"{row['seconds']:.0f}", style="bold red" if serious else None)

@@ -16,11 +16,12 @@ labels, so the note, explain and practice word answers alike.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Optional, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import expr
 from .case import FACTS, FORMAT, Notes, validate_case
@@ -51,6 +52,7 @@ class QuestionSpec(_Strict):
     label: str
     text: str
     help: Optional[str] = None
+    form_help: Optional[str] = None  # help in a form (FHIR), where a number is typed in its unit only
     unit: Optional[str] = None
     choices: Optional[dict[str, str]] = None
     items: Optional[list[str]] = None
@@ -89,6 +91,7 @@ class RecordNoteSpec(_Strict):
 class QuestionnaireSpec(_Strict):
     title: str
     version: str
+    date: Optional[dt.date] = Field(None, strict=False)  # when this version was published (FHIR Questionnaire.date)
     sections: dict[str, str]
     questions: list[QuestionSpec]
     follow_up: Optional[FollowUpSpec] = None
@@ -115,6 +118,7 @@ class Question:
     ask_when_text: str | None
     if_skipped: Any = None  # the answer settled when ask_when is known false (None: stays unknown)
     not_offered: tuple[str, ...] = ()  # values valid in a case file but not offered at the prompt
+    form_help: str | None = None  # the help a form shows (FHIR), when it differs from the prompt's
     duration: bool = False  # a span of time (weeks or days): the note writes "3/7", "2/52", "10 days"
 
     def choice_label(self, value: Any) -> str:
@@ -214,6 +218,7 @@ class Questionnaire:
     version: str
     questions: list[Question]
     follow_up: FollowUp | None = None
+    date: dt.date | None = None
     record_note: RecordNote | None = None
 
     def __post_init__(self) -> None:
@@ -369,7 +374,7 @@ def load(loader: Loader, path: Any, screening: list[str]) -> Questionnaire | Non
         questions.append(Question(
             q.id, q.section, spec.sections.get(q.section, q.section), q.label, q.text, q.help, q.unit, kind,
             choices, tuple(q.items or ()), minimum, maximum, fact_kind == "int", q.optional, ask_when, q.ask_when,
-            q.if_skipped, tuple(q.not_offered or ()), q.duration,
+            q.if_skipped, tuple(q.not_offered or ()), q.form_help, q.duration,
         ))
     for fact in FACTS:
         if fact not in seen:
@@ -382,7 +387,7 @@ def load(loader: Loader, path: Any, screening: list[str]) -> Questionnaire | Non
     ok = ok and (spec.follow_up is None or follow_up is not None)
     record = _record_note(loader, name, spec, questions) if spec.record_note else None
     ok = ok and (spec.record_note is None or record is not None)
-    return Questionnaire(spec.title, spec.version, questions, follow_up, record) if ok else None
+    return Questionnaire(spec.title, spec.version, questions, follow_up, spec.date, record) if ok else None
 
 
 def _record_note(loader: Loader, name: str, spec: QuestionnaireSpec, questions: list[Question]) -> RecordNote | None:

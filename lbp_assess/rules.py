@@ -51,7 +51,7 @@ class _Strict(BaseModel):
 
 
 class Code(_Strict):
-    system: Literal["ICD-10", "SNOMED CT"]
+    system: Literal["ICD-10", "SNOMED CT", "LOINC"]
     code: str
     display: str
     verified: bool
@@ -109,6 +109,10 @@ class Manifest(_Strict):
     # Lines the note adds under a screen when their `when:` holds (the bladder line in pregnancy).
     screen_notes: dict[str, Wording] = {}
     safety_net: Wording
+    # Facts and definitions an export charts as FHIR Observations (pain and STarT Back scores),
+    # with standard codes where they exist; also labels and codes for the red-flag screen's answers,
+    # which are always charted (screening and screens).
+    observations: dict[str, Named] = {}
 
 
 class RuleSpec(_Strict):
@@ -656,6 +660,12 @@ def _load_checked(directory: Path, interview: bool = True) -> tuple[RuleSet | No
         elif scope.symbol_of(definitions[flag]) != expr.BOOL:
             loader.problem(where, f"`{flag}` must be a yes/no definition to be listed as a flag")
         scope.used.add(flag)
+    for observed in manifest.observations:
+        if observed not in FACTS and observed not in definitions:
+            loader.problem(loader.at(manifest_name, ("observations", observed), key=True),
+                           f"`{observed}` is neither a fact nor a definition"
+                           f"{did_you_mean(observed, [*FACTS, *definitions])}")
+        scope.used.add(observed)
     wording_when = _check_wording(loader, manifest, manifest_name, scope)
     used = scope.used | loader.loose_names
     complete = all(parsed is not None for _, parsed in files)

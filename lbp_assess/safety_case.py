@@ -572,8 +572,11 @@ def recommendation(sources: Sources, links: Links, validation: Any) -> str:
         verdict = ("**Not for release.** Residual risk is 4 or more for "
                    + ", ".join(links.hazard(h.id) for h in unacceptable) + ".")
     elif blocking or failing:
-        reasons = [f"{i.id} ({_para(i.issue)})" for i in blocking] + failing
-        verdict = "**Not for release** until these are resolved: " + "; ".join(reasons) + "."
+        reasons = [f"{i.id} ({_first_sentence(i.issue)})" for i in blocking] + failing
+        verdict = ("**Not for release for use in patient care** until these are resolved: " + "; ".join(reasons)
+                   + ". Until then it may be used for development, for teaching with the invented vignettes, and "
+                   "to score saved or invented histories in an evaluation where no patient's care depends on the "
+                   "output.")
     elif undesirable:
         verdict = ("**Release for supervised clinical evaluation only**, once the Clinical Safety Officer has "
                    f"accepted in writing each of the {len(undesirable)} residual risks rated 3 ("
@@ -587,6 +590,12 @@ def recommendation(sources: Sources, links: Links, validation: Any) -> str:
             "probe at urgent or emergency, an edit of the rules that the rule tests do not notice) makes it "
             "*not for release*. It is the development team's recommendation; it becomes the manufacturer's only "
             "when the Clinical Safety Officer signs it.\n")
+
+
+def _first_sentence(text: str) -> str:
+    text = _para(text)
+    end = text.find(". ")
+    return text if end < 0 else text[:end]
 
 
 def roles_table(sources: Sources) -> str:
@@ -621,7 +630,7 @@ def actions_table(ruleset: Any) -> str:
             continue
         tier = m.tiers[rule.tier]
         labels = m.conditions if rule.raises == "condition" else m.alerts
-        label = labels[rule.name].label if rule.name in labels else rule.name
+        label = getattr(rule, "label", None) or (labels[rule.name].label if rule.name in labels else rule.name)
         time_frame = getattr(rule, "time_frame", None) or tier.time_frame
         action = rule.action or f"{tier.action} (the tier's action)"
         lines.append(f"| `{rule.id}` | {_cell(label)} | {rule.tier} | {_cell(time_frame)} | {_cell(action)} | |")
@@ -644,9 +653,10 @@ def validation_summary(validation: Any, links: Links) -> str:
         ("sensitivity", f"{_pct(s.caught, s.cases)} of {s.cases} red-flag cases raise the agreed condition at "
                         f"the agreed tier or higher; emergency kept at emergency "
                         f"{_pct(s.emergency_caught, s.emergency_cases)}"),
-        ("over_triage", "no benign probe bank in the repository yet (outstanding issue OI-01)" if o is None else
+        ("over_triage", "no benign probe bank in the repository yet (outstanding issue OI-10)" if o is None else
          f"{_pct(o.serious, o.probes)} of {o.probes} benign probes reach urgent or emergency (target 0); "
-         f"{_pct(o.soon, o.probes)} reach soon"),
+         f"{_pct(o.soon, o.probes)} reach soon"
+         + (f"; red-flag bank caught {_pct(o.red_flags_caught, o.red_flags)}" if o.red_flags else "")),
         ("mutation", "not yet measured" if m is None else
          f"{m.killed} of {m.generated - m.equivalent} edits of the rules that change a result are noticed by the "
          f"rule tests ({m.score:.1f}%); {m.survivors} survive"),
@@ -706,14 +716,21 @@ def validation_markdown(validation: Any) -> str:
               "## Over-triage on the benign probe bank", ""]
     if o is None:
         lines += ["No benign probe bank is in the repository yet; it comes with clinical policy v7 (issue #20). "
-                  "Outstanding issue OI-01.", ""]
+                  "Outstanding issue OI-10.", ""]
     else:
-        lines += [f"Benign presentations with one soft feature changed ({_cell(o.source)}): {o.probes} probes.", "",
+        lines += [f"The benign bank of the rule tests (`{_cell(o.source)}`): benign mechanical presentations with one "
+                  f"soft feature changed (age, diabetes, smoking, flank pain, feeling unwell, ...), {o.probes} in all, "
+                  "scored with the rules as `lbp-assess rules test` reports them.", "",
                   "| reach | probes |", "|---|---|",
                   f"| urgent or emergency (target 0) | {_pct(o.serious, o.probes)} |",
                   f"| soon | {_pct(o.soon, o.probes)} |", ""]
         if o.serious_cases:
-            lines += [f"- {_cell(c)}" for c in o.serious_cases] + [""]
+            lines += ["Over-triaged:", ""] + [f"- {_cell(c)}" for c in o.serious_cases] + [""]
+        if o.red_flags:
+            lines += [f"Beside it, the red-flag bank (true red flags written the same way): {o.red_flags} cases, "
+                      f"{_pct(o.red_flags_caught, o.red_flags)} reach urgent or emergency.", ""]
+            if o.red_flags_missed:
+                lines += ["Missed:", ""] + [f"- {_cell(c)}" for c in o.red_flags_missed] + [""]
     lines += ["## Mutation score of the rule tests", ""]
     if m is None:
         lines += ["Not measured.", ""]
@@ -833,7 +850,7 @@ def validation_record(root: Path, ruleset: Any, *, run_mutation: bool, today: dt
     mutation: Any = run_mutation
     if old is not None and old.mutation is not None and old.mutation.key == v.mutation_key(rules_dir):
         mutation = old.mutation
-    new = v.measure(ruleset, rules_dir, _vignettes_and_examples(root), bank=v.BANK, mutation=mutation)
+    new = v.measure(ruleset, rules_dir, _vignettes_and_examples(root), mutation=mutation)
     if old is not None and _numbers(old) == _numbers(new):
         new.measured_on = old.measured_on
     else:

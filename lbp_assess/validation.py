@@ -22,7 +22,7 @@ import hashlib
 import inspect
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from .case import load_case, validate_case
 from .errors import InputError
@@ -59,6 +59,9 @@ class OverTriage:
     serious: int  # reaching urgent or emergency
     soon: int
     serious_cases: list[str] = field(default_factory=list)
+    red_flags: int = 0  # the red-flag bank: true red flags that must reach urgent or emergency
+    red_flags_caught: int = 0
+    red_flags_missed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -170,32 +173,25 @@ def sensitivity(ruleset: RuleSet, cases: list[tuple[str, Any]], rules_dir: Path)
     return out
 
 
-def over_triage(ruleset: RuleSet, bank: list[tuple[str, Any]] | None, source: str) -> OverTriage | None:
-    """How many benign probes reach urgent or emergency; None when there is no bank."""
-    if bank is None:
+def over_triage(ruleset: RuleSet, rules_dir: Path) -> OverTriage | None:
+    """The over-triage measure of `rules test` (policy v7): the rule tests of the benign bank
+    (`bank: benign`) that reach urgent or emergency, and the red-flag bank (`bank: red_flag`) cases
+    caught; None when the rule set has no benign bank."""
+    from . import ruletests
+
+    if not hasattr(ruletests, "banks"):  # pragma: no cover - before the banks of policy v7
         return None
-    out = OverTriage(source, len(bank), 0, 0)
-    for name, case in bank:
-        a = ruleset.assess(case)
-        if a.urgency in SERIOUS_TIERS:
-            out.serious += 1
-            out.serious_cases.append(f"{name}: {a.urgency}")
-        elif a.urgency == "soon":
-            out.soon += 1
-    return out
-
-
-#: Where the benign probe bank is, relative to a rules directory, and how to read it: set by
-#: the over-triage work (policy v7). A function from the rules directory to (source, probes) or None.
-BankReader = Callable[[Path], "tuple[str, list[tuple[str, Any]]] | None"]
-
-
-def no_bank(rules_dir: Path) -> None:
-    return None
-
-
-#: The bank the safety case measures: none until the over-triage bank of policy v7 lands.
-BANK: BankReader = no_bank
+    outcomes = ruletests.run_tests(rules_dir, ruleset)
+    found = ruletests.banks(outcomes, SERIOUS_TIERS)
+    if not found.benign:
+        return None
+    benign = [o for o in outcomes if o.test.bank == "benign"]
+    files = sorted({f"{rules_dir.name}/tests/{Path(o.test.where.file).name}" for o in benign})
+    return OverTriage(", ".join(files), found.benign, len(found.benign_over_triaged),
+                      sum(o.urgency == "soon" for o in benign),
+                      [f"{t.name} ({Path(t.where.file).name}:{t.where.line})" for t in found.benign_over_triaged],
+                      found.red_flags, found.red_flags - len(found.red_flags_missed),
+                      [f"{t.name} ({Path(t.where.file).name}:{t.where.line})" for t in found.red_flags_missed])
 
 
 def default_case_dirs() -> list[Path]:
@@ -232,15 +228,14 @@ def mutation_score(rules_dir: Path, ruleset: RuleSet) -> MutationScore:
 # --------------------------------------------------------------------------- all of it
 
 
-def measure(ruleset: RuleSet, rules_dir: Path, case_dirs: list[Path], *, bank: BankReader = no_bank,
+def measure(ruleset: RuleSet, rules_dir: Path, case_dirs: list[Path], *,
             mutation: bool | MutationScore | None = True) -> Validation:
     """Every validation measure for a rule set. `mutation`: True to run the mutation tests, a
     MutationScore to reuse (only when its key matches), or False/None to leave it out."""
     from . import __version__
 
     cases = agreed_cases(case_dirs)
-    found = bank(rules_dir)
-    triage = over_triage(ruleset, found[1], found[0]) if found is not None else None
+    triage = over_triage(ruleset, rules_dir)
     if isinstance(mutation, MutationScore):
         score: MutationScore | None = mutation if mutation.key == mutation_key(rules_dir) else None
     elif mutation:
@@ -284,6 +279,9 @@ def report_lines(v: Validation) -> list[str]:
         lines.append(f"over-triage on {o.probes} benign probes ({o.source}): urgent or emergency "
                      f"{_pct(o.serious, o.probes)}, soon {_pct(o.soon, o.probes)}")
         lines += [f"  reaches: {c}" for c in o.serious_cases]
+        if o.red_flags:
+            lines.append(f"red-flag bank: {_pct(o.red_flags_caught, o.red_flags)} reach urgent or emergency")
+            lines += [f"  missed: {c}" for c in o.red_flags_missed]
     if v.mutation is None:
         lines.append("mutation score: not run (--mutate runs it, about 20 s)")
     else:
@@ -300,6 +298,7 @@ def problems(v: Validation) -> list[str]:
     out = list(v.agreement.disagreements) + list(v.sensitivity.missed)
     if v.over_triage is not None:
         out += [f"over-triage: {c}" for c in v.over_triage.serious_cases]
+        out += [f"red-flag bank missed: {c}" for c in v.over_triage.red_flags_missed]
     if v.mutation is not None and v.mutation.survivors:
         out.append(f"mutation: {v.mutation.survivors} edit(s) survive the rule tests")
     return out

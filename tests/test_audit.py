@@ -8,7 +8,6 @@ import collections
 import html
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -65,6 +64,8 @@ def test_counts_on_the_page_are_scores(cli, inputs, tmp_path):
     assert f'id="total-scored"><span class="value">{len(rows)}<' in page
     emergency = sum(row["urgency"] == "emergency" for row in rows)
     assert f'id="total-urgency-emergency"><span class="value">{emergency}<' in page
+    assert any(row["file"].endswith("fhir-response.json") for row in rows)  # a FHIR response, read as score reads it
+    assert page.count('<pre class="record-note">') == len(rows) and "No record note" not in page
 
 
 def test_hostile_text_is_escaped_everywhere(cli, inputs, tmp_path):
@@ -126,6 +127,7 @@ def test_rules_comparison_lists_every_case_that_changes_and_the_rule(cli, inputs
     assert changed, "the edit changes some cases"
     page = report.read_text()
     assert f'<span id="changed-count">{len(changed)}</span>' in page
+    assert f"<strong>lower for {len(changed)}</strong>" in page  # urgent -> soon, every one
     changes = (tmp_path / "report.changes.csv").read_text().splitlines()
     assert len(changes) == len(changed) + 1
     assert all("red_flag.cauda_equina.established_stable" in line for line in changes[1:])

@@ -166,3 +166,17 @@ def test_prints_to_pdf_without_the_controls(opened):
         == len(CHARTS)
     pdf = p.pdf(format="A4")
     assert pdf.startswith(b"%PDF") and len(pdf) > 50_000
+
+
+def test_without_a_script_every_listed_case_and_note_is_shown(browser, report):
+    path, rows = report
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        p = context.new_page()
+        p.goto(path.as_uri())
+        notes = p.query_selector_all("pre.record-note")
+        assert len(notes) == sum(1 for row in rows if not row["error"])
+        assert all(note.is_visible() for note in notes[:5]) and not p.is_visible(".controls")
+        assert p.is_visible("#chart-rules svg.chart")
+    finally:
+        context.close()

@@ -175,3 +175,46 @@ def test_values_of_one_answer_with_the_same_result_share_a_line(cli):
     out = _tree(cli, EXAMPLES / "cases" / "weak-flags-combined.yaml", "--brief")
     assert out.count("if Night pain:") == 1
     assert "if Night pain: Does not wake them or Wakes on turning, then settles or" in out
+
+
+def test_brief_opens_with_the_three_line_summary(cli):
+    out = cli("explain", str(EXAMPLES / "vignettes" / "v21-ces-acute-saddle.yaml")).out
+    text = " ".join(out.split())
+    why = text.split("Why: ")[1].split(" Key negatives: ")[0]
+    assert why.startswith("Difficulty passing urine: yes; Saddle numbness: yes")
+    assert "→ Cauda equina syndrome → EMERGENCY →" in why
+    tier_action = why.split("→ EMERGENCY → ")[1]
+    assert tier_action  # the row's own action and time frame
+    negatives = text.split("Key negatives: ")[1].split(" Ask next: ")[0]
+    assert "Systemic screen negative (4/4)" in negatives and "no history of cancer" in negatives
+    assert text.index("Why:") < text.index("Key negatives:") < text.index("Ask next:") < text.index("How the rules")
+
+
+@pytest.mark.parametrize("path", sorted((EXAMPLES / "cases").glob("*.yaml")) + sorted(
+    (EXAMPLES / "vignettes").glob("*.yaml")), ids=lambda p: p.stem)
+def test_brief_is_short_and_full_keeps_every_change(cli, ruleset, path):
+    brief = cli("explain", str(path)).out.splitlines()
+    full = cli("explain", str(path), "--full").out
+    assert len(brief) <= 60, len(brief)
+    data = explanation(load_case(path), ruleset)
+    changes = data["what_would_change"]
+    words = " ".join(full.replace("│", " ").replace("├──", " ").replace("└──", " ").split())
+    for change in changes:  # each change appears in --full (values of one answer may share a line)
+        assert f"→ {change['class_label']}, {change['urgency_label']}" in words
+        assert change["label"] in words
+    assert ": unknown" not in words and "unknown years" not in words
+
+
+def test_ask_next_ranks_unknown_answers_by_what_they_could_do(ruleset):
+    case = load_case(EXAMPLES / "cases" / "unscreened-red-flags.yaml")
+    data = explanation(case, ruleset)
+    asks = data["ask_next"]
+    assert asks, "an unscreened case has questions worth asking"
+    rank = ruleset.tier_rank
+    assert [rank[a["urgency"]] for a in asks] == sorted(rank[a["urgency"]] for a in asks)
+    facts = ruleset.assess(case).facts
+    for ask in asks:
+        assert facts[ask["fact"]] is None  # only unknown answers
+        assert "unknown" not in ask["answer"]
+    first = asks[0]
+    assert first["urgency"] == "emergency" and first["fact"].startswith("cauda_equina.")

@@ -219,10 +219,21 @@ def test_compare_stenosis_resolved_as_json(cli):
     run = cli("compare", str(STENOSIS), str(STENOSIS_LATER), "--format", "json")
     data = json.loads(run.out)
     assert data["classification"]["change"] == "changed" and data["urgency"]["change"] == ""
-    assert data["classification"]["now"] == "Features consistent with non-specific low back pain"
-    walking = next(x for x in data["since_last_visit"] if x["label"] == "Leg symptoms on walking")
-    assert (walking["then"], walking["now"]) == ("yes", "no")
+    assert data["classification"]["now"] == "non_specific"  # codes, with the words beside them
+    assert data["classification"]["now_label"] == "Features consistent with non-specific low back pain"
+    assert data["urgency"]["now"] == "routine" and data["urgency"]["now_label"] == "ROUTINE"
+    walking = next(x for x in data["since_last_visit"] if x["field"] == "walking.leg_symptoms_on_walking")
+    assert (walking["then"], walking["now"]) == (True, False)
+    assert (walking["then_label"], walking["now_label"], walking["label"]) == ("yes", "no", "Leg symptoms on walking")
     assert data["new_red_flags"] == [] and data["unchanged"] is False
+
+
+def test_compare_json_names_red_flags_by_code_with_their_words(cli):
+    data = json.loads(cli("compare", str(CES_BEFORE), str(CES_LATER), "--format", "json").out)
+    assert data["new_red_flags"] == [{"condition": "cauda_equina", "tier": "emergency", "was": None,
+                                      "label": "Cauda equina syndrome - EMERGENCY (same day, now)"}]
+    assert {"fact": "cauda_equina.saddle_numbness", "label": "Saddle numbness"} in data["new_positive"]
+    assert data["urgency"]["now"] == "emergency" and data["urgency"]["now_label"] == "EMERGENCY"
 
 
 def test_a_red_flag_that_resolves_is_listed_as_resolved():
@@ -344,7 +355,7 @@ def test_series_of_a_folder_in_date_order(cli, tmp_path, monkeypatch):
     assert [r["id"] for r in rows] == ["fu-stenosis", "fu-stenosis-2026-12-05", "fu-stenosis-3"]
     assert [r["classification"] for r in rows] == ["stenosis", "non_specific", "red_flag"]
     assert [r["leg_nrs"] for r in rows] == [6, 1, 1]
-    assert rows[2]["new_red_flags"] == ["Cauda equina syndrome - EMERGENCY (same day, now)"]
+    assert rows[2]["new_red_flags"] == ["cauda_equina:emergency"]
     assert rows[2]["red_flags"] == ["cauda_equina:emergency"] and rows[1]["red_flags"] == []
     table = list(csv.DictReader(io.StringIO(cli("compare", "--series", str(tmp_path), "-f", "csv").out)))
     assert [r["urgency"] for r in table] == ["routine", "routine", "emergency"]

@@ -216,7 +216,7 @@ def test_document_control_names_the_product_and_rules_it_covers(ruleset):
 def test_the_validation_record_is_what_the_rules_give(ruleset):
     record = validation.from_dict(json.loads((REPO / safety_case.VALIDATION_RECORD).read_text()))
     now = validation.measure(ruleset, RULES, [REPO / "examples" / "vignettes", REPO / "examples" / "cases"],
-                             bank=validation.BANK, mutation=False)
+                             mutation=False)
     assert record.rules_version == ruleset.version
     assert (record.agreement, record.sensitivity, record.over_triage) == (now.agreement, now.sensitivity,
                                                                           now.over_triage)
@@ -235,3 +235,35 @@ def test_a_weakened_rule_changes_the_validation_evidence(tmp_path):
     assert after.sensitivity.caught < before.sensitivity.caught == before.sensitivity.cases
     assert any("cauda_equina agreed emergency, got urgent" in m for m in after.sensitivity.missed)
     assert validation.mutation_key(rules) != validation.mutation_key(RULES)
+
+
+def test_relocate_follows_a_test_that_moved_to_another_file(tmp_path):
+    root = _safety_root(tmp_path)
+    (root / "tests").unlink()
+    (root / "tests" / "engine").mkdir(parents=True)
+    for path in (REPO / "tests").glob("test_*.py"):
+        target = root / "tests" / ("engine" if path.name == "test_expr.py" else "") / path.name
+        shutil.copy(path, target)
+    moved = safety_case.relocate(root)
+    assert "tests/test_expr.py::test_and_is_kleene -> tests/engine/test_expr.py::test_and_is_kleene" in moved
+    assert all(" -> tests/engine/test_expr.py::" in line for line in moved)
+    assert "tests/engine/test_expr.py::test_and_is_kleene" in (root / safety_case.HAZARD_LOG).read_text()
+    Sources(root)  # every cited test is found again
+
+
+def test_the_release_recommendation_follows_the_data(tmp_path, ruleset):
+    record = validation.from_dict(json.loads((REPO / safety_case.VALIDATION_RECORD).read_text()))
+    links = safety_case.Links(SOURCES, safety_case.REPORT_DOC)
+    blocked = safety_case.recommendation(SOURCES, links, record)
+    assert blocked.startswith("**Not for release for use in patient care** until these are resolved: OI-01 ")
+    assert blocked in (REPO / safety_case.REPORT_DOC).read_text()
+    root = _safety_root(tmp_path)
+    case = root / safety_case.SAFETY_CASE
+    case.write_text(case.read_text().replace("blocks_release: true", "blocks_release: false"))
+    unblocked = Sources(root)
+    text = safety_case.recommendation(unblocked, safety_case.Links(unblocked, safety_case.REPORT_DOC), record)
+    threes = [h.id for h in unblocked.log.hazards if h.residual.risk == 3]
+    assert text.startswith("**Release for supervised clinical evaluation only**") and threes
+    assert all(f"[{h}](" in text for h in threes)
+    record.sensitivity.missed.append("a missed red flag")
+    assert "a missed red flag" in safety_case.recommendation(unblocked, safety_case.Links(unblocked, "x.md"), record)

@@ -110,3 +110,19 @@ def test_rules_validate_shows_what_a_local_edit_loses(cli, tmp_path):
                      run.out)
     assert not re.search(r"red-flag sensitivity on (\d+) red-flag cases: \1/", run.out)
     assert run.out.startswith("rules lbp-default 1") and "sha256:" in run.out.splitlines()[0]
+
+
+CLAIM = re.compile(r"\b(given|provided|issued|examined|advised|reassured|counselled)\b", re.I)
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: p.stem)
+def test_the_note_never_claims_what_the_clinician_did(path, ruleset):
+    """H32, H42: the note is a handover the clinician signs. Advice given, a card issued, an examination
+    done are items for the clinician to confirm (a box to tick), never statements; "not yet examined"
+    says what was not done."""
+    case = load_case(path)
+    for full in (False, True):
+        text = render(build_note(case, ruleset.assess(case), ruleset, full=full), "md")
+        claims = [line for line in text.splitlines() if CLAIM.search(line)
+                  and "[ ]" not in line and "not yet examined" not in line.lower()]
+        assert claims == []
