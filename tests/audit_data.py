@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from helpers import EXAMPLES
-from lbp_assess.case import load_case
+from lbp_assess.inputs.cases import load_case
 
 ASSESSORS = ("A. Physio", "B. Physio", "C. Physio")
 #: Text that would run as script, break out of the note's <pre> or of an attribute if not escaped.
