@@ -252,7 +252,7 @@ def assess(
             return  # saved at an emergency, and the clinician stopped there
     case_path, note_path, note = consultation.finish(session, force)
     typer.echo(_note_for_screen(note))
-    err_line(f"saved {case_path} and {note_path}")
+    err_line(f"saved {case_path}, {note_path} and {note_path.with_suffix('.txt')} (plain text, to paste)")
 
 
 def _screen_width(most: int = 100) -> int:

@@ -269,7 +269,7 @@ class TerminalPrompter:
     def saved_now(self, written: Any, left: list[Question]) -> bool:
         """Say what was saved and what was left; go on asking the questions left?"""
         case_path, note_path, _ = written
-        self.console.print(f"[bold]Saved[/bold] {markup(case_path)} and {markup(note_path)}; "
+        self.console.print(f"[bold]Saved[/bold] {markup(case_path)}, {markup(note_path)} and the plain-text note; "
                            f"{len(left)} question(s) not asked are recorded as unknown (red flags as not screened).")
         if not left:
             return False

@@ -41,6 +41,8 @@ from ..engine.questionnaire import Question
 from ..engine.ruleset.model import RuleSet
 
 PRIVATE = 0o600
+#: The plain-text note's line width: electronic records take pasted text best in short lines.
+TEXT_WIDTH = 80
 PRIVATE_DIR = 0o700
 DRAFT_PREFIX = "lbp-draft-"
 
@@ -131,9 +133,10 @@ def file_stem(case_id: str) -> str:
     return "%2E" + stem[1:] if stem.startswith(".") else stem
 
 
-def output_paths(out_dir: Path, case_id: str) -> tuple[Path, Path]:
+def output_paths(out_dir: Path, case_id: str) -> tuple[Path, Path, Path]:
+    """The case file, the Markdown note, and the plain-text note (to paste into an electronic record)."""
     stem = file_stem(case_id)
-    return out_dir / f"{stem}.case.yaml", out_dir / f"{stem}.note.md"
+    return out_dir / f"{stem}.case.yaml", out_dir / f"{stem}.note.md", out_dir / f"{stem}.note.txt"
 
 
 def id_taken(session: Session, case_id: Any, force: bool) -> str | None:
@@ -241,7 +244,8 @@ def dump_case(data: dict[str, Any]) -> str:
 
 def finish(session: Session, force: bool, today: dt.date | None = None,
            early: bool = False) -> tuple[Path, Path, Note]:
-    """Write `<id>.case.yaml` and `<id>.note.md`; remove the draft. Returns the paths and the note.
+    """Write `<id>.case.yaml`, `<id>.note.md` and `<id>.note.txt` (the same note as plain text, to
+    paste into an electronic record); remove the draft. Returns the paths and the note.
 
     `early`: saved at an emergency before the interview ended. The questions not yet asked stay
     unknown in the case (red-flag ones are reported as not screened, like any unknown), the note
@@ -249,10 +253,10 @@ def finish(session: Session, force: bool, today: dt.date | None = None,
     later rewrites these files."""
     interview = session.interview
     case = interview.case()
-    case_path, note_path = output_paths(session.out_dir, case.id)
+    case_path, note_path, text_path = output_paths(session.out_dir, case.id)
     kept = f"; your answers are kept in {session.draft}" if session.draft else ""
     try:
-        for path in (case_path, note_path):
+        for path in (case_path, note_path, text_path):
             check_target(path, force or path in session.written)
         assessment = interview.ruleset.assess(case)
         note = build_note(case, assessment, interview.ruleset, today, previous=session.previous)
@@ -262,9 +266,10 @@ def finish(session: Session, force: bool, today: dt.date | None = None,
             session.out_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         # Both files or neither: a failure (disk full) leaves nothing in the way of a retry. Files this
         # consultation saved early (at an emergency) are its own: saving again rewrites them.
-        rewrite = force or {case_path, note_path} <= session.written
-        write_all([(case_path, case_yaml(interview)), (note_path, render(note, "md"))], force=rewrite, mode=PRIVATE)
-        session.written |= {case_path, note_path}
+        rewrite = force or {case_path, note_path, text_path} <= session.written
+        write_all([(case_path, case_yaml(interview)), (note_path, render(note, "md")),
+                   (text_path, render(note, "text", TEXT_WIDTH))], force=rewrite, mode=PRIVATE)
+        session.written |= {case_path, note_path, text_path}
     except (OutputExistsError, OutputError) as err:
         hint = " (resume with --resume, and --force or another --out)" if kept else ""
         raise type(err)(f"{err}{kept}{hint}", err.problems) from None

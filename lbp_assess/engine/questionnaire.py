@@ -71,6 +71,7 @@ class QuestionSpec(_Strict):
     if_skipped: Optional[Any] = None
     not_offered: Optional[list[str]] = None
     optional: bool = False
+    duration: bool = False  # how long ago: the note writes it the clinical way ("3/7", "2/52")
 
 
 class OfferTogetherSpec(_Strict):
@@ -87,6 +88,17 @@ class FollowUpSpec(_Strict):
     offer_together: list[OfferTogetherSpec] = []
 
 
+class NegativesSpec(_Strict):
+    when: str
+    facts: list[str]
+    text: str
+
+
+class RecordNoteSpec(_Strict):
+    headings: dict[str, list[str]]
+    negatives_together: list[NegativesSpec] = []
+
+
 class QuestionnaireSpec(_Strict):
     title: str
     version: str
@@ -94,6 +106,7 @@ class QuestionnaireSpec(_Strict):
     sections: dict[str, str]
     questions: list[QuestionSpec]
     follow_up: Optional[FollowUpSpec] = None
+    record_note: Optional[RecordNoteSpec] = None
 
 
 @dataclass(eq=False)
@@ -117,6 +130,7 @@ class Question:
     if_skipped: Any = None  # the answer settled when ask_when is known false (None: stays unknown)
     not_offered: tuple[str, ...] = ()  # values valid in a case file but not offered at the prompt
     form_help: str | None = None  # the help a form shows (FHIR), when it differs from the prompt's
+    duration: bool = False  # a span of time (weeks or days): the note writes "3/7", "2/52", "10 days"
 
     def choice_label(self, value: Any) -> str:
         return dict(self.choices).get(value, str(value))
@@ -189,6 +203,26 @@ class FollowUp:
     offer_together: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
+@dataclass(frozen=True)
+class NegativesTogether:
+    """Negatives written together ("no pins and needles, numbness or weakness") when `when` holds."""
+
+    when: Callable[[dict[str, Any]], Any]
+    facts: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class RecordNote:
+    """The record note's history headings (interview.yaml `record_note`): heading -> question ids."""
+
+    headings: tuple[tuple[str, tuple[str, ...]], ...]
+    negatives_together: tuple[NegativesTogether, ...] = ()
+
+    def heading_of(self, qid: str) -> str | None:
+        return next((title for title, ids in self.headings if qid in ids), None)
+
+
 @dataclass(eq=False)
 class Questionnaire:
     title: str
@@ -196,6 +230,7 @@ class Questionnaire:
     questions: list[Question]
     follow_up: FollowUp | None = None
     date: dt.date | None = None
+    record_note: RecordNote | None = None
 
     def __post_init__(self) -> None:
         self.by_id = {q.id: q for q in self.questions}
@@ -342,11 +377,15 @@ def load(loader: Loader, path: Any, screening: list[str]) -> Questionnaire | Non
             except ExprError as err:
                 loader.expr_problem(err, q.ask_when, when_where)
                 ok = False
+        if q.duration and q.unit not in ("weeks", "days"):
+            loader.problem(loader.at(name, ("questions", index, "duration")),
+                           f"{q.id}: a duration is measured in weeks or days, not {q.unit or 'no unit'}")
+            ok = False
         ok = _check_settled(loader, name, index, q, fact_kind, choices) and ok
         questions.append(Question(
             q.id, q.section, spec.sections.get(q.section, q.section), q.label, q.text, q.help, q.unit, kind,
             choices, tuple(q.items or ()), minimum, maximum, fact_kind == "int", q.optional, ask_when, q.ask_when,
-            q.if_skipped, tuple(q.not_offered or ()), q.form_help,
+            q.if_skipped, tuple(q.not_offered or ()), q.form_help, q.duration,
         ))
     for fact in FACTS:
         if fact not in seen:
@@ -357,7 +396,62 @@ def load(loader: Loader, path: Any, screening: list[str]) -> Questionnaire | Non
         ok = False
     follow_up = _follow_up(loader, name, spec, {q.id: q for q in questions}, screening) if spec.follow_up else None
     ok = ok and (spec.follow_up is None or follow_up is not None)
-    return Questionnaire(spec.title, spec.version, questions, follow_up, spec.date) if ok else None
+    record = _record_note(loader, name, spec, questions) if spec.record_note else None
+    ok = ok and (spec.record_note is None or record is not None)
+    return Questionnaire(spec.title, spec.version, questions, follow_up, spec.date, record) if ok else None
+
+
+def _record_note(loader: Loader, name: str, spec: QuestionnaireSpec, questions: list[Question]) -> RecordNote | None:
+    """Check `record_note`: every question but the id, the assessor and list items under exactly one
+    heading (a question named outright wins over its section), and the negatives written together."""
+    r = spec.record_note
+    assert r is not None
+    problems = 0
+    by_id = {q.id: q for q in questions}
+    sections = {q.id.partition(".")[0] for q in questions}
+    named: dict[str, str] = {}
+    for title, entries in r.headings.items():
+        for index, entry in enumerate(entries):
+            if entry not in by_id and entry not in sections:
+                loader.problem(loader.at(name, ("record_note", "headings", title, index)),
+                               f"`{entry}` is neither a question nor a case section"
+                               f"{did_you_mean(entry, [*by_id, *sections])}")
+                problems += 1
+            elif entry in named:
+                loader.problem(loader.at(name, ("record_note", "headings", title, index)),
+                               f"`{entry}` is already under {named[entry]}")
+                problems += 1
+            else:
+                named[entry] = title
+    headings: dict[str, list[str]] = {title: [] for title in r.headings}
+    for q in questions:
+        if q.id in ("id", "assessor") or q.kind == "items":
+            continue
+        title = named.get(q.id) or named.get(q.id.partition(".")[0])
+        if title is None:
+            loader.problem(loader.at(name, ("record_note", "headings")), f"`{q.id}` is under no heading")
+            problems += 1
+            continue
+        headings[title].append(q.id)
+    together = []
+    for index, group in enumerate(r.negatives_together):
+        where = loader.at(name, ("record_note", "negatives_together", index))
+        unknown = [f for f in group.facts if f not in by_id or by_id[f].kind != "yes_no"]
+        if unknown:
+            loader.problem(where, f"negatives_together: `{unknown[0]}` is not a yes/no question")
+            problems += 1
+            continue
+        try:
+            node = expr.parse(group.when)
+            if expr.check(node, _FactScope(set())).kind != "bool":
+                raise ExprError("`when` must be a yes/no condition")
+            together.append(NegativesTogether(expr.compile_expression(node), tuple(group.facts), group.text))
+        except ExprError as err:
+            loader.expr_problem(err, group.when, loader.at(name, ("record_note", "negatives_together", index, "when")))
+            problems += 1
+    if problems:
+        return None
+    return RecordNote(tuple((t, tuple(ids)) for t, ids in headings.items()), tuple(together))
 
 
 def _follow_up(loader: Loader, name: str, spec: QuestionnaireSpec, questions: dict[str, Question],

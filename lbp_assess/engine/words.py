@@ -29,6 +29,8 @@ def answer_words(question: Question, value: Any) -> str:
     if question.kind in ("choice", "multi") and value is not None:
         labels = [question.choice_label(v) for v in (value if question.kind == "multi" else [value])]
         return ", ".join(lower_first(label) for label in labels) or "none"
+    if question.duration and isinstance(value, (int, float)):
+        return clinical_duration(value, question.unit or "weeks")
     shown = question.describe(value)
     unit = question.unit or ""
     if unit.endswith("s") and isinstance(value, (int, float)) and value == 1:
@@ -41,3 +43,24 @@ def lower_first(text: str) -> str:
     if len(text) > 1 and (text[1].isupper() or text[1].isdigit()):
         return text
     return text[:1].lower() + text[1:]
+
+
+def clinical_duration(value: float, unit: str) -> str:
+    """A duration as a clinician writes it: days as "3/7", whole weeks under 3 months as "2/52",
+    other spans under 4 weeks in days ("10 days"), months as "4/12", years in words."""
+    days = round(value * 7) if unit == "weeks" else round(value)
+    if days < 1:
+        return "under a day"
+    if days < 7:
+        return f"{days}/7"
+    weeks = days / 7
+    if days < 91:
+        if days % 7 == 0:
+            return f"{days // 7}/52"
+        return f"{days} days" if days < 28 else f"{round(weeks)}/52"
+    months = round(days / (365.25 / 12))
+    if months < 24:
+        return f"{months}/12"
+    years = round(days / 365.25)
+    return f"{years} years"
+

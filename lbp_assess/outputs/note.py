@@ -116,6 +116,9 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
                     for text in texts:
                         part.add(text)
         history = [s for s in history if s.lines]
+    elif q.record_note is not None:  # the UK subjective headings, free text under its heading
+        history = history_sections(a, ruleset, answers)
+        notes = Section("Notes")
     else:
         history = [_history(a, ruleset, q, answers)]
     exam, advice = _texts(a, ruleset, "examination"), _advice(a, ruleset)
@@ -265,7 +268,7 @@ def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[st
     if negatives:
         out.add(f"Relevant negatives: {'; '.join(negatives)}.", bullet=False)
     grouped = {f for facts in m.screens.values() for f in facts}
-    screen = [_screen_line(title, facts, a, q) for title, facts in m.screens.items()]
+    screen = [screen_line(title, facts, a, q) for title, facts in m.screens.items()]
     screen += [f"{q.label(f)}: {_screened(a.facts.get(f))}" for f in m.screening if f not in grouped]
     out.add("Red-flag screen: " + "; ".join(screen) + ".", bullet=False)
     for texts in screen_notes(a, ruleset).values():
@@ -281,21 +284,26 @@ def screen_notes(a: Assessment, ruleset: RuleSet) -> dict[str, list[str]]:
     return {title: texts for title, texts in found.items() if texts}
 
 
-def _screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -> str:
-    """"Cauda equina screen: negative (6/6 asked)", with positives and unscreened items named."""
+def screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -> str:
+    """"Cauda equina screen: negative (6 of 7 asked, 1 settled by an earlier answer)", with
+    positives and unscreened items named. A follow-up skipped because an earlier answer settles
+    it ("no weakness": no weakness in both legs) counts as settled, not as asked."""
     values = {f: a.facts.get(f) for f in facts}
-    asked = sum(v is not None for v in values.values())
+    settled = sum(v is not None and f in q.by_id and not _asked(q.by_id[f], a) for f, v in values.items())
+    known = sum(v is not None for v in values.values())
+    asked = known - settled
     positive = [q.label(f) for f, v in values.items() if v is True]
     unasked = [q.label(f) for f, v in values.items() if v is None]
     if positive:
         shown = f"POSITIVE - {', '.join(positive)}"
-    elif not asked:
+    elif not known:
         shown = "NOT SCREENED"
     elif unasked:
         shown = "INCOMPLETE - negative as far as asked"
     else:
         shown = "negative"
-    return f"{title}: {shown} ({asked}/{len(facts)} asked)" + (
+    counted = f"{asked} of {len(facts)} asked" + (f", {settled} settled by an earlier answer" if settled else "")
+    return f"{title}: {shown} ({counted})" + (
         f" (NOT SCREENED: {', '.join(unasked)})" if unasked else "")
 
 
@@ -576,3 +584,63 @@ def render_text(note: Note, width: int = WIDTH) -> str:
         out.append("")
     out += _wrap(note.footer, False, width)
     return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- the UK subjective headings
+
+
+def history_sections(a: Any, ruleset: Any, answers: dict[str, Any]) -> list[Any]:
+    """The record note's history under its UK headings (interview.yaml `record_note`): the
+    answers given, relevant negatives under the heading of their question, the red-flag screen
+    and the rule set's screen notes under special questions. Headings with nothing to show are
+    left out."""
+    q = ruleset.questionnaire
+    m = ruleset.manifest
+    record = q.record_note
+    screening = set(m.screening)
+    negatives = relevant_negatives(a, answers)
+    together: dict[str, list[str]] = {}  # heading -> negatives written together
+    for group in record.negatives_together:
+        if group.when(a.facts) is True and all(a.facts.get(f) is False and f in answers for f in group.facts):
+            heading = record.heading_of(group.facts[0])
+            text = group.text[:1].upper() + group.text[1:]
+            together.setdefault(heading, []).append(text)
+            negatives = [f for f in negatives if f not in group.facts]
+    out = []
+    for title, ids in record.headings:
+        section = Section(title)
+        parts, free = [], []
+        for qid in ids:
+            question = q.by_id[qid]
+            value = answers.get(qid)
+            if qid.startswith("notes."):
+                if value:
+                    free.append(value)
+                continue
+            if qid in screening or value is None or not _asked(question, a):
+                continue
+            if question.kind == "yes_no":
+                if value:
+                    parts.append(question.label)
+            elif question.kind == "multi" and not value:
+                parts.append(f"{question.label}: none")
+            else:
+                parts.append(f"{question.label}: {answer_words(question, value)}")
+        if parts:
+            section.add("; ".join(parts) + ".", bullet=False)
+        mine = together.get(title, []) + [f"{q.label(f)}: no" for f in negatives if record.heading_of(f) == title]
+        if mine:
+            section.add(f"Relevant negatives: {'; '.join(mine)}.", bullet=False)
+        if title == record.heading_of(next(iter(m.screening), "")):
+            grouped = {f for facts in m.screens.values() for f in facts}
+            screen = [screen_line(t, facts, a, q) for t, facts in m.screens.items()]
+            screen += [f"{q.label(f)}: {_screened(a.facts.get(f))}" for f in m.screening if f not in grouped]
+            section.add("Red-flag screen: " + "; ".join(screen) + ".", bullet=False)
+            for texts in screen_notes(a, ruleset).values():
+                for text in texts:
+                    section.add(text, bullet=False)
+        for text in free:
+            section.add_lines(text)
+        if section.lines:
+            out.append(section)
+    return out

@@ -44,7 +44,7 @@ def test_a_note_states_the_age_an_age_rule_read(ruleset):
     for path in CASE_FILES:
         case = load_case(path)
         if "patient.age" in facts_the_rules_depend_on(ruleset.assess(case)):
-            assert f"Age: {case.patient.age} years" in _sections(case, ruleset)["History"], path.name
+            assert f"Age: {case.patient.age} years" in _sections(case, ruleset)["PC"], path.name
             checked += 1
     assert checked >= 10, "too few example cases with an age rule for this check to mean something"
 
@@ -78,8 +78,8 @@ def test_an_unscreened_case_is_never_presented_as_screened(path, ruleset):
     assert "red_flag_screen_incomplete" in a.alerts
     sections = _sections(case, ruleset)
     assert "NOT SCREENED" in sections["Summary"] or "incomplete" in sections["Summary"].lower()
-    assert re.search(r"Cauda equina screen: (NOT SCREENED|INCOMPLETE|POSITIVE)", sections["History"])
-    assert not re.search(r"Cauda equina screen: negative \(", sections["History"])
+    assert re.search(r"Cauda equina screen: (NOT SCREENED|INCOMPLETE|POSITIVE)", sections["Special questions"])
+    assert not re.search(r"Cauda equina screen: negative \(", sections["Special questions"])
 
 
 def test_a_suspected_condition_is_exported_as_a_risk_not_a_diagnosis(ruleset):
