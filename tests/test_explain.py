@@ -182,7 +182,7 @@ def test_brief_opens_with_the_three_line_summary(cli):
     text = " ".join(out.split())
     why = text.split("Why: ")[1].split(" Key negatives: ")[0]
     assert why.startswith("Difficulty passing urine: yes; Saddle numbness: yes")
-    assert "→ Cauda equina syndrome → EMERGENCY →" in why
+    assert "equina syndrome → EMERGENCY →" in why  # the governing row's own label
     tier_action = why.split("→ EMERGENCY → ")[1]
     assert tier_action  # the row's own action and time frame
     negatives = text.split("Key negatives: ")[1].split(" Ask next: ")[0]
