@@ -44,8 +44,9 @@ sys.path.insert(0, str(HERE))
 
 import handwritten  # noqa: E402
 
-from lbp_assess.case import FACTS, Case, fast_convert, load_case  # noqa: E402
-from lbp_assess.rules import load_rules  # noqa: E402
+from lbp_assess.model.case import FACTS, Case, fast_convert  # noqa: E402
+from lbp_assess.inputs.cases import load_case  # noqa: E402
+from lbp_assess.engine.ruleset.load import load_rules  # noqa: E402
 
 
 # --------------------------------------------------------------------------- cases

@@ -3,7 +3,7 @@
 Two uses: the speed reference for rule evaluation in bench.py, and an
 independent second implementation of the policy - written from the policy
 text, not from rules/*.yaml - that the shipped rules must agree with on every
-generated case (bench.py checks it; so does tests/test_handwritten_agreement.py).
+generated case (bench.py checks it; so does tests/properties/test_handwritten_agreement.py).
 
 Input: valid case data as plain nested dicts (as in a case file). Unknown facts are
 absent or None. A rule fires only when it is known to be true, so "present"

@@ -2,7 +2,7 @@
 
 The core works without a terminal::
 
-    from lbp_assess import load_case, load_rules, assess
+    from . import load_case, load_rules, assess
     assessment = assess(load_case("examples/cases/radicular-l5.yaml"))
 
 Imports are lazy so that `lbp-assess --version` stays quick.
@@ -17,12 +17,14 @@ __all__ = ["Assessment", "Case", "RuleSet", "assess", "load_case", "load_rules",
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import assess, score_record
-    from .case import Case, load_case
-    from .rules import Assessment, RuleSet, load_rules
+    from .model.case import Case
+    from .inputs.cases import load_case
+    from .engine.ruleset.model import Assessment, RuleSet
+    from .engine.ruleset.load import load_rules
 
 _LAZY = {
-    "assess": "api", "score_record": "api", "load_case": "case", "Case": "case",
-    "load_rules": "rules", "RuleSet": "rules", "Assessment": "rules",
+    "assess": "api", "score_record": "api", "load_case": "inputs.cases", "Case": "model.case",
+    "load_rules": "engine.ruleset.load", "RuleSet": "engine.ruleset.model", "Assessment": "engine.ruleset.model",
 }
 
 

@@ -6,8 +6,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .case import Case
-from .rules import Assessment, RuleSet, load_rules
+from .model.case import Case
+from .engine.ruleset.model import Assessment, RuleSet
+from .engine.ruleset.load import load_rules
 
 
 @lru_cache(maxsize=8)
@@ -35,7 +36,7 @@ def score_record(line: str | bytes, source: str = "", rules: str | None = None) 
     exception. Pure and picklable by reference, so a distributed engine can map
     it over partitions; each worker process loads the rules once.
     """
-    from .batch import score_line
+    from .batch.score import score_line
 
     raw = line.encode() if isinstance(line, str) else line
     name, _, number = source.rpartition(":")

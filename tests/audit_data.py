@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from helpers import EXAMPLES
-from lbp_assess.case import load_case
+from lbp_assess.inputs.cases import load_case
 
 ASSESSORS = ("A. Physio", "B. Physio", "C. Physio")
 #: Text that would run as script, break out of the note's <pre> or of an attribute if not escaped.
@@ -25,6 +25,7 @@ def make_inputs(where: Path) -> list[str]:
     folder.mkdir()
     for path in sorted((EXAMPLES / "cases").glob("*.yaml")):
         shutil.copy(path, folder / path.name)
+    shutil.copy(EXAMPLES / "fhir" / "radicular-l5.response.json", folder / "fhir-response.json")  # FHIR, as score reads it
     (folder / "README.txt").write_text("not a case\n")
     (folder / "broken.yaml").write_text("format: lbp-case/1\nid: broken\npatient: {age: -4}\n")
     lines = []

@@ -11,7 +11,23 @@ from pathlib import Path
 import pytest
 
 from helpers import RULES
-from lbp_assess.rules import RuleSet, load_rules
+from lbp_assess.engine.ruleset.model import RuleSet
+from lbp_assess.engine.ruleset.load import load_rules
+
+
+#: Folders of slow tests: real terminals, generated-case properties, hostile input. `pytest -m "not slow"`
+#: leaves them out for a quick loop between edits; CI runs everything.
+SLOW_FOLDERS = {"terminal", "properties", "hostile"}
+
+# The safety case's evidence check records how every test of the run ended (tests/evidence.py).
+pytest_plugins = ["evidence"]
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FOLDERS.intersection(item.path.parent.relative_to(Path(__file__).parent).parts):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -39,7 +55,7 @@ def cli(capsys, monkeypatch):
     """Run `lbp-assess ARGS` in-process through the real entry point (error mapping included)."""
 
     def run(*args: str, stdin: bytes | None = None) -> Run:
-        from lbp_assess.cli import main
+        from lbp_assess.cli.main import main
 
         monkeypatch.setattr(sys, "argv", ["lbp-assess", *args])
         if stdin is not None:
@@ -54,11 +70,3 @@ def cli(capsys, monkeypatch):
         return Run(code, captured.out, captured.err)
 
     return run
-
-
-# The safety case's evidence check: how every test of the run ended (tests/evidence.py).
-from evidence import (  # noqa: E402,F401
-    pytest_collection_modifyitems,
-    pytest_runtest_logreport,
-    pytest_sessionfinish,
-)

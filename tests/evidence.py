@@ -14,7 +14,7 @@ import os
 import pytest
 
 RESULTS: dict[str, str] = {}
-EVIDENCE_TEST = "test_safety_case.py::test_every_cited_test_passed"
+EVIDENCE_TEST = "tooling/test_safety_case.py::test_every_cited_test_passed"
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

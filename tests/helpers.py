@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lbp_assess.case import Case, validate_case
+from lbp_assess.model.case import Case, validate_case
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

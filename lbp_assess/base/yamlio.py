@@ -1,0 +1,484 @@
+"""Safe reading of YAML and JSON input, with YAML 1.2 scalars and exact locations.
+
+* Only plain data is ever built: tags such as `!!python/object/apply` are refused.
+* YAML 1.2 core schema: only `true`/`false` are booleans (`yes`/`no` stay
+  strings), `046` is 46, `0x1F` is 31, `1:30` and dates are strings (pydantic
+  parses dates where a field wants one), and a key given twice is an error -
+  never a silent "last one wins" on a red-flag answer.
+* Two parsers, one meaning: yaml-rs (Rust, about 10x faster) reads ordinary
+  files; PyYAML (libyaml) reads anything unusual - tags, several documents - and
+  produces every error message, with its line and column. A differential test
+  holds them to the same data.
+* Hostile input is refused before or right after parsing: files over a size
+  limit, binary or non-UTF-8 bytes, flow nesting deep enough to crash the C
+  parser, and alias "billion laughs" documents (a node budget on the result).
+* Locations: `Locator` maps a field path such as ("patient", "age") back to
+  the line and column where it was written, so messages read `file:line:col`.
+  Locating re-reads the text, and is only done when there is a problem.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import stat
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError, Location, Problem
+
+MAX_FILE_BYTES = 1_000_000  # a case is a few KB; a vignette with notes ~10 KB
+MAX_NESTING = 32  # a case file nests 3 levels
+MAX_NODES = 20_000  # a full case file has ~150 nodes
+MAX_INT_DIGITS = 20  # a whole number in a case or rule file is an age, a count or a number of days
+NOT_FINITE = "not a finite number (.nan, .inf and numbers too large to hold are refused)"
+
+_BOOL_12 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT_12 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT_12 = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_NULL_12 = re.compile(r"^(?:~|null|Null|NULL|)$")
+
+
+def _yaml12(base: type) -> type:
+    """A loader class over `base` that resolves plain scalars as YAML 1.2 core."""
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    Loader.yaml_implicit_resolvers = {}
+    for tag, pattern, first in (
+        ("tag:yaml.org,2002:bool", _BOOL_12, list("tTfF")),
+        ("tag:yaml.org,2002:int", _INT_12, list("-+0123456789")),
+        ("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789.")),
+        ("tag:yaml.org,2002:null", _NULL_12, ["~", "n", "N", ""]),
+    ):
+        Loader.add_implicit_resolver(tag, pattern, first)
+
+    def construct_int(loader: Any, node: yaml.ScalarNode) -> int:
+        text = loader.construct_scalar(node)
+        base = {"0o": 8, "0x": 16}.get(text[:2], 10)
+        digits = text[2:] if base != 10 else text
+        if len(digits.lstrip("+-")) > MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"number too large: more than {MAX_INT_DIGITS} digits", node.start_mark)
+        return int(digits, base)
+
+    def construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be plain text, not a list or mapping", key_node.start_mark)
+            key = loader.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return base.construct_mapping(loader, node, deep)
+
+    def construct_float(loader: Any, node: yaml.ScalarNode) -> float:
+        value = base.construct_yaml_float(loader, node)
+        if not math.isfinite(value):
+            raise yaml.constructor.ConstructorError(None, None, NOT_FINITE, node.start_mark)
+        return value
+
+    Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
+    Loader.add_constructor("tag:yaml.org,2002:float", construct_float)
+    Loader.construct_mapping = construct_mapping  # type: ignore[method-assign]
+    return Loader
+
+
+SafeLoader12 = _yaml12(yaml.SafeLoader)
+FastLoader12 = _yaml12(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+try:  # the fast path; everything still works (more slowly) without it
+    import yaml_rs
+except ImportError:  # pragma: no cover - yaml-rs is a dependency
+    yaml_rs = None
+
+
+# Where yaml-rs reads a number that YAML 1.2 core reads as text: 1_000 (and even _1), 0b101,
+# 0X1F, 0O17, +0x10, -0o10. `\d_|_\d`, written to start with its literal `_` (which the regex
+# engine then finds quickly): eight times quicker on case files.
+_DIGIT_UNDERSCORE = re.compile(r"_(?:(?<=\d_)|(?=\d))")
+_OTHER_NUMBERS = re.compile(r"0(?:[bBXO]|(?<=[-+]0)[xo])")
+# A run of digits long enough to be a number too large for any field (refused with its location):
+# digits made 9s, then one substring search (a regex is ten times slower on case files).
+_DIGITS_TO_9 = bytes.maketrans(b"0123456789", b"9" * 10)
+_LONG_RUN = b"9" * (MAX_INT_DIGITS + 1)
+_LONG_HEX = re.compile(r"0x[0-9a-fA-F]{%d}" % (MAX_INT_DIGITS - 1))
+
+
+def _long_number(text: str) -> bool:
+    """Whether `text` has a run of more than MAX_INT_DIGITS digits, or a hex number nearly as long."""
+    digits = text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_9)
+    return _LONG_RUN in digits or _LONG_HEX.search(text) is not None
+
+
+def _unusual(text: str) -> bool:
+    """Input where the two parsers could differ: PyYAML decides (and refuses tags with a message).
+
+    Tags, document markers, keys that are lists or mappings (`? [a]`), numbers
+    that YAML 1.2 core reads as text (`1_000`, `0b101`, `+0x10`: yaml-rs reads
+    numbers), and digit runs too long for a number. No case-file field name has
+    a digit, so ordinary files stay on the fast path.
+    """
+    return ("!" in text or "?" in text or text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
+            or _DIGIT_UNDERSCORE.search(text) is not None or _OTHER_NUMBERS.search(text) is not None
+            or _long_number(text))
+
+
+def read_text(path: Path | str, data: bytes | None = None, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """Read a file as UTF-8 text, refusing oversized, binary and non-UTF-8 input."""
+    name = str(path)
+    if data is None:
+        data = read_regular_file(path, max_bytes)
+    if len(data) > max_bytes:
+        raise _error(name, f"input is {len(data):,} bytes; case and rule files are limited to {max_bytes:,}")
+    return decode(data, name)
+
+
+def open_regular_file(path: Path | str) -> int:
+    """A descriptor open for reading on a regular file; devices, FIFOs, sockets and folders
+    are refused (a FIFO is opened without waiting for a writer, then refused)."""
+    name = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise _error(name, "no such file") from None
+    except PermissionError:
+        raise _error(name, "permission denied") from None
+    except OSError as exc:
+        raise _error(name, f"cannot be read ({exc.strerror})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(mode) else "a device, pipe or socket"
+        raise _error(name, f"is {kind}, expected a regular file")
+    return fd
+
+
+def read_regular_file(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file, reading no more than `max_bytes` (+1, to know it is over).
+    Plain reads on the descriptor: no buffered file object (this is on the path of every case)."""
+    name = str(path)
+    fd = open_regular_file(path)
+    try:
+        size = os.fstat(fd).st_size
+        if size > max_bytes:
+            raise _error(name, f"file is {size:,} bytes; case and rule files are limited to {max_bytes:,}")
+        pieces = []
+        left = max_bytes + 1  # one more: a file that grew since fstat
+        while left > 0 and (piece := os.read(fd, min(left, size + 1 if not pieces else 65536))):
+            pieces.append(piece)
+            left -= len(piece)
+    except OSError as exc:
+        raise _error(name, f"cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+    if len(data) > max_bytes:
+        raise _error(name, f"file is {len(data):,} bytes; case and rule files are limited to {max_bytes:,}")
+    return data
+
+
+def decode(data: bytes, name: str, line: int | None = None) -> str:
+    """Bytes as UTF-8 text, strictly: NUL bytes, invalid UTF-8 and encoded surrogates (which
+    strict UTF-8 refuses) are a one-line error at the line and column where they are."""
+    if b"\x00" in data:
+        at = data.index(b"\x00")
+        raise _error(name, "binary data (NUL bytes), expected YAML or JSON text", *_where(data, at, line))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _error(name, f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded ({exc.reason})",
+                     *_where(data, exc.start, line)) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _where(data: bytes, offset: int, line: int | None) -> tuple[int | None, int | None]:
+    """(line, column) of a byte offset: 1-based, the column in characters of the valid text before it."""
+    before = data[:offset]
+    start = before.rfind(b"\n") + 1
+    col = len(before[start:].decode("utf-8", "replace")) + 1
+    return (line, col) if line is not None else (before.count(b"\n") + 1, col)
+
+
+def _error(name: str, message: str, line: int | None = None, col: int | None = None) -> InputError:
+    return InputError.from_problems([Problem(Location(name, line, col), message)])
+
+
+def _flow_depth(text: str) -> int:
+    """Upper bound of flow-collection nesting (counts brackets even inside strings)."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return 0  # cannot be deeper than the number of opening brackets
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif ch in "]}" and depth:
+            depth -= 1
+    return deepest
+
+
+def _block_depth(text: str) -> int:
+    """Upper bound of block nesting: indentation levels and compact indicators (`- - x`, `? `, `: `).
+
+    Each line's nodes are bounded by the indicators leading it plus two (a key and its
+    value), added to those of the lines it is indented under. A cheap test first: with no
+    line indented 8 or more, at most 8 lines are on the stack and each leads with at most
+    one indicator more than the text has of `-`, `?`, tabs and ` :` on it, so the bound
+    exceeds 2 * MAX_NESTING only if the text has more than 40 of those.
+    """
+    pairs = text.count("-") + text.count("?") + text.count("\t") + text.count(" :")
+    if pairs <= 40 and "\n        " not in text and not text.startswith("        "):
+        return 0
+    stack: list[tuple[int, int]] = []  # (indentation, nodes down to the end of that line)
+    deepest = 0
+    for line in text.replace("\r", "\n").split("\n"):  # YAML's line breaks only
+        body = line.lstrip(" ")
+        if not body or body.startswith("#"):
+            continue
+        indent = len(line) - len(body)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        run = 0
+        while body[:1] in ("-", "?", ":") and body and (len(body) == 1 or body[1] in " \t"):
+            run += 1
+            body = body[1:].lstrip(" \t")
+        depth = (stack[-1][1] if stack else 0) + run + 2
+        stack.append((indent, depth))
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def too_deep(text: str) -> bool:
+    """Whether text may nest deeper than a parser can take: the C and Rust parsers recurse
+    without a limit and crash (a stack overflow, not an exception) on deep nesting."""
+    return _flow_depth(text) > MAX_NESTING or _block_depth(text) > 2 * MAX_NESTING
+
+
+def load_yaml(text: str, name: str, *, fast: bool = True, checked: bool = True) -> Any:
+    """Parse one YAML document into plain data (dict/list/str/int/float/bool/None).
+
+    With `checked=False` the caller promises to validate the result against a
+    schema of bounded depth, or to call `check_size` before walking it.
+    """
+    if too_deep(text):
+        raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
+    if fast and yaml_rs is not None and not _unusual(text):
+        try:
+            data = yaml_rs.loads(text, parse_datetime=False, alias_limits=_ALIAS_LIMITS)
+        except Exception:  # noqa: BLE001 - PyYAML below gives the located message
+            pass
+        else:
+            if checked:
+                try:
+                    check_size(data, name)
+                except InputError as err:
+                    if NOT_FINITE not in str(err):
+                        raise
+                    return load_yaml_reference(text, name, fast=fast)  # raises, at the line and column
+            return data
+    return load_yaml_reference(text, name, fast=fast)
+
+
+def load_yaml_reference(text: str, name: str, *, fast: bool = True) -> Any:
+    """The PyYAML reading (libyaml when `fast`): the reference, and the source of messages."""
+    if too_deep(text):
+        raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
+    loader_cls = FastLoader12 if fast else SafeLoader12
+    loader = loader_cls(text)
+    try:
+        data = loader.get_single_data()
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        if str(exc.problem).startswith("duplicate key"):
+            raise _error(name, f"{exc.problem}: each field may be given once", *_pos(mark)) from None
+        if str(exc.problem).startswith(("number too large", "a key must be", NOT_FINITE)):
+            raise _error(name, str(exc.problem), *_pos(mark)) from None
+        tag = re.search(r"tag '([^']*)'", str(exc.problem))
+        what = f"YAML tag '{tag.group(1)}'" if tag else "YAML construct"
+        raise _error(name, f"unsupported {what}: only plain data is allowed", *_pos(mark)) from None
+    except yaml.composer.ComposerError as exc:
+        if "expected a single document" in str(exc.context or ""):
+            raise _error(name, "more than one YAML document; one case per file (use .jsonl for many)",
+                         *_pos(exc.problem_mark)) from None
+        raise _error(name, f"YAML error: {exc.problem}", *_pos(exc.problem_mark)) from None
+    except yaml.MarkedYAMLError as exc:
+        raise _error(name, f"YAML syntax error: {exc.problem}", *_pos(exc.problem_mark)) from None
+    except yaml.YAMLError as exc:
+        raise _error(name, f"YAML error: {exc}") from None
+    except RecursionError:
+        raise _error(name, "nesting is too deep; not a case or rule file") from None
+    finally:
+        loader.dispose()
+    check_size(data, name)
+    return data
+
+
+_ALIAS_LIMITS = yaml_rs.AliasLimits(max_total_replayed_events=MAX_NODES) if yaml_rs is not None else None
+
+
+def check_size(data: Any, name: str, line: int | None = None) -> None:
+    """Refuse data that is too deep or too large once aliases are expanded."""
+    budget = MAX_NODES
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise _error(name, f"more than {MAX_NODES:,} values once YAML aliases are expanded; "
+                               "not a case or rule file", line)
+        if depth > MAX_NESTING:
+            raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file", line)
+        if isinstance(node, dict):
+            if any(isinstance(k, tuple) for k in node):
+                raise _error(name, "a key must be plain text, not a list or mapping", line)
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+        elif type(node) is float and node - node != 0:  # inf or nan
+            raise _error(name, NOT_FINITE, line)
+
+
+class _Refused(ValueError):
+    """A JSON value refused while parsing: a key given twice, a number too large, NaN."""
+
+
+def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                from .text import shorten  # only when there is a problem to report
+
+                raise _Refused(f"duplicate key {shorten(repr(key))}: each field may be given once")
+            seen.add(key)
+    return result
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _Refused(f"number too large: more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _parse_constant(text: str) -> Any:
+    raise _Refused(f"{text} is not a JSON number")
+
+
+def load_json(text: str, name: str, line: int | None = None) -> Any:
+    """Parse JSON strictly: a key given twice, a number over MAX_INT_DIGITS digits and
+    NaN/Infinity are refused (as YAML refuses them), with their position."""
+    try:
+        data = json.loads(text, object_pairs_hook=refuse_duplicates, parse_int=_parse_int, parse_constant=_parse_constant)
+    except json.JSONDecodeError as exc:
+        if line is None:
+            raise _error(name, f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
+        raise _error(name, f"JSON syntax error: {exc.msg} (column {exc.colno})", line) from None
+    except _Refused as exc:
+        raise _located(text, name, line, str(exc)) from None
+    except RecursionError:
+        raise _error(name, "nesting is too deep; not a case file", line) from None
+    check_size(data, name, line)
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_surrogates(data, text, name, line)
+    return data
+
+
+#: A \u escape of a UTF-16 surrogate: JSON allows writing a lone one, which is not text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_surrogates(data: Any, text: str, name: str, line: int | None) -> None:
+    """Refuse a key or text holding a lone surrogate (a \\ud800 escape without its pair), at
+    the position of the escape: such a string cannot be written, shown or stored as UTF-8."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and _LONE_SURROGATE.search(node):
+            break
+    else:
+        return
+    paired_until = 0
+    for found in _SURROGATE_ESCAPE.finditer(text):
+        if found.start() < paired_until:
+            continue  # the second half of a pair
+        pair = text[found.start(): found.end() + 6]
+        try:
+            json.loads(f'"{pair}"').encode("utf-8")
+            paired_until = found.end() + 6
+        except (UnicodeEncodeError, ValueError):
+            before = text[:found.start()]
+            col = found.start() - before.rfind("\n")
+            where = (line, col) if line is not None else (before.count("\n") + 1, col)
+            raise _error(name, f"lone surrogate {found.group()}: not a character (a \\ud800-\\udfff escape "
+                               "must be half of a pair)", *where)
+    raise _error(name, "lone surrogate escape: not a character", line)
+
+
+def _located(text: str, name: str, line: int | None, message: str) -> InputError:
+    """`message` at the position PyYAML finds for it (JSON is YAML), else without one."""
+    try:
+        load_yaml_reference(text, name)
+    except InputError as err:
+        where = err.problems[0].location if err.problems else None
+        if where is not None and where.line is not None and message.split(":")[0] in str(err):
+            if line is None:
+                return _error(name, message, where.line, where.col)
+            return _error(name, f"{message} (column {where.col})", line)
+    return _error(name, message, line)
+
+
+def _pos(mark: Any) -> tuple[int | None, int | None]:
+    return (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+
+
+class Locator:
+    """Finds the line and column of a field path in YAML (or JSON) text."""
+
+    def __init__(self, text: str):
+        self._root: yaml.Node | None = None
+        if too_deep(text):
+            return  # a parser would crash; such input never gets this far anyway
+        try:
+            self._root = yaml.compose(text, Loader=FastLoader12)
+        except (yaml.YAMLError, RecursionError):
+            self._root = None
+
+    def find(self, path: tuple[Any, ...], *, key: bool = False) -> tuple[int | None, int | None]:
+        """Position of the value at `path` (of its key when `key`), or of the deepest parent found."""
+        node = self._root
+        found = (1, 1) if node is not None else (None, None)
+        for i, part in enumerate(path):
+            last = i == len(path) - 1
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if k.value == str(part):
+                        node = v
+                        found = _pos(k.start_mark if (key and last) else v.start_mark)
+                        break
+                else:
+                    return found
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                found = _pos(node.start_mark)
+            else:
+                return found
+        return found

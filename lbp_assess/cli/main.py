@@ -1,0 +1,100 @@
+"""The console entry point: run the typer app and turn every failure into a one-line message and
+its exit code (the one place where errors become exit codes).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+
+from ..base.errors import ExitCode, LbpError
+from .app import app, discard_stdout, err_line
+
+
+def main() -> None:
+    """Console entry point: run the app and turn every failure into a message and exit code."""
+    from typer.main import get_command
+
+    ClickException, UsageError = _click_exceptions()
+    command = get_command(app)
+    _name_arguments(command)
+    try:
+        code = command.main(prog_name="lbp-assess", standalone_mode=False)
+    except UsageError as err:
+        if type(err).__name__ == "NoArgsIsHelpError":  # `lbp-assess rules`: the group's help (click 8.2+)
+            err.show()
+        else:
+            err_line(_usage_message(err))
+        sys.exit(ExitCode.USAGE)
+    except ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except LbpError as err:
+        err_line(str(err))
+        sys.exit(err.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        err_line("interrupted")
+        sys.exit(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly.
+        discard_stdout()
+        sys.exit(ExitCode.OK)
+    except OSError as err:  # permission, read-only, disk full, missing folder: the user can act on it
+        from ..base.text import plain
+
+        err_line(f"{plain(err.filename or 'lbp-assess')}: {err.strerror or type(err).__name__}")
+        sys.exit(ExitCode.FAILED)
+    except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
+        if os.environ.get("LBP_ASSESS_DEBUG"):
+            raise
+        err_line(f"internal error: {type(exc).__name__}: {exc} (set LBP_ASSESS_DEBUG=1 for details; please report)")
+        sys.exit(ExitCode.INTERNAL)
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _click_exceptions() -> tuple[type[Exception], type[Exception]]:
+    """(ClickException, UsageError) of the click that typer runs on: its own copy since typer 0.26,
+    the click package before. Found through typer's public `BadParameter` (a UsageError), never
+    through a private module path, so every typer the lower bound allows works."""
+    bases = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+    return bases["ClickException"], bases["UsageError"]
+
+
+def _name_arguments(command: Any) -> None:
+    """Arguments show in usage lines as CASE, [PATHS]... or PATHS... - not typer's {case}."""
+    for param in getattr(command, "params", []):
+        if getattr(param, "param_type_name", "") == "argument" and param.metavar is None:
+            name = param.name.upper()
+            shown = (name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else "")
+            param.metavar = name
+            param._usage_display_name = lambda shown=shown: shown  # typer's usage-line hook
+    for sub in getattr(command, "commands", {}).values():
+        _name_arguments(sub)
+
+
+#: Validation wording from the option parser, said as a person would say it.
+_PLAIN_WORDS = [
+    (r"^Invalid value for '([^']+)'(?: / '[^']+')*: ", r"\1: "),
+    (r"Value error, ", ""),
+    (r"(\S+) is not one of (.+?)\.?$", lambda m: f"{m[1]} is not one of: {m[2].replace(chr(39), '')}"),
+    (r"Input should be greater than or equal to (\S+)", r"must be \1 or more"),
+    (r"Input should be less than or equal to (\S+)", r"must be \1 or less"),
+    (r"Input should be a valid integer.*", "must be a whole number"),
+    (r"Input should be a valid number.*", "must be a number"),
+    (r"^Missing argument '([^']+)'\.?", r"missing argument \1"),
+]
+
+
+def _usage_message(err: Any) -> str:
+    """One line saying what is wrong with the command line, then the usage and where help is."""
+    import re
+
+    message = err.format_message()
+    for pattern, replacement in _PLAIN_WORDS:
+        message = re.sub(pattern, replacement, message)
+    if err.ctx is None:
+        return message
+    return f"{message}\n{err.ctx.get_usage()}\nTry '{err.ctx.command_path} --help' for help."

@@ -1,0 +1,379 @@
+"""Everything the CLI draws with rich: the score table and progress bar, the explanation tree,
+a series of visits and the tutor's report. The core builds the data; this module only draws it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO, Any, Iterable
+
+from rich import box
+from rich.console import Console, Group
+from rich.padding import Padding
+from rich.table import Table
+from rich.tree import Tree
+
+from ..base.text import markup
+from ..engine.words import describe_value
+from ..batch.writers import safe_text
+from ..engine.ruleset.model import RuleSet
+from ..teach.practice_report import StudentSummary, class_name, classes_of, fraction
+
+
+# --------------------------------------------------------------------------- the score table and progress bar (batch)
+
+
+def render_table(rows: Iterable[dict[str, Any]], out: IO[str], class_names: dict[str, str] | None = None) -> None:
+    """The results as a table that fits the terminal: id, class (by its short name, e.g.
+    "Non-specific"), urgency and what was raised always; unscreened and warning counts, then the
+    file, as the width allows. Long cells end in "…" (the machine formats have everything)."""
+    names = class_names or {}
+
+    is_tty = getattr(out, "isatty", lambda: False)()
+    console = Console(file=out, width=None if is_tty else 200)
+    rows = [safe_text(row) for row in rows]
+    width = console.width
+    wide, counts, widest = width >= _TABLE_WIDE, width >= _TABLE_COUNTS, width >= _TABLE_FILE
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, expand=True)
+    longest_id = max((len(row["id"] or _short(row["file"])) for row in rows), default=2)
+    rows = [{**row, "classification": names.get(row["classification"], row["classification"])} for row in rows]
+    longest_class = max((len(row["classification"] or "error") for row in rows), default=5)
+    table.add_column("id", no_wrap=True, overflow="ellipsis", min_width=min(longest_id, 12),
+                     max_width=max(12, min(longest_id, width // (5 if wide else 4))))
+    table.add_column("class", no_wrap=True, min_width=max(5, longest_class))
+    table.add_column("urgency", no_wrap=True, min_width=9)
+    # Conditions (the red flags) get the room their longest entry needs; alerts take the rest.
+    scored = [row for row in rows if not row["error"]]
+    conditions = min(max([10] + [len(_conditions(row)) for row in scored]), width // 4)
+    if wide:
+        table.add_column("conditions", no_wrap=True, overflow="ellipsis", min_width=conditions, max_width=conditions)
+        table.add_column("alerts", no_wrap=True, overflow="ellipsis", min_width=10, ratio=1)
+    else:
+        table.add_column("conditions; alerts", no_wrap=True, overflow="ellipsis", min_width=10, ratio=1)
+    if counts:
+        table.add_column("unscreened", no_wrap=True, justify="right", min_width=10)
+        table.add_column("warnings", no_wrap=True, justify="right", min_width=8)
+    if widest:
+        table.add_column("file", no_wrap=True, overflow="ellipsis", max_width=30)
+    for row in rows:
+        table.add_row(*_table_cells(row, wide, counts, widest))
+    console.print(table)
+
+
+#: Terminal widths from which the table shows conditions and alerts apart, the unscreened and
+#: warning counts, and the file.
+_TABLE_WIDE, _TABLE_COUNTS, _TABLE_FILE = 110, 150, 180
+_URGENCY_STYLE = {"emergency": "bold red", "urgent": "red", "soon": "yellow", "routine": "green"}
+
+
+def _table_cells(row: dict[str, Any], wide: bool, counts: bool, widest: bool) -> list[str]:
+
+    file = markup(_short(row["file"]))
+    if row["error"]:
+        cells = [markup(row["id"] or "") or file, "[red]error[/red]", ""] + ([""] if wide else [])
+        cells += [markup(row["error"])] + [""] * (2 if counts else 0)  # in the widest column
+        return cells + ([file] if widest else [])
+    urgency = row["urgency"]
+    conditions = markup(_conditions(row))
+    alerts = markup(", ".join(row["alerts"]))
+    cells = [markup(row["id"]), markup(row["classification"]), f"[{_URGENCY_STYLE.get(urgency, '')}]{urgency}[/]"]
+    cells += [conditions, alerts] if wide else ["; ".join(part for part in (conditions, alerts) if part)]
+    if counts:
+        cells += [str(len(row["unscreened"]) or ""), str(len(row["warnings"]) or "")]
+    return cells + ([file] if widest else [])
+
+
+def _conditions(row: dict[str, Any]) -> str:
+    return ", ".join(f"{c} ({t})" for c, t in row["condition_tiers"].items())
+
+
+def _short(source: str) -> str:
+    """The file name (with :line for JSON Lines) - full paths are in the machine formats."""
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def show_progress() -> bool:
+    """A progress bar only for a person watching: never in pipes, files or CI."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+class ProgressBar:
+    """A transient spinner with the count of cases scored, on standard error (batch.run's `progress`)."""
+    def __init__(self) -> None:
+        from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(SpinnerColumn(), TextColumn("scoring"), MofNCompleteColumn(), TimeElapsedColumn(),
+                                  transient=True, redirect_stdout=False, redirect_stderr=False)
+        self._progress.start()
+        self._task = self._progress.add_task("scoring", total=None)
+
+    def advance(self, cases: int) -> None:
+        self._progress.advance(self._task, cases)
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+def progress_bar() -> ProgressBar | None:
+    """A progress bar when a person is watching, else None."""
+    return ProgressBar() if show_progress() else None
+
+
+# --------------------------------------------------------------------------- the explanation (explain)
+
+
+STATE = {"fired": ("[green]✔ fired[/green]", 0), "not_excluded": ("[yellow]? not excluded[/yellow]", 1),
+         "not_fired": ("[dim]✘ not fired[/dim]", 2)}
+
+
+BRIEF_CHANGES = 8  # changes the brief view lists (the complete list is in --full and JSON)
+BRIEF_ASK = 5
+
+
+def summary_lines(data: dict[str, Any], ask: int = BRIEF_ASK) -> list[str]:
+    """Three lines (each may wrap): key positives → condition → tier → action; key negatives;
+    what to ask next."""
+    s = data["summary"]
+    positives = "; ".join(f"{p['label']}: {p['shown']}" for p in s["positives"]) or \
+        "no red-flag condition, tiered alert or class finding raised"
+    actions = "; ".join(f"{a['action'].rstrip('.')} - {a['time_frame']}"
+                        if a["time_frame"] and a["time_frame"].casefold() != s["tier"].casefold()
+                        else a["action"].rstrip(".") for a in s["action"] if a["action"])
+    first = (f"[bold]Why:[/bold] {markup(positives)} → [bold]{markup(' + '.join(s['condition']))}[/bold] → "
+             f"[bold]{markup(s['tier'].upper())}[/bold] → {markup(actions)}")
+    negatives = ", ".join(n["label"] for n in s["negatives"])
+    second = ("[bold]Key negatives:[/bold] " + (markup(negatives) if negatives else "none recorded")
+              + (f"; [yellow]not screened: {markup(', '.join(u['label'] for u in s['unscreened']))}[/yellow]"
+                 if s["unscreened"] else ""))
+    asks = data["ask_next"]
+    if asks:
+        shown = [f"{markup(a['label'])} ({markup(a['answer'])}: {markup(a['class_label'])}, {markup(a['urgency_label'])})"
+                 for a in asks[:ask]]
+        more = f"; {len(asks) - ask} more with --full" if len(asks) > ask else ""
+        third = "[bold]Ask next:[/bold] " + "; ".join(shown) + more
+    else:
+        third = "[bold]Ask next:[/bold] no unknown answer could change the class or the urgency"
+    return [first, second, third]
+
+
+def render_tree(data: dict[str, Any], console: Any, brief: bool = True) -> None:
+    """Draw the explanation. `brief` (the default view): the three-line summary, the rules that
+    fired with their action, time frame and every feature that made them fire, the rules left open
+    by unknown answers, and the most urgent changes; the full view adds every rule that did not
+    fire, each rule's source and the complete list of changes."""
+    console.print(f"[bold]{markup(data['case'])}[/bold]: {markup(data['class_label'])} - urgency "
+                  f"[bold]{markup(data['urgency'].upper())}[/bold]")
+    for line in summary_lines(data, BRIEF_ASK if brief else len(data["ask_next"])):
+        console.print(Padding(line, (0, 0, 0, 2)))
+    tree = Tree("[bold]How the rules reasoned[/bold]" + (" (rules that fired or could not be excluded; --full "
+                                                          "for every rule)" if brief else ""))
+    if data["warnings"]:
+        checks = tree.add("[bold yellow]Answers to check[/bold yellow] (contradictions; scored as written)")
+        for warning in data["warnings"]:
+            checks.add(markup(warning))
+    for layer in data["layers"]:
+        rules = sorted(layer["rules"], key=lambda r: STATE[r["state"]][1])
+        groups = _groups(rules, brief)
+        if brief and not groups:
+            continue
+        branch = tree.add(f"[bold]{markup(layer['title'])}[/bold]")
+        for group in groups:
+            _add_rule(branch, group, brief)
+    console.print(tree)
+    changes = data["what_would_change"]
+    grouped = _same_result(changes)
+    shown_groups = _brief_changes(grouped) if brief else grouped
+    head = Tree("[bold]What would change it[/bold] (one answer different" + (
+        f"; {len(shown_groups)} of {len(grouped)}, one or two for each result - all with --full or --format json)"
+        if len(shown_groups) < len(grouped) else ")"))
+    if not changes:
+        head.add("[dim]no single answer would change the class or the urgency[/dim]")
+    for group in shown_groups:
+        first = group[0]
+        values = " or ".join(c["shown"][len(c["label"]) + 2:] for c in group)
+        shown = first["shown"] if len(group) == 1 or first["also"] else f"{first['label']}: {values}"
+        head.add(f"if {markup(shown)} → [bold]{markup(first['class_label'])}[/bold], "
+                 f"{markup(first['urgency_label'])}")
+    console.print(head)
+    console.print(f"[dim]{markup(data['disclaimer'])}[/dim]")
+
+
+def _near_miss(rule: dict[str, Any]) -> bool:
+    return any(c["met"] >= c["needs"] - 1 and c["met"] > 0 for c in rule["counts"])
+
+
+def _brief_changes(grouped: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """For the brief view: the first two changes for each different result, most urgent first,
+    at most BRIEF_CHANGES in all."""
+    per: dict[tuple[str, str], int] = {}
+    out = []
+    for group in grouped:
+        outcome = (group[0]["classification"], group[0]["urgency"])
+        if per.get(outcome, 0) < 2 and len(out) < BRIEF_CHANGES:
+            per[outcome] = per.get(outcome, 0) + 1
+            out.append(group)
+    return out
+
+
+def _same_result(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Changes to one answer with the same result, as one line ("Night pain: a or b → ...")."""
+    groups: list[list[dict[str, Any]]] = []
+    for change in changes:
+        last = groups[-1][0] if groups else None
+        if last is not None and all(last[k] == change[k] for k in ("fact", "classification", "urgency")):
+            groups[-1].append(change)
+        else:
+            groups.append([change])
+    return groups
+
+
+def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any]]]:
+    """Rules to draw, one group per node: in brief, rules not excluded for the same missing answers
+    share a node; rules that did not fire are left out, except a count one short of what it needs
+    (a near miss worth teaching: "Cook items 3 of 5, needs 4")."""
+    groups: list[list[dict[str, Any]]] = []
+    for rule in rules:
+        if brief and rule["state"] == "not_fired" and not _near_miss(rule):
+            continue
+        key = [f["fact"] for f in rule["facts"]]
+        same = [g for g in groups if brief and rule["state"] == "not_excluded" and g[0]["state"] == "not_excluded"
+                and [f["fact"] for f in g[0]["facts"]] == key]
+        if same:
+            same[0].append(rule)
+        else:
+            groups.append([rule])
+    return groups
+
+
+def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False) -> None:
+    rule = group[0]
+    label = " / ".join(markup(r.get("rule_label") or r["label"]) for r in group)
+    ids = ", ".join(markup(r["id"]) for r in group)
+    tier = f" ({markup(rule['tier'])})" if rule["tier"] and len(group) == 1 else ""
+    node = branch.add(f"{STATE[rule['state']][0]} {label}{tier}" + ("" if brief else f"  [dim]{ids}[/dim]"))
+    fired = rule["state"] == "fired"
+    if fired and rule["action"]:
+        frame = f" - {markup(rule['time_frame'])}" if rule["time_frame"] else ""
+        node.add(f"[bold]Action{frame}:[/bold] {markup(rule['action'])}")
+    if len(group) == 1 and not brief:
+        node.add(markup(rule["reason"]))
+    for count in rule["counts"][:1] if brief else rule["counts"]:  # brief: the nearest count only
+        missing = f": missing {markup('; '.join(count['missing']))}" if count["missing"] else ""
+        node.add(f"[cyan]{markup(count['name'])}:[/cyan] {count['met']} of {count['of']} "
+                 f"(needs {markup(describe_value(count['needs']))}){missing}")
+    if fired:
+        because = [f"{markup(f['label'])}: {markup(f['shown'])}" for f in rule["features"]]
+        because += [markup(name) for name in rule["rests_on"]]
+        if because:
+            node.add("[cyan]because:[/cyan] " + "; ".join(because))
+    else:
+        counted = {name for count in rule["counts"] for name in count["facts"]}
+        facts = rule["facts"]
+        if facts and not (counted and {f["fact"] for f in facts} <= counted):
+            unknown = all(f["value"] is None for f in facts)
+            # an unknown answer is named, never given the value "unknown"
+            words = [markup(f["label"]) if f["value"] is None else f"{markup(f['label'])}: {markup(f['shown'])}"
+                     for f in facts]
+            what = "missing" if rule["state"] == "not_excluded" else \
+                "cannot fire while unknown" if unknown else "decided by"
+            node.add(f"[cyan]{what}:[/cyan] " + "; ".join(words))
+    if len(group) == 1 and not brief:
+        node.add(f"[dim]source: {markup(rule['source'])}[/dim]")
+
+
+# --------------------------------------------------------------------------- a series of visits (follow-up)
+
+
+def series_table(rows: list[dict[str, Any]], ruleset: RuleSet) -> Any:
+    """The series as a rich table: a row per visit, red flags new since the visit before in bold red."""
+    m, q = ruleset.manifest, ruleset.questionnaire
+    extent = q.by_id["pain.leg_extent"] if q else None
+    table = Table(title="Visits in date order", title_justify="left")
+    for heading in ("Date", "Id", "Class", "Urgency", "Back", "Leg", "Red flags"):
+        table.add_column(heading, overflow="fold", no_wrap=heading in ("Date", "Class", "Back"))
+    for row in rows:
+        flags = []
+        for name, tier in (f.split(":", 1) for f in row["red_flags"]):
+            label = m.conditions[name].label
+            shown = markup(f"{label} ({m.tiers[tier].label.lower()})")
+            new = f"{name}:{tier}" in row["new_red_flags"]
+            flags.append(f"[bold red]NEW {shown}[/]" if new else shown)
+        named = m.classes[row["classification"]]
+        table.add_row(row["assessed_on"], markup(row["id"]), markup(named.short or named.label),
+                      m.tiers[row["urgency"]].label, _score(row["back_nrs"]),
+                      _score(row["leg_nrs"]) + (f"\n{markup(extent.choice_label(row['leg_extent']))}"
+                                                if extent and row["leg_extent"] else ""),
+                      "\n".join(flags) or "none")
+    return table
+
+
+def _score(value: Any) -> str:
+    return "-" if value is None else f"{value}/10"
+
+
+# --------------------------------------------------------------------------- the tutor's report (practice)
+
+
+def report_table(summaries: list[StudentSummary], ruleset: RuleSet) -> Any:
+    """Two tables that fit 80 columns: the totals per student, then accuracy per class."""
+    totals = Table(title="Practice by student", header_style="bold", box=box.SIMPLE_HEAD)
+    totals.add_column("student", overflow="fold")
+    totals.caption = "class, urgency, pattern: right of attempted; ! = a red flag missed or under-triaged"
+    for column in ("cases", "class", "urgency", "pattern", "red flag missed", "UNDER-\nTRIAGED",
+                   "red-flag Qs not asked (cases)"):
+        totals.add_column(column, justify="right", overflow="fold")
+    for s in summaries:
+        unasked = f"{s.red_flag_questions_not_asked} ({s.history_attempts})" if s.history_attempts else "-"
+        serious = bool(s.under_triaged or s.red_flags_missed)
+        totals.add_row(markup(s.student), str(s.attempts), fraction(s.classification), fraction(s.urgency),
+                       fraction(s.pattern), _flag(s.red_flags_missed), _flag(s.under_triaged), unasked,
+                       style="bold red" if serious else None)
+    classes = classes_of(summaries, ruleset)
+    by_class = Table(title="Classification right, by the case's class", header_style="bold", box=box.SIMPLE_HEAD)
+    by_class.add_column("student", overflow="fold")
+    for name in classes:
+        by_class.add_column(markup(class_name(ruleset, name)), justify="right", max_width=14)
+    for s in summaries:
+        by_class.add_row(markup(s.student), *(f"{p[0]}/{p[1]}" if (p := s.by_class.get(c)) else "-" for c in classes))
+    return Group(totals, by_class)
+
+
+def _flag(count: int) -> str:
+    return f"{count} !" if count else "0"
+
+
+def attempts_table(rows: list[dict[str, Any]], ruleset: RuleSet | None = None) -> Any:
+
+    t = Table(title="Practice attempts (! = under-triaged or a red flag missed)", header_style="bold",
+              box=box.SIMPLE_HEAD)
+    for column, justify, least in (("", "left", 1), ("student", "left", 5), ("case", "left", 10),
+                                   ("answer", "left", 13), ("key", "left", 9),
+                                   ("red-flag Qs not asked", "left", 12), ("s", "right", 3)):
+        t.add_column(column, justify=justify, overflow="fold", min_width=least)  # type: ignore[arg-type]
+    q = ruleset.questionnaire if ruleset is not None else None
+    for row in rows:
+        serious = row["under_triage"] or row["missed_red_flag"]
+        not_asked = row["red_flags_not_asked"]
+        right = row["classification_right"] and row["urgency_right"] and row["pattern_right"] is not False \
+            and not not_asked
+        mark = "!" if serious else "✔" if right else "✘"
+        names = [q.label(n) if q and n in q.by_id else n for n in not_asked or ()]
+        asked = "-" if not_asked is None else "none" if not names else \
+            f"{len(names)}: " + markup(", ".join(names[:2])) + (", …" if len(names) > 2 else "")
+        answer = markup(row["answer"]) + ("\nUNDER-TRIAGED" if row["under_triage"] else "")
+        t.add_row(mark, markup(row["student"]), markup(row["case"]), answer, markup(row["key"]), asked,
+                  "-" if row["seconds"] is None else f"{row['seconds']:.0f}", style="bold red" if serious else None)
+    return t
+
+
+def cases_table(rows: list[dict[str, Any]]) -> Any:
+
+    t = Table(title="Practice by case (most under-triaged, then most often wrong, first)", header_style="bold",
+              box=box.SIMPLE_HEAD)
+    for column in ("case", "key", "all right", "UNDER-TRIAGED", "wrong by"):
+        t.add_column(column, overflow="fold", justify="right" if column in ("all right", "UNDER-TRIAGED") else "left")
+    for row in rows:
+        t.add_row(markup(row["case"]), markup(row["key"]), f"{row['all_right']}/{row['attempts']}",
+                  _flag(row["under_triaged"]), markup(", ".join(row["wrong_by"])) or "-",
+                  style="bold red" if row["under_triaged"] or row["red_flags_missed"] else None)
+    return t

@@ -1,0 +1,157 @@
+"""What a result rests on, for teaching: every feature that made a rule fire, what each fired
+rule asks the clinician to do and by when, and which rows set the urgency.
+
+Shared by explain and practice so that both name the same features and the same action.
+Nothing here touches a terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import expr
+from ..model.case import FACTS
+from .ruleset.model import Assessment, Rule, RuleSet
+
+
+# --------------------------------------------------------------------------- features
+
+
+def features(a: Assessment, node: expr.Node, want: Any = True) -> set[str]:
+    """The facts whose answers made `node` come out `want` for this case: every true item of an
+    `or`, every item of an `and`, the counted items of a count - not just the first sufficient one.
+    Definitions (derived facts) are followed down to the answers they read."""
+    rs = a.ruleset
+    if isinstance(node, expr.Ref):
+        if node.name in rs.definitions:
+            return features(a, rs.definitions[node.name].node, want)
+        return {node.name}
+    if want is None:
+        return set(a.explain(node).support)
+    if isinstance(node, (expr.And, expr.Or)):
+        decisive = isinstance(node, expr.Or)  # the value one item alone decides
+        if want is decisive:  # a true `or`, a false `and`: every item that decided it
+            items = [item for item in node.items if a.explain(item).value is want]
+        else:  # a true `and`, a false `or`: every item
+            items = list(node.items)
+        return set().union(*(features(a, item, want) for item in items))
+    if isinstance(node, expr.Not):
+        return features(a, node.item, None if want is None else not want)
+    if isinstance(node, expr.Test) and node.fn in ("is_true", "is_false"):
+        value = a.explain(node.item).value
+        return features(a, node.item, value) if value is not None else a.explain(node).support
+    if isinstance(node, expr.Count):
+        return set().union(*(features(a, item, True) for item in node.items if a.explain(item).value is True))
+    if isinstance(node, expr.Compare) and (isinstance(node.left, expr.Count) or _count_ref(node.left, rs)):
+        counted = node.left if isinstance(node.left, expr.Count) else rs.definitions[node.left.name].node
+        return features(a, counted, True)
+    return set(a.explain(node).support)
+
+
+def _count_ref(node: expr.Node, rs: RuleSet) -> bool:
+    return isinstance(node, expr.Ref) and node.name in rs.definitions and \
+        isinstance(rs.definitions[node.name].node, expr.Count)
+
+
+def rule_features(a: Assessment, rule: Rule) -> dict[str, Any]:
+    """Every answer that made a fired rule fire, in the case format's order, with its value."""
+    found = features(a, rule.node, True)
+    for fact in list(found):  # "stands still for relief" rests on "leg symptoms on walking"
+        found |= {g for g in gates(a.ruleset, fact)
+                  if g.split(".")[0] == fact.split(".")[0] and a.facts.get(g) not in (None, False, "none")}
+    return {f: a.facts.get(f) for f in FACTS if f in found and a.facts.get(f) is not None}
+
+
+_READS: dict[int, tuple[expr.Node, frozenset[str]]] = {}
+
+
+def reads(rs: RuleSet, rule: Rule) -> frozenset[str]:
+    """Every answer a rule reads (through definitions)."""
+    cached = _READS.get(id(rule.node))
+    if cached is not None and cached[0] is rule.node:
+        return cached[1]
+    out: set[str] = set()
+    seen: set[str] = set()
+
+    def walk(n: expr.Node) -> None:
+        for ref in expr.references(n):
+            if ref.name in rs.definitions and ref.name not in seen:
+                seen.add(ref.name)
+                walk(rs.definitions[ref.name].node)
+            elif ref.name in FACTS:
+                out.add(ref.name)
+
+    walk(rule.node)
+    _READS[id(rule.node)] = (rule.node, frozenset(out))
+    return frozenset(out)
+
+
+def gates(rs: RuleSet, fact: str) -> set[str]:
+    """The answers a follow-up question is asked on (its `ask_when`): "stands still for relief"
+    is only asked when walking brings on leg symptoms, so a rule reading it rests on both."""
+    q = rs.questionnaire.by_id.get(fact) if rs.questionnaire else None
+    if q is None or not q.ask_when_text:
+        return set()
+    return {r.name for r in expr.references(expr.parse(q.ask_when_text)) if r.name in FACTS}
+
+
+def read_by_fired_rules(a: Assessment) -> set[str]:
+    """The answers some fired rule read, with the questions they follow up: a feature the student
+    relied on "did not matter" only when it is not among these."""
+    out: set[str] = set()
+    for trace in a.trace():
+        if trace.state == "fired":
+            out |= reads(a.ruleset, trace.rule)
+    for fact in list(out):
+        if a.facts.get(fact) is not None:
+            out |= gates(a.ruleset, fact)
+    return out
+
+
+# --------------------------------------------------------------------------- what to do, by when
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a fired rule asks the clinician to do: its label, time frame and action."""
+
+    rule: str  # rule id
+    raises: str  # condition | alert | finding
+    name: str
+    tier: str | None
+    label: str
+    time_frame: str | None
+    action: str | None
+
+    def line(self) -> str:
+        """"Suspected cauda equina syndrome - now (within hours): Emergency department ..." """
+        frame = f" - {self.time_frame}" if self.time_frame else ""
+        action = f": {self.action.rstrip('.')}" if self.action else ""
+        return f"{self.label}{frame}{action}"
+
+
+def plan_of(rs: RuleSet, rule: Rule) -> Plan:
+    """The rule's own label, time frame and action where the rules give them; the tier's otherwise."""
+    m = rs.manifest
+    named = {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[rule.raises][rule.name]
+    tier = m.tiers.get(rule.tier) if rule.tier else None
+    label = getattr(rule, "label", None) or named.label
+    time_frame = getattr(rule, "time_frame", None) or (tier.time_frame if tier else None)
+    action = rule.action or (tier.action if tier else None)
+    return Plan(rule.id, rule.raises, rule.name, rule.tier, " ".join(label.split()),
+                " ".join(time_frame.split()) if time_frame else None, " ".join(action.split()) if action else None)
+
+
+def urgency_plans(a: Assessment) -> list[Plan]:
+    """The fired rows that set the urgency: each condition or alert raised at the final tier,
+    by the rules that raised it at that tier (in evaluation order, one per condition or alert)."""
+    if not any(tier == a.urgency for tier in (*a.conditions.values(), *a.alerts.values())):
+        return []
+    out: dict[tuple[str, str], Plan] = {}
+    for trace in a.trace():
+        r = trace.rule
+        if trace.state != "fired" or r.tier != a.urgency or r.raises not in ("condition", "alert"):
+            continue
+        out.setdefault((r.raises, r.name), plan_of(a.ruleset, r))
+    return list(out.values())

@@ -1,0 +1,210 @@
+"""The checked rule set compiled into one straight-line Python function (two entry points:
+`evaluate(facts)` and `row_from_data(case, source)`). Only our own node types become code.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+
+from ...model import expr
+from ...model.case import EMPTY_SECTIONS, FACTS
+from .model import Definition, Rule, RuleSet, Summary, PLACEHOLDER
+from ..words import describe_value
+
+
+# --------------------------------------------------------------------------- compilation
+
+
+#: Definitions of this many nodes or more (more than one comparison) are computed where first
+#: read (see compile_ruleset); smaller ones cost less to compute than to check for.
+ON_DEMAND_SIZE = 4
+#: How deep definitions written out where read may be nested in one another (a longer
+#: chain is computed into locals: generated code must stay within Python's nesting limits).
+MAX_WRITTEN_NESTING = 3
+
+
+def _definition_order(definitions: dict[str, Definition]) -> list[str]:
+    """Definition names, each after the definitions it reads (a loop: chains may be long)."""
+    order: list[str] = []
+    done: set[str] = set()
+    for start in definitions:
+        stack = [(start, False)]
+        while stack:
+            name, expanded = stack.pop()
+            if name in done:
+                continue
+            if expanded:
+                done.add(name)
+                order.append(name)
+                continue
+            stack.append((name, True))
+            stack.extend((r.name, False) for r in expr.references(definitions[name].node)
+                         if r.kind == "definition" and r.name not in done)
+    return order
+
+
+def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
+    """Generate the rule set as two Python functions with one body.
+
+    `evaluate(facts)` reads a flat fact dict (`{"pain.leg_side": ...}`) and returns a
+    `Summary`; `row(case, source)` reads a case read the fast way (case.CASE_STRUCT)
+    and returns its result row (the fields of docs/case-format.md). The body evaluates
+    every rule in dependency order and, as each rule fires, records what it raises:
+    the highest tier of each condition and alert, findings, the urgency, the rule ids.
+    Definitions are computed where first needed; outcome flags are set as rules fire.
+    """
+    locals_: dict[str, str] = {}
+
+    def local(name: str) -> str:
+        if name not in locals_:
+            locals_[name] = f"v{len(locals_)}"
+        return locals_[name]
+
+    def_nullable: dict[str, bool] = {}
+
+    def nullable(name: str) -> bool:
+        if name in FACTS:
+            return True
+        if name in rs.definitions:
+            return def_nullable[name]
+        return False  # outcomes are plain True/False
+
+    # Larger definitions are computed where first read, so a rule decided by a cheaper part
+    # (`radicular_gate and radicular_features >= 2`) never computes them: written out at
+    # the first place that reads them and, when read in several places, as a helper
+    # function that the later places call if the first did not run. Others are computed
+    # once into their local before the first statement that reads them. No definition's
+    # code is written out twice where read (that grows exponentially with definitions built
+    # on definitions), and those written out nest at most MAX_WRITTEN_NESTING deep.
+    nodes = [r.node for r in rs.rules] + [d.node for d in rs.definitions.values()]
+    nodes += [c.node for c in rs.checks] + [n for _, n in rs.classification]
+    reads = collections.Counter(ref.name for node in nodes for ref in expr.references(node)
+                                if ref.kind == "definition")
+    lazy: set[str] = set()
+    nesting: dict[str, int] = {}  # how deep definitions written out where read are nested in this one
+    for name in _definition_order(rs.definitions):
+        node = rs.definitions[name].node
+        if expr.size(node) < ON_DEMAND_SIZE:
+            continue
+        inner = [r.name for r in expr.references(node) if r.name in lazy]
+        if reads[name] > 1 and not inner:  # written out where first read, a helper function elsewhere
+            lazy.add(name)
+            nesting[name] = 1
+        elif reads[name] == 1 and max((nesting.get(n, 0) for n in inner), default=0) < MAX_WRITTEN_NESTING:
+            lazy.add(name)
+            nesting[name] = 1 + max((nesting.get(n, 0) for n in inner), default=0)
+    on_demand = {name: rs.definitions[name].node for name in nesting}
+    helpers: dict[str, str] = {}  # lazy definitions read in several places: name -> call source
+    helper_source: list[str] = []
+    gen = expr.CodeGen(local, nullable, on_demand.get, helpers.get)
+    tiers = list(rs.manifest.tiers)
+    rank = rs.tier_rank
+    body: list[str] = ["    fired = []", "    undecided = []", "    warnings = []", "    unscreened = []",
+                       "    conditions = {}", "    alerts = {}", "    findings = []",
+                       f"    best = {len(tiers) - 1}", "    fire = fired.append", "    undecide = undecided.append"]
+    emitted: set[str] = set()
+
+    def emit_definition(name: str) -> None:
+        if name in emitted:
+            return
+        for ref in expr.references(rs.definitions[name].node):
+            if ref.kind == "definition":
+                emit_definition(ref.name)
+        emitted.add(name)
+        node = rs.definitions[name].node
+        if name in on_demand and reads[name] == 1:  # computed where read; what it reads is computed before
+            return
+        src, null = gen.statement(node)
+        def_nullable[name] = null
+        if name in lazy:  # a helper function of the locals it reads, called where first read
+            params = ", ".join(dict.fromkeys(local(ref.name) for ref in expr.references(node)))
+            helper_source.append(f"def _f{local(name)}({params}):\n    return {src}\n")
+            helpers[name] = f"_f{local(name)}({params})"
+            return
+        body.append(f"    {local(name)} = {src}")
+
+    def emit_needed(node: expr.Node) -> None:
+        for ref in expr.references(node):
+            if ref.kind == "definition":
+                emit_definition(ref.name)
+
+    def emit_raised(rule: Rule) -> list[str]:
+        """What a fired rule records: its id, what it raises at its tier, the urgency."""
+        lines = [f"fire({rule.id!r})"]
+        if rule.raises == "finding":
+            return lines + [f"if {rule.name!r} not in findings:", f"    findings.append({rule.name!r})"]
+        held = "conditions" if rule.raises == "condition" else "alerts"
+        if rule.tier is None:  # recorded without a tier unless a rule gives it one
+            return lines + [f"if {rule.name!r} not in {held}:", f"    {held}[{rule.name!r}] = None"]
+        k = rank[rule.tier]
+        if k < len(tiers) - 1:
+            lines += [f"if best > {k}:", f"    best = {k}"]
+        if k == 0:  # nothing outranks it
+            return lines + [f"{held}[{rule.name!r}] = {rule.tier!r}"]
+        return lines + [f"if (h := {held}.get({rule.name!r})) is None or _RANK[h] > {k}:",
+                        f"    {held}[{rule.name!r}] = {rule.tier!r}"]
+
+    # Only outcome flags that some expression reads are kept.
+    read = {ref.name for node in nodes for ref in expr.references(node) if ref.kind == "outcome"}
+    for flag in sorted(read - {"screening_incomplete"}):
+        body.append(f"    {local(flag)} = False")
+    if lazy:
+        body.append("    " + " = ".join(local(name) for name in sorted(lazy)) + " = ...")
+    for name in rs.manifest.screening:
+        body.append(f"    if {local(name)} is None:")
+        body.append(f"        unscreened.append({name!r})")
+    body.append(f"    {local('screening_incomplete')} = bool(unscreened)")
+
+    for rule in rs.rules:
+        emit_needed(rule.node)
+        sets = [f"{rule.raises}.{rule.name}"]
+        if rule.raises == "condition":
+            sets += ["condition.any", f"condition_tier.{rule.tier}"]
+        raised = emit_raised(rule) + [f"{local(flag)} = True" for flag in sets if flag in read]
+        body.extend("    " + line for line in gen.branch(rule.node, raised, [f"undecide({rule.id!r})"]))
+    for chk in rs.checks:
+        emit_needed(chk.node)
+        test = gen.condition(chk.node)
+        # The message with each {fact} placeholder filled in: literal text and described values.
+        pieces = PLACEHOLDER.split(f"{chk.id}: {chk.message}")  # text, fact, text, fact, ...
+        parts = [f"_describe({local(p)})" if i % 2 else repr(p) for i, p in enumerate(pieces) if p or i % 2]
+        body.append(f"    if {test}:")
+        body.append(f"        warnings.append({' + '.join(parts)})")
+    for i, (cls, node) in enumerate(rs.classification):  # the first that holds; the last is the default
+        if i == len(rs.classification) - 1:
+            body.append(f"    else:\n        classification = {cls!r}" if i else f"    classification = {cls!r}")
+            break
+        emit_needed(node)
+        body.append(f"    {'el' if i else ''}if {gen.condition(node)}:\n        classification = {cls!r}")
+
+    facts_used = [(n, v) for n, v in locals_.items() if n in FACTS]
+    flat = [f"    {v} = F[{n!r}]" for n, v in facts_used]
+    nested: list[str] = []
+    sections: dict[str, str] = {}
+    empty: dict[str, Any] = {}
+    for n, v in facts_used:
+        section, name = n.split(".", 1)
+        if section not in sections:
+            sections[section] = f"_s{len(sections)}"
+            empty[f"_E{sections[section]}"] = EMPTY_SECTIONS[section]
+            nested.append(f"    {sections[section]} = D.{section} or _E{sections[section]}")
+        nested.append(f"    {v} = {sections[section]}.{name}")
+    summary = ("    return Summary(classification, _TIERS[best], conditions, alerts, findings, unscreened, "
+               "warnings, fired, undecided)")
+    row = ("    return {'id': D.id, 'file': source, 'classification': classification, 'urgency': _TIERS[best], "
+           "'conditions': list(conditions), 'alerts': list(alerts), 'unscreened': unscreened, "
+           "'warnings': warnings, 'rules_fired': fired, 'rules_version': _VERSION, 'error': None, "
+           "'condition_tiers': conditions, 'findings': findings, 'not_excluded': undecided}")
+    source = ("".join(helper_source) + "\n" + "def evaluate(F):\n" + "\n".join(flat + body) + "\n" + summary + "\n\n"
+              "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n")
+    namespace: dict[str, Any] = {"_count_compare": expr._count_compare, "_divide": expr.divide,
+                                 "_describe": describe_value,
+                                 "_RANK": rank, "_TIERS": tuple(tiers), "_VERSION": rs.version,
+                                 "Summary": Summary, **empty, **gen.constants}
+    code = compile(source, f"<rules {rs.manifest.name}>", "exec")
+    exec(code, namespace)  # noqa: S102 - source is generated from checked trees only
+    for fn in ("evaluate", "row"):
+        namespace[fn].source = source
+    return namespace["evaluate"], namespace["row"]

@@ -1,0 +1,264 @@
+"""A loaded rule set and its result: `Rule`, `Definition`, `Check`, `RuleSet` (checked and compiled;
+`assess(case)` is pure and cheap), `Summary` (what the compiled function returns), and the
+`Assessment` of one case with its rule trace (`RuleTrace`) and note wording.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, NamedTuple
+
+
+from ...model import expr
+from ..questionnaire import Questionnaire
+from ...model.case import FACTS, Case, facts_of
+from ...base.errors import Location
+from ...model.expr import Outcome
+from .schema import Advice, Manifest, Wording
+from ..words import describe_value
+
+
+# --------------------------------------------------------------------------- the loaded model
+
+
+@dataclass(eq=False)
+class Rule:
+    id: str
+    layer: str
+    raises: str  # condition | alert | finding
+    name: str  # the condition/alert/finding raised
+    tier: str | None
+    reason: str
+    source: str
+    status: str
+    action: str | None
+    node: expr.Node
+    text: str
+    where: Location  # of the id
+    when_where: Location  # of the expression
+    reviewed: dt.date | None = None  # date of the last clinical review
+
+
+@dataclass(eq=False)
+class Definition:
+    name: str
+    node: expr.Node
+    text: str
+    means: str | None
+    where: Location  # of the expression
+    key_where: Location  # of the name
+
+
+@dataclass(eq=False)
+class Check:
+    id: str
+    node: expr.Node
+    message: str
+    where: Location
+    when_where: Location
+
+
+@dataclass(eq=False)
+class RuleSet:
+    """A checked, compiled rule set. `assess(case)` is pure and cheap to call."""
+
+    manifest: Manifest
+    directory: Path
+    definitions: dict[str, Definition]
+    rules: list[Rule]  # in evaluation order
+    checks: list[Check]
+    classification: list[tuple[str, expr.Node]]
+    content_hash: str
+    questionnaire: Questionnaire | None = None
+    wording_when: dict[str, expr.Node] = field(default_factory=dict)  # note wording conditions, by text
+    outcome_measures: list[Any] = field(default_factory=list)  # outcomes.Measure: MCIDs for follow-ups
+    # The generated functions (compile_ruleset): `evaluate(flat facts) -> Summary`, and
+    # `row_from_data(case struct, source) -> result row` for batch scoring.
+    evaluate: Any = field(repr=False, default=None)
+    row_from_data: Any = field(repr=False, default=None)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @cached_property
+    def version(self) -> str:
+        """Name, version and content hash, as every result reports it."""
+        return f"{self.manifest.name} {self.manifest.version} sha256:{self.content_hash}"
+
+    @cached_property
+    def tier_rank(self) -> dict[str, int]:
+        """0 = highest tier."""
+        return {name: i for i, name in enumerate(self.manifest.tiers)}
+
+    @cached_property
+    def class_findings(self) -> list[str]:
+        """The findings the classification order reads (stenosis_likely, radicular_likely, ...)."""
+        names = [ref.name.partition(".")[2] for _, node in self.classification for ref in expr.references(node)
+                 if ref.name.startswith("finding.")]
+        return list(dict.fromkeys(names))
+
+    @cached_property
+    def thresholds(self) -> dict[str, set[Any]]:
+        """Every constant each fact is compared with in the rules (age: {48, 50, 60, 70}, ...)."""
+        found: dict[str, set[Any]] = {}
+
+        def walk(node: expr.Node) -> None:
+            if isinstance(node, expr.Compare):
+                for a, b in ((node.left, node.right), (node.right, node.left)):
+                    if isinstance(a, expr.Ref) and a.name in FACTS and isinstance(b, expr.Const):
+                        found.setdefault(a.name, set()).add(b.value)
+            for child in expr._children(node):
+                walk(child)
+
+        for node in [r.node for r in self.rules] + [d.node for d in self.definitions.values()]:
+            walk(node)
+        return found
+
+    def assess(self, case: Case) -> "Assessment":
+        a = self.assess_facts(facts_of(case), case.id)
+        if case.reading_warnings:  # e.g. a FHIR form saved in progress: said wherever the result is shown
+            a.warnings = [*a.warnings, *case.reading_warnings]
+        return a
+
+    def assess_facts(self, facts: dict[str, Any], case_id: str = "") -> "Assessment":
+        summary = self.evaluate(facts)
+        return Assessment(case_id, *summary[:-1], rules_version=self.version, ruleset=self, facts=facts,
+                          not_excluded=summary.not_excluded)
+
+
+class Summary(NamedTuple):
+    """What the generated rule function returns for one case."""
+
+    classification: str
+    urgency: str
+    conditions: dict[str, str]  # name -> highest tier, in the order rules first raised them
+    alerts: dict[str, str | None]
+    findings: list[str]
+    unscreened: list[str]
+    warnings: list[str]
+    rules_fired: list[str]  # ids, in evaluation order
+    not_excluded: list[str]  # ids of rules that unknown facts left undecided
+
+
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+
+
+
+
+
+@dataclass
+class RuleTrace:
+    """How one rule came out for one case, with the facts that decided it."""
+
+    rule: Rule
+    state: str  # fired | not_fired | not_excluded
+    facts: dict[str, Any]  # name -> value (for not_excluded: the unknown facts)
+
+
+@dataclass(eq=False)
+class Assessment:
+    """The result of evaluating one case."""
+
+    case_id: str
+    classification: str
+    urgency: str
+    conditions: dict[str, str]  # name -> tier, in evaluation order
+    alerts: dict[str, str | None]
+    findings: list[str]
+    unscreened: list[str]
+    warnings: list[str]
+    rules_fired: list[str]
+    rules_version: str
+    ruleset: RuleSet = field(repr=False)
+    facts: dict[str, Any] = field(repr=False)
+    not_excluded: list[str] = field(repr=False)  # ids of rules that unknown facts kept from being decided
+    _trace: list["RuleTrace"] | None = field(default=None, init=False, repr=False)
+
+    def to_row(self, file: str = "") -> dict[str, Any]:
+        """The machine-readable result (field names as in docs/case-format.md)."""
+        return {
+            "id": self.case_id, "file": file, "classification": self.classification,
+            "urgency": self.urgency, "conditions": list(self.conditions), "alerts": list(self.alerts),
+            "unscreened": self.unscreened, "warnings": self.warnings, "rules_fired": self.rules_fired,
+            "rules_version": self.rules_version, "error": None,
+            "condition_tiers": dict(self.conditions), "findings": self.findings,
+            "not_excluded": self.not_excluded,
+        }
+
+    def urgency_set_by(self) -> list[tuple[str, str, str]]:
+        """What set the urgency: (kind, name, tier) of each condition and alert raised at its tier."""
+        found = [("condition", n, t) for n, t in self.conditions.items() if t == self.urgency]
+        return found + [("alert", n, t) for n, t in self.alerts.items() if t == self.urgency]
+
+    def value(self, name: str) -> Any:
+        """The value of any fact, definition or outcome name for this case."""
+        return self._explain_name(name, {}).value
+
+    def explain(self, node: expr.Node) -> Outcome:
+        """Any checked expression evaluated for this case, with the facts that decided it."""
+        memo: dict[str, Outcome] = {}
+        return expr.explain(node, lambda n, k: self._explain_name(n, memo, k))
+
+    def wording(self, wording: Wording | None) -> list[str]:
+        """The pieces of note wording whose `when:` is known to hold, each on one line, with each
+        `{fact}` placeholder filled in with the case's answer."""
+        if wording is None:
+            return []
+        items = [Advice(text=wording)] if isinstance(wording, str) else wording
+        fill = lambda m: describe_value(self.facts[m.group(1)])  # noqa: E731
+        return [PLACEHOLDER.sub(fill, " ".join(item.text.split())) for item in items
+                if item.when is True or (item.when is not False
+                                         and self.explain(self.ruleset.wording_when[str(item.when)]).value is True)]
+
+    def trace(self) -> list[RuleTrace]:
+        """Every rule in evaluation order: fired, not fired, or not excluded, with its facts."""
+        if self._trace is None:
+            self._trace = self._make_trace()
+        return self._trace
+
+    def _make_trace(self) -> list[RuleTrace]:
+        memo: dict[str, Outcome] = {}
+        out = []
+        fired, undecided = set(self.rules_fired), set(self.not_excluded)
+        for rule in self.ruleset.rules:
+            outcome = expr.explain(rule.node, lambda n, k: self._explain_name(n, memo, k))
+            state = "fired" if rule.id in fired else "not_excluded" if rule.id in undecided else "not_fired"
+            out.append(RuleTrace(rule, state, {n: self._plain(n, memo) for n in sorted(outcome.support)}))
+        return out
+
+    def _plain(self, name: str, memo: dict[str, Outcome]) -> Any:
+        return self._explain_name(name, memo).value
+
+    def _explain_name(self, name: str, memo: dict[str, Outcome], kind: str | None = None) -> Outcome:
+        if name in memo:
+            return memo[name]
+        rs = self.ruleset
+        if name in rs.definitions:
+            # Support of a definition is expanded into the facts that decided it.
+            outcome = expr.explain(rs.definitions[name].node, lambda n, k: self._explain_name(n, memo, k))
+        elif name in self.facts:
+            outcome = Outcome(self.facts[name], frozenset([name]))
+        else:
+            outcome = Outcome(self._outcome_value(name), frozenset([name]))
+        memo[name] = outcome
+        return outcome
+
+    def _outcome_value(self, name: str) -> Any:
+        space, _, item = name.partition(".")
+        if name == "screening_incomplete":
+            return bool(self.unscreened)
+        if space == "condition":
+            return bool(self.conditions) if item == "any" else item in self.conditions
+        if space == "condition_tier":  # as the compiled rules read it: a rule raised a condition at this tier
+            fired = set(self.rules_fired)
+            return any(r.raises == "condition" and r.tier == item and r.id in fired for r in self.ruleset.rules)
+        if space == "alert":
+            return item in self.alerts
+        if space == "finding":
+            return item in self.findings
+        raise KeyError(name)

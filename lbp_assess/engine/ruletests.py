@@ -1,0 +1,185 @@
+"""Rule tests that live beside the rules (`<rules>/tests/*.yaml`).
+
+Each test is a partial case (every fact not given is unknown) and the
+expectations to check; only the listed expectations are checked::
+
+    tests:
+      - name: CES over 14 days and stable is urgent
+        case:
+          cauda_equina: {saddle_numbness: true, onset_days: 15, worsening: false}
+        expect:
+          conditions: {cauda_equina: urgent}     # exactly these conditions, at these tiers
+          urgency: urgent
+          fires: [red_flag.cauda_equina.established_stable]
+          not_fires: [red_flag.cauda_equina.emergency]
+
+`classification`, `urgency` and `conditions` are compared exactly; `fires`,
+`alerts`, `findings`, `warnings` (check ids), `unscreened` and `flags_noted`
+(the weak flags the note lists, by definition name) must all be present;
+`not_fires`, `not_alerts`, `not_findings`, `not_warnings`, `not_flags_noted` must
+all be absent. `alert_tiers` gives the tier of each listed alert. A rule is in one of
+three states for a case: fired, ruled out (known not to fire), or not excluded
+(unknown answers kept it from being decided): `not_excluded` lists rules that
+must be reported as not excluded, `ruled_out` rules that must be known not to fire.
+
+`lbp-assess rules test --mutate` checks that the tests notice small edits of
+the rules (see mutate.py) and prints a test like these for each edit they miss.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..model.case import FORMAT, Classification, Urgency, problems_from, validate_case
+from ..base.errors import InputError, Location, Problem
+from .ruleset.model import Assessment, RuleSet
+from ..base.yamlio import Locator, load_yaml, read_text
+
+
+class Expect(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    classification: Optional[Classification] = None
+    urgency: Optional[Urgency] = None
+    conditions: Optional[dict[str, Urgency]] = None
+    fires: list[str] = []
+    not_fires: list[str] = []
+    alerts: list[str] = []
+    not_alerts: list[str] = []
+    findings: list[str] = []
+    not_findings: list[str] = []
+    alert_tiers: dict[str, Urgency] = {}
+    warnings: list[str] = []
+    not_warnings: list[str] = []
+    unscreened: list[str] = []
+    not_excluded: list[str] = []
+    ruled_out: list[str] = []
+    flags_noted: list[str] = []
+    not_flags_noted: list[str] = []
+
+
+class RuleTestSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(min_length=1)
+    case: dict[str, Any]
+    expect: Expect
+
+
+class RuleTestFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    description: Optional[str] = None
+    tests: list[RuleTestSpec]
+
+
+@dataclass
+class RuleTest:
+    name: str
+    where: Location
+    case: dict[str, Any]
+    expect: Expect
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")[:80] or "test"
+
+
+@dataclass
+class RuleTestResult:
+    test: RuleTest
+    failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def load_tests(directory: Path) -> list[RuleTest]:
+    """Every rule test under `<directory>/tests/`; InputError lists all problems in the files."""
+    tests: list[RuleTest] = []
+    problems: list[Problem] = []
+    for path in sorted((directory / "tests").glob("*.yaml")):
+        name = str(path)
+        try:
+            text = read_text(path)
+            spec = RuleTestFile.model_validate(load_yaml(text, name))
+        except InputError as err:
+            problems.extend(err.problems)
+            continue
+        except ValidationError as exc:
+            problems.extend(problems_from(exc, name, text, model=RuleTestFile))
+            continue
+        locator = Locator(text)
+        for index, test in enumerate(spec.tests):
+            tests.append(RuleTest(test.name, Location(name, *locator.find(("tests", index, "name"))),
+                                  test.case, test.expect))
+    if problems:
+        raise InputError.from_problems(problems)
+    return tests
+
+
+def run_test(test: RuleTest, ruleset: RuleSet) -> RuleTestResult:
+    data = {"format": FORMAT, "id": test.slug, **test.case}
+    try:
+        case = validate_case(data, str(test.where))
+    except InputError as err:
+        return RuleTestResult(test, [f"the test case is not a valid case: {err}"])
+    return RuleTestResult(test, compare(ruleset.assess(case), test.expect, ruleset))
+
+
+def compare(a: Assessment, expect: Expect, ruleset: RuleSet) -> list[str]:
+    """What differs between an assessment and the listed expectations."""
+    failures = []
+    if expect.classification is not None and a.classification != expect.classification:
+        failures.append(f"classification: expected {expect.classification}, got {a.classification}")
+    if expect.urgency is not None and a.urgency != expect.urgency:
+        failures.append(f"urgency: expected {expect.urgency}, got {a.urgency}")
+    if expect.conditions is not None and a.conditions != expect.conditions:
+        failures.append(f"conditions: expected {_tiers(expect.conditions)}, got {_tiers(a.conditions)}")
+    for alert, tier in expect.alert_tiers.items():
+        if a.alerts.get(alert, "absent") != tier:
+            failures.append(f"alert_tiers: expected {alert} at {tier}, got {a.alerts.get(alert, 'no such alert')}")
+    known_ids = {r.id for r in ruleset.rules}
+    warnings = [w.split(":", 1)[0] for w in a.warnings]
+    decided = set(a.rules_fired) | set(a.not_excluded)
+    ruled_out = [r for r in known_ids if r not in decided] if expect.ruled_out else []
+    flags = ruleset.manifest.flags_noted
+    noted = [f for f in flags if a.value(f) is True]
+    for label, wanted, actual, present in (
+        ("fires", expect.fires, a.rules_fired, True), ("not_fires", expect.not_fires, a.rules_fired, False),
+        ("alerts", expect.alerts, list(a.alerts), True), ("not_alerts", expect.not_alerts, list(a.alerts), False),
+        ("findings", expect.findings, a.findings, True),
+        ("not_findings", expect.not_findings, a.findings, False),
+        ("warnings", expect.warnings, warnings, True), ("not_warnings", expect.not_warnings, warnings, False),
+        ("unscreened", expect.unscreened, a.unscreened, True),
+        ("not_excluded", expect.not_excluded, a.not_excluded, True), ("ruled_out", expect.ruled_out, ruled_out, True),
+        ("flags_noted", expect.flags_noted, noted, True),
+        ("not_flags_noted", expect.not_flags_noted, noted, False),
+    ):
+        for item in wanted:
+            if label in _RULE_LISTS and item not in known_ids:
+                failures.append(f"{label}: no rule has the id {item!r}")
+            elif label in ("flags_noted", "not_flags_noted") and item not in flags:
+                failures.append(f"{label}: {item!r} is not in flags_noted")
+            elif (item in actual) != present:
+                failures.append(f"{label}: {item} {_MISSED[label] if present else _FOUND[label]}")
+    return failures
+
+
+_RULE_LISTS = ("fires", "not_fires", "not_excluded", "ruled_out")
+_MISSED = {"fires": "did not fire", "not_excluded": "was not reported as not excluded",
+           "ruled_out": "was not ruled out (it fired or was not excluded)"}
+_MISSED.update({k: "did not appear" for k in ("alerts", "findings", "warnings", "unscreened", "flags_noted")})
+_FOUND = {"not_fires": "did fire",
+          **{f"not_{k}": "did appear" for k in ("alerts", "findings", "warnings", "flags_noted")}}
+
+
+def _tiers(conditions: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in conditions.items()) + "}" if conditions else "none"
+
+
+def run_tests(directory: Path, ruleset: RuleSet) -> list[RuleTestResult]:
+    return [run_test(test, ruleset) for test in load_tests(directory)]

@@ -1,0 +1,772 @@
+"""The case-file format `lbp-case/1`: pydantic models, loading, and the fact vocabulary.
+
+The models follow `docs/case-format.md` field for field. Yes/no facts are
+three-valued: `True`, `False`, or `None` = not asked or unknown. Models are
+strict (`yes` is not a boolean, `"7"` is not a number) and forbid unknown keys,
+so a typo can never turn a red-flag answer into a silent "unscreened".
+
+The same models define the vocabulary that rules and questions are checked
+against (`FACTS`): one source of truth for every fact name, type and enum value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
+
+import msgspec
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from ..base.errors import InputError, Location, Problem, did_you_mean
+from ..base.yamlio import Locator, refuse_duplicates
+
+FORMAT = "lbp-case/1"
+CASE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl", ".ndjson")
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")  # one case (or FHIR resource) per line
+
+Sex = Literal["female", "male", "other", "not_stated"]
+LegSide = Literal["none", "left", "right", "both", "alternating"]
+LegExtent = Literal["none", "buttock", "thigh", "below_knee", "foot"]
+Dominant = Literal["back", "leg", "equal"]
+RootLevel = Literal["L3", "L4", "L5", "S1", "unclear"]
+OnsetMode = Literal["sudden", "gradual"]
+Mechanism = Literal[
+    "none_identified", "lifting", "bending_twisting", "sustained_posture", "minor_trauma", "major_trauma", "other"
+]
+NightPain = Literal["none", "positional", "second_half", "unrelenting"]
+Aggravator = Literal["sitting", "standing", "walking", "bending", "lifting", "extension", "lying", "cough_sneeze"]
+Easer = Literal["sitting", "standing", "walking", "lying", "bending_forward", "rest", "movement"]
+Course = Literal["improving", "static", "worsening", "fluctuating"]
+PainQuality = Literal["aching", "sharp", "stabbing", "burning", "shooting", "throbbing", "cramping"]
+Irritability = Literal["low", "moderate", "high"]
+Analgesic = Literal["paracetamol", "nsaid", "weak_opioid", "strong_opioid", "neuropathic", "muscle_relaxant",
+                    "topical", "other"]
+Effect = Literal["good", "partial", "none"]
+Investigation = Literal["x_ray", "mri", "ct", "bone_scan", "blood_tests", "nerve_studies", "other"]
+Treatment = Literal["physiotherapy", "exercise", "manual_therapy", "acupuncture", "injection", "pain_clinic",
+                    "other"]
+TreatmentEffect = Literal["resolved", "helped", "no_change", "worse"]
+WorkStatus = Literal["working", "modified_duties", "off_sick", "not_working", "retired", "student"]
+ActivityLevel = Literal["inactive", "some", "active"]
+Classification = Literal["non_specific", "radicular", "stenosis", "red_flag"]
+Urgency = Literal["emergency", "urgent", "soon", "routine"]
+
+Fact = Optional[bool]
+Nrs = Optional[int]
+# Every number has a finite range: the upper limits below are plausibility limits for
+# data entry (no episode lasts over 100 years), not clinical thresholds; those live in rules/.
+
+
+AGE_RANGE = (16, 110)  # the tool is for adults (docs/case-format.md)
+
+
+def _adult(age: int) -> int:
+    low, high = AGE_RANGE
+    if age < low:
+        raise ValueError(f"lbp-assess is for adults: age must be {low} or over (got {age})")
+    if age > high:
+        raise ValueError(f"age must be between {low} and {high} (got {age})")
+    return age
+
+
+START_BACK_ITEMS = 9
+
+
+def _start_back(items: list[int]) -> list[int]:
+    if len(items) != START_BACK_ITEMS:
+        raise ValueError(f"expected 9 STarT Back answers (items 1-8 as 0/1, item 9 as 0-4), got {len(items)}")
+    for number, value in enumerate(items, start=1):
+        top = 4 if number == 9 else 1
+        if not 0 <= value <= top:
+            raise ValueError(f"STarT Back item {number} must be 0..{top}, got {value}")
+    return items
+
+
+# Characters that must never reach a terminal, a CSV row or a note: C0 and C1 controls
+# (tab, newline and carriage return are allowed in free text only), DEL, the Unicode
+# line separators, bidirectional overrides, and lone surrogates (not text at all).
+_NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                          "\ud800-\udfff]")
+
+
+def _refuse(found: re.Match[str] | None, what: str) -> None:
+    if found is not None:
+        raise ValueError(f"{what} must not contain the control character U+{ord(found.group()):04X} "
+                         f"(at character {found.start() + 1})")
+
+
+def _line(text: str) -> str:
+    _refuse(_NOT_IN_LINE.search(text), "a single-line field")
+    return text
+
+
+def _text(text: str) -> str:
+    _refuse(_NOT_IN_TEXT.search(text), "text")
+    return text
+
+
+def _lines(items: list[str]) -> list[str]:
+    for item in items:
+        _line(item)
+    return items
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return value
+
+
+# Validators live in the types (not on the models) so the fast schema used for
+# batch scoring (CASE_STRUCT below) runs exactly the same checks.
+Age = Annotated[int, AfterValidator(_adult)]
+StartBack = Annotated[list[int], AfterValidator(_start_back)]
+Line = Annotated[str, AfterValidator(_line)]  # ids and other one-line fields
+Text = Annotated[str, AfterValidator(_text)]  # free text: notes, vignettes
+Lines = Annotated[list[str], AfterValidator(_lines)]
+Number = Annotated[float, AfterValidator(_finite)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True, defer_build=True)
+
+
+class Patient(_Section):
+    age: Optional[Age] = None
+    sex: Optional[Sex] = None
+
+
+class Pain(_Section):
+    back_nrs: Nrs = Field(None, ge=0, le=10)
+    leg_nrs: Nrs = Field(None, ge=0, le=10)
+    leg_side: Optional[LegSide] = None
+    leg_extent: Optional[LegExtent] = None
+    other_leg_extent: Optional[LegExtent] = None
+    dominant: Optional[Dominant] = None
+    dermatomal: Fact = None
+    root_level: Optional[RootLevel] = None
+    thoracic: Fact = None
+    abdominal: Fact = None  # abdominal or flank (loin) pain; files written before policy v6 may include groin pain
+    groin: Fact = None  # groin pain, or pain at the front of the pelvis over the pubic bone (policy v6)
+    quality: Optional[list[PainQuality]] = None  # how the pain feels (its nature)
+    irritability: Optional[Irritability] = None  # how easily provoked, and how long it takes to settle
+
+
+class Onset(_Section):
+    weeks_ago: Optional[Number] = Field(None, ge=0, le=5200)  # <= 100 years
+    mode: Optional[OnsetMode] = None
+    mechanism: Optional[Mechanism] = None
+    previous_episodes: Fact = None
+    fracture_excluded: Fact = None
+
+
+class Behaviour(_Section):
+    mechanical: Fact = None
+    constant: Fact = None
+    morning_stiffness_min: Optional[Number] = Field(None, ge=0, le=1440)  # <= a day
+    night_pain: Optional[NightPain] = None
+    eased_by_rest: Fact = None
+    eased_by_exercise: Fact = None
+    worse_cough_sneeze: Fact = None
+    aggravated_by: Optional[list[Aggravator]] = None
+    eased_by: Optional[list[Easer]] = None
+
+
+class Walking(_Section):
+    leg_symptoms_on_walking: Fact = None
+    relief_sitting_or_flexion: Fact = None
+    relief_standing_still: Fact = None
+    tolerance_min: Optional[Number] = Field(None, ge=0, le=1440)  # <= a day
+
+
+class Neuro(_Section):
+    paraesthesia: Fact = None
+    numbness: Fact = None
+    weakness: Fact = None
+    weakness_both_legs: Fact = None
+    weakness_progressing: Fact = None
+    foot_drop: Fact = None
+    gait_change: Fact = None
+
+
+class CaudaEquina(_Section):
+    urinary_retention: Fact = None
+    bladder_sensation_reduced: Fact = None
+    urinary_incontinence: Fact = None
+    bowel_incontinence: Fact = None
+    saddle_numbness: Fact = None
+    sexual_dysfunction: Fact = None
+    onset_days: Optional[Number] = Field(None, ge=0, le=36500)  # <= 100 years
+    worsening: Fact = None
+
+
+class Systemic(_Section):
+    weight_loss: Fact = None
+    fever: Fact = None
+    night_sweats: Fact = None
+    unwell: Fact = None
+    collapse: Fact = None  # fainted, collapsed, or felt faint or dizzy since the pain began (policy v6)
+
+
+class History(_Section):
+    cancer: Fact = None
+    osteoporosis: Fact = None
+    long_term_steroids: Fact = None
+    immunosuppressed: Fact = None
+    iv_drug_use: Fact = None
+    recent_infection: Fact = None
+    recent_spinal_procedure: Fact = None
+    inflammatory_disease: Fact = None
+    diabetes: Fact = None
+    smoker: Fact = None
+    vascular_disease: Fact = None
+    spinal_surgery: Fact = None  # any spinal surgery, ever
+
+
+class Obstetric(_Section):
+    """Pregnancy and the postpartum year (policy v6)."""
+
+    pregnant: Fact = None
+    gestation_weeks: Optional[Number] = Field(None, ge=0, le=45)
+    postpartum: Fact = None  # gave birth in the last 12 months
+    postpartum_weeks: Optional[Number] = Field(None, ge=0, le=52)
+
+
+class Medication(_Section):
+    """The drug history that bears on the back pain (long-term oral steroids: history.long_term_steroids)."""
+
+    analgesia: Optional[list[Analgesic]] = None  # [] = none taken
+    analgesia_effect: Optional[Effect] = None
+    anticoagulant: Fact = None
+
+
+class Investigations(_Section):
+    done: Optional[list[Investigation]] = None  # imaging and tests already done for this problem; [] = none
+
+
+class TreatmentSoFar(_Section):
+    previous: Optional[list[Treatment]] = None  # treatment tried for this or earlier episodes; [] = none
+    effect: Optional[TreatmentEffect] = None
+
+
+class Social(_Section):
+    work: Optional[WorkStatus] = None
+    activity: Optional[ActivityLevel] = None  # physical activity before this episode
+
+
+PsfsActivity = Annotated[str, AfterValidator(_line)]
+
+
+class Function(_Section):
+    """Outcome measures of function: the Patient-Specific Functional Scale (up to three activities the
+    patient finds hard, each scored 0 unable .. 10 as before), and the Oswestry Disability Index (%),
+    where a service uses it."""
+
+    psfs_activity_one: Optional[PsfsActivity] = Field(None, min_length=1, max_length=80)
+    psfs_one: Nrs = Field(None, ge=0, le=10)
+    psfs_activity_two: Optional[PsfsActivity] = Field(None, min_length=1, max_length=80)
+    psfs_two: Nrs = Field(None, ge=0, le=10)
+    psfs_activity_three: Optional[PsfsActivity] = Field(None, min_length=1, max_length=80)
+    psfs_three: Nrs = Field(None, ge=0, le=10)
+    odi: Optional[int] = Field(None, ge=0, le=100)
+
+
+class Progression(_Section):
+    course: Optional[Course] = None
+
+
+class Psychosocial(_Section):
+    start_back: Optional[StartBack] = None
+
+
+class Notes(_Section):
+    presenting: Optional[Text] = None
+    pmh: Optional[Text] = None
+    dh: Optional[Text] = None
+    sh: Optional[Text] = None
+    goals: Optional[Text] = None
+    investigations: Optional[Text] = None  # results of the imaging and tests done, as reported
+
+
+def _file_hash(value: str) -> str:
+    if not (value.startswith("sha256:") and len(value) == 71 and all(c in "0123456789abcdef" for c in value[7:])):
+        raise ValueError(f"expected sha256: and 64 lower-case hex digits, got {value!r}")
+    return value
+
+
+FileHash = Annotated[str, AfterValidator(_file_hash)]
+
+
+class FollowUpOf(_Section):
+    """Extension to lbp-case/1 (optional): this case is a follow-up visit of an earlier case.
+
+    `id` and `assessed_on` of the earlier case, the SHA-256 of its file as it was read
+    (`sha256:<64 hex>`, to find it again and to know whether it changed since), the rules
+    version it was assessed with (from its file's header, when known), and `carried_over`:
+    the questions whose earlier answers were kept without being asked at this visit
+    (a follow-up without a terminal). Red-flag screening answers are never carried over.
+    """
+
+    id: Line = Field(min_length=1, max_length=80)
+    assessed_on: Optional[dt.date] = Field(None, strict=False)
+    file_hash: Optional[FileHash] = None
+    rules_version: Optional[Line] = Field(None, min_length=1, max_length=200)
+    carried_over: Optional[list[str]] = None
+
+
+class Expected(_Section):
+    classification: Optional[Classification] = None
+    urgency: Optional[Urgency] = None
+    conditions: Optional[Lines] = None
+
+
+class Case(_Section):
+    """One patient's subjective history for one episode (`lbp-case/1`)."""
+
+    format: Literal["lbp-case/1"]
+    id: Line = Field(min_length=1, max_length=80)
+    assessed_on: Optional[dt.date] = Field(None, strict=False)
+    assessor: Optional[Line] = None
+    patient: Optional[Patient] = None
+    pain: Optional[Pain] = None
+    onset: Optional[Onset] = None
+    behaviour: Optional[Behaviour] = None
+    walking: Optional[Walking] = None
+    neuro: Optional[Neuro] = None
+    cauda_equina: Optional[CaudaEquina] = None
+    systemic: Optional[Systemic] = None
+    history: Optional[History] = None
+    obstetric: Optional[Obstetric] = None
+    medication: Optional[Medication] = None
+    investigations: Optional[Investigations] = None
+    treatment: Optional[TreatmentSoFar] = None
+    social: Optional[Social] = None
+    function: Optional[Function] = None
+    progression: Optional[Progression] = None
+    psychosocial: Optional[Psychosocial] = None
+    notes: Optional[Notes] = None
+    vignette: Optional[Text] = None
+    # Extension to lbp-case/1 (optional): where the vignette states each fact, as
+    # `fact path: words quoted from the vignette`. Practice offers only these facts.
+    vignette_mentions: Optional[dict[str, Line]] = None
+    # Extension to lbp-case/1 (optional): the earlier visit this one follows (FollowUpOf).
+    follow_up_of: Optional[FollowUpOf] = None
+    expected: Optional[Expected] = None
+    # Not part of the case file: what its reader had to say about the source (a FHIR form saved
+    # in progress). Every assessment of the case lists them under `warnings`.
+    _reading_warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def reading_warnings(self) -> list[str]:
+        return self._reading_warnings
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data for writing a case file: unknown facts and empty sections left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# --------------------------------------------------------------------------- the fast schema
+
+
+def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, Any]]) -> Any:
+    """A msgspec Struct with the same fields, types, limits and (collected) validators as `model`."""
+    fields: list[tuple[Any, ...]] = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        args = get_args(annotation)
+        nested = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        optional = get_origin(annotation) is Union and type(None) in args
+        if nested:
+            kind: Any = _struct(nested[0], f"{path}{name}.", validators)
+        else:
+            kind = [a for a in args if a is not type(None)][0] if optional else annotation
+            if get_origin(kind) is Annotated:  # validators live in Annotated types: run them too
+                kind, *extras = get_args(kind)
+                section = path.rstrip(".")
+                validators += [(section, name, e.func) for e in extras if isinstance(e, AfterValidator)]
+            validators += [(path.rstrip("."), name, m.func) for m in info.metadata if isinstance(m, AfterValidator)]
+            limits = {}
+            for meta in info.metadata:
+                for key in ("ge", "le", "min_length", "max_length"):
+                    if getattr(meta, key, None) is not None:
+                        limits[key] = getattr(meta, key)
+            if limits:
+                kind = Annotated[kind, msgspec.Meta(**limits)]
+        if optional:
+            kind = Optional[kind]
+        fields.append((name, kind) if info.is_required() else (name, kind, None))
+    return msgspec.defstruct(f"{model.__name__}Fast", fields, forbid_unknown_fields=True)
+
+
+_FAST_VALIDATORS: list[tuple[str, str, Any]] = []  # (section, field, validator)
+#: Case data as msgspec Structs: the same rules as `Case` at a fraction of the cost.
+#: Batch scoring reads cases this way; any case refused here is read again through
+#: `Case` for its located message (and scored, should `Case` accept it).
+CASE_STRUCT: Any = _struct(Case, "", _FAST_VALIDATORS)
+_DECODE_JSON = msgspec.json.Decoder(CASE_STRUCT).decode
+#: An empty struct per section, standing in for a section the case leaves out
+#: (sections with a required field, such as follow_up_of, have none).
+EMPTY_SECTIONS: dict[str, Any] = {
+    f.name: kind() for f in msgspec.structs.fields(CASE_STRUCT) for kind in get_args(f.type)
+    if isinstance(kind, type) and issubclass(kind, msgspec.Struct)
+    and not any(g.required for g in msgspec.structs.fields(kind))
+}
+
+
+def _validator_source() -> tuple[str, dict[str, Any]]:
+    """The validators of _FAST_VALIDATORS as one generated function, section by section,
+    each behind a quick test that passes what it would pass (printable text, a finite
+    number), so an ordinary case calls none of them."""
+    quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0"}
+    names: dict[str, Any] = {}
+    lines = ["def check(case):"]
+    sections: dict[str, list[tuple[str, Any]]] = {}
+    for section, name, fn in _FAST_VALIDATORS:
+        sections.setdefault(section, []).append((name, fn))
+    for section, checks in sections.items():
+        indent = "    "
+        if section:
+            lines += [f"    part = case.{section}", "    if part is not None:"]
+            indent = "        "
+        for name, fn in checks:
+            names[f"_{fn.__name__}"] = fn
+            test = quick[fn].format(v="v") if fn in quick else "False"
+            lines += [f"{indent}if (v := {'part' if section else 'case'}.{name}) is not None and not {test}:",
+                      f"{indent}    _{fn.__name__}(v)"]
+    return "\n".join(lines) + "\n", names
+
+
+def _compile_validators() -> Any:
+    source, names = _validator_source()
+    exec(compile(source, "<case validators>", "exec"), names)  # noqa: S102 - generated from the model
+    return names["check"]
+
+
+_CHECK_FAST = _compile_validators()
+
+
+def _fast(read: Any, source: Any) -> Any:
+    try:
+        case = read(source)
+        _CHECK_FAST(case)
+    except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
+        return None
+    if (case.follow_up_of is not None or case.patient is not None) and implausible(case) is not None:
+        return None
+    return case
+
+
+_DAYS_A_YEAR = 365.25
+
+
+def implausible(case: Any) -> tuple[tuple[str, str], str] | None:
+    """A case whose answers cannot all be true of one visit: (field path, why), else None.
+    Works on a `Case` and on its fast struct alike. These are limits of what can be (a visit
+    does not follow itself, symptoms do not begin before birth), not clinical thresholds."""
+    record = case.follow_up_of
+    if record is not None:
+        if record.id == case.id:
+            return ("follow_up_of", "id"), "a visit cannot be a follow-up of itself (the same id)"
+        if record.assessed_on is not None and case.assessed_on is not None and record.assessed_on > case.assessed_on:
+            return (("follow_up_of", "assessed_on"), f"the previous visit ({record.assessed_on}) is dated after "
+                                                     f"this visit ({case.assessed_on}); a follow-up comes later")
+    age = case.patient.age if case.patient is not None else None
+    if age is None:
+        return None
+    return before_birth(age, case.onset.weeks_ago if case.onset is not None else None,
+                        case.cauda_equina.onset_days if case.cauda_equina is not None else None)
+
+
+def before_birth(age: int | None, weeks_ago: float | None, onset_days: float | None
+                 ) -> tuple[tuple[str, str], str] | None:
+    """Symptoms said to have begun before the patient was born: (field path, why), else None."""
+    if age is None:
+        return None
+    lived = (age + 1) * _DAYS_A_YEAR  # the most days a patient of this age can have lived
+    if onset_days is not None and onset_days > lived:
+        return ("cauda_equina", "onset_days"), f"{onset_days:g} days ago is before the patient was born (age {age})"
+    if weeks_ago is not None and weeks_ago * 7 > lived:
+        return ("onset", "weeks_ago"), f"{weeks_ago:g} weeks ago is before the patient was born (age {age})"
+    return None
+
+
+_SECTIONS = tuple(i for i, f in enumerate(msgspec.structs.fields(CASE_STRUCT)) if f.name in EMPTY_SECTIONS)
+_astuple = msgspec.structs.astuple
+
+
+def _keys_given(case: Any) -> int:
+    """How many keys with a value the case has (a key given as null is not counted)."""
+    values = _astuple(case)
+    count = len(values) - values.count(None)
+    for i in _SECTIONS:
+        section = values[i]
+        if section is not None:
+            inner = _astuple(section)
+            count += len(inner) - inner.count(None)
+    return count
+
+
+def _keys_in(raw: bytes) -> int:
+    """How many different keys the (valid, so two-level) case has, counting those given as null."""
+    data = _DECODE_ANY(raw)
+    return len(data) + sum(len(v) for v in data.values() if type(v) is dict)
+
+
+_DECODE_ANY = msgspec.json.Decoder().decode
+
+
+def fast_json(raw: bytes) -> Any:
+    """A JSON case as a CASE_STRUCT, or None when it is not a valid case (read it precisely).
+
+    The decoder keeps the last of a key given twice, so a case is returned only when
+    no key can have been given twice: every key is followed by one colon, so when the
+    line has as many colons as the case has different keys, no key was repeated (keys
+    given as null are counted from a plain decoding). Otherwise (a colon in a text)
+    the line is read again keeping every key.
+    """
+    case = _fast(_DECODE_JSON, raw)
+    if case is None:
+        return None
+    colons = raw.count(b":")
+    if colons == _keys_given(case) or colons == _keys_in(raw):
+        return case
+    try:
+        json.loads(raw, object_pairs_hook=refuse_duplicates)
+    except ValueError:  # a duplicate key (or anything else): the exact reading says which
+        return None
+    return case
+
+
+def fast_convert(data: Any) -> Any:
+    """Parsed case data as a CASE_STRUCT, or None when it is not a valid case (read it precisely)."""
+    return _fast(lambda d: msgspec.convert(d, CASE_STRUCT), data)
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+#: Sections that hold clinical facts (the rule and question vocabulary).
+FACT_SECTIONS = (
+    "patient", "pain", "onset", "behaviour", "walking", "neuro", "cauda_equina",
+    "systemic", "history", "obstetric", "medication", "investigations", "treatment", "social", "function",
+    "progression", "psychosocial",
+)
+
+
+@dataclass(frozen=True)
+class FactType:
+    """The type of one fact, as rules and questions see it."""
+
+    path: str
+    kind: str  # bool | int | number | enum | set | text | int_list
+    values: tuple[str, ...] = ()  # enum/set values
+    minimum: float | None = None
+    maximum: float | None = None
+    length: int | None = None  # int_list: how many items every valid case has
+
+
+def _fact_type(path: str, annotation: Any, field: Any) -> FactType:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    inner = args[0] if get_origin(annotation) is Union and args else annotation
+    if get_origin(inner) is Annotated:
+        inner = get_args(inner)[0]
+    lo = hi = None
+    for meta in getattr(field, "metadata", ()):
+        lo = getattr(meta, "ge", lo)
+        hi = getattr(meta, "le", hi)
+    if inner is bool:
+        return FactType(path, "bool")
+    if inner is int:
+        if path == "patient.age":
+            lo, hi = AGE_RANGE
+        return FactType(path, "int", minimum=lo, maximum=hi)
+    if inner is float:
+        return FactType(path, "number", minimum=lo, maximum=hi)
+    if inner is str:
+        return FactType(path, "text")
+    if get_origin(inner) is Literal:
+        return FactType(path, "enum", tuple(get_args(inner)))
+    if get_origin(inner) is list:
+        (item,) = get_args(inner)
+        if get_origin(item) is Literal:
+            return FactType(path, "set", tuple(get_args(item)))
+        return FactType(path, "int_list", length=START_BACK_ITEMS if path == "psychosocial.start_back" else None)
+    raise TypeError(f"no fact type for {path}: {annotation!r}")  # pragma: no cover - model bug
+
+
+def _build_vocabulary() -> dict[str, FactType]:
+    facts: dict[str, FactType] = {}
+    for section in FACT_SECTIONS:
+        model = Case.model_fields[section].annotation
+        model = [a for a in get_args(model) if a is not type(None)][0]
+        for name, field in model.model_fields.items():
+            path = f"{section}.{name}"
+            facts[path] = _fact_type(path, field.annotation, field)
+    return facts
+
+
+FACTS: dict[str, FactType] = _build_vocabulary()
+_FACT_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (section, tuple(p.split(".", 1)[1] for p in FACTS if p.startswith(section + ".")))
+    for section in FACT_SECTIONS
+)
+_SET_FACTS = frozenset(p for p, t in FACTS.items() if t.kind == "set")
+
+
+def facts_of(case: Case) -> dict[str, Any]:
+    """The flat fact dictionary rules are evaluated on: `{"pain.leg_side": "right", ...}`.
+
+    Unknown facts are `None`; multiple-choice facts become frozensets.
+    """
+    flat: dict[str, Any] = {}
+    for section, names in _FACT_FIELDS:
+        part = getattr(case, section)
+        if part is None:
+            for name in names:
+                flat[f"{section}.{name}"] = None
+        else:
+            for name in names:
+                flat[f"{section}.{name}"] = getattr(part, name)
+    for path in _SET_FACTS:
+        if flat[path] is not None:
+            flat[path] = frozenset(flat[path])
+    return flat
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def validate_case(data: Any, name: str, text: str | None = None, line: int | None = None) -> Case:
+    """Validate parsed data as `lbp-case/1`; errors carry file, line and field path. (Every
+    reader of case files also takes a FHIR QuestionnaireResponse: inputs.cases.validate_any.)"""
+    if data is None:
+        raise InputError.from_problems([Problem(Location(name, line), "empty file, expected an lbp-case/1 case")])
+    if not isinstance(data, dict):
+        raise InputError.from_problems(
+            [Problem(Location(name, line), f"expected a mapping of case fields, got {_kind(data)}")]
+        )
+    fmt = data.get("format")
+    if fmt != FORMAT:
+        locate = _locator(text, line)
+        where = Location(name, *(locate(("format",)) if fmt is not None else (line, None)))
+        message = (
+            f"missing `format: {FORMAT}`; is this an lbp-assess case file?"
+            if fmt is None
+            else f"format {_echo(fmt)} is not supported; expected {FORMAT!r}"
+        )
+        raise InputError.from_problems([Problem(where, message, None if fmt is None else "format")])
+    try:
+        case = Case.model_validate(data)
+    except ValidationError as exc:
+        raise InputError.from_problems(problems_from(exc, name, text, line)) from None
+    found = implausible(case)
+    if found is not None:
+        path, message = found
+        raise InputError.from_problems([Problem(Location(name, *_locator(text, line)(path)), message,
+                                                ".".join(path))])
+    return case
+
+
+def _locator(text: str | None, line: int | None):
+    if line is not None or text is None:
+        return lambda path, key=False: (line, None)
+    locator = Locator(text)
+    return locator.find
+
+
+def problems_from(exc: ValidationError, name: str, text: str | None, line: int | None = None,
+                  model: type[BaseModel] = Case) -> list[Problem]:
+    """Turn pydantic errors into one-line problems with locations and did-you-mean."""
+    locate = _locator(text, line)
+    problems = []
+    for err in exc.errors(include_url=False):
+        path = tuple(err["loc"])
+        field = ".".join(str(p) for p in path)
+        pos = locate(path, key=err["type"] == "extra_forbidden")
+        problems.append(Problem(Location(name, *pos), _message(err, path, model), field))
+    return problems
+
+
+def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model that holds the last element of `path` (for did-you-mean on keys)."""
+    current: Any = model
+    for part in path[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", {})
+        if part not in fields:
+            return None
+        annotation = fields[part].annotation
+        candidates = [annotation, *get_args(annotation)]
+        for cand in candidates:
+            for inner in (cand, *get_args(cand)):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    current = inner
+                    break
+            else:
+                continue
+            break
+        else:
+            return None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _message(err: dict[str, Any], path: tuple[Any, ...], model: type[BaseModel]) -> str:
+    kind, value = err["type"], err.get("input")
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        holder = _model_at(model, path)
+        known = list(holder.model_fields) if holder else []
+        from ..base.text import plain, shorten
+
+        return f"unknown field `{plain(shorten(path[-1]))}`{did_you_mean(str(path[-1]), known)}"
+    if kind == "literal_error":
+        expected = [v.strip().strip("'") for v in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
+        expected = [v for v in expected if v]
+        hint = did_you_mean(value, expected) if isinstance(value, str) and len(value) < 100 else ""
+        return f"{_echo(value)} is not allowed; expected one of: {', '.join(expected)}{hint}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"expected true or false (or null when not asked), got {_echo(value)}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"expected a whole number, got {_echo(value)}"
+    if kind in ("float_type", "float_parsing"):
+        return f"expected a number, got {_echo(value)}"
+    if kind in ("string_type",):
+        return f"expected text, got {_echo(value)}"
+    if kind in ("list_type",):
+        return f"expected a list, got {_echo(value)}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping of fields, got {_kind(value)}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}[kind]
+        limit = ctx.get("ge", ctx.get("le", ctx.get("gt", ctx.get("lt"))))
+        shown = f"{limit:g}" if isinstance(limit, float) else limit
+        return f"{_echo(value)} is out of range: must be {bound} {shown}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"is longer than {ctx.get('max_length')} characters"
+    if kind in ("date_type", "date_parsing", "date_from_datetime_parsing"):
+        return f"expected a date as YYYY-MM-DD, got {_echo(value)}"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return err["msg"]
+
+
+def _echo(value: Any) -> str:
+    """A value as an error message shows it: its repr (controls escaped), shortened."""
+    from ..base.text import shorten
+
+    if isinstance(value, int) and value.bit_length() > 200:  # repr fails past 4,300 digits
+        return f"a number of about {value.bit_length() * 3 // 10:,} digits"
+    return shorten(repr(value), 60)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(type(value), type(value).__name__)

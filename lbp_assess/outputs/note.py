@@ -1,0 +1,581 @@
+"""The summary note: built once as structured data, rendered as Markdown, plain text or JSON.
+
+Two lengths. The default is the record note a physiotherapist pastes: the
+summary (class, urgency and what set it), the history as positives and relevant
+negatives with the red-flag screen in a compact block, the impression, the plan
+and the safety-net. `full=True` gives the complete note: every answer under the
+interview's headings, each fired rule with the facts that decided it, what was
+not met, the suggested examination.
+
+Everything clinical in the note - labels, advice, suggested examination, the
+safety-net wording and when each piece applies, which weak flags to list, how
+the screening questions group - comes from the rule set and the questionnaire;
+this module only arranges it. The plain-text form pastes into a clinical
+record: no markup and no line longer than 100 characters. Text from the case
+(id, assessor, free text) is shown with control characters escaped
+(display.plain); free text keeps its line breaks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import textwrap
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from .. import __version__
+from ..model.case import FACTS, Case
+from ..inputs.cases import load_case
+from ..base.text import plain
+from ..base.errors import InputError, Location, Problem
+from ..engine.questionnaire import Question, Questionnaire
+from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
+from ..engine.words import answer_words
+from ..engine.outcomes import WORSE
+from .visits import VisitChange, Comparison, Visit, compare, find_previous
+
+WIDTH = 100
+
+
+@dataclass
+class NoteLine:
+    text: str  # may hold line breaks (free text); each is kept when rendered
+    bullet: bool = False
+    strong: bool = False
+
+
+@dataclass
+class Section:
+    title: str
+    lines: list[NoteLine] = field(default_factory=list)
+
+    def add(self, text: str, bullet: bool = True, strong: bool = False) -> None:
+        self.lines.append(NoteLine(" ".join(text.split()), bullet, strong))
+
+    def add_lines(self, text: str) -> None:
+        """Free text: its line breaks are kept, spaces within each line tidied."""
+        lines = [" ".join(line.split()) for line in plain(text, multiline=True).splitlines()]
+        self.lines.append(NoteLine("\n".join(line for line in lines if line), bullet=True))
+
+
+@dataclass
+class Note:
+    title: str
+    meta: list[str]
+    disclaimer: str
+    sections: list[Section]
+    footer: str
+    result: dict[str, Any]
+
+
+def note_of_file(path: Path, ruleset: RuleSet, fmt: str, full: bool = False, previous: Path | None = None,
+                 width: int = WIDTH) -> str:
+    """The note of a saved case file, rendered (what `lbp-assess note` prints). The note of a
+    follow-up compares it with the previous visit: `previous`, or the file beside it with the
+    SHA-256 the follow-up recorded."""
+    case = load_case(path)
+    if ruleset.questionnaire is None:
+        raise InputError.from_problems([Problem(Location(str(ruleset.directory)),
+                                                "the rule set has no interview.yaml")])
+    earlier, warnings = None, []
+    if previous is not None and case.follow_up_of is None:
+        raise InputError(f"{path}: --previous is for a follow-up visit, and this case has no follow_up_of")
+    if case.follow_up_of is not None:
+        earlier, warnings = find_previous(Path(path), case, previous)
+    return render(build_note(case, ruleset.assess(case), ruleset, full=full, previous=earlier,
+                             previous_warnings=warnings), fmt, width)
+
+
+def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.date | None = None,
+               full: bool = False, previous: Visit | None = None, previous_warnings: list[str] | None = None) -> Note:
+    """The note; a follow-up's (case.follow_up_of) opens with what changed since `previous`, the
+    earlier visit (a followup.Visit), or says that it was not found."""
+    q = ruleset.questionnaire
+    if q is None:  # pragma: no cover - the shipped rules always have one
+        raise ValueError("the rule set has no interview.yaml")
+    m = ruleset.manifest
+    a = assessment
+    answers = _answers(case)
+    notes = Section("Notes")
+    for question in q.questions:
+        if question.id.startswith("notes.") and answers.get(question.id):
+            notes.add_lines(f"{question.label}: {answers[question.id]}")
+
+    if full:
+        history = [_subjective(q, answers, sec, title, set(m.screening))
+                   for sec, title in _sections(q) if sec != "notes"]
+        for screen, texts in screen_notes(a, ruleset).items():  # under the screen's questions
+            section = q.by_id[m.screens[screen][0]].section_title
+            for part in history:
+                if part.title == section:
+                    for text in texts:
+                        part.add(text)
+        history = [s for s in history if s.lines]
+    else:
+        history = [_history(a, ruleset, q, answers)]
+    exam, advice = _texts(a, ruleset, "examination"), _advice(a, ruleset)
+    if full:
+        plan = [Section("Suggested objective examination"), Section("Management")]
+        for text in exam:
+            plan[0].add(text)
+        for text in advice:
+            plan[1].add(text)
+    else:
+        plan = [Section("Plan")]
+        for text in advice:
+            plan[0].add(text)
+    safety_net = Section("Safety-net")
+    for text in a.wording(m.safety_net):
+        safety_net.add(text)
+
+    today = today or dt.date.today()
+    meta = [f"Case: {plain(case.id)}"]
+    if case.assessed_on:
+        meta.append(f"Assessed on: {case.assessed_on.isoformat()}")
+    if case.assessor:
+        meta.append(f"Assessor: {plain(case.assessor)}")
+    disclaimer = " ".join(m.disclaimer.split())
+    footer = f"Generated {today.isoformat()} by lbp-assess {__version__} with rules {a.rules_version}.\n{disclaimer}"
+    sections = [_summary(a, ruleset, q), *([notes] if notes.lines else []), *history,
+                _impression(a, ruleset, q, full), *plan, safety_net]
+    if case.follow_up_of is not None:
+        sections.insert(0, _follow_up_section(case, a, ruleset, previous, previous_warnings or []))
+    title = "Low back pain assessment - " + ("subjective summary" if full else "record note")
+    return Note(title, meta, disclaimer if full else "", [s for s in sections if s.lines], footer, a.to_row())
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _follow_up_section(case: Case, a: Assessment, ruleset: RuleSet, previous: Visit | None, warnings: list[str]) -> Section:
+    comparison = compare(previous, Visit(case, ""), ruleset, a) if previous is not None else None
+    return since_last_visit(comparison, case, ruleset, warnings)
+
+
+def _summary(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> Section:
+    """Class, urgency and what set it, each condition and alert with its tier and action."""
+    m = ruleset.manifest
+    out = Section("Summary")
+    out.add(f"Impression: {m.classes[a.classification].label}.", strong=True)
+    tier = m.tiers[a.urgency]
+    raised = _raised(a, ruleset)
+    drivers = [label for kind, label, t, _ in raised if t == a.urgency]
+    urgency = f"Urgency: {tier.label.upper()}{_frame(tier)}"
+    if drivers:
+        out.add(f"{urgency}, set by {'; '.join(drivers)}.", strong=True)
+    else:
+        out.add(f"{urgency}. {tier.action}", strong=True)
+    if a.unscreened:
+        out.add("Red-flag screen INCOMPLETE - NOT SCREENED (cannot be excluded): "
+                + "; ".join(q.label(f) for f in a.unscreened) + ".", strong=True)
+    for kind, label, t, action in raised:
+        ctier = m.tiers[t]
+        name = "RED FLAG" if kind == "condition" else "ALERT"
+        out.add(f"{name}: {label} - {ctier.label.upper()} ({ctier.time_frame}). {action}", strong=True)
+    if not a.conditions:
+        out.add("Red-flag conditions raised: none" + (" among the questions asked." if a.unscreened else "."))
+    for warning in a.warnings:
+        out.add(f"Answers to check: {warning.split(': ', 1)[-1]}.")
+    return out
+
+
+def _raised(a: Assessment, ruleset: RuleSet) -> list[tuple[str, str, str, str]]:
+    """(kind, label, tier, action) of every condition, and of every alert with a tier, highest first."""
+    m = ruleset.manifest
+    found = [("condition", m.conditions[n].label, t, _action(a, "condition", n, t)) for n, t in a.conditions.items()]
+    found += [("alert", m.alerts[n].label, t, _action(a, "alert", n, t)) for n, t in a.alerts.items() if t]
+    rank = ruleset.tier_rank
+    return sorted(found, key=lambda f: (rank[f[2]], f[0] != "condition"))
+
+
+def _frame(tier: Any) -> str:
+    return f" ({tier.time_frame})" if tier.time_frame.lower() != tier.label.lower() else ""
+
+
+def _action(a: Assessment, kind: str, name: str, tier: str) -> str:
+    rules = [t.rule for t in a.trace() if t.state == "fired" and t.rule.raises == kind and t.rule.name == name
+             and t.rule.tier == tier]
+    actions = [r.action for r in rules if r.action]
+    return " ".join(dict.fromkeys(" ".join(a.split()) for a in actions)) or a.ruleset.manifest.tiers[tier].action
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _answers(case: Case) -> dict[str, Any]:
+    """Answers by question id; only fields written in the case count as asked."""
+    out: dict[str, Any] = {}
+    for name in case.model_fields_set:
+        value = getattr(case, name)
+        if hasattr(value, "model_fields_set"):
+            for sub in value.model_fields_set:
+                out[f"{name}.{sub}"] = getattr(value, sub)
+        else:
+            out[name] = value
+    return out
+
+
+def _sections(q: Questionnaire) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for question in q.questions:
+        seen.setdefault(question.section, question.section_title)
+    return list(seen.items())
+
+
+def _subjective(q: Questionnaire, answers: dict[str, Any], section: str, title: str,
+                screening: set[str]) -> Section:
+    """One section of the full note: every answer, yes/no questions worded alike."""
+    out = Section(title)
+    parts = []
+    for question in q.questions:
+        if question.section != section or question.id in ("id", "assessor") or question.id.startswith("notes."):
+            continue
+        value = answers.get(question.id)
+        if question.id in screening:
+            parts.append((question, _screened(value)))
+        elif question.id in answers:
+            parts.append((question, answer_words(question, value)))
+    if any(qn.id in screening for qn, _ in parts):
+        for question, shown in parts:
+            out.add(f"{question.label}: {shown}")
+    elif parts:
+        out.add("; ".join(f"{question.label}: {shown}" for question, shown in parts) + ".", bullet=False)
+    return out
+
+
+def _screened(value: Any) -> str:
+    return "NOT SCREENED" if value is None else ("YES" if value else "no")
+
+
+def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[str, Any]) -> Section:
+    """The record note's history: what was present, the negatives that mattered, the screen."""
+    m = ruleset.manifest
+    screening = set(m.screening)
+    out = Section("History")
+    parts = []
+    for question in q.questions:
+        if (question.section == "special" or question.id in screening or not question.is_fact
+                or question.kind == "items" or answers.get(question.id) is None or not _asked(question, a)):
+            continue
+        value = answers[question.id]
+        if question.kind != "yes_no":
+            parts.append(f"{question.label}: {answer_words(question, value)}")
+        elif value:
+            parts.append(question.label)
+    if parts:
+        out.add("; ".join(parts) + ".", bullet=False)
+    negatives = [f"{q.label(f)}: no" for f in relevant_negatives(a, answers)]
+    if negatives:
+        out.add(f"Relevant negatives: {'; '.join(negatives)}.", bullet=False)
+    grouped = {f for facts in m.screens.values() for f in facts}
+    screen = [_screen_line(title, facts, a, q) for title, facts in m.screens.items()]
+    screen += [f"{q.label(f)}: {_screened(a.facts.get(f))}" for f in m.screening if f not in grouped]
+    out.add("Red-flag screen: " + "; ".join(screen) + ".", bullet=False)
+    for texts in screen_notes(a, ruleset).values():
+        for text in texts:
+            out.add(text, bullet=False)
+    return out
+
+
+def screen_notes(a: Assessment, ruleset: RuleSet) -> dict[str, list[str]]:
+    """The rule set's lines for each red-flag screen that hold for this case (screen -> lines)."""
+    m = ruleset.manifest
+    found = {title: a.wording(m.screen_notes.get(title)) for title in m.screens}
+    return {title: texts for title, texts in found.items() if texts}
+
+
+def _screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -> str:
+    """"Cauda equina screen: negative (6/6 asked)", with positives and unscreened items named."""
+    values = {f: a.facts.get(f) for f in facts}
+    asked = sum(v is not None for v in values.values())
+    positive = [q.label(f) for f, v in values.items() if v is True]
+    unasked = [q.label(f) for f, v in values.items() if v is None]
+    if positive:
+        shown = f"POSITIVE - {', '.join(positive)}"
+    elif not asked:
+        shown = "NOT SCREENED"
+    elif unasked:
+        shown = "INCOMPLETE - negative as far as asked"
+    else:
+        shown = "negative"
+    return f"{title}: {shown} ({asked}/{len(facts)} asked)" + (
+        f" (NOT SCREENED: {', '.join(unasked)})" if unasked else "")
+
+
+def relevant_negatives(a: Assessment, answers: dict[str, Any]) -> list[str]:
+    """Yes/no questions answered "no" (not the screening ones, nor follow-ups that the other
+    answers make unnecessary) where "yes" would change the class, the urgency, or raise a
+    condition or an alert with a tier: the negatives the impression rests on."""
+    ruleset = a.ruleset
+    q = ruleset.questionnaire
+    screening = set(ruleset.manifest.screening)
+    before = _outcome(a)
+    out = []
+    for fact, value in a.facts.items():
+        if value is not False or fact in screening or fact not in answers or FACTS[fact].kind != "bool":
+            continue
+        question = q.by_id.get(fact) if q else None
+        if question is not None and not _asked(question, a):
+            continue
+        if _outcome(ruleset.assess_facts({**a.facts, fact: True})) != before:
+            out.append(fact)
+    return out
+
+
+def _asked(question: Question, a: Assessment) -> bool:
+    """False for a follow-up that the other answers make unnecessary (its ask_when is false)."""
+    return question.ask_when is None or question.ask_when(a.facts) is not False
+
+
+def _outcome(a: Assessment) -> tuple[Any, ...]:
+    return (a.classification, a.urgency, frozenset(a.conditions.items()),
+            frozenset((n, t) for n, t in a.alerts.items() if t))
+
+
+# --------------------------------------------------------------------------- impression
+
+
+def labels(ruleset: RuleSet, q: Questionnaire) -> dict[str, str]:
+    """Plain labels for every fact and outcome name a trace can mention."""
+    m = ruleset.manifest
+    labels = {question.id: question.label for question in q.questions}
+    for kind, named in (("condition", m.conditions), ("alert", m.alerts), ("finding", m.findings)):
+        labels.update({f"{kind}.{name}": f"{item.label} ({kind})" for name, item in named.items()})
+    labels["condition.any"] = "Any red-flag condition"
+    labels["screening_incomplete"] = "Red-flag questions unanswered"
+    return labels
+
+
+def _outcome_label(ruleset: RuleSet, kind: str, name: str) -> str:
+    m = ruleset.manifest
+    return {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[kind][name].label
+
+
+def _features(trace: RuleTrace, q: Questionnaire, ruleset: RuleSet) -> str:
+    """The answers that decided a rule, in questionnaire order and clinical wording."""
+    order = {question.id: i for i, question in enumerate(q.questions)}
+    facts = sorted((n for n in trace.facts if n in order), key=order.__getitem__)
+    parts = [f"{q.by_id[n].label}: {answer_words(q.by_id[n], trace.facts[n])}"
+             if trace.facts[n] is not None else f"{q.by_id[n].label}: unknown" for n in facts]
+    for name, value in trace.facts.items():  # what other rules raised, when it counted
+        kind, _, item = name.partition(".")
+        if value is True and kind in ("condition", "alert", "finding") and item != "any":
+            parts.append(_outcome_label(ruleset, kind, item))
+    return "; ".join(parts)
+
+
+def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, full: bool) -> Section:
+    m = ruleset.manifest
+    out = Section("Clinical impression" if full else "Impression")
+    if full:
+        tier = m.tiers[a.urgency]
+        out.add(f"{m.classes[a.classification].label}; urgency {tier.label.lower()}{_frame(tier)}.", bullet=False)
+    traces = a.trace()
+    for trace in traces:
+        r = trace.rule
+        if trace.state != "fired":
+            continue
+        tier = f" - {m.tiers[r.tier].label.lower()} ({m.tiers[r.tier].time_frame})" if r.tier else ""
+        text = f"{_outcome_label(ruleset, r.raises, r.name)}{tier}: {r.reason.strip()}"
+        if full:
+            action = f" Action: {r.action.strip()}" if r.action else ""
+            features = _features(trace, q, ruleset)
+            text += action + (f" Based on: {features}." if features else "")
+        out.add(f"{text} [{r.id}; source: {r.source}]" if full else f"{text} [{r.source}]")
+    if full:
+        for name in ruleset.class_findings:
+            if name not in a.findings:
+                rule = next((t for t in traces if t.rule.raises == "finding" and t.rule.name == name), None)
+                if rule is not None and rule.state == "not_fired":
+                    out.add(f"Not met - {m.findings[name].label}: {rule.rule.reason.strip()}")
+    for label, missing in not_excluded(a, ruleset, q).items():
+        out.add(f"Could not be excluded - {label}: unknown {', '.join(missing) or 'answers'}.")
+    flags = [ruleset.definitions[f].means or f for f in m.flags_noted if a.value(f) is True]
+    if flags:
+        out.add("Flags noted (weak on their own, no action alone): " + "; ".join(flags) + ".")
+    return out
+
+
+def not_excluded(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> dict[str, list[str]]:
+    """Red flags (and alerts of a show-at-once tier) that unknown answers keep open:
+    label -> the unknown answers, one entry per condition or alert. A rule whose condition or
+    alert is already raised at its tier or higher is left out: its answers could change nothing."""
+    m = ruleset.manifest
+    rank = ruleset.tier_rank
+    out: dict[str, list[str]] = {}
+    for trace in a.trace():
+        r = trace.rule
+        serious = r.raises == "condition" or (r.tier is not None and m.tiers[r.tier].show_at_once)
+        if trace.state != "not_excluded" or not serious:
+            continue
+        held = (a.conditions if r.raises == "condition" else a.alerts).get(r.name)
+        if held is not None and r.tier is not None and rank[held] <= rank[r.tier]:
+            continue
+        missing = out.setdefault(_outcome_label(ruleset, r.raises, r.name), [])
+        for name, value in trace.facts.items():
+            if value is None and q.label(name) not in missing:
+                missing.append(q.label(name) if name in FACTS else name)
+    return out
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _texts(a: Assessment, ruleset: RuleSet, attr: str) -> list[str]:
+    return list(dict.fromkeys(" ".join(getattr(i, attr).split()) for i in _named(a, ruleset) if getattr(i, attr)))
+
+
+def _advice(a: Assessment, ruleset: RuleSet) -> list[str]:
+    return list(dict.fromkeys(text for item in _named(a, ruleset) for text in a.wording(item.advice)))
+
+
+def _named(a: Assessment, ruleset: RuleSet) -> list[Any]:
+    m = ruleset.manifest
+    items = [m.classes[a.classification]]
+    items += [m.conditions[c] for c in a.conditions]
+    items += [m.alerts[x] for x in a.alerts]
+    items += [m.findings[f] for f in a.findings]
+    return items
+
+
+# --------------------------------------------------------------------------- the note's section
+
+
+def since_last_visit(comparison: Comparison | None, case: Case, ruleset: RuleSet, warnings: Sequence[str] = ()) -> Section:
+    """The "Since last visit" section that opens the note of a follow-up."""
+    out = Section("Since last visit")
+    record = case.follow_up_of
+    if comparison is None:
+        assert record is not None
+        when = f" ({record.assessed_on.isoformat()})" if record.assessed_on else ""
+        out.add(f"Follow-up of {plain(record.id)}{when}. The previous case file was not found beside this one: "
+                "compare with `lbp-assess note FILE --previous PREVIOUS`.")
+        if record.rules_version and record.rules_version != ruleset.version:
+            out.add(f"Rules version differs: last visit assessed with rules {plain(record.rules_version)}; this "
+                    f"note uses rules {ruleset.version}.", strong=True)
+        return out
+    c = comparison
+    then = c.then.case
+    when = f" ({then.assessed_on.isoformat()}{f', {c.days} days ago' if c.days is not None else ''})" \
+        if then.assessed_on else ""
+    out.add(f"Follow-up of {plain(then.id)}{when}.")
+    for text in c.new_red_flags:
+        out.add(f"NEW RED FLAG since last visit: {text}.", strong=True)
+    if c.new_positive:
+        out.add(f"NEW positive red-flag answer since last visit: {'; '.join(c.new_positive)}.", strong=True)
+    if c.unscreened_now:
+        out.add(f"NOT SCREENED at this visit (screened last time): {'; '.join(c.unscreened_now)}.", strong=True)
+    for text in c.resolved_red_flags:
+        out.add(f"Resolved since last visit: {text}.")
+    for text in c.lower_red_flags:
+        out.add(f"Lower since last visit: {text}.")
+    for change in (c.classification, c.urgency):
+        out.add(_line(change), strong=bool(change.change))
+    moved = [x for x in c.since_last_visit + c.start_back if x.change]
+    for change in moved:
+        out.add(_line(change))
+    for outcome in c.outcomes:
+        out.add(f"Outcome - {outcome.words()}.", strong=outcome.verdict == WORSE)
+    same = [x for x in c.since_last_visit + c.start_back if not x.change]
+    if same:
+        out.add("Unchanged: " + "; ".join(f"{x.label}: {x.now}" for x in same) + ".")
+    if c.alerts_new:
+        out.add(f"Alerts new since last visit: {'; '.join(c.alerts_new)}.")
+    if c.alerts_cleared:
+        out.add(f"Alerts cleared: {'; '.join(c.alerts_cleared)}.")
+    if c.changed:
+        out.add("Other answers changed: " + "; ".join(f"{x.label}: {x.then} -> {x.now}" for x in c.changed) + ".")
+    if c.unchanged:
+        out.add("No change since last visit: every answer and the result are the same.")
+    for warning in [*warnings, *c.warnings]:
+        out.add(warning, strong=True)
+    return out
+
+
+def _line(change: VisitChange) -> str:
+    if not change.change:
+        return f"{change.label}: {change.now} (unchanged)."
+    extra = f" ({change.change})" if change.change != "changed" else ""
+    return f"{change.label}: {change.then} -> {change.now}{extra}."
+
+
+def comparison_note(comparison: Comparison, ruleset: RuleSet) -> Note:
+    """The comparison of two visits alone, as a note (`lbp-assess compare OLD NEW`)."""
+    c = comparison
+    meta = [f"Earlier: {plain(c.then.case.id)}", f"Later: {plain(c.now.case.id)}", f"Rules: {c.rules_version}"]
+    disclaimer = " ".join(ruleset.manifest.disclaimer.split())
+    return Note("Low back pain - comparison of two visits", meta, "", [since_last_visit(c, c.now.case, ruleset)],
+                disclaimer, c.to_data())
+
+
+def render_comparison(comparison: Comparison, ruleset: RuleSet, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(comparison.to_data(), indent=2, ensure_ascii=False) + "\n"
+    return render(comparison_note(comparison, ruleset), fmt)
+
+
+# --------------------------------------------------------------------------- renderers
+
+
+def render(note: Note, fmt: str, width: int = WIDTH) -> str:
+    """The note as `md`, `text` (lines of at most `width` characters) or `json`."""
+    if fmt == "md":
+        return render_markdown(note)
+    if fmt == "text":
+        return render_text(note, width)
+    if fmt == "json":
+        return json.dumps(asdict(note), indent=2, ensure_ascii=False) + "\n"
+    raise ValueError(fmt)
+
+
+_BLOCK_START = re.compile(r"^(\s*)(\d+(?=[.)]\s)|#|>|[-*+](?=\s)|```|~~~|=+\s*$|-+\s*$)")
+
+
+def _literal_line(text: str) -> str:
+    """A line of free text that Markdown will not read as a block (heading, quote, list, fence)."""
+    def escape(m: re.Match[str]) -> str:
+        return m[1] + (m[2] + "\\" if m[2][0].isdigit() else "\\" + m[2])
+    return _BLOCK_START.sub(escape, text, count=1)
+
+
+def render_markdown(note: Note) -> str:
+    out = [f"# {note.title}", "", " · ".join(note.meta), ""]
+    if note.disclaimer:
+        out += [f"> **{note.disclaimer}**", ""]
+    for section in note.sections:
+        out += [f"## {section.title}", ""]
+        for line in section.lines:
+            first, *rest = line.text.split("\n")
+            text = f"**{first}**" if line.strong else first
+            out.append(f"- {text}" if line.bullet else text)
+            # Continuation lines of free text stay inside their bullet: indented, and a line that
+            # would start a heading, quote, list or code block is escaped, so it reads as typed.
+            out += [f"  {_literal_line(part)}" if line.bullet else _literal_line(part) for part in rest]
+        out.append("")
+    out += ["---", "", "  \n".join(f"_{part}_" for part in note.footer.split("\n")), ""]
+    return "\n".join(out)
+
+
+def _wrap(text: str, bullet: bool, width: int = WIDTH) -> list[str]:
+    out: list[str] = []
+    for i, part in enumerate(text.split("\n")):
+        first = "- " if bullet and i == 0 else "  " if bullet else ""
+        out += textwrap.wrap(part, width, initial_indent=first, subsequent_indent="  " if bullet else "",
+                             break_long_words=True, break_on_hyphens=False) or [first.rstrip()]
+    return out
+
+
+def render_text(note: Note, width: int = WIDTH) -> str:
+    out = [note.title.upper(), *(_wrap(" | ".join(note.meta), False, width)), ""]
+    if note.disclaimer:
+        out += _wrap(note.disclaimer, False, width) + [""]
+    for section in note.sections:
+        out.append(section.title.upper())
+        for line in section.lines:
+            out += _wrap(line.text, line.bullet, width)
+        out.append("")
+    out += _wrap(note.footer, False, width)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,145 @@
+"""Reading `practice --record` files: every usable record of every file, and one located message
+per line that is not usable (the tutor's report and `practice --again` read them alike)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from ..base.text import plain
+from ..base.errors import InputError
+from ..engine.ruleset.model import RuleSet
+
+NO_NAME = "(no name)"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Record:
+    """One attempt from a --record file, with where it came from."""
+
+    file: str
+    line: int
+    data: dict[str, Any]
+
+    @property
+    def student(self) -> str:
+        return str(self.data.get("student") or NO_NAME)
+
+    @property
+    def case(self) -> str:
+        return str(self.data.get("case") or "?")
+
+    @property
+    def under_triage(self) -> bool:
+        return bool(self.data.get("under_triage"))
+
+    @property
+    def missed_red_flag(self) -> bool:
+        return bool(self.data.get("missed_red_flag"))
+
+    @property
+    def not_asked(self) -> list[str] | None:
+        value = self.data.get("red_flags_not_asked")
+        return [str(v) for v in value] if self.data.get("mode") == "history" and isinstance(value, list) else None
+
+    def right(self, what: str) -> bool:
+        return bool(self.data["correct"].get(what))
+
+    @property
+    def mistaken(self) -> bool:
+        """Anything wrong: class, urgency or pattern, a missed red flag or under-triage."""
+        correct = self.data["correct"]
+        return not (correct["classification"] and correct["urgency"] and correct.get("pattern", True)) \
+            or self.under_triage or self.missed_red_flag
+
+
+#: A file of practice records may hold a term's attempts by a class: larger than a case file.
+MAX_RECORD_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _record_problem(data: Any) -> str | None:
+    """What is wrong with one parsed line as a practice record (None when it is one). Records are
+    data: every field read here must have the type practice --record writes."""
+    if not isinstance(data, dict):
+        return "expected a JSON object written by practice --record"
+    key, correct = data.get("key"), data.get("correct")
+    if not isinstance(key, dict) or not isinstance(correct, dict):
+        return "expected `key` and `correct` objects (a JSON line written by practice --record)"
+    if not isinstance(key.get("classification"), str) or not key["classification"]:
+        return "key.classification: expected a class name"
+    for name in ("classification", "urgency"):
+        if type(correct.get(name)) is not bool:
+            return f"correct.{name}: expected true or false, got {_shown(correct.get(name))}"
+    if correct.get("pattern") is not None and type(correct["pattern"]) is not bool:
+        return f"correct.pattern: expected true, false or null, got {_shown(correct['pattern'])}"
+    for name in ("missed_red_flag", "under_triage"):
+        if data.get(name) is not None and type(data[name]) is not bool:
+            return f"{name}: expected true, false or null, got {_shown(data[name])}"
+    for name in ("student", "mode", "case", "at", "rules_version"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            return f"{name}: expected text or null, got {_shown(data[name])}"
+    if key.get("urgency") is not None and not isinstance(key["urgency"], str):
+        return f"key.urgency: expected a tier name, got {_shown(key['urgency'])}"
+    not_asked = data.get("red_flags_not_asked")
+    if not_asked is not None and not (isinstance(not_asked, list) and all(isinstance(q, str) for q in not_asked)):
+        return "red_flags_not_asked: expected a list of question ids or null"
+    if data.get("seconds") is not None and (type(data["seconds"]) not in (int, float) or data["seconds"] < 0):
+        return f"seconds: expected a number of seconds, got {_shown(data['seconds'])}"
+    return None
+
+
+def _shown(value: Any) -> str:
+    from ..base.text import shorten
+
+    return plain(shorten(repr(value), 40))
+
+
+def _other_rules(recorded: Any, ruleset: RuleSet) -> bool:
+    """Written under other rules: a recorded name and version that differ from these (the content
+    hash may differ; a record that does not say is kept)."""
+    return isinstance(recorded, str) and recorded.split()[:2] != ruleset.version.split()[:2]
+
+
+def read_records(paths: Iterable[str], ruleset: RuleSet | None = None) -> tuple[list[Record], list[str]]:
+    """Every usable record of every file, and one located message per line that is not usable;
+    never stops at a bad line or file. Read as the project reads every input: a regular file only
+    (a FIFO, device or folder refused before reading), a size cap, strict UTF-8, each line strict
+    JSON (a key given twice, NaN and Infinity, lone surrogates refused), each record checked field
+    by field; a line the file ends in the middle of is "truncated"."""
+    from ..base.yamlio import decode, load_json, read_regular_file
+
+    records: list[Record] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            data = read_regular_file(path, MAX_RECORD_FILE_BYTES)
+        except InputError as err:
+            problems.append(str(err))
+            continue
+        lines = data.split(b"\n")
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            where = f"{plain(path)}:{number}"
+            try:
+                record = load_json(decode(raw, path, number).rstrip("\r"), path, number)
+            except InputError as err:
+                if number == len(lines) and raw.strip()[:1] == b"{" and b"JSON syntax error" in str(err).encode():
+                    problems.append(f"{where}: truncated record (the file ends part-way through the line)")
+                else:
+                    problems.append(str(err))
+                continue
+            problem = _record_problem(record)
+            if problem is not None:
+                problems.append(f"{where}: not a practice record: {problem}")
+                continue
+            if ruleset is not None and _other_rules(record.get("rules_version"), ruleset):
+                problems.append(f"{where}: written under other rules ({plain(record['rules_version'])}), not "
+                                f"{plain(' '.join(ruleset.version.split()[:2]))}: left out (report it with --rules "
+                                "of that version)")
+                continue
+            records.append(Record(str(path), number, record))
+    return records, problems

@@ -1,0 +1,285 @@
+"""The consultation's files: nothing lost, nothing overwritten, every saved case reads back.
+
+In-process through the real entry point (`cli` fixture): output problems are one
+line and exit 1 before any question, drafts are one per consultation and checked
+on resume, ids map one-to-one to file names, and the saved case file reads back
+as exactly what the interview recorded (property test over every question).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lbp_assess.consult import session as consultation
+from lbp_assess.inputs.cases import load_case, parse_case
+from lbp_assess.consult.interview import Interview
+from lbp_assess.engine.ruleset.load import load_rules
+from lbp_assess.base import files
+
+from helpers import EXAMPLES, RULES
+
+RULESET = load_rules(RULES)
+QUESTIONS = RULESET.questionnaire.questions
+COMPLETE = str(EXAMPLES / "cases" / "radicular-l5.yaml")
+
+
+def one_line_error(run, code: int = 1) -> str:
+    assert run.code == code, (run.code, run.err)
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lbp-assess: "), run.err
+    assert "Traceback" not in run.err and "internal error" not in run.err
+    return lines[0]
+
+
+def test_out_inside_a_file_is_one_line_before_any_question(cli, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    line = one_line_error(cli("assess", "--answers", COMPLETE, "--out", str(blocker / "notes"), stdin=b""))
+    assert "not-a-folder" in line and "cannot write" in line
+
+
+@pytest.mark.parametrize("code,words", [(errno.EACCES, "Permission denied"), (errno.EROFS, "Read-only file system"),
+                                        (errno.ENOSPC, "No space left on device")])
+def test_unwritable_out_is_one_line_exit_1(cli, tmp_path, monkeypatch, code, words):
+    real_open = os.open
+
+    def refuse(path, flags, *args, **kwargs):
+        if str(path).startswith(str(tmp_path / "out")) and flags & os.O_CREAT:
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    line = one_line_error(cli("assess", "--answers", COMPLETE, "--out", str(tmp_path / "out"), stdin=b""))
+    assert words in line and str(tmp_path / "out") in line
+
+
+def test_a_failed_write_at_the_end_keeps_the_draft_and_says_so(tmp_path, monkeypatch):
+    session = consultation.start(RULESET, tmp_path, answers=Path(COMPLETE))
+    consultation.prepare(session, force=False)
+    session.autosave(session.interview)
+    draft = session.draft
+    assert draft is not None and draft.name.startswith("lbp-draft-radicular-l5-")
+    real_stage = files._stage
+
+    def full(path, *args, **kwargs):
+        if path.name.endswith(".note.md"):  # the disk fills up after the case file was written
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_stage(path, *args, **kwargs)
+
+    monkeypatch.setattr(files, "_stage", full)
+    with pytest.raises(consultation.OutputError) as err:
+        consultation.finish(session, force=False)
+    message = str(err.value)
+    assert "No space left on device" in message and "radicular-l5.note.md" in message
+    assert str(draft) in message and "--resume" in message
+    assert draft.exists()  # nothing lost
+    assert sorted(p.name for p in tmp_path.iterdir()) == [draft.name]  # no case without its note, no temp file
+    monkeypatch.setattr(files, "_stage", real_stage)
+    case_path, note_path, _ = consultation.finish(session, force=False)  # the same again, once there is room
+    assert case_path.exists() and note_path.exists() and not draft.exists()
+
+
+def test_an_existing_id_is_refused_before_any_question(cli, tmp_path):
+    (tmp_path / "radicular-l5.case.yaml").write_text("kept")
+    line = one_line_error(cli("assess", "--answers", COMPLETE, "--out", str(tmp_path), stdin=b""))
+    assert "already exists; use --force" in line
+    assert (tmp_path / "radicular-l5.case.yaml").read_text() == "kept"
+    assert not list(tmp_path.glob("lbp-draft-*"))
+
+
+def test_an_id_typed_in_the_interview_is_checked_at_once(tmp_path):
+    session = consultation.start(RULESET, tmp_path)
+    (tmp_path / "taken.note.md").write_text("kept")
+    check = consultation.accept(session, force=False)
+    question = RULESET.questionnaire.by_id["id"]
+    assert "taken.note.md: already exists" in check(question, "taken")
+    assert check(question, "free") is None
+    assert consultation.accept(session, force=True)(question, "taken") is None
+
+
+@pytest.mark.parametrize("damage,expected", [
+    ("{", "JSON syntax error"),
+    ('{"format": "lbp-draft/1", "answers": [1, 2]}', "answers"),
+    ('{"format": "lbp-draft/1", "answers": {}, "journal": "x"}', "journal"),
+    ('{"format": "lbp-draft/1", "answers": {}, "assessed_on": "yesterday"}', "assessed_on"),
+    ('{"format": "something-else"}', "not an lbp-assess draft"),
+    ('[]', "not an lbp-assess draft"),
+])
+def test_a_damaged_draft_is_a_clear_error(cli, tmp_path, damage, expected):
+    draft = tmp_path / "lbp-draft-x-000000.json"
+    draft.write_text(damage)
+    line = one_line_error(cli("assess", "--resume", str(draft), stdin=b""))
+    assert str(draft) in line and expected in line
+    assert draft.read_text() == damage  # never touched
+
+
+def test_a_resumed_draft_writes_beside_itself_whatever_it_says(cli, tmp_path):
+    interview = Interview.from_case(RULESET, load_case(COMPLETE))
+    draft = tmp_path / "lbp-draft-radicular-l5-abcdef.json"
+    interview.save_draft(draft)
+    data = json.loads(draft.read_text())
+    data["out_dir"] = str(tmp_path / "elsewhere")  # older drafts carried this; it is not obeyed
+    draft.write_text(json.dumps(data))
+    run = cli("assess", "--resume", str(draft), stdin=b"")
+    assert run.code == 0, run.err
+    assert (tmp_path / "radicular-l5.case.yaml").exists() and not (tmp_path / "elsewhere").exists()
+    assert not draft.exists()
+
+
+def test_drafts_are_one_per_consultation_and_never_shared(tmp_path):
+    first = consultation.start(RULESET, tmp_path, answers=Path(COMPLETE))
+    second = consultation.start(RULESET, tmp_path, answers=Path(COMPLETE))
+    for session in (first, second):
+        session.autosave(session.interview)
+    assert first.draft != second.draft and first.draft.exists() and second.draft.exists()
+    assert oct(first.draft.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_fresh_draft_is_named_after_the_id_once_it_is_known(tmp_path):
+    session = consultation.start(RULESET, tmp_path)
+    session.autosave(session.interview)
+    assert session.draft.name.startswith("lbp-draft-new-")
+    first = session.draft
+    session.interview.answer("case/7 a")
+    session.autosave(session.interview)
+    assert session.draft.name.startswith("lbp-draft-case%2F7%20a-") and not first.exists()
+    assert json.loads(session.draft.read_text())["answers"]["id"] == "case/7 a"
+
+
+@pytest.mark.parametrize("ids", [("a/b", "a b", "a_b", "a%2Fb"), (".hidden", "%2Ehidden", "_hidden"),
+                                 ("..", "%2E."), ("CASE-1", "case-1")])
+def test_ids_map_one_to_one_to_file_names(tmp_path, ids):
+    paths = [consultation.output_paths(tmp_path, i)[0] for i in ids]
+    assert len(set(paths)) == len(ids)
+    for path in paths:
+        assert path.parent == tmp_path and not path.name.startswith(".")
+
+
+def test_out_folders_are_private_whatever_the_umask(tmp_path):
+    previous = os.umask(0)
+    try:
+        session = consultation.start(RULESET, tmp_path / "new" / "deep", answers=Path(COMPLETE))
+        consultation.prepare(session, force=False)
+    finally:
+        os.umask(previous)
+    assert oct((tmp_path / "new" / "deep").stat().st_mode & 0o777) == "0o700"
+
+
+# --------------------------------------------------------------------------- saved cases read back
+
+
+TRICKY = ["1e3", "0o17", "0x1F", "1_000", "+12", ".inf", "-.5", "true", "False", "null", "~", "yes", "no", "on",
+          "2026-12-01", "12:30", "- item", "# not a comment", "key: value", "'quoted'", '"quoted"', "[a, b]",
+          "{a: 1}", "&anchor", "*alias", "!tag", "%TAG", "@at", "`tick", "|", ">", " leading space",
+          "trailing space ", "tab\there", "line one\nline two", "ends with newline\n", "ünïcödé ✓", "a" * 80]
+
+
+def text_answers(multiline: bool) -> st.SearchStrategy:
+    """What can be typed: one-line fields hold no control characters (the case model refuses
+    them, and so does the interview, with its message); free text keeps tabs and line breaks."""
+    alphabet = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    tricky = TRICKY if multiline else [t for t in TRICKY if "\t" not in t and "\n" not in t]
+    if multiline:
+        alphabet = st.one_of(alphabet, st.sampled_from("\n\t"))
+    return st.one_of(st.sampled_from(tricky), st.text(alphabet, min_size=1, max_size=80))
+
+
+def answer_values(question) -> st.SearchStrategy:
+    if question.kind == "yes_no":
+        return st.sampled_from([True, False, None])
+    if question.kind == "choice":
+        return st.sampled_from([v for v, _ in question.choices] + [None])
+    if question.kind == "multi":
+        return st.one_of(st.none(), st.lists(st.sampled_from([v for v, _ in question.choices]), unique=True))
+    if question.kind == "items":
+        return st.one_of(st.none(), st.tuples(*[st.integers(0, 1)] * 8, st.integers(0, 4)).map(list))
+    if question.kind in ("number", "scale"):
+        lo, hi = question.minimum or 0, question.maximum
+        numbers = st.integers(int(lo), int(hi)) if question.integer else st.floats(lo, hi, allow_nan=False)
+        return st.one_of(st.none(), numbers)
+    if question.id == "id":
+        return text_answers(False).filter(lambda s: s.strip() and len(s) <= 80)
+    return st.one_of(st.none(), text_answers(question.id.startswith("notes.")))
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.fixed_dictionaries({q.id: answer_values(q) for q in QUESTIONS}))
+def test_every_value_the_interview_records_reads_back(answers):
+    interview = Interview(RULESET)
+    refused = interview.prefill(answers)
+    born = {qid for qid, why in refused.items() if "before the patient was born" in why}
+    assert set(refused) - born <= {"id"}, refused  # only a blank-looking id, or symptoms before birth
+    if "id" in refused:
+        return
+    written = consultation.case_yaml(interview)
+    read = parse_case(written, "saved.case.yaml")
+    expected = interview.case()
+    assert read.model_dump() == expected.model_dump()
+
+
+@pytest.mark.parametrize("command", [["note", COMPLETE, "-o"], ["score", COMPLETE, "-f", "json", "-o"]])
+def test_output_into_a_place_that_cannot_be_written_is_one_line(cli, tmp_path, command):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    line = one_line_error(cli(*command, str(blocker / "sub" / "out.txt")))
+    assert str(blocker) in line
+
+
+def test_any_failure_after_the_first_answer_says_where_the_answers_are(tmp_path, monkeypatch, capsys):
+    """Not only Ctrl-C: an unexpected error mid-interview still saves and prints the resume command."""
+    from lbp_assess.cli import app as cli
+    from lbp_assess.cli import prompts
+
+    class Failing:
+        asked = 0
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def ask(self, question, default, progress):
+            Failing.asked += 1
+            if Failing.asked == 3:
+                raise RuntimeError("terminal went away")
+            return {"id": "crash-1", "assessor": None}.get(question.id)
+
+        def notice(self, text):
+            pass
+
+        def alert(self, alert):
+            pass
+
+    monkeypatch.setattr(prompts, "TerminalPrompter", Failing)
+    monkeypatch.setattr(sys, "argv", ["/opt/clinic/bin/lbp-assess", "assess"])
+    session = consultation.start(RULESET, tmp_path)
+    with pytest.raises(RuntimeError):
+        cli._interview(session, force=False)
+    err = capsys.readouterr().err
+    assert "interview stopped; answers saved in" in err
+    assert f"/opt/clinic/bin/lbp-assess assess --resume {session.draft.resolve()}" in err
+    resumed, _ = Interview.from_draft(RULESET, session.draft)
+    assert resumed.answers == {"id": "crash-1", "assessor": None}
+
+
+def test_the_resume_hint_names_the_command_as_it_was_invoked(monkeypatch, tmp_path):
+    """A bare `lbp-assess` only when the shell found it on PATH; a module run as `python -m`."""
+    from lbp_assess.cli.app import invoked_as
+
+    assert invoked_as("/usr/lib/python3/site-packages/lbp_assess/__main__.py") == f"{sys.executable} -m lbp_assess"
+    assert invoked_as(".venv/bin/lbp-assess") == ".venv/bin/lbp-assess"
+    assert invoked_as("/my clinic/bin/lbp-assess") == "'/my clinic/bin/lbp-assess'"
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert invoked_as("lbp-assess") == str(Path("lbp-assess").resolve())  # not on PATH: where it was run
+    program = tmp_path / "lbp-assess"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    assert invoked_as("lbp-assess") == "lbp-assess"

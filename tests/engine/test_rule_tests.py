@@ -1,0 +1,82 @@
+"""The rule tests that live beside the rules: each one is a pytest case too."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from lbp_assess.engine.ruletests import load_tests, run_test
+
+from helpers import RULES
+
+TESTS = load_tests(RULES)
+
+
+def test_there_are_boundary_tests_for_every_layer():
+    files = {t.where.file.rsplit("/", 1)[-1] for t in TESTS}
+    assert {"red_flags.yaml", "musculoskeletal.yaml", "other_specific.yaml", "consistency.yaml"} <= files
+    assert len(TESTS) >= 80
+
+
+@pytest.mark.parametrize("test", TESTS, ids=[t.slug for t in TESTS])
+def test_rule_test(test, ruleset):
+    outcome = run_test(test, ruleset)
+    assert outcome.passed, f"{test.where}: {test.name}: {outcome.failures}"
+
+
+def test_rules_test_command_reports_a_wrong_expectation(tmp_path, cli):
+    target = tmp_path / "rules"
+    shutil.copytree(RULES, target)
+    path = target / "tests" / "red_flags.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("expect: {conditions: {malignancy: emergency}, fires:",
+                                 "expect: {conditions: {malignancy: urgent}, fires:", 1))
+    run = cli("rules", "test", str(target))
+    assert run.code == 1
+    assert "FAIL Cancer history with numbness is an emergency (MSCC)" in run.out
+    assert "conditions: expected {malignancy: urgent}, got {malignancy: emergency}" in run.out
+    assert run.out.strip().endswith(f"{len(TESTS) - 1} passed, 1 failed")
+
+
+def test_rules_test_command_passes_on_shipped_rules(cli):
+    run = cli("rules", "test")
+    assert run.code == 0 and run.out.strip() == f"{len(TESTS)} passed, 0 failed"
+
+
+def _outcome(ruleset, case, **expect):
+    from lbp_assess.base.errors import Location
+    from lbp_assess.engine.ruletests import Expect, RuleTest
+
+    return run_test(RuleTest("t", Location("<t>"), case, Expect(**expect)), ruleset).failures
+
+
+def test_not_warnings_fails_when_the_warning_appears(ruleset):
+    contradictory = {"behaviour": {"constant": True, "mechanical": True}}
+    assert _outcome(ruleset, contradictory, not_warnings=["constant_and_mechanical"]) == [
+        "not_warnings: constant_and_mechanical did appear"]
+    assert _outcome(ruleset, {"behaviour": {"constant": True, "mechanical": False}},
+                    not_warnings=["constant_and_mechanical"]) == []
+
+
+def test_alert_tiers_checks_the_tier_of_each_listed_alert(ruleset):
+    foot_drop = {"neuro": {"weakness": True, "foot_drop": True}}
+    assert _outcome(ruleset, foot_drop, alert_tiers={"significant_motor_deficit": "urgent"}) == []
+    assert _outcome(ruleset, foot_drop, alert_tiers={"significant_motor_deficit": "soon"}) == [
+        "alert_tiers: expected significant_motor_deficit at soon, got urgent"]
+    assert _outcome(ruleset, {}, alert_tiers={"significant_motor_deficit": "urgent"}) == [
+        "alert_tiers: expected significant_motor_deficit at urgent, got no such alert"]
+
+
+def test_a_rule_is_fired_ruled_out_or_not_excluded(ruleset):
+    rule = "red_flag.malignancy.cancer_history"
+    assert _outcome(ruleset, {}, not_excluded=[rule]) == []
+    assert _outcome(ruleset, {}, ruled_out=[rule]) == [
+        f"ruled_out: {rule} was not ruled out (it fired or was not excluded)"]
+    assert _outcome(ruleset, {"history": {"cancer": False}}, ruled_out=[rule]) == []
+    assert _outcome(ruleset, {"history": {"cancer": False}}, not_excluded=[rule]) == [
+        f"not_excluded: {rule} was not reported as not excluded"]
+    assert _outcome(ruleset, {"history": {"cancer": True}}, ruled_out=[rule]) == [
+        f"ruled_out: {rule} was not ruled out (it fired or was not excluded)"]
+    assert _outcome(ruleset, {}, ruled_out=["red_flag.no_such_rule"]) == [
+        "ruled_out: no rule has the id 'red_flag.no_such_rule'"]

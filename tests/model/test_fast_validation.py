@@ -1,0 +1,101 @@
+"""The fast case reader (msgspec structs generated from the pydantic models) against the
+precise one (the models): same results on valid cases, and never more lenient.
+
+A case the fast reader refuses is read again precisely, so "stricter" only costs
+time; "more lenient" would score an invalid case, and must never happen.
+"""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lbp_assess.model.case import FACTS, fast_convert, fast_json, validate_case
+from lbp_assess.base.errors import InputError
+
+from helpers import EXAMPLES
+from generated import RULESET, SETTINGS, cases
+
+
+def precise(data):
+    try:
+        return validate_case(data, "precise")
+    except InputError:
+        return None
+
+
+@pytest.mark.slow
+@settings(SETTINGS, max_examples=300)
+@given(cases())
+def test_valid_cases_give_the_same_row_both_ways(data):
+    struct = fast_convert(data)
+    assert struct is not None and fast_json(orjson.dumps(data)) is not None
+    fast_row = RULESET.row_from_data(struct, "f")
+    exact_row = RULESET.assess(precise(data)).to_row("f")
+    assert fast_row == exact_row
+
+
+BAD_VALUES = ["yes", "no", 1, 0, 1.5, -1, 11, 200, 17.0, "rigth", [], {}, [1, 2], True, "", "x" * 100,
+              float("nan"), float("inf"), "2026-13-40", ["sitting", "nonsense"]]
+
+
+@st.composite
+def corrupted(draw):
+    data = draw(cases())
+    choice = draw(st.integers(0, 4))
+    if choice == 0:  # a wrong value in a fact
+        path = draw(st.sampled_from(sorted(FACTS)))
+        section, name = path.split(".")
+        data.setdefault(section, {})[name] = draw(st.sampled_from(BAD_VALUES))
+    elif choice == 1:  # an unknown key, at the top or in a section
+        section = draw(st.sampled_from([None, "pain", "cauda_equina", "history"]))
+        (data if section is None else data.setdefault(section, {}))["saddle_numness"] = True
+    elif choice == 2:  # the case-level fields
+        key = draw(st.sampled_from(["format", "id", "assessed_on", "expected", "notes"]))
+        data[key] = draw(st.sampled_from(BAD_VALUES + ["lbp-case/2", None, {"classification": "sciatica"}]))
+    elif choice == 3:  # a section of the wrong type
+        data[draw(st.sampled_from(["pain", "neuro", "psychosocial"]))] = draw(st.sampled_from([[], "x", 3]))
+    else:  # STarT Back answers out of shape
+        data["psychosocial"] = {"start_back": draw(st.sampled_from([[2] * 9, [1] * 8, [0] * 8 + [5], [1] * 10]))}
+    return data
+
+
+@pytest.mark.slow
+@settings(SETTINGS, max_examples=600)
+@given(corrupted())
+def test_the_fast_reader_is_never_more_lenient(data):
+    exact = precise(data)
+    fast = fast_convert(data)
+    if exact is None:
+        assert fast is None, "the fast reader accepted a case the case model refuses"
+    elif fast is not None:
+        assert RULESET.row_from_data(fast, "f") == RULESET.assess(exact).to_row("f")
+    try:
+        text = json.dumps(data, allow_nan=True)
+    except ValueError:
+        return
+    if exact is None:
+        assert fast_json(text.encode()) is None
+
+
+def test_a_case_only_the_precise_reader_accepts_is_still_scored(cli, tmp_path):
+    path = tmp_path / "datetime.json"  # pydantic reads a midnight datetime as a date; msgspec does not
+    data = json.loads(json.dumps({"format": "lbp-case/1", "id": "dt", "assessed_on": "2026-11-21T00:00:00",
+                                  "cauda_equina": {"saddle_numbness": True}}))
+    path.write_text(json.dumps(data))
+    assert fast_convert(data) is None and precise(data) is not None
+    row = json.loads(cli("score", str(path)).out)
+    assert row["error"] is None and row["urgency"] == "emergency"
+
+
+def test_every_example_reads_the_same_both_ways():
+    from lbp_assess.inputs.cases import load_case
+
+    for path in sorted(EXAMPLES.rglob("*.yaml")):
+        case = load_case(path)
+        struct = fast_convert(case.model_dump(mode="json", exclude_unset=True))
+        assert RULESET.row_from_data(struct, "f") == RULESET.assess(case).to_row("f"), path

@@ -1,0 +1,221 @@
+"""`explain`: the rule tree by layer, and "what would change it" - each suggestion checked by
+scoring the changed case from scratch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lbp_assess.inputs.cases import load_case
+from lbp_assess.model.case import validate_case
+from lbp_assess.outputs.explain import explanation
+
+from helpers import EXAMPLES
+
+SAMPLE = ["v10-radicular-l5.yaml", "v17-cook-four-of-five.yaml", "v18-cook-three-of-five.yaml",
+          "v09-sexual-dysfunction-only.yaml", "v22-ces-over-two-weeks-stable.yaml", "v01-acute-lifting.yaml"]
+
+
+@pytest.mark.parametrize("name", SAMPLE)
+def test_every_suggested_change_really_changes_the_result(ruleset, name):
+    case = load_case(EXAMPLES / "vignettes" / name)
+    data = explanation(case, ruleset)
+    assert data["what_would_change"], "a vignette near a boundary has something that would change it"
+    before = (data["classification"], data["urgency"])
+    for change in data["what_would_change"]:
+        raw = case.model_dump(mode="json", exclude_none=True)
+        for fact, value in [*change["also"].items(), (change["fact"], change["after"])]:
+            section, field = fact.split(".")
+            raw.setdefault(section, {})[field] = value
+        result = ruleset.assess(validate_case(raw, "changed"))
+        assert (result.classification, result.urgency) == (change["classification"], change["urgency"]), change
+        assert (result.classification, result.urgency) != before
+
+
+def test_cook_three_of_five_would_be_stenosis_at_49(ruleset):
+    data = explanation(load_case(EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml"), ruleset)
+    ages = [c for c in data["what_would_change"] if c["fact"] == "patient.age"]
+    assert any(c["after"] == 49 and c["classification"] == "stenosis" for c in ages)
+    assert any(c["shown"] == "Saddle numbness: yes" and c["urgency"] == "emergency"
+               for c in data["what_would_change"])
+    assert data["what_would_change"][0]["urgency"] == "emergency"  # most urgent first
+
+
+def test_layers_show_each_rule_state_with_facts_and_source(ruleset):
+    data = explanation(load_case(EXAMPLES / "cases" / "unscreened-red-flags.yaml"), ruleset)
+    rules = {r["id"]: r for layer in data["layers"] for r in layer["rules"]}
+    assert [layer["layer"] for layer in data["layers"]] == ["red_flag", "other_specific", "musculoskeletal"]
+    ces = rules["red_flag.cauda_equina.emergency"]
+    assert ces["state"] == "not_excluded" and ces["source"].startswith("GIRFT")
+    assert {f["fact"] for f in ces["facts"]} >= {"cauda_equina.saddle_numbness"}
+    assert rules["red_flag.screen_incomplete"]["state"] == "fired"
+    assert rules["msk.stenosis.likely"]["state"] == "not_fired"
+
+
+def test_explain_command_tree_and_json(cli):
+    path = str(EXAMPLES / "vignettes" / "v14-bilateral-sciatica.yaml")
+    tree = cli("explain", path, "--full")
+    assert tree.code == 0
+    assert "Red flags (serious pathology)" in tree.out and "✔ fired" in tree.out
+    assert "What would change it" in tree.out and "Decision support only" in tree.out
+    assert "✘ not fired" in tree.out and "decided by:" in tree.out  # every rule, with why it did not fire
+    brief = cli("explain", path)
+    assert brief.out == cli("explain", path, "--brief").out  # brief is the default
+    assert "--full" in brief.out and "decided by:" not in brief.out
+    assert brief.out.count("✘ not fired") < tree.out.count("✘ not fired")  # only a count one short stays
+    data = json.loads(cli("explain", path, "--format", "json").out)
+    assert data["classification"] == "radicular" and data["urgency"] == "urgent"
+    assert cli("explain", str(EXAMPLES / "missing.yaml")).code == 1
+
+
+def _tree(cli, path, *args):
+    run = cli("explain", str(path), *args)
+    assert run.code == 0, run.err
+    return " ".join(run.out.replace("│", " ").replace("├──", " ").replace("└──", " ").split())
+
+
+def test_numbers_are_offered_as_thresholds_not_single_values(ruleset):
+    data = explanation(load_case(EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml"), ruleset)
+    ages = [c for c in data["what_would_change"] if c["fact"] == "patient.age"]
+    assert [c["shown"] for c in ages] == ["Age: 49 years or over"] and ages[0]["after"] == 49
+    stable = explanation(load_case(EXAMPLES / "vignettes" / "v22-ces-over-two-weeks-stable.yaml"), ruleset)
+    days = [c["shown"] for c in stable["what_would_change"] if c["fact"] == "cauda_equina.onset_days"]
+    assert days == ["Days since bladder, bowel or saddle symptoms began: 14 days or under"]
+
+
+def test_changes_use_human_class_and_urgency_names(cli):
+    out = _tree(cli, EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml")
+    assert "if Age: 49 years or over → Stenosis, routine" in out
+    assert "→ Red flag, emergency" in out
+    assert "non_specific" not in out and "red_flag," not in out
+
+
+def test_a_cluster_rule_says_how_far_it_is(cli):
+    out = _tree(cli, EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml")
+    assert ("Cook stenosis cluster items (Cook et al. 2011): 3 of 5 (needs 4): missing Symptoms in both legs; "
+            "Age over 48") in out
+
+
+@pytest.mark.parametrize("path", sorted((EXAMPLES / "cases").glob("*.yaml")) + sorted(
+    (EXAMPLES / "vignettes").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_rule_that_did_not_fire_says_what_decided_it(ruleset, path):
+    data = explanation(load_case(path), ruleset)
+    for layer in data["layers"]:
+        for rule in layer["rules"]:
+            if rule["state"] != "fired":
+                assert rule["facts"] or rule["counts"], rule["id"]
+
+
+def test_combined_weak_flags_rule_counts_the_flags(ruleset):
+    data = explanation(load_case(EXAMPLES / "cases" / "non-specific-acute.yaml"), ruleset)
+    rule = next(r for layer in data["layers"] for r in layer["rules"] if r["id"] == "red_flag.serious_pathology_screen")
+    assert rule["state"] == "not_fired"
+    count = rule["counts"][0]
+    assert count["name"] == "Weak serious-pathology flags present" and count["needs"] == 2
+    assert count["met"] < 2 and "Unexplained weight loss" in count["missing"]
+
+
+def test_an_unknown_answer_is_not_given_as_what_decided_a_rule(cli):
+    out = _tree(cli, EXAMPLES / "cases" / "unscreened-red-flags.yaml", "--full")
+    assert "cannot fire while unknown: Those symptoms worsening" in out
+    assert ": unknown" not in out  # an unknown answer is named, never shown as the value "unknown"
+    assert "decided by: Those symptoms worsening" not in out
+
+
+def test_a_follow_up_answered_no_at_its_gate_comes_with_a_yes_to_the_gate(ruleset):
+    """No weakness: "weakness in both legs" is still a red-flag answer worth naming, but only as
+    "Weakness: yes; Weakness in both legs: yes", never alone (the interview could not record it)."""
+    case = load_case(EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml")
+    assert case.neuro.weakness is False
+    changes = [c for c in explanation(case, ruleset)["what_would_change"]
+               if c["fact"] in {"neuro.weakness_both_legs", "neuro.foot_drop", "neuro.weakness_progressing"}]
+    assert {c["fact"] for c in changes} == {"neuro.weakness_both_legs", "neuro.foot_drop", "neuro.weakness_progressing"}
+    assert all(c["also"] == {"neuro.weakness": True} and c["shown"].startswith("Weakness: yes; ") for c in changes)
+    assert {c["urgency"] for c in changes if c["fact"] != "neuro.foot_drop"} == {"emergency"}
+    raw = case.model_dump(mode="json", exclude_none=True)
+    raw["neuro"]["weakness"] = True
+    weak = {c["fact"] for c in explanation(validate_case(raw, "x"), ruleset)["what_would_change"]}
+    assert {"neuro.weakness_both_legs", "neuro.foot_drop"} <= weak  # asked once there is weakness
+
+
+def test_brief_groups_the_start_back_strata_into_one_line(cli):
+    out = cli("explain", str(EXAMPLES / "vignettes" / "v18-cook-three-of-five.yaml"), "--brief").out
+    lines = [line for line in out.splitlines() if "STarT Back" in line and "not excluded" in line]
+    assert len(lines) == 1 and "low risk / STarT Back: high risk" in out.replace("\n", " ").replace("│", "")
+    assert out.count("missing: STarT Back") == 1 and "STarT Back: unknown" not in out
+
+
+def test_contradictions_appear_in_the_tree_and_the_json(cli):
+    path = EXAMPLES / "cases" / "contradictory-answers.yaml"
+    out = _tree(cli, path, "--brief")
+    assert "Answers to check" in out and "leg side is none, but leg pain is 3/10" in out
+    data = json.loads(cli("explain", str(path), "--format", "json").out)
+    assert "leg side is none, but leg pain is 3/10" in data["warnings"]
+
+
+def test_untrusted_text_is_shown_as_text(cli, tmp_path):
+    path = tmp_path / "odd.yaml"
+    path.write_text('format: lbp-case/1\nid: "[bold red]x[/] [link=https://x]y"\n')
+    run = cli("explain", str(path), "--brief")
+    assert run.code == 0, run.err
+    assert "[bold red]x[/] [link=https://x]y" in run.out  # shown as typed, never read as markup
+    path.write_text('format: lbp-case/1\nid: "x \\e]0;t\\a"\n')  # a terminal escape in an id is refused
+    run = cli("explain", str(path), "--brief")
+    assert run.code == 1 and "control character U+001B" in run.err
+    assert "\x1b" not in run.err and "\x07" not in run.err
+
+
+def test_json_never_holds_infinity():
+    from lbp_assess.outputs.explain import to_json
+
+    assert json.loads(to_json({"value": float("inf"), "items": [float("nan")]})) == {"value": "inf", "items": ["nan"]}
+
+
+def test_values_of_one_answer_with_the_same_result_share_a_line(cli):
+    out = _tree(cli, EXAMPLES / "cases" / "weak-flags-combined.yaml", "--brief")
+    assert out.count("if Night pain:") == 1
+    assert "if Night pain: Does not wake them or Wakes on turning, then settles or" in out
+
+
+def test_brief_opens_with_the_three_line_summary(cli):
+    out = cli("explain", str(EXAMPLES / "vignettes" / "v21-ces-acute-saddle.yaml")).out
+    text = " ".join(out.split())
+    why = text.split("Why: ")[1].split(" Key negatives: ")[0]
+    assert why.startswith("Difficulty passing urine: yes; Saddle numbness: yes")
+    assert "equina syndrome → EMERGENCY →" in why  # the governing row's own label
+    tier_action = why.split("→ EMERGENCY → ")[1]
+    assert tier_action  # the row's own action and time frame
+    negatives = text.split("Key negatives: ")[1].split(" Ask next: ")[0]
+    assert "Systemic screen negative (4/4)" in negatives and "no history of cancer" in negatives
+    assert text.index("Why:") < text.index("Key negatives:") < text.index("Ask next:") < text.index("How the rules")
+
+
+@pytest.mark.parametrize("path", sorted((EXAMPLES / "cases").glob("*.yaml")) + sorted(
+    (EXAMPLES / "vignettes").glob("*.yaml")), ids=lambda p: p.stem)
+def test_brief_is_short_and_full_keeps_every_change(cli, ruleset, path):
+    brief = cli("explain", str(path)).out.splitlines()
+    full = cli("explain", str(path), "--full").out
+    assert len(brief) <= 60, len(brief)
+    data = explanation(load_case(path), ruleset)
+    changes = data["what_would_change"]
+    words = " ".join(full.replace("│", " ").replace("├──", " ").replace("└──", " ").split())
+    for change in changes:  # each change appears in --full (values of one answer may share a line)
+        assert f"→ {change['class_label']}, {change['urgency_label']}" in words
+        assert change["label"] in words
+    assert ": unknown" not in words and "unknown years" not in words
+
+
+def test_ask_next_ranks_unknown_answers_by_what_they_could_do(ruleset):
+    case = load_case(EXAMPLES / "cases" / "unscreened-red-flags.yaml")
+    data = explanation(case, ruleset)
+    asks = data["ask_next"]
+    assert asks, "an unscreened case has questions worth asking"
+    rank = ruleset.tier_rank
+    assert [rank[a["urgency"]] for a in asks] == sorted(rank[a["urgency"]] for a in asks)
+    facts = ruleset.assess(case).facts
+    for ask in asks:
+        assert facts[ask["fact"]] is None  # only unknown answers
+        assert "unknown" not in ask["answer"]
+    first = asks[0]
+    assert first["urgency"] == "emergency" and first["fact"].startswith("cauda_equina.")

@@ -1,0 +1,289 @@
+"""The summary note: snapshots of the examples' notes, the contents every note must carry,
+and the plain-text form that pastes into a clinical record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from lbp_assess.inputs.cases import load_case
+from lbp_assess.outputs.note import build_note, render
+
+from helpers import EXAMPLES, make_case
+
+SNAPSHOTS = Path(__file__).parents[1] / "snapshots"
+CASES = sorted((EXAMPLES / "cases").glob("*.yaml"))
+TODAY = dt.date(2026, 11, 22)
+
+
+def note_of(path: Path, ruleset, fmt: str = "md", full: bool = False) -> str:
+    case = load_case(path)
+    return render(build_note(case, ruleset.assess(case), ruleset, TODAY, full=full), fmt)
+
+
+def note_of_case(case, ruleset, fmt: str = "text", full: bool = False) -> str:
+    return render(build_note(case, ruleset.assess(case), ruleset, TODAY, full=full), fmt)
+
+
+def stable(text: str) -> str:
+    """Snapshots do not change with the tool version or the rules' content hash."""
+    text = re.sub(r"sha256:[0-9a-f]{12}", "sha256:<hash>", text)
+    return re.sub(r"lbp-assess \d+\.\d+\.\d+\S*", "lbp-assess <version>", text)
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["record", "full"])
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_note_snapshot(path, full, ruleset):
+    """Regenerate with LBP_UPDATE_SNAPSHOTS=1 after an intended change, and review the diff."""
+    got = stable(note_of(path, ruleset, full=full))
+    snapshot = SNAPSHOTS / f"{path.stem}.{'full.' if full else ''}note.md"
+    if os.environ.get("LBP_UPDATE_SNAPSHOTS") or not snapshot.exists():
+        snapshot.parent.mkdir(exist_ok=True)
+        snapshot.write_text(got)
+        if not os.environ.get("LBP_UPDATE_SNAPSHOTS"):
+            pytest.fail(f"wrote a new snapshot {snapshot.name}; review it and run again")
+    assert got == snapshot.read_text()
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["record", "full"])
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_every_note_carries_what_policy_requires(path, full, ruleset):
+    case = load_case(path)
+    a = ruleset.assess(case)
+    text = note_of(path, ruleset, "text", full)
+    flat = " ".join(text.split())
+    assert "Decision support only, not a diagnosis." in text
+    assert a.rules_version in text and "lbp-assess" in text
+    for rule_id in a.rules_fired:
+        rule = next(r for r in ruleset.rules if r.id == rule_id)
+        assert " ".join(rule.source.split())[:30] in flat and " ".join(rule.reason.split()) in flat
+        assert flat.count(": " + " ".join(rule.reason.split())) == 1, "each reason once: no repeated impression"
+        assert (rule_id in text) is full  # the record note names rules by what they found, the full note by id
+    for fact in a.unscreened:
+        label = ruleset.questionnaire.label(fact)
+        assert re.search(rf"NOT SCREENED[^.]*{re.escape(label)}", flat), label  # named as not screened
+    if {"radicular_likely", "stenosis_likely"} & set(a.findings):
+        assert "Give written cauda equina safety-net advice" in " ".join(text.split())
+    for name, tier in a.conditions.items():
+        assert f"RED FLAG: {ruleset.manifest.conditions[name].label} - {tier.upper()}" in text
+    for name, tier in a.alerts.items():
+        label = ruleset.manifest.alerts[name].label
+        assert f"RED FLAG: {label}" not in text  # an alert is not called a red flag
+        if tier:
+            assert f"ALERT: {label} - {tier.upper()}" in text
+    assert "diagnosis:" not in text.lower()
+    # Clinical wording, not the engine's: no "fact = value", no "(alert) = no", "1 week" not "1 weeks".
+    assert " = " not in text and "(alert)" not in text and "(finding)" not in text
+    assert not re.search(r"\b1 (weeks|days|years|minutes)\b", text)
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_record_note_is_short_enough_to_paste(path, ruleset):
+    """About 40 lines: the Markdown note (what `note` prints and the interview saves) at most 42,
+    the plain text wrapped at 100 columns at most 60 - and far shorter than the full note."""
+    assert len(note_of(path, ruleset).splitlines()) <= 42
+    record = note_of(path, ruleset, "text").splitlines()
+    full = note_of(path, ruleset, "text", full=True).splitlines()
+    assert len(record) <= 60, len(record)
+    assert len(record) < 0.6 * len(full)
+
+
+# Cases whose urgency is set by an alert or a condition the summary must name (issue 9, item 3).
+DRIVERS = [("bilateral-sciatica-ces-at-risk", "URGENT", "Cauda equina at risk (radicular symptoms in both legs)"),
+           ("vascular-claudication", "SOON", "Possible vascular claudication"),
+           ("weak-flags-combined", "SOON", "Several weak serious-pathology flags together"),
+           ("radicular-weakness", "SOON", "Radicular pain with reported weakness"),
+           ("ces-saddle-numbness", "EMERGENCY", "Cauda equina syndrome")]
+
+
+@pytest.mark.parametrize("name,tier,driver", DRIVERS, ids=[d[0] for d in DRIVERS])
+def test_summary_names_what_set_the_urgency(name, tier, driver, ruleset):
+    flat = " ".join(note_of(EXAMPLES / "cases" / f"{name}.yaml", ruleset, "text").split())
+    assert re.search(rf"Urgency: {tier} \([^)]*\), set by [^.]*{re.escape(driver)}", flat), flat[:600]
+    assert "Red flags raised: none" not in flat
+
+
+def test_foot_drop_urgency_is_named_as_an_alert(ruleset):
+    flat = " ".join(note_of(EXAMPLES / "vignettes" / "v15-stable-foot-drop.yaml", ruleset, "text").split())
+    assert "set by Significant motor deficit (foot drop)" in flat
+    assert "ALERT: Significant motor deficit (foot drop) - URGENT" in flat
+    assert "RED FLAG: Significant" not in flat and "Red-flag conditions raised: none." in flat
+
+
+def test_relevant_negatives_are_those_the_impression_rests_on(ruleset):
+    flat = " ".join(note_of(EXAMPLES / "cases" / "bilateral-sciatica-ces-at-risk.yaml", ruleset, "text").split())
+    # "yes" to weakness would raise an alert; weakness in both legs is not asked once weakness is no
+    assert "Relevant negatives: Weakness: no. Red-flag screen:" in flat
+
+
+def test_red_flag_screen_is_one_compact_block(ruleset):
+    text = note_of(EXAMPLES / "cases" / "radicular-l5.yaml", ruleset, "text")
+    flat = " ".join(text.split())
+    assert "Cauda equina screen: negative (7/7 asked)" in flat and "Systemic screen: negative (4/4 asked)" in flat
+    assert "Saddle numbness:" not in text  # the screen is summarised, not listed item by item
+    unscreened = " ".join(note_of(EXAMPLES / "cases" / "unscreened-red-flags.yaml", ruleset, "text").split())
+    # Never "negative" for questions that were not asked.
+    assert "Cauda equina screen: INCOMPLETE - negative as far as asked (1/7 asked) (NOT SCREENED: " \
+           "Difficulty passing urine, Reduced bladder sensation" in unscreened
+    assert "Systemic screen: INCOMPLETE - negative as far as asked (2/4 asked) (NOT SCREENED: Night sweats, " \
+           "Generally unwell)" in unscreened
+    assert "Red-flag screen INCOMPLETE - NOT SCREENED" in unscreened.split("HISTORY")[0]  # in the summary
+
+
+def test_a_screen_with_nothing_asked_is_not_screened_and_a_positive_feature_is_positive(ruleset):
+    from lbp_assess.outputs.note import build_note
+
+    nothing = make_case(patient={"age": 70})
+    flat = " ".join(render(build_note(nothing, ruleset.assess(nothing), ruleset), "text").split())
+    assert "Cauda equina screen: NOT SCREENED (0/7 asked)" in flat and "negative (0/" not in flat
+    both_legs = make_case(neuro={"weakness": True, "weakness_both_legs": True}, cauda_equina={
+        f: False for f in ("urinary_retention", "bladder_sensation_reduced", "urinary_incontinence",
+                           "bowel_incontinence", "saddle_numbness", "sexual_dysfunction")})
+    flat = " ".join(render(build_note(both_legs, ruleset.assess(both_legs), ruleset), "text").split())
+    assert "Cauda equina screen: POSITIVE - Weakness in both legs (7/7 asked)" in flat
+
+
+def test_unknown_answers_that_keep_a_red_flag_open_are_named(ruleset):
+    flat = " ".join(note_of(EXAMPLES / "cases" / "unscreened-red-flags.yaml", ruleset, "text").split())
+    assert "Could not be excluded - Cauda equina syndrome: unknown" in flat and "Saddle numbness" in flat
+
+
+def test_history_items_are_worded_alike_in_the_full_note(ruleset):
+    text = note_of(EXAMPLES / "cases" / "radicular-l5.yaml", ruleset, "text", full=True)
+    history = text[text.index("MEDICAL HISTORY"):text.index("PROGRESSION")]
+    answers = {line.split(": ", 1)[1] for line in history.splitlines()[1:] if ": " in line}
+    assert answers <= {"yes", "no", "YES", "NOT SCREENED"}, answers
+    assert "negative" not in text
+
+
+def _radicular(**changes):
+    base = {"patient": {"age": 40}, "pain": {"leg_side": "left", "leg_extent": "foot", "dominant": "leg",
+                                           "dermatomal": True},
+            "neuro": {"paraesthesia": True}, "onset": {"weeks_ago": 2}, "progression": {"course": "improving"}}
+    for section, values in changes.items():
+        base[section] = {**base.get(section, {}), **values} if isinstance(values, dict) else values
+    return make_case(**base)
+
+
+def test_advice_fits_how_long_and_how_it_is_going(ruleset):
+    acute = " ".join(note_of_case(_radicular(), ruleset).split())
+    assert "Review within about 2 weeks; consider a spinal opinion" in acute
+    late = " ".join(note_of_case(_radicular(onset={"weeks_ago": 10}, progression={"course": "static"}),
+                                 ruleset).split())
+    assert "Review within about 2 weeks; consider a spinal opinion" not in late
+    assert "Not clearly improving after 6 weeks or more: discuss a spinal opinion now" in late
+    better = " ".join(note_of_case(_radicular(onset={"weeks_ago": 10}), ruleset).split())
+    assert "Improving after 6 weeks or more" in better and "Not clearly improving" not in better
+
+
+def test_safety_net_fits_where_the_pain_is_and_does_not_overlap(ruleset):
+    foot = " ".join(note_of_case(_radicular(), ruleset).split())
+    assert "spreads below the knee" not in foot and "leg symptoms spread or get worse" in foot
+    assert "Give written cauda equina safety-net advice" in foot
+    assert "Seek same-day emergency care for new difficulty passing urine" not in foot  # said once, not twice
+    back = " ".join(note_of(EXAMPLES / "cases" / "non-specific-acute.yaml", ruleset, "text").split())
+    assert "Contact the clinician if pain spreads below the knee" in back
+    assert "Seek same-day emergency care for new difficulty passing urine" in back
+    assert "Give written cauda equina" not in back
+
+
+def test_reassurance_waits_for_a_complete_red_flag_screen(ruleset):
+    flat = " ".join(note_of(EXAMPLES / "cases" / "unscreened-red-flags.yaml", ruleset, "text").split())
+    assert "serious causes have been screened for" not in flat
+    assert "Ask the red-flag questions not yet screened" in flat
+
+
+def test_free_text_keeps_its_lines_and_is_shown_safely(ruleset):
+    case = _radicular(notes={"presenting": "Fell on ice.\n# not a heading\n**3 days** ago"})
+    # Case files refuse control characters; a library caller's Case is shown safely all the same.
+    case = case.model_copy(update={"id": "a\x1b]0;pwned\x07b"})
+    md = note_of_case(case, ruleset, "md")
+    assert "\x1b" not in md and "\x07" not in md and "a\\x1b]0;pwned\\x07b" in md
+    # Inside its bullet, a line that would start a heading is escaped: it reads as typed.
+    assert "- Presenting complaint: Fell on ice.\n  \\# not a heading\n  **3 days** ago" in md
+    text = note_of_case(case, ruleset, "text")
+    assert "- Presenting complaint: Fell on ice.\n  # not a heading\n  **3 days** ago" in text
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_text_note_pastes_cleanly(path, ruleset):
+    text = note_of(path, ruleset, "text")
+    for line in text.splitlines():
+        assert len(line) <= 100, line
+        assert not line.startswith(("#", ">", "**")) and "**" not in line
+
+
+def test_contradictions_are_repeated_in_the_note(ruleset):
+    text = note_of(EXAMPLES / "cases" / "contradictory-answers.yaml", ruleset, "text")
+    assert "Answers to check: leg side is none, but leg symptoms reach thigh" in text
+
+
+def test_weak_flags_are_noted_not_acted_on(ruleset):
+    text = " ".join(note_of(EXAMPLES / "cases" / "weak-flags-combined.yaml", ruleset, "text").split())
+    assert "Flags noted (weak on their own, no action alone): Age over 50: weak alone, matters in combination" in text
+    # Policy v6: night pain that settles with position and previous episodes are not flags.
+    ordinary = " ".join(note_of(EXAMPLES / "cases" / "non-specific-acute.yaml", ruleset, "text").split())
+    assert "Night pain: wakes on turning, then settles" in ordinary and "Flags noted" not in ordinary
+
+
+def test_json_note_has_sections_and_the_result(ruleset):
+    data = json.loads(note_of(EXAMPLES / "cases" / "ces-saddle-numbness.yaml", ruleset, "json"))
+    assert data["result"]["classification"] == "red_flag"
+    titles = [s["title"] for s in data["sections"]]
+    assert titles == ["Summary", "History", "Impression", "Plan", "Safety-net"]
+    full = json.loads(note_of(EXAMPLES / "cases" / "ces-saddle-numbness.yaml", ruleset, "json", full=True))
+    titles = [s["title"] for s in full["sections"]]
+    assert titles[0] == "Summary" and "Clinical impression" in titles and "Rules fired" not in titles
+
+
+def test_note_command_formats_and_no_overwrite(cli, tmp_path):
+    case = str(EXAMPLES / "cases" / "stenosis-claudication.yaml")
+    md = cli("note", case)
+    assert md.code == 0 and md.out.startswith("# Low back pain assessment")
+    text = cli("note", case, "--format", "text")
+    assert text.out.startswith("LOW BACK PAIN ASSESSMENT - RECORD NOTE")
+    full = cli("note", case, "--format", "text", "--full")
+    assert full.out.startswith("LOW BACK PAIN ASSESSMENT - SUBJECTIVE SUMMARY")
+    assert len(full.out.splitlines()) > len(text.out.splitlines()) + 30
+    out = tmp_path / "n.md"
+    assert cli("note", case, "-o", str(out)).code == 0
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    again = cli("note", case, "-o", str(out))
+    assert again.code == 1 and "already exists; use --force to overwrite" in again.err
+    bad = cli("note", str(tmp_path / "missing.yaml"))
+    assert bad.code == 1 and "missing.yaml: no such file" in bad.err
+
+
+def test_assess_without_a_terminal_points_to_answers(cli, tmp_path):
+    run = cli("assess", "--out", str(tmp_path), stdin=b"")
+    assert run.code == 2
+    assert "no terminal to ask" in run.err and "--answers FILE" in run.err and "Traceback" not in run.err
+
+
+def test_assess_with_complete_answers_writes_private_files_once(cli, tmp_path):
+    answers = str(EXAMPLES / "cases" / "ces-saddle-numbness.yaml")
+    run = cli("assess", "--answers", answers, "--out", str(tmp_path), stdin=b"")
+    assert run.code == 0, run.err
+    case_file, note_file = tmp_path / "ces-saddle-numbness.case.yaml", tmp_path / "ces-saddle-numbness.note.md"
+    for path in (case_file, note_file):
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in run.out
+    assert load_case(case_file).cauda_equina.saddle_numbness is True
+    before = note_file.read_text()
+    again = cli("assess", "--answers", answers, "--out", str(tmp_path), stdin=b"")
+    assert again.code == 1 and "already exists; use --force" in again.err
+    assert note_file.read_text() == before
+    assert cli("assess", "--answers", answers, "--out", str(tmp_path), "--force", stdin=b"").code == 0
+
+
+def test_text_note_wraps_to_the_width_asked(ruleset):
+    case = load_case(EXAMPLES / "cases" / "radicular-l5.yaml")
+    note = build_note(case, ruleset.assess(case), ruleset)
+    narrow = render(note, "text", 60)
+    assert max(len(line) for line in narrow.splitlines()) <= 60
+    assert " ".join(narrow.split()) == " ".join(render(note, "text").split())  # the same words

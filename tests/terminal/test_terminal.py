@@ -1,0 +1,464 @@
+"""The real `lbp-assess assess` in a pseudo-terminal (pexpect): a whole consultation to the
+saved note, a SIGKILL mid-interview and resume, and the live red-flag panel.
+
+A shadow `Interview` given the same answers says which question must be on the
+screen next, so the test also checks that the terminal follows the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+from lbp_assess.consult.interview import Interview
+
+from helpers import EXAMPLES
+
+from terminal_session import DOWN, ENTER, RADICULAR, RULESET, Session, as_typed, keys_for, pexpect, pytestmark  # noqa: F401
+
+
+
+def test_a_consultation_from_first_question_to_saved_note(tmp_path):
+    session = Session(["--out", str(tmp_path)], tmp_path, RADICULAR)
+    # Go back once on the way, as a clinician fixing an answer would.
+    for _ in range(6):
+        session.answer_next()  # up to and including leg side
+    session.child.expect_exact(session.shadow.current().text)  # leg pain
+    session.child.send("<" + ENTER)
+    session.shadow.back()
+    session.child.expect_exact("Which leg has symptoms")
+    session.child.send(ENTER)  # the previous answer (right) is the default
+    session.shadow.answer("right")
+    session.answer_until()
+    output = session.finish()
+    assert "LOW BACK PAIN ASSESSMENT" in output
+    case_path, note_path = tmp_path / "pty-radicular.case.yaml", tmp_path / "pty-radicular.note.md"
+    assert oct(case_path.stat().st_mode & 0o777) == "0o600" and oct(note_path.stat().st_mode & 0o777) == "0o600"
+    note = note_path.read_text()
+    assert "Features consistent with radicular pain (sciatica)" in note
+    assert "Give written cauda equina safety-net advice" in note
+    assert not list(tmp_path.glob("lbp-draft-*.json")), "the draft is removed once the files are saved"
+    from lbp_assess.inputs.cases import load_case
+
+    result = RULESET.assess(load_case(case_path))
+    assert (result.classification, result.urgency) == ("radicular", "routine")
+    assert load_case(case_path).pain.leg_side == "right"
+
+
+def test_sigkill_mid_interview_then_resume_keeps_every_answer(tmp_path):
+    session = Session(["--out", str(tmp_path)], tmp_path, RADICULAR)
+    answered = [session.answer_next() for _ in range(12)]
+    question = session.shadow.current()
+    session.child.expect_exact(question.text)
+    session.child.send("half-typed")  # the answer being typed is all that may be lost
+    os.kill(session.child.pid, signal.SIGKILL)
+    session.child.expect(pexpect.EOF)
+    (draft,) = tmp_path.glob("lbp-draft-*.json")
+    saved = json.loads(draft.read_text())["answers"]
+    assert list(saved) == answered
+    assert saved["pain.leg_side"] == "right" and saved["patient.age"] == 41
+
+    shadow, notes = Interview.from_draft(RULESET, draft)
+    assert notes == [] and shadow.current().id == question.id
+    resumed = Session(["--resume", str(draft)], tmp_path, RADICULAR, shadow)
+    resumed.answer_until()
+    resumed.finish()
+    from lbp_assess.inputs.cases import load_case
+
+    case = load_case(tmp_path / "pty-radicular.case.yaml")
+    assert case.patient.age == 41 and case.pain.leg_nrs == 7 and case.onset.mechanism == "lifting"
+    assert not draft.exists()
+
+
+def test_saddle_numbness_shows_the_red_flag_panel_at_once(tmp_path):
+    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(source.replace("  saddle_numbness: false\n", ""))
+    shadow = Interview.from_case(RULESET, __import__("lbp_assess", fromlist=["load_case"]).load_case(partial))
+    answers = {"cauda_equina.saddle_numbness": True, "cauda_equina.onset_days": 1,
+               "cauda_equina.worsening": True}
+    session = Session(["--answers", str(partial), "--out", str(tmp_path)], tmp_path, answers, shadow)
+    session.answer_until("cauda_equina.saddle_numbness")  # the file predates the optional questions before it
+    assert session.answer_next() == "cauda_equina.saddle_numbness"
+    session.child.expect_exact("RED FLAG: Cauda equina syndrome")
+    session.child.expect_exact("EMERGENCY")
+    session.child.expect_exact("save the case and note now?")
+    session.child.send("g")  # go on with the interview
+    session.answer_until()
+    output = session.finish()
+    assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in output
+
+
+def test_ctrl_c_saves_and_prints_the_resume_command(tmp_path):
+    session = Session(["--out", str(tmp_path)], tmp_path, RADICULAR)
+    for _ in range(3):
+        session.answer_next()
+    session.child.expect_exact(session.shadow.current().text)
+    session.child.sendcontrol("c")
+    session.child.expect_exact("interview paused; answers saved in")
+    session.child.expect_exact("Resume with:")
+    session.child.expect(r"-m lbp_assess assess --resume \S+lbp-draft-\S+\.json")  # as it was run: python -m
+    session.child.expect(pexpect.EOF)
+    session.child.close()
+    assert session.child.exitstatus == 130
+    (draft,) = tmp_path.glob("lbp-draft-*.json")
+    assert json.loads(draft.read_text())["answers"]["patient.age"] == 41
+
+
+def test_practice_in_a_terminal(tmp_path):
+    env = dict(os.environ, PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="250", LINES="50")
+    record = tmp_path / "attempts.jsonl"
+    child = pexpect.spawn(sys.executable, ["-m", "lbp_assess", "practice",
+                                           str(EXAMPLES / "vignettes" / "v10-radicular-l5.yaml"),
+                                           "--record", str(record)],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=15, dimensions=(50, 250))
+    child.expect_exact("I'm 39.")  # the narrative
+    child.expect_exact("Your classification?")
+    child.send(DOWN * 2 + ENTER)  # red_flag, stenosis, radicular
+    child.expect_exact("Your urgency?")
+    child.send(DOWN * 3 + ENTER)  # emergency, urgent, soon, routine
+    child.expect_exact("Which features did you rely on?")
+    child.send(" " + ENTER)  # tick the first offered feature
+    child.expect(pexpect.EOF)
+    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", child.before)
+    child.close()
+    assert "Classification: right - Radicular pain (sciatica)." in screen
+    assert "Urgency: right - Routine" in screen
+    assert screen.index("Scorecard") > screen.index("Feedback")
+    assert "Classification: 1/1; urgency: 1/1" in screen
+    assert child.exitstatus == 0
+    attempt = json.loads(record.read_text())
+    assert attempt["answer"]["classification"] == "radicular" and len(attempt["answer"]["features"]) == 1
+
+
+NEGATIVE_SCREEN = dict(RADICULAR, **{"id": "pty-negative", "pain.leg_side": "none", "neuro.weakness": False,
+                                     "behaviour.aggravated_by": ["sitting", "bending"], "notes.presenting": "",
+                                     "notes.goals": ""})
+
+
+def test_a_negative_screen_takes_at_most_1_2_keys_per_closed_question(tmp_path):
+    session = Session(["--out", str(tmp_path)], tmp_path, NEGATIVE_SCREEN)
+    session.answer_until()
+    output = session.finish()
+    closed = [keys for kind, keys in session.keys if kind in ("yes_no", "choice", "multi")]
+    per_question = (sum(len(k) for k in closed) + 1) / len(closed)  # +1: the save key at the review
+    print(f"closed questions: {len(closed)}; keys per closed question: {per_question:.2f}")
+    assert per_question <= 1.2, per_question
+    assert "Features consistent with non-specific low back pain" in output
+
+
+def test_no_weakness_leaves_nothing_about_weakness_open_in_the_note(tmp_path):
+    session = Session(["--out", str(tmp_path)], tmp_path, NEGATIVE_SCREEN)
+    session.answer_until()
+    session.finish()
+    note = (tmp_path / "pty-negative.note.md").read_text()
+    assert "Could not be excluded" not in note and "Weakness in both legs: unknown" not in note
+    case = __import__("lbp_assess", fromlist=["load_case"]).load_case(tmp_path / "pty-negative.case.yaml")
+    assert case.neuro.weakness_both_legs is False and case.neuro.foot_drop is False
+
+
+def test_recording_start_back_in_the_consultation(tmp_path):
+    answers = dict(RADICULAR, **{"id": "pty-startback"})
+    session = Session(["--out", str(tmp_path)], tmp_path, answers)
+    session.answer_until("psychosocial.start_back")
+    session.child.expect_exact(session.shadow.current().text)
+    session.child.send("1")  # enter the answers
+    for item in range(8):
+        session.child.expect_exact(f"{item + 1}. ")
+        session.child.send("1" if item in (4, 5, 6) else "0")
+    session.child.expect_exact("9. ")
+    session.child.send("4")
+    session.shadow.answer([0, 0, 0, 0, 1, 1, 1, 0, 4])
+    session.answer_until()
+    session.finish()
+    from lbp_assess.inputs.cases import load_case
+
+    case = load_case(tmp_path / "pty-startback.case.yaml")
+    assert case.psychosocial.start_back == [0, 0, 0, 0, 1, 1, 1, 0, 4]
+    assert "psychosocial_high_risk" in RULESET.assess(case).alerts
+
+
+def test_a_red_flag_edited_off_and_on_at_review_shows_the_panel_again(tmp_path):
+    answers = dict(RADICULAR, **{"id": "pty-ces", "cauda_equina.saddle_numbness": True,
+                                 "cauda_equina.onset_days": 2, "cauda_equina.worsening": True})
+    session = Session(["--out", str(tmp_path)], tmp_path, answers)
+    session.answer_until("cauda_equina.sexual_dysfunction")
+    session.child.expect_exact("RED FLAG: Cauda equina syndrome")  # the first panel, at the answer
+    session.child.send("g")  # go on rather than save now
+    session.answer_until()
+    session.edit_at_review("cauda_equina.saddle_numbness", False)
+    session.child.expect_exact("Cauda equina syndrome: no longer raised (was EMERGENCY)")
+    session.child.expect_exact("removed: Days since bladder")  # the follow-ups left the case, and it says so
+    session.edit_at_review("cauda_equina.saddle_numbness", True)
+    session.child.expect_exact("RED FLAG: Cauda equina syndrome")  # shown again
+    session.child.expect_exact("save the case and note now?")
+    session.child.send("g")
+    session.answer_until()  # onset days and worsening are asked again
+    session.child.expect_exact("set by Cauda equina syndrome (red flag)")  # the review shows what set it
+    output = session.finish()
+    assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in output
+
+
+def test_two_consultations_in_one_folder_interrupted_and_resumed_keep_their_own_answers(tmp_path):
+    first = Session(["--out", str(tmp_path)], tmp_path, dict(RADICULAR, **{"id": "pty-one", "patient.age": 33}))
+    second = Session(["--out", str(tmp_path)], tmp_path, dict(NEGATIVE_SCREEN, **{"id": "pty-two",
+                                                                                   "patient.age": 71}))
+    for _ in range(8):  # interleaved, as two clinicians in one shared folder would
+        first.answer_next()
+        second.answer_next()
+    for session in (first, second):
+        session.child.expect_exact(session.shadow.current().text)
+        os.kill(session.child.pid, signal.SIGKILL)
+        session.child.expect(pexpect.EOF)
+    drafts = {json.loads(d.read_text())["answers"]["id"]: d for d in tmp_path.glob("lbp-draft-*.json")}
+    assert set(drafts) == {"pty-one", "pty-two"}
+    for case_id, age, source in (("pty-one", 33, first), ("pty-two", 71, second)):
+        draft = drafts[case_id]
+        assert draft.name.startswith(f"lbp-draft-{case_id}-")
+        shadow, _ = Interview.from_draft(RULESET, draft)
+        resumed = Session(["--resume", str(draft)], tmp_path, source.answers, shadow)
+        resumed.child.expect_exact(f"Resuming {case_id}: ")
+        resumed.answer_until()
+        resumed.finish()
+        from lbp_assess.inputs.cases import load_case
+
+        assert load_case(tmp_path / f"{case_id}.case.yaml").patient.age == age
+    assert not list(tmp_path.glob("lbp-draft-*.json"))
+
+
+def test_an_id_whose_files_exist_is_refused_as_soon_as_it_is_typed(tmp_path):
+    (tmp_path / "pty-radicular.case.yaml").write_text("kept")
+    session = Session(["--out", str(tmp_path)], tmp_path, RADICULAR)
+    session.child.expect_exact("Case id")
+    session.child.send("pty-radicular" + ENTER)
+    session.child.expect_exact("already exists; use --force")
+    session.child.expect_exact("Case id")  # asked again, before any other question
+    session.child.send("pty-radicular-2" + ENTER)
+    session.shadow.answer("pty-radicular-2")
+    session.answers["id"] = "pty-radicular-2"
+    session.answer_until()
+    session.finish()
+    assert (tmp_path / "pty-radicular.case.yaml").read_text() == "kept"
+    assert (tmp_path / "pty-radicular-2.case.yaml").exists()
+
+
+def test_resuming_a_draft_with_nothing_left_to_ask_goes_to_the_review(tmp_path):
+    from lbp_assess.inputs.cases import load_case
+
+    interview = Interview.from_case(RULESET, load_case(EXAMPLES / "cases" / "radicular-l5.yaml"))
+    interview.prefill({q.id: None for q in interview.missing()})  # the optional ones: skipped
+    assert interview.missing() == []
+    draft = tmp_path / "lbp-draft-radicular-l5-abcdef.json"
+    interview.save_draft(draft)
+    resumed = Session(["--resume", str(draft)], tmp_path, {}, interview)
+    resumed.child.expect_exact("Resuming radicular-l5: ")
+    resumed.child.expect_exact("Result so far")
+    output = resumed.finish()
+    assert "saved" in output and not draft.exists()
+
+
+def test_the_review_fits_a_24_line_terminal_with_many_answers_to_check(tmp_path):
+    """Unscreened red flags and several contradictions: the result and the menu still fit."""
+    from lbp_assess.inputs.cases import load_case
+
+    case = load_case(EXAMPLES / "cases" / "contradictory-answers.yaml")
+    interview = Interview.from_case(RULESET, case)
+    for fact in RULESET.manifest.screening:
+        interview.answers[fact] = None  # asked, unsure
+    for question in interview.missing():
+        interview.answers[question.id] = None  # the optional ones: skipped
+    assert len(interview.assessment().warnings) >= 3 and len(interview.assessment().unscreened) == 11
+    draft = tmp_path / "lbp-draft-x-abcdef.json"
+    interview.save_draft(draft)
+    screen = Screen(["--resume", str(draft)], tmp_path, 24, 80)
+    screen.wait_text("Save, or open a section to check or edit?")
+    screen.settle()
+    shown = screen.text()
+    screen.child.sendcontrol("c")
+    screen.child.expect(pexpect.EOF)
+    # everything at once on the 24 lines: the panel from its top, the verdict, the whole menu
+    assert "Result so far" in shown and "Urgency:" in shown and "Action:" in shown, shown
+    assert "Work, function and goals" in shown and "s) Save and write the note" in shown, shown
+    assert "Not screened (11)" in shown and "more answers to check" in shown
+
+
+# --------------------------------------------------------------------------- the screen as a person reads it
+
+pyte = pytest.importorskip("pyte")
+
+
+class Screen:
+    """The consultation in a pseudo-terminal of a real size, its output drawn by a terminal
+    emulator (pyte): what the clinician sees, line by line, not the byte stream."""
+
+    def __init__(self, args: list[str], cwd: Path, rows: int, columns: int):
+        env = dict(os.environ, PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", NO_COLOR="1", COLUMNS=str(columns),
+                   LINES=str(rows))
+        self.child = pexpect.spawn(sys.executable, ["-m", "lbp_assess", "assess", *args], cwd=str(cwd),
+                                   env=env, encoding="utf-8", timeout=20, dimensions=(rows, columns))
+        self.screen = pyte.Screen(columns, rows)
+        self.stream = pyte.Stream(self.screen)
+        self.rows, self.columns = rows, columns
+
+    def lines(self) -> list[str]:
+        return [line.rstrip() for line in self.screen.display]
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
+
+    def wait(self, found, what: str, timeout: float = 20) -> None:
+        """Read output until `found(self)` holds for the screen as drawn."""
+        import time
+
+        end = time.monotonic() + timeout
+        while not found(self):
+            if time.monotonic() > end:
+                raise AssertionError(f"not on screen: {what}\n" + self.text())
+            try:
+                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.2))
+            except pexpect.TIMEOUT:
+                continue
+            except pexpect.EOF:
+                if not found(self):
+                    raise AssertionError(f"ended before {what}\n" + self.text()) from None
+                return
+
+    def wait_text(self, text: str) -> None:
+        """`text` on screen, read across the lines it was wrapped over."""
+        self.wait(lambda s: " ".join(text.split()) in " ".join(s.text().split()), text)
+
+    def settle(self) -> None:
+        """Read what is left to draw (the screen stops changing)."""
+        while True:
+            try:
+                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.5))
+            except (pexpect.TIMEOUT, pexpect.EOF):
+                return
+
+
+def words_whole(screen: Screen, text: str) -> list[str]:
+    """The words of `text` that do not stand whole on any line of the screen (split mid-word)."""
+    shown = {word for line in screen.lines() for word in line.split()}
+    return [word for word in text.split() if word not in shown]
+
+
+def prompt_on_screen(shadow: Interview):
+    """The prompt of the shadow's current question, with its progress mark, drawn whole."""
+    question, progress = shadow.current(), shadow.progress()
+    mark = f"{progress.number}/{progress.total} ›"
+    words = question.text.split()
+
+    def found(screen: Screen) -> bool:
+        lines = screen.lines()
+        at = [i for i, line in enumerate(lines) if line.startswith(mark)]
+        if not at:
+            return False
+        block = " ".join(" ".join(lines[at[-1]:at[-1] + 6]).split())
+        return " ".join(words[-3:]) in block and "(" in block
+
+    return found
+
+
+def drive(screen: Screen, shadow: Interview, answers: dict[str, Any], until: str | None = None) -> list[str]:
+    """Answer every question the shadow says is next, reading each prompt from the screen; return the
+    questions whose prompt had a word split across lines."""
+    split = []
+    while shadow.current() is not None and shadow.current().id != until:
+        question = shadow.current()
+        screen.wait(prompt_on_screen(shadow), question.text)
+        if words_whole(screen, question.text):
+            split.append(f"{question.id}: {words_whole(screen, question.text)}")
+        value = as_typed(question, answers.get(question.id))
+        screen.child.send(keys_for(question, value))
+        changes = shadow.answer(value if value != "" else None)
+        top = [c for c in changes if c.change in ("raised", "higher") and c.tier == "emergency"]
+        if top:
+            screen.wait_text("save the case and note now?")
+            screen.child.send("g")
+    return split
+
+
+@pytest.mark.parametrize("rows, columns", [(24, 80), (30, 100)])
+def test_at_80_and_100_columns_no_prompt_splits_a_word_and_the_verdict_is_on_screen(tmp_path, rows, columns):
+    answers = dict(RADICULAR, **{"id": f"pty-{columns}", "pain.leg_side": "both", "pain.other_leg_extent": "thigh",
+                                 "pain.groin": False, "systemic.collapse": False})
+    screen = Screen(["--out", str(tmp_path)], tmp_path, rows, columns)
+    split = drive(screen, Interview(RULESET), answers)
+    assert split == [], split
+    screen.wait_text("Save, or open a section to check or edit?")
+    screen.settle()
+    shown = screen.text()
+    # the verdict, its urgency and action, and the whole menu, on one screen
+    assert "Result so far" in shown and "Urgency:" in shown and "Action:" in shown, shown
+    assert "s) Save and write the note" in shown and "Work, function and goals" in shown, shown
+    pointed = next(line for line in screen.lines() if "»" in line)
+    assert "Save and write the note" in pointed  # Enter saves: the menu starts on Save
+    assert all(len(line) <= columns for line in screen.lines())
+    screen.child.send(ENTER)
+    screen.child.expect(pexpect.EOF)
+    assert (tmp_path / f"pty-{columns}.case.yaml").exists()
+
+
+def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
+    from lbp_assess.inputs.cases import load_case
+
+    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(source.replace("  saddle_numbness: false\n", ""))
+    shadow = Interview.from_case(RULESET, load_case(partial))
+    screen = Screen(["--answers", str(partial), "--out", str(tmp_path)], tmp_path, 24, 80)
+    drive(screen, shadow, {}, until="cauda_equina.saddle_numbness")
+    screen.wait(prompt_on_screen(shadow), "the saddle question")
+    screen.child.send("y")
+    screen.wait_text("EMERGENCY: save the case and note now?")
+    shown = screen.text()
+    assert "RED FLAG: Cauda equina syndrome" in shown and "Action:" in shown, shown  # the panel stays in view
+    screen.child.send("s")
+    screen.wait_text("Go on with the interview?")
+    assert "question(s) not asked are recorded as unknown" in " ".join(screen.text().split())
+    screen.child.send("s")  # stop here: the files are saved
+    screen.child.expect(pexpect.EOF)
+    screen.child.close()
+    assert screen.child.exitstatus == 0
+    case = load_case(tmp_path / "radicular-l5.case.yaml")
+    assert case.cauda_equina.saddle_numbness is True and case.cauda_equina.onset_days is None
+    note = (tmp_path / "radicular-l5.note.md").read_text()
+    assert "## Saved early at an emergency" in note
+    assert "Days since bladder, bowel or saddle symptoms began" in note  # named as not asked
+    assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in note
+    assert not list(tmp_path.glob("lbp-draft-*.json")), "the saved files hold every answer"
+
+
+def test_save_now_then_go_on_rewrites_the_files_at_the_end(tmp_path):
+    from lbp_assess.inputs.cases import load_case
+
+    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(source.replace("  saddle_numbness: false\n", ""))
+    shadow = Interview.from_case(RULESET, load_case(partial))
+    screen = Screen(["--answers", str(partial), "--out", str(tmp_path)], tmp_path, 24, 80)
+    drive(screen, shadow, {}, until="cauda_equina.saddle_numbness")
+    screen.wait(prompt_on_screen(shadow), "the saddle question")
+    screen.child.send("y")
+    shadow.answer(True)
+    screen.wait_text("EMERGENCY: save the case and note now?")
+    screen.child.send("s")
+    screen.wait_text("Go on with the interview?")
+    assert "Saved early" in (tmp_path / "radicular-l5.note.md").read_text()
+    screen.child.send("g")
+    drive(screen, shadow, {"cauda_equina.onset_days": 2, "cauda_equina.worsening": True})
+    screen.wait_text("Save, or open a section to check or edit?")
+    screen.child.send("s")
+    screen.child.expect(pexpect.EOF)
+    screen.child.close()
+    assert screen.child.exitstatus == 0
+    assert load_case(tmp_path / "radicular-l5.case.yaml").cauda_equina.onset_days == 2
+    assert "Saved early" not in (tmp_path / "radicular-l5.note.md").read_text()
