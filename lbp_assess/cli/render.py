@@ -136,7 +136,7 @@ def summary_lines(data: dict[str, Any], ask: int = BRIEF_ASK) -> list[str]:
     s = data["summary"]
     positives = "; ".join(f"{p['label']}: {p['shown']}" for p in s["positives"]) or \
         "no red-flag condition, tiered alert or class finding raised"
-    actions = "; ".join(f"{a['action'].rstrip('.')} ({a['time_frame']})"
+    actions = "; ".join(f"{a['action'].rstrip('.')} - {a['time_frame']}"
                         if a["time_frame"] and a["time_frame"].casefold() != s["tier"].casefold()
                         else a["action"].rstrip(".") for a in s["action"] if a["action"])
     first = (f"[bold]Why:[/bold] {markup(positives)} → [bold]{markup(' + '.join(s['condition']))}[/bold] → "
@@ -253,7 +253,7 @@ def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False) -> 
     node = branch.add(f"{STATE[rule['state']][0]} {label}{tier}" + ("" if brief else f"  [dim]{ids}[/dim]"))
     fired = rule["state"] == "fired"
     if fired and rule["action"]:
-        frame = f" ({markup(rule['time_frame'])})" if rule["time_frame"] else ""
+        frame = f" - {markup(rule['time_frame'])}" if rule["time_frame"] else ""
         node.add(f"[bold]Action{frame}:[/bold] {markup(rule['action'])}")
     if len(group) == 1 and not brief:
         node.add(markup(rule["reason"]))

@@ -350,7 +350,7 @@ def detail_lines(fb: Feedback) -> list[str]:
             found = rule_features(a, r)
             because = "; ".join(finding(f, v, rs).text for f, v in found.items())
             plan = plan_of(rs, r)
-            todo = f" [bold]Action ({markup(plan.time_frame)}):[/bold] {markup(plan.action.rstrip('.'))}." \
+            todo = f" [bold]Action - {markup(plan.time_frame)}:[/bold] {markup(plan.action.rstrip('.'))}." \
                 if r.tier and plan.time_frame and plan.action else ""
             lines += _bullets([f"{markup(plan.label)}: {markup(' '.join(r.reason.split()))}"
                                + (f" [cyan]Because:[/cyan] {markup(because)}." if because else "")
