@@ -36,7 +36,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..model.case import Case, FollowUpOf, before_birth, problems_from, validate_case
+from ..model.case import Case, FollowUpOf, Moment, before_birth, problems_from, validate_case
 from ..base.errors import InputError, Location, Problem
 from ..base.files import atomic_write
 from ..engine.questionnaire import Question, Questionnaire, answer_problem
@@ -158,12 +158,19 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def now_here() -> str:
+    """The time now on this machine's clock, with its UTC offset: when a consultation begins
+    (the case's `assessed_at`)."""
+    return dt.datetime.now().astimezone().replace(microsecond=0).isoformat()
+
+
 class Interview:
     """The state of one interview: answers, position, journal."""
 
     def __init__(self, ruleset: RuleSet, answers: dict[str, Any] | None = None,
                  journal: list[dict[str, Any]] | None = None, assessed_on: str | None = None,
-                 suggestions: dict[str, Any] | None = None, follow_up_of: dict[str, Any] | None = None):
+                 suggestions: dict[str, Any] | None = None, follow_up_of: dict[str, Any] | None = None,
+                 assessed_at: str | None = None):
         if ruleset.questionnaire is None:
             raise InputError(f"{ruleset.directory}: this rule set has no interview.yaml")
         self.ruleset = ruleset
@@ -174,7 +181,8 @@ class Interview:
         self.suggestions: dict[str, Any] = {}
         self.suggest(suggestions or {})
         self.journal: list[dict[str, Any]] = list(journal or [])
-        self.assessed_on = assessed_on or dt.date.today().isoformat()
+        self.assessed_on = assessed_on or (assessed_at[:10] if assessed_at else dt.date.today().isoformat())
+        self.assessed_at = assessed_at  # when the consultation began (ISO, with its UTC offset), if known
         self.position: int | None = None
         self.editing: int | None = None  # index of the question being edited from the review
         self.dropped: list[Dropped] = []  # answers the last change made irrelevant
@@ -391,7 +399,7 @@ class Interview:
         """The case as data, in questionnaire order: the answers and what skipped follow-ups
         settle. Unsure answers are written as null."""
         return case_data(self.questionnaire, {**self.answers, **self.settled()}, self.assessed_on,
-                         self.follow_up_of)
+                         self.follow_up_of, self.assessed_at)
 
     def case(self) -> Case:
         return validate_case(self.case_data(), "interview")
@@ -538,6 +546,7 @@ class Interview:
         return {
             "format": DRAFT_FORMAT, "updated": _now(), "questionnaire": self.questionnaire.version,
             "rules_version": self.ruleset.version, "assessed_on": self.assessed_on,
+            **({"assessed_at": self.assessed_at} if self.assessed_at else {}),
             "position": current.id if current else None, "answers": self.answers, "journal": self.journal,
             **({"suggestions": self.suggestions, "follow_up_of": self.follow_up_of} if self.follow_up_of else {}),
         }
@@ -559,7 +568,8 @@ class Interview:
             raise InputError.from_problems(problems_from(exc, name, text, model=Draft)) from None
         follow_up_of = draft.follow_up_of.model_dump(mode="json", exclude_none=True) if draft.follow_up_of else None
         interview = cls(ruleset, {}, draft.journal, draft.assessed_on.isoformat() if draft.assessed_on else None,
-                        draft.suggestions, follow_up_of)
+                        draft.suggestions, follow_up_of,
+                        draft.assessed_at.isoformat() if draft.assessed_at else None)
         refused = interview.prefill(draft.answers)
         notes = [f"{qid}: {why}; " + ("answer dropped" if qid not in interview.questionnaire.by_id
                                       else "it will be asked again") for qid, why in refused.items()]
@@ -569,7 +579,8 @@ class Interview:
     def from_case(cls, ruleset: RuleSet, case: Case) -> "Interview":
         """Pre-fill from a case file: every field written in the file counts as answered."""
         return cls(ruleset, recorded_answers(case, ruleset.questionnaire),
-                   assessed_on=case.assessed_on.isoformat() if case.assessed_on else None)
+                   assessed_on=case.assessed_on.isoformat() if case.assessed_on else None,
+                   assessed_at=case.assessed_at.isoformat() if case.assessed_at else None)
 
 
 class Draft(BaseModel):
@@ -581,6 +592,7 @@ class Draft(BaseModel):
     answers: dict[str, Any]
     journal: list[dict[str, Any]] = []
     assessed_on: Optional[dt.date] = Field(None, strict=False)
+    assessed_at: Optional[Moment] = Field(None, strict=False)
     position: Optional[str] = None
     suggestions: dict[str, Any] = {}
     follow_up_of: Optional[FollowUpOf] = None

@@ -34,7 +34,7 @@ from ..base.errors import InputError, NoTerminalError, OutputError, OutputExists
 from ..base.files import check_target, write_all
 from . import followup
 from .followup import keep_earlier_answers
-from .interview import Interview
+from .interview import Interview, now_here
 from ..outputs.visits import Visit, find_by_hash, read_visit
 from ..outputs.note import Note, NoteLine, Section, build_note, render
 from ..engine.questionnaire import Question
@@ -80,11 +80,14 @@ def start(ruleset: RuleSet, out_dir: Path | None, answers: Path | None = None, r
         previous = read_visit(follow_up)
         interview, refused = followup.start(ruleset, previous, load_case(answers) if answers else None,
                                             answers_source=str(answers))
+        if interview.assessed_at is None and interview.assessed_on == now_here()[:10]:
+            interview.assessed_at = now_here()  # this visit is taking place now
         notes = [followup.introduction(interview.follow_up_of or {}),
                  *(f"{qid}: the earlier answer is not offered ({why})" for qid, why in refused.items())]
         session = Session(interview, (out_dir or Path.cwd()).resolve(), notes, previous=previous)
     else:
-        interview = Interview.from_case(ruleset, load_case(answers)) if answers else Interview(ruleset)
+        interview = Interview.from_case(ruleset, load_case(answers)) if answers \
+            else Interview(ruleset, assessed_at=now_here())
         session = Session(interview, (out_dir or Path.cwd()).resolve(), notes)
     if case_id is not None:
         refused = interview.prefill({"id": case_id})

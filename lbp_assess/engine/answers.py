@@ -57,8 +57,9 @@ def asked(case: Case, questionnaire: Questionnaire | None, facts: dict[str, Any]
 
 
 def case_data(questionnaire: Questionnaire, recorded: dict[str, Any], assessed_on: str | None,
-              follow_up_of: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The case as data, in questionnaire order. Unsure answers are written as null."""
+              follow_up_of: dict[str, Any] | None = None, assessed_at: str | None = None) -> dict[str, Any]:
+    """The case as data, in questionnaire order. Unsure answers are written as null. `assessed_at`
+    (when the assessment began, with its UTC offset) is written only when known."""
     data: dict[str, Any] = {"format": FORMAT}
     for q in questionnaire.questions:
         if q.id not in recorded:
@@ -70,6 +71,8 @@ def case_data(questionnaire: Questionnaire, recorded: dict[str, Any], assessed_o
         elif value is not None or q.is_fact:
             data.setdefault(section, {})[name] = value
     data["assessed_on"] = assessed_on
+    if assessed_at:
+        data["assessed_at"] = assessed_at
     if follow_up_of:
         data["follow_up_of"] = follow_up_of
     return data

@@ -128,6 +128,13 @@ def _lines(items: list[str]) -> list[str]:
     return items
 
 
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("expected a date and time with its UTC offset, as YYYY-MM-DDTHH:MM+HH:MM "
+                         f"(or Z for UTC), got {value.isoformat()!r}")
+    return value
+
+
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value!r}")
@@ -143,6 +150,7 @@ Identifier = Annotated[str, AfterValidator(_identifier)]  # case ids
 Text = Annotated[str, AfterValidator(_text)]  # free text: notes, vignettes
 Lines = Annotated[list[str], AfterValidator(_lines)]
 Number = Annotated[float, AfterValidator(_finite)]
+Moment = Annotated[dt.datetime, AfterValidator(_aware)]  # a time with its UTC offset
 
 
 class _Section(BaseModel):
@@ -352,6 +360,9 @@ class Case(_Section):
     format: Literal["lbp-case/1"]
     id: Identifier = Field(min_length=1, max_length=80)
     assessed_on: Optional[dt.date] = Field(None, strict=False)
+    # Extension to lbp-case/1 (optional): when the assessment began, with its UTC offset; its
+    # date is `assessed_on` (a case that gives both must agree).
+    assessed_at: Optional[Moment] = Field(None, strict=False)
     assessor: Optional[Line] = None
     patient: Optional[Patient] = None
     pain: Optional[Pain] = None
@@ -478,7 +489,8 @@ def _fast(read: Any, source: Any) -> Any:
         _CHECK_FAST(case)
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
         return None
-    if (case.follow_up_of is not None or case.patient is not None) and implausible(case) is not None:
+    if (case.follow_up_of is not None or case.patient is not None or case.assessed_at is not None) \
+            and implausible(case) is not None:
         return None
     return case
 
@@ -486,10 +498,14 @@ def _fast(read: Any, source: Any) -> Any:
 _DAYS_A_YEAR = 365.25
 
 
-def implausible(case: Any) -> tuple[tuple[str, str], str] | None:
+def implausible(case: Any) -> tuple[tuple[str, ...], str] | None:
     """A case whose answers cannot all be true of one visit: (field path, why), else None.
     Works on a `Case` and on its fast struct alike. These are limits of what can be (a visit
     does not follow itself, symptoms do not begin before birth), not clinical thresholds."""
+    at = case.assessed_at
+    if at is not None and case.assessed_on is not None and at.date() != case.assessed_on:
+        return (("assessed_at",), f"the assessment time ({at.isoformat()}) is not on the assessment date "
+                                  f"({case.assessed_on})")
     record = case.follow_up_of
     if record is not None:
         if record.id == case.id:
@@ -800,6 +816,8 @@ def _message(err: dict[str, Any], path: tuple[Any, ...], model: type[BaseModel])
         return f"is longer than {ctx.get('max_length')} characters"
     if kind in ("date_type", "date_parsing", "date_from_datetime_parsing"):
         return f"expected a date as YYYY-MM-DD, got {_echo(value)}"
+    if kind in ("datetime_type", "datetime_parsing", "datetime_from_date_parsing"):
+        return f"expected a date and time as YYYY-MM-DDTHH:MM+HH:MM, got {_echo(value)}"
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     return err["msg"]

@@ -74,6 +74,9 @@ SECTION_PURPOSES = {
 FIELD_DESCRIPTIONS = {
     "format": "The format and its version. Always `lbp-case/1`; a file without it is refused.",
     "assessed_on": "The date of the assessment, as YYYY-MM-DD (optional).",
+    "assessed_at": "Extension (optional): when the assessment began, with its UTC offset, as "
+                   "YYYY-MM-DDTHH:MM+HH:MM (or Z for UTC); `assess` records it. Its date must be `assessed_on` "
+                   "when both are given. The rules never read it.",
     "vignette": "The case told as a patient would tell it, for practice mode (optional).",
     "follow_up_of": "Extension (optional): this case is a follow-up visit of an earlier case "
                     "(written by `assess --follow-up`).",
@@ -128,6 +131,7 @@ _OTHER_KINDS = {
     "format": "`lbp-case/1` (required)",
     "id": "text, 1 to 80 characters (required)",
     "assessed_on": "date, YYYY-MM-DD",
+    "assessed_at": "date and time with UTC offset, YYYY-MM-DDTHH:MM+HH:MM",
     "vignette_mentions": "mapping of fact path to text",
     "expected.classification": "one of: `non_specific`, `radicular`, `stenosis`, `red_flag`",
     "expected.urgency": "one of: `emergency`, `urgent`, `soon`, `routine`",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+import datetime as dt
 import errno
 import json
 import os
@@ -283,3 +284,22 @@ def test_the_resume_hint_names_the_command_as_it_was_invoked(monkeypatch, tmp_pa
     program.write_text("#!/bin/sh\n")
     program.chmod(0o755)
     assert invoked_as("lbp-assess") == "lbp-assess"
+
+
+def test_a_new_consultation_records_when_it_began_and_a_resumed_one_keeps_it(tmp_path):
+    session = consultation.start(RULESET, tmp_path)
+    began = dt.datetime.fromisoformat(session.interview.assessed_at)
+    assert began.tzinfo is not None and abs(dt.datetime.now().astimezone() - began) < dt.timedelta(minutes=2)
+    assert session.interview.case_data()["assessed_at"] == session.interview.assessed_at
+    assert began.date().isoformat() == session.interview.assessed_on
+    draft = tmp_path / "draft.json"
+    session.interview.save_draft(draft)
+    resumed, _ = Interview.from_draft(RULESET, draft)
+    assert resumed.assessed_at == session.interview.assessed_at  # the time it began, not the time it resumed
+
+
+def test_answers_from_a_file_keep_the_file_s_own_time(tmp_path):
+    path = tmp_path / "case.yaml"
+    path.write_text(Path(COMPLETE).read_text() + "assessed_at: 2026-11-21T09:15:00+00:00\n")
+    session = consultation.start(RULESET, tmp_path, answers=path)
+    assert session.interview.case_data()["assessed_at"].startswith("2026-11-21T09:15")

@@ -363,9 +363,10 @@ def test_narrative_is_escaped_xhtml():
         root = ET.fromstring(div)  # well-formed XML
         assert root.tag == "{http://www.w3.org/1999/xhtml}div"
         assert not root.findall(".//{http://www.w3.org/1999/xhtml}script")
-    notes = next(s for s in resources(bundle, "Composition")[0]["section"] if s["title"] == "Notes")
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in notes["text"]["div"]
-    assert "<br/>" in notes["text"]["div"]  # the free text keeps its line break
+    # The presenting complaint is recorded under HPC, as the record note places it.
+    hpc = next(s for s in resources(bundle, "Composition")[0]["section"] if s["title"] == "HPC")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in hpc["text"]["div"]
+    assert "<br/>" in hpc["text"]["div"]  # the free text keeps its line break
 
 
 def test_several_cases_export_as_ndjson_one_bundle_per_line(cli, tmp_path):
