@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from helpers import RULES
 from lbp_assess.engine.ruleset.model import RuleSet
@@ -18,6 +21,17 @@ from lbp_assess.engine.ruleset.load import load_rules
 #: Folders of slow tests: real terminals, generated-case properties, hostile input. `pytest -m "not slow"`
 #: leaves them out for a quick loop between edits; CI runs everything.
 SLOW_FOLDERS = {"terminal", "properties", "hostile"}
+
+#: Hypothesis profiles. `ci`, chosen when the CI variable is set (as CI services and .ci/run set it): every
+#: example each property asks for, no deadline (a shared runner is slow at times), no example database in the
+#: checkout, and the blob to reproduce a failure. `dev`, chosen otherwise: a fifth of the examples (at least 10:
+#: helpers.examples) and a one-second deadline, for a quick loop between edits. HYPOTHESIS_PROFILE=ci or dev
+#: chooses one by name.
+settings.register_profile("ci", max_examples=100, deadline=None, database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=20, deadline=timedelta(seconds=1))
+ON_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if ON_CI else "dev"))
 
 # The safety case's evidence check records how every test of the run ended (tests/evidence.py).
 pytest_plugins = ["evidence"]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from lbp_assess.model.case import FACTS, FactType, validate_case
 from lbp_assess.engine.ruleset.load import load_rules
 
-from helpers import RULES
+from helpers import RULES, examples
 
 RULESET = load_rules(RULES)
 RANK = RULESET.tier_rank  # 0 = emergency
@@ -67,7 +67,7 @@ def fact_values(t: FactType, true_percent: int = 50) -> st.SearchStrategy:
     raise AssertionError(t)
 
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite

@@ -5,11 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hypothesis import settings
+
 from lbp_assess.model.case import Case, validate_case
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 RULES = REPO / "rules"
+
+
+def examples(count: int) -> int:
+    """The examples a property that sets its own count runs: all `count` under the `ci` Hypothesis
+    profile, the `dev` profile's share of it (at least 10) under `dev` (profiles: tests/conftest.py)."""
+    share = settings.default.max_examples / settings.get_profile("ci").max_examples
+    return count if share >= 1 else max(10, round(count * share))
 
 
 def make_case(**sections: Any) -> Case:

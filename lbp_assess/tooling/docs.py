@@ -7,7 +7,8 @@
 * `case_format_blocks(ruleset)`: the generated parts of docs/case-format.md.
 
 `python -m lbp_assess.docs [--check] [ROOT]` regenerates every generated document
-of a repository checkout (or, with --check, lists the stale ones and exits 1).
+of a repository checkout (or, with --check, lists the stale ones and exits 1): these,
+and the command-line reference, which lbp_assess/docs.py adds from the CLI layer.
 Run it after changing the case model, the rules or the interview.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterator, get_args
+from typing import Any, Callable, Iterator, get_args
 
 from pydantic import BaseModel
 
@@ -612,14 +613,16 @@ def generated(root: Path, *, run_mutation: bool = True) -> dict[Path, str]:
 def stale(root: Path) -> list[Path]:
     """The generated documents that differ from what the source would generate now (without running
     the slow mutation tests: a changed key alone makes the validation record stale)."""
-    return _differing(generated(root, run_mutation=False))
+    return differing(generated(root, run_mutation=False))
 
 
-def _differing(expected: dict[Path, str]) -> list[Path]:
+def differing(expected: dict[Path, str]) -> list[Path]:
     return [path for path, text in expected.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, generate: Callable[..., dict[Path, str]] = generated) -> int:
+    """Regenerate (or with --check, list) what `generate(root, run_mutation=...)` says the generated
+    documents are: those of this module by default; `python -m lbp_assess.docs` adds the CLI reference."""
     args = list(sys.argv[1:] if argv is None else argv)
     check = "--check" in args
     rest = [a for a in args if a != "--check"]
@@ -628,11 +631,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{root}: not an lbp-assess checkout (no rules/ruleset.yaml or docs/)", file=sys.stderr)
         return 2
     try:
-        expected = generated(root, run_mutation=not check)
+        expected = generate(root, run_mutation=not check)
     except LbpError as err:
         print(f"lbp_assess.docs: {err}", file=sys.stderr)
         return 1
-    out_of_date = _differing(expected)
+    out_of_date = differing(expected)
     for path in out_of_date:
         if check:
             print(f"{path}: out of date; run `python -m lbp_assess.docs`", file=sys.stderr)

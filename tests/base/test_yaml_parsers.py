@@ -12,7 +12,7 @@ from lbp_assess.base import yamlio
 from lbp_assess.base.errors import InputError
 from lbp_assess.base.yamlio import load_yaml, load_yaml_reference
 
-from helpers import EXAMPLES, RULES
+from helpers import EXAMPLES, RULES, examples
 from generated import SETTINGS, cases
 
 FILES = sorted(EXAMPLES.rglob("*.yaml")) + sorted(RULES.rglob("*.yaml"))
@@ -34,7 +34,7 @@ def test_every_shipped_yaml_file_reads_the_same_both_ways():
 
 
 @pytest.mark.slow
-@settings(SETTINGS, max_examples=200)
+@settings(SETTINGS, max_examples=examples(200))
 @given(cases())
 def test_generated_cases_read_the_same_both_ways(data):
     for style in (False, None):  # block and flow styles
@@ -51,7 +51,7 @@ SCALARS = ["yes", "no", "on", "off", "true", "False", "TRUE", "046", "0x1F", "0o
            "9" * 20, "-" + "9" * 20, "0x" + "f" * 20, "'" + "9" * 30 + "'", "a" + "0" * 30]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.sampled_from(SCALARS), min_size=1, max_size=6))
 def test_plain_scalars_resolve_as_yaml_12_core_both_ways(values):
     text = "".join(f"k{i}: {v}\n" for i, v in enumerate(values))

@@ -26,7 +26,7 @@ from lbp_assess.consult.interview import Interview
 from lbp_assess.engine.ruleset.load import load_rules
 from lbp_assess.base import files
 
-from helpers import EXAMPLES, RULES
+from helpers import EXAMPLES, RULES, examples
 
 RULESET = load_rules(RULES)
 QUESTIONS = RULESET.questionnaire.questions
@@ -213,7 +213,7 @@ def answer_values(question) -> st.SearchStrategy:
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.fixed_dictionaries({q.id: answer_values(q) for q in QUESTIONS}))
 def test_every_value_the_interview_records_reads_back(answers):
     interview = Interview(RULESET)

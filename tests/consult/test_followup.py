@@ -29,7 +29,7 @@ from lbp_assess.model.case import validate_case
 from lbp_assess.consult.interview import NOT_ANSWERED, Interview
 from lbp_assess.engine.ruleset.load import check_rules, load_rules
 
-from helpers import EXAMPLES, RULES
+from helpers import EXAMPLES, RULES, examples
 
 RULESET = load_rules(RULES)
 SCREENING = RULESET.manifest.screening
@@ -267,7 +267,7 @@ def test_start_back_change_is_given_as_scores_and_stratum():
 CASE_FILES = sorted((EXAMPLES / "cases").glob("*.yaml")) + sorted((EXAMPLES / "vignettes").glob("*.yaml"))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(CASE_FILES), st.integers(0, 60))
 def test_a_follow_up_with_every_answer_unchanged_reports_no_change(path, days):
     previous = visits.read_visit(path)

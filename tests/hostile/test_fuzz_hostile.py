@@ -26,12 +26,12 @@ from lbp_assess.inputs.cases import parse_case
 from lbp_assess.base.errors import InputError
 from lbp_assess.engine.ruleset.load import check_rules, load_rules
 
-from helpers import EXAMPLES, RULES
+from helpers import EXAMPLES, RULES, examples
 
 CASES = sorted((EXAMPLES / "cases").glob("*.yaml"))
 TEXTS = [p.read_text() for p in CASES]
 JSON_TEXTS = [json.dumps(parse_case(t, "x").to_data()) for t in TEXTS]
-FUZZ = settings(max_examples=80, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=examples(80), deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 #: Pieces that have broken parsers, validators, writers or terminals before.
@@ -146,7 +146,7 @@ def test_every_value_replaced_by_every_hostile_number(ruleset, index):
 RULE_FILES = ["musculoskeletal.yaml", "red_flags.yaml", "derived.yaml", "ruleset.yaml"]
 
 
-@settings(FUZZ, max_examples=30)
+@settings(FUZZ, max_examples=examples(30))
 @given(st.sampled_from(RULE_FILES), st.data())
 def test_mutated_rule_sets_are_checked_or_refused_never_crash(tmp_path_factory, name, data):
     target = tmp_path_factory.mktemp("rules")

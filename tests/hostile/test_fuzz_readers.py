@@ -28,7 +28,7 @@ from lbp_assess.inputs.cases import load_case
 from lbp_assess.outputs import visits as followup
 from lbp_assess.teach.records import read_records
 
-from helpers import EXAMPLES, RULES
+from helpers import EXAMPLES, RULES, examples
 
 RULESET = load_rules(RULES)
 FOLLOW_UP = EXAMPLES / "follow-up" / "improving-radicular"
@@ -79,7 +79,7 @@ def hostile(draw) -> tuple[str, bytes]:
     return name, data
 
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=examples(150), deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
@@ -126,7 +126,7 @@ COMMANDS = [
 ]
 
 
-@settings(max_examples=24, deadline=None, derandomize=True,
+@settings(max_examples=examples(24), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(hostile(), st.sampled_from(range(len(COMMANDS))), st.booleans())
 def test_no_input_makes_a_command_exit_70_hang_or_write_elsewhere(tmp_path_factory, sample, command, fifo):
@@ -185,7 +185,7 @@ def duplicated(draw) -> bytes:
     return text.encode()
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=examples(300), deadline=None, derandomize=True)
 @given(duplicated())
 def test_the_fast_reader_never_accepts_a_key_given_twice(raw):
     from lbp_assess.model.case import fast_json

@@ -16,7 +16,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -335,17 +334,30 @@ def test_a_closed_pipe_ends_score_with_exit_0(tmp_path):
 
 
 def test_ctrl_c_during_parallel_scoring_exits_130_without_a_traceback(tmp_path):
-    path = tmp_path / "many.jsonl"
-    path.write_text((line(neuro={"weakness": True}) + "\n") * 400_000)
-    process = subprocess.Popen([sys.executable, "-m", "lbp_assess", "score", str(path), "-j", "2", "-o",
-                                str(tmp_path / "out.jsonl")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)
-    time.sleep(3)
+    """Ctrl-C while workers score standard input. The input is held open, so the run cannot end
+    before Ctrl-C; and the pipe holds at most a small buffer, so once the 2 MB are written the
+    command has read them: it is scoring (workers started), whatever the machine's speed."""
+    process = subprocess.Popen([sys.executable, "-m", "lbp_assess", "score", "-", "-j", "2", "-o",
+                                str(tmp_path / "out.jsonl")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    cases = (line(neuro={"weakness": True}) + "\n").encode() * 40_000
+    assert len(cases) > 2_000_000 > 2 * BYTES_PER_CHUNK
+    writer = threading.Thread(target=_write_and_hold, args=(process.stdin, cases), daemon=True)
+    writer.start()
+    writer.join(timeout=120)
+    assert not writer.is_alive() and process.poll() is None, "score did not read its input"
     os.killpg(process.pid, signal.SIGINT)  # as a terminal sends it: to every process of the group
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert b"Traceback" not in err and b"interrupted" in err
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def _write_and_hold(stdin, data: bytes) -> None:
+    """Write all of `data` (returns once the reader has taken all but a pipe's buffer of it), and
+    leave the pipe open."""
+    stdin.write(data)
+    stdin.flush()
 
 
 # --------------------------------------------------------------------------- 23: depth and size

@@ -35,14 +35,14 @@ from lbp_assess.base.errors import InputError
 from lbp_assess.consult.interview import Interview
 from lbp_assess.engine.ruleset.load import load_rules
 
-from helpers import EXAMPLES, RULES, make_case
+from helpers import EXAMPLES, RULES, make_case, examples
 from generated import cases, fact_values
 
 RULESET = load_rules(RULES)
 QUESTIONS = RULESET.questionnaire.questions
 FILES = sorted((EXAMPLES / "cases").glob("*.yaml")) + sorted((EXAMPLES / "vignettes").glob("*.yaml"))
 NOW = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.timezone.utc)
-SETTINGS = settings(max_examples=80, deadline=None,
+SETTINGS = settings(max_examples=examples(80), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
@@ -583,7 +583,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 200) | st.floats
                                          "valueInteger", "system", "text"]), inner, max_size=4), max_leaves=20)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(body=JSON, authored=st.none() | st.text(max_size=12),
        status=st.sampled_from(["completed", "in-progress", "entered-in-error", None, 1]))
 def test_any_malformed_response_is_an_input_error_never_a_crash(body, authored, status):

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from lbp_assess.model.case import FACTS, fast_convert, fast_json, validate_case
 from lbp_assess.base.errors import InputError
 
-from helpers import EXAMPLES
+from helpers import EXAMPLES, examples
 from generated import RULESET, SETTINGS, cases
 
 
@@ -29,7 +29,7 @@ def precise(data):
 
 
 @pytest.mark.slow
-@settings(SETTINGS, max_examples=300)
+@settings(SETTINGS, max_examples=examples(300))
 @given(cases())
 def test_valid_cases_give_the_same_row_both_ways(data):
     struct = fast_convert(data)
@@ -65,7 +65,7 @@ def corrupted(draw):
 
 
 @pytest.mark.slow
-@settings(SETTINGS, max_examples=600)
+@settings(SETTINGS, max_examples=examples(600))
 @given(corrupted())
 def test_the_fast_reader_is_never_more_lenient(data):
     exact = precise(data)

@@ -1,4 +1,4 @@
-"""The README's recipe for scoring a large JSON Lines collection with Dask, on Dask's
+"""docs/batch.md's recipe for scoring a large JSON Lines collection with Dask, on Dask's
 local process scheduler: the same rows as `lbp-assess score`."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def test_dask_bag_recipe_matches_lbp_assess_score(tmp_path, cli):
         path.write_text("\n".join(lines) + "\n")
         parts.append(path)
 
-    # The recipe, as in the README:
+    # The recipe, as in docs/batch.md:
     bag = db.read_text(str(tmp_path / "part-*.jsonl")).filter(str.strip).map(score_record)
     rows = bag.compute(scheduler="processes", num_workers=2)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "lbp_assess"
 ORDER = [{"base"}, {"model"}, {"engine"}, {"inputs"}, {"outputs"}, {"consult", "teach", "interop", "batch"},
-         {"tooling", "api"}, {"docs"}, {"cli"}, {"__main__"}]  # docs, __main__: shims to tooling.docs and cli.main
+         {"tooling", "api"}, {"cli"}, {"docs", "__main__"}]  # docs: tooling.docs + cli.reference; __main__: cli.main
 RANK = {layer: rank for rank, group in enumerate(ORDER) for layer in group}
 TERMINAL = {"typer", "click", "rich", "questionary", "prompt_toolkit"}
 ALLOWED = {("base.text", "rich.markup")}

@@ -11,9 +11,10 @@ from lbp_assess.model.case import FACTS, validate_case
 from lbp_assess.outputs.explain import explanation
 
 from generated import RED_FLAG_FACTS, RULESET, cases, with_fact
+from helpers import examples
 
 QUESTIONS = RULESET.questionnaire.by_id
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def result(data):

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from lbp_assess.model.case import fast_convert
 from lbp_assess.engine.ruleset.load import load_rules
 
-from helpers import REPO, RULES
+from helpers import REPO, RULES, examples
 from generated import SETTINGS, cases
 
 _spec = importlib.util.spec_from_file_location("handwritten", REPO / "bench" / "handwritten.py")
@@ -19,7 +19,7 @@ _spec.loader.exec_module(handwritten)
 RULESET = load_rules(RULES)
 
 
-@settings(SETTINGS, max_examples=600)
+@settings(SETTINGS, max_examples=examples(600))
 @given(cases())
 def test_rules_agree_with_the_hand_written_policy(data):
     row = RULESET.row_from_data(fast_convert(data), "generated")

@@ -32,7 +32,7 @@ from lbp_assess.consult.interview import Interview
 from lbp_assess.outputs.note import build_note
 from lbp_assess.engine.ruleset.load import load_rules
 
-from helpers import EXAMPLES, RULES
+from helpers import EXAMPLES, RULES, examples
 from generated import cases
 
 RULESET = load_rules(RULES)
@@ -92,7 +92,7 @@ def test_every_example_and_vignette_gives_one_answer(path, tmp_path):
     assert_one_answer(every_path(load_case(path), tmp_path))
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(data=cases())
 def test_every_generated_case_gives_one_answer(data, tmp_path_factory):
