@@ -592,7 +592,7 @@ class Draft(BaseModel):
     answers: dict[str, Any]
     journal: list[dict[str, Any]] = []
     assessed_on: Optional[dt.date] = Field(None, strict=False)
-    assessed_at: Optional[Moment] = Field(None, strict=False)
+    assessed_at: Optional[Moment] = None
     position: Optional[str] = None
     suggestions: dict[str, Any] = {}
     follow_up_of: Optional[FollowUpOf] = None

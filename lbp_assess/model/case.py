@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
 import msgspec
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, Strict, ValidationError
 
 from ..base.errors import InputError, Location, Problem, did_you_mean
 from ..base.yamlio import Locator, refuse_duplicates
@@ -150,7 +150,9 @@ Identifier = Annotated[str, AfterValidator(_identifier)]  # case ids
 Text = Annotated[str, AfterValidator(_text)]  # free text: notes, vignettes
 Lines = Annotated[list[str], AfterValidator(_lines)]
 Number = Annotated[float, AfterValidator(_finite)]
-Moment = Annotated[dt.datetime, AfterValidator(_aware)]  # a time with its UTC offset
+# A time with its UTC offset, read from YAML's timestamp or JSON's string (so never strict); the
+# Strict marker sits inside the type, before the validator, as pydantic 2.6 requires.
+Moment = Annotated[dt.datetime, Strict(False), AfterValidator(_aware)]
 
 
 class _Section(BaseModel):
@@ -362,7 +364,7 @@ class Case(_Section):
     assessed_on: Optional[dt.date] = Field(None, strict=False)
     # Extension to lbp-case/1 (optional): when the assessment began, with its UTC offset; its
     # date is `assessed_on` (a case that gives both must agree).
-    assessed_at: Optional[Moment] = Field(None, strict=False)
+    assessed_at: Optional[Moment] = None
     assessor: Optional[Line] = None
     patient: Optional[Patient] = None
     pain: Optional[Pain] = None
