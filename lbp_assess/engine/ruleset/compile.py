@@ -204,8 +204,7 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
            "'condition_tiers': conditions, 'findings': findings, 'not_excluded': undecided}")
     source = ("".join(helper_source) + "\n" + "def evaluate(F):\n" + "\n".join(flat + body) + "\n" + summary + "\n\n"
               "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n")
-    namespace: dict[str, Any] = {"_count_compare": expr._count_compare, "_divide": expr.divide,
-                                 "_describe": describe_value,
+    namespace: dict[str, Any] = {**expr.RUNTIME, "_describe": describe_value,
                                  "_RANK": rank, "_TIERS": tuple(tiers), "_VERSION": rs.version,
                                  "Summary": Summary, **empty, **gen.constants}
     code = compile(source, f"<rules {rs.manifest.name}>", "exec")
