@@ -44,6 +44,7 @@ from ..engine.ruleset.model import Assessment, RuleSet
 from ..base.yamlio import load_json, read_text
 from ..engine.questionnaire import BACK
 from ..engine.answers import case_data, recorded_answers, relevant, resolve
+from ..engine.governing import governing_plan
 
 #: The answers that must fit within the patient's life, in the order before_birth takes them.
 _LIFETIME = ("patient.age", "onset.weeks_ago", "cauda_equina.onset_days")
@@ -86,6 +87,7 @@ class LiveAlert:
     reason: str
     change: str = "raised"
     was: str | None = None
+    rule_label: str = ""  # the governing rule's own label ("Possible symptomatic or ruptured ...")
 
     @property
     def is_red_flag(self) -> bool:
@@ -417,19 +419,23 @@ class Interview:
         return [alert for alert in self.raised() if (alert.kind, alert.name, alert.tier) in set_by]
 
     def raised(self) -> list[LiveAlert]:
-        """Every condition and tiered alert raised now, with its tier, reason and action."""
+        """Every condition and tiered alert raised now, with its tier and the governing rule's own
+        label, time frame, reason and action (never the tier's generic time frame)."""
         a = self.assessment()
         manifest = self.ruleset.manifest
+        fired = {r.id: r for r in self.ruleset.rules if r.id in set(a.rules_fired)}
         out = []
         found = [("condition", n, t) for n, t in a.conditions.items()]
         found += [("alert", n, t) for n, t in a.alerts.items() if t is not None]
         for kind, name, tier in found:
-            rule = next((r for r in reversed(self.ruleset.rules) if r.raises == kind and r.name == name
-                         and r.tier == tier and r.id in a.rules_fired), None)
+            plan = governing_plan(a, kind, name)
+            rule = fired.get(plan.rule) if plan else None
             tier_info = manifest.tiers[tier]
             out.append(LiveAlert(kind, name, self._label(kind, name), tier, tier_info.label,
-                                 tier_info.time_frame, (rule.action if rule and rule.action else tier_info.action),
-                                 " ".join(rule.reason.split()) if rule else ""))
+                                 (plan.time_frame if plan else None) or tier_info.time_frame,
+                                 (plan.action if plan else None) or tier_info.action,
+                                 " ".join(rule.reason.split()) if rule else "",
+                                 rule_label=plan.label if plan else ""))
         return out
 
     def _label(self, kind: str, name: str) -> str:
@@ -460,8 +466,11 @@ class Interview:
                                          "cleared", seen))
             else:  # still raised, at a tier that is not shown at once
                 info = tiers[tier]
-                changes.append(LiveAlert(kind, name, self._label(kind, name), tier, info.label, info.time_frame,
-                                         info.action, "", "lower", seen))
+                plan = governing_plan(a, kind, name)
+                changes.append(LiveAlert(kind, name, self._label(kind, name), tier, info.label,
+                                         (plan.time_frame if plan else None) or info.time_frame,
+                                         (plan.action if plan else None) or info.action, "", "lower", seen,
+                                         plan.label if plan else ""))
         self.shown = {key: alert.tier for key, alert in now.items()}  # type: ignore[misc]
         return changes
 
@@ -600,7 +609,7 @@ class Draft(BaseModel):
 
 def _with(alert: LiveAlert, change: str, was: str) -> LiveAlert:
     return LiveAlert(alert.kind, alert.name, alert.label, alert.tier, alert.tier_label, alert.time_frame,
-                     alert.action, alert.reason, change, was)
+                     alert.action, alert.reason, change, was, alert.rule_label)
 
 
 def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],

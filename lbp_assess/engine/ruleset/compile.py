@@ -205,8 +205,7 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
            "'actions': [dict(_ACTIONS[i]) for i in fired if i in _ACTIONS]}")
     source = ("".join(helper_source) + "\n" + "def evaluate(F):\n" + "\n".join(flat + body) + "\n" + summary + "\n\n"
               "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n")
-    namespace: dict[str, Any] = {"_count_compare": expr._count_compare, "_divide": expr.divide,
-                                 "_describe": describe_value,
+    namespace: dict[str, Any] = {**expr.RUNTIME, "_describe": describe_value,
                                  "_RANK": rank, "_TIERS": tuple(tiers), "_VERSION": rs.version,
                                  "_ACTIONS": {r.id: e for r in rs.rules if (e := r.action_entry()) is not None},
                                  "Summary": Summary, **empty, **gen.constants}

@@ -66,6 +66,13 @@ def check_rules(directory: Path | str | None = None) -> list[Problem]:
     return _load(Path(directory) if directory is not None else default_rules_dir())[1]
 
 
+def scope_of(ruleset: RuleSet, *, definitions: bool = True) -> "_Scope":
+    """The names a loaded rule set lets an expression use (its facts, outcomes and, unless
+    `definitions` is false, its definitions), for checking an expression written against it:
+    `expr.check(expr.parse(text), scope_of(ruleset))`."""
+    return _Scope(ruleset.manifest, ruleset.definitions if definitions else {}, _Loader(ruleset.directory))
+
+
 class _Loader:
     def __init__(self, directory: Path):
         self.directory = directory

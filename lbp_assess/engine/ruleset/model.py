@@ -303,6 +303,12 @@ class Assessment:
             out.append(RuleTrace(rule, state, {n: self._plain(n, memo) for n in sorted(outcome.support)}))
         return out
 
+    def explained(self, node: expr.Node) -> Outcome:
+        """An expression evaluated on this case by the explaining evaluator: its value and the
+        facts that decided it (the oracle that the compiled rules are checked against)."""
+        memo: dict[str, Outcome] = {}
+        return expr.explain(node, lambda n, k: self._explain_name(n, memo, k))
+
     def _plain(self, name: str, memo: dict[str, Outcome]) -> Any:
         return self._explain_name(name, memo).value
 
