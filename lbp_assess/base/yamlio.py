@@ -121,7 +121,7 @@ def _long_number(text: str) -> bool:
     return _LONG_RUN in digits or _LONG_HEX.search(text) is not None
 
 
-def _unusual(text: str) -> bool:
+def unusual(text: str) -> bool:
     """Input where the two parsers could differ: PyYAML decides (and refuses tags with a message).
 
     Tags, document markers, keys that are lists or mappings (`? [a]`), numbers
@@ -274,7 +274,7 @@ def load_yaml(text: str, name: str, *, fast: bool = True, checked: bool = True) 
     """
     if too_deep(text):
         raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
-    if fast and yaml_rs is not None and not _unusual(text):
+    if fast and yaml_rs is not None and not unusual(text):
         try:
             data = yaml_rs.loads(text, parse_datetime=False, alias_limits=_ALIAS_LIMITS)
         except Exception:  # noqa: BLE001 - PyYAML below gives the located message

@@ -41,6 +41,7 @@ UNSURE = "__unsure__"
 NONE = "__none__"
 FINISH = "__finish__"
 ASK_OPEN = "__ask_open__"
+EDIT = "__edit__"
 STYLE = questionary.Style([("qmark", "fg:ansicyan bold"), ("question", "bold"), ("instruction", "fg:ansibrightblack"),
                            ("answer", "fg:ansicyan")])
 #: Keys for choices, in order: digits, then letters that do not mean yes, no, unsure or back.
@@ -100,6 +101,14 @@ def wrap_fragments(fragments: Sequence[tuple[str, str]], width: int, indent: int
             out.append((style, piece))
             column += len(piece)
     return out
+
+
+def echo(fragments: Sequence[tuple[str, str]]) -> None:
+    """Styled text printed word-wrapped to the terminal (an answered prompt, as it stays on screen)."""
+    from prompt_toolkit import print_formatted_text
+    from prompt_toolkit.formatted_text import FormattedText
+
+    print_formatted_text(FormattedText(wrap_fragments(fragments, terminal_width())), style=STYLE)
 
 
 def wrap_text(text: str, width: int, indent: int, start: int = 0) -> str:
@@ -175,10 +184,14 @@ class TerminalPrompter:
 
         shown = "" if default is None or default is NOT_ANSWERED else (
             f"{default:g}" if isinstance(default, float) else str(default))
+        # The prompt is erased when answered and echoed again word-wrapped: prompt_toolkit would
+        # leave the typed answer broken at the last column, mid-word.
         reply = questionary.text(
             _text_message(f"{question.text}{unit}", qmark, f"({hint})"), default=shown, qmark=qmark, style=STYLE,
-            validate=validate, instruction=f"({hint})", key_bindings=_text_keys(shown),
+            validate=validate, instruction=f"({hint})", key_bindings=_text_keys(shown), erase_when_done=True,
         ).unsafe_ask()
+        echo([("class:qmark", qmark), ("class:question", f" {question.text}{unit} "),
+              ("class:instruction", f"({hint}) "), ("class:answer", reply.strip())])
         reply = reply.strip()
         if reply == "<":
             return BACK
@@ -239,7 +252,7 @@ class TerminalPrompter:
                         f"was {str(alert.was).upper()}.")
             return
         raised = f" - raised from {str(alert.was).upper()}" if alert.change == "higher" else ""
-        body = (f"[bold]{what}: {markup(alert.label)}[/bold]\n"
+        body = (f"[bold]{what}: {markup(alert.rule_label or alert.label)}[/bold]\n"
                 f"[bold]{markup(alert.tier_label.upper())}[/bold] - {markup(alert.time_frame)}{raised}\n"
                 f"{markup(alert.reason)}\n[bold]Action:[/bold] {markup(alert.action)}")
         self.console.print(Panel(body, title=what, border_style="bold red", title_align="left"))
@@ -281,74 +294,109 @@ class TerminalPrompter:
 
     def review(self, interview: Interview) -> str | list[str] | None:
         """The current result, what is still open and the answers to check, then save, ask the
-        open questions, or pick a section to edit. The menu starts on Save."""
-        open_now = self._result(interview)
+        open questions, or pick a section to edit. The menu starts on Save.
+
+        The panel and the menu are fitted to the terminal together, so the verdict stays in view:
+        first the panel's foldable lists are folded, then the sections go behind one "edit" entry;
+        nothing the panel says is ever cut short."""
         rows = interview.review_rows()
         sections: dict[str, list] = {}
         for row in rows:
             sections.setdefault(row.question.section_title, []).append(row)
+        open_now = interview.open_conditions()
         to_ask = list(dict.fromkeys(q.id for condition in open_now for q in condition.questions))
-        width = terminal_width()
+        # the menu under the panel: its question (two lines), Save, Ask, then the sections in two
+        # columns, or one "edit" entry
+        top = 2 + 1 + bool(to_ask)
+        height = self.console.size.height - 1
+        full, folded = self._result(interview, open_now, folded=False), self._result(interview, open_now, folded=True)
+        fits = [(panel, tall) for panel, tall in ((full, False), (folded, False), (full, True), (folded, True))
+                if len(self._rendered(panel)) <= height - top - (1 if tall else -(-len(sections) // 2))]
+        panel, tall = fits[0] if fits else (folded, True)
+        self.console.print(panel)
         while True:
             options = [Option("Save and write the note", FINISH, "s")]
             if to_ask:
                 options.append(Option(f"Ask what would settle what is not excluded ({len(to_ask)} question(s))",
                                       ASK_OPEN, "o"))
+            pick = [Option(f"{title} ({len(items)})", title, key)
+                    for (title, items), key in zip(sections.items(), CHOICE_KEYS)]
+            if tall:
+                options.append(Option(f"Check or edit an answer (pick one of {len(sections)} sections)", EDIT, "e"))
+                hint = f"(s save{', o ask' if to_ask else ''}, e edit)"
             wide = len(options)
-            options += [Option(f"{title} ({len(items)})", title, key)
-                        for (title, items), key in zip(sections.items(), CHOICE_KEYS)]
+            if not tall:
+                options += pick
+                hint = f"(s save{', o ask' if to_ask else ''}, 1-{options[-1].key} open a section)"
             choice = keyed_select("Save, or open a section to check or edit?", options, FINISH, "Review ›",
-                                  back=False, hint=f"(s save{', o ask' if to_ask else ''}, "
-                                                   f"1-{options[-1].key} open a section)", columns=2, wide=wide)
+                                  back=False, hint=hint, columns=2, wide=wide)
             if choice == FINISH:
                 return None
             if choice == ASK_OPEN:
                 return to_ask
+            if choice == EDIT:
+                choice = keyed_select("Which section?", [*pick, Option("<- Back", BACK, "b")], None, "Edit ›",
+                                      back=False, columns=2)
+                if choice == BACK:
+                    continue
             items = sections[choice]
-            options = [Option(shorten(f"{plain(row.question.label)}: {plain(row.shown)}"
-                                      + (" (settled by an earlier answer)" if row.settled else ""),
-                                      width - CHOICE_INDENT - 1), row.question.id, key)
+            options = [Option(f"{plain(row.question.label)}: {plain(row.shown)}"
+                              + (" (settled by an earlier answer)" if row.settled else ""), row.question.id, key)
                        for row, key in zip(items, CHOICE_KEYS)]
             options.append(Option("<- Back to the sections", BACK, "b"))
             picked = keyed_select(f"{choice}: which answer?", options, None, "Edit ›", back=False)
             if picked != BACK:
                 return picked
 
-    def _result(self, interview: Interview) -> list[Any]:
-        """The result panel: class, urgency and what set it with its action, what is still open with
-        the questions that would settle it, what was not screened, the answers to check. Short
-        enough that it and the section menu fit a 24-line terminal; returns what is open."""
+    def _result(self, interview: Interview, open_now: list[Any], folded: bool = False) -> Panel:
+        """The result panel: class, urgency and what set it, each with the governing rule's own
+        time frame and action; every condition not excluded, with the questions that would settle
+        it; what was not screened; the answers to check. Lines are word-wrapped to the terminal,
+        never cut short. `folded`: a question already named for a condition above is counted, not
+        named again; the not-screened list (its questions are under "Not excluded" and in the
+        note) and all but the first answer to check (the note lists them) are folded. The verdict
+        and every condition not excluded never are."""
         a = interview.assessment()
         m = interview.ruleset.manifest
         tier = m.tiers[a.urgency]
-        frame = f" ({tier.time_frame})" if tier.time_frame.lower() != tier.label.lower() else ""
         set_by = interview.urgency_set_by()
-        named = [f"{alert.label} ({'red flag' if alert.is_red_flag else 'alert'})" for alert in set_by]
-        lines = [f"[bold]{markup(m.classes[a.classification].label)}[/bold]",
-                 f"Urgency: [bold]{markup(tier.label.upper())}[/bold]{markup(frame)}"
-                 + (f", set by {markup('; '.join(named))}" if named else "")]
-        width = max(40, min(self.console.width, terminal_width()) - 4)
-        action = set_by[0].action if set_by else tier.action
-        lines.append(f"[bold]Action:[/bold] {markup(shorten(' '.join(action.split()), 2 * width - 12))}")
-        open_now = interview.open_conditions()
-        for condition in open_now[:2]:
-            ask = ", ".join(q.label for q in condition.questions) or "no question left to ask"
+        lines = [f"[bold]{markup(m.classes[a.classification].label)}[/bold]"]
+        frames = list(dict.fromkeys(alert.time_frame for alert in set_by))
+        # the governing rows' own time frame; the tier's only when no row set the urgency
+        frame = frames[0] if len(frames) == 1 else "" if frames else \
+            tier.time_frame if tier.time_frame.lower() != tier.label.lower() else ""
+        lines.append(f"Urgency: [bold]{markup(tier.label.upper())}[/bold]" + (f" - {markup(frame)}" if frame else ""))
+        for alert in set_by:
+            what = "red flag" if alert.is_red_flag else "alert"
+            own = f" - {markup(alert.time_frame)}" if len(frames) > 1 else ""
+            lines.append(f"[bold]Set by:[/bold] {markup(alert.rule_label or alert.label)} ({what}){own}")
+        actions = list(dict.fromkeys(" ".join(alert.action.split()) for alert in set_by)) or \
+            [" ".join(tier.action.split())]
+        lines += [f"[bold]Action:[/bold] {markup(action)}" for action in actions]
+        named: set[str] = set()
+        for condition in open_now:  # each one: what could still make it more urgent, and what to ask
+            new = [q for q in condition.questions if not folded or q.id not in named]
+            again = len(condition.questions) - len(new)
+            named |= {q.id for q in new}
+            ask = ", ".join(q.label for q in new)
+            if again:
+                ask += (" (and " if ask else "the ") + (f"{again} questions" if again > 1 else "question") + \
+                    " above" + (")" if ask else "")
             lines.append(f"[bold]Not excluded:[/bold] {markup(condition.label)} "
-                         f"({markup(condition.tier_label.upper())}) - ask: {markup(shorten(ask, width - 30))}")
-        if len(open_now) > 2:
-            lines.append(f"[bold]... and {len(open_now) - 2} more not excluded[/bold]")
-        if a.unscreened:
+                         f"({markup(condition.tier_label.upper())}) - ask: {markup(ask or 'no question left to ask')}")
+        if a.unscreened and not folded:
             labels = ", ".join(interview.questionnaire.label(f) for f in a.unscreened)
-            lines.append(f"[bold]Not screened ({len(a.unscreened)}):[/bold] "
-                         f"{markup(shorten(labels, width - 20))}")
-        shown = a.warnings[:2] if len(a.warnings) <= 2 else a.warnings[:1]
-        for warning in shown:
-            lines.append(f"[yellow]Check:[/yellow] {markup(shorten(warning.split(': ', 1)[-1], width - 8))}")
+            lines.append(f"[bold]Not screened ({len(a.unscreened)}):[/bold] {markup(labels)}")
+        elif a.unscreened:
+            lines.append(f"[bold]Not screened ({len(a.unscreened)}):[/bold] red-flag questions left unsure; "
+                         "the note lists them")
+        shown = a.warnings[:1] if folded else a.warnings
+        lines += [f"[yellow]Check:[/yellow] {markup(w.split(': ', 1)[-1])}" for w in shown]
         if len(a.warnings) > len(shown):
-            lines.append(f"[yellow]... and {len(a.warnings) - len(shown)} more answers to check[/yellow]")
-        self.console.print(Panel("\n".join(lines), title="Result so far", title_align="left", border_style="cyan",
-                                 width=min(self.console.width, terminal_width())))
-        return open_now
+            lines.append(f"[yellow]... and {len(a.warnings) - len(shown)} more answers to check "
+                         "(the note lists them)[/yellow]")
+        return Panel("\n".join(lines), title="Result so far", title_align="left", border_style="cyan",
+                     width=min(self.console.width, terminal_width()))
 
     def message(self, text: str) -> None:
         self.console.print(text)

@@ -44,6 +44,8 @@ from ..engine.ruleset.model import Assessment, RuleSet
 from ..base.yamlio import load_json, read_text
 from ..engine.questionnaire import BACK
 from ..engine.answers import case_data, recorded_answers, relevant, resolve
+from ..engine.governing import governing_plan
+from ..engine.pending import domain, raised_whatever
 
 #: The answers that must fit within the patient's life, in the order before_birth takes them.
 _LIFETIME = ("patient.age", "onset.weeks_ago", "cauda_equina.onset_days")
@@ -86,6 +88,7 @@ class LiveAlert:
     reason: str
     change: str = "raised"
     was: str | None = None
+    rule_label: str = ""  # the governing rule's own label ("Possible symptomatic or ruptured ...")
 
     @property
     def is_red_flag(self) -> bool:
@@ -408,8 +411,16 @@ class Interview:
         return self.ruleset.assess_facts(self.facts(), str(self.answers.get("id") or ""))
 
     def live_alerts(self) -> list[LiveAlert]:
-        """Everything raised now at a show-at-once tier."""
-        return [alert for alert in self.raised() if self.ruleset.manifest.tiers[alert.tier].show_at_once]
+        """Everything raised now at a show-at-once tier, whatever the questions not yet reached
+        are answered: a panel never rests on a question still to be asked (the aneurysm row at
+        "abdominal pain: yes" waits for onset and "does it vary with movement?"), while a
+        red-flag answer that raises a condition whatever follows is shown at once."""
+        tiers = self.ruleset.manifest.tiers
+        at_once = [name for name, tier in tiers.items() if tier.show_at_once]
+        facts = self.facts()
+        pending = {q.id: domain(self.ruleset, q) for q in self.missing() if q.is_fact and q.id in facts}
+        return [alert for alert in self.raised() if tiers[alert.tier].show_at_once  # type: ignore[index]
+                and (not pending or raised_whatever(self.ruleset, facts, pending, alert.kind, alert.name, at_once))]
 
     def urgency_set_by(self) -> list[LiveAlert]:
         """The conditions and alerts that set the urgency, with their actions."""
@@ -417,19 +428,23 @@ class Interview:
         return [alert for alert in self.raised() if (alert.kind, alert.name, alert.tier) in set_by]
 
     def raised(self) -> list[LiveAlert]:
-        """Every condition and tiered alert raised now, with its tier, reason and action."""
+        """Every condition and tiered alert raised now, with its tier and the governing rule's own
+        label, time frame, reason and action (never the tier's generic time frame)."""
         a = self.assessment()
         manifest = self.ruleset.manifest
+        fired = {r.id: r for r in self.ruleset.rules if r.id in set(a.rules_fired)}
         out = []
         found = [("condition", n, t) for n, t in a.conditions.items()]
         found += [("alert", n, t) for n, t in a.alerts.items() if t is not None]
         for kind, name, tier in found:
-            rule = next((r for r in reversed(self.ruleset.rules) if r.raises == kind and r.name == name
-                         and r.tier == tier and r.id in a.rules_fired), None)
+            plan = governing_plan(a, kind, name)
+            rule = fired.get(plan.rule) if plan else None
             tier_info = manifest.tiers[tier]
             out.append(LiveAlert(kind, name, self._label(kind, name), tier, tier_info.label,
-                                 tier_info.time_frame, (rule.action if rule and rule.action else tier_info.action),
-                                 " ".join(rule.reason.split()) if rule else ""))
+                                 (plan.time_frame if plan else None) or tier_info.time_frame,
+                                 (plan.action if plan else None) or tier_info.action,
+                                 " ".join(rule.reason.split()) if rule else "",
+                                 rule_label=plan.label if plan else ""))
         return out
 
     def _label(self, kind: str, name: str) -> str:
@@ -460,8 +475,11 @@ class Interview:
                                          "cleared", seen))
             else:  # still raised, at a tier that is not shown at once
                 info = tiers[tier]
-                changes.append(LiveAlert(kind, name, self._label(kind, name), tier, info.label, info.time_frame,
-                                         info.action, "", "lower", seen))
+                plan = governing_plan(a, kind, name)
+                changes.append(LiveAlert(kind, name, self._label(kind, name), tier, info.label,
+                                         (plan.time_frame if plan else None) or info.time_frame,
+                                         (plan.action if plan else None) or info.action, "", "lower", seen,
+                                         plan.label if plan else ""))
         self.shown = {key: alert.tier for key, alert in now.items()}  # type: ignore[misc]
         return changes
 
@@ -600,7 +618,7 @@ class Draft(BaseModel):
 
 def _with(alert: LiveAlert, change: str, was: str) -> LiveAlert:
     return LiveAlert(alert.kind, alert.name, alert.label, alert.tier, alert.tier_label, alert.time_frame,
-                     alert.action, alert.reason, change, was)
+                     alert.action, alert.reason, change, was, alert.rule_label)
 
 
 def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],

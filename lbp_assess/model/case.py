@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
 import msgspec
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, Strict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, Strict, ValidationError
 
 from ..base.errors import InputError, Location, Problem, did_you_mean
 from ..base.yamlio import Locator, refuse_duplicates
@@ -128,6 +128,14 @@ def _lines(items: list[str]) -> list[str]:
     return items
 
 
+def _a_time(value: Any) -> Any:
+    # A time is written as text (or read as one by YAML); a bare number is not a time here, though
+    # pydantic would read it as seconds since 1970.
+    if not isinstance(value, (str, dt.datetime)):
+        raise ValueError("expected a date and time as YYYY-MM-DDTHH:MM+HH:MM, got " + repr(value))
+    return value
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("expected a date and time with its UTC offset, as YYYY-MM-DDTHH:MM+HH:MM "
@@ -152,7 +160,7 @@ Lines = Annotated[list[str], AfterValidator(_lines)]
 Number = Annotated[float, AfterValidator(_finite)]
 # A time with its UTC offset, read from YAML's timestamp or JSON's string (so never strict); the
 # Strict marker sits inside the type, before the validator, as pydantic 2.6 requires.
-Moment = Annotated[dt.datetime, Strict(False), AfterValidator(_aware)]
+Moment = Annotated[dt.datetime, Strict(False), BeforeValidator(_a_time), AfterValidator(_aware)]
 
 
 class _Section(BaseModel):

@@ -24,7 +24,7 @@ import datetime as dt
 import json
 import re
 import textwrap
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,34 +33,17 @@ from ..model.case import FACTS, Case
 from ..inputs.cases import load_case
 from ..base.text import markdown_text, plain
 from ..base.errors import InputError, Location, Problem
-from ..engine.questionnaire import Question, Questionnaire
+from ..engine.questionnaire import Questionnaire
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
 from ..engine.words import answer_words
 from ..engine.outcomes import WORSE
 from .visits import VisitChange, Comparison, Visit, compare, find_previous
+from .handover import Handover, Row, based_on, handover, words
+from .subjective import (NoteLine, Section, _asked, _screened, history_sections,  # noqa: F401
+                         relevant_negatives, screen_line, screen_notes)
+from ..engine.ruleset.schema import Advice
 
 WIDTH = 100
-
-
-@dataclass
-class NoteLine:
-    text: str  # may hold line breaks (free text); each is kept when rendered
-    bullet: bool = False
-    strong: bool = False
-
-
-@dataclass
-class Section:
-    title: str
-    lines: list[NoteLine] = field(default_factory=list)
-
-    def add(self, text: str, bullet: bool = True, strong: bool = False) -> None:
-        self.lines.append(NoteLine(" ".join(text.split()), bullet, strong))
-
-    def add_lines(self, text: str) -> None:
-        """Free text: its line breaks are kept, spaces within each line tidied."""
-        lines = [" ".join(line.split()) for line in plain(text, multiline=True).splitlines()]
-        self.lines.append(NoteLine("\n".join(line for line in lines if line), bullet=True))
 
 
 @dataclass
@@ -101,7 +84,7 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
     m = ruleset.manifest
     a = assessment
     answers = _answers(case)
-    notes = Section("Notes")
+    notes = Section("Notes", literal=True)
     for question in q.questions:
         if question.id.startswith("notes.") and answers.get(question.id):
             notes.add_lines(f"{question.label}: {answers[question.id]}")
@@ -121,17 +104,8 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
         notes = Section("Notes")
     else:
         history = [_history(a, ruleset, q, answers)]
-    exam, advice = _texts(a, ruleset, "examination"), _advice(a, ruleset)
-    if full:
-        plan = [Section("Suggested objective examination"), Section("Management")]
-        for text in exam:
-            plan[0].add(text)
-        for text in advice:
-            plan[1].add(text)
-    else:
-        plan = [Section("Plan")]
-        for text in advice:
-            plan[0].add(text)
+    h = handover(a, answers)
+    plan = _plan(a, ruleset, h, full)
     safety_net = Section("Safety-net")
     for _, title, lines in a.safety_net_blocks():
         safety_net.add(title, bullet=False, strong=True)
@@ -140,14 +114,16 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
 
     today = today or dt.date.today()
     meta = [f"Case: {plain(case.id)}"]
-    if case.assessed_on:
+    if case.assessed_at:
+        meta.append(f"Assessed at: {case.assessed_at.isoformat(timespec='minutes')}")
+    elif case.assessed_on:
         meta.append(f"Assessed on: {case.assessed_on.isoformat()}")
     if case.assessor:
         meta.append(f"Assessor: {plain(case.assessor)}")
     disclaimer = " ".join(m.disclaimer.split())
     footer = f"Generated {today.isoformat()} by lbp-assess {__version__} with rules {a.rules_version}.\n{disclaimer}"
-    sections = [_summary(a, ruleset, q), *([notes] if notes.lines else []), *history,
-                _impression(a, ruleset, q, full), *plan, safety_net]
+    sections = [_summary(a, ruleset, q, h), *([notes] if notes.lines else []), *history,
+                _impression(a, ruleset, q, h, full), *plan, safety_net]
     if case.follow_up_of is not None:
         sections.insert(0, _follow_up_section(case, a, ruleset, previous, previous_warnings or []))
     title = "Low back pain assessment - " + ("subjective summary" if full else "record note")
@@ -162,26 +138,34 @@ def _follow_up_section(case: Case, a: Assessment, ruleset: RuleSet, previous: Vi
     return since_last_visit(comparison, case, ruleset, warnings)
 
 
-def _summary(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> Section:
-    """Class, urgency and what set it, each condition and alert with its tier and action."""
+def _summary(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover) -> Section:
+    """The governing row first (its tier, label, time frame and action; policy v7 6.1), what to ask
+    before the patient leaves, the impression, then every other condition and alert once at its
+    highest tier, the unscreened red-flag questions and the answers to check."""
     m = ruleset.manifest
     out = Section("Summary")
-    out.add(f"Impression: {m.classes[a.classification].label}.", strong=True)
     tier = m.tiers[a.urgency]
-    raised = _raised(a, ruleset)
-    drivers = [label for kind, label, t, _ in raised if t == a.urgency]
-    urgency = f"Urgency: {tier.label.upper()}{_frame(tier)}"
-    if drivers:
-        out.add(f"{urgency}, set by {'; '.join(drivers)}.", strong=True)
+    g = h.governing
+    if g is not None:
+        kind = "RED FLAG" if g.kind == "condition" else "ALERT"
+        out.add(f"{tier.label.upper()} - {kind}: {row_label(ruleset, g)} - {g.time_frame or tier.time_frame}. "
+                f"{g.action or tier.action}", strong=True)
     else:
-        out.add(f"{urgency}. {tier.action}", strong=True)
+        out.add(f"{tier.label.upper()}: {tier.action}", strong=True)
+    for ask in h.asks:
+        out.add(words(ruleset, "ask_before_leaving", questions="; ".join(ask.questions),
+                      tier=m.tiers[ask.tier].label.upper(), label=ask.label), strong=True)
+    out.add(f"Impression: {h.headline}.", strong=True)
+    for group in h.groups:
+        if group.lead is g or group.tier is None:
+            continue
+        name = "RED FLAG" if group.kind == "condition" else "ALERT"
+        frame = group.lead.time_frame or m.tiers[group.tier].time_frame
+        out.add(f"{name}: {row_label(ruleset, group.lead)} - {m.tiers[group.tier].label.upper()} ({frame}).",
+                strong=True)
     if a.unscreened:
         out.add("Red-flag screen INCOMPLETE - NOT SCREENED (cannot be excluded): "
                 + "; ".join(q.label(f) for f in a.unscreened) + ".", strong=True)
-    for kind, label, t, action in raised:
-        ctier = m.tiers[t]
-        name = "RED FLAG" if kind == "condition" else "ALERT"
-        out.add(f"{name}: {label} - {ctier.label.upper()} ({ctier.time_frame}). {action}", strong=True)
     if not a.conditions:
         out.add("Red-flag conditions raised: none" + (" among the questions asked." if a.unscreened else "."))
     for warning in a.warnings:
@@ -189,24 +173,13 @@ def _summary(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> Section:
     return out
 
 
-def _raised(a: Assessment, ruleset: RuleSet) -> list[tuple[str, str, str, str]]:
-    """(kind, label, tier, action) of every condition, and of every alert with a tier, highest first."""
-    m = ruleset.manifest
-    found = [("condition", m.conditions[n].label, t, _action(a, "condition", n, t)) for n, t in a.conditions.items()]
-    found += [("alert", m.alerts[n].label, t, _action(a, "alert", n, t)) for n, t in a.alerts.items() if t]
-    rank = ruleset.tier_rank
-    return sorted(found, key=lambda f: (rank[f[2]], f[0] != "condition"))
+def row_label(ruleset: RuleSet, row: Row) -> str:
+    """A row's own label (policy v7 2.4), or its condition's or alert's for a rule set without one."""
+    return row.label or _outcome_label(ruleset, row.kind, row.rule.name)
 
 
 def _frame(tier: Any) -> str:
     return f" ({tier.time_frame})" if tier.time_frame.lower() != tier.label.lower() else ""
-
-
-def _action(a: Assessment, kind: str, name: str, tier: str) -> str:
-    rules = [t.rule for t in a.trace() if t.state == "fired" and t.rule.raises == kind and t.rule.name == name
-             and t.rule.tier == tier]
-    actions = [r.action for r in rules if r.action]
-    return " ".join(dict.fromkeys(" ".join(a.split()) for a in actions)) or a.ruleset.manifest.tiers[tier].action
 
 
 # --------------------------------------------------------------------------- history
@@ -243,10 +216,6 @@ def _subjective(q: Questionnaire, answers: dict[str, Any], section: str, title: 
     return out
 
 
-def _screened(value: Any) -> str:
-    return "NOT SCREENED" if value is None else ("YES" if value else "no")
-
-
 def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[str, Any]) -> Section:
     """The record note's history: what was present, the negatives that mattered, the screen."""
     m = ruleset.manifest
@@ -275,66 +244,6 @@ def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[st
         for text in texts:
             out.add(text, bullet=False)
     return out
-
-
-def screen_notes(a: Assessment, ruleset: RuleSet) -> dict[str, list[str]]:
-    """The rule set's lines for each red-flag screen that hold for this case (screen -> lines)."""
-    m = ruleset.manifest
-    found = {title: a.wording(m.screen_notes.get(title)) for title in m.screens}
-    return {title: texts for title, texts in found.items() if texts}
-
-
-def screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -> str:
-    """"Cauda equina screen: negative (6 of 7 asked, 1 settled by an earlier answer)", with
-    positives and unscreened items named. A follow-up skipped because an earlier answer settles
-    it ("no weakness": no weakness in both legs) counts as settled, not as asked."""
-    values = {f: a.facts.get(f) for f in facts}
-    settled = sum(v is not None and f in q.by_id and not _asked(q.by_id[f], a) for f, v in values.items())
-    known = sum(v is not None for v in values.values())
-    asked = known - settled
-    positive = [q.label(f) for f, v in values.items() if v is True]
-    unasked = [q.label(f) for f, v in values.items() if v is None]
-    if positive:
-        shown = f"POSITIVE - {', '.join(positive)}"
-    elif not known:
-        shown = "NOT SCREENED"
-    elif unasked:
-        shown = "INCOMPLETE - negative as far as asked"
-    else:
-        shown = "negative"
-    counted = f"{asked} of {len(facts)} asked" + (f", {settled} settled by an earlier answer" if settled else "")
-    return f"{title}: {shown} ({counted})" + (
-        f" (NOT SCREENED: {', '.join(unasked)})" if unasked else "")
-
-
-def relevant_negatives(a: Assessment, answers: dict[str, Any]) -> list[str]:
-    """Yes/no questions answered "no" (not the screening ones, nor follow-ups that the other
-    answers make unnecessary) where "yes" would change the class, the urgency, or raise a
-    condition or an alert with a tier: the negatives the impression rests on."""
-    ruleset = a.ruleset
-    q = ruleset.questionnaire
-    screening = set(ruleset.manifest.screening)
-    before = _outcome(a)
-    out = []
-    for fact, value in a.facts.items():
-        if value is not False or fact in screening or fact not in answers or FACTS[fact].kind != "bool":
-            continue
-        question = q.by_id.get(fact) if q else None
-        if question is not None and not _asked(question, a):
-            continue
-        if _outcome(ruleset.assess_facts({**a.facts, fact: True})) != before:
-            out.append(fact)
-    return out
-
-
-def _asked(question: Question, a: Assessment) -> bool:
-    """False for a follow-up that the other answers make unnecessary (its ask_when is false)."""
-    return question.ask_when is None or question.ask_when(a.facts) is not False
-
-
-def _outcome(a: Assessment) -> tuple[Any, ...]:
-    return (a.classification, a.urgency, frozenset(a.conditions.items()),
-            frozenset((n, t) for n, t in a.alerts.items() if t))
 
 
 # --------------------------------------------------------------------------- impression
@@ -369,36 +278,74 @@ def _features(trace: RuleTrace, q: Questionnaire, ruleset: RuleSet) -> str:
     return "; ".join(parts)
 
 
-def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, full: bool) -> Section:
+def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, full: bool) -> Section:
+    """Each condition and alert once, at its highest tier, with the reasons of all its fired rows
+    and every answer they read; then the findings and other alerts, what could not be excluded
+    (below the governing tier: a higher one is asked in the Summary), and the weak flags."""
     m = ruleset.manifest
     out = Section("Clinical impression" if full else "Impression")
     if full:
-        tier = m.tiers[a.urgency]
-        out.add(f"{m.classes[a.classification].label}; urgency {tier.label.lower()}{_frame(tier)}.", bullet=False)
-    traces = a.trace()
-    for trace in traces:
+        out.add(f"{h.headline}.", bullet=False, strong=True)
+    fired = [t for t in a.trace() if t.state == "fired"]
+    grouped = {row.rule.id: group for group in h.groups for row in group.rows}
+    done: set[str] = set()
+    for trace in fired:
         r = trace.rule
-        if trace.state != "fired":
+        if r.id in done:
             continue
-        tier = f" - {m.tiers[r.tier].label.lower()} ({m.tiers[r.tier].time_frame})" if r.tier else ""
-        text = f"{_outcome_label(ruleset, r.raises, r.name)}{tier}: {r.reason.strip()}"
+        ref = f"{r.id}; source: {r.source}" if full else r.source
+        key = (r.raises, r.name)
+        if key in h.superseded:
+            if full:
+                label = _outcome_label(ruleset, r.raises, r.name)
+                out.add(f"{label} {words(ruleset, 'superseded', label=h.superseded[key])}: "
+                        f"{r.reason.strip()} [{ref}]")
+            continue
+        group = grouped.get(r.id)
+        if group is not None:
+            if group.tier is None and not group.lead.label and not full:
+                done.update(row.rule.id for row in group.rows)  # a Plan item only (the CES card)
+                continue
+            lead = group.lead
+            tier = m.tiers[group.tier] if group.tier else None
+            head = row_label(ruleset, lead) + (
+                f" - {tier.label.lower()}, {lead.time_frame or tier.time_frame}" if tier else "")
+            parts = []
+            for row in group.rows:
+                parts.append(f"{row.reason} [{f'{row.rule.id}; source: {row.rule.source}' if full else row.rule.source}]")
+                done.add(row.rule.id)
+            basis = based_on(a, h, group.rows)
+            out.add(f"{head}: " + " ".join(parts) + (f" {basis}" if basis else ""))
+            continue
+        done.add(r.id)
+        item = {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[r.raises][r.name]
+        extra = " ".join(text for text in a.wording(_pieces(item.advice, "impression")))
+        text = f"{_outcome_label(ruleset, r.raises, r.name)}: {r.reason.strip()}" + (f" {extra}" if extra else "")
         if full:
-            action = f" Action: {r.action.strip()}" if r.action else ""
             features = _features(trace, q, ruleset)
-            text += action + (f" Based on: {features}." if features else "")
-        out.add(f"{text} [{r.id}; source: {r.source}]" if full else f"{text} [{r.source}]")
+            text += f" Based on: {features}." if features else ""
+        out.add(f"{text} [{ref}]")
     if full:
         for name in ruleset.class_findings:
             if name not in a.findings:
-                rule = next((t for t in traces if t.rule.raises == "finding" and t.rule.name == name), None)
+                rule = next((t for t in a.trace() if t.rule.raises == "finding" and t.rule.name == name), None)
                 if rule is not None and rule.state == "not_fired":
                     out.add(f"Not met - {m.findings[name].label}: {rule.rule.reason.strip()}")
+    asked = {ask.label for ask in h.asks}
     for label, missing in not_excluded(a, ruleset, q).items():
-        out.add(f"Could not be excluded - {label}: unknown {', '.join(missing) or 'answers'}.")
+        if label not in asked:
+            out.add(f"Could not be excluded - {label}: unknown {', '.join(missing) or 'answers'}.")
     flags = [ruleset.definitions[f].means or f for f in m.flags_noted if a.value(f) is True]
     if flags:
         out.add("Flags noted (weak on their own, no action alone): " + "; ".join(flags) + ".")
     return out
+
+
+def _pieces(wording: Any, role: str | None, keep: bool = True) -> Any:
+    """The pieces of some note wording with (keep) or without (not keep) this role."""
+    if wording is None or isinstance(wording, str):
+        return wording if (role is None) == keep else None
+    return [p for p in wording if (p.role == role) == keep]
 
 
 def not_excluded(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> dict[str, list[str]]:
@@ -416,7 +363,7 @@ def not_excluded(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> dict[str,
         held = (a.conditions if r.raises == "condition" else a.alerts).get(r.name)
         if held is not None and r.tier is not None and rank[held] <= rank[r.tier]:
             continue
-        missing = out.setdefault(_outcome_label(ruleset, r.raises, r.name), [])
+        missing = out.setdefault(" ".join((r.label or _outcome_label(ruleset, r.raises, r.name)).split()), [])
         for name, value in trace.facts.items():
             if value is None and q.label(name) not in missing:
                 missing.append(q.label(name) if name in FACTS else name)
@@ -426,19 +373,79 @@ def not_excluded(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> dict[str,
 # --------------------------------------------------------------------------- plan
 
 
+def _plan(a: Assessment, ruleset: RuleSet, h: Handover, full: bool) -> list[Section]:
+    """The Plan (policy v7 6): the governing action and time frame first (at urgent, its
+    examination advice follows); every other fired row's action once, soonest first; at
+    emergency, transport and "Also raised"; at urgent or emergency, "until you are seen" in place
+    of the class's management; examination advice, the "at this visit" steps and "O/E: not yet
+    examined"; then the advice pieces not held back. The full note splits it into the suggested
+    examination and the management."""
+    m = ruleset.manifest
+    manage, exam = Section("Management" if full else "Plan"), Section("Suggested objective examination")
+    g = h.governing
+    tier = m.tiers[a.urgency]
+    for row in h.actions:
+        if row is g:
+            manage.add(f"{tier.label.upper()} - {g.time_frame or tier.time_frame}: {g.action}", strong=True)
+            if h.acute and not h.highest and g.examination:
+                manage.add(words(ruleset, "examination", text=g.examination) or g.examination)
+        elif row.time_frame:
+            manage.add(f"{row_label(ruleset, row)} - {row.time_frame}: {row.action}")
+        else:
+            manage.add(row.action)
+    if h.highest and words(ruleset, "no_driving"):
+        manage.add(words(ruleset, "no_driving"))
+    if h.highest:
+        others = [f"{row_label(ruleset, grp.lead)} ({'; '.join(r.reason.rstrip('.') for r in grp.rows)})"
+                  for grp in h.groups if grp.lead is not g and grp.tier is not None]
+        if others and words(ruleset, "also_raised"):
+            manage.add(words(ruleset, "also_raised", raised="; ".join(others)))
+    if h.acute and words(ruleset, "until_seen"):
+        manage.add(words(ruleset, "until_seen"))
+    examinations = []
+    if g is not None and g.examination and not (h.acute and not h.highest):
+        examinations.append(g.examination)
+    if not h.highest:
+        examinations += [row.examination for grp in h.groups for row in grp.rows if row is not g and row.examination]
+    target = exam if full else manage
+    for text in dict.fromkeys(examinations):
+        target.add(words(ruleset, "examination", text=text) or text)
+    for row in h.at_visit:
+        target.add(f"{row_label(ruleset, row)} - {row.time_frame}: {row.action}" if row.time_frame else row.action)
+    if full:
+        for text in _texts(a, ruleset, "examination"):
+            exam.add(text)
+    if words(ruleset, "not_examined"):
+        target.add(words(ruleset, "not_examined"))
+    for text in _advice(a, ruleset, h):
+        manage.add(text)
+    return [exam, manage] if full else [manage]
+
+
 def _texts(a: Assessment, ruleset: RuleSet, attr: str) -> list[str]:
     return list(dict.fromkeys(" ".join(getattr(i, attr).split()) for i in _named(a, ruleset) if getattr(i, attr)))
 
 
-def _advice(a: Assessment, ruleset: RuleSet) -> list[str]:
-    return list(dict.fromkeys(text for item in _named(a, ruleset) for text in a.wording(item.advice)))
+def _advice(a: Assessment, ruleset: RuleSet, h: Handover) -> list[str]:
+    """The advice pieces of the class, conditions, alerts and findings raised, less those held back
+    by role (policy v7 6) and those the Impression shows (the STarT Back score)."""
+    out: list[str] = []
+    for item in _named(a, ruleset, h):
+        wording = item.advice
+        if wording is None:
+            continue
+        pieces = [Advice(text=wording)] if isinstance(wording, str) else wording
+        keep = [p for p in pieces if p.role != "impression" and p.role not in h.held_back]
+        out += a.wording(keep)
+    return list(dict.fromkeys(out))
 
 
-def _named(a: Assessment, ruleset: RuleSet) -> list[Any]:
+def _named(a: Assessment, ruleset: RuleSet, h: Handover | None = None) -> list[Any]:
     m = ruleset.manifest
+    superseded = h.superseded if h is not None else {}
     items = [m.classes[a.classification]]
     items += [m.conditions[c] for c in a.conditions]
-    items += [m.alerts[x] for x in a.alerts]
+    items += [m.alerts[x] for x in a.alerts if ("alert", x) not in superseded]
     items += [m.findings[f] for f in a.findings]
     return items
 
@@ -543,17 +550,29 @@ def _literal_line(text: str) -> str:
     return _BLOCK_START.sub(escape, text, count=1)
 
 
+_INLINE = re.compile(r"([\\`*_\[\]~])")
+
+
+def _literal_inline(text: str) -> str:
+    """Text a person typed, with Markdown's emphasis, code and link characters escaped: "**3 days**"
+    reads as typed, not in bold."""
+    return _INLINE.sub(r"\\\1", text)
+
+
 def render_markdown(note: Note) -> str:
     """The note as Markdown. Every piece of text is shown as typed: raw HTML, character references
-    and images are escaped (base.text.markdown_text), and free text cannot start a block."""
+    and images are escaped (base.text.markdown_text), free text cannot start a block, and in text
+    from the case (the history, free text, the id and assessor) emphasis, code and link characters
+    are escaped too."""
     md = markdown_text
-    out = [f"# {md(note.title)}", "", " · ".join(md(m) for m in note.meta), ""]
+    out = [f"# {md(note.title)}", "", " · ".join(_literal_inline(md(m)) for m in note.meta), ""]
     if note.disclaimer:
         out += [f"> **{md(note.disclaimer)}**", ""]
     for section in note.sections:
         out += [f"## {md(section.title)}", ""]
         for line in section.lines:
-            first, *rest = md(line.text).split("\n")
+            shown = _literal_inline(md(line.text)) if line.literal else md(line.text)
+            first, *rest = shown.split("\n")
             text = f"**{first}**" if line.strong else first
             out.append(f"- {text}" if line.bullet else text)
             # Continuation lines of free text stay inside their bullet: indented, and a line that
@@ -584,63 +603,3 @@ def render_text(note: Note, width: int = WIDTH) -> str:
         out.append("")
     out += _wrap(note.footer, False, width)
     return "\n".join(out) + "\n"
-
-
-# --------------------------------------------------------------------------- the UK subjective headings
-
-
-def history_sections(a: Any, ruleset: Any, answers: dict[str, Any]) -> list[Any]:
-    """The record note's history under its UK headings (interview.yaml `record_note`): the
-    answers given, relevant negatives under the heading of their question, the red-flag screen
-    and the rule set's screen notes under special questions. Headings with nothing to show are
-    left out."""
-    q = ruleset.questionnaire
-    m = ruleset.manifest
-    record = q.record_note
-    screening = set(m.screening)
-    negatives = relevant_negatives(a, answers)
-    together: dict[str, list[str]] = {}  # heading -> negatives written together
-    for group in record.negatives_together:
-        if group.when(a.facts) is True and all(a.facts.get(f) is False and f in answers for f in group.facts):
-            heading = record.heading_of(group.facts[0])
-            text = group.text[:1].upper() + group.text[1:]
-            together.setdefault(heading, []).append(text)
-            negatives = [f for f in negatives if f not in group.facts]
-    out = []
-    for title, ids in record.headings:
-        section = Section(title)
-        parts, free = [], []
-        for qid in ids:
-            question = q.by_id[qid]
-            value = answers.get(qid)
-            if qid.startswith("notes."):
-                if value:
-                    free.append(value)
-                continue
-            if qid in screening or value is None or not _asked(question, a):
-                continue
-            if question.kind == "yes_no":
-                if value:
-                    parts.append(question.label)
-            elif question.kind == "multi" and not value:
-                parts.append(f"{question.label}: none")
-            else:
-                parts.append(f"{question.label}: {answer_words(question, value)}")
-        if parts:
-            section.add("; ".join(parts) + ".", bullet=False)
-        mine = together.get(title, []) + [f"{q.label(f)}: no" for f in negatives if record.heading_of(f) == title]
-        if mine:
-            section.add(f"Relevant negatives: {'; '.join(mine)}.", bullet=False)
-        if title == record.heading_of(next(iter(m.screening), "")):
-            grouped = {f for facts in m.screens.values() for f in facts}
-            screen = [screen_line(t, facts, a, q) for t, facts in m.screens.items()]
-            screen += [f"{q.label(f)}: {_screened(a.facts.get(f))}" for f in m.screening if f not in grouped]
-            section.add("Red-flag screen: " + "; ".join(screen) + ".", bullet=False)
-            for texts in screen_notes(a, ruleset).values():
-                for text in texts:
-                    section.add(text, bullet=False)
-        for text in free:
-            section.add_lines(text)
-        if section.lines:
-            out.append(section)
-    return out

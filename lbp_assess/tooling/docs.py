@@ -114,6 +114,9 @@ RESULT_FIELDS = {
     "follow_up_of": "addition: for a follow-up visit, the id of the case it follows (empty otherwise)",
     "assessed_on": "addition: the case's `assessed_on` date, as YYYY-MM-DD (empty when not recorded)",
     "assessor": "addition: the case's `assessor` (empty when not recorded)",
+    "actions": "addition: what each fired rule with a tier or an action asks for, in evaluation order: "
+               "`rule` (its id), `label`, `tier`, `time_frame` and `action`, as the rules word them (policy v7); "
+               "in CSV, one `label - tier - time frame: action` per rule, separated by ` | `",
 }
 
 

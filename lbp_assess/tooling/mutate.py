@@ -91,7 +91,7 @@ class MutationReport:
         return [s for s in self.survivors if s.case is None]
 
 
-def _show(node: expr.Node, outer: int = 0) -> str:
+def expression_text(node: expr.Node, outer: int = 0) -> str:
     """Expression text for a tree (parenthesised only where needed)."""
     prec, text = _text(node)
     return f"({text})" if prec < outer else text
@@ -111,26 +111,26 @@ def _text(n: expr.Node) -> tuple[int, str]:
     if isinstance(n, expr.ListLit):
         return 9, "[" + ", ".join(_value(v) for v in n.values) + "]"
     if isinstance(n, expr.Or):
-        return 1, " or ".join(_show(i, 2) for i in n.items)
+        return 1, " or ".join(expression_text(i, 2) for i in n.items)
     if isinstance(n, expr.And):
-        return 2, " and ".join(_show(i, 3) for i in n.items)
+        return 2, " and ".join(expression_text(i, 3) for i in n.items)
     if isinstance(n, expr.Not):
-        return 3, f"not {_show(n.item, 3)}"
+        return 3, f"not {expression_text(n.item, 3)}"
     if isinstance(n, expr.Compare):
-        return 4, f"{_show(n.left, 5)} {n.op} {_show(n.right, 5)}"
+        return 4, f"{expression_text(n.left, 5)} {n.op} {expression_text(n.right, 5)}"
     if isinstance(n, expr.In):
-        return 4, f"{_show(n.item, 5)} {'not in' if n.negate else 'in'} {_show(n.container, 5)}"
+        return 4, f"{expression_text(n.item, 5)} {'not in' if n.negate else 'in'} {expression_text(n.container, 5)}"
     if isinstance(n, expr.Arith):
         p = 5 if n.op in "+-" else 6
-        return p, f"{_show(n.left, p)} {n.op} {_show(n.right, p + 1)}"
+        return p, f"{expression_text(n.left, p)} {n.op} {expression_text(n.right, p + 1)}"
     if isinstance(n, expr.Index):
-        return 9, f"{_show(n.item, 9)}[{n.index}]"
+        return 9, f"{expression_text(n.item, 9)}[{n.index}]"
     if isinstance(n, expr.Test):
-        return 9, f"{n.fn}({_show(n.item)})"
+        return 9, f"{n.fn}({expression_text(n.item)})"
     if isinstance(n, expr.Count):
-        return 9, "count(" + ", ".join(_show(i) for i in n.items) + ")"
+        return 9, "count(" + ", ".join(expression_text(i) for i in n.items) + ")"
     if isinstance(n, expr.IfElse):
-        return 0, f"{_show(n.then, 1)} if {_show(n.test, 1)} else {_show(n.other)}"
+        return 0, f"{expression_text(n.then, 1)} if {expression_text(n.test, 1)} else {expression_text(n.other)}"
     raise TypeError(n)  # pragma: no cover
 
 
@@ -195,7 +195,7 @@ def _edits(node: expr.Node, parent: expr.Node | None, ctx: _Context) -> Iterator
     bool_kw = {"type": expr.BOOL, "line": node.line, "col": node.col}
     if _is_number(node) and not isinstance(parent, (expr.Compare, expr.Arith)):
         for new in _nudged(node):
-            yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
+            yield Edit(node, new, f"{expression_text(node)} rather than {expression_text(new)}")
     elif isinstance(node, (expr.Compare, expr.Arith)):  # a number is shown with what it is compared or worked with
         for side in ("left", "right"):
             const = getattr(node, side)
@@ -204,10 +204,10 @@ def _edits(node: expr.Node, parent: expr.Node | None, ctx: _Context) -> Iterator
                     if isinstance(node, expr.Arith) and node.op == "/" and side == "right" and new_const.value == 0:
                         continue  # rules check refuses a division by zero: not an edit a rule set can hold
                     new = dataclasses.replace(node, **{side: new_const})
-                    yield Edit(const, new, f"{_show(node)} rather than {_show(new)}")
+                    yield Edit(const, new, f"{expression_text(node)} rather than {expression_text(new)}")
         if isinstance(node, expr.Compare) and node.op in ("<", "<=", ">", ">="):
             new = dataclasses.replace(node, op={"<": "<=", "<=": "<", ">": ">=", ">=": ">"}[node.op])
-            yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
+            yield Edit(node, new, f"{expression_text(node)} rather than {expression_text(new)}")
     elif isinstance(node, (expr.And, expr.Or)):
         joins = ("and", "or") if isinstance(node, expr.And) else ("or", "and")
         other = expr.Or if isinstance(node, expr.And) else expr.And
@@ -215,11 +215,11 @@ def _edits(node: expr.Node, parent: expr.Node | None, ctx: _Context) -> Iterator
         if isinstance(node, expr.Or):
             for i, item in enumerate(node.items):
                 rest = node.items[:i] + node.items[i + 1:]
-                yield Edit(item, rest[0] if len(rest) == 1 else expr.Or(rest, **bool_kw), f"accepts {_show(item)}")
+                yield Edit(item, rest[0] if len(rest) == 1 else expr.Or(rest, **bool_kw), f"accepts {expression_text(item)}")
     elif isinstance(node, expr.Count) and len(node.items) > 1:
         for i, item in enumerate(node.items):
             yield Edit(item, dataclasses.replace(node, items=node.items[:i] + node.items[i + 1:]),
-                       f"counts {_show(item)}")
+                       f"counts {expression_text(item)}")
     elif isinstance(node, expr.ListLit):
         if len(node.values) > 1:
             for i, value in enumerate(node.values):
@@ -233,16 +233,16 @@ def _edits(node: expr.Node, parent: expr.Node | None, ctx: _Context) -> Iterator
                 if nudged in node.values:
                     continue
                 new = dataclasses.replace(node, values=node.values[:i] + (nudged,) + node.values[i + 1:])
-                yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
+                yield Edit(node, new, f"{expression_text(node)} rather than {expression_text(new)}")
     elif (isinstance(node, expr.Ref) and node.type == expr.BOOL and _may_be_unknown(node, ctx)
           and isinstance(parent, (expr.And, expr.Or)) and not ctx.acts_on_true):
         new = expr.Test("is_true", node, **bool_kw)
-        yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
+        yield Edit(node, new, f"{expression_text(node)} rather than {expression_text(new)}")
     elif isinstance(node, expr.Test) and node.fn in ("is_true", "is_false"):
         news = [node.item] if node.fn == "is_true" else [
             expr.Not(expr.Test("is_true", node.item, **bool_kw), **bool_kw), expr.Not(node.item, **bool_kw)]
         for new in news:
-            yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
+            yield Edit(node, new, f"{expression_text(node)} rather than {expression_text(new)}")
     elif isinstance(node, expr.Not):
         inner = node.item
         if isinstance(inner, expr.Test) and inner.fn == "is_true" and _may_be_unknown(inner.item, ctx):
@@ -253,7 +253,7 @@ def _edits(node: expr.Node, parent: expr.Node | None, ctx: _Context) -> Iterator
         else:
             news = []
         for new in news:
-            yield Edit(node, new, f"{_show(node)} rather than {_show(new)}")
+            yield Edit(node, new, f"{expression_text(node)} rather than {expression_text(new)}")
 
 
 def _children_fields(node: expr.Node) -> list[tuple[str, int | None]]:
@@ -395,7 +395,7 @@ def mutants(rs: RuleSet) -> tuple[list[Mutant], list[str]]:
 
     def add(where: Location, target: str, edit: Edit, before: expr.Node, build: Callable[[], RuleSet],
             focus: frozenset[str]) -> None:
-        found.append(Mutant(places.of(where, edit.located), _show(before), _show(edit.new), build,
+        found.append(Mutant(places.of(where, edit.located), expression_text(before), expression_text(edit.new), build,
                             f"{target}: {edit.what}", focus))
 
     for i, rule in enumerate(rs.rules):
@@ -472,7 +472,7 @@ def _classification_mutants(rs: RuleSet, places: _Places) -> Iterator[Mutant]:
         where = Location(name, *locator.find(("classification", i, "when")))
         for edit, old, tree in tree_mutations(node, _Context(_never_unknown(rs), acts_on_true=True)):
             edited = [*entries[:i], (cls, tree), *entries[i + 1:]]
-            yield Mutant(places.of(where, edit.located), _show(old), _show(edit.new),
+            yield Mutant(places.of(where, edit.located), expression_text(old), expression_text(edit.new),
                          lambda edited=edited: dataclasses.replace(rs, classification=edited),
                          f"classification {cls}: {edit.what}", focus)
     for i in range(len(entries) - 2):  # the last entry is the default and stays last
@@ -834,7 +834,7 @@ def _solve(node: expr.Node, rs: RuleSet, env: dict[str, Any], name: str, target:
 # --------------------------------------------------------------------------- the rule test
 
 
-def _nested(case: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def nested_case(case: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for path, value in case.items():
         if value is None:
@@ -886,20 +886,20 @@ def as_rule_test(mutant: Mutant, rs: RuleSet, edited: RuleSet, case: dict[str, A
     expect = expectation(rs.evaluate(case), edited.evaluate(case))
     name = mutant.label
     return (f"  - name: {json.dumps(name)}\n"
-            f"    case: {_flow(_nested(case))}\n"
-            f"    expect: {_flow(expect)}\n")
+            f"    case: {yaml_flow(nested_case(case))}\n"
+            f"    expect: {yaml_flow(expect)}\n")
 
 
 _PLAIN = __import__("re").compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
 
 
-def _flow(value: Any) -> str:
+def yaml_flow(value: Any) -> str:
     """YAML flow style that reads back to the same data (YAML 1.2 core schema)."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}: {yaml_flow(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
+        return "[" + ", ".join(yaml_flow(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):

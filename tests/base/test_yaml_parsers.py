@@ -29,7 +29,7 @@ def test_every_shipped_yaml_file_reads_the_same_both_ways():
     for path in FILES:
         text = path.read_text()
         assert fast(text) == load_yaml_reference(text, str(path)), path
-        on_fast_path += not yamlio._unusual(text)
+        on_fast_path += not yamlio.unusual(text)
     assert on_fast_path >= len(FILES) * 0.8  # the comparison really exercises yaml-rs
 
 
@@ -39,7 +39,7 @@ def test_every_shipped_yaml_file_reads_the_same_both_ways():
 def test_generated_cases_read_the_same_both_ways(data):
     for style in (False, None):  # block and flow styles
         text = yaml.safe_dump(data, sort_keys=False, default_flow_style=style)
-        assert not yamlio._unusual(text)
+        assert not yamlio.unusual(text)
         assert fast(text) == load_yaml_reference(text, "generated") == data
 
 
@@ -67,9 +67,9 @@ def test_non_finite_numbers_are_refused_at_their_place_by_both_parsers(number):
 
 
 def test_the_fast_path_leaves_tags_and_documents_to_pypaml():
-    assert yamlio._unusual("a: !!python/object/apply:os.system [ls]")
-    assert yamlio._unusual("a: 1\n---\nb: 2\n")
-    assert not yamlio._unusual("a: 1\nb: text with - dashes\n")
+    assert yamlio.unusual("a: !!python/object/apply:os.system [ls]")
+    assert yamlio.unusual("a: 1\n---\nb: 2\n")
+    assert not yamlio.unusual("a: 1\nb: text with - dashes\n")
     assert load_yaml("a: 1\nb: [x, y]\n", "f") == {"a": 1, "b": ["x", "y"]}
 
 

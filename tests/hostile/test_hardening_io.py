@@ -244,5 +244,7 @@ def test_assess_writes_the_case_and_its_note_together(tmp_path):
     out = tmp_path / "notes"
     run = lbp("assess", "--answers", str(RADICULAR), "--out", str(out))
     assert run.returncode == 0, run.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["radicular-l5.case.yaml", "radicular-l5.note.md"]
+    # The case, its Markdown note and the plain-text note for a record that shows Markdown literally.
+    assert sorted(p.name for p in out.iterdir()) == [
+        "radicular-l5.case.yaml", "radicular-l5.note.md", "radicular-l5.note.txt"]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in out.iterdir())

@@ -90,7 +90,7 @@ def test_dividing_by_a_fact_that_is_zero_is_unknown_in_both_evaluators(rules_cop
         case = make_case(patient={"age": 40}, onset={"weeks_ago": weeks}, pain={"back_nrs": back, "leg_nrs": 6})
         assessment = rs.assess(case)  # the generated function
         rule = next(r for r in rs.rules if r.id == "extra.probe")
-        explained = expr.explain(rule.node, lambda n, k: assessment._explain_name(n, {}, k)).value
+        explained = assessment.explained(rule.node).value
         compiled = expr.compile_expression(rule.node)(facts_of(case))
         state = True if "extra.probe" in assessment.rules_fired else None if "extra.probe" in \
             assessment.not_excluded else False

@@ -35,6 +35,8 @@ def test_a_time_with_its_offset_is_kept_by_both_readers(moment):
     ("2026-11-21T14:05:00", "with its UTC offset"),
     ("2026-11-22T09:00+00:00", "is not on the assessment date (2026-11-21)"),
     ("noon", "expected a date and time as YYYY-MM-DDTHH:MM+HH:MM"),
+    (1763733900, "expected a date and time as YYYY-MM-DDTHH:MM+HH:MM, got 1763733900"),  # not seconds since 1970
+    (True, "expected a date and time as YYYY-MM-DDTHH:MM+HH:MM, got True"),
 ])
 def test_an_ambiguous_or_impossible_time_is_refused_by_both_readers_at_its_line(moment, words):
     data = {**BASE, "assessed_at": moment}

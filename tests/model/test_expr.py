@@ -211,7 +211,7 @@ def test_generated_statements_branch_as_the_value_says(text):
     source = (f"def outcome({', '.join('f_' + n for n in names)}):\n    out = False\n"
               + "".join(f"    {line}\n" for line in lines) + "    return out\n"
               f"def holds({', '.join('f_' + n for n in names)}):\n    return bool({test})\n")
-    namespace = {"_count_compare": expr._count_compare, **gen.constants}
+    namespace = {**expr.RUNTIME, **gen.constants}
     exec(compile(source, "<test>", "exec"), namespace)
     for a, b, c, n in itertools.product((T, F, U), (T, F, U), (T, F, U), (1, 5, None)):
         env = {"a": a, "b": b, "c": c, "n": n}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lbp_assess.inputs.cases import load_case
+from lbp_assess.outputs.handover import handover
 from lbp_assess.outputs.note import build_note, render
 
 from helpers import EXAMPLES, make_case
@@ -59,23 +60,40 @@ def test_every_note_carries_what_policy_requires(path, full, ruleset):
     flat = " ".join(text.split())
     assert "Decision support only, not a diagnosis." in text
     assert a.rules_version in text and "lbp-assess" in text
+    h = handover(a)
+    plan_only = {row.rule.id for g in h.groups for row in g.rows if g.tier is None and not g.lead.label}
+    superseded = {r.id for r in ruleset.rules if (r.raises, r.name) in h.superseded}
     for rule_id in a.rules_fired:
         rule = next(r for r in ruleset.rules if r.id == rule_id)
-        assert " ".join(rule.source.split())[:30] in flat and " ".join(rule.reason.split()) in flat
-        assert flat.count(": " + " ".join(rule.reason.split())) == 1, "each reason once: no repeated impression"
+        reason = " ".join(rule.reason.split())
+        if not full and rule_id in superseded:  # policy v7 6.3: only the full note names it
+            assert reason not in flat
+            continue
+        if not full and rule_id in plan_only:  # the CES card: a Plan item, no Impression line
+            assert " ".join(rule.action.split()) in flat
+            continue
+        assert " ".join(rule.source.split())[:30] in flat and flat.count(reason) == 1, "each reason once"
         assert (rule_id in text) is full  # the record note names rules by what they found, the full note by id
     for fact in a.unscreened:
         label = ruleset.questionnaire.label(fact)
         assert re.search(rf"NOT SCREENED[^.]*{re.escape(label)}", flat), label  # named as not screened
     if {"radicular_likely", "stenosis_likely"} & set(a.findings):
         assert "Cauda equina syndrome - written advice card" in " ".join(text.split())
-    for name, tier in a.conditions.items():
-        assert f"RED FLAG: {ruleset.manifest.conditions[name].label} - {tier.upper()}" in text
-    for name, tier in a.alerts.items():
-        label = ruleset.manifest.alerts[name].label
-        assert f"RED FLAG: {label}" not in text  # an alert is not called a red flag
-        if tier:
-            assert f"ALERT: {label} - {tier.upper()}" in text
+    # Each condition and alert with a tier once, at its highest tier, by its highest row's own label
+    # (policy v7 2.4, 6.3); the governing one opens the Summary with its time frame and action.
+    tiers = ruleset.manifest.tiers
+    for group in h.groups:
+        if group.tier is None:
+            continue
+        if group.lead is h.governing:
+            kind = "RED FLAG" if group.kind == "condition" else "ALERT"
+            assert flat.startswith(f"{tiers[group.tier].label.upper()} - {kind}: {group.lead.label} - "
+                                   f"{group.lead.time_frame}. {group.lead.action}", flat.index("SUMMARY - ") + 10)
+        else:
+            kind = "RED FLAG" if group.kind == "condition" else "ALERT"
+            assert flat.count(f"{kind}: {group.lead.label} - {tiers[group.tier].label.upper()}") == 1
+    for name in a.alerts:
+        assert f"RED FLAG: {ruleset.manifest.alerts[name].label}" not in text  # an alert is not called a red flag
     assert "diagnosis:" not in text.lower()
     # Clinical wording, not the engine's: no "fact = value", no "(alert) = no", "1 week" not "1 weeks".
     # (The STarT Back line is the policy's own: "STarT Back 2/9, psychosocial 1/5 = low risk".)
@@ -97,32 +115,35 @@ def test_record_note_is_short_enough_to_paste(path, ruleset):
     assert len(record) < 0.8 * len(full)
 
 
-# Cases whose urgency is set by an alert or a condition the summary must name (issue 9, item 3).
-DRIVERS = [("bilateral-sciatica-ces-at-risk", "URGENT", "Cauda equina at risk (radicular symptoms in both legs)"),
-           ("vascular-claudication", "SOON", "Possible vascular claudication"),
+# Cases whose urgency is set by an alert or a condition: the Summary opens with that row's own
+# label, time frame and action (issue 9, item 3; policy v7 6.1).
+DRIVERS = [("bilateral-sciatica-ces-at-risk", "URGENT", "Radicular symptoms in both legs (cauda equina at risk)"),
+           ("vascular-claudication", "SOON", "Possible vascular claudication (peripheral arterial disease)"),
            ("weak-flags-combined", "SOON", "Several weak serious-pathology flags together"),
            ("radicular-weakness", "SOON", "Radicular pain with reported weakness"),
-           ("ces-saddle-numbness", "EMERGENCY", "Cauda equina syndrome")]
+           ("ces-saddle-numbness", "EMERGENCY", "Suspected cauda equina syndrome")]
 
 
 @pytest.mark.parametrize("name,tier,driver", DRIVERS, ids=[d[0] for d in DRIVERS])
 def test_summary_names_what_set_the_urgency(name, tier, driver, ruleset):
     flat = " ".join(note_of(EXAMPLES / "cases" / f"{name}.yaml", ruleset, "text").split())
-    assert re.search(rf"Urgency: {tier} \([^)]*\), set by [^.]*{re.escape(driver)}", flat), flat[:600]
+    assert re.search(rf"SUMMARY - {tier} - (RED FLAG|ALERT): {re.escape(driver)} - ", flat), flat[:600]
+    plan = flat[flat.index(" PLAN - "):]
+    assert plan.startswith(f" PLAN - {tier} - "), plan[:300]  # and the Plan opens with its action
     assert "Red flags raised: none" not in flat
 
 
 def test_foot_drop_urgency_is_named_as_an_alert(ruleset):
     flat = " ".join(note_of(EXAMPLES / "vignettes" / "v15-stable-foot-drop.yaml", ruleset, "text").split())
-    assert "set by Significant motor deficit (foot drop)" in flat
-    assert "ALERT: Significant motor deficit (foot drop) - URGENT" in flat
-    assert "RED FLAG: Significant" not in flat and "Red-flag conditions raised: none." in flat
+    assert "SUMMARY - URGENT - ALERT: Foot drop (significant motor deficit) - discuss today." in flat
+    assert "RED FLAG: Foot drop" not in flat and "Red-flag conditions raised: none." in flat
 
 
 def test_relevant_negatives_are_those_the_impression_rests_on(ruleset):
     flat = " ".join(note_of(EXAMPLES / "cases" / "bilateral-sciatica-ces-at-risk.yaml", ruleset, "text").split())
     # "yes" to weakness would raise an alert; weakness in both legs is not asked once weakness is no
-    assert "Pins and needles. Relevant negatives: Weakness: no. HPC" in flat  # under PC, with the leg symptoms
+    assert "Pins and needles. Relevant negatives: Weakness: no; Numbness: no. HPC" in flat  # under PC
+    # ("no numbness" beside pins and needles: a neurological negative a clinician records)
 
 
 def test_red_flag_screen_is_one_compact_block(ruleset):
@@ -156,7 +177,10 @@ def test_a_screen_with_nothing_asked_is_not_screened_and_a_positive_feature_is_p
 
 def test_unknown_answers_that_keep_a_red_flag_open_are_named(ruleset):
     flat = " ".join(note_of(EXAMPLES / "cases" / "unscreened-red-flags.yaml", ruleset, "text").split())
-    assert "Could not be excluded - Cauda equina syndrome: unknown" in flat and "Saddle numbness" in flat
+    # A higher tier than the governing one, left open: asked before the patient leaves (policy v7 6.6).
+    assert re.search(r"Ask before the patient leaves: [^.]*Saddle numbness[^.]*\(a yes can make this EMERGENCY: "
+                     r"Suspected cauda equina syndrome\)", flat), flat[:1500]
+    assert flat.index("Ask before the patient leaves") < flat.index("Impression: Provisional")
 
 
 def test_history_items_are_worded_alike_in_the_full_note(ruleset):
@@ -209,9 +233,11 @@ def test_free_text_keeps_its_lines_and_is_shown_safely(ruleset):
     # Case files refuse control characters; a library caller's Case is shown safely all the same.
     case = case.model_copy(update={"id": "a\x1b]0;pwned\x07b"})
     md = note_of_case(case, ruleset, "md")
-    assert "\x1b" not in md and "\x07" not in md and "a\\x1b]0;pwned\\x07b" in md
+    # Control characters escaped (display.plain), then Markdown's own characters: reads as typed.
+    assert "\x1b" not in md and "\x07" not in md and "a\\\\x1b\\]0;pwned\\\\x07b" in md
     # Inside its bullet, a line that would start a heading is escaped: it reads as typed.
-    assert "## HPC\n" in md and "- Fell on ice.\n  \\# not a heading\n  **3 days** ago" in md  # under HPC
+    assert "## HPC\n" in md and "- Fell on ice.\n  \\# not a heading\n  \\*\\*3 days\\*\\* ago" in md  # under HPC
+    assert "**3 days**" not in md  # emphasis typed in free text is shown as typed, not in bold
     text = note_of_case(case, ruleset, "text")
     assert "- Fell on ice.\n  # not a heading\n  **3 days** ago" in text
 
@@ -279,7 +305,7 @@ def test_assess_with_complete_answers_writes_private_files_once(cli, tmp_path):
     case_file, note_file = tmp_path / "ces-saddle-numbness.case.yaml", tmp_path / "ces-saddle-numbness.note.md"
     for path in (case_file, note_file):
         assert oct(path.stat().st_mode & 0o777) == "0o600"
-    assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in run.out
+    assert "EMERGENCY - RED FLAG: Suspected cauda equina syndrome - now" in run.out
     assert load_case(case_file).cauda_equina.saddle_numbness is True
     before = note_file.read_text()
     again = cli("assess", "--answers", answers, "--out", str(tmp_path), stdin=b"")

@@ -69,8 +69,7 @@ def test_compiled_rules_agree_with_the_explaining_evaluator(data):
     a = assess(data)
     for rule, trace in zip(RULESET.rules, a.trace()):
         value = {"fired": True, "not_fired": False, "not_excluded": None}[trace.state]
-        env = lambda n, k: a._explain_name(n, {})  # noqa: E731
-        assert expr.explain(rule.node, env).value is value, rule.id
+        assert a.explained(rule.node).value is value, rule.id
 
 
 def summary_from_trace(a):

@@ -88,13 +88,13 @@ def test_saddle_numbness_shows_the_red_flag_panel_at_once(tmp_path):
     session = Session(["--answers", str(partial), "--out", str(tmp_path)], tmp_path, answers, shadow)
     session.answer_until("cauda_equina.saddle_numbness")  # the file predates the optional questions before it
     assert session.answer_next() == "cauda_equina.saddle_numbness"
-    session.child.expect_exact("RED FLAG: Cauda equina syndrome")
+    session.child.expect_exact("RED FLAG: Suspected cauda equina syndrome")
     session.child.expect_exact("EMERGENCY")
     session.child.expect_exact("save the case and note now?")
     session.child.send("g")  # go on with the interview
     session.answer_until()
     output = session.finish()
-    assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in output
+    assert "EMERGENCY - RED FLAG: Suspected cauda equina syndrome - now" in output
 
 
 def test_ctrl_c_saves_and_prints_the_resume_command(tmp_path):
@@ -196,20 +196,20 @@ def test_a_red_flag_edited_off_and_on_at_review_shows_the_panel_again(tmp_path):
                                  "cauda_equina.onset_days": 2, "cauda_equina.worsening": True})
     session = Session(["--out", str(tmp_path)], tmp_path, answers)
     session.answer_until("cauda_equina.sexual_dysfunction")
-    session.child.expect_exact("RED FLAG: Cauda equina syndrome")  # the first panel, at the answer
+    session.child.expect_exact("RED FLAG: Suspected cauda equina syndrome")  # the first panel, at the answer
     session.child.send("g")  # go on rather than save now
     session.answer_until()
     session.edit_at_review("cauda_equina.saddle_numbness", False)
     session.child.expect_exact("Cauda equina syndrome: no longer raised (was EMERGENCY)")
     session.child.expect_exact("removed: Days since bladder")  # the follow-ups left the case, and it says so
     session.edit_at_review("cauda_equina.saddle_numbness", True)
-    session.child.expect_exact("RED FLAG: Cauda equina syndrome")  # shown again
+    session.child.expect_exact("RED FLAG: Suspected cauda equina syndrome")  # shown again
     session.child.expect_exact("save the case and note now?")
     session.child.send("g")
     session.answer_until()  # onset days and worsening are asked again
-    session.child.expect_exact("set by Cauda equina syndrome (red flag)")  # the review shows what set it
+    session.child.expect_exact("Suspected cauda equina syndrome (red flag)")  # the review shows what set it
     output = session.finish()
-    assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in output
+    assert "EMERGENCY - RED FLAG: Suspected cauda equina syndrome - now" in output
 
 
 def test_two_consultations_in_one_folder_interrupted_and_resumed_keep_their_own_answers(tmp_path):
@@ -289,10 +289,17 @@ def test_the_review_fits_a_24_line_terminal_with_many_answers_to_check(tmp_path)
     shown = screen.text()
     screen.child.sendcontrol("c")
     screen.child.expect(pexpect.EOF)
-    # everything at once on the 24 lines: the panel from its top, the verdict, the whole menu
+    # everything at once on the 24 lines: the panel from its top, the verdict, every condition not
+    # excluded, and the menu (its sections folded behind one entry to make room)
     assert "Result so far" in shown and "Urgency:" in shown and "Action:" in shown, shown
-    assert "Work, function and goals" in shown and "s) Save and write the note" in shown, shown
+    assert "s) Save and write the note" in shown and "e) Check or edit an answer" in shown, shown
     assert "Not screened (11)" in shown and "more answers to check" in shown
+    flat = " ".join(shown.split())
+    open_now = interview.open_conditions()
+    assert len(open_now) >= 3
+    for condition in open_now:  # each one listed, none folded into "... and N more"
+        assert f"Not excluded: {condition.label} ({condition.tier_label.upper()})" in flat, shown
+    assert "…" not in shown and "..." not in flat.replace("... and 2 more answers", ""), shown
 
 
 # --------------------------------------------------------------------------- the screen as a person reads it
@@ -425,7 +432,7 @@ def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
     screen.child.send("y")
     screen.wait_text("EMERGENCY: save the case and note now?")
     shown = screen.text()
-    assert "RED FLAG: Cauda equina syndrome" in shown and "Action:" in shown, shown  # the panel stays in view
+    assert "RED FLAG: Suspected cauda equina syndrome" in shown and "Action:" in shown, shown  # the panel stays in view
     screen.child.send("s")
     screen.wait_text("Go on with the interview?")
     assert "question(s) not asked are recorded as unknown" in " ".join(screen.text().split())
@@ -438,7 +445,7 @@ def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
     note = (tmp_path / "radicular-l5.note.md").read_text()
     assert "## Saved early at an emergency" in note
     assert "Days since bladder, bowel or saddle symptoms began" in note  # named as not asked
-    assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in note
+    assert "EMERGENCY - RED FLAG: Suspected cauda equina syndrome - now" in note
     assert not list(tmp_path.glob("lbp-draft-*.json")), "the saved files hold every answer"
 
 
@@ -467,3 +474,182 @@ def test_save_now_then_go_on_rewrites_the_files_at_the_end(tmp_path):
     assert screen.child.exitstatus == 0
     assert load_case(tmp_path / "radicular-l5.case.yaml").cauda_equina.onset_days == 2
     assert "Saved early" not in (tmp_path / "radicular-l5.note.md").read_text()
+
+
+def _aneurysm_risk_draft(tmp_path: Path) -> tuple[Path, Interview]:
+    """A 74-year-old smoker with mechanical abdominal pain (the `soon` aneurysm alert), onset mode,
+    cancer history, fever and osteoporosis unsure: four conditions not excluded, one at emergency."""
+    from lbp_assess.inputs.cases import load_case
+
+    interview = Interview.from_case(RULESET, load_case(EXAMPLES / "cases" / "aortic-aneurysm.yaml"))
+    interview.answers.update({"behaviour.mechanical": True, "behaviour.constant": False, "onset.mode": None,
+                              "history.vascular_disease": False, "history.cancer": None, "systemic.fever": None,
+                              "history.osteoporosis": None})
+    for question in interview.missing():
+        interview.answers[question.id] = None
+    draft = tmp_path / "lbp-draft-aortic-aneurysm-abcdef.json"
+    interview.save_draft(draft)
+    return draft, interview
+
+
+@pytest.mark.parametrize("rows, columns", [(24, 80), (30, 100)])
+def test_the_review_lists_every_condition_not_excluded_whole_with_the_rules_own_time_frame(tmp_path, rows, columns):
+    """#27 review: each condition not excluded is on screen with the questions that settle it (none
+    hidden behind "... and 1 more"); every line is wrapped, none cut short with "…"; the urgency
+    shows the governing rule's own time frame ("GP within 1 week"), never the tier's range."""
+    draft, interview = _aneurysm_risk_draft(tmp_path)
+    open_now = interview.open_conditions()
+    assert [c.name for c in open_now][0] == "aortic_aneurysm" and len(open_now) >= 3
+    screen = Screen(["--resume", str(draft)], tmp_path, rows, columns)
+    screen.wait_text("Save, or open a section to check or edit?")
+    screen.settle()
+    shown = screen.text()
+    flat = " ".join(line.strip("│ ") for line in screen.lines())  # the panel's text, read across its lines
+    flat = " ".join(flat.split())
+    screen.child.sendcontrol("c")
+    screen.child.expect(pexpect.EOF)
+    assert "Urgency: SOON - GP within 1 week" in flat, shown
+    assert "2 to 6 weeks" not in flat, shown
+    assert "Set by: Aortic aneurysm to exclude: mechanical abdominal or flank pain at 60 or over in a smoker" in flat
+    action = " ".join(RULESET.rules[[r.id for r in RULESET.rules].index("red_flag.aortic_aneurysm_risk")]
+                      .action.split())
+    assert f"Action: {action}" in flat, shown  # the whole action, wrapped over lines
+    for condition in open_now:
+        asked = ", ".join(q.label for q in condition.questions)
+        assert f"Not excluded: {condition.label} ({condition.tier_label.upper()}) - ask: {asked}" in flat, shown
+    assert "more not excluded" not in flat and "…" not in shown, shown
+    assert all(len(line) <= columns for line in screen.lines())
+    assert "Urgency:" in shown and "s) Save and write the note" in shown  # verdict and menu on one screen
+
+
+def test_the_emergency_panel_shows_the_rules_own_time_frame(tmp_path):
+    """#27 B2: the live panel shows the governing rule's time frame and label, never the tier's
+    generic "same day, now"."""
+    from lbp_assess.inputs.cases import load_case
+
+    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(source.replace("  saddle_numbness: false\n", ""))
+    shadow = Interview.from_case(RULESET, load_case(partial))
+    screen = Screen(["--answers", str(partial), "--out", str(tmp_path)], tmp_path, 24, 80)
+    drive(screen, shadow, {}, until="cauda_equina.saddle_numbness")
+    screen.wait(prompt_on_screen(shadow), "the saddle question")
+    screen.child.send("y")
+    screen.wait_text("EMERGENCY: save the case and note now?")
+    flat = " ".join(screen.text().split())
+    screen.child.sendcontrol("c")
+    screen.child.expect(pexpect.EOF)
+    assert "RED FLAG: Suspected cauda equina syndrome" in flat and "EMERGENCY - now (within hours)" in flat, flat
+    assert "same day, now" not in flat
+
+
+def test_the_aneurysm_panel_waits_for_the_answers_that_decide_it_at_80_by_24(tmp_path):
+    """#27 S6: "abdominal pain: yes" at 74 (question 8) shows no panel while onset and "does the
+    pain vary with movement?" are still to be asked; "no" to movement raises it, with the rule's
+    own label and time frame."""
+    answers = dict(RADICULAR, **{"id": "pty-aaa", "patient.age": 74, "pain.leg_side": "none", "pain.abdominal": True,
+                                 "pain.groin": False, "history.smoker": True, "onset.mode": "gradual",
+                                 "behaviour.mechanical": False})
+    shadow = Interview(RULESET)
+    screen = Screen(["--out", str(tmp_path)], tmp_path, 24, 80)
+    drive(screen, shadow, answers, until="pain.groin")
+    screen.wait(prompt_on_screen(shadow), "the groin question")
+    assert shadow.progress().number == 9  # abdominal pain was question 8
+    assert "RED FLAG" not in screen.text() and "save the case and note now" not in screen.text()
+    drive(screen, shadow, answers, until="behaviour.mechanical")
+    screen.wait(prompt_on_screen(shadow), "the movement question")
+    assert "RED FLAG" not in screen.text()
+    screen.child.send("n")
+    screen.wait_text("EMERGENCY: save the case and note now?")
+    flat = " ".join(line.strip("│ ") for line in screen.lines())
+    flat = " ".join(flat.split())
+    screen.child.sendcontrol("c")
+    screen.child.expect(pexpect.EOF)
+    assert "RED FLAG: Possible symptomatic or ruptured abdominal aortic aneurysm" in flat, flat
+    assert "EMERGENCY - now" in flat and "same day, now" not in flat, flat
+
+
+def _saved_now_then_paused(tmp_path: Path) -> tuple[Path, Interview]:
+    """Save now at the saddle-numbness emergency, go on, then Ctrl-C: the draft is left to resume."""
+    from lbp_assess.inputs.cases import load_case
+
+    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(source.replace("  saddle_numbness: false\n", ""))
+    shadow = Interview.from_case(RULESET, load_case(partial))
+    screen = Screen(["--answers", str(partial), "--out", str(tmp_path)], tmp_path, 24, 80)
+    drive(screen, shadow, {}, until="cauda_equina.saddle_numbness")
+    screen.wait(prompt_on_screen(shadow), "the saddle question")
+    screen.child.send("y")
+    shadow.answer(True)
+    screen.wait_text("EMERGENCY: save the case and note now?")
+    screen.child.send("s")
+    screen.wait_text("Go on with the interview?")
+    screen.child.send("g")
+    screen.wait(prompt_on_screen(shadow), "the question after saddle numbness")
+    screen.child.sendcontrol("c")
+    screen.wait_text("Resume with:")
+    screen.child.expect(pexpect.EOF)
+    (draft,) = tmp_path.glob("lbp-draft-radicular-l5-*.json")
+    return draft, shadow
+
+
+def test_resuming_a_consultation_saved_at_an_emergency_needs_no_force(tmp_path):
+    """#27 S3: the files written by "save now" are this consultation's own: resuming its draft
+    and saving again rewrites them, without --force."""
+    from lbp_assess.inputs.cases import load_case
+
+    draft, shadow = _saved_now_then_paused(tmp_path)
+    assert "Saved early" in (tmp_path / "radicular-l5.note.md").read_text()
+    screen = Screen(["--resume", str(draft)], tmp_path, 24, 80)
+    screen.wait_text("Resuming radicular-l5")
+    assert "already exists" not in screen.text()
+    drive(screen, shadow, {"cauda_equina.onset_days": 2, "cauda_equina.worsening": True})
+    screen.wait_text("Save, or open a section to check or edit?")
+    screen.child.send("s")
+    screen.child.expect(pexpect.EOF)
+    screen.child.close()
+    assert screen.child.exitstatus == 0, screen.text()
+    assert load_case(tmp_path / "radicular-l5.case.yaml").cauda_equina.onset_days == 2
+    assert "Saved early" not in (tmp_path / "radicular-l5.note.md").read_text()
+    assert not draft.exists()
+
+
+def test_resuming_over_files_changed_since_the_early_save_still_needs_force(tmp_path):
+    """Another case now under the same name (the file changed since the save): refused, as ever."""
+    draft, _ = _saved_now_then_paused(tmp_path)
+    case = tmp_path / "radicular-l5.case.yaml"
+    case.write_text(case.read_text() + "# another consultation\n")
+    child = pexpect.spawn(sys.executable, ["-m", "lbp_assess", "assess", "--resume", str(draft)], cwd=str(tmp_path),
+                          env=dict(os.environ, TERM="xterm", NO_COLOR="1"), encoding="utf-8", timeout=20,
+                          dimensions=(24, 200))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus != 0
+    assert "radicular-l5.case.yaml: already exists; use --force to overwrite" in child.before
+
+
+@pytest.mark.parametrize("rows, columns", [(24, 80), (30, 100)])
+def test_typed_free_text_and_the_saved_line_are_wrapped_at_word_boundaries(tmp_path, rows, columns):
+    """#27 S2: the echoed answer to a free-text question, and the status lines on standard error,
+    break between words at 80 and 100 columns, never inside one."""
+    presenting = ("Right leg pain to the foot after lifting a heavy box at work on Monday, worse sitting and "
+                  "driving, easier walking about; pins and needles in the big toe since Tuesday evening")
+    answers = dict(RADICULAR, **{"id": f"pty-text-{columns}", "notes.presenting": presenting})
+    shadow = Interview(RULESET)
+    screen = Screen(["--out", str(tmp_path)], tmp_path, rows, columns)
+    drive(screen, shadow, answers, until="social.work")
+    screen.wait(prompt_on_screen(shadow), "the question after the presenting complaint")
+    assert words_whole(screen, presenting) == [], screen.text()
+    drive(screen, shadow, answers)
+    screen.wait_text("Save, or open a section to check or edit?")
+    screen.child.send("s")
+    screen.wait_text("(plain text, to paste)")
+    screen.settle()
+    # the file paths are one word each (split only if longer than a line); the words around them whole
+    assert words_whole(screen, "lbp-assess: saved and (plain text, to paste)") == [], screen.text()
+    for suffix in ("case.yaml", "note.md", "note.txt"):
+        path = str((tmp_path / f"pty-text-{columns}.{suffix}").resolve())
+        if len(path) + 3 < columns:
+            assert any(path in line for line in screen.lines()), screen.text()
+    assert all(len(line) <= columns for line in screen.lines())

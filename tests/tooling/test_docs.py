@@ -155,11 +155,10 @@ def words(ruleset) -> PlainWords:
 
 
 def _say(words: PlainWords, text: str) -> str:
-    from lbp_assess.engine.ruleset.load import _Loader, _Scope  # the rule set's own name scope
+    from lbp_assess.engine.ruleset.load import scope_of  # the rule set's own name scope
 
     node = expr.parse(text)
-    scope = _Scope(words.ruleset.manifest, words.ruleset.definitions, _Loader(RULES))
-    expr.check(node, scope)
+    expr.check(node, scope_of(words.ruleset))
     return words.words(node)
 
 

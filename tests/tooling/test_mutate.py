@@ -209,19 +209,18 @@ def test_mutate_on_failing_rule_tests_reports_the_failures_only(small_rules, cli
 ])
 def test_the_edits_of_an_expression(text, edits):
     from lbp_assess.model import expr
-    from lbp_assess.engine.ruleset.load import _Scope, _Loader  # the rule-set scope, with no definitions
+    from lbp_assess.engine.ruleset.load import scope_of
 
     node = expr.parse(text)
-    rs = load_rules(RULES)
-    expr.check(node, _Scope(rs.manifest, {}, _Loader(RULES)))
-    assert sorted(mutate._show(tree) for _, _, tree in mutate.tree_mutations(node)) == sorted(edits)
+    expr.check(node, scope_of(load_rules(RULES), definitions=False))
+    assert sorted(mutate.expression_text(tree) for _, _, tree in mutate.tree_mutations(node)) == sorted(edits)
 
 
 def test_the_rule_test_printed_reads_back_as_the_same_case():
     case = {"pain.leg_extent": "below_knee", "behaviour.aggravated_by": frozenset(["walking", "sitting"]),
             "onset.weeks_ago": 52.5, "patient.age": 60, "pain.root_level": "L3", "history.cancer": False,
             "psychosocial.start_back": (1, 0, 0, 0, 1, 1, 0, 0, 3), "notes.presenting": "yes: a \"quote\""}
-    text = "case: " + mutate._flow(mutate._nested(case))
+    text = "case: " + mutate.yaml_flow(mutate.nested_case(case))
     assert load_yaml(text, "<t>")["case"] == {
         "pain": {"leg_extent": "below_knee", "root_level": "L3"}, "behaviour": {"aggravated_by": ["sitting", "walking"]},
         "onset": {"weeks_ago": 52.5}, "patient": {"age": 60}, "history": {"cancer": False},

@@ -36,7 +36,7 @@ from ...base.yamlio import Locator, load_yaml, read_regular_file, read_text
 from .compile import compile_ruleset
 from .model import Check, Definition, Rule, RuleSet, PLACEHOLDER
 from .order import order_rules
-from .schema import (ACTION_FIELDS, Advice, CheckSpec, DefinitionSpec, MANIFEST, Manifest, NOT_RULE_FILES, RuleFile,
+from .schema import (ACTION_FIELDS, NOTE_WORDING, Advice, CheckSpec, DefinitionSpec, MANIFEST, Manifest, NOT_RULE_FILES, RuleFile,
                      RuleSpec, Wording, SNAKE)
 
 
@@ -64,6 +64,13 @@ def load_rules(directory: Path | str | None = None, *, questionnaire: bool = Tru
 def check_rules(directory: Path | str | None = None) -> list[Problem]:
     """Every problem in a rule set, sorted by file and line (empty when it is clean)."""
     return _load(Path(directory) if directory is not None else default_rules_dir())[1]
+
+
+def scope_of(ruleset: RuleSet, *, definitions: bool = True) -> "_Scope":
+    """The names a loaded rule set lets an expression use (its facts, outcomes and, unless
+    `definitions` is false, its definitions), for checking an expression written against it:
+    `expr.check(expr.parse(text), scope_of(ruleset))`."""
+    return _Scope(ruleset.manifest, ruleset.definitions if definitions else {}, _Loader(ruleset.directory))
 
 
 class _Loader:
@@ -242,6 +249,7 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
     checks: list[Check] = []
     layer_names = list(manifest.layers)
     seen_ids: dict[str, Location] = {}
+    v7 = False  # a rule carries its own label: the note needs the rule set's `note_wording`
     for path, parsed in files:
         if parsed is None:
             continue
@@ -285,6 +293,7 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
             if rule.status == "retired":
                 continue
             _check_action_fields(loader, manifest, rule, name, index)
+            v7 = v7 or rule.label is not None
             rules.append(Rule(rule.id, layer or layer_names[0], raised[0], raised[1], rule.tier, rule.reason,
                               rule.source, rule.status, rule.action, node, str(rule.when), where, when_where,
                               rule.reviewed, rule.label, rule.time_frame, rule.timing, rule.examination,
@@ -344,6 +353,7 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
                            f"{did_you_mean(observed, [*FACTS, *definitions])}")
         scope.used.add(observed)
     wording_when = _check_wording(loader, manifest, manifest_name, scope)
+    _check_note_wording(loader, manifest, manifest_name, v7)
     settled = _check_settled(loader, manifest, manifest_name, scope)
     used = scope.used | loader.loose_names
     complete = all(parsed is not None for _, parsed in files)
@@ -412,6 +422,37 @@ def _check_manifest(loader: _Loader, manifest: Manifest, name: str) -> None:
             if not SNAKE.fullmatch(item):
                 loader.problem(loader.at(name, (section, item), key=True),
                                f"{_shown(item)} must be lower_snake_case")
+
+
+def _check_note_wording(loader: _Loader, manifest: Manifest, name: str, required: bool) -> None:
+    """`note_wording`: the keys the note uses (schema.NOTE_WORDING), each holding only its own
+    placeholders, every one present once rules carry their own labels (policy v7); and
+    `note_hold_back` keyed by tier or `provisional`."""
+    for key, text in manifest.note_wording.items():
+        where = loader.at(name, ("note_wording", key))
+        if key not in NOTE_WORDING:
+            loader.problem(loader.at(name, ("note_wording", key), key=True),
+                           f"unknown note wording {_shown(key)}{did_you_mean(key, NOTE_WORDING)}")
+            continue
+        if not text.strip():
+            loader.problem(where, f"note wording `{key}` is empty")
+        for placeholder in re.findall(r"\{([^{}]*)\}", text):
+            if placeholder not in NOTE_WORDING[key]:
+                allowed = ", ".join(f"{{{p}}}" for p in NOTE_WORDING[key]) or "none"
+                loader.problem(where, f"note wording `{key}`: unknown placeholder {_shown('{' + placeholder + '}')}"
+                                      f" (allowed: {allowed})")
+    missing = [key for key in NOTE_WORDING if key not in manifest.note_wording]
+    if required and missing:
+        # A rule set that words its note declares all of it; one with none (written before policy
+        # v7's note) still loads, and its note leaves those lines out.
+        loader.problem(Location(name, 1, 1), "`note_wording` needs " + ", ".join(f"`{k}`" for k in missing)
+                       + " (the note's own wording: its Plan, provisional impression and questions to ask)",
+                       severity="error" if manifest.note_wording else "warning")
+    for key in manifest.note_hold_back:
+        if key not in manifest.tiers and key != "provisional":
+            loader.problem(loader.at(name, ("note_hold_back", key), key=True),
+                           f"`note_hold_back` names {_shown(key)}: expected a tier "
+                           f"({', '.join(manifest.tiers)}) or `provisional`")
 
 
 def _check_action_fields(loader: _Loader, manifest: Manifest, rule: RuleSpec, name: str, index: int) -> None:

@@ -40,6 +40,19 @@ class Tier(_Strict):
     show_at_once: bool = False  # interrupt the interview with a live alert panel
 
 
+#: What a piece of note wording is (`role:`), so that the note can hold it back (policy v7 6).
+Role = Literal["reassurance", "review", "activity", "explanation", "pelvic_girdle", "screen", "impression"]
+
+#: The keys of ruleset.yaml `note_wording` the note uses, each with the placeholders it may hold.
+NOTE_WORDING = {
+    "until_seen": (), "no_driving": (), "not_examined": (),
+    "ask_before_leaving": ("questions", "tier", "label"), "provisional_incomplete": ("headline",),
+    "provisional_not_excluded": ("headline",), "also_raised": ("raised",), "also_pattern": ("class", "pattern"),
+    "to_exclude": ("class", "pattern"), "based_on": ("facts",), "unsure": (), "not_asked": (),
+    "examination": ("text",), "superseded": ("label",),
+}
+
+
 class Advice(_Strict):
     """One piece of note wording, shown when `when` is known to hold for the case."""
 
@@ -47,8 +60,11 @@ class Advice(_Strict):
     when: Union[str, bool] = True
     # What the piece is, so the note can hold it back where policy v7 6 says (at urgent or
     # emergency: reassurance, review intervals, explanation, pelvic girdle and activity advice;
-    # at soon: reassurance). None: always shown with its item.
-    role: Optional[Literal["reassurance", "review", "activity", "explanation", "pelvic_girdle"]] = None
+    # at soon: reassurance; ruleset.yaml `note_hold_back`). `screen`: a prompt to finish the screen
+    # (the note's own questions replace it at urgent or emergency); `impression`: shown with its
+    # item's line in the Impression, never in the Plan (the STarT Back score with its stratum).
+    # None: always shown with its item.
+    role: Optional[Role] = None
 
 
 #: Note wording: one text for every case, or pieces chosen by conditions in the rule language.
@@ -125,6 +141,9 @@ class Manifest(_Strict):
     safety_net_blocks: dict[str, SafetyNetBlock] = {}
     # Fixed note wording the rule set owns (headings of plan items and the like): key -> text.
     note_wording: dict[str, str] = {}
+    # Advice pieces the note holds back, by role (policy v7 6): under the governing tier's name,
+    # and under `provisional` when the screen is incomplete or a higher tier was not excluded.
+    note_hold_back: dict[str, list[Role]] = {}
     safety_net: Optional[Wording] = None  # before policy v7: one list of safety-net pieces
     # Facts and definitions an export charts as FHIR Observations (pain and STarT Back scores),
     # with standard codes where they exist; also labels and codes for the red-flag screen's answers,

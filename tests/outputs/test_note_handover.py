@@ -1,0 +1,123 @@
+"""The record note as a handover (policy v7 6): one tier governs the note, its row opens the
+Summary and the Plan with its own label, time frame and action; every fired row's action is
+printed once, soonest first; at urgent or emergency the class's review intervals, reassurance and
+management advice are left out - what a physiotherapist reading the note would notice."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from lbp_assess.inputs.cases import load_case
+from lbp_assess.outputs.handover import handover
+from lbp_assess.outputs.note import build_note, render
+
+from helpers import EXAMPLES, make_case
+
+TODAY = dt.date(2026, 12, 5)
+VIGNETTES = EXAMPLES / "vignettes"
+
+#: What a clinician would read as a class review interval, reassurance or management advice.
+CLASS_ADVICE = ("Review within about 2 weeks", "review in about 4 weeks", "if a deficit develops",
+                "serious causes have been screened", "Imaging is not needed", "Most episodes improve",
+                "usually favourable course", "Stay active within comfort", "nervous system's sensitivity",
+                "pelvic girdle pain: confirm", "Stay active and avoid bed rest", "Stratify with STarT Back")
+
+
+def flat_note(case, ruleset, full: bool = False) -> str:
+    return " ".join(render(build_note(case, ruleset.assess(case), ruleset, TODAY, full=full), "text").split())
+
+
+def section(flat: str, title: str) -> str:
+    """One section of a flattened text note (up to the next upper-case heading)."""
+    start = flat.index(f" {title} - ") + len(f" {title} - ")
+    ends = [flat.find(f" {t} ", start) for t in ("SAFETY-NET", "PLAN", "IMPRESSION", "PC", "HPC")]
+    return flat[start:min(e for e in ends if e > 0)]
+
+
+def vignette(name: str, ruleset) -> str:
+    return flat_note(load_case(VIGNETTES / f"{name}.yaml"), ruleset)
+
+
+def test_stable_foot_drop_plan_is_the_same_day_discussion_not_a_two_week_review(ruleset):
+    flat = vignette("v15-stable-foot-drop", ruleset)
+    plan = section(flat, "PLAN")
+    assert plan.startswith("URGENT - discuss today: Same-day discussion with the spinal team; urgent MRI")
+    for text in CLASS_ADVICE:
+        assert text not in flat, text
+    assert "Keep as comfortable and active as you can until you are seen." in plan
+    # The weakness alert is covered by the foot drop row: not a second, softer time frame.
+    assert "SOON" not in flat and "within 2 weeks" not in plan
+
+
+def test_bilateral_sciatica_at_risk_of_ces_is_discussed_today_with_the_card(ruleset):
+    flat = vignette("v14-bilateral-sciatica", ruleset)
+    assert section(flat, "SUMMARY").startswith("URGENT - ALERT: Radicular symptoms in both legs (cauda equina at risk) - "
+                                                "discuss today")
+    plan = section(flat, "PLAN")
+    assert plan.startswith("URGENT - discuss today; review within days, not weeks: Same-day discussion")
+    assert "Examination: Full lower-limb neurological examination and gait, with saddle sensation" in plan
+    for text in CLASS_ADVICE:
+        assert text not in flat, text
+    assert "Cauda equina syndrome - written advice card" in flat.split(" SAFETY-NET ")[1]
+
+
+def test_emergency_plan_is_the_action_transport_and_handover_only(ruleset):
+    flat = vignette("v21-ces-acute-saddle", ruleset)
+    plan = section(flat, "PLAN")
+    assert plan.startswith("EMERGENCY - now (within hours): Emergency department or on-call spinal team now")
+    assert "Transport: the patient must not drive" in plan
+    assert "Examination: Only what a safe handover needs" in plan
+    for text in CLASS_ADVICE:
+        assert text not in flat, text
+
+
+def test_every_fired_action_is_printed_once_soonest_first(ruleset):
+    """Cancer history (contact within 24 h), weight loss at 63 (GP, CT within 2 weeks) and worsening
+    pain after a spinal injection (the procedure team today): three services, none dropped because
+    the malignancy row leads, ordered by time frame."""
+    case = make_case(patient={"age": 63, "sex": "female"}, systemic={"weight_loss": True},
+                     history={"cancer": True, "recent_spinal_procedure": True},
+                     progression={"course": "worsening"})
+    a = ruleset.assess(case)
+    flat = flat_note(case, ruleset)
+    plan = section(flat, "PLAN")
+    contact = plan.index("Contact acute oncology or the MSCC coordinator within 24 hours")
+    procedure = plan.index("Same-day discussion with the team that did the procedure")
+    ct = plan.index("GP to consider an urgent direct-access CT")
+    assert contact < ct and procedure < ct
+    assert plan.startswith("URGENT - ")  # the governing row first
+    for rule in a.fired_rules():
+        if rule.action:
+            assert flat.count(" ".join(rule.action.split())) >= 1, rule.id
+            assert plan.count(" ".join(rule.action.split())) == 1, rule.id  # once in the Plan
+
+
+def test_plan_order_follows_the_rules_timings(ruleset):
+    timings = list(ruleset.manifest.timings)
+    for path in sorted(VIGNETTES.glob("*.yaml")) + sorted((EXAMPLES / "cases").glob("*.yaml")):
+        h = handover(ruleset.assess(load_case(path)))
+        rest = h.actions[1:] if h.governing is not None else h.actions
+        ranks = [timings.index(r.rule.timing) if r.rule.timing in timings else len(timings) for r in rest]
+        assert ranks == sorted(ranks), path.name
+        assert len({r.action for r in h.actions + h.at_visit}) == len(h.actions + h.at_visit), path.name
+
+
+@pytest.mark.parametrize("path", sorted(VIGNETTES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_one_governing_tier_and_no_softer_time_frame_for_it(path, ruleset):
+    case = load_case(path)
+    a = ruleset.assess(case)
+    h = handover(a)
+    flat = flat_note(case, ruleset)
+    summary = section(flat, "SUMMARY")
+    tiers = ruleset.manifest.tiers
+    opening = f"{tiers[a.urgency].label.upper()}" + (
+        "" if h.governing is None else " - RED FLAG" if h.governing.kind == "condition" else " - ALERT")
+    assert summary.startswith(opening + ": ")
+    if h.governing is not None:
+        assert h.governing.tier == a.urgency
+        assert section(flat, "PLAN").startswith(f"{tiers[a.urgency].label.upper()} - {h.governing.time_frame}: ")
+    if tiers[a.urgency].show_at_once:
+        for text in CLASS_ADVICE:
+            assert text not in flat, (path.name, text)
