@@ -63,7 +63,26 @@ def err_line(message: str) -> None:
         from ..base.text import plain
 
         message = plain(message, multiline=True)
-    typer.echo(f"lbp-assess: {message}", err=True)
+    typer.echo(_wrapped_for_stderr(f"lbp-assess: {message}"), err=True)
+
+
+def _wrapped_for_stderr(text: str) -> str:
+    """On a terminal, each line word-wrapped to its width (continuation lines indented), so no
+    word is split at the margin; an indented line (a command to copy) is left whole."""
+    import textwrap
+
+    try:
+        if not sys.stderr.isatty():
+            return text
+        width = os.get_terminal_size(sys.stderr.fileno()).columns - 1
+    except (OSError, ValueError, AttributeError):
+        return text
+    if width < 20:
+        return text
+    return "\n".join(line if line.startswith("  ") or len(line) <= width else
+                     textwrap.fill(line, width, subsequent_indent="  ", break_long_words=False,
+                                   break_on_hyphens=False)
+                     for line in text.split("\n"))
 
 
 class FailOn(str, Enum):

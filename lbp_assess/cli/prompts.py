@@ -103,6 +103,14 @@ def wrap_fragments(fragments: Sequence[tuple[str, str]], width: int, indent: int
     return out
 
 
+def echo(fragments: Sequence[tuple[str, str]]) -> None:
+    """Styled text printed word-wrapped to the terminal (an answered prompt, as it stays on screen)."""
+    from prompt_toolkit import print_formatted_text
+    from prompt_toolkit.formatted_text import FormattedText
+
+    print_formatted_text(FormattedText(wrap_fragments(fragments, terminal_width())), style=STYLE)
+
+
 def wrap_text(text: str, width: int, indent: int, start: int = 0) -> str:
     """Plain text word-wrapped as `wrap_fragments` does."""
     return "".join(t for _, t in wrap_fragments([("", text)], width, indent, start))
@@ -176,10 +184,14 @@ class TerminalPrompter:
 
         shown = "" if default is None or default is NOT_ANSWERED else (
             f"{default:g}" if isinstance(default, float) else str(default))
+        # The prompt is erased when answered and echoed again word-wrapped: prompt_toolkit would
+        # leave the typed answer broken at the last column, mid-word.
         reply = questionary.text(
             _text_message(f"{question.text}{unit}", qmark, f"({hint})"), default=shown, qmark=qmark, style=STYLE,
-            validate=validate, instruction=f"({hint})", key_bindings=_text_keys(shown),
+            validate=validate, instruction=f"({hint})", key_bindings=_text_keys(shown), erase_when_done=True,
         ).unsafe_ask()
+        echo([("class:qmark", qmark), ("class:question", f" {question.text}{unit} "),
+              ("class:instruction", f"({hint}) "), ("class:answer", reply.strip())])
         reply = reply.strip()
         if reply == "<":
             return BACK

@@ -45,6 +45,7 @@ from ..base.yamlio import load_json, read_text
 from ..engine.questionnaire import BACK
 from ..engine.answers import case_data, recorded_answers, relevant, resolve
 from ..engine.governing import governing_plan
+from ..engine.pending import domain, raised_whatever
 
 #: The answers that must fit within the patient's life, in the order before_birth takes them.
 _LIFETIME = ("patient.age", "onset.weeks_ago", "cauda_equina.onset_days")
@@ -410,8 +411,16 @@ class Interview:
         return self.ruleset.assess_facts(self.facts(), str(self.answers.get("id") or ""))
 
     def live_alerts(self) -> list[LiveAlert]:
-        """Everything raised now at a show-at-once tier."""
-        return [alert for alert in self.raised() if self.ruleset.manifest.tiers[alert.tier].show_at_once]
+        """Everything raised now at a show-at-once tier, whatever the questions not yet reached
+        are answered: a panel never rests on a question still to be asked (the aneurysm row at
+        "abdominal pain: yes" waits for onset and "does it vary with movement?"), while a
+        red-flag answer that raises a condition whatever follows is shown at once."""
+        tiers = self.ruleset.manifest.tiers
+        at_once = [name for name, tier in tiers.items() if tier.show_at_once]
+        facts = self.facts()
+        pending = {q.id: domain(self.ruleset, q) for q in self.missing() if q.is_fact and q.id in facts}
+        return [alert for alert in self.raised() if tiers[alert.tier].show_at_once  # type: ignore[index]
+                and (not pending or raised_whatever(self.ruleset, facts, pending, alert.kind, alert.name, at_once))]
 
     def urgency_set_by(self) -> list[LiveAlert]:
         """The conditions and alerts that set the urgency, with their actions."""

@@ -73,6 +73,7 @@ def start(ruleset: RuleSet, out_dir: Path | None, answers: Path | None = None, r
         interview, notes = Interview.from_draft(ruleset, resume)
         # Output goes beside the draft unless --out says otherwise (a draft never chooses it).
         session = Session(interview, (out_dir or resume.parent).resolve(), notes, resume.resolve(), True)
+        session.written = saved_early_by(interview)
         if interview.follow_up_of:  # the previous visit, when it is in the output folder
             record = interview.follow_up_of
             session.previous = find_by_hash(session.out_dir, record["id"], record.get("file_hash"))
@@ -148,7 +149,7 @@ def id_taken(session: Session, case_id: Any, force: bool) -> str | None:
         return None
     for path in output_paths(session.out_dir, case_id):
         try:
-            check_target(path, force)
+            check_target(path, force or path in session.written)  # its own files, saved at an emergency
         except OutputExistsError as err:
             hint = " (or choose another id, or --out for another folder)"
             return f"{err}{hint}" if "symbolic link" in str(err) or "regular" in str(err) \
@@ -273,12 +274,42 @@ def finish(session: Session, force: bool, today: dt.date | None = None,
         write_all([(case_path, case_yaml(interview)), (note_path, render(note, "md")),
                    (text_path, render(note, "text", TEXT_WIDTH))], force=rewrite, mode=PRIVATE)
         session.written |= {case_path, note_path, text_path}
+        if early and session.draft is not None:
+            # The draft remembers the files it saved, by content: resuming it may rewrite them
+            # (the same consultation), never a different case's files of the same name.
+            interview.journal.append({"at": now_here(), "event": "saved_early",
+                                      "files": {str(p): _sha256(p) for p in (case_path, note_path, text_path)}})
+            session.autosave(interview)
     except (OutputExistsError, OutputError) as err:
         hint = " (resume with --resume, and --force or another --out)" if kept else ""
         raise type(err)(f"{err}{kept}{hint}", err.problems) from None
     if session.draft is not None and not early:
         session.draft.unlink(missing_ok=True)
     return case_path, note_path, note
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def saved_early_by(interview: Interview) -> set[Path]:
+    """The files a resumed draft's consultation saved at an emergency and that are still as it
+    wrote them: its own files, which saving again rewrites without --force. A file changed or
+    replaced since (another case of the same id) is not among them."""
+    saves = [e for e in interview.journal if e.get("event") == "saved_early" and isinstance(e.get("files"), dict)]
+    if not saves:
+        return set()
+    own = set()
+    for name, digest in saves[-1]["files"].items():
+        path = Path(name)
+        try:
+            if path.is_file() and not path.is_symlink() and _sha256(path) == digest:
+                own.add(path)
+        except OSError:
+            continue
+    return own
 
 
 def saved_early_section(interview: Interview) -> Section:

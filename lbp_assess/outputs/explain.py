@@ -21,6 +21,7 @@ from ..model import expr
 from ..model.case import FACTS, Case
 from ..engine.questionnaire import Question, Questionnaire
 from ..engine.reasoning import features, plan_of, rule_features, urgency_plans
+from ..engine.screens import screen_counts
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
 from ..engine.words import describe_value
 
@@ -364,8 +365,8 @@ def _summary(a: Assessment, labels: dict[str, str]) -> dict[str, Any]:
             if value not in (False, "none") and value != frozenset():
                 positives.setdefault(fact, value)
     negatives = [f for f in m.screening if a.facts.get(f) is False]
-    # a screen answered no throughout is one negative ("Cauda equina screen negative (7/7)")
-    screens = [(title, facts) for title, facts in m.screens.items() if all(a.facts.get(f) is False for f in facts)]
+    # a screen answered no throughout is one negative ("Cauda equina screen negative (6 of 7 asked, ...)")
+    screens = [(count, m.screens[count.title]) for count in screen_counts(a) if count.negative]
     covered = {f for _, facts in screens for f in facts}
     tier = m.tiers[a.urgency]
     return {
@@ -374,8 +375,9 @@ def _summary(a: Assessment, labels: dict[str, str]) -> dict[str, Any]:
         "tier": tier.label,
         "action": [{"label": p.label, "time_frame": p.time_frame, "action": p.action} for p in plans]
         or [{"label": m.classes[a.classification].label, "time_frame": tier.time_frame, "action": tier.action}],
-        "negatives": [{"fact": None, "label": f"{title} negative ({len(facts)}/{len(facts)})"}
-                      for title, facts in screens]
+        # counted as the note counts them: "6 of 7 asked, 1 settled by an earlier answer"
+        "negatives": [{"fact": None, "label": f"{count.title} negative ({count.counted()})"}
+                      for count, _ in screens]
         + [{"fact": f, "label": f"no {labels.get(f, f)[:1].lower()}{labels.get(f, f)[1:]}"}
            for f in negatives if f not in covered],
         "unscreened": [{"fact": f, "label": labels.get(f, f)} for f in a.unscreened],

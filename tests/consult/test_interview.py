@@ -305,3 +305,49 @@ def test_rules_check_refuses_a_bad_settled_answer(rules_copy, before, after, exp
     edit(rules_copy / "interview.yaml", before, after)
     problems = [str(p) for p in check_rules(rules_copy) if p.severity == "error"]
     assert any(expected in p and "interview.yaml:" in p for p in problems), problems
+
+
+def _changes_by_question(ruleset, answers: dict) -> list[tuple[str, str, str, str]]:
+    """(question, condition or alert, tier, change) for every live change, as each answer is given."""
+    interview = Interview(ruleset)
+    out = []
+    while interview.current() is not None:
+        question = interview.current()
+        value = answers.get(question.id)
+        if question.kind == "multi" and isinstance(value, list):
+            value = [v for v in value if v in dict(question.choices)] or None
+        out += [(question.id, c.name, c.tier, c.change) for c in interview.answer(value)]
+    return out
+
+
+AAA_RISK = dict(RADICULAR, **{"patient.age": 74, "pain.abdominal": True, "history.smoker": True})
+
+
+@pytest.mark.parametrize("answers, at", [
+    ({"onset.mode": "gradual", "behaviour.mechanical": False}, "behaviour.mechanical"),
+    ({"onset.mode": "sudden", "behaviour.mechanical": True}, "onset.mode"),
+    ({"onset.mode": None, "behaviour.mechanical": None}, "behaviour.mechanical"),  # unsure: the safe direction
+])
+def test_the_aneurysm_panel_waits_for_onset_and_movement_and_comes_when_they_are_answered(ruleset, answers, at):
+    """#27 S6: at "abdominal pain: yes" (question 8 with no leg symptoms) the aneurysm rows fire only
+    because onset and "does it vary with movement?" are not yet asked; the panel waits for the
+    answer that decides it (policy 2: mode sudden, or mechanical not true)."""
+    changes = _changes_by_question(ruleset, dict(AAA_RISK, **answers))
+    raised = [c for c in changes if c[1] == "aortic_aneurysm"]
+    assert raised[0] == (at, "aortic_aneurysm", "emergency", "raised"), changes
+    assert not [c for c in changes if c[0] == "pain.abdominal"], changes
+
+
+def test_no_aneurysm_panel_when_onset_and_movement_exclude_it(ruleset):
+    changes = _changes_by_question(ruleset, dict(AAA_RISK, **{"onset.mode": "gradual", "behaviour.mechanical": True}))
+    assert not [c for c in changes if c[1] == "aortic_aneurysm"], changes  # never raised, never retracted
+
+
+@pytest.mark.parametrize("fact", ["cauda_equina.saddle_numbness", "cauda_equina.urinary_retention"])
+def test_a_red_flag_answer_is_shown_at_once_though_its_follow_ups_are_not_yet_asked(ruleset, fact):
+    """Saddle numbness raises cauda equina whatever onset and course turn out to be (emergency, or
+    urgent after 14 days not worsening): the panel comes at the answer, not after the follow-ups."""
+    changes = _changes_by_question(ruleset, dict(RADICULAR, **{fact: True, "cauda_equina.onset_days": 20,
+                                                                "cauda_equina.worsening": False}))
+    assert changes[0] == (fact, "cauda_equina", "emergency", "raised"), changes
+    assert ("cauda_equina.worsening", "cauda_equina", "urgent", "lower") in changes

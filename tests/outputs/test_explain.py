@@ -187,7 +187,7 @@ def test_brief_opens_with_the_three_line_summary(cli):
     tier_action = why.split("→ EMERGENCY → ")[1]
     assert tier_action  # the row's own action and time frame
     negatives = text.split("Key negatives: ")[1].split(" Ask next: ")[0]
-    assert "Systemic screen negative (4/4)" in negatives and "no history of cancer" in negatives
+    assert "Systemic screen negative (4 of 4 asked)" in negatives and "no history of cancer" in negatives
     assert text.index("Why:") < text.index("Key negatives:") < text.index("Ask next:") < text.index("How the rules")
 
 
@@ -219,3 +219,19 @@ def test_ask_next_ranks_unknown_answers_by_what_they_could_do(ruleset):
         assert "unknown" not in ask["answer"]
     first = asks[0]
     assert first["urgency"] == "emergency" and first["fact"].startswith("cauda_equina.")
+
+
+def test_explain_counts_a_screen_as_the_note_does(ruleset, cli):
+    """#27 S7: with no weakness, "weakness in both legs" is settled, not asked: explain's key
+    negatives say "6 of 7 asked, 1 settled by an earlier answer", as the note does, never "(7/7)"."""
+    from lbp_assess.engine.screens import screen_count
+
+    path = str(EXAMPLES / "cases" / "aortic-aneurysm.yaml")
+    a = ruleset.assess(load_case(path))
+    count = screen_count(a, "Cauda equina screen", list(ruleset.manifest.screens["Cauda equina screen"]))
+    assert (count.asked, count.settled, count.total) == (6, 1, 7)
+    out = " ".join(cli("explain", path).out.split())
+    note = " ".join(cli("note", path).out.split())
+    assert "Cauda equina screen negative (6 of 7 asked, 1 settled by an earlier answer)" in out
+    assert "Cauda equina screen: negative (6 of 7 asked, 1 settled by an earlier answer)" in note
+    assert "(7/7)" not in out

@@ -541,3 +541,115 @@ def test_the_emergency_panel_shows_the_rules_own_time_frame(tmp_path):
     screen.child.expect(pexpect.EOF)
     assert "RED FLAG: Suspected cauda equina syndrome" in flat and "EMERGENCY - now (within hours)" in flat, flat
     assert "same day, now" not in flat
+
+
+def test_the_aneurysm_panel_waits_for_the_answers_that_decide_it_at_80_by_24(tmp_path):
+    """#27 S6: "abdominal pain: yes" at 74 (question 8) shows no panel while onset and "does the
+    pain vary with movement?" are still to be asked; "no" to movement raises it, with the rule's
+    own label and time frame."""
+    answers = dict(RADICULAR, **{"id": "pty-aaa", "patient.age": 74, "pain.leg_side": "none", "pain.abdominal": True,
+                                 "pain.groin": False, "history.smoker": True, "onset.mode": "gradual",
+                                 "behaviour.mechanical": False})
+    shadow = Interview(RULESET)
+    screen = Screen(["--out", str(tmp_path)], tmp_path, 24, 80)
+    drive(screen, shadow, answers, until="pain.groin")
+    screen.wait(prompt_on_screen(shadow), "the groin question")
+    assert shadow.progress().number == 9  # abdominal pain was question 8
+    assert "RED FLAG" not in screen.text() and "save the case and note now" not in screen.text()
+    drive(screen, shadow, answers, until="behaviour.mechanical")
+    screen.wait(prompt_on_screen(shadow), "the movement question")
+    assert "RED FLAG" not in screen.text()
+    screen.child.send("n")
+    screen.wait_text("EMERGENCY: save the case and note now?")
+    flat = " ".join(line.strip("│ ") for line in screen.lines())
+    flat = " ".join(flat.split())
+    screen.child.sendcontrol("c")
+    screen.child.expect(pexpect.EOF)
+    assert "RED FLAG: Possible symptomatic or ruptured abdominal aortic aneurysm" in flat, flat
+    assert "EMERGENCY - now" in flat and "same day, now" not in flat, flat
+
+
+def _saved_now_then_paused(tmp_path: Path) -> tuple[Path, Interview]:
+    """Save now at the saddle-numbness emergency, go on, then Ctrl-C: the draft is left to resume."""
+    from lbp_assess.inputs.cases import load_case
+
+    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(source.replace("  saddle_numbness: false\n", ""))
+    shadow = Interview.from_case(RULESET, load_case(partial))
+    screen = Screen(["--answers", str(partial), "--out", str(tmp_path)], tmp_path, 24, 80)
+    drive(screen, shadow, {}, until="cauda_equina.saddle_numbness")
+    screen.wait(prompt_on_screen(shadow), "the saddle question")
+    screen.child.send("y")
+    shadow.answer(True)
+    screen.wait_text("EMERGENCY: save the case and note now?")
+    screen.child.send("s")
+    screen.wait_text("Go on with the interview?")
+    screen.child.send("g")
+    screen.wait(prompt_on_screen(shadow), "the question after saddle numbness")
+    screen.child.sendcontrol("c")
+    screen.wait_text("Resume with:")
+    screen.child.expect(pexpect.EOF)
+    (draft,) = tmp_path.glob("lbp-draft-radicular-l5-*.json")
+    return draft, shadow
+
+
+def test_resuming_a_consultation_saved_at_an_emergency_needs_no_force(tmp_path):
+    """#27 S3: the files written by "save now" are this consultation's own: resuming its draft
+    and saving again rewrites them, without --force."""
+    from lbp_assess.inputs.cases import load_case
+
+    draft, shadow = _saved_now_then_paused(tmp_path)
+    assert "Saved early" in (tmp_path / "radicular-l5.note.md").read_text()
+    screen = Screen(["--resume", str(draft)], tmp_path, 24, 80)
+    screen.wait_text("Resuming radicular-l5")
+    assert "already exists" not in screen.text()
+    drive(screen, shadow, {"cauda_equina.onset_days": 2, "cauda_equina.worsening": True})
+    screen.wait_text("Save, or open a section to check or edit?")
+    screen.child.send("s")
+    screen.child.expect(pexpect.EOF)
+    screen.child.close()
+    assert screen.child.exitstatus == 0, screen.text()
+    assert load_case(tmp_path / "radicular-l5.case.yaml").cauda_equina.onset_days == 2
+    assert "Saved early" not in (tmp_path / "radicular-l5.note.md").read_text()
+    assert not draft.exists()
+
+
+def test_resuming_over_files_changed_since_the_early_save_still_needs_force(tmp_path):
+    """Another case now under the same name (the file changed since the save): refused, as ever."""
+    draft, _ = _saved_now_then_paused(tmp_path)
+    case = tmp_path / "radicular-l5.case.yaml"
+    case.write_text(case.read_text() + "# another consultation\n")
+    child = pexpect.spawn(sys.executable, ["-m", "lbp_assess", "assess", "--resume", str(draft)], cwd=str(tmp_path),
+                          env=dict(os.environ, TERM="xterm", NO_COLOR="1"), encoding="utf-8", timeout=20,
+                          dimensions=(24, 200))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus != 0
+    assert "radicular-l5.case.yaml: already exists; use --force to overwrite" in child.before
+
+
+@pytest.mark.parametrize("rows, columns", [(24, 80), (30, 100)])
+def test_typed_free_text_and_the_saved_line_are_wrapped_at_word_boundaries(tmp_path, rows, columns):
+    """#27 S2: the echoed answer to a free-text question, and the status lines on standard error,
+    break between words at 80 and 100 columns, never inside one."""
+    presenting = ("Right leg pain to the foot after lifting a heavy box at work on Monday, worse sitting and "
+                  "driving, easier walking about; pins and needles in the big toe since Tuesday evening")
+    answers = dict(RADICULAR, **{"id": f"pty-text-{columns}", "notes.presenting": presenting})
+    shadow = Interview(RULESET)
+    screen = Screen(["--out", str(tmp_path)], tmp_path, rows, columns)
+    drive(screen, shadow, answers, until="social.work")
+    screen.wait(prompt_on_screen(shadow), "the question after the presenting complaint")
+    assert words_whole(screen, presenting) == [], screen.text()
+    drive(screen, shadow, answers)
+    screen.wait_text("Save, or open a section to check or edit?")
+    screen.child.send("s")
+    screen.wait_text("(plain text, to paste)")
+    screen.settle()
+    # the file paths are one word each (split only if longer than a line); the words around them whole
+    assert words_whole(screen, "lbp-assess: saved and (plain text, to paste)") == [], screen.text()
+    for suffix in ("case.yaml", "note.md", "note.txt"):
+        path = str((tmp_path / f"pty-text-{columns}.{suffix}").resolve())
+        if len(path) + 3 < columns:
+            assert any(path in line for line in screen.lines()), screen.text()
+    assert all(len(line) <= columns for line in screen.lines())
