@@ -178,7 +178,7 @@ def render_tree(data: dict[str, Any], console: Any, brief: bool = True) -> None:
             continue
         branch = tree.add(f"[bold]{markup(layer['title'])}[/bold]")
         for group in groups:
-            _add_rule(branch, group, brief)
+            _add_rule(branch, group, brief, data["urgency"])
     console.print(tree)
     changes = data["what_would_change"]
     grouped = _same_result(changes)
@@ -245,7 +245,7 @@ def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any
     return groups
 
 
-def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False) -> None:
+def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False, urgency: str | None = None) -> None:
     rule = group[0]
     label = " / ".join(markup(r.get("rule_label") or r["label"]) for r in group)
     ids = ", ".join(markup(r["id"]) for r in group)
@@ -254,7 +254,10 @@ def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False) -> 
     fired = rule["state"] == "fired"
     if fired and rule["action"]:
         frame = f" - {markup(rule['time_frame'])}" if rule["time_frame"] else ""
-        node.add(f"[bold]Action{frame}:[/bold] {markup(rule['action'])}")
+        if brief and rule["tier"] != urgency:  # brief: the time frame of a row that did not set the urgency
+            node.add(f"[bold]Action{frame}[/bold] (the action with --full)")
+        else:
+            node.add(f"[bold]Action{frame}:[/bold] {markup(rule['action'])}")
     if len(group) == 1 and not brief:
         node.add(markup(rule["reason"]))
     for count in rule["counts"][:1] if brief else rule["counts"]:  # brief: the nearest count only
