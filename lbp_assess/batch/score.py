@@ -23,7 +23,7 @@ from ..base.yamlio import MAX_FILE_BYTES, check_size, decode, load_json, load_ya
 COLUMNS = (
     "id", "file", "classification", "urgency", "conditions", "alerts", "unscreened",
     "warnings", "rules_fired", "rules_version", "error",
-    "condition_tiers", "findings", "not_excluded", "follow_up_of", "assessed_on", "assessor",
+    "condition_tiers", "findings", "not_excluded", "follow_up_of", "assessed_on", "assessor", "actions",
 )
 
 

@@ -82,6 +82,9 @@ def _csv_cells(row: dict[str, Any], formula_start: frozenset[str]) -> list[str]:
             continue
         if kind is str:
             text = value
+        elif (kind is list or kind is tuple) and value and type(value[0]) is dict:  # actions
+            text = " | ".join([f"{v['label'] or v['rule']} - {v['tier'] or 'no tier'} - {v['time_frame'] or ''}: "
+                               f"{v['action'] or ''}" for v in value])
         elif kind is list or kind is tuple:
             text = ";".join(map(str, value))
         elif kind is dict:

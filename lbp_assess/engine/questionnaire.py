@@ -92,6 +92,9 @@ class NegativesSpec(_Strict):
     when: str
     facts: list[str]
     text: str
+    # When not every fact is "no": each one answered "no" is still listed ("Numbness: no" beside
+    # pins and needles), not only those that would change the result.
+    each: bool = False
 
 
 class RecordNoteSpec(_Strict):
@@ -210,6 +213,7 @@ class NegativesTogether:
     when: Callable[[dict[str, Any]], Any]
     facts: tuple[str, ...]
     text: str
+    each: bool = False  # otherwise, each fact answered "no" is listed on its own
 
 
 @dataclass(frozen=True)
@@ -445,7 +449,8 @@ def _record_note(loader: Loader, name: str, spec: QuestionnaireSpec, questions: 
             node = expr.parse(group.when)
             if expr.check(node, _FactScope(set())).kind != "bool":
                 raise ExprError("`when` must be a yes/no condition")
-            together.append(NegativesTogether(expr.compile_expression(node), tuple(group.facts), group.text))
+            together.append(NegativesTogether(expr.compile_expression(node), tuple(group.facts), group.text,
+                                              group.each))
         except ExprError as err:
             loader.expr_problem(err, group.when, loader.at(name, ("record_note", "negatives_together", index, "when")))
             problems += 1

@@ -146,7 +146,7 @@ def handover(a: Assessment, answers: dict[str, Any] | None = None) -> Handover:
         return (tier_rank(row), row.kind != "condition", _timing_rank(rs, row), row.index)
 
     groups: dict[tuple[str, str], Group] = {}
-    for row in sorted(live, key=order):
+    for row in sorted(live, key=lambda r: (tier_rank(r), r.index)):  # policy 6.3: at equal tiers, rule order
         group = groups.get(row.key)
         if group is None:
             groups[row.key] = Group(row.kind, row.rule.name, row, [row])
@@ -206,6 +206,19 @@ def _asks(a: Assessment, traces: list[RuleTrace], rank: dict[str, int]) -> list[
                 shown = q.label(name) if q is not None else name
                 if shown not in ask.questions:
                     ask.questions.append(shown)
+    # A lower row of a condition already asked about at a higher tier, with no question of its own
+    # (the spinal metastases row under MSCC's "History of cancer"), is not asked twice.
+    kinds = {(x.tier, x.label): (r.raises, r.name) for r in rs.rules for x in found.values()
+             if (r.tier, " ".join((r.label or "").split())) == (x.tier, x.label)}
+    asked: dict[tuple[str, str], set[str]] = {}
+    for key in sorted(found, key=lambda k: rank[k[0]]):
+        ask = found[key]
+        kind = kinds.get(key)
+        if kind is not None and set(ask.questions) <= asked.get(kind, set()):
+            del found[key]
+            continue
+        if kind is not None:
+            asked.setdefault(kind, set()).update(ask.questions)
     order = {question.id: i for i, question in enumerate(q.questions)} if q is not None else {}
     labels = {question.label: order[question.id] for question in q.questions} if q is not None else {}
     for ask in found.values():

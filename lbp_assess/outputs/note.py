@@ -24,7 +24,7 @@ import datetime as dt
 import json
 import re
 import textwrap
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,36 +33,17 @@ from ..model.case import FACTS, Case
 from ..inputs.cases import load_case
 from ..base.text import markdown_text, plain
 from ..base.errors import InputError, Location, Problem
-from ..engine.questionnaire import Question, Questionnaire
+from ..engine.questionnaire import Questionnaire
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
 from ..engine.words import answer_words
 from ..engine.outcomes import WORSE
 from .visits import VisitChange, Comparison, Visit, compare, find_previous
 from .handover import Handover, Row, based_on, handover, words
+from .subjective import (NoteLine, Section, _asked, _screened, history_sections,  # noqa: F401
+                         relevant_negatives, screen_line, screen_notes)
 from ..engine.ruleset.schema import Advice
 
 WIDTH = 100
-
-
-@dataclass
-class NoteLine:
-    text: str  # may hold line breaks (free text); each is kept when rendered
-    bullet: bool = False
-    strong: bool = False
-
-
-@dataclass
-class Section:
-    title: str
-    lines: list[NoteLine] = field(default_factory=list)
-
-    def add(self, text: str, bullet: bool = True, strong: bool = False) -> None:
-        self.lines.append(NoteLine(" ".join(text.split()), bullet, strong))
-
-    def add_lines(self, text: str) -> None:
-        """Free text: its line breaks are kept, spaces within each line tidied."""
-        lines = [" ".join(line.split()) for line in plain(text, multiline=True).splitlines()]
-        self.lines.append(NoteLine("\n".join(line for line in lines if line), bullet=True))
 
 
 @dataclass
@@ -103,7 +84,7 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
     m = ruleset.manifest
     a = assessment
     answers = _answers(case)
-    notes = Section("Notes")
+    notes = Section("Notes", literal=True)
     for question in q.questions:
         if question.id.startswith("notes.") and answers.get(question.id):
             notes.add_lines(f"{question.label}: {answers[question.id]}")
@@ -134,7 +115,8 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
     today = today or dt.date.today()
     meta = [f"Case: {plain(case.id)}"]
     if case.assessed_at:
-        meta.append(f"Assessed at: {case.assessed_at.isoformat(timespec='minutes')}")
+        at = case.assessed_at
+        meta.append(f"Assessed at: {at:%Y-%m-%d %H:%M} (UTC{at.isoformat()[-6:]})")
     elif case.assessed_on:
         meta.append(f"Assessed on: {case.assessed_on.isoformat()}")
     if case.assessor:
@@ -235,10 +217,6 @@ def _subjective(q: Questionnaire, answers: dict[str, Any], section: str, title: 
     return out
 
 
-def _screened(value: Any) -> str:
-    return "NOT SCREENED" if value is None else ("YES" if value else "no")
-
-
 def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[str, Any]) -> Section:
     """The record note's history: what was present, the negatives that mattered, the screen."""
     m = ruleset.manifest
@@ -267,66 +245,6 @@ def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[st
         for text in texts:
             out.add(text, bullet=False)
     return out
-
-
-def screen_notes(a: Assessment, ruleset: RuleSet) -> dict[str, list[str]]:
-    """The rule set's lines for each red-flag screen that hold for this case (screen -> lines)."""
-    m = ruleset.manifest
-    found = {title: a.wording(m.screen_notes.get(title)) for title in m.screens}
-    return {title: texts for title, texts in found.items() if texts}
-
-
-def screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -> str:
-    """"Cauda equina screen: negative (6 of 7 asked, 1 settled by an earlier answer)", with
-    positives and unscreened items named. A follow-up skipped because an earlier answer settles
-    it ("no weakness": no weakness in both legs) counts as settled, not as asked."""
-    values = {f: a.facts.get(f) for f in facts}
-    settled = sum(v is not None and f in q.by_id and not _asked(q.by_id[f], a) for f, v in values.items())
-    known = sum(v is not None for v in values.values())
-    asked = known - settled
-    positive = [q.label(f) for f, v in values.items() if v is True]
-    unasked = [q.label(f) for f, v in values.items() if v is None]
-    if positive:
-        shown = f"POSITIVE - {', '.join(positive)}"
-    elif not known:
-        shown = "NOT SCREENED"
-    elif unasked:
-        shown = "INCOMPLETE - negative as far as asked"
-    else:
-        shown = "negative"
-    counted = f"{asked} of {len(facts)} asked" + (f", {settled} settled by an earlier answer" if settled else "")
-    return f"{title}: {shown} ({counted})" + (
-        f" (NOT SCREENED: {', '.join(unasked)})" if unasked else "")
-
-
-def relevant_negatives(a: Assessment, answers: dict[str, Any]) -> list[str]:
-    """Yes/no questions answered "no" (not the screening ones, nor follow-ups that the other
-    answers make unnecessary) where "yes" would change the class, the urgency, or raise a
-    condition or an alert with a tier: the negatives the impression rests on."""
-    ruleset = a.ruleset
-    q = ruleset.questionnaire
-    screening = set(ruleset.manifest.screening)
-    before = _outcome(a)
-    out = []
-    for fact, value in a.facts.items():
-        if value is not False or fact in screening or fact not in answers or FACTS[fact].kind != "bool":
-            continue
-        question = q.by_id.get(fact) if q else None
-        if question is not None and not _asked(question, a):
-            continue
-        if _outcome(ruleset.assess_facts({**a.facts, fact: True})) != before:
-            out.append(fact)
-    return out
-
-
-def _asked(question: Question, a: Assessment) -> bool:
-    """False for a follow-up that the other answers make unnecessary (its ask_when is false)."""
-    return question.ask_when is None or question.ask_when(a.facts) is not False
-
-
-def _outcome(a: Assessment) -> tuple[Any, ...]:
-    return (a.classification, a.urgency, frozenset(a.conditions.items()),
-            frozenset((n, t) for n, t in a.alerts.items() if t))
 
 
 # --------------------------------------------------------------------------- impression
@@ -371,6 +289,8 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, 
         out.add(f"{h.headline}.", bullet=False, strong=True)
     fired = [t for t in a.trace() if t.state == "fired"]
     grouped = {row.rule.id: group for group in h.groups for row in group.rows}
+    first = {group.lead.rule.id: i for i, group in enumerate(h.groups) if group.tier is not None}
+    fired.sort(key=lambda t: first.get(t.rule.id, len(first)))  # the tiered rows first, highest tier first
     done: set[str] = set()
     for trace in fired:
         r = trace.rule
@@ -633,17 +553,29 @@ def _literal_line(text: str) -> str:
     return _BLOCK_START.sub(escape, text, count=1)
 
 
+_INLINE = re.compile(r"([\\`*_\[\]~])")
+
+
+def _literal_inline(text: str) -> str:
+    """Text a person typed, with Markdown's emphasis, code and link characters escaped: "**3 days**"
+    reads as typed, not in bold."""
+    return _INLINE.sub(r"\\\1", text)
+
+
 def render_markdown(note: Note) -> str:
     """The note as Markdown. Every piece of text is shown as typed: raw HTML, character references
-    and images are escaped (base.text.markdown_text), and free text cannot start a block."""
+    and images are escaped (base.text.markdown_text), free text cannot start a block, and in text
+    from the case (the history, free text, the id and assessor) emphasis, code and link characters
+    are escaped too."""
     md = markdown_text
-    out = [f"# {md(note.title)}", "", " · ".join(md(m) for m in note.meta), ""]
+    out = [f"# {md(note.title)}", "", " · ".join(_literal_inline(md(m)) for m in note.meta), ""]
     if note.disclaimer:
         out += [f"> **{md(note.disclaimer)}**", ""]
     for section in note.sections:
         out += [f"## {md(section.title)}", ""]
         for line in section.lines:
-            first, *rest = md(line.text).split("\n")
+            shown = _literal_inline(md(line.text)) if line.literal else md(line.text)
+            first, *rest = shown.split("\n")
             text = f"**{first}**" if line.strong else first
             out.append(f"- {text}" if line.bullet else text)
             # Continuation lines of free text stay inside their bullet: indented, and a line that
@@ -674,63 +606,3 @@ def render_text(note: Note, width: int = WIDTH) -> str:
         out.append("")
     out += _wrap(note.footer, False, width)
     return "\n".join(out) + "\n"
-
-
-# --------------------------------------------------------------------------- the UK subjective headings
-
-
-def history_sections(a: Any, ruleset: Any, answers: dict[str, Any]) -> list[Any]:
-    """The record note's history under its UK headings (interview.yaml `record_note`): the
-    answers given, relevant negatives under the heading of their question, the red-flag screen
-    and the rule set's screen notes under special questions. Headings with nothing to show are
-    left out."""
-    q = ruleset.questionnaire
-    m = ruleset.manifest
-    record = q.record_note
-    screening = set(m.screening)
-    negatives = relevant_negatives(a, answers)
-    together: dict[str, list[str]] = {}  # heading -> negatives written together
-    for group in record.negatives_together:
-        if group.when(a.facts) is True and all(a.facts.get(f) is False and f in answers for f in group.facts):
-            heading = record.heading_of(group.facts[0])
-            text = group.text[:1].upper() + group.text[1:]
-            together.setdefault(heading, []).append(text)
-            negatives = [f for f in negatives if f not in group.facts]
-    out = []
-    for title, ids in record.headings:
-        section = Section(title)
-        parts, free = [], []
-        for qid in ids:
-            question = q.by_id[qid]
-            value = answers.get(qid)
-            if qid.startswith("notes."):
-                if value:
-                    free.append(value)
-                continue
-            if qid in screening or value is None or not _asked(question, a):
-                continue
-            if question.kind == "yes_no":
-                if value:
-                    parts.append(question.label)
-            elif question.kind == "multi" and not value:
-                parts.append(f"{question.label}: none")
-            else:
-                parts.append(f"{question.label}: {answer_words(question, value)}")
-        if parts:
-            section.add("; ".join(parts) + ".", bullet=False)
-        mine = together.get(title, []) + [f"{q.label(f)}: no" for f in negatives if record.heading_of(f) == title]
-        if mine:
-            section.add(f"Relevant negatives: {'; '.join(mine)}.", bullet=False)
-        if title == record.heading_of(next(iter(m.screening), "")):
-            grouped = {f for facts in m.screens.values() for f in facts}
-            screen = [screen_line(t, facts, a, q) for t, facts in m.screens.items()]
-            screen += [f"{q.label(f)}: {_screened(a.facts.get(f))}" for f in m.screening if f not in grouped]
-            section.add("Red-flag screen: " + "; ".join(screen) + ".", bullet=False)
-            for texts in screen_notes(a, ruleset).values():
-                for text in texts:
-                    section.add(text, bullet=False)
-        for text in free:
-            section.add_lines(text)
-        if section.lines:
-            out.append(section)
-    return out

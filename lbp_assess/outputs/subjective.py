@@ -1,25 +1,118 @@
-"""The record note's history as a UK physiotherapy subjective.
+"""The record note's history as a UK physiotherapy subjective, and the note's building blocks
+(`Section`, `NoteLine`).
 
-The headings and which answers each shows are data (`record_note` in interview.yaml):
-PC, HPC, 24-hour pattern, special questions, PMH, DH, SH and goals. A heading shows the
-answers given (a "yes" by its label, a value as "label: value"), then its free text; a
-heading with nothing to show is left out. Relevant negatives and the red-flag screen go
+The headings and which answers each shows are data (`record_note` in interview.yaml): PC, HPC,
+24-hour pattern, special questions, PMH, DH, SH and goals. A heading shows the answers given (a
+"yes" by its label, a value as "label: value", an answer recorded as unsure as "label: unsure"),
+then its free text; a heading with nothing to show is left out. Relevant negatives go under the
+heading of their question (with leg symptoms, each neurological "no" is said), the red-flag screen
 under special questions. Durations read the clinical way ("3/7", "2/52", "10 days").
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..base.text import plain
+from ..engine.questionnaire import Question, Questionnaire
+from ..engine.ruleset.model import Assessment
+from ..engine.words import answer_words
+from ..model.case import FACTS
+from .handover import words
 
+
+@dataclass
+class NoteLine:
+    text: str  # may hold line breaks (free text); each is kept when rendered
+    bullet: bool = False
+    strong: bool = False
+    literal: bool = False  # typed by a person (free text, a text answer): no Markdown emphasis or links
+
+
+@dataclass
+class Section:
+    title: str
+    lines: list[NoteLine] = field(default_factory=list)
+    literal: bool = False  # answers from the case (the history): shown as typed in Markdown
+
+    def add(self, text: str, bullet: bool = True, strong: bool = False) -> None:
+        self.lines.append(NoteLine(" ".join(text.split()), bullet, strong, self.literal))
+
+    def add_lines(self, text: str) -> None:
+        """Free text: its line breaks are kept, spaces within each line tidied."""
+        lines = [" ".join(line.split()) for line in plain(text, multiline=True).splitlines()]
+        self.lines.append(NoteLine("\n".join(line for line in lines if line), bullet=True, literal=True))
+
+
+def _screened(value: Any) -> str:
+    return "NOT SCREENED" if value is None else ("YES" if value else "no")
+
+
+def screen_notes(a: Assessment, ruleset: RuleSet) -> dict[str, list[str]]:
+    """The rule set's lines for each red-flag screen that hold for this case (screen -> lines)."""
+    m = ruleset.manifest
+    found = {title: a.wording(m.screen_notes.get(title)) for title in m.screens}
+    return {title: texts for title, texts in found.items() if texts}
+
+
+def screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -> str:
+    """"Cauda equina screen: negative (6 of 7 asked, 1 settled by an earlier answer)", with
+    positives and unscreened items named. A follow-up skipped because an earlier answer settles
+    it ("no weakness": no weakness in both legs) counts as settled, not as asked."""
+    values = {f: a.facts.get(f) for f in facts}
+    settled = sum(v is not None and f in q.by_id and not _asked(q.by_id[f], a) for f, v in values.items())
+    known = sum(v is not None for v in values.values())
+    asked = known - settled
+    positive = [q.label(f) for f, v in values.items() if v is True]
+    unasked = [q.label(f) for f, v in values.items() if v is None]
+    if positive:
+        shown = f"POSITIVE - {', '.join(positive)}"
+    elif not known:
+        shown = "NOT SCREENED"
+    elif unasked:
+        shown = "INCOMPLETE - negative as far as asked"
+    else:
+        shown = "negative"
+    counted = f"{asked} of {len(facts)} asked" + (f", {settled} settled by an earlier answer" if settled else "")
+    return f"{title}: {shown} ({counted})" + (
+        f" (NOT SCREENED: {', '.join(unasked)})" if unasked else "")
+
+
+def relevant_negatives(a: Assessment, answers: dict[str, Any]) -> list[str]:
+    """Yes/no questions answered "no" (not the screening ones, nor follow-ups that the other
+    answers make unnecessary) where "yes" would change the class, the urgency, or raise a
+    condition or an alert with a tier: the negatives the impression rests on."""
+    ruleset = a.ruleset
+    q = ruleset.questionnaire
+    screening = set(ruleset.manifest.screening)
+    before = _outcome(a)
+    out = []
+    for fact, value in a.facts.items():
+        if value is not False or fact in screening or fact not in answers or FACTS[fact].kind != "bool":
+            continue
+        question = q.by_id.get(fact) if q else None
+        if question is not None and not _asked(question, a):
+            continue
+        if _outcome(ruleset.assess_facts({**a.facts, fact: True})) != before:
+            out.append(fact)
+    return out
+
+
+def _asked(question: Question, a: Assessment) -> bool:
+    """False for a follow-up that the other answers make unnecessary (its ask_when is false)."""
+    return question.ask_when is None or question.ask_when(a.facts) is not False
+
+
+def _outcome(a: Assessment) -> tuple[Any, ...]:
+    return (a.classification, a.urgency, frozenset(a.conditions.items()),
+            frozenset((n, t) for n, t in a.alerts.items() if t))
 
 def history_sections(a: Any, ruleset: Any, answers: dict[str, Any]) -> list[Any]:
     """The record note's history under its UK headings (interview.yaml `record_note`): the
     answers given, relevant negatives under the heading of their question, the red-flag screen
     and the rule set's screen notes under special questions. Headings with nothing to show are
     left out."""
-    from ..engine.words import answer_words
-    from .note import Section, _asked, relevant_negatives, screen_line, screen_notes
 
     q = ruleset.questionnaire
     m = ruleset.manifest
@@ -28,14 +121,19 @@ def history_sections(a: Any, ruleset: Any, answers: dict[str, Any]) -> list[Any]
     negatives = relevant_negatives(a, answers)
     together: dict[str, list[str]] = {}  # heading -> negatives written together
     for group in record.negatives_together:
-        if group.when(a.facts) is True and all(a.facts.get(f) is False and f in answers for f in group.facts):
+        if group.when(a.facts) is not True:
+            continue
+        if all(a.facts.get(f) is False and f in answers for f in group.facts):
             heading = record.heading_of(group.facts[0])
             text = group.text[:1].upper() + group.text[1:]
             together.setdefault(heading, []).append(text)
             negatives = [f for f in negatives if f not in group.facts]
+        elif group.each:  # "pins and needles" with "no numbness": each "no" is still said
+            negatives += [f for f in group.facts if a.facts.get(f) is False and answers.get(f) is False
+                          and f not in negatives and _asked(q.by_id[f], a)]
     out = []
     for title, ids in record.headings:
-        section = Section(title)
+        section = Section(title, literal=True)  # answers and free text, shown as typed
         parts, free = [], []
         for qid in ids:
             question = q.by_id[qid]
@@ -44,7 +142,11 @@ def history_sections(a: Any, ruleset: Any, answers: dict[str, Any]) -> list[Any]
                 if value:
                     free.append(value)
                 continue
-            if qid in screening or value is None or not _asked(question, a):
+            if qid in screening or not _asked(question, a) or (value is None and (
+                    qid not in answers or not question.is_fact and question.optional)):
+                continue
+            if value is None:  # asked, and the answer was unsure: said, never left out
+                parts.append(f"{question.label}: {words(ruleset, 'unsure') or 'unsure'}")
                 continue
             if question.kind == "yes_no":
                 if value:
@@ -72,6 +174,3 @@ def history_sections(a: Any, ruleset: Any, answers: dict[str, Any]) -> list[Any]
             out.append(section)
     return out
 
-
-def _screened(value: Any) -> str:
-    return "NOT SCREENED" if value is None else ("YES" if value else "no")

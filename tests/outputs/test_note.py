@@ -142,7 +142,8 @@ def test_foot_drop_urgency_is_named_as_an_alert(ruleset):
 def test_relevant_negatives_are_those_the_impression_rests_on(ruleset):
     flat = " ".join(note_of(EXAMPLES / "cases" / "bilateral-sciatica-ces-at-risk.yaml", ruleset, "text").split())
     # "yes" to weakness would raise an alert; weakness in both legs is not asked once weakness is no
-    assert "Pins and needles. Relevant negatives: Weakness: no. HPC" in flat  # under PC, with the leg symptoms
+    assert "Pins and needles. Relevant negatives: Weakness: no; Numbness: no. HPC" in flat  # under PC
+    # ("no numbness" beside pins and needles: a neurological negative a clinician records)
 
 
 def test_red_flag_screen_is_one_compact_block(ruleset):
@@ -232,9 +233,11 @@ def test_free_text_keeps_its_lines_and_is_shown_safely(ruleset):
     # Case files refuse control characters; a library caller's Case is shown safely all the same.
     case = case.model_copy(update={"id": "a\x1b]0;pwned\x07b"})
     md = note_of_case(case, ruleset, "md")
-    assert "\x1b" not in md and "\x07" not in md and "a\\x1b]0;pwned\\x07b" in md
+    # Control characters escaped (display.plain), then Markdown's own characters: reads as typed.
+    assert "\x1b" not in md and "\x07" not in md and "a\\\\x1b\\]0;pwned\\\\x07b" in md
     # Inside its bullet, a line that would start a heading is escaped: it reads as typed.
-    assert "## HPC\n" in md and "- Fell on ice.\n  \\# not a heading\n  **3 days** ago" in md  # under HPC
+    assert "## HPC\n" in md and "- Fell on ice.\n  \\# not a heading\n  \\*\\*3 days\\*\\* ago" in md  # under HPC
+    assert "**3 days**" not in md  # emphasis typed in free text is shown as typed, not in bold
     text = note_of_case(case, ruleset, "text")
     assert "- Fell on ice.\n  # not a heading\n  **3 days** ago" in text
 

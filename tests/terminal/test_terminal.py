@@ -94,7 +94,7 @@ def test_saddle_numbness_shows_the_red_flag_panel_at_once(tmp_path):
     session.child.send("g")  # go on with the interview
     session.answer_until()
     output = session.finish()
-    assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in output
+    assert "EMERGENCY - RED FLAG: Suspected cauda equina syndrome - now" in output
 
 
 def test_ctrl_c_saves_and_prints_the_resume_command(tmp_path):
@@ -209,7 +209,7 @@ def test_a_red_flag_edited_off_and_on_at_review_shows_the_panel_again(tmp_path):
     session.answer_until()  # onset days and worsening are asked again
     session.child.expect_exact("Suspected cauda equina syndrome (red flag)")  # the review shows what set it
     output = session.finish()
-    assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in output
+    assert "EMERGENCY - RED FLAG: Suspected cauda equina syndrome - now" in output
 
 
 def test_two_consultations_in_one_folder_interrupted_and_resumed_keep_their_own_answers(tmp_path):
@@ -445,7 +445,7 @@ def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
     note = (tmp_path / "radicular-l5.note.md").read_text()
     assert "## Saved early at an emergency" in note
     assert "Days since bladder, bowel or saddle symptoms began" in note  # named as not asked
-    assert "RED FLAG: Cauda equina syndrome - EMERGENCY" in note
+    assert "EMERGENCY - RED FLAG: Suspected cauda equina syndrome - now" in note
     assert not list(tmp_path.glob("lbp-draft-*.json")), "the saved files hold every answer"
 
 

@@ -201,11 +201,13 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
     row = ("    return {'id': D.id, 'file': source, 'classification': classification, 'urgency': _TIERS[best], "
            "'conditions': list(conditions), 'alerts': list(alerts), 'unscreened': unscreened, "
            "'warnings': warnings, 'rules_fired': fired, 'rules_version': _VERSION, 'error': None, "
-           "'condition_tiers': conditions, 'findings': findings, 'not_excluded': undecided}")
+           "'condition_tiers': conditions, 'findings': findings, 'not_excluded': undecided, "
+           "'actions': [dict(_ACTIONS[i]) for i in fired if i in _ACTIONS]}")
     source = ("".join(helper_source) + "\n" + "def evaluate(F):\n" + "\n".join(flat + body) + "\n" + summary + "\n\n"
               "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n")
     namespace: dict[str, Any] = {**expr.RUNTIME, "_describe": describe_value,
                                  "_RANK": rank, "_TIERS": tuple(tiers), "_VERSION": rs.version,
+                                 "_ACTIONS": {r.id: e for r in rs.rules if (e := r.action_entry()) is not None},
                                  "Summary": Summary, **empty, **gen.constants}
     code = compile(source, f"<rules {rs.manifest.name}>", "exec")
     exec(code, namespace)  # noqa: S102 - source is generated from checked trees only

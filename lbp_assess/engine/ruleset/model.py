@@ -56,6 +56,15 @@ class Rule:
                 "safety_net": list(self.safety_net)}
 
 
+    def action_entry(self) -> dict[str, Any] | None:
+        """What a result row's `actions` holds for this rule when it fires: its label, tier, time
+        frame and action (policy v7 2.4); None for a rule with neither a tier nor an action."""
+        if self.raises == "finding" or (self.tier is None and not self.action):
+            return None
+        return {"rule": self.id, "label": _oneline(self.label), "tier": self.tier,
+                "time_frame": _oneline(self.time_frame), "action": _oneline(self.action)}
+
+
 def _oneline(text: str | None) -> str | None:
     return " ".join(text.split()) if text is not None else None
 
@@ -107,6 +116,11 @@ class RuleSet:
     def version(self) -> str:
         """Name, version and content hash, as every result reports it."""
         return f"{self.manifest.name} {self.manifest.version} sha256:{self.content_hash}"
+
+    @cached_property
+    def action_entries(self) -> dict[str, dict[str, Any]]:
+        """Rule id -> what a result row's `actions` holds when it fires (Rule.action_entry)."""
+        return {r.id: entry for r in self.rules if (entry := r.action_entry()) is not None}
 
     @cached_property
     def tier_rank(self) -> dict[str, int]:
@@ -209,8 +223,14 @@ class Assessment:
             "unscreened": self.unscreened, "warnings": self.warnings, "rules_fired": self.rules_fired,
             "rules_version": self.rules_version, "error": None,
             "condition_tiers": dict(self.conditions), "findings": self.findings,
-            "not_excluded": self.not_excluded,
+            "not_excluded": self.not_excluded, "actions": self.actions(),
         }
+
+    def actions(self) -> list[dict[str, Any]]:
+        """Each fired rule's label, tier, time frame and action, in evaluation order (the `actions`
+        of a result row)."""
+        entries = self.ruleset.action_entries
+        return [dict(entries[i]) for i in self.rules_fired if i in entries]
 
     def urgency_set_by(self) -> list[tuple[str, str, str]]:
         """What set the urgency: (kind, name, tier) of each condition and alert raised at its tier."""

@@ -1,0 +1,125 @@
+"""The record note's invariants (policy v7 6 and 7), over generated cases, not only the examples:
+every note at urgent or emergency is free of the class's review intervals and reassurance; a note
+carries the written CES advice whenever cauda equina is raised, not excluded or at risk; a man's
+note names no obstetric item he was not asked; the STarT Back stratum never stands without its
+score; every fact a fired row read is listed with its value; one tier governs, and the Plan opens
+with its time frame."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lbp_assess.engine.ruleset.schema import Advice
+from lbp_assess.model.case import validate_case
+from lbp_assess.outputs.handover import fact_shown, facts_read, handover
+from lbp_assess.outputs.note import build_note, render
+
+from generated import RULESET, SETTINGS, cases
+
+TODAY = dt.date(2026, 12, 5)
+M = RULESET.manifest
+TIERS = M.tiers
+
+
+def note_of(data: dict) -> tuple:
+    case = validate_case(data, "<generated>")
+    a = RULESET.assess(case)
+    text = render(build_note(case, a, RULESET, TODAY), "text")
+    return case, a, " ".join(text.split())
+
+
+def _pieces(wording) -> list[Advice]:
+    if wording is None:
+        return []
+    return [Advice(text=wording)] if isinstance(wording, str) else list(wording)
+
+
+def held_texts(roles: set[str]) -> list[str]:
+    """The class advice a clinician would read as review intervals, reassurance or management."""
+    return [" ".join(p.text.split()) for c in M.classes.values() for p in _pieces(c.advice) if p.role in roles]
+
+
+@SETTINGS
+@given(cases())
+def test_an_urgent_or_emergency_note_has_no_review_interval_or_reassurance(data):
+    _, a, flat = note_of(data)
+    if not TIERS[a.urgency].show_at_once:
+        return
+    plan = flat[flat.index(" PLAN - "):]
+    for text in held_texts(set(M.note_hold_back[a.urgency])):
+        assert text not in flat, text
+    assert not re.search(r"review (with)?in about \d+ weeks|if a deficit develops", plan, re.I), plan[:400]
+
+
+@SETTINGS
+@given(cases())
+def test_ces_advice_whenever_cauda_equina_is_raised_not_excluded_or_at_risk(data):
+    _, a, flat = note_of(data)
+    card = M.safety_net_blocks["ces"].title
+    if a.value("ces_advice_needed") is True or "cauda_equina" in a.conditions or "ces_at_risk" in a.alerts:
+        assert card in flat
+        assert "checked: [ ]" in flat  # an item the clinician confirms, never "advice given"
+    if a.urgency != next(iter(TIERS)):  # not an emergency note: the CES emergency lines, always
+        assert card in flat or "Seek same-day emergency care for new difficulty passing urine" in flat
+    assert "advice given" not in flat.lower()
+
+
+OBSTETRIC = [q.label for q in RULESET.questionnaire.questions if q.id.startswith("obstetric.")]
+
+
+@SETTINGS
+@given(cases(), st.integers(16, 95))
+def test_a_mans_note_names_no_obstetric_item(data, age):
+    data = {**data, "patient": {**data.get("patient", {}), "sex": "male", "age": age}}
+    data.pop("obstetric", None)
+    _, a, flat = note_of(data)
+    for label in OBSTETRIC:
+        assert f"{label}:" not in flat and f"{label};" not in flat and f"{label}." not in flat, label
+    assert "pregnan" not in flat.lower(), flat
+
+
+@SETTINGS
+@given(cases())
+def test_the_start_back_stratum_is_shown_with_its_score(data):
+    _, a, flat = note_of(data)
+    shown = [name for name in a.alerts if name.startswith("psychosocial_")]
+    for name in shown:
+        assert M.alerts[name].label in flat
+        assert re.search(r"STarT Back \d/9, psychosocial \d/5 = \w+ risk\. Matched treatment: ", flat), flat
+    if not shown:
+        assert not re.search(r"STarT Back: \w+ risk", flat)
+
+
+@SETTINGS
+@given(cases())
+def test_every_fact_a_fired_row_read_is_listed_with_its_value(data):
+    case, a, flat = note_of(data)
+    from lbp_assess.engine.answers import answers_of
+
+    h = handover(a, answers_of(case))
+    for group in h.groups:
+        if group.tier is None:
+            continue
+        for name in facts_read(a, group.rows):
+            assert fact_shown(a, name, h.unasked) in flat, (group.lead.rule.id, name)
+
+
+@SETTINGS
+@given(cases())
+def test_one_tier_governs_and_the_plan_opens_with_its_time_frame(data):
+    _, a, flat = note_of(data)
+    h = handover(a)
+    summary = flat[flat.index(" SUMMARY - ") + 11:]
+    tier = TIERS[a.urgency].label.upper()
+    assert summary.startswith(tier)
+    others = [t.label.upper() for name, t in TIERS.items() if name != a.urgency]
+    assert not any(summary.startswith(o) for o in others)
+    if h.governing is not None and h.governing.action:
+        plan = flat[flat.index(" PLAN - ") + 8:]
+        assert plan.startswith(f"{tier} - {h.governing.time_frame}: {h.governing.action}")
+        # no second, softer time frame for the governing row's own action
+        assert flat.count(h.governing.action) <= 2  # the Summary and the Plan
