@@ -251,6 +251,8 @@ def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any
     (a near miss worth teaching: "Cook items 3 of 5, needs 4")."""
     groups: list[list[dict[str, Any]]] = []
     for rule in rules:
+        if brief and rule.get("excluded_by"):
+            continue  # excluded by an entry answer ("no leg symptoms"): nothing is open
         if brief and rule["state"] == "not_fired" and not _near_miss(rule):
             continue
         key = [f["fact"] for f in rule["facts"]]
@@ -268,6 +270,13 @@ def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False) -> 
     label = " / ".join(markup(r.get("rule_label") or r["label"]) for r in group)
     ids = ", ".join(markup(r["id"]) for r in group)
     tier = f" ({markup(rule['tier'])})" if rule["tier"] and len(group) == 1 else ""
+    if rule.get("excluded_by"):  # only questions an earlier answer made unnecessary were unknown
+        node = branch.add(f"{STATE['not_fired'][0]} {label}{tier}" + ("" if brief else f"  [dim]{ids}[/dim]"))
+        node.add("[cyan]excluded by:[/cyan] " + "; ".join(f"{markup(f['label'])}: {markup(f['shown'])}"
+                                                        for f in rule["excluded_by"]))
+        if not brief:
+            node.add(f"[dim]source: {markup(rule['source'])}[/dim]")
+        return
     node = branch.add(f"{STATE[rule['state']][0]} {label}{tier}" + ("" if brief else f"  [dim]{ids}[/dim]"))
     fired = rule["state"] == "fired"
     if fired and rule["action"]:

@@ -29,7 +29,7 @@ from ..base.text import markup, plain
 from ..base.errors import InputError, did_you_mean
 from ..engine.questionnaire import BACK, Question
 from ..engine.governing import governing_plans
-from ..engine.reasoning import gates, plan_of, read_by_fired_rules, rule_features, urgency_plans
+from ..engine.reasoning import excluded_by_entry, plan_of, read_by_fired_rules, rule_features, urgency_plans
 from ..engine.ruleset.model import Assessment, RuleSet
 from ..engine.words import describe_value
 
@@ -463,32 +463,6 @@ def why_non_specific(a: Assessment, known: set[str] | None, history: bool) -> li
                            + (f"; the history has: {markup('; '.join(found))}" if found else "")
                            + (f"; could not be excluded, unknown: {markup(', '.join(missing))}" if missing else "") + ".")
     return out
-
-
-def excluded_by_entry(a: Assessment, trace: Any) -> dict[str, Any]:
-    """For a rule left open only by questions an earlier answer makes unnecessary ("which leg":
-    none, so how far down the leg is never asked): the entry answers that exclude it ({fact:
-    value}), found by giving those questions the answer the interview records when it skips
-    them (interview.yaml `if_skipped`) and scoring again. {} when the rule stays open."""
-    rs = a.ruleset
-    q = rs.questionnaire
-    if trace.state != "not_excluded" or q is None:
-        return {}
-    unknown = [f for f, v in trace.facts.items() if f in FACTS and v is None]
-    skipped = {}
-    for fact in unknown:
-        question = q.by_id.get(fact)
-        if question is None or question.ask_when is None or question.ask_when(a.facts) is not False \
-                or question.if_skipped is None:
-            continue  # a question that could still be asked
-        skipped[fact] = frozenset(question.if_skipped) if isinstance(question.if_skipped, list) else question.if_skipped
-    if not skipped:
-        return {}
-    after = rs.assess_facts({**a.facts, **skipped})
-    if trace.rule.id in after.rules_fired or trace.rule.id in after.not_excluded:
-        return {}
-    entry = {g for fact in skipped for g in gates(rs, fact)}
-    return {f: a.facts[f] for f in FACTS if f in entry and a.facts.get(f) is not None}
 
 
 def _feature_lines(fb: Feedback, history: bool) -> list[str]:
