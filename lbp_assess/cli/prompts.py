@@ -335,8 +335,8 @@ class TerminalPrompter:
             if choice == ASK_OPEN:
                 return to_ask
             if choice == EDIT:
-                choice = keyed_select("Which section?", [*pick, Option("<- Back", BACK, "b")], None, "Edit ›",
-                                      back=False, columns=2)
+                choice = keyed_select("Which section?", [Option("<- Back", BACK, "b"), *pick], None, "Edit ›",
+                                      back=False, columns=2, wide=1)  # laid out as the review's sections
                 if choice == BACK:
                     continue
             items = sections[choice]
