@@ -511,7 +511,14 @@ def practice_report(
     if chosen == "table":
         from rich.console import Console
 
-        Console(highlight=False).print(out)
+        console = Console(highlight=False)
+        if view is ReportView.attempts:  # fitted to this terminal
+            out = attempts_table(rows, ruleset, console.width)
+        elif view is ReportView.cases:
+            out = cases_table(rows, console.width)
+        else:
+            out = report_table(summaries, ruleset, console.width)
+        console.print(out)
     else:
         typer.echo(out, nl=False)
     for problem in problems:
