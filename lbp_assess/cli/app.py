@@ -110,7 +110,7 @@ def score(
     rules: Optional[Path] = RulesOption,
 ) -> None:
     """Score saved case files. Exit 0 all scored, 1 any error or disagreement, 3 --fail-on reached."""
-    from ..batch.report import Report
+    from ..batch.report import BatchResult
     from ..batch.run import run
     from .render import progress_bar, render_table
     from ..base.files import atomic_output
@@ -118,7 +118,7 @@ def score(
 
     ruleset = load_rules(rules, questionnaire=False)
     chosen = (fmt.value if fmt else None) or ("table" if output is None and sys.stdout.isatty() else "jsonl")
-    report = Report(ruleset, expect, fail_on.value if fail_on else None)
+    report = BatchResult(ruleset, expect, fail_on.value if fail_on else None)
     stdin = sys.stdin.buffer if "-" in paths else None
     try:
         if output is None:

@@ -543,70 +543,194 @@ def before_birth(age: int | None, weeks_ago: float | None, onset_days: float | N
     return None
 
 
-def _kinds(kind: Any) -> set[Any]:
-    return {get_origin(k) or k for k in (get_args(kind) or (kind,))}
-
-_FIELDS = msgspec.structs.fields(CASE_STRUCT)
-#: Where keys are nested one level down: the sections (structs) and the mappings (vignette_mentions).
-_NESTED = tuple(i for i, f in enumerate(_FIELDS)
-                if any(isinstance(k, type) and issubclass(k, msgspec.Struct) for k in _kinds(f.type)))
-_MAPPINGS = tuple(i for i, f in enumerate(_FIELDS) if dict in _kinds(f.type))
-_astuple = msgspec.structs.astuple
+def _bare(kind: Any) -> Any:
+    """A field's type without Optional and Annotated."""
+    args = [a for a in get_args(kind) if a is not type(None)]
+    if get_origin(kind) is Union and len(args) == 1:
+        kind = args[0]
+    return get_args(kind)[0] if get_origin(kind) is Annotated else kind
 
 
-def _keys_given_source() -> str:
-    """`_keys_given` written out field by field (no loop: it runs once for every JSON Lines case)."""
-    lines = ["def keys_given(case):", "    v = astuple(case)", "    n = len(v) - v.count(None)"]
-    for i in _NESTED:
-        lines += [f"    s = v[{i}]", "    if s is not None:", "        t = astuple(s)",
-                  "        n += len(t) - t.count(None)"]
-    for i in _MAPPINGS:
-        lines += [f"    if v[{i}] is not None:", f"        n += len(v[{i}])"]
+def _nested(kind: Any) -> Any:
+    """The struct a field holds, or None."""
+    kind = _bare(kind)
+    return kind if isinstance(kind, type) and issubclass(kind, msgspec.Struct) else None
+
+
+def _keys_source(struct: Any) -> str:
+    """`keys_given(case)`: how many different keys of a fast case hold a value (not null), at every
+    level, a mapping's keys included. Written out as one sum per struct, no loop: it runs for every
+    JSON Lines case."""
+    lines = ["def keys_given(c):"]
+
+    def walk(holder: str, kind: Any, indent: str, depth: int) -> None:
+        terms, inner = [], []
+        for f in msgspec.structs.fields(kind):
+            value = f"{holder}.{f.name}"
+            terms.append("1" if f.required else f"({value} is not None)")
+            if _nested(f.type) is not None:
+                inner.append((value, _nested(f.type)))
+            elif get_origin(_bare(f.type)) is dict:
+                inner.append((value, dict))
+        lines.append(f"{indent}n {'+' if depth else ''}= " + " + ".join(terms))
+        for value, kind_ in inner:
+            if kind_ is dict:
+                lines.extend([f"{indent}if {value}:", f"{indent}    n += len({value})"])
+                continue
+            part = f"s{depth}"
+            lines.append(f"{indent}if ({part} := {value}) is not None:")
+            walk(part, kind_, indent + "    ", depth + 1)
+
+    walk("c", struct, "    ", 0)
     return "\n".join(lines + ["    return n"]) + "\n"
 
 
-def _compile_keys_given() -> Any:
-    names: dict[str, Any] = {"astuple": _astuple}
-    exec(compile(_keys_given_source(), "<keys given>", "exec"), names)  # noqa: S102 - generated from the model
-    return names["keys_given"]
+def _colons_source(struct: Any) -> str:
+    """`text_colons(case)`: the colons of a fast case's texts (keys and values of mappings, items of
+    lists), and two for each time (the decoder reads a time only with HH:MM:SS): as written in JSON
+    without escapes, its texts hold at least these."""
+    lines = ["def text_colons(c):", "    n = 0"]
 
-#: How many different keys with a value a fast case has, at both levels (a key given as null is
-#: not counted; a section's keys and a mapping's keys are).
-_keys_given = _compile_keys_given()
+    def plain(kind: Any) -> bool:  # a type whose values never hold a colon
+        kind = _bare(kind)
+        if get_origin(kind) is Literal:
+            return all(":" not in str(v) for v in get_args(kind))
+        return kind in (bool, int, float, dt.date)
+
+    def walk(holder: str, kind: Any, indent: str, depth: int) -> None:
+        for f in msgspec.structs.fields(kind):
+            value, kind_ = f"{holder}.{f.name}", _bare(f.type)
+            test = f"{indent}if (x := {value}) is not None:"
+            inner = _nested(f.type)
+            if inner is not None:
+                part = f"s{depth}"
+                before = len(lines)
+                lines.append(f"{indent}if ({part} := {value}) is not None:")
+                walk(part, inner, indent + "    ", depth + 1)
+                if len(lines) == before + 1:
+                    lines.pop()
+            elif kind_ is dt.datetime:
+                lines.extend([test, f"{indent}    n += 2"])
+            elif kind_ is str or (get_origin(kind_) is Literal and not plain(kind_)):
+                lines.extend([test, f"{indent}    n += x.count(':')"])
+            elif get_origin(kind_) is list:
+                if not plain(get_args(kind_)[0]):
+                    lines.extend([test, f"{indent}    n += ''.join(x).count(':')"])
+            elif get_origin(kind_) is dict:
+                lines.extend([test, f"{indent}    n += ''.join(x).count(':') + ''.join(x.values()).count(':')"])
+            elif not plain(kind_):
+                raise TypeError(f"no colon count for {value}: {f.type!r}")  # pragma: no cover - model change
+
+    walk("c", struct, "    ", 0)
+    return "\n".join(lines + ["    return n"]) + "\n"
 
 
-def _keys_in(raw: bytes) -> int:
-    """How many different keys the (valid, so two-level) case has, counting those given as null."""
-    data = _DECODE_ANY(raw)
-    return len(data) + sum(len(v) for v in data.values() if type(v) is dict)
+def _compile(source: str, name: str, **names: Any) -> Any:
+    exec(compile(source, f"<{name}>", "exec"), names)  # noqa: S102 - generated from the model
+    return names[name]
 
 
-_DECODE_ANY = msgspec.json.Decoder().decode
+_keys_given = _compile(_keys_source(CASE_STRUCT), "keys_given")
+_text_colons = _compile(_colons_source(CASE_STRUCT), "text_colons")
+
+
+def _null_paths(struct: Any) -> dict[bytes, tuple[tuple[str, ...], ...]]:
+    """Every field that may be given as null, by its key: the attribute paths that hold it."""
+    paths: dict[bytes, list[tuple[str, ...]]] = {}
+
+    def walk(kind: Any, path: tuple[str, ...]) -> None:
+        for f in msgspec.structs.fields(kind):
+            if not f.required:
+                paths.setdefault(f.name.encode(), []).append(path + (f.name,))
+            if _nested(f.type) is not None:
+                walk(_nested(f.type), path + (f.name,))
+
+    walk(struct, ())
+    return {key: tuple(found) for key, found in paths.items()}
+
+
+_NULL_PATHS = _null_paths(CASE_STRUCT)
+_TIME_KEYS = tuple(f'"{f.name}"'.encode() for f in msgspec.structs.fields(CASE_STRUCT)
+                   if _bare(f.type) is dt.datetime)
+
+
+def _null_keys(raw: bytes, case: Any) -> int | None:
+    """How many nulls the line gives, when each is proved the value of a different key whose field
+    the case holds as None: else None (no proof). A `null` is taken for a key's value only after
+    `"<field name>"` and a colon, the quote unescaped: a text cannot hold that (a quote in a text is
+    escaped), nor can a text's opening quote be preceded by a field name's letters."""
+    names: list[bytes] = []
+    at = raw.find(b"null")
+    while at >= 0:
+        colon = at - 1
+        while raw[colon] in b" \t\r\n":
+            colon -= 1
+        close = colon - 1
+        while raw[close] in b" \t\r\n":
+            close -= 1
+        if raw[colon] != 58 or raw[close] != 34 or raw[close - 1] == 92:  # ':', '"', '\\'
+            return None
+        name = raw[raw.rfind(b'"', 0, close) + 1:close]
+        if name not in _NULL_PATHS or name in names:
+            return None
+        for path in _NULL_PATHS[name]:  # a key given null and also with a value: not proved
+            value = case
+            for part in path:
+                value = getattr(value, part)
+                if value is None:
+                    break
+            if value is not None:
+                return None
+        names.append(name)
+        at = raw.find(b"null", at + 4)
+    return len(names)
+
+
+def _time_colons(raw: bytes) -> int:
+    """How many colons over two the times of a line without escapes hold (`text_colons` counts two
+    for each): a time's key written once is the time's key (a text holding it would be escaped)."""
+    extra = 0
+    for key in _TIME_KEYS:
+        if raw.count(key) != 1:
+            continue
+        start = raw.find(b'"', raw.find(b":", raw.find(key) + len(key)) + 1) + 1
+        text = raw[start:raw.find(b'"', start)]
+        if b"\\" not in text:
+            extra += max(text.count(b":") - 2, 0)
+    return extra
 
 
 def fast_json(raw: bytes) -> Any:
     """A JSON case as a CASE_STRUCT, or None when it is not a valid case (read it precisely).
 
     The decoder keeps the last of a key given twice, so a case is returned only when no key
-    can have been given twice, proved by counting: every key is a string closed by `"` and
-    followed by `:`, so (with no blank between a key and its colon) the line holds at least as
-    many `":` as key occurrences - more only when a text holds an escaped quote before a colon
-    or starts with one. The decoded case has as many different keys as `_keys_given` counts
-    (and, keys given as null included, as a plain decoding has). When the `":` count equals a
-    number of different keys, no key can occur twice. Otherwise the line is read again keeping
+    can have been given twice, proved by counting colons. Each occurrence of a key is followed
+    by one colon (blanks between them or not); the line's other colons are in its texts. The
+    case holds `_keys_given` different keys with a value; if the line holds no more colons than
+    that, plus the fewest its texts can hold (`_text_colons`, less any escape that may have
+    written one), plus one for each null proved the value of a different key left None
+    (`_null_keys`), then every key occurs once. A line none of this proves is read again keeping
     every key (json, object_pairs_hook), which finds a duplicate or proves there is none.
     """
     case = _fast(_DECODE_JSON, raw)
     if case is None:
         return None
-    colons = raw.count(b":")  # at least one a key occurrence, whatever the blanks: the quickest proof
+    colons = raw.count(b":")
     given = _keys_given(case)
-    if colons == given:
+    if colons == given:  # most lines: no colons in texts, no nulls
         return case
-    keys = raw.count(b'":')  # colons in text left out; keys given as null counted by a plain decoding
-    if (keys == given or keys == _keys_in(raw)) and (
-            colons == keys or not (b" :" in raw or b"\t:" in raw or b"\n:" in raw or b"\r:" in raw)):
-        return case  # (with a blank before a colon, a key may not have been counted: read it again)
+    if colons > given:
+        text = _text_colons(case)
+        if b"\\" in raw:  # escapes: a text's colon may have been written \u003a
+            text -= raw.count(b"\\u003a") + raw.count(b"\\u003A")
+        elif case.assessed_at is not None:
+            text += _time_colons(raw)
+        if colons == given + text:
+            return case
+        if colons > given + text and b"null" in raw:
+            nulls = _null_keys(raw, case)
+            if nulls is not None and colons == given + text + nulls:
+                return case
     try:
         json.loads(raw, object_pairs_hook=refuse_duplicates)
     except ValueError:  # a duplicate key (or anything else): the exact reading says which
