@@ -14,7 +14,24 @@ names the same action and time frame. Nothing here touches a terminal.
 from __future__ import annotations
 
 from .reasoning import Plan, plan_of
-from .ruleset.model import Assessment
+from .ruleset.model import Assessment, Rule, RuleSet
+
+
+def timing_rank(rs: RuleSet, rule: Rule) -> int:
+    """Where a rule's `timing` falls in ruleset.yaml `timings` (soonest first); after them all
+    when it has none."""
+    timings = list(rs.manifest.timings)
+    return timings.index(rule.timing) if rule.timing in timings else len(timings)
+
+
+def row_order(rs: RuleSet, rule: Rule, index: int) -> tuple[int, int, int, int]:
+    """THE order of fired rows (policy v7 6.1, 6.3), used by every screen and by the note: tier
+    (highest first; none last), a condition before an alert, the soonest `timing`, then the rule
+    order (`index`: the rule's place in evaluation order). The first row in this order at the
+    final tier is the governing row."""
+    rank = rs.tier_rank
+    return (rank[rule.tier] if rule.tier else len(rank), rule.raises != "condition",
+            timing_rank(rs, rule), index)
 
 
 def governing_plan(a: Assessment, kind: str, name: str) -> Plan | None:
@@ -30,13 +47,15 @@ def governing_plan(a: Assessment, kind: str, name: str) -> Plan | None:
 
 
 def raised_plans(a: Assessment) -> list[Plan]:
-    """The governing row of every condition and tiered alert raised: highest tier first, conditions
-    before alerts at a tier, then in the order they were raised."""
-    rank = a.ruleset.tier_rank
-    found = [("condition", n, t) for n, t in a.conditions.items()]
-    found += [("alert", n, t) for n, t in a.alerts.items() if t is not None]
-    ordered = sorted(found, key=lambda f: (rank[f[2]], f[0] != "condition"))
-    return [plan for kind, name, _ in ordered if (plan := governing_plan(a, kind, name)) is not None]
+    """The governing row of every condition and tiered alert raised, in `row_order`: highest tier
+    first, conditions before alerts at a tier, the soonest timing, then rule order."""
+    rs = a.ruleset
+    index = {r.id: i for i, r in enumerate(rs.rules)}
+    found = [("condition", n) for n in a.conditions]
+    found += [("alert", n) for n, t in a.alerts.items() if t is not None]
+    plans = [plan for kind, name in found if (plan := governing_plan(a, kind, name)) is not None]
+    rules = {r.id: r for r in rs.rules}
+    return sorted(plans, key=lambda p: row_order(rs, rules[p.rule], index[p.rule]))
 
 
 def governing_plans(a: Assessment) -> list[Plan]:

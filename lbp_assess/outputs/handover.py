@@ -15,9 +15,11 @@ advice, the note's fixed wording (`note_wording`) and what is held back are the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..engine.governing import row_order, timing_rank
 from ..engine.ruleset.model import Assessment, Rule, RuleSet, RuleTrace
 from ..engine.words import answer_words, lower_first
 from ..model.case import FACTS
@@ -117,9 +119,20 @@ def words(ruleset: RuleSet, key: str, **values: str) -> str:
     return " ".join(text.split())
 
 
+def transport(ruleset: RuleSet, action: str) -> str:
+    """The transport line the governing action calls for (review B4): the first of
+    `note_wording` transport_ambulance / no_driving whose `_when` pattern matches the action's own
+    text; "" when the action says nothing about travel."""
+    wording = ruleset.manifest.note_wording
+    for key in ("transport_ambulance", "no_driving"):
+        pattern = wording.get(key + "_when")
+        if pattern and key in wording and re.search(pattern, action, re.IGNORECASE):
+            return words(ruleset, key)
+    return ""
+
+
 def _timing_rank(ruleset: RuleSet, row: Row) -> int:
-    timings = list(ruleset.manifest.timings)
-    return timings.index(row.rule.timing) if row.rule.timing in timings else len(timings)
+    return timing_rank(ruleset, row.rule)
 
 
 def handover(a: Assessment, answers: dict[str, Any] | None = None) -> Handover:
@@ -143,8 +156,8 @@ def handover(a: Assessment, answers: dict[str, Any] | None = None) -> Handover:
     def tier_rank(row: Row) -> int:
         return rank[row.tier] if row.tier else lowest
 
-    def order(row: Row) -> tuple[int, int, int, int]:
-        return (tier_rank(row), row.kind != "condition", _timing_rank(rs, row), row.index)
+    def order(row: Row) -> tuple[int, int, int, int]:  # the one order (engine/governing.py)
+        return row_order(rs, row.rule, row.index)
 
     groups: dict[tuple[str, str], Group] = {}
     for row in sorted(live, key=lambda r: (tier_rank(r), r.index)):  # policy 6.3: at equal tiers, rule order
@@ -160,9 +173,12 @@ def handover(a: Assessment, answers: dict[str, Any] | None = None) -> Handover:
     at_visit: list[Row] = []
     seen: set[str] = set()
     at_visit_key = "at_visit"
+    leads = {k: g.lead for k, g in groups.items()}
     for row in sorted(live, key=lambda r: (_timing_rank(rs, r), tier_rank(r), r.kind != "condition", r.index)):
         if not row.action or row.action in seen:
             continue
+        if tier_rank(row) > tier_rank(leads[row.key]):
+            continue  # each condition once, at its highest tier: a lower row gives its reason only
         seen.add(row.action)
         (at_visit if row.rule.timing == at_visit_key else actions).append(row)
     if governing is not None and governing.action:  # the governing action opens the Plan

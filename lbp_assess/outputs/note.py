@@ -38,7 +38,7 @@ from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
 from ..engine.words import answer_words
 from ..engine.outcomes import WORSE
 from .visits import VisitChange, Comparison, Visit, compare, find_previous
-from .handover import Handover, Row, based_on, handover, words
+from .handover import Handover, Row, based_on, handover, transport, words
 from .subjective import (NoteLine, Section, _asked, _screened, history_sections,  # noqa: F401
                          relevant_negatives, screen_line, screen_notes)
 from ..engine.ruleset.schema import Advice
@@ -396,14 +396,21 @@ def _plan(a: Assessment, ruleset: RuleSet, h: Handover, full: bool) -> list[Sect
             manage.add(f"{row_label(ruleset, row)} - {row.time_frame}: {row.action}")
         else:
             manage.add(row.action)
-    if h.highest and words(ruleset, "no_driving"):
-        manage.add(words(ruleset, "no_driving"))
+    moving = transport(ruleset, g.action) if g is not None and g.action else ""
+    if moving:
+        manage.add(moving)
     if h.highest:
         others = [f"{row_label(ruleset, grp.lead)} ({'; '.join(r.reason.rstrip('.') for r in grp.rows)})"
-                  for grp in h.groups if grp.lead is not g and grp.tier is not None]
+                  for grp in h.groups if grp.lead is not g and (grp.tier is not None or grp.lead.label)]
+        shown = {grp.lead.key for grp in h.groups} | set(h.superseded)
+        for trace in a.trace():  # every other alert raised, with no tier or action (pregnancy)
+            r = trace.rule
+            if trace.state == "fired" and r.raises in ("condition", "alert") and (r.raises, r.name) not in shown:
+                shown.add((r.raises, r.name))
+                others.append(f"{_outcome_label(ruleset, r.raises, r.name)} ({' '.join(r.reason.split()).rstrip('.')})")
         if others and words(ruleset, "also_raised"):
             manage.add(words(ruleset, "also_raised", raised="; ".join(others)))
-    if h.acute and words(ruleset, "until_seen"):
+    if h.acute and not h.highest and words(ruleset, "until_seen"):  # policy 6.1: urgent only
         manage.add(words(ruleset, "until_seen"))
     examinations = []
     if g is not None and g.examination and not (h.acute and not h.highest):
@@ -433,7 +440,10 @@ def _advice(a: Assessment, ruleset: RuleSet, h: Handover) -> list[str]:
     """The advice pieces of the class, conditions, alerts and findings raised, less those held back
     by role (policy v7 6) and those the Impression shows (the STarT Back score)."""
     out: list[str] = []
-    for item in _named(a, ruleset, h):
+    # At emergency the Plan is the handover only (policy 6.1): the class's handover line, none of
+    # the conditions', alerts' or findings' advice (imaging, stray pattern fragments).
+    named = _named(a, ruleset, h)[:1] if h.highest else _named(a, ruleset, h)
+    for item in named:
         wording = item.advice
         if wording is None:
             continue

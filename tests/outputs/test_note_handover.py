@@ -259,3 +259,80 @@ def test_machine_outputs_carry_each_fired_rules_label_time_frame_and_action(cli)
     table = list(csv.DictReader(io.StringIO(cli("score", path, "-f", "csv", "-q").out)))
     assert "Possible cancer (NICE NG12: back pain with weight loss at 60 or over) - urgent - GP within days; " \
            "CT within 2 weeks: GP to consider" in table[0]["actions"]
+
+
+# --------------------------------------------------------------------------- review B1, B4, B5, S4
+
+
+def example(name: str, ruleset) -> str:
+    return flat_note(load_case(EXAMPLES / "cases" / f"{name}.yaml"), ruleset)
+
+
+@pytest.mark.parametrize("name, lower", [
+    ("aortic-aneurysm", "same-day discussion with the on-call vascular team"),
+    ("infection-ivdu-fever", "Same-day medical assessment"),
+    ("cancer-with-weakness", "MRI within 1 week if they agree"),
+])
+def test_a_lower_row_of_the_governing_condition_gives_its_reason_not_a_second_action(ruleset, name, lower):
+    flat = example(name, ruleset)
+    plan = section(flat, "PLAN")
+    assert lower not in plan
+    assert plan.startswith("EMERGENCY - now")
+
+
+@pytest.mark.parametrize("name", ["v25-cancer-with-neuro", "v30-aaa-faint", "v38-fever-after-birth",
+                                  "v39-aaa-groin"])
+def test_vignette_emergency_plans_print_one_action_for_the_condition(ruleset, name):
+    path = next(VIGNETTES.glob(f"{name.split('-')[0]}-*.yaml"))
+    plan = section(flat_note(load_case(path), ruleset), "PLAN")
+    assert plan.count(" - same day:") == 0 and plan.count("within 1 week") == 0, plan
+
+
+def test_an_emergency_plan_is_the_handover_only_with_also_raised(ruleset):
+    plan = section(vignette("v38-fever-after-birth", ruleset), "PLAN")
+    assert "Keep as comfortable and active" not in plan
+    assert "Imaging, if needed" not in plan and "2 weeks after birth." not in plan
+    assert "Also raised (for the receiving team): Pregnancy or the postpartum year (" in plan
+
+
+@pytest.mark.parametrize("name, line", [
+    ("aortic-aneurysm", "Transport: ambulance (999); the patient must not drive."),
+    ("ces-saddle-numbness", "Transport: the patient must not drive; arrange a lift or an ambulance."),
+])
+def test_the_transport_line_follows_the_governing_action(ruleset, name, line):
+    plan = section(example(name, ruleset), "PLAN")
+    assert line in plan
+    assert "taxi" not in plan
+
+
+@pytest.mark.parametrize("name", ["v27", "v36", "v30"])
+def test_no_taxi_for_trauma_or_collapse(ruleset, name):
+    path = next(VIGNETTES.glob(f"{name}-*.yaml"))
+    plan = section(flat_note(load_case(path), ruleset), "PLAN")
+    assert "Transport: ambulance (999)" in plan and "taxi" not in plan
+
+
+def test_no_transport_line_when_the_action_says_nothing_about_travel(ruleset):
+    plan = section(example("cancer-with-weakness", ruleset), "PLAN")
+    assert "Transport:" not in plan
+
+
+def test_a_superseded_alert_is_left_out_of_the_summary_and_plan(ruleset):
+    flat = vignette("v31-progressive-weakness", ruleset)
+    summary, plan = section(flat, "SUMMARY"), section(flat, "PLAN")
+    assert "URGENT" not in summary and "Foot drop" not in summary
+    assert "Foot drop" not in plan
+    full = flat_note(load_case(VIGNETTES / "v31-progressive-weakness.yaml"), ruleset, full=True)
+    assert "(superseded by the progressive neurological deficit row)" in full
+
+
+def test_the_note_and_the_screens_name_the_same_governing_row(ruleset):
+    from lbp_assess.engine.governing import governing_plans
+    for path in sorted((EXAMPLES / "vignettes").glob("*.yaml")) + sorted((EXAMPLES / "cases").glob("*.yaml")):
+        case = load_case(path)
+        a = ruleset.assess(case)
+        h = handover(a)
+        plans = governing_plans(a)
+        if h.governing is None:
+            continue
+        assert plans and plans[0].rule == h.governing.rule.id, path.name

@@ -129,3 +129,35 @@ def test_one_tier_governs_and_the_plan_opens_with_its_time_frame(data):
         assert plan.startswith(f"{tier} - {h.governing.time_frame}: {h.governing.action}")
         # no second, softer time frame for the governing row's own action
         assert flat.count(h.governing.action) <= 2  # the Summary and the Plan
+
+
+@SETTINGS
+@given(cases())
+def test_each_condition_once_its_lower_rows_give_reasons_and_other_actions_stand(data):
+    """Review B1 (lead's decision): a lower-tier row of a condition never prints a second action;
+    different conditions and alerts keep theirs; at emergency no 'keep active', no taxi; a
+    superseded alert is out of the Summary and the Plan; the note and the screens agree on the
+    governing row (engine/governing.py)."""
+    from lbp_assess.engine.governing import governing_plans
+
+    _, a, flat = note_of(data)
+    h = handover(a)
+    plan = flat[flat.index(" PLAN - ") + 8:flat.index(" SAFETY-NET")]
+    summary = flat[flat.index(" SUMMARY - ") + 11:flat.index(" PLAN - ")]
+    rank = RULESET.tier_rank
+    for group in h.groups:
+        for row in group.rows:
+            lower = row.tier and group.tier and rank[row.tier] > rank[group.tier]
+            if lower and row.action and row.action != group.lead.action and row.action not in (
+                    r.action for g in h.groups if g is not group for r in g.rows):
+                assert row.action not in plan, (group.lead.rule.id, row.rule.id)
+        if group.lead.action:
+            assert group.lead.action in flat, group.lead.rule.id
+    if h.highest:
+        assert "Keep as comfortable and active" not in plan
+        assert "taxi" not in flat
+    for kind, name in h.superseded:
+        label = (M.alerts if kind == "alert" else M.conditions)[name].label
+        assert label not in summary and label not in plan, name
+    if h.governing is not None:
+        assert governing_plans(a)[0].rule == h.governing.rule.id

@@ -36,7 +36,7 @@ from ...base.yamlio import Locator, load_yaml, read_regular_file, read_text
 from .compile import compile_ruleset
 from .model import Check, Definition, Rule, RuleSet, PLACEHOLDER
 from .order import order_rules
-from .schema import (ACTION_FIELDS, NOTE_WORDING, Advice, CheckSpec, DefinitionSpec, MANIFEST, Manifest, NOT_RULE_FILES, RuleFile,
+from .schema import (ACTION_FIELDS, NOTE_WORDING, NOTE_WORDING_OPTIONAL, Advice, CheckSpec, DefinitionSpec, MANIFEST, Manifest, NOT_RULE_FILES, RuleFile,
                      RuleSpec, Wording, SNAKE)
 
 
@@ -436,12 +436,18 @@ def _check_note_wording(loader: _Loader, manifest: Manifest, name: str, required
             continue
         if not text.strip():
             loader.problem(where, f"note wording `{key}` is empty")
+        if key.endswith("_when"):  # a regular expression over an action's text
+            try:
+                re.compile(text)
+            except re.error as error:
+                loader.problem(where, f"note wording `{key}` is not a regular expression: {error}")
+            continue
         for placeholder in re.findall(r"\{([^{}]*)\}", text):
             if placeholder not in NOTE_WORDING[key]:
                 allowed = ", ".join(f"{{{p}}}" for p in NOTE_WORDING[key]) or "none"
                 loader.problem(where, f"note wording `{key}`: unknown placeholder {_shown('{' + placeholder + '}')}"
                                       f" (allowed: {allowed})")
-    missing = [key for key in NOTE_WORDING if key not in manifest.note_wording]
+    missing = [key for key in NOTE_WORDING if key not in manifest.note_wording and key not in NOTE_WORDING_OPTIONAL]
     if required and missing:
         # A rule set that words its note declares all of it; one with none (written before policy
         # v7's note) still loads, and its note leaves those lines out.

@@ -50,7 +50,10 @@ NOTE_WORDING = {
     "provisional_not_excluded": ("headline",), "also_raised": ("raised",), "also_pattern": ("class", "pattern"),
     "to_exclude": ("class", "pattern"), "based_on": ("facts",), "unsure": (), "not_asked": (),
     "examination": ("text",), "superseded": ("label",),
+    "transport_ambulance": (), "transport_ambulance_when": (), "no_driving_when": (),
 }
+#: Note wording a rule set may leave out (its note then prints no such line).
+NOTE_WORDING_OPTIONAL = {"transport_ambulance", "transport_ambulance_when", "no_driving_when"}
 
 
 class Advice(_Strict):
