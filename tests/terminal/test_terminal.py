@@ -443,6 +443,7 @@ def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
     screen.wait_text("Go on with the interview?")
     assert "question(s) not asked are recorded as unknown" in " ".join(screen.text().split())
     screen.child.send("s")  # stop here: the files are saved
+    screen.wait_text("To go on with this consultation:")
     screen.child.expect(pexpect.EOF)
     screen.child.close()
     assert screen.child.exitstatus == 0
@@ -452,7 +453,21 @@ def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
     assert "## Saved early at an emergency" in note
     assert "Days since bladder, bowel or saddle symptoms began" in note  # named as not asked
     assert "EMERGENCY - RED FLAG: Suspected cauda equina syndrome - now" in note
-    assert not list(tmp_path.glob("lbp-draft-*.json")), "the saved files hold every answer"
+    # review S13: the way back is kept and printed: the draft, and the exact command that resumes it
+    (draft,) = tmp_path.glob("lbp-draft-radicular-l5-*.json")
+    flat = "".join(line.rstrip() for line in screen.lines())
+    assert f"assess --resume {draft.resolve()}" in flat, screen.text()
+    shadow.answer(True)
+    again = Screen(["--resume", str(draft)], tmp_path, 24, 80)
+    again.wait_text("Resuming radicular-l5")
+    drive(again, shadow, {"cauda_equina.onset_days": 2, "cauda_equina.worsening": True})
+    again.wait_text("Save, or open a section to check or edit?")
+    again.child.send("s")
+    again.child.expect(pexpect.EOF)
+    again.child.close()
+    assert again.child.exitstatus == 0, again.text()
+    assert load_case(tmp_path / "radicular-l5.case.yaml").cauda_equina.onset_days == 2
+    assert not draft.exists(), "saved at the end: the files hold every answer"
 
 
 def test_save_now_then_go_on_rewrites_the_files_at_the_end(tmp_path):
