@@ -168,7 +168,8 @@ class TerminalPrompter:
         numeric = question.kind in ("number", "scale")
         unit = f" ({question.unit})" if question.unit else ""
         required = not numeric and not question.optional
-        hint = "required; < back" if required else "blank unsure; < back" if numeric else "blank skip; < back"
+        hint = ("required; < back" if required else "blank not recorded; < back" if question.blank_not_recorded
+                else "blank unsure; < back" if numeric else "blank skip; < back")
 
         def validate(text: str) -> bool | str:
             text = text.strip()

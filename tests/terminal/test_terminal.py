@@ -51,6 +51,15 @@ def test_a_consultation_from_first_question_to_saved_note(tmp_path):
     result = RULESET.assess(load_case(case_path))
     assert (result.classification, result.urgency) == ("radicular", "routine")
     assert load_case(case_path).pain.leg_side == "right"
+    # review S12: PSFS and ODI left blank are not recorded: nothing written, never "unsure"
+    # (the second PSFS activity and the ODI are left blank here)
+    function = load_case(case_path).function
+    assert function.psfs_activity_one == "Sitting at work" and function.psfs_one == 4
+    import yaml
+
+    assert set(yaml.safe_load(case_path.read_text())["function"]) == {"psfs_activity_one", "psfs_one"}
+    assert "PSFS activity 2" not in note and "ODI" not in note, note
+    assert "Goals:" not in note or "unsure" not in note.split("Goals:")[1].split("\n")[0], note
 
 
 def test_sigkill_mid_interview_then_resume_keeps_every_answer(tmp_path):
