@@ -553,6 +553,9 @@ def test_the_review_lists_every_condition_not_excluded_whole_with_the_rules_own_
         asked = ", ".join(q.label for q in condition.questions)
         assert f"Not excluded: {condition.label} ({condition.tier_label.upper()}) - ask: {asked}" in flat, shown
     assert "more not excluded" not in flat and "…" not in shown, shown
+    # review S10: the fever row open for a man is the rule's own "Fever with back pain", never the
+    # condition's "(spinal, or maternal sepsis)"
+    assert "Not excluded: Fever with back pain (URGENT) - ask: Fever" in flat and "maternal" not in flat, shown
     assert all(len(line) <= columns for line in screen.lines())
     assert "Urgency:" in shown and "s) Save and write the note" in shown  # verdict and menu on one screen
 
