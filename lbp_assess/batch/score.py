@@ -44,6 +44,7 @@ def with_follow_up(row: dict[str, Any], case: Any) -> dict[str, Any]:
     row["follow_up_of"] = case.follow_up_of.id if case.follow_up_of is not None else None
     row["assessed_on"] = case.assessed_on.isoformat() if case.assessed_on is not None else None
     row["assessor"] = case.assessor
+    row["actions"] = row.pop("actions")  # last, in the order of COLUMNS (an addition after these)
     return row
 
 

@@ -135,7 +135,8 @@ def handover(a: Assessment, answers: dict[str, Any] | None = None) -> Handover:
 
     superseded: dict[tuple[str, str], str] = {}
     for name, alert in m.alerts.items():
-        if name in a.alerts and alert.superseded_when is not None and a.explain(rs.wording_when[alert.superseded_when]).value is True:
+        when = alert.superseded_when
+        if name in a.alerts and when is not None and a.explain(rs.wording_when[when]).value is True:
             superseded[("alert", name)] = alert.superseded_label or ""
     live = [r for r in rows if r.key not in superseded]
 

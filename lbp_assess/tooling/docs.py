@@ -618,8 +618,8 @@ def record_note_blocks(ruleset: RuleSet, root: Path) -> dict[str, str]:
         if rule.tier is None and not rule.action:
             continue
         nets = ", ".join(f"`{b}`" for b in rule.safety_net) or "-"
-        rows.append(f"| `{rule.id}` | {_cell(rule.label or '-')} | {rule.tier or '-'} | {_cell(rule.time_frame or '-')} | "
-                    f"{_cell(rule.action or '-')} | {_cell(rule.examination or '-')} | {nets} |")
+        rows.append(f"| `{rule.id}` | {_cell(rule.label or '-')} | {rule.tier or '-'} | "
+                    f"{_cell(rule.time_frame or '-')} | {_cell(rule.action or '-')} | {_cell(rule.examination or '-')} | {nets} |")
     vignette = root / "examples" / "vignettes" / "v15-stable-foot-drop.yaml"
     if vignette.is_file():
         case = load_case(vignette)

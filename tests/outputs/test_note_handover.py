@@ -230,3 +230,32 @@ def test_header_carries_the_assessment_time_and_assessor(ruleset):
     flat = flat_note(case, ruleset)
     assert "Assessed at: 2026-12-05 09:30 (UTC+00:00) | Assessor: J Physio" in flat
     assert "O/E: not yet examined." in flat
+
+
+def test_sexual_dysfunction_alone_is_never_screened_clear(ruleset):
+    flat = vignette("v09-sexual-dysfunction-only", ruleset)
+    assert "Cauda equina unlikely on this alone (GIRFT)" in section(flat, "PLAN")
+    for text in ("screened clear", "no nerve compression pattern", "serious causes have been screened"):
+        assert text not in flat, text
+    assert "Cauda equina syndrome - written advice card" in flat
+
+
+def test_machine_outputs_carry_each_fired_rules_label_time_frame_and_action(cli):
+    import csv
+    import io
+    import json
+
+    path = str(VIGNETTES / "v32-weight-loss-at-63.yaml")
+    row = json.loads(cli("score", path, "-f", "json", "-q").out)[0]
+    ng12 = next(x for x in row["actions"] if x["rule"] == "red_flag.malignancy.weight_loss_over_60")
+    assert ng12 == {"rule": "red_flag.malignancy.weight_loss_over_60",
+                    "label": "Possible cancer (NICE NG12: back pain with weight loss at 60 or over)",
+                    "tier": "urgent", "time_frame": "GP within days; CT within 2 weeks", "action": ng12["action"]}
+    assert ng12["action"].startswith("GP to consider an urgent direct-access CT")
+    assert [x["rule"] for x in row["actions"]] == [r for r in row["rules_fired"]
+                                                    if r in {x["rule"] for x in row["actions"]}]
+    explained = json.loads(cli("explain", path, "-f", "json").out)
+    assert explained["result"]["actions"] == row["actions"]
+    table = list(csv.DictReader(io.StringIO(cli("score", path, "-f", "csv", "-q").out)))
+    assert "Possible cancer (NICE NG12: back pain with weight loss at 60 or over) - urgent - GP within days; " \
+           "CT within 2 weeks: GP to consider" in table[0]["actions"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from lbp_assess.engine.ruleset.schema import Advice
@@ -57,6 +57,12 @@ def test_an_urgent_or_emergency_note_has_no_review_interval_or_reassurance(data)
 
 @SETTINGS
 @given(cases())
+# Found by this property: leg symptoms unknown left "CES advice needed" unknown, and neither the card
+# nor the general block's CES emergency line was given.
+@example({"format": "lbp-case/1", "id": "generated", "neuro": {"weakness": False, "weakness_both_legs": False},
+          "cauda_equina": {f: False for f in ("urinary_retention", "bladder_sensation_reduced",
+                                              "urinary_incontinence", "bowel_incontinence", "saddle_numbness",
+                                              "sexual_dysfunction")}, "history": {"cancer": True}})
 def test_ces_advice_whenever_cauda_equina_is_raised_not_excluded_or_at_risk(data):
     _, a, flat = note_of(data)
     card = M.safety_net_blocks["ces"].title
