@@ -691,3 +691,28 @@ def test_typed_free_text_and_the_saved_line_are_wrapped_at_word_boundaries(tmp_p
         if len(path) + 3 < columns:
             assert any(path in line for line in screen.lines()), screen.text()
     assert all(len(line) <= columns for line in screen.lines())
+
+
+def test_the_review_verdict_is_provisional_as_the_note_is(tmp_path):
+    """The review's verdict says "Provisional (a higher tier not yet excluded)" when the screen is
+    complete but an EMERGENCY is not excluded (the note's own words, from the rule set), and is
+    plain once everything above it is settled."""
+    from rich.console import Console
+
+    from lbp_assess.cli.prompts import TerminalPrompter
+    from lbp_assess.inputs.cases import load_case
+
+    def verdict(interview: Interview) -> str:
+        console = Console(width=80, no_color=True)
+        with console.capture() as captured:
+            console.print(TerminalPrompter(console)._result(interview, interview.open_conditions()))
+        return " ".join(" ".join(line.strip("│ ") for line in captured.get().splitlines()).split())
+
+    _, interview = _aneurysm_risk_draft(tmp_path)
+    interview.answers.update({"history.cancer": False, "systemic.fever": False})  # the screen complete
+    assert not interview.assessment().unscreened and interview.open_conditions()[0].tier == "emergency"
+    wording = RULESET.manifest.note_wording["provisional_not_excluded"]
+    assert f"Urgency: {wording.format(headline='SOON - GP within 1 week')}" in verdict(interview)
+    settled = Interview.from_case(RULESET, load_case(EXAMPLES / "cases" / "radicular-l5.yaml"))
+    shown = verdict(settled)
+    assert "Urgency: ROUTINE" in shown and "Provisional" not in shown, shown
