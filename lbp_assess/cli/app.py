@@ -311,7 +311,11 @@ def _interview(session, force: bool) -> str:
     try:
         ended = run(session.interview, prompter, session.autosave, consultation.accept(session, force), save_now)
         if ended == "saved" and session.draft is not None:
-            session.draft.unlink(missing_ok=True)  # the files hold every answer
+            # The draft is kept: it remembers the files it saved, so resuming it goes on asking the
+            # questions left and rewrites its own files without --force.
+            resume = f"{invoked_as()} assess --resume {_quote(session.draft.resolve())}"
+            err_line(f"stopped after saving; the answers are kept in {session.draft}. "
+                     f"To go on with this consultation:\n  {resume}")
         return ended
     except BaseException as exc:
         if session.draft is None:

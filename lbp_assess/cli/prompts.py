@@ -168,7 +168,8 @@ class TerminalPrompter:
         numeric = question.kind in ("number", "scale")
         unit = f" ({question.unit})" if question.unit else ""
         required = not numeric and not question.optional
-        hint = "required; < back" if required else "blank unsure; < back" if numeric else "blank skip; < back"
+        hint = ("required; < back" if required else "blank not recorded; < back" if question.blank_not_recorded
+                else "blank unsure; < back" if numeric else "blank skip; < back")
 
         def validate(text: str) -> bool | str:
             text = text.strip()
@@ -365,7 +366,17 @@ class TerminalPrompter:
         # the governing rows' own time frame; the tier's only when no row set the urgency
         frame = frames[0] if len(frames) == 1 else "" if frames else \
             tier.time_frame if tier.time_frame.lower() != tier.label.lower() else ""
-        lines.append(f"Urgency: [bold]{markup(tier.label.upper())}[/bold]" + (f" - {markup(frame)}" if frame else ""))
+        verdict = f"[bold]{markup(tier.label.upper())}[/bold]" + (f" - {markup(frame)}" if frame else "")
+        # as the note: provisional while the red-flag screen is incomplete or a higher tier is not excluded
+        rank = interview.ruleset.tier_rank
+        higher_open = any(rank[condition.tier] < rank[a.urgency] for condition in open_now)
+        provisional = "provisional_incomplete" if a.unscreened else \
+            "provisional_not_excluded" if higher_open else None
+        template = m.note_wording.get(provisional, "") if provisional else ""
+        if "{headline}" in template:
+            before, _, after = template.partition("{headline}")
+            verdict = f"[bold]{markup(before)}[/bold]{verdict}{markup(after)}"
+        lines.append(f"Urgency: {verdict}")
         for alert in set_by:
             what = "red flag" if alert.is_red_flag else "alert"
             own = f" - {markup(alert.time_frame)}" if len(frames) > 1 else ""

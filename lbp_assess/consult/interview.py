@@ -506,9 +506,12 @@ class Interview:
             before = found.get(key)
             if before is not None:
                 unknown = list(dict.fromkeys([*before.unknown, *unknown]))
-            tier = rule.tier if before is None or rank[rule.tier] < rank[before.tier] else before.tier
+            higher = before is None or rank[rule.tier] < rank[before.tier]
+            tier = rule.tier if higher else before.tier
+            # the open row's own label at that tier ("Fever with back pain"), else the condition's
+            label = (rule.label or self._label(rule.raises, rule.name)) if higher else before.label
             questions = tuple(q for q in self.questions if q.id in unknown and self.relevant(q, facts))
-            found[key] = OpenCondition(rule.raises, rule.name, self._label(rule.raises, rule.name), tier,
+            found[key] = OpenCondition(rule.raises, rule.name, " ".join(label.split()), tier,
                                        manifest.tiers[tier].label, questions, tuple(unknown))
         return sorted(found.values(), key=lambda o: rank[o.tier])
 

@@ -68,7 +68,7 @@ def case_data(questionnaire: Questionnaire, recorded: dict[str, Any], assessed_o
         section, _, name = q.id.partition(".")
         if not name:
             data[section] = value
-        elif value is not None or q.is_fact:
+        elif value is not None or (q.is_fact and not q.blank_not_recorded):
             data.setdefault(section, {})[name] = value
     data["assessed_on"] = assessed_on
     if assessed_at:

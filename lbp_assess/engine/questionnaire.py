@@ -192,6 +192,12 @@ class Question:
     def is_fact(self) -> bool:
         return self.id in FACTS
 
+    @property
+    def blank_not_recorded(self) -> bool:
+        """An optional typed answer (a PSFS activity or score, the ODI): left blank, it is not
+        recorded (nothing written), never "unsure"."""
+        return self.optional and self.kind in ("text", "number", "scale")
+
 
 @dataclass(frozen=True)
 class FollowUp:

@@ -196,11 +196,12 @@ def make_exercise(case: Case, source: str, ruleset: RuleSet, rng: random.Random,
     keys = [finding(f, facts[f], ruleset) for f in FACTS if f in key_names]
     others = [finding(f, v, ruleset) for f, v in facts.items()
               if f not in key_names and knowable(f) and _is_positive(v) and FACTS[f].kind in ("bool", "enum")]
-    # Distractors say "yes" to a question the student knows was answered "no" (or, without a
-    # list of what the vignette states, not answered "yes").
-    denied = [f for f, v in facts.items() if FACTS[f].kind == "bool" and knowable(f)
-              and (v is False if known is not None else v is not True)]
-    distractors = [finding(f, True, ruleset) for f in rng.sample(denied, min(4, len(denied)))]
+    # Distractors are the case's own answers, as it states them: a "no" that no rule that fired
+    # read (never a "yes" the case contradicts, never a value it does not state).
+    read = read_by_fired_rules(a)
+    denied = [f for f, v in facts.items() if FACTS[f].kind == "bool" and knowable(f) and v is False
+              and f not in key_names and f not in read]
+    distractors = [finding(f, facts[f], ruleset) for f in rng.sample(denied, min(4, len(denied)))]
     options = [k for k in keys if knowable(k.fact)] + rng.sample(others, min(4, len(others))) + distractors
     rng.shuffle(options)
     return Exercise(case, source, a, keys, options, known)

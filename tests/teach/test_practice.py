@@ -349,3 +349,23 @@ def test_every_verdict_fits_an_80x24_screen(ruleset, history):
             console.print(panel(f"Case 1 of 1: {case.id}", p.verdict_lines(fb)))
         lines = captured.get().splitlines()
         assert len(lines) <= 23 and all(len(line) <= 80 for line in lines), (path, len(lines))
+
+
+def test_every_feature_offered_is_what_the_case_says(ruleset):
+    """Review S8: each feature offered to tick, distractors included, states the case's own answer -
+    for every vignette, with what the vignette states known, with every fact known, and with a
+    history taken at random (--interview). A distractor is a "no" that no fired rule read."""
+    from lbp_assess.engine.reasoning import read_by_fired_rules
+
+    rng = random.Random(7)
+    for path, case in p.load_exercise_cases([str(VIGNETTES)], True):
+        a = ruleset.assess(case)
+        asked = set(rng.sample(sorted(a.facts), len(a.facts) // 2))
+        for known in (p.stated_facts(case, path), None, asked):
+            exercise = p.make_exercise(case, path, ruleset, random.Random(1), known)
+            keys = {k.fact for k in exercise.keys}
+            for option in exercise.options:
+                assert option.value == a.facts.get(option.fact), (path, option.text)
+                assert known is None or option.fact in known, (path, option.text)
+                if option.fact not in keys and option.value is False:
+                    assert option.fact not in read_by_fired_rules(a), (path, option.text)

@@ -303,3 +303,35 @@ def test_explain_lists_two_answer_changes_apart_from_one_answer_changes(tmp_path
     assert "Weakness in both legs" not in single and "; " not in single.split(")", 1)[1], single
     assert "if Weakness: yes, with Weakness in both legs: yes → Red flag, emergency" in paired, paired
     assert "if Weakness: yes → Radicular, soon" in single  # weakness alone is one answer
+
+
+@pytest.mark.parametrize("vignette", ["v26-osteoporotic-minor-fall.yaml", "v47-inflammatory-three-ng65-criteria.yaml"])
+def test_the_features_to_tick_never_state_what_the_case_contradicts(tmp_path, vignette):
+    """Review S8: the "Which features did you rely on?" list shows each feature as the case states
+    it: v26 (bladder fine, no fever) never offers "Difficulty passing urine: yes" or "Fever: yes",
+    v47 (no cancer, no family history) never "History of cancer: yes"."""
+    from lbp_assess.engine.ruleset.load import load_rules
+    from lbp_assess.inputs.cases import load_case
+    from lbp_assess.teach.practice import finding
+
+    from helpers import RULES
+
+    ruleset = load_rules(RULES)
+    path = VIGNETTES / vignette
+    facts = ruleset.assess(load_case(path)).facts
+    term = Terminal(["practice", str(path)], str(tmp_path), 40, 100)
+    for prompt, key in zip(("Your classification?", "Your urgency?", "A specific pattern?"), "111"):
+        term.wait_for(prompt)
+        term.send(key)
+    lines = term.wait_for("Which features did you rely on?")
+    shown = {line.strip(" ○●◯◉»❯>").strip() for line in lines}
+    term.send("\x03")
+    term.finish()
+    truths = {finding(fact, value, ruleset).text for fact, value in facts.items()}
+    for label in ("Difficulty passing urine", "Fever", "History of cancer", "Family history of spondyloarthritis"):
+        for text in (f"{label}: yes", f"{label}: no"):
+            if text in shown:
+                assert text in truths, (text, "\n".join(lines))
+    offered = [line for line in shown if ": " in line and not line.startswith(("Which", "›"))]
+    assert len(offered) >= 6, "\n".join(lines)
+    assert all(line in truths for line in offered), [line for line in offered if line not in truths]

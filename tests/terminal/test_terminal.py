@@ -51,6 +51,15 @@ def test_a_consultation_from_first_question_to_saved_note(tmp_path):
     result = RULESET.assess(load_case(case_path))
     assert (result.classification, result.urgency) == ("radicular", "routine")
     assert load_case(case_path).pain.leg_side == "right"
+    # review S12: PSFS and ODI left blank are not recorded: nothing written, never "unsure"
+    # (the second PSFS activity and the ODI are left blank here)
+    function = load_case(case_path).function
+    assert function.psfs_activity_one == "Sitting at work" and function.psfs_one == 4
+    import yaml
+
+    assert set(yaml.safe_load(case_path.read_text())["function"]) == {"psfs_activity_one", "psfs_one"}
+    assert "PSFS activity 2" not in note and "ODI" not in note, note
+    assert "Goals:" not in note or "unsure" not in note.split("Goals:")[1].split("\n")[0], note
 
 
 def test_sigkill_mid_interview_then_resume_keeps_every_answer(tmp_path):
@@ -443,6 +452,7 @@ def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
     screen.wait_text("Go on with the interview?")
     assert "question(s) not asked are recorded as unknown" in " ".join(screen.text().split())
     screen.child.send("s")  # stop here: the files are saved
+    screen.wait_text("To go on with this consultation:")
     screen.child.expect(pexpect.EOF)
     screen.child.close()
     assert screen.child.exitstatus == 0
@@ -452,7 +462,21 @@ def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
     assert "## Saved early at an emergency" in note
     assert "Days since bladder, bowel or saddle symptoms began" in note  # named as not asked
     assert "EMERGENCY - RED FLAG: Suspected cauda equina syndrome - now" in note
-    assert not list(tmp_path.glob("lbp-draft-*.json")), "the saved files hold every answer"
+    # review S13: the way back is kept and printed: the draft, and the exact command that resumes it
+    (draft,) = tmp_path.glob("lbp-draft-radicular-l5-*.json")
+    flat = "".join(line.rstrip() for line in screen.lines())
+    assert f"assess --resume {draft.resolve()}" in flat, screen.text()
+    shadow.answer(True)
+    again = Screen(["--resume", str(draft)], tmp_path, 24, 80)
+    again.wait_text("Resuming radicular-l5")
+    drive(again, shadow, {"cauda_equina.onset_days": 2, "cauda_equina.worsening": True})
+    again.wait_text("Save, or open a section to check or edit?")
+    again.child.send("s")
+    again.child.expect(pexpect.EOF)
+    again.child.close()
+    assert again.child.exitstatus == 0, again.text()
+    assert load_case(tmp_path / "radicular-l5.case.yaml").cauda_equina.onset_days == 2
+    assert not draft.exists(), "saved at the end: the files hold every answer"
 
 
 def test_save_now_then_go_on_rewrites_the_files_at_the_end(tmp_path):
@@ -514,7 +538,12 @@ def test_the_review_lists_every_condition_not_excluded_whole_with_the_rules_own_
     flat = " ".join(flat.split())
     screen.child.sendcontrol("c")
     screen.child.expect(pexpect.EOF)
-    assert "Urgency: SOON - GP within 1 week" in flat, shown
+    # review: an EMERGENCY not excluded above a SOON result: the verdict says it is provisional, as the note does
+    assessment = interview.assessment()
+    key = "provisional_incomplete" if assessment.unscreened else "provisional_not_excluded"
+    provisional = RULESET.manifest.note_wording[key].format(headline="SOON - GP within 1 week")
+    assert provisional.startswith("Provisional (")
+    assert f"Urgency: {provisional}" in flat, shown
     assert "2 to 6 weeks" not in flat, shown
     assert "Set by: Aortic aneurysm to exclude: mechanical abdominal or flank pain at 60 or over in a smoker" in flat
     action = " ".join(RULESET.rules[[r.id for r in RULESET.rules].index("red_flag.aortic_aneurysm_risk")]
@@ -524,6 +553,9 @@ def test_the_review_lists_every_condition_not_excluded_whole_with_the_rules_own_
         asked = ", ".join(q.label for q in condition.questions)
         assert f"Not excluded: {condition.label} ({condition.tier_label.upper()}) - ask: {asked}" in flat, shown
     assert "more not excluded" not in flat and "…" not in shown, shown
+    # review S10: the fever row open for a man is the rule's own "Fever with back pain", never the
+    # condition's "(spinal, or maternal sepsis)"
+    assert "Not excluded: Fever with back pain (URGENT) - ask: Fever" in flat and "maternal" not in flat, shown
     assert all(len(line) <= columns for line in screen.lines())
     assert "Urgency:" in shown and "s) Save and write the note" in shown  # verdict and menu on one screen
 
@@ -659,3 +691,28 @@ def test_typed_free_text_and_the_saved_line_are_wrapped_at_word_boundaries(tmp_p
         if len(path) + 3 < columns:
             assert any(path in line for line in screen.lines()), screen.text()
     assert all(len(line) <= columns for line in screen.lines())
+
+
+def test_the_review_verdict_is_provisional_as_the_note_is(tmp_path):
+    """The review's verdict says "Provisional (a higher tier not yet excluded)" when the screen is
+    complete but an EMERGENCY is not excluded (the note's own words, from the rule set), and is
+    plain once everything above it is settled."""
+    from rich.console import Console
+
+    from lbp_assess.cli.prompts import TerminalPrompter
+    from lbp_assess.inputs.cases import load_case
+
+    def verdict(interview: Interview) -> str:
+        console = Console(width=80, no_color=True)
+        with console.capture() as captured:
+            console.print(TerminalPrompter(console)._result(interview, interview.open_conditions()))
+        return " ".join(" ".join(line.strip("│ ") for line in captured.get().splitlines()).split())
+
+    _, interview = _aneurysm_risk_draft(tmp_path)
+    interview.answers.update({"history.cancer": False, "systemic.fever": False})  # the screen complete
+    assert not interview.assessment().unscreened and interview.open_conditions()[0].tier == "emergency"
+    wording = RULESET.manifest.note_wording["provisional_not_excluded"]
+    assert f"Urgency: {wording.format(headline='SOON - GP within 1 week')}" in verdict(interview)
+    settled = Interview.from_case(RULESET, load_case(EXAMPLES / "cases" / "radicular-l5.yaml"))
+    shown = verdict(settled)
+    assert "Urgency: ROUTINE" in shown and "Provisional" not in shown, shown
