@@ -70,7 +70,7 @@ class CaseEntry(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Change:
+class Reclassified:
     """A case whose class, urgency or conditions differ under the other rule set."""
 
     id: str
@@ -102,7 +102,7 @@ class Tally:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (source, message), in input order
     error_count: int = 0
     entries: list[CaseEntry] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
+    changes: list[Reclassified] = field(default_factory=list)
     change_count: int = 0
     compared: int = 0
     urgency_moves: collections.Counter = field(default_factory=collections.Counter)  # (before, after) if changed
@@ -283,7 +283,7 @@ def _compare(tally: Tally, ruleset: RuleSet, other: RuleSet, chunk: Chunk, rows:
         tally.change_count += 1
         tally.urgency_moves[(row["urgency"], again["urgency"])] += 1
         tally.class_moves[(row["classification"], again["classification"])] += 1
-        tally.changes.append(Change(row["id"], row["file"], (row["classification"], again["classification"]),
+        tally.changes.append(Reclassified(row["id"], row["file"], (row["classification"], again["classification"]),
                                     (row["urgency"], again["urgency"]), (dict(before), dict(after)),
                                     tuple(rules)))
 
@@ -384,7 +384,7 @@ class _ChangeWriter:
         self.out, self.rows = out, _csv_rows
         out.write(",".join(CHANGE_COLUMNS) + "\n")
 
-    def write(self, changes: list[Change]) -> None:
+    def write(self, changes: list[Reclassified]) -> None:
         if changes:
             self.out.write(self.rows([[cell(v) for v in change_cells(c)] for c in changes]))
 
@@ -392,7 +392,7 @@ class _ChangeWriter:
         self.out.flush()
 
 
-def change_cells(c: Change) -> list[Any]:
+def change_cells(c: Reclassified) -> list[Any]:
     return [c.id, c.file, c.classification[0], c.classification[1], c.urgency[0], c.urgency[1],
             conditions_text(c.conditions[0]), conditions_text(c.conditions[1]), list(c.rules)]
 
@@ -582,4 +582,4 @@ def _note(ruleset: RuleSet, entry: CaseEntry, case: Any, path: Path | None) -> t
     return render(note, "md"), None
 
 
-__all__ = ["Audit", "CaseEntry", "Change", "Tally", "run", "add_notes"]
+__all__ = ["Audit", "CaseEntry", "Reclassified", "Tally", "run", "add_notes"]

@@ -22,7 +22,7 @@ import re
 from typing import Any, Iterable, Sequence
 
 from .. import __version__
-from .audit import OTHER_ASSESSORS, Audit, CaseEntry, Change, conditions_text
+from .audit import OTHER_ASSESSORS, Audit, CaseEntry, Reclassified, conditions_text
 from ..base.text import plain, shorten
 from ..engine.ruleset.model import RuleSet
 
@@ -454,7 +454,7 @@ class Page:
         if other is None:
             return ""
         t = self.t
-        changes: list[Change] = t.changes
+        changes: list[Reclassified] = t.changes
         class_changed = sum(1 for c in changes if c.classification[0] != c.classification[1])
         rows = "".join(
             f'<tr><td>{esc(c.id)}</td><td class="file">{esc(c.file)}</td>'

@@ -118,7 +118,7 @@ class Agreement:
 
 
 @dataclass
-class Report:
+class BatchResult:
     """What a batch run found: the summary, agreement (--expect), serious cases (--fail-on)."""
 
     ruleset: RuleSet

@@ -8,7 +8,7 @@ from typing import IO, Protocol, Callable
 
 from ..engine.ruleset.model import RuleSet
 from .pool import score_stream
-from .report import Report
+from .report import BatchResult
 from .writers import TableWriter, Writer
 
 
@@ -21,7 +21,7 @@ class Progress(Protocol):
 
 
 def run(paths: list[str], ruleset: RuleSet, out: IO[str], fmt: str, jobs: int, stdin: IO[bytes] | None,
-        report: Report, on_error: Callable[[str], None], table: TableWriter | None = None,
+        report: BatchResult, on_error: Callable[[str], None], table: TableWriter | None = None,
         progress: Progress | None = None) -> None:
     """Score and write every case into `out`, filling `report`; `on_error` sees each error message.
     The `table` format is drawn by `table` (the CLI's); `progress` hears of the cases as they are scored."""

@@ -110,7 +110,7 @@ def score(
     rules: Optional[Path] = RulesOption,
 ) -> None:
     """Score saved case files. Exit 0 all scored, 1 any error or disagreement, 3 --fail-on reached."""
-    from ..batch.report import Report
+    from ..batch.report import BatchResult
     from ..batch.run import run
     from .render import progress_bar, render_table
     from ..base.files import atomic_output
@@ -118,7 +118,7 @@ def score(
 
     ruleset = load_rules(rules, questionnaire=False)
     chosen = (fmt.value if fmt else None) or ("table" if output is None and sys.stdout.isatty() else "jsonl")
-    report = Report(ruleset, expect, fail_on.value if fail_on else None)
+    report = BatchResult(ruleset, expect, fail_on.value if fail_on else None)
     stdin = sys.stdin.buffer if "-" in paths else None
     try:
         if output is None:
@@ -511,7 +511,14 @@ def practice_report(
     if chosen == "table":
         from rich.console import Console
 
-        Console(highlight=False).print(out)
+        console = Console(highlight=False)
+        if view is ReportView.attempts:  # fitted to this terminal
+            out = attempts_table(rows, ruleset, console.width)
+        elif view is ReportView.cases:
+            out = cases_table(rows, console.width)
+        else:
+            out = report_table(summaries, ruleset, console.width)
+        console.print(out)
     else:
         typer.echo(out, nl=False)
     for problem in problems:

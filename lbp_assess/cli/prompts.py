@@ -335,8 +335,8 @@ class TerminalPrompter:
             if choice == ASK_OPEN:
                 return to_ask
             if choice == EDIT:
-                choice = keyed_select("Which section?", [*pick, Option("<- Back", BACK, "b")], None, "Edit ›",
-                                      back=False, columns=2)
+                choice = keyed_select("Which section?", [Option("<- Back", BACK, "b"), *pick], None, "Edit ›",
+                                      back=False, columns=2, wide=1)  # laid out as the review's sections
                 if choice == BACK:
                     continue
             items = sections[choice]
@@ -420,12 +420,20 @@ class TerminalPrompter:
         return neutral_select(text, [Option(label, value, key) for (value, label), key in zip(choices, CHOICE_KEYS)])
 
     def menu(self, text: str, choices: list[tuple[Any, str]], start: Any = None, erase: bool = False) -> Any:
-        """One choice; the pointer starts on `start` (else the first); with `erase` the menu
-        leaves no line behind, so what was shown above it stays on screen."""
-        return questionary.select(
-            text, choices=[Choice(label, value) for value, label in choices], style=STYLE, qmark="›",
-            default=start, erase_when_done=erase,
-        ).unsafe_ask()
+        """One choice with nothing preselected (`start` is not pointed at: every mode starts
+        neutral): a key chooses at once - digits, then letters; `0` for Done, `b` for back - or
+        the arrows, then Enter. With `erase` the menu leaves no line behind, so what was shown
+        above it stays on screen."""
+        from ..teach.practice import DONE
+
+        keys = iter(CHOICE_KEYS)
+        options = [Option(label, value, "b" if value == BACK else "0" if value == DONE else next(keys, None))
+                   for value, label in choices]
+        picked = [o.key for o in options if o.key not in (None, "b", "0")]
+        hint = "(" + ", ".join([f"{_key_range(picked)} to choose"] * bool(picked)
+                               + ["0 done"] * any(o.value == DONE for o in options)
+                               + ["b back"] * any(o.value == BACK for o in options)) + ")"
+        return keyed_select(text, options, None, "›", hint=hint, erase=erase)
 
     def note(self, text: str) -> None:
         """One indented line of rich markup whose wrapped lines keep the indent."""
@@ -514,12 +522,15 @@ class _GridControl(InquirerControl):
         width = terminal_width()
         cell = (width - 1) // self.columns
         if self.columns == 1 or cell < 24:
-            return super()._get_choice_tokens()
+            tokens = super()._get_choice_tokens()
+            if self.pointer is None:  # nothing pointed at: no line looks chosen, in colour either
+                tokens = [("class:text" if style == "class:highlighted" else style, text) for style, text in tokens]
+            return tokens
         tokens: list[tuple[str, str]] = []
 
         def draw(index: int, limit: int) -> int:
             choice = self.choices[index]
-            here = index == self.pointed_at
+            here = index == self.pointed_at and self.pointer is not None
             tokens.append(("class:pointer", f" {self.pointer} ") if here and self.pointer else ("class:text", "   "))
             if here:
                 tokens.append(("[SetCursorPosition]", ""))
@@ -557,7 +568,7 @@ class _GridControl(InquirerControl):
 
 
 def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: str, back: bool = True,
-                 hint: str | None = None, columns: int = 1, wide: int = 0) -> Any:
+                 hint: str | None = None, columns: int = 1, wide: int = 0, erase: bool = False) -> Any:
     """Pick one option: its key answers at once; arrows and Enter work too; `b`/left = back.
     `columns` > 1 lays out the options after the first `wide` in columns."""
     width = terminal_width()
@@ -607,7 +618,7 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
     bindings.add(Keys.Down, eager=True)(lambda event: move(ic.select_next))
     bindings.add(Keys.Up, eager=True)(lambda event: move(ic.select_previous))
     bindings.add(Keys.ControlM, eager=True)(enter)
-    return _run(ic, tokens, bindings)
+    return _run(ic, tokens, bindings, erase)
 
 
 PASS = "__pass__"
@@ -783,9 +794,10 @@ def _common_bindings() -> KeyBindings:
     return bindings
 
 
-def _run(ic: InquirerControl, tokens: Any, bindings: KeyBindings) -> Any:
+def _run(ic: InquirerControl, tokens: Any, bindings: KeyBindings, erase: bool = False) -> Any:
     layout = create_inquirer_layout(ic, tokens)
-    return questionary.Question(Application(layout=layout, key_bindings=bindings, style=STYLE)).unsafe_ask()
+    return questionary.Question(Application(layout=layout, key_bindings=bindings, style=STYLE,
+                                            erase_when_done=erase)).unsafe_ask()
 
 
 def _text_message(message: str, qmark: str, hint: str) -> str:

@@ -178,23 +178,42 @@ def render_tree(data: dict[str, Any], console: Any, brief: bool = True) -> None:
             continue
         branch = tree.add(f"[bold]{markup(layer['title'])}[/bold]")
         for group in groups:
-            _add_rule(branch, group, brief)
+            _add_rule(branch, group, brief, data["urgency"])
     console.print(tree)
     changes = data["what_would_change"]
     grouped = _same_result(changes)
-    shown_groups = _brief_changes(grouped) if brief else grouped
-    head = Tree("[bold]What would change it[/bold] (one answer different" + (
-        f"; {len(shown_groups)} of {len(grouped)}, one or two for each result - all with --full or --format json)"
-        if len(shown_groups) < len(grouped) else ")"))
+    # One answer different, and apart from it a follow-up with the yes it is asked on (two answers
+    # different: "Weakness: yes, with Weakness in both legs: yes"); the brief view ranks and cuts each.
+    single = [g for g in grouped if not g[0]["also"]]
+    paired = [g for g in grouped if g[0]["also"]]
+    if brief:
+        paired = _brief_changes(paired, 2)
+        single = _brief_changes(single, BRIEF_CHANGES - len(paired) - bool(paired))  # its heading takes a line
+
+    total = sum(1 for g in grouped if not g[0]["also"])
+    cut = f"; {len(single)} of {total}, all with --full" if len(single) < total else ""
+    head = Tree(f"[bold]What would change it[/bold] (one answer different{cut})")
     if not changes:
         head.add("[dim]no single answer would change the class or the urgency[/dim]")
-    for group in shown_groups:
+    elif not single:
+        head.add("[dim]no single answer alone; see two answers below[/dim]")
+    for group in single:
         first = group[0]
         values = " or ".join(c["shown"][len(c["label"]) + 2:] for c in group)
-        shown = first["shown"] if len(group) == 1 or first["also"] else f"{first['label']}: {values}"
+        shown = first["shown"] if len(group) == 1 else f"{first['label']}: {values}"
         head.add(f"if {markup(shown)} → [bold]{markup(first['class_label'])}[/bold], "
                  f"{markup(first['urgency_label'])}")
     console.print(head)
+    if paired:
+        total = sum(1 for g in grouped if g[0]["also"])
+        two = Tree("[bold]Two answers different[/bold] (a follow-up with the yes it is asked on"
+                   + (f"; {len(paired)} of {total}" if len(paired) < total else "") + ")")
+        for group in paired:
+            first = group[0]
+            gate, _, rest = first["shown"].rpartition("; ")
+            two.add(f"if {markup(gate)}, with {markup(rest)} → [bold]{markup(first['class_label'])}[/bold], "
+                    f"{markup(first['urgency_label'])}")
+        console.print(two)
     console.print(f"[dim]{markup(data['disclaimer'])}[/dim]")
 
 
@@ -202,17 +221,16 @@ def _near_miss(rule: dict[str, Any]) -> bool:
     return any(c["met"] >= c["needs"] - 1 and c["met"] > 0 for c in rule["counts"])
 
 
-def _brief_changes(grouped: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
-    """For the brief view: the first two changes for each different result, most urgent first,
-    at most BRIEF_CHANGES in all."""
-    per: dict[tuple[str, str], int] = {}
-    out = []
-    for group in grouped:
-        outcome = (group[0]["classification"], group[0]["urgency"])
-        if per.get(outcome, 0) < 2 and len(out) < BRIEF_CHANGES:
-            per[outcome] = per.get(outcome, 0) + 1
-            out.append(group)
-    return out
+def _brief_changes(grouped: list[list[dict[str, Any]]], most: int = BRIEF_CHANGES) -> list[list[dict[str, Any]]]:
+    """For the brief view: one change for each different result first (most urgent first), then a
+    second for each, at most `most` in all, in the list's order."""
+    outcome = [(g[0]["classification"], g[0]["urgency"]) for g in grouped]
+    chosen: list[int] = []
+    for round_ in (1, 2):
+        for index, result in enumerate(outcome):
+            if len(chosen) < most and index not in chosen and outcome[:index + 1].count(result) == round_:
+                chosen.append(index)
+    return [grouped[i] for i in sorted(chosen)]
 
 
 def _same_result(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -233,6 +251,8 @@ def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any
     (a near miss worth teaching: "Cook items 3 of 5, needs 4")."""
     groups: list[list[dict[str, Any]]] = []
     for rule in rules:
+        if brief and rule.get("excluded_by"):
+            continue  # excluded by an entry answer ("no leg symptoms"): nothing is open
         if brief and rule["state"] == "not_fired" and not _near_miss(rule):
             continue
         key = [f["fact"] for f in rule["facts"]]
@@ -245,16 +265,26 @@ def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any
     return groups
 
 
-def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False) -> None:
+def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False, urgency: str | None = None) -> None:
     rule = group[0]
     label = " / ".join(markup(r.get("rule_label") or r["label"]) for r in group)
     ids = ", ".join(markup(r["id"]) for r in group)
     tier = f" ({markup(rule['tier'])})" if rule["tier"] and len(group) == 1 else ""
+    if rule.get("excluded_by"):  # only questions an earlier answer made unnecessary were unknown
+        node = branch.add(f"{STATE['not_fired'][0]} {label}{tier}" + ("" if brief else f"  [dim]{ids}[/dim]"))
+        node.add("[cyan]excluded by:[/cyan] " + "; ".join(f"{markup(f['label'])}: {markup(f['shown'])}"
+                                                        for f in rule["excluded_by"]))
+        if not brief:
+            node.add(f"[dim]source: {markup(rule['source'])}[/dim]")
+        return
     node = branch.add(f"{STATE[rule['state']][0]} {label}{tier}" + ("" if brief else f"  [dim]{ids}[/dim]"))
     fired = rule["state"] == "fired"
     if fired and rule["action"]:
         frame = f" - {markup(rule['time_frame'])}" if rule["time_frame"] else ""
-        node.add(f"[bold]Action{frame}:[/bold] {markup(rule['action'])}")
+        if brief and rule["tier"] != urgency:  # brief: the time frame of a row that did not set the urgency
+            node.add(f"[bold]Action{frame}[/bold] (the action with --full)")
+        else:
+            node.add(f"[bold]Action{frame}:[/bold] {markup(rule['action'])}")
     if len(group) == 1 and not brief:
         node.add(markup(rule["reason"]))
     for count in rule["counts"][:1] if brief else rule["counts"]:  # brief: the nearest count only
@@ -314,14 +344,28 @@ def _score(value: Any) -> str:
 # --------------------------------------------------------------------------- the tutor's report (practice)
 
 
-def report_table(summaries: list[StudentSummary], ruleset: RuleSet) -> Any:
-    """Two tables that fit 80 columns: the totals per student, then accuracy per class."""
-    totals = Table(title="Practice by student", header_style="bold", box=box.SIMPLE_HEAD)
-    totals.add_column("student", overflow="fold")
+def _id_column(table: Table, name: str, values: Iterable[str]) -> None:
+    """A column of ids (case or student): never wrapped or cut, as wide as its longest id; the
+    other columns fold to make room."""
+    table.add_column(name, no_wrap=True, overflow="fold", min_width=max([len(name), *map(len, values)]))
+
+
+def _words_column(table: Table, name: str, values: Iterable[str], **kwargs: Any) -> None:
+    """A column of words: wrapped between words, at least as wide as its longest word."""
+    longest = max([len(w) for v in values for w in v.split()] + [min(len(name), 8)])
+    table.add_column(name, overflow="fold", min_width=min(longest, 16), **kwargs)
+
+
+def report_table(summaries: list[StudentSummary], ruleset: RuleSet, width: int | None = None) -> Any:
+    """Two tables that fit 80 columns: the totals per student, then accuracy per class. Student
+    ids are never wrapped; the headings wrap between words instead."""
+    totals = Table(title="Practice by student", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                   show_edge=False, padding=(0, 1), collapse_padding=True)
+    _id_column(totals, "student", [s.student for s in summaries])
     totals.caption = "class, urgency, pattern: right of attempted; ! = a red flag missed or under-triaged"
     for column in ("cases", "class", "urgency", "pattern", "red flag missed", "UNDER-\nTRIAGED",
-                   "red-flag Qs not asked (cases)"):
-        totals.add_column(column, justify="right", overflow="fold")
+                   "red-flag Qs not asked (cases)"):  # headings wrap between words, never inside one
+        totals.add_column(column, justify="right", overflow="fold", min_width=max(map(len, column.split())))
     for s in summaries:
         unasked = f"{s.red_flag_questions_not_asked} ({s.history_attempts})" if s.history_attempts else "-"
         serious = bool(s.under_triaged or s.red_flags_missed)
@@ -330,11 +374,14 @@ def report_table(summaries: list[StudentSummary], ruleset: RuleSet) -> Any:
                        style="bold red" if serious else None)
     classes = classes_of(summaries, ruleset)
     by_class = Table(title="Classification right, by the case's class", header_style="bold", box=box.SIMPLE_HEAD)
-    by_class.add_column("student", overflow="fold")
+    _id_column(by_class, "student", [s.student for s in summaries])
     for name in classes:
         by_class.add_column(markup(class_name(ruleset, name)), justify="right", max_width=14)
     for s in summaries:
         by_class.add_row(markup(s.student), *(f"{p[0]}/{p[1]}" if (p := s.by_class.get(c)) else "-" for c in classes))
+    if width is not None:
+        _fit(totals, width)
+        _fit(by_class, width)
     return Group(totals, by_class)
 
 
@@ -342,14 +389,64 @@ def _flag(count: int) -> str:
     return f"{count} !" if count else "0"
 
 
-def attempts_table(rows: list[dict[str, Any]], ruleset: RuleSet | None = None) -> Any:
+def attempts_table(rows: list[dict[str, Any]], ruleset: RuleSet | None = None, width: int | None = None) -> Any:
+    """One row per attempt. The case id is never wrapped (a tutor looks it up): student, answer
+    and key wrap between words, the rest folds; when that is still too wide for `width` columns
+    the student goes under the case id, in one column, and the red-flag questions not asked are
+    counted (the JSON and CSV name them)."""
+    wide = _attempts_table(rows, ruleset, merged=False)
+    if width is None or _fit(wide, width):
+        return wide
+    narrow = _attempts_table(rows, ruleset, merged=True)
+    _fit(narrow, width)
+    return narrow
 
+
+def _fit(table: Table, width: int) -> bool:
+    """Give each column of `table` a fixed width so that the table fits `width` columns: each at
+    least its widest word (an id: its whole length), the room left shared out up to what each
+    would take. False (widths left alone) when even that does not fit. Rich's own narrowing can
+    go below a column's minimum, or past the width."""
+    from rich.console import Console
+
+    console = Console(width=width)
+    options = console.options.update_width(10 * width)  # a measurement is clamped to the width it is given
+    n = len(table.columns)
+    pads = [table._get_padding_width(i) for i in range(n)]
+    measured = [table._measure_column(console, options, column) for column in table.columns]
+    least = [m.minimum - p for m, p in zip(measured, pads)]
+    most = [m.maximum - p for m, p in zip(measured, pads)]
+    room = width - table._extra_width - sum(pads)
+    if sum(least) > room:
+        return False
+    widths, spare = list(least), room - sum(least)
+    while spare > 0:
+        wanting = [i for i in range(n) if widths[i] < most[i]]
+        if not wanting:
+            break
+        for i in wanting:
+            if spare:
+                widths[i] += 1
+                spare -= 1
+    for column, value in zip(table.columns, widths):
+        column.width = value
+    return True
+
+
+def _attempts_table(rows: list[dict[str, Any]], ruleset: RuleSet | None, merged: bool) -> Table:
     t = Table(title="Practice attempts (! = under-triaged or a red flag missed)", header_style="bold",
-              box=box.SIMPLE_HEAD)
-    for column, justify, least in (("", "left", 1), ("student", "left", 5), ("case", "left", 10),
-                                   ("answer", "left", 13), ("key", "left", 9),
-                                   ("red-flag Qs not asked", "left", 12), ("s", "right", 3)):
-        t.add_column(column, justify=justify, overflow="fold", min_width=least)  # type: ignore[arg-type]
+              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1), collapse_padding=True)
+    t.add_column("", min_width=1)
+    if merged:
+        _id_column(t, "case / student", [*(row["case"] for row in rows),
+                                         *(w for row in rows for w in str(row["student"]).split())])
+    else:
+        _words_column(t, "student", [str(row["student"]) for row in rows])
+        _id_column(t, "case", [row["case"] for row in rows])
+    _words_column(t, "answer", [row["answer"] for row in rows])
+    _words_column(t, "key", [row["key"] for row in rows])
+    t.add_column("red flags not asked", overflow="fold", min_width=5)
+    t.add_column("s", justify="right", overflow="fold", min_width=3)
     q = ruleset.questionnaire if ruleset is not None else None
     for row in rows:
         serious = row["under_triage"] or row["missed_red_flag"]
@@ -358,22 +455,40 @@ def attempts_table(rows: list[dict[str, Any]], ruleset: RuleSet | None = None) -
             and not not_asked
         mark = "!" if serious else "✔" if right else "✘"
         names = [q.label(n) if q and n in q.by_id else n for n in not_asked or ()]
-        asked = "-" if not_asked is None else "none" if not names else \
+        asked = "-" if not_asked is None else "none" if not names else str(len(names)) if merged else \
             f"{len(names)}: " + markup(", ".join(names[:2])) + (", …" if len(names) > 2 else "")
         answer = markup(row["answer"]) + ("\nUNDER-TRIAGED" if row["under_triage"] else "")
-        t.add_row(mark, markup(row["student"]), markup(row["case"]), answer, markup(row["key"]), asked,
+        who = [f"{markup(row['case'])}\n{markup(row['student'])}"] if merged else \
+            [markup(row["student"]), markup(row["case"])]
+        t.add_row(mark, *who, answer, markup(row["key"]), asked,
                   "-" if row["seconds"] is None else f"{row['seconds']:.0f}", style="bold red" if serious else None)
     return t
 
 
-def cases_table(rows: list[dict[str, Any]]) -> Any:
+def cases_table(rows: list[dict[str, Any]], width: int | None = None) -> Any:
+    """One row per vignette: the case id never wrapped, nor a student's name in "wrong by"; when
+    that is too wide for `width` columns the two counts share a column."""
+    wide = _cases_table(rows, merged=False)
+    if width is None or _fit(wide, width):
+        return wide
+    narrow = _cases_table(rows, merged=True)
+    _fit(narrow, width)
+    return narrow
 
+
+def _cases_table(rows: list[dict[str, Any]], merged: bool) -> Table:
     t = Table(title="Practice by case (most under-triaged, then most often wrong, first)", header_style="bold",
-              box=box.SIMPLE_HEAD)
-    for column in ("case", "key", "all right", "UNDER-TRIAGED", "wrong by"):
-        t.add_column(column, overflow="fold", justify="right" if column in ("all right", "UNDER-TRIAGED") else "left")
+              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1), collapse_padding=True)
+    _id_column(t, "case", [row["case"] for row in rows])
+    _words_column(t, "key", [row["key"] for row in rows])
+    counts = ("right,\nUNDER-\nTRIAGED",) if merged else ("all right", "UNDER-TRIAGED")
+    for column in counts:
+        t.add_column(column, overflow="fold", justify="right", min_width=max(map(len, column.split())))
+    t.add_column("wrong by", overflow="fold",
+                 min_width=max([8, *(len(w) for row in rows for w in ", ".join(row["wrong_by"]).split())]))
     for row in rows:
-        t.add_row(markup(row["case"]), markup(row["key"]), f"{row['all_right']}/{row['attempts']}",
-                  _flag(row["under_triaged"]), markup(", ".join(row["wrong_by"])) or "-",
+        right, under = f"{row['all_right']}/{row['attempts']}", _flag(row["under_triaged"])
+        t.add_row(markup(row["case"]), markup(row["key"]), *([f"{right}, {under}"] if merged else [right, under]),
+                  markup(", ".join(row["wrong_by"])) or "-",
                   style="bold red" if row["under_triaged"] or row["red_flags_missed"] else None)
     return t

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..model import expr
 from ..model.case import FACTS
-from .ruleset.model import Assessment, Rule, RuleSet
+from .ruleset.model import Assessment, Rule, RuleSet, RuleTrace
 
 
 # --------------------------------------------------------------------------- features
@@ -94,6 +94,32 @@ def gates(rs: RuleSet, fact: str) -> set[str]:
     if q is None or not q.ask_when_text:
         return set()
     return {r.name for r in expr.references(expr.parse(q.ask_when_text)) if r.name in FACTS}
+
+
+def excluded_by_entry(a: Assessment, trace: RuleTrace) -> dict[str, Any]:
+    """For a rule left open only by questions an earlier answer makes unnecessary ("which leg":
+    none, so how far down the leg is never asked): the entry answers that exclude it ({fact:
+    value}), found by giving those questions the answer the interview records when it skips
+    them (interview.yaml `if_skipped`) and scoring again. {} when the rule stays open."""
+    rs = a.ruleset
+    q = rs.questionnaire
+    if trace.state != "not_excluded" or q is None:
+        return {}
+    unknown = [f for f, v in trace.facts.items() if f in FACTS and v is None]
+    skipped = {}
+    for fact in unknown:
+        question = q.by_id.get(fact)
+        if question is None or question.ask_when is None or question.ask_when(a.facts) is not False \
+                or question.if_skipped is None:
+            continue  # a question that could still be asked
+        skipped[fact] = frozenset(question.if_skipped) if isinstance(question.if_skipped, list) else question.if_skipped
+    if not skipped:
+        return {}
+    after = rs.assess_facts({**a.facts, **skipped})
+    if trace.rule.id in after.rules_fired or trace.rule.id in after.not_excluded:
+        return {}
+    entry = {g for fact in skipped for g in gates(rs, fact)}
+    return {f: a.facts[f] for f in FACTS if f in entry and a.facts.get(f) is not None}
 
 
 def read_by_fired_rules(a: Assessment) -> set[str]:

@@ -486,14 +486,14 @@ def _children(n: Node) -> list[Node]:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Evaluation:
     """A value with the names that decided it (facts, definitions expanded, outcomes)."""
 
     value: Any
     support: frozenset[str] = frozenset()
 
 
-def _union(outcomes: Iterable[Outcome]) -> frozenset[str]:
+def _union(outcomes: Iterable[Evaluation]) -> frozenset[str]:
     out: frozenset[str] = frozenset()
     for o in outcomes:
         out |= o.support
@@ -533,7 +533,7 @@ _PYOPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def explain(node: Node, env: Callable[[str, str], Outcome]) -> Outcome:
+def explain(node: Node, env: Callable[[str, str], Evaluation]) -> Evaluation:
     """Evaluate `node`; `env(name, kind)` gives a name's value and support.
 
     The support of a result is the set of names that decided it: for a true
@@ -541,69 +541,69 @@ def explain(node: Node, env: Callable[[str, str], Outcome]) -> Outcome:
     unknown result, the unknown parts (what is missing).
     """
     if isinstance(node, Const):
-        return Outcome(node.value)
+        return Evaluation(node.value)
     if isinstance(node, Ref):
         return env(node.name, node.kind)
     if isinstance(node, ListLit):
-        return Outcome(frozenset(node.values))
+        return Evaluation(frozenset(node.values))
     if isinstance(node, (And, Or)):
         decisive = False if isinstance(node, And) else True
         results = []
         for item in node.items:
             o = explain(item, env)
             if o.value is decisive:
-                return Outcome(decisive, o.support)
+                return Evaluation(decisive, o.support)
             results.append(o)
         unknown = [o for o in results if o.value is None]
         if unknown:
-            return Outcome(None, _union(unknown))
-        return Outcome(not decisive, _union(results))
+            return Evaluation(None, _union(unknown))
+        return Evaluation(not decisive, _union(results))
     if isinstance(node, Not):
         o = explain(node.item, env)
-        return Outcome(None if o.value is None else not o.value, o.support)
+        return Evaluation(None if o.value is None else not o.value, o.support)
     if isinstance(node, Count):
         items = [explain(i, env) for i in node.items]
         lo = sum(o.value is True for o in items)
         hi = lo + sum(o.value is None for o in items)
-        return Outcome((lo, hi), _union(o for o in items if o.value is not False))
+        return Evaluation((lo, hi), _union(o for o in items if o.value is not False))
     if isinstance(node, Test):
         o = explain(node.item, env)
         value = {"is_true": o.value is True, "is_false": o.value is False,
                  "known": o.value is not None, "unknown": o.value is None}[node.fn]
-        return Outcome(value, o.support)
+        return Evaluation(value, o.support)
     if isinstance(node, Compare):
         if node.left.type == COUNT or node.right.type == COUNT:
             count_node, k, op = ((node.left, node.right, node.op) if node.left.type == COUNT
                                  else (node.right, node.left, _FLIP[node.op]))
             counted = explain(count_node, env)
             lo, hi = counted.value
-            return Outcome(_count_compare(op, lo, hi, k.value), counted.support)  # type: ignore[attr-defined]
+            return Evaluation(_count_compare(op, lo, hi, k.value), counted.support)  # type: ignore[attr-defined]
         a, b = explain(node.left, env), explain(node.right, env)
         if a.value is None or b.value is None:
-            return Outcome(None, _union(o for o in (a, b) if o.value is None))
-        return Outcome(_PYOPS[node.op](a.value, b.value), a.support | b.support)
+            return Evaluation(None, _union(o for o in (a, b) if o.value is None))
+        return Evaluation(_PYOPS[node.op](a.value, b.value), a.support | b.support)
     if isinstance(node, In):
         a, b = explain(node.item, env), explain(node.container, env)
         if a.value is None or b.value is None:
-            return Outcome(None, _union(o for o in (a, b) if o.value is None))
-        return Outcome((a.value in b.value) != node.negate, a.support | b.support)
+            return Evaluation(None, _union(o for o in (a, b) if o.value is None))
+        return Evaluation((a.value in b.value) != node.negate, a.support | b.support)
     if isinstance(node, Arith):
         a, b = explain(node.left, env), explain(node.right, env)
         if a.value is None or b.value is None:
-            return Outcome(None, _union(o for o in (a, b) if o.value is None))
+            return Evaluation(None, _union(o for o in (a, b) if o.value is None))
         if node.op == "/":  # by zero: unknown, decided by the divisor
             quotient = divide(a.value, b.value)
-            return Outcome(quotient, b.support if quotient is None else a.support | b.support)
-        return Outcome(_PYOPS[node.op](a.value, b.value), a.support | b.support)
+            return Evaluation(quotient, b.support if quotient is None else a.support | b.support)
+        return Evaluation(_PYOPS[node.op](a.value, b.value), a.support | b.support)
     if isinstance(node, Index):
         o = explain(node.item, env)
-        return Outcome(None if o.value is None else o.value[node.index], o.support)
+        return Evaluation(None if o.value is None else o.value[node.index], o.support)
     if isinstance(node, IfElse):
         t = explain(node.test, env)
         if t.value is None:
-            return Outcome(None, t.support)
+            return Evaluation(None, t.support)
         branch = explain(node.then if t.value else node.other, env)
-        return Outcome(branch.value, t.support | branch.support)
+        return Evaluation(branch.value, t.support | branch.support)
     raise TypeError(node)  # pragma: no cover
 
 

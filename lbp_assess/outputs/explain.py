@@ -20,7 +20,7 @@ from typing import Any, Iterator
 from ..model import expr
 from ..model.case import FACTS, Case
 from ..engine.questionnaire import Question, Questionnaire
-from ..engine.reasoning import features, plan_of, rule_features, urgency_plans
+from ..engine.reasoning import excluded_by_entry, features, plan_of, rule_features, urgency_plans
 from ..engine.screens import screen_counts
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
 from ..engine.words import describe_value
@@ -320,6 +320,10 @@ def explanation(case: Case, ruleset: RuleSet) -> dict[str, Any]:
                              if n not in FACTS and _outcome_words(n, m) and a.value(n) is True]
                 if fired else [],
                 "counts": [] if fired else _counts(r.node, a, labels),
+                # left open only by questions an earlier answer makes unnecessary, and excluded by
+                # that answer (no leg symptoms: how far down the leg is never asked)
+                "excluded_by": [{"fact": n, "label": labels.get(n, n), "value": _jsonable(v), "shown": _value(n, v, q)}
+                                for n, v in excluded_by_entry(a, trace).items()],
             })
         if rules:
             layers.append({"layer": layer, "title": title, "rules": rules})

@@ -146,7 +146,7 @@ def handover(a: Assessment, answers: dict[str, Any] | None = None) -> Handover:
         return (tier_rank(row), row.kind != "condition", _timing_rank(rs, row), row.index)
 
     groups: dict[tuple[str, str], Group] = {}
-    for row in sorted(live, key=order):
+    for row in sorted(live, key=lambda r: (tier_rank(r), r.index)):  # policy 6.3: at equal tiers, rule order
         group = groups.get(row.key)
         if group is None:
             groups[row.key] = Group(row.kind, row.rule.name, row, [row])

@@ -115,7 +115,8 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
     today = today or dt.date.today()
     meta = [f"Case: {plain(case.id)}"]
     if case.assessed_at:
-        meta.append(f"Assessed at: {case.assessed_at.isoformat(timespec='minutes')}")
+        at = case.assessed_at
+        meta.append(f"Assessed at: {at:%Y-%m-%d %H:%M} (UTC{at.isoformat()[-6:]})")
     elif case.assessed_on:
         meta.append(f"Assessed on: {case.assessed_on.isoformat()}")
     if case.assessor:
@@ -288,6 +289,8 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, 
         out.add(f"{h.headline}.", bullet=False, strong=True)
     fired = [t for t in a.trace() if t.state == "fired"]
     grouped = {row.rule.id: group for group in h.groups for row in group.rows}
+    first = {group.lead.rule.id: i for i, group in enumerate(h.groups) if group.tier is not None}
+    fired.sort(key=lambda t: first.get(t.rule.id, len(first)))  # the tiered rows first, highest tier first
     done: set[str] = set()
     for trace in fired:
         r = trace.rule

@@ -28,7 +28,8 @@ from ..inputs.cases import load_case
 from ..base.text import markup, plain
 from ..base.errors import InputError, did_you_mean
 from ..engine.questionnaire import BACK, Question
-from ..engine.reasoning import plan_of, read_by_fired_rules, rule_features, urgency_plans
+from ..engine.governing import governing_plans
+from ..engine.reasoning import excluded_by_entry, plan_of, read_by_fired_rules, rule_features, urgency_plans
 from ..engine.ruleset.model import Assessment, RuleSet
 from ..engine.words import describe_value
 
@@ -73,16 +74,17 @@ def finding(fact: str, value: Any, ruleset: RuleSet) -> Finding:
 
 def key_facts(assessment: Assessment) -> set[str]:
     """The features that mattered: every positive answer that made a rule fire that raises a
-    condition, a tiered alert, a class finding or a pattern (all of them, not one sufficient)."""
-    class_findings = set(assessment.ruleset.class_findings)
+    condition, a tiered alert, a pattern or a finding of the musculoskeletal picture (all of them,
+    not one sufficient). The findings that keep a case non-specific count too ("stenosis
+    possible": 3 of the 5 Cook items; pain above the knee): the detail's "how the rules reasoned"
+    shows them, so the verdict's feature count is taken from the same rules."""
     pattern_alerts = {alert for _, alerts in PATTERNS.values() for alert in alerts}
     keys: set[str] = set()
     for trace in assessment.trace():
         r = trace.rule
         if trace.state != "fired":
             continue
-        if r.raises == "condition" or (r.raises == "alert" and (r.tier or r.name in pattern_alerts)) \
-                or r.name in class_findings:
+        if r.raises in ("condition", "finding") or (r.raises == "alert" and (r.tier or r.name in pattern_alerts)):
             keys.update(n for n, v in rule_features(assessment, r).items() if _is_positive(v))
     return keys
 
@@ -97,6 +99,41 @@ def patterns_offered(ruleset: RuleSet) -> list[tuple[str, str]]:
 def patterns_of(assessment: Assessment) -> list[str]:
     """The patterns the rules raised for this case ([] when none)."""
     return [name for name, (_, raised_by) in PATTERNS.items() if any(x in assessment.alerts for x in raised_by)]
+
+
+def pattern_conditions(ruleset: RuleSet, pattern: str) -> set[str]:
+    """The red-flag conditions a pattern is the lower-tier form of, read from the rules: the
+    conditions its alerts' rows exclude (`possible_fragility_fracture` reads `not
+    condition.fracture`). Naming the pattern when that condition was raised names the condition."""
+    from ..model import expr
+
+    alerts = set(PATTERNS[pattern][1])
+    found: set[str] = set()
+    seen: set[str] = set()
+
+    def walk(node: expr.Node) -> None:
+        for ref in expr.references(node):
+            if ref.name in ruleset.definitions and ref.name not in seen:
+                seen.add(ref.name)
+                walk(ruleset.definitions[ref.name].node)
+            elif ref.name.startswith("condition.") and ref.name != "condition.any":
+                found.add(ref.name.partition(".")[2])
+
+    for rule in ruleset.rules:
+        if rule.raises == "alert" and rule.name in alerts:
+            walk(rule.node)
+    return found & set(ruleset.manifest.conditions)
+
+
+def patterns_naming_a_condition(assessment: Assessment) -> dict[str, str]:
+    """Patterns that name a condition the rules raised (pattern -> condition): "Possible fragility
+    fracture" when the fracture condition set the urgency is right."""
+    out = {}
+    for name in PATTERNS:
+        raised = [c for c in pattern_conditions(assessment.ruleset, name) if c in assessment.conditions]
+        if raised:
+            out[name] = raised[0]
+    return out
 
 
 def pattern_text(name: str | None) -> str:
@@ -194,6 +231,7 @@ class Feedback:
     red_flag_questions_not_asked: list[str] = field(default_factory=list)
     pattern_ok: bool = True
     patterns: list[str] = field(default_factory=list)  # the key's patterns
+    naming: dict[str, str] = field(default_factory=dict)  # patterns also right: they name a raised condition
 
     @property
     def serious(self) -> bool:
@@ -219,6 +257,8 @@ def mark(exercise: Exercise, attempt: Attempt) -> Feedback:
     if attempt.asked is not None:
         not_asked = [f for f in rs.manifest.screening if f not in attempt.asked]
     patterns = patterns_of(a)
+    naming = patterns_naming_a_condition(a)
+    accepted = (patterns or [NO_PATTERN]) + list(naming)
     said = rank.get(attempt.urgency, len(rank))  # a pass is below every tier
     return Feedback(
         exercise, attempt,
@@ -233,9 +273,8 @@ def mark(exercise: Exercise, attempt: Attempt) -> Feedback:
         untrue=[o for o in chosen if o.value != a.facts.get(o.fact)],
         unknown_keys=[k for k in exercise.keys if known is not None and k.fact not in known],
         red_flag_questions_not_asked=not_asked,
-        pattern_ok=attempt.pattern is None or (attempt.pattern in patterns if patterns
-                                               else attempt.pattern == NO_PATTERN),
-        patterns=patterns,
+        pattern_ok=attempt.pattern is None or attempt.pattern in accepted,
+        patterns=patterns, naming=naming,
     )
 
 
@@ -254,10 +293,20 @@ def short_name(label: str) -> str:
 
 
 def tier_text(ruleset: RuleSet, tier: str) -> str:
-    """"Urgent - within 24 hours to 1 week"; "Routine - physiotherapy management with safety-netting"."""
+    """A tier as a choice on the urgency scale: "Urgent - within 24 hours to 1 week"; "Routine -
+    physiotherapy management with safety-netting"."""
     t = ruleset.manifest.tiers[tier]
     detail = t.time_frame if t.time_frame.casefold() != t.label.casefold() else t.action.rstrip(".")
     return f"{t.label} - {detail[:1].lower()}{detail[1:]}"
+
+
+def key_tier_text(a: Assessment) -> str:
+    """The key's urgency with the governing rows' own time frame ("Soon - GP within 1 week"), never
+    the tier's generic range; the tier's wording only when no row set the urgency."""
+    frames = list(dict.fromkeys(p.time_frame for p in governing_plans(a) if p.time_frame))
+    if not frames:
+        return tier_text(a.ruleset, a.urgency)
+    return f"{a.ruleset.manifest.tiers[a.urgency].label} - {'; '.join(frames)}"
 
 
 def _bullets(items: list[str]) -> list[str]:
@@ -280,8 +329,9 @@ def verdict_lines(fb: Feedback) -> list[str]:
     lines = []
     if fb.under_triage:
         said = "no answer" if t.urgency == PASS else m.tiers[t.urgency].label.lower()
+        frame = key_tier_text(a).split(" - ", 1)[-1]
         lines.append(f"[bold red]SERIOUS: under-triaged - this needs {markup(m.tiers[a.urgency].label.lower())} "
-                     f"action ({markup(m.tiers[a.urgency].time_frame)}), not {markup(said)}.[/bold red]")
+                     f"action - {markup(frame)} - not {markup(said)}.[/bold red]")
     if fb.missed_red_flag:
         lines.append("[bold red]SERIOUS: a red-flag case not called one[/bold red] - "
                      f"{markup(', '.join(m.conditions[c].label for c in a.conditions))}.")
@@ -291,9 +341,14 @@ def verdict_lines(fb: Feedback) -> list[str]:
                      "(listed in the detail).")
     lines += _verdict("Classification", fb.class_ok, _class_said(rs, t.classification), class_name(m.classes[a.classification].label))
     lines += _verdict("Urgency", fb.urgency_ok, "no answer" if t.urgency == PASS else tier_text(rs, t.urgency),
-                      tier_text(rs, a.urgency))
+                      key_tier_text(a))
     if t.pattern is not None:
         key = " or ".join(pattern_text(p) for p in fb.patterns) or pattern_text(NO_PATTERN)
+        if t.pattern in fb.naming:  # the student named the raised condition by its pattern
+            key = f"{pattern_text(t.pattern)} - {m.conditions[fb.naming[t.pattern]].label} was raised"
+        elif fb.naming:
+            key += " (or " + " or ".join(f"{pattern_text(p)}, naming the {m.conditions[c].label.lower()} raised"
+                                         for p, c in fb.naming.items()) + ")"
         lines += _verdict("Pattern", fb.pattern_ok, pattern_text(t.pattern), key)
     lines.append(f"[bold]Urgency set by:[/bold] {markup(urgency_set_by_text(a))}")
     if t.asked is not None:
@@ -318,7 +373,7 @@ def _class_said(rs: RuleSet, classification: str) -> str:
 
 def _feature_summary(fb: Feedback) -> str:
     ticked = len(fb.attempt.ticked)
-    knowable = len(fb.missed) + sum(1 for k in fb.exercise.keys if k.fact in fb.attempt.ticked)
+    knowable = _knowable(fb)
     got = knowable - len(fb.missed)
     parts = [f"you ticked {got} of the {knowable} feature(s) that mattered"] if knowable else \
         ["no feature you could know decided this case"]
@@ -396,6 +451,11 @@ def why_non_specific(a: Assessment, known: set[str] | None, history: bool) -> li
         for trace in a.trace():
             if trace.rule.raises == "finding" and trace.rule.name == name and trace.state != "fired":
                 label = rs.manifest.findings[name].label
+                entry = excluded_by_entry(a, trace)
+                if entry:  # "no leg symptoms": the questions it makes unnecessary do not leave it open
+                    out.append(f"Not {markup(label[:1].lower() + label[1:])}; excluded by "
+                               + markup("; ".join(finding(f, v, rs).text for f, v in entry.items())) + ".")
+                    continue
                 found = [finding(f, v, rs).text for f, v in trace.facts.items() if f in FACTS and v is not None]
                 missing = [_label(rs, f) for f, v in trace.facts.items() if f in FACTS and v is None
                            and trace.state == "not_excluded"]
@@ -421,8 +481,15 @@ def _feature_lines(fb: Feedback, history: bool) -> list[str]:
         lines.append("[bold]Ticked, but not what the patient said:[/bold]")
         lines += _bullets([markup(f.text) for f in fb.untrue])
     if not (fb.missed or fb.unknown_keys or fb.irrelevant or fb.untrue or fb.serious):
-        lines.append("[green]You picked exactly the features that mattered.[/green]")
+        # the same count as the verdict's "Features:" line
+        lines.append("[green]You picked exactly the features that mattered.[/green]" if _knowable(fb) else
+                     "No feature you could know decided this case.")
     return lines
+
+
+def _knowable(fb: Feedback) -> int:
+    """How many features that mattered the student could know (missed or ticked)."""
+    return len(fb.missed) + sum(1 for k in fb.exercise.keys if k.fact in fb.attempt.ticked)
 
 
 # --------------------------------------------------------------------------- scorecard
@@ -631,7 +698,7 @@ def _take_history(case: Case, ruleset: RuleSet, prompter: PracticePrompter, numb
     who = {"male": "man", "female": "woman"}.get(p.sex if p and p.sex else "", "person")
     age = f"{p.age}-year-old " if p and p.age else ""
     prompter.show(f"Case {number} of {total}", [f"A {age}{who} with low back pain. Take the history: choose a "
-                                                "section, then a question; Done (last in the list) when "
+                                                "section, then a question; Done (0) when "
                                                 "you are ready to make your call."])
     introduced = _introduced(case)
     sections: dict[str, list[Question]] = {}
@@ -644,8 +711,7 @@ def _take_history(case: Case, ruleset: RuleSet, prompter: PracticePrompter, numb
         left = {title: [qn for qn in qs if qn.id not in asked] for title, qs in sections.items()}
         choices: list[tuple[Any, str]] = [(title, f"{title} ({len(qs)} left)") for title, qs in left.items() if qs]
         choices.append((DONE, "Done - make my call"))
-        section = prompter.menu(f"Ask about ({len(asked)} asked):", choices, erase=True,
-                                start=section if section in left and left[section] else None)
+        section = prompter.menu(f"Ask about ({len(asked)} asked):", choices, erase=True)
         if section == DONE:
             return asked
         picked = prompter.menu(f"{section}:", [(qn.id, qn.label) for qn in left[section]]

@@ -14,6 +14,7 @@ Run it after changing the case model, the rules or the interview.
 
 from __future__ import annotations
 
+import re
 import json
 import sys
 from pathlib import Path
@@ -36,6 +37,7 @@ SCHEMA_FILE = "docs/lbp-case-1.schema.json"
 RULES_FILE = "docs/clinical-rules.md"
 CASE_FORMAT_FILE = "docs/case-format.md"
 FHIR_FILE = "docs/fhir.md"
+RECORD_NOTE_FILE = "docs/record-note.md"
 
 #: What each section of a case is for (the fields themselves are described by their questions).
 SECTION_PURPOSES = {
@@ -435,7 +437,10 @@ def rules_markdown(ruleset: RuleSet) -> str:
               "| tier | time frame | action |", "|---|---|---|"]
     lines += [f"| **{t.label}** (`{name}`) | {_cell(t.time_frame)} | {_cell(t.action)} |" for name, t in m.tiers.items()]
     lines += ["", "Each rule with a tier carries its own label, time frame, action, examination advice and "
-              "safety-net blocks, which the note prints; the tier orders the rows and sets the urgency.", ""]
+              "safety-net blocks, which the note prints; the tier orders the rows and sets the urgency. One tier "
+              "governs the record note: its row opens the Summary and the Plan, every fired row's action follows "
+              "once, ordered by its timing, and the advice that tier holds back is left out "
+              "([record-note.md](record-note.md)).", ""]
     if m.settled:
         lines += ["## Settled facts", "",
                   "An unknown answer that the other answers settle, once, before any rule reads it (case files, "
@@ -592,6 +597,44 @@ def fhir_blocks(ruleset: RuleSet) -> dict[str, str]:
             "fhir_codes": "\n".join(codes) + "\n"}
 
 
+def record_note_blocks(ruleset: RuleSet, root: Path) -> dict[str, str]:
+    """The generated blocks of docs/record-note.md, from the rules: the Plan's order (`timings`),
+    what each tier holds back (`note_hold_back`), the note's own wording, each tiered rule's label,
+    time frame, action, examination and safety-net, and the note of a shipped vignette."""
+    from ..inputs.cases import load_case
+    from ..outputs.note import build_note, render
+
+    m = ruleset.manifest
+    order = ["| order | timing | means |", "|---|---|---|"]
+    order += [f"| {i} | `{key}` | {_cell(text)} |" for i, (key, text) in enumerate(m.timings.items(), 1)]
+    held = ["| when | advice held back (by its `role`) |", "|---|---|"]
+    held += [f"| {'the impression is provisional' if key == 'provisional' else f'`{key}` governs'} | "
+             f"{', '.join(f'`{r}`' for r in roles)} |" for key, roles in m.note_hold_back.items()]
+    wording = ["| key | wording |", "|---|---|"]
+    wording += [f"| `{key}` | {_cell(text)} |" for key, text in m.note_wording.items()]
+    rows = ["| rule | label in the note | tier | time frame | action | examination | safety-net |",
+            "|---|---|---|---|---|---|---|"]
+    for rule in ruleset.rules:
+        if rule.tier is None and not rule.action:
+            continue
+        nets = ", ".join(f"`{b}`" for b in rule.safety_net) or "-"
+        rows.append(f"| `{rule.id}` | {_cell(rule.label or '-')} | {rule.tier or '-'} | {_cell(rule.time_frame or '-')} | "
+                    f"{_cell(rule.action or '-')} | {_cell(rule.examination or '-')} | {nets} |")
+    vignette = root / "examples" / "vignettes" / "v15-stable-foot-drop.yaml"
+    if vignette.is_file():
+        case = load_case(vignette)
+        note = render(build_note(case, ruleset.assess(case), ruleset, case.assessed_on), "text", 80)
+        note = re.sub(r"lbp-assess \d+\.\d+\.\d+\S*", "lbp-assess <version>", note)
+        example = "```text\n" + re.sub(r"sha256:[0-9a-f]{12}", "sha256:<hash>", note) + "```\n"
+    else:  # a copy of the rules and docs without the examples: the example stands as written
+        current = (root / RECORD_NOTE_FILE).read_text(encoding="utf-8")
+        found = re.search(r"<!-- generated: example -->\n\n?(.*?)\n?<!-- end generated -->", current, re.S)
+        example = found.group(1) if found else ""
+    return {"plan_order": "\n".join(order) + "\n", "hold_back": "\n".join(held) + "\n",
+            "note_wording": "\n".join(wording) + "\n", "rule_actions": "\n".join(rows) + "\n",
+            "example": example}
+
+
 # --------------------------------------------------------------------------- all generated documents
 
 
@@ -609,6 +652,8 @@ def generated(root: Path, *, run_mutation: bool = True) -> dict[Path, str]:
                                  CASE_FORMAT_FILE),
         root / FHIR_FILE: fill_blocks((root / FHIR_FILE).read_text(encoding="utf-8"), fhir_blocks(ruleset),
                                       FHIR_FILE),
+        root / RECORD_NOTE_FILE: fill_blocks((root / RECORD_NOTE_FILE).read_text(encoding="utf-8"),
+                                             record_note_blocks(ruleset, root), RECORD_NOTE_FILE),
         **documents(root, ruleset, run_mutation=run_mutation),
     }
 

@@ -811,7 +811,7 @@ def _solve(node: expr.Node, rs: RuleSet, env: dict[str, Any], name: str, target:
     def at(x: float) -> float | None:
         facts = {**env, name: x}
         try:
-            return expr.explain(node, lambda n, _kind: expr.Outcome(facts.get(n))).value
+            return expr.explain(node, lambda n, _kind: expr.Evaluation(facts.get(n))).value
         except (TypeError, ZeroDivisionError):
             return None
 

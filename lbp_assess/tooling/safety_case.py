@@ -154,7 +154,9 @@ class HazardLog(_Strict):
     hazards: list[Hazard] = Field(min_length=1)
 
 
-class Change(_Strict):
+class DocumentChange(_Strict):
+    """One entry of the safety case's change history (document control)."""
+
     version: str
     date: dt.date
     change: str
@@ -196,7 +198,7 @@ class Document(_Strict):
     title: str
     version: str
     status: str
-    changes: list[Change] = Field(min_length=1)
+    changes: list[DocumentChange] = Field(min_length=1)
 
 
 class SafetyCase(_Strict):

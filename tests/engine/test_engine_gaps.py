@@ -10,7 +10,7 @@ import pytest
 
 from lbp_assess.model import expr
 from lbp_assess.base.errors import InputError
-from lbp_assess.model.expr import Outcome, Symbol
+from lbp_assess.model.expr import Evaluation, Symbol
 from lbp_assess.engine.ruleset.load import check_rules, load_rules
 
 from helpers import RULES, make_case
@@ -89,7 +89,7 @@ def test_a_comparison_written_constant_first_means_what_it_says(op):
             outcomes.add(OPS[op](2, sum(filled)))
         expected = outcomes.pop() if len(outcomes) == 1 else None
         env = dict(zip("abc", values))
-        explained = expr.explain(node, lambda name, kind: Outcome(env[name], frozenset([name]))).value
+        explained = expr.explain(node, lambda name, kind: Evaluation(env[name], frozenset([name]))).value
         assert explained is expected and compiled(env) is expected, (op, values, explained, compiled(env))
 
 

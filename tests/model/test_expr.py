@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from lbp_assess.model import expr
-from lbp_assess.model.expr import ExprError, Outcome, Symbol, Type
+from lbp_assess.model.expr import ExprError, Evaluation, Symbol, Type
 
 T, F, U = True, False, None
 
@@ -35,7 +35,7 @@ def both(text: str, **facts):
     node = expr.parse(text)
     expr.check(node, Scope())
     env = {name: facts.get(name.replace("pain.", "pain_"), facts.get(name)) for name in Scope.types}
-    explained = expr.explain(node, lambda name, kind: Outcome(env[name], frozenset([name]))).value
+    explained = expr.explain(node, lambda name, kind: Evaluation(env[name], frozenset([name]))).value
     compiled = expr.compile_expression(node)(env)
     assert explained == compiled, (text, facts, explained, compiled)
     return compiled
@@ -143,10 +143,10 @@ def test_support_names_the_facts_that_decided():
     node = expr.parse("a or (b and c)")
     expr.check(node, Scope())
     env = {"a": False, "b": True, "c": True}
-    out = expr.explain(node, lambda n, k: Outcome(env[n], frozenset([n])))
+    out = expr.explain(node, lambda n, k: Evaluation(env[n], frozenset([n])))
     assert out.value is True and out.support == {"b", "c"}
     env = {"a": None, "b": False, "c": True}
-    out = expr.explain(node, lambda n, k: Outcome(env[n], frozenset([n])))
+    out = expr.explain(node, lambda n, k: Evaluation(env[n], frozenset([n])))
     assert out.value is None and out.support == {"a"}  # what is missing
 
 
@@ -215,7 +215,7 @@ def test_generated_statements_branch_as_the_value_says(text):
     exec(compile(source, "<test>", "exec"), namespace)
     for a, b, c, n in itertools.product((T, F, U), (T, F, U), (T, F, U), (1, 5, None)):
         env = {"a": a, "b": b, "c": c, "n": n}
-        value = expr.explain(node, lambda name, kind: Outcome(env[name], frozenset([name]))).value
+        value = expr.explain(node, lambda name, kind: Evaluation(env[name], frozenset([name]))).value
         assert namespace["outcome"](a, b, c, n) is value, (text, env)
         assert namespace["holds"](a, b, c, n) is (value is True), (text, env)
 

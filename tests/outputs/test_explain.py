@@ -235,3 +235,19 @@ def test_explain_counts_a_screen_as_the_note_does(ruleset, cli):
     assert "Cauda equina screen negative (6 of 7 asked, 1 settled by an earlier answer)" in out
     assert "Cauda equina screen: negative (6 of 7 asked, 1 settled by an earlier answer)" in note
     assert "(7/7)" not in out
+
+
+def test_a_rule_open_only_on_questions_an_answer_made_unnecessary_is_excluded_by_it(cli, ruleset):
+    """No weakness: "weakness in both legs" is never asked, so cauda equina is not left open by it
+    (the brief view leaves it out; --full says what excluded it). No leg symptoms does the same
+    for radicular pain."""
+    path = str(EXAMPLES / "vignettes" / "v47-inflammatory-three-ng65-criteria.yaml")
+    brief = " ".join(cli("explain", path).out.split())
+    full = " ".join(cli("explain", path, "--full").out.replace("│", " ").split())
+    assert "not excluded Suspected cauda equina syndrome" not in brief
+    assert "missing: Weakness in both legs" not in brief and "missing: Weakness in both legs" not in full
+    assert "excluded by: Weakness: no" in full and "excluded by: Leg symptoms: No leg symptoms" in full
+    data = explanation(load_case(path), ruleset)
+    radicular = next(r for layer in data["layers"] for r in layer["rules"] if r["id"] == "msk.radicular.likely")
+    assert radicular["excluded_by"] == [{"fact": "pain.leg_side", "label": "Leg symptoms", "value": "none",
+                                        "shown": "No leg symptoms"}]

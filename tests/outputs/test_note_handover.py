@@ -121,3 +121,112 @@ def test_one_governing_tier_and_no_softer_time_frame_for_it(path, ruleset):
     if tiers[a.urgency].show_at_once:
         for text in CLASS_ADVICE:
             assert text not in flat, (path.name, text)
+
+
+def test_breast_cancer_with_new_thoracic_pain_gets_the_mscc_advice_not_the_generic_line(ruleset):
+    case = make_case(patient={"age": 58, "sex": "female"}, pain={"thoracic": True, "leg_side": "none"},
+                     history={"cancer": True, "cancer_skin_only": False},
+                     notes={"pmh": "Breast cancer 2019"})
+    flat = flat_note(case, ruleset)
+    assert section(flat, "SUMMARY").startswith("URGENT - RED FLAG: Possible spinal metastases (history of cancer) - "
+                                                "contact within 24 hours. Contact acute oncology or the MSCC")
+    net = flat.split(" SAFETY-NET ")[1]
+    assert "Cancer and back pain" in net and "Call your acute oncology 24-hour line now" in net
+    assert "Do not wait for the scan or the appointment" in net
+    assert "Spinal malignancy" not in flat and "spinal team" not in section(flat, "PLAN").lower()
+
+
+def test_weight_loss_at_60_is_the_ng12_ct_via_the_gp_never_the_spinal_team(ruleset):
+    case = make_case(patient={"age": 63}, systemic={"weight_loss": True}, history={"cancer": False})
+    flat = flat_note(case, ruleset)
+    assert "Possible cancer (NICE NG12: back pain with weight loss at 60 or over)" in flat
+    assert "GP to consider an urgent direct-access CT" in section(flat, "PLAN")
+    assert "MSCC" not in flat and "metastatic" not in flat.lower()
+
+
+def test_collapse_at_68_is_an_aortic_emergency_and_the_collapse_is_in_the_note(ruleset):
+    flat = vignette("v36-collapse-at-68", ruleset)
+    assert section(flat, "SUMMARY").startswith("EMERGENCY - RED FLAG: Possible symptomatic or ruptured abdominal "
+                                                "aortic aneurysm - now. 999 / emergency department")
+    assert "Collapse or fainting: yes" in section(flat, "IMPRESSION")  # the fact that set the tier
+    plan = section(flat, "PLAN")
+    assert "spinal team" not in plan.replace("not a spinal team referral", "")
+    net = flat.split(" SAFETY-NET ")[1]
+    assert "Aortic aneurysm" in net and "or collapse: call 999" not in net  # she has collapsed already
+    assert "call 999" in net
+
+
+def test_aneurysm_goes_to_999_or_the_vascular_team_not_the_gp_or_spinal_team(ruleset):
+    flat = vignette("v30-aortic-aneurysm", ruleset)
+    plan = section(flat, "PLAN")
+    assert plan.startswith("EMERGENCY - now: 999 / emergency department (vascular emergency)")
+    assert "GP or spinal team" not in flat
+    no_collapse = make_case(patient={"age": 72}, pain={"abdominal": True}, onset={"mode": "sudden"},
+                            systemic={"collapse": False})
+    assert "or collapse: call 999" in flat_note(no_collapse, ruleset).split(" SAFETY-NET ")[1]  # not recorded
+
+
+def test_fever_in_pregnancy_is_maternal_sepsis_and_its_advice_does_not_mention_fever(ruleset):
+    case = make_case(patient={"age": 29, "sex": "female"}, systemic={"fever": True},
+                     obstetric={"pregnant": True, "gestation_weeks": 26})
+    flat = flat_note(case, ruleset)
+    assert section(flat, "SUMMARY").startswith("EMERGENCY - RED FLAG: Possible maternal sepsis or pyelonephritis - "
+                                                "now. Same-day obstetric assessment now")
+    assert "spinal infection" not in section(flat, "SUMMARY").lower()
+    net = flat.split(" SAFETY-NET ")[1]
+    pregnancy = net[net.index("Pregnancy and after the birth"):]
+    assert "maternity unit" in pregnancy and "fever" not in pregnancy.lower()
+    assert "Infection and sepsis" in net
+
+
+def test_start_back_high_shows_its_score_and_matched_treatment(ruleset):
+    flat = vignette("v04-persistent-high-start-back", ruleset)
+    assert "STarT Back 7/9, psychosocial 5/5 = high risk. Matched treatment: psychologically informed " \
+           "physiotherapy" in section(flat, "IMPRESSION")
+    assert "Stratify with STarT Back" not in flat  # stratified already
+
+
+def test_ces_over_two_weeks_lists_onset_days_and_course(ruleset):
+    flat = vignette("v22-ces-over-two-weeks-stable", ruleset)
+    impression = section(flat, "IMPRESSION")
+    assert "Days since bladder, bowel or saddle symptoms began: 3/52" in impression
+    assert "Those symptoms worsening: no" in impression
+    assert "Cauda equina syndrome - written advice card" in flat
+    assert "cauda equina card given and understanding checked: [ ]" in flat  # to confirm, not asserted
+
+
+def test_a_higher_tier_left_open_is_asked_before_the_patient_leaves(ruleset):
+    case = make_case(patient={"age": 40, "sex": "male"}, pain={"leg_side": "none", "back_nrs": 4},
+                     systemic={"weight_loss": False, "fever": False, "night_sweats": False, "unwell": False},
+                     history={"cancer": False})
+    flat = flat_note(case, ruleset)
+    summary = section(flat, "SUMMARY")
+    assert summary.startswith("ROUTINE: ")
+    assert "Ask before the patient leaves: " in summary and "Saddle numbness" in summary
+    assert "(a yes can make this EMERGENCY: Suspected cauda equina syndrome)" in summary
+    assert "Impression: Provisional (red-flag screen incomplete): features consistent with non-specific" in summary
+    plan = section(flat, "PLAN")
+    assert "serious causes have been screened" not in plan and "Imaging is not needed" not in plan
+    assert "Most episodes improve" not in plan
+
+
+def test_unsure_answers_are_said_not_dropped(ruleset):
+    case = make_case(patient={"age": 68, "sex": "male"}, systemic={"collapse": None},
+                     history={"vascular_disease": None}, medication={"analgesia": None, "anticoagulant": None})
+    flat = flat_note(case, ruleset)
+    for label in ("Collapse or fainting", "Vascular disease", "Analgesia", "Anticoagulant"):
+        assert f"{label}: unsure" in flat, label
+
+
+def test_a_man_is_not_asked_about_pregnancy(ruleset):
+    case = make_case(patient={"age": 35, "sex": "male"}, pain={"back_nrs": 5})
+    flat = flat_note(case, ruleset)
+    assert "Pregnant" not in flat and "pregnan" not in flat.lower()
+
+
+def test_header_carries_the_assessment_time_and_assessor(ruleset):
+    case = make_case(assessed_on="2026-12-05", assessed_at="2026-12-05T09:30:00+00:00", assessor="J Physio",
+                     pain={"back_nrs": 3})
+    flat = flat_note(case, ruleset)
+    assert "Assessed at: 2026-12-05 09:30 (UTC+00:00) | Assessor: J Physio" in flat
+    assert "O/E: not yet examined." in flat

@@ -112,7 +112,8 @@ def test_a_missed_red_flag_is_shown_as_serious_and_listed_first(ruleset):
     card = session(ruleset, cases, student)
     text = student.text()
     assert "SERIOUS: a red-flag case not called one" in text
-    assert "SERIOUS: under-triaged - this needs emergency action (same day, now), not routine." in text
+    # the governing row's own time frame, not the tier's "same day, now"
+    assert "SERIOUS: under-triaged - this needs emergency action - now (within hours) - not routine." in text
     lines = card.lines()
     assert lines[0] == "[bold red]Red flags missed or under-triaged: 1[/bold red]"
     assert lines[1] == "  • v21-ces-acute-saddle - Emergency: Cauda equina syndrome"

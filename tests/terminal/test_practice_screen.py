@@ -100,11 +100,11 @@ def test_digit_keys_answer_and_a_right_answer_says_so(tmp_path):
 def test_history_taking_shows_whole_questions_at_80_columns(tmp_path):
     term = Terminal(["practice", str(VIGNETTES / "v10-radicular-l5.yaml"), "--interview"], str(tmp_path))
     term.wait_for("Ask about (0 asked):")
-    term.send(ENTER)  # the first section
+    term.send("1")  # the first section
     lines = term.wait_for("<- Other sections")
     menu = [line for line in lines if line.strip() and not line.startswith(("╭", "│", "╰"))]
     assert all(len(line) < 80 for line in menu)  # short labels, nothing cut at the edge
-    term.send("\x1b[B" + ENTER)  # its second question: which leg
+    term.send("2")  # its second question: which leg
     text = " ".join(term.wait_for("→ Left"))
     assert "Which leg has symptoms (pain, pins and needles, numbness)?" in " ".join(text.split())
     term.send("\x03")
@@ -140,3 +140,166 @@ def test_again_serves_the_latest_mistakes_first(tmp_path):
     term.send("\x03")
     term.finish()
     assert "v99-not-in-the-bank is not among the vignettes given" in "".join(term.transcript)
+
+
+def test_history_taking_menus_start_on_nothing_and_digits_choose(tmp_path):
+    """#24 S1: with --interview nothing is preselected (no pointer, Enter alone does nothing) and a
+    digit chooses at once, in the section menu and in the question menu."""
+    term = Terminal(["practice", str(VIGNETTES / "v10-radicular-l5.yaml"), "--interview"], str(tmp_path))
+    lines = term.wait_for("Ask about (0 asked):")
+    assert not any("»" in line for line in lines), "\n".join(lines)
+    assert "0 done" in " ".join(lines)
+    term.send(ENTER)  # nothing pointed at: Enter does nothing
+    lines = term.wait_for("Ask about (0 asked):")
+    assert not any("<- Other sections" in line for line in lines)
+    term.send("1")  # the first section
+    lines = term.wait_for("<- Other sections")
+    assert not any("»" in line for line in lines), "\n".join(lines)
+    term.send(ENTER)
+    term.send("2")  # its second question: which leg
+    term.wait_for("→ Left")
+    term.send("0")  # done: make the call
+    term.wait_for("Your classification?")
+    term.send("\x03")
+    term.finish()
+
+
+def _verdict_for(tmp_path, vignette: str, keys: str) -> str:
+    term = Terminal(["practice", str(VIGNETTES / vignette)], str(tmp_path))
+    for prompt, key in zip(("Your classification?", "Your urgency?", "A specific pattern?"), keys):
+        term.wait_for(prompt)
+        term.send(key)
+    term.wait_for("Which features did you rely on?")
+    term.send(ENTER)
+    lines = term.wait_for("Enter see the scorecard")
+    term.send("q")
+    term.finish()
+    return " ".join(" ".join(line.strip("│ ") for line in lines).split())
+
+
+def test_naming_the_fracture_that_set_the_urgency_as_the_pattern_is_right(tmp_path):
+    """#24 B1/B2: an urgent fracture (osteoporosis, minor fall): "Possible fragility fracture" names
+    the condition that set the urgency, so the pattern is right; the urgency shows the fracture
+    row's own time frame (GP within 1 week), not the tier's "within 24 hours to 1 week"."""
+    text = _verdict_for(tmp_path, "v26-osteoporotic-minor-fall.yaml", "125")  # red flag, urgent, fragility
+    assert "Pattern: right - Possible fragility fracture - Possible vertebral fracture was raised" in text, text
+    assert "Urgency: right - Urgent - GP within 1 week" in text, text
+    assert "24 hours to 1 week" not in text, text
+
+
+def test_the_aneurysm_alert_verdict_shows_its_own_time_frame(tmp_path):
+    """#24 B2: the soon aneurysm alert says "GP within 1 week" everywhere in the verdict, never the
+    tier's "within 2 to 6 weeks"."""
+    text = _verdict_for(tmp_path, "v46-flank-pain-smoker-at-64.yaml", "436")  # non-specific, soon, aneurysm
+    assert "Urgency: right - Soon - GP within 1 week" in text and "Pattern: right - Aortic aneurysm risk" in text, text
+    assert "2 to 6 weeks" not in text, text
+
+
+def _verdict_and_detail(tmp_path, vignette: str, keys: str) -> tuple[str, str]:
+    """The verdict screen and every page of its detail, each as one line of text."""
+    term = Terminal(["practice", str(VIGNETTES / vignette)], str(tmp_path))
+    for prompt, key in zip(("Your classification?", "Your urgency?", "A specific pattern?"), keys):
+        term.wait_for(prompt)
+        term.send(key)
+    term.wait_for("Which features did you rely on?")
+    term.send(ENTER)
+    verdict = term.wait_for("Enter see the scorecard")
+    term.send("d")
+    pages = term.wait_for("Page 1 of")
+    total = int(re.search(r"Page 1 of (\d+)", "\n".join(pages))[1])
+    for number in range(2, total + 1):
+        term.send(ENTER)
+        pages += term.wait_for(f"Page {number} of")
+    term.send(ENTER)
+    term.wait_for("Enter see the scorecard")
+    term.send("q")
+    term.finish()
+    flat = lambda lines: " ".join(" ".join(line.strip("│ ") for line in lines).split())  # noqa: E731
+    return flat(verdict), flat(pages)
+
+
+def test_no_leg_symptoms_excludes_radicular_pain_in_the_detail(tmp_path):
+    """#24 S2: v47 has no leg symptoms: how far down the leg, dermatomal and the rest are never
+    asked, so radicular pain is excluded by that answer, not "could not be excluded"."""
+    _, detail = _verdict_and_detail(tmp_path, "v47-inflammatory-three-ng65-criteria.yaml", "432")
+    assert "Not radicular pain likely; excluded by Leg symptoms: No leg symptoms." in detail, detail
+    assert "could not be excluded" not in detail, detail
+
+
+def test_the_verdict_counts_the_features_the_detail_shows(tmp_path):
+    """#24 S3: v18 (3 of 5 Cook items, pain above the knee): the verdict's feature count and the
+    detail's list come from the same rules - no "no feature decided this case" over a detail that
+    shows the walking and thigh features deciding it."""
+    verdict, detail = _verdict_and_detail(tmp_path, "v18-cook-three-of-five.yaml", "441")
+    assert "Features: you ticked 0 of the 4 feature(s) that mattered" in verdict, verdict
+    assert "no feature you could know decided this case" not in verdict.lower()
+    assert "Features that mattered and you did not tick:" in detail
+    for feature in ("Leg symptoms: Right", "Furthest extent: Thigh (above the knee)", "Leg symptoms on walking: yes",
+                    "Relief sitting or bending: yes"):
+        assert f"• {feature}" in detail, detail
+    assert "You picked exactly the features that mattered" not in detail
+
+
+LONG_IDS = ["v47-inflammatory-three-ng65-criteria", "v42-sudden-pain-lifting-woman-65",
+            "v22-ces-over-two-weeks-stable", "v18-cook-three-of-five"]
+
+
+def _records(tmp_path):
+    """Attempts by two students on vignettes with long ids, some with red-flag questions not asked."""
+    import random
+
+    from lbp_assess.engine.ruleset.load import load_rules
+    from lbp_assess.inputs.cases import load_case
+    from lbp_assess.teach import practice as p
+
+    from helpers import RULES
+
+    ruleset = load_rules(RULES)
+    record = tmp_path / "class.jsonl"
+    with record.open("w") as out:
+        for number, name in enumerate(LONG_IDS):
+            case = load_case(VIGNETTES / f"{name}.yaml")
+            exercise = p.make_exercise(case, name, ruleset, random.Random(1), p.stated_facts(case, name))
+            asked = list(ruleset.manifest.screening)[:4] if number % 2 else None
+            for student, attempt in (("Ada Lovelace-Byron", p.Attempt("non_specific", "routine", [], asked, 33, "none")),
+                                     ("Bo", p.Attempt("red_flag", "urgent", [], None, 12, "none"))):
+                out.write(p.record_line(p.mark(exercise, attempt), "vignette", student) + "\n")
+    return record
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+@pytest.mark.parametrize("view", ["attempts", "cases", "students"])
+def test_the_report_never_wraps_an_id_at_80_and_100_columns(tmp_path, view, columns):
+    """#24 S4: in every view of `practice report`, each case id and each student name stands whole
+    on one line (the other columns fold), and nothing is cut at the right edge."""
+    record = _records(tmp_path)
+    term = Terminal(["practice", "report", "--view", view, str(record)], str(tmp_path), rows=80, columns=columns)
+    assert term.finish() == 0
+    lines = term.lines()
+    text = "\n".join(lines)
+    ids = [] if view == "students" else LONG_IDS
+    for name in [*ids, "Lovelace-Byron"]:
+        assert any(name in line for line in lines), f"{name} split:\n{text}"
+    if view == "attempts":
+        assert "33" in text and "12" in text  # the seconds, the last column, are on screen
+    if view == "students":
+        assert "(cases)" in text  # the last heading is on screen
+    assert all(len(line) <= columns for line in lines)
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_explain_lists_two_answer_changes_apart_from_one_answer_changes(tmp_path, columns):
+    """#24 S5: "Weakness: yes" with "Weakness in both legs: yes" is two answers: it is listed under
+    its own heading, never among the changes of one answer."""
+    case = str(EXAMPLES / "cases" / "radicular-l5.yaml")
+    term = Terminal(["explain", case], str(tmp_path), rows=80, columns=columns)
+    assert term.finish() == 0
+    lines = term.lines()
+    one = next(i for i, line in enumerate(lines) if line.startswith("What would change it (one answer different"))
+    two = next(i for i, line in enumerate(lines) if line.startswith("Two answers different"))
+    assert one < two
+    single = " ".join(" ".join(lines[one:two]).split())
+    paired = " ".join(" ".join(lines[two:]).split())
+    assert "Weakness in both legs" not in single and "; " not in single.split(")", 1)[1], single
+    assert "if Weakness: yes, with Weakness in both legs: yes → Red flag, emergency" in paired, paired
+    assert "if Weakness: yes → Radicular, soon" in single  # weakness alone is one answer

@@ -287,6 +287,12 @@ def test_the_review_fits_a_24_line_terminal_with_many_answers_to_check(tmp_path)
     screen.wait_text("Save, or open a section to check or edit?")
     screen.settle()
     shown = screen.text()
+    screen.child.send("e")  # the sections, folded behind one entry, are one key away, none cut short
+    screen.wait_text("Which section?")
+    screen.settle()
+    assert "8) Special questions (red flags) (11)" in screen.text() and "…" not in screen.text(), screen.text()
+    screen.child.send("2")
+    screen.wait_text("Area and pain: which answer?")
     screen.child.sendcontrol("c")
     screen.child.expect(pexpect.EOF)
     # everything at once on the 24 lines: the panel from its top, the verdict, every condition not

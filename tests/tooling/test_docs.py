@@ -194,9 +194,6 @@ def test_every_rule_appears_in_the_clinical_rules_with_its_provenance(ruleset):
 
 
 DOCUMENTS = [REPO / "README.md", REPO / "CHANGELOG.md", *sorted((REPO / "docs").rglob("*.md"))]
-#: Documents linked before they land: docs/record-note.md is being written beside the note's rewrite (issue
-#: 27). Only a missing file is tolerated, never a missing anchor; remove it from here once it exists.
-LANDING = {REPO / "docs" / "record-note.md"}
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -218,7 +215,7 @@ def test_every_relative_link_resolves(document):
             continue
         file, _, anchor = target.partition("#")
         path = (document.parent / file).resolve() if file else document
-        if not path.exists() and path not in LANDING:
+        if not path.exists():
             broken.append(target)
         elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
             broken.append(target)
@@ -236,8 +233,7 @@ def test_rules_and_code_cite_only_documents_in_the_repository():
     missing = []
     for file in files:
         for mention in set(_MENTION.findall(file.read_text())):
-            if not any((base / mention).exists() or base / mention in LANDING
-                       for base in (REPO, REPO / "docs", file.parent)):
+            if not any((base / mention).exists() for base in (REPO, REPO / "docs", file.parent)):
                 missing.append(f"{file.relative_to(REPO)}: {mention}")
     assert missing == []
 

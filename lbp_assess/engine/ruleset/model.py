@@ -17,7 +17,7 @@ from ...model import expr
 from ..questionnaire import Questionnaire
 from ...model.case import FACTS, Case, facts_of
 from ...base.errors import Location
-from ...model.expr import Outcome
+from ...model.expr import Evaluation
 from .schema import Advice, Manifest, Wording
 from ..words import describe_value
 
@@ -241,9 +241,9 @@ class Assessment:
         """The value of any fact, definition or outcome name for this case."""
         return self._explain_name(name, {}).value
 
-    def explain(self, node: expr.Node) -> Outcome:
+    def explain(self, node: expr.Node) -> Evaluation:
         """Any checked expression evaluated for this case, with the facts that decided it."""
-        memo: dict[str, Outcome] = {}
+        memo: dict[str, Evaluation] = {}
         return expr.explain(node, lambda n, k: self._explain_name(n, memo, k))
 
     def wording(self, wording: Wording | None) -> list[str]:
@@ -294,7 +294,7 @@ class Assessment:
         return self._trace
 
     def _make_trace(self) -> list[RuleTrace]:
-        memo: dict[str, Outcome] = {}
+        memo: dict[str, Evaluation] = {}
         out = []
         fired, undecided = set(self.rules_fired), set(self.not_excluded)
         for rule in self.ruleset.rules:
@@ -303,16 +303,16 @@ class Assessment:
             out.append(RuleTrace(rule, state, {n: self._plain(n, memo) for n in sorted(outcome.support)}))
         return out
 
-    def explained(self, node: expr.Node) -> Outcome:
+    def explained(self, node: expr.Node) -> Evaluation:
         """An expression evaluated on this case by the explaining evaluator: its value and the
         facts that decided it (the oracle that the compiled rules are checked against)."""
-        memo: dict[str, Outcome] = {}
+        memo: dict[str, Evaluation] = {}
         return expr.explain(node, lambda n, k: self._explain_name(n, memo, k))
 
-    def _plain(self, name: str, memo: dict[str, Outcome]) -> Any:
+    def _plain(self, name: str, memo: dict[str, Evaluation]) -> Any:
         return self._explain_name(name, memo).value
 
-    def _explain_name(self, name: str, memo: dict[str, Outcome], kind: str | None = None) -> Outcome:
+    def _explain_name(self, name: str, memo: dict[str, Evaluation], kind: str | None = None) -> Evaluation:
         if name in memo:
             return memo[name]
         rs = self.ruleset
@@ -320,9 +320,9 @@ class Assessment:
             # Support of a definition is expanded into the facts that decided it.
             outcome = expr.explain(rs.definitions[name].node, lambda n, k: self._explain_name(n, memo, k))
         elif name in self.facts:
-            outcome = Outcome(self.facts[name], frozenset([name]))
+            outcome = Evaluation(self.facts[name], frozenset([name]))
         else:
-            outcome = Outcome(self._outcome_value(name), frozenset([name]))
+            outcome = Evaluation(self._outcome_value(name), frozenset([name]))
         memo[name] = outcome
         return outcome
 
