@@ -17,7 +17,7 @@ from ..inputs.cases import expand
 from ..base.errors import InputError
 from ..engine.ruleset.model import RuleSet
 from ..base.yamlio import MAX_FILE_BYTES, open_regular_file
-from .score import Scored, error_row, expected_of, score_file, score_line_rows, score_stdin_document, with_follow_up
+from .score import Scored, error_row, expected_of, score_file, score_line_rows, score_stdin_document
 from .writers import format_rows
 
 
@@ -102,7 +102,12 @@ def _score_chunk(ruleset: RuleSet, chunk: Chunk, fmt: str, detail: bool, digest:
     errors: list[Brief] = []
     briefs: list[Brief] | None = [] if detail else None
     notes: list[str] = []
-    for row, expected in _scored(ruleset, chunk, notes):  # one pass: this is the per-case hot path
+    if chunk.span is not None and briefs is None:  # JSON Lines: the per-case hot path, in one loop
+        _span_rows(ruleset, chunk, rows, counts, errors)
+        scored: Iterable[Scored] = ()
+    else:
+        scored = _scored(ruleset, chunk, notes)
+    for row, expected in scored:
         rows.append(row)
         if row["error"]:
             errors.append(_brief(row, None))
@@ -129,16 +134,24 @@ def _scored(ruleset: RuleSet, chunk: Chunk, notes: list[str] | None = None) -> I
     return (row for path in chunk.files for row in score_file(ruleset, path, notes))
 
 
-def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
-    """The lines of a JSON Lines byte range: the per-case hot path, kept tight."""
-    start, stop, first_line = chunk.span  # type: ignore[misc]
-    block = chunk.data
-    if block is None:  # opened again by the one reader: a file swapped for a FIFO since is refused, not waited on
-        with os.fdopen(open_regular_file(chunk.name), "rb") as handle:
-            handle.seek(start)
-            block = handle.read(stop - start)
-    name, row_of, find = chunk.name, ruleset.row_from_data, block.find
-    pos, number, size = 0, first_line, len(block)
+def _span_block(chunk: Chunk) -> bytes:
+    """The bytes of a JSON Lines chunk's byte range."""
+    if chunk.data is not None:
+        return chunk.data
+    start, stop, _ = chunk.span  # type: ignore[misc]
+    # opened again by the one reader: a file swapped for a FIFO since is refused, not waited on
+    with os.fdopen(open_regular_file(chunk.name), "rb") as handle:
+        handle.seek(start)
+        return handle.read(stop - start)
+
+
+def _span_rows(ruleset: RuleSet, chunk: Chunk, rows: list[dict[str, Any]], counts: dict[tuple[str, str], int],
+               errors: list[Brief]) -> None:
+    """The rows of a JSON Lines byte range, with their counts and errors (no briefs): the per-case
+    hot path, kept tight - `_score_span` and the loop of `_score_chunk` in one."""
+    block = _span_block(chunk)
+    name, row_of, find, add, get = chunk.name, ruleset.row_from_data, block.find, rows.append, counts.get
+    pos, number, size = 0, chunk.span[2], len(block)  # type: ignore[index]
     while pos < size:  # line by line with find (memchr): quicker than split for long lines
         end = find(b"\n", pos)
         if end < 0:
@@ -146,8 +159,34 @@ def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
         raw = block[pos:end]
         valid = fast_json(raw) if end - pos <= MAX_FILE_BYTES else None
         if valid is not None:
-            row = with_follow_up(row_of(valid, f"{name}:{number}"), valid)
-            yield row, None if valid.expected is None else expected_of(valid)
+            row = row_of(valid, f"{name}:{number}")
+            add(row)
+            key = (row["classification"], row["urgency"])
+            counts[key] = get(key, 0) + 1
+        elif raw.strip():  # not a valid case (blank lines are skipped): the located message
+            for row, _ in score_line_rows(ruleset, raw, name, number):
+                add(row)
+                if row["error"]:
+                    errors.append(_brief(row, None))
+                else:
+                    key = (row["classification"], row["urgency"])
+                    counts[key] = get(key, 0) + 1
+        pos, number = end + 1, number + 1
+
+
+def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
+    """The lines of a JSON Lines byte range, each with its expected labels (for --expect)."""
+    block = _span_block(chunk)
+    name, row_of, find = chunk.name, ruleset.row_from_data, block.find
+    pos, number, size = 0, chunk.span[2], len(block)  # type: ignore[index]
+    while pos < size:
+        end = find(b"\n", pos)
+        if end < 0:
+            end = size
+        raw = block[pos:end]
+        valid = fast_json(raw) if end - pos <= MAX_FILE_BYTES else None
+        if valid is not None:
+            yield row_of(valid, f"{name}:{number}"), None if valid.expected is None else expected_of(valid)
         elif raw.strip():  # not a valid case (blank lines are skipped): the located message
             yield from score_line_rows(ruleset, raw, name, number)
         pos, number = end + 1, number + 1

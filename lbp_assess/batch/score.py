@@ -40,11 +40,13 @@ Scored = tuple[dict[str, Any], "dict[str, Any] | None"]  # (row, expected labels
 
 def with_follow_up(row: dict[str, Any], case: Any) -> dict[str, Any]:
     """What the row adds from the record: the earlier case a follow-up visit follows (lbp-case/1
-    follow_up_of), when the case was assessed and by whom (for the audit report, by date and assessor)."""
+    follow_up_of), when the case was assessed and by whom (for the audit report, by date and assessor).
+    A case read the fast way has them from the rules' row function (RuleSet.row_from_data)."""
+    actions = row.pop("actions", None)  # the last column (COLUMNS)
     row["follow_up_of"] = case.follow_up_of.id if case.follow_up_of is not None else None
     row["assessed_on"] = case.assessed_on.isoformat() if case.assessed_on is not None else None
     row["assessor"] = case.assessor
-    row["actions"] = row.pop("actions")  # last, in the order of COLUMNS (an addition after these)
+    row["actions"] = actions
     return row
 
 
@@ -91,7 +93,7 @@ def score_file(ruleset: RuleSet, path: str, notes: list[str] | None = None) -> l
         if valid is None:
             check_size(data, path)  # before anything walks or prints the input
             return _precise_rows(ruleset, data, path, path, text, None)
-        return [(with_follow_up(ruleset.row_from_data(valid, path), valid), expected_of(valid))]
+        return [(ruleset.row_from_data(valid, path), expected_of(valid))]
     except InputError as err:
         from ..inputs.fhir_response import NotACase
 
@@ -108,7 +110,7 @@ def score_line(ruleset: RuleSet, raw: bytes, name: str, number: int) -> Scored:
         if len(raw) <= MAX_FILE_BYTES:
             valid = fast_json(raw)
             if valid is not None:
-                return with_follow_up(ruleset.row_from_data(valid, source), valid), expected_of(valid)
+                return ruleset.row_from_data(valid, source), expected_of(valid)
         else:
             raise InputError.from_problems([Problem(Location(name, number),
                                                     f"line is {len(raw):,} bytes; a case is limited to "
@@ -140,6 +142,6 @@ def score_stdin_document(ruleset: RuleSet, raw: bytes) -> Scored:
         if valid is None:
             check_size(data, name)
             return _precise(ruleset, data, name, name, text, None)
-        return with_follow_up(ruleset.row_from_data(valid, name), valid), expected_of(valid)
+        return ruleset.row_from_data(valid, name), expected_of(valid)
     except InputError as err:
         return error_row(name, str(err)), None

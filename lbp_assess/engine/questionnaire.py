@@ -29,6 +29,20 @@ from ..base.errors import InputError, Location, did_you_mean
 from ..model.expr import ExprError, Symbol, Type
 
 FILE = "interview.yaml"
+def quantity(value: int | float, unit: str | None) -> str:
+    """A number with its unit, as a sentence says it: "1 day", "2 days", "0.5 weeks", "7/10",
+    "40 %" (a unit that is a plural noun is said in the singular for exactly one)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not unit:
+        return str(value)
+    if unit.startswith("/"):
+        return f"{value}{unit}"
+    if value == 1 and unit.endswith("s") and unit[:-1].isalpha():
+        unit = unit[:-1]
+    return f"{value} {unit}"
+
+
 #: Other units a number may be typed in, by the question's unit, with the factor to it (not clinical
 #: knowledge: a week has 7 days). "2 days" answers a duration asked in weeks.
 UNIT_WORDS: dict[str, dict[tuple[str, ...], float]] = {
@@ -149,7 +163,8 @@ class Question:
         Raises ValueError with what to type instead."""
         match = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([a-z]*)", text.strip().lower())
         if match is None:
-            raise ValueError("Enter a number (blank = unsure, < = back)")
+            blank = "not recorded" if self.optional else "unsure"  # as describe() shows a blank answer
+            raise ValueError(f"Enter a number (blank = {blank}, < = back)")
         value, word = float(match[1]), match[2]
         if word:
             factors = UNIT_WORDS.get(self.unit or "", {})
@@ -182,11 +197,7 @@ class Question:
             return ", ".join(self.choice_label(v) for v in value) or "none"
         if self.kind == "items":
             return " ".join(map(str, value))
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if self.unit == "/10":
-            return f"{value}/10"
-        return f"{value} {self.unit}" if self.unit else str(value)
+        return quantity(value, self.unit)
 
     @property
     def is_fact(self) -> bool:

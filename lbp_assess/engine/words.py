@@ -31,11 +31,7 @@ def answer_words(question: Question, value: Any) -> str:
         return ", ".join(lower_first(label) for label in labels) or "none"
     if question.duration and isinstance(value, (int, float)):
         return clinical_duration(value, question.unit or "weeks")
-    shown = question.describe(value)
-    unit = question.unit or ""
-    if unit.endswith("s") and isinstance(value, (int, float)) and value == 1:
-        shown = shown[: -1]  # "1 week", not "1 weeks"
-    return shown
+    return question.describe(value)  # "1 week", not "1 weeks" (questionnaire.quantity)
 
 
 def lower_first(text: str) -> str:

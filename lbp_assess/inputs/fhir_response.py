@@ -256,16 +256,22 @@ def read_response(data: dict[str, Any], name: str, text: str | None = None, line
     if answers.get("id") is None:
         raise reader.fail(("item",), "the case id (linkId `id`) has no answer", "id")
     q = questionnaire_of(ruleset)
-    assessed_on = _authored(data, reader) or dt.date.today().isoformat()
+    authored, assessed_at = _authored(data, reader)
+    assessed_on = authored or dt.date.today().isoformat()
     _, settled = resolve(q, q.questions, answers, assessed_on)  # as `assess --answers` records them
     data_ = case_data(q, {**answers, **settled}, assessed_on)
     if "authored" not in data:
         del data_["assessed_on"]
+    if assessed_at is not None:  # authored with a time: when the assessment began (lbp-case/1 assessed_at)
+        data_["assessed_at"] = assessed_at
     case = validate_case(data_, name, None, line)
     if warning:
         case._reading_warnings.append(warning)
     return case
 
+
+#: The time part of a FHIR dateTime: with seconds and the UTC offset (FHIR requires both).
+_TIME = re.compile(r"T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 #: QuestionnaireResponse.status: scored as final, scored with a warning, refused.
 FINAL_STATUSES = ("completed", "amended")
@@ -289,13 +295,23 @@ def _status(data: dict[str, Any], reader: _Reader) -> str | None:
     raise reader.fail(("status",), f"unknown status {repr(status)[:40]}; expected one of: {expected}")
 
 
-def _authored(data: dict[str, Any], reader: _Reader) -> str | None:
+def _authored(data: dict[str, Any], reader: _Reader) -> tuple[str | None, str | None]:
+    """QuestionnaireResponse.authored as (its date, its time with the UTC offset or None): a FHIR
+    dateTime is a date, or a date and time with seconds and its offset (the export writes the
+    case's assessed_at there)."""
     authored = data.get("authored")
     if authored is None:
-        return None
+        return None, None
     if not isinstance(authored, str) or not re.match(r"^\d{4}-\d{2}-\d{2}", authored):
         raise reader.fail(("authored",), f"expected a date as YYYY-MM-DD..., got {authored!r}")
     try:
-        return dt.date.fromisoformat(authored[:10]).isoformat()
+        day = dt.date.fromisoformat(authored[:10]).isoformat()
     except ValueError:
         raise reader.fail(("authored",), f"not a date: {authored!r}") from None
+    if len(authored) <= 10 or not _TIME.fullmatch(authored[10:]):
+        return day, None
+    try:
+        moment = dt.datetime.fromisoformat(authored[:-1] + "+00:00" if authored.endswith("Z") else authored)
+    except ValueError:
+        raise reader.fail(("authored",), f"not a date and time: {authored!r}") from None
+    return day, moment.isoformat()

@@ -496,8 +496,8 @@ def questionnaire_response(case: Case, ruleset: RuleSet, key: str | None = None)
         "id": _id(key or _content_key(case, ruleset), "QuestionnaireResponse"),
         "questionnaire": f"{QUESTIONNAIRE_URL}|{questionnaire_version(ruleset)}", "status": "completed",
     }
-    if case.assessed_on:
-        response["authored"] = case.assessed_on.isoformat()
+    if (when := _moment(case)) is not None:
+        response["authored"] = when
     if case.assessor:
         response["author"] = {"display": case.assessor}
     response["item"] = list(groups.values())
@@ -602,8 +602,16 @@ def _practitioner(case: Case) -> dict[str, Any] | None:
             "name": [{"text": case.assessor}]}
 
 
+def _moment(case: Case) -> str | None:
+    """When the case was assessed, as FHIR dateTime: the time with its UTC offset (assessed_at)
+    when the case gives it, else the date (assessed_on), else None."""
+    if case.assessed_at is not None:
+        return case.assessed_at.isoformat()
+    return case.assessed_on.isoformat() if case.assessed_on else None
+
+
 def _when(case: Case) -> dict[str, str]:
-    return {"effectiveDateTime": case.assessed_on.isoformat()} if case.assessed_on else {}
+    return {"effectiveDateTime": when} if (when := _moment(case)) is not None else {}
 
 
 SURVEY = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey",
@@ -714,8 +722,8 @@ def _risks(case: Case, a: Assessment, ruleset: RuleSet, patient: dict[str, Any],
             "resourceType": "RiskAssessment", "id": _id(key, "RiskAssessment", kind, name), "status": "final",
             "code": {"coding": [assessment_code(code, ASSESSMENT_CONCEPTS[code])],
                      "text": f"lbp-assess {'red-flag condition' if kind == 'condition' else 'alert'}: {named.label}"},
-            "subject": _ref_to(patient), **({"occurrenceDateTime": case.assessed_on.isoformat()}
-                                            if case.assessed_on else {}),
+            "subject": _ref_to(patient), **({"occurrenceDateTime": when}
+                                            if (when := _moment(case)) is not None else {}),
             "performer": _ref_to(device), "basis": [_ref_to(response)],
             "method": {"coding": [assessment_code("rules", ASSESSMENT_CONCEPTS["rules"])],
                        "text": f"lbp-assess {__version__} rules {ruleset.version}"},

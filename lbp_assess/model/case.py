@@ -720,17 +720,16 @@ def fast_json(raw: bytes) -> Any:
     if colons == given:  # most lines: no colons in texts, no nulls
         return case
     if colons > given:
+        nulls = _null_keys(raw, case) if b"null" in raw else 0
+        if nulls is not None and colons == given + nulls:  # texts hold at least no colon
+            return case
         text = _text_colons(case)
         if b"\\" in raw:  # escapes: a text's colon may have been written \u003a
             text -= raw.count(b"\\u003a") + raw.count(b"\\u003A")
         elif case.assessed_at is not None:
             text += _time_colons(raw)
-        if colons == given + text:
+        if colons == given + text or (nulls is not None and colons == given + text + nulls):
             return case
-        if colons > given + text and b"null" in raw:
-            nulls = _null_keys(raw, case)
-            if nulls is not None and colons == given + text + nulls:
-                return case
     try:
         json.loads(raw, object_pairs_hook=refuse_duplicates)
     except ValueError:  # a duplicate key (or anything else): the exact reading says which

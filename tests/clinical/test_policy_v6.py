@@ -288,7 +288,10 @@ def test_batch_reading_accepts_the_v6_facts_and_scores_them_alike():
             "systemic": {"fever": True, "collapse": False}, "pain": {"groin": True},
             "obstetric": {"pregnant": False, "postpartum": True, "postpartum_weeks": 6.5}}
     row = V6.row_from_data(fast_convert(data), "x")
-    assessed = V6.assess(validate_case(data, "<test>")).to_row("x")
+    from lbp_assess.batch.score import with_follow_up
+
+    case = validate_case(data, "<test>")
+    assessed = with_follow_up(V6.assess(case).to_row("x"), case)
     assert row == assessed and row["condition_tiers"] == {"infection": "urgent"}
 
 

@@ -251,3 +251,47 @@ def test_note_and_explain_read_an_exported_bundle(cli, tmp_path):
     assert cli("export", str(CES), "-o", str(path)).code == 0
     note = cli("note", str(path), "-f", "text")
     assert note.code == 0 and "RED FLAG" in note.out
+
+
+def test_assessed_at_is_exported_with_its_time_and_read_back():
+    """#23 7: `authored` with a time. A case that gives assessed_at carries it, with its UTC offset, as
+    QuestionnaireResponse.authored, Observation.effectiveDateTime and RiskAssessment.occurrenceDateTime,
+    and reading the response back gives the same assessed_at and assessed_on."""
+    from lbp_assess.inputs.fhir_response import read_response
+
+    data = load_case(CES).to_data()
+    data.update(assessed_on="2026-11-21", assessed_at="2026-11-21T10:30:00+01:00")
+    case = validate_any(data, "timed.yaml")
+    doc = export(case)
+    stamp = "2026-11-21T10:30:00+01:00"
+    response = resources(doc, "QuestionnaireResponse")[0]
+    assert response["authored"] == stamp
+    observations = resources(doc, "Observation")
+    risks = resources(doc, "RiskAssessment")
+    assert observations and risks
+    assert {o["effectiveDateTime"] for o in observations} == {stamp}
+    assert {r["occurrenceDateTime"] for r in risks} == {stamp}
+    back = read_response(response, "response.json", ruleset=RULESET)
+    assert back.assessed_at == case.assessed_at and back.assessed_at.utcoffset() == dt.timedelta(hours=1)
+    assert back.assessed_on == case.assessed_on
+
+
+@pytest.mark.parametrize("authored, at, on", [
+    ("2026-11-21", None, "2026-11-21"),
+    ("2026-11-21T23:30:00Z", "2026-11-21T23:30:00+00:00", "2026-11-21"),
+    ("2026-11-21T00:15:00.5-05:00", "2026-11-21T00:15:00.500000-05:00", "2026-11-21"),
+])
+def test_authored_is_read_as_the_date_and_the_time_of_the_assessment(authored, at, on):
+    from lbp_assess.inputs.fhir_response import read_response
+
+    case = load_case(RADICULAR).model_copy(update={"assessed_on": None, "assessed_at": None})
+    response = dict(resources(export(case), "QuestionnaireResponse")[0], authored=authored)
+    back = read_response(response, "response.json", ruleset=RULESET)
+    assert (back.assessed_at.isoformat() if back.assessed_at else None, back.assessed_on.isoformat()) == (at, on)
+
+
+def test_a_case_without_a_time_keeps_the_date_alone():
+    doc = export(load_case(CES))
+    response = resources(doc, "QuestionnaireResponse")[0]
+    assert response["authored"] == load_case(CES).assessed_on.isoformat()
+    assert {o["effectiveDateTime"] for o in resources(doc, "Observation")} == {response["authored"]}

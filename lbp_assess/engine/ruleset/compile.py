@@ -50,7 +50,9 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
 
     `evaluate(facts)` reads a flat fact dict (`{"pain.leg_side": ...}`) and returns a
     `Summary`; `row(case, source)` reads a case read the fast way (case.CASE_STRUCT)
-    and returns its result row (the fields of docs/case-format.md). The body evaluates
+    and returns its whole result row (the fields of docs/case-format.md, the actions, and
+    what batch.score.with_follow_up adds to a row assessed the precise way: the visit
+    followed, the date and the assessor). The body evaluates
     every rule in dependency order and, as each rule fires, records what it raises:
     the highest tier of each condition and alert, findings, the urgency, the rule ids.
     Definitions are computed where first needed; outcome flags are set as rules fire.
@@ -202,6 +204,8 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
            "'conditions': list(conditions), 'alerts': list(alerts), 'unscreened': unscreened, "
            "'warnings': warnings, 'rules_fired': fired, 'rules_version': _VERSION, 'error': None, "
            "'condition_tiers': conditions, 'findings': findings, 'not_excluded': undecided, "
+           "'follow_up_of': None if (_f := D.follow_up_of) is None else _f.id, "
+           "'assessed_on': None if (_d := D.assessed_on) is None else _d.isoformat(), 'assessor': D.assessor, "
            "'actions': [dict(_ACTIONS[i]) for i in fired if i in _ACTIONS]}")
     source = ("".join(helper_source) + "\n" + "def evaluate(F):\n" + "\n".join(flat + body) + "\n" + summary + "\n\n"
               "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n")
