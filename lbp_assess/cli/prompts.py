@@ -123,6 +123,26 @@ class Option:
     key: str | None
 
 
+def unsure_title(question: Question) -> str:
+    """The choice that leaves a closed question unanswered, named as the review and the note show
+    it (`Question.describe(None)`): "Unsure / not asked", or "Skip (not recorded)" when optional."""
+    return "Skip (not recorded)" if question.optional else "Unsure / not asked"
+
+
+def unsure_word(question: Question) -> str:
+    return "skip" if question.optional else "unsure"
+
+
+def text_hint(question: Question) -> str:
+    """What Enter on a blank typed answer really does, in the words the review and the note use
+    for it (`Question.describe`): a case id is required; an optional answer (a PSFS activity or
+    score, the ODI, free-text notes) is not recorded; any other number is recorded as unsure,
+    which keeps open every rule that reads it, never a "no"."""
+    if question.kind not in ("number", "scale") and not question.optional:
+        return "required, < = back"
+    return f"blank = {'not recorded' if question.blank_not_recorded else 'unsure'}, < = back"
+
+
 class TerminalPrompter:
     def __init__(self, console: Console | None = None):
         self.console = console or Console(highlight=False)
@@ -150,13 +170,14 @@ class TerminalPrompter:
             options = [Option("Yes", True, "y"), Option("No", False, "n")]
         else:
             options = [Option(label, value, key) for (value, label), key in zip(question.offered, CHOICE_KEYS)]
-        options += [Option("Unsure / not asked", UNSURE, "u"), Option("<- Back", BACK, "b")]
+        # unsure on a question the rules read; an optional one (work status) is "not recorded"
+        options += [Option(unsure_title(question), UNSURE, "u"), Option("<- Back", BACK, "b")]
         pointed = UNSURE if default is NOT_ANSWERED or default is None else default
-        reply = keyed_select(question.text, options, pointed, qmark)
+        reply = keyed_select(question.text, options, pointed, qmark, unsure=unsure_word(question))
         return BACK if reply is BACK else None if reply == UNSURE else reply
 
     def _tick(self, question: Question, default: Any, qmark: str) -> Any:
-        reply = tick_list(question.text, list(question.offered), default, qmark)
+        reply = tick_list(question.text, list(question.offered), default, qmark, optional=question.optional)
         if isinstance(reply, list) and isinstance(default, list):
             # Values of the earlier answer not offered at the prompt (asked as their own questions)
             # are kept as they were, never dropped unseen.
@@ -168,8 +189,7 @@ class TerminalPrompter:
         numeric = question.kind in ("number", "scale")
         unit = f" ({question.unit})" if question.unit else ""
         required = not numeric and not question.optional
-        hint = ("required; < back" if required else "blank not recorded; < back" if question.blank_not_recorded
-                else "blank unsure; < back" if numeric else "blank skip; < back")
+        hint = text_hint(question)
 
         def validate(text: str) -> bool | str:
             text = text.strip()
@@ -579,7 +599,8 @@ class _GridControl(InquirerControl):
 
 
 def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: str, back: bool = True,
-                 hint: str | None = None, columns: int = 1, wide: int = 0, erase: bool = False) -> Any:
+                 hint: str | None = None, columns: int = 1, wide: int = 0, erase: bool = False,
+                 unsure: str = "unsure") -> Any:
     """Pick one option: its key answers at once; arrows and Enter work too; `b`/left = back.
     `columns` > 1 lays out the options after the first `wide` in columns."""
     width = terminal_width()
@@ -593,8 +614,10 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
                       initial_choice=pointed if chosen[0] else None, columns=columns, wide=wide,
                       pointer="»" if chosen[0] else None)
 
+    # Enter on a question not yet answered takes "unsure / not asked" (never a "no"): the hint says so
     default_hint = "(" + ", ".join([_key_range([o.key for o in options if o.key not in (None, "u", "b")])]
-                                   + (["u unsure"] if UNSURE in values else [])
+                                   + ([f"u or Enter {unsure}" if pointed == UNSURE else f"u {unsure}"]
+                                      if UNSURE in values else [])
                                    + (["b back"] if BACK in values else [])) + ")"
 
     def tokens() -> list[tuple[str, str]]:
@@ -705,7 +728,7 @@ def key_prompt(message: str, keys: dict[str, str]) -> str:
     return questionary.Question(app).unsafe_ask()
 
 
-def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark: str) -> Any:
+def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark: str, optional: bool = False) -> Any:
     """Tick any of `offered` (digits or space), Enter when done; `0` none of these, `u` unsure, `b` back.
 
     Returns the ticked values (in offered order), [] for none, UNSURE or BACK.
@@ -717,7 +740,9 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
     width = terminal_width()
     choices = [Choice(_title(label, width, CHOICE_INDENT + 2), value, shortcut_key=key)
                for (value, label), key in zip(offered, keys)]
-    choices += [Choice("None of these", NONE, shortcut_key="0"), Choice("Unsure / not asked", UNSURE, shortcut_key="u"),
+    skip = "Skip (not recorded)" if optional else "Unsure / not asked"  # as the review shows it
+    word = "skip" if optional else "unsure"
+    choices += [Choice("None of these", NONE, shortcut_key="0"), Choice(skip, UNSURE, shortcut_key="u"),
                 Choice("<- Back", BACK, shortcut_key="b")]
     start = NONE if default == [] else UNSURE if default is None or default is NOT_ANSWERED else None
     ic = InquirerControl(choices, None, use_indicator=True, use_shortcuts=True, initial_choice=start)
@@ -729,11 +754,11 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
         head = [("class:qmark", qmark), ("class:question", f" {message} ")]
         if ic.is_answered:
             result = answered[0]
-            shown = ("unsure / not asked" if result == UNSURE else "back" if result == BACK else
+            shown = (skip.lower() if result == UNSURE else "back" if result == BACK else
                      ", ".join(labels[v] for v in result) or "none of these")
             return wrap_fragments(head + [("class:answer", shown)], terminal_width())
         return wrap_fragments(head + [("class:instruction", f"(1-{keys[-1]} or space ticks, enter done, 0 none, "
-                                                            "u unsure, b back)")], terminal_width())
+                                                            f"u {word}, b back)")], terminal_width())
 
     bindings = _common_bindings()
 

@@ -232,3 +232,61 @@ def test_a_tick_list_keeps_earlier_values_it_does_not_offer():
     # "rest" and "movement" are asked as their own questions, not offered in the list.
     assert ask("behaviour.eased_by", ENTER, default=["lying", "movement"]) == ["lying", "movement"]
     assert ask("behaviour.eased_by", "1" + ENTER, default=["lying", "rest"]) == ["sitting", "lying", "rest"]
+
+
+def _screen(qid: str, keys: str, default=NOT_ANSWERED):
+    """(the answer, everything prompt_toolkit drew) for one prompt."""
+    out = io.StringIO()
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=_Recorder(out)):
+        pipe.send_text(keys)
+        pipe.close()
+        value = TerminalPrompter(Console(file=io.StringIO(), width=100)).ask(
+            QUESTIONS[qid], default, Progress(3, 60, "Area and pain"))
+    return value, " ".join(out.getvalue().split())  # wrapped lines read as one
+
+
+ALL = load_rules(RULES).questionnaire
+
+
+@pytest.mark.parametrize("question", [q for q in ALL.questions if q.kind in ("text", "number", "scale")],
+                         ids=lambda q: q.id)
+def test_every_typed_hint_says_what_blank_really_does(question):
+    """Review: "blank unsure" on an optional answer that a blank leaves unrecorded, "(blank if not
+    used)" in the question. The hint says what Enter on a blank does, as the review shows it."""
+    from lbp_assess.cli.prompts import text_hint
+    from lbp_assess.engine.answers import case_data
+
+    hint = text_hint(question)
+    assert "blank" not in question.text.lower(), question.text  # the hint says it, once
+    written = case_data(ALL, {question.id: None}, None)
+    section, _, name = question.id.partition(".")
+    recorded = name in written.get(section, {}) if name else written.get(section) is not None
+    if hint.startswith("required"):
+        assert question.kind == "text" and not question.optional
+        with pytest.raises(EOFError):  # a blank is refused, and no further keys arrive
+            ask(question.id, ENTER)
+        return
+    assert ask(question.id, ENTER) is None
+    if hint.startswith("blank = not recorded"):
+        assert not recorded and question.describe(None) in ("not recorded", "-")
+    else:
+        assert hint.startswith("blank = unsure") and question.is_fact
+        assert recorded and written[section][name] is None and question.describe(None) == "unsure / not asked"
+
+
+@pytest.mark.parametrize("qid", load_rules(RULES).manifest.screening)
+def test_enter_on_a_red_flag_question_is_unsure_and_the_hint_says_so(qid):
+    """A red-flag question left blank (Enter) is recorded unsure - never silently "no" - and the
+    prompt says so; asked again, Enter keeps the earlier answer and the hint does not claim unsure."""
+    value, drawn = _screen(qid, ENTER)
+    assert value is None and "u or Enter unsure" in drawn
+    value, drawn = _screen(qid, ENTER, default=False)
+    assert value is False and "u or Enter unsure" not in drawn and "u unsure" in drawn
+
+
+def test_an_optional_closed_question_is_skipped_not_unsure():
+    value, drawn = _screen("social.work", ENTER)
+    assert value is None and "Skip (not recorded)" in drawn and "u or Enter skip" in drawn
+    assert "Unsure" not in drawn and QUESTIONS["social.work"].describe(None) == "not recorded"
+    value, drawn = _screen("pain.quality", ENTER)
+    assert value is None and "Skip (not recorded)" in drawn and "u skip" in drawn and "Unsure" not in drawn
