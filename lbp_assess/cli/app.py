@@ -68,7 +68,8 @@ def err_line(message: str) -> None:
 
 def _wrapped_for_stderr(text: str) -> str:
     """On a terminal, each line word-wrapped to its width (continuation lines indented), so no
-    word is split at the margin; an indented line (a command to copy) is left whole."""
+    word is split at the margin; an indented line (a command to copy) is broken only between its
+    arguments, with a shell line continuation (`_command_lines`)."""
     import textwrap
 
     try:
@@ -79,10 +80,32 @@ def _wrapped_for_stderr(text: str) -> str:
         return text
     if width < 20:
         return text
-    return "\n".join(line if line.startswith("  ") or len(line) <= width else
+    return "\n".join(_command_lines(line, width) if line.startswith("  ") else line if len(line) <= width else
                      textwrap.fill(line, width, subsequent_indent="  ", break_long_words=False,
                                    break_on_hyphens=False)
                      for line in text.split("\n"))
+
+
+def _command_lines(line: str, width: int) -> str:
+    """A command to copy, too long for the terminal: broken between its arguments with a shell
+    line continuation (` \\`), continuation lines indented, so the terminal never splits a path
+    in the middle and the lines pasted together still run. An argument is never split."""
+    import shlex
+
+    if len(line) <= width:
+        return line
+    try:
+        words = [shlex.quote(w) for w in shlex.split(line)]
+    except ValueError:
+        return line
+    lines, current = [], "  " + words[0]
+    for word in words[1:]:
+        if len(current) + 1 + len(word) + 2 > width:  # room for " \\"
+            lines.append(current + " \\")
+            current = "      " + word
+        else:
+            current += " " + word
+    return "\n".join([*lines, current])
 
 
 class FailOn(str, Enum):
@@ -298,7 +321,7 @@ def _interview(session, force: bool) -> str:
     prompter = TerminalPrompter()
     if session.resumed:
         prompter.notice(consultation.draft_summary(session))
-    elif session.interview.answers and session.previous is None:
+    elif session.prefilled_from is not None and session.previous is None:  # --answers, not --id alone
         prompter.notice(consultation.prefill_summary(session))
     for note in session.notes:
         prompter.notice(note)

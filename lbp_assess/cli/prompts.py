@@ -35,6 +35,7 @@ from rich.table import Table
 
 from ..base.text import markup, plain, shorten
 from ..consult.interview import NOT_ANSWERED, Interview, LiveAlert, Offer, Progress
+from ..consult.session import questions
 from ..engine.questionnaire import BACK, Question
 
 UNSURE = "__unsure__"
@@ -76,7 +77,12 @@ def wrap_fragments(fragments: Sequence[tuple[str, str]], width: int, indent: int
     column = start
     limit = max(indent + 10, width - 1)  # the last column is left free: no auto-wrap at the margin
     for style, text in fragments:
-        for piece in re.split(r"( +|\n)", text):
+        # a key hint ("(y/n, u or Enter unsure, b back)") or a short answer ("Disagree (0)") moves to
+        # the next line whole, never split across two, when it fits on one
+        whole = style in ("class:instruction", "class:answer") and "\n" not in text \
+            and len(text.strip()) <= min(limit - indent, 40)
+        for piece in ([" "] * text.startswith(" ") + [text.strip()] + [" "] * text.endswith(" ")
+                      if whole and text.strip() else re.split(r"( +|\n)", text)):
             if not piece:
                 continue
             if piece == "\n":
@@ -123,16 +129,6 @@ class Option:
     key: str | None
 
 
-def unsure_title(question: Question) -> str:
-    """The choice that leaves a closed question unanswered, named as the review and the note show
-    it (`Question.describe(None)`): "Unsure / not asked", or "Skip (not recorded)" when optional."""
-    return "Skip (not recorded)" if question.optional else "Unsure / not asked"
-
-
-def unsure_word(question: Question) -> str:
-    return "skip" if question.optional else "unsure"
-
-
 def text_hint(question: Question) -> str:
     """What Enter on a blank typed answer really does, in the words the review and the note use
     for it (`Question.describe`): a case id is required; an optional answer (a PSFS activity or
@@ -170,14 +166,13 @@ class TerminalPrompter:
             options = [Option("Yes", True, "y"), Option("No", False, "n")]
         else:
             options = [Option(label, value, key) for (value, label), key in zip(question.offered, CHOICE_KEYS)]
-        # unsure on a question the rules read; an optional one (work status) is "not recorded"
-        options += [Option(unsure_title(question), UNSURE, "u"), Option("<- Back", BACK, "b")]
+        options += [Option("Unsure / not asked", UNSURE, "u"), Option("<- Back", BACK, "b")]
         pointed = UNSURE if default is NOT_ANSWERED or default is None else default
-        reply = keyed_select(question.text, options, pointed, qmark, unsure=unsure_word(question))
+        reply = keyed_select(question.text, options, pointed, qmark)
         return BACK if reply is BACK else None if reply == UNSURE else reply
 
     def _tick(self, question: Question, default: Any, qmark: str) -> Any:
-        reply = tick_list(question.text, list(question.offered), default, qmark, optional=question.optional)
+        reply = tick_list(question.text, list(question.offered), default, qmark)
         if isinstance(reply, list) and isinstance(default, list):
             # Values of the earlier answer not offered at the prompt (asked as their own questions)
             # are kept as they were, never dropped unseen.
@@ -222,7 +217,7 @@ class TerminalPrompter:
 
     def _items(self, question: Question, default: Any, qmark: str) -> Any:
         previous = "Keep the recorded answers" if isinstance(default, list) else None
-        options = [Option("Enter the answers", "enter", "1"), Option("Skip (not recorded)", UNSURE, "u"),
+        options = [Option("Enter the answers", "enter", "1"), Option("Skip (unsure / not asked)", UNSURE, "u"),
                    Option("<- Back", BACK, "b")]
         if previous:
             options.insert(0, Option(f"{previous} ({' '.join(map(str, default))})", "keep", "k"))
@@ -296,7 +291,7 @@ class TerminalPrompter:
         """At an emergency: save the case and note now, with what is known, or go on asking."""
         left = len(interview.not_asked())
         options = [Option("Save now and act (the note names the questions not asked)", "save", "s"),
-                   Option(f"Go on with the interview ({left} question(s) left)", "go_on", "g")]
+                   Option(f"Go on with the interview ({questions(left)} left)", "go_on", "g")]
         return keyed_select(f"{alert.tier_label.upper()}: save the case and note now?", options, None,
                             "Act now ›", back=False, hint="(s save now, g go on)") == "save"
 
@@ -304,11 +299,12 @@ class TerminalPrompter:
         """Say what was saved and what was left; go on asking the questions left?"""
         case_path, note_path, _ = written
         self.console.print(f"[bold]Saved[/bold] {markup(case_path)}, {markup(note_path)} and the plain-text note; "
-                           f"{len(left)} question(s) not asked are recorded as unknown (red flags as not screened).")
+                           f"{questions(len(left))} not asked {'is' if len(left) == 1 else 'are'} recorded as unknown "
+                           "(red flags as not screened).")
         if not left:
             return False
         options = [Option("Stop here (the files are saved)", "stop", "s"),
-                   Option(f"Go on asking the {len(left)} question(s) left; saving again rewrites the files",
+                   Option(f"Go on asking the {questions(len(left))} left; saving again rewrites the files",
                           "go_on", "g")]
         return keyed_select("Go on with the interview?", options, None, "Saved ›", back=False,
                             hint="(s stop, g go on)") == "go_on"
@@ -338,7 +334,7 @@ class TerminalPrompter:
         while True:
             options = [Option("Save and write the note", FINISH, "s")]
             if to_ask:
-                options.append(Option(f"Ask what would settle what is not excluded ({len(to_ask)} question(s))",
+                options.append(Option(f"Ask what would settle what is not excluded ({questions(len(to_ask))})",
                                       ASK_OPEN, "o"))
             pick = [Option(f"{title} ({len(items)})", title, key)
                     for (title, items), key in zip(sections.items(), CHOICE_KEYS)]
@@ -599,8 +595,7 @@ class _GridControl(InquirerControl):
 
 
 def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: str, back: bool = True,
-                 hint: str | None = None, columns: int = 1, wide: int = 0, erase: bool = False,
-                 unsure: str = "unsure") -> Any:
+                 hint: str | None = None, columns: int = 1, wide: int = 0, erase: bool = False) -> Any:
     """Pick one option: its key answers at once; arrows and Enter work too; `b`/left = back.
     `columns` > 1 lays out the options after the first `wide` in columns."""
     width = terminal_width()
@@ -616,7 +611,7 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
 
     # Enter on a question not yet answered takes "unsure / not asked" (never a "no"): the hint says so
     default_hint = "(" + ", ".join([_key_range([o.key for o in options if o.key not in (None, "u", "b")])]
-                                   + ([f"u or Enter {unsure}" if pointed == UNSURE else f"u {unsure}"]
+                                   + (["u or Enter unsure" if pointed == UNSURE else "u unsure"]
                                       if UNSURE in values else [])
                                    + (["b back"] if BACK in values else [])) + ")"
 
@@ -728,7 +723,7 @@ def key_prompt(message: str, keys: dict[str, str]) -> str:
     return questionary.Question(app).unsafe_ask()
 
 
-def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark: str, optional: bool = False) -> Any:
+def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark: str) -> Any:
     """Tick any of `offered` (digits or space), Enter when done; `0` none of these, `u` unsure, `b` back.
 
     Returns the ticked values (in offered order), [] for none, UNSURE or BACK.
@@ -740,9 +735,7 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
     width = terminal_width()
     choices = [Choice(_title(label, width, CHOICE_INDENT + 2), value, shortcut_key=key)
                for (value, label), key in zip(offered, keys)]
-    skip = "Skip (not recorded)" if optional else "Unsure / not asked"  # as the review shows it
-    word = "skip" if optional else "unsure"
-    choices += [Choice("None of these", NONE, shortcut_key="0"), Choice(skip, UNSURE, shortcut_key="u"),
+    choices += [Choice("None of these", NONE, shortcut_key="0"), Choice("Unsure / not asked", UNSURE, shortcut_key="u"),
                 Choice("<- Back", BACK, shortcut_key="b")]
     start = NONE if default == [] else UNSURE if default is None or default is NOT_ANSWERED else None
     ic = InquirerControl(choices, None, use_indicator=True, use_shortcuts=True, initial_choice=start)
@@ -754,11 +747,11 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
         head = [("class:qmark", qmark), ("class:question", f" {message} ")]
         if ic.is_answered:
             result = answered[0]
-            shown = (skip.lower() if result == UNSURE else "back" if result == BACK else
+            shown = ("unsure / not asked" if result == UNSURE else "back" if result == BACK else
                      ", ".join(labels[v] for v in result) or "none of these")
             return wrap_fragments(head + [("class:answer", shown)], terminal_width())
         return wrap_fragments(head + [("class:instruction", f"(1-{keys[-1]} or space ticks, enter done, 0 none, "
-                                                            f"u {word}, b back)")], terminal_width())
+                                                            "u unsure, b back)")], terminal_width())
 
     bindings = _common_bindings()
 

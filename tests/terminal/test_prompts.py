@@ -284,9 +284,51 @@ def test_enter_on_a_red_flag_question_is_unsure_and_the_hint_says_so(qid):
     assert value is False and "u or Enter unsure" not in drawn and "u unsure" in drawn
 
 
-def test_an_optional_closed_question_is_skipped_not_unsure():
-    value, drawn = _screen("social.work", ENTER)
-    assert value is None and "Skip (not recorded)" in drawn and "u or Enter skip" in drawn
-    assert "Unsure" not in drawn and QUESTIONS["social.work"].describe(None) == "not recorded"
-    value, drawn = _screen("pain.quality", ENTER)
-    assert value is None and "Skip (not recorded)" in drawn and "u skip" in drawn and "Unsure" not in drawn
+def test_an_optional_closed_question_left_blank_reads_unsure_in_the_prompt_and_the_review():
+    """Work status, pain quality, anticoagulant: Enter records unsure (null, and the note says
+    "unsure"), so the prompt and the review say unsure too - never "not recorded"."""
+    from lbp_assess.engine.answers import case_data
+
+    for qid in ("social.work", "pain.quality", "medication.anticoagulant"):
+        value, drawn = _screen(qid, ENTER)
+        assert value is None and "Unsure / not asked" in drawn and "u or Enter unsure" in drawn \
+            or "u unsure" in drawn, (qid, drawn)
+        assert QUESTIONS[qid].describe(None) == "unsure / not asked"
+        section, name = qid.split(".")
+        assert case_data(ALL, {qid: None}, None)[section] == {name: None}  # written as unsure
+
+
+def test_a_key_hint_or_a_short_answer_moves_to_the_next_line_whole():
+    from lbp_assess.cli.prompts import wrap_fragments
+
+    def shown(*fragments):
+        return "".join(t for _, t in wrap_fragments(list(fragments), 80)).split("\n")
+
+    lines = shown(("class:qmark", "77/81 ›"), ("class:question", " PSFS: how able now, 0 (unable) to 10 (as before) (/10) "),
+                  ("class:instruction", "(blank = not recorded, < = back) "), ("class:answer", "6"))
+    assert lines == ["77/81 › PSFS: how able now, 0 (unable) to 10 (as before) (/10)",
+                     "  (blank = not recorded, < = back) 6"]
+    lines = shown(("class:qmark", "  STarT Back ›"),
+                  ("class:question", " 7. Feels the pain is terrible and will never improve "),
+                  ("class:answer", "Disagree (0)"))
+    assert lines[-1].strip() == "Disagree (0)" and all(len(line) < 80 for line in lines)
+
+
+def test_a_long_resume_command_breaks_between_arguments_with_a_line_continuation():
+    import shlex
+
+    from lbp_assess.cli.app import _command_lines
+
+    path = "/work/scratch/chair/rad/some folder/lbp-draft-rad-1-3ee7ac.json"
+    line = f"  /work/venvs/chair/bin/python -m lbp_assess assess --resume {shlex.quote(path)}"
+    shown = _command_lines(line, 79).split("\n")
+    assert shown == ["  /work/venvs/chair/bin/python -m lbp_assess assess --resume \\",
+                     f"      {shlex.quote(path)}"]
+    assert shlex.split(" ".join(part.rstrip("\\") for part in shown))[-1] == path  # pasted, it runs
+    assert _command_lines("  lbp-assess assess --resume x.json", 79) == "  lbp-assess assess --resume x.json"
+
+
+def test_counts_of_questions_are_singular_or_plural():
+    from lbp_assess.consult.session import questions
+
+    assert questions(1) == "1 question" and questions(39) == "39 questions"
