@@ -310,7 +310,7 @@ class TerminalPrompter:
         # columns, or one "edit" entry
         top = 2 + 1 + bool(to_ask)
         height = self.console.size.height - 1
-        full, folded = self._result(interview, open_now, folded=False), self._result(interview, open_now, folded=True)
+        full, folded = self.result_panel(interview, open_now, folded=False), self.result_panel(interview, open_now, folded=True)
         fits = [(panel, tall) for panel, tall in ((full, False), (folded, False), (full, True), (folded, True))
                 if len(self._rendered(panel)) <= height - top - (1 if tall else -(-len(sections) // 2))]
         panel, tall = fits[0] if fits else (folded, True)
@@ -349,7 +349,7 @@ class TerminalPrompter:
             if picked != BACK:
                 return picked
 
-    def _result(self, interview: Interview, open_now: list[Any], folded: bool = False) -> Panel:
+    def result_panel(self, interview: Interview, open_now: list[Any], folded: bool = False) -> Panel:
         """The result panel: class, urgency and what set it, each with the governing rule's own
         time frame and action; every condition not excluded, with the questions that would settle
         it; what was not screened; the answers to check. Lines are word-wrapped to the terminal,
@@ -452,9 +452,10 @@ class TerminalPrompter:
 
     def show_list(self, title: str, lines: list[str]) -> None:
         """Like `show`, but a line starting "  • " is a list item whose wrapped lines stay indented."""
-        self.console.print(self._list_panel(title, lines))
+        self.console.print(self.list_panel(title, lines))
 
-    def _list_panel(self, title: str, lines: list[str]) -> Panel:
+    def list_panel(self, title: str, lines: list[str]) -> Panel:
+        """A titled panel of lines; a line "  • item" is a bullet whose wrapped text hangs."""
         from rich.console import Group
 
         parts: list[Any] = []
@@ -474,7 +475,7 @@ class TerminalPrompter:
         `d` pages through the detail (a screen at a time) and comes back to the verdict.
         Returns "next" or "stop"."""
         nxt = "see the scorecard" if last else "next case"
-        shown = self._rendered(self._list_panel(title, lines))
+        shown = self._rendered(self.list_panel(title, lines))
         room = max(5, self.console.size.height - 1)  # the move-on line below it
         if len(shown) > room:  # never scrolls away: what does not fit is the detail's first page
             detail = lines + detail
@@ -491,7 +492,7 @@ class TerminalPrompter:
 
     def page(self, title: str, lines: list[str]) -> None:
         """Lines shown a screen at a time: Enter or space for more, q back."""
-        rendered = self._rendered(self._list_panel(title, lines))
+        rendered = self._rendered(self.list_panel(title, lines))
         height = max(5, self.console.size.height - 2)
         pages = [rendered[i:i + height] for i in range(0, len(rendered), height)] or [[]]
         for number, page in enumerate(pages, 1):
