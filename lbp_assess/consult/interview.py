@@ -13,7 +13,7 @@ and the driver says so); answers given from outside (a case file, a draft) are
 kept as given, so a contradiction shows as a warning instead of vanishing.
 Every change to what is raised is returned as an event: a panel for a finding
 (re)raised at a show-at-once tier, a notice when a tier goes down or clears.
-`run()` drives an `Interview` through a `Prompter` (prompts.py in a terminal;
+`conduct()` drives an `Interview` through a `Prompter` (prompts.py in a terminal;
 tests use a scripted one), calling `autosave` after every change.
 
 Answers are three-valued like the case file: a value, or `None` when the
@@ -624,7 +624,7 @@ def _with(alert: LiveAlert, change: str, was: str) -> LiveAlert:
                      alert.action, alert.reason, change, was, alert.rule_label)
 
 
-def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],
+def conduct(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],
         accept: Callable[[Question, Any], str | None] = lambda q, v: None,
         save_now: Callable[[Interview], Any] | None = None) -> str:
     """Drive the interview to the end of the review screen; return "review" (finished there) or
