@@ -12,7 +12,7 @@ earlier answer goes back.
 
 Every prompt raises KeyboardInterrupt on Ctrl-C (the caller saves the draft and
 exits 130). Rich output (alert panels, the review) is printed only between
-prompts, and every piece of case text shown goes through `display.markup`.
+prompts, and every piece of case text shown goes through `base.text.markup`.
 """
 
 from __future__ import annotations
