@@ -121,10 +121,10 @@ def words(ruleset: RuleSet, key: str, **values: str) -> str:
 
 def transport(ruleset: RuleSet, action: str) -> str:
     """The transport line the governing action calls for (review B4): the first of
-    `note_wording` transport_ambulance / no_driving whose `_when` pattern matches the action's own
+    `note_wording` transport_ambulance / transport_sepsis / no_driving whose `_when` pattern matches the action's own
     text; "" when the action says nothing about travel."""
     wording = ruleset.manifest.note_wording
-    for key in ("transport_ambulance", "no_driving"):
+    for key in ("transport_ambulance", "transport_sepsis", "no_driving"):
         pattern = wording.get(key + "_when")
         if pattern and key in wording and re.search(pattern, action, re.IGNORECASE):
             return words(ruleset, key)

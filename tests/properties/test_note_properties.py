@@ -161,3 +161,109 @@ def test_each_condition_once_its_lower_rows_give_reasons_and_other_actions_stand
         assert label not in summary and label not in plan, name
     if h.governing is not None:
         assert governing_plans(a)[0].rule == h.governing.rule.id
+
+
+# --------------------------------------------------------------------------- safety-net (policy v7 7)
+
+BLOCKS = M.safety_net_blocks
+
+
+def _net(flat: str) -> str:
+    return flat[flat.index(" SAFETY-NET ") + 12:flat.index(" Generated ")]
+
+
+def _texts(line) -> list[str]:
+    """Every wording a safety-net line can print: its own and its stronger ones."""
+    return [" ".join(t.split()) for t in (line.text, *line.stronger.values())]
+
+
+def _given(net: str) -> set[str]:
+    return {name for name, block in BLOCKS.items() if f" {block.title} " in f" {net} "}
+
+
+@SETTINGS
+@given(cases())
+def test_no_general_line_stands_beside_a_stronger_block_that_covers_it(data):
+    """Review B2: a general-block line covered by another block given is left out (the rules' own
+    `covered_by`), and by its words: no "contact the clinician" about numbness or weakness beside the
+    CES card, the MSCC or the sepsis block; no leg-spread line beside MSCC; no GP fever line beside
+    the pregnancy block."""
+    _, a, flat = note_of(data)
+    net = _net(flat)
+    given_ = _given(net)
+    for line in BLOCKS["general"].text:
+        if given_ & set(line.covered_by):
+            for text in _texts(line):
+                assert text not in net, (text, given_)
+    if given_ & {"ces", "mscc", "sepsis"}:
+        assert "Contact the clinician if numbness or weakness" not in net
+        assert "Contact the clinician if the numbness, pins and needles or weakness" not in net
+    if "mscc" in given_:
+        assert "Contact the clinician if pain spreads" not in net and "Contact the clinician if the leg" not in net
+    if "pregnancy" in given_:
+        assert "if you get a fever" not in net.lower()
+
+
+# A recorded yes and the words a line about it would use (independent of the rules' tags).
+HAVE = {
+    "systemic.fever": ["if you get a fever"], "systemic.night_sweats": ["if you get night sweats"],
+    "systemic.weight_loss": ["lose weight without trying"], "pain.groin": ["spreads to your tummy, groin"],
+    "pain.abdominal": ["spreads to your tummy, groin"], "behaviour.worse_cough_sneeze": ["worse on coughing"],
+    "systemic.collapse": ["or collapse: call"], "history.cancer": ["ever diagnosed with cancer"],
+    "cauda_equina.saddle_numbness": ["Numbness or altered feeling between your legs"],
+    "cauda_equina.urinary_incontinence": ["Leaking urine."],
+    "neuro.weakness_both_legs": ["Weakness or numbness in both legs."],
+    "neuro.weakness_progressing": ["Leg weakness that is getting worse."],
+}
+
+
+@SETTINGS
+@given(cases())
+def test_no_safety_net_line_about_what_the_patient_already_has(data):
+    """Review S2 (policy v7 7): a line whose `about` holds is never printed, and by its words: no
+    line tells the patient to act on a fact recorded as yes."""
+    _, a, flat = note_of(data)
+    net = _net(flat)
+    for name in _given(net):
+        block = BLOCKS[name]
+        for line in block.text if isinstance(block.text, list) else []:
+            if any(a.explain(RULESET.wording_when[x]).value is True for x in line.about):
+                for text in _texts(line):
+                    assert text not in net, (name, text)
+    for fact, phrases in HAVE.items():
+        if a.facts.get(fact) is True:
+            for phrase in phrases:
+                assert phrase.lower() not in net.lower(), (fact, phrase)
+
+
+@SETTINGS
+@given(cases())
+def test_the_safety_net_is_never_weaker_than_the_note(data):
+    """Review B2: at emergency no "contact the clinician" or "see your GP promptly" about the leg or
+    a fever; where a fever would make the case an emergency (the rules, re-assessed with a yes), the
+    fever line says the emergency department."""
+    _, a, flat = note_of(data)
+    net = _net(flat)
+    if a.urgency == next(iter(TIERS)):
+        assert "Contact the clinician" not in net
+        assert "GP promptly if you get a fever" not in net
+    if a.facts.get("systemic.fever") is not True:
+        then = RULESET.assess_facts({**a.facts, "systemic.fever": True})
+        new = {r.tier for r in then.fired_rules() if r.id not in set(a.rules_fired)}
+        if next(iter(TIERS)) in new:
+            assert "GP promptly if you get a fever" not in net
+            assert "If you get a fever: see your GP" not in net
+
+
+@SETTINGS
+@given(cases())
+def test_sexual_dysfunction_alone_is_never_screened_clear(data):
+    """Policy v7 6.7 (review B3): beside the sexual-dysfunction-only row, never "screened for",
+    "no nerve compression pattern" or "without red flags"."""
+    _, a, flat = note_of(data)
+    if "red_flag.ces_safety_net.sexual_dysfunction_only" not in a.rules_fired:
+        return
+    assert "unlikely on this alone" in flat
+    for never in ("screened for in the history", "screened clear", "no nerve compression pattern",
+                  "Imaging is not needed without red flags"):
+        assert never not in flat, never

@@ -565,6 +565,24 @@ def _check_wording(loader: _Loader, manifest: Manifest, name: str, scope: "_Scop
             if node is not None:
                 scope.check(node, str(advice.when), where)
                 nodes[str(advice.when)] = node
+    for block, spec in manifest.safety_net_blocks.items():  # what each line is about (policy v7 7)
+        for index, line in enumerate(spec.text if isinstance(spec.text, list) else []):
+            at = ("safety_net_blocks", block, "text", index)
+            for i, about in enumerate(line.about):
+                where = loader.at(name, at + ("about", i))
+                node = loader.parse(about, where)
+                if node is not None:
+                    scope.check(node, about, where)
+                    nodes[about] = node
+            for i, other in enumerate(line.covered_by):
+                if other not in manifest.safety_net_blocks or other == block:
+                    loader.problem(loader.at(name, at + ("covered_by", i)),
+                                   f"`{other}` is not another safety-net block"
+                                   f"{did_you_mean(other, manifest.safety_net_blocks)}")
+            for tier in line.stronger:
+                if tier not in manifest.tiers:
+                    loader.problem(loader.at(name, at + ("stronger", tier), key=True),
+                                   f"unknown tier `{tier}`{did_you_mean(tier, manifest.tiers)}")
     for block, spec in manifest.safety_net_blocks.items():
         if spec.given_when in (True, False):
             continue
