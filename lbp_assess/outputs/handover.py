@@ -21,7 +21,7 @@ from typing import Any
 
 from ..engine.governing import row_order, timing_rank
 from ..engine.ruleset.model import Assessment, Rule, RuleSet, RuleTrace
-from ..engine.words import answer_words, lower_first
+from ..engine.words import answer_words, lower_first, outcome_label
 from ..model.case import FACTS
 
 
@@ -216,7 +216,7 @@ def _asks(a: Assessment, traces: list[RuleTrace], rank: dict[str, int]) -> list[
         held = (a.conditions if r.raises == "condition" else a.alerts).get(r.name)
         if held is not None and rank[held] <= rank[r.tier]:
             continue
-        label = " ".join((r.label or _outcome_label(rs, r.raises, r.name)).split())
+        label = " ".join((r.label or outcome_label(rs.manifest, r.raises, r.name)).split())
         ask = found.setdefault((r.tier, label), Ask(r.tier, label, []))
         for name, value in trace.facts.items():
             if value is None and name in FACTS:
@@ -241,11 +241,6 @@ def _asks(a: Assessment, traces: list[RuleTrace], rank: dict[str, int]) -> list[
     for ask in found.values():
         ask.questions.sort(key=lambda label: labels.get(label, len(labels)))
     return sorted((x for x in found.values() if x.questions), key=lambda x: rank[x.tier])
-
-
-def _outcome_label(rs: RuleSet, kind: str, name: str) -> str:
-    m = rs.manifest
-    return {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[kind][name].label
 
 
 def headline(a: Assessment, h: Handover) -> str:

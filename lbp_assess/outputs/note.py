@@ -35,7 +35,7 @@ from ..base.text import markdown_text, plain
 from ..base.errors import InputError, Location, Problem
 from ..engine.questionnaire import Questionnaire
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
-from ..engine.words import answer_words
+from ..engine.words import answer_words, outcome_label
 from ..engine.outcomes import WORSE
 from .visits import VisitChange, Comparison, Visit, compare, find_previous
 from .handover import Handover, Row, based_on, handover, transport, words
@@ -176,7 +176,7 @@ def _summary(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover) -> 
 
 def row_label(ruleset: RuleSet, row: Row) -> str:
     """A row's own label (policy v7 2.4), or its condition's or alert's for a rule set without one."""
-    return row.label or _outcome_label(ruleset, row.kind, row.rule.name)
+    return row.label or outcome_label(ruleset.manifest, row.kind, row.rule.name)
 
 
 def _frame(tier: Any) -> str:
@@ -261,11 +261,6 @@ def labels(ruleset: RuleSet, q: Questionnaire) -> dict[str, str]:
     return labels
 
 
-def _outcome_label(ruleset: RuleSet, kind: str, name: str) -> str:
-    m = ruleset.manifest
-    return {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[kind][name].label
-
-
 def _features(trace: RuleTrace, q: Questionnaire, ruleset: RuleSet) -> str:
     """The answers that decided a rule, in questionnaire order and clinical wording."""
     order = {question.id: i for i, question in enumerate(q.questions)}
@@ -275,7 +270,7 @@ def _features(trace: RuleTrace, q: Questionnaire, ruleset: RuleSet) -> str:
     for name, value in trace.facts.items():  # what other rules raised, when it counted
         kind, _, item = name.partition(".")
         if value is True and kind in ("condition", "alert", "finding") and item != "any":
-            parts.append(_outcome_label(ruleset, kind, item))
+            parts.append(outcome_label(ruleset.manifest, kind, item))
     return "; ".join(parts)
 
 
@@ -300,7 +295,7 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, 
         key = (r.raises, r.name)
         if key in h.superseded:
             if full:
-                label = _outcome_label(ruleset, r.raises, r.name)
+                label = outcome_label(ruleset.manifest, r.raises, r.name)
                 out.add(f"{label} {words(ruleset, 'superseded', label=h.superseded[key])}: "
                         f"{r.reason.strip()} [{ref}]")
             continue
@@ -323,7 +318,7 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, 
         done.add(r.id)
         item = {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[r.raises][r.name]
         extra = " ".join(text for text in a.wording(_pieces(item.advice, "impression")))
-        text = f"{_outcome_label(ruleset, r.raises, r.name)}: {r.reason.strip()}" + (f" {extra}" if extra else "")
+        text = f"{outcome_label(ruleset.manifest, r.raises, r.name)}: {r.reason.strip()}" + (f" {extra}" if extra else "")
         if full:
             features = _features(trace, q, ruleset)
             text += f" Based on: {features}." if features else ""
@@ -366,7 +361,7 @@ def not_excluded(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> dict[str,
         held = (a.conditions if r.raises == "condition" else a.alerts).get(r.name)
         if held is not None and r.tier is not None and rank[held] <= rank[r.tier]:
             continue
-        missing = out.setdefault(" ".join((r.label or _outcome_label(ruleset, r.raises, r.name)).split()), [])
+        missing = out.setdefault(" ".join((r.label or outcome_label(ruleset.manifest, r.raises, r.name)).split()), [])
         for name, value in trace.facts.items():
             if value is None and q.label(name) not in missing:
                 missing.append(q.label(name) if name in FACTS else name)
@@ -407,7 +402,7 @@ def _plan(a: Assessment, ruleset: RuleSet, h: Handover, full: bool) -> list[Sect
             r = trace.rule
             if trace.state == "fired" and r.raises in ("condition", "alert") and (r.raises, r.name) not in shown:
                 shown.add((r.raises, r.name))
-                others.append(f"{_outcome_label(ruleset, r.raises, r.name)} ({' '.join(r.reason.split()).rstrip('.')})")
+                others.append(f"{outcome_label(ruleset.manifest, r.raises, r.name)} ({' '.join(r.reason.split()).rstrip('.')})")
         if others and words(ruleset, "also_raised"):
             manage.add(words(ruleset, "also_raised", raised="; ".join(others)))
     if h.acute and not h.highest and words(ruleset, "until_seen"):  # policy 6.1: urgent only
