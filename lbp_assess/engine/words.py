@@ -72,3 +72,13 @@ def outcome_label(manifest: Manifest, kind: str, name: str) -> str:
     """The label of what a rule raises: a condition, alert or finding (`kind`) named `name`."""
     return {"condition": manifest.conditions, "alert": manifest.alerts, "finding": manifest.findings}[kind][name].label
 
+
+def class_choice_label(label: str) -> str:
+    """A class label as a choice: "Features consistent with radicular pain (sciatica)" -> "Radicular pain (sciatica)"."""
+    text = label.removeprefix("Features consistent with ")
+    return text[:1].upper() + text[1:]
+
+
+def class_short_label(label: str) -> str:
+    """A class label for tables: "Features consistent with radicular pain (sciatica)" -> "Radicular pain"."""
+    return class_choice_label(label).split(" (")[0].split(" - ")[0]
