@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.governing import row_order, timing_rank
+from ..engine.reasoning import rested_on
 from ..engine.ruleset.model import Assessment, Rule, RuleSet, RuleTrace
 from ..engine.words import answer_words, lower_first
 from ..model.case import FACTS
@@ -289,14 +290,16 @@ def headline(a: Assessment, h: Handover) -> str:
 
 
 def facts_read(a: Assessment, rows: list[Row]) -> list[str]:
-    """Every answer the rows read, once, in questionnaire order (facts settled by other answers,
-    such as pregnancy for a man, are not answers and are left out)."""
+    """Every answer the rows rested on, once, in questionnaire order (engine/reasoning.rested_on:
+    every true item of an `or`, not only the first the engine stopped at; never an item that is
+    false, nor an unknown that decided nothing). Facts settled by other answers, such as pregnancy
+    for a man, are not answers and are left out."""
     q = a.ruleset.questionnaire
     order = {question.id: i for i, question in enumerate(q.questions)} if q is not None else {}
     names: dict[str, None] = {}
     for row in rows:
-        for name in row.trace.facts:
-            if name in FACTS and name not in a.settled:
+        for name in rested_on(a, row.trace):
+            if name not in a.settled:
                 names[name] = None
     return sorted(names, key=lambda n: order.get(n, len(order)))
 

@@ -37,6 +37,7 @@ from ..engine.questionnaire import Questionnaire
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
 from ..engine.words import answer_words
 from ..engine.outcomes import WORSE
+from ..engine.reasoning import rested_on
 from .visits import VisitChange, Comparison, Visit, compare, find_previous
 from .handover import Handover, Row, based_on, handover, transport, words
 from .subjective import (NoteLine, Section, _asked, _screened, history_sections,  # noqa: F401
@@ -266,12 +267,14 @@ def _outcome_label(ruleset: RuleSet, kind: str, name: str) -> str:
     return {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[kind][name].label
 
 
-def _features(trace: RuleTrace, q: Questionnaire, ruleset: RuleSet) -> str:
-    """The answers that decided a rule, in questionnaire order and clinical wording."""
+def _features(a: Assessment, trace: RuleTrace, q: Questionnaire, ruleset: RuleSet) -> str:
+    """The answers a fired rule rested on (every true item of an `or`, engine/reasoning.rested_on),
+    in questionnaire order and clinical wording, then what other rules raised, when it counted."""
     order = {question.id: i for i, question in enumerate(q.questions)}
-    facts = sorted((n for n in trace.facts if n in order), key=order.__getitem__)
-    parts = [f"{q.by_id[n].label}: {answer_words(q.by_id[n], trace.facts[n])}"
-             if trace.facts[n] is not None else f"{q.by_id[n].label}: unknown" for n in facts]
+    rested = rested_on(a, trace)
+    facts = sorted((n for n in rested if n in order and n not in a.settled), key=order.__getitem__)
+    parts = [f"{q.by_id[n].label}: {answer_words(q.by_id[n], rested[n])}"
+             if rested[n] is not None else f"{q.by_id[n].label}: unknown" for n in facts]
     for name, value in trace.facts.items():  # what other rules raised, when it counted
         kind, _, item = name.partition(".")
         if value is True and kind in ("condition", "alert", "finding") and item != "any":
@@ -325,7 +328,7 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, 
         extra = " ".join(text for text in a.wording(_pieces(item.advice, "impression")))
         text = f"{_outcome_label(ruleset, r.raises, r.name)}: {r.reason.strip()}" + (f" {extra}" if extra else "")
         if full:
-            features = _features(trace, q, ruleset)
+            features = _features(a, trace, q, ruleset)
             text += f" Based on: {features}." if features else ""
         out.add(f"{text} [{ref}]")
     if full:

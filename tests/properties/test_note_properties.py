@@ -161,3 +161,56 @@ def test_each_condition_once_its_lower_rows_give_reasons_and_other_actions_stand
         assert label not in summary and label not in plan, name
     if h.governing is not None:
         assert governing_plans(a)[0].rule == h.governing.rule.id
+
+
+# --------------------------------------------------------------------------- handover content (#20 item 5)
+
+
+def _based_on_parts(md: str) -> str:
+    """Every "Based on: ..." of the note's Impression lines, joined."""
+    return " | ".join(line[line.index("Based on: "):] for line in md.splitlines()
+                      if line.startswith("- ") and "Based on: " in line)
+
+
+def _true(value) -> bool:
+    return value not in (None, False, "none", 0) and value != frozenset()
+
+
+@SETTINGS
+@given(cases())
+def test_every_true_fact_a_fired_row_used_is_in_based_on_never_a_false_alternative(data):
+    """Policy 6 Content: the reason names every fact the rule used - every true item of an `or`,
+    not only the first the engine needed (the CES row with saddle numbness and a bladder symptom,
+    new and worsening) - and a necessary true fact whatever the evaluator; never a yes/no answer
+    the rule could have used that is false (another item of its `or`), nor an answer not asked
+    that decided nothing."""
+    from lbp_assess.engine.answers import answers_of
+    from lbp_assess.engine.reasoning import features, reads
+
+    case = validate_case(data, "<generated>")
+    a = RULESET.assess(case)
+    md = render(build_note(case, a, RULESET, TODAY), "md")
+    h = handover(a, answers_of(case))
+    shown = _based_on_parts(md)
+    for group in h.groups:
+        if group.tier is None:
+            continue
+        for row in group.rows:
+            used = features(a, row.rule.node, True)
+            read = reads(RULESET, row.rule)
+            for name in read - set(a.settled):
+                value = a.facts.get(name)
+                if name in used and _true(value):
+                    assert fact_shown(a, name, h.unasked) in shown, (row.rule.id, name)
+                elif value is True:  # necessary: without it the row does not fire
+                    after = RULESET.assess_facts({**a.facts, name: False})
+                    if row.rule.id not in after.rules_fired:
+                        assert fact_shown(a, name, h.unasked) in shown, (row.rule.id, name)
+    listed = {n for g in h.groups if g.tier is not None for n in facts_read(a, g.rows)}
+    for name in listed:
+        if a.facts.get(name) is None:  # an unknown is named only where it decided the row
+            assert any(name in r.trace.facts for g in h.groups for r in g.rows), name
+    every_read = {n for g in h.groups if g.tier is not None for r in g.rows for n in reads(RULESET, r.rule)}
+    for name in every_read - listed:
+        assert fact_shown(a, name, h.unasked) not in shown or any(
+            name in facts_read(a, g.rows) for g in h.groups), name

@@ -1,0 +1,72 @@
+"""The record note's handover content (issue #20 item 5, policy v7 6 "Content"), as a clinician
+reading the note would check it: "Based on" names every fact a fired rule used with its value
+(every true one, not only the first the engine needed), and never one it could have used that is
+false or that decided nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from lbp_assess.inputs.cases import load_case
+from lbp_assess.outputs.note import build_note, render
+
+from helpers import EXAMPLES
+
+TODAY = dt.date(2026, 12, 5)
+CASES = EXAMPLES / "cases"
+VIGNETTES = EXAMPLES / "vignettes"
+
+
+def note(path, ruleset, full: bool = False, fmt: str = "md") -> str:
+    case = load_case(path)
+    return render(build_note(case, ruleset.assess(case), ruleset, TODAY, full=full), fmt)
+
+
+def flat(path, ruleset, full: bool = False) -> str:
+    return " ".join(note(path, ruleset, full, "text").split())
+
+
+def based_on(text: str, label: str) -> str:
+    """The "Based on: ..." of the Impression line that starts with `label`."""
+    line = next(line for line in text.splitlines() if line.startswith(f"- {label}"))
+    return line[line.index("Based on: ") + len("Based on: "):]
+
+
+# --------------------------------------------------------------------------- S3: Based on
+
+
+def test_ces_based_on_names_both_features_the_onset_and_that_it_is_worsening(ruleset):
+    shown = based_on(note(CASES / "ces-saddle-numbness.yaml", ruleset), "Suspected cauda equina syndrome")
+    assert shown == ("Reduced bladder sensation: yes; Saddle numbness: yes; "
+                     "Days since bladder, bowel or saddle symptoms began: 2/7; Those symptoms worsening: yes.")
+
+
+def test_v21_based_on_names_the_saddle_numbness_as_well_as_the_urine(ruleset):
+    shown = based_on(note(VIGNETTES / "v21-ces-acute-saddle.yaml", ruleset), "Suspected cauda equina syndrome")
+    assert "Difficulty passing urine: yes" in shown and "Saddle numbness: yes" in shown
+    assert "Those symptoms worsening: yes" in shown
+    # never the CES features it could have used but that are false
+    for absent in ("Urinary incontinence", "Bowel incontinence", "Reduced bladder sensation", "Sexual dysfunction"):
+        assert absent not in shown, absent
+
+
+def test_a_count_names_its_counted_criteria_never_the_ones_not_asked(ruleset):
+    """NG65: the four criteria that counted; not the five the file never asked ("not asked")."""
+    shown = based_on(note(VIGNETTES / "v06-inflammatory-four-features.yaml", ruleset), "Possible axial")
+    assert "not asked" not in shown and "unsure" not in shown
+    assert "Leg symptoms: alternating sides" in shown and "Better with exercise: yes" in shown
+
+
+def test_an_unknown_that_decided_the_rule_is_still_named(ruleset):
+    """v25: CES at emergency because the onset is unknown: the onset is part of the reason; whether
+    it is worsening (also unknown) decided nothing and is not named."""
+    shown = based_on(note(VIGNETTES / "v25-cancer-with-leg-weakness.yaml", ruleset), "Suspected cauda equina")
+    assert shown.startswith("Weakness in both legs: yes; Days since bladder, bowel or saddle symptoms began:")
+    assert "Those symptoms worsening" not in shown
+
+
+def test_the_full_note_names_every_true_feature_too(ruleset):
+    text = note(CASES / "ces-saddle-numbness.yaml", ruleset, full=True)
+    shown = based_on(text, "Suspected cauda equina syndrome")
+    assert "Saddle numbness: yes" in shown and "Those symptoms worsening: yes" in shown
+    assert "Numbness: yes" in based_on(text, "Radicular pain likely")
