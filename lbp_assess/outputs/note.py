@@ -415,19 +415,27 @@ def _plan(a: Assessment, ruleset: RuleSet, h: Handover, full: bool) -> list[Sect
             manage.add(words(ruleset, "also_raised", raised="; ".join(others)))
     if h.acute and not h.highest and words(ruleset, "until_seen"):  # policy 6.1: urgent only
         manage.add(words(ruleset, "until_seen"))
-    examinations = []
-    if g is not None and g.examination and not (h.acute and not h.highest):
-        examinations.append(g.examination)
+    # Each examination once (review S5): the governing row's, then the other rows' that differ
+    # (a lower row of the same condition often repeats it). At emergency only the governing row's
+    # handover examination: never a full examination beside "do not delay the referral".
+    shown_after_action = h.acute and not h.highest and g is not None and bool(g.examination)
+    examinations = [g.examination] if g is not None and g.examination else []
     if not h.highest:
         examinations += [row.examination for grp in h.groups for row in grp.rows if row is not g and row.examination]
     target = exam if full else manage
-    for text in dict.fromkeys(examinations):
+    for text in list(dict.fromkeys(examinations))[1 if shown_after_action else 0:]:
         target.add(words(ruleset, "examination", text=text) or text)
     for row in h.at_visit:
         target.add(f"{row_label(ruleset, row)} - {row.time_frame}: {row.action}" if row.time_frame else row.action)
-    if full:
-        for text in _texts(a, ruleset, "examination"):
-            exam.add(text)
+    if full and not h.highest:
+        # A governing condition's own examination (policy 2.4) replaces the red-flag class's and
+        # the conditions' generic one at urgent ("only what a safe handover needs" beside "full
+        # neurological examination" is a contradiction); alerts' and findings' add to it.
+        generic = h.acute and g is not None and g.kind == "condition" and bool(g.examination)
+        items = _named(a, ruleset, h)[1 + len(a.conditions):] if generic else _named(a, ruleset, h)
+        for text in dict.fromkeys(" ".join(i.examination.split()) for i in items if i.examination):
+            if text not in examinations:
+                exam.add(text)
     if words(ruleset, "not_examined"):
         target.add(words(ruleset, "not_examined"))
     for text in _advice(a, ruleset, h):

@@ -70,3 +70,56 @@ def test_the_full_note_names_every_true_feature_too(ruleset):
     shown = based_on(text, "Suspected cauda equina syndrome")
     assert "Saddle numbness: yes" in shown and "Those symptoms worsening: yes" in shown
     assert "Numbness: yes" in based_on(text, "Radicular pain likely")
+
+
+# --------------------------------------------------------------------------- S5: examination
+
+
+def plan_lines(text: str) -> list[str]:
+    """The bullets of the Plan (record note) or of the examination and management (full note)."""
+    out, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            inside = line[3:] in ("Plan", "Suggested objective examination", "Management")
+        elif inside and line.startswith("- "):
+            out.append(line[2:].strip("*"))
+    return out
+
+
+EMERGENCIES = [CASES / "ces-saddle-numbness.yaml", VIGNETTES / "v21-ces-acute-saddle.yaml",
+               VIGNETTES / "v22-ces-over-two-weeks-stable.yaml", VIGNETTES / "v31-progressive-weakness.yaml",
+               VIGNETTES / "v15-stable-foot-drop.yaml"]
+
+
+def test_at_emergency_only_the_handover_examination(ruleset):
+    """Never "do not delay the referral to complete an examination" and then "confirm or refute a
+    deficit with a full neurological examination" in the same emergency note."""
+    for path in EMERGENCIES:
+        case = load_case(path)
+        a = ruleset.assess(case)
+        for full in (False, True):
+            lines = plan_lines(note(path, ruleset, full=full))
+            exams = [line for line in lines if line.startswith("Examination:")]
+            if a.urgency == "emergency":
+                assert len(exams) == 1 and exams[0].startswith("Examination: Only what a safe handover needs"), \
+                    (path.name, exams)
+                assert not any("full neurological examination" in line.lower() for line in lines), path.name
+                assert not any(line.startswith(("Only what is needed", "Confirm or refute")) for line in lines)
+            assert len(lines) == len(set(lines)), (path.name, full)
+
+
+def test_the_examination_line_is_in_the_plan_once(ruleset):
+    for name in ("v26-osteoporotic-minor-fall", "v44-diabetes-unwell-night-sweats", "v45-known-aneurysm-flank-pain"):
+        lines = plan_lines(note(VIGNETTES / f"{name}.yaml", ruleset))
+        exams = [line for line in lines if line.startswith("Examination:")]
+        assert len(exams) == 1, (name, exams)
+        assert lines[1] == exams[0]  # at urgent it follows the governing action
+
+
+def test_at_urgent_the_rules_examination_replaces_the_generic_handover_one(ruleset):
+    """v26 (fracture, urgent): the full neurological examination the rule asks for, not the red-flag
+    class's "only what a safe handover needs" beside it."""
+    lines = plan_lines(note(VIGNETTES / "v26-osteoporotic-minor-fall.yaml", ruleset, full=True))
+    assert "Examination: Full lower-limb neurological examination and gait, and thoracolumbar spinous " \
+           "tenderness." in lines
+    assert not any("safe handover" in line for line in lines)

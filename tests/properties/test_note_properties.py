@@ -214,3 +214,39 @@ def test_every_true_fact_a_fired_row_used_is_in_based_on_never_a_false_alternati
     for name in every_read - listed:
         assert fact_shown(a, name, h.unasked) not in shown or any(
             name in facts_read(a, g.rows) for g in h.groups), name
+
+
+def _plan_bullets(md: str) -> list[str]:
+    out, inside = [], False
+    for line in md.splitlines():
+        if line.startswith("## "):
+            inside = line[3:] in ("Plan", "Suggested objective examination", "Management")
+        elif inside and line.startswith("- "):
+            out.append(line[2:].strip("*"))
+    return out
+
+
+@SETTINGS
+@given(cases(), st.booleans())
+def test_each_examination_line_once_and_at_emergency_only_the_handover_one(data, full):
+    """Review S5: the examination line is printed once (a lower row of the same condition repeats
+    it); at emergency the only examination is the governing row's handover one - no class,
+    condition, alert or finding examination ("confirm with a full neurological examination")
+    beside "do not delay the referral"."""
+    case = validate_case(data, "<generated>")
+    a = RULESET.assess(case)
+    h = handover(a)
+    lines = _plan_bullets(render(build_note(case, a, RULESET, TODAY, full=full), "md"))
+    exams = [line for line in lines if line.startswith("Examination:")]
+    assert len(exams) == len(set(exams)), exams
+    assert len(lines) == len(set(lines)), lines
+    g = h.governing
+    if g is not None and g.examination:
+        assert sum(g.examination in line for line in lines) == 1, lines
+    if h.highest:
+        assert exams == ([f"Examination: {g.examination}"] if g is not None and g.examination else []), exams
+        named = [M.classes[a.classification], *(M.conditions[c] for c in a.conditions),
+                 *(M.alerts[x] for x in a.alerts), *(M.findings[f] for f in a.findings)]
+        for item in named:
+            if item.examination:
+                assert " ".join(item.examination.split()) not in lines, item.examination
