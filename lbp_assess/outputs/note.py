@@ -41,7 +41,7 @@ from ..engine.reasoning import rested_on
 from .visits import VisitChange, Comparison, Visit, compare, find_previous
 from .handover import Handover, Row, based_on, handover, transport, words
 from .subjective import (NoteLine, Section, _asked, _screened, history_sections,  # noqa: F401
-                         relevant_negatives, screen_line, screen_notes)
+                         not_for_patient, relevant_negatives, screen_line, screen_notes)
 from ..engine.ruleset.schema import Advice
 
 WIDTH = 100
@@ -91,7 +91,7 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
             notes.add_lines(f"{question.label}: {answers[question.id]}")
 
     if full:
-        history = [_subjective(q, answers, sec, title, set(m.screening))
+        history = [_subjective(a, q, answers, sec, title, set(m.screening))
                    for sec, title in _sections(q) if sec != "notes"]
         for screen, texts in screen_notes(a, ruleset).items():  # under the screen's questions
             section = q.by_id[m.screens[screen][0]].section_title
@@ -197,13 +197,16 @@ def _sections(q: Questionnaire) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def _subjective(q: Questionnaire, answers: dict[str, Any], section: str, title: str,
+def _subjective(a: Assessment, q: Questionnaire, answers: dict[str, Any], section: str, title: str,
                 screening: set[str]) -> Section:
-    """One section of the full note: every answer, yes/no questions worded alike."""
+    """One section of the full note: every answer, yes/no questions worded alike; never one this
+    patient is not asked (a man's pregnancy, review S11), unless it is a recorded "yes"."""
     out = Section(title)
     parts = []
     for question in q.questions:
         if question.section != section or question.id in ("id", "assessor") or question.id.startswith("notes."):
+            continue
+        if question.id not in screening and not_for_patient(question, a):
             continue
         value = answers.get(question.id)
         if question.id in screening:
@@ -226,7 +229,8 @@ def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[st
     parts = []
     for question in q.questions:
         if (question.section == "special" or question.id in screening or not question.is_fact
-                or question.kind == "items" or answers.get(question.id) is None or not _asked(question, a)):
+                or question.kind == "items" or answers.get(question.id) is None or not _asked(question, a)
+                or not_for_patient(question, a)):
             continue
         value = answers[question.id]
         if question.kind != "yes_no":

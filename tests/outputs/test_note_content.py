@@ -10,7 +10,7 @@ import datetime as dt
 from lbp_assess.inputs.cases import load_case
 from lbp_assess.outputs.note import build_note, render
 
-from helpers import EXAMPLES
+from helpers import EXAMPLES, make_case
 
 TODAY = dt.date(2026, 12, 5)
 CASES = EXAMPLES / "cases"
@@ -123,3 +123,39 @@ def test_at_urgent_the_rules_examination_replaces_the_generic_handover_one(rules
     assert "Examination: Full lower-limb neurological examination and gait, and thoracolumbar spinous " \
            "tenderness." in lines
     assert not any("safe handover" in line for line in lines)
+
+
+# --------------------------------------------------------------------------- S11: obstetric items
+
+
+OBSTETRIC_WORDS = ("Pregnan", "Birth in the last 12 months", "Weeks since the birth", "Weeks pregnant")
+
+
+def rendered(case, ruleset, full: bool, fmt: str) -> str:
+    return render(build_note(case, ruleset.assess(case), ruleset, TODAY, full=full), fmt)
+
+
+def test_a_mans_full_note_has_no_pregnancy_section(ruleset):
+    """v36 records "pregnant: no" for a man: no note form shows it (the record note never did)."""
+    case = load_case(VIGNETTES / "v36-collapse-at-68.yaml")
+    for full in (False, True):
+        for fmt in ("md", "text", "json"):
+            text = rendered(case, ruleset, full, fmt)
+            for word in OBSTETRIC_WORDS:
+                assert word not in text, (full, fmt, word)
+
+
+def test_past_the_configured_age_no_obstetric_item_either(ruleset):
+    case = make_case(patient={"age": 70, "sex": "female"}, obstetric={"pregnant": False, "postpartum": False},
+                     pain={"back_nrs": 5, "leg_side": "none"})
+    for full in (False, True):
+        text = rendered(case, ruleset, full, "text")
+        assert not any(word in text for word in OBSTETRIC_WORDS), text
+    younger = make_case(patient={"age": 30, "sex": "female"}, obstetric={"pregnant": False, "postpartum": False})
+    assert "Pregnant: no" in rendered(younger, ruleset, True, "text")  # asked of her: her answer is shown
+
+
+def test_a_recorded_yes_still_shows_for_a_man(ruleset):
+    """A pregnancy recorded anyway still counts (policy v7): never hidden."""
+    case = make_case(patient={"age": 40, "sex": "male"}, obstetric={"pregnant": True, "gestation_weeks": 20})
+    assert "Pregnant: yes" in rendered(case, ruleset, True, "text")

@@ -250,3 +250,27 @@ def test_each_examination_line_once_and_at_emergency_only_the_handover_one(data,
         for item in named:
             if item.examination:
                 assert " ".join(item.examination.split()) not in lines, item.examination
+
+
+@SETTINGS
+@given(cases(), st.integers(16, 95), st.sampled_from(["male", "female", "past_age"]), st.booleans())
+def test_no_obstetric_line_for_a_man_or_past_the_age_in_any_note_form(data, age, who, full):
+    """Review S11: a man's note (and anyone's past the configured age) names no obstetric item in
+    the full note either, even when the file records "no" - only a recorded "yes" is shown."""
+    settled_age = int(RULESET.definitions["obstetric_settled_age"].node.value)
+    if who == "past_age":
+        age = max(age, settled_age + 1)
+    if who == "female" and age > settled_age:
+        return
+    sex = "male" if who == "male" else "female"
+    # a recorded "no" (or unsure) is hidden; a recorded yes or number still counts and is shown
+    obstetric = {k: v for k, v in data.get("obstetric", {}).items() if v is None or v is False}
+    data = {**data, "patient": {**data.get("patient", {}), "sex": sex, "age": age}, "obstetric": obstetric}
+    case = validate_case(data, "<generated>")
+    a = RULESET.assess(case)
+    text = " ".join(render(build_note(case, a, RULESET, TODAY, full=full), "text").split())
+    if who == "female":
+        return
+    for label in OBSTETRIC:
+        assert f"{label}:" not in text and f"{label};" not in text and f"{label}." not in text, label
+    assert "pregnan" not in text.lower() and "PREGNANCY AND POSTPARTUM" not in text
