@@ -13,7 +13,7 @@ and the driver says so); answers given from outside (a case file, a draft) are
 kept as given, so a contradiction shows as a warning instead of vanishing.
 Every change to what is raised is returned as an event: a panel for a finding
 (re)raised at a show-at-once tier, a notice when a tier goes down or clears.
-`run()` drives an `Interview` through a `Prompter` (prompts.py in a terminal;
+`conduct()` drives an `Interview` through a `Prompter` (prompts.py in a terminal;
 tests use a scripted one), calling `autosave` after every change.
 
 Answers are three-valued like the case file: a value, or `None` when the
@@ -42,7 +42,7 @@ from ..base.files import atomic_write
 from ..engine.questionnaire import Question, Questionnaire, answer_problem
 from ..engine.ruleset.model import Assessment, RuleSet
 from ..base.yamlio import load_json, read_text
-from ..engine.questionnaire import BACK
+from ..engine.questionnaire import GO_BACK
 from ..engine.answers import case_data, recorded_answers, relevant, resolve
 from ..engine.governing import governing_plan
 from ..engine.pending import domain, raised_whatever
@@ -136,7 +136,7 @@ class Dropped:
 
 class Prompter(Protocol):
     def ask(self, question: Question, default: Any, progress: Progress) -> Any:
-        """The answer (a value, None for unsure) or BACK. May raise KeyboardInterrupt."""
+        """The answer (a value, None for unsure) or GO_BACK. May raise KeyboardInterrupt."""
 
     def invalid(self, question: Question, message: str) -> None: ...
 
@@ -624,7 +624,7 @@ def _with(alert: LiveAlert, change: str, was: str) -> LiveAlert:
                      alert.action, alert.reason, change, was, alert.rule_label)
 
 
-def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],
+def conduct(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],
         accept: Callable[[Question, Any], str | None] = lambda q, v: None,
         save_now: Callable[[Interview], Any] | None = None) -> str:
     """Drive the interview to the end of the review screen; return "review" (finished there) or
@@ -660,7 +660,7 @@ def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview]
         same_as_before = getattr(prompter, "same_as_last_time", None)
         if offer is not None and same_as_before is not None:
             reply = same_as_before(offer, interview.progress())
-            if reply is BACK:
+            if reply is GO_BACK:
                 interview.back()
             else:
                 for change in interview.take_offer(offer, bool(reply)):
@@ -668,7 +668,7 @@ def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview]
             autosave(interview)
             continue
         reply = prompter.ask(question, interview.default(question), interview.progress())
-        if reply is BACK:
+        if reply is GO_BACK:
             interview.back()
             autosave(interview)
             continue

@@ -13,7 +13,7 @@ the screening questions group - comes from the rule set and the questionnaire;
 this module only arranges it. The plain-text form pastes into a clinical
 record: no markup and no line longer than 100 characters. Text from the case
 (id, assessor, free text) is shown with control characters escaped
-(display.plain); free text keeps its line breaks.
+(base.text.plain); free text keeps its line breaks.
 """
 
 from __future__ import annotations

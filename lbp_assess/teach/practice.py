@@ -27,7 +27,7 @@ from ..model.case import FACTS, Case, facts_of
 from ..inputs.cases import load_case
 from ..base.text import markup, plain
 from ..base.errors import InputError, did_you_mean
-from ..engine.questionnaire import BACK, Question
+from ..engine.questionnaire import GO_BACK, Question
 from ..engine.governing import governing_plans
 from ..engine.reasoning import excluded_by_entry, plan_of, read_by_fired_rules, rule_features, urgency_plans
 from ..engine.ruleset.model import Assessment, RuleSet
@@ -716,8 +716,8 @@ def _take_history(case: Case, ruleset: RuleSet, prompter: PracticePrompter, numb
         if section == DONE:
             return asked
         picked = prompter.menu(f"{section}:", [(qn.id, qn.label) for qn in left[section]]
-                               + [(BACK, "<- Other sections")], erase=True)
-        if picked == BACK:
+                               + [(GO_BACK, "<- Other sections")], erase=True)
+        if picked == GO_BACK:
             continue
         asked.append(picked)
         question = q.by_id[picked]
