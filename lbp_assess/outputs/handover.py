@@ -321,3 +321,27 @@ def based_on(a: Assessment, h: Handover, rows: list[Row]) -> str:
     if not facts:
         return ""
     return words(a.ruleset, "based_on", facts="; ".join(fact_shown(a, f, h.unasked) for f in facts))
+
+
+def checklist(a: Assessment, row: Row) -> str:
+    """The features a row's checklist names, as the note lists them (policy v7 2.4: which NICE
+    NG234 features of spinal metastases are present): "<title> - present: a, b; not known (ask):
+    c; to examine: d." Features known to be absent are left out. "" for a row without one. The
+    words are the rule's own (its `checklist`)."""
+    c = row.rule.checklist
+    if c is None:
+        return ""
+    present, unknown, examine = [], [], []
+    for label, node, on_examination in c.items:
+        if on_examination:
+            examine.append(label)
+            continue
+        value = a.explain(node).value if node is not None else None
+        if value is True:
+            present.append(label)
+        elif value is None:
+            unknown.append(label)
+    parts = [f"{c.present}: {', '.join(present) or c.none}"]
+    parts += [f"{c.unknown}: {', '.join(unknown)}"] if unknown else []
+    parts += [f"{c.examine}: {', '.join(examine)}"] if examine else []
+    return f"{c.title} - {'; '.join(parts)}."

@@ -39,7 +39,7 @@ from ..engine.words import answer_words
 from ..engine.outcomes import WORSE
 from ..engine.reasoning import rested_on
 from .visits import VisitChange, Comparison, Visit, compare, find_previous
-from .handover import Handover, Row, based_on, handover, transport, words
+from .handover import Handover, Row, based_on, checklist, handover, transport, words
 from .subjective import (NoteLine, Section, _asked, _screened, history_sections,  # noqa: F401
                          not_for_patient, relevant_negatives, screen_line, screen_notes)
 from ..engine.ruleset.schema import Advice
@@ -325,7 +325,8 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, 
                 parts.append(f"{row.reason} [{f'{row.rule.id}; source: {row.rule.source}' if full else row.rule.source}]")
                 done.add(row.rule.id)
             basis = based_on(a, h, group.rows)
-            out.add(f"{head}: " + " ".join(parts) + (f" {basis}" if basis else ""))
+            listed = [text for row in group.rows if (text := checklist(a, row))]
+            out.add(f"{head}: " + " ".join(parts + ([basis] if basis else []) + listed))
             continue
         done.add(r.id)
         item = {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[r.raises][r.name]

@@ -159,3 +159,43 @@ def test_a_recorded_yes_still_shows_for_a_man(ruleset):
     """A pregnancy recorded anyway still counts (policy v7): never hidden."""
     case = make_case(patient={"age": 40, "sex": "male"}, obstetric={"pregnant": True, "gestation_weeks": 20})
     assert "Pregnant: yes" in rendered(case, ruleset, True, "text")
+
+
+# --------------------------------------------------------------------------- S6: NG234 features
+
+
+def test_the_note_lists_which_ng234_features_are_present(ruleset):
+    """cancer-with-weakness: thoracic pain, constant pain and unrelenting night pain are present;
+    neck pain is not asked and tenderness is for the examination. The action is not printed with
+    the policy's list of every feature as if it were the finding."""
+    text = note(CASES / "cancer-with-weakness.yaml", ruleset)
+    assert ("NICE NG234 features of spinal metastases - present: thoracic pain, severe unremitting pain "
+            "(constant), night pain preventing sleep; not known (ask): cervical pain; to examine: localised "
+            "spinal tenderness.") in text
+    for path in (CASES / "cancer-with-weakness.yaml", CASES / "cancer-history-no-neuro.yaml"):
+        assert "(thoracic or cervical pain, progressive pain" not in flat(path, ruleset)
+
+
+def test_no_feature_recorded_says_so_and_unknown_answers_are_named(ruleset):
+    case = make_case(patient={"age": 60, "sex": "female"}, history={"cancer": True, "cancer_skin_only": False},
+                     pain={"thoracic": False}, behaviour={"constant": False, "night_pain": "positional",
+                                                          "worse_cough_sneeze": False})
+    text = rendered(case, ruleset, False, "md")
+    assert ("NICE NG234 features of spinal metastases - present: none recorded; not known (ask): cervical pain, "
+            "progressive pain; to examine: localised spinal tenderness.") in text
+    worse = make_case(patient={"age": 60, "sex": "female"}, history={"cancer": True, "cancer_skin_only": False},
+                      progression={"course": "worsening"}, behaviour={"aggravated_by": ["cough_sneeze"]})
+    assert "present: progressive pain, pain on straining (cough or sneeze);" in rendered(worse, ruleset, False, "md")
+
+
+def test_a_checklist_item_is_checked_like_a_rule(rules_copy):
+    """A typo in a checklist's `when` is a located error from `rules check`, as in a rule."""
+    from lbp_assess.engine.ruleset.load import check_rules
+
+    path = rules_copy / "red_flags.yaml"
+    text = path.read_text()
+    assert "          when: pain.thoracic\n" in text
+    path.write_text(text.replace("          when: pain.thoracic\n", "          when: pain.thorasic\n", 1))
+    found = [f"{p.location}: {p.message}" for p in check_rules(rules_copy) if p.severity == "error"]
+    line = next(i for i, row in enumerate(path.read_text().splitlines(), 1) if row.endswith("pain.thorasic"))
+    assert len(found) == 1 and f"red_flags.yaml:{line}:17: unknown name `pain.thorasic`" in found[0], found
