@@ -290,7 +290,7 @@ def assess(
     if kept:
         err_line(f"kept from the last visit, not asked again: {', '.join(kept)}")
     if is_tty and (session.interview.missing() or session.resumed):
-        if _interview(session, force) == "saved":
+        if _conduct_in_terminal(session, force) == "saved":
             return  # saved at an emergency, and the clinician stopped there
     case_path, note_path, note = consultation.finish(session, force)
     typer.echo(_note_for_screen(note))
@@ -311,11 +311,11 @@ def _note_for_screen(note) -> str:
     return render(note, "text", _screen_width())
 
 
-def _interview(session, force: bool) -> str:
+def _conduct_in_terminal(session, force: bool) -> str:
     """Ask in the terminal; on any stop after the first answer, say where the answers are.
-    Returns how the interview ended (interview.run)."""
+    Returns how the interview ended (interview.conduct)."""
     from ..consult import session as consultation
-    from ..consult.interview import run
+    from ..consult.interview import conduct
     from .prompts import TerminalPrompter
 
     prompter = TerminalPrompter()
@@ -332,7 +332,7 @@ def _interview(session, force: bool) -> str:
         return written
 
     try:
-        ended = run(session.interview, prompter, session.autosave, consultation.accept(session, force), save_now)
+        ended = conduct(session.interview, prompter, session.autosave, consultation.accept(session, force), save_now)
         if ended == "saved" and session.draft is not None:
             # The draft is kept: it remembers the files it saved, so resuming it goes on asking the
             # questions left and rewrites its own files without --force.

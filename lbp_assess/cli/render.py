@@ -17,7 +17,7 @@ from ..base.text import markup
 from ..engine.words import describe_value
 from ..batch.writers import safe_text
 from ..engine.ruleset.model import RuleSet
-from ..teach.practice_report import StudentSummary, class_name, classes_of, fraction
+from ..teach.practice_report import StudentSummary, class_heading, classes_of, fraction
 
 
 # --------------------------------------------------------------------------- the score table and progress bar (batch)
@@ -386,7 +386,7 @@ def report_table(summaries: list[StudentSummary], ruleset: RuleSet, width: int |
     by_class = Table(title="Classification right, by the case's class", header_style="bold", box=box.SIMPLE_HEAD)
     _id_column(by_class, "student", [s.student for s in summaries])
     for name in classes:
-        by_class.add_column(markup(class_name(ruleset, name)), justify="right", max_width=14)
+        by_class.add_column(markup(class_heading(ruleset, name)), justify="right", max_width=14)
     for s in summaries:
         by_class.add_row(markup(s.student), *(f"{p[0]}/{p[1]}" if (p := s.by_class.get(c)) else "-" for c in classes))
     if width is not None:

@@ -56,15 +56,15 @@ UNIT_WORDS: dict[str, dict[tuple[str, ...], float]] = {
 META = ("id", "assessor", *(f"notes.{name}" for name in Notes.model_fields))
 
 
-class Back:
+class GoBack:
     """A prompter's reply that is not an answer: go back to the previous question (or menu).
     One sentinel for the interview, practice and the terminal prompter."""
 
     def __repr__(self) -> str:
-        return "BACK"
+        return "GO_BACK"
 
 
-BACK = Back()
+GO_BACK = GoBack()
 
 
 class _Strict(BaseModel):

@@ -63,6 +63,19 @@ def rule_features(a: Assessment, rule: Rule) -> dict[str, Any]:
     return {f: a.facts.get(f) for f in FACTS if f in found and a.facts.get(f) is not None}
 
 
+def rested_on(a: Assessment, trace: RuleTrace) -> dict[str, Any]:
+    """Every answer a fired rule rested on, with its value, in the case format's order: the reason
+    a note prints. The engine's trace stops an `or` (or `any`) at its first true item, which is
+    enough to decide the value but not to say why; here every true item of an `or` is named, every
+    item of an `and`, the counted items of a count (the result is the trace's, unchanged). An
+    answer the rule could have used but that is false (another item of an `or`) is not named; an
+    unknown answer only where the trace says its being unknown decided the rule ("of unknown
+    onset")."""
+    found = features(a, trace.rule.node, True) | {n for n, v in trace.facts.items() if v is not None}
+    return {f: a.facts.get(f) for f in FACTS
+            if f in found and (a.facts.get(f) is not None or f in trace.facts)}
+
+
 _READS: dict[int, tuple[expr.Node, frozenset[str]]] = {}
 
 

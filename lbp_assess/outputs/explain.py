@@ -23,7 +23,7 @@ from ..engine.questionnaire import Question, Questionnaire
 from ..engine.reasoning import ask_first, entry_exclusion, features, plan_of, rule_features, urgency_plans
 from ..engine.screens import screen_counts
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
-from ..engine.words import describe_value
+from ..engine.words import COMPARISON_WORDS, describe_value
 
 
 @dataclass(frozen=True)
@@ -455,7 +455,7 @@ def _walk(node: expr.Node) -> Iterator[expr.Node]:
         yield from _walk(child)
 
 
-_OP_WORDS = {">": "over {}", ">=": "{} or over", "<": "under {}", "<=": "{} or under"}
+_OP_WORDS = {op: COMPARISON_WORDS[op] for op in (">", ">=", "<", "<=")}  # == and != only for a choice
 
 
 def _words(node: expr.Node, a: Assessment, labels: dict[str, str]) -> str:

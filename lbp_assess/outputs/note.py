@@ -13,7 +13,7 @@ the screening questions group - comes from the rule set and the questionnaire;
 this module only arranges it. The plain-text form pastes into a clinical
 record: no markup and no line longer than 100 characters. Text from the case
 (id, assessor, free text) is shown with control characters escaped
-(display.plain); free text keeps its line breaks.
+(base.text.plain); free text keeps its line breaks.
 """
 
 from __future__ import annotations
@@ -35,12 +35,13 @@ from ..base.text import markdown_text, plain
 from ..base.errors import InputError, Location, Problem
 from ..engine.questionnaire import Questionnaire
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
-from ..engine.words import answer_words
+from ..engine.words import answer_words, outcome_label
 from ..engine.outcomes import WORSE
+from ..engine.reasoning import rested_on
 from .visits import VisitChange, Comparison, Visit, compare, find_previous
-from .handover import Handover, Row, based_on, handover, transport, words
+from .handover import Handover, Row, based_on, checklist, handover, transport, words
 from .subjective import (NoteLine, Section, _asked, _screened, history_sections,  # noqa: F401
-                         relevant_negatives, screen_line, screen_notes)
+                         not_for_patient, relevant_negatives, screen_line, screen_notes)
 from ..engine.ruleset.schema import Advice
 
 WIDTH = 100
@@ -90,7 +91,7 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
             notes.add_lines(f"{question.label}: {answers[question.id]}")
 
     if full:
-        history = [_subjective(q, answers, sec, title, set(m.screening))
+        history = [_subjective(a, q, answers, sec, title, set(m.screening))
                    for sec, title in _sections(q) if sec != "notes"]
         for screen, texts in screen_notes(a, ruleset).items():  # under the screen's questions
             section = q.by_id[m.screens[screen][0]].section_title
@@ -176,7 +177,7 @@ def _summary(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover) -> 
 
 def row_label(ruleset: RuleSet, row: Row) -> str:
     """A row's own label (policy v7 2.4), or its condition's or alert's for a rule set without one."""
-    return row.label or _outcome_label(ruleset, row.kind, row.rule.name)
+    return row.label or outcome_label(ruleset.manifest, row.kind, row.rule.name)
 
 
 def _frame(tier: Any) -> str:
@@ -196,13 +197,16 @@ def _sections(q: Questionnaire) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def _subjective(q: Questionnaire, answers: dict[str, Any], section: str, title: str,
+def _subjective(a: Assessment, q: Questionnaire, answers: dict[str, Any], section: str, title: str,
                 screening: set[str]) -> Section:
-    """One section of the full note: every answer, yes/no questions worded alike."""
+    """One section of the full note: every answer, yes/no questions worded alike; never one this
+    patient is not asked (a man's pregnancy, review S11), unless it is a recorded "yes"."""
     out = Section(title)
     parts = []
     for question in q.questions:
         if question.section != section or question.id in ("id", "assessor") or question.id.startswith("notes."):
+            continue
+        if question.id not in screening and not_for_patient(question, a):
             continue
         value = answers.get(question.id)
         if question.id in screening:
@@ -225,7 +229,8 @@ def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[st
     parts = []
     for question in q.questions:
         if (question.section == "special" or question.id in screening or not question.is_fact
-                or question.kind == "items" or answers.get(question.id) is None or not _asked(question, a)):
+                or question.kind == "items" or answers.get(question.id) is None or not _asked(question, a)
+                or not_for_patient(question, a)):
             continue
         value = answers[question.id]
         if question.kind != "yes_no":
@@ -261,21 +266,18 @@ def labels(ruleset: RuleSet, q: Questionnaire) -> dict[str, str]:
     return labels
 
 
-def _outcome_label(ruleset: RuleSet, kind: str, name: str) -> str:
-    m = ruleset.manifest
-    return {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[kind][name].label
-
-
-def _features(trace: RuleTrace, q: Questionnaire, ruleset: RuleSet) -> str:
-    """The answers that decided a rule, in questionnaire order and clinical wording."""
+def _features(a: Assessment, trace: RuleTrace, q: Questionnaire, ruleset: RuleSet) -> str:
+    """The answers a fired rule rested on (every true item of an `or`, engine/reasoning.rested_on),
+    in questionnaire order and clinical wording, then what other rules raised, when it counted."""
     order = {question.id: i for i, question in enumerate(q.questions)}
-    facts = sorted((n for n in trace.facts if n in order), key=order.__getitem__)
-    parts = [f"{q.by_id[n].label}: {answer_words(q.by_id[n], trace.facts[n])}"
-             if trace.facts[n] is not None else f"{q.by_id[n].label}: unknown" for n in facts]
+    rested = rested_on(a, trace)
+    facts = sorted((n for n in rested if n in order and n not in a.settled), key=order.__getitem__)
+    parts = [f"{q.by_id[n].label}: {answer_words(q.by_id[n], rested[n])}"
+             if rested[n] is not None else f"{q.by_id[n].label}: unknown" for n in facts]
     for name, value in trace.facts.items():  # what other rules raised, when it counted
         kind, _, item = name.partition(".")
         if value is True and kind in ("condition", "alert", "finding") and item != "any":
-            parts.append(_outcome_label(ruleset, kind, item))
+            parts.append(outcome_label(ruleset.manifest, kind, item))
     return "; ".join(parts)
 
 
@@ -300,7 +302,7 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, 
         key = (r.raises, r.name)
         if key in h.superseded:
             if full:
-                label = _outcome_label(ruleset, r.raises, r.name)
+                label = outcome_label(ruleset.manifest, r.raises, r.name)
                 out.add(f"{label} {words(ruleset, 'superseded', label=h.superseded[key])}: "
                         f"{r.reason.strip()} [{ref}]")
             continue
@@ -318,14 +320,15 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, 
                 parts.append(f"{row.reason} [{f'{row.rule.id}; source: {row.rule.source}' if full else row.rule.source}]")
                 done.add(row.rule.id)
             basis = based_on(a, h, group.rows)
-            out.add(f"{head}: " + " ".join(parts) + (f" {basis}" if basis else ""))
+            listed = [text for row in group.rows if (text := checklist(a, row))]
+            out.add(f"{head}: " + " ".join(parts + ([basis] if basis else []) + listed))
             continue
         done.add(r.id)
         item = {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[r.raises][r.name]
         extra = " ".join(text for text in a.wording(_pieces(item.advice, "impression")))
-        text = f"{_outcome_label(ruleset, r.raises, r.name)}: {r.reason.strip()}" + (f" {extra}" if extra else "")
+        text = f"{outcome_label(ruleset.manifest, r.raises, r.name)}: {r.reason.strip()}" + (f" {extra}" if extra else "")
         if full:
-            features = _features(trace, q, ruleset)
+            features = _features(a, trace, q, ruleset)
             text += f" Based on: {features}." if features else ""
         out.add(f"{text} [{ref}]")
     if full:
@@ -366,7 +369,7 @@ def not_excluded(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> dict[str,
         held = (a.conditions if r.raises == "condition" else a.alerts).get(r.name)
         if held is not None and r.tier is not None and rank[held] <= rank[r.tier]:
             continue
-        missing = out.setdefault(" ".join((r.label or _outcome_label(ruleset, r.raises, r.name)).split()), [])
+        missing = out.setdefault(" ".join((r.label or outcome_label(ruleset.manifest, r.raises, r.name)).split()), [])
         for name, value in trace.facts.items():
             if value is None and q.label(name) not in missing:
                 missing.append(q.label(name) if name in FACTS else name)
@@ -407,24 +410,32 @@ def _plan(a: Assessment, ruleset: RuleSet, h: Handover, full: bool) -> list[Sect
             r = trace.rule
             if trace.state == "fired" and r.raises in ("condition", "alert") and (r.raises, r.name) not in shown:
                 shown.add((r.raises, r.name))
-                others.append(f"{_outcome_label(ruleset, r.raises, r.name)} ({' '.join(r.reason.split()).rstrip('.')})")
+                others.append(f"{outcome_label(ruleset.manifest, r.raises, r.name)} ({' '.join(r.reason.split()).rstrip('.')})")
         if others and words(ruleset, "also_raised"):
             manage.add(words(ruleset, "also_raised", raised="; ".join(others)))
     if h.acute and not h.highest and words(ruleset, "until_seen"):  # policy 6.1: urgent only
         manage.add(words(ruleset, "until_seen"))
-    examinations = []
-    if g is not None and g.examination and not (h.acute and not h.highest):
-        examinations.append(g.examination)
+    # Each examination once (review S5): the governing row's, then the other rows' that differ
+    # (a lower row of the same condition often repeats it). At emergency only the governing row's
+    # handover examination: never a full examination beside "do not delay the referral".
+    shown_after_action = h.acute and not h.highest and g is not None and bool(g.examination)
+    examinations = [g.examination] if g is not None and g.examination else []
     if not h.highest:
         examinations += [row.examination for grp in h.groups for row in grp.rows if row is not g and row.examination]
     target = exam if full else manage
-    for text in dict.fromkeys(examinations):
+    for text in list(dict.fromkeys(examinations))[1 if shown_after_action else 0:]:
         target.add(words(ruleset, "examination", text=text) or text)
     for row in h.at_visit:
         target.add(f"{row_label(ruleset, row)} - {row.time_frame}: {row.action}" if row.time_frame else row.action)
-    if full:
-        for text in _texts(a, ruleset, "examination"):
-            exam.add(text)
+    if full and not h.highest:
+        # A governing condition's own examination (policy 2.4) replaces the red-flag class's and
+        # the conditions' generic one at urgent ("only what a safe handover needs" beside "full
+        # neurological examination" is a contradiction); alerts' and findings' add to it.
+        generic = h.acute and g is not None and g.kind == "condition" and bool(g.examination)
+        items = _named(a, ruleset, h)[1 + len(a.conditions):] if generic else _named(a, ruleset, h)
+        for text in dict.fromkeys(" ".join(i.examination.split()) for i in items if i.examination):
+            if text not in examinations:
+                exam.add(text)
     if words(ruleset, "not_examined"):
         target.add(words(ruleset, "not_examined"))
     for text in _advice(a, ruleset, h):

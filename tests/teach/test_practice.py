@@ -342,7 +342,7 @@ def test_every_verdict_fits_an_80x24_screen(ruleset, history):
     from lbp_assess.cli.prompts import TerminalPrompter
 
     console = Console(width=80, height=24, no_color=True)
-    panel = TerminalPrompter(console)._list_panel
+    panel = TerminalPrompter(console).list_panel
     for path, case in p.load_exercise_cases([str(VIGNETTES)], True):
         exercise = p.make_exercise(case, path, ruleset, random.Random(1), p.stated_facts(case, path))
         fb = p.mark(exercise, p.Attempt(p.PASS, p.PASS, [o.fact for o in exercise.options],

@@ -16,7 +16,7 @@ from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
 from lbp_assess.consult.interview import NOT_ANSWERED, LiveAlert, Progress
-from lbp_assess.engine.questionnaire import BACK
+from lbp_assess.engine.questionnaire import GO_BACK
 from lbp_assess.cli.prompts import TerminalPrompter
 from lbp_assess.engine.ruleset.load import load_rules
 
@@ -51,8 +51,8 @@ def ask(qid: str, keys: str, default=NOT_ANSWERED):
     return press(keys, lambda p: p.ask(QUESTIONS[qid], default, Progress(3, 60, "Area and pain")))
 
 
-@pytest.mark.parametrize("keys,expected", [("y", True), ("n", False), ("u", None), ("b", BACK),
-                                           ("\x1b[D", BACK), (UP + ENTER, False), (DOWN + ENTER, BACK)])
+@pytest.mark.parametrize("keys,expected", [("y", True), ("n", False), ("u", None), ("b", GO_BACK),
+                                           ("\x1b[D", GO_BACK), (UP + ENTER, False), (DOWN + ENTER, GO_BACK)])
 def test_yes_no_answers_on_one_key(keys, expected):
     assert ask("pain.dermatomal", keys) is expected
 
@@ -87,7 +87,7 @@ def test_tick_list_by_digits_or_space_and_enter():
     assert ask("behaviour.aggravated_by", "0") == []  # none of these
     assert ask("behaviour.aggravated_by", "11" + ENTER) is None  # ticked, unticked: Enter on unsure
     assert ask("behaviour.aggravated_by", ENTER, default=[]) == []  # asked again: Enter keeps "none"
-    assert ask("behaviour.aggravated_by", "b") is BACK
+    assert ask("behaviour.aggravated_by", "b") is GO_BACK
     with pytest.raises(EOFError):  # "none" with a ticked item is refused; no further keys arrive
         ask("behaviour.aggravated_by", "10")
 
@@ -119,7 +119,7 @@ def test_numbers_are_validated_and_blank_is_unsure():
     assert ask("patient.age", "44" + ENTER) == 44
     assert ask("onset.weeks_ago", "0.5" + ENTER) == 0.5
     assert ask("patient.age", ENTER) is None
-    assert ask("patient.age", "<" + ENTER) is BACK
+    assert ask("patient.age", "<" + ENTER) is GO_BACK
     with pytest.raises(EOFError):  # 12 is refused, and no further keys arrive
         ask("patient.age", "12" + ENTER)
     with pytest.raises(EOFError):  # not a finite number
@@ -207,8 +207,8 @@ def test_start_back_items_go_back_one_item():
 
 
 def test_lt_on_an_unchanged_earlier_answer_goes_back():
-    assert ask("patient.age", "<", default=44) is BACK
-    assert ask("notes.pmh", "<", default="Asthma") is BACK
+    assert ask("patient.age", "<", default=44) is GO_BACK
+    assert ask("notes.pmh", "<", default="Asthma") is GO_BACK
     assert ask("patient.age", "\x08\x08" + "45" + ENTER, default=44) == 45
 
 

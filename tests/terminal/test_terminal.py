@@ -709,7 +709,7 @@ def test_the_review_verdict_is_provisional_as_the_note_is(tmp_path):
     def verdict(interview: Interview) -> str:
         console = Console(width=80, no_color=True)
         with console.capture() as captured:
-            console.print(TerminalPrompter(console)._result(interview, interview.open_conditions()))
+            console.print(TerminalPrompter(console).result_panel(interview, interview.open_conditions()))
         return " ".join(" ".join(line.strip("│ ") for line in captured.get().splitlines()).split())
 
     _, interview = _aneurysm_risk_draft(tmp_path)
