@@ -69,7 +69,7 @@ def err_line(message: str) -> None:
 def _wrapped_for_stderr(text: str) -> str:
     """On a terminal, each line word-wrapped to its width (continuation lines indented), so no
     word is split at the margin; an indented line (a command to copy) is broken only between its
-    arguments, with a shell line continuation (`_command_lines`)."""
+    arguments, with a shell line continuation (`command_lines`)."""
     import textwrap
 
     try:
@@ -80,13 +80,13 @@ def _wrapped_for_stderr(text: str) -> str:
         return text
     if width < 20:
         return text
-    return "\n".join(_command_lines(line, width) if line.startswith("  ") else line if len(line) <= width else
+    return "\n".join(command_lines(line, width) if line.startswith("  ") else line if len(line) <= width else
                      textwrap.fill(line, width, subsequent_indent="  ", break_long_words=False,
                                    break_on_hyphens=False)
                      for line in text.split("\n"))
 
 
-def _command_lines(line: str, width: int) -> str:
+def command_lines(line: str, width: int) -> str:
     """A command to copy, too long for the terminal: broken between its arguments with a shell
     line continuation (` \\`), continuation lines indented, so the terminal never splits a path
     in the middle and the lines pasted together still run. An argument is never split."""

@@ -317,15 +317,15 @@ def test_a_key_hint_or_a_short_answer_moves_to_the_next_line_whole():
 def test_a_long_resume_command_breaks_between_arguments_with_a_line_continuation():
     import shlex
 
-    from lbp_assess.cli.app import _command_lines
+    from lbp_assess.cli.app import command_lines
 
     path = "/work/scratch/chair/rad/some folder/lbp-draft-rad-1-3ee7ac.json"
     line = f"  /work/venvs/chair/bin/python -m lbp_assess assess --resume {shlex.quote(path)}"
-    shown = _command_lines(line, 79).split("\n")
+    shown = command_lines(line, 79).split("\n")
     assert shown == ["  /work/venvs/chair/bin/python -m lbp_assess assess --resume \\",
                      f"      {shlex.quote(path)}"]
     assert shlex.split(" ".join(part.rstrip("\\") for part in shown))[-1] == path  # pasted, it runs
-    assert _command_lines("  lbp-assess assess --resume x.json", 79) == "  lbp-assess assess --resume x.json"
+    assert command_lines("  lbp-assess assess --resume x.json", 79) == "  lbp-assess assess --resume x.json"
 
 
 def test_counts_of_questions_are_singular_or_plural():
