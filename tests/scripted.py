@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-from lbp_assess.consult.interview import Interview, run
+from lbp_assess.consult.interview import Interview, conduct
 
 
 class Scripted:
@@ -74,5 +74,5 @@ RADICULAR = {
 def interview_of(ruleset, script: Scripted, **kwargs) -> tuple[Interview, list[int]]:
     interview = Interview(ruleset, **kwargs)
     saves: list[int] = []
-    run(interview, script, lambda i: saves.append(len(i.answers)))
+    conduct(interview, script, lambda i: saves.append(len(i.answers)))
     return interview, saves

@@ -30,7 +30,7 @@ def flat(value: Any) -> str:
 
 
 def cell(value: Any) -> str:
-    """A CSV cell a spreadsheet shows as text (display.spreadsheet)."""
+    """A CSV cell a spreadsheet shows as text (base.text.spreadsheet)."""
     from ..base.text import spreadsheet
 
     return spreadsheet(flat(value))

@@ -12,7 +12,7 @@ earlier answer goes back.
 
 Every prompt raises KeyboardInterrupt on Ctrl-C (the caller saves the draft and
 exits 130). Rich output (alert panels, the review) is printed only between
-prompts, and every piece of case text shown goes through `display.markup`.
+prompts, and every piece of case text shown goes through `base.text.markup`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from rich.table import Table
 
 from ..base.text import markup, plain, shorten
 from ..consult.interview import NOT_ANSWERED, Interview, LiveAlert, Offer, Progress
-from ..engine.questionnaire import BACK, Question
+from ..consult.session import questions
+from ..engine.questionnaire import GO_BACK, Question
 
 UNSURE = "__unsure__"
 NONE = "__none__"
@@ -76,7 +77,12 @@ def wrap_fragments(fragments: Sequence[tuple[str, str]], width: int, indent: int
     column = start
     limit = max(indent + 10, width - 1)  # the last column is left free: no auto-wrap at the margin
     for style, text in fragments:
-        for piece in re.split(r"( +|\n)", text):
+        # a key hint ("(y/n, u or Enter unsure, b back)") or a short answer ("Disagree (0)") moves to
+        # the next line whole, never split across two, when it fits on one
+        whole = style in ("class:instruction", "class:answer") and "\n" not in text \
+            and len(text.strip()) <= min(limit - indent, 40)
+        for piece in ([" "] * text.startswith(" ") + [text.strip()] + [" "] * text.endswith(" ")
+                      if whole and text.strip() else re.split(r"( +|\n)", text)):
             if not piece:
                 continue
             if piece == "\n":
@@ -123,6 +129,16 @@ class Option:
     key: str | None
 
 
+def text_hint(question: Question) -> str:
+    """What Enter on a blank typed answer really does, in the words the review and the note use
+    for it (`Question.describe`): a case id is required; an optional answer (a PSFS activity or
+    score, the ODI, free-text notes) is not recorded; any other number is recorded as unsure,
+    which keeps open every rule that reads it, never a "no"."""
+    if question.kind not in ("number", "scale") and not question.optional:
+        return "required, < = back"
+    return f"blank = {'not recorded' if question.blank_not_recorded else 'unsure'}, < = back"
+
+
 class TerminalPrompter:
     def __init__(self, console: Console | None = None):
         self.console = console or Console(highlight=False)
@@ -150,10 +166,10 @@ class TerminalPrompter:
             options = [Option("Yes", True, "y"), Option("No", False, "n")]
         else:
             options = [Option(label, value, key) for (value, label), key in zip(question.offered, CHOICE_KEYS)]
-        options += [Option("Unsure / not asked", UNSURE, "u"), Option("<- Back", BACK, "b")]
+        options += [Option("Unsure / not asked", UNSURE, "u"), Option("<- Back", GO_BACK, "b")]
         pointed = UNSURE if default is NOT_ANSWERED or default is None else default
         reply = keyed_select(question.text, options, pointed, qmark)
-        return BACK if reply is BACK else None if reply == UNSURE else reply
+        return GO_BACK if reply is GO_BACK else None if reply == UNSURE else reply
 
     def _tick(self, question: Question, default: Any, qmark: str) -> Any:
         reply = tick_list(question.text, list(question.offered), default, qmark)
@@ -162,14 +178,13 @@ class TerminalPrompter:
             # are kept as they were, never dropped unseen.
             kept = [v for v in default if v not in dict(question.offered)]
             reply = [v for v, _ in question.choices if v in reply or v in kept]
-        return BACK if reply is BACK else None if reply == UNSURE else reply
+        return GO_BACK if reply is GO_BACK else None if reply == UNSURE else reply
 
     def _text(self, question: Question, default: Any, qmark: str) -> Any:
         numeric = question.kind in ("number", "scale")
         unit = f" ({question.unit})" if question.unit else ""
         required = not numeric and not question.optional
-        hint = ("required; < back" if required else "blank not recorded; < back" if question.blank_not_recorded
-                else "blank unsure; < back" if numeric else "blank skip; < back")
+        hint = text_hint(question)
 
         def validate(text: str) -> bool | str:
             text = text.strip()
@@ -195,21 +210,21 @@ class TerminalPrompter:
               ("class:instruction", f"({hint}) "), ("class:answer", reply.strip())])
         reply = reply.strip()
         if reply == "<":
-            return BACK
+            return GO_BACK
         if reply == "":
             return None
         return question.parse_number(reply) if numeric else reply
 
     def _items(self, question: Question, default: Any, qmark: str) -> Any:
         previous = "Keep the recorded answers" if isinstance(default, list) else None
-        options = [Option("Enter the answers", "enter", "1"), Option("Skip (not recorded)", UNSURE, "u"),
-                   Option("<- Back", BACK, "b")]
+        options = [Option("Enter the answers", "enter", "1"), Option("Skip (unsure / not asked)", UNSURE, "u"),
+                   Option("<- Back", GO_BACK, "b")]
         if previous:
             options.insert(0, Option(f"{previous} ({' '.join(map(str, default))})", "keep", "k"))
         start = keyed_select(question.text, options, "keep" if previous else UNSURE,
                              qmark, hint="(" + ("k keep, " if previous else "") + "1 enter, u skip, b back)")
-        if start == BACK:
-            return BACK
+        if start == GO_BACK:
+            return GO_BACK
         if start == UNSURE:
             return None
         if start == "keep":
@@ -223,10 +238,10 @@ class TerminalPrompter:
                     ["not at all", "slightly", "moderately", "very much", "extremely"])]
             else:
                 options = [Option("Agree (1)", 1, "1"), Option("Disagree (0)", 0, "0")]
-            options.append(Option("<- Back", BACK, "b"))
+            options.append(Option("<- Back", GO_BACK, "b"))
             before = default[number] if isinstance(default, list) and len(default) > number else None
             value = keyed_select(f"{number + 1}. {question.items[number]}", options, before, "  STarT Back ›")
-            if value == BACK:
+            if value == GO_BACK:
                 if not answers:
                     return self._items(question, default, qmark)
                 answers.pop()
@@ -267,16 +282,16 @@ class TerminalPrompter:
         self.console.print(Padding(f"[dim]Last time:[/dim] {markup(shown)}", (0, 0, 0, 2)))
         options = [Option(f"Yes, the same (keeps these {len(offer.earlier)} answers)", True, "y"),
                    Option("No, ask each (last time's answer offered)", False, "n"),
-                   Option("<- Back", BACK, "b")]
+                   Option("<- Back", GO_BACK, "b")]
         reply = keyed_select(f"{offer.label}: same as last time?", options, None,
                              f"{progress.number}/{progress.total} ›", hint="(y same, n ask each, b back)")
-        return BACK if reply is BACK else reply
+        return GO_BACK if reply is GO_BACK else reply
 
     def offer_save_now(self, interview: Interview, alert: LiveAlert) -> bool:
         """At an emergency: save the case and note now, with what is known, or go on asking."""
         left = len(interview.not_asked())
         options = [Option("Save now and act (the note names the questions not asked)", "save", "s"),
-                   Option(f"Go on with the interview ({left} question(s) left)", "go_on", "g")]
+                   Option(f"Go on with the interview ({questions(left)} left)", "go_on", "g")]
         return keyed_select(f"{alert.tier_label.upper()}: save the case and note now?", options, None,
                             "Act now ›", back=False, hint="(s save now, g go on)") == "save"
 
@@ -284,11 +299,12 @@ class TerminalPrompter:
         """Say what was saved and what was left; go on asking the questions left?"""
         case_path, note_path, _ = written
         self.console.print(f"[bold]Saved[/bold] {markup(case_path)}, {markup(note_path)} and the plain-text note; "
-                           f"{len(left)} question(s) not asked are recorded as unknown (red flags as not screened).")
+                           f"{questions(len(left))} not asked {'is' if len(left) == 1 else 'are'} recorded as unknown "
+                           "(red flags as not screened).")
         if not left:
             return False
         options = [Option("Stop here (the files are saved)", "stop", "s"),
-                   Option(f"Go on asking the {len(left)} question(s) left; saving again rewrites the files",
+                   Option(f"Go on asking the {questions(len(left))} left; saving again rewrites the files",
                           "go_on", "g")]
         return keyed_select("Go on with the interview?", options, None, "Saved ›", back=False,
                             hint="(s stop, g go on)") == "go_on"
@@ -310,7 +326,7 @@ class TerminalPrompter:
         # columns, or one "edit" entry
         top = 2 + 1 + bool(to_ask)
         height = self.console.size.height - 1
-        full, folded = self._result(interview, open_now, folded=False), self._result(interview, open_now, folded=True)
+        full, folded = self.result_panel(interview, open_now, folded=False), self.result_panel(interview, open_now, folded=True)
         fits = [(panel, tall) for panel, tall in ((full, False), (folded, False), (full, True), (folded, True))
                 if len(self._rendered(panel)) <= height - top - (1 if tall else -(-len(sections) // 2))]
         panel, tall = fits[0] if fits else (folded, True)
@@ -318,7 +334,7 @@ class TerminalPrompter:
         while True:
             options = [Option("Save and write the note", FINISH, "s")]
             if to_ask:
-                options.append(Option(f"Ask what would settle what is not excluded ({len(to_ask)} question(s))",
+                options.append(Option(f"Ask what would settle what is not excluded ({questions(len(to_ask))})",
                                       ASK_OPEN, "o"))
             pick = [Option(f"{title} ({len(items)})", title, key)
                     for (title, items), key in zip(sections.items(), CHOICE_KEYS)]
@@ -336,20 +352,20 @@ class TerminalPrompter:
             if choice == ASK_OPEN:
                 return to_ask
             if choice == EDIT:
-                choice = keyed_select("Which section?", [Option("<- Back", BACK, "b"), *pick], None, "Edit ›",
+                choice = keyed_select("Which section?", [Option("<- Back", GO_BACK, "b"), *pick], None, "Edit ›",
                                       back=False, columns=2, wide=1)  # laid out as the review's sections
-                if choice == BACK:
+                if choice == GO_BACK:
                     continue
             items = sections[choice]
             options = [Option(f"{plain(row.question.label)}: {plain(row.shown)}"
                               + (" (settled by an earlier answer)" if row.settled else ""), row.question.id, key)
                        for row, key in zip(items, CHOICE_KEYS)]
-            options.append(Option("<- Back to the sections", BACK, "b"))
+            options.append(Option("<- Back to the sections", GO_BACK, "b"))
             picked = keyed_select(f"{choice}: which answer?", options, None, "Edit ›", back=False)
-            if picked != BACK:
+            if picked != GO_BACK:
                 return picked
 
-    def _result(self, interview: Interview, open_now: list[Any], folded: bool = False) -> Panel:
+    def result_panel(self, interview: Interview, open_now: list[Any], folded: bool = False) -> Panel:
         """The result panel: class, urgency and what set it, each with the governing rule's own
         time frame and action; every condition not excluded, with the questions that would settle
         it; what was not screened; the answers to check. Lines are word-wrapped to the terminal,
@@ -438,12 +454,12 @@ class TerminalPrompter:
         from ..teach.practice import DONE
 
         keys = iter(CHOICE_KEYS)
-        options = [Option(label, value, "b" if value == BACK else "0" if value == DONE else next(keys, None))
+        options = [Option(label, value, "b" if value == GO_BACK else "0" if value == DONE else next(keys, None))
                    for value, label in choices]
         picked = [o.key for o in options if o.key not in (None, "b", "0")]
         hint = "(" + ", ".join([f"{_key_range(picked)} to choose"] * bool(picked)
                                + ["0 done"] * any(o.value == DONE for o in options)
-                               + ["b back"] * any(o.value == BACK for o in options)) + ")"
+                               + ["b back"] * any(o.value == GO_BACK for o in options)) + ")"
         return keyed_select(text, options, None, "›", hint=hint, erase=erase)
 
     def note(self, text: str) -> None:
@@ -452,9 +468,10 @@ class TerminalPrompter:
 
     def show_list(self, title: str, lines: list[str]) -> None:
         """Like `show`, but a line starting "  • " is a list item whose wrapped lines stay indented."""
-        self.console.print(self._list_panel(title, lines))
+        self.console.print(self.list_panel(title, lines))
 
-    def _list_panel(self, title: str, lines: list[str]) -> Panel:
+    def list_panel(self, title: str, lines: list[str]) -> Panel:
+        """A titled panel of lines; a line "  • item" is a bullet whose wrapped text hangs."""
         from rich.console import Group
 
         parts: list[Any] = []
@@ -474,7 +491,7 @@ class TerminalPrompter:
         `d` pages through the detail (a screen at a time) and comes back to the verdict.
         Returns "next" or "stop"."""
         nxt = "see the scorecard" if last else "next case"
-        shown = self._rendered(self._list_panel(title, lines))
+        shown = self._rendered(self.list_panel(title, lines))
         room = max(5, self.console.size.height - 1)  # the move-on line below it
         if len(shown) > room:  # never scrolls away: what does not fit is the detail's first page
             detail = lines + detail
@@ -491,7 +508,7 @@ class TerminalPrompter:
 
     def page(self, title: str, lines: list[str]) -> None:
         """Lines shown a screen at a time: Enter or space for more, q back."""
-        rendered = self._rendered(self._list_panel(title, lines))
+        rendered = self._rendered(self.list_panel(title, lines))
         height = max(5, self.console.size.height - 2)
         pages = [rendered[i:i + height] for i in range(0, len(rendered), height)] or [[]]
         for number, page in enumerate(pages, 1):
@@ -593,9 +610,11 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
                       initial_choice=pointed if chosen[0] else None, columns=columns, wide=wide,
                       pointer="»" if chosen[0] else None)
 
+    # Enter on a question not yet answered takes "unsure / not asked" (never a "no"): the hint says so
     default_hint = "(" + ", ".join([_key_range([o.key for o in options if o.key not in (None, "u", "b")])]
-                                   + (["u unsure"] if UNSURE in values else [])
-                                   + (["b back"] if BACK in values else [])) + ")"
+                                   + (["u or Enter unsure" if pointed == UNSURE else "u unsure"]
+                                      if UNSURE in values else [])
+                                   + (["b back"] if GO_BACK in values else [])) + ")"
 
     def tokens() -> list[tuple[str, str]]:
         head = [("class:qmark", qmark), ("class:question", f" {message} ")]
@@ -614,8 +633,8 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
     for index, option in enumerate(options):
         if option.key:
             bindings.add(option.key, eager=True)(lambda event, i=index: answer(event, i))
-    if back and BACK in values:
-        bindings.add(Keys.Left, eager=True)(lambda event: answer(event, values.index(BACK)))
+    if back and GO_BACK in values:
+        bindings.add(Keys.Left, eager=True)(lambda event: answer(event, values.index(GO_BACK)))
     def move(step: Any) -> None:
         if chosen[0]:
             step()
@@ -708,7 +727,7 @@ def key_prompt(message: str, keys: dict[str, str]) -> str:
 def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark: str) -> Any:
     """Tick any of `offered` (digits or space), Enter when done; `0` none of these, `u` unsure, `b` back.
 
-    Returns the ticked values (in offered order), [] for none, UNSURE or BACK.
+    Returns the ticked values (in offered order), [] for none, UNSURE or GO_BACK.
     "None" and "unsure" stand alone: either is refused while items are ticked. A
     list not yet answered, or answered unsure, starts on "Unsure", so Enter with
     nothing ticked records unsure, never "none".
@@ -718,7 +737,7 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
     choices = [Choice(_title(label, width, CHOICE_INDENT + 2), value, shortcut_key=key)
                for (value, label), key in zip(offered, keys)]
     choices += [Choice("None of these", NONE, shortcut_key="0"), Choice("Unsure / not asked", UNSURE, shortcut_key="u"),
-                Choice("<- Back", BACK, shortcut_key="b")]
+                Choice("<- Back", GO_BACK, shortcut_key="b")]
     start = NONE if default == [] else UNSURE if default is None or default is NOT_ANSWERED else None
     ic = InquirerControl(choices, None, use_indicator=True, use_shortcuts=True, initial_choice=start)
     ic.selected_options = [v for v, _ in offered if isinstance(default, list) and v in default]
@@ -729,7 +748,7 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
         head = [("class:qmark", qmark), ("class:question", f" {message} ")]
         if ic.is_answered:
             result = answered[0]
-            shown = ("unsure / not asked" if result == UNSURE else "back" if result == BACK else
+            shown = ("unsure / not asked" if result == UNSURE else "back" if result == GO_BACK else
                      ", ".join(labels[v] for v in result) or "none of these")
             return wrap_fragments(head + [("class:answer", shown)], terminal_width())
         return wrap_fragments(head + [("class:instruction", f"(1-{keys[-1]} or space ticks, enter done, 0 none, "
@@ -748,13 +767,13 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
 
     def done(event: Any) -> None:
         pointed = ic.get_pointed_at().value
-        if ic.selected_options and pointed != BACK:
+        if ic.selected_options and pointed != GO_BACK:
             finish(event, [v for v, _ in offered if v in ic.selected_options])
         else:
-            finish(event, pointed if pointed in (NONE, UNSURE, BACK) else NONE)
+            finish(event, pointed if pointed in (NONE, UNSURE, GO_BACK) else NONE)
 
     def toggle(event: Any, value: Any) -> None:
-        if value in (NONE, UNSURE, BACK):
+        if value in (NONE, UNSURE, GO_BACK):
             finish(event, value)
             return
         ic.error_message = None
@@ -767,8 +786,8 @@ def tick_list(message: str, offered: list[tuple[Any, str]], default: Any, qmark:
         bindings.add(key, eager=True)(lambda event, v=value: toggle(event, v))
     bindings.add("0", eager=True)(lambda event: finish(event, NONE))
     bindings.add("u", eager=True)(lambda event: finish(event, UNSURE))
-    bindings.add("b", eager=True)(lambda event: finish(event, BACK))
-    bindings.add(Keys.Left, eager=True)(lambda event: finish(event, BACK))
+    bindings.add("b", eager=True)(lambda event: finish(event, GO_BACK))
+    bindings.add(Keys.Left, eager=True)(lambda event: finish(event, GO_BACK))
     bindings.add(" ", eager=True)(lambda event: toggle(event, ic.get_pointed_at().value))
     bindings.add(Keys.Down, eager=True)(lambda event: ic.select_next())
     bindings.add(Keys.Up, eager=True)(lambda event: ic.select_previous())

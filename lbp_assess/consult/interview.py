@@ -13,7 +13,7 @@ and the driver says so); answers given from outside (a case file, a draft) are
 kept as given, so a contradiction shows as a warning instead of vanishing.
 Every change to what is raised is returned as an event: a panel for a finding
 (re)raised at a show-at-once tier, a notice when a tier goes down or clears.
-`run()` drives an `Interview` through a `Prompter` (prompts.py in a terminal;
+`conduct()` drives an `Interview` through a `Prompter` (prompts.py in a terminal;
 tests use a scripted one), calling `autosave` after every change.
 
 Answers are three-valued like the case file: a value, or `None` when the
@@ -42,10 +42,11 @@ from ..base.files import atomic_write
 from ..engine.questionnaire import Question, Questionnaire, answer_problem
 from ..engine.ruleset.model import Assessment, RuleSet
 from ..base.yamlio import load_json, read_text
-from ..engine.questionnaire import BACK
+from ..engine.questionnaire import GO_BACK
 from ..engine.answers import case_data, recorded_answers, relevant, resolve
 from ..engine.governing import governing_plan
 from ..engine.pending import domain, raised_whatever
+from ..engine.words import outcome_label
 
 #: The answers that must fit within the patient's life, in the order before_birth takes them.
 _LIFETIME = ("patient.age", "onset.weeks_ago", "cauda_equina.onset_days")
@@ -136,7 +137,7 @@ class Dropped:
 
 class Prompter(Protocol):
     def ask(self, question: Question, default: Any, progress: Progress) -> Any:
-        """The answer (a value, None for unsure) or BACK. May raise KeyboardInterrupt."""
+        """The answer (a value, None for unsure) or GO_BACK. May raise KeyboardInterrupt."""
 
     def invalid(self, question: Question, message: str) -> None: ...
 
@@ -440,16 +441,12 @@ class Interview:
             plan = governing_plan(a, kind, name)
             rule = fired.get(plan.rule) if plan else None
             tier_info = manifest.tiers[tier]
-            out.append(LiveAlert(kind, name, self._label(kind, name), tier, tier_info.label,
+            out.append(LiveAlert(kind, name, outcome_label(self.ruleset.manifest, kind, name), tier, tier_info.label,
                                  (plan.time_frame if plan else None) or tier_info.time_frame,
                                  (plan.action if plan else None) or tier_info.action,
                                  " ".join(rule.reason.split()) if rule else "",
                                  rule_label=plan.label if plan else ""))
         return out
-
-    def _label(self, kind: str, name: str) -> str:
-        manifest = self.ruleset.manifest
-        return (manifest.conditions if kind == "condition" else manifest.alerts)[name].label
 
     def _changes(self) -> list[LiveAlert]:
         """What changed since the last answer: raised, higher, lower or cleared."""
@@ -471,12 +468,12 @@ class Interview:
                 continue
             tier = (a.conditions if kind == "condition" else a.alerts).get(name)
             if tier is None:
-                changes.append(LiveAlert(kind, name, self._label(kind, name), None, "", "", "", "",
+                changes.append(LiveAlert(kind, name, outcome_label(self.ruleset.manifest, kind, name), None, "", "", "", "",
                                          "cleared", seen))
             else:  # still raised, at a tier that is not shown at once
                 info = tiers[tier]
                 plan = governing_plan(a, kind, name)
-                changes.append(LiveAlert(kind, name, self._label(kind, name), tier, info.label,
+                changes.append(LiveAlert(kind, name, outcome_label(self.ruleset.manifest, kind, name), tier, info.label,
                                          (plan.time_frame if plan else None) or info.time_frame,
                                          (plan.action if plan else None) or info.action, "", "lower", seen,
                                          plan.label if plan else ""))
@@ -509,7 +506,7 @@ class Interview:
             higher = before is None or rank[rule.tier] < rank[before.tier]
             tier = rule.tier if higher else before.tier
             # the open row's own label at that tier ("Fever with back pain"), else the condition's
-            label = (rule.label or self._label(rule.raises, rule.name)) if higher else before.label
+            label = (rule.label or outcome_label(self.ruleset.manifest, rule.raises, rule.name)) if higher else before.label
             questions = tuple(q for q in self.questions if q.id in unknown and self.relevant(q, facts))
             found[key] = OpenCondition(rule.raises, rule.name, " ".join(label.split()), tier,
                                        manifest.tiers[tier].label, questions, tuple(unknown))
@@ -624,7 +621,7 @@ def _with(alert: LiveAlert, change: str, was: str) -> LiveAlert:
                      alert.action, alert.reason, change, was, alert.rule_label)
 
 
-def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],
+def conduct(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],
         accept: Callable[[Question, Any], str | None] = lambda q, v: None,
         save_now: Callable[[Interview], Any] | None = None) -> str:
     """Drive the interview to the end of the review screen; return "review" (finished there) or
@@ -660,7 +657,7 @@ def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview]
         same_as_before = getattr(prompter, "same_as_last_time", None)
         if offer is not None and same_as_before is not None:
             reply = same_as_before(offer, interview.progress())
-            if reply is BACK:
+            if reply is GO_BACK:
                 interview.back()
             else:
                 for change in interview.take_offer(offer, bool(reply)):
@@ -668,7 +665,7 @@ def run(interview: Interview, prompter: Prompter, autosave: Callable[[Interview]
             autosave(interview)
             continue
         reply = prompter.ask(question, interview.default(question), interview.progress())
-        if reply is BACK:
+        if reply is GO_BACK:
             interview.back()
             autosave(interview)
             continue

@@ -66,7 +66,7 @@ def _all_or_none(question: Question) -> dict[str, Any]:
         {"url": "human", "valueString": f"Answer all {n} STarT Back items, or none."}]}
 
 
-def _answer_value(question: Question, value: Any) -> dict[str, Any]:
+def answer_value(question: Question, value: Any) -> dict[str, Any]:
     """One answer of the case as a FHIR answer value (`valueBoolean: true`, ...)."""
     kind = item_type(question)
     if kind == "choice":
@@ -86,7 +86,7 @@ def _extensions(question: Question) -> list[dict[str, Any]]:
     if question.maximum is not None and item_type(question) in ("integer", "decimal"):
         out.append({"url": f"{EXT}maxValue", key: _number(question.maximum, question.integer)})
     if question.if_skipped is not None:
-        out.append({"url": IF_SKIPPED, **_answer_value(question, question.if_skipped)})
+        out.append({"url": IF_SKIPPED, **answer_value(question, question.if_skipped)})
     if question.kind == "items":
         out.append(_all_or_none(question))
     return out
@@ -285,7 +285,7 @@ def skip_logic(question: Question, by_id: dict[str, Question]) -> dict[str, Any]
     """
     if question.ask_when_text is None:
         return {}
-    gate = _Gate(by_id)
+    gate = AskWhenTranslator(by_id)
     node = expr.parse(question.ask_when_text)
     try:
         behaviour, conditions = gate.not_false(node)
@@ -304,7 +304,7 @@ _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!="}
 
 
 def _condition(question: Question, op: str, value: Any) -> dict[str, Any]:
-    answer = _answer_value(question, value) if op != "exists" else {"valueBoolean": value}
+    answer = answer_value(question, value) if op != "exists" else {"valueBoolean": value}
     return {"question": question.id, "operator": op,
             **{"answer" + k[len("value"):]: v for k, v in answer.items()}}
 
@@ -316,8 +316,8 @@ def _only(behaviour: str, found: tuple[str, list[dict[str, Any]]]) -> list[dict[
     return found[1]
 
 
-class _Gate:
-    """Translates one ask_when (the rule language) into enableWhen or FHIRPath."""
+class AskWhenTranslator:
+    """Translates an ask_when (the rule language) into enableWhen (`not_false`) or FHIRPath (`fhirpath`)."""
 
     def __init__(self, by_id: dict[str, Question]):
         self.by_id = by_id
@@ -481,7 +481,7 @@ def questionnaire_response(case: Case, ruleset: RuleSet, key: str | None = None)
         if enabled:
             if question.id not in answers:
                 continue  # not asked
-            item = _response_item(question, answers[question.id])
+            item = response_item(question, answers[question.id])
         elif question.if_skipped is None or answers.get(question.id) == question.if_skipped:
             continue  # the reader settles it as the case has it (or it has nothing to settle)
         elif facts.get(question.id, answers.get(question.id)) is None:
@@ -504,7 +504,8 @@ def questionnaire_response(case: Case, ruleset: RuleSet, key: str | None = None)
     return response
 
 
-def _response_item(question: Question, value: Any) -> dict[str, Any]:
+def response_item(question: Question, value: Any) -> dict[str, Any]:
+    """One question's item of a QuestionnaireResponse, with the case's answer (none when unanswered)."""
     item: dict[str, Any] = {"linkId": question.id, "text": question.text}
     if value is None:
         return item
@@ -516,7 +517,7 @@ def _response_item(question: Question, value: Any) -> dict[str, Any]:
         chosen = [v for v, _ in question.choices if v in value] or [NONE_OF_THESE]
         item["answer"] = [{"valueCoding": coding(question, v)} for v in chosen]
     else:
-        item["answer"] = [_answer_value(question, value)]
+        item["answer"] = [answer_value(question, value)]
     return item
 
 

@@ -483,13 +483,28 @@ def rules_markdown(ruleset: RuleSet) -> str:
     if m.safety_net_blocks:
         lines += ["## Safety-net blocks", "",
                   "In patient words. A note carries every block a fired rule names, and every block whose "
-                  "condition holds; within a block, a line about a feature the patient already has is left out.", ""]
+                  "condition holds. Within a block, a line is shown when its condition holds; a line about a "
+                  "feature the patient already has is left out (*left out when*); a line another block given "
+                  "says more strongly is left out (*covered by*); and a line takes stronger wording when the "
+                  "note's urgency, or what a yes to the feature would raise, reaches a tier (*at*).", ""]
         for name, block in m.safety_net_blocks.items():
             given = ("" if block.given_when in (True, False) else
                      f" Also given when {words.words(ruleset.wording_when[str(block.given_when)])}.")
             lines += [f"### {_cell(block.title)} (`{name}`)", "", f"Named by rules that need it.{given}", ""]
-            pieces = [block.text] if isinstance(block.text, str) else [p.text for p in block.text]
-            lines += [f"- {_cell(' '.join(text.split()))}" for text in pieces]
+            if isinstance(block.text, str):
+                lines.append(f"- {_cell(' '.join(block.text.split()))}")
+            for piece in [] if isinstance(block.text, str) else block.text:
+                notes = []
+                if piece.when is not True:
+                    notes.append(f"when {words.words(ruleset.wording_when[str(piece.when)])}")
+                if piece.about:
+                    notes.append("left out when " + " or ".join(
+                        words.words(ruleset.wording_when[x]) for x in piece.about))
+                if piece.covered_by:
+                    notes.append("covered by " + ", ".join(f"`{b}`" for b in piece.covered_by))
+                notes += [f"at {tier}: \"{' '.join(text.split())}\"" for tier, text in piece.stronger.items()]
+                extra = f" ({_cell('; '.join(notes))})" if notes else ""
+                lines.append(f"- {_cell(' '.join(piece.text.split()))}{extra}")
             lines.append("")
     if ruleset.checks:
         lines += ["## Contradictory answers", "",

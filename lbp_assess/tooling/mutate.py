@@ -526,7 +526,7 @@ MAX_SECONDS = 600.0
 MAX_MEMORY_MB = 2048
 
 
-def _memory_mb() -> float:
+def peak_memory_mb() -> float:
     """The peak resident memory of this process so far, in MB (Linux and macOS count differently)."""
     import resource
     import sys
@@ -549,7 +549,7 @@ def run(directory: Path, rs: RuleSet, *, random_cases: int = RANDOM_CASES, seed:
     for mutant in all_mutants:
         if time.perf_counter() - start > max_seconds:
             stopped = f"the time budget of {max_seconds:g} s was spent"
-        elif _memory_mb() > max_memory_mb:
+        elif peak_memory_mb() > max_memory_mb:
             stopped = f"the memory budget of {max_memory_mb:g} MB was reached"
         if stopped:
             break

@@ -12,19 +12,21 @@ import sys
 
 import datetime as dt
 import errno
+import io
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lbp_assess.base.errors import ExitCode
 from lbp_assess.consult import session as consultation
 from lbp_assess.inputs.cases import load_case, parse_case
 from lbp_assess.consult.interview import Interview
 from lbp_assess.engine.ruleset.load import load_rules
-from lbp_assess.base import files
 
 from helpers import EXAMPLES, RULES, examples
 
@@ -69,14 +71,14 @@ def test_a_failed_write_at_the_end_keeps_the_draft_and_says_so(tmp_path, monkeyp
     session.autosave(session.interview)
     draft = session.draft
     assert draft is not None and draft.name.startswith("lbp-draft-radicular-l5-")
-    real_stage = files._stage
+    real_mkstemp = tempfile.mkstemp
 
-    def full(path, *args, **kwargs):
-        if path.name.endswith(".note.md"):  # the disk fills up after the case file was written
+    def full(*args, prefix=None, **kwargs):
+        if prefix and ".note.md" in prefix:  # the disk fills up after the case file was written
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_stage(path, *args, **kwargs)
+        return real_mkstemp(*args, prefix=prefix, **kwargs)
 
-    monkeypatch.setattr(files, "_stage", full)
+    monkeypatch.setattr(tempfile, "mkstemp", full)
     with pytest.raises(consultation.OutputError) as err:
         consultation.finish(session, force=False)
     message = str(err.value)
@@ -84,7 +86,7 @@ def test_a_failed_write_at_the_end_keeps_the_draft_and_says_so(tmp_path, monkeyp
     assert str(draft) in message and "--resume" in message
     assert draft.exists()  # nothing lost
     assert sorted(p.name for p in tmp_path.iterdir()) == [draft.name]  # no case without its note, no temp file
-    monkeypatch.setattr(files, "_stage", real_stage)
+    monkeypatch.setattr(tempfile, "mkstemp", real_mkstemp)
     case_path, note_path, _ = consultation.finish(session, force=False)  # the same again, once there is room
     assert case_path.exists() and note_path.exists() and not draft.exists()
 
@@ -238,8 +240,8 @@ def test_output_into_a_place_that_cannot_be_written_is_one_line(cli, tmp_path, c
 
 def test_any_failure_after_the_first_answer_says_where_the_answers_are(tmp_path, monkeypatch, capsys):
     """Not only Ctrl-C: an unexpected error mid-interview still saves and prints the resume command."""
-    from lbp_assess.cli import app as cli
     from lbp_assess.cli import prompts
+    from lbp_assess.cli.main import main
 
     class Failing:
         asked = 0
@@ -259,15 +261,22 @@ def test_any_failure_after_the_first_answer_says_where_the_answers_are(tmp_path,
         def alert(self, alert):
             pass
 
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
     monkeypatch.setattr(prompts, "TerminalPrompter", Failing)
-    monkeypatch.setattr(sys, "argv", ["/opt/clinic/bin/lbp-assess", "assess"])
-    session = consultation.start(RULESET, tmp_path)
-    with pytest.raises(RuntimeError):
-        cli._interview(session, force=False)
+    monkeypatch.setattr(sys, "argv", ["/opt/clinic/bin/lbp-assess", "assess", "--out", str(tmp_path)])
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    monkeypatch.delenv("LBP_ASSESS_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == ExitCode.INTERNAL
     err = capsys.readouterr().err
-    assert "interview stopped; answers saved in" in err
-    assert f"/opt/clinic/bin/lbp-assess assess --resume {session.draft.resolve()}" in err
-    resumed, _ = Interview.from_draft(RULESET, session.draft)
+    [draft] = tmp_path.glob(f"{consultation.DRAFT_PREFIX}*")
+    assert "interview stopped; answers saved in" in err and "RuntimeError: terminal went away" in err
+    assert f"/opt/clinic/bin/lbp-assess assess --resume {draft.resolve()}" in err
+    resumed, _ = Interview.from_draft(RULESET, draft)
     assert resumed.answers == {"id": "crash-1", "assessor": None}
 
 
@@ -303,3 +312,16 @@ def test_answers_from_a_file_keep_the_file_s_own_time(tmp_path):
     path.write_text(Path(COMPLETE).read_text() + "assessed_at: 2026-11-21T09:15:00+00:00\n")
     session = consultation.start(RULESET, tmp_path, answers=path)
     assert session.interview.case_data()["assessed_at"].startswith("2026-11-21T09:15")
+
+
+def test_the_prefill_summary_is_for_answers_from_a_case_file_not_an_id_alone(tmp_path):
+    """`assess --id rad-2` said "1 answers from the case file": no case file was given."""
+    ruleset = load_rules(RULES)
+    alone = consultation.start(ruleset, tmp_path, case_id="rad-2")
+    assert alone.prefilled_from is None
+    path = tmp_path / "one.yaml"
+    path.write_text("format: lbp-case/1\nid: one\nassessed_on: '2026-12-05'\n")
+    session = consultation.start(ruleset, tmp_path, answers=path)
+    assert session.prefilled_from == path
+    summary = consultation.prefill_summary(session)
+    assert summary.startswith("1 answer from the case file; ") and summary.endswith(" questions to ask")

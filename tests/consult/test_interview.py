@@ -8,7 +8,7 @@ import pytest
 
 from lbp_assess.inputs.cases import load_case
 from lbp_assess.consult.interview import NOT_ANSWERED, Interview
-from lbp_assess.engine.questionnaire import BACK
+from lbp_assess.engine.questionnaire import GO_BACK
 
 from helpers import EXAMPLES
 
@@ -50,8 +50,8 @@ def test_unsure_is_recorded_as_unknown_and_reported_unscreened(ruleset):
 
 def test_back_returns_to_the_previous_question_with_its_answer_as_default(ruleset):
     script = Scripted(RADICULAR)
-    script.queue["pain.leg_side"] = ["right", BACK]  # then falls back to RADICULAR's answer
-    script.queue["pain.leg_nrs"] = [BACK, 6]
+    script.queue["pain.leg_side"] = ["right", GO_BACK]  # then falls back to RADICULAR's answer
+    script.queue["pain.leg_nrs"] = [GO_BACK, 6]
     interview, _ = interview_of(ruleset, script)
     first = script.asked.index("pain.leg_side")
     # back from leg pain to leg side, back again to back pain, then forward through the answers
@@ -270,7 +270,7 @@ def test_a_red_flag_edited_off_and_on_is_shown_again_and_tier_changes_are_report
 
 def test_back_inside_an_edit_goes_back_and_then_forward_to_the_edit(ruleset):
     script = Scripted(RADICULAR, edits=[("pain.leg_nrs", 5)])
-    script.queue["pain.leg_nrs"] = [7, BACK, 5]
+    script.queue["pain.leg_nrs"] = [7, GO_BACK, 5]
     interview, _ = interview_of(ruleset, script)
     tail = script.asked[-3:]
     assert tail == ["pain.leg_nrs", "pain.leg_side", "pain.leg_nrs"]  # the edit was not dropped

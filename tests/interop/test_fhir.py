@@ -191,7 +191,7 @@ def fhir_enabled(answers: dict) -> dict[str, bool]:
     for q in QUESTIONS:
         if q.id in answers and answers[q.id] is not None and q.kind != "items":
             values = answers[q.id] if q.kind == "multi" else [answers[q.id]]
-            response[q.id] = [_plain(next(iter(fhir._answer_value(q, v).values()))) for v in values] or [
+            response[q.id] = [_plain(next(iter(fhir.answer_value(q, v).values()))) for v in values] or [
                 _plain(fhir.coding(q, fhir.NONE_OF_THESE))]
     enabled: dict[str, bool] = {}
     for q in QUESTIONS:
@@ -624,7 +624,7 @@ def test_the_fhirpath_skip_logic_means_what_ask_when_means(answers):
 
     by_id = RULESET.questionnaire.by_id
     response = {"resourceType": "QuestionnaireResponse",
-                "item": [{"linkId": "all", "item": [fhir._response_item(by_id[p], v) for p, v in answers.items()]}]}
+                "item": [{"linkId": "all", "item": [fhir.response_item(by_id[p], v) for p, v in answers.items()]}]}
     sections: dict = {}
     for path, value in answers.items():
         section, name = path.split(".")
@@ -632,7 +632,7 @@ def test_the_fhirpath_skip_logic_means_what_ask_when_means(answers):
     facts = facts_of(make_case(**sections))
     for text in GATES:
         node = expr.parse(text)
-        path = fhir._Gate(by_id).fhirpath(node)
+        path = fhir.AskWhenTranslator(by_id).fhirpath(node)
         result = evaluate(response, f"({path}).empty() or ({path})", {"resource": response}, models["r4"])
         asked = expr.compile_expression(node)(facts) is not False
         assert result == [asked], (text, answers)

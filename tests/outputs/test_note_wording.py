@@ -17,7 +17,7 @@ def errors(directory: Path) -> list[str]:
 
 def test_a_bad_when_in_the_wording_is_reported_where_it_is(rules_copy):
     manifest = rules_copy / "ruleset.yaml"
-    edit(manifest, "  - when: below_knee or neuro_feature", "  - when: below_knee or neuro_featur")
+    edit(manifest, "      - when: below_knee\n", "      - when: below_knee or neuro_featur\n")
     edit(manifest, "      - when: not is_true(onset.weeks_ago >= 6)", '      - when: onset.weeks_ago >= "six"')
     found = errors(rules_copy)
     assert any(e.startswith("ruleset.yaml:") and "unknown name `neuro_featur`" in e and "`neuro_feature`" in e

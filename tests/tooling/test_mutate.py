@@ -228,7 +228,7 @@ def test_the_rule_test_printed_reads_back_as_the_same_case():
 
 
 def test_mutate_stops_at_its_budget_and_says_the_run_is_incomplete(small_rules, cli, monkeypatch):
-    monkeypatch.setattr(mutate, "_memory_mb", lambda: 5000.0)
+    monkeypatch.setattr(mutate, "peak_memory_mb", lambda: 5000.0)
     run = cli("rules", "test", str(small_rules), "--mutate", "--max-memory", "4096")
     assert run.code == 1
     assert "INCOMPLETE: stopped after 0 of" in run.out and "the memory budget of 4096 MB was reached" in run.out

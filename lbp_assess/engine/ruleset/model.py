@@ -25,6 +25,18 @@ from ..words import describe_value
 # --------------------------------------------------------------------------- the loaded model
 
 
+@dataclass(frozen=True)
+class RuleChecklist:
+    """A rule's checklist (schema.Checklist) with each item's `when` parsed (None: no fact says)."""
+
+    title: str
+    present: str
+    unknown: str
+    examine: str
+    none: str
+    items: tuple[tuple[str, expr.Node | None, bool], ...]  # (label, when, found on examination)
+
+
 @dataclass(eq=False)
 class Rule:
     id: str
@@ -46,6 +58,7 @@ class Rule:
     timing: str | None = None
     examination: str | None = None
     safety_net: tuple[str, ...] = ()
+    checklist: RuleChecklist | None = None
 
     def action_data(self) -> dict[str, Any]:
         """The rule's own label, time frame, action, examination and safety-net blocks (policy
@@ -266,7 +279,11 @@ class Assessment:
     def safety_net_blocks(self) -> list[tuple[str, str, list[str]]]:
         """(name, title, lines) of every safety-net block this case needs (policy v7 7): each block
         a fired rule names, and each whose `given_when` holds; ordered by the highest tier of a
-        rule naming it, then the order of ruleset.yaml. Lines are the pieces whose `when:` holds."""
+        rule naming it, then the order of ruleset.yaml. A line is shown when its `when:` holds and
+        none of its `about` is known to hold (never tell the patient to act on what they already
+        have), and not when a block in its `covered_by` is given (the stronger block says it); it
+        takes its `stronger` wording for the highest tier reached by the note's urgency or by what
+        a yes to one of its `about` facts would newly raise (SafetyNetLine)."""
         blocks = self.ruleset.manifest.safety_net_blocks
         rank = self.ruleset.tier_rank
         lowest = len(rank)
@@ -275,17 +292,57 @@ class Assessment:
             for block in rule.safety_net:
                 named[block] = min(named.get(block, lowest), rank[rule.tier] if rule.tier else lowest)
         for block, spec in blocks.items():
-            if block not in named and (spec.given_when is True or (
-                    spec.given_when is not False
-                    and self.explain(self.ruleset.wording_when[str(spec.given_when)]).value is True)):
+            if block not in named and self._holds(spec.given_when):
                 named[block] = lowest + 1
         order = {name: i for i, name in enumerate(blocks)}
+        given = set(named)
+        raised: dict[str, int] = {}  # fact -> the highest tier rank a yes to it would newly raise
         out = []
         for block in sorted(named, key=lambda b: (named[b], order[b])):
-            lines = self.wording(blocks[block].text)
+            text = blocks[block].text
+            if isinstance(text, str):
+                lines = self.wording(text)
+            else:
+                lines = [self._net_line(line, given, raised) for line in text
+                         if not given & set(line.covered_by) and not any(self._holds(x) for x in line.about)]
+                lines = [line for line in self.wording(lines) if line]
             if lines:
                 out.append((block, blocks[block].title, lines))
         return out
+
+    def _holds(self, when: str | bool) -> bool:
+        """A note-wording condition is known to hold for this case."""
+        return when is True or (when is not False
+                                and self.explain(self.ruleset.wording_when[str(when)]).value is True)
+
+    def _net_line(self, line: Any, given: set[str], raised: dict[str, int]) -> Any:
+        """A safety-net line in the wording its tier calls for: its `stronger` text for the highest
+        tier at or below the one reached by the note's urgency, or by a yes to one of its `about`
+        yes/no facts (the case re-assessed with that answer), else its own text."""
+        if not line.stronger:
+            return line
+        rank = self.ruleset.tier_rank
+        reached = rank[self.urgency]
+        for about in line.about:
+            if reached == 0:
+                break
+            if about in FACTS and FACTS[about].kind == "bool" and self.facts.get(about) is not True:
+                if about not in raised:
+                    raised[about] = self._raised_by_yes(about)
+                reached = min(reached, raised[about])
+        at_or_below = [t for t in line.stronger if rank[t] >= reached]
+        if not at_or_below:
+            return line
+        tier = min(at_or_below, key=rank.__getitem__)
+        return line.model_copy(update={"text": line.stronger[tier]})
+
+    def _raised_by_yes(self, fact: str) -> int:
+        """The highest tier rank (0 = highest) of a rule that a yes to `fact` would newly fire."""
+        rank = self.ruleset.tier_rank
+        then = self.ruleset.assess_facts({**self.facts, fact: True})
+        before = set(self.rules_fired)
+        tiers = [rank[r.tier] for r in then.fired_rules() if r.id not in before and r.tier]
+        return min(tiers, default=len(rank))
 
     def trace(self) -> list[RuleTrace]:
         """Every rule in evaluation order: fired, not fired, or not excluded, with its facts."""

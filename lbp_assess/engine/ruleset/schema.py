@@ -51,9 +51,11 @@ NOTE_WORDING = {
     "to_exclude": ("class", "pattern"), "based_on": ("facts",), "unsure": (), "not_asked": (),
     "examination": ("text",), "superseded": ("label",),
     "transport_ambulance": (), "transport_ambulance_when": (), "no_driving_when": (),
+    "transport_sepsis": (), "transport_sepsis_when": (),
 }
 #: Note wording a rule set may leave out (its note then prints no such line).
-NOTE_WORDING_OPTIONAL = {"transport_ambulance", "transport_ambulance_when", "no_driving_when"}
+NOTE_WORDING_OPTIONAL = {"transport_ambulance", "transport_ambulance_when", "no_driving_when", "transport_sepsis",
+                         "transport_sepsis_when"}
 
 
 class Advice(_Strict):
@@ -68,6 +70,9 @@ class Advice(_Strict):
     # item's line in the Impression, never in the Plan (the STarT Back score with its stratum).
     # None: always shown with its item.
     role: Optional[Role] = None
+    # A list item under the piece before it that ends with a colon ("Go to the emergency department
+    # immediately if you get any of these:"): the note nests it under that piece.
+    item: bool = False
 
 
 #: Note wording: one text for every case, or pieces chosen by conditions in the rule language.
@@ -91,15 +96,34 @@ class Named(_Strict):
     superseded_label: Optional[str] = None
 
 
+class SafetyNetLine(Advice):
+    """One line of a safety-net block (policy v7 7). Besides its `when:`, a line declares what it is
+    about, so that one mechanism keeps the blocks from contradicting each other:
+
+    - `about`: conditions in the rule language naming the symptoms the line tells the patient to
+      act on. The line is left out when one of them is known to hold: the patient is never told to
+      seek review for what they already have (a "gets worse" line says that instead).
+    - `covered_by`: other blocks that already say this, more strongly: the line is left out when
+      one of them is given in the same note.
+    - `stronger`: tier -> the line's wording when the note's urgency, or what a yes to one of its
+      `about` yes/no facts would newly raise, reaches that tier (the rules decide, re-assessed
+      with that answer yes): the safety-net is never weaker than the note's own rows.
+    """
+
+    about: list[str] = []
+    covered_by: list[str] = []
+    stronger: dict[str, str] = {}
+
+
 class SafetyNetBlock(_Strict):
     """A safety-net block in patient words (the `ces` card, `mscc`, `sepsis`, ...): given when a
-    fired rule names it in its `safety_net`, or when `given_when` is known to hold; each piece of
-    `text` is shown when its own `when:` holds (a line about a feature the patient already has is
-    left out)."""
+    fired rule names it in its `safety_net`, or when `given_when` is known to hold; each line of
+    `text` is shown when its own `when:` holds and none of its `about` is known to hold, and is
+    left out when a block in its `covered_by` is given (SafetyNetLine)."""
 
     title: str
     given_when: Union[str, bool] = False
-    text: Wording
+    text: Union[str, list[SafetyNetLine]]
 
 
 class Settled(_Strict):
@@ -154,6 +178,27 @@ class Manifest(_Strict):
     observations: dict[str, Named] = {}
 
 
+class ChecklistItem(_Strict):
+    """One feature a checklist names: present when `when` holds, absent when it is known not to,
+    not known otherwise (no `when`: the history cannot say; `examine`: found on examination)."""
+
+    label: str
+    when: Optional[Union[str, bool]] = None
+    examine: bool = False
+
+
+class Checklist(_Strict):
+    """Features a rule's action asks the note to list (policy v7 2.4: which NICE NG234 features of
+    spinal metastases are present), with the note's words for each group."""
+
+    title: str
+    present: str  # "present"
+    unknown: str  # "not known"
+    examine: str  # "to examine"
+    none: str  # what "present" shows when none is
+    items: list[ChecklistItem]
+
+
 class RuleSpec(_Strict):
     id: str = Field(pattern=_ID)
     when: Union[str, bool]
@@ -172,6 +217,7 @@ class RuleSpec(_Strict):
     action: Optional[str] = None  # service and action
     examination: Optional[str] = None  # examination advice ("" when none is needed beyond the class's)
     safety_net: Optional[list[str]] = None  # names of ruleset.yaml `safety_net_blocks` ([] for none)
+    checklist: Optional[Checklist] = None  # features the note lists as present, not known or to examine
 
 
 #: The per-rule fields a rule with a tier must carry (`rules check` refuses one without them).
