@@ -207,14 +207,27 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
            "'follow_up_of': None if (_f := D.follow_up_of) is None else _f.id, "
            "'assessed_on': None if (_d := D.assessed_on) is None else _d.isoformat(), 'assessor': D.assessor, "
            "'actions': [dict(_ACTIONS[i]) for i in fired if i in _ACTIONS]}")
-    source = ("".join(helper_source) + "\n" + "def evaluate(F):\n" + "\n".join(flat + body) + "\n" + summary + "\n\n"
-              "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n")
+    helpers_src = "".join(helper_source) + "\n"
+    evaluate_src = "def evaluate(F):\n" + "\n".join(flat + body) + "\n" + summary + "\n\n"
+    row_src = "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n"
+    source = helpers_src + evaluate_src + row_src
     namespace: dict[str, Any] = {**expr.RUNTIME, "_describe": describe_value,
                                  "_RANK": rank, "_TIERS": tuple(tiers), "_VERSION": rs.version,
                                  "_ACTIONS": {r.id: e for r in rs.rules if (e := r.action_entry()) is not None},
                                  "Summary": Summary, **empty, **gen.constants}
-    code = compile(source, f"<rules {rs.manifest.name}>", "exec")
-    exec(code, namespace)  # noqa: S102 - source is generated from checked trees only
-    for fn in ("evaluate", "row"):
-        namespace[fn].source = source
-    return namespace["evaluate"], namespace["row"]
+    name = f"<rules {rs.manifest.name}>"
+    # The helpers and `row` now; `evaluate` (the same body) when first called: batch scoring
+    # never calls it, and compiling the body once less is a part of every `score` start-up.
+    # A body Python cannot compile fails here, in `row`, as it would in `evaluate`.
+    exec(compile(helpers_src + row_src, name, "exec"), namespace)  # noqa: S102 - generated from checked trees
+    compiled: list[Any] = []
+
+    def evaluate(F: Any) -> Any:
+        if not compiled:
+            exec(compile(evaluate_src, name, "exec"), namespace)  # noqa: S102 - generated from checked trees
+            compiled.append(namespace["evaluate"])
+        return compiled[0](F)
+
+    for fn in (evaluate, namespace["row"]):
+        fn.source = source  # type: ignore[attr-defined]
+    return evaluate, namespace["row"]
