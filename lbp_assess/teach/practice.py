@@ -327,7 +327,7 @@ def verdict_lines(fb: Feedback) -> list[str]:
                      f"{markup(', '.join(m.conditions[c].label for c in a.conditions))}.")
     if fb.red_flag_questions_not_asked:
         n = len(fb.red_flag_questions_not_asked)
-        lines.append(f"[bold red]SERIOUS: {n} red-flag question(s) never asked[/bold red] - unscreened "
+        lines.append(f"[bold red]SERIOUS: {n} red-flag question{'' if n == 1 else 's'} never asked[/bold red] - unscreened "
                      "(listed in the detail).")
     lines += _verdict("Classification", fb.class_ok, _class_said(rs, t.classification), class_choice_label(m.classes[a.classification].label))
     lines += _verdict("Urgency", fb.urgency_ok, "no answer" if t.urgency == PASS else tier_text(rs, t.urgency),
@@ -342,7 +342,7 @@ def verdict_lines(fb: Feedback) -> list[str]:
         lines += _verdict("Pattern", fb.pattern_ok, pattern_text(t.pattern), key)
     lines.append(f"[bold]Urgency set by:[/bold] {markup(urgency_set_by_text(a))}")
     if t.asked is not None:
-        lines.append(f"You asked {len(t.asked)} question(s); red-flag screen: "
+        lines.append(f"You asked {len(t.asked)} question{'' if len(t.asked) == 1 else 's'}; red-flag screen: "
                      f"{len(m.screening) - len(fb.red_flag_questions_not_asked)} of {len(m.screening)} asked.")
     lines.append(_feature_summary(fb))
     return lines

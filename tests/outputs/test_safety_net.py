@@ -20,7 +20,8 @@ V = EXAMPLES / "vignettes"
 C = EXAMPLES / "cases"
 
 GENERAL_LEG_SPREAD = "Contact the clinician if pain spreads below the knee"
-GENERAL_NEURO = "numbness or weakness develops"
+GENERAL_NEURO = "Contact the clinician if numbness"
+GENERAL_NEURO_WORSE = "Contact the clinician if the numbness"
 GENERAL_WORSE = "Contact the clinician if the leg"
 GENERAL_FEVER_GP = "See your GP promptly if you get a fever"
 
@@ -53,6 +54,7 @@ def test_the_mscc_block_is_not_contradicted_by_contact_the_clinician(path, rules
     for net in every_form(path, ruleset):
         assert "Call your acute oncology 24-hour line now" in net
         assert GENERAL_LEG_SPREAD not in net and GENERAL_NEURO not in net and GENERAL_WORSE not in net
+        assert GENERAL_NEURO_WORSE not in net and "If your leg weakness gets worse" not in net
 
 
 def test_no_driving_for_a_conditional_999_in_the_sepsis_action(ruleset):
@@ -65,7 +67,7 @@ def test_no_driving_for_a_conditional_999_in_the_sepsis_action(ruleset):
 def test_the_sepsis_block_is_not_contradicted(ruleset):
     for net in every_form(V / "v29-fever-without-risk-factor.yaml", ruleset):
         assert "New leg weakness or numbness: go to the emergency department now." in net
-        assert GENERAL_NEURO not in net.replace("New leg weakness or numbness", "")
+        assert GENERAL_NEURO not in net and GENERAL_NEURO_WORSE not in net
         assert GENERAL_LEG_SPREAD in net  # pain spreading is not in the sepsis block: still said
 
 
@@ -83,6 +85,7 @@ def test_the_ces_card_is_not_contradicted(path, ruleset):
         assert "Weakness or numbness in both legs." in net
         assert "Leg weakness that is getting worse." in net
         assert "leg symptoms spread or get worse" not in net and GENERAL_NEURO not in net
+        assert GENERAL_NEURO_WORSE not in net and "If your leg weakness gets worse" not in net
         assert "Contact the clinician if the leg pain spreads further or gets worse." in net  # pain only
 
 
@@ -120,6 +123,35 @@ def test_a_fever_alone_is_same_day_in_the_safety_net(ruleset):
     net = safety_net(C / "non-specific-acute.yaml", ruleset)
     assert "If you get a fever: see your GP or an urgent care service the same day." in net
     assert GENERAL_FEVER_GP not in net
+
+
+NO_CES = {f: False for f in ("urinary_retention", "bladder_sensation_reduced", "urinary_incontinence",
+                             "bowel_incontinence", "saddle_numbness", "sexual_dysfunction")}
+
+
+def test_leg_weakness_getting_worse_is_an_emergency_in_every_note_that_has_it(ruleset):
+    """A yes to "weakness progressing" is an EMERGENCY (progressive neurological deficit): with
+    weakness and no CES, cancer or sepsis block, the general block says so, never "contact the
+    clinician" about weakness."""
+    case = make_case(patient={"age": 40, "sex": "male"}, pain={"leg_side": "left", "leg_extent": "thigh"},
+                     neuro={"weakness": True, "numbness": False, "paraesthesia": False, "weakness_progressing": False,
+                            "weakness_both_legs": False, "foot_drop": False},
+                     history={"cancer": False}, cauda_equina=NO_CES)
+    net = flat(render(build_note(case, ruleset.assess(case), ruleset), "text"))
+    net = net[net.index("SAFETY-NET"):]
+    assert "If your leg weakness gets worse: go to the emergency department now." in net
+    assert "Contact the clinician if numbness or pins and needles in your leg develops, gets worse or spreads." in net
+    assert "weakness develops" not in net and "Cauda equina syndrome - written advice card" not in net
+
+
+def test_a_fever_after_the_birth_is_immediate_in_the_safety_net(ruleset):
+    """Within 6 weeks of the birth a fever is an EMERGENCY (possible maternal sepsis): the pregnancy
+    block says the maternity unit immediately, not "the same day"."""
+    case = make_case(patient={"age": 30, "sex": "female"}, systemic={"fever": False}, history={"cancer": False},
+                     obstetric={"pregnant": False, "postpartum": True, "postpartum_weeks": 3})
+    net = flat(render(build_note(case, ruleset.assess(case), ruleset), "text"))
+    assert "After the birth: a fever, or feeling shivery or unwell - contact your maternity unit immediately" in net
+    assert "a fever, heavy bleeding or smelly discharge - contact the maternity unit or your GP the same day" not in net
 
 
 # --------------------------------------------------------------------------- S2: what they have
