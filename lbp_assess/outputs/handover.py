@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from ..engine.governing import row_order, timing_rank
@@ -312,10 +313,18 @@ def fact_shown(a: Assessment, name: str, unasked: set[str]) -> str:
 
 
 def based_on(a: Assessment, h: Handover, rows: list[Row]) -> str:
-    facts = facts_read(a, rows)
-    if not facts:
-        return ""
-    return words(a.ruleset, "based_on", facts="; ".join(fact_shown(a, f, h.unasked) for f in facts))
+    return basis(a, facts_read(a, rows), h.unasked)
+
+
+def basis(a: Assessment, facts: list[str], unasked: set[str], raised: Sequence[str] = ()) -> str:
+    """"Based on: <the answers given>." then "Not yet known (...): <unknowns that decided it>.": an
+    answer not asked, or unsure, is never presented as something the row rested on (policy 6
+    Content), yet the reader sees that it counted (an unknown CES onset makes it an emergency)."""
+    known = [fact_shown(a, f, unasked) for f in facts if a.facts.get(f) is not None] + list(raised)
+    unknown = [fact_shown(a, f, unasked) for f in facts if a.facts.get(f) is None]
+    parts = [words(a.ruleset, "based_on", facts="; ".join(known))] if known else []
+    parts += [words(a.ruleset, "not_yet_known", facts="; ".join(unknown))] if unknown else []
+    return " ".join(parts)
 
 
 def checklist(a: Assessment, row: Row) -> str:
