@@ -68,7 +68,8 @@ def err_line(message: str) -> None:
 
 def _wrapped_for_stderr(text: str) -> str:
     """On a terminal, each line word-wrapped to its width (continuation lines indented), so no
-    word is split at the margin; an indented line (a command to copy) is left whole."""
+    word is split at the margin; an indented line (a command to copy) is broken only between its
+    arguments, with a shell line continuation (`command_lines`)."""
     import textwrap
 
     try:
@@ -79,10 +80,32 @@ def _wrapped_for_stderr(text: str) -> str:
         return text
     if width < 20:
         return text
-    return "\n".join(line if line.startswith("  ") or len(line) <= width else
+    return "\n".join(command_lines(line, width) if line.startswith("  ") else line if len(line) <= width else
                      textwrap.fill(line, width, subsequent_indent="  ", break_long_words=False,
                                    break_on_hyphens=False)
                      for line in text.split("\n"))
+
+
+def command_lines(line: str, width: int) -> str:
+    """A command to copy, too long for the terminal: broken between its arguments with a shell
+    line continuation (` \\`), continuation lines indented, so the terminal never splits a path
+    in the middle and the lines pasted together still run. An argument is never split."""
+    import shlex
+
+    if len(line) <= width:
+        return line
+    try:
+        words = [shlex.quote(w) for w in shlex.split(line)]
+    except ValueError:
+        return line
+    lines, current = [], "  " + words[0]
+    for word in words[1:]:
+        if len(current) + 1 + len(word) + 2 > width:  # room for " \\"
+            lines.append(current + " \\")
+            current = "      " + word
+        else:
+            current += " " + word
+    return "\n".join([*lines, current])
 
 
 class FailOn(str, Enum):
@@ -298,7 +321,7 @@ def _conduct_in_terminal(session, force: bool) -> str:
     prompter = TerminalPrompter()
     if session.resumed:
         prompter.notice(consultation.draft_summary(session))
-    elif session.interview.answers and session.previous is None:
+    elif session.prefilled_from is not None and session.previous is None:  # --answers, not --id alone
         prompter.notice(consultation.prefill_summary(session))
     for note in session.notes:
         prompter.notice(note)
@@ -379,14 +402,22 @@ def note(
                                             dir_okay=False),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Render the note of a case file: the record note to paste (default) or --full."""
+    """Render the note of a case file: the record note to paste (default) or --full.
+
+    On a terminal the note is wrapped to its width (at most 100 columns), the Markdown too; piped
+    or written with --output, the Markdown keeps one line per paragraph or bullet.
+    """
     from ..consult.session import PRIVATE
     from ..base.files import atomic_write
     from ..outputs.note import note_of_file
     from ..engine.ruleset.load import load_rules
 
+    # On a terminal the Markdown is wrapped to its width too (Markdown-safe); piped or written with
+    # --output it is not: one line per paragraph or bullet, which a clinical record re-wraps itself
+    # and which pastes and compares cleanly.
+    on_screen = output is None and sys.stdout.isatty()
     text = note_of_file(case, load_rules(rules), fmt.value, full, previous,
-                        _screen_width() if output is None else 100)
+                        _screen_width() if output is None else 100, _screen_width() if on_screen else None)
     if output is None:
         typer.echo(text, nl=False)
     else:

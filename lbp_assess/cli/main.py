@@ -71,8 +71,31 @@ def _name_arguments(command: Any) -> None:
             shown = (name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else "")
             param.metavar = name
             param._usage_display_name = lambda shown=shown: shown  # typer's usage-line hook
+        _plain_type(param)
     for sub in getattr(command, "commands", {}).values():
         _name_arguments(sub)
+
+
+#: Parameter types in help as a person reads them, not as Python names them ("<list[str]>").
+_TYPE_WORDS = {"<str>": "<text>", "<int>": "<number>", "<int range>": "<number>", "<float>": "<number>",
+               "<float range>": "<number>"}
+
+
+def _plain_type(param: Any) -> None:
+    display = getattr(param, "display_type", None)
+    if display is None or getattr(display, "plain", False):
+        return
+
+    def shown(ctx: Any, display: Any = display) -> str:
+        words = display(ctx)
+        if words is None:
+            return words
+        if words.startswith("<list["):  # the argument's name says what it takes: PATHS, FILES
+            return ""
+        return _TYPE_WORDS.get(words, words)
+
+    shown.plain = True  # type: ignore[attr-defined]
+    param.display_type = shown
 
 
 #: Validation wording from the option parser, said as a person would say it.

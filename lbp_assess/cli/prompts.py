@@ -35,6 +35,7 @@ from rich.table import Table
 
 from ..base.text import markup, plain, shorten
 from ..consult.interview import NOT_ANSWERED, Interview, LiveAlert, Offer, Progress
+from ..consult.session import questions
 from ..engine.questionnaire import GO_BACK, Question
 
 UNSURE = "__unsure__"
@@ -76,7 +77,12 @@ def wrap_fragments(fragments: Sequence[tuple[str, str]], width: int, indent: int
     column = start
     limit = max(indent + 10, width - 1)  # the last column is left free: no auto-wrap at the margin
     for style, text in fragments:
-        for piece in re.split(r"( +|\n)", text):
+        # a key hint ("(y/n, u or Enter unsure, b back)") or a short answer ("Disagree (0)") moves to
+        # the next line whole, never split across two, when it fits on one
+        whole = style in ("class:instruction", "class:answer") and "\n" not in text \
+            and len(text.strip()) <= min(limit - indent, 40)
+        for piece in ([" "] * text.startswith(" ") + [text.strip()] + [" "] * text.endswith(" ")
+                      if whole and text.strip() else re.split(r"( +|\n)", text)):
             if not piece:
                 continue
             if piece == "\n":
@@ -121,6 +127,16 @@ class Option:
     title: str
     value: Any
     key: str | None
+
+
+def text_hint(question: Question) -> str:
+    """What Enter on a blank typed answer really does, in the words the review and the note use
+    for it (`Question.describe`): a case id is required; an optional answer (a PSFS activity or
+    score, the ODI, free-text notes) is not recorded; any other number is recorded as unsure,
+    which keeps open every rule that reads it, never a "no"."""
+    if question.kind not in ("number", "scale") and not question.optional:
+        return "required, < = back"
+    return f"blank = {'not recorded' if question.blank_not_recorded else 'unsure'}, < = back"
 
 
 class TerminalPrompter:
@@ -168,8 +184,7 @@ class TerminalPrompter:
         numeric = question.kind in ("number", "scale")
         unit = f" ({question.unit})" if question.unit else ""
         required = not numeric and not question.optional
-        hint = ("required; < back" if required else "blank not recorded; < back" if question.blank_not_recorded
-                else "blank unsure; < back" if numeric else "blank skip; < back")
+        hint = text_hint(question)
 
         def validate(text: str) -> bool | str:
             text = text.strip()
@@ -202,7 +217,7 @@ class TerminalPrompter:
 
     def _items(self, question: Question, default: Any, qmark: str) -> Any:
         previous = "Keep the recorded answers" if isinstance(default, list) else None
-        options = [Option("Enter the answers", "enter", "1"), Option("Skip (not recorded)", UNSURE, "u"),
+        options = [Option("Enter the answers", "enter", "1"), Option("Skip (unsure / not asked)", UNSURE, "u"),
                    Option("<- Back", GO_BACK, "b")]
         if previous:
             options.insert(0, Option(f"{previous} ({' '.join(map(str, default))})", "keep", "k"))
@@ -276,7 +291,7 @@ class TerminalPrompter:
         """At an emergency: save the case and note now, with what is known, or go on asking."""
         left = len(interview.not_asked())
         options = [Option("Save now and act (the note names the questions not asked)", "save", "s"),
-                   Option(f"Go on with the interview ({left} question(s) left)", "go_on", "g")]
+                   Option(f"Go on with the interview ({questions(left)} left)", "go_on", "g")]
         return keyed_select(f"{alert.tier_label.upper()}: save the case and note now?", options, None,
                             "Act now ›", back=False, hint="(s save now, g go on)") == "save"
 
@@ -284,11 +299,12 @@ class TerminalPrompter:
         """Say what was saved and what was left; go on asking the questions left?"""
         case_path, note_path, _ = written
         self.console.print(f"[bold]Saved[/bold] {markup(case_path)}, {markup(note_path)} and the plain-text note; "
-                           f"{len(left)} question(s) not asked are recorded as unknown (red flags as not screened).")
+                           f"{questions(len(left))} not asked {'is' if len(left) == 1 else 'are'} recorded as unknown "
+                           "(red flags as not screened).")
         if not left:
             return False
         options = [Option("Stop here (the files are saved)", "stop", "s"),
-                   Option(f"Go on asking the {len(left)} question(s) left; saving again rewrites the files",
+                   Option(f"Go on asking the {questions(len(left))} left; saving again rewrites the files",
                           "go_on", "g")]
         return keyed_select("Go on with the interview?", options, None, "Saved ›", back=False,
                             hint="(s stop, g go on)") == "go_on"
@@ -318,7 +334,7 @@ class TerminalPrompter:
         while True:
             options = [Option("Save and write the note", FINISH, "s")]
             if to_ask:
-                options.append(Option(f"Ask what would settle what is not excluded ({len(to_ask)} question(s))",
+                options.append(Option(f"Ask what would settle what is not excluded ({questions(len(to_ask))})",
                                       ASK_OPEN, "o"))
             pick = [Option(f"{title} ({len(items)})", title, key)
                     for (title, items), key in zip(sections.items(), CHOICE_KEYS)]
@@ -594,8 +610,10 @@ def keyed_select(message: str, options: Sequence[Option], pointed: Any, qmark: s
                       initial_choice=pointed if chosen[0] else None, columns=columns, wide=wide,
                       pointer="»" if chosen[0] else None)
 
+    # Enter on a question not yet answered takes "unsure / not asked" (never a "no"): the hint says so
     default_hint = "(" + ", ".join([_key_range([o.key for o in options if o.key not in (None, "u", "b")])]
-                                   + (["u unsure"] if UNSURE in values else [])
+                                   + (["u or Enter unsure" if pointed == UNSURE else "u unsure"]
+                                      if UNSURE in values else [])
                                    + (["b back"] if GO_BACK in values else [])) + ")"
 
     def tokens() -> list[tuple[str, str]]:

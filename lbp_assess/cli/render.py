@@ -17,7 +17,7 @@ from ..base.text import markup
 from ..engine.words import describe_value
 from ..batch.writers import safe_text
 from ..engine.ruleset.model import RuleSet
-from ..teach.practice_report import StudentSummary, class_name, classes_of, fraction
+from ..teach.practice_report import StudentSummary, class_heading, classes_of, fraction
 
 
 # --------------------------------------------------------------------------- the score table and progress bar (batch)
@@ -272,9 +272,15 @@ def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False, urg
     tier = f" ({markup(rule['tier'])})" if rule["tier"] and len(group) == 1 else ""
     if rule.get("excluded_by"):  # only questions an earlier answer made unnecessary were unknown
         node = branch.add(f"{STATE['not_fired'][0]} {label}{tier}" + ("" if brief else f"  [dim]{ids}[/dim]"))
+        names = [f["label"] for f in rule.get("settles", [])]
+        settles = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
         node.add("[cyan]excluded by:[/cyan] " + "; ".join(f"{markup(f['label'])}: {markup(f['shown'])}"
-                                                        for f in rule["excluded_by"]))
+                                                        for f in rule["excluded_by"])
+                 + (f" [dim](so {markup(settles)} not asked)[/dim]" if settles else ""))
         if not brief:
+            for count in rule["counts"]:  # "3 of 10 (needs 4)": what the entry answer left it short of
+                node.add(f"[cyan]{markup(count['name'])}:[/cyan] {count['met']} of {count['of']} "
+                         f"(needs {markup(describe_value(count['needs']))})")
             node.add(f"[dim]source: {markup(rule['source'])}[/dim]")
         return
     node = branch.add(f"{STATE[rule['state']][0]} {label}{tier}" + ("" if brief else f"  [dim]{ids}[/dim]"))
@@ -304,6 +310,10 @@ def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False, urg
             # an unknown answer is named, never given the value "unknown"
             words = [markup(f["label"]) if f["value"] is None else f"{markup(f['label'])}: {markup(f['shown'])}"
                      for f in facts]
+            if rule["state"] == "not_excluded" and rule.get("missing"):
+                # the entry question first: "Leg symptoms on walking (then Relief standing still)"
+                words = [markup(m["label"]) + (f" (then {markup(', '.join(t['label'] for t in m['then']))})"
+                                               if m["then"] else "") for m in rule["missing"]]
             what = "missing" if rule["state"] == "not_excluded" else \
                 "cannot fire while unknown" if unknown else "decided by"
             node.add(f"[cyan]{what}:[/cyan] " + "; ".join(words))
@@ -376,7 +386,7 @@ def report_table(summaries: list[StudentSummary], ruleset: RuleSet, width: int |
     by_class = Table(title="Classification right, by the case's class", header_style="bold", box=box.SIMPLE_HEAD)
     _id_column(by_class, "student", [s.student for s in summaries])
     for name in classes:
-        by_class.add_column(markup(class_name(ruleset, name)), justify="right", max_width=14)
+        by_class.add_column(markup(class_heading(ruleset, name)), justify="right", max_width=14)
     for s in summaries:
         by_class.add_row(markup(s.student), *(f"{p[0]}/{p[1]}" if (p := s.by_class.get(c)) else "-" for c in classes))
     if width is not None:

@@ -46,6 +46,7 @@ from ..engine.questionnaire import GO_BACK
 from ..engine.answers import case_data, recorded_answers, relevant, resolve
 from ..engine.governing import governing_plan
 from ..engine.pending import domain, raised_whatever
+from ..engine.words import outcome_label
 
 #: The answers that must fit within the patient's life, in the order before_birth takes them.
 _LIFETIME = ("patient.age", "onset.weeks_ago", "cauda_equina.onset_days")
@@ -440,16 +441,12 @@ class Interview:
             plan = governing_plan(a, kind, name)
             rule = fired.get(plan.rule) if plan else None
             tier_info = manifest.tiers[tier]
-            out.append(LiveAlert(kind, name, self._label(kind, name), tier, tier_info.label,
+            out.append(LiveAlert(kind, name, outcome_label(self.ruleset.manifest, kind, name), tier, tier_info.label,
                                  (plan.time_frame if plan else None) or tier_info.time_frame,
                                  (plan.action if plan else None) or tier_info.action,
                                  " ".join(rule.reason.split()) if rule else "",
                                  rule_label=plan.label if plan else ""))
         return out
-
-    def _label(self, kind: str, name: str) -> str:
-        manifest = self.ruleset.manifest
-        return (manifest.conditions if kind == "condition" else manifest.alerts)[name].label
 
     def _changes(self) -> list[LiveAlert]:
         """What changed since the last answer: raised, higher, lower or cleared."""
@@ -471,12 +468,12 @@ class Interview:
                 continue
             tier = (a.conditions if kind == "condition" else a.alerts).get(name)
             if tier is None:
-                changes.append(LiveAlert(kind, name, self._label(kind, name), None, "", "", "", "",
+                changes.append(LiveAlert(kind, name, outcome_label(self.ruleset.manifest, kind, name), None, "", "", "", "",
                                          "cleared", seen))
             else:  # still raised, at a tier that is not shown at once
                 info = tiers[tier]
                 plan = governing_plan(a, kind, name)
-                changes.append(LiveAlert(kind, name, self._label(kind, name), tier, info.label,
+                changes.append(LiveAlert(kind, name, outcome_label(self.ruleset.manifest, kind, name), tier, info.label,
                                          (plan.time_frame if plan else None) or info.time_frame,
                                          (plan.action if plan else None) or info.action, "", "lower", seen,
                                          plan.label if plan else ""))
@@ -509,7 +506,7 @@ class Interview:
             higher = before is None or rank[rule.tier] < rank[before.tier]
             tier = rule.tier if higher else before.tier
             # the open row's own label at that tier ("Fever with back pain"), else the condition's
-            label = (rule.label or self._label(rule.raises, rule.name)) if higher else before.label
+            label = (rule.label or outcome_label(self.ruleset.manifest, rule.raises, rule.name)) if higher else before.label
             questions = tuple(q for q in self.questions if q.id in unknown and self.relevant(q, facts))
             found[key] = OpenCondition(rule.raises, rule.name, " ".join(label.split()), tier,
                                        manifest.tiers[tier].label, questions, tuple(unknown))

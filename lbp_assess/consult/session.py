@@ -56,6 +56,7 @@ class Session:
     resumed: bool = False
     previous: Visit | None = None  # the visit this one follows, when known
     written: set[Path] = field(default_factory=set)  # files this consultation wrote (saved early): rewritten freely
+    prefilled_from: Path | None = None  # the case file given with --answers (not --id alone)
 
     def autosave(self, interview: Interview) -> None:
         if self.draft is None:
@@ -89,7 +90,7 @@ def start(ruleset: RuleSet, out_dir: Path | None, answers: Path | None = None, r
     else:
         interview = Interview.from_case(ruleset, load_case(answers)) if answers \
             else Interview(ruleset, assessed_at=now_here())
-        session = Session(interview, (out_dir or Path.cwd()).resolve(), notes)
+        session = Session(interview, (out_dir or Path.cwd()).resolve(), notes, prefilled_from=answers)
     if case_id is not None:
         refused = interview.prefill({"id": case_id})
         if refused:
@@ -114,6 +115,11 @@ def prepare(session: Session, force: bool) -> None:
             raise OutputExistsError(refused)
 
 
+def questions(n: int) -> str:
+    """"1 question", "39 questions": a count in words, singular or plural."""
+    return f"{n} question" if n == 1 else f"{n} questions"
+
+
 def require_terminal(session: Session, is_tty: bool) -> list[str]:
     """Without a terminal, every relevant question that is not optional must be answered; a
     follow-up keeps the earlier answers it offers (returned), as Enter would, but never a red flag."""
@@ -124,7 +130,7 @@ def require_terminal(session: Session, is_tty: bool) -> list[str]:
     if missing and not is_tty:
         first = ", ".join(q.id for q in missing[:3]) + (" ..." if len(missing) > 3 else "")
         raise NoTerminalError(
-            f"no terminal to ask {len(missing)} unanswered question(s) ({first}); run in a terminal, "
+            f"no terminal to ask {questions(len(missing))} left unanswered ({first}); run in a terminal, "
             "or give every answer in a case file with --answers FILE"
             + (" (red-flag questions are asked afresh at every visit)" if session.interview.follow_up_of else ""))
     return kept
@@ -317,7 +323,7 @@ def saved_early_section(interview: Interview) -> Section:
     left = interview.not_asked()
     screening = set(interview.ruleset.manifest.screening)
     section = Section("Saved early at an emergency")
-    section.lines.append(NoteLine(f"Saved before the interview ended: {len(left)} question(s) not asked, recorded "
+    section.lines.append(NoteLine(f"Saved before the interview ended: {questions(len(left))} not asked, recorded "
                               "as unknown (red-flag questions as not screened).", strong=True))
     red = [q.label for q in left if q.id in screening]
     other = [q.label for q in left if q.id not in screening]
@@ -336,7 +342,8 @@ def save_now(session: Session, force: bool) -> tuple[Path, Path, Note]:
 def prefill_summary(session: Session) -> str:
     """'N answers from the case file; M questions to ask' for a consultation started from --answers."""
     missing = len(session.interview.missing())
-    return f"{len(session.interview.answers)} answers from the case file; {missing} question(s) to ask"
+    given = len(session.interview.answers)
+    return f"{given} answer{'' if given == 1 else 's'} from the case file; {questions(missing)} to ask"
 
 
 def draft_summary(session: Session) -> str:

@@ -163,7 +163,7 @@ class Question:
         Raises ValueError with what to type instead."""
         match = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([a-z]*)", text.strip().lower())
         if match is None:
-            blank = "not recorded" if self.optional else "unsure"  # as describe() shows a blank answer
+            blank = "not recorded" if self.blank_not_recorded else "unsure"  # as describe() shows a blank answer
             raise ValueError(f"Enter a number (blank = {blank}, < = back)")
         value, word = float(match[1]), match[2]
         if word:
@@ -188,7 +188,8 @@ class Question:
         if value is None:
             if self.kind == "text":
                 return "-"
-            return "not recorded" if self.optional else "unsure / not asked"
+            # a blank optional typed answer is not written; any other None was answered unsure
+            return "not recorded" if self.blank_not_recorded else "unsure / not asked"
         if self.kind == "yes_no":
             return "yes" if value else "no"
         if self.kind == "choice":

@@ -63,6 +63,19 @@ def rule_features(a: Assessment, rule: Rule) -> dict[str, Any]:
     return {f: a.facts.get(f) for f in FACTS if f in found and a.facts.get(f) is not None}
 
 
+def rested_on(a: Assessment, trace: RuleTrace) -> dict[str, Any]:
+    """Every answer a fired rule rested on, with its value, in the case format's order: the reason
+    a note prints. The engine's trace stops an `or` (or `any`) at its first true item, which is
+    enough to decide the value but not to say why; here every true item of an `or` is named, every
+    item of an `and`, the counted items of a count (the result is the trace's, unchanged). An
+    answer the rule could have used but that is false (another item of an `or`) is not named; an
+    unknown answer only where the trace says its being unknown decided the rule ("of unknown
+    onset")."""
+    found = features(a, trace.rule.node, True) | {n for n, v in trace.facts.items() if v is not None}
+    return {f: a.facts.get(f) for f in FACTS
+            if f in found and (a.facts.get(f) is not None or f in trace.facts)}
+
+
 _READS: dict[int, tuple[expr.Node, frozenset[str]]] = {}
 
 
@@ -96,15 +109,57 @@ def gates(rs: RuleSet, fact: str) -> set[str]:
     return {r.name for r in expr.references(expr.parse(q.ask_when_text)) if r.name in FACTS}
 
 
+def settled_by_entry(a: Assessment, fact: str) -> dict[str, Any]:
+    """For an answer an earlier answer settles ("no leg symptoms on walking" settles "relief
+    standing still: no"; registered male settles "not pregnant"): the entry answers that settle
+    it ({fact: value}), whether the rules settled it (ruleset.yaml `settled`) or the case records
+    the answer the interview writes when it skips the question (interview.yaml `if_skipped`).
+    {} when the answer was given, or its question would still be asked."""
+    rs = a.ruleset
+    value = a.facts.get(fact)
+    if value is None:
+        return {}
+    if fact in a.settled and fact in rs.settled:
+        found = features(a, rs.settled[fact], True)
+    else:
+        q = rs.questionnaire.by_id.get(fact) if rs.questionnaire else None
+        if q is None or q.ask_when is None or q.if_skipped is None or q.ask_when(a.facts) is not False:
+            return {}
+        skipped = frozenset(q.if_skipped) if isinstance(q.if_skipped, list) else q.if_skipped
+        if value != skipped:
+            return {}
+        found = features(a, expr.parse(q.ask_when_text), False)
+    return {f: a.facts[f] for f in FACTS if f in found and f != fact and a.facts.get(f) is not None}
+
+
 def excluded_by_entry(a: Assessment, trace: RuleTrace) -> dict[str, Any]:
-    """For a rule left open only by questions an earlier answer makes unnecessary ("which leg":
-    none, so how far down the leg is never asked): the entry answers that exclude it ({fact:
-    value}), found by giving those questions the answer the interview records when it skips
-    them (interview.yaml `if_skipped`) and scoring again. {} when the rule stays open."""
+    """The entry answers that exclude a rule ({fact: value}); see `entry_exclusion`."""
+    return entry_exclusion(a, trace)[0]
+
+
+def entry_exclusion(a: Assessment, trace: RuleTrace) -> tuple[dict[str, Any], list[str]]:
+    """(the entry answers that exclude a rule {fact: value}, the follow-ups they settle), when
+    only follow-ups an earlier answer makes unnecessary decide it or leave it open ("no leg
+    symptoms on walking": eased by standing still is never asked, so vascular claudication is
+    excluded by that answer, not by the follow-up's recorded "no"). ({}, []) when the rule fired,
+    or an answer given or still to ask decides it.
+
+    * not fired: every answer that decided it was settled by an entry answer (`settled_by_entry`);
+    * not excluded: the unknown questions are skipped ones; giving them the answer the interview
+      records when it skips them (interview.yaml `if_skipped`) and scoring again excludes it."""
     rs = a.ruleset
     q = rs.questionnaire
+    if trace.state == "not_fired":
+        deciding = [f for f in trace.facts if f in FACTS]
+        entry: dict[str, Any] = {}
+        for fact in deciding:
+            found = settled_by_entry(a, fact)
+            if not found:
+                return {}, []
+            entry.update(found)
+        return {f: entry[f] for f in FACTS if f in entry}, [f for f in FACTS if f in deciding]
     if trace.state != "not_excluded" or q is None:
-        return {}
+        return {}, []
     unknown = [f for f, v in trace.facts.items() if f in FACTS and v is None]
     skipped = {}
     for fact in unknown:
@@ -114,12 +169,40 @@ def excluded_by_entry(a: Assessment, trace: RuleTrace) -> dict[str, Any]:
             continue  # a question that could still be asked
         skipped[fact] = frozenset(question.if_skipped) if isinstance(question.if_skipped, list) else question.if_skipped
     if not skipped:
-        return {}
+        return {}, []
     after = rs.assess_facts({**a.facts, **skipped})
     if trace.rule.id in after.rules_fired or trace.rule.id in after.not_excluded:
-        return {}
-    entry = {g for fact in skipped for g in gates(rs, fact)}
-    return {f: a.facts[f] for f in FACTS if f in entry and a.facts.get(f) is not None}
+        return {}, []
+    entry_facts = {g for fact in skipped for g in gates(rs, fact)}
+    return ({f: a.facts[f] for f in FACTS if f in entry_facts and a.facts.get(f) is not None},
+            [f for f in FACTS if f in skipped])
+
+
+def ask_first(a: Assessment, unknown: list[str]) -> dict[str, list[str]]:
+    """The questions to ask for unknown answers, in order: {question: [its follow-ups left
+    unknown]}. A follow-up whose entry question is itself unknown is asked only after it ("eased
+    by standing still" follows a yes to "leg symptoms on walking"), so the entry question is named
+    in its place, with the follow-up after it; never a follow-up the interview could not ask yet."""
+    rs = a.ruleset
+    q = rs.questionnaire
+    out: dict[str, list[str]] = {}
+
+    def entry_of(fact: str, seen: frozenset[str]) -> list[str]:
+        question = q.by_id.get(fact) if q is not None else None
+        if question is None or question.ask_when is None or question.ask_when(a.facts) is True:
+            return [fact]
+        open_gates = [g for g in FACTS if g in gates(rs, fact) and a.facts.get(g) is None and g not in seen]
+        if not open_gates:
+            return [fact]
+        return [e for g in open_gates for e in entry_of(g, seen | {fact})]
+
+    for fact in unknown:
+        entries = entry_of(fact, frozenset())
+        for entry in entries:
+            follow = out.setdefault(entry, [])
+            if entry != fact and fact not in follow:
+                follow.append(fact)
+    return out
 
 
 def read_by_fired_rules(a: Assessment) -> set[str]:

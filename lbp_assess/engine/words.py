@@ -1,11 +1,17 @@
-"""How values and answers read in clinical words: the one home of the wording helpers that the
-note, explain, practice, follow-up comparisons and the generated docs share."""
+"""How values, answers and the rule set's names read in clinical words: the one home of the
+wording helpers that the note, the handover, explain, the plain-words reading of rules, practice,
+follow-up comparisons and the generated docs share (the words themselves come from the rules)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .questionnaire import Question
+from .ruleset.schema import Manifest
+
+#: A comparison with a number or value in words ({} is the value): "over 50", "50 or over".
+COMPARISON_WORDS = {">": "over {}", ">=": "{} or over", "<": "under {}", "<=": "{} or under", "==": "is {}",
+                    "!=": "is not {}"}
 
 
 def describe_value(value: Any) -> str:
@@ -60,3 +66,19 @@ def clinical_duration(value: float, unit: str) -> str:
     years = round(days / 365.25)
     return f"{years} years"
 
+
+
+def outcome_label(manifest: Manifest, kind: str, name: str) -> str:
+    """The label of what a rule raises: a condition, alert or finding (`kind`) named `name`."""
+    return {"condition": manifest.conditions, "alert": manifest.alerts, "finding": manifest.findings}[kind][name].label
+
+
+def class_choice_label(label: str) -> str:
+    """A class label as a choice: "Features consistent with radicular pain (sciatica)" -> "Radicular pain (sciatica)"."""
+    text = label.removeprefix("Features consistent with ")
+    return text[:1].upper() + text[1:]
+
+
+def class_short_label(label: str) -> str:
+    """A class label for tables: "Features consistent with radicular pain (sciatica)" -> "Radicular pain"."""
+    return class_choice_label(label).split(" (")[0].split(" - ")[0]

@@ -20,10 +20,10 @@ from typing import Any, Iterator
 from ..model import expr
 from ..model.case import FACTS, Case
 from ..engine.questionnaire import Question, Questionnaire
-from ..engine.reasoning import excluded_by_entry, features, plan_of, rule_features, urgency_plans
+from ..engine.reasoning import ask_first, entry_exclusion, features, plan_of, rule_features, urgency_plans
 from ..engine.screens import screen_counts
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
-from ..engine.words import describe_value
+from ..engine.words import COMPARISON_WORDS, describe_value
 
 
 @dataclass(frozen=True)
@@ -304,6 +304,11 @@ def explanation(case: Case, ruleset: RuleSet) -> dict[str, Any]:
                 continue
             named = {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[r.raises][r.name]
             facts = _deciding(trace, a)
+            # excluded by an entry answer: only follow-ups it makes unnecessary decide the rule or
+            # leave it open ("no leg symptoms on walking", not "eased by standing still: no")
+            entry, settles = entry_exclusion(a, trace)
+            excluded = [{"fact": n, "label": labels.get(n, n), "value": _jsonable(v), "shown": _value(n, v, q)}
+                        for n, v in entry.items()]
             plan = plan_of(ruleset, r)
             fired = trace.state == "fired"
             rules.append({
@@ -322,8 +327,15 @@ def explanation(case: Case, ruleset: RuleSet) -> dict[str, Any]:
                 "counts": [] if fired else _counts(r.node, a, labels),
                 # left open only by questions an earlier answer makes unnecessary, and excluded by
                 # that answer (no leg symptoms: how far down the leg is never asked)
-                "excluded_by": [{"fact": n, "label": labels.get(n, n), "value": _jsonable(v), "shown": _value(n, v, q)}
-                                for n, v in excluded_by_entry(a, trace).items()],
+                "excluded_by": excluded,
+                # the follow-ups that entry answer makes unnecessary (never asked)
+                "settles": [{"fact": n, "label": labels.get(n, n)} for n in settles] if excluded else [],
+                # the questions to ask, in order: a follow-up whose entry question is unknown too
+                # comes after it ("Leg symptoms on walking", then "Relief standing still")
+                "missing": [{"fact": n, "label": labels.get(n, n),
+                             "then": [{"fact": f, "label": labels.get(f, f)} for f in then]}
+                            for n, then in ask_first(a, [f for f, v in facts.items() if f in FACTS and v is None]).items()]
+                if trace.state == "not_excluded" and not excluded else [],
             })
         if rules:
             layers.append({"layer": layer, "title": title, "rules": rules})
@@ -443,7 +455,7 @@ def _walk(node: expr.Node) -> Iterator[expr.Node]:
         yield from _walk(child)
 
 
-_OP_WORDS = {">": "over {}", ">=": "{} or over", "<": "under {}", "<=": "{} or under"}
+_OP_WORDS = {op: COMPARISON_WORDS[op] for op in (">", ">=", "<", "<=")}  # == and != only for a choice
 
 
 def _words(node: expr.Node, a: Assessment, labels: dict[str, str]) -> str:

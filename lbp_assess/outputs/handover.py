@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.governing import row_order, timing_rank
+from ..engine.reasoning import rested_on
 from ..engine.ruleset.model import Assessment, Rule, RuleSet, RuleTrace
-from ..engine.words import answer_words, lower_first
+from ..engine.words import answer_words, lower_first, outcome_label
 from ..model.case import FACTS
 
 
@@ -216,7 +217,7 @@ def _asks(a: Assessment, traces: list[RuleTrace], rank: dict[str, int]) -> list[
         held = (a.conditions if r.raises == "condition" else a.alerts).get(r.name)
         if held is not None and rank[held] <= rank[r.tier]:
             continue
-        label = " ".join((r.label or _outcome_label(rs, r.raises, r.name)).split())
+        label = " ".join((r.label or outcome_label(rs.manifest, r.raises, r.name)).split())
         ask = found.setdefault((r.tier, label), Ask(r.tier, label, []))
         for name, value in trace.facts.items():
             if value is None and name in FACTS:
@@ -241,11 +242,6 @@ def _asks(a: Assessment, traces: list[RuleTrace], rank: dict[str, int]) -> list[
     for ask in found.values():
         ask.questions.sort(key=lambda label: labels.get(label, len(labels)))
     return sorted((x for x in found.values() if x.questions), key=lambda x: rank[x.tier])
-
-
-def _outcome_label(rs: RuleSet, kind: str, name: str) -> str:
-    m = rs.manifest
-    return {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[kind][name].label
 
 
 def headline(a: Assessment, h: Handover) -> str:
@@ -289,14 +285,16 @@ def headline(a: Assessment, h: Handover) -> str:
 
 
 def facts_read(a: Assessment, rows: list[Row]) -> list[str]:
-    """Every answer the rows read, once, in questionnaire order (facts settled by other answers,
-    such as pregnancy for a man, are not answers and are left out)."""
+    """Every answer the rows rested on, once, in questionnaire order (engine/reasoning.rested_on:
+    every true item of an `or`, not only the first the engine stopped at; never an item that is
+    false, nor an unknown that decided nothing). Facts settled by other answers, such as pregnancy
+    for a man, are not answers and are left out."""
     q = a.ruleset.questionnaire
     order = {question.id: i for i, question in enumerate(q.questions)} if q is not None else {}
     names: dict[str, None] = {}
     for row in rows:
-        for name in row.trace.facts:
-            if name in FACTS and name not in a.settled:
+        for name in rested_on(a, row.trace):
+            if name not in a.settled:
                 names[name] = None
     return sorted(names, key=lambda n: order.get(n, len(order)))
 
@@ -318,3 +316,27 @@ def based_on(a: Assessment, h: Handover, rows: list[Row]) -> str:
     if not facts:
         return ""
     return words(a.ruleset, "based_on", facts="; ".join(fact_shown(a, f, h.unasked) for f in facts))
+
+
+def checklist(a: Assessment, row: Row) -> str:
+    """The features a row's checklist names, as the note lists them (policy v7 2.4: which NICE
+    NG234 features of spinal metastases are present): "<title> - present: a, b; not known (ask):
+    c; to examine: d." Features known to be absent are left out. "" for a row without one. The
+    words are the rule's own (its `checklist`)."""
+    c = row.rule.checklist
+    if c is None:
+        return ""
+    present, unknown, examine = [], [], []
+    for label, node, on_examination in c.items:
+        if on_examination:
+            examine.append(label)
+            continue
+        value = a.explain(node).value if node is not None else None
+        if value is True:
+            present.append(label)
+        elif value is None:
+            unknown.append(label)
+    parts = [f"{c.present}: {', '.join(present) or c.none}"]
+    parts += [f"{c.unknown}: {', '.join(unknown)}"] if unknown else []
+    parts += [f"{c.examine}: {', '.join(examine)}"] if examine else []
+    return f"{c.title} - {'; '.join(parts)}."

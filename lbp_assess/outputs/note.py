@@ -35,12 +35,13 @@ from ..base.text import markdown_text, plain
 from ..base.errors import InputError, Location, Problem
 from ..engine.questionnaire import Questionnaire
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
-from ..engine.words import answer_words
+from ..engine.words import answer_words, outcome_label
 from ..engine.outcomes import WORSE
+from ..engine.reasoning import rested_on
 from .visits import VisitChange, Comparison, Visit, compare, find_previous
-from .handover import Handover, Row, based_on, handover, transport, words
+from .handover import Handover, Row, based_on, checklist, handover, transport, words
 from .subjective import (NoteLine, Section, _asked, _screened, history_sections,  # noqa: F401
-                         relevant_negatives, screen_line, screen_notes)
+                         not_for_patient, relevant_negatives, screen_line, screen_notes)
 from ..engine.ruleset.schema import Advice
 
 WIDTH = 100
@@ -57,10 +58,10 @@ class Note:
 
 
 def note_of_file(path: Path, ruleset: RuleSet, fmt: str, full: bool = False, previous: Path | None = None,
-                 width: int = WIDTH) -> str:
+                 width: int = WIDTH, md_width: int | None = None) -> str:
     """The note of a saved case file, rendered (what `lbp-assess note` prints). The note of a
     follow-up compares it with the previous visit: `previous`, or the file beside it with the
-    SHA-256 the follow-up recorded."""
+    SHA-256 the follow-up recorded. `md_width`: wrap Markdown to a terminal's width."""
     case = load_case(path)
     if ruleset.questionnaire is None:
         raise InputError.from_problems([Problem(Location(str(ruleset.directory)),
@@ -71,7 +72,7 @@ def note_of_file(path: Path, ruleset: RuleSet, fmt: str, full: bool = False, pre
     if case.follow_up_of is not None:
         earlier, warnings = find_previous(Path(path), case, previous)
     return render(build_note(case, ruleset.assess(case), ruleset, full=full, previous=earlier,
-                             previous_warnings=warnings), fmt, width)
+                             previous_warnings=warnings), fmt, width, md_width)
 
 
 def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.date | None = None,
@@ -90,7 +91,7 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
             notes.add_lines(f"{question.label}: {answers[question.id]}")
 
     if full:
-        history = [_subjective(q, answers, sec, title, set(m.screening))
+        history = [_subjective(a, q, answers, sec, title, set(m.screening))
                    for sec, title in _sections(q) if sec != "notes"]
         for screen, texts in screen_notes(a, ruleset).items():  # under the screen's questions
             section = q.by_id[m.screens[screen][0]].section_title
@@ -112,6 +113,7 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
         for text in lines:
             safety_net.add(text)
 
+    _nest(safety_net, a)
     today = today or dt.date.today()
     meta = [f"Case: {plain(case.id)}"]
     if case.assessed_at:
@@ -176,7 +178,7 @@ def _summary(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover) -> 
 
 def row_label(ruleset: RuleSet, row: Row) -> str:
     """A row's own label (policy v7 2.4), or its condition's or alert's for a rule set without one."""
-    return row.label or _outcome_label(ruleset, row.kind, row.rule.name)
+    return row.label or outcome_label(ruleset.manifest, row.kind, row.rule.name)
 
 
 def _frame(tier: Any) -> str:
@@ -196,13 +198,16 @@ def _sections(q: Questionnaire) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def _subjective(q: Questionnaire, answers: dict[str, Any], section: str, title: str,
+def _subjective(a: Assessment, q: Questionnaire, answers: dict[str, Any], section: str, title: str,
                 screening: set[str]) -> Section:
-    """One section of the full note: every answer, yes/no questions worded alike."""
+    """One section of the full note: every answer, yes/no questions worded alike; never one this
+    patient is not asked (a man's pregnancy, review S11), unless it is a recorded "yes"."""
     out = Section(title)
     parts = []
     for question in q.questions:
         if question.section != section or question.id in ("id", "assessor") or question.id.startswith("notes."):
+            continue
+        if question.id not in screening and not_for_patient(question, a):
             continue
         value = answers.get(question.id)
         if question.id in screening:
@@ -225,7 +230,8 @@ def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[st
     parts = []
     for question in q.questions:
         if (question.section == "special" or question.id in screening or not question.is_fact
-                or question.kind == "items" or answers.get(question.id) is None or not _asked(question, a)):
+                or question.kind == "items" or answers.get(question.id) is None or not _asked(question, a)
+                or not_for_patient(question, a)):
             continue
         value = answers[question.id]
         if question.kind != "yes_no":
@@ -261,21 +267,18 @@ def labels(ruleset: RuleSet, q: Questionnaire) -> dict[str, str]:
     return labels
 
 
-def _outcome_label(ruleset: RuleSet, kind: str, name: str) -> str:
-    m = ruleset.manifest
-    return {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[kind][name].label
-
-
-def _features(trace: RuleTrace, q: Questionnaire, ruleset: RuleSet) -> str:
-    """The answers that decided a rule, in questionnaire order and clinical wording."""
+def _features(a: Assessment, trace: RuleTrace, q: Questionnaire, ruleset: RuleSet) -> str:
+    """The answers a fired rule rested on (every true item of an `or`, engine/reasoning.rested_on),
+    in questionnaire order and clinical wording, then what other rules raised, when it counted."""
     order = {question.id: i for i, question in enumerate(q.questions)}
-    facts = sorted((n for n in trace.facts if n in order), key=order.__getitem__)
-    parts = [f"{q.by_id[n].label}: {answer_words(q.by_id[n], trace.facts[n])}"
-             if trace.facts[n] is not None else f"{q.by_id[n].label}: unknown" for n in facts]
+    rested = rested_on(a, trace)
+    facts = sorted((n for n in rested if n in order and n not in a.settled), key=order.__getitem__)
+    parts = [f"{q.by_id[n].label}: {answer_words(q.by_id[n], rested[n])}"
+             if rested[n] is not None else f"{q.by_id[n].label}: unknown" for n in facts]
     for name, value in trace.facts.items():  # what other rules raised, when it counted
         kind, _, item = name.partition(".")
         if value is True and kind in ("condition", "alert", "finding") and item != "any":
-            parts.append(_outcome_label(ruleset, kind, item))
+            parts.append(outcome_label(ruleset.manifest, kind, item))
     return "; ".join(parts)
 
 
@@ -300,7 +303,7 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, 
         key = (r.raises, r.name)
         if key in h.superseded:
             if full:
-                label = _outcome_label(ruleset, r.raises, r.name)
+                label = outcome_label(ruleset.manifest, r.raises, r.name)
                 out.add(f"{label} {words(ruleset, 'superseded', label=h.superseded[key])}: "
                         f"{r.reason.strip()} [{ref}]")
             continue
@@ -318,14 +321,15 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, 
                 parts.append(f"{row.reason} [{f'{row.rule.id}; source: {row.rule.source}' if full else row.rule.source}]")
                 done.add(row.rule.id)
             basis = based_on(a, h, group.rows)
-            out.add(f"{head}: " + " ".join(parts) + (f" {basis}" if basis else ""))
+            listed = [text for row in group.rows if (text := checklist(a, row))]
+            out.add(f"{head}: " + " ".join(parts + ([basis] if basis else []) + listed))
             continue
         done.add(r.id)
         item = {"condition": m.conditions, "alert": m.alerts, "finding": m.findings}[r.raises][r.name]
         extra = " ".join(text for text in a.wording(_pieces(item.advice, "impression")))
-        text = f"{_outcome_label(ruleset, r.raises, r.name)}: {r.reason.strip()}" + (f" {extra}" if extra else "")
+        text = f"{outcome_label(ruleset.manifest, r.raises, r.name)}: {r.reason.strip()}" + (f" {extra}" if extra else "")
         if full:
-            features = _features(trace, q, ruleset)
+            features = _features(a, trace, q, ruleset)
             text += f" Based on: {features}." if features else ""
         out.add(f"{text} [{ref}]")
     if full:
@@ -366,7 +370,7 @@ def not_excluded(a: Assessment, ruleset: RuleSet, q: Questionnaire) -> dict[str,
         held = (a.conditions if r.raises == "condition" else a.alerts).get(r.name)
         if held is not None and r.tier is not None and rank[held] <= rank[r.tier]:
             continue
-        missing = out.setdefault(" ".join((r.label or _outcome_label(ruleset, r.raises, r.name)).split()), [])
+        missing = out.setdefault(" ".join((r.label or outcome_label(ruleset.manifest, r.raises, r.name)).split()), [])
         for name, value in trace.facts.items():
             if value is None and q.label(name) not in missing:
                 missing.append(q.label(name) if name in FACTS else name)
@@ -407,24 +411,32 @@ def _plan(a: Assessment, ruleset: RuleSet, h: Handover, full: bool) -> list[Sect
             r = trace.rule
             if trace.state == "fired" and r.raises in ("condition", "alert") and (r.raises, r.name) not in shown:
                 shown.add((r.raises, r.name))
-                others.append(f"{_outcome_label(ruleset, r.raises, r.name)} ({' '.join(r.reason.split()).rstrip('.')})")
+                others.append(f"{outcome_label(ruleset.manifest, r.raises, r.name)} ({' '.join(r.reason.split()).rstrip('.')})")
         if others and words(ruleset, "also_raised"):
             manage.add(words(ruleset, "also_raised", raised="; ".join(others)))
     if h.acute and not h.highest and words(ruleset, "until_seen"):  # policy 6.1: urgent only
         manage.add(words(ruleset, "until_seen"))
-    examinations = []
-    if g is not None and g.examination and not (h.acute and not h.highest):
-        examinations.append(g.examination)
+    # Each examination once (review S5): the governing row's, then the other rows' that differ
+    # (a lower row of the same condition often repeats it). At emergency only the governing row's
+    # handover examination: never a full examination beside "do not delay the referral".
+    shown_after_action = h.acute and not h.highest and g is not None and bool(g.examination)
+    examinations = [g.examination] if g is not None and g.examination else []
     if not h.highest:
         examinations += [row.examination for grp in h.groups for row in grp.rows if row is not g and row.examination]
     target = exam if full else manage
-    for text in dict.fromkeys(examinations):
+    for text in list(dict.fromkeys(examinations))[1 if shown_after_action else 0:]:
         target.add(words(ruleset, "examination", text=text) or text)
     for row in h.at_visit:
         target.add(f"{row_label(ruleset, row)} - {row.time_frame}: {row.action}" if row.time_frame else row.action)
-    if full:
-        for text in _texts(a, ruleset, "examination"):
-            exam.add(text)
+    if full and not h.highest:
+        # A governing condition's own examination (policy 2.4) replaces the red-flag class's and
+        # the conditions' generic one at urgent ("only what a safe handover needs" beside "full
+        # neurological examination" is a contradiction); alerts' and findings' add to it.
+        generic = h.acute and g is not None and g.kind == "condition" and bool(g.examination)
+        items = _named(a, ruleset, h)[1 + len(a.conditions):] if generic else _named(a, ruleset, h)
+        for text in dict.fromkeys(" ".join(i.examination.split()) for i in items if i.examination):
+            if text not in examinations:
+                exam.add(text)
     if words(ruleset, "not_examined"):
         target.add(words(ruleset, "not_examined"))
     for text in _advice(a, ruleset, h):
@@ -542,10 +554,26 @@ def render_comparison(comparison: Comparison, ruleset: RuleSet, fmt: str) -> str
 # --------------------------------------------------------------------------- renderers
 
 
-def render(note: Note, fmt: str, width: int = WIDTH) -> str:
-    """The note as `md`, `text` (lines of at most `width` characters) or `json`."""
+def _nest(section: Section, a: Assessment) -> None:
+    """Nest the safety-net pieces the rules mark as list items (`item: true`) under the bullet
+    before them that ends with a colon ("... if you get any of these:"), when that bullet is shown."""
+    items: set[str] = set()
+    for block in a.ruleset.manifest.safety_net_blocks.values():
+        pieces = [] if block.text is None or isinstance(block.text, str) else block.text
+        items.update(a.wording([Advice(text=p.text) for p in pieces if p.item]))
+    under = False
+    for line in section.lines:
+        if line.bullet and line.text in items:
+            line.level = 1 if under else 0
+        else:
+            under = line.bullet and line.text.endswith(":")
+
+
+def render(note: Note, fmt: str, width: int = WIDTH, md_width: int | None = None) -> str:
+    """The note as `md` (wrapped to `md_width` when given: a terminal), `text` (lines of at most
+    `width` characters) or `json`."""
     if fmt == "md":
-        return render_markdown(note)
+        return render_markdown(note, md_width)
     if fmt == "text":
         return render_text(note, width)
     if fmt == "json":
@@ -572,35 +600,71 @@ def _literal_inline(text: str) -> str:
     return _INLINE.sub(r"\\\1", text)
 
 
-def render_markdown(note: Note) -> str:
+def render_markdown(note: Note, width: int | None = None) -> str:
     """The note as Markdown. Every piece of text is shown as typed: raw HTML, character references
     and images are escaped (base.text.markdown_text), free text cannot start a block, and in text
     from the case (the history, free text, the id and assessor) emphasis, code and link characters
-    are escaped too."""
+    are escaped too. Each paragraph and block title stands apart (a blank line before it, so it
+    never runs into a list or paragraph above it); a safety-net list item is nested under its
+    "... any of these:" bullet. With `width` (a terminal), paragraphs and bullets are wrapped to it,
+    bullets with a hanging indent, never so that a line would start a new block."""
     md = markdown_text
-    out = [f"# {md(note.title)}", "", " · ".join(_literal_inline(md(m)) for m in note.meta), ""]
+    fit = (lambda lines: _wrap_markdown(lines, width)) if width else (lambda lines: lines)
+    out = [f"# {md(note.title)}", "", *fit([" · ".join(_literal_inline(md(m)) for m in note.meta)]), ""]
     if note.disclaimer:
-        out += [f"> **{md(note.disclaimer)}**", ""]
+        out += [*fit([f"> **{md(note.disclaimer)}**"]), ""]
     for section in note.sections:
         out += [f"## {md(section.title)}", ""]
+        previous: bool | None = None  # was the line before a bullet?
         for line in section.lines:
             shown = _literal_inline(md(line.text)) if line.literal else md(line.text)
             first, *rest = shown.split("\n")
             text = f"**{first}**" if line.strong else first
-            out.append(f"- {text}" if line.bullet else text)
+            if previous is not None and not (line.bullet and previous):
+                out.append("")
+            previous = line.bullet
+            indent = "  " * line.level
             # Continuation lines of free text stay inside their bullet: indented, and a line that
             # would start a heading, quote, list or code block is escaped, so it reads as typed.
-            out += [f"  {_literal_line(part)}" if line.bullet else _literal_line(part) for part in rest]
+            if line.bullet:
+                out += fit([f"{indent}- {text}", *(f"{indent}  {_literal_line(part)}" for part in rest)])
+            else:
+                out += fit([text, *(_literal_line(part) for part in rest)])
         out.append("")
-    out += ["---", "", "  \n".join(f"_{md(part)}_" for part in note.footer.split("\n")), ""]
+    footer = [f"_{md(part)}_" for part in note.footer.split("\n")]
+    out += ["---", "", "  \n".join("\n".join(fit([part])) for part in footer), ""]
     return "\n".join(out)
 
 
-def _wrap(text: str, bullet: bool, width: int = WIDTH) -> list[str]:
+def _wrap_markdown(lines: list[str], width: int) -> list[str]:
+    """Markdown lines wrapped to `width`: each line keeps its own indent, list marker or quote
+    marker, and its continuation lines take a hanging indent (a quote's its "> "). A line that
+    wrapping would make start a block (a list marker, heading, quote, fence or setext underline)
+    is joined back to the line before it: a little long, never a different document."""
     out: list[str] = []
+    for line in lines:
+        lead = re.match(r"^(\s*)(- |> )?", line)
+        indent, marker = lead[1], lead[2] or ""
+        hang = indent + ("  " if marker == "- " else marker)
+        wrapped = textwrap.wrap(line[len(indent) + len(marker):], max(width, len(hang) + 20),
+                                initial_indent=indent + marker, subsequent_indent=hang,
+                                break_long_words=False, break_on_hyphens=False) or [line]
+        kept = wrapped[:1]
+        for part in wrapped[1:]:
+            if _BLOCK_START.match(part[len(hang):]) or part[len(hang):].startswith(("<", "|")):
+                kept[-1] += " " + part[len(hang):]
+            else:
+                kept.append(part)
+        out += kept
+    return out
+
+
+def _wrap(text: str, bullet: bool, width: int = WIDTH, level: int = 0) -> list[str]:
+    out: list[str] = []
+    indent = "  " * level
     for i, part in enumerate(text.split("\n")):
-        first = "- " if bullet and i == 0 else "  " if bullet else ""
-        out += textwrap.wrap(part, width, initial_indent=first, subsequent_indent="  " if bullet else "",
+        first = indent + ("- " if bullet and i == 0 else "  " if bullet else "")
+        out += textwrap.wrap(part, width, initial_indent=first, subsequent_indent=indent + ("  " if bullet else ""),
                              break_long_words=True, break_on_hyphens=False) or [first.rstrip()]
     return out
 
@@ -612,7 +676,7 @@ def render_text(note: Note, width: int = WIDTH) -> str:
     for section in note.sections:
         out.append(section.title.upper())
         for line in section.lines:
-            out += _wrap(line.text, line.bullet, width)
+            out += _wrap(line.text, line.bullet, width, line.level)
         out.append("")
     out += _wrap(note.footer, False, width)
     return "\n".join(out) + "\n"

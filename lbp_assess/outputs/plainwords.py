@@ -16,9 +16,8 @@ from typing import Any
 
 from ..model import expr
 from ..engine.ruleset.model import RuleSet
-from ..engine.words import describe_value, lower_first
+from ..engine.words import COMPARISON_WORDS, describe_value, lower_first
 
-_COMPARE = {">": "over {}", ">=": "{} or over", "<": "under {}", "<=": "{} or under", "==": "is {}", "!=": "is not {}"}
 _TESTS = {"is_true": "{} (known yes)", "is_false": "{} (known no)", "known": "{} answered",
           "unknown": "{} not answered"}
 _AT_LEAST = {">=": "at least", ">": "more than", "<": "fewer than", "<=": "at most", "==": "exactly",
@@ -153,7 +152,7 @@ class PlainWords:
         shown = self.value(left, right.value) if isinstance(right, expr.Const) else self.words(right)
         if op in ("==", "!=") and isinstance(left, expr.Ref) and left.type.kind == "enum":
             return f"{subject}: {shown}" if op == "==" else f"{subject}: anything but {shown}"
-        return f"{subject} {_COMPARE[op].format(shown)}"
+        return f"{subject} {COMPARISON_WORDS[op].format(shown)}"
 
     def _is_count(self, name: str) -> bool:
         definition = self.ruleset.definitions.get(name)

@@ -12,9 +12,11 @@ under special questions. Durations read the clinical way ("3/7", "2/52", "10 day
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..base.text import plain
+from ..model import expr
 from ..engine.questionnaire import Question, Questionnaire
 from ..engine.ruleset.model import Assessment
 from ..engine.words import answer_words
@@ -28,6 +30,7 @@ class NoteLine:
     bullet: bool = False
     strong: bool = False
     literal: bool = False  # typed by a person (free text, a text answer): no Markdown emphasis or links
+    level: int = 0  # 1: a list item nested under the bullet before it (the symptoms a CES card lists)
 
 
 @dataclass
@@ -92,7 +95,7 @@ def relevant_negatives(a: Assessment, answers: dict[str, Any]) -> list[str]:
         if value is not False or fact in screening or fact not in answers or FACTS[fact].kind != "bool":
             continue
         question = q.by_id.get(fact) if q else None
-        if question is not None and not _asked(question, a):
+        if question is not None and (not _asked(question, a) or not_for_patient(question, a)):
             continue
         if _outcome(ruleset.assess_facts({**a.facts, fact: True})) != before:
             out.append(fact)
@@ -102,6 +105,47 @@ def relevant_negatives(a: Assessment, answers: dict[str, Any]) -> list[str]:
 def _asked(question: Question, a: Assessment) -> bool:
     """False for a follow-up that the other answers make unnecessary (its ask_when is false)."""
     return question.ask_when is None or question.ask_when(a.facts) is not False
+
+
+def not_for_patient(question: Question, a: Assessment) -> bool:
+    """A question that does not apply to this patient, whose answer no note form shows (review
+    S11): its `ask_when` is false, or the rules settle its answer (ruleset.yaml `settled`), on who
+    the patient is alone (`patient.*`: a man's pregnancy, anyone's above the service's age for
+    pregnancy questions), however the file records it - unless the answer is "yes", which still
+    counts and is shown, as does any other value recorded (weeks pregnant), beside the engine's
+    "answers to check". Its follow-ups (weeks pregnant) go with it. A follow-up that an earlier
+    answer makes unnecessary is not this: the full note still shows every answer given."""
+    value = a.facts.get(question.id)
+    if value is not None and value is not False:
+        return False
+    rs = a.ruleset
+    q = rs.questionnaire
+    tests = []
+    if question.ask_when_text:
+        tests.append((_parsed(question.ask_when_text), False))
+    if question.id in rs.settled:
+        tests.append((rs.settled[question.id], True))
+    for node, holds in tests:
+        names = {ref.name for ref in expr.references(node)}
+        if names and all(n.startswith("patient.") or n in rs.definitions and _on_patient(rs, n)
+                         or q is not None and n in q.by_id and n != question.id and not_for_patient(q.by_id[n], a)
+                         for n in names) and a.explain(node).value is holds:
+            return True
+    return False
+
+
+def _on_patient(rs: Any, name: str, seen: frozenset[str] = frozenset()) -> bool:
+    """A definition that reads only who the patient is (obstetric_settled_age: a constant)."""
+    if name in seen:
+        return False
+    names = {ref.name for ref in expr.references(rs.definitions[name].node)}
+    return all(n.startswith("patient.") or n in rs.definitions and _on_patient(rs, n, seen | {name})
+               for n in names)
+
+
+@lru_cache(maxsize=None)
+def _parsed(text: str) -> expr.Node:
+    return expr.parse(text)
 
 
 def _outcome(a: Assessment) -> tuple[Any, ...]:
@@ -142,7 +186,7 @@ def history_sections(a: Any, ruleset: Any, answers: dict[str, Any]) -> list[Any]
                 if value:
                     free.append(value)
                 continue
-            if qid in screening or not _asked(question, a) or (value is None and (
+            if qid in screening or not _asked(question, a) or not_for_patient(question, a) or (value is None and (
                     qid not in answers or not question.is_fact and question.optional)):
                 continue
             if value is None:  # asked, and the answer was unsure: said, never left out

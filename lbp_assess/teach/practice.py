@@ -31,7 +31,7 @@ from ..engine.questionnaire import GO_BACK, Question
 from ..engine.governing import governing_plans
 from ..engine.reasoning import excluded_by_entry, plan_of, read_by_fired_rules, rule_features, urgency_plans
 from ..engine.ruleset.model import Assessment, RuleSet
-from ..engine.words import describe_value
+from ..engine.words import class_choice_label, class_short_label, describe_value
 
 DONE = "__done__"
 PASS = "__pass__"  # the student chose nothing (Enter twice): never a right answer
@@ -282,17 +282,6 @@ def mark(exercise: Exercise, attempt: Attempt) -> Feedback:
 # --------------------------------------------------------------------------- feedback
 
 
-def class_name(label: str) -> str:
-    """A class label as a choice: "Features consistent with radicular pain (sciatica)" -> "Radicular pain (sciatica)"."""
-    text = label.removeprefix("Features consistent with ")
-    return text[:1].upper() + text[1:]
-
-
-def short_name(label: str) -> str:
-    """A class label for tables: "Features consistent with radicular pain (sciatica)" -> "Radicular pain"."""
-    return class_name(label).split(" (")[0].split(" - ")[0]
-
-
 def tier_text(ruleset: RuleSet, tier: str) -> str:
     """A tier as a choice on the urgency scale: "Urgent - within 24 hours to 1 week"; "Routine -
     physiotherapy management with safety-netting"."""
@@ -338,9 +327,9 @@ def verdict_lines(fb: Feedback) -> list[str]:
                      f"{markup(', '.join(m.conditions[c].label for c in a.conditions))}.")
     if fb.red_flag_questions_not_asked:
         n = len(fb.red_flag_questions_not_asked)
-        lines.append(f"[bold red]SERIOUS: {n} red-flag question(s) never asked[/bold red] - unscreened "
+        lines.append(f"[bold red]SERIOUS: {n} red-flag question{'' if n == 1 else 's'} never asked[/bold red] - unscreened "
                      "(listed in the detail).")
-    lines += _verdict("Classification", fb.class_ok, _class_said(rs, t.classification), class_name(m.classes[a.classification].label))
+    lines += _verdict("Classification", fb.class_ok, _class_said(rs, t.classification), class_choice_label(m.classes[a.classification].label))
     lines += _verdict("Urgency", fb.urgency_ok, "no answer" if t.urgency == PASS else tier_text(rs, t.urgency),
                       key_tier_text(a))
     if t.pattern is not None:
@@ -353,7 +342,7 @@ def verdict_lines(fb: Feedback) -> list[str]:
         lines += _verdict("Pattern", fb.pattern_ok, pattern_text(t.pattern), key)
     lines.append(f"[bold]Urgency set by:[/bold] {markup(urgency_set_by_text(a))}")
     if t.asked is not None:
-        lines.append(f"You asked {len(t.asked)} question(s); red-flag screen: "
+        lines.append(f"You asked {len(t.asked)} question{'' if len(t.asked) == 1 else 's'}; red-flag screen: "
                      f"{len(m.screening) - len(fb.red_flag_questions_not_asked)} of {len(m.screening)} asked.")
     lines.append(_feature_summary(fb))
     return lines
@@ -369,7 +358,7 @@ def urgency_set_by_text(a: Assessment) -> str:
 
 
 def _class_said(rs: RuleSet, classification: str) -> str:
-    return "no answer" if classification == PASS else class_name(rs.manifest.classes[classification].label)
+    return "no answer" if classification == PASS else class_choice_label(rs.manifest.classes[classification].label)
 
 
 def _feature_summary(fb: Feedback) -> str:
@@ -528,7 +517,7 @@ class Scorecard:
         for name in self.classes:
             of_class = [fb for fb in self.results if fb.exercise.assessment.classification == name]
             if of_class:
-                out += _bullets([f"{markup(short_name(m.classes[name].label))}: "
+                out += _bullets([f"{markup(class_short_label(m.classes[name].label))}: "
                                  f"{sum(fb.class_ok for fb in of_class)}/{len(of_class)}"])
         return out
 
@@ -651,7 +640,7 @@ def run(cases: list[tuple[str, Case]], ruleset: RuleSet, prompter: PracticePromp
     until the student moves on; "stop" there ends the session early."""
     rng = random.Random(seed)
     m = ruleset.manifest
-    classes = [(c, class_name(n.label)) for c, n in m.classes.items()]
+    classes = [(c, class_choice_label(n.label)) for c, n in m.classes.items()]
     tiers = [(t, tier_text(ruleset, t)) for t in m.tiers]
     patterns = patterns_offered(ruleset)
     for number, (source, case) in enumerate(cases, 1):

@@ -22,8 +22,9 @@ from typing import Any
 
 from ..base.text import csv_text
 from ..base.errors import InputError
-from .practice import PATTERNS, short_name
+from .practice import PATTERNS
 from ..engine.ruleset.model import RuleSet
+from ..engine.words import class_short_label
 from .records import Record, read_records
 
 
@@ -103,7 +104,7 @@ def _answer_text(ruleset: RuleSet, part: dict[str, Any], patterns: Any = None) -
     """"Red flag, emergency" / "Non-specific, routine, vascular" - a class and urgency in words."""
     cls = part.get("classification")
     urgency = part.get("urgency")
-    words = [class_name(ruleset, cls) if isinstance(cls, str) else "no class",
+    words = [class_heading(ruleset, cls) if isinstance(cls, str) else "no class",
              _tier_name(ruleset, urgency) if isinstance(urgency, str) else "no urgency"]
     pattern = part.get("pattern") if patterns is None else patterns
     if isinstance(pattern, str) and pattern != "none":
@@ -179,9 +180,10 @@ def fraction(pair: list[int]) -> str:
     return f"{pair[0]}/{pair[1]}" if pair[1] else "-"
 
 
-def class_name(ruleset: RuleSet, name: str) -> str:
+def class_heading(ruleset: RuleSet, name: str) -> str:
+    """A class in a table heading or a list: its short label, or the name a record gave."""
     named = ruleset.manifest.classes.get(name)
-    return short_name(named.label) if named else name
+    return class_short_label(named.label) if named else name
 
 
 def classes_of(summaries: list[StudentSummary], ruleset: RuleSet) -> list[str]:

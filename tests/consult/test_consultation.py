@@ -312,3 +312,16 @@ def test_answers_from_a_file_keep_the_file_s_own_time(tmp_path):
     path.write_text(Path(COMPLETE).read_text() + "assessed_at: 2026-11-21T09:15:00+00:00\n")
     session = consultation.start(RULESET, tmp_path, answers=path)
     assert session.interview.case_data()["assessed_at"].startswith("2026-11-21T09:15")
+
+
+def test_the_prefill_summary_is_for_answers_from_a_case_file_not_an_id_alone(tmp_path):
+    """`assess --id rad-2` said "1 answers from the case file": no case file was given."""
+    ruleset = load_rules(RULES)
+    alone = consultation.start(ruleset, tmp_path, case_id="rad-2")
+    assert alone.prefilled_from is None
+    path = tmp_path / "one.yaml"
+    path.write_text("format: lbp-case/1\nid: one\nassessed_on: '2026-12-05'\n")
+    session = consultation.start(ruleset, tmp_path, answers=path)
+    assert session.prefilled_from == path
+    summary = consultation.prefill_summary(session)
+    assert summary.startswith("1 answer from the case file; ") and summary.endswith(" questions to ask")

@@ -252,3 +252,71 @@ def test_a_rule_open_only_on_questions_an_answer_made_unnecessary_is_excluded_by
     radicular = next(r for layer in data["layers"] for r in layer["rules"] if r["id"] == "msk.radicular.likely")
     assert radicular["excluded_by"] == [{"fact": "pain.leg_side", "label": "Leg symptoms", "value": "none",
                                         "shown": "No leg symptoms"}]
+
+
+def _rule(data, rule_id):
+    return next(r for layer in data["layers"] for r in layer["rules"] if r["id"] == rule_id)
+
+
+@pytest.mark.parametrize("name", ["vignettes/v47-inflammatory-three-ng65-criteria.yaml",
+                                  "cases/cancer-with-weakness.yaml"])
+def test_no_leg_symptoms_on_walking_excludes_vascular_claudication_by_that_answer(cli, ruleset, name):
+    """Review S10: "eased by standing still" is never asked after no leg symptoms on walking, so
+    vascular claudication is excluded by that entry answer - in brief, --full and JSON - never
+    "not excluded, missing: Relief standing still" nor "decided by: Relief standing still: no"."""
+    path = str(EXAMPLES / name)
+    brief = " ".join(cli("explain", path).out.split())
+    full = " ".join(cli("explain", path, "--full").out.replace("│", " ").split())
+    assert "Relief standing still" not in brief and "vascular claudication" not in brief
+    assert "missing: Relief standing still" not in full and "decided by: Relief standing still" not in full
+    assert ("Possible vascular claudication (peripheral arterial disease) (soon) other_specific.vascular_claudication "
+            "├── excluded by: Leg symptoms on walking: no (so Relief standing still not asked)") in full.replace(
+        "└──", "├──")
+    rule = _rule(json.loads(cli("explain", path, "-f", "json").out), "other_specific.vascular_claudication")
+    assert rule["state"] == "not_fired" and rule["missing"] == []
+    assert rule["excluded_by"] == [{"fact": "walking.leg_symptoms_on_walking", "label": "Leg symptoms on walking",
+                                    "value": False, "shown": "no"}]
+    assert rule["settles"] == [{"fact": "walking.relief_standing_still", "label": "Relief standing still"}]
+
+
+def test_registered_male_excludes_the_pregnancy_row_by_that_answer(ruleset):
+    data = explanation(load_case(EXAMPLES / "vignettes" / "v47-inflammatory-three-ng65-criteria.yaml"), ruleset)
+    rule = _rule(data, "other_specific.pregnancy_related")
+    assert [(f["label"], f["shown"]) for f in rule["excluded_by"]] == [("Sex registered at birth", "Male")]
+
+
+def test_an_unknown_entry_question_is_named_before_its_follow_up(cli, tmp_path):
+    """Walking never asked: the row is open, and what to ask is the entry question, with the
+    follow-up after it - never a follow-up the interview could not ask yet."""
+    text = (EXAMPLES / "vignettes" / "v47-inflammatory-three-ng65-criteria.yaml").read_text()
+    text = text.replace("walking:\n  leg_symptoms_on_walking: false\n", "")
+    text = text.replace("  walking.leg_symptoms_on_walking: Nothing down my legs\n", "")
+    path = tmp_path / "no-walking.yaml"
+    path.write_text(text)
+    brief = " ".join(cli("explain", str(path)).out.replace("│", " ").split())
+    assert "missing: Leg symptoms on walking (then Relief standing still)" in brief
+    assert "missing: Relief standing still" not in brief
+    rule = _rule(json.loads(cli("explain", str(path), "-f", "json").out), "other_specific.vascular_claudication")
+    assert rule["state"] == "not_excluded" and rule["excluded_by"] == []
+    assert rule["missing"] == [{"fact": "walking.leg_symptoms_on_walking", "label": "Leg symptoms on walking",
+                                "then": [{"fact": "walking.relief_standing_still", "label": "Relief standing still"}]}]
+
+
+@pytest.mark.parametrize("path", sorted((EXAMPLES / "cases").glob("*.yaml")) + sorted(
+    (EXAMPLES / "vignettes").glob("*.yaml")), ids=lambda p: p.stem)
+def test_no_row_is_left_open_or_decided_by_a_follow_up_an_entry_answer_settled(ruleset, path):
+    """Every example and vignette: a row decided only by answers an entry answer settled says
+    "excluded by" that answer; a row left open names only questions the interview would ask now."""
+    case = load_case(path)
+    a = ruleset.assess(case)
+    q = ruleset.questionnaire
+    data = explanation(case, ruleset)
+    for layer in data["layers"]:
+        for rule in layer["rules"]:
+            facts = [f["fact"] for f in rule["facts"]]
+            if rule["state"] == "not_fired" and facts and set(facts) <= set(a.settled):
+                assert rule["excluded_by"], rule["id"]
+            for missing in rule["missing"]:
+                question = q.by_id.get(missing["fact"])
+                assert question is None or question.ask_when is None or question.ask_when(a.facts) is not False, \
+                    (rule["id"], missing)

@@ -268,3 +268,116 @@ def test_sexual_dysfunction_alone_is_never_screened_clear(data):
     for never in ("screened for in the history", "screened clear", "no nerve compression pattern",
                   "Imaging is not needed without red flags"):
         assert never not in flat, never
+
+
+# --------------------------------------------------------------------------- handover content (#20 item 5)
+
+
+def _based_on_parts(md: str) -> str:
+    """Every "Based on: ..." of the note's Impression lines, joined."""
+    return " | ".join(line[line.index("Based on: "):] for line in md.splitlines()
+                      if line.startswith("- ") and "Based on: " in line)
+
+
+def _true(value) -> bool:
+    return value not in (None, False, "none", 0) and value != frozenset()
+
+
+@SETTINGS
+@given(cases())
+def test_every_true_fact_a_fired_row_used_is_in_based_on_never_a_false_alternative(data):
+    """Policy 6 Content: the reason names every fact the rule used - every true item of an `or`,
+    not only the first the engine needed (the CES row with saddle numbness and a bladder symptom,
+    new and worsening) - and a necessary true fact whatever the evaluator; never a yes/no answer
+    the rule could have used that is false (another item of its `or`), nor an answer not asked
+    that decided nothing."""
+    from lbp_assess.engine.answers import answers_of
+    from lbp_assess.engine.reasoning import features, reads
+
+    case = validate_case(data, "<generated>")
+    a = RULESET.assess(case)
+    md = render(build_note(case, a, RULESET, TODAY), "md")
+    h = handover(a, answers_of(case))
+    shown = _based_on_parts(md)
+    for group in h.groups:
+        if group.tier is None:
+            continue
+        for row in group.rows:
+            used = features(a, row.rule.node, True)
+            read = reads(RULESET, row.rule)
+            for name in read - set(a.settled):
+                value = a.facts.get(name)
+                if name in used and _true(value):
+                    assert fact_shown(a, name, h.unasked) in shown, (row.rule.id, name)
+                elif value is True:  # necessary: without it the row does not fire
+                    after = RULESET.assess_facts({**a.facts, name: False})
+                    if row.rule.id not in after.rules_fired:
+                        assert fact_shown(a, name, h.unasked) in shown, (row.rule.id, name)
+    listed = {n for g in h.groups if g.tier is not None for n in facts_read(a, g.rows)}
+    for name in listed:
+        if a.facts.get(name) is None:  # an unknown is named only where it decided the row
+            assert any(name in r.trace.facts for g in h.groups for r in g.rows), name
+    every_read = {n for g in h.groups if g.tier is not None for r in g.rows for n in reads(RULESET, r.rule)}
+    for name in every_read - listed:
+        assert fact_shown(a, name, h.unasked) not in shown or any(
+            name in facts_read(a, g.rows) for g in h.groups), name
+
+
+def _plan_bullets(md: str) -> list[str]:
+    out, inside = [], False
+    for line in md.splitlines():
+        if line.startswith("## "):
+            inside = line[3:] in ("Plan", "Suggested objective examination", "Management")
+        elif inside and line.startswith("- "):
+            out.append(line[2:].strip("*"))
+    return out
+
+
+@SETTINGS
+@given(cases(), st.booleans())
+def test_each_examination_line_once_and_at_emergency_only_the_handover_one(data, full):
+    """Review S5: the examination line is printed once (a lower row of the same condition repeats
+    it); at emergency the only examination is the governing row's handover one - no class,
+    condition, alert or finding examination ("confirm with a full neurological examination")
+    beside "do not delay the referral"."""
+    case = validate_case(data, "<generated>")
+    a = RULESET.assess(case)
+    h = handover(a)
+    lines = _plan_bullets(render(build_note(case, a, RULESET, TODAY, full=full), "md"))
+    exams = [line for line in lines if line.startswith("Examination:")]
+    assert len(exams) == len(set(exams)), exams
+    assert len(lines) == len(set(lines)), lines
+    g = h.governing
+    if g is not None and g.examination:
+        assert sum(g.examination in line for line in lines) == 1, lines
+    if h.highest:
+        assert exams == ([f"Examination: {g.examination}"] if g is not None and g.examination else []), exams
+        named = [M.classes[a.classification], *(M.conditions[c] for c in a.conditions),
+                 *(M.alerts[x] for x in a.alerts), *(M.findings[f] for f in a.findings)]
+        for item in named:
+            if item.examination:
+                assert " ".join(item.examination.split()) not in lines, item.examination
+
+
+@SETTINGS
+@given(cases(), st.integers(16, 95), st.sampled_from(["male", "female", "past_age"]), st.booleans())
+def test_no_obstetric_line_for_a_man_or_past_the_age_in_any_note_form(data, age, who, full):
+    """Review S11: a man's note (and anyone's past the configured age) names no obstetric item in
+    the full note either, even when the file records "no" - only a recorded "yes" is shown."""
+    settled_age = int(RULESET.definitions["obstetric_settled_age"].node.value)
+    if who == "past_age":
+        age = max(age, settled_age + 1)
+    if who == "female" and age > settled_age:
+        return
+    sex = "male" if who == "male" else "female"
+    # a recorded "no" (or unsure) is hidden; a recorded yes or number still counts and is shown
+    obstetric = {k: v for k, v in data.get("obstetric", {}).items() if v is None or v is False}
+    data = {**data, "patient": {**data.get("patient", {}), "sex": sex, "age": age}, "obstetric": obstetric}
+    case = validate_case(data, "<generated>")
+    a = RULESET.assess(case)
+    text = " ".join(render(build_note(case, a, RULESET, TODAY, full=full), "text").split())
+    if who == "female":
+        return
+    for label in OBSTETRIC:
+        assert f"{label}:" not in text and f"{label};" not in text and f"{label}." not in text, label
+    assert "pregnan" not in text.lower() and "PREGNANCY AND POSTPARTUM" not in text

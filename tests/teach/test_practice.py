@@ -207,7 +207,9 @@ def test_non_specific_feedback_says_why(ruleset):
     told, untold = why.split("Recorded as no in the case but not said in the vignette:")
     assert "Red flags screened negative (8 of 11)" in told and "Fever" in told and "History of cancer" in told
     assert "Sexual dysfunction" in untold and "Saddle numbness" in untold and "Fever" not in untold
-    assert "Not radicular pain likely; the history has: " in why and "Furthest extent: Back only" in why
+    # excluded by the entry answer, never by the follow-up it settles ("Furthest extent: Back only")
+    assert "Not radicular pain likely; excluded by Leg symptoms: No leg symptoms." in why
+    assert "Furthest extent" not in why
     assert "Not stenosis likely" in why
 
 
@@ -236,8 +238,8 @@ def test_history_taking_reports_red_flag_questions_never_asked(ruleset):
     text = student.text()
     assert "Which leg has symptoms (pain, pins and needles, numbness)? [bold]→ Left[/bold]" in text
     assert "Pins and needles in the leg or foot? [bold]→ yes[/bold]" in text
-    assert "You asked 4 question(s); red-flag screen: 1 of 11 asked." in text
-    assert "SERIOUS: 10 red-flag question(s) never asked" in text
+    assert "You asked 4 questions; red-flag screen: 1 of 11 asked." in text
+    assert "SERIOUS: 10 red-flag questions never asked" in text
     never = text.split("Red-flag questions never asked")[1].split("How the rules reasoned")[0]
     assert "Difficulty passing urine" in never and "History of cancer" in never
     assert "Saddle numbness" not in never  # it was asked
@@ -251,7 +253,7 @@ def test_asking_nothing_never_earns_a_perfect_card(ruleset):
     record = io.StringIO()
     card = session(ruleset, one("v01-acute-lifting.yaml"), student, history_taking=True, record=record)
     text = student.text()
-    assert "SERIOUS: 11 red-flag question(s) never asked" in text
+    assert "SERIOUS: 11 red-flag questions never asked" in text
     assert "You picked exactly the features that mattered." not in text
     assert card.lines()[0] == "[bold red]Red-flag questions never asked: 11 in 1 case(s)[/bold red]"
     assert card.results[0].serious

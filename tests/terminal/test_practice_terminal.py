@@ -64,7 +64,7 @@ def test_history_taking_in_a_terminal(tmp_path):
     screen = plain(child.logfile_read.getvalue())
     child.close()
     assert child.exitstatus == 0, screen
-    assert "SERIOUS: 11 red-flag question(s) never asked" in screen
+    assert "SERIOUS: 11 red-flag questions never asked" in screen
     assert "Classification: right - Non-specific" in screen
     assert "Red-flag questions never asked: 11 in 1 case(s)" in screen
     assert "Area and pain: Which leg" not in screen  # the menus leave no line behind

@@ -232,3 +232,103 @@ def test_a_tick_list_keeps_earlier_values_it_does_not_offer():
     # "rest" and "movement" are asked as their own questions, not offered in the list.
     assert ask("behaviour.eased_by", ENTER, default=["lying", "movement"]) == ["lying", "movement"]
     assert ask("behaviour.eased_by", "1" + ENTER, default=["lying", "rest"]) == ["sitting", "lying", "rest"]
+
+
+def _screen(qid: str, keys: str, default=NOT_ANSWERED):
+    """(the answer, everything prompt_toolkit drew) for one prompt."""
+    out = io.StringIO()
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=_Recorder(out)):
+        pipe.send_text(keys)
+        pipe.close()
+        value = TerminalPrompter(Console(file=io.StringIO(), width=100)).ask(
+            QUESTIONS[qid], default, Progress(3, 60, "Area and pain"))
+    return value, " ".join(out.getvalue().split())  # wrapped lines read as one
+
+
+ALL = load_rules(RULES).questionnaire
+
+
+@pytest.mark.parametrize("question", [q for q in ALL.questions if q.kind in ("text", "number", "scale")],
+                         ids=lambda q: q.id)
+def test_every_typed_hint_says_what_blank_really_does(question):
+    """Review: "blank unsure" on an optional answer that a blank leaves unrecorded, "(blank if not
+    used)" in the question. The hint says what Enter on a blank does, as the review shows it."""
+    from lbp_assess.cli.prompts import text_hint
+    from lbp_assess.engine.answers import case_data
+
+    hint = text_hint(question)
+    assert "blank" not in question.text.lower(), question.text  # the hint says it, once
+    written = case_data(ALL, {question.id: None}, None)
+    section, _, name = question.id.partition(".")
+    recorded = name in written.get(section, {}) if name else written.get(section) is not None
+    if hint.startswith("required"):
+        assert question.kind == "text" and not question.optional
+        with pytest.raises(EOFError):  # a blank is refused, and no further keys arrive
+            ask(question.id, ENTER)
+        return
+    assert ask(question.id, ENTER) is None
+    if hint.startswith("blank = not recorded"):
+        assert not recorded and question.describe(None) in ("not recorded", "-")
+    else:
+        assert hint.startswith("blank = unsure") and question.is_fact
+        assert recorded and written[section][name] is None and question.describe(None) == "unsure / not asked"
+
+
+@pytest.mark.parametrize("qid", load_rules(RULES).manifest.screening)
+def test_enter_on_a_red_flag_question_is_unsure_and_the_hint_says_so(qid):
+    """A red-flag question left blank (Enter) is recorded unsure - never silently "no" - and the
+    prompt says so; asked again, Enter keeps the earlier answer and the hint does not claim unsure."""
+    value, drawn = _screen(qid, ENTER)
+    assert value is None and "u or Enter unsure" in drawn
+    value, drawn = _screen(qid, ENTER, default=False)
+    assert value is False and "u or Enter unsure" not in drawn and "u unsure" in drawn
+
+
+def test_an_optional_closed_question_left_blank_reads_unsure_in_the_prompt_and_the_review():
+    """Work status, pain quality, anticoagulant: Enter records unsure (null, and the note says
+    "unsure"), so the prompt and the review say unsure too - never "not recorded"."""
+    from lbp_assess.engine.answers import case_data
+
+    for qid in ("social.work", "pain.quality", "medication.anticoagulant"):
+        value, drawn = _screen(qid, ENTER)
+        assert value is None and "Unsure / not asked" in drawn and "u or Enter unsure" in drawn \
+            or "u unsure" in drawn, (qid, drawn)
+        assert QUESTIONS[qid].describe(None) == "unsure / not asked"
+        section, name = qid.split(".")
+        assert case_data(ALL, {qid: None}, None)[section] == {name: None}  # written as unsure
+
+
+def test_a_key_hint_or_a_short_answer_moves_to_the_next_line_whole():
+    from lbp_assess.cli.prompts import wrap_fragments
+
+    def shown(*fragments):
+        return "".join(t for _, t in wrap_fragments(list(fragments), 80)).split("\n")
+
+    lines = shown(("class:qmark", "77/81 ›"), ("class:question", " PSFS: how able now, 0 (unable) to 10 (as before) (/10) "),
+                  ("class:instruction", "(blank = not recorded, < = back) "), ("class:answer", "6"))
+    assert lines == ["77/81 › PSFS: how able now, 0 (unable) to 10 (as before) (/10)",
+                     "  (blank = not recorded, < = back) 6"]
+    lines = shown(("class:qmark", "  STarT Back ›"),
+                  ("class:question", " 7. Feels the pain is terrible and will never improve "),
+                  ("class:answer", "Disagree (0)"))
+    assert lines[-1].strip() == "Disagree (0)" and all(len(line) < 80 for line in lines)
+
+
+def test_a_long_resume_command_breaks_between_arguments_with_a_line_continuation():
+    import shlex
+
+    from lbp_assess.cli.app import command_lines
+
+    path = "/work/scratch/chair/rad/some folder/lbp-draft-rad-1-3ee7ac.json"
+    line = f"  /work/venvs/chair/bin/python -m lbp_assess assess --resume {shlex.quote(path)}"
+    shown = command_lines(line, 79).split("\n")
+    assert shown == ["  /work/venvs/chair/bin/python -m lbp_assess assess --resume \\",
+                     f"      {shlex.quote(path)}"]
+    assert shlex.split(" ".join(part.rstrip("\\") for part in shown))[-1] == path  # pasted, it runs
+    assert command_lines("  lbp-assess assess --resume x.json", 79) == "  lbp-assess assess --resume x.json"
+
+
+def test_counts_of_questions_are_singular_or_plural():
+    from lbp_assess.consult.session import questions
+
+    assert questions(1) == "1 question" and questions(39) == "39 questions"

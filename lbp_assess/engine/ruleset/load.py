@@ -34,7 +34,7 @@ from ...model.expr import ExprError, Symbol, Type
 from ...base.resources import shipped
 from ...base.yamlio import Locator, load_yaml, read_regular_file, read_text
 from .compile import compile_ruleset
-from .model import Check, Definition, Rule, RuleSet, PLACEHOLDER
+from .model import Check, Definition, Rule, RuleChecklist, RuleSet, PLACEHOLDER
 from .order import order_rules
 from .schema import (ACTION_FIELDS, NOTE_WORDING, NOTE_WORDING_OPTIONAL, Advice, CheckSpec, DefinitionSpec, MANIFEST, Manifest, NOT_RULE_FILES, RuleFile,
                      RuleSpec, Wording, SNAKE)
@@ -249,6 +249,7 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
     checks: list[Check] = []
     layer_names = list(manifest.layers)
     seen_ids: dict[str, Location] = {}
+    checklist_nodes: list[tuple[expr.Node, str, Location]] = []
     v7 = False  # a rule carries its own label: the note needs the rule set's `note_wording`
     for path, parsed in files:
         if parsed is None:
@@ -294,10 +295,11 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
                 continue
             _check_action_fields(loader, manifest, rule, name, index)
             v7 = v7 or rule.label is not None
+            checklist = _checklist(loader, rule, name, index, checklist_nodes)
             rules.append(Rule(rule.id, layer or layer_names[0], raised[0], raised[1], rule.tier, rule.reason,
                               rule.source, rule.status, rule.action, node, str(rule.when), where, when_where,
                               rule.reviewed, rule.label, rule.time_frame, rule.timing, rule.examination,
-                              tuple(rule.safety_net or ())))
+                              tuple(rule.safety_net or ()), checklist))
         for index, raw in enumerate(spec.checks):
             chk = loader.item(CheckSpec, raw, name, ("checks", index))
             if chk is None:
@@ -333,6 +335,8 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
     scope = _Scope(manifest, definitions, loader)
     for rule in rules:
         scope.check(rule.node, rule.text, rule.when_where)
+    for node, text, where in checklist_nodes:
+        scope.check(node, text, where)
     for chk in checks:
         scope.check(chk.node, "", chk.when_where)
     for _, node, where in classification:
@@ -459,6 +463,24 @@ def _check_note_wording(loader: _Loader, manifest: Manifest, name: str, required
             loader.problem(loader.at(name, ("note_hold_back", key), key=True),
                            f"`note_hold_back` names {_shown(key)}: expected a tier "
                            f"({', '.join(manifest.tiers)}) or `provisional`")
+
+
+def _checklist(loader: _Loader, rule: RuleSpec, name: str, index: int,
+               found: list[tuple[expr.Node, str, Location]]) -> RuleChecklist | None:
+    """A rule's checklist with each item's `when` parsed (and kept in `found` to be checked)."""
+    spec = rule.checklist
+    if spec is None:
+        return None
+    items = []
+    for number, item in enumerate(spec.items):
+        node = None
+        if item.when is not None:
+            where = loader.at(name, ("rules", index, "checklist", "items", number, "when"))
+            node = loader.parse(item.when, where)
+            if node is not None:
+                found.append((node, str(item.when), where))
+        items.append((" ".join(item.label.split()), node, item.examine))
+    return RuleChecklist(spec.title, spec.present, spec.unknown, spec.examine, spec.none, tuple(items))
 
 
 def _check_action_fields(loader: _Loader, manifest: Manifest, rule: RuleSpec, name: str, index: int) -> None:

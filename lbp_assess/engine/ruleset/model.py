@@ -25,6 +25,18 @@ from ..words import describe_value
 # --------------------------------------------------------------------------- the loaded model
 
 
+@dataclass(frozen=True)
+class RuleChecklist:
+    """A rule's checklist (schema.Checklist) with each item's `when` parsed (None: no fact says)."""
+
+    title: str
+    present: str
+    unknown: str
+    examine: str
+    none: str
+    items: tuple[tuple[str, expr.Node | None, bool], ...]  # (label, when, found on examination)
+
+
 @dataclass(eq=False)
 class Rule:
     id: str
@@ -46,6 +58,7 @@ class Rule:
     timing: str | None = None
     examination: str | None = None
     safety_net: tuple[str, ...] = ()
+    checklist: RuleChecklist | None = None
 
     def action_data(self) -> dict[str, Any]:
         """The rule's own label, time frame, action, examination and safety-net blocks (policy

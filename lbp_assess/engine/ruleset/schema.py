@@ -70,6 +70,9 @@ class Advice(_Strict):
     # item's line in the Impression, never in the Plan (the STarT Back score with its stratum).
     # None: always shown with its item.
     role: Optional[Role] = None
+    # A list item under the piece before it that ends with a colon ("Go to the emergency department
+    # immediately if you get any of these:"): the note nests it under that piece.
+    item: bool = False
 
 
 #: Note wording: one text for every case, or pieces chosen by conditions in the rule language.
@@ -175,6 +178,27 @@ class Manifest(_Strict):
     observations: dict[str, Named] = {}
 
 
+class ChecklistItem(_Strict):
+    """One feature a checklist names: present when `when` holds, absent when it is known not to,
+    not known otherwise (no `when`: the history cannot say; `examine`: found on examination)."""
+
+    label: str
+    when: Optional[Union[str, bool]] = None
+    examine: bool = False
+
+
+class Checklist(_Strict):
+    """Features a rule's action asks the note to list (policy v7 2.4: which NICE NG234 features of
+    spinal metastases are present), with the note's words for each group."""
+
+    title: str
+    present: str  # "present"
+    unknown: str  # "not known"
+    examine: str  # "to examine"
+    none: str  # what "present" shows when none is
+    items: list[ChecklistItem]
+
+
 class RuleSpec(_Strict):
     id: str = Field(pattern=_ID)
     when: Union[str, bool]
@@ -193,6 +217,7 @@ class RuleSpec(_Strict):
     action: Optional[str] = None  # service and action
     examination: Optional[str] = None  # examination advice ("" when none is needed beyond the class's)
     safety_net: Optional[list[str]] = None  # names of ruleset.yaml `safety_net_blocks` ([] for none)
+    checklist: Optional[Checklist] = None  # features the note lists as present, not known or to examine
 
 
 #: The per-rule fields a rule with a tier must carry (`rules check` refuses one without them).
