@@ -533,8 +533,12 @@ class TerminalPrompter:
         heading: str | None = None
         for line in lines:
             if current and rows(current + [line]) > height:
-                pages.append(current)
-                current = [_continued(heading)] if heading and line.startswith("  • ") else []
+                if len(current) > 1 and not current[-1].startswith("  • ") and line.startswith("  • "):
+                    pages.append(current[:-1])  # a heading never ends a page: it goes with its list
+                    current = [current[-1]]
+                else:
+                    pages.append(current)
+                    current = [_continued(heading)] if heading and line.startswith("  • ") else []
             current.append(line)
             if not line.startswith("  • "):
                 heading = line

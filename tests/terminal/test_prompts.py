@@ -344,6 +344,9 @@ def test_every_page_of_a_long_detail_is_a_whole_panel_that_says_what_its_list_is
     chunks = prompter.page_chunks(lines, 22)
     assert len(chunks) == 2 and chunks[1][0] == "[bold]Features that mattered and you did not tick (continued):[/bold]"
     assert sum(1 for chunk in chunks for line in chunk if line.startswith("  • feature")) == 12
+    assert all(not chunk[-1].startswith("[bold]") for chunk in chunks)  # no heading left at a page's foot
+    whole = prompter.page_chunks(lines[:5] + lines[5:7], 8)  # the heading moves to the page of its list
+    assert any(chunk[0] == lines[5] for chunk in whole), whole
     for chunk in chunks:
         with console.capture() as captured:
             console.print(prompter.list_panel("Case 1: detail", chunk))
