@@ -402,14 +402,22 @@ def note(
                                             dir_okay=False),
     rules: Optional[Path] = RulesOption,
 ) -> None:
-    """Render the note of a case file: the record note to paste (default) or --full."""
+    """Render the note of a case file: the record note to paste (default) or --full.
+
+    On a terminal the note is wrapped to its width (at most 100 columns), the Markdown too; piped
+    or written with --output, the Markdown keeps one line per paragraph or bullet.
+    """
     from ..consult.session import PRIVATE
     from ..base.files import atomic_write
     from ..outputs.note import note_of_file
     from ..engine.ruleset.load import load_rules
 
+    # On a terminal the Markdown is wrapped to its width too (Markdown-safe); piped or written with
+    # --output it is not: one line per paragraph or bullet, which a clinical record re-wraps itself
+    # and which pastes and compares cleanly.
+    on_screen = output is None and sys.stdout.isatty()
     text = note_of_file(case, load_rules(rules), fmt.value, full, previous,
-                        _screen_width() if output is None else 100)
+                        _screen_width() if output is None else 100, _screen_width() if on_screen else None)
     if output is None:
         typer.echo(text, nl=False)
     else:

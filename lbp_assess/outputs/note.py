@@ -58,10 +58,10 @@ class Note:
 
 
 def note_of_file(path: Path, ruleset: RuleSet, fmt: str, full: bool = False, previous: Path | None = None,
-                 width: int = WIDTH) -> str:
+                 width: int = WIDTH, md_width: int | None = None) -> str:
     """The note of a saved case file, rendered (what `lbp-assess note` prints). The note of a
     follow-up compares it with the previous visit: `previous`, or the file beside it with the
-    SHA-256 the follow-up recorded."""
+    SHA-256 the follow-up recorded. `md_width`: wrap Markdown to a terminal's width."""
     case = load_case(path)
     if ruleset.questionnaire is None:
         raise InputError.from_problems([Problem(Location(str(ruleset.directory)),
@@ -72,7 +72,7 @@ def note_of_file(path: Path, ruleset: RuleSet, fmt: str, full: bool = False, pre
     if case.follow_up_of is not None:
         earlier, warnings = find_previous(Path(path), case, previous)
     return render(build_note(case, ruleset.assess(case), ruleset, full=full, previous=earlier,
-                             previous_warnings=warnings), fmt, width)
+                             previous_warnings=warnings), fmt, width, md_width)
 
 
 def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.date | None = None,
@@ -113,6 +113,7 @@ def build_note(case: Case, assessment: Assessment, ruleset: RuleSet, today: dt.d
         for text in lines:
             safety_net.add(text)
 
+    _nest(safety_net, a)
     today = today or dt.date.today()
     meta = [f"Case: {plain(case.id)}"]
     if case.assessed_at:
@@ -553,10 +554,26 @@ def render_comparison(comparison: Comparison, ruleset: RuleSet, fmt: str) -> str
 # --------------------------------------------------------------------------- renderers
 
 
-def render(note: Note, fmt: str, width: int = WIDTH) -> str:
-    """The note as `md`, `text` (lines of at most `width` characters) or `json`."""
+def _nest(section: Section, a: Assessment) -> None:
+    """Nest the safety-net pieces the rules mark as list items (`item: true`) under the bullet
+    before them that ends with a colon ("... if you get any of these:"), when that bullet is shown."""
+    items: set[str] = set()
+    for block in a.ruleset.manifest.safety_net_blocks.values():
+        pieces = [] if block.text is None or isinstance(block.text, str) else block.text
+        items.update(a.wording([Advice(text=p.text) for p in pieces if p.item]))
+    under = False
+    for line in section.lines:
+        if line.bullet and line.text in items:
+            line.level = 1 if under else 0
+        else:
+            under = line.bullet and line.text.endswith(":")
+
+
+def render(note: Note, fmt: str, width: int = WIDTH, md_width: int | None = None) -> str:
+    """The note as `md` (wrapped to `md_width` when given: a terminal), `text` (lines of at most
+    `width` characters) or `json`."""
     if fmt == "md":
-        return render_markdown(note)
+        return render_markdown(note, md_width)
     if fmt == "text":
         return render_text(note, width)
     if fmt == "json":
@@ -583,35 +600,71 @@ def _literal_inline(text: str) -> str:
     return _INLINE.sub(r"\\\1", text)
 
 
-def render_markdown(note: Note) -> str:
+def render_markdown(note: Note, width: int | None = None) -> str:
     """The note as Markdown. Every piece of text is shown as typed: raw HTML, character references
     and images are escaped (base.text.markdown_text), free text cannot start a block, and in text
     from the case (the history, free text, the id and assessor) emphasis, code and link characters
-    are escaped too."""
+    are escaped too. Each paragraph and block title stands apart (a blank line before it, so it
+    never runs into a list or paragraph above it); a safety-net list item is nested under its
+    "... any of these:" bullet. With `width` (a terminal), paragraphs and bullets are wrapped to it,
+    bullets with a hanging indent, never so that a line would start a new block."""
     md = markdown_text
-    out = [f"# {md(note.title)}", "", " · ".join(_literal_inline(md(m)) for m in note.meta), ""]
+    fit = (lambda lines: _wrap_markdown(lines, width)) if width else (lambda lines: lines)
+    out = [f"# {md(note.title)}", "", *fit([" · ".join(_literal_inline(md(m)) for m in note.meta)]), ""]
     if note.disclaimer:
-        out += [f"> **{md(note.disclaimer)}**", ""]
+        out += [*fit([f"> **{md(note.disclaimer)}**"]), ""]
     for section in note.sections:
         out += [f"## {md(section.title)}", ""]
+        previous: bool | None = None  # was the line before a bullet?
         for line in section.lines:
             shown = _literal_inline(md(line.text)) if line.literal else md(line.text)
             first, *rest = shown.split("\n")
             text = f"**{first}**" if line.strong else first
-            out.append(f"- {text}" if line.bullet else text)
+            if previous is not None and not (line.bullet and previous):
+                out.append("")
+            previous = line.bullet
+            indent = "  " * line.level
             # Continuation lines of free text stay inside their bullet: indented, and a line that
             # would start a heading, quote, list or code block is escaped, so it reads as typed.
-            out += [f"  {_literal_line(part)}" if line.bullet else _literal_line(part) for part in rest]
+            if line.bullet:
+                out += fit([f"{indent}- {text}", *(f"{indent}  {_literal_line(part)}" for part in rest)])
+            else:
+                out += fit([text, *(_literal_line(part) for part in rest)])
         out.append("")
-    out += ["---", "", "  \n".join(f"_{md(part)}_" for part in note.footer.split("\n")), ""]
+    footer = [f"_{md(part)}_" for part in note.footer.split("\n")]
+    out += ["---", "", "  \n".join("\n".join(fit([part])) for part in footer), ""]
     return "\n".join(out)
 
 
-def _wrap(text: str, bullet: bool, width: int = WIDTH) -> list[str]:
+def _wrap_markdown(lines: list[str], width: int) -> list[str]:
+    """Markdown lines wrapped to `width`: each line keeps its own indent, list marker or quote
+    marker, and its continuation lines take a hanging indent (a quote's its "> "). A line that
+    wrapping would make start a block (a list marker, heading, quote, fence or setext underline)
+    is joined back to the line before it: a little long, never a different document."""
     out: list[str] = []
+    for line in lines:
+        lead = re.match(r"^(\s*)(- |> )?", line)
+        indent, marker = lead[1], lead[2] or ""
+        hang = indent + ("  " if marker == "- " else marker)
+        wrapped = textwrap.wrap(line[len(indent) + len(marker):], max(width, len(hang) + 20),
+                                initial_indent=indent + marker, subsequent_indent=hang,
+                                break_long_words=False, break_on_hyphens=False) or [line]
+        kept = wrapped[:1]
+        for part in wrapped[1:]:
+            if _BLOCK_START.match(part[len(hang):]) or part[len(hang):].startswith(("<", "|")):
+                kept[-1] += " " + part[len(hang):]
+            else:
+                kept.append(part)
+        out += kept
+    return out
+
+
+def _wrap(text: str, bullet: bool, width: int = WIDTH, level: int = 0) -> list[str]:
+    out: list[str] = []
+    indent = "  " * level
     for i, part in enumerate(text.split("\n")):
-        first = "- " if bullet and i == 0 else "  " if bullet else ""
-        out += textwrap.wrap(part, width, initial_indent=first, subsequent_indent="  " if bullet else "",
+        first = indent + ("- " if bullet and i == 0 else "  " if bullet else "")
+        out += textwrap.wrap(part, width, initial_indent=first, subsequent_indent=indent + ("  " if bullet else ""),
                              break_long_words=True, break_on_hyphens=False) or [first.rstrip()]
     return out
 
@@ -623,7 +676,7 @@ def render_text(note: Note, width: int = WIDTH) -> str:
     for section in note.sections:
         out.append(section.title.upper())
         for line in section.lines:
-            out += _wrap(line.text, line.bullet, width)
+            out += _wrap(line.text, line.bullet, width, line.level)
         out.append("")
     out += _wrap(note.footer, False, width)
     return "\n".join(out) + "\n"

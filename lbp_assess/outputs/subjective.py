@@ -30,6 +30,7 @@ class NoteLine:
     bullet: bool = False
     strong: bool = False
     literal: bool = False  # typed by a person (free text, a text answer): no Markdown emphasis or links
+    level: int = 0  # 1: a list item nested under the bullet before it (the symptoms a CES card lists)
 
 
 @dataclass

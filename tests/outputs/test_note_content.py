@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from lbp_assess.inputs.cases import load_case
 from lbp_assess.outputs.note import build_note, render
 
@@ -199,3 +201,116 @@ def test_a_checklist_item_is_checked_like_a_rule(rules_copy):
     found = [f"{p.location}: {p.message}" for p in check_rules(rules_copy) if p.severity == "error"]
     line = next(i for i, row in enumerate(path.read_text().splitlines(), 1) if row.endswith("pain.thorasic"))
     assert len(found) == 1 and f"red_flags.yaml:{line}:17: unknown name `pain.thorasic`" in found[0], found
+
+
+# --------------------------------------------------------------------------- S14: Markdown structure
+
+
+ALL = sorted([*CASES.glob("*.yaml"), *VIGNETTES.glob("*.yaml")])
+
+
+def tokens(text: str):
+    markdown_it = pytest.importorskip("markdown_it")
+    return markdown_it.MarkdownIt("commonmark").parse(text)
+
+
+def paragraphs(text: str) -> list[tuple[int, str]]:
+    """(list depth, text) of every paragraph as a CommonMark reader sees it."""
+    out, depth = [], 0
+    toks = tokens(text)
+    for i, tok in enumerate(toks):
+        if tok.type == "bullet_list_open":
+            depth += 1
+        elif tok.type == "bullet_list_close":
+            depth -= 1
+        elif tok.type == "inline" and toks[i - 1].type == "paragraph_open":
+            out.append((depth, tok.content))
+    return out
+
+
+def test_the_ces_card_list_is_nested_under_its_lead_in(ruleset):
+    text = note(CASES / "ces-saddle-numbness.yaml", ruleset)
+    found = paragraphs(text)
+    lead = next(i for i, (_, t) in enumerate(found) if t.startswith("Go to the emergency department immediately"))
+    assert found[lead][0] == 1
+    assert [t for d, t in found[lead + 1:lead + 7]] == [
+        "New difficulty starting or stopping your urine, or a weak stream.", "Leaking urine.",
+        "Loss of bowel control, or not feeling the need to open your bowels.",
+        "New problems with erection, ejaculation or feeling in your genitals.",
+        "Weakness or numbness in both legs.", "Leg weakness that is getting worse."]
+    assert all(d == 2 for d, _ in found[lead + 1:lead + 7])
+    assert found[lead + 7] == (1, 'Say "I may have cauda equina syndrome".')  # a sibling again
+    plain_text = note(CASES / "ces-saddle-numbness.yaml", ruleset, fmt="text")
+    assert "\n  - Leaking urine.\n" in plain_text  # the text note nests it too
+
+
+def test_every_paragraph_and_block_title_stands_on_its_own(ruleset):
+    """Read as CommonMark: "Relevant negatives: ..." never runs into the paragraph above it, a
+    safety-net block title is never swallowed by the list above it, and each note line is one
+    paragraph of its own."""
+    for path in ALL:
+        case = load_case(path)
+        for full in (False, True):
+            built = build_note(case, ruleset.assess(case), ruleset, TODAY, full=full)
+            found = paragraphs(render(built, "md"))
+            starts = [t for _, t in found]
+            for section in built.sections:
+                for line in section.lines:
+                    if line.text.startswith("Relevant negatives:"):
+                        assert any(t == line.text for t in starts), (path.name, line.text)
+            titles = {block.title for block in ruleset.manifest.safety_net_blocks.values()}
+            for section in built.sections:
+                for line in section.lines:
+                    if not line.bullet and line.text in titles:  # a paragraph of its own, in no list
+                        assert (0, f"**{line.text}**") in found, (path.name, line.text)
+
+
+def test_text_and_markdown_carry_the_same_words(ruleset):
+    import re
+
+    def words(text: str) -> list[str]:
+        text = re.sub(r"\\(.)", r"\1", text.replace("**", "").replace("`", ""))
+        return [w.strip("_").lower() for w in text.split() if w not in ("-", "#", "##", ">", "---", "|")]
+
+    for path in ALL:
+        for full in (False, True):
+            md, text = note(path, ruleset, full), note(path, ruleset, full, "text")
+            assert [w for w in words(md) if w != "·"] == [w for w in words(text) if w != "|"], path.name
+
+
+def test_a_terminal_gets_markdown_wrapped_to_its_width_and_the_same_document(ruleset):
+    from lbp_assess.outputs.note import render_markdown
+
+    for path in ALL:
+        built = build_note(load_case(path), ruleset.assess(load_case(path)), ruleset, TODAY, full=True)
+        wide, narrow = render_markdown(built), render_markdown(built, 80)
+        longest = max(len(line) for line in narrow.splitlines() if not line.startswith("#"))
+        assert longest <= 80 or all(len(w) > 40 for w in narrow.split() if len(w) > 60), path.name
+        assert [w for w in wide.split() if w != ">"] == [w for w in narrow.split() if w != ">"], path.name
+        # the same document once rendered: the same blocks, the same text in each
+        render_html = pytest.importorskip("markdown_it").MarkdownIt("commonmark").render
+        assert " ".join(render_html(wide).split()) == " ".join(render_html(narrow).split()), path.name
+
+
+def test_note_on_a_terminal_is_wrapped_to_it_and_piped_or_written_it_is_not(cli, tmp_path):
+    """`note` on an 80-column terminal: no line longer than 80, bullets with a hanging indent. Piped
+    or with --output: one line per paragraph or bullet (a record system re-wraps it itself)."""
+    import os
+    import sys
+
+    pexpect = pytest.importorskip("pexpect")
+    path = str(CASES / "ces-saddle-numbness.yaml")
+    child = pexpect.spawn(sys.executable, ["-m", "lbp_assess", "note", path], env=dict(os.environ, NO_COLOR="1"),
+                          encoding="utf-8", dimensions=(24, 80), timeout=60)
+    shown = child.read().replace("\r\n", "\n")
+    child.close()
+    assert child.exitstatus == 0, shown
+    assert max(len(line) for line in shown.splitlines()) <= 80, shown
+    assert "- **EMERGENCY - RED FLAG: Suspected cauda equina syndrome - now (within hours).\n  Emergency" in shown
+    assert "\n  - Leaking urine.\n" in shown
+    piped = cli("note", path)
+    assert piped.code == 0 and max(len(line) for line in piped.out.splitlines()) > 80
+    out = tmp_path / "note.md"
+    assert cli("note", path, "-o", str(out)).code == 0
+    assert out.read_text() == piped.out
+    assert " ".join(shown.split()) == " ".join(piped.out.split())

@@ -70,6 +70,9 @@ class Advice(_Strict):
     # item's line in the Impression, never in the Plan (the STarT Back score with its stratum).
     # None: always shown with its item.
     role: Optional[Role] = None
+    # A list item under the piece before it that ends with a colon ("Go to the emergency department
+    # immediately if you get any of these:"): the note nests it under that piece.
+    item: bool = False
 
 
 #: Note wording: one text for every case, or pieces chosen by conditions in the rule language.
