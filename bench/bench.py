@@ -229,11 +229,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2,000 YAML files and 10,000 JSON Lines cases")
     parser.add_argument("--out", type=Path, default=HERE / "out", help="where the generated inputs go")
     parser.add_argument("--parse-ratio", action="store_true",
-                        help="only JSON Lines --jobs 1 against parse only (three runs of each, alternating)")
+                        help="only JSON Lines --jobs 1 against parse only (--runs of each, alternating)")
+    parser.add_argument("--runs", type=int, default=3, help="--parse-ratio: runs of each, the best kept")
     args = parser.parse_args()
     n_yaml, n_jsonl = (2_000, 10_000) if args.quick else (args.yaml, args.jsonl)
     if args.parse_ratio:
-        return parse_ratio(n_jsonl, args.out)
+        return parse_ratio(n_jsonl, args.out, args.runs)
 
     print(f"machine: {machine()}", file=sys.stderr)
     print(f"generating {max(n_yaml, n_jsonl):,} cases ...", file=sys.stderr)
@@ -303,22 +304,30 @@ def main() -> None:
         raise SystemExit(1)
 
 
-def parse_ratio(n: int, where: Path) -> None:
-    """JSON Lines `score --jobs 1` against parse only, alternating three times: the best of each."""
+def parse_ratio(n: int, where: Path, runs: int = 3) -> None:
+    """JSON Lines `score --jobs 1` against parse only, alternating `runs` times: the best of each.
+    Also `score` of the file's first line alone (start-up: Python, imports, the rules) and so the
+    cost per case above start-up, which tell apart what a change to start-up or to the per-case
+    path gains."""
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}", file=sys.stderr)
     cases = generate(n)
     where.mkdir(parents=True, exist_ok=True)
-    big = where / "ratio.jsonl"
+    big, one = where / "ratio.jsonl", where / "ratio-1.jsonl"
     with open(big, "w") as handle:
         for case in cases:
             handle.write(json.dumps(case) + "\n")
-    parse_s = score_s = float("inf")
-    for _ in range(3):
+    one.write_text(json.dumps(cases[0]) + "\n")
+    parse_s = score_s = start_s = float("inf")
+    for _ in range(runs):
         parse_s = min(parse_s, parse_only(big, repeat=1))
         score_s = min(score_s, score(big, 1)[0])
+        start_s = min(start_s, score(one, 1)[0])
     print(f"| parse only: orjson.loads of each line in a Python loop, {n:,} JSON Lines | {parse_s:.2f} s | "
           f"{n / parse_s:,.0f} |")
     print(f"| lbp-assess score, {n:,} JSON Lines, --jobs 1 | {score_s:.2f} s | {n / score_s:,.0f} |")
+    print(f"| lbp-assess score, 1 JSON Lines case (start-up), --jobs 1 | {start_s:.2f} s |  |")
+    print(f"- per case above start-up: {(score_s - start_s) / (n - 1) * 1e6:.1f} us (parse only: "
+          f"{parse_s / n * 1e6:.1f} us a line)")
     print(f"- JSON Lines, --jobs 1 (end to end) vs parse only: {parse_s / score_s:.2f}x the rate "
           f"(target >= {PARSE_RATIO_TARGET:.2f}x); load average {os.getloadavg()[0]:.2f}")
 

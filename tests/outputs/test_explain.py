@@ -14,7 +14,8 @@ from lbp_assess.outputs.explain import explanation
 from helpers import EXAMPLES
 
 SAMPLE = ["v10-radicular-l5.yaml", "v17-cook-four-of-five.yaml", "v18-cook-three-of-five.yaml",
-          "v09-sexual-dysfunction-only.yaml", "v22-ces-over-two-weeks-stable.yaml", "v01-acute-lifting.yaml"]
+          "v09-sexual-dysfunction-only.yaml", "v22-ces-over-two-weeks-stable.yaml", "v01-acute-lifting.yaml",
+          "v47-inflammatory-three-ng65-criteria.yaml"]
 
 
 @pytest.mark.parametrize("name", SAMPLE)
@@ -82,6 +83,17 @@ def test_numbers_are_offered_as_thresholds_not_single_values(ruleset):
     stable = explanation(load_case(EXAMPLES / "vignettes" / "v22-ces-over-two-weeks-stable.yaml"), ruleset)
     days = [c["shown"] for c in stable["what_would_change"] if c["fact"] == "cauda_equina.onset_days"]
     assert days == ["Days since bladder, bowel or saddle symptoms began: 14 days or under"]
+
+
+def test_a_number_feeding_a_derived_fact_is_never_offered_as_any_value(ruleset):
+    """Age counts for NICE NG65 through the age at onset (age less the duration), a threshold with no
+    cut on age itself: the range holding the recorded age is tried at that age, so the ranges on
+    either side are never merged into one "any value" that would include the case's own age."""
+    case = load_case(EXAMPLES / "vignettes" / "v47-inflammatory-three-ng65-criteria.yaml")
+    data = explanation(case, ruleset)
+    ages = [c for c in data["what_would_change"] if c["fact"] == "patient.age"]
+    assert ages and all("any value" not in c["shown"] for c in ages)
+    assert all(c["after"] != case.patient.age for c in ages)
 
 
 def test_changes_use_human_class_and_urgency_names(cli):
