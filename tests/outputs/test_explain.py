@@ -332,3 +332,16 @@ def test_no_row_is_left_open_or_decided_by_a_follow_up_an_entry_answer_settled(r
                 question = q.by_id.get(missing["fact"])
                 assert question is None or question.ask_when is None or question.ask_when(a.facts) is not False, \
                     (rule["id"], missing)
+
+
+def test_two_rows_setting_the_urgency_give_their_actions_numbered_with_their_time_frames(cli):
+    """v25: cauda equina and MSCC both set the emergency; their actions (each with semicolons of
+    its own) were run together with "; "."""
+    out = " ".join(cli("explain", str(EXAMPLES / "vignettes" / "v25-cancer-with-leg-weakness.yaml")).out.split())
+    assert "→ EMERGENCY → (1) now (within hours): Emergency department or on-call spinal team now" in out, out
+    assert "the patient must not drive. (2) now; MRI within 24 hours: Contact the acute oncology service" in out, out
+
+
+def test_a_brief_row_without_a_time_frame_says_where_its_action_is(cli):
+    out = " ".join(cli("explain", str(EXAMPLES / "vignettes" / "v31-progressive-weakness.yaml")).out.split())
+    assert "Action (the action with --full)" not in out and "Action: with --full" in out
