@@ -121,16 +121,17 @@ def words(ruleset: RuleSet, key: str, **values: str) -> str:
     return " ".join(text.split())
 
 
-def transport(ruleset: RuleSet, action: str) -> str:
+def transport(ruleset: RuleSet, action: str, emergency: bool = False) -> str:
     """The transport line the governing action calls for (review B4): the first of
-    `note_wording` transport_ambulance / transport_sepsis / no_driving whose `_when` pattern matches the action's own
-    text; "" when the action says nothing about travel."""
+    `note_wording` transport_ambulance / transport_sepsis / no_driving whose `_when` pattern matches the
+    action's own text. At emergency the patient never drives (policy v7 6.1: the Plan holds transport),
+    so an action that says nothing about travel (MSCC) gets no_driving; below emergency, ""."""
     wording = ruleset.manifest.note_wording
     for key in ("transport_ambulance", "transport_sepsis", "no_driving"):
         pattern = wording.get(key + "_when")
         if pattern and key in wording and re.search(pattern, action, re.IGNORECASE):
             return words(ruleset, key)
-    return ""
+    return words(ruleset, "no_driving") if emergency else ""
 
 
 def _timing_rank(ruleset: RuleSet, row: Row) -> int:

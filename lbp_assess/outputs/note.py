@@ -400,7 +400,7 @@ def _plan(a: Assessment, ruleset: RuleSet, h: Handover, full: bool) -> list[Sect
             manage.add(f"{row_label(ruleset, row)} - {row.time_frame}: {row.action}")
         else:
             manage.add(row.action)
-    moving = transport(ruleset, g.action) if g is not None and g.action else ""
+    moving = transport(ruleset, g.action, h.highest) if g is not None and g.action else ""
     if moving:
         manage.add(moving)
     if h.highest:
