@@ -507,10 +507,11 @@ class TerminalPrompter:
             self.page(f"{title}: detail", detail)
 
     def page(self, title: str, lines: list[str]) -> None:
-        """Lines shown a screen at a time: Enter or space for more, q back."""
-        rendered = self._rendered(self.list_panel(title, lines))
+        """Lines shown a screen at a time: Enter or space for more, q back. Each page is a whole
+        panel with its title, and one that starts inside a list repeats the list's heading
+        ("... (continued)"), so no page begins mid-list with nothing to say what it is."""
         height = max(5, self.console.size.height - 2)
-        pages = [rendered[i:i + height] for i in range(0, len(rendered), height)] or [[]]
+        pages = [self._rendered(self.list_panel(title, chunk)) for chunk in self.page_chunks(lines, height)]
         for number, page in enumerate(pages, 1):
             self.console.clear()
             for line in page:
@@ -520,6 +521,28 @@ class TerminalPrompter:
                     f"Page {number} of {len(pages)} · Enter back to the verdict")
             if key_prompt(hint, {"\r": "more", " ": "more", "q": "back"}) == "back":
                 return
+
+    def page_chunks(self, lines: list[str], height: int) -> list[list[str]]:
+        """`lines` cut into pages whose panels take at most `height` rows (the borders take two); a
+        page that starts inside a list of "  • " items opens with its heading, "(continued)"."""
+        def rows(chunk: list[str]) -> int:
+            return len(self._rendered(self.list_panel("", chunk)))
+
+        pages: list[list[str]] = []
+        current: list[str] = []
+        heading: str | None = None
+        for line in lines:
+            if current and rows(current + [line]) > height:
+                if len(current) > 1 and not current[-1].startswith("  • ") and line.startswith("  • "):
+                    pages.append(current[:-1])  # a heading never ends a page: it goes with its list
+                    current = [current[-1]]
+                else:
+                    pages.append(current)
+                    current = [_continued(heading)] if heading and line.startswith("  • ") else []
+            current.append(line)
+            if not line.startswith("  • "):
+                heading = line
+        return [*pages, current] if current or not pages else pages
 
     def _rendered(self, renderable: Any) -> list[Any]:
         """A renderable as its lines at this terminal's width (rich Text, styles kept)."""
@@ -534,6 +557,14 @@ class TerminalPrompter:
                     line.append(segment.text, segment.style)
             out.append(line)
         return out
+
+def _continued(heading: str) -> str:
+    """"[bold]Features ...:[/bold]" -> "[bold]Features ... (continued):[/bold]"."""
+    for end in (":[/bold]", ":"):
+        if heading.endswith(end):
+            return f"{heading[:-len(end)]} (continued){end}"
+    return f"{heading} (continued)"
+
 
 # --------------------------------------------------------------------------- the prompts
 

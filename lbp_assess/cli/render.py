@@ -136,9 +136,13 @@ def summary_lines(data: dict[str, Any], ask: int = BRIEF_ASK) -> list[str]:
     s = data["summary"]
     positives = "; ".join(f"{p['label']}: {p['shown']}" for p in s["positives"]) or \
         "no red-flag condition, tiered alert or class finding raised"
-    actions = "; ".join(f"{a['action'].rstrip('.')} - {a['time_frame']}"
-                        if a["time_frame"] and a["time_frame"].casefold() != s["tier"].casefold()
-                        else a["action"].rstrip(".") for a in s["action"] if a["action"])
+    each = [f"{a['action'].rstrip('.')} - {a['time_frame']}"
+            if a["time_frame"] and a["time_frame"].casefold() != s["tier"].casefold()
+            else a["action"].rstrip(".") for a in s["action"] if a["action"]]
+    if len(each) > 1:  # two rows' actions, each with semicolons of its own: numbered, the time frame first
+        each = [f"{a['time_frame']}: {a['action'].rstrip('.')}" if a["time_frame"] else a["action"].rstrip(".")
+                for a in s["action"] if a["action"]]
+    actions = " ".join(f"({n}) {text}." for n, text in enumerate(each, 1)) if len(each) > 1 else "".join(each)
     first = (f"[bold]Why:[/bold] {markup(positives)} → [bold]{markup(' + '.join(s['condition']))}[/bold] → "
              f"[bold]{markup(s['tier'].upper())}[/bold] → {markup(actions)}")
     negatives = ", ".join(n["label"] for n in s["negatives"])
@@ -288,7 +292,8 @@ def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False, urg
     if fired and rule["action"]:
         frame = f" - {markup(rule['time_frame'])}" if rule["time_frame"] else ""
         if brief and rule["tier"] != urgency:  # brief: the time frame of a row that did not set the urgency
-            node.add(f"[bold]Action{frame}[/bold] (the action with --full)")
+            node.add(f"[bold]Action{frame}[/bold] (the action with --full)" if frame else
+                     "[bold]Action:[/bold] with --full")
         else:
             node.add(f"[bold]Action{frame}:[/bold] {markup(rule['action'])}")
     if len(group) == 1 and not brief:
@@ -383,7 +388,8 @@ def report_table(summaries: list[StudentSummary], ruleset: RuleSet, width: int |
                        fraction(s.pattern), _flag(s.red_flags_missed), _flag(s.under_triaged), unasked,
                        style="bold red" if serious else None)
     classes = classes_of(summaries, ruleset)
-    by_class = Table(title="Classification right, by the case's class", header_style="bold", box=box.SIMPLE_HEAD)
+    title = "Classification right, by the case's class"
+    by_class = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, min_width=len(title))
     _id_column(by_class, "student", [s.student for s in summaries])
     for name in classes:
         by_class.add_column(markup(class_heading(ruleset, name)), justify="right", max_width=14)
@@ -444,8 +450,10 @@ def _fit(table: Table, width: int) -> bool:
 
 
 def _attempts_table(rows: list[dict[str, Any]], ruleset: RuleSet | None, merged: bool) -> Table:
+    # ✘ also marks right answers given without asking every red-flag question: the caption says so
     t = Table(title="Practice attempts (! = under-triaged or a red flag missed)", header_style="bold",
-              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1), collapse_padding=True)
+              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1), collapse_padding=True,
+              caption="✔ right · ✘ wrong, or red-flag questions not asked · sec: seconds")
     t.add_column("", min_width=1)
     if merged:
         _id_column(t, "case / student", [*(row["case"] for row in rows),
@@ -456,7 +464,7 @@ def _attempts_table(rows: list[dict[str, Any]], ruleset: RuleSet | None, merged:
     _words_column(t, "answer", [row["answer"] for row in rows])
     _words_column(t, "key", [row["key"] for row in rows])
     t.add_column("red flags not asked", overflow="fold", min_width=5)
-    t.add_column("s", justify="right", overflow="fold", min_width=3)
+    t.add_column("sec", justify="right", overflow="fold", min_width=3)
     q = ruleset.questionnaire if ruleset is not None else None
     for row in rows:
         serious = row["under_triage"] or row["missed_red_flag"]

@@ -221,7 +221,11 @@ def _number_changes(a: Assessment, fact: str, question: Question | None, before:
     current = a.facts.get(fact)
     runs: list[tuple[list[Span], tuple[str, str]]] = []
     for span in spans(fact, a.ruleset):
-        result = a.ruleset.assess_facts({**a.facts, fact: span.sample})
+        # The range holding the recorded value is tried at that value: a threshold the rules apply to
+        # a fact derived from this one (age at onset, from age and duration) has no cut here, so any
+        # other value inside the range could stand for a different result than the case's own.
+        sample = current if current is not None and _holds(span, current) else span.sample
+        result = a.ruleset.assess_facts({**a.facts, fact: sample})
         outcome = (result.classification, result.urgency)
         if runs and runs[-1][1] == outcome:
             runs[-1][0].append(span)
@@ -235,6 +239,12 @@ def _number_changes(a: Assessment, fact: str, question: Question | None, before:
         shown = f"{_label(fact, question)}: {_range(run[0], run[-1], fact, question)}"
         out.append(Counterfactual(fact, _label(fact, question), current, nearest, shown, *outcome))
     return out
+
+
+def _holds(span: Span, value: float) -> bool:
+    above = span.low is None or value > span.low or (span.low_in and value == span.low)
+    below = span.high is None or value < span.high or (span.high_in and value == span.high)
+    return above and below
 
 
 def _range(first: Span, last: Span, fact: str, question: Question | None) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from ..engine.governing import row_order, timing_rank
@@ -120,16 +121,17 @@ def words(ruleset: RuleSet, key: str, **values: str) -> str:
     return " ".join(text.split())
 
 
-def transport(ruleset: RuleSet, action: str) -> str:
+def transport(ruleset: RuleSet, action: str, emergency: bool = False) -> str:
     """The transport line the governing action calls for (review B4): the first of
-    `note_wording` transport_ambulance / transport_sepsis / no_driving whose `_when` pattern matches the action's own
-    text; "" when the action says nothing about travel."""
+    `note_wording` transport_ambulance / transport_sepsis / no_driving whose `_when` pattern matches the
+    action's own text. At emergency the patient never drives (policy v7 6.1: the Plan holds transport),
+    so an action that says nothing about travel (MSCC) gets no_driving; below emergency, ""."""
     wording = ruleset.manifest.note_wording
     for key in ("transport_ambulance", "transport_sepsis", "no_driving"):
         pattern = wording.get(key + "_when")
         if pattern and key in wording and re.search(pattern, action, re.IGNORECASE):
             return words(ruleset, key)
-    return ""
+    return words(ruleset, "no_driving") if emergency else ""
 
 
 def _timing_rank(ruleset: RuleSet, row: Row) -> int:
@@ -312,10 +314,18 @@ def fact_shown(a: Assessment, name: str, unasked: set[str]) -> str:
 
 
 def based_on(a: Assessment, h: Handover, rows: list[Row]) -> str:
-    facts = facts_read(a, rows)
-    if not facts:
-        return ""
-    return words(a.ruleset, "based_on", facts="; ".join(fact_shown(a, f, h.unasked) for f in facts))
+    return basis(a, facts_read(a, rows), h.unasked)
+
+
+def basis(a: Assessment, facts: list[str], unasked: set[str], raised: Sequence[str] = ()) -> str:
+    """"Based on: <the answers given>." then "Not yet known (...): <unknowns that decided it>.": an
+    answer not asked, or unsure, is never presented as something the row rested on (policy 6
+    Content), yet the reader sees that it counted (an unknown CES onset makes it an emergency)."""
+    known = [fact_shown(a, f, unasked) for f in facts if a.facts.get(f) is not None] + list(raised)
+    unknown = [fact_shown(a, f, unasked) for f in facts if a.facts.get(f) is None]
+    parts = [words(a.ruleset, "based_on", facts="; ".join(known))] if known else []
+    parts += [words(a.ruleset, "not_yet_known", facts="; ".join(unknown))] if unknown else []
+    return " ".join(parts)
 
 
 def checklist(a: Assessment, row: Row) -> str:

@@ -39,7 +39,7 @@ from ..engine.words import answer_words, outcome_label
 from ..engine.outcomes import WORSE
 from ..engine.reasoning import rested_on
 from .visits import VisitChange, Comparison, Visit, compare, find_previous
-from .handover import Handover, Row, based_on, checklist, handover, transport, words
+from .handover import Handover, Row, based_on, basis, checklist, handover, transport, words
 from .subjective import (NoteLine, Section, _asked, _screened, history_sections,  # noqa: F401
                          not_for_patient, relevant_negatives, screen_line, screen_notes)
 from ..engine.ruleset.schema import Advice
@@ -267,19 +267,19 @@ def labels(ruleset: RuleSet, q: Questionnaire) -> dict[str, str]:
     return labels
 
 
-def _features(a: Assessment, trace: RuleTrace, q: Questionnaire, ruleset: RuleSet) -> str:
+def _features(a: Assessment, trace: RuleTrace, q: Questionnaire, ruleset: RuleSet, unasked: set[str]) -> str:
     """The answers a fired rule rested on (every true item of an `or`, engine/reasoning.rested_on),
-    in questionnaire order and clinical wording, then what other rules raised, when it counted."""
+    in questionnaire order and clinical wording, then what other rules raised, when it counted;
+    unknowns that decided it apart (handover.basis)."""
     order = {question.id: i for i, question in enumerate(q.questions)}
     rested = rested_on(a, trace)
     facts = sorted((n for n in rested if n in order and n not in a.settled), key=order.__getitem__)
-    parts = [f"{q.by_id[n].label}: {answer_words(q.by_id[n], rested[n])}"
-             if rested[n] is not None else f"{q.by_id[n].label}: unknown" for n in facts]
+    raised = []
     for name, value in trace.facts.items():  # what other rules raised, when it counted
         kind, _, item = name.partition(".")
         if value is True and kind in ("condition", "alert", "finding") and item != "any":
-            parts.append(outcome_label(ruleset.manifest, kind, item))
-    return "; ".join(parts)
+            raised.append(outcome_label(ruleset.manifest, kind, item))
+    return basis(a, facts, unasked, raised)
 
 
 def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, full: bool) -> Section:
@@ -329,8 +329,8 @@ def _impression(a: Assessment, ruleset: RuleSet, q: Questionnaire, h: Handover, 
         extra = " ".join(text for text in a.wording(_pieces(item.advice, "impression")))
         text = f"{outcome_label(ruleset.manifest, r.raises, r.name)}: {r.reason.strip()}" + (f" {extra}" if extra else "")
         if full:
-            features = _features(a, trace, q, ruleset)
-            text += f" Based on: {features}." if features else ""
+            features = _features(a, trace, q, ruleset, h.unasked)
+            text += f" {features}" if features else ""
         out.add(f"{text} [{ref}]")
     if full:
         for name in ruleset.class_findings:
@@ -400,7 +400,7 @@ def _plan(a: Assessment, ruleset: RuleSet, h: Handover, full: bool) -> list[Sect
             manage.add(f"{row_label(ruleset, row)} - {row.time_frame}: {row.action}")
         else:
             manage.add(row.action)
-    moving = transport(ruleset, g.action) if g is not None and g.action else ""
+    moving = transport(ruleset, g.action, h.highest) if g is not None and g.action else ""
     if moving:
         manage.add(moving)
     if h.highest:

@@ -296,7 +296,9 @@ def key_tier_text(a: Assessment) -> str:
     frames = list(dict.fromkeys(p.time_frame for p in governing_plans(a) if p.time_frame))
     if not frames:
         return tier_text(a.ruleset, a.urgency)
-    return f"{a.ruleset.manifest.tiers[a.urgency].label} - {'; '.join(frames)}"
+    # the governing row's (the soonest); each row's own is in "Urgency set by" ("now (within
+    # hours); now; MRI within 24 hours" read as one time frame)
+    return f"{a.ruleset.manifest.tiers[a.urgency].label} - {frames[0]}"
 
 
 def _bullets(items: list[str]) -> list[str]:
@@ -318,10 +320,10 @@ def verdict_lines(fb: Feedback) -> list[str]:
     t = fb.attempt
     lines = []
     if fb.under_triage:
-        said = "no answer" if t.urgency == PASS else m.tiers[t.urgency].label.lower()
+        said = "no urgency given" if t.urgency == PASS else f"you said {m.tiers[t.urgency].label.lower()}"
         frame = key_tier_text(a).split(" - ", 1)[-1]
-        lines.append(f"[bold red]SERIOUS: under-triaged - this needs {markup(m.tiers[a.urgency].label.lower())} "
-                     f"action - {markup(frame)} - not {markup(said)}.[/bold red]")
+        lines.append(f"[bold red]SERIOUS: under-triaged - {markup(m.tiers[a.urgency].label.lower())}, "
+                     f"{markup(frame)} - {markup(said)}.[/bold red]")
     if fb.missed_red_flag:
         lines.append("[bold red]SERIOUS: a red-flag case not called one[/bold red] - "
                      f"{markup(', '.join(m.conditions[c].label for c in a.conditions))}.")
@@ -340,7 +342,12 @@ def verdict_lines(fb: Feedback) -> list[str]:
             key += " (or " + " or ".join(f"{pattern_text(p)}, naming the {m.conditions[c].label.lower()} raised"
                                          for p, c in fb.naming.items()) + ")"
         lines += _verdict("Pattern", fb.pattern_ok, pattern_text(t.pattern), key)
-    lines.append(f"[bold]Urgency set by:[/bold] {markup(urgency_set_by_text(a))}")
+    plans = urgency_plans(a)
+    if len(plans) > 1:  # one row each: their actions hold semicolons of their own
+        lines.append("[bold]Urgency set by:[/bold]")
+        lines += _bullets([markup(p.line()) + "." for p in plans])
+    else:
+        lines.append(f"[bold]Urgency set by:[/bold] {markup(urgency_set_by_text(a))}")
     if t.asked is not None:
         lines.append(f"You asked {len(t.asked)} question{'' if len(t.asked) == 1 else 's'}; red-flag screen: "
                      f"{len(m.screening) - len(fb.red_flag_questions_not_asked)} of {len(m.screening)} asked.")
@@ -365,7 +372,7 @@ def _feature_summary(fb: Feedback) -> str:
     ticked = len(fb.attempt.ticked)
     knowable = _knowable(fb)
     got = knowable - len(fb.missed)
-    parts = [f"you ticked {got} of the {knowable} feature(s) that mattered"] if knowable else \
+    parts = [f"you ticked {got} of the {knowable} feature{'' if knowable == 1 else 's'} that mattered"] if knowable else \
         ["no feature you could know decided this case"]
     if fb.irrelevant:
         parts.append(f"{len(fb.irrelevant)} that did not matter")

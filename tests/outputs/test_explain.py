@@ -14,7 +14,8 @@ from lbp_assess.outputs.explain import explanation
 from helpers import EXAMPLES
 
 SAMPLE = ["v10-radicular-l5.yaml", "v17-cook-four-of-five.yaml", "v18-cook-three-of-five.yaml",
-          "v09-sexual-dysfunction-only.yaml", "v22-ces-over-two-weeks-stable.yaml", "v01-acute-lifting.yaml"]
+          "v09-sexual-dysfunction-only.yaml", "v22-ces-over-two-weeks-stable.yaml", "v01-acute-lifting.yaml",
+          "v47-inflammatory-three-ng65-criteria.yaml"]
 
 
 @pytest.mark.parametrize("name", SAMPLE)
@@ -82,6 +83,17 @@ def test_numbers_are_offered_as_thresholds_not_single_values(ruleset):
     stable = explanation(load_case(EXAMPLES / "vignettes" / "v22-ces-over-two-weeks-stable.yaml"), ruleset)
     days = [c["shown"] for c in stable["what_would_change"] if c["fact"] == "cauda_equina.onset_days"]
     assert days == ["Days since bladder, bowel or saddle symptoms began: 14 days or under"]
+
+
+def test_a_number_feeding_a_derived_fact_is_never_offered_as_any_value(ruleset):
+    """Age counts for NICE NG65 through the age at onset (age less the duration), a threshold with no
+    cut on age itself: the range holding the recorded age is tried at that age, so the ranges on
+    either side are never merged into one "any value" that would include the case's own age."""
+    case = load_case(EXAMPLES / "vignettes" / "v47-inflammatory-three-ng65-criteria.yaml")
+    data = explanation(case, ruleset)
+    ages = [c for c in data["what_would_change"] if c["fact"] == "patient.age"]
+    assert ages and all("any value" not in c["shown"] for c in ages)
+    assert all(c["after"] != case.patient.age for c in ages)
 
 
 def test_changes_use_human_class_and_urgency_names(cli):
@@ -320,3 +332,16 @@ def test_no_row_is_left_open_or_decided_by_a_follow_up_an_entry_answer_settled(r
                 question = q.by_id.get(missing["fact"])
                 assert question is None or question.ask_when is None or question.ask_when(a.facts) is not False, \
                     (rule["id"], missing)
+
+
+def test_two_rows_setting_the_urgency_give_their_actions_numbered_with_their_time_frames(cli):
+    """v25: cauda equina and MSCC both set the emergency; their actions (each with semicolons of
+    its own) were run together with "; "."""
+    out = " ".join(cli("explain", str(EXAMPLES / "vignettes" / "v25-cancer-with-leg-weakness.yaml")).out.split())
+    assert "→ EMERGENCY → (1) now (within hours): Emergency department or on-call spinal team now" in out, out
+    assert "the patient must not drive. (2) now; MRI within 24 hours: Contact the acute oncology service" in out, out
+
+
+def test_a_brief_row_without_a_time_frame_says_where_its_action_is(cli):
+    out = " ".join(cli("explain", str(EXAMPLES / "vignettes" / "v31-progressive-weakness.yaml")).out.split())
+    assert "Action (the action with --full)" not in out and "Action: with --full" in out

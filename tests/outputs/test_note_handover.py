@@ -312,9 +312,17 @@ def test_no_taxi_for_trauma_or_collapse(ruleset, name):
     assert "Transport: ambulance (999)" in plan and "taxi" not in plan
 
 
-def test_no_transport_line_when_the_action_says_nothing_about_travel(ruleset):
+def test_an_emergency_whose_action_says_nothing_about_travel_still_says_the_patient_does_not_drive(ruleset):
+    """Policy 6.1: an emergency Plan holds transport (the patient does not drive), also for MSCC,
+    whose action names whom to contact but not how the patient travels."""
     plan = section(example("cancer-with-weakness", ruleset), "PLAN")
-    assert "Transport:" not in plan
+    assert "Transport: the patient must not drive; arrange a lift or an ambulance." in plan
+    assert "taxi" not in plan
+
+
+def test_no_transport_line_below_emergency_when_the_action_says_nothing_about_travel(ruleset):
+    plan = section(example("cancer-history-no-neuro", ruleset), "PLAN")
+    assert "URGENT" in plan and "Transport:" not in plan
 
 
 def test_a_superseded_alert_is_left_out_of_the_summary_and_plan(ruleset):

@@ -133,6 +133,18 @@ def test_one_tier_governs_and_the_plan_opens_with_its_time_frame(data):
 
 @SETTINGS
 @given(cases())
+def test_an_emergency_plan_always_says_how_the_patient_travels_and_never_by_taxi(data):
+    """Policy 6.1: at emergency the Plan holds transport (the patient does not drive), whatever the
+    governing action says; below emergency a transport line only where the action asks for one."""
+    _, a, flat = note_of(data)
+    plan = flat[flat.index(" PLAN - ") + 8:flat.index(" SAFETY-NET ")] if " SAFETY-NET " in flat else ""
+    if a.urgency == "emergency":
+        assert plan.count("Transport: ") == 1 and "must not drive" in plan
+    assert "taxi" not in plan
+
+
+@SETTINGS
+@given(cases())
 def test_each_condition_once_its_lower_rows_give_reasons_and_other_actions_stand(data):
     """Review B1 (lead's decision): a lower-tier row of a condition never prints a second action;
     different conditions and alerts keep theirs; at emergency no 'keep active', no taxi; a

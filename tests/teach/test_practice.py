@@ -113,7 +113,7 @@ def test_a_missed_red_flag_is_shown_as_serious_and_listed_first(ruleset):
     text = student.text()
     assert "SERIOUS: a red-flag case not called one" in text
     # the governing row's own time frame, not the tier's "same day, now"
-    assert "SERIOUS: under-triaged - this needs emergency action - now (within hours) - not routine." in text
+    assert "SERIOUS: under-triaged - emergency, now (within hours) - you said routine." in text
     lines = card.lines()
     assert lines[0] == "[bold red]Red flags missed or under-triaged: 1[/bold red]"
     assert lines[1] == "  • v21-ces-acute-saddle - Emergency: Cauda equina syndrome"
@@ -371,3 +371,17 @@ def test_every_feature_offered_is_what_the_case_says(ruleset):
                 assert known is None or option.fact in known, (path, option.text)
                 if option.fact not in keys and option.value is False:
                     assert option.fact not in read_by_fired_rules(a), (path, option.text)
+
+
+def test_two_rows_setting_the_urgency_are_listed_one_each_and_the_key_gives_the_soonest_frame(ruleset):
+    """v25 raises cauda equina and MSCC at emergency: the key read "Emergency - now (within hours);
+    now; MRI within 24 hours" and "Urgency set by" ran both actions together with semicolons of
+    their own. The key gives the governing row's time frame; each row has its own line."""
+    fb = session(ruleset, one("v25-cancer-with-leg-weakness.yaml"), Student("red_flag", "emergency")).results[0]
+    lines = p.verdict_lines(fb)
+    assert "Urgency: [green]right[/green] - Emergency - now (within hours)." in lines, lines
+    at = lines.index("[bold]Urgency set by:[/bold]")
+    rows = [line for line in lines[at + 1:] if line.startswith("  • ")]
+    assert len(rows) == 2 and rows[0].startswith("  • Suspected cauda equina syndrome - now (within hours): ")
+    assert rows[1].startswith("  • Possible metastatic spinal cord compression")
+    assert any("features that mattered" in line for line in lines) and "feature(s)" not in " ".join(lines)

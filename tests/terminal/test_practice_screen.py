@@ -62,7 +62,7 @@ def test_the_verdict_stays_on_screen_verdict_first_and_fits(tmp_path, rows, colu
     term.send(ENTER)
     lines = term.wait_for("Enter see the scorecard")
     assert lines[0].startswith("╭─ Case 1 of 1: v21-ces-acute-saddle")  # the verdict at the top of the screen
-    assert lines[1].startswith("│ SERIOUS: under-triaged - this needs emergency action")
+    assert lines[1].startswith("│ SERIOUS: under-triaged - emergency, now (within hours) - you said routine.")
     text = "\n".join(lines)
     assert "Urgency set by:" in text and "Cauda equina syndrome" in text
     assert all(len(line) <= columns for line in lines)
@@ -231,7 +231,7 @@ def test_the_verdict_counts_the_features_the_detail_shows(tmp_path):
     detail's list come from the same rules - no "no feature decided this case" over a detail that
     shows the walking and thigh features deciding it."""
     verdict, detail = _verdict_and_detail(tmp_path, "v18-cook-three-of-five.yaml", "441")
-    assert "Features: you ticked 0 of the 4 feature(s) that mattered" in verdict, verdict
+    assert "Features: you ticked 0 of the 4 features that mattered" in verdict, verdict
     assert "no feature you could know decided this case" not in verdict.lower()
     assert "Features that mattered and you did not tick:" in detail
     for feature in ("Leg symptoms: Right", "Furthest extent: Thigh (above the knee)", "Leg symptoms on walking: yes",
@@ -335,3 +335,17 @@ def test_the_features_to_tick_never_state_what_the_case_contradicts(tmp_path, vi
     offered = [line for line in shown if ": " in line and not line.startswith(("Which", "›"))]
     assert len(offered) >= 6, "\n".join(lines)
     assert all(line in truths for line in offered), [line for line in offered if line not in truths]
+
+
+def test_the_report_titles_and_legend_read_whole_at_80_columns(tmp_path):
+    """The per-class table's title wrapped to "by the case's / class", and a ✘ beside a right
+    answer (red-flag questions not asked) had no legend; the seconds column was headed "s"."""
+    record = _records(tmp_path)
+    term = Terminal(["practice", "report", str(record)], str(tmp_path), rows=80, columns=80)
+    assert term.finish() == 0
+    assert any(line.strip() == "Classification right, by the case's class" for line in term.lines()), term.lines()
+    term = Terminal(["practice", "report", "--view", "attempts", str(record)], str(tmp_path), rows=80, columns=80)
+    assert term.finish() == 0
+    lines = [line.strip() for line in term.lines()]
+    assert "✔ right · ✘ wrong, or red-flag questions not asked · sec: seconds" in lines, lines
+    assert any(line.endswith("sec") for line in lines)

@@ -332,3 +332,23 @@ def test_counts_of_questions_are_singular_or_plural():
     from lbp_assess.consult.session import questions
 
     assert questions(1) == "1 question" and questions(39) == "39 questions"
+
+
+def test_every_page_of_a_long_detail_is_a_whole_panel_that_says_what_its_list_is():
+    """Page 2 of the practice detail began with "│   • Better within 48 h ..." under no title:
+    each page is a panel with its title, and a list cut by a page repeats its heading."""
+    console = Console(file=io.StringIO(), width=80, height=24)
+    prompter = TerminalPrompter(console)
+    lines = ["[bold]How the rules reasoned:[/bold]", *[f"  • rule {n} " + "word " * 20 for n in range(4)],
+             "[bold]Features that mattered and you did not tick:[/bold]", *[f"  • feature {n}" for n in range(12)]]
+    chunks = prompter.page_chunks(lines, 22)
+    assert len(chunks) == 2 and chunks[1][0] == "[bold]Features that mattered and you did not tick (continued):[/bold]"
+    assert sum(1 for chunk in chunks for line in chunk if line.startswith("  • feature")) == 12
+    assert all(not chunk[-1].startswith("[bold]") for chunk in chunks)  # no heading left at a page's foot
+    whole = prompter.page_chunks(lines[:5] + lines[5:7], 8)  # the heading moves to the page of its list
+    assert any(chunk[0] == lines[5] for chunk in whole), whole
+    for chunk in chunks:
+        with console.capture() as captured:
+            console.print(prompter.list_panel("Case 1: detail", chunk))
+        rendered = captured.get().splitlines()
+        assert len(rendered) <= 22 and rendered[0].startswith("╭─ Case 1: detail")

@@ -48,7 +48,7 @@ NOTE_WORDING = {
     "until_seen": (), "no_driving": (), "not_examined": (),
     "ask_before_leaving": ("questions", "tier", "label"), "provisional_incomplete": ("headline",),
     "provisional_not_excluded": ("headline",), "also_raised": ("raised",), "also_pattern": ("class", "pattern"),
-    "to_exclude": ("class", "pattern"), "based_on": ("facts",), "unsure": (), "not_asked": (),
+    "to_exclude": ("class", "pattern"), "based_on": ("facts",), "not_yet_known": ("facts",), "unsure": (), "not_asked": (),
     "examination": ("text",), "superseded": ("label",),
     "transport_ambulance": (), "transport_ambulance_when": (), "no_driving_when": (),
     "transport_sepsis": (), "transport_sepsis_when": (),
