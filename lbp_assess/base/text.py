@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 
-from rich.markup import escape
-
 # C0 controls except tab and newline, DEL, C1 controls, and the Unicode line/paragraph
 # separators and bidirectional overrides that can disguise what is shown.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -36,6 +34,8 @@ def plain(text: object, *, multiline: bool = False) -> str:
 
 def markup(text: object, *, multiline: bool = False) -> str:
     """`text` made safe to place inside rich markup: controls escaped, `[` not read as a tag."""
+    from rich.markup import escape  # here: the CSV and JSON outputs use this module without rich
+
     return escape(plain(text, multiline=multiline))
 
 

@@ -135,7 +135,7 @@ def score(
     """Score saved case files. Exit 0 all scored, 1 any error or disagreement, 3 --fail-on reached."""
     from ..batch.report import BatchResult
     from ..batch.run import run
-    from .render import progress_bar, render_table
+    from .score_table import progress_bar, render_table
     from ..base.files import atomic_output
     from ..engine.ruleset.load import load_rules
 
@@ -243,7 +243,7 @@ def audit(
 
 def _progress(what: str) -> tuple[Any, Any]:
     """A progress bar on a terminal (never in pipes, files or CI), and how to advance it by n cases."""
-    from .render import show_progress
+    from .score_table import show_progress
 
     if not show_progress():
         return None, None

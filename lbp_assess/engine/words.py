@@ -4,10 +4,11 @@ follow-up comparisons and the generated docs share (the words themselves come fr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .questionnaire import Question
-from .ruleset.schema import Manifest
+if TYPE_CHECKING:  # for annotations only: scoring imports these words, never the questionnaire
+    from .questionnaire import Question
+    from .ruleset.schema import Manifest
 
 #: A comparison with a number or value in words ({} is the value): "over 50", "50 or over".
 COMPARISON_WORDS = {">": "over {}", ">=": "{} or over", "<": "under {}", "<=": "{} or under", "==": "is {}",

@@ -442,7 +442,7 @@ def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, Any]]
         if optional:
             kind = Optional[kind]
         fields.append((name, kind) if info.is_required() else (name, kind, None))
-    return msgspec.defstruct(f"{model.__name__}Fast", fields, forbid_unknown_fields=True)
+    return msgspec.defstruct(f"{model.__name__}Fast", fields, forbid_unknown_fields=True, gc=False)
 
 
 _FAST_VALIDATORS: list[tuple[str, str, Any]] = []  # (section, field, validator)

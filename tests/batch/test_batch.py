@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from lbp_assess.batch import chunks as work
-from lbp_assess.cli.render import show_progress
+from lbp_assess.cli.score_table import show_progress
 from lbp_assess.inputs.cases import expand
 
 from helpers import EXAMPLES

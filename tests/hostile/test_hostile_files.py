@@ -25,7 +25,7 @@ from lbp_assess.batch.score import error_row
 from lbp_assess.inputs import cases
 from lbp_assess.batch.chunks import Chunk, stdin_chunks, score_chunk
 from lbp_assess.batch.writers import format_rows
-from lbp_assess.cli.render import render_table
+from lbp_assess.cli.score_table import render_table
 from lbp_assess.base.errors import OutputExistsError
 from lbp_assess.base.files import atomic_write
 

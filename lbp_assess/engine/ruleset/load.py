@@ -25,9 +25,6 @@ from typing import Any, Iterable
 from pydantic import BaseModel, ValidationError
 
 from ...model import expr
-from ..questionnaire import FILE as QUESTIONNAIRE_FILE
-from ..questionnaire import load as load_questionnaire
-from .. import outcomes as outcomes_file
 from ...model.case import _NOT_IN_LINE, _NOT_IN_TEXT, FACTS, problems_from
 from ...base.errors import InputError, Location, Problem, did_you_mean
 from ...model.expr import ExprError, Symbol, Type
@@ -372,10 +369,13 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
                 loader.problem(loader.at(manifest_name, (kind + "s", item), key=True),
                                f"{kind} `{item}` is declared but no rule raises it", severity="warning")
 
-    questions = None
+    questions = measures = None
+    if questionnaire:  # imported here: scoring saved cases loads neither, and starts quicker
+        from .. import outcomes as outcomes_file
+        from ..questionnaire import FILE as QUESTIONNAIRE_FILE
+        from ..questionnaire import load as load_questionnaire
     if questionnaire and (directory / QUESTIONNAIRE_FILE).is_file():
         questions = load_questionnaire(loader, directory / QUESTIONNAIRE_FILE, manifest.screening)
-    measures = None
     if questionnaire and (directory / outcomes_file.FILE).is_file():
         measures = outcomes_file.load(loader, directory / outcomes_file.FILE)
 

@@ -10,16 +10,17 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
-
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ...model import expr
-from ..questionnaire import Questionnaire
 from ...model.case import FACTS, Case, facts_of
 from ...base.errors import Location
 from ...model.expr import Evaluation
 from .schema import Advice, Manifest, Wording
 from ..words import describe_value
+
+if TYPE_CHECKING:  # the questionnaire module is imported only by what loads or asks it
+    from ..questionnaire import Questionnaire
 
 
 # --------------------------------------------------------------------------- the loaded model
