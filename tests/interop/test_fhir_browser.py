@@ -31,6 +31,8 @@ from lbp_assess.model.case import facts_of
 
 from helpers import EXAMPLES, RULES
 
+pytestmark = pytest.mark.slow  # drives a real Chromium
+
 RULESET = load_rules(RULES)
 TOOLS = Path(os.environ.get("LBP_NODE_TOOLS", Path.home() / ".cache" / "lbp-assess" / "node-tools"))
 LFORMS = TOOLS / "node_modules" / "lforms" / "dist" / "lforms"

@@ -109,6 +109,7 @@ def schema_errors(resources: list[dict], tmp_path: Path) -> list[dict]:
     return json.loads(run.stdout)
 
 
+@pytest.mark.slow  # runs node (ajv) over every resource
 def test_the_fhir_r4_json_schema_accepts_every_exported_resource(tmp_path):
     resources = every_resource(EXPORTED)
     results = schema_errors(resources, tmp_path)
@@ -118,6 +119,7 @@ def test_the_fhir_r4_json_schema_accepts_every_exported_resource(tmp_path):
     assert failures == []
 
 
+@pytest.mark.slow  # runs node (ajv) over every resource
 def test_the_fhir_r4_json_schema_refuses_broken_resources(tmp_path):
     questionnaire = json.loads(json.dumps(EXPORTED[0]))
     questionnaire["item"][0]["type"] = "yes-no"

@@ -11,7 +11,7 @@ from lbp_assess.inputs.cases import load_case
 from lbp_assess.model.case import validate_case
 from lbp_assess.outputs.explain import explanation
 
-from helpers import EXAMPLES
+from helpers import EXAMPLES, corpus
 
 SAMPLE = ["v10-radicular-l5.yaml", "v17-cook-four-of-five.yaml", "v18-cook-three-of-five.yaml",
           "v09-sexual-dysfunction-only.yaml", "v22-ces-over-two-weeks-stable.yaml", "v01-acute-lifting.yaml",
@@ -203,8 +203,7 @@ def test_brief_opens_with_the_three_line_summary(cli):
     assert text.index("Why:") < text.index("Key negatives:") < text.index("Ask next:") < text.index("How the rules")
 
 
-@pytest.mark.parametrize("path", sorted((EXAMPLES / "cases").glob("*.yaml")) + sorted(
-    (EXAMPLES / "vignettes").glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", corpus())  # each runs explain twice: a sample in the quick loop
 def test_brief_is_short_and_full_keeps_every_change(cli, ruleset, path):
     brief = cli("explain", str(path)).out.splitlines()
     full = cli("explain", str(path), "--full").out
