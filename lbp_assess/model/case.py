@@ -460,49 +460,18 @@ EMPTY_SECTIONS: dict[str, Any] = {
 }
 
 
-def _validator_source() -> tuple[str, dict[str, Any]]:
-    """The validators of _FAST_VALIDATORS as one generated function, section by section,
-    each behind a quick test that passes what it would pass (printable text, a finite
-    number), so an ordinary case calls none of them."""
-    quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0",
-             _identifier: "({v}.isascii() and {v}.isprintable())"}
-    names: dict[str, Any] = {}
-    lines = ["def check(case):"]
-    sections: dict[str, list[tuple[str, Any]]] = {}
-    for section, name, fn in _FAST_VALIDATORS:
-        sections.setdefault(section, []).append((name, fn))
-    for section, checks in sections.items():
-        indent = "    "
-        if section:
-            lines += [f"    part = case.{section}", "    if part is not None:"]
-            indent = "        "
-        for name, fn in checks:
-            names[f"_{fn.__name__}"] = fn
-            test = quick[fn].format(v="v") if fn in quick else "False"
-            lines += [f"{indent}if (v := {'part' if section else 'case'}.{name}) is not None and not {test}:",
-                      f"{indent}    _{fn.__name__}(v)"]
-    return "\n".join(lines) + "\n", names
-
-
-def _compile_validators() -> Any:
-    source, names = _validator_source()
-    exec(compile(source, "<case validators>", "exec"), names)  # noqa: S102 - generated from the model
-    return names["check"]
-
-
-_CHECK_FAST = _compile_validators()
-
-
-def _fast(read: Any, source: Any) -> Any:
+def _fast(read: Any, source: Any) -> tuple[Any, int] | None:
+    """(the case read by `read`, how many different keys it gives a value), or None when it is
+    not a valid case: the decoder refuses it, a validator does, or it cannot be (`implausible`)."""
     try:
         case = read(source)
-        _CHECK_FAST(case)
+        given = _keys_given(case)  # and every validator, on the way
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
         return None
     if (case.follow_up_of is not None or case.patient is not None or case.assessed_at is not None) \
             and implausible(case) is not None:
         return None
-    return case
+    return case, given
 
 
 _DAYS_A_YEAR = 365.25
@@ -557,32 +526,58 @@ def _nested(kind: Any) -> Any:
     return kind if isinstance(kind, type) and issubclass(kind, msgspec.Struct) else None
 
 
-def _keys_source(struct: Any) -> str:
+def _keys_source(struct: Any) -> tuple[str, dict[str, Any]]:
     """`keys_given(case)`: how many different keys of a fast case hold a value (not null), at every
-    level, a mapping's keys included. Written out as one sum per struct, no loop: it runs for every
-    JSON Lines case."""
+    level, a mapping's keys included; on the way, the validators of _FAST_VALIDATORS (a refusal is a
+    ValueError), each behind a quick test that passes what it would pass (printable text, a finite
+    number), so an ordinary case calls none of them. Written out as one sum per struct, no loop, each
+    field read once: it runs for every case read the fast way. (source, the validators by name)"""
+    quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0",
+             _identifier: "({v}.isascii() and {v}.isprintable())"}
+    checks: dict[tuple[str, str], list[Any]] = {}
+    for section, name, fn in _FAST_VALIDATORS:
+        checks.setdefault((section, name), []).append(fn)
+    names: dict[str, Any] = {}
     lines = ["def keys_given(c):"]
 
-    def walk(holder: str, kind: Any, indent: str, depth: int) -> None:
-        terms, inner = [], []
+    def walk(holder: str, kind: Any, indent: str, depth: int, path: str) -> None:
+        terms, checked, inner = [], [], []
         for f in msgspec.structs.fields(kind):
             value = f"{holder}.{f.name}"
-            terms.append("1" if f.required else f"({value} is not None)")
+            fns = checks.pop((path, f.name), None)
+            if fns is not None:  # read once: counted where it is checked
+                checked.append((value, fns, f.required))
+            if f.required:
+                terms.append("1")
+            elif fns is None:
+                terms.append(f"({value} is not None)")
             if _nested(f.type) is not None:
-                inner.append((value, _nested(f.type)))
+                inner.append((value, _nested(f.type), f"{path}.{f.name}" if path else f.name))
             elif get_origin(_bare(f.type)) is dict:
-                inner.append((value, dict))
-        lines.append(f"{indent}n {'+' if depth else ''}= " + " + ".join(terms))
-        for value, kind_ in inner:
+                inner.append((value, dict, ""))
+        lines.append(f"{indent}n {'+' if depth else ''}= " + (" + ".join(terms) or "0"))
+        for value, fns, required in checked:
+            lines.append(f"{indent}if (v := {value}) is not None:")
+            if not required:
+                lines.append(f"{indent}    n += 1")
+            for fn in fns:
+                names[f"_{fn.__name__}"] = fn
+                if fn in quick:
+                    lines.extend([f"{indent}    if not {quick[fn].format(v='v')}:", f"{indent}        _{fn.__name__}(v)"])
+                else:
+                    lines.append(f"{indent}    _{fn.__name__}(v)")
+        for value, kind_, inner_path in inner:
             if kind_ is dict:
                 lines.extend([f"{indent}if {value}:", f"{indent}    n += len({value})"])
                 continue
             part = f"s{depth}"
             lines.append(f"{indent}if ({part} := {value}) is not None:")
-            walk(part, kind_, indent + "    ", depth + 1)
+            walk(part, kind_, indent + "    ", depth + 1, inner_path)
 
-    walk("c", struct, "    ", 0)
-    return "\n".join(lines + ["    return n"]) + "\n"
+    walk("c", struct, "    ", 0, "")
+    if checks:  # pragma: no cover - a validator on a field the walk did not reach (a model change)
+        raise TypeError(f"validators not placed: {sorted(checks)}")
+    return "\n".join(lines + ["    return n"]) + "\n", names
 
 
 def _colons_source(struct: Any) -> str:
@@ -630,7 +625,8 @@ def _compile(source: str, name: str, **names: Any) -> Any:
     return names[name]
 
 
-_keys_given = _compile(_keys_source(CASE_STRUCT), "keys_given")
+_KEYS_SOURCE, _VALIDATORS = _keys_source(CASE_STRUCT)
+_keys_given = _compile(_KEYS_SOURCE, "keys_given", **_VALIDATORS)
 _text_colons = _compile(_colons_source(CASE_STRUCT), "text_colons")
 
 
@@ -712,11 +708,11 @@ def fast_json(raw: bytes) -> Any:
     (`_null_keys`), then every key occurs once. A line none of this proves is read again keeping
     every key (json, object_pairs_hook), which finds a duplicate or proves there is none.
     """
-    case = _fast(_DECODE_JSON, raw)
-    if case is None:
+    read = _fast(_DECODE_JSON, raw)
+    if read is None:
         return None
+    case, given = read
     colons = raw.count(b":")
-    given = _keys_given(case)
     if colons == given:  # most lines: no colons in texts, no nulls
         return case
     if colons > given:
@@ -739,7 +735,8 @@ def fast_json(raw: bytes) -> Any:
 
 def fast_convert(data: Any) -> Any:
     """Parsed case data as a CASE_STRUCT, or None when it is not a valid case (read it precisely)."""
-    return _fast(lambda d: msgspec.convert(d, CASE_STRUCT), data)
+    read = _fast(lambda d: msgspec.convert(d, CASE_STRUCT), data)
+    return None if read is None else read[0]
 
 
 # --------------------------------------------------------------------------- vocabulary

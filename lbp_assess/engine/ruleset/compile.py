@@ -105,7 +105,12 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
     rank = rs.tier_rank
     body: list[str] = ["    fired = []", "    undecided = []", "    warnings = []", "    unscreened = []",
                        "    conditions = {}", "    alerts = {}", "    findings = []", "    settled = {}",
-                       f"    best = {len(tiers) - 1}", "    fire = fired.append", "    undecide = undecided.append"]
+                       f"    best = {len(tiers) - 1}", "    fire = fired.append", "    undecide = undecided.append",
+                       "    actions = []", "    act = actions.append"]
+    # A fired rule's entry in the row's `actions` (label, tier, time frame, action), added as it fires
+    # (so in firing order), a copy each time: a row's actions are its own.
+    action_entries = {r.id: e for r in rs.rules if (e := r.action_entry()) is not None}
+    action_names = {rule_id: f"_A{i}" for i, rule_id in enumerate(action_entries)}
     emitted: set[str] = set()
 
     def emit_definition(name: str) -> None:
@@ -135,6 +140,8 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
     def emit_raised(rule: Rule) -> list[str]:
         """What a fired rule records: its id, what it raises at its tier, the urgency."""
         lines = [f"fire({rule.id!r})"]
+        if rule.id in action_names:
+            lines.append(f"act(dict({action_names[rule.id]}))")
         if rule.raises == "finding":
             return lines + [f"if {rule.name!r} not in findings:", f"    findings.append({rule.name!r})"]
         held = "conditions" if rule.raises == "condition" else "alerts"
@@ -206,14 +213,14 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
            "'condition_tiers': conditions, 'findings': findings, 'not_excluded': undecided, "
            "'follow_up_of': None if (_f := D.follow_up_of) is None else _f.id, "
            "'assessed_on': None if (_d := D.assessed_on) is None else _d.isoformat(), 'assessor': D.assessor, "
-           "'actions': [dict(_ACTIONS[i]) for i in fired if i in _ACTIONS]}")
+           "'actions': actions}")
     helpers_src = "".join(helper_source) + "\n"
     evaluate_src = "def evaluate(F):\n" + "\n".join(flat + body) + "\n" + summary + "\n\n"
     row_src = "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n"
     source = helpers_src + evaluate_src + row_src
     namespace: dict[str, Any] = {**expr.RUNTIME, "_describe": describe_value,
                                  "_RANK": rank, "_TIERS": tuple(tiers), "_VERSION": rs.version,
-                                 "_ACTIONS": {r.id: e for r in rs.rules if (e := r.action_entry()) is not None},
+                                 **{action_names[i]: e for i, e in action_entries.items()},
                                  "Summary": Summary, **empty, **gen.constants}
     name = f"<rules {rs.manifest.name}>"
     # The helpers and `row` now; `evaluate` (the same body) when first called: batch scoring
