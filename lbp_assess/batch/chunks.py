@@ -37,7 +37,8 @@ class Chunk:
     name: str = ""
     lines: tuple[tuple[int, bytes], ...] = ()
     span: tuple[int, int, int] | None = None  # (start byte, end byte, first line number) of file `name`
-    data: bytes | None = None  # the span's bytes, when the reader scores them too (no second read)
+    data: bytes | None = None  # bytes from the span's start, at least to its end, when the reader scores them
+    #                            too (no second read; a partial line after the span is read again next)
     document: bytes | None = None  # one YAML/JSON case from standard input
     error: str | None = None  # the input could not be opened
 
@@ -135,7 +136,7 @@ def _scored(ruleset: RuleSet, chunk: Chunk, notes: list[str] | None = None) -> I
 
 
 def _span_block(chunk: Chunk) -> bytes:
-    """The bytes of a JSON Lines chunk's byte range."""
+    """The bytes of a JSON Lines chunk's byte range (carried, they may run on past its end)."""
     if chunk.data is not None:
         return chunk.data
     start, stop, _ = chunk.span  # type: ignore[misc]
@@ -151,7 +152,8 @@ def _span_rows(ruleset: RuleSet, chunk: Chunk, rows: list[dict[str, Any]], count
     hot path, kept tight - `_score_span` and the loop of `_score_chunk` in one."""
     block = _span_block(chunk)
     name, row_of, find, add, get = chunk.name, ruleset.row_from_data, block.find, rows.append, counts.get
-    pos, number, size = 0, chunk.span[2], len(block)  # type: ignore[index]
+    start, stop, number = chunk.span  # type: ignore[misc]
+    pos, size = 0, stop - start
     while pos < size:  # line by line with find (memchr): quicker than split for long lines
         end = find(b"\n", pos)
         if end < 0:
@@ -178,7 +180,8 @@ def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
     """The lines of a JSON Lines byte range, each with its expected labels (for --expect)."""
     block = _span_block(chunk)
     name, row_of, find = chunk.name, ruleset.row_from_data, block.find
-    pos, number, size = 0, chunk.span[2], len(block)  # type: ignore[index]
+    start, stop, number = chunk.span  # type: ignore[misc]
+    pos, size = 0, stop - start
     while pos < size:
         end = find(b"\n", pos)
         if end < 0:
@@ -288,7 +291,14 @@ def file_spans(path: str, carry: bool = False) -> Iterator[Chunk]:
             block = handle.read(BYTES_PER_CHUNK)
             if not block:
                 return
-            if not block.endswith(b"\n"):
+            whole = block.rfind(b"\n") + 1
+            if 0 < whole < len(block):  # the block's whole lines; the partial line is read again next
+                handle.seek(start + whole)
+                yield Chunk(name=path, span=(start, start + whole, line), data=block if carry else None)
+                start += whole
+                line += _count_lines(block)  # the partial line holds no line end
+                continue
+            if not block.endswith(b"\n"):  # no line end at all: one long line (or the file's last)
                 tail = handle.readline(MAX_FILE_BYTES + 1)  # finish the last line, if it is not too long
                 if len(tail) > MAX_FILE_BYTES and not tail.endswith(b"\n"):
                     whole = block[:block.rfind(b"\n") + 1]  # the lines before the long one

@@ -6,12 +6,14 @@ import json
 import shutil
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lbp_assess.batch import chunks as work
 from lbp_assess.cli.score_table import show_progress
 from lbp_assess.inputs.cases import expand
 
-from helpers import EXAMPLES
+from helpers import EXAMPLES, examples
 
 CASES = EXAMPLES / "cases"
 
@@ -173,3 +175,28 @@ def test_a_folder_that_cannot_be_read_is_an_error_row_not_a_silent_gap(tmp_path,
     assert rows[1]["error"].endswith("private/: folder cannot be read; its case files were not scored")
     assert rows[0]["error"] is None and rows[2]["error"] is None
     assert run.code == 1
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(lengths=st.lists(st.integers(0, 700), min_size=1, max_size=25), last_newline=st.booleans(),
+       carry=st.booleans())
+def test_byte_ranges_are_whole_lines_numbered_from_the_file_whatever_the_line_lengths(tmp_path_factory, lengths,
+                                                                                      last_newline, carry):
+    """Lines shorter and longer than a chunk, a last line with or without its line end: the ranges tile
+    the file, each ends at a line end (or the file's end), each starts on the line number it claims,
+    and bytes carried to the scorer begin with the range's bytes."""
+    text = b"\n".join(b"x" * n for n in lengths) + (b"\n" if last_newline else b"")
+    path = tmp_path_factory.mktemp("spans") / "lines.jsonl"
+    path.write_bytes(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(work, "BYTES_PER_CHUNK", 256)
+        chunks = list(work.file_spans(str(path), carry=carry))
+    spans = [c.span for c in chunks if c.span is not None and c.span[1] > c.span[0]]
+    assert [c for c in chunks if c.error] == []
+    starts, ends = [s for s, _, _ in spans], [e for _, e, _ in spans]
+    assert starts == ([0] + ends[:-1] if spans else []) and (ends[-1] if spans else 0) == len(text)
+    for chunk in chunks:
+        start, stop, line = chunk.span
+        assert stop == len(text) or text[stop - 1:stop] == b"\n"
+        assert line == text[:start].count(b"\n") + 1
+        assert (chunk.data is not None) == carry and (not carry or chunk.data.startswith(text[start:stop]))
