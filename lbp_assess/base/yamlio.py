@@ -214,12 +214,15 @@ def _error(name: str, message: str, line: int | None = None, col: int | None = N
     return InputError.from_problems([Problem(Location(name, line, col), message)])
 
 
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
 def _flow_depth(text: str) -> int:
     """Upper bound of flow-collection nesting (counts brackets even inside strings)."""
     if text.count("[") + text.count("{") <= MAX_NESTING:
         return 0  # cannot be deeper than the number of opening brackets
     depth = deepest = 0
-    for ch in text:
+    for ch in _BRACKETS.findall(text):  # the brackets alone, found by the regex engine: rule files hold many
         if ch in "[{":
             depth += 1
             if depth > deepest:

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import collections
 import gc
-import multiprocessing
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from itertools import islice
-from typing import IO, Iterator
-
+from typing import IO, TYPE_CHECKING, Iterator
 
 from ..engine.ruleset.model import RuleSet
 from ..engine.ruleset.load import load_rules
 from .chunks import Chunk, ChunkResult, Digest, chain, chunks, score_chunk
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
 
 
 CHUNKS_IN_FLIGHT_PER_JOB = 3
@@ -51,6 +51,9 @@ def score_stream(paths: list[str], ruleset: RuleSet, jobs: int = 1, stdin: IO[by
         for chunk in chain(first, work):
             yield score_chunk(ruleset, chunk, fmt, detail, digest)
         return
+    import multiprocessing  # here: a run in one process starts without them (about 10 ms)
+    from concurrent.futures import ProcessPoolExecutor
+
     global _WORKER_RULES
     _WORKER_RULES = ruleset
     methods = multiprocessing.get_all_start_methods()
