@@ -39,6 +39,11 @@ def markup(text: object, *, multiline: bool = False) -> str:
     return escape(plain(text, multiline=multiline))
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """A count and the noun it counts, singular or plural: "1 case", "2 cases", "12,000 errors"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def shorten(text: object, limit: int = 80) -> str:
     """At most `limit` characters (for echoing a value in a one-line message)."""
     value = str(text)

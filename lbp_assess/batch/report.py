@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 
 from ..engine.ruleset.model import RuleSet
+from ..base.text import counted
 from .chunks import Brief, ChunkResult
 
 
@@ -36,7 +37,8 @@ class RunCounts:
         rate = self.total / elapsed if elapsed > 0 else 0.0
         classes = ", ".join(f"{c} {self.by_class[c]}" for c in ruleset.manifest.classes if self.by_class[c])
         tiers = ", ".join(f"{t} {self.by_urgency[t]}" for t in ruleset.manifest.tiers if self.by_urgency[t])
-        return (f"scored {self.total - self.errors} of {self.total} case(s), {self.errors} error(s), "
+        return (f"scored {self.total - self.errors:,} of {counted(self.total, 'case')}, "
+                f"{counted(self.errors, 'error')}, "
                 f"in {elapsed:.2f} s ({rate:,.0f} cases/s)\n"
                 f"  class: {classes or '-'}\n  urgency: {tiers or '-'}")
 
@@ -97,7 +99,7 @@ class Agreement:
         def pct(k: int) -> str:
             return f"{k}/{n} ({100 * k / n:.1f}%)"
 
-        out = [f"agreement with expected labels on {n} case(s)"
+        out = [f"agreement with expected labels on {counted(n, 'case')}"
                + (f" ({self.without_labels} without labels)" if self.without_labels else ""),
                f"  classification {pct(self.class_agree)}", f"  urgency        {pct(self.urgency_agree)}",
                f"  conditions     {pct(self.conditions_agree)}", "", "confusion matrix (rows expected, "
@@ -111,7 +113,7 @@ class Agreement:
         for rule_id, count in sorted(self.fired.items(), key=lambda kv: (-kv[1], kv[0])):
             out.append(f"  {rule_id}: {count} / {self.fired_in_disagreement[rule_id]}")
         if self.disagreements:
-            out += ["", f"{len(self.disagreements)} disagreement(s):"]
+            out += ["", f"{counted(len(self.disagreements), 'disagreement')}:"]
             for source, case_id, differences in self.disagreements:
                 out.append(f"  {source} ({case_id}): " + "; ".join(differences))
         return "\n".join(out)

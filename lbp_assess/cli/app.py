@@ -17,6 +17,7 @@ import typer
 
 from .. import __version__
 from ..base.errors import ExitCode, LbpError, UsageError
+from ..base.text import counted
 
 
 app = typer.Typer(
@@ -160,7 +161,8 @@ def score(
     if expect:
         typer.echo(report.agreement.render(), err=True)
     if report.serious:
-        err_line(f"--fail-on {report.fail_on}: reached by {len(report.serious)} case(s), first {report.serious[0]}")
+        err_line(f"--fail-on {report.fail_on}: reached by {counted(len(report.serious), 'case')}, "
+                 f"first {report.serious[0]}")
     raise typer.Exit(report.exit_code())
 
 
@@ -234,9 +236,11 @@ def audit(
             progress.stop()
     t = found.tally
     if not quiet:
-        err_line(f"audited {t.scored:,} of {t.cases:,} case(s), {t.error_count:,} error(s), in {found.seconds:.2f} s: "
+        err_line(f"audited {t.scored:,} of {counted(t.cases, 'case')}, {counted(t.error_count, 'error')}, "
+                 f"in {found.seconds:.2f} s: "
              f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB) and {csv_path}"
-             + (f"; {t.change_count:,} case(s) change under {compare_rules}, in {changes_path}"
+             + (f"; {counted(t.change_count, 'case')} {'changes' if t.change_count == 1 else 'change'} under "
+                f"{compare_rules}, in {changes_path}"
                 if changes_path is not None else ""))
     raise typer.Exit(ExitCode.FAILED if t.error_count else ExitCode.OK)
 
@@ -744,9 +748,9 @@ def rules_check(directory: Optional[Path] = RulesArgument) -> None:
         typer.echo(f"{problem.location}: {problem.severity}: {problem.message}")
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        err_line(f"{len(errors)} error(s) in {target}")
+        err_line(f"{counted(len(errors), 'error')} in {target}")
         raise typer.Exit(ExitCode.FAILED)
-    typer.echo(f"{target}: ok ({len(problems)} warning(s))" if problems else f"{target}: ok")
+    typer.echo(f"{target}: ok ({counted(len(problems), 'warning')})" if problems else f"{target}: ok")
 
 
 @rules_app.command("test")

@@ -186,7 +186,7 @@ class _Reader:
             if given and len(given) != len(question.items):
                 missing = [str(n) for n in range(1, len(question.items) + 1) if n not in given]
                 raise self.fail(("item",), f"STarT Back needs all {len(question.items)} answers; "
-                                           f"missing item(s) {', '.join(missing)}", qid)
+                                           f"missing {'item' if len(missing) == 1 else 'items'} {', '.join(missing)}", qid)
             self.answers[qid] = [given[n] for n in sorted(given)] if given else self.answers.get(qid)
         return self.answers
 

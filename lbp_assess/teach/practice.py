@@ -25,7 +25,7 @@ from typing import IO, Any, Protocol
 
 from ..model.case import FACTS, Case, facts_of
 from ..inputs.cases import load_case
-from ..base.text import markup, plain
+from ..base.text import counted, markup, plain
 from ..base.errors import InputError, did_you_mean
 from ..engine.questionnaire import GO_BACK, Question
 from ..engine.governing import governing_plans
@@ -515,7 +515,7 @@ class Scorecard:
         if unasked:
             out.append(f"[bold red]Red-flag questions never asked: "
                        f"{sum(len(fb.red_flag_questions_not_asked) for fb in unasked)} "
-                       f"in {len(unasked)} case(s)[/bold red]")
+                       f"in {counted(len(unasked), 'case')}[/bold red]")
             out += _bullets([f"{markup(fb.exercise.case.id)} - {len(fb.red_flag_questions_not_asked)} of "
                              f"{len(m.screening)} not asked" for fb in unasked])
         out.append(f"Classification: {sum(fb.class_ok for fb in self.results)}/{n}; "

@@ -29,6 +29,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..base.errors import LbpError
+from ..base.text import counted
 from ..base.yamlio import load_yaml
 
 HAZARD_LOG = "safety/hazard-log.yaml"
@@ -511,7 +512,7 @@ def hazard_summary(sources: Sources, links: Links) -> str:
                      f"| {rating_text(h.residual)} | {h.status} |")
     lines += ["", "Residual risk by rating:", ""]
     for risk in sorted(by_risk, reverse=True):
-        lines.append(f"- **{risk}** ({ACCEPTABILITY[risk]}): {len(by_risk[risk])} hazard(s): "
+        lines.append(f"- **{risk}** ({ACCEPTABILITY[risk]}): {counted(len(by_risk[risk]), 'hazard')}: "
                      + ", ".join(by_risk[risk]))
     return "\n".join(lines) + "\n"
 

@@ -27,6 +27,7 @@ from typing import Any, Iterable
 from ..inputs.cases import load_case
 from ..model.case import validate_case
 from ..base.errors import InputError
+from ..base.text import counted
 from ..engine.ruleset.model import RuleSet
 from ..engine.ruletests import load_tests
 
@@ -301,5 +302,6 @@ def problems(v: Validation) -> list[str]:
         out += [f"over-triage: {c}" for c in v.over_triage.serious_cases]
         out += [f"red-flag bank missed: {c}" for c in v.over_triage.red_flags_missed]
     if v.mutation is not None and v.mutation.survivors:
-        out.append(f"mutation: {v.mutation.survivors} edit(s) survive the rule tests")
+        n = v.mutation.survivors
+        out.append(f"mutation: {counted(n, 'edit')} {'survives' if n == 1 else 'survive'} the rule tests")
     return out

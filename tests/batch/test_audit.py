@@ -13,6 +13,8 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="the audit report needs matplotlib (pip install '.[audit]')")
 
+from lbp_assess.base.text import counted  # noqa: E402
+
 from audit_data import BAD_LINE, HOSTILE_ASSESSOR, HOSTILE_ID, HOSTILE_NOTE, make_inputs  # noqa: E402
 from helpers import edit  # noqa: E402
 
@@ -99,7 +101,7 @@ def test_the_list_is_limited_most_urgent_first_and_says_so(cli, inputs, tmp_path
     urgencies = re.findall(r'<tbody class="case" data-class="[^"]*" data-urgency="([^"]*)"', page)
     rows = [row for row in score_rows(cli, *inputs) if not row["error"]]
     assert urgencies == ["emergency"] * 5
-    assert f"{len(rows) - 5} more scored case(s) are not listed here" in page
+    assert f"{len(rows) - 5} more scored cases are not listed here" in page
 
 
 def test_each_listed_case_embeds_its_record_note(cli, tmp_path):
@@ -131,7 +133,7 @@ def test_rules_comparison_lists_every_case_that_changes_and_the_rule(cli, inputs
     changes = (tmp_path / "report.changes.csv").read_text().splitlines()
     assert len(changes) == len(changed) + 1
     assert all("red_flag.cauda_equina.established_stable" in line for line in changes[1:])
-    assert f"{len(changed)} case(s) change" in run.err
+    assert f"{counted(len(changed), 'case')} {'changes' if len(changed) == 1 else 'change'} under" in run.err
 
 
 def test_standard_input_and_usage_errors(cli, tmp_path):
@@ -155,7 +157,7 @@ def test_errors_beyond_those_listed_are_counted_and_point_to_the_csv(cli, tmp_pa
     assert cli("audit", str(bad), "-o", str(report), "-q").code == 1
     page = report.read_text()
     assert page.count("patient.age: expected a whole number") == ERRORS_LISTED
-    assert "7 more error(s) are not listed here: every one is in" in page
+    assert "7 more errors are not listed here: every one is in" in page
     assert (tmp_path / "report.csv").read_text().count("expected a whole number") == ERRORS_LISTED + 7
 
 
@@ -190,7 +192,7 @@ def test_a_progress_bar_on_a_terminal_only(tmp_path):
     child = pexpect.spawn(sys.executable, ["-m", "lbp_assess", "audit", str(big), "-o", str(tmp_path / "t.html"),
                                            "--jobs", "1"], env=env, timeout=120, encoding="utf-8")
     child.expect(pexpect.EOF)
-    assert "auditing" in child.before and "audited 20,000 of 20,000 case(s)" in child.before
+    assert "auditing" in child.before and "audited 20,000 of 20,000 cases" in child.before
     import subprocess
 
     piped = subprocess.run([sys.executable, "-m", "lbp_assess", "audit", str(big), "-o", str(tmp_path / "p.html")],

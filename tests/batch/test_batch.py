@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lbp_assess.base.text import counted
 from lbp_assess.batch import chunks as work
 from lbp_assess.cli.score_table import show_progress
 from lbp_assess.inputs.cases import expand
@@ -70,7 +71,7 @@ def test_errors_mid_batch_are_reported_and_the_rest_scored(cli, many):
     assert "bulk.jsonl:13: cauda_equina.saddle_numness: unknown field `saddle_numness` " \
            "(did you mean `saddle_numbness`?)" in errors["bulk.jsonl:13"]
     assert len([r for r in rows if not r["error"]]) == len(rows) - 3
-    assert "scored" in run.err and "3 error(s)" in run.err
+    assert "scored" in run.err and "3 errors," in run.err
 
 
 def test_expect_reports_agreement_and_exits_0_when_all_agree(cli):
@@ -88,7 +89,7 @@ def test_expect_lists_disagreements_matrix_and_rule_counts(cli, tmp_path):
     run = cli("score", str(tmp_path / "cases"), "--expect", "-f", "jsonl")
     assert run.code == 1
     assert "classification 16/17 (94.1%)" in run.err
-    assert "1 disagreement(s):" in run.err
+    assert "1 disagreement:" in run.err
     assert "radicular-l5.yaml (radicular-l5): classification: expected stenosis, got radicular; " \
            "urgency: expected soon, got routine" in run.err
     matrix = run.err[run.err.index("confusion matrix"):run.err.index("rules: fired on")]
@@ -112,7 +113,7 @@ def test_fail_on_exits_3_when_a_case_reaches_the_level(cli, level):
     run = cli("score", str(CASES), "--fail-on", level, "-f", "jsonl")
     reached = _expected_reaching(level)
     assert reached > 0 and run.code == 3
-    assert f"--fail-on {level}: reached by {reached} case(s)" in run.err
+    assert f"--fail-on {level}: reached by {counted(reached, 'case')}," in run.err
 
 
 def test_fail_on_passes_when_nothing_reaches_it(cli):

@@ -255,7 +255,7 @@ def test_asking_nothing_never_earns_a_perfect_card(ruleset):
     text = student.text()
     assert "SERIOUS: 11 red-flag questions never asked" in text
     assert "You picked exactly the features that mattered." not in text
-    assert card.lines()[0] == "[bold red]Red-flag questions never asked: 11 in 1 case(s)[/bold red]"
+    assert card.lines()[0] == "[bold red]Red-flag questions never asked: 11 in 1 case[/bold red]"
     assert card.results[0].serious
     assert len(json.loads(record.getvalue())["red_flags_not_asked"]) == 11
 

@@ -66,7 +66,7 @@ def test_history_taking_in_a_terminal(tmp_path):
     assert child.exitstatus == 0, screen
     assert "SERIOUS: 11 red-flag questions never asked" in screen
     assert "Classification: right - Non-specific" in screen
-    assert "Red-flag questions never asked: 11 in 1 case(s)" in screen
+    assert "Red-flag questions never asked: 11 in 1 case" in screen
     assert "Area and pain: Which leg" not in screen  # the menus leave no line behind
     line = json.loads(record.read_text())
     assert line["student"] == "Ada" and line["answer"]["questions"] == ["pain.leg_side"]

@@ -29,6 +29,7 @@ from ...model.case import _NOT_IN_LINE, _NOT_IN_TEXT, FACTS, problems_from
 from ...base.errors import InputError, Location, Problem, did_you_mean
 from ...model.expr import ExprError, Symbol, Type
 from ...base.resources import shipped
+from ...base.text import counted
 from ...base.yamlio import Locator, load_yaml, read_regular_file, read_text
 from .compile import compile_ruleset
 from .model import Check, Definition, Rule, RuleChecklist, RuleSet, PLACEHOLDER
@@ -54,7 +55,7 @@ def load_rules(directory: Path | str | None = None, *, questionnaire: bool = Tru
     ruleset, problems = _load(Path(directory) if directory is not None else default_rules_dir(), questionnaire)
     errors = [p for p in problems if p.severity == "error"]
     if errors or ruleset is None:
-        raise InputError(f"{len(errors)} problem(s) in rules; first: {errors[0]}", errors)
+        raise InputError(f"{counted(len(errors), 'problem')} in rules; first: {errors[0]}", errors)
     return ruleset
 
 
