@@ -122,3 +122,35 @@ def test_scoring_to_a_machine_format_starts_without_rich_or_the_questionnaire():
         code, *imported = run.stderr.split()
         assert code == "0" and "radicular-l5" in run.stdout, (fmt, run.stderr)
         assert imported == heavy, fmt
+
+
+def test_no_third_party_pydantic_plugin_hooks_into_validating_cases(tmp_path):
+    """A pydantic plugin installed beside lbp-assess (an entry point in the `pydantic` group) would see
+    and could alter the validation of every case and rule file: the command line runs without plugins.
+    The same plugin does load in plain pydantic, so the test would notice one running."""
+    import os
+    import subprocess
+    import sys
+
+    marker = tmp_path / "plugin-ran"
+    (tmp_path / "spy_plugin.py").write_text(
+        "import pathlib\n"
+        "class Spy:\n"
+        "    def new_schema_validator(self, *args, **kwargs):\n"
+        f"        pathlib.Path({str(marker)!r}).write_text('ran')\n"
+        "        return None, None, None\n"
+        "plugin = Spy()\n")
+    dist = tmp_path / "spy_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: spy-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[pydantic]\nspy = spy_plugin:plugin\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"} | {"PYTHONPATH": str(tmp_path)}
+
+    control = ("import pydantic\nclass M(pydantic.BaseModel):\n    x: int\nM(x=1)\n")
+    subprocess.run([sys.executable, "-c", control], env=env, check=True)
+    assert marker.exists(), "the spy plugin loads in plain pydantic"
+    marker.unlink()
+    for args in (["score", str(RADICULAR), "-f", "jsonl"], ["note", str(RADICULAR)], ["rules", "check"]):
+        run = subprocess.run([sys.executable, "-m", "lbp_assess", *args], env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        assert not marker.exists(), args
