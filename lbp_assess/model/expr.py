@@ -824,7 +824,8 @@ class CodeGen:
         return f"({decisive} if {decides} else (None if {unknown} else {other}))", True
 
     def _items(self, node: Count) -> tuple[str, str]:
-        """A count's items as (known true, unknown): two sums, reading each item once."""
+        """A count's items as (known true, unknown): two sums, reading each item once. Each term is
+        `(1 if test else 0)`: adding ints takes the interpreter's quick path, adding bools does not."""
         true, unknown = [], []
         for item in node.items:
             strict = self._strict(item)
@@ -832,16 +833,16 @@ class CodeGen:
                 names, plain = strict
                 if names:
                     known = " and ".join(f"{name} is not None" for name in names)
-                    true.append(f"({known} and {plain})")
-                    unknown.append(f"({_any_unknown(names)})")
+                    true.append(f"(1 if {known} and {plain} else 0)")
+                    unknown.append(f"(1 if {_any_unknown(names)} else 0)")
                 else:
-                    true.append(f"({plain})")
+                    true.append(f"(1 if {plain} else 0)")
                 continue
             src, null = self.expr(item)
             first, again = self._hold(src) if null else (src, src)
-            true.append(f"({first} is True)")
+            true.append(f"(1 if {first} is True else 0)")
             if null:
-                unknown.append(f"({again} is None)")
+                unknown.append(f"(1 if {again} is None else 0)")
         return " + ".join(true), " + ".join(unknown) or "0"
 
     def _count(self, node: Compare) -> tuple[str, bool]:
