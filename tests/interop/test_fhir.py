@@ -170,7 +170,7 @@ def test_a_start_back_answer_of_another_code_or_a_missing_item_is_refused():
     with pytest.raises(InputError, match="unknown code 'psychosocial.start_back.agree'"):
         validate_any(response, "r.json")
     del group["item"][8]
-    with pytest.raises(InputError, match="STarT Back needs all 9 answers; missing item.s. 9"):
+    with pytest.raises(InputError, match="STarT Back needs all 9 answers; missing item 9"):
         validate_any(response, "r.json")
 
 
