@@ -39,9 +39,14 @@ def markup(text: object, *, multiline: bool = False) -> str:
     return escape(plain(text, multiline=multiline))
 
 
+def agree(n: int, one: str, many: str) -> str:
+    """The word that agrees with a count: `agree(n, "is", "are")`."""
+    return one if n == 1 else many
+
+
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """A count and the noun it counts, singular or plural: "1 case", "2 cases", "12,000 errors"."""
-    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+    return f"{n:,} {agree(n, noun, plural or noun + 's')}"
 
 
 def shorten(text: object, limit: int = 80) -> str:

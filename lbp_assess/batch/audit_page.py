@@ -23,7 +23,7 @@ from typing import Any, Iterable, Sequence
 
 from .. import __version__
 from .audit import OTHER_ASSESSORS, Audit, CaseEntry, Reclassified, conditions_text
-from ..base.text import counted, plain, shorten
+from ..base.text import agree, counted, plain, shorten
 from ..engine.ruleset.model import RuleSet
 
 #: Urgency colours, most urgent first (ColorBrewer RdBu: ordered, readable for colour-blind readers).
@@ -318,8 +318,8 @@ class Page:
     def urgent_by_assessor(self) -> str:
         t = self.t
         people = sorted({name for name, _ in t.assessor_urgency})
-        note = (f"{counted(t.no_assessor, 'scored case')} {'records' if t.no_assessor == 1 else 'record'} no "
-                "assessor." if t.no_assessor else "")
+        note = (f"{counted(t.no_assessor, 'scored case')} {agree(t.no_assessor, 'records', 'record')} no assessor."
+                if t.no_assessor else "")
         if OTHER_ASSESSORS in people:
             note += " Beyond the most frequent assessors, the rest are counted together."
         if not people:
@@ -361,8 +361,8 @@ class Page:
         alternative = (f"Stacked column chart of assessments per {unit} from {first.isoformat()} to "
                        f"{last.isoformat()}, by urgency; {number(sum(totals))} dated cases, the busiest {unit} "
                        f"{names[busiest]} with {number(totals[busiest])}"
-                       + (f"; {counted(t.undated, 'case')} {'has' if t.undated == 1 else 'have'} no date and "
-                          f"{'is' if t.undated == 1 else 'are'} not drawn." if t.undated else "."))
+                       + (f"; {counted(t.undated, 'case')} {agree(t.undated, 'has', 'have')} no date and "
+                          f"{agree(t.undated, 'is', 'are')} not drawn." if t.undated else "."))
         svg = self.charts.columns("chart-over-time", "Assessments over time", names, series, "cases")
         return figure("chart-over-time", "Assessments over time", alternative, svg, numbers)
 
@@ -410,7 +410,7 @@ class Page:
         more = ""
         if len(entries) < self.t.scored:
             rest = self.t.scored - len(entries)
-            more = (f'<p>{number(rest)} more scored {"case is" if rest == 1 else "cases are"} not listed here: '
+            more = (f'<p>{number(rest)} more scored {agree(rest, "case is", "cases are")} not listed here: '
                     f'every case is in <a href="{esc(self.csv_name)}">{esc(self.csv_name)}</a>.</p>')
         return (f'<section id="cases"><h2>Cases</h2><p>Choose a column heading to sort, the filters to narrow the '
                 f'list, and <em>Note</em> to read a case\'s record note.</p>{more}{controls}'
@@ -482,7 +482,8 @@ class Page:
         classes = "; ".join(f"{_class_label(self.rs, a)} to {_class_label(other, b)}: {number(n)}"
                             for (a, b), n in sorted(t.class_moves.items(), key=lambda kv: -kv[1]) if a != b)
         moves = (f"<p>Urgency would be <strong>higher for {number(up)}</strong> and <strong>lower for "
-                 f"{number(down)}</strong> {'case' if down == 1 else 'cases'}. Class changes: {esc(classes) if classes else 'none'}.</p>"
+                 f"{number(down)}</strong> {agree(down, 'case', 'cases')}. "
+                 f"Class changes: {esc(classes) if classes else 'none'}.</p>"
                  + (urgency if t.change_count else ""))
         return (f'<section id="compare"><h2>Rules comparison</h2><p>With <strong>{esc(other.version)}</strong> '
                 f"in place of <strong>{esc(self.rs.version)}</strong>, "
@@ -515,7 +516,7 @@ class Page:
         errors = "".join(f'<li><span class="file">{esc(s)}</span><br><span class="message">{esc(m)}</span></li>'
                          for s, m in t.errors)
         rest = t.error_count - len(t.errors)
-        more = (f"<p>{number(rest)} more {'error is' if rest == 1 else 'errors are'} not listed here: every one is in "
+        more = (f"<p>{number(rest)} more {agree(rest, 'error is', 'errors are')} not listed here: every one is in "
                 f'<a href="{esc(self.csv_name)}">{esc(self.csv_name)}</a> (the <code>error</code> column).</p>'
                 if t.error_count > len(t.errors) else "")
         given = ", ".join(f"<code>{esc(p)}</code>" for p in a.paths)

@@ -17,7 +17,7 @@ import typer
 
 from .. import __version__
 from ..base.errors import ExitCode, LbpError, UsageError
-from ..base.text import counted
+from ..base.text import agree, counted
 
 
 app = typer.Typer(
@@ -239,7 +239,7 @@ def audit(
         err_line(f"audited {t.scored:,} of {counted(t.cases, 'case')}, {counted(t.error_count, 'error')}, "
                  f"in {found.seconds:.2f} s: "
              f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB) and {csv_path}"
-             + (f"; {counted(t.change_count, 'case')} {'changes' if t.change_count == 1 else 'change'} under "
+             + (f"; {counted(t.change_count, 'case')} {agree(t.change_count, 'changes', 'change')} under "
                 f"{compare_rules}, in {changes_path}"
                 if changes_path is not None else ""))
     raise typer.Exit(ExitCode.FAILED if t.error_count else ExitCode.OK)

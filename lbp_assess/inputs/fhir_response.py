@@ -21,6 +21,7 @@ from ..engine.answers import case_data, resolve
 from ..engine.questionnaire import Question, answer_problem
 from ..engine.ruleset.model import RuleSet
 from ..engine.ruleset.load import load_rules
+from ..base.text import agree
 from ..base.yamlio import Locator
 from .fhir_codes import CASE_VALUES, DEFAULT_BASE, NONE_OF_THESE, QUESTIONNAIRE_URL, canonical_base, item_type, questionnaire_of, start_back_scale, value_code
 
@@ -186,7 +187,7 @@ class _Reader:
             if given and len(given) != len(question.items):
                 missing = [str(n) for n in range(1, len(question.items) + 1) if n not in given]
                 raise self.fail(("item",), f"STarT Back needs all {len(question.items)} answers; "
-                                           f"missing {'item' if len(missing) == 1 else 'items'} {', '.join(missing)}", qid)
+                                           f"missing {agree(len(missing), 'item', 'items')} {', '.join(missing)}", qid)
             self.answers[qid] = [given[n] for n in sorted(given)] if given else self.answers.get(qid)
         return self.answers
 

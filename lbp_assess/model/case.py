@@ -563,7 +563,8 @@ def _keys_source(struct: Any) -> tuple[str, dict[str, Any]]:
             for fn in fns:
                 names[f"_{fn.__name__}"] = fn
                 if fn in quick:
-                    lines.extend([f"{indent}    if not {quick[fn].format(v='v')}:", f"{indent}        _{fn.__name__}(v)"])
+                    lines.extend([f"{indent}    if not {quick[fn].format(v='v')}:",
+                                  f"{indent}        _{fn.__name__}(v)"])
                 else:
                     lines.append(f"{indent}    _{fn.__name__}(v)")
         for value, kind_, inner_path in inner:

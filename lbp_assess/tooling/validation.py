@@ -27,7 +27,7 @@ from typing import Any, Iterable
 from ..inputs.cases import load_case
 from ..model.case import validate_case
 from ..base.errors import InputError
-from ..base.text import counted
+from ..base.text import agree, counted
 from ..engine.ruleset.model import RuleSet
 from ..engine.ruletests import load_tests
 
@@ -303,5 +303,5 @@ def problems(v: Validation) -> list[str]:
         out += [f"red-flag bank missed: {c}" for c in v.over_triage.red_flags_missed]
     if v.mutation is not None and v.mutation.survivors:
         n = v.mutation.survivors
-        out.append(f"mutation: {counted(n, 'edit')} {'survives' if n == 1 else 'survive'} the rule tests")
+        out.append(f"mutation: {counted(n, 'edit')} {agree(n, 'survives', 'survive')} the rule tests")
     return out

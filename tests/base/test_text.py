@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from rich.console import Console
 
-from lbp_assess.base.text import counted, markup, plain, shorten
+from lbp_assess.base.text import agree, counted, markup, plain, shorten
 
 
 @pytest.mark.parametrize("hostile", ["\x1b]0;owned\x07", "\x1b[2J", "a\rb", "\x00", "\u202eevil", "\x9b31m"])
@@ -58,3 +58,4 @@ def test_series_csv_neutralises_formulas():
 def test_counts_read_as_words_one_case_two_cases():
     assert [counted(n, "case") for n in (0, 1, 2, 12_000)] == ["0 cases", "1 case", "2 cases", "12,000 cases"]
     assert counted(1, "analysis", "analyses") == "1 analysis" and counted(3, "analysis", "analyses") == "3 analyses"
+    assert [agree(n, "is", "are") for n in (0, 1, 2)] == ["are", "is", "are"]

@@ -375,10 +375,11 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
         from .. import outcomes as outcomes_file
         from ..questionnaire import FILE as QUESTIONNAIRE_FILE
         from ..questionnaire import load as load_questionnaire
-    if questionnaire and (directory / QUESTIONNAIRE_FILE).is_file():
-        questions = load_questionnaire(loader, directory / QUESTIONNAIRE_FILE, manifest.screening)
-    if questionnaire and (directory / outcomes_file.FILE).is_file():
-        measures = outcomes_file.load(loader, directory / outcomes_file.FILE)
+
+        if (directory / QUESTIONNAIRE_FILE).is_file():
+            questions = load_questionnaire(loader, directory / QUESTIONNAIRE_FILE, manifest.screening)
+        if (directory / outcomes_file.FILE).is_file():
+            measures = outcomes_file.load(loader, directory / outcomes_file.FILE)
 
     content_hash = _hash(directory, [manifest_path, *rule_files])
     if any(p.severity == "error" for p in loader.problems):
