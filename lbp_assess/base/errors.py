@@ -20,13 +20,21 @@ class ExitCode:
     INTERRUPTED = 130
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Location:
     """Where a problem is: a file, and when known a 1-based line and column."""
 
     file: str
     line: int | None = None
     col: int | None = None
+
+    def __eq__(self, other: object) -> bool:  # any Location, found at once or when first read
+        if not isinstance(other, Location):
+            return NotImplemented
+        return (self.file, self.line, self.col) == (other.file, other.line, other.col)
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.line, self.col))
 
     def __str__(self) -> str:
         parts = [self.file]

@@ -14,7 +14,8 @@
   parser, and alias "billion laughs" documents (a node budget on the result).
 * Locations: `Locator` maps a field path such as ("patient", "age") back to
   the line and column where it was written, so messages read `file:line:col`.
-  Locating re-reads the text, and is only done when there is a problem.
+  Locating re-reads the text (with PyYAML, imported then), and is only done
+  when a position is read: when there is a problem, or something to show.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ import math
 import os
 import re
 import stat
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, Location, Problem
 
@@ -46,7 +46,21 @@ _FLOAT_12 = re.compile(
 _NULL_12 = re.compile(r"^(?:~|null|Null|NULL|)$")
 
 
-def _yaml12(base: type) -> type:
+if TYPE_CHECKING:
+    import yaml
+
+
+@cache
+def _loader(fast: bool) -> type:
+    """PyYAML's safe loader (libyaml's when `fast`) resolving plain scalars as YAML 1.2 core. PyYAML
+    is imported here, when first needed: yaml-rs reads ordinary files, and nothing is located
+    until a problem is found in one."""
+    import yaml
+
+    return _yaml12(yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader) if fast else yaml.SafeLoader)
+
+
+def _yaml12(yaml: Any, base: type) -> type:
     """A loader class over `base` that resolves plain scalars as YAML 1.2 core."""
 
     class Loader(base):  # type: ignore[misc, valid-type]
@@ -94,9 +108,6 @@ def _yaml12(base: type) -> type:
     return Loader
 
 
-SafeLoader12 = _yaml12(yaml.SafeLoader)
-FastLoader12 = _yaml12(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-
 try:  # the fast path; everything still works (more slowly) without it
     import yaml_rs
 except ImportError:  # pragma: no cover - yaml-rs is a dependency
@@ -107,6 +118,15 @@ except ImportError:  # pragma: no cover - yaml-rs is a dependency
 # 0X1F, 0O17, +0x10, -0o10. `\d_|_\d`, written to start with its literal `_` (which the regex
 # engine then finds quickly): eight times quicker on case files.
 _DIGIT_UNDERSCORE = re.compile(r"_(?:(?<=\d_)|(?=\d))")
+# A tag or a complex-key indicator where a node can begin: at a line's start or just after a flow
+# indicator or a colon (`key: !x`, `[!x]`, `? a`), or after a token that is or ends with an
+# indicator (`- !x`, `[a, ? b]`), an anchor, a tag or a block-scalar header. There too an anchor or
+# an alias, unless its name is plain (letters, digits, _ and -) and a blank or the line's end
+# follows: the two parsers end other names at different characters. YAML's line breaks are \n and
+# \r; PyYAML (YAML 1.1) also breaks lines at NEL and the Unicode line and paragraph separators.
+_NODE_PROPERTY = re.compile(r"(?:(?:^|[\r\x85\u2028\u2029\[{,:])[ \t]*"
+                            r"|(?:^|[ \t\r\x85\u2028\u2029])(?:\S*[-?:,\[{]|[&!|>]\S*)[ \t]+)"
+                            r"(?:[!?]|[&*](?![A-Za-z0-9_-]+(?:[ \t]|$)))", re.M)
 _OTHER_NUMBERS = re.compile(r"0(?:[bBXO]|(?<=[-+]0)[xo])")
 # A run of digits long enough to be a number too large for any field (refused with its location):
 # digits made 9s, then one substring search (a regex is ten times slower on case files).
@@ -124,14 +144,43 @@ def _long_number(text: str) -> bool:
 def unusual(text: str) -> bool:
     """Input where the two parsers could differ: PyYAML decides (and refuses tags with a message).
 
-    Tags, document markers, keys that are lists or mappings (`? [a]`), numbers
-    that YAML 1.2 core reads as text (`1_000`, `0b101`, `+0x10`: yaml-rs reads
-    numbers), and digit runs too long for a number. No case-file field name has
-    a digit, so ordinary files stay on the fast path.
+    Tags and keys that are lists or mappings (`!x`, `? [a]`) where a node can begin, anchors and
+    aliases with names the parsers may end differently (`&a!x`), document
+    markers, numbers that YAML 1.2 core reads as text (`1_000`, `0b101`, `+0x10`: yaml-rs reads
+    numbers), and digit runs too long for a number. A `!` or `?` inside text (`a != b`, `why?`)
+    and a digit in a name (`over_50`) are ordinary: rule files stay on the fast path.
     """
-    return ("!" in text or "?" in text or text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
-            or _DIGIT_UNDERSCORE.search(text) is not None or _OTHER_NUMBERS.search(text) is not None
-            or _long_number(text))
+    return (("!" in text or "?" in text or "&" in text or "*" in text) and _NODE_PROPERTY.search(text) is not None
+            or text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
+            or "_" in text and _number_with_underscore(text)
+            or _OTHER_NUMBERS.search(text) is not None or _long_number(text))
+
+
+def _number_with_underscore(text: str) -> bool:
+    """Whether an underscore next to a digit is in a word that yaml-rs may read as a number: one
+    that begins (after a sign) with a digit, a dot or an underscore (`1_000`, `_1`, `.5_0`), not a
+    name with a digit in it (`over_50`). Each character is read back over at most once."""
+    examined = 0  # the text before this has been read back over
+    for found in _DIGIT_UNDERSCORE.finditer(text):
+        start = found.start()
+        while start > examined and _in_word(text[start - 1]):
+            start -= 1
+        if start == examined and start > 0 and _in_word(text[start - 1]):
+            examined = found.end()  # in a word already seen to begin with something else
+            continue
+        if text.startswith(("+", "-"), start):
+            start += 1
+        if text[start:start + 1] in _NUMBER_FIRST:
+            return True
+        examined = found.end()
+    return False
+
+
+_NUMBER_FIRST = frozenset("0123456789._")
+
+
+def _in_word(char: str) -> bool:
+    return char.isalnum() or char in "_.+-"
 
 
 def read_text(path: Path | str, data: bytes | None = None, max_bytes: int = MAX_FILE_BYTES) -> str:
@@ -298,7 +347,9 @@ def load_yaml_reference(text: str, name: str, *, fast: bool = True) -> Any:
     """The PyYAML reading (libyaml when `fast`): the reference, and the source of messages."""
     if too_deep(text):
         raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
-    loader_cls = FastLoader12 if fast else SafeLoader12
+    import yaml
+
+    loader_cls = _loader(fast)
     loader = loader_cls(text)
     try:
         data = loader.get_single_data()
@@ -454,20 +505,31 @@ def _pos(mark: Any) -> tuple[int | None, int | None]:
 
 
 class Locator:
-    """Finds the line and column of a field path in YAML (or JSON) text."""
+    """Finds the line and column of a field path in YAML (or JSON) text. The text is parsed (by
+    PyYAML, which keeps positions) when a position is first asked for, so `place` costs nothing
+    until its line or column is read."""
 
     def __init__(self, text: str):
+        self._text: str | None = text
         self._root: yaml.Node | None = None
-        if too_deep(text):
-            return  # a parser would crash; such input never gets this far anyway
-        try:
-            self._root = yaml.compose(text, Loader=FastLoader12)
-        except (yaml.YAMLError, RecursionError):
-            self._root = None
+
+    def _tree(self) -> yaml.Node | None:
+        if self._text is not None:
+            text, self._text = self._text, None
+            if not too_deep(text):  # a parser would crash; such input never gets this far anyway
+                import yaml
+
+                try:
+                    self._root = yaml.compose(text, Loader=_loader(True))
+                except (yaml.YAMLError, RecursionError):
+                    self._root = None
+        return self._root
 
     def find(self, path: tuple[Any, ...], *, key: bool = False) -> tuple[int | None, int | None]:
         """Position of the value at `path` (of its key when `key`), or of the deepest parent found."""
-        node = self._root
+        import yaml
+
+        node = self._tree()
         found = (1, 1) if node is not None else (None, None)
         for i, part in enumerate(path):
             last = i == len(path) - 1
@@ -485,3 +547,39 @@ class Locator:
             else:
                 return found
         return found
+
+    def place(self, file: str, path: tuple[Any, ...], *, key: bool = False) -> Location:
+        """The Location of `path` in `file` (this locator's text), found when first read."""
+        return _Place(file, self, path, key)
+
+
+class _Place(Location):
+    """A Location whose line and column are found in the text when first read. A rule set records
+    where each rule and definition was written, and shows it only when there is something to say."""
+
+    def __init__(self, file: str, locator: Locator, path: tuple[Any, ...], key: bool):
+        object.__setattr__(self, "file", file)
+        object.__setattr__(self, "_asked", (locator, path, key))
+
+    def _found(self) -> tuple[int | None, int | None]:
+        found = self.__dict__.get("_found_at")
+        if found is None:
+            locator, path, key = self._asked
+            found = locator.find(path, key=key)
+            object.__setattr__(self, "_found_at", found)
+            object.__setattr__(self, "_asked", None)  # the text and its tree can go
+        return found
+
+    @property  # type: ignore[override]
+    def line(self) -> int | None:
+        return self._found()[0]
+
+    @property  # type: ignore[override]
+    def col(self) -> int | None:
+        return self._found()[1]
+
+    def __repr__(self) -> str:
+        return f"Location(file={self.file!r}, line={self.line!r}, col={self.col!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Location, (self.file, self.line, self.col)

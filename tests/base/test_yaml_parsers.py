@@ -73,6 +73,46 @@ def test_the_fast_path_leaves_tags_and_documents_to_pypaml():
     assert load_yaml("a: 1\nb: [x, y]\n", "f") == {"a": 1, "b": ["x", "y"]}
 
 
+#: Words that may be read as text, a tag, an anchor, a complex key or a number, depending on where
+#: they stand: inside a word (`a != b`, `over_50`, `why?`) or where a node begins (`!x`, `&a`, `? `).
+WORDS = ["a", "key", "over_50", "x_1", "1_0", "_1", "+_1", ".5_0", "0x_1", "a != b", "!=", "why?", "(?!", "!", "!x",
+         "!!str", "?", "? x", "&a", "*a", "&a!x", "a&b", "2*3", "-", "- x", "'q'", '"q"', "1", "2.5", "true", "null",
+         "é", "１", "a-1_0"]
+
+
+@settings(max_examples=examples(400), deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from(WORDS), min_size=1, max_size=5),
+                          st.sampled_from(["value", "flow", "item", "key"])), min_size=1, max_size=5))
+def test_text_left_to_yaml_rs_is_read_as_pyyaml_reads_it(entries):
+    """`unusual` may leave a `!`, `?`, `&` or a digit with an underscore to yaml-rs only where both
+    parsers read it alike: a tag, anchor, alias, complex key or number is never read differently."""
+    lines = []
+    for i, (words, place) in enumerate(entries):
+        text = " ".join(words)
+        lines.append({"value": f"k{i}: {text}", "flow": f"k{i}: [{', '.join(words)}]",
+                      "item": f"k{i}:\n  - {text}", "key": f"{text}: {i}"}[place])
+    text = "\n".join(lines) + "\n"
+    if yamlio.unusual(text):
+        return
+    try:
+        read_fast = yamlio.yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # noqa: BLE001 - yaml-rs refuses it: PyYAML reads it, as load_yaml does
+        return
+    assert load_yaml_reference(text, "words") == read_fast, text
+
+
+def test_text_that_only_looks_like_yaml_syntax_stays_on_the_fast_path():
+    """The shipped rules use `!=`, ask questions, name ages (`over_50`) and share a label (`&name`,
+    `*name`): all on the fast path, while the same characters where a node begins, and anchors with
+    names the parsers end differently, are left to PyYAML."""
+    for text in ["when: a != b\n", "text: Which leg?\n", "id: weak_flag_age_over_50\n", "k: R&D, 2*3\n",
+                 "k: \"(?!x)\"\n", "a: &shared_label Text\nb: *shared_label\n"]:
+        assert not yamlio.unusual(text), text
+    for text in ["k: !x 1\n", "- !x 1\n", "k: &a !x 1\n", "k: &a!x\n", "k: [a, !x b]\n", "{k: !x}\n", "? a\n: b\n",
+                 "k: [a, ? b]\n", "k: *a?\n", "k: [*a, b]\n", "k: 1_000\n", "k: _1\n", "k: +_1\n", "k: x\r!y z\n", "k:\t!x\n"]:
+        assert yamlio.unusual(text), text
+
+
 @pytest.mark.parametrize("text", [
     "k: " + "9" * 21 + "\n", "k: 0x" + "f" * 4000 + "\n", "k: -" + "1" * 5000 + "\n",
     "? [a]\n: 1\n", "? {a: 1}\n: 1\n# !\n", "[a]: 1\n",
@@ -87,3 +127,20 @@ def test_hostile_forms_are_refused_the_same_way_both_ways(text):
     assert "fast" in messages[0] and "Traceback" not in messages[0]
     if "[a]: 1" not in text:  # yaml-rs reads that key as a tuple: refused, without a position
         assert messages[0] == messages[1]
+
+
+def test_a_place_in_a_file_is_found_when_read_and_is_an_ordinary_location():
+    """The rules loader records where every rule was written without parsing for positions (only a
+    problem, explain or the rules doc reads them): the place found later is the one PyYAML gives."""
+    import pickle
+
+    from lbp_assess.base.errors import Location
+
+    text = "rules:\n  - id: a\n    when: pain.leg_nrs >= 7\n"
+    place = yamlio.Locator(text).place("r.yaml", ("rules", 0, "when"))
+    assert (place.line, place.col) == (3, 11) == yamlio.Locator(text).find(("rules", 0, "when"))
+    assert place == Location("r.yaml", 3, 11) and hash(place) == hash(Location("r.yaml", 3, 11))
+    assert str(place) == "r.yaml:3:11" and {place, Location("r.yaml", 3, 11)} == {place}
+    copied = pickle.loads(pickle.dumps(yamlio.Locator(text).place("r.yaml", ("rules", 0), key=False)))
+    assert type(copied) is Location and copied == Location("r.yaml", 2, 5)
+    assert yamlio.Locator("a: [").place("bad.yaml", ("a",)) == Location("bad.yaml")  # unparsable: the file

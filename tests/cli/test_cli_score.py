@@ -108,13 +108,14 @@ def test_version(cli):
 def test_scoring_to_a_machine_format_starts_without_rich_or_the_questionnaire():
     """Start-up is part of every `score` run (docs/performance.md): the JSON Lines, JSON and CSV
     paths import neither rich (the table and progress bar) nor the questionnaire (the interview),
-    and still score. The table format does draw with rich."""
+    and still score. The table format does draw with rich. PyYAML, which keeps positions for
+    messages, is not imported while the rules and the case have nothing to report."""
     import subprocess
     import sys
 
     probe = ("import sys\nfrom lbp_assess.cli.main import main\nsys.argv = ['lbp-assess', 'score', *sys.argv[1:]]\n"
              "try:\n    main()\nexcept SystemExit as end:\n    code = end.code\n"
-             "print(code, *sorted(m for m in ('rich', 'lbp_assess.engine.questionnaire', 'lbp_assess.teach.practice')"
+             "print(code, *sorted(m for m in ('rich', 'lbp_assess.engine.questionnaire', 'lbp_assess.teach.practice', 'yaml')"
              " if m in sys.modules), file=sys.stderr)\n")
     for fmt, heavy in (("jsonl", []), ("csv", []), ("json", []), ("table", ["rich"])):
         run = subprocess.run([sys.executable, "-c", probe, str(RADICULAR), "-f", fmt, "-q", "--jobs", "1"],

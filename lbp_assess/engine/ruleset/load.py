@@ -153,7 +153,7 @@ class _Loader:
     def at(self, name: str, path: tuple[Any, ...], key: bool = False) -> Location:
         if name not in self.locators:
             self.locators[name] = Locator(self.texts.get(name, ""))
-        return Location(name, *self.locators[name].find(path, key=key))
+        return self.locators[name].place(name, path, key=key)
 
     def parse(self, text: str | bool, where: Location) -> expr.Node | None:
         try:
