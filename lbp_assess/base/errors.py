@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from .text import plain
+
 
 class ExitCode:
     OK = 0
@@ -37,7 +39,7 @@ class Location:
         return hash((self.file, self.line, self.col))
 
     def __str__(self) -> str:
-        parts = [self.file]
+        parts = [plain(self.file)]  # a file name with a line break in it still makes one line
         if self.line is not None:
             parts.append(str(self.line))
             if self.col is not None:

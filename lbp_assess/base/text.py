@@ -71,6 +71,30 @@ def csv_text(text: object) -> str:
     return spreadsheet(plain("" if text is None else text, multiline=True))
 
 
+_BLOCK_START = re.compile(r"^(\s*)(\d+(?=[.)]\s)|#|>|[-*+](?=\s)|```|~~~|=+\s*$|-+\s*$)")
+
+
+def starts_markdown_block(text: str) -> bool:
+    """Whether Markdown reads a line beginning with `text` as a block: heading, quote, list, fence."""
+    return _BLOCK_START.match(text) is not None
+
+
+def markdown_line(text: str) -> str:
+    """A line of text that Markdown will not read as a block (heading, quote, list, fence)."""
+    def escape(m: re.Match[str]) -> str:
+        return m[1] + (m[2] + "\\" if m[2][0].isdigit() else "\\" + m[2])
+    return _BLOCK_START.sub(escape, text, count=1)
+
+
+_INLINE = re.compile(r"([\\`*_\[\]~])")
+
+
+def markdown_inline(text: str) -> str:
+    """Text from an input with Markdown's emphasis, code and link characters escaped: "**3 days**"
+    reads as typed, not in bold, and `[x](http://...)` is no link."""
+    return _INLINE.sub(r"\\\1", text)
+
+
 # Raw HTML in Markdown: a tag, comment or autolink (`<script>`, `</p>`, `<!--`, `<https://...>`),
 # and a character reference (`&#x202E;` would render a bidirectional override), and an image.
 # Escaped everywhere, code spans included: where a code span starts is for the renderer to decide

@@ -183,13 +183,18 @@ def _in_word(char: str) -> bool:
     return char.isalnum() or char in "_.+-"
 
 
+def _limited(max_bytes: int) -> str:
+    what = "case and rule files are" if max_bytes == MAX_FILE_BYTES else "this input is"
+    return f"{what} limited to {max_bytes:,}"
+
+
 def read_text(path: Path | str, data: bytes | None = None, max_bytes: int = MAX_FILE_BYTES) -> str:
     """Read a file as UTF-8 text, refusing oversized, binary and non-UTF-8 input."""
     name = str(path)
     if data is None:
         data = read_regular_file(path, max_bytes)
     if len(data) > max_bytes:
-        raise _error(name, f"input is {len(data):,} bytes; case and rule files are limited to {max_bytes:,}")
+        raise _error(name, f"input is {len(data):,} bytes; {_limited(max_bytes)}")
     return decode(data, name)
 
 
@@ -221,7 +226,7 @@ def read_regular_file(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> byte
     try:
         size = os.fstat(fd).st_size
         if size > max_bytes:
-            raise _error(name, f"file is {size:,} bytes; case and rule files are limited to {max_bytes:,}")
+            raise _error(name, f"file is {size:,} bytes; {_limited(max_bytes)}")
         pieces = []
         left = max_bytes + 1  # one more: a file that grew since fstat
         while left > 0 and (piece := os.read(fd, min(left, size + 1 if not pieces else 65536))):
@@ -233,7 +238,7 @@ def read_regular_file(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> byte
         os.close(fd)
     data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
     if len(data) > max_bytes:
-        raise _error(name, f"file is {len(data):,} bytes; case and rule files are limited to {max_bytes:,}")
+        raise _error(name, f"file is {len(data):,} bytes; {_limited(max_bytes)}")
     return data
 
 

@@ -24,6 +24,7 @@ from .writers import format_rows
 FILES_PER_CHUNK = 100
 LINES_PER_CHUNK = 500  # standard input: at most this many lines, and about BYTES_PER_CHUNK
 BYTES_PER_CHUNK = 512 * 1024  # JSON Lines files: workers read their own byte range
+SKIP_LIMIT = 64 * MAX_FILE_BYTES  # standard input: the longest line skipped before the stream is refused
 
 
 # --------------------------------------------------------------------------- chunks of work
@@ -259,9 +260,11 @@ def stdin_chunks(stdin: IO[bytes] | None) -> Iterator[Chunk]:
         yield Chunk(name=name, lines=tuple(block))
 
 
-def _capped_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+def _capped_lines(stream: IO[bytes], name: str = "<stdin>") -> Iterator[tuple[int, bytes | None]]:
     """(line number, line) for each line; None for a line over MAX_FILE_BYTES, skipped
-    in pieces so it is never held whole."""
+    in pieces so it is never held whole. A stream that is binary (a NUL byte in a line too long
+    to be a case: /dev/zero) or has no line break for SKIP_LIMIT bytes is not JSON Lines: an
+    error, not a wait for a line end that never comes."""
     number = 0
     while True:
         raw = stream.readline(MAX_FILE_BYTES + 1)
@@ -269,8 +272,17 @@ def _capped_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
             return
         number += 1
         if len(raw) > MAX_FILE_BYTES and not raw.endswith(b"\n"):
-            while (piece := stream.readline(BYTES_PER_CHUNK)) and not piece.endswith(b"\n"):
-                pass
+            skipped, piece = len(raw), raw
+            while not piece.endswith(b"\n"):
+                if b"\0" in piece:
+                    raise InputError(f"{name}:{number}: binary data (a NUL byte), not JSON Lines; stopped reading")
+                if skipped > SKIP_LIMIT:
+                    raise InputError(f"{name}:{number}: no line break in {SKIP_LIMIT:,} bytes, not JSON Lines; "
+                                     "stopped reading")
+                piece = stream.readline(BYTES_PER_CHUNK)
+                if not piece:
+                    break
+                skipped += len(piece)
             yield number, None
             continue
         yield number, raw

@@ -16,8 +16,8 @@ from typing import Any, List, Optional
 import typer
 
 from .. import __version__
-from ..base.errors import ExitCode, LbpError, UsageError
-from ..base.text import agree, counted
+from ..base.errors import ExitCode, InputError, LbpError, UsageError
+from ..base.text import agree, counted, plain
 
 
 app = typer.Typer(
@@ -471,13 +471,19 @@ def practice(
     from ..teach import practice as p
     from ..base.errors import NoTerminalError
     from ..engine.ruleset.load import load_rules
+    from ..model.case import identifier_problem
 
+    if student is not None and (problem := identifier_problem(student)) is not None:
+        raise typer.BadParameter(problem.replace("an id", "a student's name"), param_hint="--student")
     ruleset = load_rules(rules)
     cases = p.load_exercise_cases(paths or [str(p.default_vignettes())], need_vignette=not history_taking)
     if again is not None:
         cases, problems = p.cases_to_practise_again([str(again)], cases, ruleset, student)
         for problem in problems:
             err_line(problem)
+        if not cases and problems:  # nothing usable, and why: a bad input, not "nothing to do"
+            raise InputError(f"{plain(str(again))}: nothing to practise again from it "
+                             f"({counted(len(problems), 'problem')} above)")
         if not cases:
             typer.echo(f"Nothing to practise again: no mistakes in {again} that are not already put right"
                        + (f" for {student}" if student else "") + ".")
@@ -763,13 +769,15 @@ def rules_test(directory: Optional[Path] = RulesArgument,
                                                 "process uses this many MB (reported as incomplete, exit 1).")
                ) -> None:
     """Run the rule tests in DIR/tests/*.yaml. Exit 1 if any fails (or, with --mutate, any edit survives)."""
-    from ..base.text import plain
     from ..engine.ruleset.load import default_rules_dir, load_rules
     from ..engine.ruletests import banks, run_tests
 
     target = directory or default_rules_dir()
     ruleset = load_rules(target)
     outcomes = run_tests(target, ruleset)
+    if not outcomes:  # a rule set whose tests are missing has not passed them
+        raise InputError(f"{plain(str(target))}: no rule tests found (expected {plain(str(Path(target) / 'tests'))}"
+                         "/*.yaml, each with a `tests:` list)")
     failed = [o for o in outcomes if not o.passed]
     for outcome in failed:
         typer.echo(plain(f"{outcome.test.where}: FAIL {outcome.test.name}"))
@@ -798,7 +806,6 @@ def rules_validate(directory: Optional[Path] = RulesArgument,
                                                "rule tests (about 20 s).")) -> None:
     """Clinical validation evidence for a rule set: agreement with the agreed cases, red-flag sensitivity,
     over-triage on the benign probe bank, and (with --mutate) the mutation score. Exit 1 if any misses its target."""
-    from ..base.text import plain
     from ..engine.ruleset.load import default_rules_dir, load_rules
     from ..tooling.validation import default_case_dirs, measure, problems, report_lines
 

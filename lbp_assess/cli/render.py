@@ -11,7 +11,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.tree import Tree
 
-from ..base.text import markup
+from ..base.text import counted, markup
 from ..engine.words import describe_value
 from ..engine.ruleset.model import RuleSet
 from ..teach.practice_report import StudentSummary, class_heading, classes_of, fraction
@@ -241,6 +241,11 @@ def series_table(rows: list[dict[str, Any]], ruleset: RuleSet) -> Any:
             shown = markup(f"{label} ({m.tiers[tier].label.lower()})")
             new = f"{name}:{tier}" in row["new_red_flags"]
             flags.append(f"[bold red]NEW {shown}[/]" if new else shown)
+        for name, was in (f.split(":", 1) for f in row["not_excluded_red_flags"]):
+            flags.append(f"[bold red]NOT EXCLUDED {markup(m.conditions[name].label)}[/] (was "
+                         f"{m.tiers[was].label.lower()}; not all asked)")
+        if row["unscreened"]:
+            flags.append(f"[bold]not screened: {counted(len(row['unscreened']), 'red-flag question')}[/]")
         named = m.classes[row["classification"]]
         table.add_row(row["assessed_on"], markup(row["id"]), markup(named.short or named.label),
                       m.tiers[row["urgency"]].label, _score(row["back_nrs"]),

@@ -32,6 +32,7 @@ from .. import __version__
 from ..inputs.cases import load_case
 from ..base.errors import InputError, NoTerminalError, OutputError, OutputExistsError
 from ..base.files import check_target, write_all
+from ..base.yamlio import read_regular_file
 from . import followup
 from .followup import keep_earlier_answers
 from .interview import Interview, now_here
@@ -74,7 +75,7 @@ def start(ruleset: RuleSet, out_dir: Path | None, answers: Path | None = None, r
         interview, notes = Interview.from_draft(ruleset, resume)
         # Output goes beside the draft unless --out says otherwise (a draft never chooses it).
         session = Session(interview, (out_dir or resume.parent).resolve(), notes, resume.resolve(), True)
-        session.written = saved_early_by(interview)
+        session.written = saved_early_by(interview, session.out_dir)
         if interview.follow_up_of:  # the previous visit, when it is in the output folder
             record = interview.follow_up_of
             session.previous = find_by_hash(session.out_dir, record["id"], record.get("file_hash"))
@@ -295,25 +296,29 @@ def finish(session: Session, force: bool, today: dt.date | None = None,
 
 
 def _sha256(path: Path) -> str:
+    """The SHA-256 of a file this session wrote: read as every input is (a regular file, capped)."""
     import hashlib
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(read_regular_file(path)).hexdigest()
 
 
-def saved_early_by(interview: Interview) -> set[Path]:
+def saved_early_by(interview: Interview, out_dir: Path) -> set[Path]:
     """The files a resumed draft's consultation saved at an emergency and that are still as it
-    wrote them: its own files, which saving again rewrites without --force. A file changed or
-    replaced since (another case of the same id) is not among them."""
+    wrote them: its own files, which saving again rewrites without --force. Only this case's own
+    output files in `out_dir` are looked at (a draft is an input: the paths in its journal are
+    not trusted), and a file changed or replaced since (another case of the same id) is not
+    among them."""
     saves = [e for e in interview.journal if e.get("event") == "saved_early" and isinstance(e.get("files"), dict)]
-    if not saves:
+    case_id = interview.answers.get("id")
+    if not saves or not isinstance(case_id, str):
         return set()
     own = set()
-    for name, digest in saves[-1]["files"].items():
-        path = Path(name)
+    for path in output_paths(out_dir, case_id):
+        digest = saves[-1]["files"].get(str(path))
         try:
-            if path.is_file() and not path.is_symlink() and _sha256(path) == digest:
+            if isinstance(digest, str) and not path.is_symlink() and _sha256(path) == digest:
                 own.add(path)
-        except OSError:
+        except (OSError, InputError):  # missing, not a regular file, too large: not as it was saved
             continue
     return own
 

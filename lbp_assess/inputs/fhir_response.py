@@ -272,7 +272,10 @@ def read_response(data: dict[str, Any], name: str, text: str | None = None, line
 
 
 #: The time part of a FHIR dateTime: with seconds and the UTC offset (FHIR requires both).
-_TIME = re.compile(r"T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+#: The time part of a FHIR dateTime, as the specification's regular expression has it: hours, minutes,
+#: seconds, a fraction, and the offset (Z, or at most 14 hours either way).
+_TIME = re.compile(r"T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?"
+                   r"(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))")
 
 #: QuestionnaireResponse.status: scored as final, scored with a warning, refused.
 FINAL_STATUSES = ("completed", "amended")
@@ -309,8 +312,11 @@ def _authored(data: dict[str, Any], reader: _Reader) -> tuple[str | None, str | 
         day = dt.date.fromisoformat(authored[:10]).isoformat()
     except ValueError:
         raise reader.fail(("authored",), f"not a date: {authored!r}") from None
-    if len(authored) <= 10 or not _TIME.fullmatch(authored[10:]):
+    if len(authored) == 10:
         return day, None
+    if not _TIME.fullmatch(authored[10:]):  # no junk after the date, no offset beyond 14 hours
+        raise reader.fail(("authored",), f"expected a FHIR dateTime (YYYY-MM-DD, or YYYY-MM-DDThh:mm:ss with its "
+                                         f"offset, Z or at most +/-14:00), got {authored[:40]!r}")
     try:
         moment = dt.datetime.fromisoformat(authored[:-1] + "+00:00" if authored.endswith("Z") else authored)
     except ValueError:

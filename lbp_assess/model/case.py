@@ -110,11 +110,35 @@ def _identifier(text: str) -> str:
     """An id: one line, and in Unicode NFKC form, so a look-alike (full-width `ｄｅｍｏ`, a ligature,
     a decomposed accent) is refused rather than kept as a second name for the same patient."""
     _line(text)
+    problem = identifier_problem(text)
+    if problem is not None:
+        raise ValueError(problem)
+    return text
+
+
+# Characters that show as nothing yet are not format characters (Unicode category Cf, which
+# `str.isprintable` already refuses): variation selectors, the combining grapheme joiner, the
+# Hangul fillers, the Khmer inherent vowels and the Mongolian free variation selectors.
+_INVISIBLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+                        "\U000e0100-\U000e01ef]")
+
+
+def identifier_problem(text: str) -> str | None:
+    """Why `text` cannot be an id (a case's, a student's), or None. An id is a name people compare
+    by eye: no character that shows as nothing (zero-width space, soft hyphen, byte-order mark, tag
+    characters, variation selectors), no space at either end, and Unicode NFKC form - a look-alike
+    (full-width `ｄｅｍｏ`, a ligature, a no-break space) would be a second name for the same one."""
+    hidden = next((c for c in text if not c.isprintable() and unicodedata.category(c) != "Zs"), None) \
+        or (found.group() if (found := _INVISIBLE.search(text)) is not None else None)
+    if hidden is not None:
+        return (f"an id must not contain the invisible or control character U+{ord(hidden):04X} (at character "
+                f"{text.index(hidden) + 1})")
     if not unicodedata.is_normalized("NFKC", text):
         shown = unicodedata.normalize("NFKC", text)
-        raise ValueError(f"an id must be written in plain characters (Unicode NFKC): "
-                         f"{shown[:80]!r} rather than {text[:80]!r}")
-    return text
+        return f"an id must be written in plain characters (Unicode NFKC): {shown[:80]!r} rather than {text[:80]!r}"
+    if text != text.strip(" "):
+        return f"an id must not begin or end with a space: {text[:80]!r}"
+    return None
 
 
 def _text(text: str) -> str:
@@ -533,7 +557,7 @@ def _keys_source(struct: Any) -> tuple[str, dict[str, Any]]:
     number), so an ordinary case calls none of them. Written out as one sum of ints per struct, no
     loop, each field read once: it runs for every case read the fast way. (source, the validators)"""
     quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0",
-             _identifier: "({v}.isascii() and {v}.isprintable())"}
+             _identifier: "({v}.isascii() and {v}.isprintable() and {v}[:1] != ' ' != {v}[-1:])"}
     checks: dict[tuple[str, str], list[Any]] = {}
     for section, name, fn in _FAST_VALIDATORS:
         checks.setdefault((section, name), []).append(fn)

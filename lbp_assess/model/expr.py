@@ -30,6 +30,7 @@ Two evaluators share one checked tree:
 from __future__ import annotations
 
 import ast
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
@@ -191,6 +192,10 @@ def parse(text: str | bool) -> Node:
         return Const(text)
     if not isinstance(text, str) or not text.strip():
         raise ExprError("expected an expression")
+    if not unicodedata.is_normalized("NFKC", text):  # Python reads `ｐain` and `pain.leg_ſide` as plain names
+        col = next((i for i, c in enumerate(text) if unicodedata.normalize("NFKC", c) != c), 0)
+        raise ExprError(f"write expressions in plain characters: {text[col]!r} (U+{ord(text[col]):04X}) reads as "
+                        f"{unicodedata.normalize('NFKC', text[col])!r}", 1, col - (len(text) - len(text.lstrip())))
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:

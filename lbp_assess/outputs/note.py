@@ -31,7 +31,7 @@ from typing import Any, Sequence
 from .. import __version__
 from ..model.case import FACTS, Case
 from ..inputs.cases import load_case
-from ..base.text import markdown_text, plain
+from ..base.text import markdown_inline, markdown_line, markdown_text, plain, starts_markdown_block
 from ..base.errors import InputError, Location, Problem
 from ..engine.questionnaire import Questionnaire
 from ..engine.ruleset.model import Assessment, RuleSet, RuleTrace
@@ -502,12 +502,15 @@ def since_last_visit(comparison: Comparison | None, case: Case, ruleset: RuleSet
         out.add(f"NEW positive red-flag answer since last visit: {'; '.join(c.new_positive)}.", strong=True)
     if c.unscreened_now:
         out.add(f"NOT SCREENED at this visit (screened last time): {'; '.join(c.unscreened_now)}.", strong=True)
+    for text in c.not_excluded_red_flags:
+        out.add(f"NOT EXCLUDED since last visit: {text}; ask them before relying on a lower urgency.", strong=True)
     for text in c.resolved_red_flags:
         out.add(f"Resolved since last visit: {text}.")
     for text in c.lower_red_flags:
         out.add(f"Lower since last visit: {text}.")
     for change in (c.classification, c.urgency):
-        out.add(_line(change), strong=bool(change.change))
+        lower_unscreened = change is c.urgency and change.change == "lower" and c.not_excluded_red_flags
+        out.add(_line(change, "lower, on the answers given" if lower_unscreened else None), strong=bool(change.change))
     moved = [x for x in c.since_last_visit + c.start_back if x.change]
     for change in moved:
         out.add(_line(change))
@@ -529,10 +532,10 @@ def since_last_visit(comparison: Comparison | None, case: Case, ruleset: RuleSet
     return out
 
 
-def _line(change: VisitChange) -> str:
+def _line(change: VisitChange, direction: str | None = None) -> str:
     if not change.change:
         return f"{change.label}: {change.now} (unchanged)."
-    extra = f" ({change.change})" if change.change != "changed" else ""
+    extra = f" ({direction or change.change})" if change.change != "changed" else ""
     return f"{change.label}: {change.then} -> {change.now}{extra}."
 
 
@@ -581,25 +584,6 @@ def render(note: Note, fmt: str, width: int = WIDTH, md_width: int | None = None
     raise ValueError(fmt)
 
 
-_BLOCK_START = re.compile(r"^(\s*)(\d+(?=[.)]\s)|#|>|[-*+](?=\s)|```|~~~|=+\s*$|-+\s*$)")
-
-
-def _literal_line(text: str) -> str:
-    """A line of free text that Markdown will not read as a block (heading, quote, list, fence)."""
-    def escape(m: re.Match[str]) -> str:
-        return m[1] + (m[2] + "\\" if m[2][0].isdigit() else "\\" + m[2])
-    return _BLOCK_START.sub(escape, text, count=1)
-
-
-_INLINE = re.compile(r"([\\`*_\[\]~])")
-
-
-def _literal_inline(text: str) -> str:
-    """Text a person typed, with Markdown's emphasis, code and link characters escaped: "**3 days**"
-    reads as typed, not in bold."""
-    return _INLINE.sub(r"\\\1", text)
-
-
 def render_markdown(note: Note, width: int | None = None) -> str:
     """The note as Markdown. Every piece of text is shown as typed: raw HTML, character references
     and images are escaped (base.text.markdown_text), free text cannot start a block, and in text
@@ -610,26 +594,27 @@ def render_markdown(note: Note, width: int | None = None) -> str:
     bullets with a hanging indent, never so that a line would start a new block."""
     md = markdown_text
     fit = (lambda lines: _wrap_markdown(lines, width)) if width else (lambda lines: lines)
-    out = [f"# {md(note.title)}", "", *fit([" · ".join(_literal_inline(md(m)) for m in note.meta)]), ""]
+    out = [f"# {md(note.title)}", "", *fit([" · ".join(markdown_inline(md(m)) for m in note.meta)]), ""]
     if note.disclaimer:
         out += [*fit([f"> **{md(note.disclaimer)}**"]), ""]
     for section in note.sections:
         out += [f"## {md(section.title)}", ""]
         previous: bool | None = None  # was the line before a bullet?
         for line in section.lines:
-            shown = _literal_inline(md(line.text)) if line.literal else md(line.text)
+            shown = markdown_inline(md(line.text)) if line.literal else md(line.text)
             first, *rest = shown.split("\n")
+            first = markdown_line(first)  # "# 3 days" typed in the history is no heading, its first line too
             text = f"**{first}**" if line.strong else first
             if previous is not None and not (line.bullet and previous):
                 out.append("")
             previous = line.bullet
             indent = "  " * line.level
-            # Continuation lines of free text stay inside their bullet: indented, and a line that
-            # would start a heading, quote, list or code block is escaped, so it reads as typed.
+            # Continuation lines of free text stay inside their bullet: indented, and (like the
+            # first) a line that would start a heading, quote, list or code block is escaped.
             if line.bullet:
-                out += fit([f"{indent}- {text}", *(f"{indent}  {_literal_line(part)}" for part in rest)])
+                out += fit([f"{indent}- {text}", *(f"{indent}  {markdown_line(part)}" for part in rest)])
             else:
-                out += fit([text, *(_literal_line(part) for part in rest)])
+                out += fit([text, *(markdown_line(part) for part in rest)])
         out.append("")
     footer = [f"_{md(part)}_" for part in note.footer.split("\n")]
     out += ["---", "", "  \n".join("\n".join(fit([part])) for part in footer), ""]
@@ -651,7 +636,7 @@ def _wrap_markdown(lines: list[str], width: int) -> list[str]:
                                 break_long_words=False, break_on_hyphens=False) or [line]
         kept = wrapped[:1]
         for part in wrapped[1:]:
-            if _BLOCK_START.match(part[len(hang):]) or part[len(hang):].startswith(("<", "|")):
+            if starts_markdown_block(part[len(hang):]) or part[len(hang):].startswith(("<", "|")):
                 kept[-1] += " " + part[len(hang):]
             else:
                 kept.append(part)

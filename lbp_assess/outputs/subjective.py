@@ -62,24 +62,30 @@ def screen_notes(a: Assessment, ruleset: RuleSet) -> dict[str, list[str]]:
 def screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -> str:
     """"Cauda equina screen: negative (6 of 7 asked, 1 settled by an earlier answer)", with
     positives and unscreened items named. A follow-up skipped because an earlier answer settles
-    it ("no weakness": no weakness in both legs) counts as settled, not as asked."""
+    it ("no weakness": no weakness in both legs) counts as settled, not as asked. Only the rule
+    set's screening questions (ruleset.yaml `screening`, the `unscreened` of every output) make a
+    screen INCOMPLETE; another question of the group not asked is named as not asked."""
+    screening = set(a.ruleset.manifest.screening)
     values = {f: a.facts.get(f) for f in facts}
     settled = sum(v is not None and f in q.by_id and not _asked(q.by_id[f], a) for f, v in values.items())
     known = sum(v is not None for v in values.values())
     asked = known - settled
     positive = [q.label(f) for f, v in values.items() if v is True]
-    unasked = [q.label(f) for f, v in values.items() if v is None]
+    unscreened = [q.label(f) for f, v in values.items() if v is None and f in screening]
+    unasked = [q.label(f) for f, v in values.items() if v is None and f not in screening]
     if positive:
         shown = f"POSITIVE - {', '.join(positive)}"
     elif not known:
         shown = "NOT SCREENED"
-    elif unasked:
+    elif unscreened:
         shown = "INCOMPLETE - negative as far as asked"
+    elif unasked:
+        shown = "negative as far as asked"
     else:
         shown = "negative"
     counted = f"{asked} of {len(facts)} asked" + (f", {settled} settled by an earlier answer" if settled else "")
-    return f"{title}: {shown} ({counted})" + (
-        f" (NOT SCREENED: {', '.join(unasked)})" if unasked else "")
+    return f"{title}: {shown} ({counted})" + (f" (NOT SCREENED: {', '.join(unscreened)})" if unscreened else "") \
+        + (f" (not asked: {', '.join(unasked)})" if unasked else "")
 
 
 def relevant_negatives(a: Assessment, answers: dict[str, Any]) -> list[str]:

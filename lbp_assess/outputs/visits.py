@@ -72,14 +72,15 @@ def find_previous(path: Path, case: Case, given: Path | None = None) -> tuple[Vi
     record = case.follow_up_of
     if record is None:
         return None, []
+    visit = read_visit(given) if given is not None else find_by_hash(path.parent, record.id, record.file_hash, path)
+    if visit is None:
+        return None, []
+    if visit.case.id != record.id:  # given, or found by its hash: the same refusal
+        raise InputError(f"{plain(visit.source)}: is case {plain(visit.case.id)!r}, but {plain(path)} follows case "
+                         f"{plain(record.id)!r}")
     if given is not None:
-        visit = read_visit(given)
-        if visit.case.id != record.id:
-            raise InputError(f"{plain(given)}: is case {plain(visit.case.id)!r}, but {plain(path)} follows case "
-                             f"{plain(record.id)!r}")
         check_pair(visit, Visit(case, str(path)), linked=True)  # refuses; its warnings come with the comparison
-        return visit, []
-    return find_by_hash(path.parent, record.id, record.file_hash, path), []
+    return visit, []
 
 
 def find_by_hash(folder: Path, case_id: str, recorded: str | None, skip: Path | None = None) -> Visit | None:
@@ -114,8 +115,8 @@ def _refuse(visit: Visit, message: str) -> InputError:
 
 def same_patient(then: Visit, now: Visit) -> None:
     """Refuse two visits that cannot be of one patient: the sex recorded differs, or the age
-    does not fit the dates (younger later, or older by more than the years between them).
-    Unknown answers never refuse."""
+    does not fit the dates (younger later, or older by more or less than the years between
+    them, give or take the year that whole years of age allow). Unknown answers never refuse."""
     a, b = then.case.patient, now.case.patient
     if a is None or b is None:
         return
@@ -126,7 +127,7 @@ def same_patient(then: Visit, now: Visit) -> None:
     days = (now.case.assessed_on - then.case.assessed_on).days \
         if now.case.assessed_on and then.case.assessed_on else None
     years = days / 365.25 if days is not None else None
-    if b.age < a.age or (years is not None and b.age - a.age > years + 1):
+    if b.age < a.age or (years is not None and not years - 1 <= b.age - a.age <= years + 1):
         since = f"{days} days" if days is not None else "an unknown time"
         raise _refuse(now, f"visits of different patients: age {b.age} here, {a.age} in {_name(then)} "
                            f"{since} before")
@@ -148,6 +149,10 @@ def check_pair(then: Visit, now: Visit, *, linked: bool = False) -> list[str]:
     if then.case.assessed_on and now.case.assessed_on and now.case.assessed_on < then.case.assessed_on:
         raise _refuse(now, f"is dated {now.case.assessed_on}, before the visit it follows ({_name(then)}, "
                            f"{then.case.assessed_on}); give the earlier visit first")
+    at_then, at_now = then.case.assessed_at, now.case.assessed_at
+    if at_then is not None and at_now is not None and at_now < at_then:
+        raise _refuse(now, f"was assessed at {at_now.isoformat()}, before the visit it follows ({_name(then)}, "
+                           f"{at_then.isoformat()}); give the earlier visit first")
     earlier = then.case.follow_up_of
     if earlier is not None and earlier.id == now.case.id:
         raise _refuse(now, f"{_name(then)} is recorded as a follow-up of this visit: the visits follow each "
@@ -209,7 +214,7 @@ class Comparison:
     new_red_flags: list[str]  # conditions raised now and not then (or higher), loudly first
     new_positive: list[str]  # red-flag screening answers "yes" now and not then
     unscreened_now: list[str]  # red-flag questions screened then and not now
-    resolved_red_flags: list[str]
+    resolved_red_flags: list[str]  # conditions raised then that the answers now exclude
     lower_red_flags: list[str]
     since_last_visit: list[VisitChange]
     start_back: list[VisitChange]
@@ -220,12 +225,15 @@ class Comparison:
     # The lists above as data for JSON: each item's code (condition, alert, fact) and tiers beside its words.
     coded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     outcomes: list[OutcomeChange] = field(default_factory=list)  # measures at both visits, against the MCID
+    # Conditions raised then, not raised now, and not excluded now either: a rule that raises each is
+    # undecided because questions were not asked at this visit. Never "resolved".
+    not_excluded_red_flags: list[str] = field(default_factory=list)
 
     @property
     def unchanged(self) -> bool:
         """No answer, score or result differs between the visits."""
         return not (self.new_red_flags or self.new_positive or self.unscreened_now or self.resolved_red_flags
-                    or self.lower_red_flags or self.alerts_new or self.alerts_cleared or self.changed
+                    or self.not_excluded_red_flags or self.lower_red_flags or self.alerts_new or self.alerts_cleared or self.changed
                     or self.classification.change or self.urgency.change
                     or any(c.change for c in self.since_last_visit + self.start_back))
 
@@ -240,8 +248,8 @@ class Comparison:
             "unchanged": self.unchanged, "classification": self.classification.to_data(),
             "urgency": self.urgency.to_data(),
             **{name: self.coded.get(name, []) for name in ("new_red_flags", "new_positive", "unscreened_now",
-                                                             "resolved_red_flags", "lower_red_flags", "alerts_new",
-                                                             "alerts_cleared")},
+                                                             "resolved_red_flags", "not_excluded_red_flags",
+                                                             "lower_red_flags", "alerts_new", "alerts_cleared")},
             **{name: [c.to_data() for c in getattr(self, name)] for name in changes},
             "warnings": self.warnings,
             "outcomes": [vars(o) for o in self.outcomes],
@@ -264,9 +272,9 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
         return m.tiers[t].label.upper()
 
     coded: dict[str, list[dict[str, Any]]] = {name: [] for name in (
-        "new_red_flags", "lower_red_flags", "resolved_red_flags", "new_positive", "unscreened_now", "alerts_new",
-        "alerts_cleared")}
-    new, resolved, lower = [], [], []
+        "new_red_flags", "lower_red_flags", "resolved_red_flags", "not_excluded_red_flags", "new_positive",
+        "unscreened_now", "alerts_new", "alerts_cleared")}
+    new, resolved, open_, lower = [], [], [], []
     for name, t in sorted(a_now.conditions.items(), key=lambda c: rank[c[1]]):
         was = a_then.conditions.get(name)
         label = m.conditions[name].label
@@ -281,8 +289,17 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
         coded["new_red_flags" if was is None or rank[t] < rank[was] else "lower_red_flags"].append(
             {"condition": name, "tier": t, "was": was, "label": (new if was is None or rank[t] < rank[was]
                                                                  else lower)[-1]})
+    undecided = set(a_now.not_excluded)
     for name, was in a_then.conditions.items():
-        if name not in a_now.conditions:
+        if name in a_now.conditions:
+            continue
+        open_rules = [r.id for r in ruleset.rules if r.raises == "condition" and r.name == name and r.id in undecided]
+        if open_rules:  # unknown answers keep it from being excluded: not resolved
+            open_.append(f"{m.conditions[name].label} (was {tier(was)}): not excluded, its questions were not all "
+                         "asked at this visit")
+            coded["not_excluded_red_flags"].append({"condition": name, "tier": None, "was": was, "label": open_[-1],
+                                                    "rules": open_rules})
+        else:
             resolved.append(f"{m.conditions[name].label} (was {tier(was)})")
             coded["resolved_red_flags"].append({"condition": name, "tier": None, "was": was, "label": resolved[-1]})
     screening = m.screening
@@ -330,7 +347,7 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
                                                                                 rank[a_then.urgency]),
                "urgency", a_then.urgency, a_now.urgency),
         new, new_positive, unscreened, resolved, lower, since,
-        _start_back(a_then, a_now), alerts_new, alerts_cleared, changed, coded=coded)
+        _start_back(a_then, a_now), alerts_new, alerts_cleared, changed, coded=coded, not_excluded_red_flags=open_)
     comparison.warnings = identity + _warnings(comparison)
     comparison.outcomes = outcome_changes(ruleset.outcome_measures, a_then.facts, a_now.facts)
     return comparison
@@ -404,7 +421,7 @@ def _warnings(c: Comparison) -> list[str]:
 # --------------------------------------------------------------------------- a series of visits
 
 SERIES_COLUMNS = ("assessed_on", "id", "classification", "urgency", "back_nrs", "leg_nrs", "leg_extent",
-                  "red_flags", "new_red_flags", "follow_up_of", "file")
+                  "red_flags", "new_red_flags", "not_excluded_red_flags", "unscreened", "follow_up_of", "file")
 
 
 def series_files(paths: list[Path]) -> list[Path]:
@@ -426,7 +443,7 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
     if undated:
         raise InputError.from_problems([Problem(Location(s), "no assessed_on date: a series needs every visit dated",
                                                 "assessed_on") for s in undated])
-    ordered = sorted(visits, key=lambda v: v.case.assessed_on)  # type: ignore[arg-type, return-value]
+    ordered = sorted(visits, key=_series_order(visits))
     warnings = _series_identity(ordered)
     rows = []
     before: Visit | None = None
@@ -434,9 +451,11 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
         a = ruleset.assess(visit.case)
         pain = visit.case.pain
         new: list[str] = []
+        still_open: list[str] = []  # raised at the visit before, neither raised nor excluded now
         if before is not None:
             c = compare(before, visit, ruleset, a)
             new = [f"{flag['condition']}:{flag['tier']}" for flag in c.coded["new_red_flags"]]
+            still_open = [f"{flag['condition']}:{flag['was']}" for flag in c.coded["not_excluded_red_flags"]]
             warnings += [f"{plain(visit.source)}: {w}" for w in c.warnings]
         elif visit.rules_version and visit.rules_version != ruleset.version:
             warnings.append(f"{plain(visit.source)}: Rules version differs: assessed with rules "
@@ -447,10 +466,32 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
             "back_nrs": pain.back_nrs if pain else None, "leg_nrs": pain.leg_nrs if pain else None,
             "leg_extent": pain.leg_extent if pain else None,
             "red_flags": [f"{n}:{t}" for n, t in a.conditions.items()], "new_red_flags": new,
+            "not_excluded_red_flags": still_open, "unscreened": list(a.unscreened),
             "follow_up_of": visit.case.follow_up_of.id if visit.case.follow_up_of else None, "file": visit.source,
         })
         before = visit
     return rows, warnings
+
+
+def _series_order(visits: list[Visit]) -> Any:
+    """The sort key of a series: the date, then the time of day where both visits have one, then
+    the follow-up links (a visit after the one it follows, however the files are named)."""
+    by_id = {v.case.id: v for v in visits}
+
+    def links(visit: Visit) -> int:  # visits before this one along its follow_up_of chain
+        count, current, seen = 0, visit, {visit.case.id}
+        while current.case.follow_up_of is not None and current.case.follow_up_of.id in by_id:
+            current = by_id[current.case.follow_up_of.id]
+            if current.case.id in seen:  # a cycle: refused by _series_identity
+                break
+            seen.add(current.case.id)
+            count += 1
+        return count
+
+    def key(visit: Visit) -> tuple[Any, ...]:
+        at = visit.case.assessed_at
+        return visit.case.assessed_on, links(visit), at.timestamp() if at is not None else 0.0
+    return key
 
 
 def _series_identity(ordered: list[Visit]) -> list[str]:

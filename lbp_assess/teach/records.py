@@ -9,6 +9,7 @@ from typing import Any, Iterable
 from ..base.text import plain
 from ..base.errors import InputError
 from ..engine.ruleset.model import RuleSet
+from ..model.case import identifier_problem
 
 NO_NAME = "(no name)"
 
@@ -81,6 +82,9 @@ def _record_problem(data: Any) -> str | None:
     for name in ("student", "mode", "case", "at", "rules_version"):
         if data.get(name) is not None and not isinstance(data[name], str):
             return f"{name}: expected text or null, got {_shown(data[name])}"
+    for name in ("student", "case"):  # names people compare by eye: one spelling each
+        if data.get(name) and (problem := identifier_problem(data[name])) is not None:
+            return f"{name}: {problem.replace('an id', 'a name')}"
     if key.get("urgency") is not None and not isinstance(key["urgency"], str):
         return f"key.urgency: expected a tier name, got {_shown(key['urgency'])}"
     not_asked = data.get("red_flags_not_asked")

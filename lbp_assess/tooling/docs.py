@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from ..model import expr
 from ..model.case import AGE_RANGE, FACTS, Case
 from ..base.errors import LbpError
-from ..base.text import markdown_text
+from ..base.text import markdown_inline, markdown_line, markdown_text
 from .blocks import DocsError, fill_blocks  # noqa: F401 - DocsError is raised here too
 from ..outputs.plainwords import PlainWords
 from ..engine.questionnaire import Question, ask_when_node
@@ -308,11 +308,19 @@ def schema_text(ruleset: RuleSet) -> str:
 
 
 def _cell(text: str) -> str:
+    """Text as one table cell: on one line, its pipes kept from ending the cell."""
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _said(text: str) -> str:
+    """Text from the rule set as a cell or list item, shown as written: no emphasis, code span, link
+    or block (a heading, a list) read into it (the rule set is an input like a case)."""
+    return _cell(markdown_line(markdown_inline(" ".join(str(text).split()))))
+
+
 def _code(text: str) -> str:
-    return "`" + " ".join(str(text).split()) + "`"
+    """An expression as a code span in a table cell."""
+    return "`" + " ".join(str(text).split()).replace("|", "\\|") + "`"
 
 
 def _label(ruleset: RuleSet, kind: str, name: str) -> str:
@@ -322,10 +330,10 @@ def _label(ruleset: RuleSet, kind: str, name: str) -> str:
 
 
 def _raises(ruleset: RuleSet, rule: Rule) -> str:
-    text = f"{rule.raises} **{_label(ruleset, rule.raises, rule.name)}** (`{rule.name}`)"
+    text = f"{rule.raises} **{_said(_label(ruleset, rule.raises, rule.name))}** (`{rule.name}`)"
     if rule.tier:
         tier = ruleset.manifest.tiers[rule.tier]
-        text += f" at **{rule.tier}** tier ({tier.time_frame})"
+        text += f" at **{rule.tier}** tier ({_said(tier.time_frame)})"
     return text
 
 
@@ -335,23 +343,23 @@ def _rule_lines(ruleset: RuleSet, rule: Rule, words: PlainWords) -> list[str]:
     lines = [
         f"#### `{rule.id}`", "",
         f"- **Raises:** {_raises(ruleset, rule)}",
-        f"- **When:** {words.words(rule.node)}",
+        f"- **When:** {_said(words.words(rule.node))}",
         f"- **Rule:** {_code(rule.text)}",
-        f"- **Reason:** {_cell(rule.reason)}",
+        f"- **Reason:** {_said(rule.reason)}",
     ]
     if rule.label:
-        lines.append(f"- **Label in the note:** {_cell(rule.label)}")
+        lines.append(f"- **Label in the note:** {_said(rule.label)}")
     if rule.time_frame:
         timing = ruleset.manifest.timings.get(rule.timing or "", "")
-        lines.append(f"- **Time frame:** {_cell(rule.time_frame)}" + (f" (ordered as: {_cell(timing)})" if timing else ""))
+        lines.append(f"- **Time frame:** {_said(rule.time_frame)}" + (f" (ordered as: {_said(timing)})" if timing else ""))
     if action:
-        lines.append(f"- **Action:** {_cell(action)}")
+        lines.append(f"- **Action:** {_said(action)}")
     if rule.examination:
-        lines.append(f"- **Examination:** {_cell(rule.examination)}")
+        lines.append(f"- **Examination:** {_said(rule.examination)}")
     if rule.safety_net:
         blocks = ruleset.manifest.safety_net_blocks
-        lines.append("- **Safety-net:** " + ", ".join(f"{_cell(blocks[b].title)} (`{b}`)" for b in rule.safety_net))
-    lines += [f"- **Source:** {_cell(rule.source)}", f"- **Status:** {rule.status}{reviewed}", ""]
+        lines.append("- **Safety-net:** " + ", ".join(f"{_said(blocks[b].title)} (`{b}`)" for b in rule.safety_net))
+    lines += [f"- **Source:** {_said(rule.source)}", f"- **Status:** {rule.status}{reviewed}", ""]
     return lines
 
 
@@ -361,7 +369,7 @@ def _file_order(rule: Rule) -> tuple[str, int]:
 
 def _layer_lines(ruleset: RuleSet, layer: str, title: str, words: PlainWords) -> list[str]:
     rules = sorted((r for r in ruleset.rules if r.layer == layer), key=_file_order)
-    lines = [f"## {title}", ""]
+    lines = [f"## {_said(title)}", ""]
     if not rules:
         return lines + ["No rules in this layer: it holds named definitions only (see below).", ""]
     raised: dict[tuple[str, str], list[Rule]] = {}
@@ -370,7 +378,7 @@ def _layer_lines(ruleset: RuleSet, layer: str, title: str, words: PlainWords) ->
     lines += ["What this layer can raise:", "", "| raises | name | tiers | rules |", "|---|---|---|---|"]
     for (kind, name), by in raised.items():
         tiers = sorted({r.tier for r in by if r.tier}, key=ruleset.tier_rank.__getitem__)
-        lines.append(f"| {kind} | {_cell(_label(ruleset, kind, name))} (`{name}`) | {', '.join(tiers) or '-'} "
+        lines.append(f"| {kind} | {_said(_label(ruleset, kind, name))} (`{name}`) | {', '.join(tiers) or '-'} "
                      f"| {', '.join(f'`{r.id}`' for r in by)} |")
     lines.append("")
     for rule in rules:
@@ -394,8 +402,8 @@ def _threshold_rows(ruleset: RuleSet, words: PlainWords) -> list[str]:
     for (code, op, value), (subject, by) in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1])):
         test = {">": "over", ">=": "at least", "<": "under", "<=": "at most", "==": "equal to",
                 "!=": "not equal to"}[op]
-        name = _cell(words.words(subject))
-        rows.append(f"| {name} (`{code}`) | {test} {_cell(words.value(subject, value))} | {', '.join(by)} |")
+        name = _said(words.words(subject))
+        rows.append(f"| {name} (`{code}`) | {test} {_said(words.value(subject, value))} | {', '.join(by)} |")
     return rows
 
 
@@ -424,18 +432,18 @@ def rules_markdown(ruleset: RuleSet) -> str:
     words = PlainWords(ruleset)
     questions = ruleset.questionnaire.by_id if ruleset.questionnaire else {}
     lines = [
-        f"# {m.title}", "",
-        f"Generated by `lbp-assess rules doc` from the rule set **{m.name} {m.version}** "
+        f"# {_said(m.title)}", "",
+        f"Generated by `lbp-assess rules doc` from the rule set **{_said(m.name)} {_said(m.version)}** "
         f"(content hash `sha256:{ruleset.content_hash}`); every result names it as `rules_version`. "
         "Do not edit this file: edit the rules, run `lbp-assess rules check` and `lbp-assess rules test`, "
         "then generate it again.", "",
     ]
     if m.description:
-        lines += [_cell(m.description), ""]
-    lines += [f"> **{_cell(m.disclaimer)}**", "", *_READING, ""]
+        lines += [_said(m.description), ""]
+    lines += [f"> **{_said(m.disclaimer)}**", "", *_READING, ""]
     lines += ["## Urgency tiers", "", "Highest first. The case's urgency is the highest tier raised.", "",
               "| tier | time frame | action |", "|---|---|---|"]
-    lines += [f"| **{t.label}** (`{name}`) | {_cell(t.time_frame)} | {_cell(t.action)} |" for name, t in m.tiers.items()]
+    lines += [f"| **{_said(t.label)}** (`{name}`) | {_said(t.time_frame)} | {_said(t.action)} |" for name, t in m.tiers.items()]
     lines += ["", "Each rule with a tier carries its own label, time frame, action, examination advice and "
               "safety-net blocks, which the note prints; the tier orders the rows and sets the urgency. One tier "
               "governs the record note: its row opens the Summary and the Plan, every fired row's action follows "
@@ -446,22 +454,22 @@ def rules_markdown(ruleset: RuleSet) -> str:
                   "An unknown answer that the other answers settle, once, before any rule reads it (case files, "
                   "the interview, FHIR and batch alike). A recorded answer is never overridden.", "",
                   "| fact | taken as | when | because |", "|---|---|---|---|"]
-        lines += [f"| `{fact}` | {'yes' if spec.value else 'no'} | {_cell(words.words(ruleset.settled[fact]))} "
-                  f"| {_cell(spec.because)} |" for fact, spec in m.settled.items() if fact in ruleset.settled]
+        lines += [f"| `{fact}` | {'yes' if spec.value else 'no'} | {_said(words.words(ruleset.settled[fact]))} "
+                  f"| {_said(spec.because)} |" for fact, spec in m.settled.items() if fact in ruleset.settled]
         lines.append("")
     lines += ["## Classification", "", "The first entry that holds gives the class:", ""]
     for index, (name, node) in enumerate(ruleset.classification, 1):
         named = m.classes[name]
-        when = "otherwise" if isinstance(node, expr.Const) and node.value is True else f"when {words.words(node)}"
-        lines.append(f"{index}. **{_cell(named.label)}** (`{name}`) {when}.")
+        when = "otherwise" if isinstance(node, expr.Const) and node.value is True else f"when {_said(words.words(node))}"
+        lines.append(f"{index}. **{_said(named.label)}** (`{name}`) {when}.")
     lines += ["", "## Red-flag screening questions", "",
               "Asked in every interview. Each one left unanswered is listed under `unscreened` in every "
               "output and raises the alert *red-flag screen incomplete*: an unasked question is never a \u201cno\u201d.",
               ""]
     for fact in m.screening:
         question = questions.get(fact)
-        lines.append(f"- {_cell(question.label) if question else fact} (`{fact}`)"
-                     + (f": \u201c{_cell(question.text)}\u201d" if question else ""))
+        lines.append(f"- {_said(question.label) if question else fact} (`{fact}`)"
+                     + (f": \u201c{_said(question.text)}\u201d" if question else ""))
     lines.append("")
     for layer, title in m.layers.items():
         lines += _layer_lines(ruleset, layer, title, words)
@@ -472,13 +480,13 @@ def rules_markdown(ruleset: RuleSet) -> str:
         by_file.setdefault(Path(definition.where.file).name, []).append(definition)
     for file, definitions in sorted(by_file.items()):
         lines += [f"### `{file}`", "", "| name | means | in plain words | expression |", "|---|---|---|---|"]
-        lines += [f"| `{d.name}` | {_cell(d.means or '')} | {_cell(words.words(d.node))} | {_cell(_code(d.text))} |"
+        lines += [f"| `{d.name}` | {_said(d.means or '')} | {_said(words.words(d.node))} | {_code(d.text)} |"
                   for d in definitions]
         lines.append("")
     if m.flags_noted:
         lines += ["## Weak flags noted", "",
                   "Listed in the note when present; on their own they raise nothing.", ""]
-        lines += [f"- {_cell(ruleset.definitions[n].means or n)} (`{n}`)" for n in m.flags_noted]
+        lines += [f"- {_said(ruleset.definitions[n].means or n)} (`{n}`)" for n in m.flags_noted]
         lines.append("")
     if m.safety_net_blocks:
         lines += ["## Safety-net blocks", "",
@@ -489,29 +497,29 @@ def rules_markdown(ruleset: RuleSet) -> str:
                   "note's urgency, or what a yes to the feature would raise, reaches a tier (*at*).", ""]
         for name, block in m.safety_net_blocks.items():
             given = ("" if block.given_when in (True, False) else
-                     f" Also given when {words.words(ruleset.wording_when[str(block.given_when)])}.")
-            lines += [f"### {_cell(block.title)} (`{name}`)", "", f"Named by rules that need it.{given}", ""]
+                     f" Also given when {_said(words.words(ruleset.wording_when[str(block.given_when)]))}.")
+            lines += [f"### {_said(block.title)} (`{name}`)", "", f"Named by rules that need it.{given}", ""]
             if isinstance(block.text, str):
-                lines.append(f"- {_cell(' '.join(block.text.split()))}")
+                lines.append(f"- {_said(' '.join(block.text.split()))}")
             for piece in [] if isinstance(block.text, str) else block.text:
                 notes = []
                 if piece.when is not True:
-                    notes.append(f"when {words.words(ruleset.wording_when[str(piece.when)])}")
+                    notes.append(f"when {_said(words.words(ruleset.wording_when[str(piece.when)]))}")
                 if piece.about:
                     notes.append("left out when " + " or ".join(
-                        words.words(ruleset.wording_when[x]) for x in piece.about))
+                        _said(words.words(ruleset.wording_when[x])) for x in piece.about))
                 if piece.covered_by:
                     notes.append("covered by " + ", ".join(f"`{b}`" for b in piece.covered_by))
-                notes += [f"at {tier}: \"{' '.join(text.split())}\"" for tier, text in piece.stronger.items()]
-                extra = f" ({_cell('; '.join(notes))})" if notes else ""
-                lines.append(f"- {_cell(' '.join(piece.text.split()))}{extra}")
+                notes += [f"at {tier}: \"{_said(text)}\"" for tier, text in piece.stronger.items()]
+                extra = f" ({'; '.join(notes)})" if notes else ""
+                lines.append(f"- {_said(' '.join(piece.text.split()))}{extra}")
             lines.append("")
     if ruleset.checks:
         lines += ["## Contradictory answers", "",
                   "Checked on every case. A case that contradicts itself is still scored as written; "
                   "each contradiction is listed under `warnings`.", "",
                   "| id | when | warning |", "|---|---|---|"]
-        lines += [f"| `{c.id}` | {_cell(words.words(c.node))} | {_cell(c.message)} |" for c in ruleset.checks]
+        lines += [f"| `{c.id}` | {_said(words.words(c.node))} | {_said(c.message)} |" for c in ruleset.checks]
         lines.append("")
     lines += ["## Thresholds", "",
               "Every comparison of a fact or a definition with a fixed number, and where it is used.", "",

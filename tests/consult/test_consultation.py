@@ -138,6 +138,29 @@ def test_a_resumed_draft_writes_beside_itself_whatever_it_says(cli, tmp_path):
     assert not draft.exists()
 
 
+def test_a_draft_journal_cannot_make_the_resume_read_other_files(tmp_path):
+    """The files a draft says it saved at an emergency are looked at only where this case's own
+    files are: a journal naming a 100 GB sparse file (or any other path) is not read at all, while
+    the case's own file, unchanged since, is still recognised as its own."""
+    import hashlib
+
+    interview = Interview.from_case(RULESET, load_case(COMPLETE))
+    draft = tmp_path / "lbp-draft-radicular-l5-abcdef.json"
+    interview.save_draft(draft)
+    huge = tmp_path / "huge.bin"
+    with open(huge, "wb") as handle:
+        handle.truncate(100 * 1024 ** 3)  # sparse: reading it whole would need 100 GB
+    own = tmp_path / "radicular-l5.case.yaml"
+    own.write_text("saved early\n")
+    data = json.loads(draft.read_text())
+    data["journal"] = [{"event": "saved_early", "files": {
+        str(huge): "0" * 64, "/etc/hostname": "0" * 64,
+        str(own.resolve()): hashlib.sha256(own.read_bytes()).hexdigest()}}]
+    draft.write_text(json.dumps(data))
+    session = consultation.start(RULESET, None, resume=draft)
+    assert session.written == {own.resolve()}
+
+
 def test_drafts_are_one_per_consultation_and_never_shared(tmp_path):
     first = consultation.start(RULESET, tmp_path, answers=Path(COMPLETE))
     second = consultation.start(RULESET, tmp_path, answers=Path(COMPLETE))

@@ -98,3 +98,20 @@ def test_a_rule_is_fired_ruled_out_or_not_excluded(ruleset):
         f"ruled_out: {rule} was not ruled out (it fired or was not excluded)"]
     assert _outcome(ruleset, {}, ruled_out=["red_flag.no_such_rule"]) == [
         "ruled_out: no rule has the id 'red_flag.no_such_rule'"]
+
+
+@pytest.mark.parametrize("tests_dir", ["missing", "empty", "a file"])
+def test_a_rule_set_without_rule_tests_has_not_passed_them(tmp_path, cli, tests_dir):
+    """`rules test` on a copy without its tests (no folder, an empty one, a file in its place) is a
+    failure naming what was expected, never "0 passed, 0 failed" and exit 0."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for path in RULES.glob("*.yaml"):
+        shutil.copy(path, rules)
+    if tests_dir == "empty":
+        (rules / "tests").mkdir()
+    elif tests_dir == "a file":
+        (rules / "tests").write_text("not a folder\n")
+    run = cli("rules", "test", str(rules))
+    assert run.code == 1 and "0 passed" not in run.out, (run.out, run.err)
+    assert f"{rules}: no rule tests found (expected {rules / 'tests'}/*.yaml" in run.err

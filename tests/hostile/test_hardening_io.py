@@ -43,6 +43,24 @@ def one_line(run: subprocess.CompletedProcess[str]) -> str:
 # --------------------------------------------------------------------------- reading: no hang on a FIFO
 
 
+def test_score_of_an_endless_stream_without_line_breaks_stops_with_an_error():
+    """`score - < /dev/zero` is binary and `yes | tr -d '\\n'` never ends a line: each stops with a
+    located one-line error within seconds, instead of waiting for a line end that never comes."""
+    with open("/dev/zero", "rb") as zeros:
+        run = subprocess.run([sys.executable, "-m", "lbp_assess", "score", "-", "-f", "jsonl"], stdin=zeros,
+                             capture_output=True, text=True, timeout=60)
+    assert one_line(run) == "lbp-assess: <stdin>:1: binary data (a NUL byte), not JSON Lines; stopped reading"
+    endless = subprocess.Popen([sys.executable, "-c", "import sys\nwhile True: sys.stdout.buffer.write(b'x' * 65536)"],
+                               stdout=subprocess.PIPE)
+    try:
+        run = subprocess.run([sys.executable, "-m", "lbp_assess", "score", "-", "-f", "jsonl"], stdin=endless.stdout,
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        endless.kill()
+        endless.wait()
+    assert "<stdin>:1: no line break in 64,000,000 bytes, not JSON Lines; stopped reading" in one_line(run)
+
+
 @pytest.fixture
 def fifo(tmp_path) -> Path:
     path = tmp_path / "visit.case.yaml"
@@ -140,19 +158,23 @@ def test_practice_records_are_read_strictly(tmp_path, line, expected):
 
 
 def test_practice_records_are_shown_as_data_never_as_markup_or_formulas(tmp_path):
+    """Markup and formulas in a record are shown as typed; a student name with a terminal escape in
+    it is no name (as a case id is none): that record is refused, located, and the rest reported."""
     records = tmp_path / "attempts.jsonl"
-    hostile = {**PRACTICE, "student": "[link=https://evil.example]Ada[/link] \x1b]8;;x\x07",
+    hostile = {**PRACTICE, "student": "[link=https://evil.example]Ada[/link]",
                "key": {"classification": "=HYPERLINK(\"x\")"}}
-    records.write_text(json.dumps(hostile) + "\n")
+    escape = {**PRACTICE, "student": "Ada \x1b]8;;x\x07"}
+    records.write_text(json.dumps(hostile) + "\n" + json.dumps(escape) + "\n")
     table = lbp("practice", "report", str(records), "-f", "table")
-    assert table.returncode == 0 and "\x1b" not in table.stdout and "\x07" not in table.stdout
+    assert table.returncode == 1 and "\x1b" not in table.stdout + table.stderr and "\x07" not in table.stdout
     assert "[link=https://evil.example]Ada[/link]" in table.stdout.replace("\n", "").replace(" ", "") or \
         "[link=https://evil.example]" in table.stdout
-    assert "\\x1b]8;;x\\x07" in table.stdout.replace("\n", "").replace(" ", "")
+    assert "attempts.jsonl:2: not a practice record: student: a name must not contain the invisible or control " \
+           "character U+001B" in table.stderr
     csv_run = lbp("practice", "report", str(records), "-f", "csv")
-    assert csv_run.returncode == 0 and "\x1b" not in csv_run.stdout
+    assert csv_run.returncode == 1 and "\x1b" not in csv_run.stdout
     header, row = csv_run.stdout.splitlines()
-    assert "'=HYPERLINK" in header and row.startswith("[link=https://evil.example]Ada[/link] \\x1b]8;;x\\x07,")
+    assert "'=HYPERLINK" in header and row.startswith("[link=https://evil.example]Ada[/link],")
 
 
 # --------------------------------------------------------------------------- rules: huge numbers

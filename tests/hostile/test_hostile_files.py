@@ -401,3 +401,12 @@ def test_score_chunk_never_raises_on_a_mixed_chunk(ruleset, tmp_path):
     (tmp_path / "a.yaml").write_text("format: lbp-case/1\nid: x\n")
     result = score_chunk(ruleset, Chunk(files=(str(tmp_path / "a.yaml"), str(tmp_path / "missing.yaml"))), "csv")
     assert result.cases == 2 and len(result.errors) == 1
+
+
+def test_a_line_break_in_a_file_name_keeps_the_message_on_one_line(tmp_path, cli):
+    """The file name is input too: its line break is shown as \\n, not as a second line."""
+    case = tmp_path / "bad\nname.json"
+    case.write_text('{"format": "lbp-case/1", "id": "x", "patient": {"age": 3}}')
+    run = cli("note", str(case))
+    assert run.code == 1 and run.err.count("\n") == 1, run.err
+    assert "bad\\nname.json:1:" in run.err and "age must be 16 or over" in run.err

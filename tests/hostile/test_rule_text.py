@@ -23,6 +23,14 @@ from helpers import edit
     ("red_flags.yaml", "reason: Cauda equina features present for more than 14 days and not getting worse.",
      'reason: "Cauda equina features present \\x9b2J for more than 14 days."',
      "`reason` must not contain a control character (U+009B"),
+    ("ruleset.yaml", "version: 2.0.0", "version: v" + "9" * 100 + "." + "0" * 149,
+     "`version` (one line) is 251 characters long; at most 200"),
+    ("red_flags.yaml", "reason: Cauda equina features present for more than 14 days and not getting worse.",
+     "reason: " + "x" * 5000, "`reason` is 5,000 characters long; at most 4,000"),
+    ("red_flags.yaml", "systemic.weight_loss and patient.age >= 60", "systemic.weight_loss and \uff50atient.age >= 60",
+     "write expressions in plain characters: '\uff50' (U+FF50) reads as 'p'"),
+    ("red_flags.yaml", "systemic.weight_loss and patient.age >= 60", "systemic.weight_loss and patient.\u0251ge >= 60",
+     "unknown"),
 ])
 def test_hostile_rule_text_is_a_located_error(rules_copy, file, old, new, what):
     text = (rules_copy / file).read_text()
@@ -58,7 +66,21 @@ def test_raw_html_in_a_rule_set_is_shown_as_typed_in_rules_doc(rules_copy, cli):
     run = cli("rules", "doc", str(rules_copy))
     assert run.code == 0, run.err
     assert "<img" not in run.out and "<script>" not in run.out and "&#x202E;" not in run.out
-    assert "&lt;img src=x onerror=\"alert(1)\"> &lt;script>steal()&lt;/script> &amp;#x202E; \\![t]" in run.out
+    assert "&lt;img src=x onerror=\"alert(1)\"> &lt;script>steal()&lt;/script> &amp;#x202E; !\\[t\\]" in run.out
+
+
+def test_links_code_and_emphasis_in_a_rule_set_are_shown_as_typed_in_rules_doc(rules_copy, cli):
+    """A reason with a live link, a code span or bold in it reads as typed: the rule set is an input."""
+    edit(rules_copy / "red_flags.yaml",
+         "reason: Cauda equina features present for more than 14 days and not getting worse.",
+         "reason: '# See [the pathway](http://evil.example/) `code` **bold**'")
+    run = cli("rules", "doc", str(rules_copy))
+    assert run.code == 0, run.err
+    assert "- **Reason:** \\# See \\[the pathway\\](http://evil.example/) \\`code\\` \\*\\*bold\\*\\*" in run.out
+    import markdown_it
+
+    html = markdown_it.MarkdownIt().render(run.out)
+    assert "evil.example" in html and 'href="http://evil.example/"' not in html and "<code>code</code>" not in html
 
 
 def test_raw_html_in_case_text_is_shown_as_typed_in_the_markdown_note(tmp_path, cli):
@@ -76,3 +98,21 @@ def test_raw_html_in_case_text_is_shown_as_typed_in_the_markdown_note(tmp_path, 
     assert "\\`<b>" not in run.out and "\\`&lt;kept in code>\\`" in run.out
     text = cli("note", str(case), "--full", "-f", "text").out
     assert "<script>steal()</script>" in text  # plain text is not Markdown: shown exactly
+
+
+def test_free_text_cannot_start_a_block_on_its_first_line_either(tmp_path, cli):
+    """"# 3 days" typed as the first line of the history is no heading in the note, "- x" no
+    nested list, "1. x" no ordered list and "> x" no quote: the first line is escaped like the rest."""
+    import json
+
+    import markdown_it
+
+    case = tmp_path / "c.json"
+    case.write_text(json.dumps({"format": "lbp-case/1", "id": "md", "notes": {
+        "presenting": "# HEAD presenting", "pmh": "- nested bullet", "dh": "1. ordered", "sh": "> quote\n# second"}}))
+    run = cli("note", str(case))
+    assert run.code == 0, run.err
+    for shown in ("- \\# HEAD presenting", "- \\- nested bullet", "- 1\\. ordered", "- \\> quote", "  \\# second"):
+        assert shown in run.out.splitlines(), shown
+    html = markdown_it.MarkdownIt("commonmark").render(run.out)
+    assert "<h1>HEAD" not in html and "<ol" not in html and "<blockquote" not in html and "<ul>\n<li>nested" not in html

@@ -179,6 +179,20 @@ def test_the_canonical_base_is_configurable_and_read_back(cli, tmp_path, monkeyp
     assert refused.code == 2 and fhir_codes.BASE_VARIABLE in refused.err
 
 
+@pytest.mark.parametrize("base", ["http://[", "https://a]b", "http://host:abc", "http://host:99999", "http://:80"])
+def test_a_malformed_canonical_base_is_a_usage_error_never_a_crash(cli, monkeypatch, base):
+    """A malformed host or port (which urllib refuses with ValueError) is the usual one-line usage
+    error, as an option and in $LBP_FHIR_BASE for what writes FHIR; reading FHIR still knows the
+    default base, as it does for any variable that is not a URL (it crashed every FHIR input)."""
+    run = cli("questionnaire", "--canonical-base", base)
+    assert run.code == 2 and "--canonical-base: expected an absolute http(s) URL" in run.err, run.err
+    monkeypatch.setenv(fhir_codes.BASE_VARIABLE, base)
+    run = cli("export", str(RADICULAR))
+    assert run.code == 2 and f"{fhir_codes.BASE_VARIABLE}: expected" in run.err, run.err
+    run = cli("score", str(EXAMPLES / "fhir" / "radicular-l5.response.json"), "-f", "jsonl", "-q")
+    assert run.code == 0 and json.loads(run.out)["classification"] == "radicular", run.err
+
+
 def test_a_note_that_quotes_the_default_base_is_not_rewritten(monkeypatch):
     quoted = f"see {fhir_codes.DEFAULT_BASE}/x"
     monkeypatch.setenv(fhir_codes.BASE_VARIABLE, "https://fhir.clinic.test/lbp")
@@ -295,3 +309,21 @@ def test_a_case_without_a_time_keeps_the_date_alone():
     response = resources(doc, "QuestionnaireResponse")[0]
     assert response["authored"] == load_case(CES).assessed_on.isoformat()
     assert {o["effectiveDateTime"] for o in resources(doc, "Observation")} == {response["authored"]}
+
+
+@pytest.mark.parametrize("authored,error", [
+    ("2026-11-21", None), ("2026-11-21T10:00:00+14:00", None), ("2026-11-21T10:00:00.123Z", None),
+    ("2026-11-21xxxx", "expected a FHIR dateTime"), ("2026-11-21T10:00:00+23:59", "at most +/-14:00"),
+    ("2026-11-21T25:00:00Z", "expected a FHIR dateTime"), ("2026-11-21T10:00", "expected a FHIR dateTime"),
+])
+def test_authored_is_a_fhir_date_time_or_refused(cli, tmp_path, authored, error):
+    """QuestionnaireResponse.authored: a date, or a date and time with its offset within the 14 hours
+    FHIR allows; anything after the date that is not one is refused at its place, never dropped."""
+    data = json.loads((EXAMPLES / "fhir" / "radicular-l5.response.json").read_text())
+    data["authored"] = authored
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    row = json.loads(cli("score", str(tmp_path / "r.json"), "-f", "jsonl", "-q").out)
+    if error is None:
+        assert row["error"] is None and row["assessed_on"] == "2026-11-21"
+    else:
+        assert error in row["error"] and "r.json:1:" in row["error"], row["error"]

@@ -251,3 +251,80 @@ def test_a_look_alike_id_is_refused_with_its_plain_form(cli, tmp_path, case_id):
         refused(cli("note", str(tmp_path / "c.json")), f"Unicode NFKC): {plain_form!r} rather than")
     refused(cli("assess", "--answers", str(PAIR / "fu-radicular.case.yaml"), "--id", case_id, "--out",
                 str(tmp_path / "out")), "Unicode NFKC")
+
+
+@pytest.mark.parametrize("case_id", ["fu\u200b-ces", "a\u00adb", "\ufeffx", "x\ufe0f", "x\U000e0041", "x\u2060y", " ",
+                                     " x", "x "])
+def test_an_id_with_an_invisible_character_or_an_end_space_is_refused_by_every_reader(cli, tmp_path, case_id):
+    """Two ids that read the same on screen are one patient's name twice: a zero-width space, soft
+    hyphen, byte-order mark, variation selector, tag character or a space at either end is refused,
+    on the fast path (JSON Lines) as on the precise one, in the id and in follow_up_of.id."""
+    for data in ({"format": "lbp-case/1", "id": case_id},
+                 {"format": "lbp-case/1", "id": "later", "follow_up_of": {"id": case_id}}):
+        (tmp_path / "c.json").write_text(json.dumps(data))
+        (tmp_path / "c.jsonl").write_text(json.dumps(data) + "\n")
+        run = cli("score", str(tmp_path), "-f", "jsonl", "-q")
+        rows = [json.loads(line) for line in run.out.splitlines()]
+        assert run.code == 1 and len(rows) == 2 and all("an id must not" in r["error"] for r in rows), rows
+        refused(cli("note", str(tmp_path / "c.json")), "an id must not")
+
+
+def test_a_student_name_with_an_invisible_character_is_refused(cli, tmp_path):
+    """`practice --student` and the practice records it writes: "A\u200bda" is not a second Ada."""
+    run = cli("practice", "--student", "A\u200bda", "--count", "1")
+    assert run.code == 2 and "a student's name must not contain the invisible" in run.err, run.err
+    from lbp_assess.teach.records import read_records
+
+    record = {"student": "A\u200bda", "key": {"classification": "radicular"},
+              "correct": {"classification": True, "urgency": True}}
+    (tmp_path / "r.jsonl").write_text(json.dumps(record) + "\n" + json.dumps({**record, "student": "Ada"}) + "\n")
+    records, problems = read_records([str(tmp_path / "r.jsonl")])
+    assert [r.student for r in records] == ["Ada"]
+    assert len(problems) == 1 and "r.jsonl:1: not a practice record: student: a name must not contain" in problems[0]
+
+
+def test_the_age_must_rise_with_the_years_between_visits(cli, visits, tmp_path):
+    """41 at both visits ten years apart cannot be one patient (nor 41 then 60 a fortnight later)."""
+    first, second = visits
+    decade = rewrite(second, tmp_path / "decade.yaml", assessed_on="2036-11-21")
+    refused(cli("compare", str(first), str(decade)), "visits of different patients: age 41 here, 41 in", "3653 days")
+    grown = rewrite(second, tmp_path / "grown.yaml", assessed_on="2036-11-21", patient={"age": 51})
+    assert cli("compare", str(first), str(grown), "-f", "json").code == 0
+
+
+def test_a_follow_up_assessed_earlier_the_same_day_is_refused(cli, visits, tmp_path):
+    first, second = visits
+    morning_first = rewrite(first, tmp_path / "a.yaml", assessed_on="2026-12-06",
+                            assessed_at="2026-12-06T15:00+00:00")
+    later = rewrite(second, tmp_path / "b.yaml", assessed_on="2026-12-06", assessed_at="2026-12-06T09:00+00:00",
+                    follow_up_of={"id": "fu-radicular", "file_hash": file_hash(morning_first.read_bytes())})
+    refused(cli("compare", str(morning_first), str(later)), "was assessed at 2026-12-06T09:00:00+00:00, before the "
+                                                            "visit it follows")
+    after = rewrite(later, tmp_path / "c.yaml", assessed_at="2026-12-06T16:30+00:00")
+    assert cli("compare", str(morning_first), str(after), "-f", "json").code == 0
+
+
+def test_a_series_orders_visits_on_one_day_by_their_links_not_their_file_names(cli, visits, tmp_path):
+    """Two visits on one day, the later saved under the name that sorts first: in link order."""
+    first, second = visits
+    folder = tmp_path / "series"
+    folder.mkdir()
+    shutil.copy(first, folder / "z-first.yaml")
+    rewrite(second, folder / "m-second.yaml", assessed_on="2026-12-06", assessed_at="2026-12-06T09:00+00:00")
+    rewrite(second, folder / "a-third.yaml", id="fu-radicular-3", assessed_on="2026-12-06",
+            assessed_at="2026-12-06T15:00+00:00",
+            follow_up_of={"id": "fu-radicular-2026-12-05", "assessed_on": "2026-12-06",
+                          "file_hash": file_hash((folder / "m-second.yaml").read_bytes())})
+    run = cli("compare", "--series", str(folder), "-f", "json")
+    assert run.code == 0, run.err
+    assert [row["id"] for row in json.loads(run.out)] == ["fu-radicular", "fu-radicular-2026-12-05",
+                                                           "fu-radicular-3"]
+
+
+def test_a_previous_visit_found_by_its_hash_must_have_the_id_recorded(cli, visits, tmp_path):
+    """The note finds the last visit beside the follow-up by its SHA-256; if that file is another
+    case id than the one the follow-up names, it is refused as `--previous` refuses it."""
+    first, second = visits
+    relabelled = rewrite(second, second, follow_up_of={"id": "someone-else"})
+    refused(cli("note", str(relabelled)), f"{first}: is case 'fu-radicular', but", "follows case 'someone-else'")
+    refused(cli("note", str(relabelled), "--previous", str(first)), "follows case 'someone-else'")

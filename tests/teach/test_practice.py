@@ -385,3 +385,18 @@ def test_two_rows_setting_the_urgency_are_listed_one_each_and_the_key_gives_the_
     assert len(rows) == 2 and rows[0].startswith("  • Suspected cauda equina syndrome - now (within hours): ")
     assert rows[1].startswith("  • Possible metastatic spinal cord compression")
     assert any("features that mattered" in line for line in lines) and "feature(s)" not in " ".join(lines)
+
+
+@pytest.mark.parametrize("records", ["missing", "not records", "a folder"])
+def test_practise_again_from_a_bad_record_file_is_a_failure_not_nothing_to_do(cli, tmp_path, records):
+    """`practice --again FILE` with a file that gives no usable record says why and exits 1: "Nothing
+    to practise again" (exit 0) is kept for records with no mistake left."""
+    path = tmp_path / "attempts.jsonl"
+    if records == "not records":
+        path.write_text('{"x": 1}\n')
+    elif records == "a folder":
+        path.mkdir()
+    run = cli("practice", "--again", str(path))
+    assert run.code in (1, 2) and "Nothing to practise again" not in run.out, (run.code, run.out, run.err)
+    if records != "a folder":  # a folder is refused by the option parser (exit 2)
+        assert run.code == 1 and f"{path}: nothing to practise again from it (1 problem above)" in run.err

@@ -120,9 +120,12 @@ class _Loader:
                 field = next((p for p in reversed(path) if isinstance(p, str)), "")
                 one_line = field in _ONE_LINE or (len(path) >= 2 and path[-2] in _NAMED_MAPS)
                 found = (_NOT_IN_LINE if one_line else _NOT_IN_TEXT).search(node)
+                what = f"`{field}` (one line)" if one_line else f"`{field}`" if field else "text"
                 if found is not None:
-                    what = f"`{field}` (one line)" if one_line else f"`{field}`" if field else "text"
                     self.problem(self.at(name, path), _control(found, what))
+                elif len(node) > (longest := MAX_ONE_LINE if one_line else MAX_PROSE):
+                    self.problem(self.at(name, path), f"{what} is {len(node):,} characters long; at most {longest:,} "
+                                                      "(it is printed in every note and row that shows it)")
 
     def item(self, model: type[BaseModel], data: dict[str, Any], name: str, path: tuple[Any, ...]) -> Any:
         """Validate one rule or check; problems are located under `path`."""
@@ -178,6 +181,11 @@ class _Loader:
         self.problem(Location(where.file, line, col), err.message)
 
 
+#: The longest rule-set text: a name, label or version (one line), and prose (a reason, an action,
+#: advice, an expression). Generous (the shipped rules' longest are 131 and 376); a limit keeps a
+#: runaway value out of every row and note, and out of the messages that quote it.
+MAX_ONE_LINE = 200
+MAX_PROSE = 4_000
 #: Rule-set fields shown as one line: names, labels, versions, tier wording, codes.
 _ONE_LINE = frozenset({"label", "short", "name", "version", "title", "time_frame", "system", "code", "display",
                        "id", "class", "layer", "tier", "condition", "alert", "finding", "status", "section",

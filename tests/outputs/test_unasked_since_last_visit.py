@@ -1,0 +1,93 @@
+"""Unknown is not "no", across visits too. A condition raised at the last visit whose questions
+were not asked at this one is NOT EXCLUDED - never "resolved" - in the comparison, the note and
+the series; and a screen is INCOMPLETE in the note only for the questions every output lists as
+unscreened (the rule set's `screening`)."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from lbp_assess.outputs.visits import file_hash
+
+from helpers import EXAMPLES
+
+CES = EXAMPLES / "follow-up" / "new-ces"
+
+
+def _visits(tmp_path, drop: str):
+    """The new-ces follow-up (cauda equina, EMERGENCY) as the first visit, and a second visit that
+    leaves out the `drop` section: its questions were not asked."""
+    first = yaml.safe_load((CES / "fu-ces-2026-12-05.case.yaml").read_text())
+    first.pop("follow_up_of", None)
+    first.pop("expected", None)
+    first.update(id="p1", assessed_on="2026-11-21")
+    a = tmp_path / "a.yaml"
+    a.write_text(yaml.safe_dump(first, sort_keys=False))
+    second = {**first, "id": "p1-2", "assessed_on": "2026-12-05",
+              "follow_up_of": {"id": "p1", "assessed_on": "2026-11-21", "file_hash": file_hash(a.read_bytes())}}
+    second.pop(drop)
+    b = tmp_path / "b.yaml"
+    b.write_text(yaml.safe_dump(second, sort_keys=False))
+    return a, b
+
+
+def test_an_emergency_whose_questions_were_not_asked_again_is_not_excluded_not_resolved(cli, tmp_path):
+    a, b = _visits(tmp_path, "cauda_equina")
+    run = cli("compare", str(a), str(b), "-f", "json")
+    assert run.code == 0, run.err
+    data = json.loads(run.out)
+    assert data["resolved_red_flags"] == []
+    assert [(f["condition"], f["was"]) for f in data["not_excluded_red_flags"]] == [("cauda_equina", "emergency")]
+    assert data["not_excluded_red_flags"][0]["rules"] == ["red_flag.cauda_equina.emergency"]
+    text = cli("compare", str(a), str(b), "-f", "text").out
+    assert "Resolved" not in text
+    assert "NOT EXCLUDED since last visit: Cauda equina syndrome (was EMERGENCY)" in " ".join(text.split())
+    assert "Urgency: EMERGENCY -> ROUTINE (lower, on the answers given)." in " ".join(text.split())
+    note = cli("note", str(b), "--previous", str(a), "-f", "text").out
+    assert "Resolved" not in note and "NOT EXCLUDED since last visit" in " ".join(note.split())
+
+
+def test_an_emergency_answered_away_is_resolved(cli, tmp_path):
+    """The same follow-up with every cauda equina answer "no" does resolve it."""
+    a, b = _visits(tmp_path, "cauda_equina")
+    data = yaml.safe_load(b.read_text())
+    data["cauda_equina"] = {name: False for name in ("urinary_retention", "bladder_sensation_reduced",
+                                                     "urinary_incontinence", "bowel_incontinence", "saddle_numbness",
+                                                     "sexual_dysfunction")}
+    data["neuro"] = {**data.get("neuro", {}), "weakness_both_legs": False}
+    b.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = json.loads(cli("compare", str(a), str(b), "-f", "json").out)
+    assert [f["condition"] for f in out["resolved_red_flags"]] == ["cauda_equina"]
+    assert out["not_excluded_red_flags"] == []
+
+
+def test_the_series_marks_what_was_not_asked(cli, tmp_path, monkeypatch):
+    a, b = _visits(tmp_path, "cauda_equina")
+    rows = json.loads(cli("compare", "--series", str(a), str(b), "-f", "json").out)
+    assert rows[1]["red_flags"] == [] and rows[1]["not_excluded_red_flags"] == ["cauda_equina:emergency"]
+    assert "cauda_equina.saddle_numbness" in rows[1]["unscreened"] and rows[0]["unscreened"] == []
+    csv_head = cli("compare", "--series", str(a), str(b), "-f", "csv").out.splitlines()[0].split(",")
+    assert "not_excluded_red_flags" in csv_head and "unscreened" in csv_head
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("NO_COLOR", "1")
+    table = cli("compare", "--series", str(a), str(b), "-f", "table").out
+    cells = " ".join(line.split("│")[-2].strip() for line in table.splitlines() if line.count("│") > 2)
+    assert "NOT EXCLUDED Cauda equina syndrome (was emergency; not all asked)" in " ".join(cells.split())
+    assert "not screened: 6 red-flag questions" in " ".join(cells.split())
+
+
+def test_a_question_outside_the_screening_list_is_not_asked_not_an_incomplete_screen(cli, tmp_path):
+    """Weakness in both legs belongs to the note's cauda equina group but is not a screening question
+    (the policy's `red_flag_screen_incomplete`): unasked, the note names it as not asked, and neither
+    the note nor score calls the screen incomplete."""
+    case = yaml.safe_load((EXAMPLES / "cases" / "radicular-l5.yaml").read_text())
+    case.pop("neuro")
+    path = tmp_path / "no-neuro.yaml"
+    path.write_text(yaml.safe_dump(case, sort_keys=False))
+    row = json.loads(cli("score", str(path), "-f", "jsonl", "-q").out)
+    assert row["unscreened"] == [] and "red_flag_screen_incomplete" not in row["alerts"]
+    note = " ".join(cli("note", str(path), "-f", "text").out.split())
+    assert "INCOMPLETE" not in note
+    assert "Cauda equina screen: negative as far as asked (6 of 7 asked) (not asked: Weakness in both legs)" in note
