@@ -93,9 +93,18 @@ def _os_errors(path: Path) -> Iterator[None]:
                           [Problem(Location(str(path)), f"cannot write: {reason}")]) from None
 
 
+def make_folder(folder: Path, mode: int = 0o777) -> None:
+    """`folder` and its parents, made where missing; something else in its place is refused by name."""
+    try:
+        folder.mkdir(mode=mode, parents=True, exist_ok=True)
+    except FileExistsError:  # exist_ok covers folders only: a file, FIFO or device is in the way
+        raise OutputError(f"{folder}: is not a folder (a file is in its place)",
+                          [Problem(Location(str(folder)), "is not a folder (a file is in its place)")]) from None
+
+
 def _stage(path: Path, text: str, force: bool, mode: int | None) -> _Staged:
     target = check_target(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
@@ -188,7 +197,7 @@ def atomic_output(path: Path | str, *, force: bool = False, mode: int | None = N
     path = Path(path)
     target = check_target(path, force)
     with _os_errors(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)
     staged = _Staged(path, Path(tmp), force)
     try:

@@ -446,6 +446,11 @@ def load_json(text: str, name: str, line: int | None = None) -> Any:
             raise _error(name, f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
         raise _error(name, f"JSON syntax error: {exc.msg} (column {exc.colno})", line) from None
     except _Refused as exc:
+        constant = str(exc).split(" ", 1)[0]
+        if constant in ("NaN", "Infinity", "-Infinity") and (at := _outside_strings(text, constant)) is not None:
+            where_line, col = at
+            raise (_error(name, str(exc), where_line, col) if line is None
+                   else _error(name, f"{exc} (column {col})", line)) from None
         raise _located(text, name, line, str(exc)) from None
     except RecursionError:
         raise _error(name, "nesting is too deep; not a case file", line) from None
@@ -453,6 +458,26 @@ def load_json(text: str, name: str, line: int | None = None) -> Any:
     if _SURROGATE_ESCAPE.search(text):
         _refuse_surrogates(data, text, name, line)
     return data
+
+
+def _outside_strings(text: str, word: str) -> tuple[int, int] | None:
+    """The 1-based (line, column) of the first `word` in JSON text that is not inside a string."""
+    inside, escaped, line, start = False, False, 1, 0
+    for i, char in enumerate(text):
+        if inside:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                inside = False
+        elif char == '"':
+            inside = True
+        elif char == "\n":
+            line, start = line + 1, i + 1
+        elif text.startswith(word, i):
+            return line, i - start + 1
+    return None
 
 
 #: A \u escape of a UTF-16 surrogate: JSON allows writing a lone one, which is not text.

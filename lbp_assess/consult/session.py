@@ -31,7 +31,7 @@ import yaml
 from .. import __version__
 from ..inputs.cases import load_case
 from ..base.errors import InputError, NoTerminalError, OutputError, OutputExistsError
-from ..base.files import check_target, write_all
+from ..base.files import check_target, make_folder, write_all
 from ..base.yamlio import read_regular_file
 from . import followup
 from .followup import keep_earlier_answers
@@ -102,9 +102,7 @@ def start(ruleset: RuleSet, out_dir: Path | None, answers: Path | None = None, r
 def prepare(session: Session, force: bool) -> None:
     """Before the first question: the output folder exists and is writable, the id is free."""
     with writing(session.out_dir):
-        session.out_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-        if not session.out_dir.is_dir():
-            raise OutputError(f"{session.out_dir}: not a folder")
+        make_folder(session.out_dir, PRIVATE_DIR)
         probe = session.out_dir / f".lbp-write-test-{secrets.token_hex(4)}"
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE)
         os.close(fd)
@@ -274,7 +272,7 @@ def finish(session: Session, force: bool, today: dt.date | None = None,
         if early:
             note.sections.insert(0, saved_early_section(interview))
         with writing(session.out_dir):
-            session.out_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+            make_folder(session.out_dir, PRIVATE_DIR)
         # Both files or neither: a failure (disk full) leaves nothing in the way of a retry. Files this
         # consultation saved early (at an emergency) are its own: saving again rewrites them.
         rewrite = force or {case_path, note_path, text_path} <= session.written

@@ -379,7 +379,7 @@ class FollowUpOf(_Section):
     assessed_on: Optional[dt.date] = Field(None, strict=False)
     file_hash: Optional[FileHash] = None
     rules_version: Optional[Line] = Field(None, min_length=1, max_length=200)
-    carried_over: Optional[list[str]] = None
+    carried_over: Optional[Lines] = Field(None, max_length=200)  # question ids: one line each
 
 
 class Expected(_Section):
@@ -861,7 +861,10 @@ def validate_case(data: Any, name: str, text: str | None = None, line: int | Non
     """Validate parsed data as `lbp-case/1`; errors carry file, line and field path. (Every
     reader of case files also takes a FHIR QuestionnaireResponse: inputs.cases.validate_any.)"""
     if data is None:
-        raise InputError.from_problems([Problem(Location(name, line), "empty file, expected an lbp-case/1 case")])
+        # a line of JSON Lines (blank ones are skipped) or a file that says null: not an empty file
+        null = text.strip() in ("null", "~") if text is not None else line is not None
+        said = "expected a mapping of case fields, got null" if null else "empty file, expected an lbp-case/1 case"
+        raise InputError.from_problems([Problem(Location(name, line), said)])
     if not isinstance(data, dict):
         raise InputError.from_problems(
             [Problem(Location(name, line), f"expected a mapping of case fields, got {_kind(data)}")]

@@ -270,3 +270,45 @@ def test_assess_writes_the_case_and_its_note_together(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "radicular-l5.case.yaml", "radicular-l5.note.md", "radicular-l5.note.txt"]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in out.iterdir())
+
+
+# --------------------------------------------------------------------------- messages that say what is wrong
+
+
+def test_an_output_folder_that_is_a_file_is_named_as_such(tmp_path):
+    """`-o FILE/x` and `assess --out FIFO`: "is not a folder", not "File exists" or "already exists"."""
+    (tmp_path / "f").write_text("x\n")
+    os.mkfifo(tmp_path / "fifo")
+    for command in (("score", str(EXAMPLES / "cases"), "-f", "jsonl", "-q", "-o", str(tmp_path / "f" / "x.jsonl")),
+                    ("schema", "-o", str(tmp_path / "f" / "x.json")),
+                    ("assess", "--out", str(tmp_path / "fifo"), "--answers", str(EXAMPLES / "cases" /
+                                                                                  "radicular-l5.yaml"))):
+        line = one_line(lbp(*command))
+        assert line.endswith(": is not a folder (a file is in its place)"), (command, line)
+    assert (tmp_path / "f").read_text() == "x\n"
+
+
+def test_a_json_null_and_nan_are_named_with_their_place(tmp_path):
+    line = '{"format": "lbp-case/1", "id": "a", "notes": {"presenting": "NaN"}, "patient": {"age": NaN}}'
+    (tmp_path / "a.jsonl").write_text(f"null\n{line}\n")
+    second = ' "patient": {"age": -Infinity}}'
+    (tmp_path / "b.json").write_text('{"format": "lbp-case/1", "id": "b",\n' + second + "\n")
+    run = lbp("score", str(tmp_path), "-f", "jsonl", "-q")
+    errors = sorted(json.loads(row)["error"] for row in run.stdout.splitlines())
+    assert errors == [f"{tmp_path / 'a.jsonl'}:1: expected a mapping of case fields, got null",
+                      # the NaN that is a number, not the one in the text before it
+                      f"{tmp_path / 'a.jsonl'}:2: NaN is not a JSON number (column {line.rindex('NaN') + 1})",
+                      f"{tmp_path / 'b.json'}:2:{second.index('-Inf') + 1}: -Infinity is not a JSON number"], errors
+
+
+def test_carried_over_question_ids_are_one_line_each(tmp_path):
+    """follow_up_of.carried_over names questions: a terminal escape in one is refused like one in an id."""
+    case = {"format": "lbp-case/1", "id": "b", "follow_up_of": {"id": "a", "carried_over": ["pain.back_nrs",
+                                                                                             "x\x1b[31m"]}}
+    (tmp_path / "c.jsonl").write_text(json.dumps(case) + "\n")
+    (tmp_path / "c.json").write_text(json.dumps(case))
+    run = lbp("score", str(tmp_path), "-f", "jsonl", "-q")
+    rows = [json.loads(row) for row in run.stdout.splitlines()]
+    assert run.returncode == 1 and len(rows) == 2
+    assert all("follow_up_of.carried_over: a single-line field must not contain the control character U+001B"
+               in row["error"] for row in rows), rows
