@@ -145,15 +145,25 @@ def unusual(text: str) -> bool:
     """Input where the two parsers could differ: PyYAML decides (and refuses tags with a message).
 
     Tags and keys that are lists or mappings (`!x`, `? [a]`) where a node can begin, anchors and
-    aliases with names the parsers may end differently (`&a!x`), document
+    aliases with names the parsers may end differently (`&a!x`) or an anchor defined twice, document
     markers, numbers that YAML 1.2 core reads as text (`1_000`, `0b101`, `+0x10`: yaml-rs reads
     numbers), and digit runs too long for a number. A `!` or `?` inside text (`a != b`, `why?`)
     and a digit in a name (`over_50`) are ordinary: rule files stay on the fast path.
     """
     return (("!" in text or "?" in text or "&" in text or "*" in text) and _NODE_PROPERTY.search(text) is not None
+            or "&" in text and _anchor_twice(text)
             or text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
             or "_" in text and _number_with_underscore(text)
             or _OTHER_NUMBERS.search(text) is not None or _long_number(text))
+
+
+# An anchor where a node can begin (`key: &name`, `- &name`, `[&name`); PyYAML refuses one defined twice.
+_ANCHOR = re.compile(r"(?:^|(?<=[\s\[{,:]))&([A-Za-z0-9_-]+)", re.M)
+
+
+def _anchor_twice(text: str) -> bool:
+    names = _ANCHOR.findall(text)
+    return len(names) != len(set(names))
 
 
 def _number_with_underscore(text: str) -> bool:

@@ -94,8 +94,13 @@ def _plain_type(param: Any) -> None:
         words = display(ctx)
         if words is None:
             return words
-        if words.startswith("<list["):  # the argument's name says what it takes: PATHS, FILES
-            return ""
+        if words.startswith("<list["):  # an argument's name says what it takes (PATHS); an option's item
+            if getattr(param, "param_type_name", "") == "argument":
+                return ""
+            if "path" not in words.lower():
+                return "<text>"
+            info = getattr(getattr(param, "type_descriptor", None), "parameter_info", None)
+            return "<folder>" if getattr(info, "file_okay", True) is False else "<path>"
         return _TYPE_WORDS.get(words, words)
 
     shown.plain = True  # type: ignore[attr-defined]

@@ -233,8 +233,8 @@ class Comparison:
     def unchanged(self) -> bool:
         """No answer, score or result differs between the visits."""
         return not (self.new_red_flags or self.new_positive or self.unscreened_now or self.resolved_red_flags
-                    or self.not_excluded_red_flags or self.lower_red_flags or self.alerts_new or self.alerts_cleared or self.changed
-                    or self.classification.change or self.urgency.change
+                    or self.not_excluded_red_flags or self.lower_red_flags or self.alerts_new or self.alerts_cleared
+                    or self.changed or self.classification.change or self.urgency.change
                     or any(c.change for c in self.since_last_visit + self.start_back))
 
     def to_data(self) -> dict[str, Any]:
@@ -425,12 +425,16 @@ SERIES_COLUMNS = ("assessed_on", "id", "classification", "urgency", "back_nrs", 
 
 
 def series_files(paths: list[Path]) -> list[Path]:
-    """The case files named, and those in each folder named (not drafts, not JSON Lines)."""
+    """The case files named, and those in each folder named (not drafts, not JSON Lines); a folder
+    named that holds none is refused (a series of no visits is a wrong folder, not an empty answer)."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out += sorted(p for p in path.iterdir() if p.is_file() and p.suffix in CASE_SUFFIXES
-                          and p.suffix not in JSON_LINES_SUFFIXES and not p.name.startswith("lbp-draft-"))
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in CASE_SUFFIXES
+                           and p.suffix not in JSON_LINES_SUFFIXES and not p.name.startswith("lbp-draft-"))
+            if not found:
+                raise InputError(f"{plain(str(path))}: no case files in this folder (.yaml, .yml or .json)")
+            out += found
         else:
             out.append(path)
     return out

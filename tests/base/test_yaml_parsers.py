@@ -109,7 +109,7 @@ def test_text_that_only_looks_like_yaml_syntax_stays_on_the_fast_path():
                  "k: \"(?!x)\"\n", "a: &shared_label Text\nb: *shared_label\n"]:
         assert not yamlio.unusual(text), text
     for text in ["k: !x 1\n", "- !x 1\n", "k: &a !x 1\n", "k: &a!x\n", "k: [a, !x b]\n", "{k: !x}\n", "? a\n: b\n",
-                 "k: [a, ? b]\n", "k: *a?\n", "k: [*a, b]\n", "k: 1_000\n", "k: _1\n", "k: +_1\n", "k: x\r!y z\n", "k:\t!x\n"]:
+                 "k: [a, ? b]\n", "k: *a?\n", "a: &x 1\nb: &x 2\n", "k: [*a, b]\n", "k: 1_000\n", "k: _1\n", "k: +_1\n", "k: x\r!y z\n", "k:\t!x\n"]:
         assert yamlio.unusual(text), text
 
 

@@ -35,3 +35,10 @@ def test_help_and_version_still_exit_0(cli):
     assert cli("--version").code == 0
     help_ = cli("note", "--help")
     assert help_.code == 0 and "Usage: lbp-assess note [OPTIONS] CASE" in help_.out and "--full" in help_.out
+
+
+def test_an_option_that_takes_several_values_shows_what_each_is(cli, monkeypatch):
+    """`--cases` takes a folder and may be repeated: its help shows `<folder>`, not a bare flag."""
+    monkeypatch.setenv("COLUMNS", "100")
+    help_ = cli("rules", "validate", "--help")
+    assert help_.code == 0 and "--cases <folder>" in help_.out, help_.out

@@ -312,3 +312,17 @@ def test_carried_over_question_ids_are_one_line_each(tmp_path):
     assert run.returncode == 1 and len(rows) == 2
     assert all("follow_up_of.carried_over: a single-line field must not contain the control character U+001B"
                in row["error"] for row in rows), rows
+
+
+def test_a_folder_with_no_case_files_is_reported_not_scored_as_nothing(tmp_path):
+    """`score EMPTY` and `compare --series EMPTY`: a wrong folder says so and exits 1, instead of
+    "scored 0 of 0 cases" and exit 0; the other inputs of the batch are still scored."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("not a case\n")
+    run = lbp("score", str(empty), str(RADICULAR), "-f", "jsonl", "-q")
+    rows = [json.loads(row) for row in run.stdout.splitlines()]
+    assert run.returncode == 1 and [r["id"] for r in rows] == [None, "radicular-l5"]
+    assert rows[0]["error"] == f"{empty}: no case files in this folder (.yaml, .yml, .json or .jsonl)"
+    assert one_line(lbp("compare", "--series", str(empty))).endswith(f"{empty}: no case files in this folder "
+                                                                     "(.yaml, .yml or .json)")

@@ -116,3 +116,11 @@ def test_free_text_cannot_start_a_block_on_its_first_line_either(tmp_path, cli):
         assert shown in run.out.splitlines(), shown
     html = markdown_it.MarkdownIt("commonmark").render(run.out)
     assert "<h1>HEAD" not in html and "<ol" not in html and "<blockquote" not in html and "<ul>\n<li>nested" not in html
+
+
+def test_a_runaway_literal_in_an_expression_is_quoted_short(rules_copy):
+    """A 500,000-character value in a rule is an error of one short line, not the value echoed."""
+    edit(rules_copy / "red_flags.yaml", "systemic.weight_loss and patient.age >= 60",
+         'systemic.weight_loss and pain.leg_side == "' + "x" * 500_000 + '"')
+    (problem,) = [p for p in check_rules(rules_copy) if p.severity == "error"]
+    assert "'" + "x" * 56 + "... is not a value of pain.leg_side" in problem.message and len(str(problem)) < 400
