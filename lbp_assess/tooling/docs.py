@@ -351,7 +351,8 @@ def _rule_lines(ruleset: RuleSet, rule: Rule, words: PlainWords) -> list[str]:
         lines.append(f"- **Label in the note:** {_said(rule.label)}")
     if rule.time_frame:
         timing = ruleset.manifest.timings.get(rule.timing or "", "")
-        lines.append(f"- **Time frame:** {_said(rule.time_frame)}" + (f" (ordered as: {_said(timing)})" if timing else ""))
+        lines.append(f"- **Time frame:** {_said(rule.time_frame)}"
+                     + (f" (ordered as: {_said(timing)})" if timing else ""))
     if action:
         lines.append(f"- **Action:** {_said(action)}")
     if rule.examination:
@@ -443,7 +444,8 @@ def rules_markdown(ruleset: RuleSet) -> str:
     lines += [f"> **{_said(m.disclaimer)}**", "", *_READING, ""]
     lines += ["## Urgency tiers", "", "Highest first. The case's urgency is the highest tier raised.", "",
               "| tier | time frame | action |", "|---|---|---|"]
-    lines += [f"| **{_said(t.label)}** (`{name}`) | {_said(t.time_frame)} | {_said(t.action)} |" for name, t in m.tiers.items()]
+    lines += [f"| **{_said(t.label)}** (`{name}`) | {_said(t.time_frame)} | {_said(t.action)} |"
+              for name, t in m.tiers.items()]
     lines += ["", "Each rule with a tier carries its own label, time frame, action, examination advice and "
               "safety-net blocks, which the note prints; the tier orders the rows and sets the urgency. One tier "
               "governs the record note: its row opens the Summary and the Plan, every fired row's action follows "
@@ -460,7 +462,8 @@ def rules_markdown(ruleset: RuleSet) -> str:
     lines += ["## Classification", "", "The first entry that holds gives the class:", ""]
     for index, (name, node) in enumerate(ruleset.classification, 1):
         named = m.classes[name]
-        when = "otherwise" if isinstance(node, expr.Const) and node.value is True else f"when {_said(words.words(node))}"
+        when = "otherwise" if isinstance(node, expr.Const) and node.value is True \
+            else f"when {_said(words.words(node))}"
         lines.append(f"{index}. **{_said(named.label)}** (`{name}`) {when}.")
     lines += ["", "## Red-flag screening questions", "",
               "Asked in every interview. Each one left unanswered is listed under `unscreened` in every "
