@@ -510,7 +510,8 @@ def since_last_visit(comparison: Comparison | None, case: Case, ruleset: RuleSet
         out.add(f"Lower since last visit: {text}.")
     for change in (c.classification, c.urgency):
         lower_unscreened = change is c.urgency and change.change == "lower" and c.not_excluded_red_flags
-        out.add(_line(change, "lower, on the answers given" if lower_unscreened else None), strong=bool(change.change))
+        out.add(_line(change, "lower, on the answers given" if lower_unscreened else None),
+                strong=bool(change.change))
     moved = [x for x in c.since_last_visit + c.start_back if x.change]
     for change in moved:
         out.add(_line(change))

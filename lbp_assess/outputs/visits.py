@@ -275,6 +275,14 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
         "new_red_flags", "lower_red_flags", "resolved_red_flags", "not_excluded_red_flags", "new_positive",
         "unscreened_now", "alerts_new", "alerts_cleared")}
     new, resolved, open_, lower = [], [], [], []
+    undecided = set(a_now.not_excluded)
+
+    def still_open(name: str, above: str | None) -> list[str]:
+        """The undecided rules that could raise `name` (above tier `above`): unknown answers keep
+        it from being excluded at this visit."""
+        return [r.id for r in ruleset.rules if r.raises == "condition" and r.name == name and r.id in undecided
+                and (above is None or r.tier is None or rank[r.tier] < rank[above])]
+
     for name, t in sorted(a_now.conditions.items(), key=lambda c: rank[c[1]]):
         was = a_then.conditions.get(name)
         label = m.conditions[name].label
@@ -282,6 +290,12 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
             new.append(f"{label} - {tier(t)} ({m.tiers[t].time_frame})")
         elif rank[t] < rank[was]:
             new.append(f"{label} - {tier(t)} ({m.tiers[t].time_frame}), was {tier(was)}")
+        elif rank[t] > rank[was] and (open_rules := still_open(name, t)):  # not lower: not excluded above
+            open_.append(f"{label} - {tier(t)}, was {tier(was)}: {tier(was)} not excluded, its questions were not "
+                         "all asked at this visit")
+            coded["not_excluded_red_flags"].append({"condition": name, "tier": t, "was": was, "label": open_[-1],
+                                                    "rules": open_rules})
+            continue
         elif rank[t] > rank[was]:
             lower.append(f"{label} - {tier(t)}, was {tier(was)}")
         else:
@@ -289,11 +303,10 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
         coded["new_red_flags" if was is None or rank[t] < rank[was] else "lower_red_flags"].append(
             {"condition": name, "tier": t, "was": was, "label": (new if was is None or rank[t] < rank[was]
                                                                  else lower)[-1]})
-    undecided = set(a_now.not_excluded)
     for name, was in a_then.conditions.items():
         if name in a_now.conditions:
             continue
-        open_rules = [r.id for r in ruleset.rules if r.raises == "condition" and r.name == name and r.id in undecided]
+        open_rules = still_open(name, None)
         if open_rules:  # unknown answers keep it from being excluded: not resolved
             open_.append(f"{m.conditions[name].label} (was {tier(was)}): not excluded, its questions were not all "
                          "asked at this visit")

@@ -91,3 +91,28 @@ def test_a_question_outside_the_screening_list_is_not_asked_not_an_incomplete_sc
     note = " ".join(cli("note", str(path), "-f", "text").out.split())
     assert "INCOMPLETE" not in note
     assert "Cauda equina screen: negative as far as asked (6 of 7 asked) (not asked: Weakness in both legs)" in note
+
+
+def test_a_lower_tier_whose_higher_rule_was_not_asked_is_not_called_lower(cli, tmp_path):
+    """Fever with neurological symptoms (infection, EMERGENCY) last time; this time fever again and
+    the neurological questions not asked: infection is still raised (URGENT, fever alone), but the
+    EMERGENCY rule is undecided - not excluded, not "lower"."""
+    first = yaml.safe_load((EXAMPLES / "cases" / "radicular-l5.yaml").read_text())
+    first.pop("expected", None)
+    first.update(id="p1", assessed_on="2026-11-21")
+    first["systemic"] = {**first.get("systemic", {}), "fever": True}
+    first["neuro"] = {**first.get("neuro", {}), "numbness": True}
+    a = tmp_path / "a.yaml"
+    a.write_text(yaml.safe_dump(first, sort_keys=False))
+    second = {**first, "id": "p1-2", "assessed_on": "2026-12-05",
+              "follow_up_of": {"id": "p1", "assessed_on": "2026-11-21", "file_hash": file_hash(a.read_bytes())}}
+    second.pop("neuro")
+    b = tmp_path / "b.yaml"
+    b.write_text(yaml.safe_dump(second, sort_keys=False))
+    data = json.loads(cli("compare", str(a), str(b), "-f", "json").out)
+    assert data["lower_red_flags"] == []
+    (flag,) = data["not_excluded_red_flags"]
+    assert (flag["condition"], flag["tier"], flag["was"]) == ("infection", "urgent", "emergency")
+    assert "red_flag.infection.fever_with_neuro" in flag["rules"]
+    text = " ".join(cli("compare", str(a), str(b), "-f", "text").out.split())
+    assert "Lower since last visit" not in text and "EMERGENCY not excluded" in text
