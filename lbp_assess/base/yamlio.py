@@ -114,10 +114,8 @@ except ImportError:  # pragma: no cover - yaml-rs is a dependency
     yaml_rs = None
 
 
-# Where yaml-rs reads a number that YAML 1.2 core reads as text: 1_000 (and even _1), 0b101,
-# 0X1F, 0O17, +0x10, -0o10. `\d_|_\d`, written to start with its literal `_` (which the regex
-# engine then finds quickly): eight times quicker on case files.
-_DIGIT_UNDERSCORE = re.compile(r"_(?:(?<=\d_)|(?=\d))")
+# Where yaml-rs reads a number that YAML 1.2 core reads as text: 1_000 (and even _1, _.5, 0xa_b),
+# 0b101, 0X1F, 0O17, +0x10, -0o10 (the underscores: _number_with_underscore, below).
 # A tag or a complex-key indicator where a node can begin: at a line's start or just after a flow
 # indicator or a colon (`key: !x`, `[!x]`, `? a`), or after a token that is or ends with an
 # indicator (`- !x`, `[a, ? b]`), an anchor, a tag or a block-scalar header. There too an anchor or
@@ -125,7 +123,7 @@ _DIGIT_UNDERSCORE = re.compile(r"_(?:(?<=\d_)|(?=\d))")
 # follows: the two parsers end other names at different characters. YAML's line breaks are \n and
 # \r; PyYAML (YAML 1.1) also breaks lines at NEL and the Unicode line and paragraph separators.
 _NODE_PROPERTY = re.compile(r"(?:(?:^|[\r\x85\u2028\u2029\[{,:])[ \t]*"
-                            r"|(?:^|[ \t\r\x85\u2028\u2029])(?:\S*[-?:,\[{]|[&!|>]\S*)[ \t]+)"
+                            r"|(?:^|[ \t\r\x85\u2028\u2029\[{,:])(?:\S*[-?:,\[{]|[&!|>]\S*)[ \t]+)"
                             r"(?:[!?]|[&*](?![A-Za-z0-9_-]+(?:[ \t]|$)))", re.M)
 _OTHER_NUMBERS = re.compile(r"0(?:[bBXO]|(?<=[-+]0)[xo])")
 # A run of digits long enough to be a number too large for any field (refused with its location):
@@ -151,42 +149,64 @@ def unusual(text: str) -> bool:
     and a digit in a name (`over_50`) are ordinary: rule files stay on the fast path.
     """
     return (("!" in text or "?" in text or "&" in text or "*" in text) and _NODE_PROPERTY.search(text) is not None
-            or "&" in text and _anchor_twice(text)
+            or "&" in text and _odd_anchors(text)
             or text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
+            or ("\r" in text or "\x85" in text or "\u2028" in text or "\u2029" in text)
+            and _DOCUMENT_MARKER.search(text) is not None
             or "_" in text and _number_with_underscore(text)
             or _OTHER_NUMBERS.search(text) is not None or _long_number(text))
 
 
-# An anchor where a node can begin (`key: &name`, `- &name`, `[&name`); PyYAML refuses one defined twice.
-_ANCHOR = re.compile(r"(?:^|(?<=[\s\[{,:]))&([A-Za-z0-9_-]+)", re.M)
+# A document marker after any line break either parser knows (PyYAML's include NEL and U+2028/9).
+_DOCUMENT_MARKER = re.compile("[\n\r\x85\u2028\u2029](?:---|\\.\\.\\.)")
+# An anchor where a node can begin (`key: &name`, `- &name`, `[&name`), and what follows it on its line.
+_ANCHOR = re.compile(r"(?:^|(?<=[\s\[{,:]))&([A-Za-z0-9_-]+)[ \t]*(.?)", re.M)
 
 
-def _anchor_twice(text: str) -> bool:
-    names = _ANCHOR.findall(text)
-    return len(names) != len(set(names))
+def _odd_anchors(text: str) -> bool:
+    """An anchor given twice (PyYAML refuses it, yaml-rs takes one), or an alias of an anchored list or
+    mapping (one that begins after the anchor's line, or with `[` or `{`): yaml-rs reads a recursive
+    alias as null and a mapping used as a key as a frozenset. An alias of a scalar (a shared label)
+    is ordinary."""
+    names = [(name, after) for name, after in _ANCHOR.findall(text)]
+    if len({name for name, _ in names}) != len(names):
+        return True
+    collections = {name for name, after in names if after in ("", "\r", "#", "[", "{", "-")}
+    return any(f"*{name}" in text for name in collections)
 
 
 def _number_with_underscore(text: str) -> bool:
-    """Whether an underscore next to a digit is in a word that yaml-rs may read as a number: one
-    that begins (after a sign) with a digit, a dot or an underscore (`1_000`, `_1`, `.5_0`), not a
-    name with a digit in it (`over_50`). Each character is read back over at most once."""
-    examined = 0  # the text before this has been read back over
-    for found in _DIGIT_UNDERSCORE.finditer(text):
-        start = found.start()
-        while start > examined and _in_word(text[start - 1]):
-            start -= 1
-        if start == examined and start > 0 and _in_word(text[start - 1]):
-            examined = found.end()  # in a word already seen to begin with something else
+    """Whether an underscore is in a word that yaml-rs may read as a number: one that begins (after
+    a sign) with a digit, a dot or an underscore and holds only what numbers are written with
+    (`1_000`, `_1`, `.5_0`, `0xa_b`, `1e1_0`), not a name (`over_50`). Only underscores beside a
+    digit or a dot, or in a hexadecimal, octal or binary number, are looked at (a name like
+    `leg_side` costs nothing), and each word is read once."""
+    return any(_number_word(text, pattern) for pattern in _UNDERSCORES)
+
+
+def _number_word(text: str, pattern: re.Pattern[str]) -> bool:
+    done = 0  # the words before this are decided
+    for found in pattern.finditer(text):
+        start = end = found.start()
+        if start < done:
             continue
-        if text.startswith(("+", "-"), start):
-            start += 1
-        if text[start:start + 1] in _NUMBER_FIRST:
+        while start > done and _in_word(text[start - 1]):
+            start -= 1
+        while end < len(text) and _in_word(text[end]):
+            end += 1
+        word = text[start:end]
+        body = word[1:] if word[:1] in "+-" else word
+        if body[:1] in _NUMBER_FIRST and not set(body) - _NUMBER_CHARS:
             return True
-        examined = found.end()
+        done = end
     return False
 
 
 _NUMBER_FIRST = frozenset("0123456789._")
+_NUMBER_CHARS = frozenset("0123456789abcdefABCDEFxXoObB._+-iInN")  # digits of every base, signs, inf, nan
+# An underscore beside a digit or a dot (`1_0`, `_1`, `_.5`, `1._`), and one in a 0x, 0o or 0b number
+# (`0xa_b`): two patterns, each starting with a literal, which the regex engine finds quickly.
+_UNDERSCORES = (re.compile(r"_(?:(?<=[\d.]_)|(?=[\d.]))"), re.compile(r"0[xXoObB][0-9a-fA-F_]*_"))
 
 
 def _in_word(char: str) -> bool:
@@ -410,8 +430,11 @@ def check_size(data: Any, name: str, line: int | None = None) -> None:
         if depth > MAX_NESTING:
             raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file", line)
         if isinstance(node, dict):
-            if any(isinstance(k, tuple) for k in node):
-                raise _error(name, "a key must be plain text, not a list or mapping", line)
+            for key in node:  # yaml-rs reads a list key as a tuple, a mapping key as a frozenset
+                if isinstance(key, (tuple, frozenset)):
+                    raise _error(name, "a key must be plain text, not a list or mapping", line)
+                if type(key) is float and key - key != 0:
+                    raise _error(name, NOT_FINITE, line)
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, list):
             stack.extend((v, depth + 1) for v in node)
