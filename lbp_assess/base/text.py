@@ -71,7 +71,7 @@ def csv_text(text: object) -> str:
     return spreadsheet(plain("" if text is None else text, multiline=True))
 
 
-_BLOCK_START = re.compile(r"^(\s*)(\d+(?=[.)]\s)|#|>|[-*+](?=\s)|```|~~~|=+\s*$|-+\s*$)")
+_BLOCK_START = re.compile(r"^(\s*)(\d+(?=[.)](?:\s|$))|#|>|[-*+](?=\s|$)|```|~~~|=+\s*$|-+\s*$)")
 
 
 def starts_markdown_block(text: str) -> bool:
@@ -86,12 +86,12 @@ def markdown_line(text: str) -> str:
     return _BLOCK_START.sub(escape, text, count=1)
 
 
-_INLINE = re.compile(r"([\\`*_\[\]~])")
+_INLINE = re.compile(r"([\\`*_\[\]~|])")  # the pipe: a line of a table
 
 
 def markdown_inline(text: str) -> str:
-    """Text from an input with Markdown's emphasis, code and link characters escaped: "**3 days**"
-    reads as typed, not in bold, and `[x](http://...)` is no link."""
+    """Text from an input with Markdown's emphasis, code, link and table characters escaped: "**3 days**"
+    reads as typed, not in bold, `[x](http://...)` is no link and `a | b` no table row."""
     return _INLINE.sub(r"\\\1", text)
 
 

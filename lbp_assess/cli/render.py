@@ -242,7 +242,8 @@ def series_table(rows: list[dict[str, Any]], ruleset: RuleSet) -> Any:
             new = f"{name}:{tier}" in row["new_red_flags"]
             flags.append(f"[bold red]NEW {shown}[/]" if new else shown)
         for name, was in (f.split(":", 1) for f in row["not_excluded_red_flags"]):
-            flags.append(f"[bold red]NOT EXCLUDED {markup(m.conditions[name].label)}[/] (was "
+            what = m.conditions[name] if name in m.conditions else m.alerts[name]  # a condition or a tiered alert
+            flags.append(f"[bold red]NOT EXCLUDED {markup(what.label)}[/] (was "
                          f"{m.tiers[was].label.lower()}; not all asked)")
         if row["unscreened"]:
             flags.append(f"[bold]not screened: {counted(len(row['unscreened']), 'red-flag question')}[/]")

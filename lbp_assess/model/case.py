@@ -119,8 +119,10 @@ def _identifier(text: str) -> str:
 # Characters that show as nothing yet are not format characters (Unicode category Cf, which
 # `str.isprintable` already refuses): variation selectors, the combining grapheme joiner, the
 # Hangul fillers, the Khmer inherent vowels and the Mongolian free variation selectors.
-_INVISIBLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+_INVISIBLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
                         "\U000e0100-\U000e01ef]")
+#: Scripts whose letters look alike: an id that mixes them (Cyrillic `А` in `Аnn`) reads as another id.
+_LOOK_ALIKE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK"})
 
 
 def identifier_problem(text: str) -> str | None:
@@ -128,6 +130,8 @@ def identifier_problem(text: str) -> str | None:
     by eye: no character that shows as nothing (zero-width space, soft hyphen, byte-order mark, tag
     characters, variation selectors), no space at either end, and Unicode NFKC form - a look-alike
     (full-width `ｄｅｍｏ`, a ligature, a no-break space) would be a second name for the same one."""
+    if not text.strip():
+        return "an id must not be empty or blank"
     hidden = next((c for c in text if not c.isprintable() and unicodedata.category(c) != "Zs"), None) \
         or (found.group() if (found := _INVISIBLE.search(text)) is not None else None)
     if hidden is not None:
@@ -136,8 +140,19 @@ def identifier_problem(text: str) -> str | None:
     if not unicodedata.is_normalized("NFKC", text):
         shown = unicodedata.normalize("NFKC", text)
         return f"an id must be written in plain characters (Unicode NFKC): {shown[:80]!r} rather than {text[:80]!r}"
-    if text != text.strip(" "):
+    if text != text.strip():
         return f"an id must not begin or end with a space: {text[:80]!r}"
+    if text.isascii():
+        return None
+    odd = next((c for c in text if unicodedata.category(c) == "Zs" and c != " "), None)
+    if odd is not None:
+        return f"an id must not contain the space U+{ord(odd):04X} (only an ordinary space)"
+    if unicodedata.category(text[0]).startswith("M"):
+        return f"an id must not begin with a combining mark (U+{ord(text[0]):04X})"
+    scripts = {unicodedata.name(c, "").split(" ")[0] for c in text if c.isalpha()} & _LOOK_ALIKE_SCRIPTS
+    if len(scripts) > 1:
+        return (f"an id must not mix {' and '.join(sorted(s.title() for s in scripts))} letters: some look alike "
+                f"({text[:80]!r})")
     return None
 
 

@@ -480,7 +480,7 @@ def _named(a: Assessment, ruleset: RuleSet, h: Handover | None = None) -> list[A
 
 def since_last_visit(comparison: Comparison | None, case: Case, ruleset: RuleSet, warnings: Sequence[str] = ()) -> Section:
     """The "Since last visit" section that opens the note of a follow-up."""
-    out = Section("Since last visit")
+    out = Section("Since last visit", literal=True)  # ids and file names from the inputs: shown as typed
     record = case.follow_up_of
     if comparison is None:
         assert record is not None

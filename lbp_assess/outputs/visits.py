@@ -12,6 +12,7 @@ visits in date order. Everything here is data; the note words it, the CLI draws 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import re
@@ -225,8 +226,9 @@ class Comparison:
     # The lists above as data for JSON: each item's code (condition, alert, fact) and tiers beside its words.
     coded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     outcomes: list[OutcomeChange] = field(default_factory=list)  # measures at both visits, against the MCID
-    # Conditions raised then, not raised now, and not excluded now either: a rule that raises each is
-    # undecided because questions were not asked at this visit. Never "resolved".
+    # Conditions (and tiered alerts) raised then, not raised now - or lower - and not excluded now
+    # either: a rule that raises each is undecided because questions were not asked at this visit.
+    # Never "resolved", "cleared" or "lower". (JSON: not_excluded_red_flags, not_excluded_alerts.)
     not_excluded_red_flags: list[str] = field(default_factory=list)
 
     @property
@@ -249,7 +251,8 @@ class Comparison:
             "urgency": self.urgency.to_data(),
             **{name: self.coded.get(name, []) for name in ("new_red_flags", "new_positive", "unscreened_now",
                                                              "resolved_red_flags", "not_excluded_red_flags",
-                                                             "lower_red_flags", "alerts_new", "alerts_cleared")},
+                                                             "not_excluded_alerts", "lower_red_flags", "alerts_new",
+                                                             "alerts_cleared")},
             **{name: [c.to_data() for c in getattr(self, name)] for name in changes},
             "warnings": self.warnings,
             "outcomes": [vars(o) for o in self.outcomes],
@@ -272,15 +275,15 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
         return m.tiers[t].label.upper()
 
     coded: dict[str, list[dict[str, Any]]] = {name: [] for name in (
-        "new_red_flags", "lower_red_flags", "resolved_red_flags", "not_excluded_red_flags", "new_positive",
-        "unscreened_now", "alerts_new", "alerts_cleared")}
+        "new_red_flags", "lower_red_flags", "resolved_red_flags", "not_excluded_red_flags", "not_excluded_alerts",
+        "new_positive", "unscreened_now", "alerts_new", "alerts_cleared")}
     new, resolved, open_, lower = [], [], [], []
     undecided = set(a_now.not_excluded)
 
-    def still_open(name: str, above: str | None) -> list[str]:
+    def still_open(name: str, above: str | None, kind: str = "condition") -> list[str]:
         """The undecided rules that could raise `name` (above tier `above`): unknown answers keep
         it from being excluded at this visit."""
-        return [r.id for r in ruleset.rules if r.raises == "condition" and r.name == name and r.id in undecided
+        return [r.id for r in ruleset.rules if r.raises == kind and r.name == name and r.id in undecided
                 and (above is None or r.tier is None or rank[r.tier] < rank[above])]
 
     for name, t in sorted(a_now.conditions.items(), key=lambda c: rank[c[1]]):
@@ -327,6 +330,21 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
         return m.alerts[name].label + (f" - {tier(t)}" if t else "")
     raised = [(n, t) for n, t in a_now.alerts.items() if n not in a_then.alerts or a_then.alerts[n] != t]
     cleared = [(n, t) for n, t in a_then.alerts.items() if n not in a_now.alerts]
+    # A tiered alert (ces_at_risk: URGENT) neither raised nor excluded now, or raised lower while a
+    # rule that raises it higher is undecided: not excluded, as for conditions - never "cleared".
+    for n, was in a_then.alerts.items():
+        now_tier = a_now.alerts.get(n)
+        if was is None or (n in a_now.alerts and (now_tier is None or rank[now_tier] <= rank[was])):
+            continue
+        open_rules = still_open(n, now_tier, "alert")
+        if not open_rules:
+            continue
+        open_.append(f"{alert(n, now_tier) if n in a_now.alerts else m.alerts[n].label} (was {tier(was)}): "
+                     f"{tier(was)} not excluded, its questions were not all asked at this visit")
+        coded["not_excluded_alerts"].append({"alert": n, "tier": now_tier, "was": was, "label": open_[-1],
+                                             "rules": open_rules})
+        cleared = [(c, t) for c, t in cleared if c != n]
+        raised = [(c, t) for c, t in raised if c != n]
     alerts_new = [alert(n, t) for n, t in raised]
     alerts_cleared = [alert(n, t) for n, t in cleared]
     coded["alerts_new"] = [{"alert": n, "tier": t, "label": alert(n, t)} for n, t in raised]
@@ -472,7 +490,8 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
         if before is not None:
             c = compare(before, visit, ruleset, a)
             new = [f"{flag['condition']}:{flag['tier']}" for flag in c.coded["new_red_flags"]]
-            still_open = [f"{flag['condition']}:{flag['was']}" for flag in c.coded["not_excluded_red_flags"]]
+            still_open = [f"{flag['condition']}:{flag['was']}" for flag in c.coded["not_excluded_red_flags"]] + [
+                f"{flag['alert']}:{flag['was']}" for flag in c.coded["not_excluded_alerts"]]
             warnings += [f"{plain(visit.source)}: {w}" for w in c.warnings]
         elif visit.rules_version and visit.rules_version != ruleset.version:
             warnings.append(f"{plain(visit.source)}: Rules version differs: assessed with rules "
@@ -491,24 +510,32 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
 
 
 def _series_order(visits: list[Visit]) -> Any:
-    """The sort key of a series: the date, then the time of day where both visits have one, then
-    the follow-up links (a visit after the one it follows, however the files are named)."""
+    """The sort key of a series: the date; on one day, the time of day where both visits have one,
+    else the follow-up links (a visit after the one it follows, however the files are named)."""
     by_id = {v.case.id: v for v in visits}
 
-    def links(visit: Visit) -> int:  # visits before this one along its follow_up_of chain
-        count, current, seen = 0, visit, {visit.case.id}
-        while current.case.follow_up_of is not None and current.case.follow_up_of.id in by_id:
+    def earlier(visit: Visit) -> set[str]:  # the visits before this one along its follow_up_of chain
+        found, current = set(), visit
+        while current.case.follow_up_of is not None and current.case.follow_up_of.id in by_id \
+                and current.case.follow_up_of.id not in found:  # a cycle: refused by _series_identity
             current = by_id[current.case.follow_up_of.id]
-            if current.case.id in seen:  # a cycle: refused by _series_identity
-                break
-            seen.add(current.case.id)
-            count += 1
-        return count
+            found.add(current.case.id)
+        return found
 
-    def key(visit: Visit) -> tuple[Any, ...]:
-        at = visit.case.assessed_at
-        return visit.case.assessed_on, links(visit), at.timestamp() if at is not None else 0.0
-    return key
+    chains = {id(v): earlier(v) for v in visits}
+
+    def compare_visits(a: Visit, b: Visit) -> int:
+        if a.case.assessed_on != b.case.assessed_on:
+            return -1 if a.case.assessed_on < b.case.assessed_on else 1  # type: ignore[operator]
+        at_a, at_b = a.case.assessed_at, b.case.assessed_at
+        if at_a is not None and at_b is not None and at_a != at_b:
+            return -1 if at_a < at_b else 1
+        if a.case.id in chains[id(b)]:
+            return -1
+        if b.case.id in chains[id(a)]:
+            return 1
+        return 0
+    return functools.cmp_to_key(compare_visits)
 
 
 def _series_identity(ordered: list[Visit]) -> list[str]:
@@ -542,8 +569,9 @@ def _series_identity(ordered: list[Visit]) -> list[str]:
         elif record is not None and visit is not first:
             raise _refuse(visit, f"is a follow-up of case {plain(record.id)}, which is not among these visits: "
                                  "visits of another patient, or a visit missing from the series")
-    for earlier, later in zip(ordered, ordered[1:]):
-        same_patient(earlier, later)
+    for index, later in enumerate(ordered):  # each against every visit before it: an unknown age or
+        for earlier in ordered[:index]:       # sex at a visit between them does not hide a mismatch
+            same_patient(earlier, later)
     return warnings
 
 

@@ -315,7 +315,7 @@ def _cell(text: str) -> str:
 def _said(text: str) -> str:
     """Text from the rule set as a cell or list item, shown as written: no emphasis, code span, link
     or block (a heading, a list) read into it (the rule set is an input like a case)."""
-    return _cell(markdown_line(markdown_inline(" ".join(str(text).split()))))
+    return markdown_line(markdown_inline(" ".join(str(text).split())))  # pipes escaped too: safe in a cell
 
 
 def _code(text: str) -> str:

@@ -124,3 +124,20 @@ def test_a_runaway_literal_in_an_expression_is_quoted_short(rules_copy):
          'systemic.weight_loss and pain.leg_side == "' + "x" * 500_000 + '"')
     (problem,) = [p for p in check_rules(rules_copy) if p.severity == "error"]
     assert "'" + "x" * 56 + "... is not a value of pain.leg_side" in problem.message and len(str(problem)) < 400
+
+
+def test_a_lone_list_marker_or_a_table_in_free_text_reads_as_typed(tmp_path, cli):
+    """A history line that is only "1." or "+" is no empty list item, and "a | b" over "--- | ---" no
+    table: the note renders the same words as its plain-text form."""
+    import json
+
+    import markdown_it
+
+    case = tmp_path / "c.json"
+    case.write_text(json.dumps({"format": "lbp-case/1", "id": "md", "notes": {
+        "presenting": "1.", "pmh": "+", "sh": "a | b\n--- | ---\nc | d"}}))
+    run = cli("note", str(case))
+    assert run.code == 0, run.err
+    html = markdown_it.MarkdownIt().render(run.out)
+    assert "<table" not in html and "<li></li>" not in html and "<ol" not in html
+    assert "1." in html and "a | b" in html and "c | d" in html

@@ -116,3 +116,46 @@ def test_a_lower_tier_whose_higher_rule_was_not_asked_is_not_called_lower(cli, t
     assert "red_flag.infection.fever_with_neuro" in flag["rules"]
     text = " ".join(cli("compare", str(a), str(b), "-f", "text").out.split())
     assert "Lower since last visit" not in text and "EMERGENCY not excluded" in text
+
+
+def _pair(tmp_path, example: str, drop: str, pid: str = "p1"):
+    """An example as the first visit, and a follow-up without `drop` (section.field): not asked."""
+    first = yaml.safe_load((EXAMPLES / "cases" / example).read_text())
+    first.pop("expected", None)
+    first.update(id=pid, assessed_on="2026-11-21")
+    a = tmp_path / "a.yaml"
+    a.write_text(yaml.safe_dump(first, sort_keys=False, allow_unicode=True))
+    second = yaml.safe_load(a.read_text())
+    section, _, name = drop.partition(".")
+    second[section].pop(name)
+    second.update(id="p1-2", assessed_on="2026-12-05",
+                  follow_up_of={"id": pid, "assessed_on": "2026-11-21", "file_hash": file_hash(a.read_bytes())})
+    b = tmp_path / "b.yaml"
+    b.write_text(yaml.safe_dump(second, sort_keys=False, allow_unicode=True))
+    return a, b
+
+
+def test_a_tiered_alert_whose_questions_were_not_asked_is_not_excluded_not_cleared(cli, tmp_path):
+    """Cauda equina at risk (URGENT) last time; the other leg's extent not asked now: the alert is
+    not excluded - not "cleared" - and the lower urgency is "on the answers given"."""
+    a, b = _pair(tmp_path, "bilateral-sciatica-ces-at-risk.yaml", "pain.other_leg_extent")
+    data = json.loads(cli("compare", str(a), str(b), "-f", "json").out)
+    assert data["alerts_cleared"] == [] and data["urgency"]["change"] == "lower"
+    (flag,) = data["not_excluded_alerts"]
+    assert (flag["alert"], flag["tier"], flag["was"]) == ("ces_at_risk", None, "urgent")
+    text = " ".join(cli("compare", str(a), str(b), "-f", "text").out.split())
+    assert "Alerts cleared" not in text and "NOT EXCLUDED since last visit: Cauda equina at risk" in text
+    assert "Urgency: URGENT -> ROUTINE (lower, on the answers given)." in text
+    rows = json.loads(cli("compare", "--series", str(a), str(b), "-f", "json").out)
+    assert rows[1]["not_excluded_red_flags"] == ["ces_at_risk:urgent"]
+
+
+def test_ids_in_since_last_visit_are_shown_as_typed_in_markdown(cli, tmp_path):
+    """A previous visit's id with Markdown in it is no live link in the note or `compare -f md`."""
+    import markdown_it
+
+    a, b = _pair(tmp_path, "radicular-l5.yaml", "pain.back_nrs", pid="[click](http://evil.example/)")
+    for run in (cli("note", str(b)), cli("compare", str(a), str(b), "-f", "md")):
+        assert run.code == 0, run.err
+        html = markdown_it.MarkdownIt().render(run.out)
+        assert "evil.example" in html and "href" not in html

@@ -117,8 +117,10 @@ def test_compare_warns_naming_the_earlier_file_when_it_changed_since(cli, visits
     assert run.code == 0
     assert any(f"The previous case file {first} has changed since this follow-up was recorded" in w
                for w in json.loads(run.out)["warnings"])
-    note = cli("note", str(second), "--previous", str(first)).out
+    note = " ".join(cli("note", str(second), "--previous", str(first), "-f", "text").out.split())
     assert f"The previous case file {first} has changed since this follow-up was recorded" in note
+    markdown = cli("note", str(second), "--previous", str(first)).out  # the file name as typed, not Markdown
+    assert f"The previous case file {str(first).replace('_', chr(92) + '_')} has changed" in markdown
 
 
 def test_compare_warns_when_the_later_visit_is_not_recorded_as_a_follow_up(cli, visits, tmp_path):
@@ -328,3 +330,53 @@ def test_a_previous_visit_found_by_its_hash_must_have_the_id_recorded(cli, visit
     relabelled = rewrite(second, second, follow_up_of={"id": "someone-else"})
     refused(cli("note", str(relabelled)), f"{first}: is case 'fu-radicular', but", "follows case 'someone-else'")
     refused(cli("note", str(relabelled), "--previous", str(first)), "follows case 'someone-else'")
+
+
+def test_a_series_orders_one_days_visits_by_time_before_links(cli, visits, tmp_path):
+    """v2 (09:00, following the first) and v3 (15:00, recorded as following nothing): by time, with
+    the usual warning about v3 - not refused as a visit "before the visit it follows"."""
+    first, second = visits
+    folder = tmp_path / "series"
+    folder.mkdir()
+    shutil.copy(first, folder / "a.yaml")
+    rewrite(second, folder / "b.yaml", assessed_on="2026-12-06", assessed_at="2026-12-06T09:00+00:00")
+    rewrite(second, folder / "c.yaml", id="v3", assessed_on="2026-12-06", assessed_at="2026-12-06T15:00+00:00",
+            follow_up_of=None)
+    run = cli("compare", "--series", str(folder), "-f", "json")
+    assert run.code == 0, run.err
+    assert [row["id"] for row in json.loads(run.out)] == ["fu-radicular", "fu-radicular-2026-12-05", "v3"]
+    assert "v3 is not recorded as a follow-up" in run.err
+
+
+@pytest.mark.parametrize("middle,last,said", [
+    ({"age": None}, {"age": 41}, "age 41 here, 41 in"),
+    ({"sex": "not_stated", "age": None}, {"sex": "female", "age": None}, "sex female here, male in"),
+])
+def test_a_series_checks_each_visit_against_every_earlier_one(cli, visits, tmp_path, middle, last, said):
+    """An unknown age or sex at a visit between does not hide a mismatch with the first visit."""
+    first, second = visits
+    folder = tmp_path / "series"
+    folder.mkdir()
+    shutil.copy(first, folder / "a.yaml")
+    data = yaml.safe_load(second.read_text())
+    data["assessed_on"] = "2030-11-21"
+    data["patient"] = {k: v for k, v in {**data["patient"], **middle}.items() if v is not None}
+    (folder / "b.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    patient = {**yaml.safe_load(first.read_text())["patient"], **last}
+    data.update(id="v3", assessed_on="2036-11-21", patient={k: v for k, v in patient.items() if v is not None},
+                follow_up_of={"id": data["id"], "file_hash": file_hash((folder / "b.yaml").read_bytes())})
+    (folder / "c.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    refused(cli("compare", "--series", str(folder), "-f", "json"), "visits of different patients", said)
+
+
+@pytest.mark.parametrize("case_id", ["p\u2800", "\u2800", "p\u1680", "\u0301a", "\u0410nn"])
+def test_ids_that_look_like_others_are_refused(cli, tmp_path, case_id):
+    """A Braille blank, an Ogham space at the end, a lone combining mark, Cyrillic А among Latin
+    letters: each reads as another id (or none) and is refused."""
+    (tmp_path / "c.json").write_text(json.dumps({"format": "lbp-case/1", "id": case_id}))
+    refused(cli("note", str(tmp_path / "c.json")), "an id must not")
+
+
+def test_an_empty_student_name_is_refused(cli):
+    run = cli("practice", "--student", "", "--count", "1")
+    assert run.code == 2 and "a student's name must not be empty" in run.err, run.err
