@@ -114,8 +114,6 @@ except ImportError:  # pragma: no cover - yaml-rs is a dependency
     yaml_rs = None
 
 
-# Where yaml-rs reads a number that YAML 1.2 core reads as text: 1_000 (and even _1, _.5, 0xa_b),
-# 0b101, 0X1F, 0O17, +0x10, -0o10 (the underscores: _number_with_underscore, below).
 # A tag or a complex-key indicator where a node can begin: at a line's start or just after a flow
 # indicator or a colon (`key: !x`, `[!x]`, `? a`), or after a token that is or ends with an
 # indicator (`- !x`, `[a, ? b]`), an anchor, a tag or a block-scalar header. There too an anchor or
@@ -125,6 +123,8 @@ except ImportError:  # pragma: no cover - yaml-rs is a dependency
 _NODE_PROPERTY = re.compile(r"(?:(?:^|[\r\x85\u2028\u2029\[{,:])[ \t]*"
                             r"|(?:^|[ \t\r\x85\u2028\u2029\[{,:])(?:\S*[-?:,\[{]|[&!|>]\S*)[ \t]+)"
                             r"(?:[!?]|[&*](?![A-Za-z0-9_-]+(?:[ \t]|$)))", re.M)
+# Where yaml-rs reads a number that YAML 1.2 core reads as text: 1_000 (and even _1, _.5, 0xa_b),
+# 0b101, 0X1F, 0O17, +0x10, -0o10 (the underscores: _number_with_underscore, below).
 _OTHER_NUMBERS = re.compile(r"0(?:[bBXO]|(?<=[-+]0)[xo])")
 # A run of digits long enough to be a number too large for any field (refused with its location):
 # digits made 9s, then one substring search (a regex is ten times slower on case files).
@@ -168,7 +168,7 @@ def _odd_anchors(text: str) -> bool:
     mapping (one that begins after the anchor's line, or with `[` or `{`): yaml-rs reads a recursive
     alias as null and a mapping used as a key as a frozenset. An alias of a scalar (a shared label)
     is ordinary."""
-    names = [(name, after) for name, after in _ANCHOR.findall(text)]
+    names = _ANCHOR.findall(text)  # (name, the character after it and its blanks)
     if len({name for name, _ in names}) != len(names):
         return True
     collections = {name for name, after in names if after in ("", "\r", "#", "[", "{", "-")}
