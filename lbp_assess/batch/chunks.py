@@ -207,12 +207,11 @@ def chunks(paths: Iterable[str], stdin: IO[bytes] | None = None, carry: bool = F
                 pending = []
             yield Chunk(name=path, error=f"{path}: folder cannot be read; its case files were not scored")
             continue
-        if path.endswith(_EMPTY):
+        if isinstance(path, _NoCases):
             if pending:
                 yield Chunk(files=tuple(pending))
                 pending = []
-            folder = path[:-len(_EMPTY)]
-            yield Chunk(name=folder, error=f"{folder}: no case files in this folder (.yaml, .yml, .json or .jsonl)")
+            yield Chunk(name=path, error=f"{path}: no case files in this folder (.yaml, .yml, .json or .jsonl)")
             continue
         if path == "-" or path.endswith(JSON_LINES_SUFFIXES):
             if pending:
@@ -228,23 +227,23 @@ def chunks(paths: Iterable[str], stdin: IO[bytes] | None = None, carry: bool = F
         yield Chunk(files=tuple(pending))
 
 
-_EMPTY = "\0empty"  # marks a folder named on the command line that holds no case file
+class _NoCases(str):
+    """A folder named on the command line that holds no case file."""
 
 
 def _expanded(paths: Iterable[str]) -> Iterator[str]:
-    """The case files of `paths` (inputs.cases.expand), and each folder named that holds none,
-    marked: scoring an empty folder is reported, not "0 of 0 cases" and exit 0."""
+    """The case files of `paths` (inputs.cases.expand), and each folder named that holds none, as
+    _NoCases: scoring an empty folder is reported, not "0 of 0 cases" and exit 0."""
     for path in paths:
         found = False
         for item in expand([path]):
             found = True
             yield item
         if not found:
-            yield path + _EMPTY
+            yield _NoCases(path)
 
 
 def stdin_chunks(stdin: IO[bytes] | None) -> Iterator[Chunk]:
-
     """Standard input: JSON Lines when the first line is a whole JSON object, else one case.
     Lines are read up to the size limit (a longer one is refused as it is read, never held)
     and chunked by count and bytes."""

@@ -51,12 +51,11 @@ def canonical_base(base: str | None = None) -> str:
     chosen = base if base is not None else os.environ.get(BASE_VARIABLE) or DEFAULT_BASE
     try:  # urlsplit and port refuse a malformed host ("http://[") or port (":abc", ":99999")
         parts = urllib.parse.urlsplit(chosen)
-        malformed = parts.port is not None and parts.port == 0 or not parts.hostname
+        malformed = parts.port == 0 or not parts.hostname or parts.scheme not in ("http", "https") \
+            or bool(parts.query or parts.fragment)
     except ValueError:
-        parts, malformed = None, True
-    if (malformed or parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.query
-            or parts.fragment or chosen.endswith("/") or not chosen.isascii()
-            or any(c.isspace() or ord(c) < 32 for c in chosen)):
+        malformed = True
+    if malformed or chosen.endswith("/") or not chosen.isascii() or any(c.isspace() or ord(c) < 32 for c in chosen):
         where = "--canonical-base" if base is not None else BASE_VARIABLE
         raise UsageError(f"{where}: expected an absolute http(s) URL without a trailing slash, query or "
                          f"fragment (such as {DEFAULT_BASE}), got {repr(chosen)[:80]}")

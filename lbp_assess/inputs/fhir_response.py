@@ -271,9 +271,8 @@ def read_response(data: dict[str, Any], name: str, text: str | None = None, line
     return case
 
 
-#: The time part of a FHIR dateTime: with seconds and the UTC offset (FHIR requires both).
 #: The time part of a FHIR dateTime, as the specification's regular expression has it: hours, minutes,
-#: seconds, a fraction, and the offset (Z, or at most 14 hours either way).
+#: seconds (FHIR requires them when a time is given), a fraction, and the offset (Z, or at most 14 hours).
 _TIME = re.compile(r"T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?"
                    r"(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))")
 

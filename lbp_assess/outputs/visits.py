@@ -337,14 +337,14 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
         if was is None or (n in a_now.alerts and (now_tier is None or rank[now_tier] <= rank[was])):
             continue
         open_rules = still_open(n, now_tier, "alert")
-        if not open_rules:
-            continue
-        open_.append(f"{alert(n, now_tier) if n in a_now.alerts else m.alerts[n].label} (was {tier(was)}): "
-                     f"{tier(was)} not excluded, its questions were not all asked at this visit")
-        coded["not_excluded_alerts"].append({"alert": n, "tier": now_tier, "was": was, "label": open_[-1],
-                                             "rules": open_rules})
-        cleared = [(c, t) for c, t in cleared if c != n]
-        raised = [(c, t) for c, t in raised if c != n]
+        if open_rules:
+            open_.append(f"{alert(n, now_tier) if n in a_now.alerts else m.alerts[n].label} (was {tier(was)}): "
+                         f"{tier(was)} not excluded, its questions were not all asked at this visit")
+            coded["not_excluded_alerts"].append({"alert": n, "tier": now_tier, "was": was, "label": open_[-1],
+                                                 "rules": open_rules})
+    open_alerts = {flag["alert"] for flag in coded["not_excluded_alerts"]}
+    raised = [(n, t) for n, t in raised if n not in open_alerts]
+    cleared = [(n, t) for n, t in cleared if n not in open_alerts]
     alerts_new = [alert(n, t) for n, t in raised]
     alerts_cleared = [alert(n, t) for n, t in cleared]
     coded["alerts_new"] = [{"alert": n, "tier": t, "label": alert(n, t)} for n, t in raised]
@@ -486,11 +486,11 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
         a = ruleset.assess(visit.case)
         pain = visit.case.pain
         new: list[str] = []
-        still_open: list[str] = []  # raised at the visit before, neither raised nor excluded now
+        not_excluded: list[str] = []  # raised at the visit before, neither raised nor excluded now
         if before is not None:
             c = compare(before, visit, ruleset, a)
             new = [f"{flag['condition']}:{flag['tier']}" for flag in c.coded["new_red_flags"]]
-            still_open = [f"{flag['condition']}:{flag['was']}" for flag in c.coded["not_excluded_red_flags"]] + [
+            not_excluded = [f"{flag['condition']}:{flag['was']}" for flag in c.coded["not_excluded_red_flags"]] + [
                 f"{flag['alert']}:{flag['was']}" for flag in c.coded["not_excluded_alerts"]]
             warnings += [f"{plain(visit.source)}: {w}" for w in c.warnings]
         elif visit.rules_version and visit.rules_version != ruleset.version:
@@ -502,7 +502,7 @@ def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]],
             "back_nrs": pain.back_nrs if pain else None, "leg_nrs": pain.leg_nrs if pain else None,
             "leg_extent": pain.leg_extent if pain else None,
             "red_flags": [f"{n}:{t}" for n, t in a.conditions.items()], "new_red_flags": new,
-            "not_excluded_red_flags": still_open, "unscreened": list(a.unscreened),
+            "not_excluded_red_flags": not_excluded, "unscreened": list(a.unscreened),
             "follow_up_of": visit.case.follow_up_of.id if visit.case.follow_up_of else None, "file": visit.source,
         })
         before = visit

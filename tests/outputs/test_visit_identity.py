@@ -240,17 +240,24 @@ def test_the_interview_refuses_symptoms_before_birth_as_they_are_typed():
     assert refused == {"onset.weeks_ago": "2000 weeks ago is before the patient was born (age 20)"}
 
 
-@pytest.mark.parametrize("case_id", ["\uff44\uff45\uff4d\uff4f-042", "de\u0301mo", "\ufb01le-1"])
-def test_a_look_alike_id_is_refused_with_its_plain_form(cli, tmp_path, case_id):
-    plain_form = __import__("unicodedata").normalize("NFKC", case_id)
+def _refused_by_every_reader(cli, tmp_path, case_id: str, in_row: str, in_note: str) -> None:
+    """A case with `case_id` as its id, and one with it as follow_up_of.id, each as JSON and JSON Lines
+    (the fast path): every row is an error saying `in_row`, and `note` refuses the JSON one."""
     for data in ({"format": "lbp-case/1", "id": case_id},
                  {"format": "lbp-case/1", "id": "later", "follow_up_of": {"id": case_id}}):
         (tmp_path / "c.json").write_text(json.dumps(data))
         (tmp_path / "c.jsonl").write_text(json.dumps(data) + "\n")
         run = cli("score", str(tmp_path), "-f", "jsonl", "-q")
         rows = [json.loads(line) for line in run.out.splitlines()]
-        assert run.code == 1 and all(f"rather than {case_id!r}" in r["error"] for r in rows), rows
-        refused(cli("note", str(tmp_path / "c.json")), f"Unicode NFKC): {plain_form!r} rather than")
+        assert run.code == 1 and len(rows) == 2 and all(in_row in r["error"] for r in rows), rows
+        refused(cli("note", str(tmp_path / "c.json")), in_note)
+
+
+@pytest.mark.parametrize("case_id", ["\uff44\uff45\uff4d\uff4f-042", "de\u0301mo", "\ufb01le-1"])
+def test_a_look_alike_id_is_refused_with_its_plain_form(cli, tmp_path, case_id):
+    plain_form = __import__("unicodedata").normalize("NFKC", case_id)
+    _refused_by_every_reader(cli, tmp_path, case_id, f"rather than {case_id!r}",
+                             f"Unicode NFKC): {plain_form!r} rather than")
     refused(cli("assess", "--answers", str(PAIR / "fu-radicular.case.yaml"), "--id", case_id, "--out",
                 str(tmp_path / "out")), "Unicode NFKC")
 
@@ -261,14 +268,7 @@ def test_an_id_with_an_invisible_character_or_an_end_space_is_refused_by_every_r
     """Two ids that read the same on screen are one patient's name twice: a zero-width space, soft
     hyphen, byte-order mark, variation selector, tag character or a space at either end is refused,
     on the fast path (JSON Lines) as on the precise one, in the id and in follow_up_of.id."""
-    for data in ({"format": "lbp-case/1", "id": case_id},
-                 {"format": "lbp-case/1", "id": "later", "follow_up_of": {"id": case_id}}):
-        (tmp_path / "c.json").write_text(json.dumps(data))
-        (tmp_path / "c.jsonl").write_text(json.dumps(data) + "\n")
-        run = cli("score", str(tmp_path), "-f", "jsonl", "-q")
-        rows = [json.loads(line) for line in run.out.splitlines()]
-        assert run.code == 1 and len(rows) == 2 and all("an id must not" in r["error"] for r in rows), rows
-        refused(cli("note", str(tmp_path / "c.json")), "an id must not")
+    _refused_by_every_reader(cli, tmp_path, case_id, "an id must not", "an id must not")
 
 
 def test_a_student_name_with_an_invisible_character_is_refused(cli, tmp_path):

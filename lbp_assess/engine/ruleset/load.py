@@ -123,7 +123,8 @@ class _Loader:
                 what = f"`{field}` (one line)" if one_line else f"`{field}`" if field else "text"
                 if found is not None:
                     self.problem(self.at(name, path), _control(found, what))
-                elif len(node) > (longest := MAX_ONE_LINE if one_line else MAX_PROSE) and not _expression(field, path):
+                elif len(node) > (longest := MAX_ONE_LINE if one_line else MAX_PROSE) \
+                        and not _expression(field, path):
                     self.problem(self.at(name, path), f"{what} is {len(node):,} characters long; at most {longest:,} "
                                                       "(it is printed in every note and row that shows it)")
 
@@ -192,6 +193,8 @@ def _expression(field: str, path: tuple[Any, ...]) -> bool:
     """An expression or pattern (`when`, `about`, a definition): limited by what it may hold (terms,
     depth, numbers), not by length - a long `any(...)` of facts is fine."""
     return field == "about" or field.endswith("when") or (len(path) >= 2 and path[-2] == "definitions")
+
+
 #: Rule-set fields shown as one line: names, labels, versions, tier wording, codes.
 _ONE_LINE = frozenset({"label", "short", "name", "version", "title", "time_frame", "system", "code", "display",
                        "id", "class", "layer", "tier", "condition", "alert", "finding", "status", "section",
