@@ -12,7 +12,7 @@ from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple
 
 import orjson
 
-from ..model.case import JSON_LINES_SUFFIXES, fast_json
+from ..model.case import JSON_LINES_SUFFIXES, fast_json, plain_bytes
 from ..inputs.cases import expand
 from ..base.errors import InputError
 from ..engine.ruleset.model import RuleSet
@@ -153,6 +153,7 @@ def _span_rows(ruleset: RuleSet, chunk: Chunk, rows: list[dict[str, Any]], count
     hot path, kept tight - `_score_span` and the loop of `_score_chunk` in one."""
     block = _span_block(chunk)
     name, row_of, find, add, get = chunk.name, ruleset.row_from_data, block.find, rows.append, counts.get
+    plain = plain_bytes(block)  # proved once for every line of the block
     start, stop, number = chunk.span  # type: ignore[misc]
     pos, size = 0, stop - start
     while pos < size:  # line by line with find (memchr): quicker than split for long lines
@@ -160,7 +161,7 @@ def _span_rows(ruleset: RuleSet, chunk: Chunk, rows: list[dict[str, Any]], count
         if end < 0:
             end = size
         raw = block[pos:end]
-        valid = fast_json(raw) if end - pos <= MAX_FILE_BYTES else None
+        valid = fast_json(raw, plain) if end - pos <= MAX_FILE_BYTES else None
         if valid is not None:
             row = row_of(valid, f"{name}:{number}")
             add(row)
@@ -181,6 +182,7 @@ def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
     """The lines of a JSON Lines byte range, each with its expected labels (for --expect)."""
     block = _span_block(chunk)
     name, row_of, find = chunk.name, ruleset.row_from_data, block.find
+    plain = plain_bytes(block)
     start, stop, number = chunk.span  # type: ignore[misc]
     pos, size = 0, stop - start
     while pos < size:
@@ -188,7 +190,7 @@ def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
         if end < 0:
             end = size
         raw = block[pos:end]
-        valid = fast_json(raw) if end - pos <= MAX_FILE_BYTES else None
+        valid = fast_json(raw, plain) if end - pos <= MAX_FILE_BYTES else None
         if valid is not None:
             yield row_of(valid, f"{name}:{number}"), None if valid.expected is None else expected_of(valid)
         elif raw.strip():  # not a valid case (blank lines are skipped): the located message

@@ -454,8 +454,11 @@ class Case(_Section):
 # --------------------------------------------------------------------------- the fast schema
 
 
-def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, Any]]) -> Any:
-    """A msgspec Struct with the same fields, types, limits and (collected) validators as `model`."""
+def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, str, Any]],
+            value_validators: list[tuple[str, str, Any]]) -> Any:
+    """A msgspec Struct with the same fields, types, limits and (collected) validators as `model`:
+    `validators` of fields, `value_validators` of each value of a mapping field (msgspec reads
+    neither: they are run by `_keys_given`)."""
     fields: list[tuple[Any, ...]] = []
     for name, info in model.model_fields.items():
         annotation = info.annotation
@@ -463,7 +466,7 @@ def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, Any]]
         nested = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
         optional = get_origin(annotation) is Union and type(None) in args
         if nested:
-            kind: Any = _struct(nested[0], f"{path}{name}.", validators)
+            kind: Any = _struct(nested[0], f"{path}{name}.", validators, value_validators)
         else:
             kind = [a for a in args if a is not type(None)][0] if optional else annotation
             if get_origin(kind) is Annotated:  # validators live in Annotated types: run them too
@@ -471,6 +474,11 @@ def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, Any]]
                 section = path.rstrip(".")
                 validators += [(section, name, e.func) for e in extras if isinstance(e, AfterValidator)]
             validators += [(path.rstrip("."), name, m.func) for m in info.metadata if isinstance(m, AfterValidator)]
+            if get_origin(kind) is dict and get_origin(get_args(kind)[1]) is Annotated:  # dict[str, Line]
+                value_validators += [(path.rstrip("."), name, e.func) for e in get_args(get_args(kind)[1])[1:]
+                                     if isinstance(e, AfterValidator)]
+            elif any(isinstance(e, AfterValidator) for e in _metadata_within(kind)):  # pragma: no cover
+                raise TypeError(f"a validator inside {name}: {kind!r} is not run by the fast reader")  # model change
             limits = {}
             for meta in info.metadata:
                 for key in ("ge", "le", "min_length", "max_length"):
@@ -484,11 +492,22 @@ def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, Any]]
     return msgspec.defstruct(f"{model.__name__}Fast", fields, forbid_unknown_fields=True, gc=False)
 
 
+def _metadata_within(kind: Any) -> list[Any]:
+    """The Annotated metadata anywhere inside a type's arguments (list[Annotated[str, ...]])."""
+    found = []
+    for arg in get_args(kind):
+        if get_origin(arg) is Annotated:
+            found += list(get_args(arg)[1:])
+        found += _metadata_within(arg)
+    return found
+
+
 _FAST_VALIDATORS: list[tuple[str, str, Any]] = []  # (section, field, validator)
+_FAST_VALUE_VALIDATORS: list[tuple[str, str, Any]] = []  # (section, mapping field, validator of each value)
 #: Case data as msgspec Structs: the same rules as `Case` at a fraction of the cost.
 #: Batch scoring reads cases this way; any case refused here is read again through
 #: `Case` for its located message (and scored, should `Case` accept it).
-CASE_STRUCT: Any = _struct(Case, "", _FAST_VALIDATORS)
+CASE_STRUCT: Any = _struct(Case, "", _FAST_VALIDATORS, _FAST_VALUE_VALIDATORS)
 _DECODE_JSON = msgspec.json.Decoder(CASE_STRUCT).decode
 #: An empty struct per section, standing in for a section the case leaves out
 #: (sections with a required field, such as follow_up_of, have none).
@@ -499,12 +518,13 @@ EMPTY_SECTIONS: dict[str, Any] = {
 }
 
 
-def _fast(read: Any, source: Any) -> tuple[Any, int] | None:
+def _fast(read: Any, source: Any, plain: bool = False) -> tuple[Any, int] | None:
     """(the case read by `read`, how many different keys it gives a value), or None when it is
-    not a valid case: the decoder refuses it, a validator does, or it cannot be (`implausible`)."""
+    not a valid case: the decoder refuses it, a validator does, or it cannot be (`implausible`).
+    `plain`: see `_keys_source`."""
     try:
         case = read(source)
-        given = _keys_given(case)  # and every validator, on the way
+        given = _keys_given(case, plain)  # and every validator, on the way
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
         return None
     if (case.follow_up_of is not None or case.patient is not None or case.assessed_at is not None) \
@@ -566,18 +586,25 @@ def _nested(kind: Any) -> Any:
 
 
 def _keys_source(struct: Any) -> tuple[str, dict[str, Any]]:
-    """`keys_given(case)`: how many different keys of a fast case hold a value (not null), at every
-    level, a mapping's keys included; on the way, the validators of _FAST_VALIDATORS (a refusal is a
-    ValueError), each behind a quick test that passes what it would pass (printable text, a finite
-    number), so an ordinary case calls none of them. Written out as one sum of ints per struct, no
-    loop, each field read once: it runs for every case read the fast way. (source, the validators)"""
+    """`keys_given(case, plain=False)`: how many different keys of a fast case hold a value (not
+    null), at every level, a mapping's keys included; on the way, the validators of _FAST_VALIDATORS
+    and _FAST_VALUE_VALIDATORS (a refusal is a ValueError), each behind a quick test that passes
+    what it would pass (printable text, a finite number), so an ordinary case calls none of them.
+    `plain`: the case was read from bytes proved to be ASCII with no backslash or DEL, so all its
+    texts are printable (JSON holds no raw control character): a mapping's values are then not
+    read. Written out as one sum of ints per struct, no loop, each field read once: it runs for
+    every case read the fast way. (source, the validators)"""
     quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0",
              _identifier: "({v}.isascii() and {v}.isprintable() and {v}[:1] != ' ' != {v}[-1:])"}
+    printable_passes = {_line, _text}  # validators that pass any printable text
     checks: dict[tuple[str, str], list[Any]] = {}
     for section, name, fn in _FAST_VALIDATORS:
         checks.setdefault((section, name), []).append(fn)
+    value_checks: dict[tuple[str, str], list[Any]] = {}
+    for section, name, fn in _FAST_VALUE_VALIDATORS:
+        value_checks.setdefault((section, name), []).append(fn)
     names: dict[str, Any] = {}
-    lines = ["def keys_given(c):"]
+    lines = ["def keys_given(c, plain=False):"]
 
     def walk(holder: str, kind: Any, indent: str, depth: int, path: str) -> None:
         terms, checked, inner = [], [], []
@@ -593,7 +620,7 @@ def _keys_source(struct: Any) -> tuple[str, dict[str, Any]]:
             if _nested(f.type) is not None:
                 inner.append((value, _nested(f.type), f"{path}.{f.name}" if path else f.name))
             elif get_origin(_bare(f.type)) is dict:
-                inner.append((value, dict, ""))
+                inner.append((value, dict, f.name))
         lines.append(f"{indent}n {'+' if depth else ''}= " + (" + ".join(terms) or "0"))
         for value, fns, required in checked:
             lines.append(f"{indent}if (v := {value}) is not None:")
@@ -608,15 +635,24 @@ def _keys_source(struct: Any) -> tuple[str, dict[str, Any]]:
                     lines.append(f"{indent}    _{fn.__name__}(v)")
         for value, kind_, inner_path in inner:
             if kind_ is dict:
-                lines.extend([f"{indent}if {value}:", f"{indent}    n += len({value})"])
+                lines.extend([f"{indent}if (m := {value}):", f"{indent}    n += len(m)"])
+                fns = value_checks.pop((path, inner_path), [])
+                if fns:
+                    skip = "not plain and " if all(fn in printable_passes for fn in fns) else ""
+                    quick_all = all(fn in quick and quick[fn] == "{v}.isprintable()" for fn in fns)
+                    test = "not ''.join(m.values()).isprintable()" if quick_all else "True"
+                    lines.extend([f"{indent}    if {skip}{test}:", f"{indent}        for v in m.values():"])
+                    for fn in fns:
+                        names[f"_{fn.__name__}"] = fn
+                        lines.append(f"{indent}            _{fn.__name__}(v)")
                 continue
             part = f"s{depth}"
             lines.append(f"{indent}if ({part} := {value}) is not None:")
             walk(part, kind_, indent + "    ", depth + 1, inner_path)
 
     walk("c", struct, "    ", 0, "")
-    if checks:  # pragma: no cover - a validator on a field the walk did not reach (a model change)
-        raise TypeError(f"validators not placed: {sorted(checks)}")
+    if checks or value_checks:  # pragma: no cover - a validator on a field the walk did not reach (a model change)
+        raise TypeError(f"validators not placed: {sorted(checks) + sorted(value_checks)}")
     return "\n".join(lines + ["    return n"]) + "\n", names
 
 
@@ -736,8 +772,15 @@ def _time_colons(raw: bytes) -> int:
     return extra
 
 
-def fast_json(raw: bytes) -> Any:
+def plain_bytes(raw: bytes) -> bool:
+    """JSON bytes whose every text is printable ASCII: no byte over 127, no backslash (escape)
+    and no DEL (JSON holds no other raw control character). For `fast_json(raw, plain=...)`."""
+    return raw.isascii() and b"\\" not in raw and b"\x7f" not in raw
+
+
+def fast_json(raw: bytes, plain: bool = False) -> Any:
     """A JSON case as a CASE_STRUCT, or None when it is not a valid case (read it precisely).
+    `plain`: the caller has proved `plain_bytes(raw)` (of a block of lines holding it, say).
 
     The decoder keeps the last of a key given twice, so a case is returned only when no key
     can have been given twice, proved by counting colons. Each occurrence of a key is followed
@@ -748,7 +791,7 @@ def fast_json(raw: bytes) -> Any:
     (`_null_keys`), then every key occurs once. A line none of this proves is read again keeping
     every key (json, object_pairs_hook), which finds a duplicate or proves there is none.
     """
-    read = _fast(_DECODE_JSON, raw)
+    read = _fast(_DECODE_JSON, raw, plain)
     if read is None:
         return None
     case, given = read

@@ -48,7 +48,7 @@ BAD_VALUES = ["yes", "no", 1, 0, 1.5, -1, 11, 200, 17.0, "rigth", [], {}, [1, 2]
 @st.composite
 def corrupted(draw):
     data = draw(cases())
-    choice = draw(st.integers(0, 4))
+    choice = draw(st.integers(0, 5))
     if choice == 0:  # a wrong value in a fact
         path = draw(st.sampled_from(sorted(FACTS)))
         section, name = path.split(".")
@@ -61,8 +61,20 @@ def corrupted(draw):
         data[key] = draw(st.sampled_from(BAD_VALUES + ["lbp-case/2", None, {"classification": "sciatica"}]))
     elif choice == 3:  # a section of the wrong type
         data[draw(st.sampled_from(["pain", "neuro", "psychosocial"]))] = draw(st.sampled_from([[], "x", 3]))
-    else:  # STarT Back answers out of shape
+    elif choice == 4:  # STarT Back answers out of shape
         data["psychosocial"] = {"start_back": draw(st.sampled_from([[2] * 9, [1] * 8, [0] * 8 + [5], [1] * 10]))}
+    else:  # a control character, separator or bidi override in a text, the vignette's quotes included
+        bad = draw(st.sampled_from(["\x1b[31m", "\x00", "\x7f", "\x85", "\u2028", "\u202e", "\u2066", "\ud800"]))
+        where = draw(st.sampled_from(["assessor", "notes", "vignette_mentions", "mentions_key", "vignette"]))
+        text = f"I'm {bad}64"
+        if where == "notes":
+            data["notes"] = {"presenting": text}
+        elif where == "vignette_mentions":
+            data["vignette_mentions"] = {"patient.sex": "a man", "patient.age": text}
+        elif where == "mentions_key":  # a mapping's keys are not checked by the case model: nor here
+            data["vignette_mentions"] = {f"patient.{bad}age": "64"}
+        else:
+            data[where] = text
     return data
 
 
@@ -82,6 +94,22 @@ def test_the_fast_reader_is_never_more_lenient(data):
         return
     if exact is None:
         assert fast_json(text.encode()) is None
+
+
+@pytest.mark.parametrize("bad", ["\x1b[2J", "\x7f", "\x85", "\u202e"])
+def test_a_vignette_quote_holding_a_control_character_is_refused_by_score_as_by_the_case_model(cli, tmp_path, bad):
+    # The fast reader once left a mapping's values unchecked: `score` of JSON Lines scored a case
+    # whose vignette quote held an escape sequence, which `note` and `explain` refuse.
+    good = {"format": "lbp-case/1", "id": "q0", "vignette": "I'm 64.", "vignette_mentions": {"patient.age": "I'm 64"}}
+    data = {**good, "id": "q1", "vignette_mentions": {"patient.age": f"I'm {bad}64"}}
+    assert precise(data) is None and fast_convert(data) is None
+    path = tmp_path / "cases.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
+    run = cli("score", str(path), "-f", "jsonl")
+    assert run.code == 1, run
+    rows = [json.loads(line) for line in run.out.splitlines()]
+    assert [r["id"] for r in rows] == ["q0", None] and rows[0]["error"] is None
+    assert "vignette_mentions" in rows[1]["error"] and "control character" in rows[1]["error"], rows[1]
 
 
 def test_a_case_only_the_precise_reader_accepts_is_still_scored(cli, tmp_path):
