@@ -644,6 +644,9 @@ class CodeGen:
     def condition(self, node: Node) -> str:
         """A test for an `if` statement that holds exactly when `node` is known true."""
         self._tmp = 0
+        tests = self._tests(node)
+        if tests is not None:
+            return tests[1]
         if isinstance(node, (And, Or)):
             parts = [self.expr(item) for item in node.items]
             joiner = " and " if isinstance(node, And) else " or "
@@ -657,6 +660,28 @@ class CodeGen:
         self._tmp = 0
         inner = ["    " + line for line in when_true]
         unknown = ["    " + line for line in when_unknown]
+        # Most rules are false for most cases: test first that no part is false, each part
+        # read as cheaply as it can be (a comparison as `x is None or x > 50`, no temporary);
+        # only a rule that passes is then told apart as true or unknown.
+        items = node.items if isinstance(node, And) else [node]
+        tests = [self._tests(item) for item in items]
+        if all(t is not None for t in tests) or (isinstance(node, And) and any(t is not None for t in tests)):
+            maybes, surelies = [], []
+            for item, t in zip(items, tests):
+                if t is None:  # read once, held: every item of a top-level `and` is read before the inner test
+                    src, null = self.expr(item)
+                    if not null:
+                        maybes.append(src)
+                        continue
+                    first, again = self._hold(src)
+                    t = (f"{first} is not False", f"{again} is True", True)
+                maybes.append(t[0])
+                if t[2]:
+                    surelies.append(t[1])
+            if not surelies:
+                return [f"if {' and '.join(maybes)}:", *inner]
+            return [f"if {' and '.join(maybes)}:", f"    if {' and '.join(surelies)}:", *["    " + ln for ln in inner],
+                    "    else:", *["    " + ln for ln in unknown]]
         if isinstance(node, (And, Or)):
             parts = [self.expr(item) for item in node.items]
             if any(null for _, null in parts):
@@ -675,6 +700,47 @@ class CodeGen:
         if not null:
             return [f"if {src}:", *inner]
         return [f"r = {src}", "if r is True:", *inner, "elif r is None:", *unknown]
+
+    def _tests(self, node: Node) -> tuple[str, str, bool] | None:
+        """(not false, known true, may be unknown) as two plain tests, for a tree cheap to read
+        twice: yes/no names held in locals, comparison trees (`_strict`), and `and`, `or`, `not`
+        and tests of those. None for anything else (counts, definitions computed where read)."""
+        if isinstance(node, Const):
+            return repr(node.value), repr(node.value), False
+        if isinstance(node, Ref):
+            if node.type == COUNT or self._on_demand(node.name) is not None or self._called(node.name) is not None:
+                return None
+            name = self._local(node.name)
+            if self._nullable(node.name):
+                return f"{name} is not False", f"{name} is True", True
+            return name, name, False
+        if isinstance(node, Test):
+            inner = self._tests(node.item) if node.fn in ("is_true", "is_false") else None
+            if inner is None:
+                return None
+            test = inner[1] if node.fn == "is_true" else f"(not ({inner[0]}))"
+            return test, test, False
+        if isinstance(node, Not):
+            inner = self._tests(node.item)
+            if inner is None:
+                return None
+            return f"(not ({inner[1]}))", f"(not ({inner[0]}))", inner[2]
+        if isinstance(node, (And, Or)):
+            parts = [self._tests(item) for item in node.items]
+            if any(p is None for p in parts):
+                return None
+            joiner = " and " if isinstance(node, And) else " or "
+            return ("(" + joiner.join(f"({p[0]})" for p in parts) + ")",  # type: ignore[index]
+                    "(" + joiner.join(f"({p[1]})" for p in parts) + ")",  # type: ignore[index]
+                    any(p[2] for p in parts))  # type: ignore[index]
+        strict = self._strict(node)
+        if strict is None:
+            return None
+        names, plain = strict
+        if not names:
+            return plain, plain, False
+        known = " and ".join(f"{name} is not None" for name in names)
+        return f"({_any_unknown(names)} or {plain})", f"({known} and {plain})", True
 
     def _temp(self) -> str:
         self._tmp += 1

@@ -5,9 +5,14 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lbp_assess.model import expr
 from lbp_assess.model.expr import ExprError, Evaluation, Symbol, Type
+
+from generated import SETTINGS
+from helpers import examples
 
 T, F, U = True, False, None
 
@@ -254,3 +259,59 @@ def test_a_definition_computed_on_demand_is_computed_once_and_only_when_read():
     only_first = source.replace(f"    again = {second}\n", "    again = None\n")
     exec(compile(only_first, "<test>", "exec"), namespace)
     assert namespace["run"](T, T, F)[1] is ...
+
+
+# Random rule conditions over the tiny vocabulary, with two definitions computed where read
+# (`d`, a junction, and `e`, a count comparison): generated branches, known-true tests and
+# values must all say what the explaining evaluator says, for every answer including unknown.
+_ATOMS = ["a", "b", "c", "d", "e", "is_true(a)", "is_false(b)", "is_true(d)", "known(n)", "unknown(c)",
+          "n > 3", "n + 1 >= 5", "items[0] == 1", 'pain.side in ["left", "both"]', 'pain.side != "right"',
+          '"sitting" in agg', "count(a, n > 3, d) >= 2", "count(b, c) < 1", "tally >= 1"]
+_CONDITIONS = st.recursive(
+    st.sampled_from(_ATOMS),
+    lambda inner: st.one_of(
+        st.builds(lambda x: f"not ({x})", inner),
+        st.builds(lambda xs: " and ".join(f"({x})" for x in xs), st.lists(inner, min_size=2, max_size=4)),
+        st.builds(lambda xs: " or ".join(f"({x})" for x in xs), st.lists(inner, min_size=2, max_size=4)),
+    ),
+    max_leaves=8,
+)
+
+
+class _WithDefinitions(Scope):
+    types = dict(Scope.types, d=expr.BOOL, e=expr.BOOL)
+
+
+_DEFINED = {name: expr.parse(text) for name, text in {"d": "a or (b and n > 3)", "e": "count(a, b, c) >= 2"}.items()}
+for _tree in _DEFINED.values():
+    expr.check(_tree, Scope())
+_ANSWERS = {"a": (T, F, U), "b": (T, F, U), "c": (T, F, U), "n": (None, 1, 3, 5),
+            "items": (None, [1] + [0] * 8, [0] * 9), "pain.side": (None, "left", "right"),
+            "agg": (None, frozenset(), frozenset({"sitting"})), "tally": ((0, 0), (0, 2), (1, 1))}
+_ENVIRONMENTS = [dict(zip(_ANSWERS, combo)) for combo in itertools.islice(itertools.product(*_ANSWERS.values()), 0, None, 7)]
+
+
+@settings(SETTINGS, max_examples=examples(300))
+@given(_CONDITIONS)
+def test_random_conditions_branch_test_and_evaluate_as_the_explaining_evaluator_says(text):
+    node = expr.parse(text)
+    expr.check(node, _WithDefinitions())
+    names = sorted(Scope.types)
+    local = {n: "f_" + n.replace(".", "_") for n in [*names, "d", "e"]}
+    gen = expr.CodeGen(local.__getitem__, lambda name: name != "tally", _DEFINED.get)
+    lines = gen.branch(node, ["out = True"], ["out = None"])
+    test = gen.condition(node)
+    value, _ = gen.statement(node)
+    source = (f"def run({', '.join(local[n] for n in names)}):\n    f_d = f_e = ...\n    out = False\n"
+              + "".join(f"    {line}\n" for line in lines)
+              + f"    holds = bool({test})\n    value = {value}\n    return out, holds, value\n")
+    namespace = {**expr.RUNTIME, **gen.constants}
+    exec(compile(source, "<test>", "exec"), namespace)
+    for env in _ENVIRONMENTS:
+        def lookup(name, kind, env=env):
+            if name in _DEFINED:
+                return expr.explain(_DEFINED[name], lookup)
+            return Evaluation(env[name], frozenset([name]))
+        expected = expr.explain(node, lookup).value
+        out, holds, got = namespace["run"](*(env[n] for n in names))
+        assert out is expected and holds is (expected is True) and got is expected, (text, env, out, got)

@@ -23,6 +23,10 @@ ON_DEMAND_SIZE = 4
 #: How deep definitions written out where read may be nested in one another (a longer
 #: chain is computed into locals: generated code must stay within Python's nesting limits).
 MAX_WRITTEN_NESTING = 3
+#: A definition read in several places that reads definitions computed where read cannot be
+#: a helper function (the function cannot fill in the caller's locals): it is written out at
+#: every place it is read, if all those copies come to no more than this many nodes.
+MAX_WRITTEN_COPIES = 240
 
 
 def _definition_order(definitions: dict[str, Definition]) -> list[str]:
@@ -79,24 +83,34 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
     # function that the later places call if the first did not run. Others are computed
     # once into their local before the first statement that reads them. No definition's
     # code is written out twice where read (that grows exponentially with definitions built
-    # on definitions), and those written out nest at most MAX_WRITTEN_NESTING deep.
+    # on definitions), and those written out nest at most MAX_WRITTEN_NESTING deep. A
+    # definition read in several places that reads others computed where read is written out
+    # at each of its places (it is computed at the first that runs), within MAX_WRITTEN_COPIES.
     nodes = [r.node for r in rs.rules] + [d.node for d in rs.definitions.values()]
     nodes += [c.node for c in rs.checks] + [n for _, n in rs.classification]
     reads = collections.Counter(ref.name for node in nodes for ref in expr.references(node)
                                 if ref.kind == "definition")
     lazy: set[str] = set()
     nesting: dict[str, int] = {}  # how deep definitions written out where read are nested in this one
+    written: dict[str, int] = {}  # the nodes one place that reads a lazy definition holds for it
+    called: set[str] = set()  # lazy definitions read in several places through a helper function
     for name in _definition_order(rs.definitions):
         node = rs.definitions[name].node
-        if expr.size(node) < ON_DEMAND_SIZE:
+        if expr.size(node) < ON_DEMAND_SIZE or not reads[name]:
             continue
         inner = [r.name for r in expr.references(node) if r.name in lazy]
         if reads[name] > 1 and not inner:  # written out where first read, a helper function elsewhere
             lazy.add(name)
+            called.add(name)
             nesting[name] = 1
-        elif reads[name] == 1 and max((nesting.get(n, 0) for n in inner), default=0) < MAX_WRITTEN_NESTING:
+            written[name] = expr.size(node)
+            continue
+        depth = 1 + max((nesting.get(n, 0) for n in inner), default=0)
+        size = expr.size(node) + sum(written[n] for n in inner)
+        if depth <= MAX_WRITTEN_NESTING and (reads[name] == 1 or reads[name] * size <= MAX_WRITTEN_COPIES):
             lazy.add(name)
-            nesting[name] = 1 + max((nesting.get(n, 0) for n in inner), default=0)
+            nesting[name] = depth
+            written[name] = size
     on_demand = {name: rs.definitions[name].node for name in nesting}
     helpers: dict[str, str] = {}  # lazy definitions read in several places: name -> call source
     helper_source: list[str] = []
@@ -121,7 +135,7 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
                 emit_definition(ref.name)
         emitted.add(name)
         node = rs.definitions[name].node
-        if name in on_demand and reads[name] == 1:  # computed where read; what it reads is computed before
+        if name in on_demand and name not in called:  # computed where read; what it reads is computed before
             return
         src, null = gen.statement(node)
         def_nullable[name] = null
