@@ -595,7 +595,8 @@ def _keys_source(struct: Any) -> tuple[str, dict[str, Any]]:
     read. Written out as one sum of ints per struct, no loop, each field read once: it runs for
     every case read the fast way. (source, the validators)"""
     quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0",
-             _identifier: "({v}.isascii() and {v}.isprintable() and {v}[:1] != ' ' != {v}[-1:])"}
+             _identifier: "({v}.isascii() and {v}.isprintable() and {v}[:1] != ' ' != {v}[-1:])",
+             _adult: f"{AGE_RANGE[0]!r} <= {{v}} <= {AGE_RANGE[1]!r}"}
     printable_passes = {_line, _text}  # validators that pass any printable text
     checks: dict[tuple[str, str], list[Any]] = {}
     for section, name, fn in _FAST_VALIDATORS:
@@ -721,7 +722,20 @@ def _null_paths(struct: Any) -> dict[bytes, tuple[tuple[str, ...], ...]]:
     return {key: tuple(found) for key, found in paths.items()}
 
 
+def _null_tests(paths: dict[bytes, tuple[tuple[str, ...], ...]]) -> dict[bytes, Any]:
+    """For each key that may be given null, `test(case)`: every field of that name is None."""
+    tests = {}
+    for key, found in paths.items():
+        terms = []
+        for path in found:
+            holders = [f"(s{i} := {'c' if i == 0 else f's{i - 1}'}.{part}) is None" for i, part in enumerate(path)]
+            terms.append("(" + " or ".join(holders) + ")")
+        tests[key] = _compile(f"def null(c):\n    return {' and '.join(terms)}\n", "null")
+    return tests
+
+
 _NULL_PATHS = _null_paths(CASE_STRUCT)
+_NULL_FREE = _null_tests(_NULL_PATHS)
 _TIME_KEYS = tuple(f'"{f.name}"'.encode() for f in msgspec.structs.fields(CASE_STRUCT)
                    if _bare(f.type) is dt.datetime)
 
@@ -743,16 +757,9 @@ def _null_keys(raw: bytes, case: Any) -> int | None:
         if raw[colon] != 58 or raw[close] != 34 or raw[close - 1] == 92:  # ':', '"', '\\'
             return None
         name = raw[raw.rfind(b'"', 0, close) + 1:close]
-        if name not in _NULL_PATHS or name in names:
+        test = _NULL_FREE.get(name)
+        if test is None or name in names or not test(case):  # a key given null and also with a value
             return None
-        for path in _NULL_PATHS[name]:  # a key given null and also with a value: not proved
-            value = case
-            for part in path:
-                value = getattr(value, part)
-                if value is None:
-                    break
-            if value is not None:
-                return None
         names.append(name)
         at = raw.find(b"null", at + 4)
     return len(names)
@@ -799,7 +806,7 @@ def fast_json(raw: bytes, plain: bool = False) -> Any:
     if colons == given:  # most lines: no colons in texts, no nulls
         return case
     if colons > given:
-        nulls = _null_keys(raw, case) if b"null" in raw else 0
+        nulls = _null_keys(raw, case)  # 0 when the line holds no null (one search either way)
         if nulls is not None and colons == given + nulls:  # texts hold at least no colon
             return case
         text = _text_colons(case)
