@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
 from ..base.errors import did_you_mean
+from ..base.text import shorten
 
 UNKNOWN = None
 
@@ -402,8 +403,7 @@ def _values(node: Node, t: Type) -> tuple[Any, ...]:
 
 def _check_enum_value(t: Type, value: Any, node: Node, name: str) -> None:
     if t.kind in ("enum", "set") and t.values and value not in t.values:
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."  # a runaway literal, cut
-        raise ExprError(f"{shown} is not a value of {name}{did_you_mean(str(value)[:200], t.values)}; "
+        raise ExprError(f"{shorten(repr(value), 60)} is not a value of {name}{did_you_mean(str(value)[:200], t.values)}; "
                         f"expected one of: {', '.join(map(str, t.values))}", node.line, node.col)
 
 
