@@ -722,20 +722,7 @@ def _null_paths(struct: Any) -> dict[bytes, tuple[tuple[str, ...], ...]]:
     return {key: tuple(found) for key, found in paths.items()}
 
 
-def _null_tests(paths: dict[bytes, tuple[tuple[str, ...], ...]]) -> dict[bytes, Any]:
-    """For each key that may be given null, `test(case)`: every field of that name is None."""
-    tests = {}
-    for key, found in paths.items():
-        terms = []
-        for path in found:
-            holders = [f"(s{i} := {'c' if i == 0 else f's{i - 1}'}.{part}) is None" for i, part in enumerate(path)]
-            terms.append("(" + " or ".join(holders) + ")")
-        tests[key] = _compile(f"def null(c):\n    return {' and '.join(terms)}\n", "null")
-    return tests
-
-
 _NULL_PATHS = _null_paths(CASE_STRUCT)
-_NULL_FREE = _null_tests(_NULL_PATHS)
 _TIME_KEYS = tuple(f'"{f.name}"'.encode() for f in msgspec.structs.fields(CASE_STRUCT)
                    if _bare(f.type) is dt.datetime)
 
@@ -757,9 +744,16 @@ def _null_keys(raw: bytes, case: Any) -> int | None:
         if raw[colon] != 58 or raw[close] != 34 or raw[close - 1] == 92:  # ':', '"', '\\'
             return None
         name = raw[raw.rfind(b'"', 0, close) + 1:close]
-        test = _NULL_FREE.get(name)
-        if test is None or name in names or not test(case):  # a key given null and also with a value
+        if name not in _NULL_PATHS or name in names:
             return None
+        for path in _NULL_PATHS[name]:  # a key given null and also with a value: not proved
+            value = case
+            for part in path:
+                value = getattr(value, part)
+                if value is None:
+                    break
+            if value is not None:
+                return None
         names.append(name)
         at = raw.find(b"null", at + 4)
     return len(names)

@@ -403,7 +403,8 @@ def _values(node: Node, t: Type) -> tuple[Any, ...]:
 
 def _check_enum_value(t: Type, value: Any, node: Node, name: str) -> None:
     if t.kind in ("enum", "set") and t.values and value not in t.values:
-        raise ExprError(f"{shorten(repr(value), 60)} is not a value of {name}{did_you_mean(str(value)[:200], t.values)}; "
+        shown = shorten(repr(value), 60)  # a runaway literal, cut
+        raise ExprError(f"{shown} is not a value of {name}{did_you_mean(str(value)[:200], t.values)}; "
                         f"expected one of: {', '.join(map(str, t.values))}", node.line, node.col)
 
 

@@ -90,11 +90,12 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
     # (`radicular_gate and radicular_features >= 2`) never computes them: written out at
     # the first place that reads them and, when read in several places, as a helper
     # function that the later places call if the first did not run. Others are computed
-    # once into their local before the first statement that reads them. No definition's
-    # code is written out twice where read (that grows exponentially with definitions built
-    # on definitions), and those written out nest at most MAX_WRITTEN_NESTING deep. A
-    # definition read in several places that reads others computed where read is written out
-    # at each of its places (it is computed at the first that runs), within MAX_WRITTEN_COPIES.
+    # once into their local before the first statement that reads them. A definition read in
+    # several places that reads others computed where read cannot be a helper: it is written
+    # out at each of its places (computed at the first that runs) only if all the copies, its
+    # inner definitions included, come to no more than MAX_WRITTEN_COPIES nodes - copies of
+    # copies would grow exponentially with definitions built on definitions. Definitions
+    # written out where read nest at most MAX_WRITTEN_NESTING deep.
     nodes = [r.node for r in rs.rules] + [d.node for d in rs.definitions.values()]
     nodes += [c.node for c in rs.checks] + [n for _, n in rs.classification]
     reads = collections.Counter(ref.name for node in nodes for ref in expr.references(node)
