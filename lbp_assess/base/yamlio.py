@@ -353,11 +353,12 @@ def too_deep(text: str) -> bool:
     return _flow_depth(text) > MAX_NESTING or _block_depth(text) > 2 * MAX_NESTING
 
 
-def load_yaml(text: str, name: str, *, fast: bool = True, checked: bool = True) -> Any:
+def load_yaml(text: str, name: str, *, fast: bool = True, checked: bool = True, kind: str = "case") -> Any:
     """Parse one YAML document into plain data (dict/list/str/int/float/bool/None).
 
     With `checked=False` the caller promises to validate the result against a
-    schema of bounded depth, or to call `check_size` before walking it.
+    schema of bounded depth, or to call `check_size` before walking it. `kind` names
+    the file in messages ("case", "rule").
     """
     if too_deep(text):
         raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
@@ -373,12 +374,12 @@ def load_yaml(text: str, name: str, *, fast: bool = True, checked: bool = True) 
                 except InputError as err:
                     if NOT_FINITE not in str(err):
                         raise
-                    return load_yaml_reference(text, name, fast=fast)  # raises, at the line and column
+                    return load_yaml_reference(text, name, fast=fast, kind=kind)  # raises, at the line and column
             return data
-    return load_yaml_reference(text, name, fast=fast)
+    return load_yaml_reference(text, name, fast=fast, kind=kind)
 
 
-def load_yaml_reference(text: str, name: str, *, fast: bool = True) -> Any:
+def load_yaml_reference(text: str, name: str, *, fast: bool = True, kind: str = "case") -> Any:
     """The PyYAML reading (libyaml when `fast`): the reference, and the source of messages."""
     if too_deep(text):
         raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
@@ -399,8 +400,8 @@ def load_yaml_reference(text: str, name: str, *, fast: bool = True) -> Any:
         raise _error(name, f"unsupported {what}: only plain data is allowed", *_pos(mark)) from None
     except yaml.composer.ComposerError as exc:
         if "expected a single document" in str(exc.context or ""):
-            raise _error(name, "more than one YAML document; one case per file (use .jsonl for many)",
-                         *_pos(exc.problem_mark)) from None
+            many = "; one case per file (use .jsonl for many)" if kind == "case" else f": a {kind} file holds one"
+            raise _error(name, f"more than one YAML document{many}", *_pos(exc.problem_mark)) from None
         raise _error(name, f"YAML error: {exc.problem}", *_pos(exc.problem_mark)) from None
     except yaml.MarkedYAMLError as exc:
         raise _error(name, f"YAML syntax error: {exc.problem}", *_pos(exc.problem_mark)) from None
@@ -417,16 +418,16 @@ def load_yaml_reference(text: str, name: str, *, fast: bool = True) -> Any:
 _ALIAS_LIMITS = yaml_rs.AliasLimits(max_total_replayed_events=MAX_NODES) if yaml_rs is not None else None
 
 
-def check_size(data: Any, name: str, line: int | None = None) -> None:
-    """Refuse data that is too deep or too large once aliases are expanded."""
+def check_size(data: Any, name: str, line: int | None = None, *, yaml: bool = True) -> None:
+    """Refuse data that is too deep or too large (YAML: once aliases are expanded)."""
     budget = MAX_NODES
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
         node, depth = stack.pop()
         budget -= 1
         if budget < 0:
-            raise _error(name, f"more than {MAX_NODES:,} values once YAML aliases are expanded; "
-                               "not a case or rule file", line)
+            expanded = " once YAML aliases are expanded" if yaml else ""
+            raise _error(name, f"more than {MAX_NODES:,} values{expanded}; not a case, rule or form file", line)
         if depth > MAX_NESTING:
             raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file", line)
         if isinstance(node, dict):
@@ -487,7 +488,7 @@ def load_json(text: str, name: str, line: int | None = None) -> Any:
         raise _located(text, name, line, str(exc)) from None
     except RecursionError:
         raise _error(name, "nesting is too deep; not a case file", line) from None
-    check_size(data, name, line)
+    check_size(data, name, line, yaml=False)
     if _SURROGATE_ESCAPE.search(text):
         _refuse_surrogates(data, text, name, line)
     return data

@@ -110,7 +110,7 @@ def load_tests(directory: Path) -> list[RuleTest]:
         name = str(path)
         try:
             text = read_text(path)
-            spec = RuleTestFile.model_validate(load_yaml(text, name))
+            spec = RuleTestFile.model_validate(load_yaml(text, name, kind="rule test"))
         except InputError as err:
             problems.extend(err.problems)
             continue

@@ -455,7 +455,7 @@ def _manifest_file(rs: RuleSet) -> tuple[str, Locator]:
 def _tier_place(rule: Rule) -> Location:
     try:
         text = read_text(rule.where.file)
-        entries = load_yaml(text, rule.where.file).get("rules", [])
+        entries = load_yaml(text, rule.where.file, kind="rule").get("rules", [])
     except (OSError, InputError, AttributeError):
         return rule.where
     index = next((i for i, e in enumerate(entries) if isinstance(e, dict) and e.get("id") == rule.id), None)

@@ -118,6 +118,24 @@ def test_free_text_cannot_start_a_block_on_its_first_line_either(tmp_path, cli):
     assert "<h1>HEAD" not in html and "<ol" not in html and "<blockquote" not in html and "<ul>\n<li>nested" not in html
 
 
+def test_a_rule_file_of_two_documents_is_told_so_in_words_for_rules(rules_copy):
+    """A second `---` document in a rule file is an error that speaks of rule files, not of cases."""
+    (rules_copy / "extra.yaml").write_text("layer: red_flag\n---\nlayer: red_flag\n")
+    (problem,) = [p for p in check_rules(rules_copy) if p.severity == "error"]
+    assert str(problem).endswith("extra.yaml:2:1: more than one YAML document: a rule file holds one"), str(problem)
+
+
+def test_an_expression_too_large_to_compile_is_named_where_it_is_written(rules_copy):
+    """A count of 3,000 items passes every check but Python's compiler: the error points at it."""
+    edit(rules_copy / "red_flags.yaml", "systemic.weight_loss and patient.age >= 60",
+         "count(" + ", ".join(["systemic.fever"] * 3000) + ") >= 2")
+    (problem,) = [p for p in check_rules(rules_copy) if p.severity == "error"]
+    where = problem.location
+    line = (rules_copy / "red_flags.yaml").read_text().splitlines()[where.line - 1]
+    assert where.file.endswith("red_flags.yaml") and "count(systemic.fever" in line, str(problem)
+    assert "too large to compile" in problem.message and "(3,003 terms)" in problem.message
+
+
 def test_a_runaway_literal_in_an_expression_is_quoted_short(rules_copy):
     """A 500,000-character value in a rule is an error of one short line, not the value echoed."""
     edit(rules_copy / "red_flags.yaml", "systemic.weight_loss and patient.age >= 60",

@@ -119,6 +119,13 @@ def test_alias_bomb_is_refused(tmp_path):
     assert "bomb.yaml: more than 20,000 values once YAML aliases are expanded" in message
 
 
+def test_a_huge_json_file_is_refused_without_talk_of_yaml_aliases(tmp_path):
+    import json
+
+    message = error_of(write(tmp_path, "huge.json", json.dumps({"format": "lbp-case/1", "id": "h", "x": [0] * 25_000})))
+    assert message.endswith("huge.json: more than 20,000 values; not a case, rule or form file"), message
+
+
 def test_missing_file(tmp_path):
     assert error_of(tmp_path / "nope.yaml").endswith("nope.yaml: no such file")
 

@@ -87,7 +87,7 @@ class _Loader:
         name = str(path)
         try:
             text = read_text(path)
-            data = load_yaml(text, name)
+            data = load_yaml(text, name, kind="rule")
         except InputError as err:
             self.problems.extend(err.problems)
             return None
@@ -413,8 +413,12 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
     try:
         ruleset.evaluate, ruleset.row_from_data = compile_ruleset(ruleset)
     except (SyntaxError, RecursionError, MemoryError) as exc:  # beyond what Python can compile
-        loader.problem(Location(manifest_name), f"the rule set is too large to compile ({type(exc).__name__}); "
-                                                "split long expressions into definitions")
+        # Named at the largest expression: the likeliest cause, and where the author splits it.
+        sized = [(expr.size(r.node), r.when_where) for r in ordered] + [(expr.size(c.node), c.when_where) for c in checks]
+        sized += [(expr.size(d.node), d.where) for d in definitions.values()]
+        size, where = max(sized, key=lambda pair: pair[0], default=(0, Location(manifest_name)))
+        loader.problem(where, f"the rule set is too large to compile ({type(exc).__name__}); the largest "
+                              f"expression is here ({size:,} terms): split it into definitions")
         return None, sorted(loader.problems, key=_order)
     return ruleset, sorted(loader.problems, key=_order)
 
