@@ -325,8 +325,10 @@ def attempts_table(rows: list[dict[str, Any]], ruleset: RuleSet | None = None, w
 def _fit(table: Table, width: int) -> bool:
     """Give each column of `table` a fixed width so that the table fits `width` columns: each at
     least its widest word (an id: its whole length), the room left shared out up to what each
-    would take. False (widths left alone) when even that does not fit. Rich's own narrowing can
-    go below a column's minimum, or past the width."""
+    would take. False when even that does not fit: then the widest columns are narrowed until it
+    does, and every column wraps (between words where it can, else inside one), so that nothing
+    is cut at the right edge - the caller may have a narrower layout to try first. Rich's own
+    narrowing can go below a column's minimum, or past the width."""
     from rich.console import Console
 
     console = Console(width=width)
@@ -337,7 +339,18 @@ def _fit(table: Table, width: int) -> bool:
     least = [m.minimum - p for m, p in zip(measured, pads)]
     most = [m.maximum - p for m, p in zip(measured, pads)]
     room = width - table._extra_width - sum(pads)
-    if sum(least) > room:
+    if sum(least) > room:  # ids wrap between words now; then the widest columns fold
+        for column in table.columns:
+            if column.no_wrap:
+                column.no_wrap, column.min_width = False, None
+        widths = [table._measure_column(console, options, c).minimum - p for c, p in zip(table.columns, pads)]
+        for _ in range(max(0, min(sum(widths) - room, sum(widths) - n))):  # a column keeps one character
+            # the first column (the row's case id or student) folds last, while a column of text can
+            wordy = [i for i in range(1, n) if widths[i] >= 16]
+            widest = max(wordy or range(n), key=widths.__getitem__)
+            widths[widest] -= 1
+        for column, value in zip(table.columns, widths):
+            column.width = value
         return False
     widths, spare = list(least), room - sum(least)
     while spare > 0:
@@ -359,9 +372,10 @@ def _attempts_table(rows: list[dict[str, Any]], ruleset: RuleSet | None, merged:
               box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1), collapse_padding=True,
               caption="✔ right · ✘ wrong, or red-flag questions not asked · sec: seconds")
     t.add_column("", min_width=1)
-    if merged:
+    if merged:  # case ids whole (the column is as wide as the longest), a name wrapped between words
         _id_column(t, "case / student", [*(row["case"] for row in rows),
                                          *(w for row in rows for w in str(row["student"]).split())])
+        t.columns[-1].no_wrap = False
     else:
         _words_column(t, "student", [str(row["student"]) for row in rows])
         _id_column(t, "case", [row["case"] for row in rows])

@@ -244,7 +244,7 @@ LONG_IDS = ["v47-inflammatory-three-ng65-criteria", "v42-sudden-pain-lifting-wom
             "v22-ces-over-two-weeks-stable", "v18-cook-three-of-five"]
 
 
-def _records(tmp_path):
+def _records(tmp_path, first_student="Ada Lovelace-Byron"):
     """Attempts by two students on vignettes with long ids, some with red-flag questions not asked."""
     import random
 
@@ -261,7 +261,7 @@ def _records(tmp_path):
             case = load_case(VIGNETTES / f"{name}.yaml")
             exercise = p.make_exercise(case, name, ruleset, random.Random(1), p.stated_facts(case, name))
             asked = list(ruleset.manifest.screening)[:4] if number % 2 else None
-            for student, attempt in (("Ada Lovelace-Byron", p.Attempt("non_specific", "routine", [], asked, 33, "none")),
+            for student, attempt in ((first_student, p.Attempt("non_specific", "routine", [], asked, 33, "none")),
                                      ("Bo", p.Attempt("red_flag", "urgent", [], None, 12, "none"))):
                 out.write(p.record_line(p.mark(exercise, attempt), "vignette", student) + "\n")
     return record
@@ -285,6 +285,26 @@ def test_the_report_never_wraps_an_id_at_80_and_100_columns(tmp_path, view, colu
     if view == "students":
         assert "(cases)" in text  # the last heading is on screen
     assert all(len(line) <= columns for line in lines)
+
+
+@pytest.mark.parametrize("view", ["attempts", "cases", "students"])
+def test_a_student_name_too_long_for_80_columns_wraps_and_nothing_is_cut(tmp_path, view):
+    """A 43-character name cannot stand whole beside the other columns at 80: every view wraps it
+    (between its words) rather than cutting it, or any column, at the right edge."""
+    name = "Maximilian Alexander Fitzgerald-Worthington"
+    record = _records(tmp_path, first_student=name)
+    term = Terminal(["practice", "report", "--view", view, str(record)], str(tmp_path), rows=120, columns=80)
+    assert term.finish() == 0
+    lines = term.lines()
+    text = "\n".join(lines)
+    assert all(len(line) <= 80 for line in lines), text
+    for word in ("Maximilian", "Alexander", "Fitzgerald-Worthing"):  # the last may fold, never be cut
+        assert word in text, text
+    if view != "students":
+        for case in LONG_IDS:
+            assert any(case in line for line in lines), f"{case} split:\n{text}"
+    heading = {"students": "(cases)", "cases": "wrong by", "attempts": "sec"}[view]
+    assert heading in text, text  # the last column is on screen
 
 
 @pytest.mark.parametrize("columns", [80, 100])
