@@ -7,9 +7,9 @@ so a typo can never turn a red-flag answer into a silent "unscreened".
 
 The same models define the vocabulary that rules and questions are checked
 against (`FACTS`): one source of truth for every fact name, type and enum value.
+Annotations are evaluated as the module loads (no postponed annotations): pydantic would
+otherwise compile each field's annotation from a string at every start.
 """
-
-from __future__ import annotations
 
 import datetime as dt
 import json

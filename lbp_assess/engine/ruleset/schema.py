@@ -1,9 +1,8 @@
 """The rule files as written: pydantic specs of `ruleset.yaml` (the manifest: tiers, classes,
 conditions, alerts, findings, classification order, screening) and of the layer files
 (definitions, rules, checks). Strict: an unknown field is an error with its location.
+Annotations are evaluated as the module loads, as in model/case.py (quicker to start).
 """
-
-from __future__ import annotations
 
 import datetime as dt
 import re
