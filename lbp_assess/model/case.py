@@ -527,7 +527,11 @@ def _fast(read: Any, source: Any, plain: bool = False) -> tuple[Any, int] | None
         given = _keys_given(case, plain)  # and every validator, on the way
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
         return None
-    if (case.follow_up_of is not None or case.patient is not None or case.assessed_at is not None) \
+    at = case.assessed_at
+    if at is not None and not (at.hour or at.minute or at.second or at.microsecond):
+        return None  # msgspec rounds digits past the microsecond (pydantic cuts them): a time that reads
+        # as midnight may be the evening before (23:59:59.9999995); the case model decides
+    if (case.follow_up_of is not None or case.patient is not None or at is not None) \
             and implausible(case) is not None:
         return None
     return case, given

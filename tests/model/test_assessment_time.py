@@ -47,5 +47,16 @@ def test_an_ambiguous_or_impossible_time_is_refused_by_both_readers_at_its_line(
     assert fast_convert(data) is None and fast_json(orjson.dumps(data)) is None
 
 
+@pytest.mark.parametrize("moment", ["2026-11-20T23:59:59.9999995Z", "2026-11-20T23:59:59.99999951+05:30"])
+def test_a_time_a_fraction_of_a_microsecond_before_midnight_is_the_evening_before_for_both_readers(moment):
+    # The fast reader's decoder rounds digits past the microsecond (to midnight, the next day);
+    # the case model cuts them (23:59:59.999999, the day before): the fast reader leaves a time
+    # that reads as midnight to the case model, which refuses this one (not on assessed_on).
+    data = {**BASE, "assessed_at": moment}
+    with pytest.raises(InputError, match="is not on the assessment date"):
+        validate_case(data, "t")
+    assert fast_convert(data) is None and fast_json(orjson.dumps(data)) is None
+
+
 def test_a_case_without_a_time_is_unchanged():
     assert "assessed_at" not in validate_case(BASE, "t").to_data()
