@@ -18,14 +18,19 @@ from .ruleset.model import Assessment, Rule, RuleSet, RuleTrace
 # --------------------------------------------------------------------------- features
 
 
-def features(a: Assessment, node: expr.Node, want: Any = True) -> set[str]:
+def features(a: Assessment, node: expr.Node, want: Any = True,
+             memo: dict[tuple[str, Any], set[str]] | None = None) -> set[str]:
     """The facts whose answers made `node` come out `want` for this case: every true item of an
     `or`, every item of an `and`, the counted items of a count - not just the first sufficient one.
-    Definitions (derived facts) are followed down to the answers they read."""
+    Definitions (derived facts) are followed down to the answers they read, each once (`memo`:
+    definitions built on definitions read twice would otherwise double the work at each level)."""
     rs = a.ruleset
+    memo = {} if memo is None else memo
     if isinstance(node, expr.Ref):
         if node.name in rs.definitions:
-            return features(a, rs.definitions[node.name].node, want)
+            if (node.name, want) not in memo:
+                memo[node.name, want] = features(a, rs.definitions[node.name].node, want, memo)
+            return memo[node.name, want]
         return {node.name}
     if want is None:
         return set(a.explain(node).support)
@@ -35,17 +40,17 @@ def features(a: Assessment, node: expr.Node, want: Any = True) -> set[str]:
             items = [item for item in node.items if a.explain(item).value is want]
         else:  # a true `and`, a false `or`: every item
             items = list(node.items)
-        return set().union(*(features(a, item, want) for item in items))
+        return set().union(*(features(a, item, want, memo) for item in items))
     if isinstance(node, expr.Not):
-        return features(a, node.item, None if want is None else not want)
+        return features(a, node.item, None if want is None else not want, memo)
     if isinstance(node, expr.Test) and node.fn in ("is_true", "is_false"):
         value = a.explain(node.item).value
-        return features(a, node.item, value) if value is not None else a.explain(node).support
+        return features(a, node.item, value, memo) if value is not None else a.explain(node).support
     if isinstance(node, expr.Count):
-        return set().union(*(features(a, item, True) for item in node.items if a.explain(item).value is True))
+        return set().union(*(features(a, item, True, memo) for item in node.items if a.explain(item).value is True))
     if isinstance(node, expr.Compare) and (isinstance(node.left, expr.Count) or _count_ref(node.left, rs)):
         counted = node.left if isinstance(node.left, expr.Count) else rs.definitions[node.left.name].node
-        return features(a, counted, True)
+        return features(a, counted, True, memo)
     return set(a.explain(node).support)
 
 

@@ -706,8 +706,8 @@ class CodeGen:
         """(not false, known true, may be unknown) as two plain tests, for a tree cheap to read
         twice: yes/no names held in locals, comparison trees (`_strict`), and `and`, `or`, `not`
         and tests of those. None for anything else (counts, definitions computed where read)."""
-        if isinstance(node, Const):
-            return repr(node.value), repr(node.value), False
+        if isinstance(node, Const):  # a yes/no constant tests as itself; a number or text does not
+            return (repr(node.value), repr(node.value), False) if isinstance(node.value, bool) else None
         if isinstance(node, Ref):
             if node.type == COUNT or self._on_demand(node.name) is not None or self._called(node.name) is not None:
                 return None
@@ -781,6 +781,10 @@ class CodeGen:
             first, again = self._hold(src)
             return f"(None if {first} is None else not {again})", True
         if isinstance(node, Test):
+            if isinstance(node.item, Const):  # decided here: `1 is not None` would warn at every compile
+                value = node.item.value
+                return repr({"is_true": value is True, "is_false": value is False, "known": value is not None,
+                             "unknown": value is None}[node.fn]), False
             src, _ = self.expr(node.item)
             return {"is_true": f"({src} is True)", "is_false": f"({src} is False)",
                     "known": f"({src} is not None)", "unknown": f"({src} is None)"}[node.fn], False

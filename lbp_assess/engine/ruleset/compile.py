@@ -210,11 +210,12 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
         parts = [f"_describe({local(p)})" if i % 2 else repr(p) for i, p in enumerate(pieces) if p or i % 2]
         body.append(f"    if {test}:")
         body.append(f"        warnings.append({' + '.join(parts)})")
+    for _, node in rs.classification[:-1]:  # definitions the entries read, before the if/elif chain
+        emit_needed(node)
     for i, (cls, node) in enumerate(rs.classification):  # the first that holds; the last is the default
         if i == len(rs.classification) - 1:
             body.append(f"    else:\n        classification = {cls!r}" if i else f"    classification = {cls!r}")
             break
-        emit_needed(node)
         body.append(f"    {'el' if i else ''}if {gen.condition(node)}:\n        classification = {cls!r}")
 
     facts_used = [(n, v) for n, v in locals_.items() if n in FACTS]

@@ -547,12 +547,30 @@ def _check_settled(loader: _Loader, manifest: Manifest, name: str, scope: "_Scop
         if node is None:
             continue
         scope.check(node, spec.when, where)
+        outcomes = _outcomes_read(node, scope.definitions)
+        if outcomes:
+            loader.problem(where, f"the condition settling `{fact}` reads {', '.join(sorted(outcomes))}: settling "
+                                  "happens before any rule and the screen, so it may read answers only")
+            continue
         read = _facts_read(node, scope.definitions)
         if read & set(manifest.settled):
             loader.problem(where, f"the condition settling `{fact}` reads a settled fact "
                                   f"({', '.join(sorted(read & set(manifest.settled)))})")
             continue
         out[fact] = node
+    return out
+
+
+def _outcomes_read(node: expr.Node, definitions: dict[str, Definition], seen: set[str] | None = None) -> set[str]:
+    """The outcomes (`condition.x`, `screening_incomplete`, ...) an expression reads, through definitions too."""
+    seen = set() if seen is None else seen
+    out: set[str] = set()
+    for ref in expr.references(node):
+        if ref.kind == "outcome":
+            out.add(ref.name)
+        elif ref.name in definitions and ref.name not in seen:
+            seen.add(ref.name)
+            out |= _outcomes_read(definitions[ref.name].node, definitions, seen)
     return out
 
 

@@ -26,21 +26,21 @@ def order_rules(rules: list[Rule], definitions: dict[str, Definition], tiers: It
         for key in keys:
             raisers.setdefault(key, set()).add(i)
 
-    def_refs: dict[str, set[str]] = {}
+    def_refs: dict[str, set[str]] = {}  # every outcome a definition reads, through other definitions too
 
-    def outcome_refs(node: expr.Node, seen: set[str]) -> set[str]:
+    def outcome_refs(node: expr.Node) -> set[str]:
         out: set[str] = set()
         for ref in expr.references(node):
             if ref.kind == "outcome":
                 out.add(ref.name)
-            elif ref.kind == "definition" and ref.name not in seen:
-                seen.add(ref.name)
-                if ref.name not in def_refs:
-                    def_refs[ref.name] = outcome_refs(definitions[ref.name].node, seen)
+            elif ref.kind == "definition":
+                if ref.name not in def_refs:  # each definition walked once, and whole
+                    def_refs[ref.name] = set()  # (definitions reading themselves are refused elsewhere)
+                    def_refs[ref.name] = outcome_refs(definitions[ref.name].node)
                 out |= def_refs[ref.name]
         return out
 
-    deps = [set().union(*(raisers.get(o, set()) for o in outcome_refs(r.node, set()))) for r in rules]
+    deps = [set().union(*(raisers.get(o, set()) for o in outcome_refs(r.node))) for r in rules]
     sorter = graphlib.TopologicalSorter({i: d for i, d in enumerate(deps)})
     try:
         sorter.prepare()
