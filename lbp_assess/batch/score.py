@@ -89,9 +89,9 @@ def score_file(ruleset: RuleSet, path: str, notes: list[str] | None = None) -> l
                 [Problem(Location(path), "unsupported file type; expected .yaml, .yml, .json, .jsonl or .ndjson")])
         text = read_text(path)
         data = load_json(text, path) if path.endswith(".json") else load_yaml(text, path, checked=False)
+        check_size(data, path)  # before anything walks or prints the input (load_json has: a quick pass)
         valid = fast_convert(data)
         if valid is None:
-            check_size(data, path)  # before anything walks or prints the input
             return _precise_rows(ruleset, data, path, path, text, None)
         return [(ruleset.row_from_data(valid, path), expected_of(valid))]
     except InputError as err:
@@ -138,9 +138,9 @@ def score_stdin_document(ruleset: RuleSet, raw: bytes) -> Scored:
     try:
         text = read_text(name, raw)
         data = load_yaml(text, name, checked=False)
+        check_size(data, name)
         valid = fast_convert(data)
         if valid is None:
-            check_size(data, name)
             return _precise(ruleset, data, name, name, text, None)
         return ruleset.row_from_data(valid, name), expected_of(valid)
     except InputError as err:

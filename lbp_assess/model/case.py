@@ -23,7 +23,7 @@ import msgspec
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, Strict, ValidationError
 
 from ..base.errors import InputError, Location, Problem, did_you_mean
-from ..base.yamlio import Locator, refuse_duplicates
+from ..base.yamlio import MAX_NODES, Locator, refuse_duplicates
 
 FORMAT = "lbp-case/1"
 CASE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl", ".ndjson")
@@ -796,6 +796,8 @@ def fast_json(raw: bytes, plain: bool = False) -> Any:
     (`_null_keys`), then every key occurs once. A line none of this proves is read again keeping
     every key (json, object_pairs_hook), which finds a duplicate or proves there is none.
     """
+    if len(raw) > MAX_NODES:  # may hold more values than a case file may (a value takes a byte at least)
+        return None
     read = _fast(_DECODE_JSON, raw, plain)
     if read is None:
         return None
@@ -822,7 +824,18 @@ def fast_json(raw: bytes, plain: bool = False) -> Any:
 
 
 def fast_convert(data: Any) -> Any:
-    """Parsed case data as a CASE_STRUCT, or None when it is not a valid case (read it precisely)."""
+    """Parsed case data as a CASE_STRUCT, or None when it is not a valid case (read it precisely).
+    msgspec takes a set or tuple for a list (YAML `!!set`), which the case model refuses: such
+    data is left to the case model."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, (set, frozenset, tuple)):
+            return None
     read = _fast(lambda d: msgspec.convert(d, CASE_STRUCT), data)
     return None if read is None else read[0]
 

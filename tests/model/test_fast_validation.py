@@ -129,3 +129,25 @@ def test_every_example_reads_the_same_both_ways():
         case = load_case(path)
         struct = fast_convert(case.model_dump(mode="json", exclude_unset=True))
         assert RULESET.row_from_data(struct, "f") == with_follow_up(RULESET.assess(case).to_row("f"), case), path
+
+
+def test_a_case_over_the_value_limit_is_refused_by_score_whatever_the_file(cli, tmp_path):
+    # 19,996 texts in a list: more values than a case file may hold. `score` of the same case as
+    # .json refused it; as a JSON Lines line or a .yaml file the fast reader scored it.
+    line = b'{"format":"lbp-case/1","id":"a","expected":{"conditions":[' + b",".join([b'""'] * 19_996) + b']}}'
+    assert fast_json(line) is None
+    for name in ("c.jsonl", "c.json", "c.yaml"):
+        (tmp_path / name).write_bytes(line + b"\n")
+        run = cli("score", str(tmp_path / name), "-f", "jsonl", "-q")
+        (row,) = [json.loads(text) for text in run.out.splitlines()]
+        assert run.code == 1 and "more than 20,000 values" in row["error"], (name, row)
+
+
+def test_a_yaml_set_where_a_list_is_expected_is_refused_by_score_as_by_the_case_model(cli, tmp_path):
+    data = {"format": "lbp-case/1", "id": "a", "pain": {"quality": {"aching"}}}
+    assert precise(data) is None and fast_convert(data) is None
+    path = tmp_path / "set.yaml"
+    path.write_text("format: lbp-case/1\nid: a\npain:\n  quality: !!set {aching: null}\n")
+    run = cli("score", str(path), "-f", "jsonl", "-q")
+    (row,) = [json.loads(text) for text in run.out.splitlines()]
+    assert run.code == 1 and "pain.quality" in row["error"] and "expected a list" in row["error"], row
