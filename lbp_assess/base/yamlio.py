@@ -102,8 +102,15 @@ def _yaml12(yaml: Any, base: type) -> type:
             raise yaml.constructor.ConstructorError(None, None, NOT_FINITE, node.start_mark)
         return value
 
+    def refuse_tag(loader: Any, node: yaml.Node) -> None:
+        raise yaml.constructor.ConstructorError(None, None, f"tag '{node.tag}' is not plain data", node.start_mark)
+
     Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
     Loader.add_constructor("tag:yaml.org,2002:float", construct_float)
+    # The safe loader's other types are not plain data (the readers promise dict, list, str, int,
+    # float, bool and None): a set or ordered map would pass for a list, a timestamp for a date.
+    for kind in ("set", "omap", "pairs", "binary", "timestamp"):
+        Loader.add_constructor(f"tag:yaml.org,2002:{kind}", refuse_tag)
     Loader.construct_mapping = construct_mapping  # type: ignore[method-assign]
     return Loader
 
@@ -396,7 +403,7 @@ def load_yaml_reference(text: str, name: str, *, fast: bool = True, kind: str = 
         if str(exc.problem).startswith(("number too large", "a key must be", NOT_FINITE)):
             raise _error(name, str(exc.problem), *_pos(mark)) from None
         tag = re.search(r"tag '([^']*)'", str(exc.problem))
-        what = f"YAML tag '{tag.group(1)}'" if tag else "YAML construct"
+        what = f"YAML tag '{tag.group(1).replace('tag:yaml.org,2002:', '!!')}'" if tag else "YAML construct"
         raise _error(name, f"unsupported {what}: only plain data is allowed", *_pos(mark)) from None
     except yaml.composer.ComposerError as exc:
         if "expected a single document" in str(exc.context or ""):

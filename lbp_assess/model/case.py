@@ -825,19 +825,14 @@ def fast_json(raw: bytes, plain: bool = False) -> Any:
 
 def fast_convert(data: Any) -> Any:
     """Parsed case data as a CASE_STRUCT, or None when it is not a valid case (read it precisely).
-    msgspec takes a set or tuple for a list (YAML `!!set`), which the case model refuses: such
-    data is left to the case model."""
-    stack = [data]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, (set, frozenset, tuple)):
-            return None
-    read = _fast(lambda d: msgspec.convert(d, CASE_STRUCT), data)
+    `data` is plain, as the readers give it (base.yamlio: dict, list, str, int, float, bool, None):
+    msgspec would take a set or tuple for a list, which the case model refuses."""
+    read = _fast(_convert, data)
     return None if read is None else read[0]
+
+
+def _convert(data: Any) -> Any:
+    return msgspec.convert(data, CASE_STRUCT)
 
 
 # --------------------------------------------------------------------------- vocabulary
