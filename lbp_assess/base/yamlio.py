@@ -25,7 +25,7 @@ import math
 import os
 import re
 import stat
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,9 +127,12 @@ except ImportError:  # pragma: no cover - yaml-rs is a dependency
 # an alias, unless its name is plain (letters, digits, _ and -) and a blank or the line's end
 # follows: the two parsers end other names at different characters. YAML's line breaks are \n and
 # \r; PyYAML (YAML 1.1) also breaks lines at NEL and the Unicode line and paragraph separators.
-_NODE_PROPERTY = re.compile(r"(?:(?:^|[\r\x85\u2028\u2029\[{,:])[ \t]*"
+NODE_PROPERTY = re.compile(r"(?:(?:^|[\r\x85\u2028\u2029\[{,:])[ \t]*"
                             r"|(?:^|[ \t\r\x85\u2028\u2029\[{,:])(?:\S*[-?:,\[{]|[&!|>]\S*)[ \t]+)"
                             r"(?:[!?]|[&*](?![A-Za-z0-9_-]+(?:[ \t]|$)))", re.M)
+# Every match of NODE_PROPERTY holds one of these and lies within one line (no part of it crosses
+# a line feed): only the lines that hold one are searched (`_lines_with`).
+_PROPERTY_CHARS = re.compile("[!?&*]")
 # Where yaml-rs reads a number that YAML 1.2 core reads as text: 1_000 (and even _1, _.5, 0xa_b),
 # 0b101, 0X1F, 0O17, +0x10, -0o10 (the underscores: _number_with_underscore, below).
 _OTHER_NUMBERS = re.compile(r"0(?:[bBXO]|(?<=[-+]0)[xo])")
@@ -155,7 +158,8 @@ def unusual(text: str) -> bool:
     numbers), and digit runs too long for a number. A `!` or `?` inside text (`a != b`, `why?`)
     and a digit in a name (`over_50`) are ordinary: rule files stay on the fast path.
     """
-    return (("!" in text or "?" in text or "&" in text or "*" in text) and _NODE_PROPERTY.search(text) is not None
+    return (("!" in text or "?" in text or "&" in text or "*" in text)
+            and NODE_PROPERTY.search(lines_with(text, "!?&*")) is not None
             or "&" in text and _odd_anchors(text)
             or text.startswith(("---", "...")) or "\n---" in text or "\n..." in text
             or ("\r" in text or "\x85" in text or "\u2028" in text or "\u2029" in text)
@@ -164,10 +168,32 @@ def unusual(text: str) -> bool:
             or _OTHER_NUMBERS.search(text) is not None or _long_number(text))
 
 
+def lines_with(text: str, chars: str) -> str:
+    """The lines of `text` (split at line feeds only) that hold one of `chars`, joined by line feeds.
+
+    A pattern whose every match holds one of `chars` and lies within one line finds the same in
+    them as in `text`, without searching the rest (NODE_PROPERTY and ANCHOR are such patterns: a
+    rule file's `!=` and a question's `?` stand on few of its lines)."""
+    lines, end = [], -1
+    for found in _char_class(chars).finditer(text):
+        at = found.start()
+        if at < end:  # on the line already taken
+            continue
+        end = text.find("\n", at)
+        end = len(text) if end < 0 else end
+        lines.append(text[text.rfind("\n", 0, at) + 1:end])
+    return "\n".join(lines)
+
+
+@lru_cache(maxsize=8)
+def _char_class(chars: str) -> re.Pattern[str]:
+    return re.compile(f"[{re.escape(chars)}]")
+
+
 # A document marker after any line break either parser knows (PyYAML's include NEL and U+2028/9).
 _DOCUMENT_MARKER = re.compile("[\n\r\x85\u2028\u2029](?:---|\\.\\.\\.)")
 # An anchor where a node can begin (`key: &name`, `- &name`, `[&name`), and what follows it on its line.
-_ANCHOR = re.compile(r"(?:^|(?<=[\s\[{,:]))&([A-Za-z0-9_-]+)[ \t]*(.?)", re.M)
+ANCHOR = re.compile(r"(?:^|(?<=[\s\[{,:]))&([A-Za-z0-9_-]+)[ \t]*(.?)", re.M)
 
 
 def _odd_anchors(text: str) -> bool:
@@ -175,7 +201,7 @@ def _odd_anchors(text: str) -> bool:
     mapping (one that begins after the anchor's line, or with `[` or `{`): yaml-rs reads a recursive
     alias as null and a mapping used as a key as a frozenset. An alias of a scalar (a shared label)
     is ordinary."""
-    names = _ANCHOR.findall(text)  # (name, the character after it and its blanks)
+    names = ANCHOR.findall(lines_with(text, "&"))  # (name, the character after it and its blanks)
     if len({name for name, _ in names}) != len(names):
         return True
     collections = {name for name, after in names if after in ("", "\r", "#", "[", "{", "-")}

@@ -90,9 +90,9 @@ def _start_back(items: list[int]) -> list[int]:
 # Characters that must never reach a terminal, a CSV row or a note: C0 and C1 controls
 # (tab, newline and carriage return are allowed in free text only), DEL, the Unicode
 # line separators, bidirectional overrides, and lone surrogates (not text at all).
-_NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-                          "\ud800-\udfff]")
+NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                         "\ud800-\udfff]")
 
 
 def _refuse(found: re.Match[str] | None, what: str) -> None:
@@ -102,7 +102,7 @@ def _refuse(found: re.Match[str] | None, what: str) -> None:
 
 
 def _line(text: str) -> str:
-    _refuse(_NOT_IN_LINE.search(text), "a single-line field")
+    _refuse(NOT_IN_LINE.search(text), "a single-line field")
     return text
 
 
@@ -157,7 +157,7 @@ def identifier_problem(text: str) -> str | None:
 
 
 def _text(text: str) -> str:
-    _refuse(_NOT_IN_TEXT.search(text), "text")
+    _refuse(NOT_IN_TEXT.search(text), "text")
     return text
 
 

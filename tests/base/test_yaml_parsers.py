@@ -170,3 +170,20 @@ def test_texts_an_outside_review_found_read_alike_on_both_paths(text):
         except InputError:
             return ("refused",)
     assert read(lambda t: load_yaml(t, "t")) == read(lambda t: load_yaml_reference(t, "t"))
+
+
+
+
+# The pieces of YAML where node properties, anchors and line breaks meet: every line break either
+# parser knows, the indicators, blanks and names.
+_PROPERTY_TEXT = st.text(st.sampled_from(list("!?&*:-,[]{}|> \t\n\r\x85\u2028\u2029#'\"ab1_")), max_size=60)
+
+
+@settings(max_examples=examples(2000), deadline=None)
+@given(_PROPERTY_TEXT)
+def test_searching_only_the_lines_that_hold_an_indicator_finds_what_searching_all_finds(text):
+    # `unusual` searches only the lines holding one of ! ? & * (most of a rule file holds none):
+    # a faster search that must route exactly the same texts to PyYAML.
+    whole = yamlio.NODE_PROPERTY.search(text) is not None
+    assert (yamlio.NODE_PROPERTY.search(yamlio.lines_with(text, "!?&*")) is not None) == whole
+    assert yamlio.ANCHOR.findall(yamlio.lines_with(text, "&")) == yamlio.ANCHOR.findall(text)

@@ -9,6 +9,7 @@ import pytest
 
 from lbp_assess.base.errors import InputError
 from lbp_assess.engine.ruleset.load import check_rules, load_rules
+from lbp_assess.model.case import NOT_IN_LINE, NOT_IN_TEXT
 
 from helpers import edit
 
@@ -52,6 +53,14 @@ def test_prose_in_rules_may_keep_its_line_breaks(rules_copy):
 
 def test_the_shipped_rules_are_clean():
     assert [p for p in check_rules() if p.severity == "error"] == []
+
+
+def test_every_character_the_text_checks_refuse_is_one_a_printable_text_cannot_hold():
+    # The rule-set check skips its patterns for a printable text (most of them): that is sound only
+    # while every character they refuse is not printable. A pattern widened to a printable
+    # character (say U+00A0) must widen the quick test too.
+    refused = [c for c in map(chr, range(0x10000)) if NOT_IN_LINE.search(c) or NOT_IN_TEXT.search(c)]
+    assert len(refused) > 2000 and not [c for c in refused if c.isprintable()]
 
 
 # --------------------------------------------------------------------------- raw HTML in Markdown

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 from pydantic import BaseModel, ValidationError
 
 from ...model import expr
-from ...model.case import _NOT_IN_LINE, _NOT_IN_TEXT, FACTS, problems_from
+from ...model.case import NOT_IN_LINE, NOT_IN_TEXT, FACTS, problems_from
 from ...base.errors import InputError, Location, Problem, did_you_mean
 from ...model.expr import ExprError, Symbol, Type
 from ...base.resources import shipped
@@ -111,7 +111,7 @@ class _Loader:
             path, node = stack.pop()
             if isinstance(node, dict):
                 for key, value in node.items():
-                    if isinstance(key, str) and (found := _NOT_IN_LINE.search(key)) is not None:
+                    if isinstance(key, str) and not key.isprintable() and (found := NOT_IN_LINE.search(key)):
                         self.problem(self.at(name, path + (key,), key=True), _control(found, "a key"))
                     stack.append((path + (key,), value))
             elif isinstance(node, list):
@@ -119,7 +119,9 @@ class _Loader:
             elif isinstance(node, str):
                 field = next((p for p in reversed(path) if isinstance(p, str)), "")
                 one_line = field in _ONE_LINE or (len(path) >= 2 and path[-2] in _NAMED_MAPS)
-                found = (_NOT_IN_LINE if one_line else _NOT_IN_TEXT).search(node)
+                # printable text holds none of what either pattern finds (controls, separators, bidi
+                # controls and surrogates are not printable): one quick test for most texts
+                found = None if node.isprintable() else (NOT_IN_LINE if one_line else NOT_IN_TEXT).search(node)
                 what = f"`{field}` (one line)" if one_line else f"`{field}`" if field else "text"
                 if found is not None:
                     self.problem(self.at(name, path), _control(found, what))
