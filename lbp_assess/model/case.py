@@ -731,11 +731,13 @@ _TIME_KEYS = tuple(f'"{f.name}"'.encode() for f in msgspec.structs.fields(CASE_S
                    if _bare(f.type) is dt.datetime)
 
 
-def _null_keys(raw: bytes, case: Any) -> int | None:
+def _null_keys(raw: bytes, case: Any, enough: int) -> int | None:
     """How many nulls the line gives, when each is proved the value of a different key whose field
     the case holds as None: else None (no proof). A `null` is taken for a key's value only after
     `"<field name>"` and a colon, the quote unescaped: a text cannot hold that (a quote in a text is
-    escaped), nor can a text's opening quote be preceded by a field name's letters."""
+    escaped), nor can a text's opening quote be preceded by a field name's letters. The search
+    stops at the `enough`-th null proved (the rest of the line is not searched): each proved null
+    is a key of its own, so `enough` of them already complete the count."""
     names: list[bytes] = []
     at = raw.find(b"null")
     while at >= 0:
@@ -759,6 +761,8 @@ def _null_keys(raw: bytes, case: Any) -> int | None:
             if value is not None:
                 return None
         names.append(name)
+        if len(names) == enough:
+            break
         at = raw.find(b"null", at + 4)
     return len(names)
 
@@ -806,8 +810,8 @@ def fast_json(raw: bytes, plain: bool = False) -> Any:
     if colons == given:  # most lines: no colons in texts, no nulls
         return case
     if colons > given:
-        nulls = _null_keys(raw, case)  # 0 when the line holds no null (one search either way)
-        if nulls is not None and colons == given + nulls:  # texts hold at least no colon
+        nulls = _null_keys(raw, case, colons - given)  # each a key's occurrence; 0 when the line holds none
+        if nulls == colons - given:  # texts hold at least no colon
             return case
         text = _text_colons(case)
         if b"\\" in raw:  # escapes: a text's colon may have been written \u003a
