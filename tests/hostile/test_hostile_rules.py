@@ -18,7 +18,7 @@ import pytest
 from lbp_assess.model import expr
 from lbp_assess.model.case import facts_of
 from lbp_assess.base.errors import InputError
-from lbp_assess.engine.ruleset.load import check_rules, load_rules
+from lbp_assess.engine.ruleset.load import MAX_DEFINITION_CHAIN, check_rules, load_rules
 
 from helpers import RULES, make_case
 
@@ -120,6 +120,19 @@ def test_fifty_chained_definitions_compile_and_agree(rules_copy):
     assert fires(rules_copy, neuro={"weakness": True, "numbness": True, "foot_drop": False}) == ["extra.probe"]
     assert fires(rules_copy, neuro={"weakness": False, "foot_drop": False}) == []
 
+
+
+@pytest.mark.parametrize("length", [51, 5000])
+def test_a_chain_of_definitions_past_the_limit_is_refused_at_its_first_link_past_it(rules_copy, length):
+    # Before, a chain of 100 failed on Python's stack and was reported for the whole directory as
+    # "a chain of hundreds"; now the stated limit is checked first, at the definition past it.
+    definitions = {"d0": "neuro.weakness"} | {f"d{i}": f"d{i - 1} and is_true(neuro.numbness) or neuro.foot_drop"
+                                               for i in range(1, length)}
+    extra(rules_copy, f"d{length - 1}", definitions)
+    line = 3 + MAX_DEFINITION_CHAIN  # after `layer:` and `definitions:`, d0 on line 3
+    assert errors(rules_copy) == [f"extra.yaml:{line}:3: definition `d{MAX_DEFINITION_CHAIN}` stands on a chain of "
+                                  f"more than {MAX_DEFINITION_CHAIN} definitions built on one another; shorten the "
+                                  "chain (combine steps into one definition)"]
 
 def test_an_or_of_250_items_under_not_compiles(rules_copy):
     facts = ["neuro.weakness", "neuro.numbness", "neuro.foot_drop", "history.cancer", "systemic.fever"]

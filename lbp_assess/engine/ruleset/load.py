@@ -190,6 +190,31 @@ class _Loader:
 MAX_ONE_LINE = 200
 MAX_PROSE = 4_000
 
+#: The longest chain of definitions built on one another (`d2: d1 and ...`, `d1: d0 or ...`).
+#: Checking and compiling follow a chain by recursion: a stated limit, checked first, keeps the
+#: answer from depending on Python's stack (the shipped rules' longest chain is 4).
+MAX_DEFINITION_CHAIN = 50
+
+
+def _chain_lengths(definitions: dict[str, Definition]) -> dict[str, int]:
+    """How many definitions each one stands on, itself included (1: it reads no definition).
+    Iterative, for chains of any length; a cycle is left to the scope check, which names it."""
+    reads = {name: {r.name for r in expr.references(d.node) if r.name in definitions}
+             for name, d in definitions.items()}
+    length: dict[str, int] = {}
+    for start in definitions:
+        stack, on_path = [(start, False)], set()
+        while stack:
+            name, expanded = stack.pop()
+            if expanded:
+                on_path.discard(name)
+                length[name] = 1 + max((length.get(r, 0) for r in reads[name]), default=0)
+            elif name not in length and name not in on_path:
+                on_path.add(name)
+                stack.append((name, True))
+                stack.extend((r, False) for r in reads[name] if r not in length and r not in on_path)
+    return length
+
 
 def _expression(field: str, path: tuple[Any, ...]) -> bool:
     """An expression or pattern (`when`, `about`, a definition): limited by what it may hold (terms,
@@ -242,8 +267,8 @@ def _load(directory: Path, questionnaire: bool = True) -> tuple[RuleSet | None, 
     try:
         return _load_checked(directory, questionnaire)
     except RecursionError:  # definitions on definitions, thousands deep
-        return None, [Problem(Location(str(directory)), "definitions refer to definitions too deeply (a chain of "
-                                                        "hundreds); shorten the chain")]
+        return None, [Problem(Location(str(directory)), "definitions refer to definitions too deeply to check; "
+                                                        "shorten the chains of definitions built on one another")]
 
 
 def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet | None, list[Problem]]:
@@ -348,6 +373,14 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
     if manifest.classification and manifest.classification[-1].when is not True:
         loader.problem(loader.at(manifest_name, ("classification", len(manifest.classification) - 1, "when")),
                        "the last classification entry must be `when: true`, so every case gets a class")
+
+    too_long = [(name, n) for name, n in _chain_lengths(definitions).items() if n == MAX_DEFINITION_CHAIN + 1]
+    for name, n in too_long:  # the first link past the limit of each chain
+        loader.problem(definitions[name].key_where,
+                       f"definition `{name}` stands on a chain of more than {MAX_DEFINITION_CHAIN} definitions "
+                       "built on one another; shorten the chain (combine steps into one definition)")
+    if too_long:  # checking it would follow the whole chain
+        return None, sorted(loader.problems, key=_order)
 
     scope = _Scope(manifest, definitions, loader)
     for rule in rules:
