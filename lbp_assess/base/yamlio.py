@@ -127,12 +127,11 @@ except ImportError:  # pragma: no cover - yaml-rs is a dependency
 # an alias, unless its name is plain (letters, digits, _ and -) and a blank or the line's end
 # follows: the two parsers end other names at different characters. YAML's line breaks are \n and
 # \r; PyYAML (YAML 1.1) also breaks lines at NEL and the Unicode line and paragraph separators.
+# Every match holds one of ! ? & * and lies within one line (no part of it crosses a line feed):
+# `unusual` searches only the lines that hold one (`lines_with`).
 NODE_PROPERTY = re.compile(r"(?:(?:^|[\r\x85\u2028\u2029\[{,:])[ \t]*"
-                            r"|(?:^|[ \t\r\x85\u2028\u2029\[{,:])(?:\S*[-?:,\[{]|[&!|>]\S*)[ \t]+)"
-                            r"(?:[!?]|[&*](?![A-Za-z0-9_-]+(?:[ \t]|$)))", re.M)
-# Every match of NODE_PROPERTY holds one of these and lies within one line (no part of it crosses
-# a line feed): only the lines that hold one are searched (`_lines_with`).
-_PROPERTY_CHARS = re.compile("[!?&*]")
+                           r"|(?:^|[ \t\r\x85\u2028\u2029\[{,:])(?:\S*[-?:,\[{]|[&!|>]\S*)[ \t]+)"
+                           r"(?:[!?]|[&*](?![A-Za-z0-9_-]+(?:[ \t]|$)))", re.M)
 # Where yaml-rs reads a number that YAML 1.2 core reads as text: 1_000 (and even _1, _.5, 0xa_b),
 # 0b101, 0X1F, 0O17, +0x10, -0o10 (the underscores: _number_with_underscore, below).
 _OTHER_NUMBERS = re.compile(r"0(?:[bBXO]|(?<=[-+]0)[xo])")
