@@ -719,11 +719,14 @@ def export_command(
 ) -> None:
     """Cases as HL7 FHIR R4 document Bundles: the note, the answers, the impression and each red flag."""
     from ..inputs.cases import load_case
-    from ..interop.fhir import export, replaced_document
+    from ..interop.fhir import export, replaced_document, uncarried, uncarried_message
     from ..engine.ruleset.load import load_rules
 
     ruleset = load_rules(rules)
     loaded = [load_case(path) for path in cases]
+    for path, case in zip(cases, loaded):  # an answer FHIR cannot carry is refused, never dropped
+        if lost := uncarried(case, ruleset):
+            raise InputError(f"{plain(str(path))}: cannot export: {uncarried_message(lost, ruleset)}")
     earlier = None
     if replaces is not None:
         if len(loaded) != 1:

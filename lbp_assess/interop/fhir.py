@@ -29,9 +29,11 @@ from .. import __version__
 from ..model import expr
 from ..model.case import FACTS, Case, facts_of
 from ..base.errors import InputError, Location, Problem
+from ..base.text import plain
 from ..engine.answers import recorded_answers
 from ..outputs.note import NoteLine, build_note
 from ..engine.questionnaire import Question
+from ..engine.words import describe_value
 from ..engine.ruleset.model import Assessment, RuleSet
 from ..engine.ruleset.schema import Code
 from ..base.yamlio import Locator, load_json, read_regular_file, read_text
@@ -469,25 +471,26 @@ def questionnaire_response(case: Case, ruleset: RuleSet, key: str | None = None)
     unsure answer is an item without an answer; an unasked question has no item. A disabled item whose
     answer its if_skipped settles is left out, as a form hides it; a disabled item left unknown in the
     case is written without an answer, so that the reader keeps it unknown rather than settling it.
-    Read back, a response gives the facts of the case (the very facts, whenever the case answers no
-    disabled question with anything but its settled answer).
+    Read back, a response gives the very facts of the case. A case that answers a disabled question
+    otherwise (`uncarried`) is refused with an InputError: the answer would be lost.
     """
     q = questionnaire_of(ruleset)
     answers = recorded_answers(case, q)  # the fields written in the case
     facts = facts_of(case)
+    lost = uncarried(case, ruleset)
+    if lost:
+        raise InputError(f"case {plain(case.id)}: cannot export: {uncarried_message(lost, ruleset)}")
     groups: dict[str, dict[str, Any]] = {}
     for question in q.questions:
-        enabled = question.ask_when is None or question.ask_when(facts) is not False
-        if enabled:
+        value = answers.get(question.id)
+        if question.ask_when is None or question.ask_when(facts) is not False:  # enabled
             if question.id not in answers:
                 continue  # not asked
-            item = response_item(question, answers[question.id])
-        elif question.if_skipped is None or answers.get(question.id) == question.if_skipped:
-            continue  # the reader settles it as the case has it (or it has nothing to settle)
-        elif facts.get(question.id, answers.get(question.id)) is None:
-            item = {"linkId": question.id, "text": question.text}  # unknown stays unknown
+            item = response_item(question, value)
+        elif value is None and question.if_skipped is not None and facts.get(question.id) is None:
+            item = {"linkId": question.id, "text": question.text}  # unknown stays unknown (not settled)
         else:
-            continue  # an answer to a disabled question: FHIR cannot carry it
+            continue  # the reader settles it as the case has it (or it has nothing to settle)
         group = groups.setdefault(question.section, {"linkId": question.section, "text": question.section_title,
                                                      "item": []})
         group["item"].append(item)
@@ -502,6 +505,48 @@ def questionnaire_response(case: Case, ruleset: RuleSet, key: str | None = None)
         response["author"] = {"display": case.assessor}
     response["item"] = list(groups.values())
     return response
+
+
+def uncarried(case: Case, ruleset: RuleSet) -> list[tuple[Question, Any, Any]]:
+    """(question, answer, what it would read back as) for each answer the case gives to a question its
+    other answers disable that would not read back as given (a contradiction: weakness in both legs with
+    no weakness, pregnant with sex male). A QuestionnaireResponse answers enabled items only: read back,
+    such an item is what the form settles (if_skipped), else what the rule set settles, else unknown -
+    a red flag's "yes" could become "no". Reported only where that changes the assessment (any part
+    of it: class, urgency, red flags, alerts, findings, unscreened questions, warnings, rules fired or
+    not excluded); an answer no rule tells apart from its read-back value is left out, as a form
+    leaves it. `export` refuses a case with any."""
+    q = questionnaire_of(ruleset)
+    answers = recorded_answers(case, q)
+    facts = facts_of(case)
+    disabled = [question for question in q.questions if answers.get(question.id) is not None
+                and question.ask_when is not None and question.ask_when(facts) is False]
+    if not disabled:
+        return []
+    back = dict(facts)  # the facts as a form's response would give them
+    for question in disabled:
+        if question.id in back:
+            back[question.id] = question.if_skipped
+    read_back = ruleset.evaluate(back)
+    if read_back[:-1] == ruleset.evaluate(facts)[:-1]:  # the same assessment (what each settles aside)
+        return []
+    settled = read_back.settled
+    lost = []
+    for question in disabled:
+        read = question.if_skipped if question.if_skipped is not None else settled.get(question.id)
+        if read != answers[question.id]:
+            lost.append((question, answers[question.id], read))
+    return lost
+
+
+def uncarried_message(lost: list[tuple[Question, Any, Any]], ruleset: RuleSet) -> str:
+    """What `uncarried` found, in one line: each answer, the question's condition, what it would read back as."""
+    q = questionnaire_of(ruleset)
+    parts = [f"{q.label(question.id)} ({question.id}) is recorded as {describe_value(value)}, but its question "
+             f"is asked only when `{question.ask_when_text}`, which the case's other answers make false (read "
+             f"back, it would be {describe_value(read)})" for question, value, read in lost]
+    return ("; ".join(parts) + ": a FHIR response cannot carry an answer to a question not asked. Correct the "
+            "contradiction in the case (`score` lists it under warnings), then export")
 
 
 def response_item(question: Question, value: Any) -> dict[str, Any]:

@@ -47,7 +47,8 @@ def exported() -> list[dict]:
     """Every top-level resource the tool writes for the examples (Bundles hold the rest)."""
     return [fhir.questionnaire(RULESET), fhir.case_values(RULESET), fhir.tier_codes(RULESET),
             fhir.assessment_codes(RULESET), fhir.if_skipped_definition(),
-            *(fhir.bundle(load_case(path), RULESET, NOW) for path in CASES)]
+            *(fhir.bundle(case, RULESET, NOW) for case in map(load_case, CASES)
+              if not fhir.uncarried(case, RULESET))]  # a contradiction FHIR cannot carry is refused
 
 
 EXPORTED = exported()
