@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import IO, Iterator, Sequence
 
 from .errors import Location, OutputError, OutputExistsError, Problem
+from .text import plain
 
 
 def _refuse(path: Path, message: str, kind: type = OutputExistsError) -> OutputExistsError:
-    return kind(f"{path}: {message}", [Problem(Location(str(path)), message)])
+    return kind(f"{plain(str(path))}: {message}", [Problem(Location(str(path)), message)])
 
 
 def _lstat(path: Path) -> os.stat_result | None:
@@ -89,7 +90,7 @@ def _os_errors(path: Path) -> Iterator[None]:
         yield
     except OSError as err:
         reason = err.strerror or type(err).__name__
-        raise OutputError(f"{path}: cannot write: {reason}",
+        raise OutputError(f"{plain(str(path))}: cannot write: {reason}",
                           [Problem(Location(str(path)), f"cannot write: {reason}")]) from None
 
 

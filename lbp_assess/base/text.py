@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import re
 
+#: Unicode's bidirectional controls (the Bidi_Control property: the Arabic letter mark, the
+#: left-to-right and right-to-left marks, embeddings, overrides and isolates), as the body of a
+#: regex character class. Invisible, each reorders what is shown around it: input text never
+#: holds one (model.case refuses them) and what is shown escapes them.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # C0 controls except tab and newline, DEL, C1 controls, and the Unicode line/paragraph
-# separators and bidirectional overrides that can disguise what is shown.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_CONTROL_OR_NEWLINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# separators and bidirectional controls that can disguise what is shown.
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}]")
+_CONTROL_OR_NEWLINE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}]")
 
 
 def _show(match: re.Match[str]) -> str:
@@ -66,7 +71,7 @@ def spreadsheet(text: object) -> str:
 
 
 def csv_text(text: object) -> str:
-    """Text from an input as a CSV cell: control characters and bidirectional overrides shown
+    """Text from an input as a CSV cell: control characters and bidirectional controls shown
     as escapes (line breaks kept: the CSV writer quotes them), and a formula start neutralised."""
     return spreadsheet(plain("" if text is None else text, multiline=True))
 

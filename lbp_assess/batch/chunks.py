@@ -15,6 +15,7 @@ import orjson
 from ..model.case import JSON_LINES_SUFFIXES, fast_json, plain_bytes
 from ..inputs.cases import expand
 from ..base.errors import InputError
+from ..base.text import plain
 from ..engine.ruleset.model import RuleSet
 from ..base.yamlio import MAX_FILE_BYTES, open_regular_file
 from .score import Scored, error_row, expected_of, score_file, score_line_rows, score_stdin_document
@@ -153,7 +154,8 @@ def _span_rows(ruleset: RuleSet, chunk: Chunk, rows: list[dict[str, Any]], count
     hot path, kept tight - `_score_span` and the loop of `_score_chunk` in one."""
     block = _span_block(chunk)
     name, row_of, find, add, get = chunk.name, ruleset.row_from_data, block.find, rows.append, counts.get
-    plain = plain_bytes(block)  # proved once for every line of the block
+    shown = plain(name)  # the file's name as each row gives it (its controls escaped)
+    plain_block = plain_bytes(block)  # proved once for every line of the block
     start, stop, number = chunk.span  # type: ignore[misc]
     pos, size = 0, stop - start
     while pos < size:  # line by line with find (memchr): quicker than split for long lines
@@ -161,9 +163,9 @@ def _span_rows(ruleset: RuleSet, chunk: Chunk, rows: list[dict[str, Any]], count
         if end < 0:
             end = size
         raw = block[pos:end]
-        valid = fast_json(raw, plain) if end - pos <= MAX_FILE_BYTES else None
+        valid = fast_json(raw, plain_block) if end - pos <= MAX_FILE_BYTES else None
         if valid is not None:
-            row = row_of(valid, f"{name}:{number}")
+            row = row_of(valid, f"{shown}:{number}")
             add(row)
             key = (row["classification"], row["urgency"])
             counts[key] = get(key, 0) + 1
@@ -182,7 +184,8 @@ def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
     """The lines of a JSON Lines byte range, each with its expected labels (for --expect)."""
     block = _span_block(chunk)
     name, row_of, find = chunk.name, ruleset.row_from_data, block.find
-    plain = plain_bytes(block)
+    shown = plain(name)
+    plain_block = plain_bytes(block)
     start, stop, number = chunk.span  # type: ignore[misc]
     pos, size = 0, stop - start
     while pos < size:
@@ -190,9 +193,9 @@ def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
         if end < 0:
             end = size
         raw = block[pos:end]
-        valid = fast_json(raw, plain) if end - pos <= MAX_FILE_BYTES else None
+        valid = fast_json(raw, plain_block) if end - pos <= MAX_FILE_BYTES else None
         if valid is not None:
-            yield row_of(valid, f"{name}:{number}"), None if valid.expected is None else expected_of(valid)
+            yield row_of(valid, f"{shown}:{number}"), None if valid.expected is None else expected_of(valid)
         elif raw.strip():  # not a valid case (blank lines are skipped): the located message
             yield from score_line_rows(ruleset, raw, name, number)
         pos, number = end + 1, number + 1

@@ -15,6 +15,7 @@ import msgspec
 from ..model.case import fast_convert, fast_json
 from ..inputs.cases import Listed, read_cases
 from ..base.errors import InputError, Location, Problem
+from ..base.text import plain
 from ..engine.ruleset.model import RuleSet
 from ..base.yamlio import MAX_FILE_BYTES, MAX_NODES, check_size, decode, load_json, load_yaml, read_text
 
@@ -30,8 +31,10 @@ COLUMNS = (
 
 
 def error_row(source: str, message: str) -> dict[str, Any]:
+    """A row for an input that could not be scored. The message names the file as given: its
+    controls and bidirectional controls are shown as escapes, as in the `file` column of every row."""
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    row.update(file=source, error=message)
+    row.update(file=plain(source), error=plain(message))
     return row
 
 
@@ -91,6 +94,9 @@ def score_file(ruleset: RuleSet, path: str, notes: list[str] | None = None) -> l
     cannot be read is one error row, and a FHIR resource without a case found in a folder is skipped
     with a note."""
     try:
+        if not path:  # Path("") is the current folder: never scored in its place
+            raise InputError.from_problems([Problem(Location("''"), "an empty path names no file (an unset shell "
+                                                    "variable?); give case files, folders or JSON Lines files")])
         if not path.endswith((".yaml", ".yml", ".json")):
             raise InputError.from_problems(
                 [Problem(Location(path), "unsupported file type; expected .yaml, .yml, .json, .jsonl or .ndjson")])
@@ -99,22 +105,23 @@ def score_file(ruleset: RuleSet, path: str, notes: list[str] | None = None) -> l
         if not _within_size(path, text):
             check_size(data, path)  # before anything walks or prints the input
         valid = fast_convert(data)
+        shown = plain(path)  # a file name is input too: its controls never reach a row
         if valid is None:
             check_size(data, path)
-            return _precise_rows(ruleset, data, path, path, text, None)
-        return [(ruleset.row_from_data(valid, path), expected_of(valid))]
+            return _precise_rows(ruleset, data, path, shown, text, None)
+        return [(ruleset.row_from_data(valid, shown), expected_of(valid))]
     except InputError as err:
         from ..inputs.fhir_response import NotACase
 
         if isinstance(err, NotACase) and isinstance(path, Listed) and notes is not None:
             what = err.problems[0].message.split(";")[0] if err.problems else str(err)
-            notes.append(f"{path}: skipped, {what} (not counted)")
+            notes.append(f"{plain(path)}: skipped, {plain(what)} (not counted)")
             return []
         return [(error_row(path, str(err)), None)]
 
 
 def score_line(ruleset: RuleSet, raw: bytes, name: str, number: int) -> Scored:
-    source = f"{name}:{number}"
+    source = f"{plain(name)}:{number}"
     try:
         if len(raw) <= MAX_FILE_BYTES:
             valid = fast_json(raw)
@@ -132,7 +139,7 @@ def score_line(ruleset: RuleSet, raw: bytes, name: str, number: int) -> Scored:
 
 def score_line_rows(ruleset: RuleSet, raw: bytes, name: str, number: int) -> list[Scored]:
     """The cases of one JSON Lines line: one, or one per QuestionnaireResponse of a FHIR Bundle."""
-    source = f"{name}:{number}"
+    source = f"{plain(name)}:{number}"
     if len(raw) <= MAX_FILE_BYTES and b'"resourceType"' in raw:
         try:
             text = decode(raw, name, number).rstrip("\r\n")

@@ -63,10 +63,11 @@ class Listed(str):
 
 def expand(paths: Iterable[str]) -> Iterator[str]:
     """Files and directories (recursively, sorted) into case files; '-' is standard input.
-    A folder that cannot be listed is given in its place, ending in a path separator."""
+    A folder that cannot be listed is given in its place, ending in a path separator; an empty
+    path is given as it is (reading it is refused), never taken for the current folder."""
     for raw in paths:
         path = Path(raw)
-        if raw == "-" or not path.is_dir():
+        if raw in ("-", "") or not path.is_dir():  # "" (an unset variable, say) is no folder: Path("") is "."
             yield raw
             continue
         yield from case_files(str(path))

@@ -23,6 +23,7 @@ import msgspec
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, Strict, ValidationError
 
 from ..base.errors import InputError, Location, Problem, did_you_mean
+from ..base.text import BIDI_CONTROLS
 from ..base.yamlio import MAX_NODES, Locator, refuse_duplicates
 
 FORMAT = "lbp-case/1"
@@ -89,10 +90,9 @@ def _start_back(items: list[int]) -> list[int]:
 
 # Characters that must never reach a terminal, a CSV row or a note: C0 and C1 controls
 # (tab, newline and carriage return are allowed in free text only), DEL, the Unicode
-# line separators, bidirectional overrides, and lone surrogates (not text at all).
-NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-                         "\ud800-\udfff]")
+# line separators, bidirectional controls (base.text.BIDI_CONTROLS), and lone surrogates (not text at all).
+NOT_IN_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}\ud800-\udfff]")
+NOT_IN_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}\ud800-\udfff]")
 
 
 def _refuse(found: re.Match[str] | None, what: str) -> None:

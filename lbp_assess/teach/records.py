@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from ..base.text import plain
 from ..base.errors import InputError
 from ..engine.ruleset.model import RuleSet
-from ..model.case import identifier_problem
+from ..model.case import NOT_IN_LINE, identifier_problem
 
 NO_NAME = "(no name)"
 
@@ -92,6 +92,26 @@ def _record_problem(data: Any) -> str | None:
         return "red_flags_not_asked: expected a list of question ids or null"
     if data.get("seconds") is not None and (type(data["seconds"]) not in (int, float) or data["seconds"] < 0):
         return f"seconds: expected a number of seconds, got {_shown(data['seconds'])}"
+    return _text_problem(data)
+
+
+def _text_problem(data: Any) -> str | None:
+    """A text anywhere in a record (a key or a value) holding what no one-line text of a case may: a
+    control character, line separator, bidirectional control or lone surrogate. Every text a
+    record holds is one line, and the report shows it in tables, CSV and JSON."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, node = stack.pop()
+        texts = [(path, node)] if isinstance(node, str) else []
+        if isinstance(node, dict):
+            texts += [(f"{path}{key}", key) for key in node if isinstance(key, str)]
+            stack += [(f"{path}{key}.", value) for key, value in node.items()]
+        elif isinstance(node, list):
+            stack += [(f"{path}{index}.", value) for index, value in enumerate(node)]
+        for where, text in texts:
+            if (found := NOT_IN_LINE.search(text)) is not None:
+                return (f"{where.rstrip('.') or 'record'}: must not contain the control character "
+                        f"U+{ord(found.group()):04X} (at character {found.start() + 1})")
     return None
 
 

@@ -212,7 +212,7 @@ TRICKY = ["1e3", "0o17", "0x1F", "1_000", "+12", ".inf", "-.5", "true", "False",
 def text_answers(multiline: bool) -> st.SearchStrategy:
     """What can be typed: one-line fields hold no control characters (the case model refuses
     them, and so does the interview, with its message); free text keeps tabs and line breaks."""
-    alphabet = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    alphabet = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
     tricky = TRICKY if multiline else [t for t in TRICKY if "\t" not in t and "\n" not in t]
     if multiline:
         alphabet = st.one_of(alphabet, st.sampled_from("\n\t"))

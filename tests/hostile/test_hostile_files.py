@@ -134,7 +134,11 @@ def test_control_characters_in_ids_and_one_line_fields_are_refused(tmp_path, cli
 
 
 def test_csv_quotes_a_carriage_return_so_each_row_stays_one_patient():
-    rows = [dict(error_row("evil\rname.yaml", "bad")), dict(error_row("next.yaml", "bad"))]
+    # A file name's carriage return is escaped where the row is made (error_row, as every row's
+    # `file`); the CSV writer still quotes one in any cell, should a row hold it.
+    assert (error_row("evil\rname.yaml", "bad\r")["file"], error_row("x", "bad\r")["error"]) == \
+        ("evil\\x0dname.yaml", "bad\\x0d")
+    rows = [{**error_row("", "bad"), "file": "evil\rname.yaml"}, dict(error_row("next.yaml", "bad"))]
     text = format_rows(rows, "csv").decode()
     parsed = list(csv.reader(io.StringIO(text, newline="")))
     assert [r[1] for r in parsed] == ["evil\rname.yaml", "next.yaml"]
@@ -142,9 +146,12 @@ def test_csv_quotes_a_carriage_return_so_each_row_stays_one_patient():
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t"])
 def test_csv_cells_that_would_start_a_formula_are_neutralised(start):
-    row = error_row(f"{start}HYPERLINK(\"http://x\").yaml", f"{start}1+1")
+    row = {**error_row("", ""), "file": f"{start}HYPERLINK(\"http://x\").yaml", "error": f"{start}1+1"}
     cells = next(csv.reader(io.StringIO(format_rows([row], "csv").decode())))
     assert cells[1] == f"'{start}HYPERLINK(\"http://x\").yaml" and cells[10] == f"'{start}1+1"
+    made = error_row(f"{start}HYPERLINK(\"http://x\").yaml", f"{start}1+1")  # as scoring makes it
+    cells = next(csv.reader(io.StringIO(format_rows([made], "csv").decode())))
+    assert cells[1][0] in "'\\" and cells[10][0] in "'\\"  # an apostrophe, or the tab written \t
 
 
 def test_an_id_starting_with_equals_is_scored_and_neutralised_in_csv(tmp_path, cli):

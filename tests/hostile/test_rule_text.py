@@ -1,6 +1,6 @@
 """Issue 21, item 5: rule-set text is checked like case text. Labels, tier wording, the version
 and reasons reach the clinician's terminal, notes, HTML and CSV: a control character, line
-separator, bidirectional override or lone surrogate in any of them is a located error in
+separator, bidirectional control or lone surrogate in any of them is a located error in
 `rules check`, and a rule set with one does not load."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from helpers import edit
     ("ruleset.yaml", "label: Cauda equina syndrome", 'label: "Cauda equina\\e]0;owned\\a syndrome"',
      "`label` (one line) must not contain a control character (U+001B"),
     ("ruleset.yaml", "time_frame: same day, now", 'time_frame: "same day\\u202e, now"',
-     "`time_frame` (one line) must not contain a bidirectional override (U+202E"),
+     "`time_frame` (one line) must not contain a bidirectional control (U+202E"),
     ("ruleset.yaml", "version: 2.0.0", 'version: "2.0.0\\nRED FLAG CLEARED"',
      "`version` (one line) must not contain a line break"),
     ("red_flags.yaml", "reason: Cauda equina features present for more than 14 days and not getting worse.",

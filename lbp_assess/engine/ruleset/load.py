@@ -29,7 +29,7 @@ from ...model.case import NOT_IN_LINE, NOT_IN_TEXT, FACTS, problems_from
 from ...base.errors import InputError, Location, Problem, did_you_mean
 from ...model.expr import ExprError, Symbol, Type
 from ...base.resources import shipped
-from ...base.text import counted
+from ...base.text import BIDI_CONTROLS, counted
 from ...base.yamlio import Locator, load_yaml, read_regular_file, read_text
 from .compile import compile_ruleset
 from .model import Check, Definition, Rule, RuleChecklist, RuleSet, PLACEHOLDER
@@ -103,7 +103,7 @@ class _Loader:
 
     def check_text(self, data: Any, name: str) -> None:
         """Rule-set text is shown to clinicians (terminal, notes, HTML, CSV): the same checks as
-        case text. No control character, line or paragraph separator, bidirectional override or
+        case text. No control character, line or paragraph separator, bidirectional control or
         lone surrogate anywhere; names, labels, versions and tier wording on one line (tab and
         line breaks allowed in prose: reasons, advice, descriptions)."""
         stack: list[tuple[tuple[Any, ...], Any]] = [((), data)]
@@ -230,11 +230,14 @@ _ONE_LINE = frozenset({"label", "short", "name", "version", "title", "time_frame
 _NAMED_MAPS = frozenset({"layers"})
 
 
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
+
+
 def _control(found: re.Match[str], what: str) -> str:
     char = found.group()
     shown = f"U+{ord(char):04X}"
     kind = "a lone surrogate" if "\ud800" <= char <= "\udfff" else \
-        "a bidirectional override" if char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069" else \
+        "a bidirectional control" if _BIDI.fullmatch(char) else \
         "a line break" if char in "\n\r\u2028\u2029\x0b\x0c\x85" else "a control character"
     return f"{what} must not contain {kind} ({shown}, at character {found.start() + 1}); it would reach the " \
            "clinician's screen"
