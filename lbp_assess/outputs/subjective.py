@@ -77,10 +77,10 @@ def screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -
         shown = f"POSITIVE - {', '.join(positive)}"
     elif not known:
         shown = "NOT SCREENED"
-    elif unscreened:
-        shown = "INCOMPLETE - negative as far as asked"
+    elif unscreened:  # "negative as far as asked" says nothing when nothing was asked
+        shown = "INCOMPLETE - negative as far as asked" if asked else "INCOMPLETE - none of its questions asked"
     elif unasked:
-        shown = "negative as far as asked"
+        shown = "negative as far as asked" if asked else "negative by earlier answers only"
     else:
         shown = "negative"
     counted = f"{asked} of {len(facts)} asked" + (f", {settled} settled by an earlier answer" if settled else "")

@@ -155,8 +155,8 @@ def test_red_flag_screen_is_one_compact_block(ruleset):
     assert "Systemic screen: negative (4 of 4 asked)" in flat
     assert "Saddle numbness:" not in text  # the screen is summarised, not listed item by item
     unscreened = " ".join(note_of(EXAMPLES / "cases" / "unscreened-red-flags.yaml", ruleset, "text").split())
-    # Never "negative" for questions that were not asked.
-    assert "Cauda equina screen: INCOMPLETE - negative as far as asked (0 of 7 asked, 1 settled by an earlier " \
+    # Never "negative" for questions that were not asked, nor "negative as far as asked" with none asked.
+    assert "Cauda equina screen: INCOMPLETE - none of its questions asked (0 of 7 asked, 1 settled by an earlier " \
            "answer) (NOT SCREENED: " \
            "Difficulty passing urine, Reduced bladder sensation" in unscreened
     assert "Systemic screen: INCOMPLETE - negative as far as asked (2 of 4 asked) (NOT SCREENED: Night sweats, " \
