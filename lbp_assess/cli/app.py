@@ -722,17 +722,31 @@ def export_command(
     from ..interop.fhir import export, replaced_document, uncarried, uncarried_message
     from ..engine.ruleset.load import load_rules
 
+    if replaces is not None and len(cases) != 1:
+        raise UsageError("--replaces links one case to the document it replaces; give one case")
     ruleset = load_rules(rules)
-    loaded = [load_case(path) for path in cases]
-    for path, case in zip(cases, loaded):  # an answer FHIR cannot carry is refused, never dropped
-        if lost := uncarried(case, ruleset):
-            raise InputError(f"{plain(str(path))}: cannot export: {uncarried_message(lost, ruleset)}")
-    earlier = None
-    if replaces is not None:
-        if len(loaded) != 1:
-            raise UsageError("--replaces links one case to the document it replaces; give one case")
-        earlier = replaced_document(replaces, loaded[0])
-    _write(export(loaded, ruleset, base=base, replaces=earlier), output, force, private=True)
+    loaded, refused = [], []
+    for path in cases:  # a batch goes on past a file it cannot export, and names it
+        try:
+            case = load_case(path)
+        except InputError as err:
+            refused.append(str(err))
+            continue
+        if lost := uncarried(case, ruleset):  # an answer FHIR cannot carry is refused, never dropped
+            refused.append(f"{plain(str(path))}: cannot export: {uncarried_message(lost, ruleset)}")
+            continue
+        loaded.append(case)
+    if loaded:
+        earlier = replaced_document(replaces, loaded[0]) if replaces is not None else None
+        _write(export(loaded, ruleset, base=base, replaces=earlier, ndjson=len(cases) > 1), output, force,
+               private=True)
+    for message in refused:
+        err_line(message)
+    if refused:
+        if len(cases) > 1:
+            err_line(f"exported {counted(len(loaded), 'case')} of {len(cases)}; "
+                     f"{counted(len(refused), 'file')} not exported (above)")
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def _write(text: str, output: Optional[Path], force: bool, private: bool) -> None:

@@ -877,9 +877,9 @@ def to_json(resource: dict[str, Any]) -> str:
 
 
 def export(cases: list[Case], ruleset: RuleSet, now: dt.datetime | None = None, base: str | None = None,
-           replaces: dict[str, str] | None = None) -> str:
-    """One case: its Bundle as JSON. Several: NDJSON, one Bundle per line (FHIR bulk data)."""
+           replaces: dict[str, str] | None = None, ndjson: bool | None = None) -> str:
+    """One case: its Bundle as JSON. Several (or `ndjson`): NDJSON, one Bundle per line (FHIR bulk data)."""
     bundles = [bundle(case, ruleset, now, base, replaces) for case in cases]
-    if len(bundles) == 1:
+    if len(bundles) == 1 and not ndjson:
         return to_json(bundles[0])
     return "".join(json.dumps(b, ensure_ascii=False, separators=(",", ":")) + "\n" for b in bundles)

@@ -386,6 +386,21 @@ def test_several_cases_export_as_ndjson_one_bundle_per_line(cli, tmp_path):
     assert json.loads(single.out)["resourceType"] == "Bundle"
 
 
+def test_an_export_of_several_cases_goes_on_past_a_file_it_cannot_export(cli, tmp_path):
+    # Before, the first unreadable or contradictory file stopped the whole export: nothing written.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: lbp-case/1\nid: [\n")
+    contradiction = EXAMPLES / "cases" / "contradictory-answers.yaml"
+    out = tmp_path / "out.ndjson"
+    run = cli("export", str(FILES[0]), str(bad), str(contradiction), str(FILES[1]), "-o", str(out))
+    assert run.code == 1
+    assert [json.loads(line)["entry"][0]["resource"]["resourceType"] for line in out.read_text().splitlines()] == \
+        ["Composition", "Composition"]
+    assert f"{bad}:3:1: YAML syntax error" in run.err and f"{contradiction}: cannot export: Leg pain" in run.err
+    assert "exported 2 cases of 4; 2 files not exported (above)" in run.err
+    alone = cli("export", str(contradiction), "-o", str(tmp_path / "alone.json"))
+    assert alone.code == 1 and not (tmp_path / "alone.json").exists()  # nothing to write: no file
+
 def test_the_questionnaire_command_writes_the_questionnaire(cli, tmp_path):
     run = cli("questionnaire", "--format", "fhir")
     assert run.code == 0 and json.loads(run.out) == QUESTIONNAIRE
