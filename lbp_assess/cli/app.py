@@ -736,12 +736,12 @@ def export_command(
             refused.append(f"{plain(str(path))}: cannot export: {uncarried_message(lost, ruleset)}")
             continue
         loaded.append(case)
+    for message in refused:
+        err_line(message)
     if loaded:
         earlier = replaced_document(replaces, loaded[0]) if replaces is not None else None
         _write(export(loaded, ruleset, base=base, replaces=earlier, ndjson=len(cases) > 1), output, force,
                private=True)
-    for message in refused:
-        err_line(message)
     if refused:
         if len(cases) > 1:
             err_line(f"exported {counted(len(loaded), 'case')} of {len(cases)}; "
