@@ -13,6 +13,9 @@
   the target is as it was, so the same command can simply be run again.
 * Several files that belong together (a case and its note) are written with
   `write_all`: every one is prepared first, and they appear together or not at all.
+* `force` replaces an earlier output, never what the command reads: a target that is one
+  of its `inputs`, or a case or rule file inside an input folder, is refused even with it
+  (`note case.yaml -o case.yaml --force` would put the note in place of the case).
 """
 
 from __future__ import annotations
@@ -41,9 +44,14 @@ def _lstat(path: Path) -> os.stat_result | None:
         return None
 
 
-def check_target(path: Path | str, force: bool) -> os.stat_result | None:
+#: Files inside an input folder that a command reads (cases, rule files): an output never replaces one.
+READ_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl", ".ndjson")
+
+
+def check_target(path: Path | str, force: bool, inputs: Sequence[Path | str] = ()) -> os.stat_result | None:
     """Refuse an output path whose last component is a symbolic link or not a regular file,
-    or that exists without `force`. Returns what is there now (None when nothing)."""
+    that exists without `force`, or that is one of the command's `inputs` (files, or folders
+    whose case and rule files it reads). Returns what is there now (None when nothing)."""
     path = Path(path)
     found = _lstat(path)
     if found is None:
@@ -57,12 +65,32 @@ def check_target(path: Path | str, force: bool) -> os.stat_result | None:
         raise _refuse(path, "is not a regular file (a pipe, device or socket); refusing to write to it")
     if not force:
         raise _refuse(path, "already exists; use --force to overwrite")
+    _refuse_inputs(path, found, inputs)
     return found
 
 
-def refuse_existing(path: Path | str, force: bool) -> None:
-    """Refuse an output path that exists (without `force`) or cannot be written as a file."""
-    check_target(path, force)
+def _refuse_inputs(path: Path, found: os.stat_result, inputs: Sequence[Path | str]) -> None:
+    """Refuse replacing a regular file (`found`, at `path`) that the command reads."""
+    for given in inputs:
+        if str(given) in ("", "-"):
+            continue
+        try:
+            read = os.stat(given)
+        except (OSError, ValueError):
+            continue  # not there (or not a path): the reader reports it
+        if os.path.samestat(read, found):
+            raise _refuse(path, "is an input of this command; --force replaces an earlier output, never a "
+                                "file being read (choose another output)")
+        if stat.S_ISDIR(read.st_mode) and path.suffix.lower() in READ_SUFFIXES:
+            folder = os.path.realpath(given)
+            if os.path.commonpath([folder, os.path.realpath(path)]) == folder:
+                raise _refuse(path, f"is inside the input folder {plain(str(given))}, whose files this command "
+                                    "reads; --force never replaces one (choose another output)")
+
+
+def refuse_existing(path: Path | str, force: bool, inputs: Sequence[Path | str] = ()) -> None:
+    """Refuse an output path that exists (without `force`), cannot be written as a file, or is read."""
+    check_target(path, force, inputs)
 
 
 @dataclass
@@ -72,6 +100,7 @@ class _Staged:
     path: Path
     tmp: Path
     force: bool
+    inputs: Sequence[Path | str] = ()
     placed: bool = False
     replaced: bool = False
 
@@ -103,8 +132,8 @@ def make_folder(folder: Path, mode: int = 0o777) -> None:
                           [Problem(Location(str(folder)), "is not a folder (a file is in its place)")]) from None
 
 
-def _stage(path: Path, text: str, force: bool, mode: int | None) -> _Staged:
-    target = check_target(path, force)
+def _stage(path: Path, text: str, force: bool, mode: int | None, inputs: Sequence[Path | str]) -> _Staged:
+    target = check_target(path, force, inputs)
     make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)
     try:
@@ -117,7 +146,7 @@ def _stage(path: Path, text: str, force: bool, mode: int | None) -> _Staged:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return _Staged(path, Path(tmp), force)
+    return _Staged(path, Path(tmp), force, inputs)
 
 
 def _place(staged: _Staged) -> None:
@@ -127,13 +156,13 @@ def _place(staged: _Staged) -> None:
     try:
         os.link(staged.tmp, path)  # atomic, and fails if anything is there now
     except FileExistsError:
-        check_target(path, staged.force)  # what appeared is refused unless a regular file and force
+        check_target(path, staged.force, staged.inputs)  # what appeared: refused unless a regular file and force
         os.replace(staged.tmp, path)
         staged.replaced = True
     except OSError as err:
         if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
             raise
-        check_target(path, staged.force)  # a file system without hard links
+        check_target(path, staged.force, staged.inputs)  # a file system without hard links
         os.replace(staged.tmp, path)
         staged.replaced = True
     else:
@@ -156,17 +185,18 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def write_all(files: Sequence[tuple[Path | str, str]], *, force: bool = False, mode: int | None = None) -> None:
+def write_all(files: Sequence[tuple[Path | str, str]], *, force: bool = False, mode: int | None = None,
+              inputs: Sequence[Path | str] = ()) -> None:
     """Write several files that belong together: each is refused or prepared (written and
     synced beside its target) before any is put in place; if one cannot be put in place,
     those already placed as new files are removed again, so a retry finds nothing in its way."""
     staged: list[_Staged] = []
     try:
         for path, _ in files:
-            check_target(Path(path), force)  # every refusal before any work
+            check_target(Path(path), force, inputs)  # every refusal before any work
         for path, text in files:
             with _os_errors(Path(path)):
-                staged.append(_stage(Path(path), text, force, mode))
+                staged.append(_stage(Path(path), text, force, mode, inputs))
         for item in staged:
             with _os_errors(item.path):
                 _place(item)
@@ -184,23 +214,25 @@ def write_all(files: Sequence[tuple[Path | str, str]], *, force: bool = False, m
         raise
 
 
-def atomic_write(path: Path | str, text: str, *, force: bool = False, mode: int | None = None) -> None:
+def atomic_write(path: Path | str, text: str, *, force: bool = False, mode: int | None = None,
+                 inputs: Sequence[Path | str] = ()) -> None:
     """Write `text` to `path` atomically (see the module's rules)."""
-    write_all([(path, text)], force=force, mode=mode)
+    write_all([(path, text)], force=force, mode=mode, inputs=inputs)
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path | str, *, force: bool = False, mode: int | None = None) -> Iterator[IO[str]]:
+def atomic_output(path: Path | str, *, force: bool = False, mode: int | None = None,
+                  inputs: Sequence[Path | str] = ()) -> Iterator[IO[str]]:
     """A text stream whose content appears at `path` only when the block ends without error.
 
     The target is checked first (so a refused path costs no work), the text is written
     to a temporary file beside it as it comes, and put in place when the block ends."""
     path = Path(path)
-    target = check_target(path, force)
+    target = check_target(path, force, inputs)
     with _os_errors(path):
         make_folder(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)
-    staged = _Staged(path, Path(tmp), force)
+    staged = _Staged(path, Path(tmp), force, inputs)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             _narrow(fd, target, mode)

@@ -326,6 +326,22 @@ def _where(data: bytes, offset: int, line: int | None) -> tuple[int | None, int 
     return (line, col) if line is not None else (before.count(b"\n") + 1, col)
 
 
+#: What YAML 1.1 (PyYAML) reads as a line break but a screen does not show as one (NEL, the line and
+#: paragraph separators), and the other C1 controls: `id: x<NEL>cauda_equina: ...` looks like one line
+#: and holds a second key. The two parsers also disagree on them; a YAML file may hold none.
+_HIDDEN_BREAKS = re.compile("[\x80-\x9f\u2028\u2029]")
+
+
+def _refuse_hidden_breaks(text: str, name: str) -> None:
+    found = _HIDDEN_BREAKS.search(text)
+    if found is not None:
+        at, char = found.start(), found.group()
+        what = "a C1 control character" if char < "\xa0" else "a line or paragraph separator"
+        raise _error(name, f"{what} (U+{ord(char):04X}), which YAML 1.1 reads as a line break and a screen does "
+                           "not show as one; use a line feed, or write the character as an escape in quotes",
+                     text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at))
+
+
 def _error(name: str, message: str, line: int | None = None, col: int | None = None) -> InputError:
     return InputError.from_problems([Problem(Location(name, line, col), message)])
 
@@ -394,6 +410,7 @@ def load_yaml(text: str, name: str, *, fast: bool = True, checked: bool = True, 
     """
     if too_deep(text):
         raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
+    _refuse_hidden_breaks(text, name)
     if fast and yaml_rs is not None and not unusual(text):
         try:
             data = yaml_rs.loads(text, parse_datetime=False, alias_limits=_ALIAS_LIMITS)
@@ -415,6 +432,7 @@ def load_yaml_reference(text: str, name: str, *, fast: bool = True, kind: str = 
     """The PyYAML reading (libyaml when `fast`): the reference, and the source of messages."""
     if too_deep(text):
         raise _error(name, f"nesting is deeper than {MAX_NESTING} levels; not a case or rule file")
+    _refuse_hidden_breaks(text, name)
     import yaml
 
     loader_cls = _loader(fast)

@@ -258,7 +258,8 @@ def stdin_chunks(stdin: IO[bytes] | None) -> Iterator[Chunk]:
         return
     lines = (item for item in _capped_lines(stdin) if item[1] is None or item[1].strip())
     first = next(lines, None)
-    if first is None:
+    if first is None:  # reported, as an empty folder is: a pipeline that sent nothing has scored nothing
+        yield Chunk(name=name, error=f"{name}: no case on standard input (it was empty or blank)")
         return
     if first[1] is not None and not _is_json_object(first[1]):
         rest = stdin.read(MAX_FILE_BYTES + 1 - len(first[1]))
@@ -325,11 +326,14 @@ def file_spans(path: str, carry: bool = False) -> Iterator[Chunk]:
         yield Chunk(name=path, error=str(err))
         return
     with handle:
-        start, line = 0, 1
+        start, line, seen = 0, 1, False
         while True:
             block = handle.read(BYTES_PER_CHUNK)
             if not block:
+                if not seen:  # reported, as an empty folder is: not "0 of 0 cases", exit 0
+                    yield Chunk(name=path, error=f"{path}: no case in this file (it is empty or blank)")
                 return
+            seen = seen or not block.isspace()
             whole = block.rfind(b"\n") + 1
             if 0 < whole < len(block):  # the block's whole lines; the partial line is read again next
                 handle.seek(start + whole)

@@ -148,7 +148,7 @@ def score(
         if output is None:
             run(paths, ruleset, sys.stdout, chosen, jobs, stdin, report, err_line, render_table, progress_bar())
         else:
-            with atomic_output(output, force=force) as handle:
+            with atomic_output(output, force=force, inputs=_read_by(paths, rules)) as handle:
                 run(paths, ruleset, handle, chosen, jobs, stdin, report, err_line, render_table, progress_bar())
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, with what was found so far
         discard_stdout()
@@ -204,9 +204,10 @@ def audit(
         raise typer.BadParameter("standard input (-) can be given once")
     csv_path = output.with_suffix(".csv")
     changes_path = output.with_name(output.stem + ".changes.csv") if compare_rules is not None else None
+    read = _read_by(paths, rules, compare_rules)
     for path in (output, csv_path, changes_path):
         if path is not None:
-            refuse_existing(path, force)
+            refuse_existing(path, force, read)
     ruleset = load_rules(rules)
     if compare_rules is not None:
         load_rules(compare_rules, questionnaire=False)  # its problems, before any scoring
@@ -214,8 +215,8 @@ def audit(
     progress, advance = _progress("auditing")
     try:
         with contextlib.ExitStack() as stack:
-            csv_out = stack.enter_context(atomic_output(csv_path, force=force, mode=0o600))
-            changes_out = (stack.enter_context(atomic_output(changes_path, force=force, mode=0o600))
+            csv_out = stack.enter_context(atomic_output(csv_path, force=force, mode=0o600, inputs=read))
+            changes_out = (stack.enter_context(atomic_output(changes_path, force=force, mode=0o600, inputs=read))
                            if changes_path is not None else None)
             found = run(paths, ruleset, csv_out, jobs=jobs, stdin=stdin, limit=max_cases, compare=compare_rules,
                         changes_out=changes_out, on_chunk=advance, on_error=err_line)
@@ -226,7 +227,7 @@ def audit(
             charts = report.charts_html()  # while the notes are made
             notes_made()
             page = report.render(charts)
-            with atomic_output(output, force=force, mode=0o600) as handle:
+            with atomic_output(output, force=force, mode=0o600, inputs=read) as handle:
                 handle.write(page)
     except KeyboardInterrupt:
         err_line("interrupted")
@@ -425,7 +426,7 @@ def note(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        atomic_write(output, text, force=force, mode=PRIVATE)
+        atomic_write(output, text, force=force, mode=PRIVATE, inputs=_read_by([case], rules, previous))
 
 
 class Topic(str, Enum):
@@ -554,7 +555,7 @@ def practice_report(
                else cases_table(rows),
                "json": lambda: report.rows_json(rows), "csv": lambda: report.rows_csv(rows)}[chosen]()
     if chosen == "table":
-        from rich.console import Console
+        from .screen import Screen as Console
 
         console = Console(highlight=False)
         if view is ReportView.attempts:  # fitted to this terminal
@@ -613,7 +614,7 @@ def _show_series(rows, warnings, ruleset, fmt: str) -> None:
     from .render import series_table
 
     if fmt == "table":
-        from rich.console import Console
+        from .screen import Screen as Console
 
         Console(highlight=False).print(series_table(rows, ruleset))
     else:
@@ -650,7 +651,7 @@ def explain(
     if fmt is ExplainFormat.json:
         typer.echo(to_json(data))
     else:
-        from rich.console import Console
+        from .screen import Screen as Console
 
         render_tree(data, Console(highlight=False), brief)
 
@@ -665,7 +666,7 @@ def schema(output: Optional[Path] = OutputOption, force: bool = ForceOption) -> 
     from ..tooling.docs import schema_text
     from ..engine.ruleset.load import load_rules
 
-    _write(schema_text(load_rules()), output, force, private=False)
+    _write(schema_text(load_rules()), output, force, private=False, inputs=())
 
 
 @rules_app.command("doc")
@@ -675,7 +676,7 @@ def rules_doc(directory: Optional[Path] = RulesArgument, output: Optional[Path] 
     from ..tooling.docs import rules_markdown
     from ..engine.ruleset.load import load_rules
 
-    _write(rules_markdown(load_rules(directory)), output, force, private=False)
+    _write(rules_markdown(load_rules(directory)), output, force, private=False, inputs=_read_by([], directory))
 
 
 class FhirFormat(str, Enum):
@@ -700,7 +701,7 @@ def questionnaire_command(
     from ..interop.fhir import questionnaire, to_json
     from ..engine.ruleset.load import load_rules
 
-    _write(to_json(questionnaire(load_rules(rules), base)), output, force, private=False)
+    _write(to_json(questionnaire(load_rules(rules), base)), output, force, private=False, inputs=_read_by([], rules))
 
 
 @app.command("export")
@@ -741,7 +742,7 @@ def export_command(
     if loaded:
         earlier = replaced_document(replaces, loaded[0]) if replaces is not None else None
         _write(export(loaded, ruleset, base=base, replaces=earlier, ndjson=len(cases) > 1), output, force,
-               private=True)
+               private=True, inputs=_read_by(cases, rules, replaces))
     if refused:
         if len(cases) > 1:
             err_line(f"exported {counted(len(loaded), 'case')} of {len(cases)}; "
@@ -749,15 +750,21 @@ def export_command(
         raise typer.Exit(ExitCode.FAILED)
 
 
-def _write(text: str, output: Optional[Path], force: bool, private: bool) -> None:
-    """Print, or write `output` atomically (never over a file without --force; owner-only if private)."""
+def _write(text: str, output: Optional[Path], force: bool, private: bool, inputs: list[Any]) -> None:
+    """Print, or write `output` atomically (never over a file without --force, never over one of the
+    command's `inputs`; owner-only if private)."""
     from ..consult.session import PRIVATE
     from ..base.files import atomic_write
 
     if output is None:
         typer.echo(text, nl=False)
     else:
-        atomic_write(output, text, force=force, mode=PRIVATE if private else None)
+        atomic_write(output, text, force=force, mode=PRIVATE if private else None, inputs=inputs)
+
+
+def _read_by(paths: Any, *more: Optional[Path]) -> list[Any]:
+    """What a command reads (its paths, and the rule folders or earlier files given): never an output."""
+    return [*paths, *(path for path in more if path is not None)]
 
 
 @rules_app.command("check")

@@ -4,6 +4,8 @@ its exit code (the one place where errors become exit codes).
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
 from typing import Any
@@ -20,13 +22,19 @@ def main() -> None:
     # the installed packages' entry points) hooks into the validation of clinical input, and no
     # start-up is spent searching every installed package for one. Set the variable to choose otherwise.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    _standard_streams()
     from typer.main import get_command
 
     ClickException, UsageError = _click_exceptions()
     command = get_command(app)
     _name_arguments(command)
     try:
-        code = command.main(prog_name="lbp-assess", standalone_mode=False)
+        try:
+            code = command.main(prog_name="lbp-assess", standalone_mode=False)
+        except SystemExit as exc:  # click ends a write to a reader that went away with exit 1: raised again
+            if isinstance(exc.__context__, BrokenPipeError):  # as what it is, to stop quietly as below
+                raise exc.__context__ from None
+            raise
     except UsageError as err:
         if type(err).__name__ == "NoArgsIsHelpError":  # `lbp-assess rules`: the group's help (click 8.2+)
             err.show()
@@ -49,14 +57,82 @@ def main() -> None:
     except OSError as err:  # permission, read-only, disk full, missing folder: the user can act on it
         from ..base.text import plain
 
-        err_line(f"{plain(err.filename or 'lbp-assess')}: {err.strerror or type(err).__name__}")
+        reason = err.strerror or type(err).__name__
+        err_line(f"{plain(err.filename)}: {reason}" if err.filename else reason)
         sys.exit(ExitCode.FAILED)
+    except UnicodeEncodeError as err:
+        if not _unicode_capable(sys.stdout):  # the output has a character its encoding cannot write
+            err_line(f"standard output cannot take {err.object[err.start:err.end]!r}: its encoding is "
+                     f"{err.encoding} (PYTHONIOENCODING or the locale); set PYTHONIOENCODING=utf-8, or write "
+                     "to a file with --output")
+            sys.exit(ExitCode.FAILED)
+        _internal(err)
     except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
-        if os.environ.get("LBP_ASSESS_DEBUG"):
-            raise
-        err_line(f"internal error: {type(exc).__name__}: {exc} (set LBP_ASSESS_DEBUG=1 for details; please report)")
-        sys.exit(ExitCode.INTERNAL)
+        _internal(exc)
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _internal(exc: Exception) -> None:
+    if os.environ.get("LBP_ASSESS_DEBUG"):
+        raise exc
+    err_line(f"internal error: {type(exc).__name__}: {exc} (set LBP_ASSESS_DEBUG=1 for details; please report)")
+    sys.exit(ExitCode.INTERNAL)
+
+
+class _Closed(io.TextIOBase):
+    """A standard stream that was closed when the command started (`<&-`, `>&-`). Python leaves it
+    None, and print or click would then write nothing without a word: reading or writing it is an
+    error that names it (exit 1), so a pipeline never takes an empty output for a result."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"<{self._name}>"
+
+    @property
+    def buffer(self) -> "_Closed":
+        return self
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def _closed(self, *_: Any) -> Any:
+        raise OSError(errno.EBADF, f"{self._name} is closed (the command was started with it closed)")
+
+    read = readline = write = fileno = _closed  # type: ignore[assignment]
+
+    def isatty(self) -> bool:
+        return False
+
+    def flush(self) -> None:  # at exit too: nothing is waiting
+        pass
+
+
+def _standard_streams() -> None:
+    """Closed standard streams made explicit (`_Closed`); with standard error closed there is nowhere
+    to say anything, and the exit code tells. Standard error escapes what its encoding cannot write."""
+    if sys.stdin is None:
+        sys.stdin = _Closed("standard input")
+    if sys.stdout is None:
+        sys.stdout = _Closed("standard output")
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the life of the process
+    elif hasattr(sys.stderr, "reconfigure"):
+        sys.stderr.reconfigure(errors="backslashreplace")
+
+
+def _unicode_capable(stream: Any) -> bool:
+    """Whether a stream's encoding can write every character (a UTF encoding or GB 18030)."""
+    import codecs
+
+    try:
+        name = codecs.lookup(getattr(stream, "encoding", None) or "ascii").name
+    except LookupError:
+        return False
+    return name.startswith("utf") or name == "gb18030"
 
 
 def _click_exceptions() -> tuple[type[Exception], type[Exception]]:

@@ -29,6 +29,8 @@ from prompt_toolkit.keys import Keys
 from questionary import Choice
 from questionary.prompts.common import InquirerControl, create_inquirer_layout
 from rich.console import Console
+
+from .screen import Screen
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
@@ -141,7 +143,7 @@ def text_hint(question: Question) -> str:
 
 class TerminalPrompter:
     def __init__(self, console: Console | None = None):
-        self.console = console or Console(highlight=False)
+        self.console = console or Screen(highlight=False)
         self.section: str | None = None  # the section whose heading is on screen
 
     # ------------------------------------------------------------------ asking

@@ -20,7 +20,7 @@ def render_table(rows: Iterable[dict[str, Any]], out: IO[str], class_names: dict
     "Non-specific"), urgency and what was raised always; unscreened and warning counts, then the
     file, as the width allows. Long cells end in "…" (the machine formats have everything)."""
     from rich import box
-    from rich.console import Console
+    from .screen import Screen as Console
     from rich.table import Table
 
     names = class_names or {}

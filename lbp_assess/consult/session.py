@@ -152,6 +152,11 @@ def id_taken(session: Session, case_id: Any, force: bool) -> str | None:
     """Why `case_id` cannot be used here (its files exist and no --force), or None."""
     if not isinstance(case_id, str):
         return None
+    longest = max(len(f"{_draft_stem(case_id)}000000.json".encode()),
+                  *(len(path.name.encode()) for path in output_paths(session.out_dir, case_id)))
+    if longest > (limit := _name_limit(session.out_dir)):
+        return (f"id: makes a file name of {longest} bytes (its characters percent-encoded), over the "
+                f"folder's limit of {limit}; choose a shorter id")
     for path in output_paths(session.out_dir, case_id):
         try:
             check_target(path, force or path in session.written)  # its own files, saved at an emergency
@@ -160,6 +165,14 @@ def id_taken(session: Session, case_id: Any, force: bool) -> str | None:
             return f"{err}{hint}" if "symbolic link" in str(err) or "regular" in str(err) \
                 else f"{path}: already exists; use --force to overwrite{hint}"
     return None
+
+
+def _name_limit(folder: Path) -> int:
+    """The longest file name the folder takes, in bytes (255 on common file systems)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # the folder not made yet, or no pathconf
+        return 255
 
 
 def accept(session: Session, force: bool):

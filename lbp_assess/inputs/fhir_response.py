@@ -67,9 +67,13 @@ class _Reader:
         if not isinstance(item, dict) or not isinstance(item.get("linkId"), str):
             raise self.fail(path, "expected an item with a linkId")
         link = item["linkId"]
+        _refuse_modifiers(item, path, self)
         answers = item.get("answer")
         if answers is not None and not isinstance(answers, list):
             raise self.fail((*path, "answer"), "expected a list of answers", link)
+        for index, answer in enumerate(answers or []):
+            if isinstance(answer, dict):
+                _refuse_modifiers(answer, (*path, "answer", index), self)
         if link in self.questions:
             self.question(self.questions[link], answers or [], path, "answer" in item)
         elif link in self.parts:
@@ -210,28 +214,91 @@ class NotACase(InputError):
     found in a folder, with a note."""
 
 
+#: How deep Bundles may hold Bundles (a collection of exported documents is two deep).
+MAX_BUNDLE_NESTING = 4
+_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{0,63}")  # FHIR resource type names: letters, capital first
+_RESPONSE = "QuestionnaireResponse"
+
+
 def read_resource(data: dict[str, Any], name: str, text: str | None = None, line: int | None = None,
                   ruleset: RuleSet | None = None) -> list[tuple[str, Case]]:
     """The cases in a FHIR resource, each with what names it in the file ("" for the resource itself,
-    `#entry[3]` for an entry of a Bundle): a QuestionnaireResponse is one case, a Bundle (an exported
-    document, a collection, a search result) one per QuestionnaireResponse it holds."""
-    kind = data.get("resourceType")
+    `#entry[3]` for an entry of a Bundle, `#entry[1].entry[0]` within a Bundle it holds): a
+    QuestionnaireResponse is one case, a Bundle (an exported document, a collection, a search result)
+    one per QuestionnaireResponse it holds, at any depth up to MAX_BUNDLE_NESTING. Every entry is read
+    or refused: an entry that is not an object, a resource that is not one, a resourceType that is not a
+    resource type's name or is a misspelt QuestionnaireResponse is an error, never skipped; entries of
+    other resource types (the Composition, Observations and RiskAssessment of an export) hold no case."""
     locator = Locator(text) if text is not None and line is None else None
-    if kind == "Bundle":
-        entries = data.get("entry", [])
-        if not isinstance(entries, list):
-            raise _Reader(ruleset or _reading_rules(), name, text, line, (), locator).fail(
-                ("entry",), "expected a list of entries")
-        found = [(index, entry["resource"]) for index, entry in enumerate(entries)
-                 if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
-                 and entry["resource"].get("resourceType") == "QuestionnaireResponse"]
+    if data.get("resourceType") == "Bundle":
+        reader = _Reader(ruleset or _reading_rules(), name, text, line, (), locator)
+        found = _bundle_responses(data, (), reader, 1)
         if not found:
-            raise _Reader(ruleset or _reading_rules(), name, text, line, (), locator).fail(
-                ("resourceType",), "a FHIR Bundle without a QuestionnaireResponse holds no case", error=NotACase)
-        return [(f"#entry[{index}]" if len(found) > 1 else "",
-                 read_response(resource, name, text, line, ruleset, ("entry", index, "resource"), locator))
-                for index, resource in found]
+            raise reader.fail(("resourceType",), "a FHIR Bundle without a QuestionnaireResponse holds no case",
+                              error=NotACase)
+        return [("#" + ".".join(f"entry[{i}]" for i in path[1::3]) if len(found) > 1 else "",
+                 read_response(resource, name, text, line, ruleset, path, locator))
+                for path, resource in found]
     return [("", read_response(data, name, text, line, ruleset, (), locator))]
+
+
+def _bundle_responses(bundle: dict[str, Any], path: tuple[Any, ...], reader: _Reader,
+                      depth: int) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """(the path of each QuestionnaireResponse in a Bundle, the response), in the order they stand."""
+    entries = bundle.get("entry", [])
+    if not isinstance(entries, list):
+        raise reader.fail((*path, "entry"), "expected a list of entries")
+    found: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    for index, entry in enumerate(entries):
+        at = (*path, "entry", index)
+        if not isinstance(entry, dict):
+            raise reader.fail(at, f"expected a Bundle entry (an object), got {_kind(entry)}")
+        _refuse_modifiers(entry, at, reader)
+        if "resource" not in entry:  # a request or a deleted version in a history: no resource, no case
+            continue
+        resource = entry["resource"]
+        if not isinstance(resource, dict):
+            raise reader.fail((*at, "resource"), f"expected a resource (an object), got {_kind(resource)}")
+        kind = resource.get("resourceType")
+        if isinstance(kind, str) and kind != _RESPONSE and _near(kind, _RESPONSE):
+            raise reader.fail((*at, "resource", "resourceType"),
+                              f"unknown resourceType {kind!r} (did you mean `{_RESPONSE}`?): its answers are not read")
+        if not isinstance(kind, str) or not _RESOURCE_TYPE.fullmatch(kind):
+            raise reader.fail((*at, "resource", "resourceType") if "resourceType" in resource else (*at, "resource"),
+                              f"expected a FHIR resourceType (a name such as {_RESPONSE}), got {_kind(kind)}")
+        if kind == _RESPONSE:
+            found.append(((*at, "resource"), resource))
+        elif kind == "Bundle":
+            if depth >= MAX_BUNDLE_NESTING:
+                raise reader.fail((*at, "resource"), f"Bundles nested more than {MAX_BUNDLE_NESTING} deep")
+            found += _bundle_responses(resource, (*at, "resource"), reader, depth + 1)
+    return found
+
+
+def _near(word: str, target: str) -> bool:
+    """A misspelling of `target` (its case changed, a letter left out) rather than another name
+    (Questionnaire is not one of QuestionnaireResponse)."""
+    import difflib  # only for a resource type that is not read
+
+    return word.lower() == target.lower() or difflib.SequenceMatcher(None, word.lower(), target.lower()).ratio() >= 0.85
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, in words, for a message."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return repr(value[:40] + ("..." if len(value) > 40 else ""))
+    return {dict: "an object", list: "a list", bool: "true or false"}.get(type(value), "a number")
+
+
+def _refuse_modifiers(element: dict[str, Any], path: tuple[Any, ...], reader: _Reader) -> None:
+    """FHIR: a reader must refuse an element carrying a modifierExtension it does not understand, since
+    the extension may change what the element means (an answer negated, a question not asked). This
+    reader understands none."""
+    if "modifierExtension" in element:
+        raise reader.fail((*path, "modifierExtension"), "a modifierExtension may change what this element means "
+                                                        "and is not understood here: refused, not read at face value")
 
 
 def read_response(data: dict[str, Any], name: str, text: str | None = None, line: int | None = None,
@@ -251,6 +318,7 @@ def read_response(data: dict[str, Any], name: str, text: str | None = None, line
                                   or canonical.split("|")[0] not in _ours("/Questionnaire/lbp-subjective-history")):
         raise reader.fail(("questionnaire",), f"answers {canonical!r}, not the lbp-assess Questionnaire "
                                               f"({QUESTIONNAIRE_URL})")
+    _refuse_modifiers(data, (), reader)
     warning = _status(data, reader)
     reader.items(data.get("item", []), ("item",))
     answers = reader.result()

@@ -495,7 +495,9 @@ def since_last_visit(comparison: Comparison | None, case: Case, ruleset: RuleSet
     then = c.then.case
     when = f" ({then.assessed_on.isoformat()}{f', {c.days} days ago' if c.days is not None else ''})" \
         if then.assessed_on else ""
-    out.add(f"Follow-up of {plain(then.id)}{when}.")
+    # Compared with a visit other than the one it records following (an earlier visit may lie between):
+    # not called its follow-up; the warning below says which visit it follows.
+    out.add(f"{'Follow-up of' if record is None or record.id == then.id else 'Compared with'} {plain(then.id)}{when}.")
     for text in c.new_red_flags:
         out.add(f"NEW RED FLAG since last visit: {text}.", strong=True)
     if c.new_positive:
