@@ -58,6 +58,14 @@ def _root(
     """Low back pain assessment."""
 
 
+def output_path(value: str) -> Path:
+    """An --output path as typed: one ending in a slash names a folder, which the path type would
+    quietly drop (`-o out/` wrote a file called `out`)."""
+    if value.endswith(("/", os.sep)):
+        raise typer.BadParameter(f"{value!r} names a folder (it ends in a slash); give the file to write")
+    return Path(value)
+
+
 def err_line(message: str) -> None:
     """A message on standard error; text from the input in it cannot drive the terminal."""
     if not all(line.isprintable() for line in message.split("\n")):
@@ -122,7 +130,7 @@ def score(
     fmt: Optional[ScoreFormat] = typer.Option(None, "--format", "-f",
                                               help="table (default on a terminal) | json | jsonl | csv"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results to this file.",
-                                          dir_okay=False),
+                                          parser=lambda value: output_path(value), metavar="<file>", dir_okay=False),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
     jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", min=1,
                              help="Worker processes (default: the number of cores)."),
@@ -172,7 +180,7 @@ def audit(
                                                "JSON Lines, FHIR, or - for standard input."),
     output: Path = typer.Option(..., "--output", "-o", help="The HTML report to write; every case goes beside "
                                                           "it as a CSV file of the same name (NAME.csv).",
-                                dir_okay=False),
+                                parser=lambda value: output_path(value), metavar="<file>", dir_okay=False),
     compare_rules: Optional[Path] = typer.Option(None, "--compare-rules", file_okay=False,
                                                  help="Another rule set: list every case whose class, urgency or "
                                                       "conditions it changes (all of them in NAME.changes.csv)."),
@@ -400,7 +408,7 @@ def note(
     full: bool = typer.Option(False, "--full", help="The complete note: every answer, the facts behind "
                                                     "each rule, the suggested examination."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the note to this file.",
-                                          dir_okay=False),
+                                          parser=lambda value: output_path(value), metavar="<file>", dir_okay=False),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
     previous: Optional[Path] = typer.Option(None, "--previous", help="A follow-up's earlier case file (default: "
                                                                      "found beside CASE by its recorded hash).",
@@ -656,7 +664,8 @@ def explain(
         render_tree(data, Console(highlight=False), brief)
 
 
-OutputOption = typer.Option(None, "--output", "-o", help="Write to FILE instead of standard output.", dir_okay=False)
+OutputOption = typer.Option(None, "--output", "-o", help="Write to FILE instead of standard output.",
+                            parser=lambda value: output_path(value), metavar="<file>", dir_okay=False)
 ForceOption = typer.Option(False, "--force", help="Overwrite an existing output file.")
 
 

@@ -342,3 +342,12 @@ def test_a_visit_compared_with_one_it_does_not_follow_is_not_called_its_follow_u
     assert "Follow-up of a1" not in run.out
     assert "- Compared with a1 (2026-01-01, 31 days ago)." in run.out
     assert "**b3 is recorded as a follow-up of zz, not of a1.**" in run.out
+
+
+@pytest.mark.parametrize("command", [["score", str(SADDLE)], ["audit", str(SADDLE)], ["note", str(SADDLE)],
+                                     ["export", str(SADDLE)], ["schema"], ["rules", "doc"], ["questionnaire"]])
+def test_an_output_path_ending_in_a_slash_is_a_folder_not_a_file_named_without_it(cli, tmp_path, command):
+    """`-o out/` wrote a file called `out` (the path type drops the slash): a usage error now."""
+    run = cli(*command, "-o", f"{tmp_path}/out/")
+    assert run.code == 2 and f"--output: '{tmp_path}/out/' names a folder (it ends in a slash)" in run.err
+    assert not (tmp_path / "out").exists()
