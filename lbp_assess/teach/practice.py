@@ -664,8 +664,10 @@ def run(cases: list[tuple[str, Case]], ruleset: RuleSet, prompter: PracticePromp
         classification = prompter.choose("Your classification?", classes)
         urgency = prompter.choose("Your urgency?", tiers)
         pattern = prompter.choose("A specific pattern?", patterns)
+        # A vignette that states no feature the rules read offers nothing to tick: the step is left out
+        # (an empty checklist cannot be answered).
         ticked = prompter.choose_many("Which features did you rely on?",
-                                      [(o.fact, plain(o.text)) for o in exercise.options])
+                                      [(o.fact, plain(o.text)) for o in exercise.options]) if exercise.options else []
         attempt = Attempt(classification, urgency, list(ticked), asked, time.monotonic() - started, pattern)
         fb = mark(exercise, attempt)
         card.add(fb)

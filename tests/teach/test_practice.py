@@ -400,3 +400,14 @@ def test_practise_again_from_a_bad_record_file_is_a_failure_not_nothing_to_do(cl
     assert run.code in (1, 2) and "Nothing to practise again" not in run.out, (run.code, run.out, run.err)
     if records != "a folder":  # a folder is refused by the option parser (exit 2)
         assert run.code == 1 and f"{path}: nothing to practise again from it (1 problem above)" in run.err
+
+
+def test_a_vignette_that_states_no_feature_skips_the_checklist(ruleset, tmp_path):
+    """A vignette giving no fact the rules read offers nothing to tick: the step is left out and the
+    case is marked (before: an empty checklist, and the terminal prompt ended with exit 70)."""
+    path = tmp_path / "empty.yaml"
+    path.write_text("format: lbp-case/1\nid: empty\nvignette: nothing known\n")
+    student = Student("non_specific", "routine", tick=lambda choices: pytest.fail("nothing to tick"))
+    card = session(ruleset, [(str(path), load_case(path))], student)
+    assert student.offered == [] and len(student.verdicts) == 1
+    assert card.lines()[0].startswith("Classification: ")
