@@ -776,6 +776,10 @@ def _read_by(paths: Any, *more: Optional[Path]) -> list[Any]:
     return [*paths, *(path for path in more if path is not None)]
 
 
+#: `rules test`: the unsafe cases listed (all are counted).
+SHOWN_UNSAFE = 20
+
+
 @rules_app.command("check")
 def rules_check(directory: Optional[Path] = RulesArgument) -> None:
     """Validate a rule set: schema, expressions, names, ids, definitions. Exit 1 on any error."""
@@ -801,9 +805,10 @@ def rules_test(directory: Optional[Path] = RulesArgument,
                max_memory: float = typer.Option(2048.0, "--max-memory", min=64, help="--mutate: stop once the "
                                                 "process uses this many MB (reported as incomplete, exit 1).")
                ) -> None:
-    """Run the rule tests in DIR/tests/*.yaml. Exit 1 if any fails (or, with --mutate, any edit survives)."""
+    """Run the rule tests in DIR/tests/*.yaml, and check that a yes to any red-flag question never lowers a
+    case's urgency. Exit 1 if any test fails, the check finds an unsafe case, or (--mutate) an edit survives."""
     from ..engine.ruleset.load import default_rules_dir, load_rules
-    from ..engine.ruletests import banks, run_tests
+    from ..engine.ruletests import GENERATED_CASES, banks, red_flag_answers_never_lower, run_tests
 
     target = directory or default_rules_dir()
     ruleset = load_rules(target)
@@ -820,13 +825,25 @@ def rules_test(directory: Optional[Path] = RulesArgument,
     top = tuple(list(ruleset.manifest.tiers)[:2])  # emergency, urgent
     for line in banks(outcomes, top).lines(top):
         typer.echo(plain(line))
-    if mutate and not failed:
+    checked, lowered = red_flag_answers_never_lower(ruleset, [o.test for o in outcomes])
+    screening = len(ruleset.manifest.screening)
+    if lowered:
+        for found in lowered[:SHOWN_UNSAFE]:
+            typer.echo(plain(found.line()))
+        more = f" (the first {SHOWN_UNSAFE} above)" if len(lowered) > SHOWN_UNSAFE else ""
+        typer.echo(f"red-flag answers: {len(lowered)} unsafe{more} - a yes to a red-flag question must never lower "
+                   "a case's urgency nor remove a red flag")
+    else:
+        typer.echo(f"red-flag answers: a yes to any of the {screening} red-flag questions never lowered the urgency "
+                   f"nor removed a red flag ({checked} cases: every test's and {GENERATED_CASES} generated)")
+    if mutate and not failed and not lowered:
         from ..tooling.mutate import report_lines, run
 
         report = run(target, ruleset, max_seconds=max_seconds, max_memory_mb=max_memory)
         typer.echo("\n".join(plain(line) for line in report_lines(report)))
-        failed = report.distinguishing or bool(report.stopped)
-    if failed:
+        if report.distinguishing or report.stopped:
+            raise typer.Exit(ExitCode.FAILED)
+    if failed or lowered:
         raise typer.Exit(ExitCode.FAILED)
 
 

@@ -218,3 +218,98 @@ def _tiers(conditions: dict[str, str]) -> str:
 
 def run_tests(directory: Path, ruleset: RuleSet) -> list[RuleTestResult]:
     return [run_test(test, ruleset) for test in load_tests(directory)]
+
+
+# --------------------------------------------------------------------------- the red-flag safety property
+
+
+#: Random valid cases the red-flag property is checked on, beside every rule test's case.
+GENERATED_CASES = 400
+
+
+@dataclass
+class Lowered:
+    """A case that a red-flag answer makes less urgent (or that loses a red flag by it): the
+    safety property `red_flag_answers_never_lower` found broken."""
+
+    where: str  # the rule test's name and place, or "generated case N"
+    fact: str
+    urgency_before: str
+    urgency_after: str
+    conditions_lost: list[str]
+
+    def line(self) -> str:
+        lost = f", and {', '.join(self.conditions_lost)} is no longer raised" if self.conditions_lost else ""
+        return (f"UNSAFE: {self.fact} = yes lowers the urgency of {self.where} from {self.urgency_before} to "
+                f"{self.urgency_after}{lost}" if self.urgency_after != self.urgency_before else
+                f"UNSAFE: {self.fact} = yes removes a red flag from {self.where}: {', '.join(self.conditions_lost)} "
+                f"is no longer raised")
+
+
+def red_flag_answers_never_lower(ruleset: RuleSet, tests: list[RuleTest], generated: int = GENERATED_CASES,
+                                 seed: int = 0) -> tuple[int, list[Lowered]]:
+    """Check that answering yes to any red-flag screening question (the rule set's `screening`)
+    never lowers a case's urgency nor removes a condition it raised - a red flag is never missed
+    because another one was found. Checked on every rule test's case and on `generated` random
+    valid cases (a fixed seed: the same cases every run), values drawn on both sides of every
+    threshold the rules use. Returns (the cases checked, what breaks the property)."""
+    import random
+
+    rank = ruleset.tier_rank
+    found: list[Lowered] = []
+    checked = 0
+    for where, facts in _property_cases(ruleset, tests, generated, random.Random(seed)):
+        checked += 1
+        before = ruleset.assess_facts(facts)
+        for fact in ruleset.manifest.screening:
+            if facts.get(fact) is True:
+                continue
+            after = ruleset.assess_facts({**facts, fact: True})
+            lost = [c for c in before.conditions if c not in after.conditions]
+            if rank[after.urgency] > rank[before.urgency] or lost:
+                found.append(Lowered(where, fact, before.urgency, after.urgency, lost))
+    return checked, found
+
+
+def _property_cases(ruleset: RuleSet, tests: list[RuleTest], generated: int, rng: Any):
+    """(where, flat facts) of every valid rule-test case, then of the generated cases."""
+    from ..model.case import FACTS, facts_of
+
+    for test in tests:
+        try:
+            case = validate_case({"format": FORMAT, "id": test.slug, **test.case}, str(test.where))
+        except InputError:
+            continue  # reported by the test itself
+        yield f"the test {test.name!r} ({test.where})", facts_of(case)
+    thresholds = ruleset.thresholds
+    made = 0
+    while made < generated:
+        known, yes = rng.choice((20, 60, 95)), rng.choice((3, 15, 50))
+        data: dict[str, Any] = {"format": FORMAT, "id": f"generated-{made + 1}"}
+        for path, kind in FACTS.items():
+            if rng.randrange(100) < known and (value := _value(kind, yes, thresholds.get(path, ()), rng)) is not None:
+                section, name = path.split(".")
+                data.setdefault(section, {})[name] = value
+        try:
+            case = validate_case(data, "<generated>")
+        except InputError:
+            continue  # values that cannot go together (an onset before birth): drawn again
+        made += 1
+        yield f"generated case {made}", facts_of(case)
+
+
+def _value(kind: Any, yes: int, around: Any, rng: Any) -> Any:
+    """A value of a fact's type: yes/no with `yes` percent yes; numbers either side of the rules'
+    thresholds or anywhere in range; a choice, or a few choices; None for text and lists of scores."""
+    if kind.kind == "bool":
+        return rng.randrange(100) < yes
+    if kind.kind in ("enum", "set"):
+        return rng.choice(kind.values) if kind.kind == "enum" else rng.sample(kind.values, rng.randrange(3))
+    if kind.kind in ("int", "number"):
+        lo = kind.minimum if kind.minimum is not None else 0
+        edges = sorted({e for k in around if isinstance(k, (int, float)) for e in (k - 1, k, k + 1)})
+        hi = kind.maximum if kind.maximum is not None else max([100, *edges])
+        edges = [e for e in edges if lo <= e <= hi]
+        value = rng.choice(edges) if edges and rng.randrange(2) else rng.uniform(lo, hi)
+        return int(value) if kind.kind == "int" else value
+    return None

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from lbp_assess.engine.ruletests import load_tests, run_test
+from lbp_assess.engine.ruletests import GENERATED_CASES, load_tests, run_test
 
 from helpers import RULES
 
@@ -45,6 +45,32 @@ def test_rules_test_command_passes_on_shipped_rules(cli):
     # Policy v7: the over-triage bank and the true red flags are counted.
     assert run.out.splitlines()[1].startswith("over-triage: 0 of ")
     assert "benign presentations reach emergency or urgent (target 0); red flags caught: " in run.out
+
+
+def test_rules_test_checks_that_a_red_flag_answer_never_lowers_the_urgency(cli):
+    run = cli("rules", "test")
+    assert ("red-flag answers: a yes to any of the 11 red-flag questions never lowered the urgency nor removed a red "
+            f"flag ({len(TESTS) + GENERATED_CASES} cases: every test's and {GENERATED_CASES} generated)") in run.out
+
+
+def test_an_edit_where_a_second_red_flag_lowers_the_urgency_fails_rules_test(tmp_path, cli):
+    """A clinical lead's edit: the cauda equina emergency rule gains `and not is_true(systemic.fever)`.
+    Every rule test still passes (none has CES with fever), but a fever now turns an emergency into
+    an urgent case and drops cauda equina: `rules test` names the cases and exits 1."""
+    target = tmp_path / "rules"
+    shutil.copytree(RULES, target)
+    path = target / "red_flags.yaml"
+    text = path.read_text()
+    old = "      ces_feature and not (is_true(cauda_equina.onset_days > 14) and is_false(cauda_equina.worsening))\n"
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, old[:-1] + " and not is_true(systemic.fever)\n"))
+    run = cli("rules", "test", str(target))
+    assert run.code == 1
+    assert run.out.splitlines()[0] == f"{len(TESTS)} passed, 0 failed"  # the tests alone did not notice
+    unsafe = [line for line in run.out.splitlines() if line.startswith("UNSAFE: ")]
+    assert len(unsafe) == 20 and all(line.startswith("UNSAFE: systemic.fever = yes ") for line in unsafe)
+    assert any("from emergency to urgent, and cauda_equina is no longer raised" in line for line in unsafe)
+    assert "unsafe (the first 20 above) - a yes to a red-flag question must never lower" in run.out
 
 
 def test_the_over_triage_count_names_a_benign_case_that_reaches_urgent(tmp_path, cli):

@@ -167,7 +167,8 @@ def test_pasting_the_suggested_tests_kills_every_survivor(small_rules):
 
 def test_rules_test_without_mutate_does_not_mutate(small_rules, cli):
     run = cli("rules", "test", str(small_rules))
-    assert run.code == 0 and run.out.strip() == "2 passed, 0 failed"
+    assert run.code == 0 and run.out.splitlines()[0] == "2 passed, 0 failed"
+    assert run.out.splitlines()[1].startswith("red-flag answers: ") and "mutation" not in run.out.lower()
 
 
 def test_mutate_on_failing_rule_tests_reports_the_failures_only(small_rules, cli):
