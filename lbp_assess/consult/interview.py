@@ -52,6 +52,9 @@ from ..engine.words import outcome_label
 _LIFETIME = ("patient.age", "onset.weeks_ago", "cauda_equina.onset_days")
 
 DRAFT_FORMAT = "lbp-draft/1"
+#: The largest draft read back: a draft keeps every answer and, in its journal, every change, so it
+#: may outgrow the 1 MB of a case file (a long note edited several times) and must still resume.
+DRAFT_MAX_BYTES = 16 * 1024 * 1024
 
 
 class NotAnswered:
@@ -286,11 +289,15 @@ class Interview:
     def default(self, question: Question) -> Any:
         """The current answer (None = unsure); else the suggestion (a follow-up's earlier answer);
         else an answer an edit removed (offered again, so undoing the edit takes one key a
-        question); else NOT_ANSWERED."""
+        question) - never for a red-flag screening question, which is asked with nothing chosen
+        (a journal is the draft's text, and an edited draft could otherwise put "no" under the
+        pointer); else NOT_ANSWERED."""
         if question.id in self.answers:
             return self.answers[question.id]
         if question.id in self.suggestions:
             return self.suggestions[question.id]
+        if question.id in self.ruleset.manifest.screening:
+            return NOT_ANSWERED
         removed = [e.get("value") for e in self.journal
                    if e.get("event") == "dropped" and e.get("question") == question.id]
         if removed and removed[-1] is not None and answer_problem(question.id, removed[-1]) is None:
@@ -576,7 +583,7 @@ class Interview:
     def from_draft(cls, ruleset: RuleSet, path: Path) -> tuple["Interview", list[str]]:
         """Resume: the draft is checked, and every saved answer again against the questionnaire."""
         name = str(path)
-        text = read_text(path)
+        text = read_text(path, max_bytes=DRAFT_MAX_BYTES)
         data = load_json(text, name)
         if not isinstance(data, dict) or data.get("format") != DRAFT_FORMAT:
             raise InputError.from_problems([Problem(Location(name), f"not an lbp-assess draft ({DRAFT_FORMAT})")])

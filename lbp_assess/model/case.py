@@ -156,8 +156,17 @@ def identifier_problem(text: str) -> str | None:
     return None
 
 
+#: The longest free text one field keeps (a note, a vignette), in characters: every case file,
+#: answers in full, stays well within the size a file may be (1 MB), and a document pasted into a
+#: note is refused where it is typed rather than making the case, or its draft, unreadable.
+MAX_TEXT_CHARS = 20_000
+
+
 def _text(text: str) -> str:
     _refuse(NOT_IN_TEXT.search(text), "text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"text is {len(text):,} characters long; a field keeps at most {MAX_TEXT_CHARS:,} "
+                         "(a summary, not a pasted document)")
     return text
 
 
@@ -598,10 +607,11 @@ def _keys_source(struct: Any) -> tuple[str, dict[str, Any]]:
     texts are printable (JSON holds no raw control character): a mapping's values are then not
     read. Written out as one sum of ints per struct, no loop, each field read once: it runs for
     every case read the fast way. (source, the validators)"""
-    quick = {_line: "{v}.isprintable()", _text: "{v}.isprintable()", _finite: "{v} - {v} == 0",
+    quick = {_line: "{v}.isprintable()", _text: f"({{v}}.isprintable() and len({{v}}) <= {MAX_TEXT_CHARS})",
+             _finite: "{v} - {v} == 0",
              _identifier: "({v}.isascii() and {v}.isprintable() and {v}[:1] != ' ' != {v}[-1:])",
              _adult: f"{AGE_RANGE[0]!r} <= {{v}} <= {AGE_RANGE[1]!r}"}
-    printable_passes = {_line, _text}  # validators that pass any printable text
+    printable_passes = {_line}  # validators that pass any printable text (_text: not a long one)
     checks: dict[tuple[str, str], list[Any]] = {}
     for section, name, fn in _FAST_VALIDATORS:
         checks.setdefault((section, name), []).append(fn)

@@ -4,6 +4,8 @@ irrelevant answers dropped, live alerts, unsure answers, pre-fill and resume."""
 from __future__ import annotations
 
 
+import json
+
 import pytest
 
 from lbp_assess.inputs.cases import load_case
@@ -351,3 +353,51 @@ def test_a_red_flag_answer_is_shown_at_once_though_its_follow_ups_are_not_yet_as
                                                                 "cauda_equina.worsening": False}))
     assert changes[0] == (fact, "cauda_equina", "emergency", "raised"), changes
     assert ("cauda_equina.worsening", "cauda_equina", "urgent", "lower") in changes
+
+
+def test_an_edited_draft_cannot_put_an_answer_under_the_pointer_of_a_red_flag_question(ruleset, tmp_path):
+    """A journal's "dropped" entries offer an answer an edit removed again - but not on a red-flag
+    screening question: a hand-edited draft put "no" to urinary retention under the pointer, and one
+    Enter recorded it. Other questions keep the convenience."""
+    interview = Interview(ruleset)
+    draft = tmp_path / "draft.json"
+    interview.save_draft(draft)
+    data = json.loads(draft.read_text())
+    data["journal"] += [{"at": "2026-12-06T10:00:00+00:00", "event": "dropped", "question": qid, "value": value}
+                        for qid, value in (("cauda_equina.urinary_retention", False),
+                                           ("cauda_equina.bowel_incontinence", True), ("pain.leg_side", "left"))]
+    draft.write_text(json.dumps(data))
+    resumed, _ = Interview.from_draft(ruleset, draft)
+    by_id = resumed.questionnaire.by_id
+    assert {"cauda_equina.urinary_retention", "cauda_equina.bowel_incontinence"} <= set(ruleset.manifest.screening)
+    assert resumed.default(by_id["cauda_equina.urinary_retention"]) is NOT_ANSWERED
+    assert resumed.default(by_id["cauda_equina.bowel_incontinence"]) is NOT_ANSWERED
+    assert resumed.default(by_id["pain.leg_side"]) == "left"
+
+
+def test_a_pasted_document_is_refused_where_it_is_typed(ruleset):
+    """A note keeps at most MAX_TEXT_CHARS characters: 520 KB pasted into PMH was accepted, and the
+    draft that kept it twice grew past what --resume reads, losing every answer."""
+    from lbp_assess.consult.interview import InvalidAnswer
+    from lbp_assess.model.case import MAX_TEXT_CHARS
+
+    interview = Interview(ruleset)
+    question = interview.questionnaire.by_id["notes.pmh"]
+    assert interview.validate(question, "x" * MAX_TEXT_CHARS) == "x" * MAX_TEXT_CHARS
+    with pytest.raises(InvalidAnswer, match=f"text is {MAX_TEXT_CHARS + 1:,} characters long; a field keeps at most"):
+        interview.validate(question, "x" * (MAX_TEXT_CHARS + 1))
+
+
+def test_a_draft_larger_than_a_case_file_still_resumes(ruleset, tmp_path):
+    """A draft keeps every change in its journal, so it may outgrow the 1 MB of a case file."""
+    interview = Interview(ruleset)
+    draft = tmp_path / "draft.json"
+    interview.save_draft(draft)
+    data = json.loads(draft.read_text())
+    data["answers"]["id"] = "long-notes"
+    data["journal"] += [{"at": "2026-12-06T10:00:00+00:00", "event": "answer", "question": "notes.pmh",
+                         "value": f"edit {n} " + "x" * 19_000} for n in range(60)]
+    draft.write_text(json.dumps(data))
+    assert draft.stat().st_size > 1_000_000
+    resumed, notes = Interview.from_draft(ruleset, draft)
+    assert resumed.answers["id"] == "long-notes" and notes == []

@@ -351,3 +351,19 @@ def test_an_output_path_ending_in_a_slash_is_a_folder_not_a_file_named_without_i
     run = cli(*command, "-o", f"{tmp_path}/out/")
     assert run.code == 2 and f"--output: '{tmp_path}/out/' names a folder (it ends in a slash)" in run.err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_text_over_the_limit_is_refused_alike_by_the_fast_and_the_exact_reader(cli, tmp_path):
+    """MAX_TEXT_CHARS holds in the JSON Lines fast path (a long text on one line is printable, so
+    the quick test must count it too) as in the case model; the limit itself is accepted."""
+    from lbp_assess.model.case import MAX_TEXT_CHARS
+
+    lines = tmp_path / "cases.jsonl"
+    cases = [{"format": "lbp-case/1", "id": f"c{n}", "notes": {"pmh": "x" * (MAX_TEXT_CHARS + n)}} for n in (0, 1)]
+    lines.write_text("".join(json.dumps(case) + "\n" for case in cases))
+    yaml_case = tmp_path / "long.yaml"
+    yaml_case.write_text(f"format: lbp-case/1\nid: y\nnotes: {{pmh: {'x' * (MAX_TEXT_CHARS + 1)}}}\n")
+    run = cli("score", str(lines), str(yaml_case), "-f", "jsonl", "-q")
+    rows = [json.loads(line) for line in run.out.splitlines()]
+    assert [r["error"] is None for r in rows] == [True, False, False]
+    assert all(f"text is {MAX_TEXT_CHARS + 1:,} characters long" in r["error"] for r in rows[1:])
