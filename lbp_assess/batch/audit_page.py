@@ -274,7 +274,9 @@ class Page:
         alternative = (f"Bar chart of the share of scored cases in which each of {len(facts)} red-flag screening "
                        f"questions was answered; {complete} of {len(facts)} were answered in every case"
                        + (f"; the least complete is {rows[0][0]}, answered in {rows[0][4]} of cases "
-                          f"({number(rows[0][3])} not screened)." if rows and t.scored else "."))
+                          f"({number(rows[0][3])} not screened)." if rows else ".")
+                       if t.scored else  # no case: nothing was screened (never "answered in every case")
+                       f"No case was scored, so none of the {len(facts)} red-flag screening questions was answered.")
         svg = self.charts.bars("chart-screening", "Screening completeness per red-flag question",
                                [label(r[0]) for r in rows],
                                [("answered", [100 * r[2] / t.scored for r in rows], "#4393c3"),

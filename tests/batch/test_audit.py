@@ -211,3 +211,16 @@ def test_nothing_is_written_through_a_planted_link_even_with_force(cli, tmp_path
     assert run.code == 1 and f"{tmp_path / planted}: is a symbolic link; refusing to write through it" in run.err
     assert elsewhere.read_text() == "not yours"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["elsewhere.txt", planted])  # nothing else written
+
+
+def test_with_no_case_scored_no_screening_question_is_said_answered_in_every_case(cli, tmp_path):
+    """Unknown is not no: an audit of files that are all errors said "11 of 11 were answered in every
+    case" - true of no case at all."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    report = tmp_path / "report.html"
+    run = cli("audit", str(bad), "-o", str(report), "-q")
+    assert run.code == 1
+    page = html.unescape(report.read_text())
+    assert "were answered in every case" not in page
+    assert "No case was scored, so none of the 11 red-flag screening questions was answered." in page
