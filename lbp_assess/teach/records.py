@@ -95,6 +95,36 @@ def _record_problem(data: Any) -> str | None:
     return _text_problem(data)
 
 
+def _marking_problem(data: dict[str, Any], ruleset: RuleSet | None) -> str | None:
+    """Marks that do not follow from the record's own answer and key (a record edited by hand: an
+    under-triage hidden from the tutor by `correct: true`). The report counts a record's marks, so
+    they are checked against what practice would have marked: the class and urgency right when they
+    are the key's, a red flag missed when the key's class is red_flag and the answer's is not, and -
+    with the rules, which say which tiers must be shown at once - under-triage below such a tier."""
+    answer, key, correct = data.get("answer"), data["key"], data["correct"]
+    if not isinstance(answer, dict):
+        return "answer: expected the student's answer (an object written by practice --record)"
+    said = {name: answer.get(name) for name in ("classification", "urgency")}
+    for name, value in said.items():
+        if value is not None and not isinstance(value, str):
+            return f"answer.{name}: expected a name or null, got {_shown(value)}"
+    marks = {"correct.classification": (correct["classification"], said["classification"] == key["classification"]),
+             "correct.urgency": (correct["urgency"], said["urgency"] == key.get("urgency")),
+             "missed_red_flag": (data.get("missed_red_flag"),
+                                 key["classification"] == "red_flag" and said["classification"] != "red_flag")}
+    if ruleset is not None and key.get("urgency") in ruleset.manifest.tiers:
+        rank = ruleset.tier_rank
+        marks["under_triage"] = (data.get("under_triage"), ruleset.manifest.tiers[key["urgency"]].show_at_once
+                                 and rank.get(said["urgency"], len(rank)) > rank[key["urgency"]])
+    for field, (recorded, expected) in marks.items():
+        if recorded is not None and recorded is not expected:
+            return (f"{field} is {str(recorded).lower()}, but the answer ({_shown(said['classification'])}, "
+                    f"{_shown(said['urgency'])}) and the key ({_shown(key['classification'])}, "
+                    f"{_shown(key.get('urgency'))}) make it {str(expected).lower()}: the record was changed "
+                    "after it was written")
+    return None
+
+
 def _text_problem(data: Any) -> str | None:
     """A text anywhere in a record (a key or a value) holding what no one-line text of a case may: a
     control character, line separator, bidirectional control or lone surrogate. Every text a
@@ -156,7 +186,7 @@ def read_records(paths: Iterable[str], ruleset: RuleSet | None = None) -> tuple[
                 else:
                     problems.append(str(err))
                 continue
-            problem = _record_problem(record)
+            problem = _record_problem(record) or _marking_problem(record, ruleset)
             if problem is not None:
                 problems.append(f"{where}: not a practice record: {problem}")
                 continue

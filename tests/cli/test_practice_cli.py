@@ -8,6 +8,8 @@ import json
 import os
 import stat
 
+import pytest
+
 from helpers import EXAMPLES, RULES
 from lbp_assess.engine.ruleset.load import load_rules
 
@@ -16,13 +18,15 @@ VERSION = load_rules(RULES).version
 V10 = str(EXAMPLES / "vignettes" / "v10-radicular-l5.yaml")
 
 
-def attempt(student, case, key_class, said_class, urgency_ok=True, mode="vignette", not_asked=None, **extra):
+def attempt(student, case, key_class, said_class, key_urgency="routine", mode="vignette", not_asked=None, **extra):
+    """A record as practice writes it: the student said `said_class`, routine; its marks follow."""
     return json.dumps({
         "student": student, "case": case, "mode": mode,
         "answer": {"classification": said_class, "urgency": "routine", "features": [], "questions": None},
-        "key": {"classification": key_class, "urgency": "routine", "conditions": []},
-        "correct": {"classification": key_class == said_class, "urgency": urgency_ok},
-        "missed_red_flag": key_class == "red_flag" and said_class != "red_flag", "under_triage": False,
+        "key": {"classification": key_class, "urgency": key_urgency, "conditions": []},
+        "correct": {"classification": key_class == said_class, "urgency": key_urgency == "routine"},
+        "missed_red_flag": key_class == "red_flag" and said_class != "red_flag",
+        "under_triage": key_urgency in ("emergency", "urgent"),
         "red_flags_not_asked": not_asked, "rules_version": VERSION, "seconds": 12.5, **extra})
 
 
@@ -30,7 +34,7 @@ def records(tmp_path):
     one = tmp_path / "ada.jsonl"
     one.write_text("\n".join([
         attempt("Ada", "v10", "radicular", "radicular"),
-        attempt("Ada", "v21", "red_flag", "radicular", urgency_ok=False),
+        attempt("Ada", "v21", "red_flag", "radicular", key_urgency="emergency"),
         attempt("Ada", "v01", "non_specific", "non_specific", mode="history",
                 not_asked=["history.cancer", "systemic.fever"]),
     ]) + "\n")
@@ -97,14 +101,14 @@ def test_bad_records_are_named_and_the_report_goes_on(cli, tmp_path):
 def test_attempts_view_lists_each_attempt_with_under_triage_marked(cli, tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text("\n".join([
-        attempt("Ada", "v21", "red_flag", "radicular", urgency_ok=False, under_triage=True),
+        attempt("Ada", "v21", "red_flag", "radicular", key_urgency="emergency"),
         attempt("Ada", "v01", "non_specific", "non_specific", mode="history",
                 not_asked=["history.cancer", "systemic.fever"]),
     ]) + "\n")
     data = json.loads(cli("practice", "report", str(path), "--view", "attempts", "-f", "json").out)
     first, second = data
     assert first["student"] == "Ada" and first["case"] == "v21" and first["under_triage"] is True
-    assert first["answer"] == "Radicular pain, routine" and first["key"] == "Red flag, routine"
+    assert first["answer"] == "Radicular pain, routine" and first["key"] == "Red flag, emergency"
     assert second["red_flags_not_asked"] == ["history.cancer", "systemic.fever"] and second["seconds"] == 12.5
     rows = list(csv.DictReader(io.StringIO(cli("practice", "report", str(path), "--view", "attempts",
                                                "-f", "csv").out)))
@@ -119,7 +123,7 @@ def test_cases_view_shows_which_vignettes_are_got_wrong(cli, tmp_path):
     path.write_text("\n".join([
         attempt("Ada", "v17", "stenosis", "non_specific"),
         attempt("Ben", "v17", "stenosis", "stenosis"),
-        attempt("Ben", "v21", "red_flag", "radicular", urgency_ok=False, under_triage=True),
+        attempt("Ben", "v21", "red_flag", "radicular", key_urgency="emergency"),
         attempt("Cy", "v10", "radicular", "radicular"),
     ]) + "\n")
     data = json.loads(cli("practice", "report", str(path), "--view", "cases", "-f", "json").out)
@@ -136,7 +140,7 @@ def test_cases_view_shows_which_vignettes_are_got_wrong(cli, tmp_path):
 
 def test_under_triage_stands_out_in_the_students_view(cli, tmp_path):
     path = tmp_path / "a.jsonl"
-    path.write_text(attempt("Ben", "v21", "red_flag", "radicular", urgency_ok=False, under_triage=True) + "\n")
+    path.write_text(attempt("Ben", "v21", "red_flag", "radicular", key_urgency="emergency") + "\n")
     table = cli("practice", "report", str(path), "-f", "table").out
     assert "UNDER-" in table and "TRIAGED" in table and "1 !" in table
     assert json.loads(cli("practice", "report", str(path), "-f", "json").out)[0]["under_triaged"] == 1
@@ -199,3 +203,22 @@ def test_report_csv_shows_a_formula_like_name_as_text(cli, tmp_path):
     path.write_text(attempt("=HYPERLINK(\"http://x\")", "v10", "radicular", "radicular") + "\n")
     rows = list(csv.DictReader(io.StringIO(cli("practice", "report", str(path), "-f", "csv").out)))
     assert rows[0]["student"] == "'=HYPERLINK(\"http://x\")"
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"correct": {"classification": True, "urgency": True}}, "correct.classification is true"),
+    ({"correct": {"classification": False, "urgency": True}}, "correct.urgency is true"),
+    ({"missed_red_flag": False}, "missed_red_flag is false"),
+    ({"under_triage": False}, "under_triage is false"),
+])
+def test_a_record_whose_marks_do_not_follow_from_its_answer_is_refused(cli, tmp_path, change, field):
+    """A tutor reads the marks: a record edited to say a missed emergency was right (and not
+    under-triaged) is refused, located, and not counted; before, it was reported as right."""
+    record = json.loads(attempt("Ben", "v21", "red_flag", "radicular", key_urgency="emergency"))
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps({**record, **change}) + "\n" + attempt("Ada", "v10", "radicular", "radicular") + "\n")
+    run = cli("practice", "report", str(path), "--view", "attempts", "-f", "json")
+    assert run.code == 1
+    assert f"a.jsonl:1: not a practice record: {field}, but the answer ('radicular', 'routine') and the key " \
+           "('red_flag', 'emergency') make it" in run.err
+    assert [row["student"] for row in json.loads(run.out)] == ["Ada"]

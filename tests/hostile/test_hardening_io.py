@@ -133,7 +133,9 @@ def test_a_lone_surrogate_escape_is_located_in_every_reader(tmp_path):
     assert lbp("note", str(paired)).returncode == 0
 
 
-PRACTICE = {"student": "Ada", "case": "v10", "mode": "vignette", "key": {"classification": "radicular"},
+PRACTICE = {"student": "Ada", "case": "v10", "mode": "vignette",
+            "answer": {"classification": "radicular", "urgency": "routine"},
+            "key": {"classification": "radicular", "urgency": "routine"},
             "correct": {"classification": True, "urgency": True}, "missed_red_flag": False}
 
 
@@ -162,7 +164,8 @@ def test_practice_records_are_shown_as_data_never_as_markup_or_formulas(tmp_path
     it is no name (as a case id is none): that record is refused, located, and the rest reported."""
     records = tmp_path / "attempts.jsonl"
     hostile = {**PRACTICE, "student": "[link=https://evil.example]Ada[/link]",
-               "key": {"classification": "=HYPERLINK(\"x\")"}}
+               "key": {"classification": "=HYPERLINK(\"x\")", "urgency": "routine"},
+               "correct": {"classification": False, "urgency": True}}
     escape = {**PRACTICE, "student": "Ada \x1b]8;;x\x07"}
     records.write_text(json.dumps(hostile) + "\n" + json.dumps(escape) + "\n")
     table = lbp("practice", "report", str(records), "-f", "table")

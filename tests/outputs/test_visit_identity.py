@@ -277,8 +277,9 @@ def test_a_student_name_with_an_invisible_character_is_refused(cli, tmp_path):
     assert run.code == 2 and "a student's name must not contain the invisible" in run.err, run.err
     from lbp_assess.teach.records import read_records
 
-    record = {"student": "A\u200bda", "key": {"classification": "radicular"},
-              "correct": {"classification": True, "urgency": True}}
+    record = {"student": "A\u200bda", "answer": {"classification": "radicular", "urgency": "routine"},
+              "key": {"classification": "radicular", "urgency": "routine"}, "correct": {"classification": True,
+                                                                                   "urgency": True}}
     (tmp_path / "r.jsonl").write_text(json.dumps(record) + "\n" + json.dumps({**record, "student": "Ada"}) + "\n")
     records, problems = read_records([str(tmp_path / "r.jsonl")])
     assert [r.student for r in records] == ["Ada"]

@@ -118,12 +118,13 @@ def test_again_serves_the_latest_mistakes_first(tmp_path):
 
     version = load_rules(RULES).version
 
-    def line(case, at, right, under=False):
+    def line(case, at, right, under=False):  # a record as practice writes it: its marks follow from the answer
+        said = ("red_flag" if right else "non_specific", "routine" if under else "emergency")
         return json.dumps({"at": at, "student": "Ada", "case": case, "mode": "vignette",
-                           "answer": {"classification": "non_specific", "urgency": "routine"},
+                           "answer": {"classification": said[0], "urgency": said[1]},
                            "key": {"classification": "red_flag", "urgency": "emergency"},
-                           "correct": {"classification": right, "urgency": right, "pattern": True},
-                           "under_triage": under, "missed_red_flag": False, "rules_version": version})
+                           "correct": {"classification": right, "urgency": not under, "pattern": True},
+                           "under_triage": under, "missed_red_flag": not right, "rules_version": version})
 
     record = tmp_path / "ada.jsonl"
     record.write_text("\n".join([
