@@ -62,7 +62,10 @@ class Session:
     def autosave(self, interview: Interview) -> None:
         if self.draft is None:
             self.draft = reserve_draft(self.out_dir, interview.answers.get("id"))
-        elif interview.answers.get("id") and not self.draft.name.startswith(_draft_stem(interview.answers["id"])):
+        elif interview.answers.get("id") and not self.resumed \
+                and not self.draft.name.startswith(_draft_stem(interview.answers["id"])):
+            # named for its case once the id is known; a draft given to --resume keeps the name it was
+            # given, so the same command resumes it again after another interruption
             self.draft = _rename_draft(self.draft, interview.answers["id"])
         with writing(self.draft):
             interview.save_draft(self.draft)

@@ -348,3 +348,15 @@ def test_the_prefill_summary_is_for_answers_from_a_case_file_not_an_id_alone(tmp
     assert session.prefilled_from == path
     summary = consultation.prefill_summary(session)
     assert summary.startswith("1 answer from the case file; ") and summary.endswith(" questions to ask")
+
+
+def test_a_draft_given_to_resume_keeps_its_name_so_the_same_command_resumes_it_again(tmp_path):
+    """`assess --resume mydraft.json` renamed the draft to lbp-draft-<id>-....json at its first save:
+    after another interruption the same command found no such file."""
+    interview = Interview.from_case(RULESET, load_case(COMPLETE))
+    draft = tmp_path / "mydraft.json"
+    interview.save_draft(draft)
+    session = consultation.start(RULESET, None, resume=draft)
+    session.autosave(session.interview)
+    assert session.draft == draft.resolve() and draft.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(consultation.DRAFT_PREFIX)] == []
