@@ -278,9 +278,11 @@ def _bundle_responses(bundle: dict[str, Any], path: tuple[Any, ...], reader: _Re
 def _near(word: str, target: str) -> bool:
     """A misspelling of `target` (its case changed, a letter left out) rather than another name
     (Questionnaire is not one of QuestionnaireResponse)."""
-    import difflib  # only for a resource type that is not read
+    if abs(len(word) - len(target)) > 3:  # most names (Composition, Observation): no comparison needed
+        return False
+    import difflib  # only for a name of about the length
 
-    return word.lower() == target.lower() or difflib.SequenceMatcher(None, word.lower(), target.lower()).ratio() >= 0.85
+    return difflib.SequenceMatcher(None, word.lower(), target.lower()).ratio() >= 0.85
 
 
 def _kind(value: Any) -> str:
