@@ -58,9 +58,17 @@ def _root(
     """Low back pain assessment."""
 
 
+#: The most worker processes --jobs starts (each holds the rules and a chunk): more than any
+#: machine this runs on has cores, fewer than would exhaust its processes.
+MAX_JOBS = 256
+
+
 def output_path(value: str) -> Path:
     """An --output path as typed: one ending in a slash names a folder, which the path type would
-    quietly drop (`-o out/` wrote a file called `out`)."""
+    quietly drop (`-o out/` wrote a file called `out`), and an empty one names nothing (the path type
+    reads it as the current folder)."""
+    if not value:
+        raise typer.BadParameter("is empty; give the file to write")
     if value.endswith(("/", os.sep)):
         raise typer.BadParameter(f"{value!r} names a folder (it ends in a slash); give the file to write")
     return Path(value)
@@ -132,7 +140,7 @@ def score(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results to this file.",
                                           parser=lambda value: output_path(value), metavar="<file>", dir_okay=False),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
-    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", min=1,
+    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", min=1, max=MAX_JOBS,
                              help="Worker processes (default: the number of cores)."),
     expect: bool = typer.Option(False, "--expect", help="Compare with each case's expected: labels; "
                                                         "report agreement; exit 1 on any disagreement."),
@@ -187,7 +195,7 @@ def audit(
     max_cases: int = typer.Option(1000, "--max-cases", min=1, help="Cases listed on the page, the most urgent "
                                                                    "first (every case is in the CSV)."),
     force: bool = typer.Option(False, "--force", help="Overwrite the report and its CSV files if they exist."),
-    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", min=1,
+    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", min=1, max=MAX_JOBS,
                              help="Worker processes (default: the number of cores)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No closing summary on standard error."),
     rules: Optional[Path] = RulesOption,

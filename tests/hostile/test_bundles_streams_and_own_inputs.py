@@ -367,3 +367,19 @@ def test_a_text_over_the_limit_is_refused_alike_by_the_fast_and_the_exact_reader
     rows = [json.loads(line) for line in run.out.splitlines()]
     assert [r["error"] is None for r in rows] == [True, False, False]
     assert all(f"text is {MAX_TEXT_CHARS + 1:,} characters long" in r["error"] for r in rows[1:])
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["audit", str(SADDLE), "-o", ""], "--output: is empty; give the file to write"),
+    (["note", str(SADDLE), "-o", ""], "--output: is empty; give the file to write"),
+    (["score", str(EXAMPLES / "cases"), "-j", "99999999999999999999"], "--jobs: must be 256 or less"),
+    (["audit", str(EXAMPLES / "cases"), "-o", "report.html", "-j", "99999999999999999999"],
+     "--jobs: must be 256 or less"),
+])
+def test_an_empty_output_or_a_huge_job_count_is_a_usage_error(cli, tmp_path, monkeypatch, command, expected):
+    """From a fuzzing run: `audit -o ''` ended with exit 70 (the empty path read as the current
+    folder), and --jobs past a C int with OverflowError, exit 70."""
+    monkeypatch.chdir(tmp_path)
+    run = cli(*command)
+    assert run.code == 2 and run.err.startswith(f"lbp-assess: {expected}"), run.err
+    assert list(tmp_path.iterdir()) == []
