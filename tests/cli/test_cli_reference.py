@@ -41,7 +41,7 @@ def test_the_reference_shows_what_each_option_takes():
     score = text.split("## `lbp-assess score`\n", 1)[1].split("\n## ", 1)[0]
     assert "lbp-assess score [OPTIONS] PATHS...\n" in score
     assert "- `--format`, `-f` `table` | `json` | `jsonl` | `csv`: " in score
-    assert "- `--jobs`, `-j` *INTEGER* (at least 1): Worker processes (default: the number of cores)." in score
+    assert "- `--jobs`, `-j` *INTEGER* (at least 1; at most 256): Worker processes (default: the number of cores)." in score
     assert "- `--rules` *FOLDER*: " in score
     audit = text.split("## `lbp-assess audit`\n", 1)[1].split("\n## ", 1)[0]
     assert "`--output`, `-o` *FILE* (required): " in audit and "(at least 1; default `1000`)" in audit
