@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import gc
+import os
 from itertools import islice
 from typing import IO, TYPE_CHECKING, Iterator
 
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 
 
 CHUNKS_IN_FLIGHT_PER_JOB = 3
+#: Workers beyond this many per core only wait for one: --jobs is capped there (the processes are
+#: all started at once, each with the rules in memory).
+WORKERS_PER_CORE = 4
 
 
 # --------------------------------------------------------------------------- running
@@ -54,6 +58,7 @@ def score_stream(paths: list[str], ruleset: RuleSet, jobs: int = 1, stdin: IO[by
     import multiprocessing  # here: a run in one process starts without them (about 10 ms)
     from concurrent.futures import ProcessPoolExecutor
 
+    jobs = min(jobs, WORKERS_PER_CORE * (os.cpu_count() or 1))  # `-j 20000` started 20,000 processes at once
     global _WORKER_RULES
     _WORKER_RULES = ruleset
     methods = multiprocessing.get_all_start_methods()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -203,3 +204,28 @@ def test_byte_ranges_are_whole_lines_numbered_from_the_file_whatever_the_line_le
         assert stop == len(text) or text[stop - 1:stop] == b"\n"
         assert line == text[:start].count(b"\n") + 1
         assert (chunk.data is not None) == carry and (not carry or chunk.data.startswith(text[start:stop]))
+
+
+def test_a_huge_job_count_starts_at_most_four_workers_a_core(monkeypatch, tmp_path, ruleset):
+    """`score -j 20000` (any count under the option's limit) started every worker at once: thousands
+    of processes, killed after a minute. Workers are capped at four a core."""
+    import concurrent.futures
+
+    from lbp_assess.batch.pool import WORKERS_PER_CORE, score_stream
+
+    started: list[int] = []
+
+    class Recording(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, max_workers=None, *args, **kwargs):
+            started.append(max_workers)
+            super().__init__(max_workers, *args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Recording)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    line = json.dumps({"format": "lbp-case/1", "id": "x", "neuro": {"weakness_progressing": True}}) + "\n"
+    paths = []
+    for name in ("a.jsonl", "b.jsonl"):  # two chunks: scored by the pool
+        (tmp_path / name).write_text(line)
+        paths.append(str(tmp_path / name))
+    results = list(score_stream(paths, ruleset, jobs=200))
+    assert started == [WORKERS_PER_CORE] and sum(r.cases for r in results) == 2
