@@ -816,7 +816,7 @@ def rules_test(directory: Optional[Path] = RulesArgument,
     """Run the rule tests in DIR/tests/*.yaml, and check that a yes to any red-flag question never lowers a
     case's urgency. Exit 1 if any test fails, the check finds an unsafe case, or (--mutate) an edit survives."""
     from ..engine.ruleset.load import default_rules_dir, load_rules
-    from ..engine.ruletests import GENERATED_CASES, banks, red_flag_answers_never_lower, run_tests
+    from ..engine.ruletests import banks, red_flag_answers_never_lower, run_tests
 
     target = directory or default_rules_dir()
     ruleset = load_rules(target)
@@ -833,7 +833,7 @@ def rules_test(directory: Optional[Path] = RulesArgument,
     top = tuple(list(ruleset.manifest.tiers)[:2])  # emergency, urgent
     for line in banks(outcomes, top).lines(top):
         typer.echo(plain(line))
-    checked, lowered = red_flag_answers_never_lower(ruleset, [o.test for o in outcomes])
+    from_tests, generated, lowered = red_flag_answers_never_lower(ruleset, [o.test for o in outcomes])
     screening = len(ruleset.manifest.screening)
     if lowered:
         for found in lowered[:SHOWN_UNSAFE]:
@@ -843,7 +843,7 @@ def rules_test(directory: Optional[Path] = RulesArgument,
                    "a case's urgency nor remove a red flag")
     else:
         typer.echo(f"red-flag answers: a yes to any of the {screening} red-flag questions never lowered the urgency "
-                   f"nor removed a red flag ({checked} cases: every test's and {GENERATED_CASES} generated)")
+                   f"nor removed a red flag ({from_tests + generated} cases: every test's and {generated} generated)")
     if mutate and not failed and not lowered:
         from ..tooling.mutate import report_lines, run
 

@@ -247,19 +247,20 @@ class Lowered:
 
 
 def red_flag_answers_never_lower(ruleset: RuleSet, tests: list[RuleTest], generated: int = GENERATED_CASES,
-                                 seed: int = 0) -> tuple[int, list[Lowered]]:
+                                 seed: int = 0) -> tuple[int, int, list[Lowered]]:
     """Check that answering yes to any red-flag screening question (the rule set's `screening`)
     never lowers a case's urgency nor removes a condition it raised - a red flag is never missed
     because another one was found. Checked on every rule test's case and on `generated` random
     valid cases (a fixed seed: the same cases every run), values drawn on both sides of every
-    threshold the rules use. Returns (the cases checked, what breaks the property)."""
+    threshold the rules use. Returns (the tests' cases checked, the generated cases checked, what
+    breaks the property)."""
     import random
 
     rank = ruleset.tier_rank
     found: list[Lowered] = []
-    checked = 0
+    checked = {True: 0, False: 0}  # by whether the case was generated
     for where, facts in _property_cases(ruleset, tests, generated, random.Random(seed)):
-        checked += 1
+        checked[where.startswith("generated")] += 1
         before = ruleset.assess_facts(facts)
         for fact in ruleset.manifest.screening:
             if facts.get(fact) is True:
@@ -268,7 +269,7 @@ def red_flag_answers_never_lower(ruleset: RuleSet, tests: list[RuleTest], genera
             lost = [c for c in before.conditions if c not in after.conditions]
             if rank[after.urgency] > rank[before.urgency] or lost:
                 found.append(Lowered(where, fact, before.urgency, after.urgency, lost))
-    return checked, found
+    return checked[False], checked[True], found
 
 
 def _property_cases(ruleset: RuleSet, tests: list[RuleTest], generated: int, rng: Any):
@@ -283,7 +284,9 @@ def _property_cases(ruleset: RuleSet, tests: list[RuleTest], generated: int, rng
         yield f"the test {test.name!r} ({test.where})", facts_of(case)
     thresholds = ruleset.thresholds
     made = 0
-    while made < generated:
+    for _ in range(20 * generated):  # values that cannot go together are drawn again, a bounded number of times
+        if made == generated:
+            break
         known, yes = rng.choice((20, 60, 95)), rng.choice((3, 15, 50))
         data: dict[str, Any] = {"format": FORMAT, "id": f"generated-{made + 1}"}
         for path, kind in FACTS.items():
@@ -304,7 +307,8 @@ def _value(kind: Any, yes: int, around: Any, rng: Any) -> Any:
     if kind.kind == "bool":
         return rng.randrange(100) < yes
     if kind.kind in ("enum", "set"):
-        return rng.choice(kind.values) if kind.kind == "enum" else rng.sample(kind.values, rng.randrange(3))
+        return rng.choice(kind.values) if kind.kind == "enum" else \
+            rng.sample(kind.values, min(len(kind.values), rng.randrange(3)))
     if kind.kind in ("int", "number"):
         lo = kind.minimum if kind.minimum is not None else 0
         edges = sorted({e for k in around if isinstance(k, (int, float)) for e in (k - 1, k, k + 1)})
