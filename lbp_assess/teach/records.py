@@ -3,6 +3,7 @@ per line that is not usable (the tutor's report and `practice --again` read them
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -117,10 +118,10 @@ def _marking_problem(data: dict[str, Any], ruleset: RuleSet | None) -> str | Non
         marks["under_triage"] = (data.get("under_triage"), ruleset.manifest.tiers[key["urgency"]].show_at_once
                                  and rank.get(said["urgency"], len(rank)) > rank[key["urgency"]])
     for field, (recorded, expected) in marks.items():
-        if recorded is not None and recorded is not expected:
-            return (f"{field} is {str(recorded).lower()}, but the answer ({_shown(said['classification'])}, "
+        if recorded is not expected and (recorded is not None or expected):  # null stands for false only
+            return (f"{field} is {json.dumps(recorded)}, but the answer ({_shown(said['classification'])}, "
                     f"{_shown(said['urgency'])}) and the key ({_shown(key['classification'])}, "
-                    f"{_shown(key.get('urgency'))}) make it {str(expected).lower()}: the record was changed "
+                    f"{_shown(key.get('urgency'))}) make it {json.dumps(expected)}: the record was changed "
                     "after it was written")
     return None
 

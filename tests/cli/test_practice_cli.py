@@ -210,6 +210,8 @@ def test_report_csv_shows_a_formula_like_name_as_text(cli, tmp_path):
     ({"correct": {"classification": False, "urgency": True}}, "correct.urgency is true"),
     ({"missed_red_flag": False}, "missed_red_flag is false"),
     ({"under_triage": False}, "under_triage is false"),
+    ({"under_triage": None}, "under_triage is null"),
+    ({"missed_red_flag": None}, "missed_red_flag is null"),
 ])
 def test_a_record_whose_marks_do_not_follow_from_its_answer_is_refused(cli, tmp_path, change, field):
     """A tutor reads the marks: a record edited to say a missed emergency was right (and not
