@@ -31,6 +31,7 @@ from ..engine.questionnaire import GO_BACK, Question
 from ..engine.governing import governing_plans
 from ..engine.reasoning import excluded_by_entry, plan_of, read_by_fired_rules, rule_features, urgency_plans
 from ..engine.ruleset.model import Assessment, RuleSet
+from .records import read_records, triage_marks
 from ..engine.words import class_choice_label, class_short_label, describe_value
 
 DONE = "__done__"
@@ -247,7 +248,6 @@ class Feedback:
 def mark(exercise: Exercise, attempt: Attempt) -> Feedback:
     a = exercise.assessment
     rs = a.ruleset
-    rank = rs.tier_rank
     ticked = set(attempt.ticked)
     key_names = {k.fact for k in exercise.keys}
     options = {o.fact: o for o in exercise.options}
@@ -260,13 +260,11 @@ def mark(exercise: Exercise, attempt: Attempt) -> Feedback:
     patterns = patterns_of(a)
     naming = patterns_naming_a_condition(a)
     accepted = (patterns or [NO_PATTERN]) + list(naming)
-    said = rank.get(attempt.urgency, len(rank))  # a pass is below every tier
+    marks = triage_marks(attempt.classification, attempt.urgency, a.classification, a.urgency, rs)
     return Feedback(
         exercise, attempt,
-        class_ok=attempt.classification == a.classification,
-        urgency_ok=attempt.urgency == a.urgency,
-        missed_red_flag=a.classification == "red_flag" and attempt.classification != "red_flag",
-        under_triage=rs.manifest.tiers[a.urgency].show_at_once and said > rank[a.urgency],
+        class_ok=marks["classification"], urgency_ok=marks["urgency"],
+        missed_red_flag=marks["missed_red_flag"], under_triage=marks["under_triage"],
         missed=[k for k in exercise.keys if k.fact not in ticked and (known is None or k.fact in known)],
         # "did not matter" only when no rule that fired read it
         irrelevant=[o for o in chosen if o.fact not in key_names and o.fact not in read
@@ -742,8 +740,6 @@ def cases_to_practise_again(records_paths: list[str], cases: list[tuple[str, Cas
     """The vignettes whose latest attempt in the records was a mistake (wrong class, urgency or
     pattern, a red flag missed, under-triaged), the most recent mistake first; a case answered
     right since its last mistake is left out. Also the messages about lines or cases not used."""
-    from .records import read_records
-
     records, problems = read_records(records_paths, ruleset)
     if student is not None:
         records = [r for r in records if r.student == student]

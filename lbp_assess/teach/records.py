@@ -96,12 +96,25 @@ def _record_problem(data: Any) -> str | None:
     return _text_problem(data)
 
 
+def triage_marks(said_class: Any, said_tier: Any, key_class: str, key_tier: Any,
+                 ruleset: RuleSet | None = None) -> dict[str, bool]:
+    """How an answer is marked against the rules' key - one definition for practice marking an
+    attempt and for the report checking a record: the class and urgency right when they are the
+    key's, a red flag missed when the key is a red flag and the answer is not, and - with the rules,
+    which say which tiers are shown at once - under-triage below such a tier (no answer is below
+    every tier)."""
+    marks = {"classification": said_class == key_class, "urgency": said_tier == key_tier,
+             "missed_red_flag": key_class == "red_flag" and said_class != "red_flag"}
+    if ruleset is not None and key_tier in ruleset.manifest.tiers:
+        rank = ruleset.tier_rank
+        marks["under_triage"] = ruleset.manifest.tiers[key_tier].show_at_once \
+            and rank.get(said_tier, len(rank)) > rank[key_tier]
+    return marks
+
+
 def _marking_problem(data: dict[str, Any], ruleset: RuleSet | None) -> str | None:
-    """Marks that do not follow from the record's own answer and key (a record edited by hand: an
-    under-triage hidden from the tutor by `correct: true`). The report counts a record's marks, so
-    they are checked against what practice would have marked: the class and urgency right when they
-    are the key's, a red flag missed when the key's class is red_flag and the answer's is not, and -
-    with the rules, which say which tiers must be shown at once - under-triage below such a tier."""
+    """Marks that do not follow from the record's own answer and key (`triage_marks`): a record
+    edited by hand, an under-triage hidden from the tutor by `correct: true`."""
     answer, key, correct = data.get("answer"), data["key"], data["correct"]
     if not isinstance(answer, dict):
         return "answer: expected the student's answer (an object written by practice --record)"
@@ -109,19 +122,17 @@ def _marking_problem(data: dict[str, Any], ruleset: RuleSet | None) -> str | Non
     for name, value in said.items():
         if value is not None and not isinstance(value, str):
             return f"answer.{name}: expected a name or null, got {_shown(value)}"
-    marks = {"correct.classification": (correct["classification"], said["classification"] == key["classification"]),
-             "correct.urgency": (correct["urgency"], said["urgency"] == key.get("urgency")),
-             "missed_red_flag": (data.get("missed_red_flag"),
-                                 key["classification"] == "red_flag" and said["classification"] != "red_flag")}
-    if ruleset is not None and key.get("urgency") in ruleset.manifest.tiers:
-        rank = ruleset.tier_rank
-        marks["under_triage"] = (data.get("under_triage"), ruleset.manifest.tiers[key["urgency"]].show_at_once
-                                 and rank.get(said["urgency"], len(rank)) > rank[key["urgency"]])
-    for field, (recorded, expected) in marks.items():
-        if recorded is not expected and (recorded is not None or expected):  # null stands for false only
-            return (f"{field} is {json.dumps(recorded)}, but the answer ({_shown(said['classification'])}, "
+    expected = triage_marks(said["classification"], said["urgency"], key["classification"], key.get("urgency"),
+                            ruleset)
+    recorded = {"classification": correct["classification"], "urgency": correct["urgency"],
+                "missed_red_flag": data.get("missed_red_flag"), "under_triage": data.get("under_triage")}
+    for name, should in expected.items():
+        given = recorded[name]
+        if given is not should and (given is not None or should):  # null stands for false only
+            field = f"correct.{name}" if name in ("classification", "urgency") else name
+            return (f"{field} is {json.dumps(given)}, but the answer ({_shown(said['classification'])}, "
                     f"{_shown(said['urgency'])}) and the key ({_shown(key['classification'])}, "
-                    f"{_shown(key.get('urgency'))}) make it {json.dumps(expected)}: the record was changed "
+                    f"{_shown(key.get('urgency'))}) make it {json.dumps(should)}: the record was changed "
                     "after it was written")
     return None
 
