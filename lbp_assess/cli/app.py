@@ -138,7 +138,7 @@ def score(
     fmt: Optional[ScoreFormat] = typer.Option(None, "--format", "-f",
                                               help="table (default on a terminal) | json | jsonl | csv"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results to this file.",
-                                          parser=lambda value: output_path(value), metavar="<file>", dir_okay=False),
+                                          parser=output_path, metavar="<file>", dir_okay=False),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
     jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", min=1, max=MAX_JOBS,
                              help="Worker processes (default: the number of cores)."),
@@ -188,7 +188,7 @@ def audit(
                                                "JSON Lines, FHIR, or - for standard input."),
     output: Path = typer.Option(..., "--output", "-o", help="The HTML report to write; every case goes beside "
                                                           "it as a CSV file of the same name (NAME.csv).",
-                                parser=lambda value: output_path(value), metavar="<file>", dir_okay=False),
+                                parser=output_path, metavar="<file>", dir_okay=False),
     compare_rules: Optional[Path] = typer.Option(None, "--compare-rules", file_okay=False,
                                                  help="Another rule set: list every case whose class, urgency or "
                                                       "conditions it changes (all of them in NAME.changes.csv)."),
@@ -416,7 +416,7 @@ def note(
     full: bool = typer.Option(False, "--full", help="The complete note: every answer, the facts behind "
                                                     "each rule, the suggested examination."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the note to this file.",
-                                          parser=lambda value: output_path(value), metavar="<file>", dir_okay=False),
+                                          parser=output_path, metavar="<file>", dir_okay=False),
     force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
     previous: Optional[Path] = typer.Option(None, "--previous", help="A follow-up's earlier case file (default: "
                                                                      "found beside CASE by its recorded hash).",
@@ -673,7 +673,7 @@ def explain(
 
 
 OutputOption = typer.Option(None, "--output", "-o", help="Write to FILE instead of standard output.",
-                            parser=lambda value: output_path(value), metavar="<file>", dir_okay=False)
+                            parser=output_path, metavar="<file>", dir_okay=False)
 ForceOption = typer.Option(False, "--force", help="Overwrite an existing output file.")
 
 
