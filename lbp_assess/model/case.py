@@ -380,8 +380,11 @@ class Notes(_Section):
     investigations: Optional[Text] = None  # results of the imaging and tests done, as reported
 
 
+_FILE_HASH = re.compile("sha256:[0-9a-f]{64}")
+
+
 def _file_hash(value: str) -> str:
-    if not (value.startswith("sha256:") and len(value) == 71 and all(c in "0123456789abcdef" for c in value[7:])):
+    if _FILE_HASH.fullmatch(value) is None:
         raise ValueError(f"expected sha256: and 64 lower-case hex digits, got {value!r}")
     return value
 
@@ -607,7 +610,8 @@ def _keys_source(struct: Any) -> tuple[str, dict[str, Any]]:
     texts are printable (JSON holds no raw control character): a mapping's values are then not
     read. Written out as one sum of ints per struct, no loop, each field read once: it runs for
     every case read the fast way. (source, the validators)"""
-    quick = {_line: "{v}.isprintable()", _text: f"({{v}}.isprintable() and len({{v}}) <= {MAX_TEXT_CHARS})",
+    quick = {_line: "{v}.isprintable()", _lines: "''.join({v}).isprintable()",
+             _text: f"({{v}}.isprintable() and len({{v}}) <= {MAX_TEXT_CHARS})",
              _finite: "{v} - {v} == 0",
              _identifier: "({v}.isascii() and {v}.isprintable() and {v}[:1] != ' ' != {v}[-1:])",
              _adult: f"{AGE_RANGE[0]!r} <= {{v}} <= {AGE_RANGE[1]!r}"}

@@ -65,9 +65,14 @@ def corrupted(draw):
         data["psychosocial"] = {"start_back": draw(st.sampled_from([[2] * 9, [1] * 8, [0] * 8 + [5], [1] * 10]))}
     else:  # a control character, separator or bidi override in a text, the vignette's quotes included
         bad = draw(st.sampled_from(["\x1b[31m", "\x00", "\x7f", "\x85", "\u2028", "\u202e", "\u2066", "\ud800"]))
-        where = draw(st.sampled_from(["assessor", "notes", "vignette_mentions", "mentions_key", "vignette"]))
+        where = draw(st.sampled_from(["assessor", "notes", "vignette_mentions", "mentions_key", "vignette",
+                                      "carried_over", "expected_conditions"]))
         text = f"I'm {bad}64"
-        if where == "notes":
+        if where == "carried_over":  # a list of texts: one item among clean ones
+            data["follow_up_of"] = {"id": "earlier", "carried_over": ["pain.leg_side", text, "onset.mode"]}
+        elif where == "expected_conditions":
+            data["expected"] = {"conditions": ["cauda_equina", text]}
+        elif where == "notes":
             data["notes"] = {"presenting": text}
         elif where == "vignette_mentions":
             data["vignette_mentions"] = {"patient.sex": "a man", "patient.age": text}
@@ -110,6 +115,32 @@ def test_a_vignette_quote_holding_a_control_character_is_refused_by_score_as_by_
     rows = [json.loads(line) for line in run.out.splitlines()]
     assert [r["id"] for r in rows] == ["q0", None] and rows[0]["error"] is None
     assert "vignette_mentions" in rows[1]["error"] and "control character" in rows[1]["error"], rows[1]
+
+
+@pytest.mark.parametrize("bad", ["\x1b[2J", "\x85", "\u2028", "\u202e", "\ud800"])
+@pytest.mark.parametrize("field", ["carried_over", "conditions"])
+def test_a_list_of_texts_with_a_control_character_is_refused_by_the_fast_reader(field, bad):
+    # Lists of texts (question ids carried over, expected conditions) are checked as one joined
+    # text first, each item only when that is not printable: the item among clean ones is found.
+    items = ["pain.leg_side", f"neuro.{bad}weakness", "onset.mode"]
+    section = {"id": "earlier", "carried_over": items} if field == "carried_over" else {"conditions": items}
+    data = {"format": "lbp-case/1", "id": "a", "follow_up_of" if field == "carried_over" else "expected": section}
+    assert precise(data) is None
+    assert fast_convert(data) is None
+    assert fast_json(json.dumps(data).encode()) is None and fast_json(json.dumps(data, ensure_ascii=False)
+                                                                      .encode("utf-8", "surrogatepass")) is None
+    clean = {**data, ("follow_up_of" if field == "carried_over" else "expected"):
+             {**section, field: [items[0], items[2]]}}
+    assert precise(clean) is not None and fast_convert(clean) is not None
+
+
+@pytest.mark.parametrize("digest", ["sha256:" + "A" * 64, "sha256:" + "a" * 63, "sha256:" + "a" * 63 + "g",
+                                    "sha256:" + "a" * 64 + "\n", "sha1:" + "a" * 64, "sha256:" + "٣" * 64])
+def test_a_malformed_file_hash_is_refused_by_both_readers(digest):
+    data = {"format": "lbp-case/1", "id": "a", "follow_up_of": {"id": "earlier", "file_hash": digest}}
+    assert precise(data) is None and fast_convert(data) is None
+    good = {**data, "follow_up_of": {"id": "earlier", "file_hash": "sha256:" + "0123456789abcdef" * 4}}
+    assert precise(good) is not None and fast_convert(good) is not None
 
 
 def test_a_case_only_the_precise_reader_accepts_is_still_scored(cli, tmp_path):
