@@ -66,9 +66,13 @@ MAX_JOBS = 256
 def output_path(value: str) -> Path:
     """An --output path as typed: one ending in a slash names a folder, which the path type would
     quietly drop (`-o out/` wrote a file called `out`), and an empty one names nothing (the path type
-    reads it as the current folder)."""
+    reads it as the current folder); `-` is not standard output here (it wrote a file called `-`):
+    standard output is where a command writes without --output."""
     if not value:
         raise typer.BadParameter("is empty; give the file to write")
+    if value == "-":
+        raise typer.BadParameter("'-' names no file; leave out --output to write to standard output (where "
+                                 "the command can), or give ./- for a file called -")
     if value.endswith(("/", os.sep)):
         raise typer.BadParameter(f"{value!r} names a folder (it ends in a slash); give the file to write")
     return Path(value)

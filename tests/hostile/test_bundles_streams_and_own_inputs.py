@@ -353,6 +353,18 @@ def test_an_output_path_ending_in_a_slash_is_a_folder_not_a_file_named_without_i
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("command", [["score", str(SADDLE)], ["audit", str(SADDLE)], ["note", str(SADDLE)],
+                                     ["export", str(SADDLE)], ["schema"], ["rules", "doc"], ["questionnaire"]])
+def test_a_dash_as_output_is_a_usage_error_not_a_file_called_dash(cli, tmp_path, monkeypatch, command):
+    """`-o -` wrote a file called `-` (hard to remove, and not what a shell user means by it)."""
+    monkeypatch.chdir(tmp_path)
+    run = cli(*command, "-o", "-")
+    assert run.code == 2 and "--output: '-' names no file; leave out --output to write to standard output" in run.err
+    assert not list(tmp_path.iterdir())
+    named = cli(*command, "-o", "./-")  # a file called - is still possible, by its path
+    assert named.code in (0, 1) and (tmp_path / "-").is_file(), named
+
+
 def test_a_text_over_the_limit_is_refused_alike_by_the_fast_and_the_exact_reader(cli, tmp_path):
     """MAX_TEXT_CHARS holds in the JSON Lines fast path (a long text on one line is printable, so
     the quick test must count it too) as in the case model; the limit itself is accepted."""
