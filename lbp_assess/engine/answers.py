@@ -50,10 +50,13 @@ def relevant(question: Question, facts: dict[str, Any]) -> bool:
 
 def asked(case: Case, questionnaire: Questionnaire | None, facts: dict[str, Any]) -> dict[str, Any]:
     """The answers of the case's sections, except those of questions the other answers make
-    irrelevant (a follow-up whose ask_when is false: not asked, whatever it settled)."""
+    irrelevant (a follow-up whose ask_when is false) that record nothing more than skipping the
+    question does: unknown, or what its if_skipped settles. A recorded answer that says more
+    (symptoms worsening, while no symptom is now recorded as present) is the file's, and kept."""
     by_id = questionnaire.by_id if questionnaire is not None else {}
     return {qid: value for qid, value in answers_of(case).items()
-            if "." in qid and (qid not in by_id or relevant(by_id[qid], facts))}
+            if "." in qid and (qid not in by_id or relevant(by_id[qid], facts)
+                               or (value is not None and value != by_id[qid].if_skipped))}
 
 
 def case_data(questionnaire: Questionnaire, recorded: dict[str, Any], assessed_on: str | None,

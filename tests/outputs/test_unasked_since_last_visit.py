@@ -159,3 +159,29 @@ def test_ids_in_since_last_visit_are_shown_as_typed_in_markdown(cli, tmp_path):
         assert run.code == 0, run.err
         html = markdown_it.MarkdownIt().render(run.out)
         assert "evil.example" in html and "href" not in html
+
+
+def test_an_answer_recorded_under_a_question_now_irrelevant_is_shown_as_recorded_not_as_not_asked(cli, tmp_path):
+    """The second visit leaves the cauda equina features unknown but still records when they began
+    and that they are worsening. The comparison said "2/7 -> not asked" and "yes -> not asked"
+    of answers the file holds (the note shows them); an answer is hidden only when it records no
+    more than skipping its question does."""
+    a, b = _visits(tmp_path, "notes")
+    first = yaml.safe_load(a.read_text())
+    assert first["cauda_equina"]["saddle_numbness"] is True and "onset_days" in first["cauda_equina"]
+    data = yaml.safe_load(b.read_text())
+    data["cauda_equina"] = {**first["cauda_equina"], "saddle_numbness": None, "bladder_sensation_reduced": None,
+                            "urinary_retention": None, "worsening": True}
+    data["neuro"] = {**data.get("neuro", {}), "weakness_both_legs": False}
+    b.write_text(yaml.safe_dump(data, sort_keys=False))
+    run = cli("compare", str(a), str(b), "-f", "json")
+    assert run.code == 0, run.err
+    changes = {c["field"]: c for c in json.loads(run.out)["changed"]}
+    assert "cauda_equina.saddle_numbness" in changes  # yes -> unsure: a change, shown
+    assert "cauda_equina.onset_days" not in changes  # recorded at both visits, unchanged
+    if "cauda_equina.worsening" in changes:  # unknown at the first visit, yes now: as recorded
+        assert changes["cauda_equina.worsening"]["now_label"] == "yes", changes
+    text = " ".join(cli("compare", str(a), str(b), "-f", "text").out.split())
+    assert "-> not asked" not in text, text
+    note = " ".join(cli("note", str(b), "-f", "text", "--full").out.split())
+    assert "worsening: yes" in note.lower()
