@@ -338,6 +338,7 @@ def read_response(data: dict[str, Any], name: str, text: str | None = None, line
     case = validate_case(data_, name, None, line)
     if warning:
         case._reading_warnings.append(warning)
+        case._source_status = data["status"]  # an export writes the form as unfinished as it was
     return case
 
 

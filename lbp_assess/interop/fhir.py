@@ -497,7 +497,8 @@ def questionnaire_response(case: Case, ruleset: RuleSet, key: str | None = None)
     response: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "id": _id(key or _content_key(case, ruleset), "QuestionnaireResponse"),
-        "questionnaire": f"{QUESTIONNAIRE_URL}|{questionnaire_version(ruleset)}", "status": "completed",
+        "questionnaire": f"{QUESTIONNAIRE_URL}|{questionnaire_version(ruleset)}",
+        "status": case.source_status or "completed",  # a form read unfinished is exported unfinished
     }
     if (when := _moment(case)) is not None:
         response["authored"] = when
@@ -799,7 +800,8 @@ def _composition(case: Case, a: Assessment, ruleset: RuleSet, now: dt.datetime, 
         [NoteLine(part) for part in note.footer.splitlines()])}})
     composition: dict[str, Any] = {
         "resourceType": "Composition", "id": _id(key, "Composition"),
-        "identifier": {"system": ASSESSMENT_ID, "value": case.id}, "status": "final",
+        "identifier": {"system": ASSESSMENT_ID, "value": case.id},
+        "status": "preliminary" if case.source_status else "final",  # on an unfinished form's answers
         "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4", "display": "Consult note"}],
                  "text": "Low back pain assessment - record note"},
         "subject": _ref_to(patient), "date": now.isoformat(),

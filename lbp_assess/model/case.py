@@ -453,10 +453,19 @@ class Case(_Section):
     # Not part of the case file: what its reader had to say about the source (a FHIR form saved
     # in progress). Every assessment of the case lists them under `warnings`.
     _reading_warnings: list[str] = PrivateAttr(default_factory=list)
+    # Not part of the case file: the status of the FHIR form the case was read from when the form
+    # was not finished (`in-progress`, `stopped`); an export of the case carries it on.
+    _source_status: Optional[str] = PrivateAttr(default=None)
 
     @property
     def reading_warnings(self) -> list[str]:
         return self._reading_warnings
+
+    @property
+    def source_status(self) -> Optional[str]:
+        """`in-progress` or `stopped` for a case read from a FHIR form saved before it was finished;
+        else None (a case file, a completed form)."""
+        return self._source_status
 
     def to_data(self) -> dict[str, Any]:
         """Plain data for writing a case file: unknown facts and empty sections left out."""

@@ -195,6 +195,28 @@ def test_an_in_progress_response_is_scored_with_a_warning_saying_so(cli, tmp_pat
     assert not RULESET.assess(validate_any(completed, "r.json")).warnings
 
 
+@pytest.mark.parametrize("status", ["in-progress", "stopped"])
+def test_an_unfinished_form_is_exported_unfinished_so_its_warning_survives_the_round_trip(cli, tmp_path, status):
+    """`export` wrote a form saved in progress as `completed` (and its Composition `final`): read
+    back, the warning that answers may be missing was gone from every output."""
+    response = dict(nested_under_answer(base_response()), status=status)
+    form, exported = tmp_path / "form.json", tmp_path / "bundle.json"
+    form.write_text(json.dumps(response))
+    assert cli("export", str(form), "-o", str(exported)).code == 0
+    entries = {e["resource"]["resourceType"]: e["resource"] for e in json.loads(exported.read_text())["entry"]}
+    assert entries["QuestionnaireResponse"]["status"] == status
+    assert entries["Composition"]["status"] == "preliminary"
+    rows = [json.loads(cli("score", str(path), "-f", "jsonl", "-q").out) for path in (form, exported)]
+    assert rows[0]["urgency"] == rows[1]["urgency"] == "emergency"
+    assert rows[0]["warnings"] == rows[1]["warnings"] and status in rows[1]["warnings"][0], rows
+    finished = tmp_path / "finished.json"
+    finished.write_text(json.dumps(dict(response, status="completed")))
+    assert cli("export", str(finished), "-o", str(tmp_path / "final.json")).code == 0
+    entries = {e["resource"]["resourceType"]: e["resource"]
+               for e in json.loads((tmp_path / "final.json").read_text())["entry"]}
+    assert (entries["QuestionnaireResponse"]["status"], entries["Composition"]["status"]) == ("completed", "final")
+
+
 def test_amended_and_completed_responses_score_without_a_warning():
     for status in ("completed", "amended"):
         response = dict(base_response(), status=status)

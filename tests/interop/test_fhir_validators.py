@@ -28,7 +28,7 @@ from fhirclient.models.questionnaire import Questionnaire
 from fhirclient.models.structuredefinition import StructureDefinition
 
 from lbp_assess.interop import fhir
-from lbp_assess.inputs.cases import load_case
+from lbp_assess.inputs.cases import load_case, validate_any
 from lbp_assess.engine.ruleset.load import load_rules
 
 from helpers import EXAMPLES, RULES
@@ -48,7 +48,14 @@ def exported() -> list[dict]:
     return [fhir.questionnaire(RULESET), fhir.case_values(RULESET), fhir.tier_codes(RULESET),
             fhir.assessment_codes(RULESET), fhir.if_skipped_definition(),
             *(fhir.bundle(case, RULESET, NOW) for case in map(load_case, CASES)
-              if not fhir.uncarried(case, RULESET))]  # a contradiction FHIR cannot carry is refused
+              if not fhir.uncarried(case, RULESET)),  # a contradiction FHIR cannot carry is refused
+            fhir.bundle(unfinished_form(), RULESET, NOW)]
+
+
+def unfinished_form():
+    """A case read from a form saved in progress: exported as a preliminary document."""
+    response = {**fhir.questionnaire_response(load_case(CASES[0]), RULESET), "status": "in-progress"}
+    return validate_any(response, "form.json")
 
 
 EXPORTED = exported()
