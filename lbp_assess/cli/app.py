@@ -744,8 +744,16 @@ def export_command(
     from ..interop.fhir import export, replaced_document, uncarried, uncarried_message
     from ..engine.ruleset.load import load_rules
 
+    from ..model.case import JSON_LINES_SUFFIXES
+
     if replaces is not None and len(cases) != 1:
         raise UsageError("--replaces links one case to the document it replaces; give one case")
+    # One Bundle is JSON; several are NDJSON, one Bundle a line - as the output's name says, so that
+    # every reader takes the file back (NDJSON in a .json file read as one broken document).
+    lines = len(cases) > 1 or (output is not None and output.name.endswith(JSON_LINES_SUFFIXES))
+    if lines and output is not None and not output.name.endswith(JSON_LINES_SUFFIXES):
+        raise typer.BadParameter(f"{str(output)!r}: several cases are written one Bundle a line (NDJSON); "
+                                 "give a file ending in .ndjson or .jsonl", param_hint="--output")
     ruleset = load_rules(rules)
     loaded, refused = [], []
     for path in cases:  # a batch goes on past a file it cannot export, and names it
@@ -762,7 +770,7 @@ def export_command(
         err_line(message)
     if loaded:
         earlier = replaced_document(replaces, loaded[0]) if replaces is not None else None
-        _write(export(loaded, ruleset, base=base, replaces=earlier, ndjson=len(cases) > 1), output, force,
+        _write(export(loaded, ruleset, base=base, replaces=earlier, ndjson=lines), output, force,
                private=True, inputs=_read_by(cases, rules, replaces))
     if refused:
         if len(cases) > 1:

@@ -232,6 +232,23 @@ def test_score_reads_a_bundle_and_ndjson_of_bundles_and_of_responses(cli, tmp_pa
     assert (row["id"], row["urgency"], row["file"]) == ("ces-saddle-numbness", "emergency", str(single))
 
 
+def test_the_export_format_follows_the_output_name_so_every_reader_takes_it_back(cli, tmp_path):
+    """Several cases exported to `-o all.json` wrote NDJSON into a .json file: `score` of it was an
+    error row (`Extra data`), the emergency inside unscored. Several cases need an NDJSON name; one
+    case into an NDJSON name is one line."""
+    several = tmp_path / "all.json"
+    run = cli("export", str(RADICULAR), str(CES), "-o", str(several))
+    assert run.code == 2 and "give a file ending in .ndjson or .jsonl" in run.err and not several.exists()
+    one = tmp_path / "one.ndjson"
+    assert cli("export", str(CES), "-o", str(one)).code == 0
+    assert len(one.read_text().splitlines()) == 1
+    row = json.loads(cli("score", str(one), "-f", "jsonl", "-q").out)
+    assert (row["id"], row["urgency"], row["file"]) == ("ces-saddle-numbness", "emergency", f"{one}:1")
+    single = tmp_path / "one.json"  # one case, a .json name: one Bundle, indented
+    assert cli("export", str(CES), "-o", str(single)).code == 0
+    assert json.loads(single.read_text())["resourceType"] == "Bundle" and len(single.read_text().splitlines()) > 1
+
+
 def test_score_reads_every_response_of_a_collection_bundle(cli, tmp_path):
     responses = [resources(export(load_case(p)), "QuestionnaireResponse")[0] for p in (RADICULAR, CES)]
     collection = {"resourceType": "Bundle", "type": "collection",
