@@ -10,6 +10,7 @@ Every piece of data shown goes through `plain` (for plain output) or `markup`
 from __future__ import annotations
 
 import re
+import unicodedata
 
 #: Unicode's bidirectional controls (the Bidi_Control property: the Arabic letter mark, the
 #: left-to-right and right-to-left marks, embeddings, overrides and isolates), as the body of a
@@ -22,19 +23,44 @@ _CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}]
 _CONTROL_OR_NEWLINE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}]")
 
 
-def _show(match: re.Match[str]) -> str:
-    char = match.group()
+#: Characters that show as nothing yet are not format characters (Unicode category Cf, which
+#: `str.isprintable` already tells apart): variation selectors, the combining grapheme joiner, the
+#: Hangul fillers, the Khmer inherent vowels, the Mongolian free variation selectors, the braille blank.
+INVISIBLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
+                       "\U000e0100-\U000e01ef]")
+
+
+def _escape(char: str) -> str:
     if char == "\t":
         return "\\t"
     if char == "\n":
         return "\\n"
-    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _show(match: re.Match[str]) -> str:
+    return _escape(match.group())
+
+
+def _hidden(char: str) -> bool:
+    """A character that shows as nothing, or as something else: a format character (zero-width
+    space, soft hyphen, byte-order mark, tag characters), an unassigned or private-use one, or one of
+    INVISIBLE. Spaces (no-break and the like) show as spaces, and are kept."""
+    return (not char.isprintable() and unicodedata.category(char) != "Zs") or INVISIBLE.match(char) is not None
 
 
 def plain(text: object, *, multiline: bool = False) -> str:
-    """`text` with control characters shown as escapes (newlines kept when `multiline`)."""
-    pattern = _CONTROL if multiline else _CONTROL_OR_NEWLINE
-    return pattern.sub(_show, str(text))
+    """`text` with control characters shown as escapes (newlines kept when `multiline`).
+
+    One line (an id, a key, a file name, a value) also shows as escapes every character that shows as
+    nothing (`_hidden`): `saddle_numbness` with a zero-width space after it is not shown as if it were
+    the field it is not. Multi-line prose (a note's free text) keeps them: a zero-width joiner or
+    non-joiner is part of how some languages are written."""
+    shown = (_CONTROL if multiline else _CONTROL_OR_NEWLINE).sub(_show, str(text))
+    if multiline or (shown.isprintable() and INVISIBLE.search(shown) is None):
+        return shown
+    return "".join(_escape(char) if _hidden(char) else char for char in shown)
 
 
 def markup(text: object, *, multiline: bool = False) -> str:

@@ -23,7 +23,7 @@ import msgspec
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, Strict, ValidationError
 
 from ..base.errors import InputError, Location, Problem, did_you_mean
-from ..base.text import BIDI_CONTROLS
+from ..base.text import BIDI_CONTROLS, INVISIBLE
 from ..base.yamlio import MAX_NODES, Locator, refuse_duplicates
 
 FORMAT = "lbp-case/1"
@@ -116,11 +116,6 @@ def _identifier(text: str) -> str:
     return text
 
 
-# Characters that show as nothing yet are not format characters (Unicode category Cf, which
-# `str.isprintable` already refuses): variation selectors, the combining grapheme joiner, the
-# Hangul fillers, the Khmer inherent vowels and the Mongolian free variation selectors.
-_INVISIBLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
-                        "\U000e0100-\U000e01ef]")
 #: Scripts whose letters look alike: an id that mixes them (Cyrillic `А` in `Аnn`) reads as another id.
 _LOOK_ALIKE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK"})
 
@@ -133,7 +128,7 @@ def identifier_problem(text: str) -> str | None:
     if not text.strip():
         return "an id must not be empty or blank"
     hidden = next((c for c in text if not c.isprintable() and unicodedata.category(c) != "Zs"), None) \
-        or (found.group() if (found := _INVISIBLE.search(text)) is not None else None)
+        or (found.group() if (found := INVISIBLE.search(text)) is not None else None)
     if hidden is not None:
         return (f"an id must not contain the invisible or control character U+{ord(hidden):04X} (at character "
                 f"{text.index(hidden) + 1})")

@@ -20,6 +20,48 @@ def test_newlines_kept_only_when_multiline():
     assert plain("a\nb", multiline=True) == "a\nb"
 
 
+def every_character(test) -> list[str]:
+    import sys
+
+    return [chr(c) for c in range(sys.maxunicode + 1) if test(chr(c))]
+
+
+def test_a_line_shows_every_character_that_shows_as_nothing_as_an_escape():
+    """`unknown field saddle_numbness (did you mean saddle_numbness?)`: the key held a zero-width
+    space, shown raw. Every format character (Unicode Cf, whatever the Unicode version), unassigned
+    or private-use one, and the blank-looking INVISIBLE ones is an escape in one line."""
+    import unicodedata
+
+    from lbp_assess.base.text import INVISIBLE
+
+    hidden = every_character(lambda c: unicodedata.category(c) in ("Cf", "Co", "Cn") and not 0xD800 <= ord(c) < 0xE000)
+    hidden += [c for c in every_character(lambda c: INVISIBLE.match(c) is not None)]
+    assert len(hidden) > 1000 and "\u200b" in hidden and "\U000e0041" in hidden
+    for char in hidden:
+        shown = plain(f"saddle_numbness{char}")
+        assert shown.startswith("saddle_numbness\\") and shown.isprintable() and char not in shown, (hex(ord(char)), shown)
+    assert plain("saddle_numbness\u200b") == "saddle_numbness\\u200b"
+    assert plain("tag\U000e0041") == "tag\\U000e0041"
+
+
+@pytest.mark.parametrize("text", ["café", "e\u0301", "Dr\u00a0Smith", "אב", "日本", "𝑥", "a b"])
+def test_a_line_keeps_what_shows(text):
+    assert plain(text) == text
+
+
+def test_prose_keeps_the_joiners_its_writing_needs():
+    persian = "می\u200cخواهم"  # a zero-width non-joiner inside a word
+    assert plain(persian, multiline=True) == persian
+    assert plain(persian) == "می\\u200cخواهم"
+
+
+def test_an_error_naming_a_key_with_a_hidden_character_shows_it(cli, tmp_path):
+    path = tmp_path / "k.yaml"
+    path.write_text("format: lbp-case/1\nid: x\ncauda_equina:\n  \"saddle_numbness\\u200b\": true\n")
+    run = cli("note", str(path))
+    assert run.code == 1 and "unknown field `saddle_numbness\\u200b`" in run.err and "\u200b" not in run.err, run.err
+
+
 @pytest.mark.parametrize("text", ["[/]", "see [r/o CES]", "[link=https://x]click[/link]", "[bold]x"])
 def test_markup_is_printed_literally(text):
     out = StringIO()
