@@ -357,7 +357,8 @@ def _conduct_in_terminal(session, force: bool) -> str:
         return written
 
     try:
-        ended = conduct(session.interview, prompter, session.autosave, consultation.accept(session, force), save_now)
+        ended = conduct(session.interview, prompter, session.autosave, consultation.accept(session, force), save_now,
+                        offer_first=session.resumed and not session.written)
         if ended == "saved" and session.draft is not None:
             # The draft is kept: it remembers the files it saved, so resuming it goes on asking the
             # questions left and rewrites its own files without --force.

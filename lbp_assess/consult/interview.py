@@ -628,17 +628,36 @@ def _with(alert: LiveAlert, change: str, was: str) -> LiveAlert:
                      alert.action, alert.reason, change, was, alert.rule_label)
 
 
+def _saved_at_emergency(interview: Interview, prompter: Prompter, save_now: Callable[[Interview], Any] | None,
+                        alert: LiveAlert) -> bool:
+    """At an emergency, with questions left: offer to save now; True when the case was saved and the
+    clinician stopped there (False: not offered, declined, or saved and going on)."""
+    offer = getattr(prompter, "offer_save_now", None)
+    if save_now is None or offer is None or interview.current() is None or not interview.answers.get("id") \
+            or not offer(interview, alert):
+        return False
+    written = save_now(interview)
+    return not prompter.saved_now(written, interview.not_asked())  # type: ignore[attr-defined]
+
+
 def conduct(interview: Interview, prompter: Prompter, autosave: Callable[[Interview], None],
         accept: Callable[[Question, Any], str | None] = lambda q, v: None,
-        save_now: Callable[[Interview], Any] | None = None) -> str:
+        save_now: Callable[[Interview], Any] | None = None, offer_first: bool = False) -> str:
     """Drive the interview to the end of the review screen; return "review" (finished there) or
     "saved" (saved at an emergency, and the clinician chose not to go on).
 
     `accept` may refuse an answer the questionnaire allows (an id whose files already exist).
     `save_now` writes the case and note with what is known (at an emergency, when the prompter
     offers it and the clinician takes it) and returns what it wrote, for the prompter to show.
+    `offer_first`: the answers already raise an emergency not yet saved (a consultation resumed after
+    it stopped at the offer): it is offered again before the next question.
     """
     pending: list[str] = []  # questions chosen at the review to ask in turn
+    if offer_first:
+        top = min(interview.ruleset.tier_rank.values())
+        standing = [a for a in interview.live_alerts() if interview.ruleset.tier_rank[a.tier] == top]  # type: ignore[index]
+        if standing and _saved_at_emergency(interview, prompter, save_now, standing[0]):
+            return "saved"
     while True:
         question = interview.current()
         if question is None:
@@ -693,9 +712,5 @@ def conduct(interview: Interview, prompter: Prompter, autosave: Callable[[Interv
         top = min(interview.ruleset.tier_rank.values())
         emergency = [c for c in changes if c.change in ("raised", "higher") and c.tier is not None
                      and interview.ruleset.tier_rank[c.tier] == top]
-        offer = getattr(prompter, "offer_save_now", None)
-        if emergency and save_now is not None and offer is not None and interview.current() is not None \
-                and interview.answers.get("id") and offer(interview, emergency[0]):
-            written = save_now(interview)
-            if not prompter.saved_now(written, interview.not_asked()):  # type: ignore[attr-defined]
-                return "saved"
+        if emergency and _saved_at_emergency(interview, prompter, save_now, emergency[0]):
+            return "saved"

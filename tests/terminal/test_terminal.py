@@ -658,6 +658,38 @@ def test_resuming_a_consultation_saved_at_an_emergency_needs_no_force(tmp_path):
     assert not draft.exists()
 
 
+def test_an_emergency_left_at_its_offer_is_offered_again_on_resuming(tmp_path):
+    """Ctrl-C at "EMERGENCY: save the case and note now?", then --resume: the panel came back but
+    the offer did not, so the note could be saved only after every question left. Now the offer
+    comes back first, and saving there writes the case and note."""
+    from lbp_assess.inputs.cases import load_case
+
+    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(source.replace("  saddle_numbness: false\n", ""))
+    shadow = Interview.from_case(RULESET, load_case(partial))
+    screen = Screen(["--answers", str(partial), "--out", str(tmp_path)], tmp_path, 24, 80)
+    drive(screen, shadow, {}, until="cauda_equina.saddle_numbness")
+    screen.wait(prompt_on_screen(shadow), "the saddle question")
+    screen.child.send("y")
+    screen.wait_text("EMERGENCY: save the case and note now?")
+    screen.child.sendcontrol("c")
+    screen.wait_text("Resume with:")
+    screen.child.expect(pexpect.EOF)
+    (draft,) = tmp_path.glob("lbp-draft-radicular-l5-*.json")
+    assert not (tmp_path / "radicular-l5.note.md").exists()
+    screen = Screen(["--resume", str(draft)], tmp_path, 24, 80)
+    screen.wait_text("EMERGENCY: save the case and note now?")
+    screen.child.send("s")
+    screen.wait_text("Go on with the interview?")
+    screen.child.send("s")
+    screen.child.expect(pexpect.EOF)
+    screen.child.close()
+    assert screen.child.exitstatus == 0, screen.text()
+    assert "Saved early" in (tmp_path / "radicular-l5.note.md").read_text()
+    assert load_case(tmp_path / "radicular-l5.case.yaml").cauda_equina.saddle_numbness is True
+
+
 def test_resuming_over_files_changed_since_the_early_save_still_needs_force(tmp_path):
     """Another case now under the same name (the file changed since the save): refused, as ever."""
     draft, _ = _saved_now_then_paused(tmp_path)
