@@ -438,10 +438,14 @@ class TerminalPrompter:
         self.console.print(Panel("\n".join(lines), title=title, title_align="left", border_style="cyan"))
 
     def choose_many(self, text: str, choices: list[tuple[Any, str]]) -> list[Any]:
-        return questionary.checkbox(
+        from prompt_toolkit.key_binding import merge_key_bindings
+
+        question = questionary.checkbox(
             text, choices=[Choice(label, value) for value, label in choices], style=STYLE, qmark="›",
-            instruction="(space to tick, enter when done)",
-        ).unsafe_ask()
+            instruction="(space to tick, enter when done)")
+        question.application.key_bindings = merge_key_bindings([question.application.key_bindings,
+                                                                _no_mouse(KeyBindings())])
+        return question.unsafe_ask()
 
     def choose(self, text: str, choices: list[tuple[Any, str]]) -> Any:
         """One answer, nothing preselected: a digit key chooses (or the arrows, then Enter).
@@ -842,8 +846,20 @@ def _key_range(keys: list[str]) -> str:
     return "/".join(keys) if len(keys) <= 3 else f"{keys[0]}-{keys[-1]}"
 
 
+def _no_mouse(bindings: KeyBindings) -> KeyBindings:
+    """`bindings`, dropping what reads as a terminal's mouse report: no prompt here uses the mouse,
+    and an escape sequence typed or pasted that looks like one (Escape, then `[2m`) made
+    prompt_toolkit's own handler fail - a traceback, then "Press ENTER", which took what was typed
+    next."""
+    @bindings.add(Keys.Vt100MouseEvent)
+    def _(event: Any) -> None:
+        """Not read."""
+
+    return bindings
+
+
 def _common_bindings() -> KeyBindings:
-    bindings = KeyBindings()
+    bindings = _no_mouse(KeyBindings())
 
     @bindings.add(Keys.ControlC, eager=True)
     @bindings.add(Keys.ControlQ, eager=True)
@@ -877,7 +893,7 @@ def _text_message(message: str, qmark: str, hint: str) -> str:
 def _text_keys(shown: str) -> KeyBindings:
     """A pasted block (bracketed paste) goes into the answer whole, line breaks included; `<` typed
     on the earlier answer, unchanged, goes back (no need to delete it first)."""
-    bindings = KeyBindings()
+    bindings = _no_mouse(KeyBindings())
 
     @bindings.add("<")
     def _back(event: Any) -> None:

@@ -658,6 +658,25 @@ def test_resuming_a_consultation_saved_at_an_emergency_needs_no_force(tmp_path):
     assert not draft.exists()
 
 
+def test_an_escape_sequence_typed_at_a_prompt_is_dropped_not_a_traceback(tmp_path):
+    """Escape then `[2m` reads as a terminal's mouse report: prompt_toolkit's handler failed on it
+    (a traceback, then "Press ENTER to continue", which took the next keys typed). The sequence is
+    dropped; what is typed around it is the answer."""
+    shadow = Interview(RULESET)
+    screen = Screen(["--out", str(tmp_path)], tmp_path, 24, 80)
+    screen.wait(prompt_on_screen(shadow), "the case id question")
+    screen.child.send("ab\x1b[2mcd")
+    screen.wait_text("abcd")
+    screen.child.send("\r")
+    shadow.answer("abcd")
+    screen.wait(prompt_on_screen(shadow), "the question after the id")
+    shown = screen.text()
+    screen.child.sendcontrol("c")
+    screen.child.expect(pexpect.EOF)
+    assert "Traceback" not in shown and "Unhandled exception" not in shown and "Press ENTER" not in shown, shown
+    (draft,) = tmp_path.glob("lbp-draft-abcd-*.json")
+
+
 def test_an_emergency_left_at_its_offer_is_offered_again_on_resuming(tmp_path):
     """Ctrl-C at "EMERGENCY: save the case and note now?", then --resume: the panel came back but
     the offer did not, so the note could be saved only after every question left. Now the offer
