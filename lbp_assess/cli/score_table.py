@@ -18,7 +18,9 @@ from ..batch.writers import safe_text
 def render_table(rows: Iterable[dict[str, Any]], out: IO[str], class_names: dict[str, str] | None = None) -> None:
     """The results as a table that fits the terminal: id, class (by its short name, e.g.
     "Non-specific"), urgency and what was raised always; unscreened and warning counts, then the
-    file, as the width allows. Long cells end in "…" (the machine formats have everything)."""
+    file, as the width allows. The id and what was raised wrap onto more lines rather than being
+    cut: a second emergency, or the urgent alert that set the urgency, is never hidden behind "…"
+    (and two ids never look alike). Only the file name is cut (the machine formats have it whole)."""
     from rich import box
     from .screen import Screen as Console
     from rich.table import Table
@@ -34,7 +36,7 @@ def render_table(rows: Iterable[dict[str, Any]], out: IO[str], class_names: dict
     longest_id = max((len(row["id"] or _short(row["file"])) for row in rows), default=2)
     rows = [{**row, "classification": names.get(row["classification"], row["classification"])} for row in rows]
     longest_class = max((len(row["classification"] or "error") for row in rows), default=5)
-    table.add_column("id", no_wrap=True, overflow="ellipsis", min_width=min(longest_id, 12),
+    table.add_column("id", overflow="fold", min_width=min(longest_id, 12),
                      max_width=max(12, min(longest_id, width // (5 if wide else 4))))
     table.add_column("class", no_wrap=True, min_width=max(5, longest_class))
     table.add_column("urgency", no_wrap=True, min_width=9)
@@ -42,10 +44,10 @@ def render_table(rows: Iterable[dict[str, Any]], out: IO[str], class_names: dict
     scored = [row for row in rows if not row["error"]]
     conditions = min(max([10] + [len(_conditions(row)) for row in scored]), width // 4)
     if wide:
-        table.add_column("conditions", no_wrap=True, overflow="ellipsis", min_width=conditions, max_width=conditions)
-        table.add_column("alerts", no_wrap=True, overflow="ellipsis", min_width=10, ratio=1)
+        table.add_column("conditions", overflow="fold", min_width=conditions, max_width=conditions)
+        table.add_column("alerts", overflow="fold", min_width=10, ratio=1)
     else:
-        table.add_column("conditions; alerts", no_wrap=True, overflow="ellipsis", min_width=10, ratio=1)
+        table.add_column("conditions; alerts", overflow="fold", min_width=10, ratio=1)
     if counts:
         table.add_column("unscreened", no_wrap=True, justify="right", min_width=10)
         table.add_column("warnings", no_wrap=True, justify="right", min_width=8)

@@ -155,3 +155,44 @@ def test_no_third_party_pydantic_plugin_hooks_into_validating_cases(tmp_path):
         run = subprocess.run([sys.executable, "-m", "lbp_assess", *args], env=env, capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
         assert not marker.exists(), args
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_table_at_80_columns_hides_no_red_flag_and_no_id(cli, monkeypatch):
+    """At 80 columns the table cut "cauda_equina (emergency), m…" (a second emergency, malignancy,
+    hidden), "ces_safety_net, ces…" (the urgent alert that set the urgency) and ids to
+    "v25-cancer-with-leg…". What was raised and the id now wrap onto more lines instead."""
+    import pytest
+
+    pytest.importorskip("rich")
+    from lbp_assess.cli.score_table import render_table
+
+    paths = [EXAMPLES / "vignettes" / "v25-cancer-with-leg-weakness.yaml",
+             EXAMPLES / "vignettes" / "v31-progressive-weakness.yaml",
+             EXAMPLES / "cases" / "bilateral-sciatica-ces-at-risk.yaml"]
+    rows = [json.loads(line) for line in cli("score", *map(str, paths), "-f", "jsonl").out.splitlines()]
+    assert any(len(row["conditions"]) > 1 for row in rows)
+    for columns in (80, 120):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        monkeypatch.setenv("NO_COLOR", "1")
+        monkeypatch.setenv("TERM", "dumb")
+        out = _Terminal()
+        render_table(rows, out)
+        lines = out.getvalue().splitlines()
+        assert all(len(line) <= columns for line in lines), out.getvalue()
+        header = next(line for line in lines if line.strip())
+        ids, raised = header.index("class"), header.index("conditions")
+        body = lines[lines.index(header) + 2:]
+        id_column = "".join(line[:ids].strip() for line in body)  # each column's wrapped cells, read back
+        raised_column = "".join("".join(line[raised:].split()) for line in body)
+        for row in rows:
+            assert row["id"] in id_column, (columns, row["id"], out.getvalue())
+            for name, tier in row["condition_tiers"].items():
+                assert f"{name}({tier})" in raised_column, (columns, name, out.getvalue())
+            for name in row["alerts"]:
+                assert name in raised_column, (columns, name, out.getvalue())
+        assert "…" not in out.getvalue()
