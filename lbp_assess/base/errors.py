@@ -80,6 +80,12 @@ class InputError(LbpError):
         return cls(str(problems[0]) if problems else "invalid input", problems)
 
 
+class NotACase(InputError):
+    """An input that holds no case: a FHIR resource such as a Questionnaire or CodeSystem, or a
+    consultation's draft. `score` skips one that it found in a folder, with a note; named, it is an
+    error."""
+
+
 class UsageError(LbpError):
     exit_code = ExitCode.USAGE
 

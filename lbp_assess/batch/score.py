@@ -14,7 +14,7 @@ import msgspec
 
 from ..model.case import fast_convert, fast_json
 from ..inputs.cases import Listed, read_cases
-from ..base.errors import InputError, Location, Problem
+from ..base.errors import InputError, Location, NotACase, Problem
 from ..base.text import plain
 from ..engine.ruleset.model import RuleSet
 from ..base.yamlio import MAX_FILE_BYTES, MAX_NODES, check_size, decode, load_json, load_yaml, read_text
@@ -111,8 +111,6 @@ def score_file(ruleset: RuleSet, path: str, notes: list[str] | None = None) -> l
             return _precise_rows(ruleset, data, path, shown, text, None)
         return [(ruleset.row_from_data(valid, shown), expected_of(valid))]
     except InputError as err:
-        from ..inputs.fhir_response import NotACase
-
         if isinstance(err, NotACase) and isinstance(path, Listed) and notes is not None:
             what = err.problems[0].message.split(";")[0] if err.problems else str(err)
             notes.append(f"{plain(path)}: skipped, {plain(what)} (not counted)")

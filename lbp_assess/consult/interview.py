@@ -36,7 +36,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..model.case import Case, FollowUpOf, Moment, before_birth, problems_from, validate_case
+from ..model.case import DRAFT_FORMAT, Case, FollowUpOf, Moment, before_birth, problems_from, validate_case
 from ..base.errors import InputError, Location, Problem
 from ..base.files import atomic_write
 from ..engine.questionnaire import Question, Questionnaire, answer_problem
@@ -51,7 +51,6 @@ from ..engine.words import outcome_label
 #: The answers that must fit within the patient's life, in the order before_birth takes them.
 _LIFETIME = ("patient.age", "onset.weeks_ago", "cauda_equina.onset_days")
 
-DRAFT_FORMAT = "lbp-draft/1"
 #: The largest draft read back: a draft keeps every answer and, in its journal, every change, so it
 #: may outgrow the 1 MB of a case file (a long note edited several times) and must still resume.
 DRAFT_MAX_BYTES = 16 * 1024 * 1024

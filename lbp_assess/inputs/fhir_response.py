@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..model.case import Case, validate_case
-from ..base.errors import InputError, Location, Problem, UsageError, did_you_mean
+from ..base.errors import InputError, Location, NotACase, Problem, UsageError, did_you_mean
 from ..engine.answers import case_data, resolve
 from ..engine.questionnaire import Question, answer_problem
 from ..engine.ruleset.model import RuleSet
@@ -207,11 +207,6 @@ def _ours(path: str) -> set[str]:
 
 _WORDS = {"valueBoolean": "true or false", "valueInteger": "a whole number", "valueDecimal": "a number",
           "valueString": "text", "valueCoding": "a Coding with a code"}
-
-
-class NotACase(InputError):
-    """A FHIR resource that holds no case (a Questionnaire, a CodeSystem): `score` skips one that it
-    found in a folder, with a note."""
 
 
 #: How deep Bundles may hold Bundles (a collection of exported documents is two deep).

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 import re
+import shlex
 import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
@@ -22,11 +23,13 @@ from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origi
 import msgspec
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, Strict, ValidationError
 
-from ..base.errors import InputError, Location, Problem, did_you_mean
+from ..base.errors import InputError, Location, NotACase, Problem, did_you_mean
 from ..base.text import BIDI_CONTROLS, INVISIBLE
 from ..base.yamlio import MAX_NODES, Locator, refuse_duplicates
 
 FORMAT = "lbp-case/1"
+#: An interview's autosave (consult.interview), kept beside the cases it is writing: not a case.
+DRAFT_FORMAT = "lbp-draft/1"
 CASE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl", ".ndjson")
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")  # one case (or FHIR resource) per line
 
@@ -963,6 +966,10 @@ def validate_case(data: Any, name: str, text: str | None = None, line: int | Non
             [Problem(Location(name, line), f"expected a mapping of case fields, got {_kind(data)}")]
         )
     fmt = data.get("format")
+    if fmt == DRAFT_FORMAT:  # left beside the cases by an interview not finished
+        raise NotACase.from_problems([Problem(Location(name, *_locator(text, line)(("format",))),
+                                              "a consultation's draft (lbp-draft/1), not a case; finish it with "
+                                              f"`lbp-assess assess --resume {shlex.quote(name)}`", "format")])
     if fmt != FORMAT:
         locate = _locator(text, line)
         where = Location(name, *(locate(("format",)) if fmt is not None else (line, None)))
