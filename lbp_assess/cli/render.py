@@ -149,8 +149,10 @@ def _same_result(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any]]]:
     """Rules to draw, one group per node: in brief, rules not excluded for the same missing answers
-    share a node; rules that did not fire are left out, except a count one short of what it needs
-    (a near miss worth teaching: "Cook items 3 of 5, needs 4")."""
+    share a node, and so do rules that fired raising the same thing with the same action (two ways
+    to "Cauda equina safety-netting needed": one node, a "because" for each); rules that did not
+    fire are left out, except a count one short of what it needs (a near miss worth teaching:
+    "Cook items 3 of 5, needs 4")."""
     groups: list[list[dict[str, Any]]] = []
     for rule in rules:
         if brief and rule.get("excluded_by"):
@@ -160,6 +162,9 @@ def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any
         key = [f["fact"] for f in rule["facts"]]
         same = [g for g in groups if brief and rule["state"] == "not_excluded" and g[0]["state"] == "not_excluded"
                 and [f["fact"] for f in g[0]["facts"]] == key]
+        same = same or [g for g in groups if brief and rule["state"] == "fired" and g[0]["state"] == "fired"
+                        and _shown_label(g[0]) == _shown_label(rule)
+                        and (g[0]["tier"], g[0]["action"]) == (rule["tier"], rule["action"])]
         if same:
             same[0].append(rule)
         else:
@@ -167,11 +172,15 @@ def _groups(rules: list[dict[str, Any]], brief: bool) -> list[list[dict[str, Any
     return groups
 
 
+def _shown_label(rule: dict[str, Any]) -> str:
+    return rule.get("rule_label") or rule["label"]
+
+
 def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False, urgency: str | None = None) -> None:
     rule = group[0]
-    label = " / ".join(markup(r.get("rule_label") or r["label"]) for r in group)
+    label = " / ".join(dict.fromkeys(markup(_shown_label(r)) for r in group))
     ids = ", ".join(markup(r["id"]) for r in group)
-    tier = f" ({markup(rule['tier'])})" if rule["tier"] and len(group) == 1 else ""
+    tier = f" ({markup(rule['tier'])})" if rule["tier"] and len({r["tier"] for r in group}) == 1 else ""
     if rule.get("excluded_by"):  # only questions an earlier answer made unnecessary were unknown
         node = branch.add(f"{STATE['not_fired'][0]} {label}{tier}" + ("" if brief else f"  [dim]{ids}[/dim]"))
         names = [f["label"] for f in rule.get("settles", [])]
@@ -201,10 +210,11 @@ def _add_rule(branch: Any, group: list[dict[str, Any]], brief: bool = False, urg
         node.add(f"[cyan]{markup(count['name'])}:[/cyan] {count['met']} of {count['of']} "
                  f"(needs {markup(describe_value(count['needs']))}){missing}")
     if fired:
-        because = [f"{markup(f['label'])}: {markup(f['shown'])}" for f in rule["features"]]
-        because += [markup(name) for name in rule["rests_on"]]
-        if because:
-            node.add("[cyan]because:[/cyan] " + "; ".join(because))
+        for each in group:  # a rule that fired the same way as another: its own reason
+            because = [f"{markup(f['label'])}: {markup(f['shown'])}" for f in each["features"]]
+            because += [markup(name) for name in each["rests_on"]]
+            if because:
+                node.add("[cyan]because:[/cyan] " + "; ".join(because))
     else:
         counted = {name for count in rule["counts"] for name in count["facts"]}
         facts = rule["facts"]

@@ -158,6 +158,17 @@ def test_brief_groups_the_start_back_strata_into_one_line(cli):
     assert out.count("missing: STarT Back") == 1 and "STarT Back: unknown" not in out
 
 
+def test_two_rules_raising_the_same_alert_are_one_node_with_a_reason_each(cli):
+    """Bilateral leg symptoms and a likely radicular pain each raise the cauda equina safety-net:
+    the brief tree drew "✔ fired Cauda equina safety-netting needed" twice, as if repeated."""
+    out = cli("explain", str(EXAMPLES / "cases" / "bilateral-sciatica-ces-at-risk.yaml")).out
+    assert out.count("fired Cauda equina safety-netting needed") == 1, out
+    node = out[out.index("fired Cauda equina safety-netting needed"):out.index("fired Radicular symptoms in both")]
+    assert node.count("because:") == 2 and "Radicular pain likely (finding)" in node, node
+    full = cli("explain", str(EXAMPLES / "cases" / "bilateral-sciatica-ces-at-risk.yaml"), "--full").out
+    assert "red_flag.ces_safety_net.bilateral" in full and "red_flag.ces_safety_net.nerve_root" in full
+
+
 def test_contradictions_appear_in_the_tree_and_the_json(cli):
     path = EXAMPLES / "cases" / "contradictory-answers.yaml"
     out = _tree(cli, path, "--brief")
