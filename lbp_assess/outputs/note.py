@@ -244,7 +244,7 @@ def _history(a: Assessment, ruleset: RuleSet, q: Questionnaire, answers: dict[st
     if negatives:
         out.add(f"Relevant negatives: {'; '.join(negatives)}.", bullet=False)
     grouped = {f for facts in m.screens.values() for f in facts}
-    screen = [screen_line(title, facts, a, q) for title, facts in m.screens.items()]
+    screen = [screen_line(title, facts, a, q, answers) for title, facts in m.screens.items()]
     screen += [f"{q.label(f)}: {_screened(a.facts.get(f))}" for f in m.screening if f not in grouped]
     out.add("Red-flag screen: " + "; ".join(screen) + ".", bullet=False)
     for texts in screen_notes(a, ruleset).values():

@@ -59,12 +59,14 @@ def screen_notes(a: Assessment, ruleset: RuleSet) -> dict[str, list[str]]:
     return {title: texts for title, texts in found.items() if texts}
 
 
-def screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -> str:
+def screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire,
+                answers: dict[str, Any] | None = None) -> str:
     """"Cauda equina screen: negative (6 of 7 asked, 1 settled by an earlier answer)", with
     positives and unscreened items named. A follow-up skipped because an earlier answer settles
     it ("no weakness": no weakness in both legs) counts as settled, not as asked. Only the rule
     set's screening questions (ruleset.yaml `screening`, the `unscreened` of every output) make a
-    screen INCOMPLETE; another question of the group not asked is named as not asked."""
+    screen INCOMPLETE; another question of the group left unknown is named as not asked, or as
+    unsure when the case records it so (`answers`: the recorded answers, as the PC line shows them)."""
     screening = set(a.ruleset.manifest.screening)
     values = {f: a.facts.get(f) for f in facts}
     settled = sum(v is not None and f in q.by_id and not _asked(q.by_id[f], a) for f, v in values.items())
@@ -72,19 +74,22 @@ def screen_line(title: str, facts: list[str], a: Assessment, q: Questionnaire) -
     asked = known - settled
     positive = [q.label(f) for f, v in values.items() if v is True]
     unscreened = [q.label(f) for f, v in values.items() if v is None and f in screening]
-    unasked = [q.label(f) for f, v in values.items() if v is None and f not in screening]
+    unknown = [f for f, v in values.items() if v is None and f not in screening]
+    unsure = [q.label(f) for f in unknown if answers is not None and f in answers]
+    unasked = [q.label(f) for f in unknown if answers is None or f not in answers]
     if positive:
         shown = f"POSITIVE - {', '.join(positive)}"
     elif not known:
         shown = "NOT SCREENED"
     elif unscreened:  # "negative as far as asked" says nothing when nothing was asked
         shown = "INCOMPLETE - negative as far as asked" if asked else "INCOMPLETE - none of its questions asked"
-    elif unasked:
+    elif unknown:
         shown = "negative as far as asked" if asked else "negative by earlier answers only"
     else:
         shown = "negative"
     counted = f"{asked} of {len(facts)} asked" + (f", {settled} settled by an earlier answer" if settled else "")
     return f"{title}: {shown} ({counted})" + (f" (NOT SCREENED: {', '.join(unscreened)})" if unscreened else "") \
+        + (f" (unsure: {', '.join(unsure)})" if unsure else "") \
         + (f" (not asked: {', '.join(unasked)})" if unasked else "")
 
 
@@ -212,7 +217,7 @@ def history_sections(a: Any, ruleset: Any, answers: dict[str, Any]) -> list[Any]
             section.add(f"Relevant negatives: {'; '.join(mine)}.", bullet=False)
         if title == record.heading_of(next(iter(m.screening), "")):
             grouped = {f for facts in m.screens.values() for f in facts}
-            screen = [screen_line(t, facts, a, q) for t, facts in m.screens.items()]
+            screen = [screen_line(t, facts, a, q, answers) for t, facts in m.screens.items()]
             screen += [f"{q.label(f)}: {_screened(a.facts.get(f))}" for f in m.screening if f not in grouped]
             section.add("Red-flag screen: " + "; ".join(screen) + ".", bullet=False)
             for texts in screen_notes(a, ruleset).values():

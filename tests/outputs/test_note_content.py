@@ -332,3 +332,27 @@ def test_note_on_a_terminal_is_wrapped_to_it_and_piped_or_written_it_is_not(cli,
     assert cli("note", path, "-o", str(out)).code == 0
     assert out.read_text() == piped.out
     assert " ".join(shown.split()) == " ".join(piped.out.split())
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_the_screen_line_says_unsure_of_an_answer_recorded_unsure_and_not_asked_of_one_not_asked(cli, tmp_path,
+                                                                                                 recorded):
+    """The PC line said "Weakness in both legs: unsure" while the cauda equina screen said "(not
+    asked: Weakness in both legs)" of the same recorded answer: the note contradicted itself."""
+    import yaml
+
+    data = yaml.safe_load((EXAMPLES / "cases" / "ces-saddle-numbness.yaml").read_text())
+    data["neuro"] = {**data.get("neuro", {}), "weakness": None}
+    if recorded:
+        data["neuro"]["weakness_both_legs"] = None
+    else:
+        data["neuro"].pop("weakness_both_legs", None)
+    path = tmp_path / "case.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    note = " ".join(cli("note", str(path), "-f", "text").out.split())  # the record note
+    screen = note[note.index("Cauda equina screen:"):].split(";")[0]
+    if recorded:
+        assert "Weakness in both legs: unsure" in note
+        assert "(unsure: Weakness in both legs)" in screen and "not asked: Weakness in both legs" not in screen, screen
+    else:
+        assert "(not asked: Weakness in both legs)" in screen and "unsure: Weakness" not in screen, screen
