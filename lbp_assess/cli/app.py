@@ -385,8 +385,9 @@ def _conduct_in_terminal(session, force: bool) -> str:
 
 def invoked_as(argv0: str | None = None) -> str:
     """The command as it was invoked, for a hint to run it again: `python -m lbp_assess` (with this
-    interpreter) when run as a module, else the program name as typed (a bare `lbp-assess` only
-    when that is what the shell found on PATH)."""
+    interpreter) when run as a module, else the program: a bare `lbp-assess` when that is what the
+    shell finds on PATH (a console script's own path is what Python is given, even when the user
+    typed the bare name), else its path."""
     import shlex
     import shutil
 
@@ -394,9 +395,14 @@ def invoked_as(argv0: str | None = None) -> str:
     name = Path(program).name
     if name == "__main__.py" or name.endswith(".py") or not program:
         return f"{shlex.quote(sys.executable)} -m lbp_assess"
+    found = shutil.which(name)
     if os.sep not in program:
-        found = shutil.which(program)
         return shlex.quote(program if found else str(Path(program).resolve()))
+    try:
+        if found is not None and os.path.samefile(found, program):
+            return shlex.quote(name)
+    except OSError:
+        pass
     return shlex.quote(program)
 
 

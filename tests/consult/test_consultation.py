@@ -316,6 +316,12 @@ def test_the_resume_hint_names_the_command_as_it_was_invoked(monkeypatch, tmp_pa
     program.write_text("#!/bin/sh\n")
     program.chmod(0o755)
     assert invoked_as("lbp-assess") == "lbp-assess"
+    # a console script found on PATH is given to Python by its path: shown as the name typed
+    assert invoked_as(str(program)) == "lbp-assess"
+    other = tmp_path / "elsewhere" / "lbp-assess"
+    other.parent.mkdir()
+    other.write_text("#!/bin/sh\n")
+    assert invoked_as(str(other)) == str(other)  # not the one PATH finds: its path
 
 
 def test_a_new_consultation_records_when_it_began_and_a_resumed_one_keeps_it(tmp_path):
