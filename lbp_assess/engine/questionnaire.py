@@ -162,6 +162,9 @@ class Question:
 
         Raises ValueError with what to type instead."""
         match = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([a-z]*)", text.strip().lower())
+        if match is None and re.fullmatch(r"-\s*[0-9]*\.?[0-9]+\s*[a-z]*", text.strip().lower()):
+            least = f"{self.minimum:g}" if self.minimum is not None else "0"
+            raise ValueError(f"At least {least} (a negative number is not an answer here)")
         if match is None:
             blank = "not recorded" if self.blank_not_recorded else "unsure"  # as describe() shows a blank answer
             raise ValueError(f"Enter a number (blank = {blank}, < = back)")

@@ -37,3 +37,13 @@ def test_a_blank_optional_number_is_not_recorded_in_its_hint_and_its_description
     onset = QUESTIONS.by_id["cauda_equina.onset_days"]
     with pytest.raises(ValueError, match=r"blank = unsure"):
         onset.parse_number("lots")
+
+
+@pytest.mark.parametrize("typed", ["-3", "-0.5", "- 2 days"])
+def test_a_negative_number_is_said_to_be_out_of_range_not_not_a_number(typed):
+    """`-3` weeks ago was answered "Enter a number": it is one, below what the question takes."""
+    weeks = QUESTIONS.by_id["onset.weeks_ago"]
+    with pytest.raises(ValueError, match=r"^At least 0 \(a negative number is not an answer here\)$"):
+        weeks.parse_number(typed)
+    with pytest.raises(ValueError, match=r"^Enter a number"):
+        weeks.parse_number("-x")
