@@ -38,7 +38,7 @@ from rich.table import Table
 from ..base.text import markup, plain, shorten
 from ..consult.interview import NOT_ANSWERED, Interview, LiveAlert, Offer, Progress
 from ..consult.session import questions
-from ..engine.questionnaire import GO_BACK, Question
+from ..engine.questionnaire import GO_BACK, Question, answer_problem
 
 UNSURE = "__unsure__"
 NONE = "__none__"
@@ -192,8 +192,11 @@ class TerminalPrompter:
             text = text.strip()
             if text == "" and required:
                 return "An answer is needed"
-            if text in ("", "<") or not numeric:
+            if text in ("", "<"):
                 return True
+            if not numeric:  # refused here, the text stays to be corrected (a pasted control character)
+                problem = answer_problem(question.id, text)
+                return True if problem is None else problem[:1].upper() + problem[1:]
             try:
                 question.parse_number(text)
             except ValueError as err:

@@ -677,6 +677,28 @@ def test_an_escape_sequence_typed_at_a_prompt_is_dropped_not_a_traceback(tmp_pat
     (draft,) = tmp_path.glob("lbp-draft-abcd-*.json")
 
 
+def test_a_pasted_control_character_is_refused_at_the_prompt_keeping_the_text_to_correct(tmp_path):
+    """A pasted answer holding an escape sequence was refused after Enter and thrown away whole
+    (typed again from nothing). It is refused at the prompt now, the text kept in it to correct."""
+    shadow = Interview(RULESET)
+    screen = Screen(["--out", str(tmp_path)], tmp_path, 24, 80)
+    screen.wait(prompt_on_screen(shadow), "the case id question")
+    screen.child.send("paste-1\r")
+    shadow.answer("paste-1")
+    screen.wait(prompt_on_screen(shadow), "the assessor question")
+    screen.child.send("\x1b[200~Dr \x1b[31mRed\x1b[201~")
+    screen.child.send("\r")
+    screen.wait_text("must not contain the control character U+001B")
+    assert "Dr ^[[31mRed" in screen.text(), screen.text()  # still in the prompt, shown, to correct
+    screen.child.send("\x15Dr Red\r")  # Ctrl-U clears the line; the corrected answer
+    shadow.answer("Dr Red")
+    screen.wait(prompt_on_screen(shadow), "the question after the assessor")
+    screen.child.sendcontrol("c")
+    screen.child.expect(pexpect.EOF)
+    (draft,) = tmp_path.glob("lbp-draft-paste-1-*.json")
+    assert json.loads(draft.read_text())["answers"]["assessor"] == "Dr Red"
+
+
 def test_an_emergency_left_at_its_offer_is_offered_again_on_resuming(tmp_path):
     """Ctrl-C at "EMERGENCY: save the case and note now?", then --resume: the panel came back but
     the offer did not, so the note could be saved only after every question left. Now the offer
