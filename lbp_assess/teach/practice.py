@@ -27,7 +27,8 @@ from ..model.case import FACTS, Case, facts_of
 from ..inputs.cases import load_case
 from ..base.text import counted, markup, plain
 from ..base.errors import InputError, did_you_mean
-from ..engine.questionnaire import GO_BACK, Question
+from ..engine.questionnaire import GO_BACK, Question, Questionnaire, ask_when_node
+from ..model import expr
 from ..engine.governing import governing_plans
 from ..engine.reasoning import excluded_by_entry, plan_of, read_by_fired_rules, rule_features, urgency_plans
 from ..engine.ruleset.model import Assessment, RuleSet
@@ -715,17 +716,32 @@ def _take_history(case: Case, ruleset: RuleSet, prompter: PracticePrompter, numb
                                + [(GO_BACK, "<- Other sections")], erase=True)
         if picked == GO_BACK:
             continue
-        asked.append(picked)
         question = q.by_id[picked]
-        prompter.note(f"{markup(question.text)} [bold]→ {markup(_reply(question, case, facts))}[/bold]")
+        reply = _reply(question, case, facts, {*asked, *introduced}, q)
+        if not reply.startswith(ASK_FIRST):
+            asked.append(picked)
+        prompter.note(f"{markup(question.text)} [bold]→ {markup(reply)}[/bold]")
 
 
-def _reply(question: Question, case: Case, facts: dict[str, Any]) -> str:
+#: The reply to a follow-up asked before the question it follows up: what to ask first.
+ASK_FIRST = "Ask first:"
+
+
+def _reply(question: Question, case: Case, facts: dict[str, Any], asked: set[str] | None = None,
+           q: Questionnaire | None = None) -> str:
+    """The patient's answer to `question`. A follow-up whose gate is known false "does not apply" -
+    once the student has asked the gate (`asked`); before that the reply names the gate to ask
+    first, and gives nothing away ("Was the only cancer a skin cancer?" before "Any cancer?")."""
     if question.id.startswith("notes."):
         value = getattr(case.notes, question.id.split(".", 1)[1], None) if case.notes else None
         return value or "(nothing recorded)"
     value = facts.get(question.id)
     if value is None and question.ask_when is not None and question.ask_when(facts) is False:
+        gates = [ref.name for ref in expr.references(ask_when_node(question)) if ref.name in FACTS] \
+            if asked is not None else []
+        first = [gate for gate in dict.fromkeys(gates) if gate not in asked] if asked is not None else []
+        if first and q is not None:
+            return f"{ASK_FIRST} {'; '.join(q.label(gate) for gate in first)} (this question follows up on it)."
         return "Does not apply (see the earlier answers)."
     if value is None:
         return "The patient isn't sure (not recorded in this case)."

@@ -313,12 +313,23 @@ def test_case_text_is_shown_safely(ruleset):
     assert "\\x1b]0;owned\\x07" in narrative
 
 
-def test_a_follow_up_that_does_not_apply_says_so(ruleset):
-    student = Student("non_specific", "routine", questions=["pain.root_level", "systemic.fever"])
+def test_a_follow_up_that_does_not_apply_says_so_once_its_gate_was_asked(ruleset):
+    student = Student("non_specific", "routine", questions=["pain.dermatomal", "pain.root_level", "systemic.fever"])
     session(ruleset, one("v01-acute-lifting.yaml"), student, history_taking=True)
     text = student.text()
     assert "Which root does the distribution suggest? [bold]→ Does not apply" in text
     assert "Fever, chills or rigors? [bold]→ no[/bold]" in text
+
+
+def test_a_follow_up_asked_before_its_gate_names_the_gate_and_gives_nothing_away(ruleset):
+    """"Was the only cancer a skin cancer?" before "Any history of cancer?" answered "Does not
+    apply", which told the student the red-flag answer they had not asked for."""
+    student = Student("non_specific", "routine", questions=["pain.root_level", "pain.dermatomal", "pain.root_level"])
+    session(ruleset, one("v01-acute-lifting.yaml"), student, history_taking=True)
+    text = student.text()
+    first = text.index("Which root does the distribution suggest?")
+    assert text[first:].startswith("Which root does the distribution suggest? [bold]→ Ask first: Dermatomal"), text
+    assert "Does not apply" in text[text.index("Dermatomal", first + 60):]  # asked again after its gate
 
 
 def test_topic_count_and_seed_choose_cases(ruleset):
