@@ -373,7 +373,8 @@ def _conduct_in_terminal(session, force: bool) -> str:
         where = (f"answers saved in {session.draft}" if saved else
                  f"the last autosave is in {session.draft}")
         resume = f"{invoked_as()} assess --resume {_quote(session.draft.resolve())}"
-        raised = "; ".join(f"{a.label} - {a.tier_label.upper()}" for a in session.interview.live_alerts())
+        raised = "; ".join(f"{a.rule_label or a.label} - {a.tier_label.upper()}"  # as its panel named it
+                           for a in session.interview.live_alerts())
         if raised:
             err_line(f"raised so far: {raised}")
         if isinstance(exc, (KeyboardInterrupt, EOFError)):

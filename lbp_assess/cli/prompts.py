@@ -260,7 +260,8 @@ class TerminalPrompter:
         self.console.print(f"[red]  {markup(message)}[/red]")
 
     def notice(self, text: str) -> None:
-        self.console.print(f"[yellow]  {markup(text)}[/yellow]")
+        """A line under the question, indented, its continuation lines too."""
+        self.console.print(Padding(f"[yellow]{markup(text)}[/yellow]", (0, 0, 0, 2)))
 
     def alert(self, alert: LiveAlert) -> None:
         """A panel when something is raised (or raised higher); one line when it goes down or clears."""

@@ -581,9 +581,13 @@ def test_the_emergency_panel_shows_the_rules_own_time_frame(tmp_path):
     screen.wait_text("EMERGENCY: save the case and note now?")
     flat = " ".join(screen.text().split())
     screen.child.sendcontrol("c")
+    screen.wait_text("Resume with:")
+    stopped = " ".join(screen.text().split())
     screen.child.expect(pexpect.EOF)
     assert "RED FLAG: Suspected cauda equina syndrome" in flat and "EMERGENCY - now (within hours)" in flat, flat
     assert "same day, now" not in flat
+    # what is raised, said as the panel said it (not the condition's other name)
+    assert "raised so far: Suspected cauda equina syndrome - EMERGENCY" in stopped, stopped
 
 
 def test_the_aneurysm_panel_waits_for_the_answers_that_decide_it_at_80_by_24(tmp_path):
