@@ -309,9 +309,9 @@ def assess(
     if resume and (answers or follow_up):
         raise typer.BadParameter("--resume continues a draft; use it without --answers or --follow-up")
     session = consultation.start(load_rules(rules), out, answers, resume, case_id, follow_up)
-    consultation.prepare(session, force)
     is_tty = sys.stdin.isatty()
-    kept = consultation.require_terminal(session, is_tty)
+    kept = consultation.require_terminal(session, is_tty)  # first: refused, it leaves no empty folder behind
+    consultation.prepare(session, force)
     if kept:
         err_line(f"kept from the last visit, not asked again: {', '.join(kept)}")
     if is_tty and (session.interview.missing() or session.resumed):

@@ -297,10 +297,12 @@ def test_note_command_formats_and_no_overwrite(cli, tmp_path):
     assert bad.code == 1 and "missing.yaml: no such file" in bad.err
 
 
-def test_assess_without_a_terminal_points_to_answers(cli, tmp_path):
-    run = cli("assess", "--out", str(tmp_path), stdin=b"")
+def test_assess_without_a_terminal_points_to_answers_and_makes_no_folder(cli, tmp_path):
+    out = tmp_path / "notes"
+    run = cli("assess", "--out", str(out), stdin=b"")
     assert run.code == 2
     assert "no terminal to ask" in run.err and "--answers FILE" in run.err and "Traceback" not in run.err
+    assert not out.exists()  # refused before anything is made (an empty owner-only folder was left)
 
 
 def test_assess_with_complete_answers_writes_private_files_once(cli, tmp_path):
