@@ -81,9 +81,10 @@ class InputError(LbpError):
 
 
 class NotACase(InputError):
-    """An input that holds no case: a FHIR resource such as a Questionnaire or CodeSystem, or a
-    consultation's draft. `score` skips one that it found in a folder, with a note; named, it is an
-    error."""
+    """An input that holds no case: a FHIR resource such as a Questionnaire or CodeSystem. `score`
+    skips one that it found in a folder, with a note; named, it is an error. (A consultation's
+    draft is not one of these: its answers may hold a red flag not yet saved, so it is an error
+    row wherever it is found.)"""
 
 
 class UsageError(LbpError):

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origi
 import msgspec
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, Strict, ValidationError
 
-from ..base.errors import InputError, Location, NotACase, Problem, did_you_mean
+from ..base.errors import InputError, Location, Problem, did_you_mean
 from ..base.text import BIDI_CONTROLS, INVISIBLE
 from ..base.yamlio import MAX_NODES, Locator, refuse_duplicates
 
@@ -966,10 +966,12 @@ def validate_case(data: Any, name: str, text: str | None = None, line: int | Non
             [Problem(Location(name, line), f"expected a mapping of case fields, got {_kind(data)}")]
         )
     fmt = data.get("format")
-    if fmt == DRAFT_FORMAT:  # left beside the cases by an interview not finished
-        raise NotACase.from_problems([Problem(Location(name, *_locator(text, line)(("format",))),
-                                              "a consultation's draft (lbp-draft/1), not a case; finish it with "
-                                              f"`lbp-assess assess --resume {shlex.quote(name)}`", "format")])
+    if fmt == DRAFT_FORMAT:  # left beside the cases by an interview not finished: never skipped unseen, as
+        # its answers may raise a red flag no saved case or note holds yet (an error row, found in a folder too)
+        raise InputError.from_problems([Problem(Location(name, *_locator(text, line)(("format",))),
+                                                "a consultation's draft (lbp-draft/1), not a case: an unfinished "
+                                                "consultation, whose answers may not all be saved; finish it with "
+                                                f"`lbp-assess assess --resume {shlex.quote(name)}`", "format")])
     if fmt != FORMAT:
         locate = _locator(text, line)
         where = Location(name, *(locate(("format",)) if fmt is not None else (line, None)))

@@ -231,23 +231,23 @@ def test_a_huge_job_count_starts_at_most_four_workers_a_core(monkeypatch, tmp_pa
     assert started == [WORKERS_PER_CORE] and sum(r.cases for r in results) == 2
 
 
-def test_a_consultations_draft_in_a_scored_folder_is_skipped_with_a_note_and_named_is_an_error(cli, tmp_path):
-    """The folder an interview writes to holds its draft until the note is saved: `score` of that
-    folder gave an error row (`format 'lbp-draft/1' is not supported`) and exit 1, so scoring a
-    clinic's notes folder failed. A draft is skipped with a note when found; named, it is an error
-    saying how to finish it."""
+def test_a_consultations_draft_in_a_scored_folder_is_an_error_row_saying_how_to_finish_it(cli, tmp_path):
+    """The folder an interview writes to holds its draft until the note is saved. Its answers may
+    raise a red flag that no saved case or note holds yet (a cauda equina emergency, the interview
+    stopped at the save-now offer), so it is never skipped unseen: an error row saying how to finish
+    it, so that `--fail-on` and every script see it - not "format 'lbp-draft/1' is not supported"."""
     from lbp_assess.consult.interview import Interview
     from generated import RULESET
 
-    shutil.copy(CASES / "ces-saddle-numbness.yaml", tmp_path / "ces-saddle-numbness.yaml")
+    shutil.copy(CASES / "radicular-l5.yaml", tmp_path / "radicular-l5.yaml")
     interview = Interview(RULESET)
     interview.answer("n60")
     draft = tmp_path / "lbp-draft-n60-20261207.json"
     interview.save_draft(draft)
-    run = cli("score", str(tmp_path), "-f", "jsonl")
-    assert run.code == 0, run
-    (row,) = [json.loads(line) for line in run.out.splitlines()]
-    assert row["urgency"] == "emergency"
-    assert f"{draft}: skipped, a consultation's draft (lbp-draft/1), not a case (not counted)" in run.err
-    named = cli("score", str(draft), "-f", "jsonl")
-    assert named.code == 1 and f"finish it with `lbp-assess assess --resume {draft}`" in json.loads(named.out)["error"]
+    run = cli("score", str(tmp_path), "-f", "jsonl", "--fail-on", "emergency")
+    assert run.code == 1, run
+    rows = {json.loads(line)["file"]: json.loads(line) for line in run.out.splitlines()}
+    assert rows[str(tmp_path / "radicular-l5.yaml")]["error"] is None
+    error = rows[str(draft)]["error"]
+    assert "a consultation's draft (lbp-draft/1), not a case: an unfinished consultation" in error
+    assert f"finish it with `lbp-assess assess --resume {draft}`" in error and "skipped" not in run.err
