@@ -45,20 +45,24 @@ def _show(match: re.Match[str]) -> str:
 
 def _hidden(char: str) -> bool:
     """A character that shows as nothing, or as something else: a format character (zero-width
-    space, soft hyphen, byte-order mark, tag characters), an unassigned or private-use one, or one of
-    INVISIBLE. Spaces (no-break and the like) show as spaces, and are kept."""
-    return (not char.isprintable() and unicodedata.category(char) != "Zs") or INVISIBLE.match(char) is not None
+    space, soft hyphen, byte-order mark, tag characters), a private-use one, a lone surrogate, or one
+    of INVISIBLE. An unassigned one is kept (a newer emoji than this Python's Unicode tables)."""
+    return unicodedata.category(char) in ("Cf", "Co", "Cs") or INVISIBLE.match(char) is not None
 
 
 def plain(text: object, *, multiline: bool = False) -> str:
-    """`text` with control characters shown as escapes (newlines kept when `multiline`).
+    """`text` with control characters shown as escapes (newlines kept when `multiline`): what is
+    shown to read - a note's text, an answer, a name - keeps every other character, a zero-width
+    non-joiner in a Persian name or the joiner of an emoji included."""
+    return (_CONTROL if multiline else _CONTROL_OR_NEWLINE).sub(_show, str(text))
 
-    One line (an id, a key, a file name, a value) also shows as escapes every character that shows as
-    nothing (`_hidden`): `saddle_numbness` with a zero-width space after it is not shown as if it were
-    the field it is not. Multi-line prose (a note's free text) keeps them: a zero-width joiner or
-    non-joiner is part of how some languages are written."""
-    shown = (_CONTROL if multiline else _CONTROL_OR_NEWLINE).sub(_show, str(text))
-    if multiline or (shown.isprintable() and INVISIBLE.search(shown) is None):
+
+def plain_name(text: object) -> str:
+    """One line for telling names apart - a key, a file name, a diagnostic naming either - with
+    every control character and every character that shows as nothing (`_hidden`) as an escape:
+    `saddle_numbness` followed by a zero-width space is not shown as if it were the field it is not."""
+    shown = _CONTROL_OR_NEWLINE.sub(_show, str(text))
+    if shown.isascii() or not any(_hidden(char) for char in shown):
         return shown
     return "".join(_escape(char) if _hidden(char) else char for char in shown)
 

@@ -15,7 +15,7 @@ import orjson
 from ..model.case import JSON_LINES_SUFFIXES, fast_json, plain_bytes
 from ..inputs.cases import expand
 from ..base.errors import InputError
-from ..base.text import plain
+from ..base.text import plain_name
 from ..engine.ruleset.model import RuleSet
 from ..base.yamlio import MAX_FILE_BYTES, open_regular_file
 from .score import Scored, error_row, expected_of, score_file, score_line_rows, score_stdin_document
@@ -154,7 +154,7 @@ def _span_rows(ruleset: RuleSet, chunk: Chunk, rows: list[dict[str, Any]], count
     hot path, kept tight - `_score_span` and the loop of `_score_chunk` in one."""
     block = _span_block(chunk)
     name, row_of, find, add, get = chunk.name, ruleset.row_from_data, block.find, rows.append, counts.get
-    shown = plain(name)  # the file's name as each row gives it (its controls escaped)
+    shown = plain_name(name)  # the file's name as each row gives it (its controls escaped)
     plain_block = plain_bytes(block)  # proved once for every line of the block
     start, stop, number = chunk.span  # type: ignore[misc]
     pos, size = 0, stop - start
@@ -184,7 +184,7 @@ def _score_span(ruleset: RuleSet, chunk: Chunk) -> Iterator[Scored]:
     """The lines of a JSON Lines byte range, each with its expected labels (for --expect)."""
     block = _span_block(chunk)
     name, row_of, find = chunk.name, ruleset.row_from_data, block.find
-    shown = plain(name)
+    shown = plain_name(name)
     plain_block = plain_bytes(block)
     start, stop, number = chunk.span  # type: ignore[misc]
     pos, size = 0, stop - start

@@ -15,7 +15,7 @@ import msgspec
 from ..model.case import fast_convert, fast_json
 from ..inputs.cases import Listed, read_cases
 from ..base.errors import InputError, Location, NotACase, Problem
-from ..base.text import plain
+from ..base.text import plain_name
 from ..engine.ruleset.model import RuleSet
 from ..base.yamlio import MAX_FILE_BYTES, MAX_NODES, check_size, decode, load_json, load_yaml, read_text
 
@@ -34,7 +34,7 @@ def error_row(source: str, message: str) -> dict[str, Any]:
     """A row for an input that could not be scored. The message names the file as given: its
     controls and bidirectional controls are shown as escapes, as in the `file` column of every row."""
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    row.update(file=plain(source), error=plain(message))
+    row.update(file=plain_name(source), error=plain_name(message))
     return row
 
 
@@ -105,7 +105,7 @@ def score_file(ruleset: RuleSet, path: str, notes: list[str] | None = None) -> l
         if not _within_size(path, text):
             check_size(data, path)  # before anything walks or prints the input
         valid = fast_convert(data)
-        shown = plain(path)  # a file name is input too: its controls never reach a row
+        shown = plain_name(path)  # a file name is input too: its controls never reach a row
         if valid is None:
             check_size(data, path)
             return _precise_rows(ruleset, data, path, shown, text, None)
@@ -113,13 +113,13 @@ def score_file(ruleset: RuleSet, path: str, notes: list[str] | None = None) -> l
     except InputError as err:
         if isinstance(err, NotACase) and isinstance(path, Listed) and notes is not None:
             what = err.problems[0].message.split(";")[0] if err.problems else str(err)
-            notes.append(f"{plain(path)}: skipped, {plain(what)} (not counted)")
+            notes.append(f"{plain_name(path)}: skipped, {plain_name(what)} (not counted)")
             return []
         return [(error_row(path, str(err)), None)]
 
 
 def score_line(ruleset: RuleSet, raw: bytes, name: str, number: int) -> Scored:
-    source = f"{plain(name)}:{number}"
+    source = f"{plain_name(name)}:{number}"
     try:
         if len(raw) <= MAX_FILE_BYTES:
             valid = fast_json(raw)
@@ -137,7 +137,7 @@ def score_line(ruleset: RuleSet, raw: bytes, name: str, number: int) -> Scored:
 
 def score_line_rows(ruleset: RuleSet, raw: bytes, name: str, number: int) -> list[Scored]:
     """The cases of one JSON Lines line: one, or one per QuestionnaireResponse of a FHIR Bundle."""
-    source = f"{plain(name)}:{number}"
+    source = f"{plain_name(name)}:{number}"
     if len(raw) <= MAX_FILE_BYTES and b'"resourceType"' in raw:
         try:
             text = decode(raw, name, number).rstrip("\r\n")

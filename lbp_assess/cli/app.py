@@ -80,10 +80,10 @@ def output_path(value: str) -> Path:
 
 def err_line(message: str) -> None:
     """A message on standard error; text from the input in it cannot drive the terminal, nor hide
-    in it (each line shown as `plain` shows one line: a zero-width character in a key as an escape)."""
-    from ..base.text import plain
+    in it (each line shown as `plain_name` shows one: a zero-width character in a key as an escape)."""
+    from ..base.text import plain_name
 
-    message = "\n".join(plain(line) for line in message.split("\n"))
+    message = "\n".join(plain_name(line) for line in message.split("\n"))
     typer.echo(_wrapped_for_stderr(f"lbp-assess: {message}"), err=True)
 
 

@@ -1043,9 +1043,9 @@ def _message(err: dict[str, Any], path: tuple[Any, ...], model: type[BaseModel])
     if kind == "extra_forbidden":
         holder = _model_at(model, path)
         known = list(holder.model_fields) if holder else []
-        from ..base.text import plain, shorten
+        from ..base.text import plain_name, shorten
 
-        return f"unknown field `{plain(shorten(path[-1]))}`{did_you_mean(str(path[-1]), known)}"
+        return f"unknown field `{plain_name(shorten(path[-1]))}`{did_you_mean(str(path[-1]), known)}"
     if kind == "literal_error":
         expected = [v.strip().strip("'") for v in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
         expected = [v for v in expected if v]
