@@ -727,21 +727,39 @@ def _take_history(case: Case, ruleset: RuleSet, prompter: PracticePrompter, numb
 ASK_FIRST = "Ask first:"
 
 
+def _gates(question: Question) -> list[str]:
+    """The facts a follow-up's `ask_when` reads (the questions it follows up)."""
+    return list(dict.fromkeys(ref.name for ref in expr.references(ask_when_node(question)) if ref.name in FACTS))
+
+
+def _settled_for(fact: str, asked: set[str], q: Questionnaire, facts: dict[str, Any]) -> bool:
+    """Whether the student knows where `fact` stands: asked it, or it is a follow-up that what they
+    asked rules out ("Dermatomal?" is ruled out once "no leg symptoms" was answered)."""
+    if fact in asked:
+        return True
+    question = q.by_id.get(fact)
+    if question is None or question.ask_when is None:
+        return False
+    return all(_settled_for(gate, asked, q, facts) for gate in _gates(question)) \
+        and question.ask_when(facts) is False
+
+
 def _reply(question: Question, case: Case, facts: dict[str, Any], asked: set[str] | None = None,
            q: Questionnaire | None = None) -> str:
-    """The patient's answer to `question`. A follow-up whose gate is known false "does not apply" -
-    once the student has asked the gate (`asked`); before that the reply names the gate to ask
-    first, and gives nothing away ("Was the only cancer a skin cancer?" before "Any cancer?")."""
+    """The patient's answer to `question`. A follow-up asked before its gate (a question its
+    `ask_when` reads that the student has not asked: `asked`) gets the gate to ask first, whatever
+    the gate's answer, so the reply gives nothing away ("Was the only cancer a skin cancer?" before
+    "Any cancer?": an answer would say yes, "does not apply" would say no). Once the gate is asked,
+    a follow-up it rules out "does not apply"."""
     if question.id.startswith("notes."):
         value = getattr(case.notes, question.id.split(".", 1)[1], None) if case.notes else None
         return value or "(nothing recorded)"
+    if question.ask_when is not None and asked is not None and q is not None:
+        first = [gate for gate in _gates(question) if not _settled_for(gate, asked, q, facts)]
+        if first:
+            return f"{ASK_FIRST} {'; '.join(q.label(gate) for gate in first)} (this question follows up on it)."
     value = facts.get(question.id)
     if value is None and question.ask_when is not None and question.ask_when(facts) is False:
-        gates = [ref.name for ref in expr.references(ask_when_node(question)) if ref.name in FACTS] \
-            if asked is not None else []
-        first = [gate for gate in dict.fromkeys(gates) if gate not in asked] if asked is not None else []
-        if first and q is not None:
-            return f"{ASK_FIRST} {'; '.join(q.label(gate) for gate in first)} (this question follows up on it)."
         return "Does not apply (see the earlier answers)."
     if value is None:
         return "The patient isn't sure (not recorded in this case)."

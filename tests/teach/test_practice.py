@@ -314,7 +314,7 @@ def test_case_text_is_shown_safely(ruleset):
 
 
 def test_a_follow_up_that_does_not_apply_says_so_once_its_gate_was_asked(ruleset):
-    student = Student("non_specific", "routine", questions=["pain.dermatomal", "pain.root_level", "systemic.fever"])
+    student = Student("non_specific", "routine", questions=["pain.leg_side", "pain.root_level", "systemic.fever"])
     session(ruleset, one("v01-acute-lifting.yaml"), student, history_taking=True)
     text = student.text()
     assert "Which root does the distribution suggest? [bold]→ Does not apply" in text
@@ -324,12 +324,28 @@ def test_a_follow_up_that_does_not_apply_says_so_once_its_gate_was_asked(ruleset
 def test_a_follow_up_asked_before_its_gate_names_the_gate_and_gives_nothing_away(ruleset):
     """"Was the only cancer a skin cancer?" before "Any history of cancer?" answered "Does not
     apply", which told the student the red-flag answer they had not asked for."""
-    student = Student("non_specific", "routine", questions=["pain.root_level", "pain.dermatomal", "pain.root_level"])
+    student = Student("non_specific", "routine", questions=["pain.root_level", "pain.leg_side", "pain.root_level"])
     session(ruleset, one("v01-acute-lifting.yaml"), student, history_taking=True)
     text = student.text()
     first = text.index("Which root does the distribution suggest?")
-    assert text[first:].startswith("Which root does the distribution suggest? [bold]→ Ask first: Dermatomal"), text
-    assert "Does not apply" in text[text.index("Dermatomal", first + 60):]  # asked again after its gate
+    reply = text[first:].split("[bold]→ ", 1)[1]
+    assert reply.startswith("Ask first: Dermatomal"), reply
+    # asked again once "no leg symptoms" rules its gate out: it does not apply
+    assert "Which root does the distribution suggest? [bold]→ Does not apply" in text[first + 60:]
+
+
+@pytest.mark.parametrize("vignette, gate_answer", [("v24-cancer-history-no-neuro.yaml", "yes"),
+                                                   ("v01-acute-lifting.yaml", "no")])
+def test_a_follow_up_before_its_gate_says_the_same_whatever_the_gate(ruleset, vignette, gate_answer):
+    """The review found "Ask first" only where the gate was no: where it was yes the follow-up was
+    answered, so asking it first still told the student the cancer history either way."""
+    student = Student("red_flag", "urgent", questions=["history.cancer_skin_only", "history.cancer"])
+    session(ruleset, one(vignette), student, history_taking=True)
+    text = student.text()
+    assert "Was the only cancer ever" in text
+    reply = text[text.index("Was the only cancer ever"):].split("[bold]→ ", 1)[1]
+    assert reply.startswith("Ask first: History of cancer (this question follows up on it)."), reply
+    assert f"→ {gate_answer}" in text[text.index("Any history of cancer"):]
 
 
 def test_topic_count_and_seed_choose_cases(ruleset):
