@@ -737,7 +737,9 @@ def questionnaire_command(
 def export_command(
     cases: List[Path] = typer.Argument(..., help="Case files (or FHIR QuestionnaireResponses).", dir_okay=False),
     fmt: FhirFormat = typer.Option(FhirFormat.fhir, "--format", "-f", help="fhir (HL7 FHIR R4 document "
-                                                                          "Bundles; NDJSON for several cases)"),
+                                                                          "Bundles: one case, JSON; several "
+                                                                          "cases, or an output named .ndjson "
+                                                                          "or .jsonl, one Bundle a line)"),
     output: Optional[Path] = OutputOption,
     force: bool = ForceOption,
     rules: Optional[Path] = RulesOption,
