@@ -261,7 +261,7 @@ class TerminalPrompter:
 
     def notice(self, text: str) -> None:
         """A line under the question, indented, its continuation lines too."""
-        self.console.print(Padding(f"[yellow]{markup(text)}[/yellow]", (0, 0, 0, 2)))
+        self.console.print(Padding(f"[yellow]{markup(text)}[/yellow]", (0, 0, 0, 2), expand=False))
 
     def alert(self, alert: LiveAlert) -> None:
         """A panel when something is raised (or raised higher); one line when it goes down or clears."""

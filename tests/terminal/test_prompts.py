@@ -181,6 +181,18 @@ def test_a_lowered_or_cleared_tier_is_a_one_line_notice():
                      "  Cauda equina syndrome: no longer raised (was URGENT)."]
 
 
+def test_a_notice_that_wraps_keeps_its_indent_on_every_line():
+    """At 80 columns "Cauda equina syndrome: now URGENT (discuss today; ...), was EMERGENCY." went on
+    at the left margin, under the question rather than under the notice."""
+    out = io.StringIO()
+    prompter = TerminalPrompter(Console(file=out, width=60))
+    prompter.alert(LiveAlert("condition", "cauda_equina", "Cauda equina syndrome", "urgent", "Urgent",
+                             "discuss today; MRI as urgent per the local pathway", "", "", "lower", "emergency"))
+    lines = out.getvalue().splitlines()
+    assert len(lines) > 1 and all(line.startswith("  ") and line == line.rstrip() for line in lines), lines
+    assert " ".join(" ".join(lines).split()).endswith("was EMERGENCY.")
+
+
 def test_case_text_is_never_read_as_markup():
     out = io.StringIO()
     prompter = TerminalPrompter(Console(file=out, width=100))
