@@ -189,7 +189,7 @@ def test_a_notice_that_wraps_keeps_its_indent_on_every_line():
     prompter.alert(LiveAlert("condition", "cauda_equina", "Cauda equina syndrome", "urgent", "Urgent",
                              "discuss today; MRI as urgent per the local pathway", "", "", "lower", "emergency"))
     lines = out.getvalue().splitlines()
-    assert len(lines) > 1 and all(line.startswith("  ") and line == line.rstrip() for line in lines), lines
+    assert len(lines) > 1 and all(line.startswith("  ") and line[2] != " " for line in lines), lines
     assert " ".join(" ".join(lines).split()).endswith("was EMERGENCY.")
 
 
