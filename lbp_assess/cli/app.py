@@ -753,7 +753,6 @@ def export_command(
     from ..inputs.cases import load_case
     from ..interop.fhir import export, replaced_document, uncarried, uncarried_message
     from ..engine.ruleset.load import load_rules
-
     from ..model.case import JSON_LINES_SUFFIXES
 
     if replaces is not None and len(cases) != 1:
