@@ -864,7 +864,8 @@ def rules_test(directory: Optional[Path] = RulesArgument,
                    "a case's urgency nor remove a red flag")
     else:
         typer.echo(f"red-flag answers: a yes to any of the {screening} red-flag questions never lowered the urgency "
-                   f"nor removed a red flag ({from_tests + generated} cases: every test's and {generated} generated)")
+                   f"nor removed a red flag ({from_tests + generated:,} cases: every test's, each that raises "
+                   f"something again at the edges of every number the rules compare, and {generated} generated)")
     if mutate and not failed and not lowered:
         from ..tooling.mutate import report_lines, run
 

@@ -250,10 +250,13 @@ def red_flag_answers_never_lower(ruleset: RuleSet, tests: list[RuleTest], genera
                                  seed: int = 0) -> tuple[int, int, list[Lowered]]:
     """Check that answering yes to any red-flag screening question (the rule set's `screening`)
     never lowers a case's urgency nor removes a condition it raised - a red flag is never missed
-    because another one was found. Checked on every rule test's case and on `generated` random
-    valid cases (a fixed seed: the same cases every run), values drawn on both sides of every
-    threshold the rules use. Returns (the tests' cases checked, the generated cases checked, what
-    breaks the property)."""
+    because another one was found. Checked on every rule test's case; on each of those that raises
+    something, again with every number the rules compare set to each of its edges in turn (`_edges`:
+    each value a rule compares it with, one either side, and halfway between two close ones - an
+    edit keyed to one age, `patient.age == 37`, or to a narrow band of weeks); and on `generated`
+    random valid cases (a fixed seed: the same cases every run), numbers drawn from the same edges
+    or anywhere in range. Returns (the cases checked that came from the tests, the generated cases
+    checked, what breaks the property)."""
     import random
 
     rank = ruleset.tier_rank
@@ -273,16 +276,28 @@ def red_flag_answers_never_lower(ruleset: RuleSet, tests: list[RuleTest], genera
 
 
 def _property_cases(ruleset: RuleSet, tests: list[RuleTest], generated: int, rng: Any):
-    """(where, flat facts) of every valid rule-test case, then of the generated cases."""
+    """(where, flat facts) of every valid rule-test case and, for each that raises something, its
+    threshold sweep; then of the generated cases."""
     from ..model.case import FACTS, facts_of
 
+    thresholds = ruleset.thresholds
+    edges = {path: found for path, around in thresholds.items()
+             if path in FACTS and (found := _edges(FACTS[path], around))}
+    lowest = max(ruleset.tier_rank.values())
     for test in tests:
         try:
             case = validate_case({"format": FORMAT, "id": test.slug, **test.case}, str(test.where))
         except InputError:
             continue  # reported by the test itself
-        yield f"the test {test.name!r} ({test.where})", facts_of(case)
-    thresholds = ruleset.thresholds
+        where, facts = f"the test {test.name!r} ({test.where})", facts_of(case)
+        yield where, facts
+        raised = ruleset.assess_facts(facts)
+        if not raised.conditions and ruleset.tier_rank[raised.urgency] == lowest:
+            continue  # nothing a yes could lower or remove
+        for path, values in edges.items():
+            for value in values:
+                if facts.get(path) != value:
+                    yield f"{where} with {path} = {value:g}", {**facts, path: value}
     made = 0
     for _ in range(20 * generated):  # values that cannot go together are drawn again, a bounded number of times
         if made == generated:
@@ -311,9 +326,24 @@ def _value(kind: Any, yes: int, around: Any, rng: Any) -> Any:
             rng.sample(kind.values, min(len(kind.values), rng.randrange(3)))
     if kind.kind in ("int", "number"):
         lo = kind.minimum if kind.minimum is not None else 0
-        edges = sorted({e for k in around if isinstance(k, (int, float)) for e in (k - 1, k, k + 1)})
+        edges = _edges(kind, around)
         hi = kind.maximum if kind.maximum is not None else max([100, *edges])
-        edges = [e for e in edges if lo <= e <= hi]
         value = rng.choice(edges) if edges and rng.randrange(2) else rng.uniform(lo, hi)
         return int(value) if kind.kind == "int" else value
     return None
+
+
+def _edges(kind: Any, around: Any) -> list[int | float]:
+    """The values of a number where a rule comparing it may change its mind: each constant it is
+    compared with, one either side, and halfway between two neighbouring constants (a band such as
+    `> 30 and < 31` holds only there); within the fact's range, whole numbers for a whole-number fact."""
+    if kind.kind not in ("int", "number"):
+        return []
+    constants = sorted({k for k in around if isinstance(k, (int, float)) and not isinstance(k, bool)})
+    found = {e for k in constants for e in (k - 1, k, k + 1)}
+    found |= {(a + b) / 2 for a, b in zip(constants, constants[1:])}
+    lo = kind.minimum if kind.minimum is not None else 0
+    hi = kind.maximum if kind.maximum is not None else max([100, *found])
+    if kind.kind == "int":
+        found = {int(e) for e in found if float(e).is_integer()} | {int(e) for e in found if not float(e).is_integer()}
+    return sorted(e for e in found if lo <= e <= hi)

@@ -48,9 +48,14 @@ def test_rules_test_command_passes_on_shipped_rules(cli):
 
 
 def test_rules_test_checks_that_a_red_flag_answer_never_lowers_the_urgency(cli):
+    import re
+
     run = cli("rules", "test")
-    assert ("red-flag answers: a yes to any of the 11 red-flag questions never lowered the urgency nor removed a red "
-            f"flag ({len(TESTS) + GENERATED_CASES} cases: every test's and {GENERATED_CASES} generated)") in run.out
+    found = re.search(r"red-flag answers: a yes to any of the 11 red-flag questions never lowered the urgency nor "
+                      r"removed a red flag \(([\d,]+) cases: every test's, each that raises something again at the "
+                      rf"edges of every number the rules compare, and {GENERATED_CASES} generated\)", run.out)
+    assert found, run.out
+    assert int(found[1].replace(",", "")) > 5 * len(TESTS) + GENERATED_CASES  # the sweep adds thousands
 
 
 def test_an_edit_where_a_second_red_flag_lowers_the_urgency_fails_rules_test(tmp_path, cli):
@@ -71,6 +76,29 @@ def test_an_edit_where_a_second_red_flag_lowers_the_urgency_fails_rules_test(tmp
     assert len(unsafe) == 20 and all(line.startswith("UNSAFE: systemic.fever = yes ") for line in unsafe)
     assert any("from emergency to urgent, and cauda_equina is no longer raised" in line for line in unsafe)
     assert "unsafe (the first 20 above) - a yes to a red-flag question must never lower" in run.out
+
+
+@pytest.mark.parametrize("keyed, shown", [
+    ("is_true(patient.age == 37)", "with patient.age = 37 from emergency to routine"),
+    ("is_true(onset.weeks_ago > 30) and is_true(onset.weeks_ago < 31)", "with onset.weeks_ago = 30.5 from emergency"),
+])
+def test_an_unsafe_edit_keyed_to_one_value_of_a_number_fails_rules_test(tmp_path, cli, keyed, shown):
+    """A review's edit: the cauda equina emergency gains `and not (weight loss and <one age>)` (or a
+    band of weeks between two close values). The random cases rarely drew exactly that age, never
+    30.5 weeks: `rules test` passed it, 833 cases safe. Each test case that raises something is
+    now checked again at every edge of every number the rules compare."""
+    target = tmp_path / "rules"
+    shutil.copytree(RULES, target)
+    path = target / "red_flags.yaml"
+    text = path.read_text()
+    old = "      ces_feature and not (is_true(cauda_equina.onset_days > 14) and is_false(cauda_equina.worsening))\n"
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, old[:-1] + f" and not (is_true(systemic.weight_loss) and {keyed})\n"))
+    assert cli("rules", "check", str(target)).code == 0
+    run = cli("rules", "test", str(target))
+    assert run.code == 1 and run.out.splitlines()[0] == f"{len(TESTS)} passed, 0 failed"
+    unsafe = [line for line in run.out.splitlines() if line.startswith("UNSAFE: systemic.weight_loss = yes ")]
+    assert unsafe and any(shown in line for line in unsafe), run.out
 
 
 def test_the_over_triage_count_names_a_benign_case_that_reaches_urgent(tmp_path, cli):
