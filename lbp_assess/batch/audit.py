@@ -32,6 +32,7 @@ from .chunks import Chunk, ChunkResult, _scored
 from .writers import Writer, cell
 from .pool import score_stream
 from ..base.errors import InputError
+from ..base.text import plain_name
 from ..engine.ruleset.model import RuleSet
 from ..engine.ruleset.load import load_rules
 
@@ -64,6 +65,9 @@ class CaseEntry(NamedTuple):
     assessed_on: str | None
     assessor: str | None
     follow_up_of: str | None
+    # Where to read the case again for its note: `file` as the filesystem names it (`file` is shown,
+    # its controls and hidden characters escaped, so it names no file when the name holds one).
+    source: str = ""
 
     def moved(self, offset: int) -> "CaseEntry":
         return self._replace(position=self.position + offset)
@@ -190,7 +194,9 @@ def digest(options: Options, ruleset: RuleSet, chunk: Chunk, rows: list[dict[str
     unscreened, conditions, alerts = tally.unscreened, tally.conditions, tally.alerts
     assessors: dict[tuple[str, str], int] = {}
     dated: dict[tuple[str, str], int] = {}
-    one_input = None if chunk.files else input_of(chunk.name)  # JSON Lines and standard input
+    # JSON Lines and standard input: one input, named as every row names it (escaped as in `file`)
+    one_input = None if chunk.files else input_of(plain_name(chunk.name))
+    shown = {plain_name(path): path for path in chunk.files}  # a row's `file` -> the file read
     scored_where: dict[str, int] = {}
     for position, row in enumerate(rows):
         where = one_input or input_of(row["file"])
@@ -229,10 +235,13 @@ def digest(options: Options, ruleset: RuleSet, chunk: Chunk, rows: list[dict[str
             dated[key] = dated.get(key, 0) + 1
         level = rank.get(urgency, worst)
         if level <= entry_rank:
+            file = row["file"]
+            source = shown.get(file, file) if chunk.files else \
+                f"{chunk.name}:{file.rpartition(':')[2]}" if file.startswith(plain_name(chunk.name) + ":") else file
             ranked.append((level, position, CaseEntry(
-                position, row["id"], row["file"], row["classification"], urgency, tuple(raised.items()),
+                position, row["id"], file, row["classification"], urgency, tuple(raised.items()),
                 tuple(row["alerts"]), tuple(fired), tuple(row["unscreened"]), len(row["warnings"]),
-                date, assessor, row["follow_up_of"])))
+                date, assessor, row["follow_up_of"], source)))
     tally.scored = sum(class_urgency.values())
     tally.class_urgency.update(class_urgency)
     for urgency, counter in by_urgency.items():
@@ -453,13 +462,14 @@ def start_notes(audit: Audit, ruleset: RuleSet, entries: list[CaseEntry], jobs: 
     work: list[tuple[CaseEntry, str, bytes | None]] = []  # (entry, file to read, or the line read)
     wanted: dict[str, dict[int, CaseEntry]] = collections.defaultdict(dict)
     for entry in entries:
-        name, sep, number = entry.file.rpartition(":")
+        source = entry.source or entry.file  # the name to read (the shown one escapes what it holds)
+        name, sep, number = source.rpartition(":")
         if entry.file.startswith("<stdin>"):
             audit.note_problems[entry.position] = "read from standard input: give the file to embed its note"
         elif sep and number.isdigit() and name.endswith(".jsonl"):
             wanted[name][int(number)] = entry
         else:
-            work.append((entry, entry.file, None))
+            work.append((entry, source, None))
     for name, lines in wanted.items():
         found = _lines(name, lines)
         if isinstance(found, str):
@@ -545,7 +555,7 @@ def _make_note(item: tuple[CaseEntry, str, bytes | None]) -> tuple[int, str | No
         if raw is None:
             case, path = read_case_file(name), Path(name)
         else:
-            number = int(entry.file.rpartition(":")[2])
+            number = int((entry.source or entry.file).rpartition(":")[2])
             text = decode(raw, name, number).rstrip("\r\n")
             case, path = validate_case(load_json(text, name, number), name, None, number), None
         return entry.position, *_note(_NOTE_RULES, entry, case, path)
@@ -561,7 +571,8 @@ def read_case_file(path: str) -> Any:
 
 
 def _note(ruleset: RuleSet, entry: CaseEntry, case: Any, path: Path | None) -> tuple[str | None, str | None]:
-    """The case's record note as `lbp-assess note` writes it (Markdown), or why there is none."""
+    """The case's record note as `lbp-assess note --format text` writes it (the text to paste: shown
+    as written in the page's <pre>, where Markdown's escapes would show as typed), or why there is none."""
     from ..outputs.note import build_note, render
 
     if ruleset.questionnaire is None:
@@ -579,7 +590,7 @@ def _note(ruleset: RuleSet, entry: CaseEntry, case: Any, path: Path | None) -> t
         except InputError as err:
             warnings = [str(err)]
     note = build_note(case, assessment, ruleset, previous=previous, previous_warnings=warnings)
-    return render(note, "md"), None
+    return render(note, "text"), None
 
 
 __all__ = ["Audit", "CaseEntry", "Reclassified", "Tally", "run", "add_notes"]

@@ -18,12 +18,13 @@ import datetime as dt
 import hashlib
 import html
 import io
+import os
 import re
 from typing import Any, Iterable, Sequence
 
 from .. import __version__
 from .audit import OTHER_ASSESSORS, Audit, CaseEntry, Reclassified, conditions_text
-from ..base.text import agree, counted, plain, shorten
+from ..base.text import agree, counted, plain, plain_name, shorten
 from ..engine.ruleset.model import RuleSet
 
 #: Urgency colours, most urgent first (ColorBrewer RdBu: ordered, readable for colour-blind readers).
@@ -35,6 +36,12 @@ PAGE_SIZE = 100  # cases shown at once in the list
 def esc(value: Any) -> str:
     """Text from the input, safe in HTML text and attribute values (controls shown as escapes)."""
     return html.escape(plain("" if value is None else value), quote=True)
+
+
+def esc_name(value: Any) -> str:
+    """A file name, safe in HTML as `esc` makes text, its hidden characters and the undecodable
+    bytes of a name that is not UTF-8 shown as escapes (`plain_name`): the page can always be written."""
+    return html.escape(plain_name("" if value is None else value), quote=True)
 
 
 def label(value: Any, limit: int = 48) -> str:
@@ -441,7 +448,7 @@ class Page:
              f' class="num" title="{esc(unscreened_title)}"'),
             (e.assessed_on or "", e.assessed_on or "", ""),
             (e.assessor or "", e.assessor or "", ""),
-            (e.file, _short(e.file), f' class="file" title="{esc(e.file)}"'),
+            (plain_name(e.file), _short(plain_name(e.file)), f' class="file" title="{esc_name(e.file)}"'),
         ]
         tds = "".join(f'<td data-sort="{esc(key)}"{extra}>{esc(text)}</td>' for key, text, extra in cells)
         return (f'<tbody class="case" data-class="{esc(e.classification)}" data-urgency="{esc(e.urgency)}" '
@@ -462,7 +469,7 @@ class Page:
         changes: list[Reclassified] = t.changes
         class_changed = sum(1 for c in changes if c.classification[0] != c.classification[1])
         rows = "".join(
-            f'<tr><td>{esc(c.id)}</td><td class="file">{esc(c.file)}</td>'
+            f'<tr><td>{esc(c.id)}</td><td class="file">{esc_name(c.file)}</td>'
             f"<td>{esc(_class_label(self.rs, c.classification[0]))} &rarr; "
             f"{esc(_class_label(other, c.classification[1]))}</td>"
             f"<td>{esc(c.urgency[0])} &rarr; {esc(c.urgency[1])}</td>"
@@ -512,16 +519,16 @@ class Page:
         inputs: dict[str, list[int]] = {}
         for (where, kind), n in t.sources.items():
             inputs.setdefault(where, [0, 0])[0 if kind == "scored" else 1] += n
-        read = "".join(f'<tr><td class="file">{esc(w)}</td><td class="num">{number(s)}</td>'
+        read = "".join(f'<tr><td class="file">{esc_name(w)}</td><td class="num">{number(s)}</td>'
                        f'<td class="num">{number(e)}</td></tr>' for w, (s, e) in sorted(inputs.items()))
-        skipped = "".join(f'<li><span class="file">{esc(p)}</span>: {esc(r)}</li>' for p, r in a.skipped)
-        errors = "".join(f'<li><span class="file">{esc(s)}</span><br><span class="message">{esc(m)}</span></li>'
+        skipped = "".join(f'<li><span class="file">{esc_name(p)}</span>: {esc(r)}</li>' for p, r in a.skipped)
+        errors = "".join(f'<li><span class="file">{esc_name(s)}</span><br><span class="message">{esc(m)}</span></li>'
                          for s, m in t.errors)
         rest = t.error_count - len(t.errors)
         more = (f"<p>{number(rest)} more {agree(rest, 'error is', 'errors are')} not listed here: every one is in "
                 f'<a href="{esc(self.csv_name)}">{esc(self.csv_name)}</a> (the <code>error</code> column).</p>'
                 if t.error_count > len(t.errors) else "")
-        given = ", ".join(f"<code>{esc(p)}</code>" for p in a.paths)
+        given = ", ".join(f"<code>{esc_name(p)}</code>" for p in a.paths)
         return (f'<section id="provenance"><h2>Provenance</h2>'
                 f'<table id="table-rules-used"><caption>Rule sets</caption><thead><tr><th scope="col"></th>'
                 f'<th scope="col">Name</th><th scope="col">Version</th><th scope="col">Hash</th>'
@@ -573,8 +580,9 @@ class Page:
 
 
 def _short(source: str) -> str:
-    """A file name (with :line for JSON Lines); the full path is in the cell's title and the CSV."""
-    return source.replace("\\", "/").rsplit("/", 1)[-1]
+    """A file name (with :line for JSON Lines); the full path is in the cell's title and the CSV. Cut at
+    the path's separators only: a backslash in a shown name begins an escape (`\\u202e`), not a folder."""
+    return re.split("[/" + re.escape(os.sep) + "]", source)[-1]
 
 
 def esc_note(text: str) -> str:

@@ -87,8 +87,11 @@ def _conditions(row: dict[str, Any]) -> str:
 
 
 def _short(source: str) -> str:
-    """The file name (with :line for JSON Lines) - full paths are in the machine formats."""
-    return source.replace("\\", "/").rsplit("/", 1)[-1]
+    """The file name (with :line for JSON Lines) - full paths are in the machine formats. Cut at the
+    path's separators only: a backslash in a shown name begins an escape (`\\u202e`), not a folder."""
+    import re
+
+    return re.split("[/" + re.escape(os.sep) + "]", source)[-1]
 
 
 def show_progress() -> bool:

@@ -110,7 +110,7 @@ def test_each_listed_case_embeds_its_record_note(cli, tmp_path):
     report = tmp_path / "report.html"
     case = EXAMPLES / "cases" / "ces-saddle-numbness.yaml"
     cli("audit", str(case), "-o", str(report))
-    note = cli("note", str(case)).out
+    note = cli("note", str(case), "-f", "text").out  # the text to paste: Markdown's escapes would show in <pre>
     page = report.read_text()
     embedded = html.unescape(re.search(r'<pre class="record-note">(.*?)</pre>', page, re.S).group(1))
     same = lambda text: [line for line in text.splitlines() if not line.startswith("Generated ")]  # noqa: E731
@@ -224,3 +224,31 @@ def test_with_no_case_scored_no_screening_question_is_said_answered_in_every_cas
     page = html.unescape(report.read_text())
     assert "were answered in every case" not in page
     assert "No case was scored, so none of the 11 red-flag screening questions was answered." in page
+
+
+def test_file_names_that_are_not_utf8_or_hide_a_character_are_escaped_and_their_notes_embedded(cli, tmp_path):
+    """A review: `audit` of a file whose name is not UTF-8 ended with exit 70 (the raw name in the
+    page's "Files read" table could not be written); a case file whose name holds a bidi override
+    or a zero-width space was listed with "No record note: could not be read again: ... no such
+    file" (read again by its escaped, shown name), and its file cell was cut at the escape's
+    backslash. Names are escaped on the page as in every row, read by their real name."""
+    import os
+
+    ces = "format: lbp-case/1\nid: {id}\ncauda_equina: {{saddle_numbness: true}}\n"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    os.makedirs(os.path.join(os.fsencode(folder), b"sub"))
+    with open(os.path.join(os.fsencode(folder), b"sub", b"caf\xe9.jsonl"), "w") as handle:
+        handle.write(json.dumps({"format": "lbp-case/1", "id": "c1", "cauda_equina": {"saddle_numbness": True}}) + "\n")
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.yaml"), "w") as handle:
+        handle.write(ces.format(id="c2"))
+    (folder / "bidi\u202eevil.yaml").write_text(ces.format(id="c3"))
+    (folder / "zw\u200b.yaml").write_text(ces.format(id="c4"))
+    report = tmp_path / "report.html"
+    run = cli("audit", str(folder), "-o", str(report))  # its sub-folder too
+    assert run.code == 0, run.err
+    page = report.read_text(encoding="utf-8")
+    assert "No record note" not in page and page.count('<pre class="record-note">') == 4, page[:2000]
+    cells = re.findall(r'class="file" title="[^"]*">([^<]*)<', page)
+    assert {"caf\\udce9.jsonl:1", "caf\\udce9.yaml", "bidi\\u202eevil.yaml", "zw\\u200b.yaml"} <= set(cells), cells
+    assert "\u202e" not in page and "\u200b" not in page
