@@ -345,5 +345,5 @@ def _edges(kind: Any, around: Any) -> list[int | float]:
     lo = kind.minimum if kind.minimum is not None else 0
     hi = kind.maximum if kind.maximum is not None else max([100, *found])
     if kind.kind == "int":
-        found = {int(e) for e in found if float(e).is_integer()} | {int(e) for e in found if not float(e).is_integer()}
+        found = {int(e) for e in found}  # a halfway value taken down to a whole number
     return sorted(e for e in found if lo <= e <= hi)
