@@ -9,6 +9,7 @@ Every piece of data shown goes through `plain` (for plain output) or `markup`
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 
@@ -65,6 +66,13 @@ def plain_name(text: object) -> str:
     if shown.isascii() or not any(_hidden(char) for char in shown):
         return shown
     return "".join(_escape(char) if _hidden(char) else char for char in shown)
+
+
+def file_name(shown: str) -> str:
+    """The last part of a shown path (with its :line for JSON Lines), for a narrow cell: the full path
+    stays in the machine formats. Cut at the path's separators only: a backslash in a shown name
+    begins an escape (`\\u202e`), not a folder."""
+    return re.split("[/" + re.escape(os.sep) + "]", shown)[-1]
 
 
 def markup(text: object, *, multiline: bool = False) -> str:

@@ -18,13 +18,12 @@ import datetime as dt
 import hashlib
 import html
 import io
-import os
 import re
 from typing import Any, Iterable, Sequence
 
 from .. import __version__
 from .audit import OTHER_ASSESSORS, Audit, CaseEntry, Reclassified, conditions_text
-from ..base.text import agree, counted, plain, plain_name, shorten
+from ..base.text import agree, counted, file_name, plain, plain_name, shorten
 from ..engine.ruleset.model import RuleSet
 
 #: Urgency colours, most urgent first (ColorBrewer RdBu: ordered, readable for colour-blind readers).
@@ -448,7 +447,7 @@ class Page:
              f' class="num" title="{esc(unscreened_title)}"'),
             (e.assessed_on or "", e.assessed_on or "", ""),
             (e.assessor or "", e.assessor or "", ""),
-            (plain_name(e.file), _short(plain_name(e.file)), f' class="file" title="{esc_name(e.file)}"'),
+            (plain_name(e.file), file_name(plain_name(e.file)), f' class="file" title="{esc_name(e.file)}"'),
         ]
         tds = "".join(f'<td data-sort="{esc(key)}"{extra}>{esc(text)}</td>' for key, text, extra in cells)
         return (f'<tbody class="case" data-class="{esc(e.classification)}" data-urgency="{esc(e.urgency)}" '
@@ -577,12 +576,6 @@ class Page:
                 "<noscript><style>.note-row[hidden]{display:table-row}.note-toggle,.controls,.pager,"
                 "th button.sort::after{display:none}</style></noscript></head><body>"
                 + "".join(body) + f"<script>{SCRIPT}</script></body></html>\n")
-
-
-def _short(source: str) -> str:
-    """A file name (with :line for JSON Lines); the full path is in the cell's title and the CSV. Cut at
-    the path's separators only: a backslash in a shown name begins an escape (`\\u202e`), not a folder."""
-    return re.split("[/" + re.escape(os.sep) + "]", source)[-1]
 
 
 def esc_note(text: str) -> str:

@@ -24,6 +24,7 @@ def render_table(rows: Iterable[dict[str, Any]], out: IO[str], class_names: dict
     from rich import box
     from .screen import Screen as Console
     from rich.table import Table
+    from ..base.text import file_name
 
     names = class_names or {}
 
@@ -33,7 +34,7 @@ def render_table(rows: Iterable[dict[str, Any]], out: IO[str], class_names: dict
     width = console.width
     wide, counts, widest = width >= _TABLE_WIDE, width >= _TABLE_COUNTS, width >= _TABLE_FILE
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, expand=True)
-    longest_id = max((len(row["id"] or _short(row["file"])) for row in rows), default=2)
+    longest_id = max((len(row["id"] or file_name(row["file"])) for row in rows), default=2)
     rows = [{**row, "classification": names.get(row["classification"], row["classification"])} for row in rows]
     longest_class = max((len(row["classification"] or "error") for row in rows), default=5)
     table.add_column("id", overflow="fold", min_width=min(longest_id, 12),
@@ -65,9 +66,9 @@ _URGENCY_STYLE = {"emergency": "bold red", "urgent": "red", "soon": "yellow", "r
 
 
 def _table_cells(row: dict[str, Any], wide: bool, counts: bool, widest: bool) -> list[str]:
-    from ..base.text import markup  # with rich's escaping: imported when a table is drawn
+    from ..base.text import file_name, markup  # with rich's escaping: imported when a table is drawn
 
-    file = markup(_short(row["file"]))
+    file = markup(file_name(row["file"]))
     if row["error"]:
         cells = [markup(row["id"] or "") or file, "[red]error[/red]", ""] + ([""] if wide else [])
         cells += [markup(row["error"])] + [""] * (2 if counts else 0)  # in the widest column
@@ -84,14 +85,6 @@ def _table_cells(row: dict[str, Any], wide: bool, counts: bool, widest: bool) ->
 
 def _conditions(row: dict[str, Any]) -> str:
     return ", ".join(f"{c} ({t})" for c, t in row["condition_tiers"].items())
-
-
-def _short(source: str) -> str:
-    """The file name (with :line for JSON Lines) - full paths are in the machine formats. Cut at the
-    path's separators only: a backslash in a shown name begins an escape (`\\u202e`), not a folder."""
-    import re
-
-    return re.split("[/" + re.escape(os.sep) + "]", source)[-1]
 
 
 def show_progress() -> bool:

@@ -58,17 +58,24 @@ def test_rules_test_checks_that_a_red_flag_answer_never_lowers_the_urgency(cli):
     assert int(found[1].replace(",", "")) > 5 * len(TESTS) + GENERATED_CASES  # the sweep adds thousands
 
 
-def test_an_edit_where_a_second_red_flag_lowers_the_urgency_fails_rules_test(tmp_path, cli):
-    """A clinical lead's edit: the cauda equina emergency rule gains `and not is_true(systemic.fever)`.
-    Every rule test still passes (none has CES with fever), but a fever now turns an emergency into
-    an urgent case and drops cauda equina: `rules test` names the cases and exits 1."""
+def ces_emergency_rule_edited(tmp_path, extra: str):
+    """A copy of the shipped rules whose cauda equina emergency rule gains `extra` (a clinical lead's
+    edit) at the end of its condition: the copy's folder."""
     target = tmp_path / "rules"
     shutil.copytree(RULES, target)
     path = target / "red_flags.yaml"
     text = path.read_text()
     old = "      ces_feature and not (is_true(cauda_equina.onset_days > 14) and is_false(cauda_equina.worsening))\n"
     assert text.count(old) == 1
-    path.write_text(text.replace(old, old[:-1] + " and not is_true(systemic.fever)\n"))
+    path.write_text(text.replace(old, f"{old[:-1]} {extra}\n"))
+    return target
+
+
+def test_an_edit_where_a_second_red_flag_lowers_the_urgency_fails_rules_test(tmp_path, cli):
+    """A clinical lead's edit: the cauda equina emergency rule gains `and not is_true(systemic.fever)`.
+    Every rule test still passes (none has CES with fever), but a fever now turns an emergency into
+    an urgent case and drops cauda equina: `rules test` names the cases and exits 1."""
+    target = ces_emergency_rule_edited(tmp_path, "and not is_true(systemic.fever)")
     run = cli("rules", "test", str(target))
     assert run.code == 1
     assert run.out.splitlines()[0] == f"{len(TESTS)} passed, 0 failed"  # the tests alone did not notice
@@ -87,13 +94,7 @@ def test_an_unsafe_edit_keyed_to_one_value_of_a_number_fails_rules_test(tmp_path
     band of weeks between two close values). The random cases rarely drew exactly that age, never
     30.5 weeks: `rules test` passed it, 833 cases safe. Each test case that raises something is
     now checked again at every edge of every number the rules compare."""
-    target = tmp_path / "rules"
-    shutil.copytree(RULES, target)
-    path = target / "red_flags.yaml"
-    text = path.read_text()
-    old = "      ces_feature and not (is_true(cauda_equina.onset_days > 14) and is_false(cauda_equina.worsening))\n"
-    assert text.count(old) == 1
-    path.write_text(text.replace(old, old[:-1] + f" and not (is_true(systemic.weight_loss) and {keyed})\n"))
+    target = ces_emergency_rule_edited(tmp_path, f"and not (is_true(systemic.weight_loss) and {keyed})")
     assert cli("rules", "check", str(target)).code == 0
     run = cli("rules", "test", str(target))
     assert run.code == 1 and run.out.splitlines()[0] == f"{len(TESTS)} passed, 0 failed"

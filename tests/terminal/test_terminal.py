@@ -19,6 +19,7 @@ import pytest
 
 
 from lbp_assess.consult.interview import Interview
+from lbp_assess.inputs.cases import load_case
 
 from helpers import EXAMPLES
 
@@ -435,7 +436,9 @@ def test_at_80_and_100_columns_no_prompt_splits_a_word_and_the_verdict_is_on_scr
     assert (tmp_path / f"pty-{columns}.case.yaml").exists()
 
 
-def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
+def _at_the_saddle_offer(tmp_path: Path) -> tuple["Screen", Interview]:
+    """The radicular L5 example with saddle numbness left out, pre-filled and driven to that
+    question at 80 by 24; "y" answered: the screen at "EMERGENCY: save the case and note now?"."""
     from lbp_assess.inputs.cases import load_case
 
     source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
@@ -446,7 +449,13 @@ def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
     drive(screen, shadow, {}, until="cauda_equina.saddle_numbness")
     screen.wait(prompt_on_screen(shadow), "the saddle question")
     screen.child.send("y")
+    shadow.answer(True)
     screen.wait_text("EMERGENCY: save the case and note now?")
+    return screen, shadow
+
+
+def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
+    screen, shadow = _at_the_saddle_offer(tmp_path)
     shown = screen.text()
     assert "RED FLAG: Suspected cauda equina syndrome" in shown and "Action:" in shown, shown  # the panel stays in view
     screen.child.send("s")
@@ -471,7 +480,6 @@ def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
     lines = [line.rstrip() for line in screen.lines()]
     (at,) = [i for i, line in enumerate(lines) if line.endswith("assess --resume \\")]
     assert "".join(lines[at + 1:]).strip().startswith(str(draft.resolve())), screen.text()
-    shadow.answer(True)
     again = Screen(["--resume", str(draft)], tmp_path, 24, 80)
     again.wait_text("Resuming radicular-l5")
     drive(again, shadow, {"cauda_equina.onset_days": 2, "cauda_equina.worsening": True})
@@ -485,18 +493,7 @@ def test_save_now_from_the_emergency_panel_at_80_by_24(tmp_path):
 
 
 def test_save_now_then_go_on_rewrites_the_files_at_the_end(tmp_path):
-    from lbp_assess.inputs.cases import load_case
-
-    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
-    partial = tmp_path / "partial.yaml"
-    partial.write_text(source.replace("  saddle_numbness: false\n", ""))
-    shadow = Interview.from_case(RULESET, load_case(partial))
-    screen = Screen(["--answers", str(partial), "--out", str(tmp_path)], tmp_path, 24, 80)
-    drive(screen, shadow, {}, until="cauda_equina.saddle_numbness")
-    screen.wait(prompt_on_screen(shadow), "the saddle question")
-    screen.child.send("y")
-    shadow.answer(True)
-    screen.wait_text("EMERGENCY: save the case and note now?")
+    screen, shadow = _at_the_saddle_offer(tmp_path)
     screen.child.send("s")
     screen.wait_text("Go on with the interview?")
     assert "Saved early" in (tmp_path / "radicular-l5.note.md").read_text()
@@ -568,17 +565,7 @@ def test_the_review_lists_every_condition_not_excluded_whole_with_the_rules_own_
 def test_the_emergency_panel_shows_the_rules_own_time_frame(tmp_path):
     """#27 B2: the live panel shows the governing rule's time frame and label, never the tier's
     generic "same day, now"."""
-    from lbp_assess.inputs.cases import load_case
-
-    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
-    partial = tmp_path / "partial.yaml"
-    partial.write_text(source.replace("  saddle_numbness: false\n", ""))
-    shadow = Interview.from_case(RULESET, load_case(partial))
-    screen = Screen(["--answers", str(partial), "--out", str(tmp_path)], tmp_path, 24, 80)
-    drive(screen, shadow, {}, until="cauda_equina.saddle_numbness")
-    screen.wait(prompt_on_screen(shadow), "the saddle question")
-    screen.child.send("y")
-    screen.wait_text("EMERGENCY: save the case and note now?")
+    screen, shadow = _at_the_saddle_offer(tmp_path)
     flat = " ".join(screen.text().split())
     screen.child.sendcontrol("c")
     screen.wait_text("Resume with:")
@@ -618,18 +605,7 @@ def test_the_aneurysm_panel_waits_for_the_answers_that_decide_it_at_80_by_24(tmp
 
 def _saved_now_then_paused(tmp_path: Path) -> tuple[Path, Interview]:
     """Save now at the saddle-numbness emergency, go on, then Ctrl-C: the draft is left to resume."""
-    from lbp_assess.inputs.cases import load_case
-
-    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
-    partial = tmp_path / "partial.yaml"
-    partial.write_text(source.replace("  saddle_numbness: false\n", ""))
-    shadow = Interview.from_case(RULESET, load_case(partial))
-    screen = Screen(["--answers", str(partial), "--out", str(tmp_path)], tmp_path, 24, 80)
-    drive(screen, shadow, {}, until="cauda_equina.saddle_numbness")
-    screen.wait(prompt_on_screen(shadow), "the saddle question")
-    screen.child.send("y")
-    shadow.answer(True)
-    screen.wait_text("EMERGENCY: save the case and note now?")
+    screen, shadow = _at_the_saddle_offer(tmp_path)
     screen.child.send("s")
     screen.wait_text("Go on with the interview?")
     screen.child.send("g")
@@ -707,17 +683,7 @@ def test_an_emergency_left_at_its_offer_is_offered_again_on_resuming(tmp_path):
     """Ctrl-C at "EMERGENCY: save the case and note now?", then --resume: the panel came back but
     the offer did not, so the note could be saved only after every question left. Now the offer
     comes back first, and saving there writes the case and note."""
-    from lbp_assess.inputs.cases import load_case
-
-    source = (EXAMPLES / "cases" / "radicular-l5.yaml").read_text()
-    partial = tmp_path / "partial.yaml"
-    partial.write_text(source.replace("  saddle_numbness: false\n", ""))
-    shadow = Interview.from_case(RULESET, load_case(partial))
-    screen = Screen(["--answers", str(partial), "--out", str(tmp_path)], tmp_path, 24, 80)
-    drive(screen, shadow, {}, until="cauda_equina.saddle_numbness")
-    screen.wait(prompt_on_screen(shadow), "the saddle question")
-    screen.child.send("y")
-    screen.wait_text("EMERGENCY: save the case and note now?")
+    screen, shadow = _at_the_saddle_offer(tmp_path)
     screen.child.sendcontrol("c")
     screen.wait_text("Resume with:")
     screen.child.expect(pexpect.EOF)
