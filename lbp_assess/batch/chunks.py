@@ -153,7 +153,7 @@ def _span_rows(ruleset: RuleSet, chunk: Chunk, rows: list[dict[str, Any]], count
     """The rows of a JSON Lines byte range, with their counts and errors (no briefs): the per-case
     hot path, kept tight - `_score_span` and the loop of `_score_chunk` in one."""
     block = _span_block(chunk)
-    name, row_of, find, add, get = chunk.name, ruleset.row_from_data, block.find, rows.append, counts.get
+    name, row_of, find, add, get = chunk.name, ruleset.row_from_json, block.find, rows.append, counts.get
     shown = plain_name(name)  # the file's name as each row gives it (its controls escaped)
     plain_block = plain_bytes(block)  # proved once for every line of the block
     start, stop, number = chunk.span  # type: ignore[misc]
@@ -163,9 +163,8 @@ def _span_rows(ruleset: RuleSet, chunk: Chunk, rows: list[dict[str, Any]], count
         if end < 0:
             end = size
         raw = block[pos:end]
-        valid = fast_json(raw, plain_block) if end - pos <= MAX_FILE_BYTES else None
-        if valid is not None:
-            row = row_of(valid, f"{shown}:{number}")
+        row = row_of(raw, plain_block, f"{shown}:{number}") if end - pos <= MAX_FILE_BYTES else None
+        if row is not None:  # read the fast way and scored (fast_json and row_from_data in one)
             add(row)
             key = (row["classification"], row["urgency"])
             counts[key] = get(key, 0) + 1

@@ -17,6 +17,7 @@ import math
 import re
 import shlex
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
@@ -537,23 +538,30 @@ EMPTY_SECTIONS: dict[str, Any] = {
 }
 
 
+#: What the fast reading of a case raises when the case is not valid (read it precisely).
+_REFUSED = (msgspec.ValidationError, msgspec.DecodeError, ValueError)
+
+
 def _fast(read: Any, source: Any, plain: bool = False) -> tuple[Any, int] | None:
     """(the case read by `read`, how many different keys it gives a value), or None when it is
-    not a valid case: the decoder refuses it, a validator does, or it cannot be (`implausible`).
-    `plain`: see `_keys_source`."""
+    not a valid case: the decoder refuses it, a validator does, or it cannot be (`_possible`).
+    `plain`: see `_count_lines`."""
     try:
         case = read(source)
         given = _keys_given(case, plain)  # and every validator, on the way
-    except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
+    except _REFUSED:
         return None
+    return (case, given) if _possible(case) else None
+
+
+def _possible(case: Any) -> bool:
+    """A fast case that the fast reading may keep: not `implausible`, and its time not one that
+    may have been rounded."""
     at = case.assessed_at
     if at is not None and not (at.hour or at.minute or at.second or at.microsecond):
-        return None  # msgspec rounds digits past the microsecond (pydantic cuts them): a time that reads
+        return False  # msgspec rounds digits past the microsecond (pydantic cuts them): a time that reads
         # as midnight may be the evening before (23:59:59.9999995); the case model decides
-    if (case.follow_up_of is not None or case.patient is not None or at is not None) \
-            and implausible(case) is not None:
-        return None
-    return case, given
+    return (case.follow_up_of is None and case.patient is None and at is None) or implausible(case) is None
 
 
 _DAYS_A_YEAR = 365.25
@@ -611,12 +619,25 @@ def _nested(kind: Any) -> Any:
 def _keys_source(struct: Any) -> tuple[str, dict[str, Any]]:
     """`keys_given(case, plain=False)`: how many different keys of a fast case hold a value (not
     null), at every level, a mapping's keys included; on the way, the validators of _FAST_VALIDATORS
-    and _FAST_VALUE_VALIDATORS (a refusal is a ValueError), each behind a quick test that passes
-    what it would pass (printable text, a finite number), so an ordinary case calls none of them.
-    `plain`: the case was read from bytes proved to be ASCII with no backslash or DEL, so all its
-    texts are printable (JSON holds no raw control character): a mapping's values are then not
-    read. Written out as one sum of ints per struct, no loop, each field read once: it runs for
-    every case read the fast way. (source, the validators)"""
+    and _FAST_VALUE_VALIDATORS (a refusal is a ValueError). (source, the names it calls)"""
+    lines, names = _count_lines(struct, "c", "    ")
+    return "\n".join(["def keys_given(c, plain=False):", *lines, "    return _rn"]) + "\n", names
+
+
+def _count_lines(struct: Any, root: str, indent: str, wanted: Mapping[str, str] | None = None
+                 ) -> tuple[list[str], dict[str, Any]]:
+    """Source lines that count into `_rn` the different keys of the fast case `root` that hold a
+    value and run the validators on the way, each behind a quick test that passes what it would
+    pass (printable text, a finite number), so an ordinary case calls none of them. `plain` (a name
+    the lines read): the case was read from bytes proved to be ASCII with no backslash or DEL, so all
+    its texts are printable (JSON holds no raw control character): a mapping's values are then not
+    read. `wanted`: fields (`section.field`, or a top-level name) to leave in the named locals as
+    read, None when the case leaves them out.
+
+    Each field read once, no loop: each field is counted as given, and one taken off when it is
+    found absent (most fields of a case are given, and a test with no sum is quicker for them).
+    It runs for every case read the fast way. (lines, the names they call)"""
+    wanted = wanted or {}
     quick = {_line: "{v}.isprintable()", _lines: "''.join({v}).isprintable()",
              _text: f"({{v}}.isprintable() and len({{v}}) <= {MAX_TEXT_CHARS})",
              _finite: "{v} - {v} == 0",
@@ -630,56 +651,74 @@ def _keys_source(struct: Any) -> tuple[str, dict[str, Any]]:
     for section, name, fn in _FAST_VALUE_VALIDATORS:
         value_checks.setdefault((section, name), []).append(fn)
     names: dict[str, Any] = {}
-    lines = ["def keys_given(c, plain=False):"]
+    lines: list[str] = []
+    placed: set[str] = set()
+
+    def validated(v: str, fns: list[Any], indent: str) -> None:
+        for fn in fns:
+            names[f"_r{fn.__name__}"] = fn
+            if fn in quick:
+                lines.extend([f"{indent}if not {quick[fn].format(v=v)}:", f"{indent}    _r{fn.__name__}({v})"])
+            else:
+                lines.append(f"{indent}_r{fn.__name__}({v})")
 
     def walk(holder: str, kind: Any, indent: str, depth: int, path: str) -> None:
-        terms, checked, inner = [], [], []
+        given, absent, checked, inner = 0, [], [], []
         for f in msgspec.structs.fields(kind):
             value = f"{holder}.{f.name}"
+            into = wanted.get(f"{path}.{f.name}" if path else f.name)
+            if into is not None:
+                placed.add(into)
             fns = checks.pop((path, f.name), None)
+            nested = _nested(f.type) is not None
+            given += 1  # taken off below if absent; a section where it is read (inner)
             if fns is not None:  # read once: counted where it is checked
-                checked.append((value, fns, f.required))
-            if f.required:
-                terms.append("1")
-            elif fns is None:
-                terms.append(f"(0 if {value} is None else 1)")  # ints: adding bools is slower
-            if _nested(f.type) is not None:
+                checked.append((value, fns, f.required, into))
+            elif f.required:
+                if into is not None:
+                    absent.append(f"{into} = {value}")
+            elif not nested:
+                read = value if into is None else f"({into} := {value})"
+                absent.extend([f"if {read} is None:", "    _rn -= 1"])
+            if nested:
                 inner.append((value, _nested(f.type), f"{path}.{f.name}" if path else f.name))
             elif get_origin(_bare(f.type)) is dict:
                 inner.append((value, dict, f.name))
-        lines.append(f"{indent}n {'+' if depth else ''}= " + (" + ".join(terms) or "0"))
-        for value, fns, required in checked:
-            lines.append(f"{indent}if (v := {value}) is not None:")
+        lines.append(f"{indent}_rn {'+' if depth else ''}= {given}")
+        lines.extend(f"{indent}{line}" for line in absent)
+        for value, fns, required, into in checked:
+            v = into or "_rv"
+            lines.append(f"{indent}if ({v} := {value}) is not None:")
+            validated(v, fns, indent + "    ")
             if not required:
-                lines.append(f"{indent}    n += 1")
-            for fn in fns:
-                names[f"_{fn.__name__}"] = fn
-                if fn in quick:
-                    lines.extend([f"{indent}    if not {quick[fn].format(v='v')}:",
-                                  f"{indent}        _{fn.__name__}(v)"])
-                else:
-                    lines.append(f"{indent}    _{fn.__name__}(v)")
+                lines.extend([f"{indent}else:", f"{indent}    _rn -= 1"])
         for value, kind_, inner_path in inner:
             if kind_ is dict:
-                lines.extend([f"{indent}if (m := {value}):", f"{indent}    n += len(m)"])
+                lines.extend([f"{indent}if (_rm := {value}):", f"{indent}    _rn += len(_rm)"])
                 fns = value_checks.pop((path, inner_path), [])
                 if fns:
                     skip = "not plain and " if all(fn in printable_passes for fn in fns) else ""
                     quick_all = all(fn in quick and quick[fn] == "{v}.isprintable()" for fn in fns)
-                    test = "not ''.join(m.values()).isprintable()" if quick_all else "True"
-                    lines.extend([f"{indent}    if {skip}{test}:", f"{indent}        for v in m.values():"])
+                    test = "not ''.join(_rm.values()).isprintable()" if quick_all else "True"
+                    lines.extend([f"{indent}    if {skip}{test}:", f"{indent}        for _rv in _rm.values():"])
                     for fn in fns:
-                        names[f"_{fn.__name__}"] = fn
-                        lines.append(f"{indent}            _{fn.__name__}(v)")
+                        names[f"_r{fn.__name__}"] = fn
+                        lines.append(f"{indent}            _r{fn.__name__}(_rv)")
                 continue
-            part = f"s{depth}"
+            part = f"_rs{depth}"
+            left = [into for field, into in wanted.items() if field.startswith(f"{inner_path}.")]
             lines.append(f"{indent}if ({part} := {value}) is not None:")
             walk(part, kind_, indent + "    ", depth + 1, inner_path)
+            lines.extend([f"{indent}else:", f"{indent}    _rn -= 1"])  # the section left out
+            if left:  # and so its wanted fields unknown
+                lines.append(f"{indent}    {' = '.join(left)} = None")
 
-    walk("c", struct, "    ", 0, "")
+    walk(root, struct, indent, 0, "")
     if checks or value_checks:  # pragma: no cover - a validator on a field the walk did not reach (a model change)
         raise TypeError(f"validators not placed: {sorted(checks) + sorted(value_checks)}")
-    return "\n".join(lines + ["    return n"]) + "\n", names
+    if set(wanted.values()) - placed:
+        raise ValueError(f"not fields of a case: {sorted(f for f, v in wanted.items() if v not in placed)}")
+    return lines, names
 
 
 def _colons_source(struct: Any) -> str:
@@ -828,24 +867,44 @@ def fast_json(raw: bytes, plain: bool = False) -> Any:
         return None
     case, given = read
     colons = raw.count(b":")
-    if colons == given:  # most lines: no colons in texts, no nulls
-        return case
+    return case if colons == given or _proved(raw, case, given, colons) else None  # most lines: equal
+
+
+def _proved(raw: bytes, case: Any, given: int, colons: int) -> bool:
+    """For a line holding `colons` colons, more or fewer than the `given` different keys of the
+    case it was read as: whether each key occurs in it once (see `fast_json`)."""
     if colons > given:
         nulls = _null_keys(raw, case, colons - given)  # each a key's occurrence; 0 when the line holds none
         if nulls == colons - given:  # texts hold at least no colon
-            return case
+            return True
         text = _text_colons(case)
         if b"\\" in raw:  # escapes: a text's colon may have been written \u003a
             text -= raw.count(b"\\u003a") + raw.count(b"\\u003A")
         elif case.assessed_at is not None:
             text += _time_colons(raw)
         if colons == given + text or (nulls is not None and colons == given + text + nulls):
-            return case
+            return True
     try:
         json.loads(raw, object_pairs_hook=refuse_duplicates)
     except ValueError:  # a duplicate key (or anything else): the exact reading says which
-        return None
-    return case
+        return False
+    return True
+
+
+def json_reading(wanted: Mapping[str, str], case: str) -> tuple[list[str], dict[str, Any]]:
+    """`fast_json` written out, for a generated function of `raw` (a JSON line) and `plain` (as for
+    fast_json) that goes on to use what it read: source lines that read the line into the local
+    `case` and each field of `wanted` (`section.field` -> local name) into its local, None when the
+    case leaves it out, or return None where fast_json does. Each field is read once, as its key
+    is counted (the rule set's row function reads its facts this way). (lines, the names they use)"""
+    count, names = _count_lines(CASE_STRUCT, case, "        ", wanted)
+    lines = ["    if len(raw) > _r_max:", "        return None",
+             "    try:", f"        {case} = _r_decode(raw)", *count,
+             "    except _r_refused:", "        return None",
+             f"    if not _r_possible({case}) or ((_rc := raw.count(b':')) != _rn and not _r_proved(raw, {case}, _rn, _rc)):",
+             "        return None"]
+    return lines, {**names, "_r_max": MAX_NODES, "_r_decode": _DECODE_JSON, "_r_refused": _REFUSED,
+                   "_r_possible": _possible, "_r_proved": _proved}
 
 
 def fast_convert(data: Any) -> Any:

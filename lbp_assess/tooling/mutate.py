@@ -499,7 +499,7 @@ def _screening_mutants(rs: RuleSet) -> Iterator[Mutant]:
 
 
 def _compiled(rs: RuleSet) -> RuleSet:
-    rs.evaluate, rs.row_from_data = compile_ruleset(rs)
+    rs.evaluate, rs.row_from_data, rs.row_from_json = compile_ruleset(rs)
     return rs
 
 

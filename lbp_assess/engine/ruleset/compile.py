@@ -7,11 +7,11 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 
 from ...model import expr
-from ...model.case import EMPTY_SECTIONS, FACTS
+from ...model.case import EMPTY_SECTIONS, FACTS, json_reading
 from .model import Definition, Rule, RuleSet, Summary, PLACEHOLDER
 from ..words import describe_value
 
@@ -58,14 +58,25 @@ def _definition_order(definitions: dict[str, Definition]) -> list[str]:
     return order
 
 
-def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
-    """Generate the rule set as two Python functions with one body.
+class Compiled(NamedTuple):
+    """The generated functions of a rule set (RuleSet's attributes of the same names)."""
+
+    evaluate: Any
+    row_from_data: Any
+    row_from_json: Any
+
+
+def compile_ruleset(rs: RuleSet) -> Compiled:
+    """Generate the rule set as three Python functions with one body.
 
     `evaluate(facts)` reads a flat fact dict (`{"pain.leg_side": ...}`) and returns a
     `Summary`; `row(case, source)` reads a case read the fast way (case.CASE_STRUCT)
     and returns its whole result row (the fields of docs/case-format.md, the actions, and
     what batch.score.with_follow_up adds to a row assessed the precise way: the visit
-    followed, the date and the assessor). The body evaluates
+    followed, the date and the assessor); `row_json(raw, plain, source)` is `row(fast_json(raw,
+    plain), source)` in one function, or None where fast_json gives None: the facts are read
+    into the body's locals as the reader counts the keys (each field read once), for the
+    per-case path of batch scoring. The body evaluates
     every rule in dependency order and, as each rule fires, records what it raises:
     the highest tier of each condition and alert, findings, the urgency, the rule ids.
     Definitions are computed where first needed; outcome flags are set as rules fire.
@@ -239,27 +250,33 @@ def compile_ruleset(rs: RuleSet) -> tuple[Any, Any]:
            "'follow_up_of': None if (_f := D.follow_up_of) is None else _f.id, "
            "'assessed_on': None if (_d := D.assessed_on) is None else _isodate(_d), 'assessor': D.assessor, "
            "'actions': actions}")
+    reading, reading_names = json_reading(dict(facts_used), "D")
     helpers_src = "".join(helper_source) + "\n"
     evaluate_src = "def evaluate(F):\n" + "\n".join(flat + body) + "\n" + summary + "\n\n"
-    row_src = "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n"
-    source = helpers_src + evaluate_src + row_src
-    namespace: dict[str, Any] = {**expr.RUNTIME, "_describe": describe_value,
+    row_src = "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n\n"
+    row_json_src = "def row_json(raw, plain, source):\n" + "\n".join(reading + body) + "\n" + row + "\n"
+    source = helpers_src + evaluate_src + row_src + row_json_src
+    namespace: dict[str, Any] = {**reading_names, **expr.RUNTIME, "_describe": describe_value,
                                  "_RANK": rank, "_TIERS": tuple(tiers), "_VERSION": rs.version, "_isodate": _isodate,
                                  **{action_names[i]: e for i, e in action_entries.items()},
                                  "Summary": Summary, **empty, **gen.constants}
     name = f"<rules {rs.manifest.name}>"
-    # The helpers and `row` now; `evaluate` (the same body) when first called: batch scoring
-    # never calls it, and compiling the body once less is a part of every `score` start-up.
-    # A body Python cannot compile fails here, in `row`, as it would in `evaluate`.
-    exec(compile(helpers_src + row_src, name, "exec"), namespace)  # noqa: S102 - generated from checked trees
-    compiled: list[Any] = []
+    # The helpers and `row_json` now; `evaluate` and `row` (the same body) when first called: a
+    # batch of JSON Lines calls neither, one of YAML files only `row`, and compiling the body once
+    # less is a part of every start-up. A body Python cannot compile fails here, as it would later.
+    exec(compile(helpers_src + row_json_src, name, "exec"), namespace)  # noqa: S102 - generated from checked trees
 
-    def evaluate(F: Any) -> Any:
-        if not compiled:
-            exec(compile(evaluate_src, name, "exec"), namespace)  # noqa: S102 - generated from checked trees
-            compiled.append(namespace["evaluate"])
-        return compiled[0](F)
+    def lazily(fn_source: str, fn_name: str) -> Any:
+        compiled: list[Any] = []
 
-    for fn in (evaluate, namespace["row"]):
+        def call(*args: Any) -> Any:
+            if not compiled:
+                exec(compile(fn_source, name, "exec"), namespace)  # noqa: S102 - generated from checked trees
+                compiled.append(namespace[fn_name])
+            return compiled[0](*args)
+        return call
+
+    functions = Compiled(lazily(evaluate_src, "evaluate"), lazily(row_src, "row"), namespace["row_json"])
+    for fn in functions:
         fn.source = source  # type: ignore[attr-defined]
-    return evaluate, namespace["row"]
+    return functions

@@ -449,7 +449,7 @@ def _load_checked(directory: Path, questionnaire: bool = True) -> tuple[RuleSet 
                       [(c, n) for c, n, _ in classification], content_hash, questions, wording_when, settled,
                       measures or [])
     try:
-        ruleset.evaluate, ruleset.row_from_data = compile_ruleset(ruleset)
+        ruleset.evaluate, ruleset.row_from_data, ruleset.row_from_json = compile_ruleset(ruleset)
     except (SyntaxError, RecursionError, MemoryError) as exc:  # beyond what Python can compile
         # Named at the largest expression: the likeliest cause, and where the author splits it.
         sized = [(expr.size(r.node), r.when_where) for r in ordered] + [(expr.size(c.node), c.when_where) for c in checks]

@@ -118,9 +118,12 @@ class RuleSet:
     settled: dict[str, expr.Node] = field(default_factory=dict)  # fact -> when its unknown is settled
     outcome_measures: list[Any] = field(default_factory=list)  # outcomes.Measure: MCIDs for follow-ups
     # The generated functions (compile_ruleset): `evaluate(flat facts) -> Summary`, and
-    # `row_from_data(case struct, source) -> result row` for batch scoring.
+    # `row_from_data(case struct, source) -> result row` for batch scoring, and
+    # `row_from_json(JSON line, plain, source) -> result row | None`: the row of
+    # `model.case.fast_json(line, plain)` read and scored in one (None where it gives None).
     evaluate: Any = field(repr=False, default=None)
     row_from_data: Any = field(repr=False, default=None)
+    row_from_json: Any = field(repr=False, default=None)
 
     @property
     def name(self) -> str:
