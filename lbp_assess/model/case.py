@@ -12,6 +12,7 @@ otherwise compile each field's annotation from a string at every start.
 """
 
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -474,6 +475,10 @@ class Case(_Section):
 # --------------------------------------------------------------------------- the fast schema
 
 
+#: A struct's fields (msgspec works them out from its annotations at every call).
+_fields = functools.lru_cache(maxsize=None)(msgspec.structs.fields)
+
+
 def _struct(model: type[BaseModel], path: str, validators: list[tuple[str, str, Any]],
             value_validators: list[tuple[str, str, Any]]) -> Any:
     """A msgspec Struct with the same fields, types, limits and (collected) validators as `model`:
@@ -532,9 +537,9 @@ _DECODE_JSON = msgspec.json.Decoder(CASE_STRUCT).decode
 #: An empty struct per section, standing in for a section the case leaves out
 #: (sections with a required field, such as follow_up_of, have none).
 EMPTY_SECTIONS: dict[str, Any] = {
-    f.name: kind() for f in msgspec.structs.fields(CASE_STRUCT) for kind in get_args(f.type)
+    f.name: kind() for f in _fields(CASE_STRUCT) for kind in get_args(f.type)
     if isinstance(kind, type) and issubclass(kind, msgspec.Struct)
-    and not any(g.required for g in msgspec.structs.fields(kind))
+    and not any(g.required for g in _fields(kind))
 }
 
 
@@ -664,7 +669,7 @@ def _count_lines(struct: Any, root: str, indent: str, wanted: Mapping[str, str] 
 
     def walk(holder: str, kind: Any, indent: str, depth: int, path: str) -> None:
         given, absent, checked, inner = 0, [], [], []
-        for f in msgspec.structs.fields(kind):
+        for f in _fields(kind):
             value = f"{holder}.{f.name}"
             into = wanted.get(f"{path}.{f.name}" if path else f.name)
             if into is not None:
@@ -734,7 +739,7 @@ def _colons_source(struct: Any) -> str:
         return kind in (bool, int, float, dt.date)
 
     def walk(holder: str, kind: Any, indent: str, depth: int) -> None:
-        for f in msgspec.structs.fields(kind):
+        for f in _fields(kind):
             value, kind_ = f"{holder}.{f.name}", _bare(f.type)
             test = f"{indent}if (x := {value}) is not None:"
             inner = _nested(f.type)
@@ -776,7 +781,7 @@ def _null_paths(struct: Any) -> dict[bytes, tuple[tuple[str, ...], ...]]:
     paths: dict[bytes, list[tuple[str, ...]]] = {}
 
     def walk(kind: Any, path: tuple[str, ...]) -> None:
-        for f in msgspec.structs.fields(kind):
+        for f in _fields(kind):
             if not f.required:
                 paths.setdefault(f.name.encode(), []).append(path + (f.name,))
             if _nested(f.type) is not None:
@@ -787,7 +792,7 @@ def _null_paths(struct: Any) -> dict[bytes, tuple[tuple[str, ...], ...]]:
 
 
 _NULL_PATHS = _null_paths(CASE_STRUCT)
-_TIME_KEYS = tuple(f'"{f.name}"'.encode() for f in msgspec.structs.fields(CASE_STRUCT)
+_TIME_KEYS = tuple(f'"{f.name}"'.encode() for f in _fields(CASE_STRUCT)
                    if _bare(f.type) is dt.datetime)
 
 

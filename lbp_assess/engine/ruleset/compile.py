@@ -38,7 +38,7 @@ MAX_WRITTEN_NESTING = 3
 MAX_WRITTEN_COPIES = 240
 
 
-def _definition_order(definitions: dict[str, Definition]) -> list[str]:
+def _definition_order(definitions: dict[str, Definition], references: Any = expr.references) -> list[str]:
     """Definition names, each after the definitions it reads (a loop: chains may be long)."""
     order: list[str] = []
     done: set[str] = set()
@@ -53,7 +53,7 @@ def _definition_order(definitions: dict[str, Definition]) -> list[str]:
                 order.append(name)
                 continue
             stack.append((name, True))
-            stack.extend((r.name, False) for r in expr.references(definitions[name].node)
+            stack.extend((r.name, False) for r in references(definitions[name].node)
                          if r.kind == "definition" and r.name not in done)
     return order
 
@@ -81,6 +81,14 @@ def compile_ruleset(rs: RuleSet) -> Compiled:
     the highest tier of each condition and alert, findings, the urgency, the rule ids.
     Definitions are computed where first needed; outcome flags are set as rules fire.
     """
+    walked: dict[int, list[expr.Ref]] = {}
+
+    def references(node: expr.Node) -> list[expr.Ref]:  # each tree walked once (they are read many times)
+        found = walked.get(id(node))
+        if found is None:
+            found = walked[id(node)] = expr.references(node)
+        return found
+
     locals_: dict[str, str] = {}
 
     def local(name: str) -> str:
@@ -109,17 +117,17 @@ def compile_ruleset(rs: RuleSet) -> Compiled:
     # written out where read nest at most MAX_WRITTEN_NESTING deep.
     nodes = [r.node for r in rs.rules] + [d.node for d in rs.definitions.values()]
     nodes += [c.node for c in rs.checks] + [n for _, n in rs.classification]
-    reads = collections.Counter(ref.name for node in nodes for ref in expr.references(node)
+    reads = collections.Counter(ref.name for node in nodes for ref in references(node)
                                 if ref.kind == "definition")
     lazy: set[str] = set()
     nesting: dict[str, int] = {}  # how deep definitions written out where read are nested in this one
     written: dict[str, int] = {}  # the nodes one place that reads a lazy definition holds for it
     called: set[str] = set()  # lazy definitions read in several places through a helper function
-    for name in _definition_order(rs.definitions):
+    for name in _definition_order(rs.definitions, references):
         node = rs.definitions[name].node
         if expr.size(node) < ON_DEMAND_SIZE or not reads[name]:
             continue
-        inner = [r.name for r in expr.references(node) if r.name in lazy]
+        inner = [r.name for r in references(node) if r.name in lazy]
         if reads[name] > 1 and not inner:  # written out where first read, a helper function elsewhere
             lazy.add(name)
             called.add(name)
@@ -151,7 +159,7 @@ def compile_ruleset(rs: RuleSet) -> Compiled:
     def emit_definition(name: str) -> None:
         if name in emitted:
             return
-        for ref in expr.references(rs.definitions[name].node):
+        for ref in references(rs.definitions[name].node):
             if ref.kind == "definition":
                 emit_definition(ref.name)
         emitted.add(name)
@@ -161,14 +169,14 @@ def compile_ruleset(rs: RuleSet) -> Compiled:
         src, null = gen.statement(node)
         def_nullable[name] = null
         if name in lazy:  # a helper function of the locals it reads, called where first read
-            params = ", ".join(dict.fromkeys(local(ref.name) for ref in expr.references(node)))
+            params = ", ".join(dict.fromkeys(local(ref.name) for ref in references(node)))
             helper_source.append(f"def _f{local(name)}({params}):\n    return {src}\n")
             helpers[name] = f"_f{local(name)}({params})"
             return
         body.append(f"    {local(name)} = {src}")
 
     def emit_needed(node: expr.Node) -> None:
-        for ref in expr.references(node):
+        for ref in references(node):
             if ref.kind == "definition":
                 emit_definition(ref.name)
 
@@ -191,7 +199,7 @@ def compile_ruleset(rs: RuleSet) -> Compiled:
                         f"    {held}[{rule.name!r}] = {rule.tier!r}"]
 
     # Only outcome flags that some expression reads are kept.
-    read = {ref.name for node in nodes for ref in expr.references(node) if ref.kind == "outcome"}
+    read = {ref.name for node in nodes for ref in references(node) if ref.kind == "outcome"}
     for flag in sorted(read - {"screening_incomplete"}):
         body.append(f"    {local(flag)} = False")
     if lazy:
