@@ -7,7 +7,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import functools
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 
 from ...model import expr
@@ -38,7 +38,8 @@ MAX_WRITTEN_NESTING = 3
 MAX_WRITTEN_COPIES = 240
 
 
-def _definition_order(definitions: dict[str, Definition], references: Any = expr.references) -> list[str]:
+def _definition_order(definitions: dict[str, Definition],
+                      references: Callable[[expr.Node], list[expr.Ref]] = expr.references) -> list[str]:
     """Definition names, each after the definitions it reads (a loop: chains may be long)."""
     order: list[str] = []
     done: set[str] = set()
