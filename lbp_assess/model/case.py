@@ -672,10 +672,12 @@ def _count_lines(struct: Any, root: str, indent: str, wanted: Mapping[str, str] 
         for f in _fields(kind):
             value = f"{holder}.{f.name}"
             into = wanted.get(f"{path}.{f.name}" if path else f.name)
+            nested = _nested(f.type) is not None
             if into is not None:
+                if nested:  # a section holds fields: it is not a value read into one local
+                    raise ValueError(f"not a field of a case: {path + '.' if path else ''}{f.name} is a section")
                 placed.add(into)
             fns = checks.pop((path, f.name), None)
-            nested = _nested(f.type) is not None
             given += 1  # taken off below if absent; a section where it is read (inner)
             if fns is not None:  # read once: counted where it is checked
                 checked.append((value, fns, f.required, into))

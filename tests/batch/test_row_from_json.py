@@ -93,3 +93,14 @@ def test_ordinary_lines_are_scored_without_reading_them_again(monkeypatch):
     monkeypatch.setattr(json, "loads", refuse)
     for raw in lines:
         assert RULESET.row_from_json(raw, plain_bytes(raw), SOURCE) is not None, raw
+
+
+def test_the_reader_reads_only_fields_into_locals():
+    """A section is not a value: asking the generated reader for one is refused when the rules
+    are compiled, not left as a local the generated function never sets."""
+    from lbp_assess.model.case import json_reading
+
+    with pytest.raises(ValueError, match="neuro is a section"):
+        json_reading({"neuro": "v0"}, "D")
+    with pytest.raises(ValueError, match="not fields of a case"):
+        json_reading({"neuro.no_such_fact": "v0"}, "D")

@@ -265,10 +265,13 @@ def compile_ruleset(rs: RuleSet) -> Compiled:
     row_src = "def row(D, source):\n" + "\n".join(nested + body) + "\n" + row + "\n\n"
     row_json_src = "def row_json(raw, plain, source):\n" + "\n".join(reading + body) + "\n" + row + "\n"
     source = helpers_src + evaluate_src + row_src + row_json_src
-    namespace: dict[str, Any] = {**reading_names, **expr.RUNTIME, "_describe": describe_value,
+    namespace: dict[str, Any] = {**expr.RUNTIME, "_describe": describe_value,
                                  "_RANK": rank, "_TIERS": tuple(tiers), "_VERSION": rs.version, "_isodate": _isodate,
                                  **{action_names[i]: e for i, e in action_entries.items()},
                                  "Summary": Summary, **empty, **gen.constants}
+    if set(reading_names) & set(namespace):  # pragma: no cover - a name of the reader (its proof) taken by the body
+        raise RuntimeError(f"generated names clash: {sorted(set(reading_names) & set(namespace))}")
+    namespace.update(reading_names)
     name = f"<rules {rs.manifest.name}>"
     # The helpers and `row_json` now; `evaluate` and `row` (the same body) when first called: a
     # batch of JSON Lines calls neither, one of YAML files only `row`, and compiling the body once
