@@ -197,6 +197,7 @@ def digest(options: Options, ruleset: RuleSet, chunk: Chunk, rows: list[dict[str
     # JSON Lines and standard input: one input, named as every row names it (escaped as in `file`)
     one_input = None if chunk.files else input_of(plain_name(chunk.name))
     shown = {plain_name(path): path for path in chunk.files}  # a row's `file` -> the file read
+    line_of = plain_name(chunk.name) + ":"  # how a JSON Lines row's `file` begins, before its line number
     scored_where: dict[str, int] = {}
     for position, row in enumerate(rows):
         where = one_input or input_of(row["file"])
@@ -236,8 +237,10 @@ def digest(options: Options, ruleset: RuleSet, chunk: Chunk, rows: list[dict[str
         level = rank.get(urgency, worst)
         if level <= entry_rank:
             file = row["file"]
-            source = shown.get(file, file) if chunk.files else \
-                f"{chunk.name}:{file.rpartition(':')[2]}" if file.startswith(plain_name(chunk.name) + ":") else file
+            if chunk.files:
+                source = shown.get(file, file)
+            else:  # the line of the file read (`file` names it escaped)
+                source = f"{chunk.name}:{file[len(line_of):]}" if file.startswith(line_of) else file
             ranked.append((level, position, CaseEntry(
                 position, row["id"], file, row["classification"], urgency, tuple(raised.items()),
                 tuple(row["alerts"]), tuple(fired), tuple(row["unscreened"]), len(row["warnings"]),
