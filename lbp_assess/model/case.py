@@ -898,20 +898,34 @@ def _proved(raw: bytes, case: Any, given: int, colons: int) -> bool:
     return True
 
 
+#: What `_possible` reads of a case with no assessment time and no earlier visit (its common
+#: case): the facts `before_birth` compares. The generated reader holds them in locals.
+BIRTH_FACTS = ("patient.age", "onset.weeks_ago", "cauda_equina.onset_days")
+
+
 def json_reading(wanted: Mapping[str, str], case: str) -> tuple[list[str], dict[str, Any]]:
     """`fast_json` written out, for a generated function of `raw` (a JSON line) and `plain` (as for
     fast_json) that goes on to use what it read: source lines that read the line into the local
     `case` and each field of `wanted` (`section.field` -> local name) into its local, None when the
     case leaves it out, or return None where fast_json does. Each field is read once, as its key
-    is counted (the rule set's row function reads its facts this way). (lines, the names they use)"""
-    count, names = _count_lines(CASE_STRUCT, case, "        ", wanted)
+    is counted (the rule set's row function reads its facts this way). `_possible` is written out
+    for its common case (no assessment time, no earlier visit: `before_birth` of the locals), and
+    called for the others. (lines, the names they use)"""
+    held = {**{field: f"_rb{i}" for i, field in enumerate(("assessed_at",) + BIRTH_FACTS)}, **wanted}
+    count, names = _count_lines(CASE_STRUCT, case, "        ", held)
+    at, age, weeks, days = (held[field] for field in ("assessed_at",) + BIRTH_FACTS)
     lines = ["    if len(raw) > _r_max:", "        return None",
              "    try:", f"        {case} = _r_decode(raw)", *count,
              "    except _r_refused:", "        return None",
-             f"    if not _r_possible({case}) or ((_rc := raw.count(b':')) != _rn and not _r_proved(raw, {case}, _rn, _rc)):",
+             f"    if {at} is None and {case}.follow_up_of is None:",
+             f"        if {age} is not None and _r_before_birth({age}, {weeks}, {days}) is not None:",
+             "            return None",
+             f"    elif not _r_possible({case}):",
+             "        return None",
+             f"    if (_rc := raw.count(b':')) != _rn and not _r_proved(raw, {case}, _rn, _rc):",
              "        return None"]
     return lines, {**names, "_r_max": MAX_NODES, "_r_decode": _DECODE_JSON, "_r_refused": _REFUSED,
-                   "_r_possible": _possible, "_r_proved": _proved}
+                   "_r_possible": _possible, "_r_proved": _proved, "_r_before_birth": before_birth}
 
 
 def fast_convert(data: Any) -> Any:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from lbp_assess.engine.ruleset.load import load_rules
-from lbp_assess.model.case import fast_json, plain_bytes, validate_case
+from lbp_assess.model.case import BIRTH_FACTS, fast_json, implausible, plain_bytes, validate_case
 from lbp_assess.inputs.cases import load_case
 from tests.model.test_duplicate_proof import lines as lines_with_keys_twice
 
@@ -67,6 +67,11 @@ def test_every_example_gets_the_same_row_either_way(path):
 
 @pytest.mark.parametrize("raw", [
     b'{"format":"lbp-case/1","id":"x","patient":{"age":30},"onset":{"weeks_ago":2000}}',  # before birth
+    b'{"format":"lbp-case/1","id":"x","patient":{"age":30},"cauda_equina":{"onset_days":20000}}',  # so is this
+    b'{"format":"lbp-case/1","id":"x","assessed_on":"2026-11-21","assessed_at":"2026-11-21T10:30:00Z",'
+    b'"patient":{"age":30},"onset":{"weeks_ago":2000}}',  # before birth, with a time
+    b'{"format":"lbp-case/1","id":"x","assessed_on":"2026-11-21","assessed_at":"2026-11-22T10:30:00Z"}',  # not that day
+    b'{"format":"lbp-case/1","id":"x","assessed_on":"2026-01-01","follow_up_of":{"id":"y","assessed_on":"2026-02-01"}}',
     b'{"format":"lbp-case/1","id":"x","follow_up_of":{"id":"x","file_hash":"' + b"0" * 64 + b'"}}',  # itself
     b'{"format":"lbp-case/1","id":"x","assessed_at":"2026-11-21T00:00:00Z"}',  # may be a rounded time
     b'{"format":"lbp-case/1","id":"x","patient":{"age":12}}',  # not an adult
@@ -93,6 +98,53 @@ def test_ordinary_lines_are_scored_without_reading_them_again(monkeypatch):
     monkeypatch.setattr(json, "loads", refuse)
     for raw in lines:
         assert RULESET.row_from_json(raw, plain_bytes(raw), SOURCE) is not None, raw
+
+
+def reader(wanted: dict[str, str]):
+    """The generated reading on its own: the case it reads, or None."""
+    from lbp_assess.model.case import json_reading
+
+    lines, names = json_reading(wanted, "D")
+    exec("def read(raw, plain):\n" + "\n".join(lines) + "\n    return D\n", names)  # noqa: S102 - the test's own
+    return names["read"]
+
+
+@pytest.mark.parametrize("wanted", [{}, {"patient.age": "v0", "onset.weeks_ago": "v1", "assessed_at": "v2"}],
+                         ids=["facts-not-wanted", "facts-wanted"])
+def test_a_case_that_cannot_be_is_refused_whichever_facts_the_rules_read(wanted):
+    """The reader checks that a case can be (`_possible`) from facts it holds whether or not the
+    rules read them: a rule set that never reads the age still has its cases checked."""
+    read = reader(wanted)
+    born = b'{"format":"lbp-case/1","id":"x","patient":{"age":30},"onset":{"weeks_ago":%d}}'
+    assert read(born % 1500, True) is not None  # 29 years ago: possible at 30
+    assert read(born % 1700, True) is None  # 32 years ago: before birth
+    assert read(born.replace(b"onset", b"cauda_equina").replace(b"weeks_ago", b"onset_days") % 12000, True) is None
+    later = b'{"format":"lbp-case/1","id":"x","assessed_on":"2026-01-01","follow_up_of":{"id":"y","assessed_on":"%s"}}'
+    assert read(later % b"2025-12-01", True) is not None
+    assert read(later % b"2026-02-01", True) is None
+
+
+class Recorder:
+    """A case whose every field is None but those given, recording the field paths read."""
+
+    def __init__(self, given: dict, read: set[str], path: str = "") -> None:
+        self.given, self.read, self.path = given, read, path
+
+    def __getattr__(self, name: str):
+        path = f"{self.path}{name}"
+        self.read.add(path)
+        value = self.given.get(name)
+        return Recorder(value, self.read, f"{path}.") if isinstance(value, dict) else value
+
+
+def test_the_reader_writes_out_every_check_of_a_case_with_no_time_and_no_earlier_visit():
+    """The generated reader checks such a case with `before_birth` of BIRTH_FACTS, not with
+    `implausible`: if `implausible` comes to read another fact of it, this fails (add the fact)."""
+    read: set[str] = set()
+    given = {"patient": {"age": 30}, "onset": {"weeks_ago": 1700.0}, "cauda_equina": {"onset_days": 3.0}}
+    assert implausible(Recorder(given, read)) is not None
+    sections = {fact.split(".")[0] for fact in BIRTH_FACTS}
+    assert read <= {"assessed_at", "follow_up_of", *sections, *BIRTH_FACTS}, read - set(BIRTH_FACTS)
 
 
 def test_the_reader_reads_only_fields_into_locals():
