@@ -644,9 +644,10 @@ def _count_lines(struct: Any, root: str, indent: str, wanted: Mapping[str, str] 
     It runs for every case read the fast way. (lines, the names they call)"""
     wanted = wanted or {}
     quick = {_line: "{v}.isprintable()", _lines: "''.join({v}).isprintable()",
-             _text: f"({{v}}.isprintable() and len({{v}}) <= {MAX_TEXT_CHARS})",
+             _text: f"((plain or {{v}}.isprintable()) and len({{v}}) <= {MAX_TEXT_CHARS})",
              _finite: "{v} - {v} == 0",
-             _identifier: "({v}.isascii() and {v}.isprintable() and {v}[:1] != ' ' != {v}[-1:])",
+             # printable ASCII holds no blank but the space: strip(' ') takes off what strip() would
+             _identifier: "((plain or ({v}.isascii() and {v}.isprintable())) and {v}.strip(' ') == {v})",
              _adult: f"{AGE_RANGE[0]!r} <= {{v}} <= {AGE_RANGE[1]!r}"}
     printable_passes = {_line}  # validators that pass any printable text (_text: not a long one)
     checks: dict[tuple[str, str], list[Any]] = {}
@@ -662,8 +663,9 @@ def _count_lines(struct: Any, root: str, indent: str, wanted: Mapping[str, str] 
     def validated(v: str, fns: list[Any], indent: str) -> None:
         for fn in fns:
             names[f"_r{fn.__name__}"] = fn
-            if fn in quick:
-                lines.extend([f"{indent}if not {quick[fn].format(v=v)}:", f"{indent}    _r{fn.__name__}({v})"])
+            if fn in quick:  # validators that pass any printable text are not called for a plain case
+                skip = "not plain and " if fn in (_line, _lines) else ""
+                lines.extend([f"{indent}if {skip}not {quick[fn].format(v=v)}:", f"{indent}    _r{fn.__name__}({v})"])
             else:
                 lines.append(f"{indent}_r{fn.__name__}({v})")
 

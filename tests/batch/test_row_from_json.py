@@ -77,6 +77,9 @@ def test_every_example_gets_the_same_row_either_way(path):
     b'{"format":"lbp-case/1","id":"x","patient":{"age":12}}',  # not an adult
     b'{"format":"lbp-case/1","id":"x","notes":{"pmh":"a\\u0007b"}}',  # a control character
     b'{"format":"lbp-case/1","id":"x","neuro":{"weakness":"yes"}}',  # not a yes/no
+    b'{"format":"lbp-case/1","id":" x"}', b'{"format":"lbp-case/1","id":"x "}',  # an id with a blank around it
+    b'{"format":"lbp-case/1","id":"x","follow_up_of":{"id":"y "}}',
+    b'{"format":"lbp-case/1","id":"x","assessor":"A\\u0085B"}',  # a control character, escaped (not plain)
     b'{"format":"lbp-case/1","id":"x","neuro":{"weakness":true},"neuro":{"weakness":false}}',
 ])
 def test_a_line_the_fast_reader_refuses_is_left_to_the_precise_reading(raw):
