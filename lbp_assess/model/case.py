@@ -636,8 +636,8 @@ def _count_lines(struct: Any, root: str, indent: str, wanted: Mapping[str, str] 
     pass (printable text, a finite number), so an ordinary case calls none of them. `plain` (a name
     the lines read): the case was read from bytes proved to be ASCII with no backslash or DEL, so all
     its texts are printable (JSON holds no raw control character): their printable tests are then
-    skipped, and a mapping's values not read. `wanted`: fields (`section.field`, or a top-level name) to leave in the named locals as
-    read, None when the case leaves them out.
+    skipped, and a mapping's values not read. `wanted`: fields (`section.field`, or a top-level
+    name) to leave in the named locals as read, None when the case leaves them out.
 
     Each field read once, no loop: each field is counted as given, and one taken off when it is
     found absent (most fields of a case are given, and a test with no sum is quicker for them).
