@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -27,7 +28,7 @@ from typing import Any, Iterable
 from ..inputs.cases import load_case
 from ..model.case import validate_case
 from ..base.errors import InputError
-from ..base.text import agree, counted
+from ..base.text import agree, counted, plain
 from ..engine.ruleset.model import RuleSet
 from ..engine.ruletests import load_tests
 
@@ -98,14 +99,31 @@ class Validation:
 # --------------------------------------------------------------------------- the cases
 
 
+#: The case files an agreed-cases folder is read for (one case each: not JSON Lines).
+AGREED_SUFFIXES = (".yaml", ".yml", ".json")
+
+
 def agreed_cases(directories: Iterable[Path]) -> list[tuple[str, Any]]:
-    """(name, Case) for every case file with `expected:` labels in the directories."""
+    """(name, Case) for every case file with `expected:` labels in the directories (at their top
+    level). What is named must be a folder holding at least one such case: a mistyped name, a file
+    or a folder of unlabelled cases is refused, never counted as agreement on no cases. Every file
+    with a case suffix, in any letter case, is read: one that cannot be (a FIFO, a dangling link)
+    is refused by the reader, never skipped."""
     found = []
     for directory in directories:
-        for path in sorted(directory.glob("*.yaml")):
+        if not directory.is_dir():
+            what = "no such folder" if not os.path.lexists(directory) else "not a folder"
+            raise InputError(f"{plain(str(directory))}: {what}; --cases takes a folder of case files with agreed "
+                             "labels (`expected:`)")
+        labelled = 0
+        for path in sorted(p for p in directory.iterdir() if p.suffix.lower() in AGREED_SUFFIXES and not p.is_dir()):
             case = load_case(path)
             if case.expected is not None:
+                labelled += 1
                 found.append((f"{directory.name}/{path.name}", case))
+        if not labelled:
+            raise InputError(f"{plain(str(directory))}: no case files with agreed labels (`expected:`) in this "
+                             f"folder ({', '.join(AGREED_SUFFIXES)})")
     return found
 
 

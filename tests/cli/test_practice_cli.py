@@ -224,3 +224,18 @@ def test_a_record_whose_marks_do_not_follow_from_its_answer_is_refused(cli, tmp_
     assert f"a.jsonl:1: not a practice record: {field}, but the answer ('radicular', 'routine') and the key " \
            "('red_flag', 'emergency') make it" in run.err
     assert [row["student"] for row in json.loads(run.out)] == ["Ada"]
+
+
+@pytest.mark.parametrize("view", ["students", "attempts", "cases"])
+@pytest.mark.parametrize("columns", ["1", "3"])
+def test_a_terminal_a_few_columns_wide_gets_the_report_not_an_internal_error(cli, tmp_path, monkeypatch, view,
+                                                                            columns):
+    """A terminal (or COLUMNS) narrower than any table: drawn MIN_WIDTH wide for the terminal to wrap,
+    exit 0 - rich alone fails there ("Sum of ratios must be > 0"), which was exit 70."""
+    from lbp_assess.cli.screen import MIN_WIDTH
+
+    monkeypatch.setenv("COLUMNS", columns)
+    run = cli("practice", "report", *records(tmp_path), "-f", "table", "--view", view)
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert len(lines) > 5 and max(map(len, lines)) == MIN_WIDTH

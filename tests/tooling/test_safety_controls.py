@@ -116,6 +116,34 @@ def test_rules_validate_shows_what_a_local_edit_loses(cli, tmp_path):
     assert run.out.startswith("rules lbp-default ") and "sha256:" in run.out.splitlines()[0]
 
 
+def test_rules_validate_refuses_cases_it_cannot_read_as_agreement_on_none(cli, tmp_path):
+    """H06: evidence from no cases is no evidence. A mistyped --cases folder, a FIFO, a folder of
+    cases none of which is labelled: each refused by name (exit 1), never "agreement on 0 agreed
+    cases" and exit 0; a labelled case written .yml, .json or in capitals is read, not skipped."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "unlabelled").mkdir()
+    unlabelled = load_yaml((EXAMPLES / "cases" / "radicular-l5.yaml").read_text(), "radicular-l5.yaml")
+    del unlabelled["expected"]
+    (tmp_path / "unlabelled" / "case.json").write_text(json.dumps(unlabelled, default=str))
+    for named, said in [("missing", "no such folder"), ("pipe.yaml", "not a folder"),
+                        ("unlabelled", "no case files with agreed labels")]:
+        run = cli("rules", "validate", "--cases", str(tmp_path / named))
+        assert run.code == 1, (named, run.out, run.err)
+        assert said in run.err and named in run.err and "agreement on" not in run.out
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for suffix, source in [(".yml", "radicular-l5.yaml"), (".json", "stenosis-claudication.yaml"),
+                           (".YAML", "ces-saddle-numbness.yaml")]:
+        data = load_yaml((EXAMPLES / "cases" / source).read_text(), source)
+        (mixed / f"case{suffix}").write_text(json.dumps(data, default=str) if suffix == ".json" else
+                                             (EXAMPLES / "cases" / source).read_text())
+    run = cli("rules", "validate", "--cases", str(mixed))
+    assert run.code == 0, run.out + run.err
+    assert "agreement on 3 agreed cases: class 3/3" in run.out
+
+
 CLAIM = re.compile(r"\b(given|provided|issued|examined|advised|reassured|counselled)\b", re.I)
 
 
