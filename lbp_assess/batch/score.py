@@ -8,11 +8,12 @@ cannot be read becomes an error row and scoring goes on.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import msgspec
 
-from ..model.case import fast_convert, fast_json
+from ..model.case import CASE_SUFFIXES, fast_convert, fast_json
 from ..inputs.cases import Listed, read_cases
 from ..base.errors import InputError, Location, NotACase, Problem
 from ..base.text import plain_name
@@ -98,8 +99,10 @@ def score_file(ruleset: RuleSet, path: str, notes: list[str] | None = None) -> l
             raise InputError.from_problems([Problem(Location("''"), "an empty path names no file (an unset shell "
                                                     "variable?); give case files, folders or JSON Lines files")])
         if not path.endswith((".yaml", ".yml", ".json")):
-            raise InputError.from_problems(
-                [Problem(Location(path), "unsupported file type; expected .yaml, .yml, .json, .jsonl or .ndjson")])
+            suffix = os.path.splitext(path)[1]
+            capitals = " (in lower case)" if suffix.lower() in CASE_SUFFIXES else ""
+            raise InputError.from_problems([Problem(Location(path), f"unsupported file type; expected .yaml, .yml, "
+                                                    f".json, .jsonl or .ndjson{capitals}")])
         text = read_text(path)
         data = load_json(text, path) if path.endswith(".json") else load_yaml(text, path, checked=False)
         if not _within_size(path, text):

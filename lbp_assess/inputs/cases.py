@@ -78,8 +78,8 @@ def case_files(directory: str) -> list[str]:
     Listed with os.scandir, which knows files from directories without a stat each: a
     large case bank lists twice as quick as with Path.rglob. Linked directories are not
     followed (no loops); a folder that cannot be listed is given as `folder/`; anything
-    else with a case suffix is given, so that what cannot be read (a device, a dangling
-    link) is reported, never skipped. A loop, not recursion: any depth is fine."""
+    else with a case suffix, in any letter case, is given, so that what cannot be read (a
+    device, a dangling link, `X.YAML`) is reported, never skipped. A loop, not recursion: any depth is fine."""
     found: list[tuple[list[str], str]] = []
     folders: list[tuple[str, list[str]]] = [(directory, [])]
     while folders:
@@ -93,7 +93,7 @@ def case_files(directory: str) -> list[str]:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     folders.append((entry.path, [*parts, entry.name]))
-                elif os.path.splitext(entry.name)[1] in CASE_SUFFIXES and not entry.is_dir():
+                elif os.path.splitext(entry.name)[1].lower() in CASE_SUFFIXES and not entry.is_dir():
                     found.append(([*parts, entry.name], Listed(entry.path)))
     found.sort(key=lambda item: item[0])
     return [file for _, file in found]

@@ -59,6 +59,9 @@ def file_hash(data: bytes) -> str:
 def read_visit(path: Path | str) -> Visit:
     """A case file as a visit: validated, hashed, with the rules version from its header."""
     name = str(path)
+    if name.lower().endswith(JSON_LINES_SUFFIXES):
+        raise InputError(f"{plain(name)}: JSON Lines (a case per line) is not a visit; a visit is one case file "
+                         "(.yaml, .yml or .json)")
     data = read_regular_file(path)  # a FIFO, device or folder is refused before reading; size capped
     text = read_text(name, data)
     found = _RULES_HEADER.search(text[:500])
@@ -456,13 +459,15 @@ SERIES_COLUMNS = ("assessed_on", "id", "classification", "urgency", "back_nrs", 
 
 
 def series_files(paths: list[Path]) -> list[Path]:
-    """The case files named, and those in each folder named (not drafts, not JSON Lines); a folder
-    named that holds none is refused (a series of no visits is a wrong folder, not an empty answer)."""
+    """The case files named, and those in each folder named: every file there with a case suffix
+    in any letter case, so that what is not one visit's case file - a consultation's draft (it may
+    hold a red flag no saved visit holds), JSON Lines, a FIFO or a dangling link - is refused by
+    name when it is read, never left out of the series in silence. A folder named that holds none
+    is refused (a series of no visits is a wrong folder, not an empty answer)."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in CASE_SUFFIXES
-                           and p.suffix not in JSON_LINES_SUFFIXES and not p.name.startswith("lbp-draft-"))
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in CASE_SUFFIXES and not p.is_dir())
             if not found:
                 raise InputError(f"{plain(str(path))}: no case files in this folder (.yaml, .yml or .json)")
             out += found

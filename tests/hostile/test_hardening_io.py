@@ -329,3 +329,43 @@ def test_a_folder_with_no_case_files_is_reported_not_scored_as_nothing(tmp_path)
     assert rows[0]["error"] == f"{empty}: no case files in this folder (.yaml, .yml, .json or .jsonl)"
     assert one_line(lbp("compare", "--series", str(empty))).endswith(f"{empty}: no case files in this folder "
                                                                      "(.yaml, .yml or .json)")
+
+
+@pytest.mark.parametrize("what", ["draft", "json lines", "dangling link", "fifo", "capitals"])
+def test_no_visit_of_a_series_folder_is_left_out_in_silence(tmp_path, what):
+    """`compare --series FOLDER` of one patient's visits where one visit is not a case file it can
+    read - an unfinished consultation's draft saying yes to saddle numbness, the visit kept as JSON
+    Lines, a visit moved away (a dangling link), a FIFO - is refused naming that file (exit 1),
+    never a series of the other visits and exit 0. `score` of the same folder reports a capitalised
+    suffix (`.YAML`) as an error row instead of leaving the case out of the count; the series reads it."""
+    folder = tmp_path / "visits"
+    folder.mkdir()
+    shutil.copy(FIRST, folder / FIRST.name)
+    second = folder / SECOND.name
+    if what == "draft":
+        draft = folder / "lbp-draft-fu-radicular-2026-12-05.json"
+        draft.write_text(json.dumps({"format": "lbp-draft/1", "answers": {"cauda_equina.saddle_numbness": True}}))
+        said = f"{draft}:1:12: format: a consultation's draft (lbp-draft/1), not a case"
+    elif what == "json lines":
+        from lbp_assess.base.yamlio import load_yaml
+
+        lines = folder / "fu-radicular-2026-12-05.case.jsonl"
+        lines.write_text(json.dumps(load_yaml(SECOND.read_text(), str(SECOND)), default=str) + "\n")
+        said = f"{lines}: JSON Lines (a case per line) is not a visit"
+    elif what == "dangling link":
+        second.symlink_to(tmp_path / "moved.case.yaml")
+        said = f"{second}: no such file"
+    elif what == "fifo":
+        os.mkfifo(second)
+        said = f"{second}: "
+    else:
+        shutil.copy(SECOND, folder / "fu-radicular-2026-12-05.case.YAML")
+        run = lbp("compare", "--series", str(folder), "-f", "csv")
+        assert run.returncode == 0 and run.stdout.count("fu-radicular") >= 2, run.stdout + run.stderr
+        run = lbp("score", str(folder), "-f", "jsonl", "-q")
+        rows = [json.loads(row) for row in run.stdout.splitlines()]
+        assert run.returncode == 1 and len(rows) == 2, run.stdout + run.stderr
+        assert rows[0]["error"].endswith("unsupported file type; expected .yaml, .yml, .json, .jsonl or .ndjson "
+                                         "(in lower case)"), rows[0]
+        return
+    assert one_line(lbp("compare", "--series", str(folder), "-f", "csv", timeout=30)).startswith(f"lbp-assess: {said}")
