@@ -560,18 +560,25 @@ def practice_report(
                                                                        "(which vignettes are got wrong)"),
     fmt: Optional[ReportFormat] = typer.Option(None, "--format", "-f", help="table (default on a terminal) | "
                                                                            "json | csv"),
+    vignettes: Optional[List[Path]] = typer.Option(
+        None, "--vignettes", metavar="<path>", help="The vignettes practised (files or folders; repeat for "
+        "several; default: the shipped vignettes): each record's key is checked against what the rules make its "
+        "vignette."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
     """Practice records for tutors: per student, per attempt or per case; under-triage stands out.
 
-    A line that is not a usable record is named (file:line) on standard error and left out; the
-    rest is reported, and the exit status is then 1."""
+    A line that is not a usable record - its marks or its key not what its answer and its
+    vignette make them - is named (file:line) on standard error and left out; the rest is
+    reported, and the exit status is then 1."""
     from ..teach import practice_report as report
+    from ..teach.practice import default_vignettes, load_exercise_cases, vignette_keys
     from ..engine.ruleset.load import load_rules
     from .render import attempts_table, cases_table, report_table
 
     ruleset = load_rules(rules)  # with the interview: red-flag questions by their labels
-    records, problems = report.read_records([str(f) for f in files], ruleset)
+    practised = load_exercise_cases([str(v) for v in vignettes] if vignettes else [str(default_vignettes())], False)
+    records, problems = report.read_records([str(f) for f in files], ruleset, vignette_keys(practised, ruleset))
     chosen = (fmt.value if fmt else None) or ("table" if sys.stdout.isatty() else "json")
     if view is ReportView.students:
         summaries = report.summarise_records(records)

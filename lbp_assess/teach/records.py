@@ -137,6 +137,29 @@ def _marking_problem(data: dict[str, Any], ruleset: RuleSet | None) -> str | Non
     return None
 
 
+def _key_problem(data: dict[str, Any], keys: dict[str, dict[str, Any]], ruleset: RuleSet | None) -> str | None:
+    """A key that is not what the rules make the record's vignette: an answer key edited to match
+    the answer (so the marks follow and an under-triage is hidden), or a case not among the
+    vignettes, whose key nothing can check."""
+    case = data.get("case")
+    if case not in keys:
+        return (f"case {_shown(case)} is not one of the vignettes its key is checked against (give the vignettes "
+                "practised with --vignettes)")
+    for name, should in keys[case].items():
+        given = data["key"].get(name)
+        if name == "patterns" and given is None:  # the patterns' marks are the record's own; class and urgency decide
+            continue
+        if (sorted(given) if name == "patterns" and isinstance(given, list) else given) != (
+                sorted(should) if name == "patterns" else should):
+            written = data.get("rules_version")
+            other = ruleset is not None and isinstance(written, str) and written != ruleset.version
+            why = (f"it was written under rules of other content ({plain(written)})" if other else
+                   "the record was changed after it was written")
+            return (f"key.{name} is {_shown(given)}, but these rules make vignette {_shown(case)} {_shown(should)}: "
+                    f"{why}")
+    return None
+
+
 def _text_problem(data: Any) -> str | None:
     """A text anywhere in a record (a key or a value) holding what no one-line text of a case may: a
     control character, line separator, bidirectional control or lone surrogate. Every text a
@@ -169,12 +192,14 @@ def _other_rules(recorded: Any, ruleset: RuleSet) -> bool:
     return isinstance(recorded, str) and recorded.split()[:2] != ruleset.version.split()[:2]
 
 
-def read_records(paths: Iterable[str], ruleset: RuleSet | None = None) -> tuple[list[Record], list[str]]:
+def read_records(paths: Iterable[str], ruleset: RuleSet | None = None,
+                 keys: dict[str, dict[str, Any]] | None = None) -> tuple[list[Record], list[str]]:
     """Every usable record of every file, and one located message per line that is not usable;
     never stops at a bad line or file. Read as the project reads every input: a regular file only
     (a FIFO, device or folder refused before reading), a size cap, strict UTF-8, each line strict
     JSON (a key given twice, NaN and Infinity, lone surrogates refused), each record checked field
-    by field; a line the file ends in the middle of is "truncated"."""
+    by field; a line the file ends in the middle of is "truncated". With `keys` (`vignette_keys`),
+    each record's key must be what the rules make its vignette (`practice.vignette_keys`)."""
     from ..base.yamlio import decode, load_json, read_regular_file
 
     records: list[Record] = []
@@ -206,6 +231,9 @@ def read_records(paths: Iterable[str], ruleset: RuleSet | None = None) -> tuple[
                 problems.append(f"{where}: written under other rules ({plain(record['rules_version'])}), not "
                                 f"{plain(' '.join(ruleset.version.split()[:2]))}: left out (report it with --rules "
                                 "of that version)")
+                continue
+            if keys is not None and (problem := _key_problem(record, keys, ruleset)) is not None:
+                problems.append(f"{where}: {problem}; left out")
                 continue
             records.append(Record(str(path), number, record))
     return records, problems

@@ -33,13 +33,13 @@ def attempt(student, case, key_class, said_class, key_urgency="routine", mode="v
 def records(tmp_path):
     one = tmp_path / "ada.jsonl"
     one.write_text("\n".join([
-        attempt("Ada", "v10", "radicular", "radicular"),
-        attempt("Ada", "v21", "red_flag", "radicular", key_urgency="emergency"),
-        attempt("Ada", "v01", "non_specific", "non_specific", mode="history",
+        attempt("Ada", "v10-radicular-l5", "radicular", "radicular"),
+        attempt("Ada", "v21-ces-acute-saddle", "red_flag", "radicular", key_urgency="emergency"),
+        attempt("Ada", "v01-acute-lifting", "non_specific", "non_specific", mode="history",
                 not_asked=["history.cancer", "systemic.fever"]),
     ]) + "\n")
     two = tmp_path / "ben.jsonl"
-    two.write_text(attempt("Ben", "v17", "stenosis", "non_specific") + "\n\n" + attempt(None, "v01", "non_specific",
+    two.write_text(attempt("Ben", "v17-cook-four-of-five", "stenosis", "non_specific") + "\n\n" + attempt(None, "v01-acute-lifting", "non_specific",
                                                                                      "non_specific") + "\n")
     return [str(one), str(two)]
 
@@ -74,15 +74,15 @@ def test_bad_records_are_named_and_the_report_goes_on(cli, tmp_path):
     """Not a record, another rules version, a line cut short, an unreadable file: each one located
     message on standard error, every good record still reported, exit 1."""
     bad = tmp_path / "bad.jsonl"
-    other = json.loads(attempt("Ada", "v11", "radicular", "radicular"))
+    other = json.loads(attempt("Ada", "v11-radicular-s1-weakness", "radicular", "radicular"))
     other["rules_version"] = "lbp-default 0.9.0 sha256:abc"
     bad.write_text("\n".join([
-        attempt("Ada", "v10", "radicular", "radicular"),
+        attempt("Ada", "v10-radicular-l5", "radicular", "radicular"),
         '{"earlier": true}',
         json.dumps(other),
         "not json at all",
-        attempt("Ben", "v21", "red_flag", "non_specific"),
-        attempt("Cy", "v01", "non_specific", "non_specific")[:60],  # the file ends part-way through
+        attempt("Ben", "v21-ces-acute-saddle", "red_flag", "non_specific", key_urgency="emergency"),
+        attempt("Cy", "v01-acute-lifting", "non_specific", "non_specific")[:60],  # the file ends part-way through
     ]))
     for view in ("students", "attempts", "cases"):
         run = cli("practice", "report", str(bad), str(tmp_path / "nope.jsonl"), "--view", view, "-f", "json")
@@ -101,13 +101,13 @@ def test_bad_records_are_named_and_the_report_goes_on(cli, tmp_path):
 def test_attempts_view_lists_each_attempt_with_under_triage_marked(cli, tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text("\n".join([
-        attempt("Ada", "v21", "red_flag", "radicular", key_urgency="emergency"),
-        attempt("Ada", "v01", "non_specific", "non_specific", mode="history",
+        attempt("Ada", "v21-ces-acute-saddle", "red_flag", "radicular", key_urgency="emergency"),
+        attempt("Ada", "v01-acute-lifting", "non_specific", "non_specific", mode="history",
                 not_asked=["history.cancer", "systemic.fever"]),
     ]) + "\n")
     data = json.loads(cli("practice", "report", str(path), "--view", "attempts", "-f", "json").out)
     first, second = data
-    assert first["student"] == "Ada" and first["case"] == "v21" and first["under_triage"] is True
+    assert first["student"] == "Ada" and first["case"] == "v21-ces-acute-saddle" and first["under_triage"] is True
     assert first["answer"] == "Radicular pain, routine" and first["key"] == "Red flag, emergency"
     assert second["red_flags_not_asked"] == ["history.cancer", "systemic.fever"] and second["seconds"] == 12.5
     rows = list(csv.DictReader(io.StringIO(cli("practice", "report", str(path), "--view", "attempts",
@@ -115,32 +115,33 @@ def test_attempts_view_lists_each_attempt_with_under_triage_marked(cli, tmp_path
     assert rows[0]["under_triage"] == "yes" and rows[1]["red_flags_not_asked"] == "history.cancer; systemic.fever"
     table = cli("practice", "report", str(path), "--view", "attempts", "-f", "table").out
     words = " ".join(table.split())
-    assert "UNDER-TRIAGED" in table and "! " in table and "2: History" in words and "cancer, Fever" in words
+    assert "UNDER-TRIAGED" in table and "! " in table and "2:" in words
+    assert all(question in words for question in ("History", "of", "cancer,", "Fever"))
 
 
 def test_cases_view_shows_which_vignettes_are_got_wrong(cli, tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text("\n".join([
-        attempt("Ada", "v17", "stenosis", "non_specific"),
-        attempt("Ben", "v17", "stenosis", "stenosis"),
-        attempt("Ben", "v21", "red_flag", "radicular", key_urgency="emergency"),
-        attempt("Cy", "v10", "radicular", "radicular"),
+        attempt("Ada", "v17-cook-four-of-five", "stenosis", "non_specific"),
+        attempt("Ben", "v17-cook-four-of-five", "stenosis", "stenosis"),
+        attempt("Ben", "v21-ces-acute-saddle", "red_flag", "radicular", key_urgency="emergency"),
+        attempt("Cy", "v10-radicular-l5", "radicular", "radicular"),
     ]) + "\n")
     data = json.loads(cli("practice", "report", str(path), "--view", "cases", "-f", "json").out)
-    assert [row["case"] for row in data] == ["v21", "v17", "v10"]  # under-triage first, then most often wrong
+    assert [row["case"] for row in data] == ["v21-ces-acute-saddle", "v17-cook-four-of-five", "v10-radicular-l5"]  # under-triage first, then most often wrong
     v21, v17, v10 = data
     assert v21["under_triaged"] == 1 and v21["wrong_by"] == ["Ben"]
     assert v17["attempts"] == 2 and v17["all_right"] == 1 and v17["wrong_by"] == ["Ada"]
     assert v17["most_common_wrong_answer"] == "Non-specific low back pain, routine" and v10["wrong_by"] == []
     rows = list(csv.DictReader(io.StringIO(cli("practice", "report", str(path), "--view", "cases", "-f", "csv").out)))
-    assert rows[0]["case"] == "v21" and rows[0]["under_triaged"] == "1"
+    assert rows[0]["case"] == "v21-ces-acute-saddle" and rows[0]["under_triaged"] == "1"
     table = cli("practice", "report", str(path), "--view", "cases", "-f", "table").out
     assert "UNDER-TRIAGED" in table and "1 !" in table
 
 
 def test_under_triage_stands_out_in_the_students_view(cli, tmp_path):
     path = tmp_path / "a.jsonl"
-    path.write_text(attempt("Ben", "v21", "red_flag", "radicular", key_urgency="emergency") + "\n")
+    path.write_text(attempt("Ben", "v21-ces-acute-saddle", "red_flag", "radicular", key_urgency="emergency") + "\n")
     table = cli("practice", "report", str(path), "-f", "table").out
     assert "UNDER-" in table and "TRIAGED" in table and "1 !" in table
     assert json.loads(cli("practice", "report", str(path), "-f", "json").out)[0]["under_triaged"] == 1
@@ -148,10 +149,12 @@ def test_under_triage_stands_out_in_the_students_view(cli, tmp_path):
 
 def test_markup_in_a_record_is_shown_as_typed(cli, tmp_path):
     path = tmp_path / "a.jsonl"
-    path.write_text(attempt("[link=http://x]Ada[/link]", "[bold]v1", "radicular", "radicular") + "\n")
-    for view in ("students", "attempts", "cases"):
+    path.write_text(attempt("[link=http://x]Ada[/link]", "v10-radicular-l5", "radicular", "radicular") + "\n")
+    for view in ("students", "attempts"):
         out = cli("practice", "report", str(path), "--view", view, "-f", "table").out
-        assert "[link=http://x]Ada[/link]" in out or "[bold]v1" in out, view
+        assert "[link=http://x]Ada[/link]" in out, view
+    out = cli("practice", "report", str(path), "--view", "cases", "-f", "table").out
+    assert "Ada" not in out  # the case was answered right: no one to name
 
 
 def test_record_is_created_private_whatever_the_umask(cli, tmp_path):
@@ -200,7 +203,7 @@ def test_practice_stays_one_command_with_report_beside_it(cli):
 
 def test_report_csv_shows_a_formula_like_name_as_text(cli, tmp_path):
     path = tmp_path / "evil.jsonl"
-    path.write_text(attempt("=HYPERLINK(\"http://x\")", "v10", "radicular", "radicular") + "\n")
+    path.write_text(attempt("=HYPERLINK(\"http://x\")", "v10-radicular-l5", "radicular", "radicular") + "\n")
     rows = list(csv.DictReader(io.StringIO(cli("practice", "report", str(path), "-f", "csv").out)))
     assert rows[0]["student"] == "'=HYPERLINK(\"http://x\")"
 
@@ -216,9 +219,9 @@ def test_report_csv_shows_a_formula_like_name_as_text(cli, tmp_path):
 def test_a_record_whose_marks_do_not_follow_from_its_answer_is_refused(cli, tmp_path, change, field):
     """A tutor reads the marks: a record edited to say a missed emergency was right (and not
     under-triaged) is refused, located, and not counted; before, it was reported as right."""
-    record = json.loads(attempt("Ben", "v21", "red_flag", "radicular", key_urgency="emergency"))
+    record = json.loads(attempt("Ben", "v21-ces-acute-saddle", "red_flag", "radicular", key_urgency="emergency"))
     path = tmp_path / "a.jsonl"
-    path.write_text(json.dumps({**record, **change}) + "\n" + attempt("Ada", "v10", "radicular", "radicular") + "\n")
+    path.write_text(json.dumps({**record, **change}) + "\n" + attempt("Ada", "v10-radicular-l5", "radicular", "radicular") + "\n")
     run = cli("practice", "report", str(path), "--view", "attempts", "-f", "json")
     assert run.code == 1
     assert f"a.jsonl:1: not a practice record: {field}, but the answer ('radicular', 'routine') and the key " \
@@ -239,3 +242,33 @@ def test_a_terminal_a_few_columns_wide_gets_the_report_not_an_internal_error(cli
     assert run.code == 0, run.err
     lines = run.out.splitlines()
     assert len(lines) > 5 and max(map(len, lines)) == MIN_WIDTH
+
+
+def test_a_record_whose_key_was_edited_to_match_the_answer_is_refused(cli, tmp_path):
+    """A student who under-triaged the cauda equina vignette and then edited the record's key to
+    their own answer (so that every mark follows from answer and key): the report checks the key
+    against what the rules make the vignette, names the line, leaves it out and exits 1. A record
+    of a case that is not among the vignettes cannot be checked, and is left out the same way;
+    `--vignettes` names the vignettes practised."""
+    honest = attempt("Ben", "v21-ces-acute-saddle", "red_flag", "non_specific", key_urgency="emergency")
+    edited = attempt("Ben", "v21-ces-acute-saddle", "non_specific", "non_specific")
+    unknown = attempt("Cy", "v99-not-a-vignette", "radicular", "radicular")
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join([honest, edited, unknown]) + "\n")
+    run = cli("practice", "report", str(path), "--view", "attempts", "-f", "json")
+    assert run.code == 1
+    assert [(row["student"], row["under_triage"]) for row in json.loads(run.out)] == [("Ben", True)]
+    errors = run.err.strip().splitlines()
+    assert errors == [
+        f"lbp-assess: {path}:2: key.classification is 'non_specific', but these rules make vignette "
+        "'v21-ces-acute-saddle' 'red_flag': the record was changed after it was written; left out",
+        f"lbp-assess: {path}:3: case 'v99-not-a-vignette' is not one of the vignettes its key is checked against "
+        "(give the vignettes practised with --vignettes); left out"]
+    # The tutor's own vignettes: a copy of v10 under the unknown id makes that record checkable (and right).
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    text = (EXAMPLES / "vignettes" / "v10-radicular-l5.yaml").read_text()
+    (mine / "v99.yaml").write_text(text.replace("id: v10-radicular-l5", "id: v99-not-a-vignette"))
+    run = cli("practice", "report", str(path), "--vignettes", str(mine), "--view", "attempts", "-f", "json")
+    assert [row["student"] for row in json.loads(run.out)] == ["Cy"] and run.code == 1
+    assert "case 'v21-ces-acute-saddle' is not one of the vignettes" in run.err

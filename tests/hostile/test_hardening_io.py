@@ -88,10 +88,11 @@ def test_a_fifo_is_refused_before_reading_never_waited_on(fifo, command):
 
 
 def test_a_series_folder_holding_a_fifo_is_not_waited_on(tmp_path):
+    """Refused by name at once (a visit the series cannot read is never left out in silence)."""
     shutil.copy(FIRST, tmp_path)
     os.mkfifo(tmp_path / "late.case.yaml")
     run = lbp("compare", "--series", str(tmp_path), "-f", "json", timeout=30)
-    assert run.returncode == 0 and [row["id"] for row in json.loads(run.stdout)] == ["fu-radicular"]
+    assert one_line(run) == f"lbp-assess: {tmp_path / 'late.case.yaml'}: is a device, pipe or socket, expected a regular file"
 
 
 def test_a_rule_file_that_is_a_fifo_is_refused(tmp_path):
@@ -133,7 +134,7 @@ def test_a_lone_surrogate_escape_is_located_in_every_reader(tmp_path):
     assert lbp("note", str(paired)).returncode == 0
 
 
-PRACTICE = {"student": "Ada", "case": "v10", "mode": "vignette",
+PRACTICE = {"student": "Ada", "case": "v10-radicular-l5", "mode": "vignette",
             "answer": {"classification": "radicular", "urgency": "routine"},
             "key": {"classification": "radicular", "urgency": "routine"},
             "correct": {"classification": True, "urgency": True}, "missed_red_flag": False}
@@ -163,11 +164,10 @@ def test_practice_records_are_shown_as_data_never_as_markup_or_formulas(tmp_path
     """Markup and formulas in a record are shown as typed; a student name with a terminal escape in
     it is no name (as a case id is none): that record is refused, located, and the rest reported."""
     records = tmp_path / "attempts.jsonl"
-    hostile = {**PRACTICE, "student": "[link=https://evil.example]Ada[/link]",
-               "key": {"classification": "=HYPERLINK(\"x\")", "urgency": "routine"},
-               "correct": {"classification": False, "urgency": True}}
+    hostile = {**PRACTICE, "student": "[link=https://evil.example]Ada[/link]"}
     escape = {**PRACTICE, "student": "Ada \x1b]8;;x\x07"}
-    records.write_text(json.dumps(hostile) + "\n" + json.dumps(escape) + "\n")
+    formula = {**PRACTICE, "student": "=HYPERLINK(\"x\")"}
+    records.write_text(json.dumps(hostile) + "\n" + json.dumps(escape) + "\n" + json.dumps(formula) + "\n")
     table = lbp("practice", "report", str(records), "-f", "table")
     assert table.returncode == 1 and "\x1b" not in table.stdout + table.stderr and "\x07" not in table.stdout
     assert "[link=https://evil.example]Ada[/link]" in table.stdout.replace("\n", "").replace(" ", "") or \
@@ -176,8 +176,8 @@ def test_practice_records_are_shown_as_data_never_as_markup_or_formulas(tmp_path
            "character U+001B" in table.stderr
     csv_run = lbp("practice", "report", str(records), "-f", "csv")
     assert csv_run.returncode == 1 and "\x1b" not in csv_run.stdout
-    header, row = csv_run.stdout.splitlines()
-    assert "'=HYPERLINK" in header and row.startswith("[link=https://evil.example]Ada[/link],")
+    header, *rows = csv_run.stdout.splitlines()
+    assert sorted(row.split(",")[0] for row in rows) == ['"\'=HYPERLINK(""x"")"', "[link=https://evil.example]Ada[/link]"]
 
 
 # --------------------------------------------------------------------------- rules: huge numbers
