@@ -147,10 +147,13 @@ def _key_problem(data: dict[str, Any], keys: dict[str, dict[str, Any]], ruleset:
                 "practised with --vignettes)")
     for name, should in keys[case].items():
         given = data["key"].get(name)
-        if name == "patterns" and given is None:  # the patterns' marks are the record's own; class and urgency decide
-            continue
-        if (sorted(given) if name == "patterns" and isinstance(given, list) else given) != (
-                sorted(should) if name == "patterns" else should):
+        if name == "patterns":
+            if given is None:  # a record that names none: its pattern mark is its own (class and urgency decide)
+                continue
+            same = isinstance(given, list) and all(isinstance(p, str) for p in given) and sorted(given) == sorted(should)
+        else:
+            same = given == should
+        if not same:
             written = data.get("rules_version")
             other = ruleset is not None and isinstance(written, str) and written != ruleset.version
             why = (f"it was written under rules of other content ({plain(written)})" if other else
@@ -198,8 +201,8 @@ def read_records(paths: Iterable[str], ruleset: RuleSet | None = None,
     never stops at a bad line or file. Read as the project reads every input: a regular file only
     (a FIFO, device or folder refused before reading), a size cap, strict UTF-8, each line strict
     JSON (a key given twice, NaN and Infinity, lone surrogates refused), each record checked field
-    by field; a line the file ends in the middle of is "truncated". With `keys` (`vignette_keys`),
-    each record's key must be what the rules make its vignette (`practice.vignette_keys`)."""
+    by field; a line the file ends in the middle of is "truncated". With `keys`
+    (`practice.vignette_keys`), each record's key must be what the rules make its vignette."""
     from ..base.yamlio import decode, load_json, read_regular_file
 
     records: list[Record] = []

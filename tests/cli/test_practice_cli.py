@@ -272,3 +272,16 @@ def test_a_record_whose_key_was_edited_to_match_the_answer_is_refused(cli, tmp_p
     run = cli("practice", "report", str(path), "--vignettes", str(mine), "--view", "attempts", "-f", "json")
     assert [row["student"] for row in json.loads(run.out)] == ["Cy"] and run.code == 1
     assert "case 'v21-ces-acute-saddle' is not one of the vignettes" in run.err
+
+
+@pytest.mark.parametrize("patterns", [[1, "vascular"], "vascular", ["vascular"], [None]])
+def test_a_record_whose_key_patterns_are_not_its_vignettes_is_refused(cli, tmp_path, patterns):
+    """The key's patterns are checked too, whatever they hold (a number, a text instead of a list):
+    named and left out, never an internal error. v10 raises no pattern."""
+    record = json.loads(attempt("Ada", "v10-radicular-l5", "radicular", "radicular"))
+    record["key"]["patterns"] = patterns
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(record) + "\n" + attempt("Ben", "v10-radicular-l5", "radicular", "radicular") + "\n")
+    run = cli("practice", "report", str(path), "--view", "attempts", "-f", "json")
+    assert run.code == 1 and [row["student"] for row in json.loads(run.out)] == ["Ben"]
+    assert f"{path}:1: key.patterns is " in run.err and "but these rules make vignette 'v10-radicular-l5' []" in run.err
