@@ -317,6 +317,9 @@ def assess(
     if is_tty and (session.interview.missing() or session.resumed):
         if _conduct_in_terminal(session, force) == "saved":
             return  # saved at an emergency, and the clinician stopped there
+    else:  # what the terminal would have shown first: a draft's answers refused, the earlier visit
+        for line in session.notes:
+            err_line(line)
     case_path, note_path, note = consultation.finish(session, force)
     typer.echo(_note_for_screen(note))
     err_line(f"saved {case_path}, {note_path} and {note_path.with_suffix('.txt')} (plain text, to paste)")

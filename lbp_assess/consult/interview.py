@@ -192,6 +192,7 @@ class Interview:
         self.position: int | None = None
         self.editing: int | None = None  # index of the question being edited from the review
         self.dropped: list[Dropped] = []  # answers the last change made irrelevant
+        self.refused: dict[str, str] = {}  # question id -> why: answers of a resumed draft refused, to ask again
         self.shown: dict[tuple[str, str], str] = {}  # (kind, name) -> tier of what is on screen
         self._cache: tuple[str, dict[str, Any], dict[str, Any]] | None = None
         self._settle()
@@ -595,8 +596,9 @@ class Interview:
                         draft.suggestions, follow_up_of,
                         draft.assessed_at.isoformat() if draft.assessed_at else None)
         refused = interview.prefill(draft.answers)
-        notes = [f"{qid}: {why}; " + ("answer dropped" if qid not in interview.questionnaire.by_id
-                                      else "it will be asked again") for qid, why in refused.items()]
+        interview.refused = {qid: why for qid, why in refused.items() if qid in interview.questionnaire.by_id}
+        notes = [f"{qid}: {why}; " + ("it will be asked again" if qid in interview.refused else "answer dropped")
+                 for qid, why in refused.items()]
         return interview, notes
 
     @classmethod

@@ -32,6 +32,7 @@ from .. import __version__
 from ..inputs.cases import load_case
 from ..base.errors import InputError, NoTerminalError, OutputError, OutputExistsError
 from ..base.files import check_target, make_folder, write_all
+from ..base.text import plain
 from ..base.yamlio import read_regular_file
 from . import followup
 from .followup import keep_earlier_answers
@@ -75,6 +76,8 @@ def start(ruleset: RuleSet, out_dir: Path | None, answers: Path | None = None, r
           case_id: str | None = None, follow_up: Path | None = None) -> Session:
     notes: list[str] = []
     if resume is not None:
+        if resume.is_symlink():  # every autosave, and the removal at the end, would act on what it points to
+            raise InputError(f"{plain(str(resume))}: is a symbolic link; give the draft itself")
         interview, notes = Interview.from_draft(ruleset, resume)
         # Output goes beside the draft unless --out says otherwise (a draft never chooses it).
         session = Session(interview, (out_dir or resume.parent).resolve(), notes, resume.resolve(), True)
@@ -123,12 +126,20 @@ def questions(n: int) -> str:
 
 
 def require_terminal(session: Session, is_tty: bool) -> list[str]:
-    """Without a terminal, every relevant question that is not optional must be answered; a
-    follow-up keeps the earlier answers it offers (returned), as Enter would, but never a red flag."""
+    """Without a terminal, every relevant question that is not optional must be answered, and every
+    one whose answer in a resumed draft was refused (the clinician answered it); a follow-up keeps
+    the earlier answers it offers (returned), as Enter would, but never a red flag."""
     kept: list[str] = []
     if not is_tty and session.interview.follow_up_of:
         kept = keep_earlier_answers(session.interview)
-    missing = [q for q in session.interview.missing() if not q.optional]
+    missing = [q for q in session.interview.missing() if not q.optional or q.id in session.interview.refused]
+    refused = [q.id for q in missing if q.id in session.interview.refused]
+    if refused and not is_tty:  # the clinician answered these: never saved without them, nor the draft removed
+        raise NoTerminalError(
+            f"no terminal to ask again {questions(len(refused))} whose "
+            f"{'answer in the draft was' if len(refused) == 1 else 'answers in the draft were'} refused "
+            f"({refused[0]}: {session.interview.refused[refused[0]]}{' ...' if len(refused) > 1 else ''}); "
+            "resume it in a terminal")
     if missing and not is_tty:
         first = ", ".join(q.id for q in missing[:3]) + (" ..." if len(missing) > 3 else "")
         raise NoTerminalError(

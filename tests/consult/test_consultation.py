@@ -138,6 +138,44 @@ def test_a_resumed_draft_writes_beside_itself_whatever_it_says(cli, tmp_path):
     assert not draft.exists()
 
 
+def test_a_draft_given_as_a_symbolic_link_is_refused_and_what_it_points_to_is_untouched(cli, tmp_path):
+    """Every autosave and the removal of the draft at the end act on the draft's path: given a link,
+    they wrote the file it points to and then deleted it. Refused before anything is read."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = elsewhere / "precious.json"
+    Interview.from_case(RULESET, load_case(COMPLETE)).save_draft(target)
+    before = target.read_bytes()
+    link = tmp_path / "lbp-draft-radicular-l5-abcdef.json"
+    link.symlink_to(target)
+    line = one_line_error(cli("assess", "--resume", str(link), stdin=b""))
+    assert line == f"lbp-assess: {link}: is a symbolic link; give the draft itself"
+    assert target.read_bytes() == before and link.is_symlink() and not list(tmp_path.glob("*.case.yaml"))
+
+
+def test_without_a_terminal_an_answer_the_draft_holds_is_never_lost_in_silence(cli, tmp_path):
+    """A draft answer refused on resume (text with a terminal escape) must be asked again: with no
+    terminal to ask it, the resume stops (exit 2) and keeps the draft, instead of saving the case
+    without it and removing the draft. An answer to a question the questionnaire no longer has is
+    said on standard error, and the case is saved."""
+    draft = tmp_path / "lbp-draft-radicular-l5-abcdef.json"
+    Interview.from_case(RULESET, load_case(COMPLETE)).save_draft(draft)
+    data = json.loads(draft.read_text())
+    data["answers"].update({"notes.pmh": "asthma \x1b[2J", "bogus.question": True})
+    draft.write_text(json.dumps(data))
+    line = one_line_error(cli("assess", "--resume", str(draft), stdin=b""), code=ExitCode.USAGE)
+    assert line.startswith("lbp-assess: no terminal to ask again 1 question whose answer in the draft was refused "
+                           "(notes.pmh: text must not contain the control character U+001B")
+    assert line.endswith("resume it in a terminal") and "\x1b" not in line
+    assert draft.exists() and not list(tmp_path.glob("*.case.yaml"))
+    del data["answers"]["notes.pmh"]
+    draft.write_text(json.dumps(data))
+    run = cli("assess", "--resume", str(draft), stdin=b"")
+    assert run.code == 0, run.err
+    assert "lbp-assess: bogus.question: no longer in the questionnaire; answer dropped" in run.err.splitlines()
+    assert (tmp_path / "radicular-l5.case.yaml").exists() and not draft.exists()
+
+
 def test_a_draft_journal_cannot_make_the_resume_read_other_files(tmp_path):
     """The files a draft says it saved at an emergency are looked at only where this case's own
     files are: a journal naming a 100 GB sparse file (or any other path) is not read at all, while
