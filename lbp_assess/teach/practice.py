@@ -684,7 +684,7 @@ def run(cases: list[tuple[str, Case]], ruleset: RuleSet, prompter: PracticePromp
         if record is not None:
             record.write(record_line(fb, "history" if history_taking else "vignette", student) + "\n")
             record.flush()
-        title = f"Case {number} of {len(cases)}: {plain(case.id)}"
+        title = f"Case {number} of {len(cases)}: {markup(case.id)}"  # a panel title is markup: the id shown as it is
         if prompter.verdict(title, verdict_lines(fb), detail_lines(fb), last=number == len(cases)) == "stop":
             break
     return card

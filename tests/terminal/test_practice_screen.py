@@ -370,3 +370,28 @@ def test_the_report_titles_and_legend_read_whole_at_80_columns(tmp_path):
     lines = [line.strip() for line in term.lines()]
     assert "✔ right · ✘ wrong, or red-flag questions not asked · sec: seconds" in lines, lines
     assert any(line.endswith("sec") for line in lines)
+
+
+def test_a_vignette_id_with_markup_is_shown_as_written_in_the_verdict(tmp_path):
+    """The verdict panel's title names the case: a vignette id holding rich markup (a live link, a
+    blink) is shown as written, never drawn as a hyperlink or a style, in the verdict and its detail."""
+    hostile = "v21[link=http://evil.example/]CLICK[/link][blink]B[/blink]"
+    vignette = tmp_path / "v.yaml"
+    vignette.write_text(open(CES, encoding="utf-8").read().replace("id: v21-ces-acute-saddle", f'id: "{hostile}"'))
+    term = Terminal(["practice", str(vignette)], str(tmp_path), 24, 100)
+    for prompt, key in (("Your classification?", "4"), ("Your urgency?", "4"), ("A specific pattern?", "1")):
+        term.wait_for(prompt)
+        term.send(key)
+    term.wait_for("Which features did you rely on?")
+    term.send(ENTER)
+    lines = term.wait_for("Enter see the scorecard")
+    assert lines[0].startswith(f"╭─ Case 1 of 1: {hostile}"), lines[0]
+    raw = "".join(term.transcript)
+    assert "\x1b]8;" not in raw and "\x1b[5" not in raw  # no hyperlink, no blink reached the terminal
+    term.send("d")
+    assert any(f"Case 1 of 1: {hostile}: detail" in line for line in term.wait_for("Page 1 of"))
+    term.send("q")
+    term.wait_for("Enter see the scorecard")
+    term.send(ENTER)
+    term.wait_for("Scorecard")
+    assert term.finish() == 0
