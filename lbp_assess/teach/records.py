@@ -134,6 +134,25 @@ def _marking_problem(data: dict[str, Any], ruleset: RuleSet | None) -> str | Non
                     f"{_shown(said['urgency'])}) and the key ({_shown(key['classification'])}, "
                     f"{_shown(key.get('urgency'))}) make it {json.dumps(should)}: the record was changed "
                     "after it was written")
+    return _not_asked_problem(answer.get("questions"), data.get("red_flags_not_asked"), ruleset)
+
+
+def _not_asked_problem(asked: Any, not_asked: Any, ruleset: RuleSet | None) -> str | None:
+    """The red-flag questions a history-taking attempt did not ask follow from the questions it
+    asked (`answer.questions`): every screening question of the rules not among them (in any
+    order); a narrative attempt asked none and lists none (null)."""
+    if asked is None:
+        should: list[str] | None = None
+    elif not (isinstance(asked, list) and all(isinstance(q, str) for q in asked)):
+        return "answer.questions: expected the question ids asked, or null"
+    elif ruleset is None:
+        return None
+    else:
+        should = [q for q in ruleset.manifest.screening if q not in asked]
+    if (sorted(not_asked) if isinstance(not_asked, list) else not_asked) != (  # a list of texts (_record_problem)
+            sorted(should) if should is not None else None):
+        return (f"red_flags_not_asked is {_shown(not_asked)}, but the questions asked (answer.questions) make it "
+                f"{_shown(should)}: the record was changed after it was written")
     return None
 
 

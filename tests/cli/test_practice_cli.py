@@ -14,6 +14,7 @@ from helpers import EXAMPLES, RULES
 from lbp_assess.engine.ruleset.load import load_rules
 
 VERSION = load_rules(RULES).version
+SCREENING = load_rules(RULES).manifest.screening
 
 V10 = str(EXAMPLES / "vignettes" / "v10-radicular-l5.yaml")
 
@@ -22,7 +23,8 @@ def attempt(student, case, key_class, said_class, key_urgency="routine", mode="v
     """A record as practice writes it: the student said `said_class`, routine; its marks follow."""
     return json.dumps({
         "student": student, "case": case, "mode": mode,
-        "answer": {"classification": said_class, "urgency": "routine", "features": [], "questions": None},
+        "answer": {"classification": said_class, "urgency": "routine", "features": [],
+                   "questions": None if not_asked is None else [q for q in SCREENING if q not in not_asked]},
         "key": {"classification": key_class, "urgency": key_urgency, "conditions": []},
         "correct": {"classification": key_class == said_class, "urgency": key_urgency == "routine"},
         "missed_red_flag": key_class == "red_flag" and said_class != "red_flag",
@@ -285,3 +287,21 @@ def test_a_record_whose_key_patterns_are_not_its_vignettes_is_refused(cli, tmp_p
     run = cli("practice", "report", str(path), "--view", "attempts", "-f", "json")
     assert run.code == 1 and [row["student"] for row in json.loads(run.out)] == ["Ben"]
     assert f"{path}:1: key.patterns is " in run.err and "but these rules make vignette 'v10-radicular-l5' []" in run.err
+
+
+def test_a_record_whose_red_flag_questions_not_asked_were_emptied_is_refused(cli, tmp_path):
+    """History taking: the red-flag questions not asked follow from the questions asked. A record
+    edited to list none (hiding from the tutor that the student never screened for cauda equina)
+    is named and left out; the honest record counts them."""
+    asked = ["pain.leg_side", "history.cancer"]
+    honest = json.loads(attempt("Ada", "v01-acute-lifting", "non_specific", "non_specific", mode="history",
+                                not_asked=[q for q in SCREENING if q not in asked]))
+    assert honest["answer"]["questions"] == ["history.cancer"]  # the screening questions it asked
+    emptied = {**honest, "red_flags_not_asked": []}
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(honest) + "\n" + json.dumps(emptied) + "\n")
+    run = cli("practice", "report", str(path), "-f", "json")
+    assert run.code == 1
+    assert json.loads(run.out)[0]["red_flag_questions_not_asked"] == len(SCREENING) - 1
+    assert f"{path}:2: not a practice record: red_flags_not_asked is [], but the questions asked " \
+           "(answer.questions) make it " in run.err
