@@ -459,15 +459,18 @@ SERIES_COLUMNS = ("assessed_on", "id", "classification", "urgency", "back_nrs", 
 
 
 def series_files(paths: list[Path]) -> list[Path]:
-    """The case files named, and those in each folder named: every file there with a case suffix
-    in any letter case, so that what is not one visit's case file - a consultation's draft (it may
-    hold a red flag no saved visit holds), JSON Lines, a FIFO or a dangling link - is refused by
-    name when it is read, never left out of the series in silence. A folder named that holds none
-    is refused (a series of no visits is a wrong folder, not an empty answer)."""
+    """The case files named, and those under each folder named, listed as `score` lists a folder
+    (`inputs.cases.case_files`: subfolders too, every file with a case suffix in any letter case),
+    so that what is not one visit's case file - a consultation's draft (it may hold a red flag no
+    saved visit holds), JSON Lines, a FIFO, a dangling link, a folder that cannot be listed - is
+    refused by name when it is read, never left out of the series in silence. A folder named
+    that holds none is refused (a series of no visits is a wrong folder, not an empty answer)."""
+    from ..inputs.cases import case_files
+
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in CASE_SUFFIXES and not p.is_dir())
+            found = [Path(p) for p in case_files(str(path))]
             if not found:
                 raise InputError(f"{plain(str(path))}: no case files in this folder (.yaml, .yml or .json)")
             out += found

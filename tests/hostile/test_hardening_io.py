@@ -331,7 +331,7 @@ def test_a_folder_with_no_case_files_is_reported_not_scored_as_nothing(tmp_path)
                                                                      "(.yaml, .yml or .json)")
 
 
-@pytest.mark.parametrize("what", ["draft", "json lines", "dangling link", "fifo", "capitals"])
+@pytest.mark.parametrize("what", ["draft", "draft in a subfolder", "json lines", "dangling link", "fifo", "capitals"])
 def test_no_visit_of_a_series_folder_is_left_out_in_silence(tmp_path, what):
     """`compare --series FOLDER` of one patient's visits where one visit is not a case file it can
     read - an unfinished consultation's draft saying yes to saddle numbness, the visit kept as JSON
@@ -342,8 +342,11 @@ def test_no_visit_of_a_series_folder_is_left_out_in_silence(tmp_path, what):
     folder.mkdir()
     shutil.copy(FIRST, folder / FIRST.name)
     second = folder / SECOND.name
-    if what == "draft":
+    if what.startswith("draft"):
         draft = folder / "lbp-draft-fu-radicular-2026-12-05.json"
+        if what.endswith("subfolder"):
+            (folder / "unfinished").mkdir()
+            draft = folder / "unfinished" / draft.name
         draft.write_text(json.dumps({"format": "lbp-draft/1", "answers": {"cauda_equina.saddle_numbness": True}}))
         said = f"{draft}:1:12: format: a consultation's draft (lbp-draft/1), not a case"
     elif what == "json lines":
