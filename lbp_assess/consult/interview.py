@@ -584,7 +584,14 @@ class Interview:
         """Resume: the draft is checked, and every saved answer again against the questionnaire."""
         name = str(path)
         text = read_text(path, max_bytes=DRAFT_MAX_BYTES)
-        data = load_json(text, name)
+        try:
+            data = load_json(text, name)
+        except InputError:
+            if name.lower().endswith(".json"):
+                raise  # a damaged draft: where it is damaged
+            raise InputError.from_problems([Problem(Location(name), f"not an lbp-assess draft ({DRAFT_FORMAT}): a "
+                                                    "draft is the JSON file `assess` autosaves (lbp-draft-*.json)")]
+                                           ) from None
         if not isinstance(data, dict) or data.get("format") != DRAFT_FORMAT:
             raise InputError.from_problems([Problem(Location(name), f"not an lbp-assess draft ({DRAFT_FORMAT})")])
         try:

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Iterator
 
 from ..base.errors import InputError, Location, Problem
 from ..base.yamlio import load_json, load_yaml, read_text
-from ..model.case import CASE_SUFFIXES, Case, validate_case
+from ..model.case import CASE_SUFFIXES, JSON_LINES_SUFFIXES, Case, validate_case
 
 
 def validate_any(data: Any, name: str, text: str | None = None, line: int | None = None) -> Case:
@@ -47,6 +47,16 @@ def load_case(path: Path | str) -> Case:
 
 
 def parse_case(text: str, name: str) -> Case:
+    """One case from a file's text: JSON for `.json`, JSON Lines of one line for `.jsonl` and
+    `.ndjson` (more is refused: which case was meant?), YAML otherwise."""
+    if name.lower().endswith(JSON_LINES_SUFFIXES):
+        lines = [(number, line) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
+        if len(lines) != 1:
+            held = f"{len(lines)} lines of JSON Lines (a case on each)" if lines else "no line of JSON"
+            raise InputError.from_problems([Problem(Location(name), f"{held}; this command reads one case: give a "
+                                                    "file of one, or score them all with `lbp-assess score`")])
+        number, line = lines[0]
+        return validate_any(load_json(line.rstrip("\r"), name, number), name, None, number)
     if name.endswith(".json"):
         data = load_json(text, name)
     else:

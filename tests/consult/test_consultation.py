@@ -125,6 +125,13 @@ def test_a_damaged_draft_is_a_clear_error(cli, tmp_path, damage, expected):
     assert draft.read_text() == damage  # never touched
 
 
+def test_a_case_file_given_to_resume_is_named_as_not_a_draft(cli):
+    """`assess --resume CASE.yaml` (the case, not its draft): said as such, not "JSON syntax error"."""
+    line = one_line_error(cli("assess", "--resume", COMPLETE, stdin=b""))
+    assert line == (f"lbp-assess: {COMPLETE}: not an lbp-assess draft (lbp-draft/1): a draft is the JSON file "
+                    "`assess` autosaves (lbp-draft-*.json)")
+
+
 def test_a_resumed_draft_writes_beside_itself_whatever_it_says(cli, tmp_path):
     interview = Interview.from_case(RULESET, load_case(COMPLETE))
     draft = tmp_path / "lbp-draft-radicular-l5-abcdef.json"

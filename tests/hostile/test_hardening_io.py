@@ -372,3 +372,27 @@ def test_no_visit_of_a_series_folder_is_left_out_in_silence(tmp_path, what):
                                          "(in lower case)"), rows[0]
         return
     assert one_line(lbp("compare", "--series", str(folder), "-f", "csv", timeout=30)).startswith(f"lbp-assess: {said}")
+
+
+def test_a_json_lines_file_of_several_cases_given_where_one_case_is_read_says_so(tmp_path, cli):
+    """`note`, `explain`, `export` and `assess --answers` read one case: JSON Lines of two cases was
+    read as YAML ("YAML syntax error ... line 2"), a message about the wrong thing. Now it says what
+    the file holds; a file of one line is read as the JSON it is, and an empty one is refused."""
+    from lbp_assess.base.yamlio import load_yaml
+
+    case = load_yaml(RADICULAR.read_text(), str(RADICULAR))
+    line = json.dumps(case, default=str)
+    two, one, empty = tmp_path / "two.ndjson", tmp_path / "one.jsonl", tmp_path / "empty.jsonl"
+    two.write_text(line + "\n\n" + line + "\n")
+    one.write_text("\n" + line + "\r\n")
+    empty.write_text("\n")
+    for command in (["note"], ["explain"], ["export"], ["assess", "--out", str(tmp_path / "out"), "--answers"]):
+        run = cli(*command, str(two), stdin=b"")
+        assert run.code == 1 and run.err == (f"lbp-assess: {two}: 2 lines of JSON Lines (a case on each); this "
+                                             "command reads one case: give a file of one, or score them all with "
+                                             "`lbp-assess score`\n"), (command, run.err)
+        assert "no line of JSON" in cli(*command, str(empty), stdin=b"").err
+    assert "radicular-l5" in cli("note", str(one), "--format", "text").out
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("\n\n" + line[:-1] + "\n")
+    assert cli("explain", str(broken)).err.startswith(f"lbp-assess: {broken}:3: JSON syntax error")
