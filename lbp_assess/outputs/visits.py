@@ -24,7 +24,7 @@ from ..model.case import CASE_SUFFIXES, JSON_LINES_SUFFIXES, Case
 from ..inputs.cases import parse_case
 from ..base.text import csv_text, plain
 from ..base.errors import InputError, Location, Problem
-from ..engine.answers import asked
+from ..engine.answers import answers_of, asked
 from ..engine.words import answer_words
 from ..engine.questionnaire import Question
 from ..engine.ruleset.model import Assessment, RuleSet
@@ -357,7 +357,8 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
     advance = q.follow_up.advance_with_time if q.follow_up else ()
     then_answers, now_answers = asked(then.case, a_then.ruleset.questionnaire, a_then.facts), asked(
         now.case, a_now.ruleset.questionnaire, a_now.facts)
-    since = [_change(q.by_id[qid], then_answers, now_answers) for qid in first
+    settled = (_settled(then.case, then_answers), _settled(now.case, now_answers))
+    since = [_change(q.by_id[qid], then_answers, now_answers, settled) for qid in first
              if qid in then_answers or qid in now_answers]
     changed = []
     for question in q.questions:
@@ -369,7 +370,7 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
             if expected is not None and now_answers.get(question.id) is not None \
                     and abs(now_answers[question.id] - expected) < 0.05:
                 continue  # the duration grew with the time between the visits, as it should
-        change = _change(question, then_answers, now_answers)
+        change = _change(question, then_answers, now_answers, settled)
         if change.change:
             changed.append(change)
     comparison = Comparison(
@@ -387,18 +388,31 @@ def compare(then: Visit, now: Visit, ruleset: RuleSet, now_assessment: Assessmen
     return comparison
 
 
-def _words(question: Question, answers: dict[str, Any]) -> str:
+def _words(question: Question, answers: dict[str, Any], settled: dict[str, Any]) -> str:
     if question.id not in answers:
-        return "not asked"
+        if settled.get(question.id) is None:
+            return "not asked"
+        return f"{_words(question, settled, {})} (settled by another answer)"  # leg pain 0 with no leg symptoms
     value = answers[question.id]
     return answer_words(question, frozenset(value) if isinstance(value, list) and question.kind == "multi" else value)
 
 
-def _change(question: Question, then: dict[str, Any], now: dict[str, Any]) -> VisitChange:
-    before, after = then.get(question.id), now.get(question.id)
-    shown_then, shown_now = _words(question, then), _words(question, now)
+def _settled(case: Case, shown: dict[str, Any]) -> dict[str, Any]:
+    """What the case records for questions `asked` leaves out: not asked, their value settled by
+    another answer (the question's if_skipped)."""
+    return {qid: value for qid, value in answers_of(case).items() if qid not in shown and value is not None}
+
+
+def _change(question: Question, then: dict[str, Any], now: dict[str, Any],
+            settled: tuple[dict[str, Any], dict[str, Any]] = ({}, {})) -> VisitChange:
+    before = then.get(question.id, settled[0].get(question.id))
+    after = now.get(question.id, settled[1].get(question.id))
+    shown_then, shown_now = _words(question, then, settled[0]), _words(question, now, settled[1])
     values = (question.id, _value(before), _value(after))
-    if shown_then == shown_now:
+    # A value settled by another answer says nothing that answer does not: a change only from a value
+    # to a different one ("7/10" to a settled "0/10"), not from "no" asked, nor from not asked at all.
+    either_settled = question.id not in then and before is not None or question.id not in now and after is not None
+    if shown_then == shown_now or (either_settled and (before is None or after is None or before == after)):
         return VisitChange(question.label, shown_then, shown_now, "", *values)
     numeric = question.kind in ("number", "scale") and isinstance(before, (int, float)) \
         and isinstance(after, (int, float))

@@ -458,3 +458,28 @@ def test_red_flags_are_never_offered_from_the_last_visit(tmp_path):
                                              "        - cauda_equina.saddle_numbness\n"))
     problems = check_rules(copy)
     assert any("cauda_equina.saddle_numbness` must be in offer_earlier" in str(p) for p in problems), problems
+
+
+def test_an_answer_settled_by_another_is_compared_as_its_value_not_as_not_asked(tmp_path):
+    """The leg is better: no leg symptoms now, so the leg questions are not asked and the case records
+    what "no leg symptoms" settles (leg pain 0, back only, no pins and needles). The comparison said
+    "Leg pain: 7/10 -> not asked" beside "Outcome - Leg pain (NRS): 7 -> 0"; it now gives the settled
+    value, says it was settled, and lists no change where the settled value is the earlier answer."""
+    text = RADICULAR_LATER.read_text()
+    for old, new in [("leg_side: right", "leg_side: none"), ("leg_nrs: 3", "leg_nrs: 0"),
+                     ("leg_extent: below_knee", "leg_extent: none"), ("dominant: leg", "dominant: back"),
+                     ("dermatomal: true", "dermatomal: false"), ('  root_level: "L5"\n', ""),
+                     ("paraesthesia: true", "paraesthesia: false")]:
+        assert old in text
+        text = text.replace(old, new)
+    later = tmp_path / RADICULAR_LATER.name
+    later.write_text(text)
+    shutil.copy(RADICULAR, tmp_path / RADICULAR.name)
+    c = compare(tmp_path / RADICULAR.name, later)
+    changes = {x.label: x for x in c.since_last_visit + c.changed}
+    leg = changes["Leg pain"]
+    assert (leg.then, leg.now, leg.change, leg.now_value) == ("7/10", "0/10 (settled by another answer)", "-7", 0)
+    assert changes["Pins and needles"].now == "no (settled by another answer)"
+    assert "Numbness" not in changes  # "no" then, "no" settled now: the same answer
+    assert not [x for x in changes.values() if x.now == "not asked" and x.then != "not asked"
+                and x.field in ("pain.leg_nrs", "pain.leg_extent", "pain.dominant", "neuro.paraesthesia")]
