@@ -26,6 +26,7 @@ import questionary
 from prompt_toolkit.application import Application
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
+from prompt_toolkit.layout.processors import Processor, Transformation, TransformationInput
 from questionary import Choice
 from questionary.prompts.common import InquirerControl, create_inquirer_layout
 from rich.console import Console
@@ -35,7 +36,7 @@ from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 
-from ..base.text import markup, plain, shorten
+from ..base.text import BIDI_CONTROLS, INVISIBLE, markup, plain, shorten
 from ..consult.interview import NOT_ANSWERED, Interview, LiveAlert, Offer, Progress
 from ..consult.session import questions
 from ..engine.questionnaire import GO_BACK, Question, answer_problem
@@ -131,6 +132,21 @@ class Option:
     key: str | None
 
 
+#: What a terminal would draw misleadingly while an answer is typed or pasted: C1 controls, line
+#: separators, bidirectional controls (they reorder what follows), invisible characters.
+_HIDDEN = re.compile(f"[\x80-\x9f\u2028\u2029{BIDI_CONTROLS}]|{INVISIBLE.pattern}")
+
+
+class ShowHidden(Processor):
+    """The line being edited with each such character drawn as U+FFFD, one for one (so the cursor
+    stays where it is): the answer is refused, with its reason, when Enter is pressed; until then
+    the terminal shows what was typed, not text reordered or hidden by it."""
+
+    def apply_transformation(self, transformation_input: TransformationInput) -> Transformation:
+        return Transformation([(fragment[0], _HIDDEN.sub("\ufffd", fragment[1]), *fragment[2:])
+                               for fragment in transformation_input.fragments])
+
+
 def text_hint(question: Question) -> str:
     """What Enter on a blank typed answer really does, in the words the review and the note use
     for it (`Question.describe`): a case id is required; an optional answer (a PSFS activity or
@@ -210,6 +226,7 @@ class TerminalPrompter:
         reply = questionary.text(
             _text_message(f"{question.text}{unit}", qmark, f"({hint})"), default=shown, qmark=qmark, style=STYLE,
             validate=validate, instruction=f"({hint})", key_bindings=_text_keys(shown), erase_when_done=True,
+            input_processors=[ShowHidden()],
         ).unsafe_ask()
         echo([("class:qmark", qmark), ("class:question", f" {question.text}{unit} "),
               ("class:instruction", f"({hint}) "), ("class:answer", reply.strip())])

@@ -764,3 +764,22 @@ def test_the_review_verdict_is_provisional_as_the_note_is(tmp_path):
     settled = Interview.from_case(RULESET, load_case(EXAMPLES / "cases" / "radicular-l5.yaml"))
     shown = verdict(settled)
     assert "Urgency: ROUTINE" in shown and "Provisional" not in shown, shown
+
+
+def test_a_bidirectional_control_pasted_into_an_answer_is_never_drawn_as_typed(tmp_path):
+    """While an answer is edited the terminal draws what is typed: a pasted RIGHT-TO-LEFT OVERRIDE
+    would reorder the rest of the line on screen. It is drawn as U+FFFD until Enter refuses it
+    (with its reason), and the answer typed again goes on as usual."""
+    session = Session(["--out", str(tmp_path)], tmp_path, RADICULAR)
+    session.child.expect_exact("Case id")
+    session.child.send("pty\u202eradicular")
+    session.child.expect_exact("pty\ufffdradicular")
+    session.child.send(ENTER)
+    session.child.expect_exact("U+202E")  # refused, and why
+    assert "\u202e" not in session.child.before + session.child.after
+    session.child.send("\x7f" * len("pty\u202eradicular") + "pty-radicular" + ENTER)
+    session.shadow.answer("pty-radicular")
+    session.answers["id"] = "pty-radicular"
+    session.answer_until()
+    session.finish()
+    assert (tmp_path / "pty-radicular.case.yaml").exists()
