@@ -36,7 +36,7 @@ from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 
-from ..base.text import BIDI_CONTROLS, INVISIBLE, markup, plain, shorten
+from ..base.text import BIDI_CONTROLS, markup, plain, shorten
 from ..consult.interview import NOT_ANSWERED, Interview, LiveAlert, Offer, Progress
 from ..consult.session import questions
 from ..engine.questionnaire import GO_BACK, Question, answer_problem
@@ -132,9 +132,9 @@ class Option:
     key: str | None
 
 
-#: What a terminal would draw misleadingly while an answer is typed or pasted: C1 controls, line
-#: separators, bidirectional controls (they reorder what follows), invisible characters.
-_HIDDEN = re.compile(f"[\x80-\x9f\u2028\u2029{BIDI_CONTROLS}]|{INVISIBLE.pattern}")
+#: What a terminal would draw misleadingly while an answer is typed or pasted, and no answer may
+#: hold: C1 controls, line separators, bidirectional controls (they reorder what follows).
+_HIDDEN = re.compile(f"[\x80-\x9f\u2028\u2029{BIDI_CONTROLS}]")
 
 
 class ShowHidden(Processor):

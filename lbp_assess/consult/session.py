@@ -129,17 +129,18 @@ def require_terminal(session: Session, is_tty: bool) -> list[str]:
     """Without a terminal, every relevant question that is not optional must be answered, and every
     one whose answer in a resumed draft was refused (the clinician answered it); a follow-up keeps
     the earlier answers it offers (returned), as Enter would, but never a red flag."""
-    kept: list[str] = []
-    if not is_tty and session.interview.follow_up_of:
-        kept = keep_earlier_answers(session.interview)
-    missing = [q for q in session.interview.missing() if not q.optional or q.id in session.interview.refused]
-    refused = [q.id for q in missing if q.id in session.interview.refused]
-    if refused and not is_tty:  # the clinician answered these: never saved without them, nor the draft removed
+    refused = [q.id for q in session.interview.missing() if q.id in session.interview.refused]
+    if refused and not is_tty:  # the clinician answered these: never saved without them (nor with the last
+        # visit's answer in their place), nor the draft removed
         raise NoTerminalError(
             f"no terminal to ask again {questions(len(refused))} whose "
             f"{'answer in the draft was' if len(refused) == 1 else 'answers in the draft were'} refused "
             f"({refused[0]}: {session.interview.refused[refused[0]]}{' ...' if len(refused) > 1 else ''}); "
             "resume it in a terminal")
+    kept: list[str] = []
+    if not is_tty and session.interview.follow_up_of:
+        kept = keep_earlier_answers(session.interview)
+    missing = [q for q in session.interview.missing() if not q.optional]
     if missing and not is_tty:
         first = ", ".join(q.id for q in missing[:3]) + (" ..." if len(missing) > 3 else "")
         raise NoTerminalError(

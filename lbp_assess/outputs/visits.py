@@ -410,9 +410,11 @@ def _change(question: Question, then: dict[str, Any], now: dict[str, Any],
     shown_then, shown_now = _words(question, then, settled[0]), _words(question, now, settled[1])
     values = (question.id, _value(before), _value(after))
     # A value settled by another answer says nothing that answer does not: a change only from a value
-    # to a different one ("7/10" to a settled "0/10"), not from "no" asked, nor from not asked at all.
+    # to a different one ("7/10" to a settled "0/10") or from "unsure", not from "no" asked, nor from
+    # not asked at all.
     either_settled = question.id not in then and before is not None or question.id not in now and after is not None
-    if shown_then == shown_now or (either_settled and (before is None or after is None or before == after)):
+    absent = question.id not in then and before is None or question.id not in now and after is None  # not asked
+    if shown_then == shown_now or (either_settled and (absent or (before is not None and before == after))):
         return VisitChange(question.label, shown_then, shown_now, "", *values)
     numeric = question.kind in ("number", "scale") and isinstance(before, (int, float)) \
         and isinstance(after, (int, float))

@@ -245,14 +245,15 @@ def read_records(paths: Iterable[str], ruleset: RuleSet | None = None,
                 else:
                     problems.append(str(err))
                 continue
-            problem = _record_problem(record) or _marking_problem(record, ruleset)
-            if problem is not None:
-                problems.append(f"{where}: not a practice record: {problem}")
-                continue
-            if ruleset is not None and _other_rules(record.get("rules_version"), ruleset):
+            problem = _record_problem(record)
+            if problem is None and ruleset is not None and _other_rules(record.get("rules_version"), ruleset):
                 problems.append(f"{where}: written under other rules ({plain(record['rules_version'])}), not "
                                 f"{plain(' '.join(ruleset.version.split()[:2]))}: left out (report it with --rules "
                                 "of that version)")
+                continue
+            problem = problem or _marking_problem(record, ruleset)  # marks as these rules make them
+            if problem is not None:
+                problems.append(f"{where}: not a practice record: {problem}")
                 continue
             if keys is not None and (problem := _key_problem(record, keys, ruleset)) is not None:
                 problems.append(f"{where}: {problem}; left out")

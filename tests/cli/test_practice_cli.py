@@ -305,3 +305,18 @@ def test_a_record_whose_red_flag_questions_not_asked_were_emptied_is_refused(cli
     assert json.loads(run.out)[0]["red_flag_questions_not_asked"] == len(SCREENING) - 1
     assert f"{path}:2: not a practice record: red_flags_not_asked is [], but the questions asked " \
            "(answer.questions) make it " in run.err
+
+
+def test_a_record_of_other_rules_is_said_to_be_of_other_rules_not_changed(cli, tmp_path):
+    """Marks are checked as these rules make them, so a record written under another rules version
+    (whose screening questions may differ) is left out as of other rules, never called edited."""
+    record = json.loads(attempt("Ada", "v01-acute-lifting", "non_specific", "non_specific", mode="history",
+                                not_asked=list(SCREENING[1:])))
+    record["rules_version"] = "lbp-default 1.0.0 sha256:94d5dcddcbc6"
+    record["red_flags_not_asked"] = record["red_flags_not_asked"][1:]  # that version asked one question fewer
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    run = cli("practice", "report", str(path), "-f", "json")
+    assert run.code == 1 and run.err.strip() == (
+        f"lbp-assess: {path}:1: written under other rules (lbp-default 1.0.0 sha256:94d5dcddcbc6), not "
+        "lbp-default 2.0.0: left out (report it with --rules of that version)"), run.err

@@ -125,6 +125,27 @@ def test_a_damaged_draft_is_a_clear_error(cli, tmp_path, damage, expected):
     assert draft.read_text() == damage  # never touched
 
 
+def test_without_a_terminal_a_follow_up_drafts_refused_answer_is_not_replaced_by_the_last_visits(cli, tmp_path):
+    """A follow-up offers the last visit's answers, and without a terminal keeps them as Enter would:
+    a refused draft answer (an age of 500) was then filled from the last visit (41) and saved as this
+    visit's, the draft removed. The refusal now comes first: exit 2, the draft kept."""
+    from lbp_assess.consult import followup
+    from lbp_assess.outputs import visits
+
+    previous = visits.read_visit(EXAMPLES / "follow-up" / "improving-radicular" / "fu-radicular.case.yaml")
+    interview, _ = followup.start(RULESET, previous)
+    interview.prefill({"id": "fu-radicular-later"})
+    draft = tmp_path / "lbp-draft-fu-radicular-later-abcdef.json"
+    interview.save_draft(draft)
+    data = json.loads(draft.read_text())
+    data["answers"]["patient.age"] = 500
+    draft.write_text(json.dumps(data))
+    line = one_line_error(cli("assess", "--resume", str(draft), stdin=b""), code=ExitCode.USAGE)
+    assert line.startswith("lbp-assess: no terminal to ask again 1 question whose answer in the draft was refused "
+                           "(patient.age: "), line
+    assert draft.exists() and not list(tmp_path.glob("*.case.yaml"))
+
+
 def test_a_case_file_given_to_resume_is_named_as_not_a_draft(cli):
     """`assess --resume CASE.yaml` (the case, not its draft): said as such, not "JSON syntax error"."""
     line = one_line_error(cli("assess", "--resume", COMPLETE, stdin=b""))

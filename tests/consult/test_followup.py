@@ -483,3 +483,11 @@ def test_an_answer_settled_by_another_is_compared_as_its_value_not_as_not_asked(
     assert "Numbness" not in changes  # "no" then, "no" settled now: the same answer
     assert not [x for x in changes.values() if x.now == "not asked" and x.then != "not asked"
                 and x.field in ("pain.leg_nrs", "pain.leg_extent", "pain.dominant", "neuro.paraesthesia")]
+    # "Unsure" at the last visit is an answer: a settled value now is a change from it, not "Unchanged".
+    earlier = tmp_path / RADICULAR.name
+    earlier.write_text(earlier.read_text().replace("  numbness: false", "  numbness: null"))
+    later.write_text(later.read_text().replace(visits.file_hash(RADICULAR.read_bytes()),
+                                               visits.file_hash(earlier.read_bytes())))
+    numbness = {x.label: x for x in compare(earlier, later).changed}["Numbness"]
+    assert (numbness.then, numbness.now, numbness.change) == ("unsure / not asked", "no (settled by another answer)",
+                                                              "changed")
