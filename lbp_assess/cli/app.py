@@ -564,9 +564,8 @@ def practice_report(
     fmt: Optional[ReportFormat] = typer.Option(None, "--format", "-f", help="table (default on a terminal) | "
                                                                            "json | csv"),
     vignettes: Optional[List[Path]] = typer.Option(
-        None, "--vignettes", metavar="<path>", help="The vignettes practised (files or folders; repeat for "
-        "several; default: the shipped vignettes): each record's key is checked against what the rules make its "
-        "vignette."),
+        None, "--vignettes", metavar="<path>", help="Vignettes practised besides the shipped ones (files or "
+        "folders; repeat for several): each record's key is checked against what the rules make its vignette."),
     rules: Optional[Path] = RulesOption,
 ) -> None:
     """Practice records for tutors: per student, per attempt or per case; under-triage stands out.
@@ -580,7 +579,7 @@ def practice_report(
     from .render import attempts_table, cases_table, report_table
 
     ruleset = load_rules(rules)  # with the interview: red-flag questions by their labels
-    practised = load_exercise_cases([str(v) for v in vignettes] if vignettes else [str(default_vignettes())], False)
+    practised = load_exercise_cases([str(default_vignettes()), *(str(v) for v in vignettes or ())], False)
     records, problems = report.read_records([str(f) for f in files], ruleset, vignette_keys(practised, ruleset))
     chosen = (fmt.value if fmt else None) or ("table" if sys.stdout.isatty() else "json")
     if view is ReportView.students:

@@ -618,14 +618,15 @@ def load_exercise_cases(paths: list[str], need_vignette: bool) -> list[tuple[str
     return cases
 
 
-def vignette_keys(cases: list[tuple[str, Case]], ruleset: RuleSet) -> dict[str, dict[str, Any]]:
-    """The key each vignette has under these rules, by its case id: what a record of it must hold
-    (its class, urgency and patterns), as `record_line` writes them."""
-    keys = {}
+def vignette_keys(cases: list[tuple[str, Case]], ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
+    """The key each vignette has under these rules, by its case id (a list: two vignettes may share
+    an id): what a record of it must hold (its class, urgency and patterns), as `record_line`
+    writes them."""
+    keys: dict[str, list[dict[str, Any]]] = {}
     for _, case in cases:
         found = ruleset.assess(case)
-        keys[case.id] = {"classification": found.classification, "urgency": found.urgency,
-                         "patterns": patterns_of(found)}
+        keys.setdefault(case.id, []).append({"classification": found.classification, "urgency": found.urgency,
+                                             "patterns": patterns_of(found)})
     return keys
 
 

@@ -156,30 +156,39 @@ def _not_asked_problem(asked: Any, not_asked: Any, ruleset: RuleSet | None) -> s
     return None
 
 
-def _key_problem(data: dict[str, Any], keys: dict[str, dict[str, Any]], ruleset: RuleSet | None) -> str | None:
-    """A key that is not what the rules make the record's vignette: an answer key edited to match
-    the answer (so the marks follow and an under-triage is hidden), or a case not among the
-    vignettes, whose key nothing can check."""
+def _key_difference(given: dict[str, Any], should: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """The first part of a record's key that is not `should` (one vignette's key): (name, given, should)."""
+    for name, value in should.items():
+        mine = given.get(name)
+        if name == "patterns":
+            if mine is None:  # a record that names none: its pattern mark is its own (class and urgency decide)
+                continue
+            same = isinstance(mine, list) and all(isinstance(p, str) for p in mine) and sorted(mine) == sorted(value)
+        else:
+            same = mine == value
+        if not same:
+            return name, mine, value
+    return None
+
+
+def _key_problem(data: dict[str, Any], keys: dict[str, list[dict[str, Any]]], ruleset: RuleSet | None) -> str | None:
+    """A key that is not what the rules make the record's vignette (any vignette of that id): an
+    answer key edited to match the answer (so the marks follow and an under-triage is hidden), or a
+    case not among the vignettes, whose key nothing can check."""
     case = data.get("case")
     if case not in keys:
-        return (f"case {_shown(case)} is not one of the vignettes its key is checked against (give the vignettes "
-                "practised with --vignettes)")
-    for name, should in keys[case].items():
-        given = data["key"].get(name)
-        if name == "patterns":
-            if given is None:  # a record that names none: its pattern mark is its own (class and urgency decide)
-                continue
-            same = isinstance(given, list) and all(isinstance(p, str) for p in given) and sorted(given) == sorted(should)
-        else:
-            same = given == should
-        if not same:
-            written = data.get("rules_version")
-            other = ruleset is not None and isinstance(written, str) and written != ruleset.version
-            why = (f"it was written under rules of other content ({plain(written)})" if other else
-                   "the record was changed after it was written")
-            return (f"key.{name} is {_shown(given)}, but these rules make vignette {_shown(case)} {_shown(should)}: "
-                    f"{why}")
-    return None
+        return (f"case {_shown(case)} is not one of the vignettes its key is checked against (add the vignettes "
+                "practised with --vignettes PATH)")
+    differences = [_key_difference(data["key"], key) for key in keys[case]]
+    if None in differences:
+        return None
+    name, given, should = differences[0]  # type: ignore[misc]
+    written = data.get("rules_version")
+    if ruleset is not None and isinstance(written, str) and written != ruleset.version:
+        why = f"it was written under rules of other content ({plain(written)})"
+    else:
+        why = "the record, or the vignette, was changed after it was written"
+    return f"key.{name} is {_shown(given)}, but these rules make vignette {_shown(case)} {_shown(should)}: {why}"
 
 
 def _text_problem(data: Any) -> str | None:
@@ -215,7 +224,7 @@ def _other_rules(recorded: Any, ruleset: RuleSet) -> bool:
 
 
 def read_records(paths: Iterable[str], ruleset: RuleSet | None = None,
-                 keys: dict[str, dict[str, Any]] | None = None) -> tuple[list[Record], list[str]]:
+                 keys: dict[str, list[dict[str, Any]]] | None = None) -> tuple[list[Record], list[str]]:
     """Every usable record of every file, and one located message per line that is not usable;
     never stops at a bad line or file. Read as the project reads every input: a regular file only
     (a FIFO, device or folder refused before reading), a size cap, strict UTF-8, each line strict

@@ -251,7 +251,8 @@ def test_a_record_whose_key_was_edited_to_match_the_answer_is_refused(cli, tmp_p
     their own answer (so that every mark follows from answer and key): the report checks the key
     against what the rules make the vignette, names the line, leaves it out and exits 1. A record
     of a case that is not among the vignettes cannot be checked, and is left out the same way;
-    `--vignettes` names the vignettes practised."""
+    `--vignettes` adds the tutor's own to the shipped ones, and a vignette of theirs that shares an
+    id with a shipped one makes either key right, never an honest record "changed"."""
     honest = attempt("Ben", "v21-ces-acute-saddle", "red_flag", "non_specific", key_urgency="emergency")
     edited = attempt("Ben", "v21-ces-acute-saddle", "non_specific", "non_specific")
     unknown = attempt("Cy", "v99-not-a-vignette", "radicular", "radicular")
@@ -263,17 +264,24 @@ def test_a_record_whose_key_was_edited_to_match_the_answer_is_refused(cli, tmp_p
     errors = run.err.strip().splitlines()
     assert errors == [
         f"lbp-assess: {path}:2: key.classification is 'non_specific', but these rules make vignette "
-        "'v21-ces-acute-saddle' 'red_flag': the record was changed after it was written; left out",
+        "'v21-ces-acute-saddle' 'red_flag': the record, or the vignette, was changed after it was written; left out",
         f"lbp-assess: {path}:3: case 'v99-not-a-vignette' is not one of the vignettes its key is checked against "
-        "(give the vignettes practised with --vignettes); left out"]
-    # The tutor's own vignettes: a copy of v10 under the unknown id makes that record checkable (and right).
+        "(add the vignettes practised with --vignettes PATH); left out"]
+    # The tutor's own vignettes: a copy of v10 under the unknown id makes that record checkable (and right),
+    # and the shipped ones are still read.
     mine = tmp_path / "mine"
     mine.mkdir()
     text = (EXAMPLES / "vignettes" / "v10-radicular-l5.yaml").read_text()
     (mine / "v99.yaml").write_text(text.replace("id: v10-radicular-l5", "id: v99-not-a-vignette"))
     run = cli("practice", "report", str(path), "--vignettes", str(mine), "--view", "attempts", "-f", "json")
-    assert [row["student"] for row in json.loads(run.out)] == ["Cy"] and run.code == 1
-    assert "case 'v21-ces-acute-saddle' is not one of the vignettes" in run.err
+    assert [row["student"] for row in json.loads(run.out)] == ["Ben", "Cy"] and run.code == 1
+    assert run.err.count("left out") == 1 and f"{path}:2: key.classification" in run.err
+    # Their v21 is a radicular case: a record of it (radicular) and of the shipped v21 (red flag) both stand.
+    (mine / "v21.yaml").write_text(text.replace("id: v10-radicular-l5", "id: v21-ces-acute-saddle"))
+    theirs = attempt("Di", "v21-ces-acute-saddle", "radicular", "radicular")
+    path.write_text("\n".join([honest, theirs]) + "\n")
+    run = cli("practice", "report", str(path), "--vignettes", str(mine), "--view", "attempts", "-f", "json")
+    assert run.code == 0 and [row["student"] for row in json.loads(run.out)] == ["Ben", "Di"], run.err
 
 
 @pytest.mark.parametrize("patterns", [[1, "vascular"], "vascular", ["vascular"], [None]])
