@@ -639,10 +639,15 @@ def compare(
         raise typer.BadParameter(f"--format {chosen} is for {'two visits' if series else '--series'}")
     if not series and len(files) != 2:
         raise typer.BadParameter("give two case files, OLD NEW (or --series for more)")
-    visits = [followup.read_visit(f) for f in (followup.series_files(files) if series else files)]
     if series:
+        visits, unread = followup.series_visits(files)
         _show_series(*followup.series(visits, ruleset), ruleset, chosen)
+        for problem in unread:  # named after the series, so that they are the last thing read
+            err_line(problem)
+        if unread:
+            raise typer.Exit(ExitCode.FAILED)
     else:
+        visits = [followup.read_visit(f) for f in files]
         typer.echo(render_comparison(followup.compare(*visits, ruleset), ruleset, chosen), nl=False)
 
 

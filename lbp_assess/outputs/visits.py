@@ -474,25 +474,31 @@ SERIES_COLUMNS = ("assessed_on", "id", "classification", "urgency", "back_nrs", 
                   "red_flags", "new_red_flags", "not_excluded_red_flags", "unscreened", "follow_up_of", "file")
 
 
-def series_files(paths: list[Path]) -> list[Path]:
-    """The case files named, and those under each folder named, listed as `score` lists a folder
-    (`inputs.cases.case_files`: subfolders too, every file with a case suffix in any letter case),
-    so that what is not one visit's case file - a consultation's draft (it may hold a red flag no
-    saved visit holds), JSON Lines, a FIFO, a dangling link, a folder that cannot be listed - is
-    refused by name when it is read, never left out of the series in silence. A folder named
-    that holds none is refused (a series of no visits is a wrong folder, not an empty answer)."""
-    from ..inputs.cases import case_files
-
-    out: list[Path] = []
+def series_visits(paths: list[Path]) -> tuple[list[Visit], list[str]]:
+    """The visits of the case files named and of the files in each folder named (its own files, not
+    its subfolders'), and what could not be read among a folder's files. Every file in a folder
+    with a case suffix, in any letter case, is read, so that what is not a visit's case file - a
+    consultation's draft (it may hold a red flag no saved visit holds), JSON Lines, a FIFO, a
+    dangling link - is named, never left out of the series in silence; the series of the rest is
+    still given. A file named that cannot be read is refused, as is a folder named that holds no
+    case file (a series of no visits is a wrong folder, not an empty answer)."""
+    visits: list[Visit] = []
+    problems: list[str] = []
     for path in paths:
-        if path.is_dir():
-            found = [Path(p) for p in case_files(str(path))]
-            if not found:
-                raise InputError(f"{plain(str(path))}: no case files in this folder (.yaml, .yml or .json)")
-            out += found
-        else:
-            out.append(path)
-    return out
+        if not path.is_dir():
+            visits.append(read_visit(path))
+            continue
+        found = sorted(p for p in path.iterdir() if p.suffix.lower() in CASE_SUFFIXES and not p.is_dir())
+        if not found:
+            raise InputError(f"{plain(str(path))}: no case files in this folder (.yaml, .yml or .json)")
+        for file in found:
+            try:
+                visits.append(read_visit(file))
+            except InputError as err:
+                problems.append(f"{err}; not in the series")
+    if not visits and problems:
+        raise InputError(problems[0])
+    return visits, problems
 
 
 def series(visits: list[Visit], ruleset: RuleSet) -> tuple[list[dict[str, Any]], list[str]]:
