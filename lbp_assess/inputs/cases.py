@@ -83,6 +83,13 @@ def expand(paths: Iterable[str]) -> Iterator[str]:
         yield from case_files(str(path))
 
 
+def folder_case_files(folder: Path) -> list[Path]:
+    """The files of one folder (not its subfolders') with a case suffix in any letter case, sorted:
+    what cannot be read among them (a FIFO, a dangling link, a draft) is for the reader to refuse
+    by name, never skipped."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in CASE_SUFFIXES and not p.is_dir())
+
+
 def case_files(directory: str) -> list[str]:
     """Case files under a directory, in path order (as sorted Paths would be: by parts).
     Listed with os.scandir, which knows files from directories without a stat each: a

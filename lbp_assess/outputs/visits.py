@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model.case import CASE_SUFFIXES, JSON_LINES_SUFFIXES, Case
-from ..inputs.cases import parse_case
+from ..inputs.cases import folder_case_files, parse_case
 from ..base.text import csv_text, plain
 from ..base.errors import InputError, Location, Problem
 from ..engine.answers import answers_of, asked
@@ -488,7 +488,7 @@ def series_visits(paths: list[Path]) -> tuple[list[Visit], list[str]]:
         if not path.is_dir():
             visits.append(read_visit(path))
             continue
-        found = sorted(p for p in path.iterdir() if p.suffix.lower() in CASE_SUFFIXES and not p.is_dir())
+        found = folder_case_files(path)
         if not found:
             raise InputError(f"{plain(str(path))}: no case files in this folder (.yaml, .yml or .json)")
         for file in found:

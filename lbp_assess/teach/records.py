@@ -149,8 +149,11 @@ def _not_asked_problem(asked: Any, not_asked: Any, ruleset: RuleSet | None) -> s
         return None
     else:
         should = [q for q in ruleset.manifest.screening if q not in asked]
-    if (sorted(not_asked) if isinstance(not_asked, list) else not_asked) != (  # a list of texts (_record_problem)
-            sorted(should) if should is not None else None):
+    if should is None:
+        same = not_asked is None
+    else:  # not_asked is null or a list of texts (_record_problem)
+        same = not_asked is not None and sorted(not_asked) == sorted(should)
+    if not same:
         return (f"red_flags_not_asked is {_shown(not_asked)}, but the questions asked (answer.questions) make it "
                 f"{_shown(should)}: the record was changed after it was written")
     return None

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..inputs.cases import load_case
+from ..inputs.cases import folder_case_files, load_case
 from ..model.case import validate_case
 from ..base.errors import InputError
 from ..base.text import agree, counted, plain
@@ -99,10 +99,6 @@ class Validation:
 # --------------------------------------------------------------------------- the cases
 
 
-#: The case files an agreed-cases folder is read for (one case each: not JSON Lines).
-AGREED_SUFFIXES = (".yaml", ".yml", ".json")
-
-
 def agreed_cases(directories: Iterable[Path]) -> list[tuple[str, Any]]:
     """(name, Case) for every case file with `expected:` labels in the directories (at their top
     level). What is named must be a folder holding at least one such case: a mistyped name, a file
@@ -116,14 +112,14 @@ def agreed_cases(directories: Iterable[Path]) -> list[tuple[str, Any]]:
             raise InputError(f"{plain(str(directory))}: {what}; --cases takes a folder of case files with agreed "
                              "labels (`expected:`)")
         labelled = 0
-        for path in sorted(p for p in directory.iterdir() if p.suffix.lower() in AGREED_SUFFIXES and not p.is_dir()):
+        for path in folder_case_files(directory):
             case = load_case(path)
             if case.expected is not None:
                 labelled += 1
                 found.append((f"{directory.name}/{path.name}", case))
         if not labelled:
             raise InputError(f"{plain(str(directory))}: no case files with agreed labels (`expected:`) in this "
-                             f"folder ({', '.join(AGREED_SUFFIXES)})")
+                             "folder (.yaml, .yml or .json)")
     return found
 
 
